@@ -1,0 +1,47 @@
+# The two commands of the README (`make run`, `make test`) and their friends.
+# Each target installs what it needs (scripts/bootstrap.sh), so a fresh
+# Debian 12 machine needs nothing else.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all bootstrap configure build test run bench format asan clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+configure: bootstrap $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Every test: unit, contract and integration (real binaries, real sshd on loopback).
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The demo: a pair of generated trees with known differences, verified.
+run: build
+	@scripts/demo.sh $(BUILD_DIR)
+
+# Side-by-side benchmarks against rsync, rclone, hashdeep, diff and the hashing floor.
+bench:
+	@SMS_BOOTSTRAP_BENCH=1 scripts/bootstrap.sh
+	$(MAKE) build
+	@scripts/bench.sh $(BUILD_DIR) $(BENCH_ARGS)
+
+# The test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DSMS_SANITIZE=ON
+
+format:
+	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

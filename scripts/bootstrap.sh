@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests and the benchmarks need.
+# Idempotent: packages already installed are not touched, and `apt-get update`
+# runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build ccache make pkg-config python3 clang-format
+  # libraries
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libcurl4-openssl-dev
+  libsqlite3-dev libpq-dev libxxhash-dev libzstd-dev libexpected-dev
+  libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libxlsxwriter-dev
+  # test and runtime tools: the ssh transport is tested against a real sshd
+  openssh-server openssh-client xxhash sqlite3 time procps
+)
+if [[ "${SMS_BOOTSTRAP_BENCH:-0}" == 1 ]]; then
+  PACKAGES+=(rsync rclone hashdeep b3sum wrk nginx-light hyperfine)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) != 0 ]]; then
+  SUDO="sudo"
+fi
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
