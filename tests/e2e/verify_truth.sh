@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End-to-end: `sms-agent verify` on a generated tree pair with known answers, locally and through
+# ssh:// against a real sshd on loopback; the counts and the list must equal the truth, and the
+# ssh:// run must report exactly what the local run reports.
+#
+# usage: tests/e2e/verify_truth.sh BUILD_DIR
+#   env: SMS_SHARED_DIR   the shared kit (default: ../shared next to the repository);
+#                         the tree generator is $SMS_SHARED_DIR/bench/gen_tree.py
+#        SMS_E2E_FILES    files in the generated tree (default 3000)
+#        SMS_KEEP_TMP=1   keep the temporary directory (it is always kept on failure)
+# Exit: 0 all passed, 1 a check failed, 77 skipped: the shared kit (gen_tree.py) is not there
+#       (register with ctest's SKIP_RETURN_CODE 77).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd "$HERE/../.." && pwd -P)
+[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+BUILD=$(cd "$1" 2>/dev/null && pwd -P) || { echo "FAIL build dir $1 not found" >&2; exit 1; }
+AGENT="$BUILD/bin/sms-agent"
+SHARED=${SMS_SHARED_DIR:-$REPO/../shared}
+GEN="$SHARED/bench/gen_tree.py"
+CHECK="$HERE/check_truth.py"
+SSHD_SH="$REPO/tests/support/sshd.sh"
+NFILES=${SMS_E2E_FILES:-3000}
+TMO=300
+
+FAILS=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+
+[[ -x "$AGENT" ]] || { echo "FAIL $AGENT not found or not executable (build first)"; exit 1; }
+[[ -f "$GEN" ]] || { echo "SKIP $GEN not found (set SMS_SHARED_DIR to the shared kit)"; exit 77; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sms-e2e.XXXXXX")
+SSHD_STATE="$TMP/sshd"
+cleanup() {
+  "$SSHD_SH" stop "$SSHD_STATE" >/dev/null 2>&1 || true
+  if [[ "${SMS_KEEP_TMP:-0}" == 1 || $FAILS -gt 0 ]]; then
+    echo "kept $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'echo "FAIL interrupted"; FAILS=$((FAILS + 1)); exit 1' INT TERM
+
+# ---- the tree pair ------------------------------------------------------------------
+DATA="$TMP/data"
+if python3 "$GEN" --out "$DATA" --files "$NFILES" --awkward --symlinks 4 --empty-dirs 3 > "$TMP/gen.out" 2>&1; then
+  pass "generated $NFILES-file tree pair in $DATA"
+else
+  fail "gen_tree.py: $(tail -3 "$TMP/gen.out")"; exit 1
+fi
+SRC="$DATA/src"; DST="$DATA/dst"
+
+# run_verify NAME EXTRA_ARGS... -- SOURCE TARGET: writes $TMP/NAME.{json,list,err,rc}
+run_verify() {
+  local name=$1; shift
+  local rc
+  timeout "$TMO" "$AGENT" verify --json --list "$TMP/$name.list" --list-format text "$@" \
+    > "$TMP/$name.json" 2> "$TMP/$name.err" < /dev/null
+  rc=$?
+  echo "$rc" > "$TMP/$name.rc"
+  if [[ $rc == 1 ]]; then
+    pass "$name: exit code 1 (differences found)"
+  else
+    fail "$name: exit code $rc, expected 1"
+    sed 's/^/    stderr: /' "$TMP/$name.err" | head -20
+    head -c 2000 "$TMP/$name.json" | sed 's/^/    stdout: /'
+    return 1
+  fi
+}
+
+# check NAME MODE: counts and list against the truth
+check() {
+  python3 "$CHECK" truth "$DATA" "$TMP/$1.json" "$TMP/$1.list" --mode "$2" --label "$1" ||
+    FAILS=$((FAILS + 1))
+}
+
+# same A B: B reported exactly what A reported
+same() {
+  python3 "$CHECK" same "$TMP/$1.json" "$TMP/$1.list" "$TMP/$2.json" "$TMP/$2.list" --label "$2 = $1" ||
+    FAILS=$((FAILS + 1))
+}
+
+# ---- local ----------------------------------------------------------------------------
+run_verify local_hash "$SRC" "$DST" && check local_hash hash
+run_verify local_quick --mode quick "$SRC" "$DST" && check local_quick quick
+
+# ---- ssh:// against a real sshd on loopback -------------------------------------------
+if [[ ! -x /usr/sbin/sshd ]]; then
+  fail "ssh:// part: /usr/sbin/sshd not installed (scripts/bootstrap.sh installs openssh-server)"
+  echo "FAIL verify_truth: $FAILS failure(s)"; exit 1
+fi
+if "$SSHD_SH" start "$SSHD_STATE" > "$TMP/sshd_start.out" 2>&1; then
+  pass "sshd on 127.0.0.1:$(cat "$SSHD_STATE/port")"
+else
+  fail "sshd did not start: $(tail -5 "$TMP/sshd_start.out")"
+  echo "FAIL verify_truth: $FAILS failure(s)"; exit 1
+fi
+SSH_ARGS=(--remote-agent "$AGENT" --ssh-option -F --ssh-option "$SSHD_STATE/ssh_config")
+TARGET="ssh://sms-test$DST"
+
+run_verify ssh_hash "${SSH_ARGS[@]}" "$SRC" "$TARGET" && check ssh_hash hash && same local_hash ssh_hash
+run_verify ssh_quick --mode quick "${SSH_ARGS[@]}" "$SRC" "$TARGET" && check ssh_quick quick &&
+  same local_quick ssh_quick
+
+# A remote agent that does not exist: the check cannot be done -> exit 2, no counts.
+timeout "$TMO" "$AGENT" verify --json --remote-agent "$TMP/no-such-agent" \
+  --ssh-option -F --ssh-option "$SSHD_STATE/ssh_config" "$SRC" "$TARGET" \
+  > "$TMP/ssh_noagent.json" 2> "$TMP/ssh_noagent.err" < /dev/null
+rc=$?
+if [[ $rc == 2 ]]; then
+  pass "ssh_noagent: exit code 2 when the remote agent is missing ($(head -c 200 "$TMP/ssh_noagent.err" | tr '\n' ' '))"
+else
+  fail "ssh_noagent: exit code $rc, expected 2"
+  sed 's/^/    stderr: /' "$TMP/ssh_noagent.err" | head -10
+fi
+
+# ---- verdict ----------------------------------------------------------------------------
+if [[ $FAILS == 0 ]]; then
+  echo "PASS verify_truth: local and ssh:// runs equal the truth"
+  exit 0
+fi
+echo "FAIL verify_truth: $FAILS failure(s)"
+exit 1
