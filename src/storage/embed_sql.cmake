@@ -1,0 +1,16 @@
+# Generates a C++ source holding every migration file as a string constant:
+#   cmake -DOUT=file.cc -DFILES="a.sql;b.sql" -P embed_sql.cmake
+set(content "// Generated from src/storage/migrations by embed_sql.cmake.\n")
+string(APPEND content "#include \"storage/migrations.h\"\n\nnamespace sms::storage {\n\n")
+string(APPEND content "const std::vector<Migration>& Migrations() {\n")
+string(APPEND content "  static const std::vector<Migration> kMigrations = {\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(name "${f}" NAME_WE)
+  string(REGEX MATCH "^[0-9]+" version "${name}")
+  math(EXPR version "${version}")
+  file(READ "${f}" sql)
+  string(APPEND content "      {${version}, \"${name}\", R\"sms_sql(${sql})sms_sql\"},\n")
+endforeach()
+string(APPEND content "  };\n  return kMigrations;\n}\n\n}  // namespace sms::storage\n")
+file(WRITE "${OUT}.tmp" "${content}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

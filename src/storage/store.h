@@ -1,0 +1,313 @@
+// Store: the one persistence interface of the control plane.
+//
+// Every tenant-owned record is read and written through a method that takes
+// the caller's domain id, and the implementation puts that id in the WHERE
+// clause: a record of another domain is NotFound, exactly like a missing one.
+// Implementations: SqliteStore (sqlite_store.h); a PostgreSQL store runs the
+// same contract suite (store_contract_test.cc) through a factory.
+//
+// Errors: kNotFound (no such record in this domain), kAlreadyExists (unique
+// key taken, or an idempotent write repeated with different content),
+// kFailedPrecondition (state conflict), kUnavailable (database busy or
+// unreachable; nothing was written), kInternal (anything else).
+// Thread-safety: implementations are safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sms::storage {
+
+using core::Result;
+using core::Status;
+
+struct Domain {
+  std::string id;
+  std::string name;
+  int64_t created_at = 0;
+};
+
+struct User {
+  std::string id;
+  std::string domain_id;
+  std::string name;
+  std::string role;  // admin | operator | viewer | agent
+  std::string password_hash;
+  int64_t created_at = 0;
+};
+
+struct Credential {
+  std::string access_key;
+  std::string domain_id;
+  std::string user_id;
+  std::string secret_key;
+  int64_t created_at = 0;
+  std::optional<int64_t> revoked_at;
+};
+
+struct Token {
+  std::string token_hash;  // hex SHA-256 of the token; the token itself is
+                           // never stored.
+  std::string domain_id;
+  std::string user_id;
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> revoked_at;
+};
+
+struct Source {
+  std::string id;
+  std::string domain_id;
+  std::string owner_user_id;  // the agent identity that registered it
+  std::string name;
+  std::string hostname;
+  std::string ip;
+  std::string os_type;
+  std::string os_version;
+  std::string agent_version;
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;  // last command poll, epoch ms (0: never)
+  bool has_results = false;  // read-only: a committed run exists
+};
+
+struct Task {
+  std::string id;
+  std::string domain_id;
+  std::string name;
+  std::string type;
+  std::string os_type;
+  std::string source_id;
+  std::string target_name;
+  std::string target_ip;
+  std::string target_verify_uri;
+  bool is_need_consistency_check = true;
+  std::string state;  // READY | RUNNING | ABORTING | ABORT
+  std::string current_run_id;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct TaskFilter {
+  std::optional<std::string> state;
+  std::optional<std::string> name;
+  std::optional<std::string> id;
+  std::optional<std::string> source_id;
+  int limit = 100;
+  int offset = 0;
+};
+
+struct SourceFilter {
+  std::optional<std::string> name;
+  int limit = 100;
+  int offset = 0;
+};
+
+template <typename T>
+struct Page {
+  int64_t count = 0;  // all matches, before limit/offset
+  std::vector<T> items;
+};
+
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+};
+
+struct Command {
+  int64_t id = 0;
+  std::string domain_id;
+  std::string source_id;
+  std::string task_id;
+  std::string run_id;
+  std::string name;        // CONSISTENCY_CHECK | STOP
+  std::string param_json;  // opaque to the store
+  std::string state;       // pending | delivered | done | cancelled
+  std::string result;
+  std::string result_detail;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct DirResult {
+  std::string dir_check;
+  int64_t num_total_files = 0;
+  int64_t num_different_files = 0;
+  int64_t num_target_miss_files = 0;
+  int64_t num_target_more_files = 0;
+  int64_t num_changed_files = 0;
+  int64_t num_error_files = 0;
+  int64_t num_metadata_different_files = 0;
+  int64_t num_bytes_verified = 0;
+};
+
+struct Run {
+  std::string run_id;
+  std::string domain_id;
+  std::string task_id;
+  int64_t started_time = 0;
+  int64_t finished_time = 0;
+  std::string check_result;  // success | failed
+  std::string mode;
+  std::string hash_algorithm;
+  std::string error_msg;
+  std::string content_hash;  // identifies the upload, for idempotency
+  int64_t committed_at = 0;
+  std::vector<DirResult> dirs;
+};
+
+// What CommitRun did.
+enum class CommitOutcome { kCommitted, kAlreadyCommitted };
+
+struct FileDetail {
+  std::string dir_check;
+  std::string path;
+  std::string path_b64;  // empty unless the path is not valid UTF-8
+  std::string status;
+  std::string reason;
+  std::string source_json;  // the source side as JSON text, empty if absent
+  std::string target_json;  // the target side, likewise
+};
+
+struct DetailChunk {
+  std::string run_id;
+  std::string domain_id;
+  std::string task_id;
+  int64_t seq = 0;
+  std::string content_hash;
+  int64_t created_at = 0;
+  std::vector<FileDetail> files;
+};
+
+enum class StageOutcome { kStaged, kAlreadyStaged };
+
+struct DetailQuery {
+  std::string run_id;
+  std::optional<std::string> dir_check;
+  std::optional<std::string> status;
+  int limit = 100;
+  // Keyset position: rows strictly after (after_seq, after_idx).
+  int64_t after_seq = -1;
+  int64_t after_idx = -1;
+};
+
+struct DetailRow {
+  int64_t seq = 0;
+  int64_t idx = 0;
+  FileDetail file;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Health: succeeds when the database answers a trivial query.
+  [[nodiscard]] virtual Status Ping() = 0;
+
+  // --- Domains, users, credentials, tokens (identity) ---
+  // Not tenant-scoped: these are how a tenant is found in the first place.
+  [[nodiscard]] virtual Status CreateDomain(const Domain& d) = 0;
+  [[nodiscard]] virtual Result<Domain> GetDomainByName(
+      const std::string& name) = 0;
+  [[nodiscard]] virtual Result<Domain> GetDomain(const std::string& id) = 0;
+
+  [[nodiscard]] virtual Status CreateUser(const User& u) = 0;
+  [[nodiscard]] virtual Result<User> GetUserByName(const std::string& domain_id,
+                                                   const std::string& name) = 0;
+  [[nodiscard]] virtual Result<User> GetUser(const std::string& domain_id,
+                                             const std::string& id) = 0;
+
+  [[nodiscard]] virtual Status CreateCredential(const Credential& c) = 0;
+  // Returns the credential even when revoked; callers check revoked_at.
+  [[nodiscard]] virtual Result<Credential> GetCredential(
+      const std::string& access_key) = 0;
+  [[nodiscard]] virtual Status RevokeCredential(const std::string& access_key,
+                                                int64_t now) = 0;
+
+  [[nodiscard]] virtual Status CreateToken(const Token& t) = 0;
+  [[nodiscard]] virtual Result<Token> GetToken(
+      const std::string& token_hash) = 0;
+  [[nodiscard]] virtual Status RevokeToken(const std::string& token_hash,
+                                           int64_t now) = 0;
+
+  // --- Sources ---
+  // Registers a source; if (domain, name, hostname) exists already, updates
+  // its ip/os/agent fields and returns the existing record (same id).
+  [[nodiscard]] virtual Result<Source> UpsertSource(const Source& s) = 0;
+  [[nodiscard]] virtual Result<Source> GetSource(const std::string& domain_id,
+                                                 const std::string& id) = 0;
+  [[nodiscard]] virtual Result<Page<Source>> ListSources(
+      const std::string& domain_id, const SourceFilter& f) = 0;
+  [[nodiscard]] virtual Status TouchSource(const std::string& domain_id,
+                                           const std::string& id,
+                                           int64_t now) = 0;
+
+  // --- Tasks ---
+  [[nodiscard]] virtual Status CreateTask(const Task& t) = 0;
+  [[nodiscard]] virtual Result<Task> GetTask(const std::string& domain_id,
+                                             const std::string& id) = 0;
+  [[nodiscard]] virtual Result<Page<Task>> ListTasks(
+      const std::string& domain_id, const TaskFilter& f) = 0;
+  // Deletes the task with its configuration, commands, runs and details.
+  [[nodiscard]] virtual Status DeleteTask(const std::string& domain_id,
+                                          const std::string& id) = 0;
+  // Sets state and current run id, only if the task is in `expected_state`
+  // (compare-and-set); kFailedPrecondition otherwise.
+  [[nodiscard]] virtual Status UpdateTaskState(
+      const std::string& domain_id, const std::string& id,
+      const std::string& expected_state, const std::string& new_state,
+      const std::string& current_run_id, int64_t now) = 0;
+
+  [[nodiscard]] virtual Status PutTaskConfigs(
+      const std::string& domain_id, const std::string& task_id,
+      const std::vector<ConfigEntry>& entries) = 0;
+  [[nodiscard]] virtual Result<std::vector<ConfigEntry>> GetTaskConfigs(
+      const std::string& domain_id, const std::string& task_id) = 0;
+
+  // --- Commands (the agent loop) ---
+  // Queues `c` and moves its task from `expected_state` to `new_state` in one
+  // transaction (kFailedPrecondition if the task is in another state).
+  [[nodiscard]] virtual Result<Command> EnqueueCommand(
+      const Command& c, const std::string& expected_state,
+      const std::string& new_state) = 0;
+  // Returns the oldest pending command of the source and marks it
+  // delivered, or nullopt. Also records the poll as the source's heartbeat.
+  [[nodiscard]] virtual Result<std::optional<Command>> NextCommand(
+      const std::string& domain_id, const std::string& source_id,
+      int64_t now) = 0;
+  // The most recent command of the task (any state), or NotFound.
+  [[nodiscard]] virtual Result<Command> LatestTaskCommand(
+      const std::string& domain_id, const std::string& task_id) = 0;
+  [[nodiscard]] virtual Status FinishCommand(const std::string& domain_id,
+                                             int64_t command_id,
+                                             const std::string& state,
+                                             const std::string& result,
+                                             const std::string& result_detail,
+                                             int64_t now) = 0;
+
+  // --- Runs and details ---
+  // Commits the run and makes its staged details visible, atomically. If the
+  // run id was committed before: kAlreadyCommitted when content_hash and the
+  // task match, else kAlreadyExists. If the task's current_run_id equals the
+  // run id, the task goes back to READY in the same transaction.
+  [[nodiscard]] virtual Result<CommitOutcome> CommitRun(const Run& run) = 0;
+  // Runs of the task, newest first, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<Run>> ListRuns(
+      const std::string& domain_id, const std::string& task_id, int limit) = 0;
+  [[nodiscard]] virtual Result<Run> GetRun(const std::string& domain_id,
+                                           const std::string& run_id) = 0;
+
+  // Stages a chunk of details; idempotent per (run_id, seq): the same
+  // content again is kAlreadyStaged, other content kAlreadyExists; a run
+  // already committed is kFailedPrecondition.
+  [[nodiscard]] virtual Result<StageOutcome> StageDetails(
+      const DetailChunk& chunk) = 0;
+  // Details of a committed run of this domain, in (seq, idx) order.
+  [[nodiscard]] virtual Result<std::vector<DetailRow>> ListDetails(
+      const std::string& domain_id, const DetailQuery& q) = 0;
+};
+
+}  // namespace sms::storage

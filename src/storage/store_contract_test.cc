@@ -1,0 +1,442 @@
+// The Store contract: every backend must pass these tests unchanged.
+// A backend joins by adding a factory to Backends() below (PostgreSQL: only
+// when SMS_TEST_PG_DSN is set).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "storage/sqlite_store.h"
+#include "storage/store.h"
+#include "testing/temp_dir.h"
+
+namespace sms::storage {
+namespace {
+
+struct Backend {
+  std::string name;
+  // Makes an empty, migrated store; `dir` is a scratch directory.
+  std::function<std::unique_ptr<Store>(const std::string& dir)> make;
+};
+
+std::vector<Backend> Backends() {
+  return {
+      {"sqlite",
+       [](const std::string& dir) {
+         auto s = OpenSqliteStore(dir + "/contract.db");
+         if (!s) ADD_FAILURE() << s.error().ToString();
+         return s ? std::move(*s) : nullptr;
+       }},
+  };
+}
+
+class StoreContractTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().make(dir_.path());
+    ASSERT_NE(store_, nullptr);
+    ASSERT_TRUE(store_->CreateDomain({"d1", "acme", 1}));
+    ASSERT_TRUE(store_->CreateDomain({"d2", "other", 1}));
+    ASSERT_TRUE(store_->UpsertSource(MakeSource("d1", "s1")));
+    ASSERT_TRUE(store_->CreateTask(MakeTask("d1", "t1", "s1")));
+  }
+
+  static Source MakeSource(std::string domain, std::string id) {
+    Source s;
+    s.id = std::move(id);
+    s.domain_id = std::move(domain);
+    s.owner_user_id = "agent-user";
+    s.name = "src-" + s.id;
+    s.hostname = "host-" + s.id;
+    s.ip = "10.0.0.1";
+    s.os_type = "LINUX";
+    s.os_version = "debian12";
+    s.agent_version = "0.1";
+    s.created_at = 10;
+    return s;
+  }
+  static Task MakeTask(std::string domain, std::string id, std::string source) {
+    Task t;
+    t.id = std::move(id);
+    t.domain_id = std::move(domain);
+    t.name = "task-" + t.id;
+    t.type = "MIGRATE_FILE";
+    t.os_type = "LINUX";
+    t.source_id = std::move(source);
+    t.target_name = "target";
+    t.target_ip = "10.0.0.2";
+    t.target_verify_uri = "file:///mnt/target";
+    t.state = "READY";
+    t.created_at = 100;
+    t.updated_at = 100;
+    return t;
+  }
+  static storage::Run MakeRun(std::string domain, std::string task,
+                              std::string id, std::string hash) {
+    storage::Run r;
+    r.run_id = std::move(id);
+    r.domain_id = std::move(domain);
+    r.task_id = std::move(task);
+    r.started_time = 1000;
+    r.finished_time = 2000;
+    r.check_result = "success";
+    r.mode = "hash";
+    r.hash_algorithm = "xxh128";
+    r.content_hash = std::move(hash);
+    r.committed_at = 2001;
+    r.dirs = {{"/root/sync", 1, 0, 0, 0, 0, 0, 0, 5},
+              {"/etc", 7, 1, 2, 3, 4, 5, 6, 700}};
+    return r;
+  }
+  static DetailChunk MakeChunk(std::string run, int64_t seq, int files,
+                               std::string hash = "h") {
+    DetailChunk c;
+    c.run_id = std::move(run);
+    c.domain_id = "d1";
+    c.task_id = "t1";
+    c.seq = seq;
+    c.content_hash = std::move(hash);
+    for (int i = 0; i < files; ++i) {
+      c.files.push_back({i % 2 ? "/etc" : "/root/sync",
+                         "f" + std::to_string(seq) + "_" + std::to_string(i),
+                         "", i % 3 ? "different" : "target_miss", "content",
+                         R"({"type":"file","size":1})", ""});
+    }
+    return c;
+  }
+
+  sms::testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+using core::ErrorCode;
+
+TEST_P(StoreContractTest, DomainsAreUniqueByName) {
+  auto again = store_->CreateDomain({"d3", "acme", 1});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  auto d = store_->GetDomainByName("acme");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->id, "d1");
+  EXPECT_EQ(store_->GetDomain("nope").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, UsersAreScopedByDomain) {
+  ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
+  ASSERT_TRUE(store_->CreateUser({"u2", "d2", "alice", "viewer", "ph2", 1}));
+  auto a = store_->GetUserByName("d1", "alice");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->id, "u1");
+  EXPECT_EQ(a->role, "admin");
+  EXPECT_EQ(store_->GetUserByName("d2", "alice")->id, "u2");
+  EXPECT_EQ(store_->GetUser("d2", "u1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(
+      store_->CreateUser({"u3", "d1", "alice", "admin", "x", 1}).error().code,
+      ErrorCode::kAlreadyExists);
+}
+
+TEST_P(StoreContractTest, CredentialsAndTokensRevoke) {
+  ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
+  ASSERT_TRUE(store_->CreateCredential({"AK1", "d1", "u1", "SK1", 5, {}}));
+  auto c = store_->GetCredential("AK1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->secret_key, "SK1");
+  EXPECT_FALSE(c->revoked_at.has_value());
+  ASSERT_TRUE(store_->RevokeCredential("AK1", 9));
+  EXPECT_EQ(store_->GetCredential("AK1")->revoked_at, 9);
+  EXPECT_EQ(store_->RevokeCredential("AK1", 10).error().code,
+            ErrorCode::kNotFound);
+
+  ASSERT_TRUE(store_->CreateToken({"hash1", "d1", "u1", 1, 100, {}}));
+  auto t = store_->GetToken("hash1");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->expires_at, 100);
+  ASSERT_TRUE(store_->RevokeToken("hash1", 50));
+  EXPECT_EQ(store_->GetToken("hash1")->revoked_at, 50);
+  EXPECT_EQ(store_->GetToken("nope").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
+  Source s = MakeSource("d1", "s9");
+  s.name = "web";
+  s.hostname = "web01";
+  auto first = store_->UpsertSource(s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->id, "s9");
+  Source again = s;
+  again.id = "s10";
+  again.ip = "10.9.9.9";
+  auto second = store_->UpsertSource(again);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->id, "s9");
+  EXPECT_EQ(second->ip, "10.9.9.9");
+  // The same name in another domain is another source.
+  Source other = s;
+  other.id = "s11";
+  other.domain_id = "d2";
+  EXPECT_EQ(store_->UpsertSource(other)->id, "s11");
+  EXPECT_EQ(store_->GetSource("d2", "s9").error().code, ErrorCode::kNotFound);
+  auto page = store_->ListSources("d1", {});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->count, 2);  // s1 and s9
+  SourceFilter by_name;
+  by_name.name = "web";
+  EXPECT_EQ(store_->ListSources("d1", by_name)->count, 1);
+}
+
+TEST_P(StoreContractTest, TasksAreScopedByDomain) {
+  EXPECT_TRUE(store_->GetTask("d1", "t1"));
+  EXPECT_EQ(store_->GetTask("d2", "t1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->DeleteTask("d2", "t1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->ListTasks("d2", {})->count, 0);
+  EXPECT_EQ(store_->PutTaskConfigs("d2", "t1", {{"K", "V"}}).error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(store_->GetTaskConfigs("d2", "t1").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_TRUE(store_->GetTask("d1", "t1"));
+}
+
+TEST_P(StoreContractTest, ListTasksFiltersAndPages) {
+  for (int i = 2; i <= 5; ++i) {
+    Task t = MakeTask("d1", "t" + std::to_string(i), i % 2 ? "s1" : "s2");
+    t.created_at = 100 + i;
+    ASSERT_TRUE(store_->CreateTask(t));
+  }
+  TaskFilter f;
+  f.limit = 2;
+  auto page = store_->ListTasks("d1", f);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->count, 5);
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].id, "t5");  // newest first
+  f.offset = 4;
+  EXPECT_EQ(store_->ListTasks("d1", f)->items.size(), 1u);
+  TaskFilter by_source;
+  by_source.source_id = "s2";
+  EXPECT_EQ(store_->ListTasks("d1", by_source)->count, 2);
+  TaskFilter by_name;
+  by_name.name = "task-t3";
+  EXPECT_EQ(store_->ListTasks("d1", by_name)->items.at(0).id, "t3");
+}
+
+TEST_P(StoreContractTest, ConfigsUpsert) {
+  ASSERT_TRUE(store_->PutTaskConfigs("d1", "t1", {{"A", "1"}, {"B", "2"}}));
+  ASSERT_TRUE(store_->PutTaskConfigs("d1", "t1", {{"A", "3"}}));
+  auto c = store_->GetTaskConfigs("d1", "t1");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->size(), 2u);
+  EXPECT_EQ((*c)[0].value, "3");
+  EXPECT_EQ((*c)[1].value, "2");
+}
+
+TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
+  Command cmd{0,    "d1",      "s1", "t1", "r1", "CONSISTENCY_CHECK",
+              "{}", "pending", "",   "",   5,    5};
+  auto queued = store_->EnqueueCommand(cmd, "READY", "RUNNING");
+  ASSERT_TRUE(queued);
+  EXPECT_GT(queued->id, 0);
+  EXPECT_EQ(store_->GetTask("d1", "t1")->state, "RUNNING");
+  EXPECT_EQ(store_->GetTask("d1", "t1")->current_run_id, "r1");
+  // Second enqueue from READY fails: the task is RUNNING.
+  EXPECT_EQ(store_->EnqueueCommand(cmd, "READY", "RUNNING").error().code,
+            ErrorCode::kFailedPrecondition);
+  // Another tenant's agent cannot poll this source.
+  EXPECT_EQ(store_->NextCommand("d2", "s1", 6).error().code,
+            ErrorCode::kNotFound);
+  auto next = store_->NextCommand("d1", "s1", 7);
+  ASSERT_TRUE(next);
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ((*next)->run_id, "r1");
+  EXPECT_EQ((*next)->state, "delivered");
+  EXPECT_EQ(store_->GetSource("d1", "s1")->last_seen_at, 7);
+  auto none = store_->NextCommand("d1", "s1", 8);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  auto latest = store_->LatestTaskCommand("d1", "t1");
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->id, queued->id);
+  ASSERT_TRUE(
+      store_->FinishCommand("d1", latest->id, "done", "success", "{}", 9));
+  EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->result, "success");
+  EXPECT_EQ(
+      store_->FinishCommand("d2", latest->id, "done", "", "", 9).error().code,
+      ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, CommitRunIsIdempotentByContent) {
+  storage::Run r = MakeRun("d1", "t1", "r1", "hash-a");
+  auto first = store_->CommitRun(r);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(*first, CommitOutcome::kCommitted);
+  EXPECT_EQ(*store_->CommitRun(r), CommitOutcome::kAlreadyCommitted);
+  storage::Run changed = MakeRun("d1", "t1", "r1", "hash-b");
+  EXPECT_EQ(store_->CommitRun(changed).error().code, ErrorCode::kAlreadyExists);
+  // The same run id from another tenant is a conflict, never a read.
+  ASSERT_TRUE(store_->CreateTask(MakeTask("d2", "tx", "sx")));
+  EXPECT_EQ(store_->CommitRun(MakeRun("d2", "tx", "r1", "hash-a")).error().code,
+            ErrorCode::kAlreadyExists);
+  auto runs = store_->ListRuns("d1", "t1", 100);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].dirs.size(), 2u);
+  EXPECT_EQ((*runs)[0].dirs[1].num_metadata_different_files, 6);
+  EXPECT_EQ((*runs)[0].dirs[1].num_bytes_verified, 700);
+  EXPECT_TRUE(store_->ListRuns("d2", "t1", 100)->empty());
+  EXPECT_EQ(store_->GetRun("d2", "r1").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, CommitRunToUnknownTaskIsNotFound) {
+  EXPECT_EQ(store_->CommitRun(MakeRun("d2", "t1", "r1", "h")).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, RunsAreNewestFirstAndLimited) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        store_->CommitRun(MakeRun("d1", "t1", "r" + std::to_string(i), "h")));
+  }
+  auto runs = store_->ListRuns("d1", "t1", 3);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 3u);
+  EXPECT_EQ((*runs)[0].run_id, "r4");
+  EXPECT_EQ((*runs)[2].run_id, "r2");
+}
+
+TEST_P(StoreContractTest, CommitReturnsRunningTaskToReady) {
+  Command cmd{0,    "d1",      "s1", "t1", "r1", "CONSISTENCY_CHECK",
+              "{}", "pending", "",   "",   5,    5};
+  ASSERT_TRUE(store_->EnqueueCommand(cmd, "READY", "RUNNING"));
+  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  EXPECT_EQ(store_->GetTask("d1", "t1")->state, "READY");
+  EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->state, "done");
+}
+
+TEST_P(StoreContractTest, DetailsAreInvisibleUntilCommit) {
+  ASSERT_EQ(*store_->StageDetails(MakeChunk("r1", 0, 3)),
+            StageOutcome::kStaged);
+  DetailQuery q;
+  q.run_id = "r1";
+  EXPECT_TRUE(store_->ListDetails("d1", q)->empty());
+  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  EXPECT_EQ(store_->ListDetails("d1", q)->size(), 3u);
+  EXPECT_TRUE(store_->ListDetails("d2", q)->empty());
+  // After commit the run is closed to more details.
+  EXPECT_EQ(store_->StageDetails(MakeChunk("r1", 1, 1)).error().code,
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST_P(StoreContractTest, StageDetailsIsIdempotentPerSeq) {
+  ASSERT_EQ(*store_->StageDetails(MakeChunk("r1", 0, 3, "a")),
+            StageOutcome::kStaged);
+  EXPECT_EQ(*store_->StageDetails(MakeChunk("r1", 0, 3, "a")),
+            StageOutcome::kAlreadyStaged);
+  EXPECT_EQ(store_->StageDetails(MakeChunk("r1", 0, 2, "b")).error().code,
+            ErrorCode::kAlreadyExists);
+  DetailChunk foreign = MakeChunk("r1", 1, 1);
+  foreign.domain_id = "d2";
+  EXPECT_EQ(store_->StageDetails(foreign).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, DetailsPageByKeysetAndFilter) {
+  ASSERT_TRUE(store_->StageDetails(MakeChunk("r1", 1, 7)));
+  ASSERT_TRUE(store_->StageDetails(MakeChunk("r1", 0, 5)));
+  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  DetailQuery q;
+  q.run_id = "r1";
+  q.limit = 4;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto rows = store_->ListDetails("d1", q);
+    ASSERT_TRUE(rows);
+    for (const auto& r : *rows) seen.push_back(r.file.path);
+    if (rows->size() < 4u) break;
+    q.after_seq = rows->back().seq;
+    q.after_idx = rows->back().idx;
+  }
+  ASSERT_EQ(seen.size(), 12u);
+  EXPECT_EQ(seen.front(), "f0_0");  // seq order, not upload order
+  EXPECT_EQ(seen.back(), "f1_6");
+  DetailQuery filtered;
+  filtered.run_id = "r1";
+  filtered.dir_check = "/etc";
+  filtered.status = "different";
+  auto rows = store_->ListDetails("d1", filtered);
+  ASSERT_TRUE(rows);
+  for (const auto& r : *rows) {
+    EXPECT_EQ(r.file.dir_check, "/etc");
+    EXPECT_EQ(r.file.status, "different");
+  }
+  EXPECT_EQ(rows->size(), 3u);  // odd i with i % 3 != 0: {1} and {1, 5}
+}
+
+TEST_P(StoreContractTest, DeleteTaskRemovesRunsAndDetails) {
+  ASSERT_TRUE(store_->StageDetails(MakeChunk("r1", 0, 3)));
+  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  ASSERT_TRUE(store_->PutTaskConfigs("d1", "t1", {{"A", "1"}}));
+  ASSERT_TRUE(store_->DeleteTask("d1", "t1"));
+  EXPECT_EQ(store_->GetTask("d1", "t1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->GetRun("d1", "r1").error().code, ErrorCode::kNotFound);
+  DetailQuery q;
+  q.run_id = "r1";
+  EXPECT_TRUE(store_->ListDetails("d1", q)->empty());
+  EXPECT_EQ(store_->DeleteTask("d1", "t1").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, SourceShowsWhetherResultsExist) {
+  EXPECT_FALSE(store_->GetSource("d1", "s1")->has_results);
+  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  EXPECT_TRUE(store_->GetSource("d1", "s1")->has_results);
+}
+
+TEST_P(StoreContractTest, ConcurrentCommitsAllLand) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = store_->CommitRun(
+            MakeRun("d1", "t1",
+                    "r" + std::to_string(t) + "_" + std::to_string(i), "h"));
+        EXPECT_TRUE(r) << r.error().ToString();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->ListRuns("d1", "t1", 100)->size(), 40u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, StoreContractTest,
+                         ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return info.param.name; });
+
+// SQLite specifics: migrations are recorded and reopening is a no-op.
+TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
+  sms::testing::TempDir dir;
+  std::string path = dir.Join("m.db");
+  auto applied = MigrateSqlite(path);
+  ASSERT_TRUE(applied);
+  EXPECT_THAT(*applied, ::testing::ElementsAre(1));
+  auto again = MigrateSqlite(path);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->empty());
+  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1));
+  EXPECT_TRUE(OpenSqliteStore(path));
+}
+
+TEST(SqliteStoreTest, DataSurvivesReopen) {
+  sms::testing::TempDir dir;
+  std::string path = dir.Join("r.db");
+  {
+    auto s = OpenSqliteStore(path);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->CreateDomain({"d1", "acme", 1}));
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ((*s)->GetDomainByName("acme")->id, "d1");
+}
+
+}  // namespace
+}  // namespace sms::storage
