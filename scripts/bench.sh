@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: `sms-agent verify` (hash and quick modes) against rsync, rclone, hashdeep,
+# diff and the read/hash floors, on tree pairs with known answers (../shared/bench/gen_tree.py).
+#
+# usage: scripts/bench.sh BUILD_DIR [SCENARIO...]
+#   scenarios: small  100,000 files, ~1 GB a side (~2 GB over both trees)
+#              large  40 x 256 MiB over both trees (20 a side, ~10.7 GB)
+#              tiny   1,000,000 files of 0..2 KiB (~2 GB over both trees)
+#              mini   2,000 files with awkward names and symlinks (a quick smoke run)
+#              default: small large tiny
+#   env: SMS_BENCH_DIR      where the trees live (default REPO/var/bench); a tree pair is reused
+#                           when its truth.json was made with the same parameters
+#        SMS_BENCH_RESULTS  where results go (default $SMS_BENCH_DIR/results/<UTC time>/)
+#        SMS_SHARED_DIR     the shared kit (default ../shared next to the repository)
+#        SMS_AGENT_ARGS     extra arguments for both sms-agent runs (e.g. "--threads 2")
+#        REPS=1             measured repetitions of every tool (the fastest is reported)
+#        TMO=1800           per-command timeout (s)
+#        BENCH_PEERS        peers of run_peers.sh to run (default below)
+# Every tool runs with a warm page cache and is timed with /usr/bin/time -v (wall, CPU user+sys
+# including children, peak RSS). Prints one markdown table per scenario and writes it, with every
+# raw output, under the results directory. Exit 0 when our counts equal the truth in every
+# scenario, 1 when they do not, 2 when the benchmark could not run.
+set -uo pipefail
+
+die() { echo "bench.sh: $*" >&2; exit 2; }
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+[[ $# -ge 1 ]] || die "usage: $0 BUILD_DIR [small|large|tiny|mini ...]"
+BUILD=$(cd "$1" 2>/dev/null && pwd -P) || die "build dir $1 not found"
+shift
+AGENT="$BUILD/bin/sms-agent"
+[[ -x "$AGENT" ]] || die "$AGENT not found (make build)"
+SHARED=$(cd "${SMS_SHARED_DIR:-$REPO/../shared}" 2>/dev/null && pwd -P) ||
+  die "shared kit not found at ${SMS_SHARED_DIR:-$REPO/../shared} (set SMS_SHARED_DIR)"
+KIT="$SHARED/bench"
+for f in gen_tree.py run_peers.sh summarize.py; do [[ -f "$KIT/$f" ]] || die "$KIT/$f missing"; done
+CHECK="$REPO/tests/e2e/check_truth.py"
+DATA_ROOT=${SMS_BENCH_DIR:-$REPO/var/bench}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RUN=${SMS_BENCH_RESULTS:-$DATA_ROOT/results/$STAMP}
+REPS=${REPS:-1}
+TMO=${TMO:-1800}
+read -r -a AGENT_ARGS <<< "${SMS_AGENT_ARGS:-}"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time missing (apt-get install time)"
+
+SCENARIOS=("$@")
+((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny)
+
+# gen_tree.py parameters of each scenario, chosen to match the figures of ../shared/bench/README.md.
+gen_params() {
+  case "$1" in
+    # sizes uniform in 0..20 KiB (1% empty): ~10 KB mean, ~1.01 GB a side
+    small) echo "--files 100000 --small-max 20KiB" ;;
+    # 20 files of 256 MiB a side; the target loses one, gains one, 3 are edited: 40 x 256 MiB in all
+    large) echo "--files 0 --large 20 --depth 1 --fanout 4 --mod-same 2 --mod-size 1 --delete 1 --delete-dirs 0 --add 2 --add-dirs 0" ;;
+    # sizes uniform in 0..2 KiB: ~1 KB mean, ~1.01 GB a side
+    tiny) echo "--files 1000000 --small-max 2KiB" ;;
+    mini) echo "--files 2000 --small-max 20KiB --awkward --symlinks 4 --empty-dirs 3" ;;
+    *) return 1 ;;
+  esac
+}
+# rough bytes over both trees, for the free-space check
+gen_bytes() {
+  case "$1" in small) echo 2100000000 ;; large) echo 11500000000 ;; tiny) echo 2100000000 ;; *) echo 60000000 ;; esac
+}
+for s in "${SCENARIOS[@]}"; do gen_params "$s" >/dev/null || die "unknown scenario '$s' (small large tiny mini)"; done
+
+# Peers of run_peers.sh: the content checkers, rsync's quick check, and the floors.
+DEFAULT_PEERS="walk_stat cat_p2 xxh3_p2 rsync_c rsync_quick rclone_check diff_rq hashdeep_build hashdeep_audit"
+PEERS=()
+for p in ${BENCH_PEERS:-$DEFAULT_PEERS}; do
+  case "$p" in
+    rclone*) tool=rclone ;; rsync*) tool=rsync ;; hashdeep*) tool=hashdeep ;; diff*) tool=diff ;;
+    xxh*) tool=xxhsum ;; b3*) tool=b3sum ;; *) tool="" ;;
+  esac
+  if [[ -n "$tool" ]] && ! command -v "$tool" >/dev/null; then
+    echo "bench.sh: $tool not installed, skipping $p (make bench installs every peer)" >&2
+    continue
+  fi
+  PEERS+=("$p")
+done
+
+# gen_tree.py's parameters for ARGS, as its argparse would store them (for the reuse check).
+parsed_params() {
+  python3 - "$KIT/gen_tree.py" "$@" <<'EOF'
+import json, sys, runpy, argparse
+path, args = sys.argv[1], sys.argv[2:]
+captured = {}
+orig = argparse.ArgumentParser.parse_args
+def grab(self, *a, **k):
+    ns = orig(self, ["--out", "x"] + args)
+    captured.update(vars(ns))
+    raise SystemExit(0)
+argparse.ArgumentParser.parse_args = grab
+try:
+    runpy.run_path(path, run_name="__main__")
+except SystemExit:
+    pass
+captured.pop("out", None); captured.pop("force", None)
+print(json.dumps(captured, sort_keys=True))
+EOF
+}
+
+truth_params() {
+  python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["params"]; p.pop("out",None); p.pop("force",None); print(json.dumps(p, sort_keys=True))' "$1" 2>/dev/null
+}
+
+prepare_tree() {
+  local s=$1 data=$2 params want have need avail
+  params=$(gen_params "$s")
+  # shellcheck disable=SC2086
+  want=$(parsed_params $params)
+  have=$(truth_params "$data/truth.json" || true)
+  if [[ -n "$have" && "$have" == "$want" && -d "$data/src" && -d "$data/dst" ]]; then
+    echo "== $s: reusing $data"
+    return 0
+  fi
+  mkdir -p "$data"
+  need=$(gen_bytes "$s")
+  avail=$(df -PB1 "$data" | awk 'NR==2{print $4}')
+  if (( avail < need + need / 10 )); then
+    die "$s needs ~$((need / 1000000)) MB in $data, only $((avail / 1000000)) MB free (set SMS_BENCH_DIR)"
+  fi
+  echo "== $s: generating $data (gen_tree.py $params)"
+  rm -rf "$data/truth" "$data/truth.json"
+  # shellcheck disable=SC2086
+  python3 "$KIT/gen_tree.py" --out "$data" --force $params > "$data.gen.log" 2>&1 ||
+    die "gen_tree.py failed for $s: $(tail -3 "$data.gen.log")"
+  tail -1 "$data.gen.log"
+}
+
+# Page cache warm-up, as run_peers.sh does it.
+warm() {
+  local data=$1 nf nper
+  nf=$(python3 -c "import json,sys;t=json.load(open(sys.argv[1]))['stats'];print(t['src_files']+t['dst_files'])" "$data/truth.json")
+  nper=$((nf / 64)); ((nper < 1)) && nper=1; ((nper > 512)) && nper=512
+  find "$data/src" "$data/dst" -type f -print0 | xargs -0 -P2 -n "$nper" cat > /dev/null 2>&1
+}
+
+wall_of() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
+
+# run_agent NAME MODE DATA RES: time `sms-agent verify` like run_peers.sh times a peer.
+run_agent() {
+  local name=$1 mode=$2 data=$3 res=$4 r w best="" cmd
+  cmd=$(printf '%q ' "$AGENT" verify --json --mode "$mode" "${AGENT_ARGS[@]}" "$data/src" "$data/dst")
+  echo "$cmd" > "$res/$name.cmd"
+  for r in $(seq 1 "$REPS"); do
+    /usr/bin/time -v -o "$res/$name.time.$r" timeout "$TMO" bash -c "$cmd" \
+      > "$res/$name.stdout.$r" 2> "$res/$name.stderr.$r" < /dev/null
+    echo $? > "$res/$name.rc.$r"
+    w=$(wall_of "$res/$name.time.$r")
+    if [[ -z "$best" ]] || awk -v a="$w" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+      best=$w
+      for f in time stdout stderr rc; do cp "$res/$name.$f.$r" "$res/$name.$f"; done
+    fi
+  done
+  printf '%-16s rc=%-3s wall=%ss\n' "$name" "$(cat "$res/$name.rc")" "$best"
+  python3 "$CHECK" counts "$data" "$res/$name.stdout" --mode "$mode" --label "$name" > "$res/$name.check" 2>&1
+  echo $? > "$res/$name.check.rc"
+  grep -E '^FAIL' "$res/$name.check" | sed 's/^/    /'
+}
+
+# table SCENARIO DATA RES: the markdown table of one scenario (also written to RES/table.md)
+table() {
+  python3 - "$1" "$2" "$3" <<'EOF'
+import json, os, re, sys
+scen, data, res = sys.argv[1:4]
+truth = json.load(open(os.path.join(data, "truth.json")))
+exp, st, sym = truth["expected"], truth["stats"], truth.get("symlinks") or {}
+peers = {}
+try:
+    peers = json.load(open(os.path.join(res, "results.json")))["rows"]
+except (OSError, ValueError):
+    pass
+
+def rd(p):
+    try:
+        return open(os.path.join(res, p), "rb").read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+def parse_time(name):
+    txt = rd(name + ".time")
+    if not txt:
+        return None
+    g = lambda k: re.search(re.escape(k) + r": (.*)", txt).group(1).strip()
+    w = 0.0
+    for x in g("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
+        w = w * 60 + float(x)
+    return {"wall_s": w, "cpu_s": float(g("User time (seconds)")) + float(g("System time (seconds)")),
+            "maxrss_mb": int(g("Maximum resident set size (kbytes)")) / 1024}
+
+rows = []  # (label, key, timing, counts text, correct text)
+for key, label, mode in (("sms_hash", "**sms-agent verify** (hash, xxh128)", "hash"),
+                         ("sms_quick", "**sms-agent verify --mode quick** (size+mtime)", "quick")):
+    t = parse_time(key)
+    if not t:
+        continue
+    rc = rd(key + ".rc").strip()
+    counts, ok = "", "no (exit %s)" % rc
+    try:
+        j = json.loads(rd(key + ".stdout"))
+        c = {}
+        for d in j.get("consistency_result") or []:
+            for k, v in d.items():
+                if k.startswith("num_") and isinstance(v, int):
+                    c[k] = c.get(k, 0) + v
+        counts = "%s/%s/%s" % (c.get("num_different_files"), c.get("num_target_miss_files"),
+                               c.get("num_target_more_files"))
+        if rc == "1":
+            ok = "yes" if rd(key + ".check.rc").strip() == "0" else "**NO**"
+    except ValueError:
+        pass
+    rows.append((label, key, t, counts, ok))
+
+NAMES = [("rsync_c", "rsync -rcn --delete (xxh128)"),
+         ("rsync_quick", "rsync -rn --delete (size+mtime)"),
+         ("rclone_check", "rclone check (MD5)"),
+         ("hashdeep", "hashdeep build + audit (MD5)"),
+         ("diff_rq", "diff -rq"),
+         ("xxh3_p2", "floor: xxhsum -H3 both trees, 2 processes"),
+         ("cat_p2", "floor: cat both trees > /dev/null, 2 processes"),
+         ("walk_stat", "floor: find + stat both trees (walk only)")]
+FLOORS = {"xxh3_p2", "cat_p2", "walk_stat"}
+for key, label in NAMES:
+    r = peers.get(key)
+    if not r:
+        continue
+    t = {"wall_s": r["wall_s"], "cpu_s": r["user_s"] + r["sys_s"], "maxrss_mb": r["maxrss_mb"]}
+    c = r.get("counts") or {}
+    counts = "" if key in FLOORS or "different" not in c else "%s/%s/%s" % (
+        c.get("different"), c.get("missing_on_target"), c.get("extra_on_target"))
+    v = r.get("counts_ok")
+    if key in FLOORS or not v:
+        ok = "–"
+    else:
+        bad = [k.split("_")[0] for k, x in v.items() if x is False]
+        ok = "yes" if not bad else "no (" + ", ".join(bad) + ")"
+    rows.append((label, key, t, counts, ok))
+
+by = {k: t for _, k, t, _, _ in rows}
+rs, fl = by.get("rsync_c"), by.get("xxh3_p2")
+out = []
+ntot = st["src_files"]
+gb = (st["src_bytes"] + st["dst_bytes"]) / 1e9
+out.append("### %s: %s source files, %.2f GB over both trees\n" % (scen, format(ntot, ","), gb))
+out.append("truth (regular files + symlinks) different/missing/extra = hash %d/%d/%d, quick %d/%d/%d\n" % (
+    exp["different"] + sym.get("target_differs", 0), exp["missing_on_target"] + sym.get("missing_on_target", 0),
+    exp["extra_on_target"] + sym.get("extra_on_target", 0),
+    exp["different_size"] + sym.get("target_differs", 0), exp["missing_on_target"] + sym.get("missing_on_target", 0),
+    exp["extra_on_target"] + sym.get("extra_on_target", 0)))
+out.append("| tool | wall s | CPU s | peak RSS MB | diff/miss/extra | counts correct? | × faster than rsync -rcn | × the xxhsum floor |")
+out.append("|---|---:|---:|---:|---|---|---:|---:|")
+for label, key, t, counts, ok in rows:
+    w = max(t["wall_s"], 1e-3)
+    out.append("| %s | %.2f | %.2f | %.1f | %s | %s | %s | %s |" % (
+        label, t["wall_s"], t["cpu_s"], t["maxrss_mb"], counts, ok,
+        "%.2f" % (rs["wall_s"] / w) if rs else "–", "%.2f" % (w / max(fl["wall_s"], 1e-3)) if fl else "–"))
+
+# the targets of issue 2 for this scenario
+def cmp(label, cond):
+    out.append("- %s: %s" % (label, "met" if cond else "**missed**") if cond is not None else "- %s: not measured" % label)
+h, q, rq = by.get("sms_hash"), by.get("sms_quick"), by.get("rsync_quick")
+have = lambda *xs: all(x is not None for x in xs)
+out.append("")
+if scen == "small":
+    cmp("hash ≥ 1.5× faster than rsync -rcn", h["wall_s"] * 1.5 <= rs["wall_s"] if have(h, rs) else None)
+    cmp("hash within 1.1× of the xxhsum floor", h["wall_s"] <= 1.1 * fl["wall_s"] if have(h, fl) else None)
+    cmp("quick at least as fast as rsync -rn", q["wall_s"] <= rq["wall_s"] if have(q, rq) else None)
+elif scen == "large":
+    cmp("hash within 1.15× of the xxhsum floor", h["wall_s"] <= 1.15 * fl["wall_s"] if have(h, fl) else None)
+    cmp("hash faster than rsync -rcn", h["wall_s"] < rs["wall_s"] if have(h, rs) else None)
+elif scen == "tiny":
+    cmp("hash ≥ 1.5× faster than rsync -rcn", h["wall_s"] * 1.5 <= rs["wall_s"] if have(h, rs) else None)
+    cmp("hash peak RSS < 256 MiB", h["maxrss_mb"] < 256 if have(h) else None)
+ours_ok = all(ok == "yes" for _, k, _, _, ok in rows if k.startswith("sms_"))
+cmp("our counts equal the truth", ours_ok if any(k.startswith("sms_") for _, k, *_ in rows) else None)
+txt = "\n".join(out) + "\n"
+open(os.path.join(res, "table.md"), "w").write(txt)
+print(txt)
+sys.exit(0 if ours_ok else 1)
+EOF
+}
+
+mkdir -p "$RUN" || die "cannot create $RUN"
+{
+  echo "# sms-agent benchmark, $STAMP"
+  echo
+  echo "- host: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB RAM, kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- sms-agent: $AGENT (repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown))${SMS_AGENT_ARGS:+, extra args: $SMS_AGENT_ARGS}"
+  echo "- peers: $(rsync --version | head -1 | sed 's/  */ /g'); $(rclone version 2>/dev/null | head -1); hashdeep $(hashdeep -V 2>/dev/null); $(xxhsum --version 2>&1 | head -1 | cut -d, -f1)"
+  echo "- warm page cache, fastest of $REPS run(s), /usr/bin/time -v; CPU = user + sys including children"
+  echo "- diff/miss/extra: counts each tool reports; for sms-agent every non-directory entry (files + symlinks)"
+  echo
+} > "$RUN/report.md"
+
+status=0
+for s in "${SCENARIOS[@]}"; do
+  data="$DATA_ROOT/$s"
+  res="$RUN/$s"
+  mkdir -p "$res"
+  prepare_tree "$s" "$data"
+  echo "== $s: warming the page cache"
+  warm "$data"
+  run_agent sms_hash hash "$data" "$res"
+  run_agent sms_quick quick "$data" "$res"
+  if ((${#PEERS[@]})); then
+    PEERS="${PEERS[*]}" MODE=warm REPS="$REPS" TMO="$TMO" "$KIT/run_peers.sh" "$data" "$res" \
+      > "$res/run_peers.log" 2>&1
+    grep -E '^[a-z0-9_]+ +rc=' "$res/run_peers.log"
+  fi
+  table "$s" "$data" "$res" > "$res/table.out" || status=1
+  tee -a "$RUN/report.md" < "$res/table.out"
+done
+ln -sfn "$RUN" "$(dirname "$RUN")/latest" 2>/dev/null || true
+echo "report: $RUN/report.md"
+exit $status
