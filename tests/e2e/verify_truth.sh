@@ -92,7 +92,7 @@ if [[ ! -x /usr/sbin/sshd ]]; then
   fail "ssh:// part: /usr/sbin/sshd not installed (scripts/bootstrap.sh installs openssh-server)"
   echo "FAIL verify_truth: $FAILS failure(s)"; exit 1
 fi
-if "$SSHD_SH" start "$SSHD_STATE" > "$TMP/sshd_start.out" 2>&1; then
+if SSHD_OWNER_PID=$$ "$SSHD_SH" start "$SSHD_STATE" > "$TMP/sshd_start.out" 2>&1; then
   pass "sshd on 127.0.0.1:$(cat "$SSHD_STATE/port")"
 else
   fail "sshd did not start: $(tail -5 "$TMP/sshd_start.out")"

@@ -14,6 +14,7 @@
 # Runs as root (CI) or as an ordinary user (then only that user can log in).
 # Only loopback is used; nothing leaves the machine.
 # env: SSHD_PORT  port to try first (default: a free port picked by the kernel)
+#      SSHD_OWNER_PID  stop sshd when this process exits (tests: SSHD_OWNER_PID=$$)
 #      SSHD       the sshd binary (default /usr/sbin/sshd)
 set -euo pipefail
 
@@ -112,6 +113,19 @@ Host $HOST_ALIAS
 EOF
 }
 
+# With SSHD_OWNER_PID set, a detached watchdog stops sshd once that process is gone, so a test
+# killed by a timeout (SIGKILL: no trap runs) leaves no sshd behind.
+watchdog() {
+  local owner=${SSHD_OWNER_PID:-} pid
+  [[ -n "$owner" ]] || return 0
+  [[ "$owner" =~ ^[0-9]+$ ]] || die "SSHD_OWNER_PID must be a process id"
+  pid=$(<"$STATE/sshd.pid")
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do
+                    kill -0 "$2" 2>/dev/null || { kill -TERM "$1"; exit 0; }
+                    sleep 1
+                  done' sshd-watchdog "$pid" "$owner" </dev/null >/dev/null 2>&1 &
+}
+
 stop() {
   local pid i
   if running; then
@@ -155,6 +169,7 @@ start() {
       fi
       if running && ssh -F "$STATE/ssh_config" "$HOST_ALIAS" true </dev/null 2>"$STATE/ssh_probe.err"; then
         echo "$port" > "$STATE/port"
+        watchdog
         echo "sshd.sh: sshd listening on 127.0.0.1:$port (pid $(cat "$STATE/sshd.pid")); ssh -F $STATE/ssh_config $HOST_ALIAS"
         return 0
       fi
