@@ -11,7 +11,8 @@ namespace sms::core {
 class Clock {
  public:
   using Duration = std::chrono::nanoseconds;
-  using TimePoint = std::chrono::time_point<std::chrono::steady_clock, Duration>;
+  using TimePoint =
+      std::chrono::time_point<std::chrono::steady_clock, Duration>;
 
   virtual ~Clock() = default;
   // Monotonic time, for intervals and rate limits.

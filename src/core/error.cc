@@ -58,9 +58,7 @@ Error Unavailable(std::string m) {
 }
 Error IoError(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 Error DataLoss(std::string m) { return {ErrorCode::kDataLoss, std::move(m)}; }
-Error Cancelled(std::string m) {
-  return {ErrorCode::kCancelled, std::move(m)};
-}
+Error Cancelled(std::string m) { return {ErrorCode::kCancelled, std::move(m)}; }
 Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
 
 std::string ErrnoText(int err) {

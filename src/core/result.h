@@ -34,7 +34,7 @@ inline Status Ok() { return {}; }
 #define SMS_ASSIGN_OR_RETURN(lhs, expr) \
   SMS_ASSIGN_OR_RETURN_IMPL_(SMS_CONCAT_(sms_result_, __LINE__), lhs, expr)
 
-#define SMS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)              \
-  auto tmp = (expr);                                            \
-  if (!tmp) return ::tl::unexpected(std::move(tmp).error());    \
+#define SMS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)           \
+  auto tmp = (expr);                                         \
+  if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(tmp).value()

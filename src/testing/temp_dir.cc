@@ -15,7 +15,8 @@ namespace sms::testing {
 
 TempDir::TempDir() {
   const char* base = getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/sms-test-XXXXXX";
+  std::string tmpl =
+      std::string(base && *base ? base : "/tmp") + "/sms-test-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) abort();
   path_ = tmpl;
 }
@@ -63,7 +64,8 @@ std::string ReadFile(const std::string& path) {
 
 void RemoveAll(const std::string& path) {
   // Make unreadable directories removable first (tests chmod 000 some).
-  std::string cmd = "chmod -R u+rwx '" + path + "' 2>/dev/null; rm -rf '" + path + "'";
+  std::string cmd =
+      "chmod -R u+rwx '" + path + "' 2>/dev/null; rm -rf '" + path + "'";
   RunShell(cmd);
 }
 

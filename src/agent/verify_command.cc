@@ -1,0 +1,235 @@
+#include "agent/verify_command.h"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "core/dir_list.h"
+#include "core/manifest.h"
+#include "core/marcher.h"
+
+namespace sms::agent {
+namespace {
+
+// Deep trees keep one directory handle open per level: lift the soft limit
+// of open files to the hard one.
+void RaiseFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+std::string StripTrailingSlashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p == "/" ? "" : p;
+}
+
+// Checks that a local root is a readable directory, naming it when not.
+core::Status CheckRoot(const std::string& what, const std::string& path) {
+  struct stat st;
+  if (stat(path.empty() ? "/" : path.c_str(), &st) != 0) {
+    return core::Fail(core::ErrnoError(what + " " + path, errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return core::Fail(
+        core::InvalidArgument(what + " " + path + ": not a directory"));
+  }
+  return core::Ok();
+}
+
+// A one-line progress display on stderr, refreshed twice a second.
+class ProgressLine final {
+ public:
+  ProgressLine(const core::ScanProgress* source,
+               const core::ScanProgress* target)
+      : source_(source), target_(target) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~ProgressLine() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    fputs("\r\033[K", stderr);
+  }
+
+ private:
+  void Loop() {
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(500),
+                         [&] { return done_; })) {
+      const double secs = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+      uint64_t entries = source_->entries.load();
+      uint64_t bytes = source_->bytes_read.load();
+      uint64_t t_entries = target_ ? target_->entries.load() : 0;
+      const double mib = bytes / 1048576.0;
+      fmt::print(
+          stderr,
+          "\r\033[Ksource {} entries, {:.0f} MiB ({:.0f} MiB/s){}  {:.0f}s",
+          entries, mib, secs > 0 ? mib / secs : 0.0,
+          target_ ? fmt::format(" | target {} entries", t_entries)
+                  : std::string(" | target remote"),
+          secs);
+      fflush(stderr);
+    }
+  }
+
+  const core::ScanProgress* source_;
+  const core::ScanProgress* target_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink) {
+  core::Clock& clock = core::SystemClock();
+  core::RunReport report;
+  report.mode = o.scan.mode;
+  report.hash = o.scan.hash;
+  report.started_ms = clock.NowEpochMillis();
+  auto fail = [&](const core::Error& e) {
+    report.completed = false;
+    report.error_msg = e.message;
+    report.finished_ms = clock.NowEpochMillis();
+    return report;
+  };
+  RaiseFileLimit();
+
+  auto dirs = core::NormalizeDirs(o.dirs);
+  if (!dirs) return fail(dirs.error());
+  const std::string source_root = StripTrailingSlashes(o.source);
+  if (auto ok = CheckRoot("source", o.source); !ok) return fail(ok.error());
+
+  core::ManifestParams params{o.scan.mode, o.scan.hash, o.scan.chunk_size,
+                              *dirs};
+  std::unique_ptr<core::Scanner> local_target;
+  std::unique_ptr<SshTarget> ssh_target;
+  core::EntryStream* target = nullptr;
+  if (o.target.rfind("ssh://", 0) == 0) {
+    auto url = ParseSshUrl(o.target);
+    if (!url) return fail(url.error());
+    auto started = SshTarget::Start(*url, o.ssh, params, o.scan);
+    if (!started) return fail(started.error());
+    ssh_target = std::move(*started);
+    target = &ssh_target->stream();
+  } else {
+    std::string target_path = o.target;
+    if (target_path.rfind("file://", 0) == 0)
+      target_path = target_path.substr(7);
+    if (auto ok = CheckRoot("target", target_path); !ok)
+      return fail(ok.error());
+    local_target = std::make_unique<core::Scanner>(
+        core::PosixFileSystem(), clock, StripTrailingSlashes(target_path),
+        *dirs, o.scan);
+    target = local_target.get();
+  }
+  core::Scanner source(core::PosixFileSystem(), clock, source_root, *dirs,
+                       o.scan);
+
+  std::optional<ProgressLine> progress;
+  if (o.progress && isatty(2)) {
+    progress.emplace(&source.progress(),
+                     local_target ? &local_target->progress() : nullptr);
+  }
+  core::Marcher marcher(source, *target, *dirs,
+                        {.mode = o.scan.mode, .metadata = o.metadata}, sink);
+  auto results = marcher.Run();
+  progress.reset();
+  if (ssh_target) {
+    auto finished = ssh_target->Finish(results ? nullptr : &results.error());
+    if (!finished) return fail(finished.error());
+  }
+  if (!results) return fail(results.error());
+  report.dirs = std::move(*results);
+  report.completed = true;
+  report.finished_ms = clock.NowEpochMillis();
+  return report;
+}
+
+int RunVerify(const VerifyOptions& o) {
+  FILE* list = nullptr;
+  std::optional<core::ListWriter> writer;
+  if (!o.list_path.empty()) {
+    list = o.list_path == "-" ? stdout : fopen(o.list_path.c_str(), "we");
+    if (list == nullptr) {
+      fmt::print(stderr, "sms-agent: cannot write list {}: {}\n", o.list_path,
+                 core::ErrnoText(errno));
+      return kExitError;
+    }
+    writer.emplace(list, o.list_format);
+  }
+  core::RunReport report = Verify(o, writer ? &*writer : nullptr);
+  bool list_ok = true;
+  if (writer) {
+    list_ok = writer->Flush();
+    writer.reset();
+    if (list != stdout) list_ok = fclose(list) == 0 && list_ok;
+  }
+  if (o.json) {
+    fmt::print("{}\n", core::RunReportJson(report));
+  } else if (o.list_path != "-") {
+    fmt::print("{}", core::RunReportText(report));
+  }
+  fflush(stdout);
+  if (!report.completed) {
+    fmt::print(stderr, "sms-agent: {}\n", report.error_msg);
+    return kExitError;
+  }
+  if (!list_ok) {
+    fmt::print(stderr, "sms-agent: writing the list {} failed\n", o.list_path);
+    return kExitError;
+  }
+  bool dir_error = false;
+  for (const auto& d : report.dirs) {
+    if (!d.error.empty()) {
+      fmt::print(stderr, "sms-agent: {}: {}\n", d.dir_check, d.error);
+      dir_error = true;
+    }
+  }
+  if (dir_error) return kExitError;
+  return report.consistent() ? kExitConsistent : kExitDifferent;
+}
+
+int RunManifest(const ManifestOptions& o) {
+  RaiseFileLimit();
+  auto dirs = core::NormalizeDirs(o.dirs);
+  core::ManifestParams params{o.scan.mode, o.scan.hash, o.scan.chunk_size,
+                              dirs ? *dirs : std::vector<std::string>{}};
+  if (!dirs) {
+    fmt::print(stderr, "sms-agent manifest: {}\n", dirs.error().message);
+    return kExitError;
+  }
+  if (auto ok = CheckRoot("root", o.root); !ok) {
+    fmt::print(stderr, "sms-agent manifest: {}\n", ok.error().message);
+    return kExitError;
+  }
+  core::Scanner scanner(core::PosixFileSystem(), core::SystemClock(),
+                        StripTrailingSlashes(o.root), *dirs, o.scan);
+  auto written = core::WriteManifest(scanner, params, 1);
+  if (!written) {
+    fmt::print(stderr, "sms-agent manifest: {}\n", written.error().message);
+    return kExitError;
+  }
+  return kExitConsistent;
+}
+
+}  // namespace sms::agent

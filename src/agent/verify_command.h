@@ -1,0 +1,51 @@
+// `sms-agent verify` and `sms-agent manifest`: the command-line faces of the
+// verification engine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/ssh_target.h"
+#include "core/report.h"
+#include "core/scanner.h"
+
+namespace sms::agent {
+
+// Exit codes, as diff(1) and `rclone check`.
+inline constexpr int kExitConsistent = 0;
+inline constexpr int kExitDifferent = 1;
+inline constexpr int kExitError = 2;
+
+struct VerifyOptions {
+  std::string source;
+  std::string target;  // a local path or ssh://...
+  std::vector<std::string> dirs;
+  core::ScanOptions scan;
+  bool metadata = false;
+  bool json = false;
+  std::string list_path;  // "" none, "-" stdout
+  core::ListFormat list_format = core::ListFormat::kText;
+  SshOptions ssh;
+  bool progress = true;  // shown only when stderr is a terminal
+};
+
+// Runs a verification and prints its report. Returns an exit code.
+int RunVerify(const VerifyOptions& options);
+
+// The engine behind RunVerify, for callers that want the report itself
+// (the daemon): runs the check and returns the report; `sink` (optional)
+// receives every verdict. A run that could not complete has
+// completed == false and error_msg set.
+core::RunReport Verify(const VerifyOptions& options, core::VerdictSink* sink);
+
+struct ManifestOptions {
+  std::string root;
+  std::vector<std::string> dirs;
+  core::ScanOptions scan;
+};
+
+// Walks and hashes `root` and writes the manifest stream to stdout.
+int RunManifest(const ManifestOptions& options);
+
+}  // namespace sms::agent

@@ -1,0 +1,105 @@
+// FileSystem: the seam between the walker/hash pool and the operating system.
+//
+// Handles are small integers (file descriptors for PosixFileSystem). Names are
+// single path components resolved relative to a directory handle, so paths of
+// any length and depth work, and no path is resolved twice. Nothing follows
+// symlinks. Tests wrap the real file system to inject faults
+// (src/testing/faulty_file_system.h).
+// Thread-safety: implementations are safe for concurrent use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/entry.h"
+#include "core/result.h"
+
+namespace sms::core {
+
+struct StatInfo {
+  FileType type = FileType::kUnknown;
+  uint64_t size = 0;
+  uint32_t mode = 0;  // permission bits only
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t nlink = 0;
+  uint64_t rdev = 0;
+};
+
+struct DirEntryName {
+  std::string name;
+  FileType type_hint = FileType::kUnknown;  // from d_type; kUnknown if unsure
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // Opens the directory at absolute `path` (symlinks in `path` itself are
+  // followed, as the user named it). The caller closes the handle.
+  [[nodiscard]] virtual Result<int> OpenRoot(const std::string& path) = 0;
+  // Opens directory `name` inside `dir` without following a symlink.
+  [[nodiscard]] virtual Result<int> OpenDirAt(int dir, const char* name) = 0;
+  // Returns the entries of `dir` except "." and "..", in no particular order.
+  [[nodiscard]] virtual Result<std::vector<DirEntryName>> List(int dir) = 0;
+  // lstat of `name` inside `dir`.
+  [[nodiscard]] virtual Result<StatInfo> StatAt(int dir, const char* name) = 0;
+  // The target string of symlink `name` inside `dir`.
+  [[nodiscard]] virtual Result<std::string> ReadLinkAt(int dir,
+                                                       const char* name) = 0;
+  // Opens regular file `name` inside `dir` for reading, never following a
+  // symlink and never blocking on a FIFO.
+  [[nodiscard]] virtual Result<int> OpenFileAt(int dir, const char* name) = 0;
+  // fstat of an open handle.
+  [[nodiscard]] virtual Result<StatInfo> Stat(int handle) = 0;
+  // Reads up to `size` bytes; 0 at end of file.
+  [[nodiscard]] virtual Result<size_t> Read(int handle, void* buffer,
+                                            size_t size) = 0;
+  // Hints that `handle` will be read sequentially to the end.
+  virtual void AdviseSequential(int handle) = 0;
+  virtual void Close(int handle) = 0;
+};
+
+// The real file system (Linux system calls). Process-wide, stateless.
+FileSystem& PosixFileSystem();
+
+// Handle: closes a handle of `fs` when it goes out of scope. Move-only.
+class Handle final {
+ public:
+  Handle() = default;
+  Handle(FileSystem* fs, int fd) : fs_(fs), fd_(fd) {}
+  ~Handle() { Reset(); }
+  Handle(Handle&& other) noexcept : fs_(other.fs_), fd_(other.fd_) {
+    other.fd_ = -1;
+  }
+  Handle& operator=(Handle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fs_ = other.fs_;
+      fd_ = other.fd_;
+      other.fd_ = -1;
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void Reset() {
+    if (fd_ >= 0) fs_->Close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  FileSystem* fs_ = nullptr;
+  int fd_ = -1;
+};
+
+}  // namespace sms::core

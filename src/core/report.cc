@@ -1,0 +1,222 @@
+#include "core/report.h"
+
+#include <fmt/format.h>
+
+#include "core/json_writer.h"
+
+namespace sms::core {
+namespace {
+
+void AppendSide(std::string& out, const char* key, const Entry& e) {
+  out += ",\"";
+  out += key;
+  out += "\":{\"type\":\"";
+  out += FileTypeName(e.type);
+  out += '"';
+  if (e.type != FileType::kDirectory) {
+    out += fmt::format(",\"size\":{}", e.size);
+  }
+  out += fmt::format(",\"mtime\":{},\"mode\":\"{:04o}\",\"uid\":{},\"gid\":{}",
+                     e.mtime_ns / 1000000, e.mode, e.uid, e.gid);
+  if (!e.digest.empty()) {
+    out += ",\"hash\":\"";
+    out += e.digest.Hex();
+    out += '"';
+  }
+  if (e.type == FileType::kSymlink) {
+    out += ",\"link_target\":";
+    AppendJsonString(out, EscapeInvalidUtf8(e.link_target));
+  }
+  out += '}';
+}
+
+// The path relative to the verified root ("etc/passwd" for /etc + passwd).
+std::string RootRelative(const std::string& dir_check, std::string_view path) {
+  std::string out;
+  if (dir_check.size() > 1) {
+    out.append(dir_check, 1);
+    if (!path.empty()) out += '/';
+  }
+  out.append(path);
+  return out;
+}
+
+void AppendCsvSide(std::string& out, const Entry* e) {
+  if (e == nullptr) {
+    out += ",,,";
+    return;
+  }
+  out += ',';
+  out += FileTypeName(e->type);
+  out += fmt::format(",{},", e->size);
+  out += e->digest.Hex();
+}
+
+}  // namespace
+
+bool RunReport::consistent() const {
+  if (!completed) return false;
+  for (const auto& d : dirs) {
+    if (!d.consistent()) return false;
+  }
+  return true;
+}
+
+std::string_view CompareModeName(CompareMode mode) {
+  return mode == CompareMode::kQuick ? "quick" : "hash";
+}
+
+std::string RunReportJson(const RunReport& r) {
+  std::string out = "{\"check_result\":";
+  out += r.completed ? "\"success\"" : "\"failed\"";
+  out += fmt::format(
+      ",\"consistent\":{},\"mode\":\"{}\",\"hash_algorithm\":\"{}\","
+      "\"started_time\":{},\"finished_time\":{}",
+      r.consistent() ? "true" : "false", CompareModeName(r.mode),
+      HashAlgorithmName(r.hash), r.started_ms, r.finished_ms);
+  if (!r.error_msg.empty()) {
+    out += ",\"error_msg\":";
+    AppendJsonString(out, EscapeInvalidUtf8(r.error_msg));
+  }
+  out += ",\"consistency_result\":[";
+  bool first = true;
+  for (const auto& d : r.dirs) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"dir_check\":";
+    AppendJsonString(out, EscapeInvalidUtf8(d.dir_check));
+    out += fmt::format(
+        ",\"num_total_files\":{},\"num_different_files\":{},"
+        "\"num_target_miss_files\":{},\"num_target_more_files\":{},"
+        "\"num_changed_files\":{},\"num_error_files\":{},"
+        "\"num_metadata_different_files\":{},\"num_bytes_verified\":{},"
+        "\"num_target_miss_dirs\":{},\"num_target_more_dirs\":{}",
+        d.total, d.different, d.target_miss, d.target_more, d.changed, d.errors,
+        d.metadata_different, d.bytes_verified, d.dirs_target_miss,
+        d.dirs_target_more);
+    if (!d.error.empty()) {
+      out += ",\"error_msg\":";
+      AppendJsonString(out, EscapeInvalidUtf8(d.error));
+    }
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::string RunReportText(const RunReport& r) {
+  std::string out;
+  const double secs = (r.finished_ms - r.started_ms) / 1000.0;
+  uint64_t bytes = 0;
+  for (const auto& d : r.dirs) {
+    bytes += d.bytes_verified;
+    out += fmt::format("{}\n", d.dir_check);
+    if (!d.error.empty()) {
+      out += fmt::format("  could not be verified: {}\n", d.error);
+      continue;
+    }
+    out += fmt::format(
+        "  files {:>10}   different {:>8}   missing on target {:>8}   "
+        "extra on target {:>8}\n",
+        d.total, d.different, d.target_miss, d.target_more);
+    out += fmt::format(
+        "  changed {:>8}   errors {:>11}   metadata differs {:>9}   "
+        "dirs missing/extra {}/{}\n",
+        d.changed, d.errors, d.metadata_different, d.dirs_target_miss,
+        d.dirs_target_more);
+  }
+  const double mib = bytes / 1048576.0;
+  out += fmt::format(
+      "{} mode ({}): {:.1f} MiB verified in {:.2f} s ({:.1f} MiB/s)\n",
+      CompareModeName(r.mode), HashAlgorithmName(r.hash), mib, secs,
+      secs > 0 ? mib / secs : 0.0);
+  if (!r.completed) {
+    out += fmt::format("FAILED: {}\n", r.error_msg);
+  } else {
+    out += r.consistent() ? "CONSISTENT\n" : "DIFFERENCES FOUND\n";
+  }
+  return out;
+}
+
+std::string FileDiffJson(const std::string& dir_check, std::string_view path,
+                         const Verdict& v, const Entry* s, const Entry* t) {
+  std::string out = "{\"dir_check\":";
+  AppendJsonString(out, EscapeInvalidUtf8(dir_check));
+  out += ",\"path\":";
+  const bool valid = IsValidUtf8(path);
+  AppendJsonString(out, valid ? std::string(path) : EscapeInvalidUtf8(path));
+  if (!valid) {
+    out += ",\"path_b64\":\"";
+    out += Base64(path);
+    out += '"';
+  }
+  out += ",\"status\":\"";
+  out += StatusName(v.status);
+  out += '"';
+  const std::string reason = ReasonText(v);
+  if (!reason.empty()) {
+    out += ",\"reason\":";
+    AppendJsonString(out, EscapeInvalidUtf8(reason));
+  }
+  if (s != nullptr) AppendSide(out, "source", *s);
+  if (t != nullptr) AppendSide(out, "target", *t);
+  out += '}';
+  return out;
+}
+
+ListWriter::ListWriter(FILE* out, ListFormat format)
+    : out_(out), format_(format) {
+  if (format_ == ListFormat::kCsv) {
+    buffer_ =
+        "dir_check,path,status,reason,source_type,source_size,source_hash,"
+        "target_type,target_size,target_hash\n";
+  }
+}
+
+ListWriter::~ListWriter() { Flush(); }
+
+void ListWriter::OnVerdict(const std::string& dir_check, std::string_view path,
+                           const Verdict& v, const Entry* s, const Entry* t) {
+  const bool is_dir = (s != nullptr ? s : t)->is_dir();
+  switch (format_) {
+    case ListFormat::kText:
+      buffer_ += StatusSigil(v.status);
+      buffer_ += ' ';
+      buffer_ += EscapeListPath(RootRelative(dir_check, path));
+      if (is_dir) buffer_ += '/';
+      buffer_ += '\n';
+      break;
+    case ListFormat::kJsonl:
+      if (v.status == VerdictStatus::kSame) return;
+      buffer_ += FileDiffJson(dir_check, path, v, s, t);
+      buffer_ += '\n';
+      break;
+    case ListFormat::kCsv:
+      if (v.status == VerdictStatus::kSame) return;
+      AppendCsvField(buffer_, EscapeInvalidUtf8(dir_check));
+      buffer_ += ',';
+      AppendCsvField(buffer_, EscapeInvalidUtf8(path));
+      buffer_ += ',';
+      buffer_ += StatusName(v.status);
+      buffer_ += ',';
+      AppendCsvField(buffer_, EscapeInvalidUtf8(ReasonText(v)));
+      AppendCsvSide(buffer_, s);
+      AppendCsvSide(buffer_, t);
+      buffer_ += '\n';
+      break;
+  }
+  if (buffer_.size() >= (64 << 10)) Flush();
+}
+
+bool ListWriter::Flush() {
+  if (!buffer_.empty()) {
+    if (fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size()) {
+      failed_ = true;
+    }
+    buffer_.clear();
+  }
+  if (fflush(out_) != 0) failed_ = true;
+  return !failed_;
+}
+
+}  // namespace sms::core

@@ -1,0 +1,449 @@
+#include "core/scanner.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <utility>
+
+namespace sms::core {
+namespace {
+
+constexpr size_t kBatchItems = 256;  // items per batch
+constexpr size_t kMaxBatches = 64;   // in-flight window
+constexpr size_t kClaimItems = 4;    // items a worker claims at once
+constexpr size_t kBufferSize = 256 << 10;
+
+void Fill(Entry& e, const StatInfo& st) {
+  e.type = st.type;
+  e.size = st.type == FileType::kDirectory ? 0 : st.size;
+  e.mode = st.mode;
+  e.uid = st.uid;
+  e.gid = st.gid;
+  e.mtime_ns = st.mtime_ns;
+  e.rdev =
+      (st.type == FileType::kCharDevice || st.type == FileType::kBlockDevice)
+          ? st.rdev
+          : 0;
+}
+
+void SetError(Entry& e, std::string what, const Error& error) {
+  e.state = EntryState::kError;
+  e.error = std::move(what);
+  if (!e.error.empty()) e.error += ": ";
+  // Errors from *At() calls name the operation, not the path: the path is
+  // the entry's own, reported beside the message.
+  e.error += error.message;
+}
+
+std::string JoinRoot(const std::string& root, const std::string& dir_check) {
+  if (dir_check == "/") return root.empty() ? "/" : root;
+  return root + dir_check;
+}
+
+}  // namespace
+
+// A directory handle shared by the entries listed from it.
+struct Scanner::DirRef {
+  Handle handle;
+};
+
+// Digests of inodes with several links, so each is read once.
+class InodeCache {
+ public:
+  bool Lookup(const StatInfo& st, Digest& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find({st.dev, st.ino});
+    if (it == map_.end()) return false;
+    const Value& v = it->second;
+    if (v.size != st.size || v.mtime_ns != st.mtime_ns ||
+        v.ctime_ns != st.ctime_ns) {
+      return false;
+    }
+    out = v.digest;
+    return true;
+  }
+  void Insert(const StatInfo& st, const Digest& digest) {
+    std::lock_guard<std::mutex> lock(mu_);
+    map_[{st.dev, st.ino}] = {st.size, st.mtime_ns, st.ctime_ns, digest};
+  }
+
+ private:
+  struct Value {
+    uint64_t size;
+    int64_t mtime_ns;
+    int64_t ctime_ns;
+    Digest digest;
+  };
+  std::mutex mu_;
+  std::map<std::pair<uint64_t, uint64_t>, Value> map_;
+};
+
+// Per-worker reading state: one buffer and one hasher, reused for every file.
+class FileReader {
+ public:
+  FileReader(FileSystem& fs, RateLimiter& limiter, ScanProgress& progress,
+             InodeCache& inodes, HashAlgorithm algorithm, uint64_t chunk_size)
+      : fs_(fs),
+        inodes_(inodes),
+        limiter_(limiter),
+        progress_(progress),
+        hasher_(algorithm, chunk_size),
+        buffer_(static_cast<uint8_t*>(std::aligned_alloc(4096, kBufferSize))) {
+    if (buffer_ == nullptr) abort();
+  }
+  ~FileReader() { std::free(buffer_); }
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+
+  // Opens, reads and digests regular file `name` in `dir` into `e`. When it
+  // is no longer a regular file, `e` describes what is there instead.
+  void Hash(int dir, const char* name, Entry& e) {
+    auto fd = fs_.OpenFileAt(dir, name);
+    if (!fd) {
+      // It may have turned into a symlink or a special file since listed.
+      auto st = fs_.StatAt(dir, name);
+      if (st) Fill(e, *st);
+      if (st && st->type == FileType::kSymlink) {
+        auto target = fs_.ReadLinkAt(dir, name);
+        if (target) {
+          e.link_target = std::move(*target);
+        } else {
+          SetError(e, "", target.error());
+        }
+        return;
+      }
+      SetError(e, "", fd.error());
+      return;
+    }
+    Handle handle(&fs_, *fd);
+    auto before = fs_.Stat(handle.get());
+    if (!before) {
+      SetError(e, "", before.error());
+      return;
+    }
+    Fill(e, *before);
+    if (before->type != FileType::kRegular) return;
+    const bool linked = before->nlink > 1;
+    if (linked && inodes_.Lookup(*before, e.digest)) return;
+
+    const uint64_t size = before->size;
+    uint64_t total = 0;
+    if (size <= kBufferSize) {
+      while (total < size) {
+        limiter_.Acquire(size - total);
+        auto n = fs_.Read(handle.get(), buffer_ + total, size - total);
+        if (!n) {
+          SetError(e, "", n.error());
+          return;
+        }
+        if (*n == 0) break;
+        total += *n;
+      }
+      if (total == size) e.digest = hasher_.HashWhole({buffer_, total});
+    } else {
+      fs_.AdviseSequential(handle.get());
+      hasher_.Reset();
+      while (total < size) {
+        const size_t want =
+            static_cast<size_t>(std::min<uint64_t>(kBufferSize, size - total));
+        limiter_.Acquire(want);
+        auto n = fs_.Read(handle.get(), buffer_, want);
+        if (!n) {
+          SetError(e, "", n.error());
+          return;
+        }
+        if (*n == 0) break;
+        hasher_.Update({buffer_, *n});
+        total += *n;
+        progress_.bytes_read.fetch_add(*n, std::memory_order_relaxed);
+      }
+      if (total == size) e.digest = hasher_.Finish();
+    }
+    if (size <= kBufferSize) {
+      progress_.bytes_read.fetch_add(total, std::memory_order_relaxed);
+    }
+    auto after = fs_.Stat(handle.get());
+    if (!after) {
+      SetError(e, "", after.error());
+      return;
+    }
+    if (total != size || after->size != before->size ||
+        after->mtime_ns != before->mtime_ns ||
+        after->ctime_ns != before->ctime_ns) {
+      e.state = EntryState::kChanged;
+      e.digest = Digest{};
+      e.error = "changed while being read";
+      Fill(e, *after);
+    } else if (linked) {
+      inodes_.Insert(*before, e.digest);
+    }
+    return;
+  }
+
+ private:
+  FileSystem& fs_;
+  InodeCache& inodes_;
+  RateLimiter& limiter_;
+  ScanProgress& progress_;
+  ContentHasher hasher_;
+  uint8_t* buffer_;
+};
+
+Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
+                 std::vector<std::string> dirs, ScanOptions options)
+    : fs_(fs),
+      clock_(clock),
+      root_(std::move(root)),
+      dirs_(std::move(dirs)),
+      options_(std::move(options)),
+      excludes_(options_.excludes),
+      limiter_(clock, options_.io_limit),
+      inodes_(std::make_unique<InodeCache>()) {
+  int threads = options_.threads;
+  if (threads <= 0) {
+    threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this] { WorkerMain(); });
+  }
+  walker_ = std::thread([this] { WalkMain(); });
+}
+
+Scanner::~Scanner() {
+  Cancel();
+  if (walker_.joinable()) walker_.join();
+  for (auto& t : workers_) t.join();
+}
+
+void Scanner::Cancel() {
+  stop_.store(true);
+  std::lock_guard<std::mutex> lock(mu_);
+  work_cv_.notify_all();
+  ready_cv_.notify_all();
+  space_cv_.notify_all();
+}
+
+void Scanner::WalkMain() {
+  for (const auto& dir : dirs_) {
+    if (stopping()) break;
+    WalkSection(dir);
+  }
+  FlushBatch();
+  std::lock_guard<std::mutex> lock(mu_);
+  walk_finished_ = true;
+  work_cv_.notify_all();
+  ready_cv_.notify_all();
+}
+
+void Scanner::WalkSection(const std::string& dir_check) {
+  // The path of the section relative to the verified root, for excludes.
+  const std::string dir_rel = dir_check == "/" ? "" : dir_check.substr(1);
+  const std::string root_path = JoinRoot(root_, dir_check);
+
+  struct Frame {
+    std::shared_ptr<DirRef> dir;
+    std::string prefix;  // "" or "a/b/"
+    std::vector<DirEntryName> names;
+    size_t next = 0;
+  };
+  std::vector<Frame> stack;
+  auto push = [&](Handle handle, std::string prefix) -> Status {
+    auto names = fs_.List(handle.get());
+    if (!names) return Fail(names.error());
+    std::sort(names->begin(), names->end(),
+              [](const DirEntryName& a, const DirEntryName& b) {
+                return a.name < b.name;
+              });
+    auto ref = std::make_shared<DirRef>();
+    ref->handle = std::move(handle);
+    stack.push_back({std::move(ref), std::move(prefix), std::move(*names), 0});
+    return Ok();
+  };
+
+  Item start;
+  start.kind = ItemKind::kSectionStart;
+  start.section.dir_check = dir_check;
+  auto root_fd = fs_.OpenRoot(root_path);
+  if (!root_fd) {
+    start.section.state = root_fd.error().code == ErrorCode::kNotFound
+                              ? RootState::kMissing
+                              : RootState::kError;
+    start.section.error = root_fd.error().message;
+  } else {
+    auto pushed = push(Handle(&fs_, *root_fd), "");
+    if (!pushed) {
+      start.section.state = RootState::kError;
+      start.section.error = root_path + ": " + pushed.error().message;
+    }
+  }
+  Emit(std::move(start), {});
+
+  std::string excl_path;
+  while (!stack.empty() && !stopping()) {
+    Frame& f = stack.back();
+    if (f.next == f.names.size()) {
+      stack.pop_back();
+      continue;
+    }
+    DirEntryName& de = f.names[f.next++];
+    Item item;
+    item.kind = ItemKind::kEntry;
+    Entry& e = item.entry;
+    e.path.reserve(f.prefix.size() + de.name.size());
+    e.path = f.prefix;
+    e.path += de.name;
+    if (!excludes_.empty()) {
+      excl_path = dir_rel;
+      if (!excl_path.empty()) excl_path += '/';
+      excl_path += e.path;
+      if (excludes_.Matches(excl_path, de.name.c_str())) continue;
+    }
+    e.type = de.type_hint;
+    const int dir_fd = f.dir->handle.get();
+    if (e.type == FileType::kUnknown) {
+      auto st = fs_.StatAt(dir_fd, de.name.c_str());
+      if (st) e.type = st->type;
+    }
+    progress_.entries.fetch_add(1, std::memory_order_relaxed);
+    if (e.type != FileType::kDirectory) {
+      const auto offset = static_cast<uint32_t>(f.prefix.size());
+      Emit(std::move(item), {f.dir, offset});
+      continue;
+    }
+    // A directory: open it here, describe it, and descend into it.
+    auto fd = fs_.OpenDirAt(dir_fd, de.name.c_str());
+    if (!fd) {
+      SetError(e, "", fd.error());
+      Emit(std::move(item), {});
+      continue;
+    }
+    Handle child(&fs_, *fd);
+    auto st = fs_.Stat(child.get());
+    if (st) Fill(e, *st);
+    std::string prefix = e.path + "/";
+    auto pushed = push(std::move(child), std::move(prefix));
+    if (!pushed) SetError(e, "", pushed.error());
+    Emit(std::move(item), {});
+    // NB: `f` may dangle after push(); the loop re-reads stack.back().
+  }
+  Item end;
+  end.kind = ItemKind::kSectionEnd;
+  Emit(std::move(end), {});
+}
+
+void Scanner::Emit(Item item, Work work) {
+  if (!filling_) {
+    filling_ = std::make_unique<Batch>();
+    filling_->items.reserve(kBatchItems);
+    filling_->work.reserve(kBatchItems);
+  }
+  filling_->items.push_back(std::move(item));
+  filling_->work.push_back(std::move(work));
+  if (filling_->items.size() >= kBatchItems) FlushBatch();
+}
+
+void Scanner::FlushBatch() {
+  if (!filling_ || filling_->items.empty()) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  space_cv_.wait(lock,
+                 [&] { return stopping() || ordered_.size() < kMaxBatches; });
+  if (stopping()) {
+    filling_.reset();
+    return;
+  }
+  claimable_.push_back(filling_.get());
+  ordered_.push_back(std::move(filling_));
+  work_cv_.notify_one();
+}
+
+void Scanner::WorkerMain() {
+  FileReader reader(fs_, limiter_, progress_, *inodes_, options_.hash,
+                    options_.chunk_size);
+  const size_t workers = workers_.empty() ? 1 : workers_.size();
+  for (;;) {
+    Batch* batch = nullptr;
+    size_t begin = 0;
+    size_t end = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] {
+        return stopping() || !claimable_.empty() || walk_finished_;
+      });
+      if (stopping()) return;
+      if (claimable_.empty()) return;  // walk finished, nothing left
+      batch = claimable_.front();
+      const size_t n = batch->items.size();
+      begin = batch->next_claim.load(std::memory_order_relaxed);
+      const size_t share = std::max<size_t>(1, (n - begin) / workers);
+      end = std::min(n, begin + std::min(kClaimItems, share));
+      batch->next_claim.store(end, std::memory_order_relaxed);
+      if (end == n) {
+        claimable_.pop_front();
+      } else {
+        work_cv_.notify_one();  // more to claim in this batch
+      }
+    }
+    for (size_t i = begin; i < end; ++i) {
+      const Work& w = batch->work[i];
+      if (w.dir != nullptr && !stopping()) {
+        ResolveEntry(batch->items[i], w, reader);
+      }
+    }
+    const size_t count = end - begin;
+    if (batch->completed.fetch_add(count) + count == batch->items.size()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch->done = true;
+      ready_cv_.notify_one();
+    }
+  }
+}
+
+void Scanner::ResolveEntry(Item& item, const Work& work, FileReader& reader) {
+  Entry& e = item.entry;
+  const char* name = e.path.c_str() + work.name_offset;
+  const int dir = work.dir->handle.get();
+  const bool hash = options_.mode == CompareMode::kHash;
+  if (hash && e.type == FileType::kRegular) {
+    reader.Hash(dir, name, e);
+    return;
+  }
+  auto st = fs_.StatAt(dir, name);
+  if (!st) {
+    SetError(e, "", st.error());
+    return;
+  }
+  Fill(e, *st);
+  if (e.type == FileType::kSymlink) {
+    auto target = fs_.ReadLinkAt(dir, name);
+    if (target) {
+      e.link_target = std::move(*target);
+    } else {
+      SetError(e, "", target.error());
+    }
+  } else if (hash && e.type == FileType::kRegular) {
+    reader.Hash(dir, name, e);
+  }
+}
+
+Result<const Item*> Scanner::Next() {
+  if (current_ && current_index_ < current_->items.size()) {
+    return &current_->items[current_index_++];
+  }
+  current_.reset();
+  std::unique_lock<std::mutex> lock(mu_);
+  ready_cv_.wait(lock, [&] {
+    return stopping() || (!ordered_.empty() && ordered_.front()->done) ||
+           (walk_finished_ && ordered_.empty());
+  });
+  if (stopping()) return Fail(Cancelled("verification cancelled"));
+  if (ordered_.empty()) return nullptr;
+  current_ = std::move(ordered_.front());
+  ordered_.pop_front();
+  space_cv_.notify_one();
+  lock.unlock();
+  current_index_ = 1;
+  return &current_->items[0];
+}
+
+}  // namespace sms::core

@@ -1,0 +1,125 @@
+// Scanner: the local side of a verification. A walker thread lists
+// directories depth first in walk order; a bounded pool of hash workers
+// stats and hashes the entries; the consumer reads them back in order.
+//
+// Memory is bounded by the widest directory (the walker keeps each open
+// level's sorted names) plus a fixed window of in-flight batches, never by the
+// size of the tree. Each regular file is fstat'ed before and after it is
+// read: when size, mtime or ctime moved, or fewer bytes than its size could
+// be read, the entry is kChanged, never a false digest. Files with several
+// hard links are hashed once per inode. Unreadable entries are kError with
+// the errno text; the walk goes on.
+// Thread-safety: Next() from one consumer thread; Cancel() from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/entry_stream.h"
+#include "core/exclude.h"
+#include "core/file_system.h"
+#include "core/hasher.h"
+#include "core/rate_limiter.h"
+
+namespace sms::core {
+
+class FileReader;  // scanner.cc
+class InodeCache;  // scanner.cc
+
+struct ScanOptions {
+  // kHash reads and digests regular files; kQuick only stats.
+  CompareMode mode = CompareMode::kHash;
+  HashAlgorithm hash = HashAlgorithm::kXxh128;
+  uint64_t chunk_size = kDefaultChunkSize;
+  // Hash workers; 0 means one per core.
+  int threads = 0;
+  // Read cap in bytes per second; 0 means none.
+  uint64_t io_limit = 0;
+  // Exclude globs (core/exclude.h).
+  std::vector<std::string> excludes;
+};
+
+// Live counters, readable from any thread (progress display).
+struct ScanProgress {
+  std::atomic<uint64_t> entries{0};
+  std::atomic<uint64_t> bytes_read{0};
+};
+
+class Scanner final : public EntryStream {
+ public:
+  // Verifies `dirs` (absolute dir_checks, "/" for the whole root, sorted and
+  // without nesting) under `root`. Threads start at once.
+  Scanner(FileSystem& fs, Clock& clock, std::string root,
+          std::vector<std::string> dirs, ScanOptions options);
+  ~Scanner() override;
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  Result<const Item*> Next() override;
+
+  // Stops the walk and the workers promptly; Next() then fails Cancelled.
+  void Cancel();
+  const ScanProgress& progress() const { return progress_; }
+
+ private:
+  struct DirRef;
+  struct Work {
+    std::shared_ptr<DirRef> dir;  // directory holding the entry
+    uint32_t name_offset = 0;     // the entry's name within item.entry.path
+  };
+  struct Batch {
+    std::vector<Item> items;
+    std::vector<Work> work;  // parallel to items; dir == nullptr: resolved
+    std::atomic<size_t> next_claim{0};
+    std::atomic<size_t> completed{0};
+    bool done = false;  // Guarded by mu_.
+  };
+
+  void WalkMain();
+  void WalkSection(const std::string& dir_check);
+  void WorkerMain();
+  void ResolveEntry(Item& item, const Work& work, FileReader& reader);
+  // Appends an item to the batch being filled; flushes it when full.
+  void Emit(Item item, Work work);
+  void FlushBatch();
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+
+  // Constant after construction.
+  FileSystem& fs_;
+  Clock& clock_;
+  const std::string root_;
+  const std::vector<std::string> dirs_;
+  const ScanOptions options_;
+  const ExcludeMatcher excludes_;
+
+  RateLimiter limiter_;
+  ScanProgress progress_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<Batch> filling_;  // Walker thread only.
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;             // workers: new work or stop
+  std::condition_variable ready_cv_;            // consumer: front batch done
+  std::condition_variable space_cv_;            // walker: room for a batch
+  std::deque<std::unique_ptr<Batch>> ordered_;  // Guarded by mu_.
+  std::deque<Batch*> claimable_;                // Guarded by mu_.
+  bool walk_finished_ = false;                  // Guarded by mu_.
+
+  // Consumer thread only.
+  std::unique_ptr<Batch> current_;
+  size_t current_index_ = 0;
+
+  std::unique_ptr<InodeCache> inodes_;
+  std::vector<std::thread> workers_;
+  std::thread walker_;
+};
+
+}  // namespace sms::core
