@@ -28,7 +28,7 @@ import os
 import stat
 import sys
 
-SIGILS = b"=*-+~!"
+SIGILS = b"=*-+~!%"
 
 
 class Checker:
@@ -232,7 +232,7 @@ def check_list(c, data, truth, lst, mode, got):
                 "only in list: %s\nonly in truth: %s" % (show(files - want), show(want - files)))
         c.check(links == sym.get(symkey, 0), "list '%s' symlinks = %d (%s)" % (sig.decode(), sym.get(symkey, 0), what),
                 "got %d" % links)
-    for sig in (b"~", b"!"):
+    for sig in (b"~", b"!", b"%"):
         c.check(not entries[sig], "no '%s' entries" % sig.decode(), show(entries[sig]))
     if dirs_seen:
         c.info("%d directory entries in the list (ignored)" % dirs_seen)

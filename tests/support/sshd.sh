@@ -31,11 +31,20 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# alive PID: the process exists and is not a zombie (a daemon's exit is reaped by init, which
+# may take its time; kill -0 succeeds on a zombie).
+alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n "$st" && "$st" != Z ]]
+}
+
 running() {
   local pid
   [[ -s "$STATE/sshd.pid" ]] || return 1
   pid=$(<"$STATE/sshd.pid")
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+  [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid"
 }
 
 make_keys() {
@@ -132,10 +141,10 @@ stop() {
     pid=$(<"$STATE/sshd.pid")
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$STATE/sshd.pid"
 }
