@@ -244,7 +244,9 @@ out = []
 ntot = st["src_files"]
 gb = (st["src_bytes"] + st["dst_bytes"]) / 1e9
 out.append("### %s: %s source files, %.2f GB over both trees\n" % (scen, format(ntot, ","), gb))
-out.append("truth (regular files + symlinks) different/missing/extra = hash %d/%d/%d, quick %d/%d/%d\n" % (
+out.append("truth, different/missing/extra: regular files %d/%d/%d (what the peers are judged on); "
+           "files + symlinks (our counters) hash %d/%d/%d, quick %d/%d/%d\n" % (
+    exp["different"], exp["missing_on_target"], exp["extra_on_target"],
     exp["different"] + sym.get("target_differs", 0), exp["missing_on_target"] + sym.get("missing_on_target", 0),
     exp["extra_on_target"] + sym.get("extra_on_target", 0),
     exp["different_size"] + sym.get("target_differs", 0), exp["missing_on_target"] + sym.get("missing_on_target", 0),
@@ -287,7 +289,7 @@ mkdir -p "$RUN" || die "cannot create $RUN"
   echo "# sms-agent benchmark, $STAMP"
   echo
   echo "- host: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB RAM, kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- sms-agent: $AGENT (repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown))${SMS_AGENT_ARGS:+, extra args: $SMS_AGENT_ARGS}"
+  echo "- sms-agent: $AGENT, $("$AGENT" --version 2>&1 | head -1) (repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown))${SMS_AGENT_ARGS:+, extra args: $SMS_AGENT_ARGS}"
   echo "- peers: $(rsync --version | head -1 | sed 's/  */ /g'); $(rclone version 2>/dev/null | head -1); hashdeep $(hashdeep -V 2>/dev/null); $(xxhsum --version 2>&1 | head -1 | cut -d, -f1)"
   echo "- warm page cache, fastest of $REPS run(s), /usr/bin/time -v; CPU = user + sys including children"
   echo "- diff/miss/extra: counts each tool reports; for sms-agent every non-directory entry (files + symlinks)"
