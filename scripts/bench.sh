@@ -59,9 +59,13 @@ gen_params() {
     *) return 1 ;;
   esac
 }
-# rough bytes over both trees, for the free-space check
+# rough disk use over both trees (4 KiB blocks: a 1 KiB file takes 4 KiB) and inodes, for the
+# free-space check
 gen_bytes() {
-  case "$1" in small) echo 2100000000 ;; large) echo 11500000000 ;; tiny) echo 2100000000 ;; *) echo 60000000 ;; esac
+  case "$1" in small) echo 2600000000 ;; large) echo 11000000000 ;; tiny) echo 8600000000 ;; *) echo 70000000 ;; esac
+}
+gen_inodes() {
+  case "$1" in small) echo 202000 ;; large) echo 100 ;; tiny) echo 2002000 ;; *) echo 5000 ;; esac
 }
 for s in "${SCENARIOS[@]}"; do gen_params "$s" >/dev/null || die "unknown scenario '$s' (small large tiny mini)"; done
 
@@ -120,6 +124,11 @@ prepare_tree() {
   avail=$(df -PB1 "$data" | awk 'NR==2{print $4}')
   if (( avail < need + need / 10 )); then
     die "$s needs ~$((need / 1000000)) MB in $data, only $((avail / 1000000)) MB free (set SMS_BENCH_DIR)"
+  fi
+  need=$(gen_inodes "$s")
+  avail=$(df -Pi "$data" | awk 'NR==2{print $4}')
+  if [[ "$avail" =~ ^[0-9]+$ ]] && (( avail > 0 && avail < need + need / 10 )); then
+    die "$s needs ~$need inodes in $data, only $avail free (set SMS_BENCH_DIR)"
   fi
   echo "== $s: generating $data (gen_tree.py $params)"
   rm -rf "$data/truth" "$data/truth.json"
