@@ -171,17 +171,23 @@ SshTarget::~SshTarget() {
 }
 
 Status SshTarget::Finish(const core::Error* stream_error) {
-  if (stream_error != nullptr && pid_ > 0) {
-    // The stream failed: ssh may still be running; stop it.
-    kill(pid_, SIGTERM);
-  }
   if (stdout_fd_ >= 0) {
     close(stdout_fd_);
     stdout_fd_ = -1;
   }
   int status = 0;
   if (pid_ > 0) {
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    // After a stream error ssh has usually exited already (the remote side
+    // died): give it two seconds to report its own status, then stop it.
+    bool exited = false;
+    for (int i = 0; stream_error != nullptr && i < 200 && !exited; ++i) {
+      exited = waitpid(pid_, &status, WNOHANG) == pid_;
+      if (!exited) usleep(10000);
+    }
+    if (!exited) {
+      if (stream_error != nullptr) kill(pid_, SIGTERM);
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
     }
     pid_ = -1;
   }

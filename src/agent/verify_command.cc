@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -48,12 +49,29 @@ core::Status CheckRoot(const std::string& what, const std::string& path) {
   return core::Ok();
 }
 
-// A one-line progress display on stderr, refreshed twice a second.
+// The number of inodes in use on the file system mounted at `root`, when
+// `root` is a mount point (then a walk of it visits about that many entries);
+// 0 when unknown. Feeds the progress line's ETA.
+uint64_t EstimateEntries(const std::string& root) {
+  const std::string path = root.empty() ? "/" : root;
+  struct stat self, parent;
+  if (stat(path.c_str(), &self) != 0) return 0;
+  if (path != "/") {
+    if (stat((path + "/..").c_str(), &parent) != 0) return 0;
+    if (parent.st_dev == self.st_dev) return 0;  // not a mount point
+  }
+  struct statvfs vfs;
+  if (statvfs(path.c_str(), &vfs) != 0 || vfs.f_files < vfs.f_ffree) return 0;
+  return vfs.f_files - vfs.f_ffree;
+}
+
+// A one-line progress display on stderr, refreshed twice a second: entries,
+// bytes, rate and, when the total can be estimated, an ETA.
 class ProgressLine final {
  public:
   ProgressLine(const core::ScanProgress* source,
-               const core::ScanProgress* target)
-      : source_(source), target_(target) {
+               const core::ScanProgress* target, uint64_t expected_entries)
+      : source_(source), target_(target), expected_(expected_entries) {
     thread_ = std::thread([this] { Loop(); });
   }
   ~ProgressLine() {
@@ -92,6 +110,7 @@ class ProgressLine final {
 
   const core::ScanProgress* source_;
   const core::ScanProgress* target_;
+  const uint64_t expected_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -147,8 +166,12 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink) {
 
   std::optional<ProgressLine> progress;
   if (o.progress && isatty(2)) {
+    const uint64_t expected = *dirs == std::vector<std::string>{"/"}
+                                  ? EstimateEntries(source_root)
+                                  : 0;
     progress.emplace(&source.progress(),
-                     local_target ? &local_target->progress() : nullptr);
+                     local_target ? &local_target->progress() : nullptr,
+                     expected);
   }
   core::Marcher marcher(source, *target, *dirs,
                         {.mode = o.scan.mode, .metadata = o.metadata}, sink);
