@@ -709,6 +709,20 @@ class SqliteStore final : public Store {
     if (!row) return Fail(core::NotFound("no command for task"));
     return ReadCommand(q);
   }
+  Result<Command> LatestDeliveredCommand(const std::string& domain_id,
+                                         const std::string& source_id,
+                                         const std::string& name) override {
+    Conn c(this);
+    std::string sql = std::string("SELECT ") + kCommandColumns +
+                      " FROM commands WHERE domain_id = ? AND source_id = ?"
+                      " AND name = ? AND state = 'delivered'"
+                      " ORDER BY id DESC LIMIT 1";
+    SMS_PREPARE_(q, c.db, sql.c_str());
+    q.Bind(domain_id).Bind(source_id).Bind(name);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Fail(core::NotFound("no delivered command"));
+    return ReadCommand(q);
+  }
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
                        const std::string& state, const std::string& result,
                        const std::string& result_detail, int64_t now) override {
@@ -895,29 +909,45 @@ class SqliteStore final : public Store {
     return StageOutcome::kStaged;
   }
 
-  Result<std::vector<DetailRow>> ListDetails(const std::string& domain_id,
-                                             const DetailQuery& dq) override {
+  Result<DetailPage> ListDetails(const std::string& domain_id,
+                                 const DetailQuery& dq) override {
     Conn c(this);
-    SMS_PREPARE_(q, c.db,
-                 "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64,"
-                 " f.status, f.reason, f.source_json, f.target_json"
-                 " FROM file_details f JOIN runs r ON r.run_id = f.run_id"
-                 " WHERE r.domain_id = ?1 AND f.run_id = ?2"
-                 " AND (?3 IS NULL OR f.dir_check = ?3)"
-                 " AND (?4 IS NULL OR f.status = ?4)"
-                 " AND (f.seq > ?5 OR (f.seq = ?5 AND f.idx > ?6))"
-                 " ORDER BY f.seq, f.idx LIMIT ?7");
-    q.Bind(domain_id).Bind(dq.run_id);
-    if (dq.dir_check)
-      q.Bind(*dq.dir_check);
-    else
-      q.BindNull();
-    if (dq.status)
-      q.Bind(*dq.status);
-    else
-      q.BindNull();
+    Txn txn(c.db);  // the page and its total from one snapshot
+    SMS_RETURN_IF_ERROR(txn.Begin(false));
+    constexpr char kWhere[] =
+        " FROM file_details f JOIN runs r ON r.run_id = f.run_id"
+        " WHERE r.domain_id = ?1 AND f.run_id = ?2"
+        " AND (?3 IS NULL OR f.dir_check = ?3)"
+        " AND (?4 IS NULL OR f.status = ?4)";
+    auto bind_filter = [&](Stmt& q) {
+      q.Bind(domain_id).Bind(dq.run_id);
+      if (dq.dir_check)
+        q.Bind(*dq.dir_check);
+      else
+        q.BindNull();
+      if (dq.status)
+        q.Bind(*dq.status);
+      else
+        q.BindNull();
+    };
+    DetailPage page;
+    {
+      std::string sql = std::string("SELECT count(*)") + kWhere;
+      SMS_PREPARE_(q, c.db, sql.c_str());
+      bind_filter(q);
+      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+      page.total = row ? q.Int(0) : 0;
+    }
+    std::string sql =
+        std::string(
+            "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64,"
+            " f.status, f.reason, f.source_json, f.target_json") +
+        kWhere +
+        " AND (f.seq > ?5 OR (f.seq = ?5 AND f.idx > ?6))"
+        " ORDER BY f.seq, f.idx LIMIT ?7";
+    SMS_PREPARE_(q, c.db, sql.c_str());
+    bind_filter(q);
     q.Bind(dq.after_seq).Bind(dq.after_idx).Bind(dq.limit);
-    std::vector<DetailRow> out;
     while (true) {
       SMS_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
@@ -926,9 +956,9 @@ class SqliteStore final : public Store {
       r.idx = q.Int(1);
       r.file = FileDetail{q.Text(2), q.Text(3), q.Text(4), q.Text(5),
                           q.Text(6), q.Text(7), q.Text(8)};
-      out.push_back(std::move(r));
+      page.rows.push_back(std::move(r));
     }
-    return out;
+    return page;
   }
 
  private:

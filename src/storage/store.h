@@ -200,6 +200,11 @@ struct DetailRow {
   FileDetail file;
 };
 
+struct DetailPage {
+  int64_t total = 0;  // rows matching the filters, over all pages
+  std::vector<DetailRow> rows;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -281,6 +286,11 @@ class Store {
   // The most recent command of the task (any state), or NotFound.
   [[nodiscard]] virtual Result<Command> LatestTaskCommand(
       const std::string& domain_id, const std::string& task_id) = 0;
+  // The most recent delivered command of the source with this name, or
+  // NotFound.
+  [[nodiscard]] virtual Result<Command> LatestDeliveredCommand(
+      const std::string& domain_id, const std::string& source_id,
+      const std::string& name) = 0;
   [[nodiscard]] virtual Status FinishCommand(const std::string& domain_id,
                                              int64_t command_id,
                                              const std::string& state,
@@ -306,7 +316,7 @@ class Store {
   [[nodiscard]] virtual Result<StageOutcome> StageDetails(
       const DetailChunk& chunk) = 0;
   // Details of a committed run of this domain, in (seq, idx) order.
-  [[nodiscard]] virtual Result<std::vector<DetailRow>> ListDetails(
+  [[nodiscard]] virtual Result<DetailPage> ListDetails(
       const std::string& domain_id, const DetailQuery& q) = 0;
 };
 

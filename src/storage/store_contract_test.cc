@@ -255,6 +255,14 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
   auto none = store_->NextCommand("d1", "s1", 8);
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(store_->LatestDeliveredCommand("d1", "s1", "CONSISTENCY_CHECK")->id,
+            queued->id);
+  EXPECT_EQ(store_->LatestDeliveredCommand("d1", "s1", "STOP").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(store_->LatestDeliveredCommand("d2", "s1", "CONSISTENCY_CHECK")
+                .error()
+                .code,
+            ErrorCode::kNotFound);
   auto latest = store_->LatestTaskCommand("d1", "t1");
   ASSERT_TRUE(latest);
   EXPECT_EQ(latest->id, queued->id);
@@ -319,10 +327,11 @@ TEST_P(StoreContractTest, DetailsAreInvisibleUntilCommit) {
             StageOutcome::kStaged);
   DetailQuery q;
   q.run_id = "r1";
-  EXPECT_TRUE(store_->ListDetails("d1", q)->empty());
+  EXPECT_TRUE(store_->ListDetails("d1", q)->rows.empty());
   ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
-  EXPECT_EQ(store_->ListDetails("d1", q)->size(), 3u);
-  EXPECT_TRUE(store_->ListDetails("d2", q)->empty());
+  EXPECT_EQ(store_->ListDetails("d1", q)->rows.size(), 3u);
+  EXPECT_EQ(store_->ListDetails("d1", q)->total, 3);
+  EXPECT_TRUE(store_->ListDetails("d2", q)->rows.empty());
   // After commit the run is closed to more details.
   EXPECT_EQ(store_->StageDetails(MakeChunk("r1", 1, 1)).error().code,
             ErrorCode::kFailedPrecondition);
@@ -349,12 +358,13 @@ TEST_P(StoreContractTest, DetailsPageByKeysetAndFilter) {
   q.limit = 4;
   std::vector<std::string> seen;
   for (int pages = 0; pages < 10; ++pages) {
-    auto rows = store_->ListDetails("d1", q);
-    ASSERT_TRUE(rows);
-    for (const auto& r : *rows) seen.push_back(r.file.path);
-    if (rows->size() < 4u) break;
-    q.after_seq = rows->back().seq;
-    q.after_idx = rows->back().idx;
+    auto page = store_->ListDetails("d1", q);
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->total, 12);
+    for (const auto& r : page->rows) seen.push_back(r.file.path);
+    if (page->rows.size() < 4u) break;
+    q.after_seq = page->rows.back().seq;
+    q.after_idx = page->rows.back().idx;
   }
   ASSERT_EQ(seen.size(), 12u);
   EXPECT_EQ(seen.front(), "f0_0");  // seq order, not upload order
@@ -363,8 +373,9 @@ TEST_P(StoreContractTest, DetailsPageByKeysetAndFilter) {
   filtered.run_id = "r1";
   filtered.dir_check = "/etc";
   filtered.status = "different";
-  auto rows = store_->ListDetails("d1", filtered);
-  ASSERT_TRUE(rows);
+  auto filtered_page = store_->ListDetails("d1", filtered);
+  ASSERT_TRUE(filtered_page);
+  const auto* rows = &filtered_page->rows;
   for (const auto& r : *rows) {
     EXPECT_EQ(r.file.dir_check, "/etc");
     EXPECT_EQ(r.file.status, "different");
@@ -381,7 +392,7 @@ TEST_P(StoreContractTest, DeleteTaskRemovesRunsAndDetails) {
   EXPECT_EQ(store_->GetRun("d1", "r1").error().code, ErrorCode::kNotFound);
   DetailQuery q;
   q.run_id = "r1";
-  EXPECT_TRUE(store_->ListDetails("d1", q)->empty());
+  EXPECT_TRUE(store_->ListDetails("d1", q)->rows.empty());
   EXPECT_EQ(store_->DeleteTask("d1", "t1").error().code, ErrorCode::kNotFound);
 }
 

@@ -1,0 +1,506 @@
+#include "server/api.h"
+
+#include <chrono>
+#include <optional>
+
+#include "server/crypto.h"
+
+namespace sms::server {
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+const std::string* FindHeader(const Headers& h, std::string_view name) {
+  for (const auto& [k, v] : h)
+    if (Lower(k) == name) return &v;
+  return nullptr;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+        HexValue(s[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t pos = path.find('/', start);
+    if (pos == std::string_view::npos) pos = path.size();
+    out.push_back(std::string(path.substr(start, pos - start)));
+    start = pos + 1;
+  }
+  // "/v3/tasks/" and "/v3/tasks" are the same route.
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
+}
+
+// A request id we echo: 1..128 visible ASCII characters.
+bool IsSafeRequestId(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  return true;
+}
+
+std::string Truncate(std::string s, size_t max) {
+  if (s.size() > max) s.resize(max);
+  return s;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start <= query.size() && !query.empty()) {
+    size_t pos = query.find('&', start);
+    if (pos == std::string_view::npos) pos = query.size();
+    std::string_view kv = query.substr(start, pos - start);
+    if (!kv.empty()) {
+      size_t eq = kv.find('=');
+      std::string k = PercentDecode(kv.substr(0, eq));
+      std::string v =
+          eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1));
+      out.emplace(std::move(k), std::move(v));
+    }
+    start = pos + 1;
+  }
+  return out;
+}
+
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  Headers extra;
+};
+
+struct Api::Context {
+  const HttpRequest* req = nullptr;
+  std::string request_id;
+  std::string route = "unmatched";
+  std::string path;
+  std::string query_text;
+  QueryParams query;
+  std::map<std::string, std::string> params;
+  std::optional<Identity> who;
+  json::object body;
+  std::string error_code;
+};
+
+using Handler = std::function<ApiResult<Reply>(Api::Context&)>;
+
+struct Api::Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;
+  bool auth = true;
+  bool json_body = false;
+  Handler handler;
+};
+
+namespace {
+
+ApiResult<Reply> JsonReply(ApiResult<json::value> v, int status = 200) {
+  if (!v) return tl::unexpected(v.error());
+  Reply r;
+  r.status = status;
+  r.body = ToJson(*v);
+  return r;
+}
+
+}  // namespace
+
+HttpResponse Api::ErrorResponse(const ApiError& e,
+                                const std::string& request_id) {
+  HttpResponse resp;
+  resp.status = HttpStatus(e.code);
+  json::object body;
+  body["error_code"] = SmsCode(e.code);
+  if (resp.status == 403) {
+    std::string msg = Truncate(e.message, 255);
+    body["error_msg"] = msg;
+    body["encoded_authorization_message"] = "";
+    body["error_param"] = json::array{json::string(msg)};
+    body["details"] = json::array{
+        json::object{{"error_code", SmsCode(e.code)}, {"error_msg", msg}}};
+  } else {
+    body["error_msg"] = Truncate(e.message, 1024);
+  }
+  resp.body = ToJson(body);
+  resp.headers = {{"Content-Type", "application/json"},
+                  {"X-Request-Id", request_id}};
+  if (e.retry_after_s > 0)
+    resp.headers.push_back({"Retry-After", std::to_string(e.retry_after_s)});
+  return resp;
+}
+
+Api::Api(ApiDeps deps, ApiOptions options)
+    : deps_(std::move(deps)), options_(std::move(options)) {
+  auto add = [this](std::string method, std::string pattern, bool auth,
+                    bool json_body, Handler h) {
+    Route r;
+    r.method = std::move(method);
+    r.segments = SplitPath(pattern);
+    r.pattern = std::move(pattern);
+    r.auth = auth;
+    r.json_body = json_body;
+    r.handler = std::move(h);
+    routes_.push_back(std::move(r));
+  };
+  TaskService& tasks = *deps_.tasks;
+  ResultService& results = *deps_.results;
+  AuthService& auth = *deps_.auth;
+
+  // --- operations ---
+  add("GET", "/healthz", false, false, [](Context&) -> ApiResult<Reply> {
+    return JsonReply(json::object{{"status", "ok"}});
+  });
+  add("GET", "/readyz", false, false, [this](Context&) -> ApiResult<Reply> {
+    if (auto s = deps_.store->Ping(); !s) {
+      deps_.metrics->AddStorageError();
+      return tl::unexpected(FromStore(s.error(), ""));
+    }
+    return JsonReply(json::object{{"status", "ready"}});
+  });
+  add("GET", "/metrics", !options_.public_metrics, false,
+      [this](Context&) -> ApiResult<Reply> {
+        Reply r;
+        r.body = deps_.metrics->Render(deps_.results->runs_committed());
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return r;
+      });
+  add("GET", "/openapi.json", false, false,
+      [this](Context&) -> ApiResult<Reply> {
+        Reply r;
+        r.body = options_.openapi_json;
+        return r;
+      });
+
+  // --- auth ---
+  add("POST", "/v3/auth/tokens", false, true,
+      [&auth](Context& c) -> ApiResult<Reply> {
+        auto login = ParseLoginRequest(c.body);
+        if (!login) return tl::unexpected(login.error());
+        login->remote = c.req->remote;
+        auto issued = auth.Login(*login);
+        if (!issued) return tl::unexpected(issued.error());
+        c.who = issued->identity;
+        Reply r;
+        r.status = 201;
+        r.body = ToJson(TokenToJson(*issued));
+        r.extra.push_back({"X-Subject-Token", issued->token});
+        return r;
+      });
+  add("DELETE", "/v3/auth/tokens", false, false,
+      [&auth](Context& c) -> ApiResult<Reply> {
+        const std::string* subject =
+            FindHeader(c.req->headers, "x-subject-token");
+        if (subject == nullptr) return Missing("X-Subject-Token");
+        if (auto s = auth.RevokeToken(*subject); !s)
+          return tl::unexpected(s.error());
+        Reply r;
+        r.status = 204;
+        r.content_type.clear();
+        return r;
+      });
+
+  // --- tasks ---
+  add("POST", "/v3/tasks/consistency-results/export", true, true,
+      [this](Context& c) -> ApiResult<Reply> {
+        bool all_runs =
+            c.query.count("all_runs") && c.query["all_runs"] == "true";
+        auto rows = deps_.exports->Collect(*c.who, c.body, all_runs);
+        if (!rows) return tl::unexpected(rows.error());
+        const std::string* accept = FindHeader(c.req->headers, "accept");
+        const std::string* lang = FindHeader(c.req->headers, "x-language");
+        std::string language = lang ? Lower(*lang) : "en-us";
+        ExportFormat f = ExportFormatFromAccept(accept ? *accept : "");
+        Reply r;
+        r.content_type = std::string(ExportContentType(f));
+        if (f == ExportFormat::kCsv) {
+          r.body = RenderCsv(*rows, language);
+          r.extra.push_back(
+              {"Content-Disposition",
+               "attachment; filename=\"consistency-results.csv\""});
+        } else if (f == ExportFormat::kJson) {
+          r.body = RenderJson(*rows);
+        } else {
+          auto x = RenderXlsx(*rows, language);
+          if (!x) return tl::unexpected(x.error());
+          r.body = std::move(*x);
+          r.extra.push_back(
+              {"Content-Disposition",
+               "attachment; filename=\"consistency-results.xlsx\""});
+        }
+        return r;
+      });
+  add("POST", "/v3/tasks", true, true, [&tasks](Context& c) {
+    return JsonReply(tasks.CreateTask(*c.who, c.body));
+  });
+  add("GET", "/v3/tasks", true, false, [&tasks](Context& c) {
+    return JsonReply(tasks.ListTasks(*c.who, c.query));
+  });
+  add("GET", "/v3/tasks/{task_id}", true, false, [&tasks](Context& c) {
+    return JsonReply(tasks.ShowTask(*c.who, c.params["task_id"]));
+  });
+  add("DELETE", "/v3/tasks/{task_id}", true, false, [&tasks](Context& c) {
+    return JsonReply(tasks.DeleteTask(*c.who, c.params["task_id"]));
+  });
+  add("POST", "/v3/tasks/{task_id}/configuration-setting", true, true,
+      [&tasks](Context& c) {
+        return JsonReply(
+            tasks.SetConfiguration(*c.who, c.params["task_id"], c.body));
+      });
+  add("GET", "/v3/tasks/{task_id}/configuration-setting", true, false,
+      [&tasks](Context& c) {
+        return JsonReply(
+            tasks.GetConfiguration(*c.who, c.params["task_id"], c.query));
+      });
+  add("POST", "/v3/tasks/{task_id}/action", true, true, [&tasks](Context& c) {
+    return JsonReply(tasks.RunAction(*c.who, c.params["task_id"], c.body));
+  });
+  add("POST", "/v3/tasks/{task_id}/consistency-result", true, true,
+      [&results](Context& c) -> ApiResult<Reply> {
+        auto up = results.Upload(*c.who, c.params["task_id"], c.body);
+        if (!up) return tl::unexpected(up.error());
+        Reply r;
+        r.body = ToJson(json::string("update consistency result succeeded"));
+        r.extra.push_back({"X-Run-Id", up->run_id});
+        return r;
+      });
+  add("GET", "/v3/tasks/{task_id}/consistency-result", true, false,
+      [&results](Context& c) {
+        return JsonReply(results.Get(*c.who, c.params["task_id"], c.query));
+      });
+  add("POST", "/v3/tasks/{task_id}/consistency-result/details", true, true,
+      [&results](Context& c) {
+        return JsonReply(
+            results.UploadDetails(*c.who, c.params["task_id"], c.body));
+      });
+  add("GET", "/v3/tasks/{task_id}/consistency-result/details", true, false,
+      [&results](Context& c) {
+        return JsonReply(
+            results.ListDetails(*c.who, c.params["task_id"], c.query));
+      });
+
+  // --- sources ---
+  add("POST", "/v3/sources", true, true, [&tasks](Context& c) {
+    return JsonReply(tasks.RegisterSource(*c.who, c.body));
+  });
+  add("GET", "/v3/sources", true, false, [&tasks](Context& c) {
+    return JsonReply(tasks.ListSources(*c.who, c.query));
+  });
+  add("GET", "/v3/sources/{source_id}", true, false, [&tasks](Context& c) {
+    return JsonReply(tasks.ShowSource(*c.who, c.params["source_id"]));
+  });
+  add("GET", "/v3/sources/{source_id}/command", true, false,
+      [&tasks](Context& c) {
+        return JsonReply(tasks.PollCommand(*c.who, c.params["source_id"]));
+      });
+  add("POST", "/v3/sources/{source_id}/command_result", true, true,
+      [&tasks](Context& c) {
+        return JsonReply(
+            tasks.CommandResult(*c.who, c.params["source_id"], c.body));
+      });
+}
+
+Api::~Api() = default;
+
+std::vector<RouteInfo> Api::Routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& r : routes_) out.push_back({r.method, r.pattern});
+  return out;
+}
+
+size_t Api::BodyLimitFor(std::string_view target) const {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path.size() >= 8 && path.substr(path.size() - 8) == "/details")
+    return options_.max_details_body;
+  return options_.max_body;
+}
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
+  Context ctx;
+  ctx.req = &req;
+  const std::string* rid = FindHeader(req.headers, "x-request-id");
+  ctx.request_id = rid && IsSafeRequestId(*rid) ? *rid : NewUuid();
+
+  HttpResponse resp = Dispatch(req, ctx);
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  deps_.metrics->ObserveRequest(ctx.route, resp.status, seconds);
+  if (deps_.log) {
+    json::object line{{"ts", IsoTime(deps_.clock->NowEpochMillis())},
+                      {"level", resp.status >= 500 ? "error" : "info"},
+                      {"request_id", ctx.request_id},
+                      {"method", req.method},
+                      {"route", ctx.route},
+                      {"status", resp.status},
+                      {"duration_ms", seconds * 1000.0},
+                      {"remote", req.remote}};
+    if (ctx.who) {
+      line["domain"] = ctx.who->domain_name;
+      line["user"] = ctx.who->user_name;
+      line["auth"] = ctx.who->method;
+    }
+    if (!ctx.error_code.empty()) line["error_code"] = ctx.error_code;
+    deps_.log(ToJson(line));
+  }
+  return resp;
+}
+
+HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
+  auto fail = [&](const ApiError& e) {
+    ctx.error_code = std::string(SmsCode(e.code));
+    if (e.code == ApiCode::kUnavailable || e.code == ApiCode::kInternal) {
+      deps_.metrics->AddStorageError();
+      if (deps_.log && !e.internal.empty()) {
+        // The internal detail goes to the log only, keyed by request id.
+        deps_.log(ToJson(json::object{{"level", "error"},
+                                      {"request_id", ctx.request_id},
+                                      {"internal", e.internal}}));
+      }
+    }
+    return ErrorResponse(e, ctx.request_id);
+  };
+
+  if (req.target.size() > options_.max_target)
+    return fail(
+        {ApiCode::kMalformed,
+         "URL: longer than " + std::to_string(options_.max_target) + " bytes",
+         "", 0});
+  size_t qpos = req.target.find('?');
+  ctx.path = req.target.substr(0, qpos);
+  ctx.query_text = qpos == std::string::npos ? "" : req.target.substr(qpos + 1);
+  if (ctx.path.empty() || ctx.path[0] != '/')
+    return fail(
+        {ApiCode::kMalformed, "URL: the path must start with /", "", 0});
+  std::vector<std::string> segs = SplitPath(ctx.path);
+
+  // Match: literal segments first (routes are ordered so that literal
+  // routes precede parameter routes of the same shape).
+  const Route* match = nullptr;
+  bool path_known = false;
+  for (const Route& r : routes_) {
+    if (r.segments.size() != segs.size()) continue;
+    bool ok = true;
+    for (size_t i = 0; i < segs.size() && ok; ++i) {
+      const std::string& p = r.segments[i];
+      if (!(p.size() > 2 && p.front() == '{')) ok = p == segs[i];
+    }
+    if (!ok) continue;
+    path_known = true;
+    if (r.method == req.method) {
+      match = &r;
+      break;
+    }
+  }
+  if (match == nullptr) {
+    if (path_known) {
+      HttpResponse resp = fail(
+          {ApiCode::kMalformed,
+           "method " + req.method + " is not allowed on this resource", "", 0});
+      resp.status = 405;
+      return resp;
+    }
+    return fail(
+        {ApiCode::kNotFound, "The requested resource does not exist.", "", 0});
+  }
+  ctx.route = match->pattern;
+  ctx.query = ParseQuery(ctx.query_text);
+
+  // Authenticate.
+  if (match->auth) {
+    const std::string* token = FindHeader(req.headers, "x-auth-token");
+    const std::string* authz = FindHeader(req.headers, "authorization");
+    ApiResult<Identity> who = ApiFail(
+        ApiCode::kNoCredentials,
+        "Authentication required: send X-Auth-Token or an SDK-HMAC-SHA256 "
+        "Authorization header.");
+    if (token != nullptr) {
+      who = deps_.auth->AuthenticateToken(*token);
+    } else if (authz != nullptr) {
+      SignableRequest sreq{req.method, ctx.path, ctx.query_text, req.headers,
+                           req.body};
+      who = deps_.auth->AuthenticateSignature(sreq, *authz);
+    }
+    if (!who) return fail(who.error());
+    ctx.who = std::move(*who);
+  }
+
+  // Path ids.
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const std::string& p = match->segments[i];
+    if (p.size() > 2 && p.front() == '{') {
+      std::string name = p.substr(1, p.size() - 2);
+      std::string value = PercentDecode(segs[i]);
+      if (!IsUuid(value))
+        return fail({ApiCode::kMalformed,
+                     name + ": expected a lower-case UUID of 36 characters", "",
+                     0});
+      ctx.params[name] = std::move(value);
+    }
+  }
+
+  // Body.
+  if (match->json_body) {
+    if (req.body.size() > BodyLimitFor(req.target))
+      return fail({ApiCode::kTooLarge,
+                   "request body: larger than " +
+                       std::to_string(BodyLimitFor(req.target)) + " bytes",
+                   "", 0});
+    if (req.body.empty())
+      return fail({ApiCode::kMissing, "request body: is required", "", 0});
+    const std::string* ct = FindHeader(req.headers, "content-type");
+    std::string type = ct ? Lower(*ct) : "";
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    if (type != "application/json")
+      return fail({ApiCode::kUnsupportedMedia,
+                   "Content-Type: expected application/json", "", 0});
+    auto body = ParseJsonObject(req.body);
+    if (!body) return fail(body.error());
+    ctx.body = std::move(*body);
+  }
+
+  auto reply = match->handler(ctx);
+  if (!reply) return fail(reply.error());
+  HttpResponse resp;
+  resp.status = reply->status;
+  resp.body = std::move(reply->body);
+  if (!reply->content_type.empty())
+    resp.headers.push_back({"Content-Type", reply->content_type});
+  resp.headers.push_back({"X-Request-Id", ctx.request_id});
+  for (auto& h : reply->extra) resp.headers.push_back(std::move(h));
+  return resp;
+}
+
+}  // namespace sms::server

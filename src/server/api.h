@@ -1,0 +1,110 @@
+// Api: the HTTP API of spec/API.md as a function from request to response,
+// without sockets. The transport (http_server.cc, Boost.Beast) parses bytes
+// into an HttpRequest and writes the HttpResponse back; tests call Handle()
+// directly.
+//
+// Per request: route -> authenticate -> validate path ids -> parse body ->
+// call a service -> serialise. Errors become the bodies of API.md §1 in
+// exactly one place (ErrorResponse). One JSON log line per request.
+// Thread-safety: Handle() is safe to call concurrently.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "server/api_error.h"
+#include "server/auth_service.h"
+#include "server/export_service.h"
+#include "server/metrics.h"
+#include "server/result_service.h"
+#include "server/task_service.h"
+#include "storage/store.h"
+
+namespace sms::server {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;  // "GET"
+  std::string target;  // path and query, as on the wire
+  Headers headers;     // names in any case
+  std::string body;
+  std::string remote;  // client address, for rate limits and logs
+};
+
+struct HttpResponse {
+  int status = 200;
+  Headers headers;
+  std::string body;
+};
+
+struct ApiOptions {
+  // Serve /metrics without authentication.
+  bool public_metrics = true;
+  // The OpenAPI document served at /openapi.json.
+  std::string openapi_json;
+  // Body limits (API.md §0).
+  size_t max_body = 1 << 20;
+  size_t max_details_body = 16 << 20;
+  size_t max_target = 8192;
+};
+
+// Services and sinks the Api uses; all outlive it.
+struct ApiDeps {
+  storage::Store* store;
+  core::Clock* clock;
+  AuthService* auth;
+  TaskService* tasks;
+  ResultService* results;
+  ExportService* exports;
+  Metrics* metrics;
+  // Receives one JSON line per request (no trailing newline).
+  std::function<void(const std::string&)> log;
+};
+
+struct RouteInfo {
+  std::string method;
+  std::string pattern;  // "/v3/tasks/{task_id}"
+};
+
+class Api final {
+ public:
+  Api(ApiDeps deps, ApiOptions options);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  HttpResponse Handle(const HttpRequest& req);
+
+  // The largest body accepted for this target (the transport enforces it
+  // before reading the body).
+  size_t BodyLimitFor(std::string_view target) const;
+  const ApiOptions& options() const { return options_; }
+  // Every route served, for the OpenAPI test.
+  std::vector<RouteInfo> Routes() const;
+
+  // The §1 error body and status for `e`, with X-Request-Id.
+  static HttpResponse ErrorResponse(const ApiError& e,
+                                    const std::string& request_id);
+
+  // Per-request state and route entries (defined in api.cc).
+  struct Context;
+  struct Route;
+
+ private:
+  HttpResponse Dispatch(const HttpRequest& req, Context& ctx);
+
+  ApiDeps deps_;
+  const ApiOptions options_;
+  std::vector<Route> routes_;
+};
+
+// Splits "a=1&b=x%20y" (percent-decoded; the first of repeated keys wins).
+std::map<std::string, std::string> ParseQuery(std::string_view query);
+
+}  // namespace sms::server

@@ -1,0 +1,72 @@
+// ApiError: the errors of the HTTP API (spec/API.md §1), as values.
+//
+// ApiCode is one row of the error table; HttpStatus() and SmsCode() are the
+// one place that maps a code to its status and "SMS.nnnn". `message` is safe
+// to send to the client; `internal` goes only to the server log.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+
+#include "core/error.h"
+
+namespace sms::server {
+
+enum class ApiCode {
+  kMissing,           // 400 SMS.1001
+  kMalformed,         // 400 SMS.1002
+  kBadJson,           // 400 SMS.1003
+  kBadState,          // 400 SMS.1004
+  kNoCredentials,     // 403 SMS.9001
+  kBadToken,          // 403 SMS.9002
+  kBadSignature,      // 403 SMS.9003
+  kForbidden,         // 403 SMS.9004
+  kNotFound,          // 404 SMS.2252
+  kConflict,          // 409 SMS.1005
+  kTooLarge,          // 413 SMS.1006
+  kUnsupportedMedia,  // 415 SMS.1007
+  kTooManyRequests,   // 429 SMS.9010
+  kInternal,          // 500 SMS.2007
+  kUnavailable,       // 503 SMS.2008
+};
+
+struct ApiError {
+  ApiCode code = ApiCode::kInternal;
+  std::string message;
+  std::string internal;   // for the log only
+  int retry_after_s = 0;  // > 0: send Retry-After
+};
+
+template <typename T>
+using ApiResult = tl::expected<T, ApiError>;
+using ApiStatus = ApiResult<void>;
+
+int HttpStatus(ApiCode code);
+std::string_view SmsCode(ApiCode code);
+
+inline tl::unexpected<ApiError> ApiFail(ApiCode code, std::string message) {
+  return tl::unexpected<ApiError>(ApiError{code, std::move(message), "", 0});
+}
+
+// Field validation errors name the field: Missing("task_id") ->
+// "task_id: is required".
+inline tl::unexpected<ApiError> Missing(std::string_view field) {
+  return ApiFail(ApiCode::kMissing, std::string(field) + ": is required");
+}
+inline tl::unexpected<ApiError> Malformed(std::string_view field,
+                                          std::string_view why) {
+  return ApiFail(ApiCode::kMalformed,
+                 std::string(field) + ": " + std::string(why));
+}
+
+// Converts a storage error. `not_found` is the public message for kNotFound
+// ("the task does not exist"); other codes get generic public messages and
+// keep the store's message as `internal`.
+ApiError FromStore(const core::Error& e, std::string_view not_found);
+inline tl::unexpected<ApiError> StoreFail(const core::Error& e,
+                                          std::string_view not_found) {
+  return tl::unexpected<ApiError>(FromStore(e, not_found));
+}
+
+}  // namespace sms::server

@@ -1,0 +1,847 @@
+// In-process tests of the whole API: Api::Handle() over a real SQLite store
+// in a temp dir, a fake clock, no sockets.
+#include "server/api.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "server/crypto.h"
+#include "server/sdk_signer.h"
+#include "storage/sqlite_store.h"
+#include "testing/temp_dir.h"
+
+namespace sms::server {
+std::string_view OpenApiJson();
+
+namespace {
+
+using ::testing::HasSubstr;
+
+class FakeClock final : public core::Clock {
+ public:
+  TimePoint Now() override { return TimePoint(std::chrono::milliseconds(ms_)); }
+  int64_t NowEpochMillis() override { return ms_; }
+  void SleepFor(Duration d) override {
+    ms_ += std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  }
+  void Advance(int64_t ms) { ms_ += ms; }
+
+ private:
+  std::atomic<int64_t> ms_{1764400000000};  // 2025-11-29
+};
+
+struct Reply {
+  int status = 0;
+  json::value body;
+  std::string raw;
+  Headers headers;
+  std::string Header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+      if (k == name) return v;
+    return "";
+  }
+  std::string Code() const {
+    if (!body.is_object() || !body.as_object().contains("error_code"))
+      return "";
+    return std::string(body.at("error_code").as_string());
+  }
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = storage::OpenSqliteStore(dir_.Join("api.db"));
+    ASSERT_TRUE(s) << s.error().ToString();
+    store_ = std::move(*s);
+    AuthOptions ao;
+    ao.pbkdf2_iterations = 1000;
+    auth_ = std::make_unique<AuthService>(*store_, clock_, ao);
+    tasks_ = std::make_unique<TaskService>(*store_, clock_);
+    results_ = std::make_unique<ResultService>(*store_, clock_, *tasks_);
+    exports_ = std::make_unique<ExportService>(*store_, *tasks_);
+    ApiDeps deps{store_.get(),
+                 &clock_,
+                 auth_.get(),
+                 tasks_.get(),
+                 results_.get(),
+                 exports_.get(),
+                 &metrics_,
+                 [this](const std::string& line) {
+                   log_.push_back(line); }};
+    ApiOptions options;
+    options.openapi_json = std::string(OpenApiJson());
+    api_ = std::make_unique<Api>(deps, options);
+
+    for (const char* d : {"acme", "other"}) ASSERT_TRUE(auth_->CreateDomain(d));
+    for (const char* role : {"admin", "operator", "viewer", "agent"}) {
+      ASSERT_TRUE(auth_->CreateUser("acme", role, role,
+                                    "password-" + std::string(role)));
+      ASSERT_TRUE(auth_->CreateUser("other", role, role,
+                                    "password-" + std::string(role)));
+      tokens_[std::string("acme/") + role] = Login("acme", role);
+      tokens_[std::string("other/") + role] = Login("other", role);
+    }
+  }
+
+  std::string Login(const std::string& domain, const std::string& user,
+                    const std::string& password = "") {
+    std::string pw = password.empty() ? "password-" + user : password;
+    Reply r = Call("POST", "/v3/auth/tokens", LoginBody(domain, user, pw), "");
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.Header("X-Subject-Token");
+  }
+
+  static std::string LoginBody(const std::string& domain,
+                               const std::string& user,
+                               const std::string& password) {
+    return ToJson(json::object{
+        {"auth",
+         json::object{
+             {"identity",
+              json::object{
+                  {"methods", json::array{"password"}},
+                  {"password",
+                   json::object{
+                       {"user",
+                        json::object{
+                            {"name", user},
+                            {"password", password},
+                            {"domain", json::object{{"name", domain}}}}}}}}},
+             {"scope",
+              json::object{{"domain", json::object{{"name", domain}}}}}}}});
+  }
+
+  Reply Call(const std::string& method, const std::string& target,
+             const std::string& body, const std::string& who,
+             Headers extra = {}) {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    req.remote = "127.0.0.1";
+    if (!body.empty())
+      req.headers.push_back({"Content-Type", "application/json;charset=UTF-8"});
+    if (!who.empty()) req.headers.push_back({"X-Auth-Token", tokens_[who]});
+    for (auto& h : extra) req.headers.push_back(std::move(h));
+    HttpResponse resp = api_->Handle(req);
+    Reply r;
+    r.status = resp.status;
+    r.raw = resp.body;
+    r.headers = resp.headers;
+    if (!resp.body.empty()) {
+      boost::system::error_code ec;
+      r.body = json::parse(resp.body, ec);
+    }
+    return r;
+  }
+
+  // Registers a source as acme/agent and creates a task on it as
+  // acme/operator; returns {source_id, task_id}.
+  std::pair<std::string, std::string> MakeTask(
+      const std::string& domain = "acme") {
+    Reply src = Call("POST", "/v3/sources",
+                     R"({"name":"web01","hostname":"web01","ip":"10.0.0.5",
+                         "os_type":"LINUX","os_version":"debian12",
+                         "agent_version":"0.1.0"})",
+                     domain + "/agent");
+    EXPECT_EQ(src.status, 200) << src.raw;
+    std::string source_id(src.body.at("id").as_string());
+    Reply task = Call("POST", "/v3/tasks",
+                      ToJson(json::object{
+                          {"name", "migrate web01"},
+                          {"type", "MIGRATE_FILE"},
+                          {"os_type", "LINUX"},
+                          {"source_server", json::object{{"id", source_id}}},
+                          {"target_server",
+                           json::object{{"name", "web01-new"},
+                                        {"ip", "10.0.0.6"},
+                                        {"verify_uri", "file:///mnt/target"}}},
+                          {"is_need_consistency_check", true}}),
+                      domain + "/operator");
+    EXPECT_EQ(task.status, 200) << task.raw;
+    return {source_id, std::string(task.body.at("id").as_string())};
+  }
+
+  static std::string UploadBody(const std::string& run_id, int64_t total,
+                                int64_t different = 0) {
+    return ToJson(json::object{
+        {"run_id", run_id},
+        {"check_result", "success"},
+        {"started_time", 1736854300000},
+        {"finished_time", 1736854315000},
+        {"mode", "hash"},
+        {"hash_algorithm", "xxh128"},
+        {"consistency_result",
+         json::array{json::object{{"dir_check", "/root/sync"},
+                                  {"num_total_files", total},
+                                  {"num_different_files", different},
+                                  {"num_target_miss_files", 0},
+                                  {"num_target_more_files", 0}}}}});
+  }
+
+  sms::testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<TaskService> tasks_;
+  std::unique_ptr<ResultService> results_;
+  std::unique_ptr<ExportService> exports_;
+  Metrics metrics_;
+  std::vector<std::string> log_;
+  std::unique_ptr<Api> api_;
+  std::map<std::string, std::string> tokens_;
+};
+
+TEST_F(ApiTest, OriginalPageShapeRoundTrips) {
+  auto [source_id, task_id] = MakeTask();
+  std::string run_id = NewUuid();
+  Reply up = Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                  UploadBody(run_id, 1), "acme/agent");
+  ASSERT_EQ(up.status, 200) << up.raw;
+  EXPECT_EQ(up.raw, R"("update consistency result succeeded")");
+
+  Reply get = Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "",
+                   "acme/viewer");
+  ASSERT_EQ(get.status, 200) << get.raw;
+  const json::object& o = get.body.as_object();
+  EXPECT_EQ(o.at("task_id").as_string(), task_id);
+  const json::array& list = o.at("result_list").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  const json::object& run = list[0].as_object();
+  EXPECT_EQ(run.at("finished_time").as_int64(), 1736854315000);
+  EXPECT_EQ(run.at("check_result").as_string(), "success");
+  EXPECT_EQ(run.at("run_id").as_string(), run_id);
+  EXPECT_EQ(run.at("consistent").as_bool(), true);
+  const json::object& dir =
+      run.at("consistency_result").as_array()[0].as_object();
+  EXPECT_EQ(dir.at("dir_check").as_string(), "/root/sync");
+  EXPECT_EQ(dir.at("num_total_files").as_int64(), 1);
+  for (const char* k : {"num_different_files", "num_target_miss_files",
+                        "num_target_more_files"})
+    EXPECT_EQ(dir.at(k).as_int64(), 0) << k;
+  EXPECT_EQ(get.Header("Content-Type"), "application/json");
+  EXPECT_FALSE(get.Header("X-Request-Id").empty());
+}
+
+TEST_F(ApiTest, ResultListIsNewestFirstAndLimited) {
+  auto [source_id, task_id] = MakeTask();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                   UploadBody(NewUuid(), 10 + i), "acme/agent")
+                  .status,
+              200);
+  }
+  Reply get =
+      Call("GET", "/v3/tasks/" + task_id + "/consistency-result?limit=2", "",
+           "acme/viewer");
+  ASSERT_EQ(get.status, 200);
+  const auto& list = get.body.at("result_list").as_array();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(
+      list[0].at("consistency_result").as_array()[0].at("num_total_files"), 12);
+  EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id + "/consistency-result?limit=0",
+                 "", "acme/viewer")
+                .Code(),
+            "SMS.1002");
+}
+
+TEST_F(ApiTest, UploadIsIdempotentByRunIdAndConflictsOnNewContent) {
+  auto [source_id, task_id] = MakeTask();
+  std::string run_id = NewUuid();
+  std::string path = "/v3/tasks/" + task_id + "/consistency-result";
+  ASSERT_EQ(Call("POST", path, UploadBody(run_id, 5), "acme/agent").status,
+            200);
+  ASSERT_EQ(Call("POST", path, UploadBody(run_id, 5), "acme/agent").status,
+            200);
+  Reply conflict = Call("POST", path, UploadBody(run_id, 6), "acme/agent");
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(conflict.Code(), "SMS.1005");
+  EXPECT_THAT(conflict.raw, HasSubstr("run_id"));
+  Reply get = Call("GET", path, "", "acme/viewer");
+  EXPECT_EQ(get.body.at("result_list").as_array().size(), 1u);
+}
+
+TEST_F(ApiTest, ValidationMessagesNameFieldAndLimit) {
+  auto [source_id, task_id] = MakeTask();
+  std::string path = "/v3/tasks/" + task_id + "/consistency-result";
+  json::array dirs;
+  for (int i = 0; i < 4; ++i) {
+    dirs.push_back(json::object{{"dir_check", "/d" + std::to_string(i)},
+                                {"num_total_files", 1},
+                                {"num_different_files", 0},
+                                {"num_target_miss_files", 0},
+                                {"num_target_more_files", 0}});
+  }
+  dirs[3].as_object()["dir_check"] = "/" + std::string(4096, 'x');
+  Reply r =
+      Call("POST", path, ToJson(json::object{{"consistency_result", dirs}}),
+           "acme/agent");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Code(), "SMS.1002");
+  EXPECT_EQ(r.body.at("error_msg").as_string(),
+            "consistency_result[3].dir_check: longer than 4096 bytes");
+
+  dirs[3].as_object().erase("num_total_files");
+  dirs[3].as_object()["dir_check"] = "/ok";
+  r = Call("POST", path, ToJson(json::object{{"consistency_result", dirs}}),
+           "acme/agent");
+  EXPECT_EQ(r.Code(), "SMS.1001");
+  EXPECT_EQ(r.body.at("error_msg").as_string(),
+            "consistency_result[3].num_total_files: is required");
+
+  dirs[3].as_object()["num_total_files"] = 2147483648LL;
+  r = Call("POST", path, ToJson(json::object{{"consistency_result", dirs}}),
+           "acme/agent");
+  EXPECT_EQ(r.Code(), "SMS.1002");
+  EXPECT_THAT(std::string(r.body.at("error_msg").as_string()),
+              HasSubstr("greater than 2147483647"));
+
+  json::array many;
+  for (int i = 0; i < 31; ++i) many.push_back(dirs[0]);
+  r = Call("POST", path, ToJson(json::object{{"consistency_result", many}}),
+           "acme/agent");
+  EXPECT_EQ(r.body.at("error_msg").as_string(),
+            "consistency_result: more than 30 items");
+
+  r = Call("POST", path, R"({"consistency_result":[{"dir_check":"rel"}]})",
+           "acme/agent");
+  EXPECT_THAT(std::string(r.body.at("error_msg").as_string()),
+              HasSubstr("absolute"));
+}
+
+TEST_F(ApiTest, EveryErrorRowOfTheContract) {
+  auto [source_id, task_id] = MakeTask();
+  // 403 SMS.9001: no credentials, with the full 403 body.
+  Reply r = Call("GET", "/v3/tasks", "", "");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.Code(), "SMS.9001");
+  const json::object& o = r.body.as_object();
+  EXPECT_TRUE(o.at("encoded_authorization_message").is_string());
+  EXPECT_EQ(o.at("error_param").as_array().size(), 1u);
+  EXPECT_EQ(o.at("details").as_array()[0].at("error_code"), "SMS.9001");
+  // 403 SMS.9002: bad token.
+  tokens_["bogus"] = "not-a-token";
+  EXPECT_EQ(Call("GET", "/v3/tasks", "", "bogus").Code(), "SMS.9002");
+  // 403 SMS.9003: bad signature.
+  r = Call("GET", "/v3/tasks", "", "",
+           {{"X-Sdk-Date", FormatSdkDate(clock_.NowEpochMillis())},
+            {"Authorization",
+             "SDK-HMAC-SHA256 Access=NOPE, SignedHeaders=x-sdk-date, "
+             "Signature=00"}});
+  EXPECT_EQ(r.Code(), "SMS.9003");
+  // 403 SMS.9004: a viewer may not create tasks; an agent may not read.
+  EXPECT_EQ(Call("POST", "/v3/tasks", R"({"name":"x"})", "acme/viewer").Code(),
+            "SMS.9004");
+  EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "",
+                 "acme/agent")
+                .Code(),
+            "SMS.9004");
+  // 400 SMS.1001 / 1002 / 1003 / 1004.
+  EXPECT_EQ(Call("POST", "/v3/tasks", R"({"os_type":"LINUX"})", "acme/operator")
+                .Code(),
+            "SMS.1001");
+  r = Call("GET", "/v3/tasks/not-a-uuid", "", "acme/viewer");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Code(), "SMS.1002");
+  EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id + "0", "", "acme/viewer").Code(),
+            "SMS.1002");
+  EXPECT_EQ(Call("POST", "/v3/tasks", "{not json", "acme/operator").Code(),
+            "SMS.1003");
+  std::string deep(65, '[');
+  deep += std::string(65, ']');
+  EXPECT_EQ(Call("POST", "/v3/tasks", deep, "acme/operator").Code(),
+            "SMS.1003");
+  r = Call("POST", "/v3/tasks/" + task_id + "/action",
+           R"({"operation":"start"})", "acme/operator");
+  EXPECT_EQ(r.Code(), "SMS.1004");
+  EXPECT_THAT(r.raw, HasSubstr("does not migrate"));
+  // 404 SMS.2252.
+  r = Call("GET", "/v3/tasks/" + NewUuid(), "", "acme/viewer");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.Code(), "SMS.2252");
+  // 413 SMS.1006 and 415 SMS.1007.
+  r = Call("POST", "/v3/tasks", std::string(2 << 20, ' '), "acme/operator");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.Code(), "SMS.1006");
+  HttpRequest form;
+  form.method = "POST";
+  form.target = "/v3/tasks";
+  form.body = "name=x";
+  form.headers = {{"X-Auth-Token", tokens_["acme/operator"]},
+                  {"Content-Type", "application/x-www-form-urlencoded"}};
+  HttpResponse resp = api_->Handle(form);
+  EXPECT_EQ(resp.status, 415);
+  EXPECT_THAT(resp.body, HasSubstr("SMS.1007"));
+}
+
+TEST_F(ApiTest, FailedLoginsAreRateLimited) {
+  for (int i = 0; i < 5; ++i) {
+    Reply r = Call("POST", "/v3/auth/tokens",
+                   LoginBody("acme", "viewer", "wrong-password"), "");
+    EXPECT_EQ(r.status, 403);
+    EXPECT_EQ(r.Code(), "SMS.9002");
+  }
+  // Locked now, even with the right password.
+  Reply r = Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.Code(), "SMS.9010");
+  EXPECT_GT(std::stoi(r.Header("Retry-After")), 0);
+  clock_.Advance(16 * 60 * 1000);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            201);
+}
+
+TEST_F(ApiTest, TokenResponseAndRevocation) {
+  Reply r = Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "admin", "password-admin"), "");
+  ASSERT_EQ(r.status, 201);
+  std::string token = r.Header("X-Subject-Token");
+  EXPECT_GE(token.size(), 43u);  // 256 bits, base64url
+  const json::object& t = r.body.at("token").as_object();
+  EXPECT_EQ(t.at("user").at("name"), "admin");
+  EXPECT_EQ(t.at("user").at("domain").at("name"), "acme");
+  EXPECT_EQ(t.at("roles").as_array()[0].at("name"), "admin");
+  EXPECT_THAT(std::string(t.at("expires_at").as_string()), HasSubstr("T"));
+  // Nothing in the log carries the token.
+  for (const auto& line : log_) EXPECT_EQ(line.find(token), std::string::npos);
+  tokens_["fresh"] = token;
+  EXPECT_EQ(Call("GET", "/v3/tasks", "", "fresh").status, 200);
+  EXPECT_EQ(
+      Call("DELETE", "/v3/auth/tokens", "", "", {{"X-Subject-Token", token}})
+          .status,
+      204);
+  EXPECT_EQ(Call("GET", "/v3/tasks", "", "fresh").Code(), "SMS.9002");
+  // Expiry.
+  clock_.Advance(25LL * 3600 * 1000);
+  EXPECT_EQ(Call("GET", "/v3/tasks", "", "acme/admin").Code(), "SMS.9002");
+}
+
+TEST_F(ApiTest, SignedRequestAuthenticates) {
+  auto cred = auth_->CreateCredential("acme", "viewer");
+  ASSERT_TRUE(cred);
+  auto [source_id, task_id] = MakeTask();
+  HttpRequest req;
+  req.method = "GET";
+  req.target = "/v3/tasks?limit=5&name=migrate%20web01";
+  std::string date = FormatSdkDate(clock_.NowEpochMillis());
+  req.headers = {{"Host", "127.0.0.1:8080"},
+                 {"Content-Type", "application/json"},
+                 {"X-Sdk-Date", date}};
+  SignableRequest s{"GET", "/v3/tasks", "limit=5&name=migrate%20web01",
+                    req.headers, ""};
+  std::vector<std::string> signed_headers = {"content-type", "host",
+                                             "x-sdk-date"};
+  std::string sig = SdkSignature(s, signed_headers, date, cred->secret_key);
+  req.headers.push_back(
+      {"Authorization", "SDK-HMAC-SHA256 Access=" + cred->access_key +
+                            ", SignedHeaders=content-type;host;x-sdk-date, "
+                            "Signature=" +
+                            sig});
+  HttpResponse resp = api_->Handle(req);
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  EXPECT_THAT(resp.body, HasSubstr(task_id));
+  // Tampered query: 9003.
+  HttpRequest bad = req;
+  bad.target = "/v3/tasks?limit=6&name=migrate%20web01";
+  EXPECT_THAT(api_->Handle(bad).body, HasSubstr("SMS.9003"));
+  // A date 16 minutes off: 9003.
+  clock_.Advance(16 * 60 * 1000);
+  EXPECT_THAT(api_->Handle(req).body, HasSubstr("SMS.9003"));
+  clock_.Advance(-16 * 60 * 1000);
+  // Revoked: 9003.
+  ASSERT_TRUE(auth_->RevokeCredential(cred->access_key));
+  EXPECT_THAT(api_->Handle(req).body, HasSubstr("SMS.9003"));
+}
+
+TEST_F(ApiTest, TenantIsolationOnEveryTaskAndSourceEndpoint) {
+  auto [source_id, task_id] = MakeTask("acme");
+  std::string run_id = NewUuid();
+  ASSERT_EQ(Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                 UploadBody(run_id, 1), "acme/agent")
+                .status,
+            200);
+  struct Ep {
+    std::string method, path, body;
+  };
+  std::string t = "/v3/tasks/" + task_id;
+  std::vector<Ep> eps = {
+      {"GET", t, ""},
+      {"DELETE", t, ""},
+      {"GET", t + "/configuration-setting", ""},
+      {"POST", t + "/configuration-setting",
+       R"({"configurations":[{"config_key":"CONSISTENCY_DIR","config_value":"/a"}]})"},
+      {"POST", t + "/action", R"({"operation":"consistency_check"})"},
+      {"GET", t + "/consistency-result", ""},
+      {"POST", t + "/consistency-result", UploadBody(NewUuid(), 1)},
+      {"GET", t + "/consistency-result/details?run_id=" + run_id, ""},
+      {"POST", t + "/consistency-result/details",
+       ToJson(json::object{
+           {"run_id", NewUuid()}, {"seq", 0}, {"files", json::array{}}})},
+      {"GET", "/v3/sources/" + source_id, ""},
+      {"GET", "/v3/sources/" + source_id + "/command", ""},
+      {"POST", "/v3/sources/" + source_id + "/command_result",
+       R"({"command_name":"STOP","result":"success"})"},
+  };
+  for (const char* role : {"admin", "operator", "viewer", "agent"}) {
+    for (const Ep& ep : eps) {
+      Reply r = Call(ep.method, ep.path, ep.body, std::string("other/") + role);
+      // Either the role may not do it at all (9004, decided before any
+      // lookup), or the record does not exist for this tenant (2252).
+      EXPECT_TRUE(r.Code() == "SMS.2252" || r.Code() == "SMS.9004")
+          << role << " " << ep.method << " " << ep.path << " -> " << r.raw;
+      if (std::string(role) == "admin") {
+        EXPECT_EQ(r.status, 404) << ep.method << " " << ep.path;
+        EXPECT_THAT(r.raw, ::testing::Not(HasSubstr(task_id)));
+      }
+    }
+  }
+  // Lists do not show the other tenant's records.
+  EXPECT_EQ(Call("GET", "/v3/tasks", "", "other/admin").body.at("count"), 0);
+  EXPECT_EQ(Call("GET", "/v3/sources", "", "other/admin").body.at("count"), 0);
+  // And acme still sees everything.
+  EXPECT_EQ(Call("GET", t, "", "acme/viewer").status, 200);
+}
+
+TEST_F(ApiTest, CommandLoopDrivesTaskState) {
+  auto [source_id, task_id] = MakeTask();
+  std::string t = "/v3/tasks/" + task_id;
+  // No directories configured yet.
+  EXPECT_EQ(Call("POST", t + "/action", R"({"operation":"consistency_check"})",
+                 "acme/operator")
+                .Code(),
+            "SMS.1004");
+  ASSERT_EQ(Call("POST", t + "/configuration-setting",
+                 R"({"configurations":[
+                   {"config_key":"CONSISTENCY_DIR","config_value":"/srv/a,/srv,/etc"},
+                   {"config_key":"CONSISTENCY_MODE","config_value":"quick"},
+                   {"config_key":"CONSISTENCY_EXCLUDE","config_value":"*.tmp, cache/*"}]})",
+                 "acme/operator")
+                .status,
+            200);
+  Reply cfg =
+      Call("GET", t + "/configuration-setting?config_key=CONSISTENCY_MODE", "",
+           "acme/viewer");
+  ASSERT_EQ(cfg.body.at("configurations").as_array().size(), 1u);
+  EXPECT_EQ(cfg.body.at("configurations").as_array()[0].at("config_value"),
+            "quick");
+  EXPECT_EQ(
+      Call(
+          "POST", t + "/configuration-setting",
+          R"({"configurations":[{"config_key":"CONSISTENCY_DIR","config_value":"relative"}]})",
+          "acme/operator")
+          .Code(),
+      "SMS.1002");
+
+  std::string poll = "/v3/sources/" + source_id + "/command";
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "NONE");
+  Reply act = Call("POST", t + "/action",
+                   R"({"operation":"consistency_check"})", "acme/operator");
+  ASSERT_EQ(act.status, 200) << act.raw;
+  std::string run_id(act.body.at("run_id").as_string());
+  EXPECT_EQ(Call("GET", t, "", "acme/viewer").body.at("state"), "RUNNING");
+  EXPECT_EQ(Call("POST", t + "/action", R"({"operation":"consistency_check"})",
+                 "acme/operator")
+                .Code(),
+            "SMS.1004");
+  Reply cmd = Call("GET", poll, "", "acme/agent");
+  ASSERT_EQ(cmd.body.at("command_name"), "CONSISTENCY_CHECK") << cmd.raw;
+  const json::object& p = cmd.body.at("command_param").as_object();
+  EXPECT_EQ(p.at("run_id").as_string(), run_id);
+  EXPECT_EQ(p.at("task_id").as_string(), task_id);
+  EXPECT_EQ(p.at("mode"), "quick");
+  EXPECT_EQ(p.at("verify_uri"), "file:///mnt/target");
+  // /srv/a is under /srv: only the parent is verified.
+  EXPECT_EQ(p.at("dirs"), (json::array{"/etc", "/srv"}));
+  EXPECT_EQ(p.at("exclude"), (json::array{"*.tmp", "cache/*"}));
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "NONE");
+  EXPECT_EQ(Call("GET", "/v3/sources/" + source_id, "", "acme/viewer")
+                .body.at("connected"),
+            true);
+  // skip is refused once the agent has it.
+  EXPECT_EQ(
+      Call("POST", t + "/action", R"({"operation":"skip"})", "acme/operator")
+          .Code(),
+      "SMS.1004");
+  ASSERT_EQ(Call("POST", "/v3/sources/" + source_id + "/command_result",
+                 R"({"command_name":"CONSISTENCY_CHECK","result":"success"})",
+                 "acme/agent")
+                .status,
+            200);
+  ASSERT_EQ(Call("POST", t + "/consistency-result", UploadBody(run_id, 3),
+                 "acme/agent")
+                .status,
+            200);
+  EXPECT_EQ(Call("GET", t, "", "acme/viewer").body.at("state"), "READY");
+
+  // stop: a queued check is cancelled at once; a delivered one gets STOP.
+  ASSERT_EQ(Call("POST", t + "/action", R"({"operation":"consistency_check"})",
+                 "acme/operator")
+                .status,
+            200);
+  ASSERT_EQ(
+      Call("POST", t + "/action", R"({"operation":"stop"})", "acme/operator")
+          .status,
+      200);
+  EXPECT_EQ(Call("GET", t, "", "acme/viewer").body.at("state"), "ABORT");
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "NONE");
+  ASSERT_EQ(Call("POST", t + "/action", R"({"operation":"consistency_check"})",
+                 "acme/operator")
+                .status,
+            200);
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "CONSISTENCY_CHECK");
+  ASSERT_EQ(
+      Call("POST", t + "/action", R"({"operation":"stop"})", "acme/operator")
+          .status,
+      200);
+  EXPECT_EQ(Call("GET", t, "", "acme/viewer").body.at("state"), "ABORTING");
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "STOP");
+  ASSERT_EQ(Call("POST", "/v3/sources/" + source_id + "/command_result",
+                 R"({"command_name":"STOP","result":"success"})", "acme/agent")
+                .status,
+            200);
+  EXPECT_EQ(Call("GET", t, "", "acme/viewer").body.at("state"), "ABORT");
+}
+
+TEST_F(ApiTest, AnotherAgentCannotUploadForThisSource) {
+  auto [source_id, task_id] = MakeTask();
+  ASSERT_TRUE(auth_->CreateUser("acme", "agent2", "agent", "password-agent2"));
+  tokens_["acme/agent2"] = Login("acme", "agent2");
+  EXPECT_EQ(Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                 UploadBody(NewUuid(), 1), "acme/agent2")
+                .Code(),
+            "SMS.9004");
+  EXPECT_EQ(
+      Call("GET", "/v3/sources/" + source_id + "/command", "", "acme/agent2")
+          .Code(),
+      "SMS.9004");
+}
+
+TEST_F(ApiTest, DetailsAreStagedCommittedAndPaged) {
+  auto [source_id, task_id] = MakeTask();
+  std::string t = "/v3/tasks/" + task_id + "/consistency-result";
+  std::string run_id = NewUuid();
+  const int kChunks = 5, kPerChunk = 50;
+  for (int seq = 0; seq < kChunks; ++seq) {
+    json::array files;
+    for (int i = 0; i < kPerChunk; ++i) {
+      json::object f{
+          {"dir_check", "/root/sync"},
+          {"path", "f" + std::to_string(seq * 1000 + i)},
+          {"status", i % 2 ? "different" : "target_miss"},
+          {"reason", "content"},
+          {"source",
+           json::object{{"type", "file"}, {"size", 10}, {"ignored", "x"}}}};
+      if (i % 2) f["target"] = json::object{{"type", "file"}, {"size", 11}};
+      files.push_back(std::move(f));
+    }
+    std::string body = ToJson(
+        json::object{{"run_id", run_id}, {"seq", seq}, {"files", files}});
+    ASSERT_EQ(Call("POST", t + "/details", body, "acme/agent").status, 200);
+    // Retrying a chunk is a no-op.
+    Reply again = Call("POST", t + "/details", body, "acme/agent");
+    EXPECT_EQ(again.body.at("staged"), false);
+  }
+  // Same seq, other content: 409.
+  EXPECT_EQ(Call("POST", t + "/details",
+                 ToJson(json::object{
+                     {"run_id", run_id}, {"seq", 0}, {"files", json::array{}}}),
+                 "acme/agent")
+                .Code(),
+            "SMS.1005");
+  // Invisible before the run is committed.
+  EXPECT_EQ(
+      Call("GET", t + "/details?run_id=" + run_id, "", "acme/viewer").Code(),
+      "SMS.2252");
+  ASSERT_EQ(Call("POST", t, UploadBody(run_id, 250, 125), "acme/agent").status,
+            200);
+  // Page through everything, 30 at a time (default run: the latest).
+  std::set<std::string> seen;
+  std::string marker;
+  int pages = 0;
+  while (true) {
+    std::string q = t + "/details?limit=30";
+    if (!marker.empty()) q += "&marker=" + marker;
+    Reply page = Call("GET", q, "", "acme/viewer");
+    ASSERT_EQ(page.status, 200) << page.raw;
+    EXPECT_EQ(page.body.at("count"), kChunks * kPerChunk);
+    EXPECT_EQ(page.body.at("run_id").as_string(), run_id);
+    for (const auto& f : page.body.at("files").as_array()) {
+      EXPECT_TRUE(seen.insert(std::string(f.at("path").as_string())).second);
+      EXPECT_FALSE(f.at("source").as_object().contains("ignored"));
+    }
+    ++pages;
+    if (!page.body.as_object().contains("next_marker")) break;
+    marker = std::string(page.body.at("next_marker").as_string());
+    ASSERT_LT(pages, 100);
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kChunks * kPerChunk));
+  EXPECT_EQ(pages, 9);  // 250 / 30 rounded up
+  Reply filtered = Call("GET", t + "/details?status=different&limit=1000", "",
+                        "acme/viewer");
+  EXPECT_EQ(filtered.body.at("count"), 125);
+  EXPECT_EQ(filtered.body.at("files").as_array().size(), 125u);
+  EXPECT_EQ(
+      Call("GET", t + "/details?marker=garbage!", "", "acme/viewer").Code(),
+      "SMS.1002");
+  EXPECT_EQ(Call("GET", t + "/details?limit=1001", "", "acme/viewer").Code(),
+            "SMS.1002");
+  // A committed run takes no more details.
+  EXPECT_EQ(
+      Call("POST", t + "/details",
+           ToJson(json::object{
+               {"run_id", run_id}, {"seq", 99}, {"files", json::array{}}}),
+           "acme/agent")
+          .Code(),
+      "SMS.1004");
+}
+
+TEST_F(ApiTest, ExportInThreeFormatsIsFormulaSafe) {
+  auto [source_id, task_id] = MakeTask();
+  std::string body = ToJson(json::object{
+      {"consistency_result",
+       json::array{json::object{{"dir_check", "/=cmd|' /C calc'!A0"},
+                                {"num_total_files", 3},
+                                {"num_different_files", 1},
+                                {"num_target_miss_files", 0},
+                                {"num_target_more_files", 0}}}}});
+  ASSERT_EQ(Call("POST", "/v3/tasks/" + task_id + "/consistency-result", body,
+                 "acme/agent")
+                .status,
+            200);
+  std::string missing = NewUuid();
+  std::string req = ToJson(json::object{
+      {"task_info", json::array{json::object{{"task_id", task_id}},
+                                json::object{{"task_id", missing}}}}});
+  Reply csv =
+      Call("POST", "/v3/tasks/consistency-results/export", req, "acme/viewer");
+  ASSERT_EQ(csv.status, 200) << csv.raw;
+  EXPECT_EQ(csv.Header("Content-Type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.raw.rfind("source_name,source_id,task_id,task_name,run_id,", 0),
+            0u);
+  EXPECT_THAT(csv.raw, HasSubstr(task_id));
+  EXPECT_THAT(csv.raw, HasSubstr(",3,1,0,0,0,0\r\n"));
+  EXPECT_THAT(csv.raw,
+              HasSubstr(missing + ",,,,error: the task does not exist"));
+  // The task name starts with '=' nowhere, but source names can: check a
+  // dangerous value is neutralised.
+  EXPECT_EQ(NeutraliseCell("=1+2"), "'=1+2");
+  EXPECT_EQ(NeutraliseCell("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(NeutraliseCell("\tx"), "'\tx");
+  EXPECT_EQ(NeutraliseCell("/root"), "/root");
+
+  Reply js = Call("POST", "/v3/tasks/consistency-results/export", req,
+                  "acme/viewer", {{"Accept", "application/json"}});
+  ASSERT_EQ(js.status, 200);
+  EXPECT_EQ(js.body.at("count"), 2);
+  EXPECT_EQ(js.body.at("rows").as_array()[0].at("num_total_files"), 3);
+
+  Reply zh = Call("POST", "/v3/tasks/consistency-results/export", req,
+                  "acme/viewer", {{"X-Language", "zh-cn"}});
+  EXPECT_THAT(zh.raw, HasSubstr("源端名称"));
+
+  Reply x = Call(
+      "POST", "/v3/tasks/consistency-results/export", req, "acme/viewer",
+      {{"Accept",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}});
+  ASSERT_EQ(x.status, 200);
+  EXPECT_EQ(x.raw.substr(0, 2), "PK");  // a zip container
+
+  // Another tenant's task shows as an error row, never as data.
+  Reply other =
+      Call("POST", "/v3/tasks/consistency-results/export", req, "other/viewer");
+  EXPECT_THAT(other.raw, ::testing::Not(HasSubstr("migrate web01")));
+  EXPECT_THAT(other.raw, HasSubstr(task_id + ",,,,error"));
+}
+
+TEST_F(ApiTest, OperationsEndpoints) {
+  EXPECT_EQ(Call("GET", "/healthz", "", "").status, 200);
+  EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
+  Call("GET", "/v3/tasks", "", "acme/viewer");
+  Reply m = Call("GET", "/metrics", "", "");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_THAT(m.raw, HasSubstr("sms_http_requests_total{route=\"/v3/tasks\","
+                               "status=\"200\"} 1"));
+  EXPECT_THAT(m.raw, HasSubstr("sms_http_request_duration_seconds_bucket"));
+  EXPECT_THAT(m.raw, HasSubstr("sms_runs_committed_total 0"));
+  Reply o = Call("GET", "/openapi.json", "", "");
+  EXPECT_EQ(o.status, 200);
+  EXPECT_EQ(o.body.at("openapi"), "3.0.3");
+  EXPECT_EQ(Call("GET", "/nope", "", "").status, 404);
+  EXPECT_EQ(Call("PUT", "/v3/tasks", "", "acme/viewer").status, 405);
+}
+
+TEST_F(ApiTest, RequestIdIsEchoedAndLogged) {
+  Reply r = Call("GET", "/v3/tasks", "", "acme/viewer",
+                 {{"X-Request-Id", "req-123"}});
+  EXPECT_EQ(r.Header("X-Request-Id"), "req-123");
+  ASSERT_FALSE(log_.empty());
+  auto line = json::parse(log_.back());
+  EXPECT_EQ(line.at("request_id"), "req-123");
+  EXPECT_EQ(line.at("route"), "/v3/tasks");
+  EXPECT_EQ(line.at("status"), 200);
+  EXPECT_EQ(line.at("user"), "viewer");
+  EXPECT_EQ(log_.back().find(tokens_["acme/viewer"]), std::string::npos);
+}
+
+TEST_F(ApiTest, OpenApiDocumentsEveryRoute) {
+  auto doc = json::parse(OpenApiJson());
+  const json::object& paths = doc.at("paths").as_object();
+  size_t documented = 0;
+  for (const auto& [p, item] : paths) documented += item.as_object().size();
+  for (const RouteInfo& r : api_->Routes()) {
+    std::string method = r.method;
+    for (char& c : method) c = static_cast<char>(std::tolower(c));
+    ASSERT_TRUE(paths.contains(r.pattern)) << r.pattern;
+    EXPECT_TRUE(paths.at(r.pattern).as_object().contains(method))
+        << r.method << " " << r.pattern;
+  }
+  // And nothing documented that is not served.
+  EXPECT_EQ(documented, api_->Routes().size());
+}
+
+TEST_F(ApiTest, DeleteTaskRemovesItsRuns) {
+  auto [source_id, task_id] = MakeTask();
+  ASSERT_EQ(Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                 UploadBody(NewUuid(), 1), "acme/agent")
+                .status,
+            200);
+  EXPECT_EQ(Call("DELETE", "/v3/tasks/" + task_id, "", "acme/viewer").Code(),
+            "SMS.9004");
+  EXPECT_EQ(Call("DELETE", "/v3/tasks/" + task_id, "", "acme/operator").status,
+            200);
+  EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "",
+                 "acme/viewer")
+                .Code(),
+            "SMS.2252");
+}
+
+TEST_F(ApiTest, ListTasksFiltersAndValidates) {
+  MakeTask();
+  MakeTask();
+  Reply all = Call("GET", "/v3/tasks?limit=1", "", "acme/viewer");
+  EXPECT_EQ(all.body.at("count"), 2);
+  EXPECT_EQ(all.body.at("tasks").as_array().size(), 1u);
+  const auto& task = all.body.at("tasks").as_array()[0];
+  EXPECT_EQ(task.at("state"), "READY");
+  EXPECT_EQ(task.at("source_server").at("name"), "web01");
+  EXPECT_EQ(Call("GET", "/v3/tasks?state=RUNNING", "", "acme/viewer")
+                .body.at("count"),
+            0);
+  EXPECT_EQ(Call("GET", "/v3/tasks?limit=201", "", "acme/viewer").Code(),
+            "SMS.1002");
+  EXPECT_EQ(Call("GET", "/v3/tasks?state=BOGUS", "", "acme/viewer").Code(),
+            "SMS.1002");
+}
+
+}  // namespace
+}  // namespace sms::server

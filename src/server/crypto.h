@@ -1,0 +1,39 @@
+// Crypto: the few primitives the server needs, on OpenSSL.
+// Thread-safety: every function is safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace sms::server {
+
+// Lower-case hex of the bytes.
+std::string HexEncode(std::string_view bytes);
+// SHA-256 of `data`, lower-case hex.
+std::string Sha256Hex(std::string_view data);
+// Raw HMAC-SHA256 of `data` keyed with `key`.
+std::string HmacSha256(std::string_view key, std::string_view data);
+// `n` bytes from the OpenSSL CSPRNG.
+std::string RandomBytes(size_t n);
+// Equality in time independent of where the inputs differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Standard base64 (with padding) and its URL-safe variant (no padding).
+std::string Base64Encode(std::string_view bytes);
+std::string Base64UrlEncode(std::string_view bytes);
+// Decodes either alphabet, padding optional; nullopt-like error on bad input.
+core::Result<std::string> Base64Decode(std::string_view text);
+// A random (version 4) UUID, lower-case.
+std::string NewUuid();
+// True when `s` is a lower-case 36-character UUID.
+bool IsUuid(std::string_view s);
+
+// Password hashing: PBKDF2-HMAC-SHA256, 16-byte random salt, stored as
+// "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>".
+std::string HashPassword(std::string_view password, int iterations = 210000);
+// True if `password` matches `stored` (constant-time comparison).
+bool VerifyPassword(std::string_view password, std::string_view stored);
+
+}  // namespace sms::server

@@ -1,0 +1,54 @@
+// HttpServer: the network transport of the Api, on Boost.Beast/Asio.
+//
+// Asynchronous HTTP/1.1 with keep-alive: N I/O threads (one per core) run
+// every connection, so idle agent connections cost no thread. Handlers run
+// on a separate worker pool, because storage calls block (fsync). Limits:
+// request line + headers (32 KiB), URL (8 KiB), body (per route, Api), idle
+// time. TLS when a certificate and key are given. Stop() (or SIGTERM/SIGINT
+// during Run()) stops accepting, closes idle connections, lets in-flight
+// requests finish and answers them with "Connection: close".
+// Thread-safety: Stop() may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "server/api.h"
+
+namespace sms::server {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;    // 0: pick a free port (see port())
+  int io_threads = 0;      // 0: one per core
+  int worker_threads = 0;  // 0: 2 x cores, at least 4
+  size_t max_header_bytes = 32 * 1024;
+  int idle_timeout_s = 75;
+  int shutdown_grace_s = 30;
+  std::string tls_cert;  // PEM chain; TLS on when both are set
+  std::string tls_key;
+};
+
+class HttpServer final {
+ public:
+  HttpServer(Api& api, Metrics& metrics, HttpServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; fails when the address is taken or TLS files are bad.
+  [[nodiscard]] core::Status Start();
+  // The bound port (after Start()).
+  uint16_t port() const;
+  // Serves until Stop() or SIGTERM/SIGINT, then drains and returns.
+  void Run();
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sms::server

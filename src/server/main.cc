@@ -1,0 +1,329 @@
+// sms-server: the composition root. `serve` runs the HTTP API; `admin`
+// manages domains, users and credentials on the same database.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+
+#include "core/clock.h"
+#include "server/api.h"
+#include "server/auth_service.h"
+#include "server/export_service.h"
+#include "server/http_server.h"
+#include "server/json_fields.h"
+#include "server/metrics.h"
+#include "server/result_service.h"
+#include "server/task_service.h"
+#include "storage/sqlite_store.h"
+
+namespace sms::server {
+std::string_view OpenApiJson();  // generated from docs/openapi.json
+}
+
+namespace {
+
+using namespace sms;  // NOLINT: file-local, in a .cc
+using server::json::object;
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string db = "sqlite:./var/sms.db";
+  std::string tls_cert;
+  std::string tls_key;
+  int io_threads = 0;
+  int64_t token_ttl_hours = 24;
+  bool public_metrics = true;
+  int pbkdf2_iterations = 210000;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "sms-server: %s\n", message.c_str());
+  return 2;
+}
+
+// Reads a JSON config file; unknown keys are rejected.
+core::Status LoadConfigFile(const std::string& path, ServerConfig* c) {
+  std::ifstream in(path);
+  if (!in) return core::Fail(core::NotFound("config file " + path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto obj = server::ParseJsonObject(ss.str());
+  if (!obj)
+    return core::Fail(core::InvalidArgument(path + ": " + obj.error().message));
+  for (const auto& [key, value] : *obj) {
+    std::string k(key);
+    auto str = [&](std::string* out) -> core::Status {
+      if (!value.is_string())
+        return core::Fail(
+            core::InvalidArgument(path + ": " + k + ": expected a string"));
+      *out = std::string(value.get_string());
+      return core::Ok();
+    };
+    auto integer = [&](int64_t* out) -> core::Status {
+      if (!value.is_int64())
+        return core::Fail(
+            core::InvalidArgument(path + ": " + k + ": expected an integer"));
+      *out = value.get_int64();
+      return core::Ok();
+    };
+    core::Status s = core::Ok();
+    int64_t n = 0;
+    if (k == "listen") {
+      s = str(&c->listen);
+    } else if (k == "db") {
+      s = str(&c->db);
+    } else if (k == "tls_cert") {
+      s = str(&c->tls_cert);
+    } else if (k == "tls_key") {
+      s = str(&c->tls_key);
+    } else if (k == "io_threads") {
+      s = integer(&n);
+      c->io_threads = static_cast<int>(n);
+    } else if (k == "token_ttl_hours") {
+      s = integer(&c->token_ttl_hours);
+    } else if (k == "pbkdf2_iterations") {
+      s = integer(&n);
+      c->pbkdf2_iterations = static_cast<int>(n);
+    } else if (k == "public_metrics") {
+      if (!value.is_bool())
+        return core::Fail(core::InvalidArgument(
+            path + ": public_metrics: expected true or false"));
+      c->public_metrics = value.get_bool();
+    } else {
+      return core::Fail(
+          core::InvalidArgument(path + ": unknown key \"" + k + "\""));
+    }
+    if (!s) return s;
+  }
+  return core::Ok();
+}
+
+// "sqlite:PATH" -> PATH, creating the parent directory.
+core::Result<std::string> SqlitePath(const std::string& db) {
+  const std::string prefix = "sqlite:";
+  if (db.rfind(prefix, 0) != 0 || db.size() == prefix.size())
+    return core::Fail(core::InvalidArgument(
+        "--db: expected sqlite:PATH (this build has the SQLite backend only)"));
+  std::string path = db.substr(prefix.size());
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    std::string dir = path.substr(0, slash);
+    // mkdir -p
+    for (size_t i = 1; i <= dir.size(); ++i) {
+      if (i == dir.size() || dir[i] == '/')
+        mkdir(dir.substr(0, i).c_str(), 0750);
+    }
+  }
+  return path;
+}
+
+core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db) {
+  SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(db));
+  return storage::OpenSqliteStore(path);
+}
+
+int Serve(const ServerConfig& cfg) {
+  auto store = OpenStore(cfg.db);
+  if (!store)
+    return Fail("opening " + cfg.db + ": " + store.error().ToString());
+  core::Clock& clock = core::SystemClock();
+  server::AuthOptions auth_options;
+  auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
+  auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
+  server::AuthService auth(**store, clock, auth_options);
+  server::TaskService tasks(**store, clock);
+  server::ResultService results(**store, clock, tasks);
+  server::ExportService exports(**store, tasks);
+  server::Metrics metrics;
+  std::mutex log_mu;
+  server::ApiDeps deps{store->get(),
+                       &clock,
+                       &auth,
+                       &tasks,
+                       &results,
+                       &exports,
+                       &metrics,
+                       [&log_mu](const std::string& line) {
+                         std::lock_guard lock(log_mu);
+                         std::fwrite(line.data(), 1, line.size(), stderr);
+                         std::fputc('\n', stderr);
+                       }};
+  server::ApiOptions api_options;
+  api_options.public_metrics = cfg.public_metrics;
+  api_options.openapi_json = std::string(server::OpenApiJson());
+  server::Api api(deps, api_options);
+
+  server::HttpServerOptions http;
+  size_t colon = cfg.listen.rfind(':');
+  if (colon == std::string::npos) return Fail("--listen: expected HOST:PORT");
+  http.host = cfg.listen.substr(0, colon);
+  if (http.host.size() > 2 && http.host.front() == '[')
+    http.host = http.host.substr(1, http.host.size() - 2);
+  int port = std::atoi(cfg.listen.substr(colon + 1).c_str());
+  if (port < 0 || port > 65535) return Fail("--listen: bad port");
+  http.port = static_cast<uint16_t>(port);
+  http.io_threads = cfg.io_threads;
+  http.tls_cert = cfg.tls_cert;
+  http.tls_key = cfg.tls_key;
+  server::HttpServer srv(api, metrics, http);
+  if (auto s = srv.Start(); !s) return Fail(s.error().ToString());
+  deps.log(server::ToJson(
+      object{{"level", "info"},
+             {"msg", "listening"},
+             {"address", http.host + ":" + std::to_string(srv.port())},
+             {"tls", !cfg.tls_cert.empty()},
+             {"db", cfg.db}}));
+  srv.Run();
+  deps.log(server::ToJson(object{{"level", "info"}, {"msg", "stopped"}}));
+  return 0;
+}
+
+std::string ReadPasswordFromStdin() {
+  if (isatty(STDIN_FILENO)) return "";
+  std::string line;
+  std::getline(std::cin, line);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+    line.pop_back();
+  return line;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sms-server: the SMS consistency-verification control plane"};
+  app.require_subcommand(1);
+  ServerConfig cfg;
+  if (const char* v = std::getenv("SMS_LISTEN")) cfg.listen = v;
+  if (const char* v = std::getenv("SMS_DB")) cfg.db = v;
+  std::string config_file;
+
+  CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
+  serve->add_option("--config", config_file,
+                    "JSON config file (keys: listen, db, tls_cert, tls_key, "
+                    "io_threads, token_ttl_hours, public_metrics, "
+                    "pbkdf2_iterations)");
+  std::string listen_flag, db_flag, cert_flag, key_flag;
+  int io_threads_flag = -1;
+  serve->add_option("--listen", listen_flag,
+                    "HOST:PORT (default 127.0.0.1:8080, env SMS_LISTEN)");
+  serve->add_option("--db", db_flag,
+                    "sqlite:PATH (default sqlite:./var/sms.db, env SMS_DB)");
+  serve->add_option("--tls-cert", cert_flag, "PEM certificate chain");
+  serve->add_option("--tls-key", key_flag, "PEM private key");
+  serve->add_option("--io-threads", io_threads_flag,
+                    "I/O threads (default: one per core)");
+
+  CLI::App* admin = app.add_subcommand("admin", "Manage domains, users, keys");
+  admin->require_subcommand(1);
+  std::string admin_db;
+  admin->add_option("--db", admin_db, "sqlite:PATH (default as serve)");
+  std::string domain_name;
+  CLI::App* create_domain =
+      admin->add_subcommand("create-domain", "Create a domain (tenant)");
+  create_domain->add_option("name", domain_name, "Domain name")->required();
+  std::string user_domain, user_name, user_role;
+  CLI::App* create_user = admin->add_subcommand(
+      "create-user",
+      "Create a user; the password is read from stdin (one line), or "
+      "generated and printed once when stdin is a terminal or empty");
+  create_user->add_option("--domain", user_domain)->required();
+  create_user->add_option("--name", user_name)->required();
+  create_user->add_option("--role", user_role, "admin|operator|viewer|agent")
+      ->required();
+  std::string cred_domain, cred_user;
+  CLI::App* create_cred = admin->add_subcommand(
+      "create-credential", "Create an AK/SK pair; prints \"AK SK\"");
+  create_cred->add_option("--domain", cred_domain)->required();
+  create_cred->add_option("--user", cred_user)->required();
+  std::string revoke_ak;
+  CLI::App* revoke_cred =
+      admin->add_subcommand("revoke-credential", "Revoke an access key");
+  revoke_cred->add_option("ak", revoke_ak, "Access key")->required();
+  CLI::App* migrate =
+      admin->add_subcommand("migrate", "Apply pending schema migrations");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (const char* v = std::getenv("SMS_PBKDF2_ITERATIONS"))
+    cfg.pbkdf2_iterations = std::atoi(v);
+  if (serve->parsed()) {
+    if (!config_file.empty()) {
+      // Precedence: defaults < config file < environment < flags.
+      ServerConfig file_cfg;
+      if (auto s = LoadConfigFile(config_file, &file_cfg); !s)
+        return Fail(s.error().message);
+      if (!std::getenv("SMS_LISTEN")) cfg.listen = file_cfg.listen;
+      if (!std::getenv("SMS_DB")) cfg.db = file_cfg.db;
+      cfg.tls_cert = file_cfg.tls_cert;
+      cfg.tls_key = file_cfg.tls_key;
+      cfg.io_threads = file_cfg.io_threads;
+      cfg.token_ttl_hours = file_cfg.token_ttl_hours;
+      cfg.public_metrics = file_cfg.public_metrics;
+      if (!std::getenv("SMS_PBKDF2_ITERATIONS"))
+        cfg.pbkdf2_iterations = file_cfg.pbkdf2_iterations;
+    }
+    if (!listen_flag.empty()) cfg.listen = listen_flag;
+    if (!db_flag.empty()) cfg.db = db_flag;
+    if (!cert_flag.empty()) cfg.tls_cert = cert_flag;
+    if (!key_flag.empty()) cfg.tls_key = key_flag;
+    if (io_threads_flag >= 0) cfg.io_threads = io_threads_flag;
+    return Serve(cfg);
+  }
+
+  if (!admin_db.empty()) cfg.db = admin_db;
+  if (migrate->parsed()) {
+    auto path = SqlitePath(cfg.db);
+    if (!path) return Fail(path.error().message);
+    auto applied = storage::MigrateSqlite(*path);
+    if (!applied) return Fail(applied.error().ToString());
+    auto versions = storage::SqliteSchemaVersions(*path);
+    std::printf("applied %zu migration(s); schema versions:", applied->size());
+    if (versions)
+      for (int v : *versions) std::printf(" %d", v);
+    std::printf("\n");
+    return 0;
+  }
+  auto store = OpenStore(cfg.db);
+  if (!store)
+    return Fail("opening " + cfg.db + ": " + store.error().ToString());
+  server::AuthOptions auth_options;
+  auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
+  server::AuthService auth(**store, core::SystemClock(), auth_options);
+  if (create_domain->parsed()) {
+    auto d = auth.CreateDomain(domain_name);
+    if (!d) return Fail(d.error().message);
+    std::printf("%s\n", d->id.c_str());
+    return 0;
+  }
+  if (create_user->parsed()) {
+    std::string password = ReadPasswordFromStdin();
+    auto u = auth.CreateUser(user_domain, user_name, user_role, password);
+    if (!u) return Fail(u.error().message);
+    if (!u->password.empty()) {
+      std::printf("%s %s\n", u->user.id.c_str(), u->password.c_str());
+    } else {
+      std::printf("%s\n", u->user.id.c_str());
+    }
+    return 0;
+  }
+  if (create_cred->parsed()) {
+    auto c = auth.CreateCredential(cred_domain, cred_user);
+    if (!c) return Fail(c.error().message);
+    std::printf("%s %s\n", c->access_key.c_str(), c->secret_key.c_str());
+    return 0;
+  }
+  if (revoke_cred->parsed()) {
+    if (auto s = auth.RevokeCredential(revoke_ak); !s)
+      return Fail(s.error().message);
+    std::printf("revoked\n");
+    return 0;
+  }
+  return Fail("no command");
+}

@@ -1,0 +1,46 @@
+// Metrics: request counters and latency histograms, rendered in the
+// Prometheus text exposition format for GET /metrics.
+// Thread-safety: safe for concurrent use (one mutex; the critical sections
+// are a few map operations).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace sms::server {
+
+class Metrics final {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
+
+  // Records one request of `route` (the pattern, e.g. "/v3/tasks/{task_id}")
+  // answered with `status` after `seconds`.
+  void ObserveRequest(const std::string& route, int status, double seconds);
+  void AddStorageError() { storage_errors_.fetch_add(1); }
+  void SetOpenConnections(int64_t n) { open_connections_.store(n); }
+  void AddOpenConnections(int64_t d) { open_connections_.fetch_add(d); }
+
+  // The exposition text; `runs_committed` comes from the result service.
+  std::string Render(int64_t runs_committed);
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  std::atomic<int64_t> storage_errors_{0};
+  std::atomic<int64_t> open_connections_{0};
+};
+
+}  // namespace sms::server

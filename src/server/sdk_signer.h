@@ -1,0 +1,55 @@
+// SdkSigner: the SDK-HMAC-SHA256 request signature of the Huawei Cloud SDKs
+// (spec/API.md §2), used to verify AK/SK requests (and by tests and clients
+// to sign them).
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sms::server {
+
+struct SignableRequest {
+  std::string method;  // "GET"
+  std::string path;    // as on the wire, percent-encoded: "/v3/tasks"
+  std::string query;   // as on the wire, without '?': "limit=2&marker=x"
+  // Header names in any case; values as received.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct SdkAuthorization {
+  std::string access_key;
+  std::vector<std::string> signed_headers;  // lower-case, as sent
+  std::string signature;                    // lower-case hex
+};
+
+// Parses "SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex".
+[[nodiscard]] core::Result<SdkAuthorization> ParseSdkAuthorization(
+    std::string_view header);
+
+// Percent-encodes with the SDK's unreserved set (A-Z a-z 0-9 - _ . ~).
+std::string SdkUriEncode(std::string_view raw);
+
+// The canonical request of the SDK algorithm.
+std::string SdkCanonicalRequest(const SignableRequest& req,
+                                const std::vector<std::string>& signed_headers);
+
+// Lower-case hex signature of `req` with `secret_key`; `sdk_date` is the
+// X-Sdk-Date value ("20191115T033655Z").
+std::string SdkSignature(const SignableRequest& req,
+                         const std::vector<std::string>& signed_headers,
+                         std::string_view sdk_date,
+                         std::string_view secret_key);
+
+// Parses an X-Sdk-Date ("YYYYMMDDTHHMMSSZ") into epoch milliseconds.
+[[nodiscard]] core::Result<int64_t> ParseSdkDate(std::string_view date);
+
+// Formats epoch milliseconds as an X-Sdk-Date.
+std::string FormatSdkDate(int64_t epoch_ms);
+
+}  // namespace sms::server

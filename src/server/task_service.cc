@@ -1,0 +1,601 @@
+#include "server/task_service.h"
+
+#include <algorithm>
+
+#include "server/crypto.h"
+
+namespace sms::server {
+namespace {
+
+constexpr char kTaskNotFound[] = "The task does not exist.";
+constexpr char kSourceNotFound[] = "The source server does not exist.";
+constexpr int64_t kConnectedWindowMs = 60 * 1000;
+constexpr int64_t kMaxInt32 = 2147483647;
+
+// Splits on ',' and trims blanks; empty items are dropped.
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t pos = s.find(',', start);
+    if (pos == std::string::npos) pos = s.size();
+    std::string item = s.substr(start, pos - start);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.erase(item.begin());
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.pop_back();
+    if (!item.empty()) out.push_back(std::move(item));
+    start = pos + 1;
+  }
+  return out;
+}
+
+ApiResult<std::optional<std::string>> QueryString(const QueryParams& q,
+                                                  const std::string& key,
+                                                  size_t max_len) {
+  auto it = q.find(key);
+  if (it == q.end()) return std::optional<std::string>();
+  if (it->second.size() > max_len)
+    return Malformed(key, "longer than " + std::to_string(max_len) + " bytes");
+  return std::optional<std::string>(it->second);
+}
+
+ApiResult<int64_t> QueryInt(const QueryParams& q, const std::string& key,
+                            int64_t def, int64_t min, int64_t max) {
+  auto it = q.find(key);
+  if (it == q.end()) return def;
+  return ParseQueryInt(it->second, key, min, max);
+}
+
+}  // namespace
+
+ApiResult<std::vector<std::string>> SplitConsistencyDirs(
+    const std::string& value, std::string_view path) {
+  std::vector<std::string> dirs = SplitList(value);
+  if (dirs.empty()) return Malformed(path, "lists no directory");
+  if (dirs.size() > 30) return Malformed(path, "more than 30 directories");
+  for (std::string& d : dirs) {
+    if (d.front() != '/')
+      return Malformed(path, "\"" + d + "\" is not an absolute path");
+    if (d.size() > 4096) return Malformed(path, "longer than 4096 bytes");
+    if (d.find('\0') != std::string::npos)
+      return Malformed(path, "contains NUL");
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  std::vector<std::string> out;
+  for (const std::string& d : dirs) {
+    bool covered = false;
+    for (const std::string& p : out) {
+      if (p == "/" || (d.size() > p.size() && d.compare(0, p.size(), p) == 0 &&
+                       d[p.size()] == '/')) {
+        covered = true;
+        break;
+      }
+    }
+    if (!covered) out.push_back(d);
+  }
+  return out;
+}
+
+TaskService::TaskService(storage::Store& store, core::Clock& clock)
+    : store_(store), clock_(clock) {}
+
+ApiResult<storage::Task> TaskService::LoadTask(const Identity& who,
+                                               const std::string& id) {
+  auto t = store_.GetTask(who.domain_id, id);
+  if (!t) return StoreFail(t.error(), kTaskNotFound);
+  return std::move(*t);
+}
+
+ApiStatus TaskService::CheckAgentOwnsTask(const Identity& who,
+                                          const storage::Task& task) {
+  if (who.role != "agent") return {};
+  auto src = store_.GetSource(who.domain_id, task.source_id);
+  if (!src && src.error().code != core::ErrorCode::kNotFound)
+    return StoreFail(src.error(), kSourceNotFound);
+  if (!src || src->owner_user_id != who.user_id) {
+    return ApiFail(ApiCode::kForbidden,
+                   "You do not have permission to perform action "
+                   "sms:task:uploadResult on a task whose source is not "
+                   "yours.");
+  }
+  return {};
+}
+
+ApiResult<storage::Source> TaskService::LoadOwnSource(const Identity& who,
+                                                      const std::string& id) {
+  auto s = store_.GetSource(who.domain_id, id);
+  if (!s) return StoreFail(s.error(), kSourceNotFound);
+  if (who.role == "agent" && s->owner_user_id != who.user_id) {
+    return ApiFail(ApiCode::kForbidden,
+                   "You do not have permission to perform action "
+                   "sms:server:command on a source registered by another "
+                   "agent.");
+  }
+  return std::move(*s);
+}
+
+json::value TaskService::TaskJson(const storage::Task& t) {
+  std::string source_name;
+  if (auto s = store_.GetSource(t.domain_id, t.source_id))
+    source_name = s->name;
+  json::object o;
+  o["id"] = t.id;
+  o["name"] = t.name;
+  o["type"] = t.type;
+  o["os_type"] = t.os_type;
+  o["state"] = t.state;
+  o["create_date"] = t.created_at;
+  o["source_server"] = json::object{{"id", t.source_id}, {"name", source_name}};
+  o["target_server"] = json::object{{"name", t.target_name},
+                                    {"ip", t.target_ip},
+                                    {"verify_uri", t.target_verify_uri}};
+  o["is_need_consistency_check"] = t.is_need_consistency_check;
+  if (!t.current_run_id.empty()) o["current_run_id"] = t.current_run_id;
+  return o;
+}
+
+json::value TaskService::SourceJson(const storage::Source& s, int64_t now) {
+  json::object o;
+  o["id"] = s.id;
+  o["name"] = s.name;
+  o["hostname"] = s.hostname;
+  o["ip"] = s.ip;
+  o["os_type"] = s.os_type;
+  o["os_version"] = s.os_version;
+  o["agent_version"] = s.agent_version;
+  o["add_date"] = s.created_at;
+  o["last_visit_time"] = s.last_seen_at;
+  o["connected"] =
+      s.last_seen_at > 0 && now - s.last_seen_at <= kConnectedWindowMs;
+  o["is_consistency_result_exist"] = s.has_results;
+  return o;
+}
+
+ApiResult<json::value> TaskService::CreateTask(const Identity& who,
+                                               const json::object& body) {
+  if (auto s = Require(who, Action::kTaskWrite); !s)
+    return tl::unexpected(s.error());
+  storage::Task t;
+  auto name = ReqString(body, "name", "name", 1, 255);
+  if (!name) return tl::unexpected(name.error());
+  auto type = OptString(body, "type", "type", 1, 32);
+  if (!type) return tl::unexpected(type.error());
+  t.type = type->value_or("MIGRATE_FILE");
+  if (auto s = CheckEnum(t.type, "type", {"MIGRATE_FILE"}); !s)
+    return tl::unexpected(s.error());
+  auto os = ReqString(body, "os_type", "os_type", 1, 16);
+  if (!os) return tl::unexpected(os.error());
+  if (auto s = CheckEnum(*os, "os_type", {"LINUX", "WINDOWS"}); !s)
+    return tl::unexpected(s.error());
+  auto source = ReqObject(body, "source_server", "source_server");
+  if (!source) return tl::unexpected(source.error());
+  auto source_id = ReqString(**source, "id", "source_server.id", 1, 36);
+  if (!source_id) return tl::unexpected(source_id.error());
+  if (!IsUuid(*source_id))
+    return Malformed("source_server.id", "expected a lower-case UUID");
+  auto target = ReqObject(body, "target_server", "target_server");
+  if (!target) return tl::unexpected(target.error());
+  auto tname = ReqString(**target, "name", "target_server.name", 1, 255);
+  if (!tname) return tl::unexpected(tname.error());
+  auto tip = OptString(**target, "ip", "target_server.ip", 0, 64);
+  if (!tip) return tl::unexpected(tip.error());
+  auto uri =
+      OptString(**target, "verify_uri", "target_server.verify_uri", 1, 4096);
+  if (!uri) return tl::unexpected(uri.error());
+  if (*uri && (*uri)->rfind("file:///", 0) != 0 &&
+      (*uri)->rfind("ssh://", 0) != 0) {
+    return Malformed("target_server.verify_uri",
+                     "must start with file:/// or ssh://");
+  }
+  auto check =
+      OptBool(body, "is_need_consistency_check", "is_need_consistency_check");
+  if (!check) return tl::unexpected(check.error());
+  auto src = store_.GetSource(who.domain_id, *source_id);
+  if (!src) return StoreFail(src.error(), kSourceNotFound);
+
+  const int64_t now = clock_.NowEpochMillis();
+  t.id = NewUuid();
+  t.domain_id = who.domain_id;
+  t.name = std::move(*name);
+  t.os_type = std::move(*os);
+  t.source_id = std::move(*source_id);
+  t.target_name = std::move(*tname);
+  t.target_ip = tip->value_or("");
+  t.target_verify_uri = uri->value_or("");
+  t.is_need_consistency_check = check->value_or(true);
+  t.state = "READY";
+  t.created_at = now;
+  t.updated_at = now;
+  if (auto s = store_.CreateTask(t); !s) return StoreFail(s.error(), "");
+  return json::object{{"id", t.id}};
+}
+
+ApiResult<json::value> TaskService::ListTasks(const Identity& who,
+                                              const QueryParams& q) {
+  if (auto s = Require(who, Action::kTaskRead); !s)
+    return tl::unexpected(s.error());
+  storage::TaskFilter f;
+  auto state = QueryString(q, "state", 16);
+  if (!state) return tl::unexpected(state.error());
+  if (*state) {
+    if (auto s = CheckEnum(**state, "state",
+                           {"READY", "RUNNING", "ABORTING", "ABORT"});
+        !s)
+      return tl::unexpected(s.error());
+  }
+  f.state = *state;
+  auto name = QueryString(q, "name", 255);
+  if (!name) return tl::unexpected(name.error());
+  f.name = *name;
+  auto id = QueryString(q, "id", 36);
+  if (!id) return tl::unexpected(id.error());
+  f.id = *id;
+  auto sid = QueryString(q, "source_server_id", 36);
+  if (!sid) return tl::unexpected(sid.error());
+  f.source_id = *sid;
+  auto limit = QueryInt(q, "limit", 100, 0, 200);
+  if (!limit) return tl::unexpected(limit.error());
+  auto offset = QueryInt(q, "offset", 0, 0, kMaxInt32);
+  if (!offset) return tl::unexpected(offset.error());
+  f.limit = static_cast<int>(*limit);
+  f.offset = static_cast<int>(*offset);
+  auto page = store_.ListTasks(who.domain_id, f);
+  if (!page) return StoreFail(page.error(), "");
+  json::array tasks;
+  for (const auto& t : page->items) tasks.push_back(TaskJson(t));
+  return json::object{{"count", page->count}, {"tasks", std::move(tasks)}};
+}
+
+ApiResult<json::value> TaskService::ShowTask(const Identity& who,
+                                             const std::string& id) {
+  if (auto s = Require(who, Action::kTaskRead); !s)
+    return tl::unexpected(s.error());
+  auto t = LoadTask(who, id);
+  if (!t) return tl::unexpected(t.error());
+  return TaskJson(*t);
+}
+
+ApiResult<json::value> TaskService::DeleteTask(const Identity& who,
+                                               const std::string& id) {
+  if (auto s = Require(who, Action::kTaskWrite); !s)
+    return tl::unexpected(s.error());
+  if (auto s = store_.DeleteTask(who.domain_id, id); !s)
+    return StoreFail(s.error(), kTaskNotFound);
+  return json::object{};
+}
+
+ApiResult<json::value> TaskService::SetConfiguration(const Identity& who,
+                                                     const std::string& id,
+                                                     const json::object& body) {
+  if (auto s = Require(who, Action::kTaskWrite); !s)
+    return tl::unexpected(s.error());
+  auto list = ReqArray(body, "configurations", "configurations", 1, 20);
+  if (!list) return tl::unexpected(list.error());
+  std::vector<storage::ConfigEntry> entries;
+  for (size_t i = 0; i < (*list)->size(); ++i) {
+    std::string path = "configurations[" + std::to_string(i) + "]";
+    auto item = AsObject((**list)[i], path);
+    if (!item) return tl::unexpected(item.error());
+    auto key = ReqString(**item, "config_key", path + ".config_key", 1, 64);
+    if (!key) return tl::unexpected(key.error());
+    auto value =
+        ReqString(**item, "config_value", path + ".config_value", 0, 65536);
+    if (!value) return tl::unexpected(value.error());
+    std::string vpath = path + ".config_value";
+    if (*key == "CONSISTENCY_DIR") {
+      auto dirs = SplitConsistencyDirs(*value, vpath);
+      if (!dirs) return tl::unexpected(dirs.error());
+    } else if (*key == "CONSISTENCY_MODE") {
+      if (auto s = CheckEnum(*value, vpath, {"hash", "quick"}); !s)
+        return tl::unexpected(s.error());
+    } else if (*key == "CONSISTENCY_HASH") {
+      if (auto s = CheckEnum(*value, vpath, {"xxh128", "sha256"}); !s)
+        return tl::unexpected(s.error());
+    } else if (*key == "CONSISTENCY_EXCLUDE") {
+      if (value->size() > 4096)
+        return Malformed(vpath, "longer than 4096 bytes");
+      if (SplitList(*value).size() > 100)
+        return Malformed(vpath, "more than 100 patterns");
+    } else if (*key == "CONSISTENCY_IO_LIMIT") {
+      auto n = ParseQueryInt(*value, vpath, 0, 100000);
+      if (!n) return tl::unexpected(n.error());
+    } else {
+      return Malformed(path + ".config_key",
+                       "must be one of CONSISTENCY_DIR, CONSISTENCY_MODE, "
+                       "CONSISTENCY_EXCLUDE, CONSISTENCY_HASH, "
+                       "CONSISTENCY_IO_LIMIT");
+    }
+    entries.push_back({std::move(*key), std::move(*value)});
+  }
+  if (auto s = store_.PutTaskConfigs(who.domain_id, id, entries); !s)
+    return StoreFail(s.error(), kTaskNotFound);
+  return json::object{};
+}
+
+ApiResult<json::value> TaskService::GetConfiguration(const Identity& who,
+                                                     const std::string& id,
+                                                     const QueryParams& q) {
+  if (auto s = Require(who, Action::kTaskRead); !s)
+    return tl::unexpected(s.error());
+  auto key = QueryString(q, "config_key", 64);
+  if (!key) return tl::unexpected(key.error());
+  auto entries = store_.GetTaskConfigs(who.domain_id, id);
+  if (!entries) return StoreFail(entries.error(), kTaskNotFound);
+  json::array out;
+  for (const auto& e : *entries) {
+    if (*key && e.key != **key) continue;
+    out.push_back(
+        json::object{{"config_key", e.key}, {"config_value", e.value}});
+  }
+  return json::object{{"configurations", std::move(out)}};
+}
+
+ApiResult<json::value> TaskService::RunAction(const Identity& who,
+                                              const std::string& id,
+                                              const json::object& body) {
+  if (auto s = Require(who, Action::kTaskWrite); !s)
+    return tl::unexpected(s.error());
+  auto op = ReqString(body, "operation", "operation", 1, 64);
+  if (!op) return tl::unexpected(op.error());
+  auto task = LoadTask(who, id);
+  if (!task) return tl::unexpected(task.error());
+  const int64_t now = clock_.NowEpochMillis();
+  auto bad_state = [&](const std::string& why) {
+    return ApiFail(ApiCode::kBadState, "operation " + *op + ": " + why +
+                                           " (task state " + task->state + ")");
+  };
+
+  if (*op == "consistency_check") {
+    if (task->state != "READY" && task->state != "ABORT")
+      return bad_state("a check is already queued or running");
+    if (task->target_verify_uri.empty())
+      return bad_state("target_server.verify_uri is not set");
+    auto configs = store_.GetTaskConfigs(who.domain_id, id);
+    if (!configs) return StoreFail(configs.error(), kTaskNotFound);
+    std::map<std::string, std::string> cfg;
+    for (const auto& e : *configs) cfg[e.key] = e.value;
+    if (cfg["CONSISTENCY_DIR"].empty())
+      return bad_state("configure CONSISTENCY_DIR first");
+    auto dirs = SplitConsistencyDirs(cfg["CONSISTENCY_DIR"], "CONSISTENCY_DIR");
+    if (!dirs) return tl::unexpected(dirs.error());
+    json::array dir_list;
+    for (const auto& d : *dirs) dir_list.push_back(json::string(d));
+    json::array exclude;
+    for (const auto& p : SplitList(cfg["CONSISTENCY_EXCLUDE"]))
+      exclude.push_back(json::string(p));
+    int64_t io_limit = 0;
+    if (!cfg["CONSISTENCY_IO_LIMIT"].empty()) {
+      auto n = ParseQueryInt(cfg["CONSISTENCY_IO_LIMIT"],
+                             "CONSISTENCY_IO_LIMIT", 0, 100000);
+      if (n) io_limit = *n;
+    }
+    std::string run_id = NewUuid();
+    json::object param{
+        {"task_id", task->id},
+        {"run_id", run_id},
+        {"dirs", std::move(dir_list)},
+        {"mode",
+         cfg["CONSISTENCY_MODE"].empty() ? "hash" : cfg["CONSISTENCY_MODE"]},
+        {"hash_algorithm",
+         cfg["CONSISTENCY_HASH"].empty() ? "xxh128" : cfg["CONSISTENCY_HASH"]},
+        {"exclude", std::move(exclude)},
+        {"io_limit", io_limit},
+        {"verify_uri", task->target_verify_uri}};
+    storage::Command cmd{0,
+                         who.domain_id,
+                         task->source_id,
+                         task->id,
+                         run_id,
+                         "CONSISTENCY_CHECK",
+                         ToJson(param),
+                         "pending",
+                         "",
+                         "",
+                         now,
+                         now};
+    auto queued = store_.EnqueueCommand(cmd, task->state, "RUNNING");
+    if (!queued) return StoreFail(queued.error(), kTaskNotFound);
+    return json::object{{"run_id", run_id}};
+  }
+
+  if (*op == "stop" || *op == "skip") {
+    if (task->state != "RUNNING")
+      return bad_state("no check is queued or running");
+    auto latest = store_.LatestTaskCommand(who.domain_id, id);
+    if (!latest) return StoreFail(latest.error(), kTaskNotFound);
+    const bool queued =
+        latest->name == "CONSISTENCY_CHECK" && latest->state == "pending";
+    if (queued) {
+      if (auto s = store_.FinishCommand(who.domain_id, latest->id, "cancelled",
+                                        "", "", now);
+          !s)
+        return StoreFail(s.error(), kTaskNotFound);
+      std::string next = *op == "stop" ? "ABORT" : "READY";
+      if (auto s = store_.UpdateTaskState(who.domain_id, id, "RUNNING", next,
+                                          task->current_run_id, now);
+          !s)
+        return StoreFail(s.error(), kTaskNotFound);
+      return json::object{};
+    }
+    if (*op == "skip") return bad_state("the check is already running");
+    json::object param{{"task_id", task->id}, {"run_id", task->current_run_id}};
+    storage::Command cmd{0,
+                         who.domain_id,
+                         task->source_id,
+                         task->id,
+                         task->current_run_id,
+                         "STOP",
+                         ToJson(param),
+                         "pending",
+                         "",
+                         "",
+                         now,
+                         now};
+    auto q = store_.EnqueueCommand(cmd, "RUNNING", "ABORTING");
+    if (!q) return StoreFail(q.error(), kTaskNotFound);
+    return json::object{};
+  }
+
+  static const char* const kMigrationOps[] = {
+      "start",         "restart",     "test",  "clone_test", "sync",
+      "network_check", "collect_log", "pause", "resume"};
+  for (const char* m : kMigrationOps) {
+    if (*op == m) {
+      return ApiFail(ApiCode::kBadState,
+                     "operation " + *op +
+                         ": this service verifies consistency and does not "
+                         "migrate; use consistency_check, stop or skip");
+    }
+  }
+  return Malformed("operation", "must be one of consistency_check, stop, skip");
+}
+
+ApiResult<json::value> TaskService::RegisterSource(const Identity& who,
+                                                   const json::object& body) {
+  if (auto s = Require(who, Action::kSourceRegister); !s)
+    return tl::unexpected(s.error());
+  storage::Source src;
+  auto name = ReqString(body, "name", "name", 1, 255);
+  if (!name) return tl::unexpected(name.error());
+  auto hostname = OptString(body, "hostname", "hostname", 1, 255);
+  if (!hostname) return tl::unexpected(hostname.error());
+  auto ip = OptString(body, "ip", "ip", 0, 64);
+  if (!ip) return tl::unexpected(ip.error());
+  auto os = ReqString(body, "os_type", "os_type", 1, 16);
+  if (!os) return tl::unexpected(os.error());
+  if (auto s = CheckEnum(*os, "os_type", {"LINUX", "WINDOWS"}); !s)
+    return tl::unexpected(s.error());
+  auto osv = OptString(body, "os_version", "os_version", 0, 255);
+  if (!osv) return tl::unexpected(osv.error());
+  auto av = OptString(body, "agent_version", "agent_version", 0, 64);
+  if (!av) return tl::unexpected(av.error());
+  const int64_t now = clock_.NowEpochMillis();
+  src.id = NewUuid();
+  src.domain_id = who.domain_id;
+  src.owner_user_id = who.user_id;
+  src.name = *name;
+  src.hostname = hostname->value_or(*name);
+  src.ip = ip->value_or("");
+  src.os_type = *os;
+  src.os_version = osv->value_or("");
+  src.agent_version = av->value_or("");
+  src.created_at = now;
+  src.last_seen_at = now;
+  auto saved = store_.UpsertSource(src);
+  if (!saved) return StoreFail(saved.error(), "");
+  if (who.role == "agent" && saved->owner_user_id != who.user_id) {
+    return ApiFail(ApiCode::kForbidden,
+                   "You do not have permission to perform action "
+                   "sms:server:register on a source registered by another "
+                   "agent.");
+  }
+  return json::object{{"id", saved->id}};
+}
+
+ApiResult<json::value> TaskService::ListSources(const Identity& who,
+                                                const QueryParams& q) {
+  if (auto s = Require(who, Action::kSourceRead); !s)
+    return tl::unexpected(s.error());
+  storage::SourceFilter f;
+  auto name = QueryString(q, "name", 255);
+  if (!name) return tl::unexpected(name.error());
+  f.name = *name;
+  auto limit = QueryInt(q, "limit", 100, 0, 200);
+  if (!limit) return tl::unexpected(limit.error());
+  auto offset = QueryInt(q, "offset", 0, 0, kMaxInt32);
+  if (!offset) return tl::unexpected(offset.error());
+  f.limit = static_cast<int>(*limit);
+  f.offset = static_cast<int>(*offset);
+  auto page = store_.ListSources(who.domain_id, f);
+  if (!page) return StoreFail(page.error(), "");
+  const int64_t now = clock_.NowEpochMillis();
+  json::array items;
+  for (const auto& s : page->items) items.push_back(SourceJson(s, now));
+  return json::object{{"count", page->count},
+                      {"source_servers", std::move(items)}};
+}
+
+ApiResult<json::value> TaskService::ShowSource(const Identity& who,
+                                               const std::string& id) {
+  if (auto s = Require(who, Action::kSourceRead); !s)
+    return tl::unexpected(s.error());
+  auto src = store_.GetSource(who.domain_id, id);
+  if (!src) return StoreFail(src.error(), kSourceNotFound);
+  return SourceJson(*src, clock_.NowEpochMillis());
+}
+
+ApiResult<json::value> TaskService::PollCommand(const Identity& who,
+                                                const std::string& id) {
+  if (auto s = Require(who, Action::kAgentLoop); !s)
+    return tl::unexpected(s.error());
+  auto src = LoadOwnSource(who, id);
+  if (!src) return tl::unexpected(src.error());
+  auto next = store_.NextCommand(who.domain_id, id, clock_.NowEpochMillis());
+  if (!next) return StoreFail(next.error(), kSourceNotFound);
+  if (!next->has_value()) return json::object{{"command_name", "NONE"}};
+  const storage::Command& c = **next;
+  json::value param = json::object{};
+  if (auto parsed = ParseJsonBody(c.param_json)) param = std::move(*parsed);
+  return json::object{{"command_name", c.name},
+                      {"command_param", std::move(param)}};
+}
+
+ApiResult<json::value> TaskService::CommandResult(const Identity& who,
+                                                  const std::string& id,
+                                                  const json::object& body) {
+  if (auto s = Require(who, Action::kAgentLoop); !s)
+    return tl::unexpected(s.error());
+  auto name = ReqString(body, "command_name", "command_name", 1, 64);
+  if (!name) return tl::unexpected(name.error());
+  if (auto s = CheckEnum(*name, "command_name", {"CONSISTENCY_CHECK", "STOP"});
+      !s)
+    return tl::unexpected(s.error());
+  auto result = ReqString(body, "result", "result", 1, 16);
+  if (!result) return tl::unexpected(result.error());
+  if (auto s = CheckEnum(*result, "result", {"success", "fail"}); !s)
+    return tl::unexpected(s.error());
+  auto detail = OptObject(body, "result_detail", "result_detail");
+  if (!detail) return tl::unexpected(detail.error());
+  std::string detail_text = *detail ? ToJson(**detail) : "{}";
+  if (detail_text.size() > 65536)
+    return Malformed("result_detail", "longer than 65536 bytes");
+  auto src = LoadOwnSource(who, id);
+  if (!src) return tl::unexpected(src.error());
+  auto cmd = store_.LatestDeliveredCommand(who.domain_id, id, *name);
+  if (!cmd) {
+    if (cmd.error().code == core::ErrorCode::kNotFound)
+      return ApiFail(ApiCode::kBadState,
+                     "command_name: no delivered " + *name +
+                         " command is waiting for a result");
+    return StoreFail(cmd.error(), "");
+  }
+  const int64_t now = clock_.NowEpochMillis();
+  if (auto s = store_.FinishCommand(who.domain_id, cmd->id, "done", *result,
+                                    detail_text, now);
+      !s)
+    return StoreFail(s.error(), "");
+  // Move the task on. A concurrent transition (the run committed first)
+  // makes these compare-and-set updates no-ops, which is what we want.
+  if (*name == "STOP") {
+    auto s = store_.UpdateTaskState(who.domain_id, cmd->task_id, "ABORTING",
+                                    "ABORT", cmd->run_id, now);
+    if (!s && s.error().code != core::ErrorCode::kFailedPrecondition &&
+        s.error().code != core::ErrorCode::kNotFound)
+      return StoreFail(s.error(), "");
+  } else if (*result == "fail") {
+    auto task = store_.GetTask(who.domain_id, cmd->task_id);
+    if (task && task->current_run_id == cmd->run_id) {
+      auto s = store_.UpdateTaskState(who.domain_id, cmd->task_id, "RUNNING",
+                                      "READY", cmd->run_id, now);
+      if (!s && s.error().code != core::ErrorCode::kFailedPrecondition &&
+          s.error().code != core::ErrorCode::kNotFound)
+        return StoreFail(s.error(), "");
+    }
+  }
+  return json::object{};
+}
+
+}  // namespace sms::server
