@@ -1,0 +1,117 @@
+// The console's shell: a hash router (#/tasks, #/tasks/ID, ...), the top bar
+// and the session. Pages live in views/*.js and render into <main>.
+import { clear } from './dom.js';
+import { session, signOut, setUnauthenticatedHandler } from './api.js';
+import { errorBox } from './ui.js';
+import { renderSignIn } from './views/signin.js';
+import { renderTasks } from './views/tasks.js';
+import { renderTask } from './views/task.js';
+import { renderRun } from './views/run.js';
+import { renderSources } from './views/sources.js';
+
+const main = document.getElementById('main');
+let renderSeq = 0;
+let signInNotice = '';
+
+// "#/tasks/abc?state=READY" -> {parts: ['tasks','abc'], query: {state:'READY'}}
+export function parseHash(hash = location.hash) {
+  const text = hash.replace(/^#/, '') || '/tasks';
+  const [path, qs = ''] = text.split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const query = Object.fromEntries(new URLSearchParams(qs));
+  return { parts, query };
+}
+
+export function hashFor(path, query = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const qs = q.toString();
+  return `#${path}${qs ? `?${qs}` : ''}`;
+}
+
+// Changes the route; `replace` keeps the history entry (filters, paging).
+export function go(path, query, { replace = false } = {}) {
+  const target = hashFor(path, query);
+  if (target === location.hash) return;
+  if (replace) {
+    history.replaceState(null, '', target);
+    route();
+  } else {
+    location.hash = target;
+  }
+}
+
+function updateTopbar(s, section) {
+  const bar = document.getElementById('topbar');
+  bar.hidden = !s;
+  if (!s) return;
+  document.getElementById('who-name').textContent = `${s.user} @ ${s.domain}`;
+  const role = document.getElementById('who-role');
+  role.textContent = s.role || 'no role';
+  role.className = `role role-${s.role}`;
+  for (const a of bar.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function route() {
+  const seq = ++renderSeq;
+  const ctx = {
+    alive: () => seq === renderSeq,
+    go,
+    notice: '',
+  };
+  const { parts, query } = parseHash();
+  const s = session();
+  if (!s && parts[0] !== 'signin') {
+    const back = location.hash && !location.hash.startsWith('#/signin') ? location.hash : '';
+    history.replaceState(null, '', hashFor('/signin', { next: back }));
+    return route();
+  }
+  const section = parts[0] || 'tasks';
+  updateTopbar(s, section);
+  clear(main);
+  const titles = { signin: 'Sign in', tasks: 'Tasks', sources: 'Sources' };
+  document.title = `${titles[section] || 'Console'} · SMS Consistency`;
+  try {
+    if (section === 'signin') {
+      if (s) return go('/tasks', {}, { replace: true });
+      ctx.notice = signInNotice;
+      signInNotice = '';
+      await renderSignIn(main, ctx, query);
+    } else if (section === 'sources') {
+      await renderSources(main, ctx, query);
+    } else if (section === 'tasks' && parts.length === 1) {
+      await renderTasks(main, ctx, query);
+    } else if (section === 'tasks' && parts.length === 2) {
+      await renderTask(main, ctx, parts[1], query);
+    } else if (section === 'tasks' && parts.length === 4 && parts[2] === 'runs') {
+      await renderRun(main, ctx, parts[1], parts[3], query);
+    } else {
+      main.append(errorBox(new Error('No such page.')));
+    }
+  } catch (err) {
+    if (!ctx.alive()) return;
+    if (err && (err.code === 'SMS.9001' || err.code === 'SMS.9002')) return;
+    clear(main);
+    main.append(errorBox(err));
+    console.warn('console: page failed', err);
+  }
+}
+
+document.getElementById('sign-out').addEventListener('click', async () => {
+  await signOut();
+  signInNotice = 'You are signed out.';
+  go('/signin');
+});
+
+setUnauthenticatedHandler(() => {
+  signInNotice = 'Your session has ended. Please sign in again.';
+  go('/signin', { next: location.hash.startsWith('#/signin') ? '' : location.hash });
+});
+
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,84 @@
+// Shared pieces of the pages: badges, page headers, pagers, messages.
+import { h, clear } from './dom.js';
+import { VERDICT_LABEL } from './format.js';
+
+export function verdictBadge(verdict) {
+  return h('span', { class: `badge badge-${verdict}` }, VERDICT_LABEL[verdict] || verdict);
+}
+
+const STATE_LABEL = { READY: 'Ready', RUNNING: 'Running', ABORTING: 'Stopping', ABORT: 'Stopped' };
+
+export function stateBadge(state) {
+  return h('span', { class: `badge badge-state-${(state || '').toLowerCase()}` },
+    STATE_LABEL[state] || state || '–');
+}
+
+export function connectedBadge(connected) {
+  return h('span', { class: `badge ${connected ? 'badge-consistent' : 'badge-none'}` },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }), connected ? 'Connected' : 'Offline');
+}
+
+export function pageHeader(title, { crumbs = [], subtitle, actions = [] } = {}) {
+  const nav = crumbs.length
+    ? h('nav', { 'aria-label': 'Breadcrumb', class: 'crumbs' },
+      h('ol', {}, crumbs.map(([label, href]) => h('li', {},
+        href ? h('a', { href }, label) : h('span', { 'aria-current': 'page' }, label)))))
+    : null;
+  return h('div', { class: 'page-header' },
+    nav,
+    h('div', { class: 'page-title-row' },
+      h('div', {},
+        h('h1', { tabindex: '-1' }, title),
+        subtitle ? h('p', { class: 'subtitle' }, subtitle) : null),
+      h('div', { class: 'actions' }, actions)));
+}
+
+export function panel(title, body, { actions = [], id, className = '' } = {}) {
+  const headingId = id ? `${id}-title` : undefined;
+  return h('section', { class: `panel ${className}`, id, 'aria-labelledby': headingId },
+    title ? h('div', { class: 'panel-head' },
+      h('h2', { id: headingId }, title),
+      h('div', { class: 'actions' }, actions)) : null,
+    body);
+}
+
+export function errorBox(err) {
+  return h('div', { class: 'alert alert-error', role: 'alert' },
+    h('strong', {}, 'Error: '), err && err.message ? err.message : String(err),
+    err && err.code ? h('span', { class: 'muted' }, ` (${err.code})`) : null);
+}
+
+export function loading(what = 'Loading') {
+  return h('div', { class: 'loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), `${what}…`);
+}
+
+export function emptyState(text) {
+  return h('div', { class: 'empty' }, text);
+}
+
+let toastTimer = 0;
+export function toast(message, kind = 'info') {
+  const el = document.getElementById('toast');
+  if (!el) return;
+  clear(el);
+  el.className = `toast toast-${kind} show`;
+  el.append(message);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.className = 'toast'; }, 4000);
+}
+
+// Offset paging: "21–40 of 95" with Previous / Next buttons.
+export function offsetPager({ offset, limit, count, onPage, label = 'items' }) {
+  const first = count === 0 ? 0 : offset + 1;
+  const last = Math.min(offset + limit, count);
+  return h('div', { class: 'pager', role: 'navigation', 'aria-label': `Pages of ${label}` },
+    h('span', { class: 'pager-range', 'aria-live': 'polite' }, `${first}–${last} of ${count} ${label}`),
+    h('button', {
+      type: 'button', class: 'btn', disabled: offset <= 0,
+      onclick: () => onPage(Math.max(0, offset - limit)),
+    }, '‹ Previous'),
+    h('button', {
+      type: 'button', class: 'btn', disabled: offset + limit >= count,
+      onclick: () => onPage(offset + limit),
+    }, 'Next ›'));
+}

@@ -1,0 +1,188 @@
+// One run: per-directory counters as a chart (worst first), and a drill-down
+// that pages through the files that are not equal (marker paging).
+import { h, field, replace } from '../dom.js';
+import { api } from '../api.js';
+import {
+  num, bytes, dateTime, duration, mode, shortHash, issueCount, runTotals, runVerdict,
+  ISSUE_KEYS, STATUS_LABEL,
+} from '../format.js';
+import { pageHeader, panel, verdictBadge, loading, emptyState, errorBox } from '../ui.js';
+import { dirBar, segmentLegend } from '../charts.js';
+
+// mtime as sent by the agent: epoch ms (API.md §0); tolerate s and ns.
+function mtimeMs(v) {
+  if (v === undefined || v === null) return 0;
+  if (v > 1e14) return Math.round(v / 1e6);
+  if (v < 1e11) return v * 1000;
+  return v;
+}
+
+function sideCells(side, other) {
+  if (!side) return [h('td', { class: 'muted', colspan: 3 }, 'absent')];
+  const diff = (k) => (other && other[k] !== undefined && other[k] !== side[k] ? 'diff' : '');
+  return [
+    h('td', { class: `num ${diff('size')}`, title: side.size !== undefined ? `${num(side.size)} bytes` : '' },
+      side.type && side.type !== 'file' ? `${side.type}` : bytes(side.size)),
+    h('td', { class: `nowrap ${diff('mtime')}` }, dateTime(mtimeMs(side.mtime)),
+      side.mode !== undefined ? h('span', { class: `muted small ${diff('mode')}` }, ` ${mode(side.mode)}`) : null),
+    h('td', { class: `mono ${diff('hash')}`, title: side.hash || '' }, shortHash(side.hash)),
+  ];
+}
+
+function detailsView(taskId, run, state, onState) {
+  const dirs = (run.consistency_result || []).map((d) => d.dir_check);
+  const dirSel = h('select', { name: 'dir_check', id: 'details-dir' },
+    h('option', { value: '' }, 'All directories'),
+    dirs.map((d) => h('option', { value: d, selected: d === state.dir }, d)));
+  const statusSel = h('select', { name: 'status', id: 'details-status' },
+    h('option', { value: '' }, 'Any status'),
+    ISSUE_KEYS.map(([, s, l]) => h('option', { value: s, selected: s === state.status }, l)));
+  const sizeSel = h('select', { name: 'limit', id: 'details-limit' },
+    [25, 50, 100, 500].map((n) => h('option', { value: n, selected: n === state.limit }, `${n} per page`)));
+  const change = () => onState({ dir: dirSel.value, status: statusSel.value, limit: Number(sizeSel.value) });
+  for (const s of [dirSel, statusSel, sizeSel]) s.addEventListener('change', change);
+
+  const results = h('div', { id: 'details-results' }, loading('Loading files'));
+  const markers = ['']; // marker of each page seen; markers[i] opens page i
+  let pageIndex = 0;
+
+  async function load() {
+    results.replaceChildren(loading('Loading files'));
+    let page;
+    try {
+      page = await api.details(taskId, {
+        run_id: run.run_id, dir_check: state.dir, status: state.status,
+        limit: state.limit, marker: markers[pageIndex],
+      });
+    } catch (err) {
+      results.replaceChildren(errorBox(err));
+      return;
+    }
+    const files = page.files || [];
+    if (page.next_marker) markers[pageIndex + 1] = page.next_marker;
+    const first = pageIndex * state.limit + (files.length ? 1 : 0);
+    const last = pageIndex * state.limit + files.length;
+    const pager = h('div', { class: 'pager', role: 'navigation', 'aria-label': 'Pages of files' },
+      h('span', { class: 'pager-range', 'aria-live': 'polite', id: 'details-range' },
+        `${num(first)}–${num(last)} of ${num(page.count)} files`),
+      h('button', {
+        type: 'button', class: 'btn', id: 'details-prev', disabled: pageIndex === 0,
+        onclick: () => { pageIndex -= 1; load(); },
+      }, '‹ Previous'),
+      h('button', {
+        type: 'button', class: 'btn', id: 'details-next', disabled: !page.next_marker,
+        onclick: () => { pageIndex += 1; load(); },
+      }, 'Next ›'));
+    if (files.length === 0) {
+      results.replaceChildren(emptyState(run.check_result === 'success' && issueCount(runTotals(run)) === 0
+        ? 'Every file matched: nothing to list.'
+        : 'No file details for this selection (the agent may not have uploaded details for this run).'));
+      return;
+    }
+    const showDir = !state.dir && dirs.length > 1;
+    results.replaceChildren(
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table table-files', id: 'files-table' },
+        h('caption', { class: 'sr-only' }, 'Files that are not equal'),
+        h('thead', {},
+          h('tr', {},
+            h('th', { scope: 'col', rowspan: 2 }, 'Path'),
+            h('th', { scope: 'col', rowspan: 2 }, 'Status'),
+            h('th', { scope: 'col', rowspan: 2 }, 'Reason'),
+            h('th', { scope: 'colgroup', colspan: 3, class: 'group' }, 'Source'),
+            h('th', { scope: 'colgroup', colspan: 3, class: 'group' }, 'Target')),
+          h('tr', {}, ['Size', 'Modified / mode', 'Digest', 'Size', 'Modified / mode', 'Digest']
+            .map((c) => h('th', { scope: 'col', class: c === 'Size' ? 'num' : '' }, c)))),
+        h('tbody', {}, files.map((f) => h('tr', {},
+          h('th', { scope: 'row', class: 'path' },
+            showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
+            f.path),
+          h('td', {}, h('span', { class: `badge badge-file-${f.status}` }, STATUS_LABEL[f.status] || f.status)),
+          h('td', {}, f.reason || '–'),
+          sideCells(f.source, f.target),
+          sideCells(f.target, f.source)))))),
+      pager);
+  }
+  load();
+
+  return h('div', {},
+    h('form', { class: 'filters', 'aria-label': 'Filter files', onsubmit: (e) => e.preventDefault() },
+      field('Directory', dirSel), field('Status', statusSel), field('Page size', sizeSel)),
+    results);
+}
+
+export async function renderRun(main, ctx, taskId, runId, query) {
+  main.append(loading('Loading run'));
+  const [task, results] = await Promise.all([api.showTask(taskId), api.results(taskId, 100)]);
+  if (!ctx.alive()) return;
+  const run = (results.result_list || []).find((r) => r.run_id === runId);
+  if (!run) throw new Error('This run does not exist (it may be older than the 100 newest runs).');
+
+  const state = {
+    dir: query.dir || '', status: query.status || '', limit: Number(query.limit) || 50,
+  };
+  const setState = (next) => ctx.go(`/tasks/${taskId}/runs/${runId}`, {
+    dir: next.dir, status: next.status, limit: next.limit === 50 ? '' : next.limit,
+  }, { replace: true });
+  const focusDetails = () => setTimeout(() => {
+    const el = document.getElementById('details');
+    if (el) el.scrollIntoView({ block: 'start' });
+  }, 0);
+
+  const dirsSorted = [...(run.consistency_result || [])]
+    .sort((a, b) => issueCount(b) - issueCount(a) || a.dir_check.localeCompare(b.dir_check));
+  const max = Math.max(1, ...dirsSorted.map(issueCount));
+  const t = runTotals(run);
+
+  const counterCell = (d, key, status) => {
+    const v = d[key] || 0;
+    if (!v) return h('td', { class: 'num muted' }, '0');
+    return h('td', { class: 'num' }, h('a', {
+      href: `#/tasks/${taskId}/runs/${runId}?${new URLSearchParams({ dir: d.dir_check, status })}`,
+      class: `count count-${status}`,
+      'aria-label': `${num(v)} ${STATUS_LABEL[status]} in ${d.dir_check}`,
+      onclick: focusDetails,
+    }, num(v)));
+  };
+
+  const dirTable = h('div', { class: 'table-wrap' }, h('table', { class: 'table table-dirs', id: 'dirs-table' },
+    h('caption', { class: 'sr-only' }, 'Directories of this run, most files not equal first'),
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col' }, 'Directory'),
+      h('th', { scope: 'col', class: 'barcol' }, 'Not equal'),
+      h('th', { scope: 'col', class: 'num' }, 'Files'),
+      ISSUE_KEYS.map(([, , label]) => h('th', { scope: 'col', class: 'num' }, label)))),
+    h('tbody', {}, dirsSorted.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
+      h('th', { scope: 'row', class: 'mono' }, h('a', {
+        href: `#/tasks/${taskId}/runs/${runId}?${new URLSearchParams({ dir: d.dir_check })}`, onclick: focusDetails,
+      }, d.dir_check)),
+      h('td', { class: 'barcol' }, h('div', { class: 'barcell' }, dirBar(d, max), h('span', { class: 'barnum' }, num(issueCount(d))))),
+      h('td', { class: 'num' }, num(d.num_total_files)),
+      ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))))));
+
+  const stat = (label, value, cls = '') => h('div', { class: `stat ${cls}` },
+    h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label));
+
+  replace(main, 
+    pageHeader(`Run of ${dateTime(run.finished_time)}`, {
+      crumbs: [['Tasks', '#/tasks'], [task.name, `#/tasks/${taskId}`], ['Run']],
+      actions: [verdictBadge(runVerdict(run))],
+    }),
+    h('dl', { class: 'facts' },
+      h('div', {}, h('dt', {}, 'Started'), h('dd', {}, dateTime(run.started_time))),
+      h('div', {}, h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_time, run.finished_time))),
+      h('div', {}, h('dt', {}, 'Mode'), h('dd', {}, [run.mode, run.hash_algorithm].filter(Boolean).join(' · ') || '–')),
+      h('div', {}, h('dt', {}, 'Run id'), h('dd', { class: 'mono small' }, run.run_id))),
+    run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
+    h('div', { class: 'stats stats-wide' },
+      stat('Files on source', num(t.num_total_files)),
+      stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
+      stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
+      stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
+      stat('Changed during check', num(t.num_changed_files), t.num_changed_files ? 'warn' : 'good'),
+      stat('Errors', num(t.num_error_files), t.num_error_files ? 'bad' : 'good'),
+      stat('Bytes verified', bytes(t.num_bytes_verified))),
+    panel(`Directories (${dirsSorted.length})`, h('div', {}, segmentLegend(), dirTable), { id: 'directories' }),
+    panel('Files not equal', detailsView(taskId, run, state, setState), { id: 'details' }));
+  if (query.dir || query.status) focusDetails();
+  else main.querySelector('h1').focus();
+}

@@ -1,0 +1,182 @@
+// One task: its target, configuration (directories, mode, excludes), start /
+// stop a check, and its runs over time.
+import { h, field, replace } from '../dom.js';
+import { api, canWrite, session } from '../api.js';
+import {
+  num, dateTime, ago, duration, runTotals, runVerdict, bytes,
+} from '../format.js';
+import {
+  pageHeader, panel, verdictBadge, stateBadge, loading, emptyState, toast, errorBox,
+} from '../ui.js';
+import { runsChart } from '../charts.js';
+
+function configMap(list) {
+  const m = {};
+  for (const c of list || []) m[c.config_key] = c.config_value;
+  return m;
+}
+
+function splitList(text) {
+  return text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+}
+
+function configForm(task, config, writable, onSaved) {
+  const dirs = h('textarea', {
+    name: 'dirs', rows: 4, spellcheck: 'false', readonly: !writable,
+    value: splitList(config.CONSISTENCY_DIR || '').join('\n'),
+  });
+  const mode = h('select', { name: 'mode', disabled: !writable },
+    [['hash', 'Hash: compare content (default)'], ['quick', 'Quick: size and modification time']]
+      .map(([v, l]) => h('option', { value: v, selected: (config.CONSISTENCY_MODE || 'hash') === v }, l)));
+  const excludes = h('textarea', {
+    name: 'exclude', rows: 3, spellcheck: 'false', readonly: !writable,
+    value: splitList(config.CONSISTENCY_EXCLUDE || '').join('\n'),
+  });
+  const message = h('div', { 'aria-live': 'polite' });
+  const save = writable ? h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save configuration') : null;
+  const form = h('form', {
+    class: 'config-form', 'aria-label': 'Verification configuration',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      message.replaceChildren();
+      const dirList = splitList(dirs.value);
+      const bad = dirList.find((d) => !d.startsWith('/'));
+      if (bad) {
+        message.append(h('div', { class: 'alert alert-error', role: 'alert' }, `"${bad}" is not an absolute directory (it must start with /).`));
+        dirs.focus();
+        return;
+      }
+      save.disabled = true;
+      try {
+        await api.setConfig(task.id, [
+          { config_key: 'CONSISTENCY_DIR', config_value: dirList.join(',') },
+          { config_key: 'CONSISTENCY_MODE', config_value: mode.value },
+          { config_key: 'CONSISTENCY_EXCLUDE', config_value: splitList(excludes.value).join(',') },
+        ]);
+        toast('Configuration saved.', 'ok');
+        onSaved();
+      } catch (err) {
+        message.append(h('div', { class: 'alert alert-error', role: 'alert' }, err.message));
+      } finally {
+        save.disabled = false;
+      }
+    },
+  },
+  field('Directories to verify', dirs, 'Absolute paths on the source, one per line.'),
+  field('Mode', mode),
+  field('Exclude patterns', excludes, 'Glob patterns, one per line, e.g. *.tmp or cache/**'),
+  message,
+  save ? h('div', { class: 'form-actions' }, save)
+    : h('p', { class: 'muted small' }, 'Your role may read this configuration but not change it.'));
+  return form;
+}
+
+function summaryCard(run, task) {
+  if (!run) {
+    return emptyState(task.state === 'RUNNING' ? 'The first check is queued or running.' : 'This task has not been verified yet.');
+  }
+  const t = runTotals(run);
+  const stat = (label, value, cls = '') => h('div', { class: `stat ${cls}` },
+    h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label));
+  return h('div', {},
+    h('div', { class: 'summary-line' },
+      verdictBadge(runVerdict(run)),
+      h('span', {}, `Finished ${dateTime(run.finished_time)} (${ago(run.finished_time)})`),
+      h('a', { href: `#/tasks/${task.id}/runs/${run.run_id}`, class: 'btn btn-small' }, 'Open run')),
+    run.error_msg ? h('div', { class: 'alert alert-error' }, run.error_msg) : null,
+    h('div', { class: 'stats' },
+      stat('Files on source', num(t.num_total_files)),
+      stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
+      stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
+      stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
+      stat('Bytes verified', bytes(t.num_bytes_verified))));
+}
+
+function runsTable(task, runs) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table', id: 'runs-table' },
+    h('caption', { class: 'sr-only' }, 'Runs of this task, newest first'),
+    h('thead', {}, h('tr', {},
+      ['Finished', 'Result', 'Mode', 'Duration', 'Files', 'Different', 'Missing', 'Extra', 'Changed', 'Errors']
+        .map((c, i) => h('th', { scope: 'col', class: i >= 4 ? 'num' : '' }, c)))),
+    h('tbody', {}, runs.map((r) => {
+      const t = runTotals(r);
+      const n = (v, cls) => h('td', { class: `num ${v ? cls : ''}` }, num(v));
+      return h('tr', {},
+        h('th', { scope: 'row' }, h('a', { href: `#/tasks/${task.id}/runs/${r.run_id}` }, dateTime(r.finished_time))),
+        h('td', {}, verdictBadge(runVerdict(r))),
+        h('td', {}, r.mode || '–'),
+        h('td', {}, duration(r.started_time, r.finished_time)),
+        h('td', { class: 'num' }, num(t.num_total_files)),
+        n(t.num_different_files, 'bad'),
+        n(t.num_target_miss_files, 'bad'),
+        n(t.num_target_more_files, 'warn'),
+        n(t.num_changed_files, 'warn'),
+        n(t.num_error_files, 'bad'));
+    }))));
+}
+
+export async function renderTask(main, ctx, taskId) {
+  main.append(loading('Loading task'));
+  const [task, results, cfg] = await Promise.all([
+    api.showTask(taskId),
+    api.results(taskId, 100),
+    api.getConfig(taskId).catch(() => ({ configurations: [] })),
+  ]);
+  if (!ctx.alive()) return;
+  const runs = (results.result_list || []).filter((r) => r.run_id);
+  const writable = canWrite(session());
+  const config = configMap(cfg.configurations);
+  const reload = () => {
+    if (!ctx.alive()) return;
+    replace(main);
+    renderTask(main, ctx, taskId).catch((e) => replace(main, errorBox(e)));
+  };
+
+  const act = async (operation, btn, done) => {
+    btn.disabled = true;
+    try {
+      await api.action(taskId, operation);
+      toast(done, 'ok');
+      reload();
+    } catch (err) {
+      toast(err.message, 'error');
+      btn.disabled = false;
+    }
+  };
+  const actions = [h('button', { type: 'button', class: 'btn', onclick: reload }, 'Refresh')];
+  if (writable) {
+    const busy = task.state === 'RUNNING' || task.state === 'ABORTING';
+    const start = h('button', {
+      type: 'button', class: 'btn btn-primary', id: 'start-check', disabled: busy,
+      onclick: () => act('consistency_check', start, 'Check queued: the agent starts it at its next poll.'),
+    }, 'Start check');
+    const stop = h('button', {
+      type: 'button', class: 'btn btn-danger', id: 'stop-check', disabled: task.state !== 'RUNNING',
+      onclick: () => act('stop', stop, 'Stop requested.'),
+    }, 'Stop');
+    actions.push(start, stop);
+  }
+
+  const src = task.source_server || {};
+  const tgt = task.target_server || {};
+  replace(main, 
+    pageHeader(task.name, {
+      crumbs: [['Tasks', '#/tasks'], [task.name]],
+      actions,
+    }),
+    h('dl', { class: 'facts' },
+      h('div', {}, h('dt', {}, 'State'), h('dd', {}, stateBadge(task.state))),
+      h('div', {}, h('dt', {}, 'Source'), h('dd', {}, src.name || src.id || '–')),
+      h('div', {}, h('dt', {}, 'Target'), h('dd', {}, [tgt.name, tgt.ip].filter(Boolean).join(' · ') || '–')),
+      h('div', {}, h('dt', {}, 'Target copy'), h('dd', { class: 'mono' }, tgt.verify_uri || 'not set')),
+      h('div', {}, h('dt', {}, 'Created'), h('dd', {}, dateTime(task.create_date)))),
+    h('div', { class: 'grid-2' },
+      panel('Latest run', summaryCard(runs[0], task), { id: 'latest-run' }),
+      panel('Configuration', configForm(task, config, writable, reload), { id: 'configuration' })),
+    panel(`Runs over time (${runs.length})`,
+      runs.length
+        ? h('div', {}, runsChart(runs, (r) => `#/tasks/${task.id}/runs/${r.run_id}`), runsTable(task, runs))
+        : emptyState('No run has finished yet.'),
+      { id: 'runs' }));
+  main.querySelector('h1').focus();
+}

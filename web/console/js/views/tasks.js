@@ -1,0 +1,208 @@
+// Tasks: filters (state, name, source), paging, the latest run of each task
+// at a glance, and export of the selected tasks.
+import { h, field } from '../dom.js';
+import { api } from '../api.js';
+import { num, dateTime, ago, runTotals, runVerdict } from '../format.js';
+import {
+  pageHeader, panel, verdictBadge, stateBadge, errorBox, loading, emptyState,
+  offsetPager, toast,
+} from '../ui.js';
+
+const PAGE_SIZE = 20;
+const selected = new Map(); // task id -> name, kept across pages
+
+const EXPORT_FORMATS = [
+  ['csv', 'CSV', 'text/csv', 'csv'],
+  ['json', 'JSON', 'application/json', 'json'],
+  ['xlsx', 'Excel (XLSX)', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'xlsx'],
+];
+
+function filenameFrom(resp, ext) {
+  const cd = resp.headers.get('Content-Disposition') || '';
+  const m = /filename="?([^";]+)"?/.exec(cd);
+  if (m) return m[1];
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+  return `consistency-results-${stamp}.${ext}`;
+}
+
+async function exportSelected(format, allRuns) {
+  const [, , accept, ext] = EXPORT_FORMATS.find((f) => f[0] === format);
+  const resp = await api.exportResults([...selected.keys()], accept, allRuns);
+  const blob = await resp.blob();
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: filenameFrom(resp, ext), hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function latestCell(task, run) {
+  const verdict = task.state === 'RUNNING' || task.state === 'ABORTING' ? 'running' : runVerdict(run);
+  return h('td', { class: 'latest' },
+    verdictBadge(verdict),
+    run ? h('span', { class: 'when', title: dateTime(run.finished_time) }, ago(run.finished_time)) : null);
+}
+
+function counterCells(run) {
+  if (!run) return [0, 1, 2, 3].map(() => h('td', { class: 'num muted' }, '–'));
+  const t = runTotals(run);
+  const cell = (n, cls) => h('td', { class: `num ${n > 0 ? cls : ''}` }, num(n));
+  return [
+    h('td', { class: 'num' }, num(t.num_total_files)),
+    cell(t.num_different_files, 'bad'),
+    cell(t.num_target_miss_files, 'bad'),
+    cell(t.num_target_more_files, 'warn'),
+  ];
+}
+
+export async function renderTasks(main, ctx, query) {
+  const offset = Math.max(0, parseInt(query.offset || '0', 10) || 0);
+  const filters = { state: query.state || '', name: query.name || '', source: query.source || '' };
+
+  main.append(pageHeader('Tasks', { subtitle: 'Migration tasks and the latest verification of each.' }));
+  const body = h('div', {}, loading('Loading tasks'));
+
+  // Filters
+  const stateSel = h('select', { name: 'state' },
+    [['', 'Any state'], ['READY', 'Ready'], ['RUNNING', 'Running'], ['ABORTING', 'Stopping'], ['ABORT', 'Stopped']]
+      .map(([v, l]) => h('option', { value: v, selected: v === filters.state }, l)));
+  const nameInput = h('input', { name: 'name', type: 'search', value: filters.name, placeholder: 'Exact task name' });
+  const sourceSel = h('select', { name: 'source' }, h('option', { value: '' }, 'Any source'));
+  const apply = () => ctx.go('/tasks', {
+    state: stateSel.value, name: nameInput.value.trim(), source: sourceSel.value,
+  }, { replace: true });
+  const filterForm = h('form', {
+    class: 'filters', role: 'search', 'aria-label': 'Filter tasks',
+    onsubmit: (ev) => { ev.preventDefault(); apply(); },
+  },
+  field('State', stateSel),
+  field('Name', nameInput),
+  field('Source', sourceSel),
+  h('div', { class: 'filter-buttons' },
+    h('button', { type: 'submit', class: 'btn btn-primary' }, 'Apply'),
+    h('button', {
+      type: 'button', class: 'btn btn-quiet',
+      onclick: () => ctx.go('/tasks', {}, { replace: true }),
+    }, 'Clear')));
+  stateSel.addEventListener('change', apply);
+  sourceSel.addEventListener('change', apply);
+
+  // Export
+  const formatSel = h('select', { name: 'format' },
+    EXPORT_FORMATS.map(([v, l]) => h('option', { value: v }, l)));
+  const allRuns = h('input', { type: 'checkbox', name: 'all_runs' });
+  const selInfo = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const exportBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'export-button' }, 'Export selected');
+  const refreshSelection = () => {
+    selInfo.textContent = selected.size === 1 ? '1 task selected' : `${selected.size} tasks selected`;
+    exportBtn.disabled = selected.size === 0;
+  };
+  exportBtn.addEventListener('click', async () => {
+    exportBtn.disabled = true;
+    try {
+      await exportSelected(formatSel.value, allRuns.checked);
+      toast(`Exported ${selected.size} task(s) as ${formatSel.value.toUpperCase()}.`, 'ok');
+    } catch (err) {
+      toast(`Export failed: ${err.message}`, 'error');
+    } finally {
+      refreshSelection();
+    }
+  });
+  const exportBar = h('div', { class: 'export-bar', role: 'group', 'aria-label': 'Export' },
+    selInfo,
+    field('Format', formatSel),
+    h('label', { class: 'check' }, allRuns, 'Every run, not only the latest'),
+    exportBtn,
+    h('button', {
+      type: 'button', class: 'btn btn-quiet',
+      onclick: () => { selected.clear(); main.querySelectorAll('input[data-task]').forEach((c) => { c.checked = false; }); refreshSelection(); },
+    }, 'Clear selection'));
+  refreshSelection();
+
+  main.append(panel(null, filterForm, { className: 'panel-filters' }), body);
+
+  const [sources, page] = await Promise.all([
+    api.listSources({ limit: 200 }).catch(() => ({ source_servers: [] })),
+    api.listTasks({
+      state: filters.state, name: filters.name, source_server_id: filters.source,
+      limit: PAGE_SIZE, offset,
+    }),
+  ]);
+  if (!ctx.alive()) return;
+  for (const s of sources.source_servers || []) {
+    sourceSel.append(h('option', { value: s.id, selected: s.id === filters.source }, s.name || s.hostname || s.id));
+  }
+
+  const tasks = page.tasks || [];
+  const latest = await Promise.all(tasks.map((t) => api.results(t.id, 1)
+    .then((r) => (r.result_list || [])[0] || null)
+    .catch(() => null)));
+  if (!ctx.alive()) return;
+
+  body.replaceChildren();
+  if (tasks.length === 0) {
+    body.append(panel('No tasks', emptyState(
+      filters.state || filters.name || filters.source
+        ? 'No task matches these filters.'
+        : 'No tasks yet. Tasks are created through the API (POST /v3/tasks).')));
+    return;
+  }
+
+  const pageIds = tasks.map((t) => t.id);
+  const selectAll = h('input', {
+    type: 'checkbox', 'aria-label': 'Select every task on this page',
+    checked: pageIds.every((id) => selected.has(id)),
+    onchange: (ev) => {
+      for (const t of tasks) {
+        if (ev.target.checked) selected.set(t.id, t.name); else selected.delete(t.id);
+      }
+      main.querySelectorAll('input[data-task]').forEach((c) => { c.checked = ev.target.checked; });
+      refreshSelection();
+    },
+  });
+
+  const rows = tasks.map((t, i) => {
+    const run = latest[i];
+    const box = h('input', {
+      type: 'checkbox', dataset: { task: t.id }, checked: selected.has(t.id),
+      'aria-label': `Select ${t.name}`,
+      onchange: (ev) => {
+        if (ev.target.checked) selected.set(t.id, t.name); else selected.delete(t.id);
+        selectAll.checked = pageIds.every((id) => selected.has(id));
+        refreshSelection();
+      },
+    });
+    return h('tr', {},
+      h('td', { class: 'select' }, box),
+      h('th', { scope: 'row' }, h('a', { href: `#/tasks/${t.id}` }, t.name)),
+      h('td', {}, (t.source_server && (t.source_server.name || t.source_server.id)) || '–'),
+      h('td', {}, stateBadge(t.state)),
+      latestCell(t, run),
+      counterCells(run));
+  });
+
+  const table = h('table', { class: 'table', id: 'tasks-table' },
+    h('caption', { class: 'sr-only' }, 'Tasks with their latest verification run'),
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col', class: 'select' }, selectAll),
+      h('th', { scope: 'col' }, 'Task'),
+      h('th', { scope: 'col' }, 'Source'),
+      h('th', { scope: 'col' }, 'State'),
+      h('th', { scope: 'col' }, 'Latest run'),
+      h('th', { scope: 'col', class: 'num' }, 'Files'),
+      h('th', { scope: 'col', class: 'num' }, 'Different'),
+      h('th', { scope: 'col', class: 'num' }, 'Missing'),
+      h('th', { scope: 'col', class: 'num' }, 'Extra'))),
+    h('tbody', {}, rows));
+
+  body.append(panel(`Tasks (${num(page.count)})`,
+    h('div', {},
+      exportBar,
+      h('div', { class: 'table-wrap' }, table),
+      offsetPager({
+        offset, limit: PAGE_SIZE, count: page.count || 0, label: 'tasks',
+        onPage: (o) => ctx.go('/tasks', { ...filters, offset: o }),
+      })),
+    { id: 'tasks-panel' }));
+}
