@@ -104,6 +104,7 @@ async function route() {
 
 document.getElementById('sign-out').addEventListener('click', async () => {
   await signOut();
+  document.getElementById('toast').className = 'toast';
   signInNotice = 'You are signed out.';
   go('/signin');
 });

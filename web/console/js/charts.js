@@ -7,13 +7,13 @@ import { ISSUE_KEYS, issueCount, runTotals, runVerdict, dateTime, num } from './
 // so a handful of differences is still visible next to thousands).
 export function runsChart(runs, hrefFor) {
   const ordered = [...runs].reverse();
-  const W = 720;
-  const H = 160;
+  const W = 1100;
+  const H = 170;
   const padL = 44;
   const padB = 22;
   const padT = 10;
   const n = Math.max(ordered.length, 1);
-  const slot = (W - padL - 8) / Math.max(n, 12);
+  const slot = (W - padL - 8) / Math.max(n, 6);
   const barW = Math.max(4, Math.min(28, slot * 0.7));
   const values = ordered.map((r) => issueCount(runTotals(r)));
   const max = Math.max(1, ...values);
@@ -30,7 +30,17 @@ export function runsChart(runs, hrefFor) {
     const v = values[i];
     const verdict = runVerdict(r);
     const x = padL + 6 + i * slot;
-    const top = verdict === 'failed' ? padT : Math.min(y(v), H - padB - 3);
+    if (verdict === 'failed') {
+      // A failed run has no valid counts: a marker on the axis, not a bar.
+      const label = `${dateTime(r.finished_time)}: failed${r.error_msg ? ` (${r.error_msg})` : ''}`;
+      const cx = x + barW / 2;
+      const cy = H - padB - 9;
+      return svg('a', { href: hrefFor(r), class: 'bar bar-failed', 'aria-label': label },
+        svg('title', {}, label),
+        svg('circle', { cx, cy, r: 7 }),
+        svg('path', { d: `M${cx - 3} ${cy - 3}L${cx + 3} ${cy + 3}M${cx + 3} ${cy - 3}L${cx - 3} ${cy + 3}` }));
+    }
+    const top = Math.min(y(v), H - padB - 3);
     const label = `${dateTime(r.finished_time)}: ${verdict}, ${num(v)} file(s) not equal`;
     return svg('a', { href: hrefFor(r), class: `bar bar-${verdict}`, 'aria-label': label },
       svg('title', {}, label),
@@ -51,7 +61,7 @@ export function runsChart(runs, hrefFor) {
     h('figcaption', { class: 'legend' },
       legendItem('consistent', 'Consistent'),
       legendItem('differences', 'Differences (height: files not equal, √ scale)'),
-      legendItem('failed', 'Failed')));
+      legendItem('failed', 'Failed (no counts)')));
 }
 
 function legendItem(cls, text) {

@@ -73,8 +73,10 @@ test('the sign-in page rejects a wrong password and accepts the right one', asyn
   await page.getByRole('alert').filter({ hasText: 'not correct' }).waitFor();
   // That failed login was answered 403 on purpose; Chromium logs it.
   problems.splice(0, problems.length);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  // keyboard only: the password field has the focus after a failure
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'password');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
   await page.locator('#tasks-table').waitFor();
   assert.equal(await page.locator('#who-role').textContent(), 'operator');
   const token = await page.evaluate(() => sessionStorage.getItem('sms.console.token'));
@@ -145,20 +147,30 @@ test('a run shows its worst directory first and pages through its differing file
   assert.match(await row.textContent(), /absent/);
 });
 
-test('the selected tasks export as CSV with the latest run of each', async () => {
+test('the selected tasks export as XLSX, JSON and CSV with the latest run of each', async () => {
   await page.getByRole('link', { name: 'Tasks', exact: true }).first().click();
   await page.locator('#tasks-table').waitFor();
   await page.getByLabel('Select web-01 /srv').check();
   await page.getByLabel('Select web-01 /etc').check();
   await page.getByText('2 tasks selected').waitFor();
-  await page.getByLabel('Format').selectOption('csv');
-  const [download] = await Promise.all([
-    page.waitForEvent('download'),
-    page.locator('#export-button').click(),
-  ]);
-  const file = await download.path();
-  const csv = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  fs.copyFileSync(file, path.join(ARTIFACTS, 'export.csv'));
+  const exportAs = async (format) => {
+    await page.getByLabel('Format').selectOption(format);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#export-button').click(),
+    ]);
+    const file = await download.path();
+    fs.copyFileSync(file, path.join(ARTIFACTS, `export.${format}`));
+    return { name: download.suggestedFilename(), data: fs.readFileSync(file) };
+  };
+  const xlsx = await exportAs('xlsx');
+  assert.match(xlsx.name, /\.xlsx$/);
+  assert.equal(xlsx.data.subarray(0, 2).toString('latin1'), 'PK', 'an XLSX file is a zip');
+  const json = JSON.parse((await exportAs('json')).data.toString('utf8'));
+  assert.equal(json.count, 4);
+  const csvFile = await exportAs('csv');
+  assert.match(csvFile.name, /\.csv$/);
+  const csv = csvFile.data.toString('utf8').replace(/^\uFEFF/, '');
   const lines = csv.trim().split(/\r?\n/);
   assert.match(lines[0], /^source_name,source_id,task_id,task_name,run_id,finished_time,check_result,dir_check,num_total_files,num_different_files,num_target_miss_files,num_target_more_files/);
   const rows = lines.slice(1).map((l) => l.split(','));

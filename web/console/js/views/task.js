@@ -100,13 +100,14 @@ function runsTable(task, runs) {
         .map((c, i) => h('th', { scope: 'col', class: i >= 4 ? 'num' : '' }, c)))),
     h('tbody', {}, runs.map((r) => {
       const t = runTotals(r);
-      const n = (v, cls) => h('td', { class: `num ${v ? cls : ''}` }, num(v));
+      const counted = (r.consistency_result || []).length > 0;
+      const n = (v, cls) => h('td', { class: `num ${v ? cls : ''}` }, counted ? num(v) : '–');
       return h('tr', {},
         h('th', { scope: 'row' }, h('a', { href: `#/tasks/${task.id}/runs/${r.run_id}` }, dateTime(r.finished_time))),
         h('td', {}, verdictBadge(runVerdict(r))),
         h('td', {}, r.mode || '–'),
         h('td', {}, duration(r.started_time, r.finished_time)),
-        h('td', { class: 'num' }, num(t.num_total_files)),
+        n(t.num_total_files, ''),
         n(t.num_different_files, 'bad'),
         n(t.num_target_miss_files, 'bad'),
         n(t.num_target_more_files, 'warn'),
