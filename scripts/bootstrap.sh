@@ -15,6 +15,15 @@ PACKAGES=(
   # test and runtime tools: the ssh transport is tested against a real sshd
   openssh-server openssh-client xxhash sqlite3 time procps
 )
+# The console's browser tests (web/console/tests/run.sh installs these itself
+# when missing; SMS_BOOTSTRAP_CONSOLE=1 installs them up front).
+# Node.js may come from elsewhere (NodeSource bundles npm): ask for Debian's
+# only when the commands are missing.
+if [[ "${SMS_BOOTSTRAP_CONSOLE:-0}" == 1 ]]; then
+  PACKAGES+=(chromium curl)
+  command -v node >/dev/null || PACKAGES+=(nodejs)
+  command -v npm >/dev/null || PACKAGES+=(npm)
+fi
 if [[ "${SMS_BOOTSTRAP_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(rsync rclone hashdeep b3sum wrk nginx-light hyperfine)
 fi

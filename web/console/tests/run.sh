@@ -26,6 +26,7 @@ fi
 # --- what the tests need: chromium, node + npm, playwright-core ---
 need=()
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v curl >/dev/null || need+=(curl)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 if ((${#need[@]})); then
