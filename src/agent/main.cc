@@ -1,10 +1,20 @@
 // sms-agent: the composition root of the agent binary. Parses the command
 // line and hands over to the commands; nothing else lives here.
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <thread>
 
+#include "agent/agent_config.h"
+#include "agent/daemon.h"
+#include "agent/http_client.h"
+#include "agent/server_client.h"
 #include "agent/verify_command.h"
+
+extern char** environ;
 
 namespace {
 
@@ -41,6 +51,69 @@ sms::core::Status ApplyScanOptions(sms::core::ScanOptions& scan,
   }
   scan.hash = *algorithm;
   return sms::core::Ok();
+}
+
+// `sms-agent run`: file < environment < flags, then the daemon until
+// SIGTERM or SIGINT.
+int RunDaemon(const std::string& config_path, bool config_given,
+              const std::map<std::string, std::string>& flags) {
+  sms::agent::AgentConfig config;
+  if (auto text = sms::agent::ReadWholeFile(config_path); text) {
+    auto values = sms::agent::ParseConfigText(*text, config_path);
+    if (!values) {
+      fprintf(stderr, "sms-agent: %s\n", values.error().message.c_str());
+      return kExitError;
+    }
+    if (auto ok = sms::agent::ApplyConfig(*values, config_path, config); !ok) {
+      fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
+      return kExitError;
+    }
+  } else if (config_given) {
+    fprintf(stderr, "sms-agent: %s\n", text.error().message.c_str());
+    return kExitError;
+  }
+  auto env = sms::agent::ConfigFromEnvironment(environ);
+  if (auto ok =
+          sms::agent::ApplyConfig(env, "environment (SMS_AGENT_*)", config);
+      !ok) {
+    fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
+    return kExitError;
+  }
+  if (auto ok = sms::agent::ApplyConfig(flags, "command line", config); !ok) {
+    fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
+    return kExitError;
+  }
+  if (auto ok = sms::agent::ValidateConfig(config); !ok) {
+    fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
+    return kExitError;
+  }
+  // Signals are taken by one thread with sigwait; every other thread
+  // inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto http = sms::agent::NewCurlHttpClient(config.ca_file, 120);
+  sms::agent::ServerClient client(*http, sms::core::SystemClock(), config);
+  sms::agent::Daemon daemon(config, client, sms::core::SystemClock());
+  std::thread signal_thread([&daemon, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != 0) {
+      sms::agent::LogEvent("info", std::string("received ") +
+                                       (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                       ", stopping");
+      daemon.Stop();
+    }
+  });
+  const int code = daemon.Run();
+  // Wake the signal thread if the daemon ended on its own.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return code;
 }
 
 }  // namespace
@@ -115,6 +188,40 @@ int main(int argc, char** argv) {
   manifest_cmd->add_option("--io-limit-bytes", io_limit_bytes,
                            "read cap in bytes per second (0: none)");
 
+  // run
+  std::map<std::string, std::string> run_flags;
+  std::string config_path = "/etc/sms-agent/agent.conf";
+  CLI::App* run_cmd = app.add_subcommand(
+      "run",
+      "the agent service: register this source, poll the server for "
+      "commands, run checks and upload their results");
+  CLI::Option* config_opt =
+      run_cmd->add_option("--config", config_path,
+                          "configuration file of `key = value` lines (default "
+                          "/etc/sms-agent/agent.conf; skipped when absent)");
+  struct FlagSpec {
+    const char* key;
+    const char* help;
+  };
+  static const FlagSpec kRunFlags[] = {
+      {"server", "server base URL (http:// or https://)"},
+      {"ak", "access key for AK/SK signing"},
+      {"sk", "secret key (prefer the file or SMS_AGENT_SK: flags show in ps)"},
+      {"token", "X-Auth-Token instead of AK/SK"},
+      {"ca-file", "CA bundle to verify the server's certificate"},
+      {"state-dir", "source id and spool (default /var/lib/sms-agent)"},
+      {"name", "the source's name (default: the hostname)"},
+      {"poll-interval",
+       "seconds between polls, also the heartbeat (default 5)"},
+      {"source-root", "where the task's directories live (default /)"},
+      {"ssh-config", "ssh_config file (ssh -F) for ssh:// targets"},
+      {"remote-agent", "sms-agent on ssh:// targets (default: on PATH)"},
+  };
+  std::map<std::string, std::string> run_values;
+  for (const auto& f : kRunFlags) {
+    run_cmd->add_option(std::string("--") + f.key, run_values[f.key], f.help);
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -145,6 +252,14 @@ int main(int argc, char** argv) {
     }
     manifest.scan.io_limit = io_limit_bytes;
     return sms::agent::RunManifest(manifest);
+  }
+  if (*run_cmd) {
+    for (const auto& f : kRunFlags) {
+      if (run_cmd->count(std::string("--") + f.key) > 0) {
+        run_flags[f.key] = run_values[f.key];
+      }
+    }
+    return RunDaemon(config_path, config_opt->count() > 0, run_flags);
   }
   return kExitError;
 }

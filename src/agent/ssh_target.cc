@@ -159,6 +159,11 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
   return t;
 }
 
+void SshTarget::Cancel() {
+  const pid_t pid = pid_;
+  if (pid > 0) kill(pid, SIGTERM);
+}
+
 SshTarget::~SshTarget() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,6 +50,8 @@ class SshTarget final {
   SshTarget& operator=(const SshTarget&) = delete;
 
   core::EntryStream& stream() { return *reader_; }
+  // Stops ssh (from any thread); the stream then fails.
+  void Cancel();
   // Waits for ssh to exit. Returns an error naming ssh's exit status and
   // its last stderr lines when it failed. `stream_error` (the reader's
   // error, if any) is folded into the message.
@@ -58,7 +61,7 @@ class SshTarget final {
   SshTarget() = default;
 
   std::string host_;
-  pid_t pid_ = -1;
+  std::atomic<pid_t> pid_{-1};
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;
   std::unique_ptr<core::ManifestReader> reader_;

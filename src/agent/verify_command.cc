@@ -119,15 +119,49 @@ class ProgressLine final {
 
 }  // namespace
 
-core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink) {
+void Canceller::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  for (auto* s : scanners_) s->Cancel();
+  if (ssh_ != nullptr) ssh_->Cancel();
+}
+
+bool Canceller::cancelled() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
+}
+
+void Canceller::Attach(core::Scanner* scanner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  scanners_.push_back(scanner);
+  if (cancelled_) scanner->Cancel();
+}
+
+void Canceller::Attach(SshTarget* target) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ssh_ = target;
+  if (cancelled_) target->Cancel();
+}
+
+void Canceller::DetachAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  scanners_.clear();
+  ssh_ = nullptr;
+}
+
+core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
+                       Canceller* canceller) {
   core::Clock& clock = core::SystemClock();
   core::RunReport report;
   report.mode = o.scan.mode;
   report.hash = o.scan.hash;
   report.started_ms = clock.NowEpochMillis();
   auto fail = [&](const core::Error& e) {
+    if (canceller != nullptr) canceller->DetachAll();
     report.completed = false;
-    report.error_msg = e.message;
+    report.error_msg = canceller != nullptr && canceller->cancelled()
+                           ? "verification cancelled"
+                           : e.message;
     report.finished_ms = clock.NowEpochMillis();
     return report;
   };
@@ -164,6 +198,11 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink) {
   core::Scanner source(core::PosixFileSystem(), clock, source_root, *dirs,
                        o.scan);
 
+  if (canceller != nullptr) {
+    canceller->Attach(&source);
+    if (local_target) canceller->Attach(local_target.get());
+    if (ssh_target) canceller->Attach(ssh_target.get());
+  }
   std::optional<ProgressLine> progress;
   if (o.progress && isatty(2)) {
     const uint64_t expected = *dirs == std::vector<std::string>{"/"}
@@ -176,6 +215,8 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink) {
   core::Marcher marcher(source, *target, *dirs,
                         {.mode = o.scan.mode, .metadata = o.metadata}, sink);
   auto results = marcher.Run();
+  // Nothing left to stop once the march is over (and ssh is reaped below).
+  if (canceller != nullptr) canceller->DetachAll();
   progress.reset();
   if (ssh_target) {
     auto finished = ssh_target->Finish(results ? nullptr : &results.error());

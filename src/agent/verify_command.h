@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,11 +34,32 @@ struct VerifyOptions {
 // Runs a verification and prints its report. Returns an exit code.
 int RunVerify(const VerifyOptions& options);
 
+// Canceller: lets another thread stop a running Verify() promptly (the
+// daemon's STOP command, SIGTERM).
+// Thread-safety: Cancel() from any thread.
+class Canceller final {
+ public:
+  void Cancel();
+  bool cancelled();
+
+  // Used by Verify() to register what must be stopped.
+  void Attach(core::Scanner* scanner);
+  void Attach(SshTarget* target);
+  void DetachAll();
+
+ private:
+  std::mutex mu_;
+  bool cancelled_ = false;                // Guarded by mu_.
+  std::vector<core::Scanner*> scanners_;  // Guarded by mu_.
+  SshTarget* ssh_ = nullptr;              // Guarded by mu_.
+};
+
 // The engine behind RunVerify, for callers that want the report itself
 // (the daemon): runs the check and returns the report; `sink` (optional)
-// receives every verdict. A run that could not complete has
-// completed == false and error_msg set.
-core::RunReport Verify(const VerifyOptions& options, core::VerdictSink* sink);
+// receives every verdict; `canceller` (optional) can stop it. A run that
+// could not complete has completed == false and error_msg set.
+core::RunReport Verify(const VerifyOptions& options, core::VerdictSink* sink,
+                       Canceller* canceller = nullptr);
 
 struct ManifestOptions {
   std::string root;

@@ -16,7 +16,7 @@ void AppendSide(std::string& out, const char* key, const Entry& e) {
   if (e.type != FileType::kDirectory) {
     out += fmt::format(",\"size\":{}", e.size);
   }
-  out += fmt::format(",\"mtime\":{},\"mode\":\"{:04o}\",\"uid\":{},\"gid\":{}",
+  out += fmt::format(",\"mtime\":{},\"mode\":{},\"uid\":{},\"gid\":{}",
                      e.mtime_ns / 1000000, e.mode, e.uid, e.gid);
   if (!e.digest.empty()) {
     out += ",\"hash\":\"";
@@ -67,7 +67,9 @@ std::string_view CompareModeName(CompareMode mode) {
 }
 
 std::string RunReportJson(const RunReport& r) {
-  std::string out = "{\"check_result\":";
+  std::string out = "{";
+  if (!r.run_id.empty()) out += "\"run_id\":\"" + r.run_id + "\",";
+  out += "\"check_result\":";
   out += r.completed ? "\"success\"" : "\"failed\"";
   out += fmt::format(
       ",\"consistent\":{},\"mode\":\"{}\",\"hash_algorithm\":\"{}\","

@@ -15,6 +15,7 @@
 namespace sms::core {
 
 struct RunReport {
+  std::string run_id;      // set by the daemon (uploads are keyed by it)
   bool completed = false;  // check_result "success" when true, else "failed"
   CompareMode mode = CompareMode::kHash;
   HashAlgorithm hash = HashAlgorithm::kXxh128;

@@ -1,0 +1,144 @@
+#include "agent/agent_config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace sms::agent {
+namespace {
+
+bool KnownKey(const std::string& key) {
+  for (const char* k : kAgentConfigKeys) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+std::string Trim(std::string s) {
+  const char* ws = " \t\r";
+  s.erase(0, s.find_first_not_of(ws));
+  const size_t end = s.find_last_not_of(ws);
+  s.erase(end == std::string::npos ? 0 : end + 1);
+  return s;
+}
+
+}  // namespace
+
+core::Result<std::map<std::string, std::string>> ParseConfigText(
+    const std::string& text, const std::string& origin) {
+  std::map<std::string, std::string> out;
+  size_t line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = Trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    const size_t eq = line.find('=');
+    const std::string where = origin + ":" + std::to_string(line_no);
+    if (eq == std::string::npos) {
+      return core::Fail(core::InvalidArgument(
+          where + ": expected 'key = value', got '" + line + "'"));
+    }
+    std::string key = Trim(line.substr(0, eq));
+    std::string value = Trim(line.substr(eq + 1));
+    std::replace(key.begin(), key.end(), '_', '-');
+    if (!KnownKey(key)) {
+      return core::Fail(
+          core::InvalidArgument(where + ": unknown key '" + key + "'"));
+    }
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ConfigFromEnvironment(char** env) {
+  std::map<std::string, std::string> out;
+  constexpr std::string_view kPrefix = "SMS_AGENT_";
+  for (char** e = env; e != nullptr && *e != nullptr; ++e) {
+    std::string_view var(*e);
+    if (var.substr(0, kPrefix.size()) != kPrefix) continue;
+    const size_t eq = var.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string key(var.substr(kPrefix.size(), eq - kPrefix.size()));
+    for (auto& c : key) c = c == '_' ? '-' : static_cast<char>(tolower(c));
+    // Unknown SMS_AGENT_* variables are kept so ApplyConfig names them.
+    out[key] = std::string(var.substr(eq + 1));
+  }
+  return out;
+}
+
+core::Status ApplyConfig(const std::map<std::string, std::string>& values,
+                         const std::string& origin, AgentConfig& c) {
+  for (const auto& [key, value] : values) {
+    if (key == "server") {
+      c.server = value;
+      while (!c.server.empty() && c.server.back() == '/') c.server.pop_back();
+    } else if (key == "ak") {
+      c.ak = value;
+    } else if (key == "sk") {
+      c.sk = value;
+    } else if (key == "token") {
+      c.token = value;
+    } else if (key == "ca-file") {
+      c.ca_file = value;
+    } else if (key == "state-dir") {
+      c.state_dir = value;
+    } else if (key == "name") {
+      c.name = value;
+    } else if (key == "source-root") {
+      c.source_root = value;
+    } else if (key == "ssh-config") {
+      c.ssh_config = value;
+    } else if (key == "remote-agent") {
+      c.remote_agent = value;
+    } else if (key == "poll-interval") {
+      char* end = nullptr;
+      const double v = strtod(value.c_str(), &end);
+      if (value.empty() || *end != 0 || !(v >= 0.1 && v <= 3600)) {
+        return core::Fail(core::InvalidArgument(
+            origin +
+            ": poll-interval must be a number of seconds in "
+            "0.1..3600, got '" +
+            value + "'"));
+      }
+      c.poll_interval = v;
+    } else {
+      return core::Fail(
+          core::InvalidArgument(origin + ": unknown key '" + key + "'"));
+    }
+  }
+  return core::Ok();
+}
+
+core::Status ValidateConfig(const AgentConfig& c) {
+  if (c.server.empty()) {
+    return core::Fail(core::InvalidArgument(
+        "server is required (--server, SMS_AGENT_SERVER or 'server =' in "
+        "the configuration file)"));
+  }
+  if (c.server.rfind("http://", 0) != 0 && c.server.rfind("https://", 0) != 0) {
+    return core::Fail(core::InvalidArgument(
+        "server must be an http:// or https:// URL, got '" + c.server + "'"));
+  }
+  const bool aksk = !c.ak.empty() || !c.sk.empty();
+  if (aksk && (c.ak.empty() || c.sk.empty())) {
+    return core::Fail(
+        core::InvalidArgument("ak and sk must be given together"));
+  }
+  if (aksk == !c.token.empty()) {
+    return core::Fail(core::InvalidArgument(
+        "give either ak + sk or token as the agent's credentials"));
+  }
+  if (c.state_dir.empty()) {
+    return core::Fail(core::InvalidArgument("state-dir must not be empty"));
+  }
+  return core::Ok();
+}
+
+}  // namespace sms::agent

@@ -1,0 +1,54 @@
+// AgentConfig: the settings of `sms-agent run`, from three layers: a
+// configuration file (`key = value` lines, '#' comments), the environment
+// (SMS_AGENT_<KEY>, upper-case, '-' as '_'), and flags. Flags win over the
+// environment, which wins over the file. Unknown keys are rejected, naming
+// the file and line, so a typo never silently keeps a default.
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/result.h"
+
+namespace sms::agent {
+
+struct AgentConfig {
+  std::string server;   // base URL, "https://sms.example.com"
+  std::string ak;       // access key (AK/SK signing) ...
+  std::string sk;       // ... and its secret
+  std::string token;    // or an X-Auth-Token
+  std::string ca_file;  // extra CA bundle for TLS verification
+  std::string state_dir = "/var/lib/sms-agent";  // source id and spool
+  std::string name;               // the source's name (default: hostname)
+  double poll_interval = 5;       // seconds between command polls (heartbeat)
+  std::string source_root = "/";  // where CONSISTENCY_DIR paths live
+  std::string ssh_config;         // ssh -F file for ssh:// targets
+  std::string remote_agent = "sms-agent";  // sms-agent on ssh:// targets
+};
+
+// The keys the file, the environment and the flags accept.
+inline constexpr const char* kAgentConfigKeys[] = {
+    "server",      "ak",         "sk",          "token",
+    "ca-file",     "state-dir",  "name",        "poll-interval",
+    "source-root", "ssh-config", "remote-agent"};
+
+// Reads `key = value` lines; `origin` names the file in errors.
+[[nodiscard]] core::Result<std::map<std::string, std::string>> ParseConfigText(
+    const std::string& text, const std::string& origin);
+
+// SMS_AGENT_<KEY> variables of `environ`-style `env` entries.
+std::map<std::string, std::string> ConfigFromEnvironment(char** env);
+
+// Applies `values` (key -> value) over `config`; errors name the key and
+// `origin`.
+[[nodiscard]] core::Status ApplyConfig(
+    const std::map<std::string, std::string>& values, const std::string& origin,
+    AgentConfig& config);
+
+// Checks the combination: a server, exactly one of AK/SK or token, a sane
+// poll interval.
+[[nodiscard]] core::Status ValidateConfig(const AgentConfig& config);
+
+}  // namespace sms::agent

@@ -1,0 +1,69 @@
+#include "agent/agent_config.h"
+
+#include <gtest/gtest.h>
+
+namespace sms::agent {
+namespace {
+
+TEST(AgentConfigTest, FileThenEnvironmentThenFlags) {
+  AgentConfig c;
+  auto file = ParseConfigText(
+      "# the agent\nserver = https://sms.example.com/\nak = FILEAK\n"
+      "sk = \"file secret\"\npoll_interval = 2.5\nname = web01\n",
+      "/etc/sms-agent/agent.conf");
+  ASSERT_TRUE(file) << file.error().ToString();
+  ASSERT_TRUE(ApplyConfig(*file, "file", c));
+  char env1[] = "SMS_AGENT_AK=ENVAK";
+  char env2[] = "PATH=/bin";
+  char* env[] = {env1, env2, nullptr};
+  ASSERT_TRUE(ApplyConfig(ConfigFromEnvironment(env), "environment", c));
+  ASSERT_TRUE(ApplyConfig({{"name", "flagname"}}, "command line", c));
+  EXPECT_EQ(c.server, "https://sms.example.com");
+  EXPECT_EQ(c.ak, "ENVAK");
+  EXPECT_EQ(c.sk, "file secret");
+  EXPECT_EQ(c.poll_interval, 2.5);
+  EXPECT_EQ(c.name, "flagname");
+  EXPECT_TRUE(ValidateConfig(c));
+}
+
+TEST(AgentConfigTest, UnknownKeysAreRejectedWithTheirPlace) {
+  auto r = ParseConfigText("server = http://x\nsevrer = http://y\n", "a.conf");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "a.conf:2: unknown key 'sevrer'");
+  auto bad_line = ParseConfigText("just words\n", "b.conf");
+  ASSERT_FALSE(bad_line);
+  EXPECT_NE(bad_line.error().message.find("b.conf:1"), std::string::npos);
+
+  char env1[] = "SMS_AGENT_SERVR=http://x";
+  char* env[] = {env1, nullptr};
+  AgentConfig c;
+  auto applied = ApplyConfig(ConfigFromEnvironment(env), "environment", c);
+  ASSERT_FALSE(applied);
+  EXPECT_NE(applied.error().message.find("unknown key 'servr'"),
+            std::string::npos);
+}
+
+TEST(AgentConfigTest, ValidationNamesWhatIsWrong) {
+  AgentConfig c;
+  EXPECT_NE(ValidateConfig(c).error().message.find("server is required"),
+            std::string::npos);
+  c.server = "ftp://x";
+  EXPECT_NE(ValidateConfig(c).error().message.find("http:// or https://"),
+            std::string::npos);
+  c.server = "http://x";
+  EXPECT_FALSE(ValidateConfig(c));  // no credentials
+  c.ak = "A";
+  EXPECT_NE(ValidateConfig(c).error().message.find("together"),
+            std::string::npos);
+  c.sk = "S";
+  c.token = "T";
+  EXPECT_FALSE(ValidateConfig(c));  // both kinds
+  c.token.clear();
+  EXPECT_TRUE(ValidateConfig(c));
+  AgentConfig d;
+  EXPECT_FALSE(ApplyConfig({{"poll-interval", "0"}}, "flags", d));
+  EXPECT_FALSE(ApplyConfig({{"poll-interval", "fast"}}, "flags", d));
+}
+
+}  // namespace
+}  // namespace sms::agent

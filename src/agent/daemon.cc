@@ -1,0 +1,349 @@
+#include "agent/daemon.h"
+
+#include <fmt/format.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "core/json_writer.h"
+#include "core/report.h"
+#include "server/crypto.h"
+
+namespace sms::agent {
+namespace {
+
+double Seconds(core::Clock& clock) {
+  return std::chrono::duration<double>(clock.Now().time_since_epoch()).count();
+}
+
+std::string Hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+}  // namespace
+
+void LogEvent(const char* level, const std::string& message) {
+  std::string line = "{\"ts\":\"";
+  line += core::IsoTimeMillis(core::SystemClock().NowEpochMillis());
+  line += "\",\"level\":\"";
+  line += level;
+  line += "\",\"msg\":";
+  core::AppendJsonString(line, core::EscapeInvalidUtf8(message));
+  line += "}\n";
+  fputs(line.c_str(), stderr);
+  fflush(stderr);
+}
+
+Daemon::Daemon(AgentConfig config, ServerClient& client, core::Clock& clock)
+    : config_(std::move(config)),
+      client_(client),
+      clock_(clock),
+      spool_(config_.state_dir + "/spool") {}
+
+Daemon::~Daemon() {
+  Stop();
+  if (check_thread_.joinable()) check_thread_.join();
+}
+
+void Daemon::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = true;
+  if (canceller_) canceller_->Cancel();
+  cv_.notify_all();
+}
+
+double Daemon::Backoff(int attempt, double retry_after) {
+  const double cap = 60;
+  const double ceiling = std::min(cap, 1.0 * (1 << std::min(attempt, 10)));
+  std::uniform_real_distribution<double> dist(0, ceiling);
+  return std::max(dist(rng_), retry_after);
+}
+
+void Daemon::Wait(double seconds) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+               [&] { return stopping_ || check_finished_; });
+}
+
+core::Result<std::string> Daemon::Register() {
+  const std::string id_file = config_.state_dir + "/source_id";
+  SourceInfo info;
+  info.hostname = Hostname();
+  info.name = config_.name.empty() ? info.hostname : config_.name;
+  info.agent_version = kAgentVersion;
+  struct utsname u;
+  if (uname(&u) == 0)
+    info.os_version = std::string(u.sysname) + " " + u.release;
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return core::Fail(core::Cancelled("stopped"));
+    }
+    auto id = client_.RegisterSource(info);
+    if (id) {
+      auto previous = ReadWholeFile(id_file);
+      if (!previous || *previous != *id) {
+        SMS_RETURN_IF_ERROR(WriteFileDurably(id_file, *id));
+      }
+      LogEvent("info", "registered source " + info.name + " as " + *id);
+      return *id;
+    }
+    if (id.error().code != core::ErrorCode::kUnavailable) return id;
+    const double delay = Backoff(attempt, client_.retry_after());
+    LogEvent("warn",
+             fmt::format("registration failed ({}); retrying in {:.1f} s",
+                         id.error().message, delay));
+    Wait(delay);
+  }
+}
+
+int Daemon::Run() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir, ec);
+  if (auto ok = spool_.Init(); !ok) {
+    LogEvent("error", ok.error().message);
+    return kExitError;
+  }
+  if (auto ok = spool_.Recover("the agent stopped during the check",
+                               clock_.NowEpochMillis());
+      !ok) {
+    LogEvent("error", ok.error().message);
+    return kExitError;
+  }
+  auto id = Register();
+  if (!id) {
+    if (id.error().code == core::ErrorCode::kCancelled) return 0;
+    LogEvent("error", "cannot register the source: " + id.error().message);
+    return kExitError;
+  }
+  source_id_ = *id;
+
+  int poll_failures = 0;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+      if (check_finished_) {
+        check_finished_ = false;
+        if (check_thread_.joinable()) check_thread_.join();
+        running_task_.clear();
+        canceller_.reset();
+        upload_not_before_ = 0;  // upload the new run at once
+      }
+    }
+    UploadPending();
+    SendStopResult();
+    double delay;
+    auto command = client_.PollCommand(source_id_);
+    if (command) {
+      poll_failures = 0;
+      HandleCommand(*command);
+      std::uniform_real_distribution<double> jitter(0.8, 1.2);
+      delay = config_.poll_interval * jitter(rng_);
+    } else if (command.error().code == core::ErrorCode::kNotFound) {
+      LogEvent("warn",
+               "the server does not know this source any more; "
+               "registering again");
+      auto again = Register();
+      if (again) source_id_ = *again;
+      delay = config_.poll_interval;
+    } else {
+      delay = Backoff(++poll_failures, client_.retry_after());
+      LogEvent("warn", fmt::format("poll failed ({}); retrying in {:.1f} s",
+                                   command.error().message, delay));
+    }
+    Wait(delay);
+  }
+  // Stopped: let a running check end (it was cancelled) and spool it.
+  if (check_thread_.joinable()) check_thread_.join();
+  UploadPending();
+  return 0;
+}
+
+void Daemon::HandleCommand(const Command& command) {
+  if (command.name == "STOP") {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (canceller_ &&
+          (command.task_id.empty() || command.task_id == running_task_)) {
+        LogEvent("info", "STOP: cancelling the check of task " + running_task_);
+        canceller_->Cancel();
+      }
+    }
+    // Acknowledge at once: the cancelled run follows as a failed run.
+    pending_stop_result_ = fmt::format(
+        "{{\"command_name\":\"STOP\",\"result\":\"success\","
+        "\"result_detail\":{{\"task_id\":\"{}\"}}}}",
+        command.task_id);
+    SendStopResult();
+    return;
+  }
+  if (command.name != "CONSISTENCY_CHECK") return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (canceller_) return;  // one check at a time; the server queues
+  canceller_ = std::make_shared<Canceller>();
+  running_task_ = command.task_id;
+  LogEvent("info", "CONSISTENCY_CHECK of task " + command.task_id + ", run " +
+                       command.run_id);
+  check_thread_ = std::thread([this, command] { RunCheck(command); });
+}
+
+void Daemon::RunCheck(Command command) {
+  std::shared_ptr<Canceller> canceller;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    canceller = canceller_;
+  }
+  if (command.run_id.empty()) command.run_id = server::NewUuid();
+  VerifyOptions o;
+  o.source = config_.source_root;
+  o.dirs = command.dirs;
+  o.progress = false;
+  o.scan.mode = command.mode == "quick" ? core::CompareMode::kQuick
+                                        : core::CompareMode::kHash;
+  o.scan.hash = core::ParseHashAlgorithm(command.hash_algorithm)
+                    .value_or(core::HashAlgorithm::kXxh128);
+  o.scan.excludes = command.exclude;
+  o.scan.io_limit =
+      static_cast<uint64_t>(std::max(0.0, command.io_limit) * 1e6);
+  o.target = command.verify_uri;
+  o.ssh.remote_agent = config_.remote_agent;
+  if (!config_.ssh_config.empty()) {
+    o.ssh.ssh_options = {"-F", config_.ssh_config};
+  }
+
+  core::RunReport report;
+  std::unique_ptr<RunWriter> writer;
+  auto begun = spool_.Begin(command.run_id, command.task_id);
+  if (!begun) {
+    LogEvent("error", "cannot spool run " + command.run_id + ": " +
+                          begun.error().message);
+  } else {
+    writer = std::move(*begun);
+    if (o.target.empty()) {
+      report.started_ms = report.finished_ms = clock_.NowEpochMillis();
+      report.error_msg = "the task has no target_server.verify_uri";
+    } else {
+      report = Verify(o, writer.get(), canceller.get());
+    }
+    report.run_id = command.run_id;
+    std::string detail = fmt::format("{{\"task_id\":\"{}\",\"run_id\":\"{}\"",
+                                     command.task_id, command.run_id);
+    if (!report.completed) {
+      detail += ",\"error_msg\":";
+      core::AppendJsonString(detail, core::EscapeInvalidUtf8(report.error_msg));
+    }
+    detail += '}';
+    const std::string command_result = fmt::format(
+        "{{\"command_name\":\"CONSISTENCY_CHECK\",\"result\":\"{}\","
+        "\"result_detail\":{}}}",
+        report.completed ? "success" : "fail", detail);
+    if (auto ok = writer->Finish(core::RunReportJson(report), command_result);
+        !ok) {
+      LogEvent("error", "cannot spool run " + command.run_id + ": " +
+                            ok.error().message);
+    } else {
+      LogEvent(
+          "info",
+          fmt::format("run {} of task {} finished: {}{}", command.run_id,
+                      command.task_id, report.completed ? "success" : "failed",
+                      report.completed ? "" : " (" + report.error_msg + ")"));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  check_finished_ = true;
+  cv_.notify_all();
+}
+
+void Daemon::SendStopResult() {
+  if (pending_stop_result_.empty()) return;
+  auto posted = client_.PostJson(
+      "/v3/sources/" + source_id_ + "/command_result", pending_stop_result_);
+  // Retried from the loop only while the server is unreachable.
+  if (posted || posted.error().code != core::ErrorCode::kUnavailable) {
+    pending_stop_result_.clear();
+  }
+}
+
+void Daemon::UploadPending() {
+  if (Seconds(clock_) < upload_not_before_) return;
+  for (const auto& run_id : spool_.ReadyRuns()) {
+    auto uploaded = UploadRun(run_id);
+    if (uploaded) {
+      upload_failures_ = 0;
+      spool_.Remove(run_id);
+      LogEvent("info", "uploaded run " + run_id);
+      continue;
+    }
+    if (uploaded.error().code == core::ErrorCode::kUnavailable) {
+      const double delay = Backoff(++upload_failures_, client_.retry_after());
+      upload_not_before_ = Seconds(clock_) + delay;
+      LogEvent("warn", fmt::format("upload of run {} failed ({}); retrying in "
+                                   "{:.1f} s",
+                                   run_id, uploaded.error().message, delay));
+      return;
+    }
+    LogEvent("error", "the server refused run " + run_id + " (" +
+                          uploaded.error().message +
+                          "); kept in the spool's rejected/ directory");
+    // The task must not wait for a run that will never come: report it as
+    // failed, with the reason, under the same run_id.
+    if (auto task = ReadWholeFile(spool_.RunDir(run_id) + "/task_id"); task) {
+      core::RunReport failed;
+      failed.run_id = run_id;
+      failed.started_ms = failed.finished_ms = clock_.NowEpochMillis();
+      failed.error_msg =
+          "the server refused the run's upload: " + uploaded.error().message;
+      auto posted =
+          client_.PostJson("/v3/tasks/" + *task + "/consistency-result",
+                           core::RunReportJson(failed));
+      if (!posted) {
+        LogEvent("warn", "could not report the failed run either: " +
+                             posted.error().message);
+      }
+    }
+    spool_.Reject(run_id);
+  }
+}
+
+core::Status Daemon::UploadRun(const std::string& run_id) {
+  const std::string dir = spool_.RunDir(run_id);
+  SMS_ASSIGN_OR_RETURN(std::string task_id, ReadWholeFile(dir + "/task_id"));
+  const std::string base = "/v3/tasks/" + task_id + "/consistency-result";
+  std::vector<std::string> chunks;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename();
+    if (name.rfind("details-", 0) == 0 && name.size() > 5 &&
+        name.compare(name.size() - 5, 5, ".json") == 0) {
+      chunks.push_back(name);
+    }
+  }
+  std::sort(chunks.begin(), chunks.end());
+  for (const auto& chunk : chunks) {
+    const std::string done = dir + "/" + chunk + ".done";
+    if (access(done.c_str(), F_OK) == 0) continue;
+    SMS_ASSIGN_OR_RETURN(std::string body, ReadWholeFile(dir + "/" + chunk));
+    SMS_RETURN_IF_ERROR(client_.PostJson(base + "/details", body));
+    SMS_RETURN_IF_ERROR(WriteFileDurably(done, ""));
+  }
+  SMS_ASSIGN_OR_RETURN(std::string result, ReadWholeFile(dir + "/result.json"));
+  SMS_RETURN_IF_ERROR(client_.PostJson(base, result));
+  // The run is committed; the command result only updates the source's
+  // view, so a refusal of it does not keep the run in the spool.
+  if (auto cr = ReadWholeFile(dir + "/command_result.json"); cr) {
+    auto posted =
+        client_.PostJson("/v3/sources/" + source_id_ + "/command_result", *cr);
+    if (!posted && posted.error().code == core::ErrorCode::kUnavailable) {
+      return posted;
+    }
+  }
+  return core::Ok();
+}
+
+}  // namespace sms::agent

@@ -1,0 +1,134 @@
+#include "agent/server_client.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "server/sdk_signer.h"
+#include "testing/fake_clock.h"
+
+namespace sms::agent {
+namespace {
+
+// Records requests and answers from a queue of canned responses.
+class FakeHttp final : public HttpClient {
+ public:
+  core::Result<HttpResponse> Send(const HttpRequest& req) override {
+    requests.push_back(req);
+    if (replies.empty()) return core::Fail(core::Unavailable("refused"));
+    HttpResponse r = replies.front();
+    replies.pop_front();
+    return r;
+  }
+  std::vector<HttpRequest> requests;
+  std::deque<HttpResponse> replies;
+};
+
+std::string Header(const HttpRequest& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+AgentConfig AkSk() {
+  AgentConfig c;
+  c.server = "http://127.0.0.1:8080";
+  c.ak = "AK1";
+  c.sk = "secret";
+  return c;
+}
+
+TEST(ServerClientTest, SignsRequestsTheWayTheServerVerifies) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back({200, {}, R"({"id":"src-1"})"});
+  auto id = client.RegisterSource({.name = "web01"});
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*id, "src-1");
+  const HttpRequest& req = http.requests.at(0);
+  EXPECT_EQ(req.url, "http://127.0.0.1:8080/v3/sources");
+  const std::string date = Header(req, "X-Sdk-Date");
+  ASSERT_EQ(date.size(), 16u);
+  auto auth = server::ParseSdkAuthorization(Header(req, "Authorization"));
+  ASSERT_TRUE(auth);
+  EXPECT_EQ(auth->access_key, "AK1");
+  server::SignableRequest sreq{"POST",
+                               "/v3/sources",
+                               "",
+                               {{"Content-Type", "application/json"},
+                                {"Host", "127.0.0.1:8080"},
+                                {"X-Sdk-Date", date}},
+                               req.body};
+  EXPECT_EQ(auth->signature,
+            server::SdkSignature(sreq, auth->signed_headers, date, "secret"));
+}
+
+TEST(ServerClientTest, CorrectsClockSkewFromTheDateHeader) {
+  FakeHttp http;
+  testing::FakeClock clock;  // 2023-11-14
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back(
+      {200, {{"date", "Sun, 29 Nov 2026 10:30:39 GMT"}}, R"({"id":"s"})"});
+  http.replies.push_back({200, {}, R"({"command_name":"NONE"})"});
+  ASSERT_TRUE(client.RegisterSource({}));
+  EXPECT_GT(client.clock_skew_ms(), int64_t{365} * 86400 * 1000);
+  ASSERT_TRUE(client.PollCommand("s"));
+  EXPECT_EQ(Header(http.requests.at(1), "X-Sdk-Date").substr(0, 8), "20261129");
+}
+
+TEST(ServerClientTest, ParsesACheckCommand) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back(
+      {200,
+       {},
+       R"({"command_name":"CONSISTENCY_CHECK","command_param":{"task_id":"t",
+       "run_id":"r","dirs":["/etc","/var/www"],"mode":"quick",
+       "hash_algorithm":"sha256","exclude":"*.log, cache","io_limit":20,
+       "verify_uri":"ssh://root@10.0.0.5/"}})"});
+  auto c = client.PollCommand("s");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->name, "CONSISTENCY_CHECK");
+  EXPECT_EQ(c->dirs, (std::vector<std::string>{"/etc", "/var/www"}));
+  EXPECT_EQ(c->exclude, (std::vector<std::string>{"*.log", "cache"}));
+  EXPECT_EQ(c->mode, "quick");
+  EXPECT_EQ(c->hash_algorithm, "sha256");
+  EXPECT_EQ(c->io_limit, 20);
+  EXPECT_EQ(c->verify_uri, "ssh://root@10.0.0.5/");
+}
+
+TEST(ServerClientTest, ClassifiesRetryableAndPermanentFailures) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  AgentConfig c = AkSk();
+  c.ak.clear();
+  c.sk.clear();
+  c.token = "tok";
+  ServerClient client(http, clock, c);
+  http.replies.push_back({503,
+                          {{"retry-after", "7"}},
+                          R"({"error_code":"SMS.2008","error_msg":"down"})"});
+  auto down = client.PostJson("/v3/x", "{}");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, core::ErrorCode::kUnavailable);
+  EXPECT_EQ(client.retry_after(), 7);
+  EXPECT_NE(down.error().message.find("SMS.2008 down"), std::string::npos);
+  EXPECT_EQ(Header(http.requests.at(0), "X-Auth-Token"), "tok");
+
+  http.replies.push_back(
+      {404, {}, R"({"error_code":"SMS.2252","error_msg":"no"})"});
+  EXPECT_EQ(client.PostJson("/v3/x", "{}").error().code,
+            core::ErrorCode::kNotFound);
+  http.replies.push_back({409, {}, "{}"});
+  EXPECT_EQ(client.PostJson("/v3/x", "{}").error().code,
+            core::ErrorCode::kAlreadyExists);
+  // No response at all.
+  EXPECT_EQ(client.PostJson("/v3/x", "{}").error().code,
+            core::ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace sms::agent
