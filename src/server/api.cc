@@ -364,7 +364,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
                       {"method", req.method},
                       {"route", ctx.route},
                       {"status", resp.status},
-                      {"duration_ms", seconds * 1000.0},
+                      {"duration_us", static_cast<int64_t>(seconds * 1e6)},
                       {"remote", req.remote}};
     if (ctx.who) {
       line["domain"] = ctx.who->domain_name;

@@ -1,0 +1,486 @@
+// Integration tests: the real build/bin/sms-server on a loopback port picked
+// by the kernel, driven over HTTP with a tiny blocking client, set up with
+// the real `sms-server admin` commands.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "server/crypto.h"
+#include "server/json_fields.h"
+#include "server/sdk_signer.h"
+#include "testing/temp_dir.h"
+
+namespace sms::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ServerBinary() {
+  const char* dir = std::getenv("SMS_BIN_DIR");
+  return std::string(dir ? dir : "build/bin") + "/sms-server";
+}
+
+struct Output {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs argv with `input` on stdin; returns exit code and stdout.
+Output RunProgram(const std::vector<std::string>& argv,
+                  const std::string& input) {
+  int in_pipe[2], out_pipe[2];
+  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  if (!input.empty()) {
+    ssize_t n = write(in_pipe[1], input.data(), input.size());
+    (void)n;
+  }
+  close(in_pipe[1]);
+  Output o;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out_pipe[0], buf, sizeof(buf))) > 0) o.out.append(buf, n);
+  close(out_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  json::value Json() const {
+    boost::system::error_code ec;
+    return json::parse(body, ec);
+  }
+};
+
+// A blocking HTTP/1.1 connection to 127.0.0.1:port.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~Conn() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  Response Send(const std::string& method, const std::string& target,
+                const std::string& body,
+                const std::vector<std::pair<std::string, std::string>>& hdrs) {
+    std::string req =
+        method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (const auto& [k, v] : hdrs) req += k + ": " + v + "\r\n";
+    if (!body.empty()) {
+      req += "Content-Type: application/json\r\n";
+    }
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    req += body;
+    size_t off = 0;
+    while (off < req.size()) {
+      ssize_t n = write(fd_, req.data() + off, req.size() - off);
+      if (n <= 0) return {};
+      off += static_cast<size_t>(n);
+    }
+    return ReadResponse();
+  }
+
+ private:
+  Response ReadResponse() {
+    Response r;
+    size_t header_end;
+    while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return r;
+    }
+    std::istringstream head(buf_.substr(0, header_end));
+    std::string line;
+    std::getline(head, line);
+    if (line.size() > 12) r.status = std::atoi(line.c_str() + 9);
+    while (std::getline(head, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string k = line.substr(0, colon);
+      for (char& c : k) c = static_cast<char>(std::tolower(c));
+      std::string v = line.substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.erase(v.begin());
+      r.headers[k] = v;
+    }
+    buf_.erase(0, header_end + 4);
+    size_t len = std::stoul(
+        r.headers.count("content-length") ? r.headers["content-length"] : "0");
+    while (buf_.size() < len)
+      if (!Fill()) break;
+    r.body = buf_.substr(0, len);
+    buf_.erase(0, len);
+    return r;
+  }
+  bool Fill() {
+    char tmp[65536];
+    ssize_t n = read(fd_, tmp, sizeof(tmp));
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// One sms-server process on its own database.
+class ServerProcess {
+ public:
+  ServerProcess(std::string db, std::string log)
+      : db_(std::move(db)), log_(std::move(log)) {}
+  ~ServerProcess() { Kill(SIGKILL); }
+
+  // Starts `serve` on 127.0.0.1:0 and waits for its "listening" line.
+  bool Start() {
+    std::ofstream(log_, std::ios::trunc).close();
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log_.c_str(), O_WRONLY | O_APPEND);
+      dup2(fd, 2);
+      execl(ServerBinary().c_str(), "sms-server", "serve", "--listen",
+            "127.0.0.1:0", "--db", db_.c_str(), "--io-threads", "2",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      std::ifstream in(log_);
+      std::string line;
+      while (std::getline(in, line)) {
+        size_t at = line.find("\"address\":\"127.0.0.1:");
+        if (at != std::string::npos) {
+          port_ = std::atoi(line.c_str() + at + 21);
+          return port_ > 0;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // Sends `sig` and waits; returns the exit status (or -signal).
+  int Kill(int sig) {
+    if (pid_ <= 0) return 0;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return -WTERMSIG(status);
+  }
+  int port() const { return port_; }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string db_, log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+class ServerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("SMS_PBKDF2_ITERATIONS", "1000", 1);
+    db_ = "sqlite:" + dir_.Join("var/sms.db");
+    for (const char* d : {"acme", "other"})
+      ASSERT_EQ(Admin({"create-domain", d}).exit_code, 0);
+    for (const char* d : {"acme", "other"}) {
+      for (const char* role : {"admin", "operator", "viewer", "agent"}) {
+        Output o = Admin(
+            {"create-user", "--domain", d, "--name", role, "--role", role},
+            std::string("pw-") + d + "-" + role + "\n");
+        ASSERT_EQ(o.exit_code, 0) << o.out;
+      }
+    }
+    Output cred =
+        Admin({"create-credential", "--domain", "acme", "--user", "agent"});
+    ASSERT_EQ(cred.exit_code, 0);
+    std::istringstream in(cred.out);
+    in >> ak_ >> sk_;
+    ASSERT_EQ(ak_.size(), 20u);
+    ASSERT_GE(sk_.size(), 32u);
+    server_ = std::make_unique<ServerProcess>(db_, dir_.Join("server.log"));
+    ASSERT_TRUE(server_->Start()) << server_->Log();
+  }
+
+  Output Admin(std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {ServerBinary(), "admin", "--db", db_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, input);
+  }
+
+  Response Call(const std::string& method, const std::string& target,
+                const std::string& body, const std::string& token,
+                std::vector<std::pair<std::string, std::string>> hdrs = {}) {
+    Conn c(server_->port());
+    EXPECT_TRUE(c.ok());
+    if (!token.empty()) hdrs.push_back({"X-Auth-Token", token});
+    return c.Send(method, target, body, hdrs);
+  }
+
+  std::string Token(const std::string& domain, const std::string& user) {
+    std::string body =
+        R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":")" +
+        user + R"(","password":"pw-)" + domain + "-" + user +
+        R"(","domain":{"name":")" + domain +
+        R"("}}}},"scope":{"domain":{"name":")" + domain + R"("}}}})";
+    Response r = Call("POST", "/v3/auth/tokens", body, "");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.headers["x-subject-token"];
+  }
+
+  // An AK/SK-signed request, as the official SDKs send it.
+  Response Signed(const std::string& method, const std::string& path,
+                  const std::string& query, const std::string& body) {
+    std::string date =
+        FormatSdkDate(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+    std::vector<std::pair<std::string, std::string>> hdrs = {
+        {"X-Sdk-Date", date}};
+    SignableRequest s{method, path, query, {{"host", "127.0.0.1"}}, body};
+    s.headers.push_back({"x-sdk-date", date});
+    std::vector<std::string> signed_headers = {"host", "x-sdk-date"};
+    if (!body.empty()) {
+      s.headers.push_back({"content-type", "application/json"});
+      signed_headers = {"content-type", "host", "x-sdk-date"};
+    }
+    std::string sig = SdkSignature(s, signed_headers, date, sk_);
+    std::string list;
+    for (const auto& h : signed_headers) list += (list.empty() ? "" : ";") + h;
+    hdrs.push_back({"Authorization", "SDK-HMAC-SHA256 Access=" + ak_ +
+                                         ", SignedHeaders=" + list +
+                                         ", Signature=" + sig});
+    return Call(method, query.empty() ? path : path + "?" + query, body, "",
+                hdrs);
+  }
+
+  static std::string Upload(const std::string& run_id, int total) {
+    return R"({"run_id":")" + run_id +
+           R"(","check_result":"success","finished_time":1736854315000,)"
+           R"("consistency_result":[{"dir_check":"/root/sync",)"
+           R"("num_total_files":)" +
+           std::to_string(total) +
+           R"(,"num_different_files":0,"num_target_miss_files":0,)"
+           R"("num_target_more_files":0}]})";
+  }
+
+  sms::testing::TempDir dir_;
+  std::string db_;
+  std::string ak_, sk_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ServerIntegrationTest, EndToEndOverHttp) {
+  // The agent registers with its AK/SK signature.
+  Response src = Signed("POST", "/v3/sources", "",
+                        R"({"name":"web01","hostname":"web01","ip":"10.0.0.5",)"
+                        R"("os_type":"LINUX","agent_version":"0.1.0"})");
+  ASSERT_EQ(src.status, 200) << src.body;
+  std::string source_id(src.Json().at("id").as_string());
+
+  std::string op = Token("acme", "operator");
+  Response task =
+      Call("POST", "/v3/tasks",
+           R"({"name":"migrate web01","type":"MIGRATE_FILE","os_type":"LINUX",)"
+           R"("source_server":{"id":")" +
+               source_id +
+               R"("},"target_server":{"name":"web01-new","ip":"10.0.0.6",)"
+               R"("verify_uri":"file:///mnt/target"}})",
+           op);
+  ASSERT_EQ(task.status, 200) << task.body;
+  std::string task_id(task.Json().at("id").as_string());
+
+  // The agent uploads a run, signed.
+  std::string run_id = NewUuid();
+  Response up = Signed("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                       "", Upload(run_id, 1));
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(up.body, R"("update consistency result succeeded")");
+  // A signature over other bytes than those sent fails.
+  Response tampered = Call(
+      "GET", "/v3/tasks", "", "",
+      {{"X-Sdk-Date", "20991115T033655Z"},
+       {"Authorization", "SDK-HMAC-SHA256 Access=" + ak_ +
+                             ", SignedHeaders=host;x-sdk-date, Signature=00"}});
+  EXPECT_EQ(tampered.status, 403);
+  EXPECT_THAT(tampered.body, HasSubstr("SMS.9003"));
+
+  // A viewer reads it back in the exact shape of the original page.
+  std::string viewer = Token("acme", "viewer");
+  Response get =
+      Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "", viewer);
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(get.headers["content-type"], "application/json");
+  json::value v = get.Json();
+  json::object page = v.as_object();
+  EXPECT_EQ(page.at("task_id").as_string(), task_id);
+  json::object run = page.at("result_list").as_array().at(0).as_object();
+  // The SMS fields exactly as in the page's example (plus extensions).
+  json::value original = json::parse(
+      R"({"finished_time":1736854315000,"check_result":"success",
+          "consistency_result":[{"dir_check":"/root/sync","num_total_files":1,
+          "num_different_files":0,"num_target_miss_files":0,
+          "num_target_more_files":0}]})");
+  for (const auto& [k, want] : original.as_object()) {
+    if (k == "consistency_result") {
+      for (const auto& [dk, dv] : want.as_array()[0].as_object())
+        EXPECT_EQ(run.at("consistency_result").as_array()[0].at(dk), dv) << dk;
+    } else {
+      EXPECT_EQ(run.at(k), want) << k;
+    }
+  }
+
+  // Tenant isolation: the other domain's admin gets exactly the answer for
+  // a task that does not exist.
+  std::string other = Token("other", "admin");
+  Response foreign =
+      Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "", other);
+  Response missing =
+      Call("GET", "/v3/tasks/" + NewUuid() + "/consistency-result", "", other);
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_THAT(foreign.body, HasSubstr("SMS.2252"));
+  EXPECT_EQ(foreign.body, missing.body);
+  EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id, "", other).status, 404);
+
+  // Export as XLSX is a real zip; CSV carries the row.
+  Response csv =
+      Call("POST", "/v3/tasks/consistency-results/export",
+           R"({"task_info":[{"task_id":")" + task_id + R"("}]})", viewer);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_THAT(csv.body, HasSubstr(run_id));
+
+  // Metrics and the log.
+  Response metrics = Call("GET", "/metrics", "", "");
+  EXPECT_THAT(metrics.body, HasSubstr("sms_runs_committed_total 1"));
+  std::string log = server_->Log();
+  EXPECT_THAT(
+      log, HasSubstr("\"route\":\"/v3/tasks/{task_id}/consistency-result\""));
+  EXPECT_EQ(log.find(sk_), std::string::npos);
+  EXPECT_EQ(log.find(viewer), std::string::npos);
+}
+
+TEST_F(ServerIntegrationTest, KeepAliveServesManyRequestsOnOneConnection) {
+  std::string viewer = Token("acme", "viewer");
+  Conn c(server_->port());
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 20; ++i) {
+    Response r = c.Send("GET", "/v3/tasks", "", {{"X-Auth-Token", viewer}});
+    ASSERT_EQ(r.status, 200) << i;
+  }
+}
+
+TEST_F(ServerIntegrationTest, TransportLimits) {
+  std::string viewer = Token("acme", "viewer");
+  Response big_header = Call("GET", "/v3/tasks", "", viewer,
+                             {{"X-Pad", std::string(40000, 'a')}});
+  EXPECT_EQ(big_header.status, 431);
+  Response long_url =
+      Call("GET", "/v3/tasks?x=" + std::string(9000, 'a'), "", viewer);
+  EXPECT_EQ(long_url.status, 414);
+  Response big_body =
+      Call("POST", "/v3/tasks", std::string(2 << 20, ' '), viewer);
+  EXPECT_EQ(big_body.status, 413);
+  EXPECT_THAT(big_body.body, HasSubstr("SMS.1006"));
+}
+
+TEST_F(ServerIntegrationTest, AcknowledgedWritesSurviveKill9) {
+  Response src =
+      Signed("POST", "/v3/sources", "", R"({"name":"db01","os_type":"LINUX"})");
+  ASSERT_EQ(src.status, 200) << src.body;
+  std::string source_id(src.Json().at("id").as_string());
+  std::string op = Token("acme", "operator");
+  Response task =
+      Call("POST", "/v3/tasks",
+           R"({"name":"t","os_type":"LINUX","source_server":{"id":")" +
+               source_id + R"("},"target_server":{"name":"n"}})",
+           op);
+  ASSERT_EQ(task.status, 200) << task.body;
+  std::string task_id(task.Json().at("id").as_string());
+  const int kRuns = 25;
+  for (int i = 0; i < kRuns; ++i) {
+    Response up = Signed("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                         "", Upload(NewUuid(), i));
+    ASSERT_EQ(up.status, 200) << up.body;
+  }
+  // kill -9 right after the last acknowledgement: no clean shutdown.
+  EXPECT_EQ(server_->Kill(SIGKILL), -SIGKILL);
+  ASSERT_TRUE(server_->Start()) << server_->Log();
+  std::string viewer = Token("acme", "viewer");
+  Response get =
+      Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "", viewer);
+  ASSERT_EQ(get.status, 200);
+  json::value got = get.Json();
+  const auto& list = got.at("result_list").as_array();
+  ASSERT_EQ(list.size(), static_cast<size_t>(kRuns));
+  EXPECT_EQ(
+      list[0].at("consistency_result").as_array()[0].at("num_total_files"),
+      kRuns - 1);
+  // Tokens are in the database too: the operator's survives the restart.
+  EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id, "", op).status, 200);
+}
+
+TEST_F(ServerIntegrationTest, SigtermStopsGracefully) {
+  EXPECT_EQ(Call("GET", "/healthz", "", "").status, 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server_->Kill(SIGTERM), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(server_->Log(), HasSubstr("\"msg\":\"stopped\""));
+}
+
+TEST_F(ServerIntegrationTest, AdminRevokesCredentials) {
+  Response ok = Signed("GET", "/v3/sources", "limit=5", "");
+  EXPECT_EQ(ok.status, 403);  // agents may not list sources...
+  EXPECT_THAT(ok.body, HasSubstr("SMS.9004"));  // ...but the key is valid
+  ASSERT_EQ(Admin({"revoke-credential", ak_}).exit_code, 0);
+  Response revoked = Signed("GET", "/v3/sources", "limit=5", "");
+  EXPECT_THAT(revoked.body, HasSubstr("SMS.9003"));
+  EXPECT_NE(Admin({"revoke-credential", ak_}).exit_code, 0);
+  EXPECT_NE(Admin({"create-domain", "acme"}).exit_code, 0);  // duplicate
+}
+
+}  // namespace
+}  // namespace sms::server
