@@ -13,7 +13,7 @@ PACKAGES=(
   libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libxlsxwriter-dev
   # test and runtime tools: the ssh transport is tested against a real sshd
-  openssh-server openssh-client xxhash sqlite3 time procps
+  openssh-server openssh-client xxhash sqlite3 time procps curl
 )
 # The console's browser tests (web/console/tests/run.sh installs these itself
 # when missing; SMS_BOOTSTRAP_CONSOLE=1 installs them up front).
