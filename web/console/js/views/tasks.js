@@ -45,7 +45,9 @@ function latestCell(task, run) {
 }
 
 function counterCells(run) {
-  if (!run) return [0, 1, 2, 3].map(() => h('td', { class: 'num muted' }, '–'));
+  if (!run || !(run.consistency_result || []).length) {
+    return [0, 1, 2, 3].map(() => h('td', { class: 'num muted' }, '–'));
+  }
   const t = runTotals(run);
   const cell = (n, cls) => h('td', { class: `num ${n > 0 ? cls : ''}` }, num(n));
   return [
