@@ -183,7 +183,7 @@ test('the selected tasks export as XLSX, JSON and CSV with the latest run of eac
   assert.ok(rows.some((r) => r[3] === 'web-01 /etc' && r[7] === '/etc' && r[9] === '0'));
 });
 
-test('an operator configures a task and starts and stops a check', async () => {
+test('an operator configures a task, starts a check, sees its run arrive, and stops another', async () => {
   await page.goto(`${BASE}/console/#/tasks/${facts.tasks.etc}`);
   await page.locator('#start-check').waitFor();
   await page.locator('textarea[name=dirs]').fill('/etc\n/opt/app');
@@ -200,6 +200,31 @@ test('an operator configures a task and starts and stops a check', async () => {
   await page.locator('#start-check').click();
   await page.locator('.facts').getByText('Running').waitFor();
   assert.equal((await api.call('GET', `/v3/tasks/${facts.tasks.etc}`)).body.state, 'RUNNING');
+
+  // The agent picks the check up and reports; the open page shows the new run
+  // by itself.
+  const agent = await new Client(BASE).login(DOMAIN, 'agent-web', PASSWORD);
+  const cmd = (await agent.call('GET', `/v3/sources/${facts.sources.web}/command`)).body;
+  assert.equal(cmd.command_name, 'CONSISTENCY_CHECK');
+  assert.deepEqual(cmd.command_param.dirs, ['/etc', '/opt/app']);
+  assert.equal(cmd.command_param.mode, 'quick');
+  const now = Date.now();
+  await agent.call('POST', `/v3/tasks/${facts.tasks.etc}/consistency-result`, {
+    run_id: cmd.command_param.run_id, check_result: 'success', mode: 'quick',
+    started_time: now - 4000, finished_time: now,
+    consistency_result: [
+      { dir_check: '/etc', num_total_files: 1203, num_different_files: 0, num_target_miss_files: 0, num_target_more_files: 0 },
+      { dir_check: '/opt/app', num_total_files: 77, num_different_files: 0, num_target_miss_files: 1, num_target_more_files: 0 },
+    ],
+  });
+  await page.locator('#runs-table tbody tr').nth(1).waitFor({ timeout: 20000 });
+  await page.locator('.facts').getByText('Ready').waitFor();
+  await page.locator('#latest-run').getByText('Differences').waitFor();
+  assert.equal(await page.locator('#latest-run .stat.bad .stat-value').first().textContent(), '1');
+
+  // A queued check can be stopped.
+  await page.locator('#start-check').click();
+  await page.locator('.facts').getByText('Running').waitFor();
   await page.locator('#stop-check').click();
   await page.locator('.facts').getByText('Stopped').waitFor();
 });

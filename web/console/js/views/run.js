@@ -95,7 +95,10 @@ function detailsView(taskId, run, state, onState) {
         h('tbody', {}, files.map((f) => h('tr', {},
           h('th', { scope: 'row', class: 'path' },
             showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
-            f.path),
+            f.path,
+            f.path_b64 ? h('span', {
+              class: 'tag', title: 'This name is not valid UTF-8: each invalid byte is shown as \\xHH.',
+            }, 'bytes') : null),
           h('td', {}, h('span', { class: `badge badge-file-${f.status}` }, STATUS_LABEL[f.status] || f.status)),
           h('td', {}, f.reason || '–'),
           sideCells(f.source, f.target),

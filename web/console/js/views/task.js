@@ -10,6 +10,9 @@ import {
 } from '../ui.js';
 import { runsChart } from '../charts.js';
 
+const WATCH_MS = 5000;
+let renderSeq = 0; // the newest renderTask() owns the page
+
 function configMap(list) {
   const m = {};
   for (const c of list || []) m[c.config_key] = c.config_value;
@@ -117,6 +120,8 @@ function runsTable(task, runs) {
 }
 
 export async function renderTask(main, ctx, taskId) {
+  const seq = ++renderSeq;
+  const current = () => ctx.alive() && seq === renderSeq;
   main.append(loading('Loading task'));
   const [task, results, cfg] = await Promise.all([
     api.showTask(taskId),
@@ -180,4 +185,27 @@ export async function renderTask(main, ctx, taskId) {
         : emptyState('No run has finished yet.'),
       { id: 'runs' }));
   main.querySelector('h1').focus();
+
+  // While a check is queued or running, watch the task and show the new run
+  // when it ends (unless the configuration is being edited).
+  if (task.state === 'RUNNING' || task.state === 'ABORTING') {
+    const form = main.querySelector('.config-form');
+    let dirty = false;
+    form.addEventListener('input', () => { dirty = true; });
+    const watch = async () => {
+      if (!current()) return;
+      try {
+        const now = await api.showTask(taskId);
+        if (!current()) return;
+        if (now.state !== task.state && !dirty) {
+          reload();
+          return;
+        }
+      } catch {
+        // keep watching; a real failure shows at the next user action
+      }
+      setTimeout(watch, WATCH_MS);
+    };
+    setTimeout(watch, WATCH_MS);
+  }
 }
