@@ -1,7 +1,9 @@
 // The console's shell: a hash router (#/tasks, #/tasks/ID, ...), the top bar
 // and the session. Pages live in views/*.js and render into <main>.
-import { clear } from './dom.js';
-import { session, signOut, setUnauthenticatedHandler } from './api.js';
+import { h, clear } from './dom.js';
+import {
+  ApiError, session, signOut, setUnauthenticatedHandler,
+} from './api.js';
 import { errorBox } from './ui.js';
 import { renderSignIn } from './views/signin.js';
 import { renderTasks } from './views/tasks.js';
@@ -91,14 +93,15 @@ async function route() {
     } else if (section === 'tasks' && parts.length === 4 && parts[2] === 'runs') {
       await renderRun(main, ctx, parts[1], parts[3], query);
     } else {
-      main.append(errorBox(new Error('No such page.')));
+      throw new ApiError(404, '', 'No such page.');
     }
   } catch (err) {
     if (!ctx.alive()) return;
     if (err && (err.code === 'SMS.9001' || err.code === 'SMS.9002')) return;
     clear(main);
-    main.append(errorBox(err));
-    console.warn('console: page failed', err);
+    main.append(errorBox(err), h('p', {}, h('a', { href: '#/tasks' }, '‹ Back to the tasks')));
+    // An API refusal is shown above; anything else is a bug in the page.
+    if (!(err instanceof ApiError)) console.error('console: page failed', err);
   }
 }
 
