@@ -43,7 +43,8 @@ Daemon::Daemon(AgentConfig config, ServerClient& client, core::Clock& clock)
     : config_(std::move(config)),
       client_(client),
       clock_(clock),
-      spool_(config_.state_dir + "/spool") {}
+      spool_(config_.state_dir + "/spool"),
+      uploader_(client_, spool_) {}
 
 Daemon::~Daemon() {
   Stop();
@@ -273,7 +274,7 @@ void Daemon::SendStopResult() {
 void Daemon::UploadPending() {
   if (Seconds(clock_) < upload_not_before_) return;
   for (const auto& run_id : spool_.ReadyRuns()) {
-    auto uploaded = UploadRun(run_id);
+    auto uploaded = uploader_.UploadRun(run_id, source_id_);
     if (uploaded) {
       upload_failures_ = 0;
       spool_.Remove(run_id);
@@ -290,60 +291,10 @@ void Daemon::UploadPending() {
     }
     LogEvent("error", "the server refused run " + run_id + " (" +
                           uploaded.error().message +
-                          "); kept in the spool's rejected/ directory");
-    // The task must not wait for a run that will never come: report it as
-    // failed, with the reason, under the same run_id.
-    if (auto task = ReadWholeFile(spool_.RunDir(run_id) + "/task_id"); task) {
-      core::RunReport failed;
-      failed.run_id = run_id;
-      failed.started_ms = failed.finished_ms = clock_.NowEpochMillis();
-      failed.error_msg =
-          "the server refused the run's upload: " + uploaded.error().message;
-      auto posted =
-          client_.PostJson("/v3/tasks/" + *task + "/consistency-result",
-                           core::RunReportJson(failed));
-      if (!posted) {
-        LogEvent("warn", "could not report the failed run either: " +
-                             posted.error().message);
-      }
-    }
-    spool_.Reject(run_id);
+                          "); reported as failed and kept in the spool's "
+                          "rejected/ directory");
+    uploader_.RejectRun(run_id, uploaded.error(), clock_.NowEpochMillis());
   }
-}
-
-core::Status Daemon::UploadRun(const std::string& run_id) {
-  const std::string dir = spool_.RunDir(run_id);
-  SMS_ASSIGN_OR_RETURN(std::string task_id, ReadWholeFile(dir + "/task_id"));
-  const std::string base = "/v3/tasks/" + task_id + "/consistency-result";
-  std::vector<std::string> chunks;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename();
-    if (name.rfind("details-", 0) == 0 && name.size() > 5 &&
-        name.compare(name.size() - 5, 5, ".json") == 0) {
-      chunks.push_back(name);
-    }
-  }
-  std::sort(chunks.begin(), chunks.end());
-  for (const auto& chunk : chunks) {
-    const std::string done = dir + "/" + chunk + ".done";
-    if (access(done.c_str(), F_OK) == 0) continue;
-    SMS_ASSIGN_OR_RETURN(std::string body, ReadWholeFile(dir + "/" + chunk));
-    SMS_RETURN_IF_ERROR(client_.PostJson(base + "/details", body));
-    SMS_RETURN_IF_ERROR(WriteFileDurably(done, ""));
-  }
-  SMS_ASSIGN_OR_RETURN(std::string result, ReadWholeFile(dir + "/result.json"));
-  SMS_RETURN_IF_ERROR(client_.PostJson(base, result));
-  // The run is committed; the command result only updates the source's
-  // view, so a refusal of it does not keep the run in the spool.
-  if (auto cr = ReadWholeFile(dir + "/command_result.json"); cr) {
-    auto posted =
-        client_.PostJson("/v3/sources/" + source_id_ + "/command_result", *cr);
-    if (!posted && posted.error().code == core::ErrorCode::kUnavailable) {
-      return posted;
-    }
-  }
-  return core::Ok();
 }
 
 }  // namespace sms::agent

@@ -16,6 +16,7 @@
 #include "agent/agent_config.h"
 #include "agent/server_client.h"
 #include "agent/spool.h"
+#include "agent/uploader.h"
 #include "agent/verify_command.h"
 #include "core/clock.h"
 
@@ -48,7 +49,6 @@ class Daemon final {
   void RunCheck(Command command);
   void UploadPending();
   void SendStopResult();
-  core::Status UploadRun(const std::string& run_id);
   // Sleeps up to `seconds`, waking early on Stop() or a finished check.
   void Wait(double seconds);
   double Backoff(int attempt, double retry_after);
@@ -57,6 +57,7 @@ class Daemon final {
   ServerClient& client_;
   core::Clock& clock_;
   Spool spool_;
+  Uploader uploader_;
   std::string source_id_;
   std::mt19937_64 rng_{std::random_device{}()};
 

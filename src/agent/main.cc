@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/adhoc_upload.h"
 #include "agent/agent_config.h"
 #include "agent/daemon.h"
 #include "agent/http_client.h"
@@ -53,36 +54,35 @@ sms::core::Status ApplyScanOptions(sms::core::ScanOptions& scan,
   return sms::core::Ok();
 }
 
-// `sms-agent run`: file < environment < flags, then the daemon until
-// SIGTERM or SIGINT.
-int RunDaemon(const std::string& config_path, bool config_given,
-              const std::map<std::string, std::string>& flags) {
+// The agent's configuration: file < environment < flags. A missing file is
+// fine unless it was named explicitly.
+sms::core::Result<sms::agent::AgentConfig> LoadAgentConfig(
+    const std::string& config_path, bool config_given,
+    const std::map<std::string, std::string>& flags) {
   sms::agent::AgentConfig config;
   if (auto text = sms::agent::ReadWholeFile(config_path); text) {
-    auto values = sms::agent::ParseConfigText(*text, config_path);
-    if (!values) {
-      fprintf(stderr, "sms-agent: %s\n", values.error().message.c_str());
-      return kExitError;
-    }
-    if (auto ok = sms::agent::ApplyConfig(*values, config_path, config); !ok) {
-      fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
-      return kExitError;
-    }
+    SMS_ASSIGN_OR_RETURN(auto values,
+                         sms::agent::ParseConfigText(*text, config_path));
+    SMS_RETURN_IF_ERROR(sms::agent::ApplyConfig(values, config_path, config));
   } else if (config_given) {
-    fprintf(stderr, "sms-agent: %s\n", text.error().message.c_str());
+    return sms::core::Fail(text.error());
+  }
+  SMS_RETURN_IF_ERROR(
+      sms::agent::ApplyConfig(sms::agent::ConfigFromEnvironment(environ),
+                              "environment (SMS_AGENT_*)", config));
+  SMS_RETURN_IF_ERROR(sms::agent::ApplyConfig(flags, "command line", config));
+  return config;
+}
+
+// `sms-agent run`: the daemon until SIGTERM or SIGINT.
+int RunDaemon(const std::string& config_path, bool config_given,
+              const std::map<std::string, std::string>& flags) {
+  auto loaded = LoadAgentConfig(config_path, config_given, flags);
+  if (!loaded) {
+    fprintf(stderr, "sms-agent: %s\n", loaded.error().message.c_str());
     return kExitError;
   }
-  auto env = sms::agent::ConfigFromEnvironment(environ);
-  if (auto ok =
-          sms::agent::ApplyConfig(env, "environment (SMS_AGENT_*)", config);
-      !ok) {
-    fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
-    return kExitError;
-  }
-  if (auto ok = sms::agent::ApplyConfig(flags, "command line", config); !ok) {
-    fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
-    return kExitError;
-  }
+  const sms::agent::AgentConfig& config = *loaded;
   if (auto ok = sms::agent::ValidateConfig(config); !ok) {
     fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
     return kExitError;
@@ -171,6 +171,21 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   verify_cmd->add_flag("--no-progress", no_progress,
                        "no progress line on a terminal");
+  std::string upload_server, upload_task,
+      upload_config = "/etc/sms-agent/agent.conf";
+  std::string upload_state_dir;
+  verify_cmd->add_option("--server", upload_server,
+                         "also upload the run to this sms-server (with --task; "
+                         "credentials from the agent's configuration file or "
+                         "SMS_AGENT_AK/SK/TOKEN)");
+  verify_cmd->add_option("--task", upload_task,
+                         "the task to upload the run to");
+  CLI::Option* upload_config_opt =
+      verify_cmd->add_option("--config", upload_config,
+                             "agent configuration file for --server (default "
+                             "/etc/sms-agent/agent.conf)");
+  verify_cmd->add_option("--state-dir", upload_state_dir,
+                         "spool of --server uploads (default: the agent's)");
 
   // manifest
   sms::agent::ManifestOptions manifest;
@@ -242,7 +257,25 @@ int main(int argc, char** argv) {
                          : list_format == "csv" ? sms::core::ListFormat::kCsv
                                                 : sms::core::ListFormat::kText;
     verify.progress = !no_progress && !verify.json;
-    return sms::agent::RunVerify(verify);
+    if (upload_server.empty() != upload_task.empty()) {
+      fprintf(stderr, "sms-agent: --server and --task go together\n");
+      return kExitError;
+    }
+    if (upload_server.empty()) return sms::agent::RunVerify(verify);
+    std::map<std::string, std::string> flags = {{"server", upload_server}};
+    if (!upload_state_dir.empty()) flags["state-dir"] = upload_state_dir;
+    auto config =
+        LoadAgentConfig(upload_config, upload_config_opt->count() > 0, flags);
+    if (!config) {
+      fprintf(stderr, "sms-agent: %s\n", config.error().message.c_str());
+      return kExitError;
+    }
+    auto upload = sms::agent::AdhocUpload::Begin(*config, upload_task);
+    if (!upload) {
+      fprintf(stderr, "sms-agent: %s\n", upload.error().message.c_str());
+      return kExitError;
+    }
+    return sms::agent::RunVerify(verify, upload->get());
   }
   if (*manifest_cmd) {
     if (auto ok = ApplyScanOptions(manifest.scan, manifest_mode, manifest_hash);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "agent/adhoc_upload.h"
 #include "core/dir_list.h"
 #include "core/manifest.h"
 #include "core/marcher.h"
@@ -229,7 +230,7 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
   return report;
 }
 
-int RunVerify(const VerifyOptions& o) {
+int RunVerify(const VerifyOptions& o, AdhocUpload* upload) {
   FILE* list = nullptr;
   std::optional<core::ListWriter> writer;
   if (!o.list_path.empty()) {
@@ -241,7 +242,11 @@ int RunVerify(const VerifyOptions& o) {
     }
     writer.emplace(list, o.list_format);
   }
-  core::RunReport report = Verify(o, writer ? &*writer : nullptr);
+  std::vector<core::VerdictSink*> sinks;
+  if (writer) sinks.push_back(&*writer);
+  if (upload != nullptr) sinks.push_back(upload->sink());
+  core::TeeSink tee(sinks);
+  core::RunReport report = Verify(o, sinks.empty() ? nullptr : &tee);
   bool list_ok = true;
   if (writer) {
     list_ok = writer->Flush();
@@ -254,6 +259,15 @@ int RunVerify(const VerifyOptions& o) {
     fmt::print("{}", core::RunReportText(report));
   }
   fflush(stdout);
+  if (upload != nullptr) {
+    auto run_id = upload->Finish(report);
+    if (!run_id) {
+      fmt::print(stderr, "sms-agent: upload failed: {}\n",
+                 run_id.error().message);
+      return kExitError;
+    }
+    fmt::print(stderr, "sms-agent: uploaded run {}\n", *run_id);
+  }
   if (!report.completed) {
     fmt::print(stderr, "sms-agent: {}\n", report.error_msg);
     return kExitError;

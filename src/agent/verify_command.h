@@ -31,8 +31,11 @@ struct VerifyOptions {
   bool progress = true;  // shown only when stderr is a terminal
 };
 
-// Runs a verification and prints its report. Returns an exit code.
-int RunVerify(const VerifyOptions& options);
+class AdhocUpload;
+
+// Runs a verification and prints its report; with `upload`, also uploads the
+// run to a task. Returns an exit code.
+int RunVerify(const VerifyOptions& options, AdhocUpload* upload = nullptr);
 
 // Canceller: lets another thread stop a running Verify() promptly (the
 // daemon's STOP command, SIGTERM).

@@ -433,6 +433,29 @@ def main():
     check("tenant: an agent cannot read results (403 SMS.9004)",
           status == 403 and body.get("error_code") == "SMS.9004", (status, body))
 
+    # --- an ad-hoc run of the command line, uploaded to a task -------------
+    tid6 = new_task(ops, src, "adhoc", f"file://{data}/dst",
+                    {"CONSISTENCY_DIR": "/"})
+    env = dict(os.environ, SMS_AGENT_AK=ak, SMS_AGENT_SK=sk)
+    cli = subprocess.run([AGENT_BIN, "verify", f"{data}/src", f"{data}/dst",
+                          "--server", SERVER.url, "--task", tid6,
+                          "--config", "/dev/null",
+                          "--state-dir", f"{TMP}/adhoc-state"],
+                         env=env, capture_output=True, text=True)
+    rl = runs(ops, tid6)
+    check("adhoc: verify --server --task uploads its run",
+          cli.returncode == 1 and len(rl) == 1 and
+          counts_of(rl[0]) == expected_counts(truth),
+          (cli.returncode, cli.stderr[-300:], rl))
+    cli = subprocess.run([AGENT_BIN, "verify", f"{data}/src", f"{data}/dst",
+                          "--server", SERVER.url, "--task",
+                          "0b6f4a57-3c1e-4a53-9f0f-5b8a4f6a9c11",
+                          "--config", "/dev/null",
+                          "--state-dir", f"{TMP}/adhoc-state"],
+                         env=env, capture_output=True, text=True)
+    check("adhoc: an unknown task is an error naming it",
+          cli.returncode == 2 and "SMS.2252" in cli.stderr, cli.stderr[-300:])
+
     agent.stop()
     check("agent stops on SIGTERM", agent.proc.returncode == 0,
           agent.proc.returncode)
