@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <set>
 
@@ -52,7 +53,9 @@ struct Reply {
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = storage::OpenSqliteStore(dir_.Join("api.db"));
+    storage::SqliteOptions so;
+    so.busy_timeout_ms = 200;  // the 503 test waits this long
+    auto s = storage::OpenSqliteStore(dir_.Join("api.db"), so);
     ASSERT_TRUE(s) << s.error().ToString();
     store_ = std::move(*s);
     AuthOptions ao;
@@ -807,6 +810,31 @@ TEST_F(ApiTest, OpenApiDocumentsEveryRoute) {
   }
   // And nothing documented that is not served.
   EXPECT_EQ(documented, api_->Routes().size());
+}
+
+TEST_F(ApiTest, LockedDatabaseIs503WithRetryAfterAndNothingWritten) {
+  auto [source_id, task_id] = MakeTask();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.Join("api.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  std::string run_id = NewUuid();
+  Reply r = Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                 UploadBody(run_id, 1), "acme/agent");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.Code(), "SMS.2008");
+  EXPECT_FALSE(r.Header("Retry-After").empty());
+  EXPECT_EQ(r.raw.find("locked"), std::string::npos);  // no internals
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  Reply get = Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "",
+                   "acme/viewer");
+  EXPECT_TRUE(get.body.at("result_list").as_array().empty());
+  // The internal detail is in the log, keyed by the request id.
+  bool logged = false;
+  for (const auto& line : log_)
+    if (line.find("\"internal\"") != std::string::npos) logged = true;
+  EXPECT_TRUE(logged);
 }
 
 TEST_F(ApiTest, DeleteTaskRemovesItsRuns) {
