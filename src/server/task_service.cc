@@ -406,13 +406,18 @@ ApiResult<json::value> TaskService::RunAction(const Identity& who,
       return bad_state("no check is queued or running");
     auto latest = store_.LatestTaskCommand(who.domain_id, id);
     if (!latest) return StoreFail(latest.error(), kTaskNotFound);
-    const bool queued =
+    bool queued =
         latest->name == "CONSISTENCY_CHECK" && latest->state == "pending";
     if (queued) {
-      if (auto s = store_.FinishCommand(who.domain_id, latest->id, "cancelled",
-                                        "", "", now);
-          !s)
-        return StoreFail(s.error(), kTaskNotFound);
+      // Compare-and-set: the agent may poll it between our read and now.
+      auto cancelled =
+          store_.CancelPendingCommand(who.domain_id, latest->id, now);
+      if (!cancelled &&
+          cancelled.error().code != core::ErrorCode::kFailedPrecondition)
+        return StoreFail(cancelled.error(), kTaskNotFound);
+      queued = cancelled.has_value();
+    }
+    if (queued) {
       std::string next = *op == "stop" ? "ABORT" : "READY";
       if (auto s = store_.UpdateTaskState(who.domain_id, id, "RUNNING", next,
                                           task->current_run_id, now);

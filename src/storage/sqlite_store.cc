@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -723,6 +724,18 @@ class SqliteStore final : public Store {
     if (!row) return Fail(core::NotFound("no delivered command"));
     return ReadCommand(q);
   }
+  Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
+                              int64_t now) override {
+    Conn c(this);
+    SMS_PREPARE_(q, c.db,
+                 "UPDATE commands SET state = 'cancelled', updated_at = ?"
+                 " WHERE domain_id = ? AND id = ? AND state = 'pending'");
+    q.Bind(now).Bind(domain_id).Bind(command_id);
+    SMS_RETURN_IF_ERROR(q.Exec());
+    if (sqlite3_changes(c.db) == 0)
+      return Fail(core::FailedPrecondition("command is no longer pending"));
+    return Ok();
+  }
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
                        const std::string& state, const std::string& result,
                        const std::string& result_detail, int64_t now) override {
@@ -830,7 +843,29 @@ class SqliteStore final : public Store {
         runs.push_back(ReadRun(q));
       }
     }
-    for (Run& r : runs) SMS_RETURN_IF_ERROR(LoadDirs(c.db, &r));
+    if (runs.empty()) return runs;
+    // All directories of these runs in one query (not one per run).
+    std::map<std::string, Run*> by_id;
+    for (Run& r : runs) by_id[r.run_id] = &r;
+    SMS_PREPARE_(q, c.db,
+                 "SELECT d.run_id, d.dir_check, d.num_total_files,"
+                 " d.num_different_files, d.num_target_miss_files,"
+                 " d.num_target_more_files, d.num_changed_files,"
+                 " d.num_error_files, d.num_metadata_different_files,"
+                 " d.num_bytes_verified FROM run_dirs d WHERE d.run_id IN"
+                 " (SELECT run_id FROM runs WHERE domain_id = ? AND"
+                 "  task_id = ? ORDER BY seq DESC LIMIT ?)"
+                 " ORDER BY d.run_id, d.idx");
+    q.Bind(domain_id).Bind(task_id).Bind(limit);
+    while (true) {
+      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      auto it = by_id.find(q.Text(0));
+      if (it == by_id.end()) continue;
+      it->second->dirs.push_back(DirResult{q.Text(1), q.Int(2), q.Int(3),
+                                           q.Int(4), q.Int(5), q.Int(6),
+                                           q.Int(7), q.Int(8), q.Int(9)});
+    }
     return runs;
   }
   Result<Run> GetRun(const std::string& domain_id,

@@ -291,6 +291,10 @@ class Store {
   [[nodiscard]] virtual Result<Command> LatestDeliveredCommand(
       const std::string& domain_id, const std::string& source_id,
       const std::string& name) = 0;
+  // Cancels the command only while it is still pending (not yet polled by
+  // the agent); kFailedPrecondition otherwise.
+  [[nodiscard]] virtual Status CancelPendingCommand(
+      const std::string& domain_id, int64_t command_id, int64_t now) = 0;
   [[nodiscard]] virtual Status FinishCommand(const std::string& domain_id,
                                              int64_t command_id,
                                              const std::string& state,

@@ -246,6 +246,9 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
   // Another tenant's agent cannot poll this source.
   EXPECT_EQ(store_->NextCommand("d2", "s1", 6).error().code,
             ErrorCode::kNotFound);
+  // Not cancellable by another tenant.
+  EXPECT_EQ(store_->CancelPendingCommand("d2", queued->id, 6).error().code,
+            ErrorCode::kFailedPrecondition);
   auto next = store_->NextCommand("d1", "s1", 7);
   ASSERT_TRUE(next);
   ASSERT_TRUE(next->has_value());
@@ -263,6 +266,9 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
                 .error()
                 .code,
             ErrorCode::kNotFound);
+  // Delivered: too late to cancel.
+  EXPECT_EQ(store_->CancelPendingCommand("d1", queued->id, 8).error().code,
+            ErrorCode::kFailedPrecondition);
   auto latest = store_->LatestTaskCommand("d1", "t1");
   ASSERT_TRUE(latest);
   EXPECT_EQ(latest->id, queued->id);
