@@ -27,6 +27,7 @@ struct DirResult {
   uint64_t bytes_verified = 0;    // source bytes whose digests were compared
   uint64_t dirs_target_miss = 0;  // directories on the source only
   uint64_t dirs_target_more = 0;  // directories on the target only
+  int64_t elapsed_ms = 0;         // time spent verifying this directory
   // Non-empty when this directory could not be verified at all (for example
   // missing on the source): its counters are then not meaningful.
   std::string error;
@@ -61,6 +62,7 @@ class Marcher final {
 
  private:
   Result<DirResult> RunSection(const std::string& dir_check);
+  Result<DirResult> MarchSection(const std::string& dir_check);
   void Emit(DirResult& r, std::string_view path, Verdict v, const Entry* source,
             const Entry* target);
 

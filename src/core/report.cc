@@ -92,10 +92,11 @@ std::string RunReportJson(const RunReport& r) {
         "\"num_target_miss_files\":{},\"num_target_more_files\":{},"
         "\"num_changed_files\":{},\"num_error_files\":{},"
         "\"num_metadata_different_files\":{},\"num_bytes_verified\":{},"
-        "\"num_target_miss_dirs\":{},\"num_target_more_dirs\":{}",
+        "\"num_target_miss_dirs\":{},\"num_target_more_dirs\":{},"
+        "\"elapsed_ms\":{}",
         d.total, d.different, d.target_miss, d.target_more, d.changed, d.errors,
         d.metadata_different, d.bytes_verified, d.dirs_target_miss,
-        d.dirs_target_more);
+        d.dirs_target_more, d.elapsed_ms);
     if (!d.error.empty()) {
       out += ",\"error_msg\":";
       AppendJsonString(out, EscapeInvalidUtf8(d.error));
@@ -126,6 +127,11 @@ std::string RunReportText(const RunReport& r) {
         "dirs missing/extra {}/{}\n",
         d.changed, d.errors, d.metadata_different, d.dirs_target_miss,
         d.dirs_target_more);
+    const double dir_mib = d.bytes_verified / 1048576.0;
+    const double dir_secs = d.elapsed_ms / 1000.0;
+    out +=
+        fmt::format("  verified {:.1f} MiB in {:.2f} s ({:.1f} MiB/s)\n",
+                    dir_mib, dir_secs, dir_secs > 0 ? dir_mib / dir_secs : 0.0);
   }
   const double mib = bytes / 1048576.0;
   out += fmt::format(
