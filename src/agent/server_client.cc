@@ -1,6 +1,7 @@
 #include "agent/server_client.h"
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <ctime>
 
 #include "server/sdk_signer.h"
@@ -74,6 +75,29 @@ ServerClient::ServerClient(HttpClient& http, core::Clock& clock,
 core::Result<HttpResponse> ServerClient::Call(const std::string& method,
                                               const std::string& path,
                                               const std::string& body) {
+  // A host whose clock is far off has its first signed request refused
+  // (X-Sdk-Date out of range); the reply's Date header tells the skew, so
+  // the request is signed again once with the corrected time.
+  for (int attempt = 0;; ++attempt) {
+    const int64_t used_skew = skew_ms_;
+    SMS_ASSIGN_OR_RETURN(HttpResponse resp, Send(method, path, body));
+    if (auto it = resp.headers.find("date"); it != resp.headers.end()) {
+      if (auto server_ms = ParseHttpDate(it->second)) {
+        skew_ms_ = *server_ms - clock_.NowEpochMillis();
+        // The Date header has one-second resolution: ignore what it cannot
+        // tell apart from no skew.
+        if (skew_ms_ > -2000 && skew_ms_ < 2000) skew_ms_ = 0;
+      }
+    }
+    const bool resign = resp.status == 403 && config_.token.empty() &&
+                        std::abs(skew_ms_ - used_skew) >= 60000;
+    if (!resign || attempt > 0) return resp;
+  }
+}
+
+core::Result<HttpResponse> ServerClient::Send(const std::string& method,
+                                              const std::string& path,
+                                              const std::string& body) {
   HttpRequest req;
   req.method = method;
   req.url = config_.server + path;
@@ -104,18 +128,7 @@ core::Result<HttpResponse> ServerClient::Call(const std::string& method,
                              "Signature=" +
                              signature);
   }
-  auto resp = http_.Send(req);
-  if (resp) {
-    if (auto it = resp->headers.find("date"); it != resp->headers.end()) {
-      if (auto server_ms = ParseHttpDate(it->second)) {
-        skew_ms_ = *server_ms - clock_.NowEpochMillis();
-        // The Date header has one-second resolution: ignore what it cannot
-        // tell apart from no skew.
-        if (skew_ms_ > -2000 && skew_ms_ < 2000) skew_ms_ = 0;
-      }
-    }
-  }
-  return resp;
+  return http_.Send(req);
 }
 
 core::Status ServerClient::Classify(const std::string& what,

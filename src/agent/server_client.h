@@ -63,7 +63,12 @@ class ServerClient final {
   int64_t clock_skew_ms() const { return skew_ms_; }
 
  private:
+  // Sends a request, re-signing it once when a 403 reveals clock skew.
   core::Result<HttpResponse> Call(const std::string& method,
+                                  const std::string& path,
+                                  const std::string& body);
+  // Signs (or adds the token to) one request and sends it.
+  core::Result<HttpResponse> Send(const std::string& method,
                                   const std::string& path,
                                   const std::string& body);
   core::Status Classify(const std::string& what, const HttpResponse& resp);

@@ -78,6 +78,28 @@ TEST(ServerClientTest, CorrectsClockSkewFromTheDateHeader) {
   EXPECT_EQ(Header(http.requests.at(1), "X-Sdk-Date").substr(0, 8), "20261129");
 }
 
+TEST(ServerClientTest, ASkewedClockIsCorrectedOnTheFirstRefusal) {
+  FakeHttp http;
+  testing::FakeClock clock;  // years behind the server
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back(
+      {403,
+       {{"date", "Sun, 29 Nov 2026 10:30:39 GMT"}},
+       R"({"error_code":"SMS.9003","error_msg":"X-Sdk-Date: more than 15 minutes from server time"})"});
+  http.replies.push_back({200, {}, R"({"id":"s"})"});
+  auto id = client.RegisterSource({});
+  ASSERT_TRUE(id) << id.error().ToString();
+  ASSERT_EQ(http.requests.size(), 2u);
+  EXPECT_EQ(Header(http.requests[1], "X-Sdk-Date").substr(0, 8), "20261129");
+  // A refusal that is not about time is not retried.
+  http.replies.push_back({403,
+                          {{"date", "Sun, 29 Nov 2026 10:30:40 GMT"}},
+                          R"({"error_code":"SMS.9004"})"});
+  EXPECT_EQ(client.PostJson("/v3/x", "{}").error().code,
+            core::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(http.requests.size(), 3u);
+}
+
 TEST(ServerClientTest, ParsesACheckCommand) {
   FakeHttp http;
   testing::FakeClock clock;
