@@ -248,7 +248,7 @@ class HttpServer::Impl {
         ioc_(io_threads_),
         workers_(static_cast<size_t>(options_.worker_threads > 0
                                          ? options_.worker_threads
-                                         : std::max(4, 2 * Cores()))),
+                                         : std::max(16, 4 * Cores()))),
         acceptor_(asio::make_strand(ioc_)),
         signals_(ioc_, SIGTERM, SIGINT),
         ssl_ctx_(ssl::context::tls_server) {

@@ -23,7 +23,8 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;    // 0: pick a free port (see port())
   int io_threads = 0;      // 0: one per core
-  int worker_threads = 0;  // 0: 2 x cores, at least 4
+  int worker_threads = 0;  // 0: 4 x cores, at least 16 (they mostly wait
+                           // on storage, and batch into group commits)
   size_t max_header_bytes = 32 * 1024;
   int idle_timeout_s = 75;
   int shutdown_grace_s = 30;

@@ -1,8 +1,12 @@
 # Generates a C++ source holding every migration file as a string constant:
-#   cmake -DOUT=file.cc -DFILES="a.sql;b.sql" -P embed_sql.cmake
+#   cmake -DOUT=file.cc -DFILES="a.sql;b.sql" [-DSYMBOL=Name] -P embed_sql.cmake
+# SYMBOL names the function returning them (default Migrations).
+if(NOT SYMBOL)
+  set(SYMBOL Migrations)
+endif()
 set(content "// Generated from src/storage/migrations by embed_sql.cmake.\n")
 string(APPEND content "#include \"storage/migrations.h\"\n\nnamespace sms::storage {\n\n")
-string(APPEND content "const std::vector<Migration>& Migrations() {\n")
+string(APPEND content "const std::vector<Migration>& ${SYMBOL}() {\n")
 string(APPEND content "  static const std::vector<Migration> kMigrations = {\n")
 foreach(f IN LISTS FILES)
   get_filename_component(name "${f}" NAME_WE)

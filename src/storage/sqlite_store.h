@@ -18,7 +18,7 @@ namespace sms::storage {
 
 struct SqliteOptions {
   // Number of pooled connections.
-  int connections = 4;
+  int connections = 8;
   // How long a writer waits for the write lock before kUnavailable.
   int busy_timeout_ms = 5000;
   // Apply pending migrations at open (the admin `migrate` command and
