@@ -197,14 +197,12 @@ Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
       dirs_(std::move(dirs)),
       options_(std::move(options)),
       excludes_(options_.excludes),
+      worker_count_(options_.threads > 0
+                        ? static_cast<size_t>(options_.threads)
+                        : std::max(1u, std::thread::hardware_concurrency())),
       limiter_(clock, options_.io_limit),
       inodes_(std::make_unique<InodeCache>()) {
-  int threads = options_.threads;
-  if (threads <= 0) {
-    threads =
-        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
-  for (int i = 0; i < threads; ++i) {
+  for (size_t i = 0; i < worker_count_; ++i) {
     workers_.emplace_back([this] { WorkerMain(); });
   }
   walker_ = std::thread([this] { WalkMain(); });
@@ -360,7 +358,6 @@ void Scanner::FlushBatch() {
 void Scanner::WorkerMain() {
   FileReader reader(fs_, limiter_, progress_, *inodes_, options_.hash,
                     options_.chunk_size);
-  const size_t workers = workers_.empty() ? 1 : workers_.size();
   for (;;) {
     Batch* batch = nullptr;
     size_t begin = 0;
@@ -375,7 +372,7 @@ void Scanner::WorkerMain() {
       batch = claimable_.front();
       const size_t n = batch->items.size();
       begin = batch->next_claim.load(std::memory_order_relaxed);
-      const size_t share = std::max<size_t>(1, (n - begin) / workers);
+      const size_t share = std::max<size_t>(1, (n - begin) / worker_count_);
       end = std::min(n, begin + std::min(kClaimItems, share));
       batch->next_claim.store(end, std::memory_order_relaxed);
       if (end == n) {

@@ -99,6 +99,7 @@ class Scanner final : public EntryStream {
   const std::vector<std::string> dirs_;
   const ScanOptions options_;
   const ExcludeMatcher excludes_;
+  const size_t worker_count_;
 
   RateLimiter limiter_;
   ScanProgress progress_;

@@ -77,7 +77,9 @@ TEST(ScannerTest, ManyFilesKeepOrderAcrossBatchesAndWorkers) {
     ASSERT_LT(ComparePaths(entries[i - 1].path, entries[i].path), 0) << i;
   }
   for (const auto& e : entries) {
-    if (!e.is_dir()) ASSERT_EQ(e.digest.size, 16) << e.path;
+    if (!e.is_dir()) {
+      ASSERT_EQ(e.digest.size, 16) << e.path;
+    }
   }
 }
 
