@@ -17,16 +17,20 @@ function mtimeMs(v) {
   return v;
 }
 
-function sideCells(side, other) {
-  if (!side) return [h('td', { class: 'muted', colspan: 3 }, 'absent')];
+// One side of a file (source or target) in one cell: size, mtime and mode on
+// the first line, the digest below; what differs from the other side is marked.
+function sideCell(side, other) {
+  if (!side) return h('td', { class: 'side muted' }, 'absent');
   const diff = (k) => (other && other[k] !== undefined && other[k] !== side[k] ? 'diff' : '');
-  return [
-    h('td', { class: `num ${diff('size')}`, title: side.size !== undefined ? `${num(side.size)} bytes` : '' },
-      side.type && side.type !== 'file' ? `${side.type}` : bytes(side.size)),
-    h('td', { class: `nowrap ${diff('mtime')}` }, dateTime(mtimeMs(side.mtime)),
-      side.mode !== undefined ? h('span', { class: `muted small ${diff('mode')}` }, ` ${mode(side.mode)}`) : null),
-    h('td', { class: `mono ${diff('hash')}`, title: side.hash || '' }, shortHash(side.hash)),
-  ];
+  const size = side.type && side.type !== 'file'
+    ? h('span', { class: diff('type') }, side.type)
+    : h('span', { class: diff('size'), title: side.size !== undefined ? `${num(side.size)} bytes` : undefined }, bytes(side.size));
+  return h('td', { class: 'side' },
+    h('div', { class: 'side-meta' },
+      size,
+      h('span', { class: `nowrap ${diff('mtime')}` }, dateTime(mtimeMs(side.mtime))),
+      side.mode !== undefined ? h('span', { class: `mono ${diff('mode')}` }, mode(side.mode)) : null),
+    side.hash ? h('div', { class: `mono digest ${diff('hash')}`, title: side.hash }, shortHash(side.hash)) : null);
 }
 
 function detailsView(taskId, run, state, onState) {
@@ -83,15 +87,12 @@ function detailsView(taskId, run, state, onState) {
     results.replaceChildren(
       h('div', { class: 'table-wrap' }, h('table', { class: 'table table-files', id: 'files-table' },
         h('caption', { class: 'sr-only' }, 'Files that are not equal'),
-        h('thead', {},
-          h('tr', {},
-            h('th', { scope: 'col', rowspan: 2 }, 'Path'),
-            h('th', { scope: 'col', rowspan: 2 }, 'Status'),
-            h('th', { scope: 'col', rowspan: 2 }, 'Reason'),
-            h('th', { scope: 'colgroup', colspan: 3, class: 'group' }, 'Source'),
-            h('th', { scope: 'colgroup', colspan: 3, class: 'group' }, 'Target')),
-          h('tr', {}, ['Size', 'Modified / mode', 'Digest', 'Size', 'Modified / mode', 'Digest']
-            .map((c) => h('th', { scope: 'col', class: c === 'Size' ? 'num' : '' }, c)))),
+        h('thead', {}, h('tr', {},
+          h('th', { scope: 'col' }, 'Path'),
+          h('th', { scope: 'col' }, 'Status'),
+          h('th', { scope: 'col' }, 'Reason'),
+          h('th', { scope: 'col' }, 'Source: size · modified · mode, digest'),
+          h('th', { scope: 'col' }, 'Target: size · modified · mode, digest'))),
         h('tbody', {}, files.map((f) => h('tr', {},
           h('th', { scope: 'row', class: 'path' },
             showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
@@ -101,8 +102,8 @@ function detailsView(taskId, run, state, onState) {
             }, 'bytes') : null),
           h('td', {}, h('span', { class: `badge badge-file-${f.status}` }, STATUS_LABEL[f.status] || f.status)),
           h('td', {}, f.reason || '–'),
-          sideCells(f.source, f.target),
-          sideCells(f.target, f.source)))))),
+          sideCell(f.source, f.target),
+          sideCell(f.target, f.source)))))),
       pager);
   }
   load();
