@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all bootstrap configure build test run bench format asan clean
+.PHONY: all bootstrap configure build test run bench format asan tsan clean
 
 all: build
 
@@ -42,6 +42,12 @@ bench:
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DSMS_SANITIZE=ON
+
+# The engine and agent tests under ThreadSanitizer (build-tsan/).
+tsan:
+	$(MAKE) test BUILD_DIR=build-tsan BUILD_TYPE=Debug \
+	  CMAKE_FLAGS="-DSMS_TSAN=ON -DSMS_BUILD_SERVER=OFF" \
+	  CTEST_ARGS="-E e2e_agent_run"
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

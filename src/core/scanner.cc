@@ -360,6 +360,7 @@ void Scanner::WorkerMain() {
                     options_.chunk_size);
   for (;;) {
     Batch* batch = nullptr;
+    size_t n = 0;  // the batch's size: read before the batch can be freed
     size_t begin = 0;
     size_t end = 0;
     {
@@ -370,7 +371,7 @@ void Scanner::WorkerMain() {
       if (stopping()) return;
       if (claimable_.empty()) return;  // walk finished, nothing left
       batch = claimable_.front();
-      const size_t n = batch->items.size();
+      n = batch->items.size();
       begin = batch->next_claim.load(std::memory_order_relaxed);
       const size_t share = std::max<size_t>(1, (n - begin) / worker_count_);
       end = std::min(n, begin + std::min(kClaimItems, share));
@@ -387,8 +388,10 @@ void Scanner::WorkerMain() {
         ResolveEntry(batch->items[i], w, reader);
       }
     }
+    // Once the last item of the batch is counted the consumer may free it:
+    // only the worker that completes it touches it after this line.
     const size_t count = end - begin;
-    if (batch->completed.fetch_add(count) + count == batch->items.size()) {
+    if (batch->completed.fetch_add(count) + count == n) {
       std::lock_guard<std::mutex> lock(mu_);
       batch->done = true;
       ready_cv_.notify_one();
