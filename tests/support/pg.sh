@@ -5,10 +5,15 @@
 #   pg.sh stop STATE_DIR     fast shutdown, keeps the data (start again later)
 #   pg.sh restart STATE_DIR  fast shutdown + start on the same data and port
 #   pg.sh destroy STATE_DIR  stop and remove STATE_DIR
+#   pg.sh exec STATE_DIR CMD...  run CMD with SMS_TEST_PG_DSN (socket),
+#                            SMS_TEST_PG_URL (TCP URI) and SMS_TEST_PG_STATE
 #
-# The cluster listens on a Unix socket in STATE_DIR and on 127.0.0.1 at a
-# free port (loopback only), trusts local connections, and has one database
-# `sms` owned by the role `sms`. After start:
+# The cluster itself lives in a fresh directory under ${TMPDIR:-/tmp} (so
+# the Unix socket path stays short and the unprivileged server user can
+# reach it wherever STATE_DIR is); STATE_DIR/cluster names it. It listens on
+# a Unix socket in that directory and on 127.0.0.1 at a free port (loopback
+# only), trusts local connections, and has one database `sms` owned by the
+# role `sms`. After start:
 #   STATE_DIR/dsn  libpq keyword string over the socket (the fast path)
 #   STATE_DIR/url  postgresql://sms@127.0.0.1:PORT/sms (the URI form)
 # As root, the server runs as the unprivileged user `postgres` (created by
@@ -21,7 +26,7 @@ set -euo pipefail
 cmd=${1:-}
 state=${2:-}
 if [[ -z "$cmd" || -z "$state" ]]; then
-  echo "usage: pg.sh start|stop|restart|destroy STATE_DIR" >&2
+  echo "usage: pg.sh start|stop|restart|destroy|exec STATE_DIR [CMD...]" >&2
   exit 2
 fi
 
@@ -58,22 +63,34 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+cluster_dir() {
+  if [[ -f "$state/cluster" && -d $(cat "$state/cluster") ]]; then
+    cat "$state/cluster"
+  fi
+}
+
 start() {
   mkdir -p "$state"
   state=$(cd "$state" && pwd)
   touch "$state/.sms-pg"
-  if [[ ! -f "$state/data/PG_VERSION" ]]; then
-    [[ $(id -u) == 0 ]] && chown "$pg_user" "$state"
-    as_owner "$bindir/initdb" -D "$state/data" -U sms -A trust -E UTF8 \
+  local dir
+  dir=$(cluster_dir)
+  if [[ -z "$dir" ]]; then
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/sms-pg.XXXXXX")
+    echo "$dir" >"$state/cluster"
+  fi
+  if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+    if [[ $(id -u) == 0 ]]; then chown "$pg_user" "$dir"; fi
+    as_owner "$bindir/initdb" -D "$dir/data" -U sms -A trust -E UTF8 \
       --locale=C --no-sync >"$state/initdb.log" 2>&1 || {
       cat "$state/initdb.log" >&2
       exit 1
     }
     free_port >"$state/port"
-    cat >>"$state/data/postgresql.conf" <<EOF
+    cat >>"$dir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $(cat "$state/port")
-unix_socket_directories = '$state'
+unix_socket_directories = '$dir'
 max_connections = 200
 fsync = off
 full_page_writes = off
@@ -83,23 +100,29 @@ EOF
   fi
   local port
   port=$(cat "$state/port")
-  as_owner "$bindir/pg_ctl" -D "$state/data" -l "$state/server.log" -w -t 60 \
-    start >/dev/null || {
-    tail -n 20 "$state/server.log" >&2
-    exit 1
-  }
-  if [[ ! -f "$state/created" ]]; then
-    as_owner "$bindir/createdb" -h "$state" -p "$port" -U sms sms
-    touch "$state/created"
+  if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    : # already running (a previous run that was not cleaned up)
+  else
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      start >/dev/null || {
+      tail -n 20 "$dir/server.log" >&2
+      exit 1
+    }
   fi
-  echo "host=$state port=$port user=sms dbname=sms" >"$state/dsn"
+  if [[ ! -f "$dir/created" ]]; then
+    as_owner "$bindir/createdb" -h "$dir" -p "$port" -U sms sms
+    as_owner touch "$dir/created"
+  fi
+  echo "host=$dir port=$port user=sms dbname=sms" >"$state/dsn"
   echo "postgresql://sms@127.0.0.1:$port/sms" >"$state/url"
   cat "$state/dsn"
 }
 
 stop() {
-  if [[ -f "$state/data/postmaster.pid" ]]; then
-    as_owner "$bindir/pg_ctl" -D "$state/data" -m fast -w -t 60 stop >/dev/null
+  local dir
+  dir=$(cluster_dir)
+  if [[ -n "$dir" && -f "$dir/data/postmaster.pid" ]]; then
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
   fi
 }
 
@@ -110,9 +133,19 @@ case "$cmd" in
     stop
     start >/dev/null
     ;;
+  exec)
+    shift 2
+    export SMS_TEST_PG_DSN SMS_TEST_PG_URL SMS_TEST_PG_STATE
+    SMS_TEST_PG_DSN=$(cat "$state/dsn")
+    SMS_TEST_PG_URL=$(cat "$state/url")
+    SMS_TEST_PG_STATE=$(cd "$state" && pwd)
+    exec "$@"
+    ;;
   destroy)
     [[ -d "$state" ]] || exit 0
     stop || true
+    dir=$(cluster_dir)
+    if [[ -n "$dir" && -d "$dir/data" ]]; then rm -rf "$dir"; fi
     if [[ -f "$state/.sms-pg" ]]; then rm -rf "$state"; fi
     ;;
   *)
