@@ -225,15 +225,16 @@ ApiResult<Identity> AuthService::LoadIdentity(const std::string& domain_id,
 ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
   if (token.empty() || token.size() > 16384)
     return ApiFail(ApiCode::kBadToken, kBadToken);
-  auto t = store_.GetToken(Sha256Hex(token));
+  auto t = store_.ResolveToken(Sha256Hex(token));
   if (!t) {
     if (t.error().code == core::ErrorCode::kNotFound)
       return ApiFail(ApiCode::kBadToken, kBadToken);
     return StoreFail(t.error(), "");
   }
-  if (t->revoked_at || t->expires_at <= clock_.NowEpochMillis())
+  if (t->token.revoked_at || t->token.expires_at <= clock_.NowEpochMillis())
     return ApiFail(ApiCode::kBadToken, kBadToken);
-  return LoadIdentity(t->domain_id, t->user_id, "token", ApiCode::kBadToken);
+  return Identity{t->domain.id, t->domain.name, t->user.id,
+                  t->user.name, t->user.role,   "token"};
 }
 
 ApiResult<Identity> AuthService::AuthenticateSignature(

@@ -471,6 +471,26 @@ class SqliteStore final : public Store {
     return Token{q.Text(0), q.Text(1), q.Text(2),
                  q.Int(3),  q.Int(4),  q.OptInt(5)};
   }
+  Result<TokenIdentity> ResolveToken(const std::string& token_hash) override {
+    Conn c(this);
+    SMS_PREPARE_(q, c.db,
+                 "SELECT t.token_hash, t.domain_id, t.user_id, t.issued_at,"
+                 " t.expires_at, t.revoked_at, u.name, u.role,"
+                 " u.password_hash, u.created_at, d.name, d.created_at"
+                 " FROM tokens t JOIN users u ON u.id = t.user_id AND"
+                 " u.domain_id = t.domain_id JOIN domains d ON"
+                 " d.id = t.domain_id WHERE t.token_hash = ?");
+    q.Bind(token_hash);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Fail(core::NotFound("token not found"));
+    TokenIdentity out;
+    out.token =
+        Token{q.Text(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4), q.OptInt(5)};
+    out.user =
+        User{q.Text(2), q.Text(1), q.Text(6), q.Text(7), q.Text(8), q.Int(9)};
+    out.domain = Domain{q.Text(1), q.Text(10), q.Int(11)};
+    return out;
+  }
   Status RevokeToken(const std::string& token_hash, int64_t now) override {
     Conn c(this);
     SMS_PREPARE_(q, c.db,

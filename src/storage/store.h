@@ -59,6 +59,12 @@ struct Token {
   std::optional<int64_t> revoked_at;
 };
 
+struct TokenIdentity {
+  Token token;
+  User user;
+  Domain domain;
+};
+
 struct Source {
   std::string id;
   std::string domain_id;
@@ -235,6 +241,16 @@ class Store {
   [[nodiscard]] virtual Status CreateToken(const Token& t) = 0;
   [[nodiscard]] virtual Result<Token> GetToken(
       const std::string& token_hash) = 0;
+  // The token with its user and domain (the per-request authentication
+  // path). NotFound if any of the three is missing. Backends should
+  // override this with a single joined lookup; the default makes three.
+  [[nodiscard]] virtual Result<TokenIdentity> ResolveToken(
+      const std::string& token_hash) {
+    SMS_ASSIGN_OR_RETURN(Token t, GetToken(token_hash));
+    SMS_ASSIGN_OR_RETURN(User u, GetUser(t.domain_id, t.user_id));
+    SMS_ASSIGN_OR_RETURN(Domain d, GetDomain(t.domain_id));
+    return TokenIdentity{std::move(t), std::move(u), std::move(d)};
+  }
   [[nodiscard]] virtual Status RevokeToken(const std::string& token_hash,
                                            int64_t now) = 0;
 

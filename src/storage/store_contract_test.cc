@@ -3,7 +3,6 @@
 // when SMS_TEST_PG_DSN is set).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -33,8 +32,8 @@ class PgSchemas : public ::testing::Environment {
  public:
   static std::string Next() {
     static std::atomic<int> n{0};
-    std::string name = "sms_contract_" + std::to_string(getpid()) + "_" +
-                       std::to_string(n++);
+    std::string name =
+        "sms_contract_" + std::to_string(getpid()) + "_" + std::to_string(n++);
     created().push_back(name);
     return name;
   }
@@ -195,7 +194,15 @@ TEST_P(StoreContractTest, CredentialsAndTokensRevoke) {
   auto t = store_->GetToken("hash1");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->expires_at, 100);
+  auto resolved = store_->ResolveToken("hash1");
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->user.name, "alice");
+  EXPECT_EQ(resolved->user.role, "admin");
+  EXPECT_EQ(resolved->domain.name, "acme");
+  EXPECT_EQ(resolved->token.expires_at, 100);
+  EXPECT_EQ(store_->ResolveToken("nope").error().code, ErrorCode::kNotFound);
   ASSERT_TRUE(store_->RevokeToken("hash1", 50));
+  EXPECT_EQ(store_->ResolveToken("hash1")->token.revoked_at, 50);
   EXPECT_EQ(store_->GetToken("hash1")->revoked_at, 50);
   EXPECT_EQ(store_->GetToken("nope").error().code, ErrorCode::kNotFound);
 }
