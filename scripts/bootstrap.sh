@@ -14,6 +14,8 @@ PACKAGES=(
   libxlsxwriter-dev
   # test and runtime tools: the ssh transport is tested against a real sshd
   openssh-server openssh-client xxhash sqlite3 time procps curl
+  # the PostgreSQL backend's tests start a throw-away cluster (tests/support/pg.sh)
+  postgresql
 )
 # The console's browser tests (web/console/tests/run.sh installs these itself
 # when missing; SMS_BOOTSTRAP_CONSOLE=1 installs them up front).

@@ -21,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/result_service.h"
 #include "server/task_service.h"
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace sms::server {
@@ -110,7 +111,7 @@ core::Result<std::string> SqlitePath(const std::string& db) {
   const std::string prefix = "sqlite:";
   if (db.rfind(prefix, 0) != 0 || db.size() == prefix.size())
     return core::Fail(core::InvalidArgument(
-        "--db: expected sqlite:PATH (this build has the SQLite backend only)"));
+        "--db: expected sqlite:PATH, postgresql://... or a libpq string"));
   std::string path = db.substr(prefix.size());
   size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
@@ -124,7 +125,19 @@ core::Result<std::string> SqlitePath(const std::string& db) {
   return path;
 }
 
+// PostgreSQL (issue 5): --db postgresql://user:pass@host:port/db or a libpq
+// keyword string; SMS_DB_POOL_SIZE caps the connections of this process.
+storage::PostgresOptions PostgresOptionsFromEnv() {
+  storage::PostgresOptions o;
+  o.connections = 16;  // the handler workers that may wait on storage
+  if (const char* v = std::getenv("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
+    o.connections = std::atoi(v);
+  return o;
+}
+
 core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db) {
+  if (storage::IsPostgresConnectionString(db))
+    return storage::OpenPostgresStore(db, PostgresOptionsFromEnv());
   SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(db));
   return storage::OpenSqliteStore(path);
 }
@@ -132,7 +145,8 @@ core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db) {
 int Serve(const ServerConfig& cfg) {
   auto store = OpenStore(cfg.db);
   if (!store)
-    return Fail("opening " + cfg.db + ": " + store.error().ToString());
+    return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
+                store.error().ToString());
   core::Clock& clock = core::SystemClock();
   server::AuthOptions auth_options;
   auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
@@ -179,7 +193,7 @@ int Serve(const ServerConfig& cfg) {
              {"msg", "listening"},
              {"address", http.host + ":" + std::to_string(srv.port())},
              {"tls", !cfg.tls_cert.empty()},
-             {"db", cfg.db}}));
+             {"db", storage::RedactConnectionString(cfg.db)}}));
   srv.Run();
   deps.log(server::ToJson(object{{"level", "info"}, {"msg", "stopped"}}));
   return 0;
@@ -214,7 +228,8 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen_flag,
                     "HOST:PORT (default 127.0.0.1:8080, env SMS_LISTEN)");
   serve->add_option("--db", db_flag,
-                    "sqlite:PATH (default sqlite:./var/sms.db, env SMS_DB)");
+                    "sqlite:PATH or postgresql://USER:PASS@HOST:PORT/DB "
+                    "(default sqlite:./var/sms.db, env SMS_DB)");
   serve->add_option("--tls-cert", cert_flag, "PEM certificate chain");
   serve->add_option("--tls-key", key_flag, "PEM private key");
   serve->add_option("--io-threads", io_threads_flag,
@@ -223,7 +238,8 @@ int main(int argc, char** argv) {
   CLI::App* admin = app.add_subcommand("admin", "Manage domains, users, keys");
   admin->require_subcommand(1);
   std::string admin_db;
-  admin->add_option("--db", admin_db, "sqlite:PATH (default as serve)");
+  admin->add_option("--db", admin_db,
+                    "sqlite:PATH or postgresql://... (default as serve)");
   std::string domain_name;
   CLI::App* create_domain =
       admin->add_subcommand("create-domain", "Create a domain (tenant)");
@@ -278,6 +294,16 @@ int main(int argc, char** argv) {
   }
 
   if (!admin_db.empty()) cfg.db = admin_db;
+  if (migrate->parsed() && storage::IsPostgresConnectionString(cfg.db)) {
+    auto applied = storage::MigratePostgres(cfg.db);
+    if (!applied) return Fail(applied.error().ToString());
+    auto versions = storage::PostgresSchemaVersions(cfg.db);
+    std::printf("applied %zu migration(s); schema versions:", applied->size());
+    if (versions)
+      for (int v : *versions) std::printf(" %d", v);
+    std::printf("\n");
+    return 0;
+  }
   if (migrate->parsed()) {
     auto path = SqlitePath(cfg.db);
     if (!path) return Fail(path.error().message);
@@ -292,7 +318,8 @@ int main(int argc, char** argv) {
   }
   auto store = OpenStore(cfg.db);
   if (!store)
-    return Fail("opening " + cfg.db + ": " + store.error().ToString());
+    return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
+                store.error().ToString());
   server::AuthOptions auth_options;
   auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
   server::AuthService auth(**store, core::SystemClock(), auth_options);

@@ -1370,6 +1370,55 @@ bool IsPostgresConnectionString(const std::string& db) {
   return db.rfind("sqlite:", 0) != 0 && db.find('=') != std::string::npos;
 }
 
+std::string RedactConnectionString(const std::string& db) {
+  std::string out = db;
+  size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    size_t start = scheme + 3;
+    size_t at = out.find('@', start);
+    size_t slash = out.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at)
+        out.replace(colon + 1, at - colon - 1, "***");
+    }
+    // A password may also come as a query parameter.
+    size_t q = out.find("password=", start);
+    if (q != std::string::npos) {
+      size_t v = q + 9;
+      size_t end = out.find('&', v);
+      out.replace(v, (end == std::string::npos ? out.size() : end) - v, "***");
+    }
+    return out;
+  }
+  // Keyword string: password=value or password='quoted value'.
+  size_t pos = 0;
+  while ((pos = out.find("password", pos)) != std::string::npos) {
+    size_t eq = out.find_first_not_of(' ', pos + 8);
+    if (eq == std::string::npos || out[eq] != '=') {
+      pos += 8;
+      continue;
+    }
+    size_t v = out.find_first_not_of(' ', eq + 1);
+    if (v == std::string::npos) break;
+    size_t end = v;
+    if (out[v] == '\'') {
+      end = v + 1;
+      while (end < out.size() && out[end] != '\'') {
+        if (out[end] == '\\') ++end;
+        ++end;
+      }
+      if (end < out.size()) ++end;
+    } else {
+      end = out.find(' ', v);
+      if (end == std::string::npos) end = out.size();
+    }
+    out.replace(v, end - v, "***");
+    pos = v + 3;
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Store>> OpenPostgresStore(
     const std::string& conninfo, const PostgresOptions& options) {
   SMS_RETURN_IF_ERROR(EnsureSchema(conninfo, options));

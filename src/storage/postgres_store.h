@@ -48,6 +48,11 @@ struct PostgresOptions {
 // postgres:// URI, or a libpq keyword string ("host=... dbname=...").
 bool IsPostgresConnectionString(const std::string& db);
 
+// `db` with any password replaced by "***", for logs and messages:
+// postgresql://u:secret@h/db -> postgresql://u:***@h/db,
+// "password=secret host=h" -> "password=*** host=h".
+std::string RedactConnectionString(const std::string& db);
+
 // Connects to the database named by `conninfo` (a libpq URI or keyword
 // string), applies pending migrations and returns the store. Fails with
 // kUnavailable when the database cannot be reached.

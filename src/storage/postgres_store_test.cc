@@ -77,6 +77,21 @@ TEST(PostgresConnectionStringTest, RecognisesUrisAndKeywordStrings) {
   EXPECT_FALSE(IsPostgresConnectionString("./var/sms.db"));
 }
 
+TEST(PostgresConnectionStringTest, RedactsPasswords) {
+  EXPECT_EQ(RedactConnectionString("postgresql://u:secret@h:5432/db"),
+            "postgresql://u:***@h:5432/db");
+  EXPECT_EQ(RedactConnectionString("postgresql://u@h/db"),
+            "postgresql://u@h/db");
+  EXPECT_EQ(RedactConnectionString("postgres://h/db?user=u&password=s&x=1"),
+            "postgres://h/db?user=u&password=***&x=1");
+  EXPECT_EQ(RedactConnectionString("host=h password=secret dbname=d"),
+            "host=h password=*** dbname=d");
+  EXPECT_EQ(RedactConnectionString("password = 'se cr\\'et' host=h"),
+            "password = *** host=h");
+  EXPECT_EQ(RedactConnectionString("sqlite:./var/sms.db"),
+            "sqlite:./var/sms.db");
+}
+
 TEST(PostgresUnreachableTest, OpenFailsAsUnavailable) {
   PostgresOptions o;
   o.connect_timeout_s = 1;
