@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""Several sms-server replicas over one PostgreSQL (issue 5).
+
+usage: pg_replicas_test.py BUILD_DIR
+Needs SMS_TEST_PG_DSN / SMS_TEST_PG_URL / SMS_TEST_PG_STATE, as set by
+`tests/support/pg.sh exec STATE_DIR ...` (ctest does this). Creates its own
+database in that cluster, starts two sms-server processes on different
+loopback ports over it, and checks:
+  cross      a task created through A, a run uploaded through B, read back
+             through both (the same answer); details staged through both,
+             committed through A, paged through B
+  token      a token issued by A is accepted by B; revoked through B, it is
+             refused by both at once
+  race       concurrent uploads of the same runs through both replicas: every
+             run once, none doubled, a conflicting retry is a 409
+  restart    PostgreSQL stopped and started under load: requests meanwhile
+             fail with 503 SMS.2008 and Retry-After, every acknowledged run is
+             stored, both replicas serve again by themselves
+Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass.
+"""
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+BUILD = os.path.abspath(sys.argv[1])
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PG_SH = os.path.join(REPO, "tests", "support", "pg.sh")
+SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
+PG_DSN = os.environ.get("SMS_TEST_PG_DSN", "")
+PG_URL = os.environ.get("SMS_TEST_PG_URL", "")
+PG_STATE = os.environ.get("SMS_TEST_PG_STATE", "")
+
+TMP = tempfile.mkdtemp(prefix="sms-pg-replicas.")
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"PASS {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+    sys.stdout.flush()
+    return ok
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(predicate, timeout, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def psql(sql, dsn=None):
+    return subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                           dsn or PG_DSN, "-c", sql],
+                          capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+# A database of our own in the shared cluster, reached over TCP through the
+# URI form (postgresql://user@127.0.0.1:port/db), as a user would write it.
+DB_NAME = f"sms_replicas_{os.getpid()}"
+DB_URL = PG_URL.rsplit("/", 1)[0] + "/" + DB_NAME
+DB_DSN = PG_DSN.replace("dbname=sms", f"dbname={DB_NAME}")
+ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8")
+
+
+class Server:
+    def __init__(self, name):
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        log = open(f"{TMP}/server-{self.name}.log", "ab")
+        self.proc = subprocess.Popen(
+            [SERVER_BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
+             "--db", DB_URL], stdout=log, stderr=log, env=ENV)
+        if not wait_for(lambda: self.get_status("/healthz") == 200, 20):
+            raise RuntimeError(f"sms-server {self.name} did not start")
+
+    def get_status(self, path):
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except Exception:
+            return None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def admin(*args, stdin=None):
+    return subprocess.run([SERVER_BIN, "admin", "--db", DB_URL, *args],
+                          input=stdin, capture_output=True, text=True,
+                          check=True, env=ENV).stdout.strip()
+
+
+def api(server, method, path, body=None, token=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server.url + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("X-Auth-Token", token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, dict(r.headers), raw
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def api_json(server, method, path, body=None, token=None):
+    status, _, raw = api(server, method, path, body, token)
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw
+
+
+def login(server, user, password):
+    status, headers, _ = api(server, "POST", "/v3/auth/tokens", {"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "password": password,
+            "domain": {"name": "acme"}}}},
+        "scope": {"domain": {"name": "acme"}}}})
+    assert status == 201, f"login {user}: {status}"
+    return headers.get("X-Subject-Token") or headers.get("x-subject-token")
+
+
+def run_body(run_id, total=10, different=0):
+    now = int(time.time() * 1000)
+    return {"run_id": run_id, "check_result": "success",
+            "started_time": now - 1000, "finished_time": now, "mode": "hash",
+            "consistency_result": [
+                {"dir_check": "/data", "num_total_files": total,
+                 "num_different_files": different,
+                 "num_target_miss_files": 0, "num_target_more_files": 0}]}
+
+
+def make_task(server, token, source_id, name):
+    status, body = api_json(server, "POST", "/v3/tasks", {
+        "name": name, "type": "MIGRATE_FILE", "os_type": "LINUX",
+        "source_server": {"id": source_id},
+        "target_server": {"name": "t", "ip": "10.0.0.2",
+                          "verify_uri": "file:///mnt/target"},
+        "is_need_consistency_check": True}, token)
+    assert status == 200, f"create task: {status} {body}"
+    return body["id"]
+
+
+def main():
+    if not (PG_DSN and PG_URL and PG_STATE):
+        print("SKIP: SMS_TEST_PG_DSN/URL/STATE not set (run via pg.sh exec)")
+        return 0
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    psql(f"CREATE DATABASE {DB_NAME}")
+    a, b = Server("a"), Server("b")
+    try:
+        admin("migrate")
+        admin("create-domain", "acme")
+        admin("create-user", "--domain", "acme", "--name", "op",
+              "--role", "operator", stdin="op-password-1\n")
+        admin("create-user", "--domain", "acme", "--name", "agent",
+              "--role", "agent", stdin="agent-password-1\n")
+        # Both replicas start at once: the migrations must not race.
+        threads = [threading.Thread(target=s.start) for s in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check("both replicas ready",
+              a.get_status("/readyz") == 200 and b.get_status("/readyz") == 200)
+
+        op = login(a, "op", "op-password-1")
+        agent = login(b, "agent", "agent-password-1")
+        status, src = api_json(b, "POST", "/v3/sources", {
+            "name": "web01", "hostname": "web01", "ip": "10.0.0.1",
+            "os_type": "LINUX", "os_version": "debian12",
+            "agent_version": "test"}, agent)
+        assert status == 200, f"register source: {status} {src}"
+        source_id = src["id"]
+
+        scenario_cross(a, b, op, agent, source_id)
+        scenario_token(a, b)
+        scenario_race(a, b, op, agent, source_id)
+        scenario_restart(a, b, op, agent, source_id)
+    finally:
+        a.stop()
+        b.stop()
+        try:
+            psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        except Exception as e:  # the cluster is destroyed after the tests
+            print(f"note: drop database: {e}")
+    print(f"{passed} passed, {failed} failed")
+    if failed:
+        for name in ("a", "b"):
+            path = f"{TMP}/server-{name}.log"
+            if os.path.exists(path):
+                print(f"--- tail of server-{name}.log")
+                with open(path, errors="replace") as f:
+                    print("".join(f.readlines()[-20:]))
+    else:
+        shutil.rmtree(TMP, ignore_errors=True)
+    return 0 if failed == 0 else 1
+
+
+def scenario_cross(a, b, op, agent, source_id):
+    task = make_task(a, op, source_id, "cross")
+    status, _ = api_json(b, "GET", f"/v3/tasks/{task}", token=op)
+    check("cross: task created on A is visible on B", status == 200, status)
+    run_id = str(uuid.uuid4())
+    # Details staged through both replicas, then the run committed through A.
+    files = [{"dir_check": "/data", "path": f"f{i:04d}", "status": "different",
+              "reason": "content", "source": {"type": "file", "size": i},
+              "target": {"type": "file", "size": i + 1}} for i in range(250)]
+    for seq in range(5):
+        server = a if seq % 2 else b
+        status, body = api_json(server, "POST",
+                                f"/v3/tasks/{task}/consistency-result/details",
+                                {"run_id": run_id, "seq": seq,
+                                 "files": files[seq * 50:(seq + 1) * 50]},
+                                agent)
+        if not check(f"cross: details chunk {seq} staged", status == 200,
+                     f"{status} {body}"):
+            return
+    status, body = api_json(a, "POST", f"/v3/tasks/{task}/consistency-result",
+                            run_body(run_id, 250, 250), agent)
+    check("cross: run uploaded through A", status == 200, f"{status} {body}")
+    sa, ra = api_json(a, "GET", f"/v3/tasks/{task}/consistency-result",
+                      token=op)
+    sb, rb = api_json(b, "GET", f"/v3/tasks/{task}/consistency-result",
+                      token=op)
+    check("cross: both replicas return the same result",
+          sa == sb == 200 and ra == rb and len(ra["result_list"]) == 1
+          and ra["result_list"][0]["run_id"] == run_id, f"{ra} {rb}")
+    # Page the details through B, alternating replicas page by page.
+    paths, marker, servers = [], None, [b, a]
+    for page in range(20):
+        q = f"?run_id={run_id}&limit=40" + (f"&marker={marker}" if marker else "")
+        status, body = api_json(servers[page % 2], "GET",
+                                f"/v3/tasks/{task}/consistency-result/details{q}",
+                                token=op)
+        if status != 200:
+            break
+        paths += [f["path"] for f in body["files"]]
+        marker = body.get("next_marker")
+        if not marker:
+            break
+    check("cross: details paged across replicas, each file once, in order",
+          paths == [f["path"] for f in files], f"{len(paths)} paths")
+
+
+def scenario_token(a, b):
+    token = login(a, "op", "op-password-1")
+    status, _ = api_json(b, "GET", "/v3/tasks", token=token)
+    check("token: issued by A, accepted by B", status == 200, status)
+    status, _, _ = api(b, "DELETE", "/v3/auth/tokens",
+                       headers={"X-Subject-Token": token})
+    check("token: revoked through B", status == 204, status)
+    sa, ba = api_json(a, "GET", "/v3/tasks", token=token)
+    sb, bb = api_json(b, "GET", "/v3/tasks", token=token)
+    check("token: revocation seen by both at once",
+          sa == sb == 403 and ba["error_code"] == bb["error_code"] == "SMS.9002",
+          f"{sa} {ba} {sb} {bb}")
+
+
+def scenario_race(a, b, op, agent, source_id):
+    task = make_task(a, op, source_id, "race")
+    run_ids = [str(uuid.uuid4()) for _ in range(40)]
+    jobs = []
+    for i, run_id in enumerate(run_ids):
+        body = run_body(run_id, 100 + i)
+        # Each run uploaded twice through each replica (an agent retrying
+        # after a timeout, behind a load balancer).
+        jobs += [(a, body), (b, body), (b, body), (a, body)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(
+            lambda j: api_json(j[0], "POST",
+                               f"/v3/tasks/{task}/consistency-result",
+                               j[1], agent)[0], jobs))
+    check("race: every concurrent upload acknowledged",
+          all(s == 200 for s in results),
+          {s: results.count(s) for s in set(results)})
+    _, body = api_json(b, "GET", f"/v3/tasks/{task}/consistency-result",
+                       token=op)
+    got = [r["run_id"] for r in body["result_list"]]
+    check("race: every run stored once, none doubled",
+          sorted(got) == sorted(run_ids), f"{len(got)} runs, "
+          f"{len(set(got))} distinct")
+    # The same run id with other content, through both at once: conflicts.
+    changed = run_body(run_ids[0], 999)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        statuses = list(pool.map(
+            lambda s: api_json(s, "POST",
+                               f"/v3/tasks/{task}/consistency-result",
+                               changed, agent)[0], [a, b]))
+    check("race: other content under a committed run_id is 409 on both",
+          statuses == [409, 409], statuses)
+
+
+def scenario_restart(a, b, op, agent, source_id):
+    tasks = [make_task(a, op, source_id, f"load{i}") for i in range(4)]
+    acked, unavailable, other = [], [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def load(task, server):
+        while not stop.is_set():
+            run_id = str(uuid.uuid4())
+            try:
+                status, headers, raw = api(
+                    server, "POST", f"/v3/tasks/{task}/consistency-result",
+                    run_body(run_id), agent)
+            except Exception as e:  # a reset connection is not an answer
+                status, headers, raw = None, {}, str(e).encode()
+            with lock:
+                if status == 200:
+                    acked.append(run_id)
+                elif status == 503:
+                    unavailable.append((headers, raw))
+                else:
+                    other.append((status, raw[:200]))
+            if status != 200:
+                time.sleep(0.05)
+
+    workers = [threading.Thread(target=load, args=(t, s))
+               for t, s in zip(tasks, [a, b, a, b])]
+    for w in workers:
+        w.start()
+    time.sleep(1.0)
+    before = len(acked)
+    subprocess.run(["bash", PG_SH, "stop", PG_STATE], check=True)
+    time.sleep(1.5)  # the database is down: every request answers 503
+    down_ready = (a.get_status("/readyz"), b.get_status("/readyz"))
+    subprocess.run(["bash", PG_SH, "start", PG_STATE], check=True,
+                   stdout=subprocess.DEVNULL)
+    back = time.time()
+    recovered = wait_for(
+        lambda: a.get_status("/readyz") == 200 and b.get_status("/readyz") == 200,
+        15)
+    recovery_s = time.time() - back
+    time.sleep(1.0)
+    stop.set()
+    for w in workers:
+        w.join()
+    after = len(acked)
+    print(f"restart: {after} runs acknowledged ({before} before the stop), "
+          f"{len(unavailable)} answered 503, readyz while down {down_ready}, "
+          f"recovered {recovery_s:.2f}s after start")
+    check("restart: load ran before and after", before > 0 and after > before)
+    check("restart: /readyz is 503 while the database is down",
+          down_ready == (503, 503), down_ready)
+
+    def good_503(headers, raw):
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return False
+        retry = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+        return body.get("error_code") == "SMS.2008" and retry and int(retry) > 0
+    check("restart: requests meanwhile fail with 503 SMS.2008 + Retry-After",
+          unavailable and all(good_503(h, r) for h, r in unavailable),
+          unavailable[:1])
+    check("restart: no other failure (no 500, no 403, no reset)",
+          not other, other[:3])
+    check("restart: the replicas recovered by themselves", bool(recovered))
+    stored = set(psql("SELECT run_id FROM runs", DB_DSN).split())
+    missing = [r for r in acked if r not in stored]
+    check("restart: every acknowledged run is stored", not missing,
+          f"{len(missing)} missing")
+    status, _ = api_json(b, "GET", f"/v3/tasks/{tasks[0]}/consistency-result",
+                         token=op)
+    check("restart: reads work again", status == 200, status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
