@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdio>
 #include <ctime>
 #include <list>
 #include <mutex>
@@ -178,8 +179,22 @@ class Session final : public SessionBase,
     // Storage calls block: run the handler on the worker pool, then come
     // back to this connection's strand to write.
     asio::post(*shared_.workers, [self = this->shared_from_this(), hreq] {
-      auto resp =
-          std::make_shared<HttpResponse>(self->shared_.api->Handle(*hreq));
+      auto resp = std::make_shared<HttpResponse>();
+      // The adapter boundary: an exception from a library (std::bad_alloc,
+      // a Boost.JSON accessor misuse) becomes a 500 for this request
+      // instead of terminating the process and every other connection.
+      try {
+        *resp = self->shared_.api->Handle(*hreq);
+      } catch (const std::exception& e) {
+        std::string line = ToJson(json::object{
+            {"level", "error"},
+            {"msg", "unhandled exception"},
+            {"method", hreq->method},
+            {"route", hreq->target.substr(0, hreq->target.find('?'))}});
+        std::fprintf(stderr, "%s\n", line.c_str());
+        *resp = Api::ErrorResponse(
+            ApiError{ApiCode::kInternal, "internal error", e.what(), 0}, "-");
+      }
       asio::post(self->Executor(),
                  [self, resp] { self->Write(std::move(*resp)); });
     });
