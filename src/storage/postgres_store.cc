@@ -478,6 +478,15 @@ class Txn final {
   Status BeginSnapshot() {
     return Start("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
+  // A snapshot for keyset paging: sorting is priced out, so the planner
+  // walks an index in the page's order from the marker even when the
+  // table's statistics do not know the run yet (right after a large
+  // upload), instead of reading the whole run and sorting it.
+  Status BeginKeysetSnapshot() {
+    return Start(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+        " SET LOCAL enable_sort = off");
+  }
   Status Commit() {
     open_ = false;
     return c_.Script("COMMIT", "commit");
@@ -802,6 +811,8 @@ class PostgresStore final : public Store {
     // Children first (the schema would cascade; explicit keeps the cost
     // visible), then the task.
     static const char* const kDeletes[] = {
+        "DELETE FROM detail_counts WHERE run_id IN (SELECT run_id FROM"
+        " detail_chunks WHERE domain_id = $1 AND task_id = $2)",
         "DELETE FROM file_details WHERE run_id IN (SELECT run_id FROM"
         " detail_chunks WHERE domain_id = $1 AND task_id = $2)",
         "DELETE FROM detail_chunks WHERE domain_id = $1 AND task_id = $2",
@@ -1205,6 +1216,17 @@ class PostgresStore final : public Store {
                     " path_b64, status, reason, source_json, target_json)"
                     " FROM STDIN",
                     data));
+      // The chunk's rows counted into the run's totals (same transaction).
+      Params p;
+      p.Add(chunk.run_id).Add(chunk.seq);
+      SMS_RETURN_IF_ERROR(
+          c->Exec("INSERT INTO detail_counts (run_id, dir_check, status, n)"
+                  " SELECT run_id, dir_check, status, count(*)"
+                  " FROM file_details WHERE run_id = $1 AND seq = $2"
+                  " GROUP BY run_id, dir_check, status"
+                  " ON CONFLICT (run_id, dir_check, status) DO UPDATE"
+                  " SET n = detail_counts.n + excluded.n",
+                  p));
     }
     SMS_RETURN_IF_ERROR(txn.Commit());
     return StageOutcome::kStaged;
@@ -1214,29 +1236,57 @@ class PostgresStore final : public Store {
                                  const DetailQuery& dq) override {
     SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
     Txn txn(*c);  // the page and its total from one snapshot
-    SMS_RETURN_IF_ERROR(txn.BeginSnapshot());
-#define SMS_PG_DETAIL_WHERE                                 \
-  " FROM file_details f JOIN runs r ON r.run_id = f.run_id" \
-  " WHERE r.domain_id = $1 AND f.run_id = $2"               \
-  " AND ($3::text IS NULL OR f.dir_check = $3::text)"       \
-  " AND ($4::text IS NULL OR f.status = $4::text)"
+    SMS_RETURN_IF_ERROR(txn.BeginKeysetSnapshot());
     Params p;
     p.Add(domain_id).Add(dq.run_id).Add(dq.dir_check).Add(dq.status);
     DetailPage page;
-    SMS_ASSIGN_OR_RETURN(Rows n,
-                         c->Exec("SELECT count(*)" SMS_PG_DETAIL_WHERE, p));
-    page.total = n.Int(0, 0);
-    p.Add(dq.after_seq).Add(dq.after_idx).Add(dq.limit);
-    // Keyset: a row comparison on the primary key's order, so a late page
-    // is an index range scan from the marker, like the first page.
+    // The total from the per-(directory, status) counts kept at staging:
+    // a few rows, however large the run.
     SMS_ASSIGN_OR_RETURN(
-        Rows r, c->Exec("SELECT f.seq, f.idx, f.dir_check, f.path,"
-                        " f.path_b64, f.status, f.reason, f.source_json,"
-                        " f.target_json" SMS_PG_DETAIL_WHERE
-                        " AND (f.seq, f.idx) > ($5::bigint, $6::bigint)"
-                        " ORDER BY f.seq, f.idx LIMIT $7",
+        Rows n, c->Exec("SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
+                        " JOIN runs r ON r.run_id = c.run_id"
+                        " WHERE r.domain_id = $1 AND c.run_id = $2"
+                        " AND ($3::text IS NULL OR c.dir_check = $3::text)"
+                        " AND ($4::text IS NULL OR c.status = $4::text)",
                         p));
-#undef SMS_PG_DETAIL_WHERE
+    page.total = n.Int(0, 0);
+    // The page: one statement text per filter combination (so each plan
+    // uses the index for its filter), values always bound. Keyset: a row
+    // comparison in the index's order, so a late page is an index range
+    // scan from the marker, like the first page.
+    static const char* const kPage[4] = {
+        "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+        " f.reason, f.source_json, f.target_json FROM file_details f"
+        " JOIN runs r ON r.run_id = f.run_id"
+        " WHERE r.domain_id = $1 AND f.run_id = $2"
+        " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+        " ORDER BY f.seq, f.idx LIMIT $5",
+        "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+        " f.reason, f.source_json, f.target_json FROM file_details f"
+        " JOIN runs r ON r.run_id = f.run_id"
+        " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+        " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+        " ORDER BY f.seq, f.idx LIMIT $5",
+        "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+        " f.reason, f.source_json, f.target_json FROM file_details f"
+        " JOIN runs r ON r.run_id = f.run_id"
+        " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
+        " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+        " ORDER BY f.seq, f.idx LIMIT $5",
+        "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+        " f.reason, f.source_json, f.target_json FROM file_details f"
+        " JOIN runs r ON r.run_id = f.run_id"
+        " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+        " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+        " ORDER BY f.seq, f.idx LIMIT $5",
+    };
+    Params q;
+    q.Add(domain_id).Add(dq.run_id).Add(dq.after_seq).Add(dq.after_idx);
+    q.Add(dq.limit);
+    if (dq.dir_check) q.Add(*dq.dir_check);
+    if (dq.status) q.Add(*dq.status);
+    const int variant = (dq.dir_check ? 1 : 0) + (dq.status ? 2 : 0);
+    SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kPage[variant], q));
     for (int i = 0; i < r.size(); ++i) {
       DetailRow row;
       row.seq = r.Int(i, 0);
