@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 #include <xxhash.h>
+// libxxhash's runtime dispatch: the AVX2 / AVX-512 kernels where the CPU
+// has them (the plain entry points are SSE2 only).
+#include <xxh_x86dispatch.h>
 
 #include <cstdlib>
 #include <cstring>
