@@ -117,10 +117,15 @@ ApiResult<storage::Source> TaskService::LoadOwnSource(const Identity& who,
   return std::move(*s);
 }
 
-json::value TaskService::TaskJson(const storage::Task& t) {
-  std::string source_name;
-  if (auto s = store_.GetSource(t.domain_id, t.source_id))
-    source_name = s->name;
+json::value TaskService::TaskJson(
+    const storage::Task& t, std::map<std::string, std::string>* source_names) {
+  auto cached = source_names->find(t.source_id);
+  if (cached == source_names->end()) {
+    std::string name;
+    if (auto s = store_.GetSource(t.domain_id, t.source_id)) name = s->name;
+    cached = source_names->emplace(t.source_id, std::move(name)).first;
+  }
+  const std::string& source_name = cached->second;
   json::object o;
   o["id"] = t.id;
   o["name"] = t.name;
@@ -245,7 +250,8 @@ ApiResult<json::value> TaskService::ListTasks(const Identity& who,
   auto page = store_.ListTasks(who.domain_id, f);
   if (!page) return StoreFail(page.error(), "");
   json::array tasks;
-  for (const auto& t : page->items) tasks.push_back(TaskJson(t));
+  std::map<std::string, std::string> source_names;
+  for (const auto& t : page->items) tasks.push_back(TaskJson(t, &source_names));
   return json::object{{"count", page->count}, {"tasks", std::move(tasks)}};
 }
 
@@ -255,7 +261,8 @@ ApiResult<json::value> TaskService::ShowTask(const Identity& who,
     return tl::unexpected(s.error());
   auto t = LoadTask(who, id);
   if (!t) return tl::unexpected(t.error());
-  return TaskJson(*t);
+  std::map<std::string, std::string> source_names;
+  return TaskJson(*t, &source_names);
 }
 
 ApiResult<json::value> TaskService::DeleteTask(const Identity& who,

@@ -71,7 +71,9 @@ class TaskService final {
  private:
   ApiResult<storage::Source> LoadOwnSource(const Identity& who,
                                            const std::string& id);
-  json::value TaskJson(const storage::Task& t);
+  // `source_names` caches source id -> name across one listing.
+  json::value TaskJson(const storage::Task& t,
+                       std::map<std::string, std::string>* source_names);
   json::value SourceJson(const storage::Source& s, int64_t now);
 
   storage::Store& store_;
