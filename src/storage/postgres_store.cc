@@ -232,10 +232,18 @@ Result<std::unique_ptr<Connection>> Connect(const std::string& conninfo,
                                             const PostgresOptions& options) {
   std::string timeout = std::to_string(options.connect_timeout_s);
   std::string search_path = "-c search_path=" + options.schema;
-  std::vector<const char*> keys = {"connect_timeout", "application_name",
+  // TCP: notice a dead peer (a cut network, a vanished host) within
+  // seconds instead of the kernel's default of minutes; ignored on Unix
+  // sockets. The connection string may override each of these.
+  std::vector<const char*> keys = {"connect_timeout",
+                                   "application_name",
+                                   "keepalives_idle",
+                                   "keepalives_interval",
+                                   "keepalives_count",
+                                   "tcp_user_timeout",
                                    "dbname"};
-  std::vector<const char*> values = {timeout.c_str(), "sms-server",
-                                     conninfo.c_str()};
+  std::vector<const char*> values = {
+      timeout.c_str(), "sms-server", "10", "5", "3", "20000", conninfo.c_str()};
   if (!options.schema.empty()) {
     keys.push_back("options");
     values.push_back(search_path.c_str());
