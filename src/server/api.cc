@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "server/crypto.h"
+#include "server/static_files.h"
 
 namespace sms::server {
 
@@ -161,6 +162,8 @@ HttpResponse Api::ErrorResponse(const ApiError& e,
 
 Api::Api(ApiDeps deps, ApiOptions options)
     : deps_(std::move(deps)), options_(std::move(options)) {
+  if (!options_.console_dir.empty())
+    console_ = std::make_unique<StaticFiles>(options_.console_dir);
   auto add = [this](std::string method, std::string pattern, bool auth,
                     bool json_body, Handler h) {
     Route r;
@@ -404,6 +407,26 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
     return fail(
         {ApiCode::kMalformed, "URL: the path must start with /", "", 0});
   std::vector<std::string> segs = SplitPath(ctx.path);
+
+  // The console's static files: no authentication, the API's error bodies.
+  if (console_) {
+    if (auto file = console_->Serve(req.method, ctx.path)) {
+      ctx.route = "/console/";
+      if (file->status == 404)
+        return fail({ApiCode::kNotFound,
+                     "The requested resource does not exist.", "", 0});
+      if (file->status == 405) {
+        HttpResponse resp =
+            fail({ApiCode::kMalformed,
+                  "method " + req.method + " is not allowed on this resource",
+                  "", 0});
+        resp.status = 405;
+        return resp;
+      }
+      file->headers.push_back({"X-Request-Id", ctx.request_id});
+      return std::move(*file);
+    }
+  }
 
   // Match: literal segments first (routes are ordered so that literal
   // routes precede parameter routes of the same shape).

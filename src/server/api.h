@@ -27,6 +27,8 @@
 
 namespace sms::server {
 
+class StaticFiles;
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
@@ -52,6 +54,9 @@ struct ApiOptions {
   size_t max_body = 1 << 20;
   size_t max_details_body = 16 << 20;
   size_t max_target = 8192;
+  // The web console's directory, served at /console/ without authentication
+  // (static_files.h); empty: no console.
+  std::string console_dir;
 };
 
 // Services and sinks the Api uses; all outlive it.
@@ -102,6 +107,7 @@ class Api final {
   ApiDeps deps_;
   const ApiOptions options_;
   std::vector<Route> routes_;
+  std::unique_ptr<StaticFiles> console_;  // null: no console
 };
 
 // Splits "a=1&b=x%20y" (percent-decoded; the first of repeated keys wins).

@@ -20,6 +20,7 @@
 #include "server/json_fields.h"
 #include "server/metrics.h"
 #include "server/result_service.h"
+#include "server/static_files.h"
 #include "server/task_service.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
@@ -42,6 +43,9 @@ struct ServerConfig {
   int64_t token_ttl_hours = 24;
   bool public_metrics = true;
   int pbkdf2_iterations = 210000;
+  // The web console's directory; "" finds it beside the binary
+  // (DefaultConsoleDir), "none" turns the console off.
+  std::string console_dir;
 };
 
 int Fail(const std::string& message) {
@@ -84,6 +88,8 @@ core::Status LoadConfigFile(const std::string& path, ServerConfig* c) {
       s = str(&c->tls_cert);
     } else if (k == "tls_key") {
       s = str(&c->tls_key);
+    } else if (k == "console_dir") {
+      s = str(&c->console_dir);
     } else if (k == "io_threads") {
       s = integer(&n);
       c->io_threads = static_cast<int>(n);
@@ -172,6 +178,25 @@ int Serve(const ServerConfig& cfg) {
   server::ApiOptions api_options;
   api_options.public_metrics = cfg.public_metrics;
   api_options.openapi_json = std::string(server::OpenApiJson());
+  if (cfg.console_dir != "none") {
+    api_options.console_dir =
+        cfg.console_dir.empty() ? server::DefaultConsoleDir() : cfg.console_dir;
+    struct stat st {};
+    const bool found =
+        !api_options.console_dir.empty() &&
+        stat((api_options.console_dir + "/index.html").c_str(), &st) == 0;
+    deps.log(server::ToJson(
+        found ? object{{"level", "info"},
+                       {"msg", "console"},
+                       {"path", "/console/"},
+                       {"dir", api_options.console_dir}}
+              : object{{"level", "warn"},
+                       {"msg",
+                        "console not found: /console/ answers 404; "
+                        "set --console-dir DIR (the repository's "
+                        "web/console)"},
+                       {"dir", api_options.console_dir}}));
+  }
   server::Api api(deps, api_options);
 
   server::HttpServerOptions http;
@@ -216,14 +241,15 @@ int main(int argc, char** argv) {
   ServerConfig cfg;
   if (const char* v = std::getenv("SMS_LISTEN")) cfg.listen = v;
   if (const char* v = std::getenv("SMS_DB")) cfg.db = v;
+  if (const char* v = std::getenv("SMS_CONSOLE_DIR")) cfg.console_dir = v;
   std::string config_file;
 
   CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
   serve->add_option("--config", config_file,
                     "JSON config file (keys: listen, db, tls_cert, tls_key, "
                     "io_threads, token_ttl_hours, public_metrics, "
-                    "pbkdf2_iterations)");
-  std::string listen_flag, db_flag, cert_flag, key_flag;
+                    "pbkdf2_iterations, console_dir)");
+  std::string listen_flag, db_flag, cert_flag, key_flag, console_flag;
   int io_threads_flag = -1;
   serve->add_option("--listen", listen_flag,
                     "HOST:PORT (default 127.0.0.1:8080, env SMS_LISTEN)");
@@ -234,6 +260,11 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-key", key_flag, "PEM private key");
   serve->add_option("--io-threads", io_threads_flag,
                     "I/O threads (default: one per core)");
+  serve->add_option("--console-dir", console_flag,
+                    "the web console's files, served at /console/ (default: "
+                    "web/console of the checkout the binary was built in, "
+                    "or ../share/sms-server/console beside it; \"none\": "
+                    "off; env SMS_CONSOLE_DIR)");
 
   CLI::App* admin = app.add_subcommand("admin", "Manage domains, users, keys");
   admin->require_subcommand(1);
@@ -277,6 +308,8 @@ int main(int argc, char** argv) {
         return Fail(s.error().message);
       if (!std::getenv("SMS_LISTEN")) cfg.listen = file_cfg.listen;
       if (!std::getenv("SMS_DB")) cfg.db = file_cfg.db;
+      if (!std::getenv("SMS_CONSOLE_DIR"))
+        cfg.console_dir = file_cfg.console_dir;
       cfg.tls_cert = file_cfg.tls_cert;
       cfg.tls_key = file_cfg.tls_key;
       cfg.io_threads = file_cfg.io_threads;
@@ -290,6 +323,7 @@ int main(int argc, char** argv) {
     if (!cert_flag.empty()) cfg.tls_cert = cert_flag;
     if (!key_flag.empty()) cfg.tls_key = key_flag;
     if (io_threads_flag >= 0) cfg.io_threads = io_threads_flag;
+    if (!console_flag.empty()) cfg.console_dir = console_flag;
     return Serve(cfg);
   }
 
