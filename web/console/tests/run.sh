@@ -38,10 +38,14 @@ if ((${#need[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # npm ci only when node_modules is missing or older than the lock file.
+# A lock keeps two build directories' test runs from installing at once.
 stamp="$CONSOLE_DIR/node_modules/.package-lock.json"
-if [[ ! -f "$stamp" || "$CONSOLE_DIR/package-lock.json" -nt "$stamp" ]]; then
-  (cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+(
+  flock 9
+  if [[ ! -f "$stamp" || "$CONSOLE_DIR/package-lock.json" -nt "$stamp" ]]; then
+    cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error
+  fi
+) 9>"${TMPDIR:-/tmp}/sms-console-npm.lock"
 
 # --- a fresh server with a seeded domain and one user per role ---
 rm -rf "$WORK"
