@@ -9,6 +9,15 @@ import {
 import { pageHeader, panel, verdictBadge, loading, emptyState, errorBox } from '../ui.js';
 import { dirBar, segmentLegend } from '../charts.js';
 
+const SHORT = {
+  different: 'Different',
+  target_miss: 'Missing',
+  target_more: 'Extra',
+  changed: 'Changed',
+  error: 'Errors',
+  metadata_different: 'Metadata',
+};
+
 // mtime as sent by the agent: epoch ms (API.md §0); tolerate s and ns.
 function mtimeMs(v) {
   if (v === undefined || v === null) return 0;
@@ -91,8 +100,8 @@ function detailsView(taskId, run, state, onState) {
           h('th', { scope: 'col' }, 'Path'),
           h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col' }, 'Reason'),
-          h('th', { scope: 'col' }, 'Source: size · modified · mode, digest'),
-          h('th', { scope: 'col' }, 'Target: size · modified · mode, digest'))),
+          h('th', { scope: 'col', title: 'size · modified · mode, digest' }, 'On the source'),
+          h('th', { scope: 'col', title: 'size · modified · mode, digest' }, 'On the target'))),
         h('tbody', {}, files.map((f) => h('tr', {},
           h('th', { scope: 'row', class: 'path' },
             showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
@@ -154,7 +163,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('th', { scope: 'col' }, 'Directory'),
       h('th', { scope: 'col', class: 'barcol' }, 'Not equal'),
       h('th', { scope: 'col', class: 'num' }, 'Files'),
-      ISSUE_KEYS.map(([, , label]) => h('th', { scope: 'col', class: 'num' }, label)))),
+      ISSUE_KEYS.map(([, status, label]) => h('th', { scope: 'col', class: 'num', title: label }, SHORT[status])))),
     h('tbody', {}, dirsSorted.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
       h('th', { scope: 'row', class: 'mono' }, h('a', {
         href: `#/tasks/${taskId}/runs/${runId}?${new URLSearchParams({ dir: d.dir_check })}`, onclick: focusDetails,
