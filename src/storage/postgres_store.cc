@@ -287,7 +287,12 @@ Status EnsureSchema(const std::string& conninfo,
   PostgresOptions plain = options;
   plain.schema.clear();
   SMS_ASSIGN_OR_RETURN(auto c, Connect(conninfo, plain));
-  std::string sql = "CREATE SCHEMA IF NOT EXISTS " + options.schema;
+  // Under the migration lock: CREATE SCHEMA IF NOT EXISTS alone races
+  // with itself (a unique violation) when replicas start together.
+  std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(" +
+                    std::to_string(kMigrationLockKey) +
+                    "); CREATE SCHEMA IF NOT EXISTS " + options.schema +
+                    "; COMMIT";
   return c->Script(sql.c_str(), "create schema");
 }
 
