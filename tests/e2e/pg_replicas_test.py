@@ -13,9 +13,10 @@ loopback ports over it, and checks:
              refused by both at once
   race       concurrent uploads of the same runs through both replicas: every
              run once, none doubled, a conflicting retry is a 409
-  restart    PostgreSQL stopped and started under load: requests meanwhile
-             fail with 503 SMS.2008 and Retry-After, every acknowledged run is
-             stored, both replicas serve again by themselves
+  restart    PostgreSQL crashed (immediate shutdown) and started again under
+             load: requests meanwhile fail with 503 SMS.2008 and Retry-After,
+             every acknowledged run is stored, both replicas serve again by
+             themselves
 Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass.
 """
 import concurrent.futures
@@ -366,7 +367,9 @@ def scenario_restart(a, b, op, agent, source_id):
         w.start()
     time.sleep(1.0)
     before = len(acked)
-    subprocess.run(["bash", PG_SH, "stop", PG_STATE], check=True)
+    # Immediate shutdown: no checkpoint, open transactions cut off, the WAL
+    # replayed at the next start, as after a crash of the database server.
+    subprocess.run(["bash", PG_SH, "crash", PG_STATE], check=True)
     time.sleep(1.5)  # the database is down: every request answers 503
     down_ready = (a.get_status("/readyz"), b.get_status("/readyz"))
     subprocess.run(["bash", PG_SH, "start", PG_STATE], check=True,

@@ -4,6 +4,8 @@
 #   pg.sh start STATE_DIR    initdb (first time) + start; prints the DSN
 #   pg.sh stop STATE_DIR     fast shutdown, keeps the data (start again later)
 #   pg.sh restart STATE_DIR  fast shutdown + start on the same data and port
+#   pg.sh crash STATE_DIR    immediate shutdown (no checkpoint, like a crash:
+#                            the next start replays the WAL)
 #   pg.sh destroy STATE_DIR  stop and remove STATE_DIR
 #   pg.sh exec STATE_DIR CMD...  run CMD with SMS_TEST_PG_DSN (socket),
 #                            SMS_TEST_PG_URL (TCP URI) and SMS_TEST_PG_STATE
@@ -26,7 +28,7 @@ set -euo pipefail
 cmd=${1:-}
 state=${2:-}
 if [[ -z "$cmd" || -z "$state" ]]; then
-  echo "usage: pg.sh start|stop|restart|destroy|exec STATE_DIR [CMD...]" >&2
+  echo "usage: pg.sh start|stop|restart|crash|destroy|exec STATE_DIR [CMD...]" >&2
   exit 2
 fi
 
@@ -121,16 +123,17 @@ EOF
 }
 
 stop() {
-  local dir
+  local mode=${1:-fast} dir
   dir=$(cluster_dir)
   if [[ -n "$dir" && -f "$dir/data/postmaster.pid" ]]; then
-    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null
   fi
 }
 
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  crash) stop immediate ;;
   restart)
     stop
     start >/dev/null
