@@ -33,11 +33,13 @@ test: build
 run: build
 	@scripts/demo.sh $(BUILD_DIR)
 
-# Side-by-side benchmarks against rsync, rclone, hashdeep, diff and the hashing floor.
+# Side-by-side benchmarks: sms-agent against rsync, rclone, hashdeep, diff and
+# the hashing floor; sms-server against nginx serving the same body (wrk).
 bench:
 	@SMS_BOOTSTRAP_BENCH=1 scripts/bootstrap.sh
 	$(MAKE) build
 	@scripts/bench.sh $(BUILD_DIR) $(BENCH_ARGS)
+	@src/server/bench_server.sh $(BUILD_DIR)
 
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
