@@ -22,7 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-DB="sqlite:$WORK/sms.db"
+# SMS_BENCH_DB: another database (bench_server_pg.sh: PostgreSQL).
+DB=${SMS_BENCH_DB:-sqlite:$WORK/sms.db}
 "$BIN" admin --db "$DB" create-domain bench >/dev/null
 echo "bench-password" | "$BIN" admin --db "$DB" create-user --domain bench \
   --name op --role admin >/dev/null

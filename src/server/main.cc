@@ -43,6 +43,9 @@ struct ServerConfig {
   int64_t token_ttl_hours = 24;
   bool public_metrics = true;
   int pbkdf2_iterations = 210000;
+  // PostgreSQL: the most connections this process opens (the handler
+  // workers that may wait on storage); replicas x this <= max_connections.
+  int db_pool_size = 16;
   // The web console's directory; "" finds it beside the binary
   // (DefaultConsoleDir), "none" turns the console off.
   std::string console_dir;
@@ -98,6 +101,12 @@ core::Status LoadConfigFile(const std::string& path, ServerConfig* c) {
     } else if (k == "pbkdf2_iterations") {
       s = integer(&n);
       c->pbkdf2_iterations = static_cast<int>(n);
+    } else if (k == "db_pool_size") {
+      s = integer(&n);
+      if (s && (n < 1 || n > 1000))
+        return core::Fail(
+            core::InvalidArgument(path + ": db_pool_size: 1..1000"));
+      c->db_pool_size = static_cast<int>(n);
     } else if (k == "public_metrics") {
       if (!value.is_bool())
         return core::Fail(core::InvalidArgument(
@@ -131,25 +140,21 @@ core::Result<std::string> SqlitePath(const std::string& db) {
   return path;
 }
 
-// PostgreSQL (issue 5): --db postgresql://user:pass@host:port/db or a libpq
-// keyword string; SMS_DB_POOL_SIZE caps the connections of this process.
-storage::PostgresOptions PostgresOptionsFromEnv() {
-  storage::PostgresOptions o;
-  o.connections = 16;  // the handler workers that may wait on storage
-  if (const char* v = std::getenv("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
-    o.connections = std::atoi(v);
-  return o;
-}
-
-core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db) {
-  if (storage::IsPostgresConnectionString(db))
-    return storage::OpenPostgresStore(db, PostgresOptionsFromEnv());
+// sqlite:PATH, or PostgreSQL (issue 5): postgresql://user:pass@host:port/db
+// or a libpq keyword string, with a pool of `pool_size` connections.
+core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
+                                                        int pool_size) {
+  if (storage::IsPostgresConnectionString(db)) {
+    storage::PostgresOptions o;
+    o.connections = pool_size;
+    return storage::OpenPostgresStore(db, o);
+  }
   SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(db));
   return storage::OpenSqliteStore(path);
 }
 
 int Serve(const ServerConfig& cfg) {
-  auto store = OpenStore(cfg.db);
+  auto store = OpenStore(cfg.db, cfg.db_pool_size);
   if (!store)
     return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
                 store.error().ToString());
@@ -248,7 +253,7 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config_file,
                     "JSON config file (keys: listen, db, tls_cert, tls_key, "
                     "io_threads, token_ttl_hours, public_metrics, "
-                    "pbkdf2_iterations, console_dir)");
+                    "pbkdf2_iterations, console_dir, db_pool_size)");
   std::string listen_flag, db_flag, cert_flag, key_flag, console_flag;
   int io_threads_flag = -1;
   serve->add_option("--listen", listen_flag,
@@ -300,6 +305,8 @@ int main(int argc, char** argv) {
 
   if (const char* v = std::getenv("SMS_PBKDF2_ITERATIONS"))
     cfg.pbkdf2_iterations = std::atoi(v);
+  if (const char* v = std::getenv("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
+    cfg.db_pool_size = std::atoi(v);
   if (serve->parsed()) {
     if (!config_file.empty()) {
       // Precedence: defaults < config file < environment < flags.
@@ -317,6 +324,8 @@ int main(int argc, char** argv) {
       cfg.public_metrics = file_cfg.public_metrics;
       if (!std::getenv("SMS_PBKDF2_ITERATIONS"))
         cfg.pbkdf2_iterations = file_cfg.pbkdf2_iterations;
+      if (!std::getenv("SMS_DB_POOL_SIZE"))
+        cfg.db_pool_size = file_cfg.db_pool_size;
     }
     if (!listen_flag.empty()) cfg.listen = listen_flag;
     if (!db_flag.empty()) cfg.db = db_flag;
@@ -350,7 +359,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     return 0;
   }
-  auto store = OpenStore(cfg.db);
+  auto store = OpenStore(cfg.db, cfg.db_pool_size);
   if (!store)
     return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
                 store.error().ToString());

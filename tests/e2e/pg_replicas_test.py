@@ -93,17 +93,26 @@ ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8")
 
 
 class Server:
-    def __init__(self, name):
+    def __init__(self, name, config_file=False):
         self.name = name
+        self.config_file = config_file
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
     def start(self):
         log = open(f"{TMP}/server-{self.name}.log", "ab")
+        args, env = ["--db", DB_URL], ENV
+        if self.config_file:  # the database and the pool from a config file
+            conf = f"{TMP}/server-{self.name}.json"
+            with open(conf, "w") as f:
+                json.dump({"db": DB_URL, "db_pool_size": 6}, f)
+            args = ["--config", conf]
+            env = {k: v for k, v in ENV.items()
+                   if k not in ("SMS_DB", "SMS_DB_POOL_SIZE")}
         self.proc = subprocess.Popen(
             [SERVER_BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--db", DB_URL], stdout=log, stderr=log, env=ENV)
+             *args], stdout=log, stderr=log, env=env)
         if not wait_for(lambda: self.get_status("/healthz") == 200, 20):
             raise RuntimeError(f"sms-server {self.name} did not start")
 
@@ -192,7 +201,7 @@ def main():
         return 0
     psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     psql(f"CREATE DATABASE {DB_NAME}")
-    a, b = Server("a"), Server("b")
+    a, b = Server("a"), Server("b", config_file=True)
     try:
         admin("migrate")
         admin("create-domain", "acme")
