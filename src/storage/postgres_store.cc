@@ -473,6 +473,31 @@ void CopyField(std::string* out, const std::string& v) {
   }
 }
 
+// PostgreSQL array literals, bound as one parameter each (text format):
+// {"a","b\"c"} and {1,2}. Elements are quoted, so commas, braces, quotes
+// and backslashes in values stay data.
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : values[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+std::string IntArray(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
+  return out + "}";
+}
+
 class PostgresStore;
 
 // A transaction on one connection: ROLLBACK unless Commit() succeeded.
@@ -1024,12 +1049,17 @@ class PostgresStore final : public Store {
                                               /*lock=*/true));
     {
       Params p;
-      p.Add(run.run_id);
+      p.Add(run.run_id).Add(run.domain_id).Add(run.task_id);
+      // One row: the run committed under this id (NULLs if none), and
+      // whether the id was staged with details by another task or tenant.
       SMS_ASSIGN_OR_RETURN(
-          Rows r, c->Exec("SELECT domain_id, task_id, content_hash FROM runs"
-                          " WHERE run_id = $1",
-                          p));
-      if (!r.empty()) {
+          Rows r,
+          c->Exec("SELECT r.domain_id, r.task_id, r.content_hash,"
+                  " EXISTS (SELECT 1 FROM detail_chunks WHERE run_id = $1"
+                  "  AND (domain_id <> $2 OR task_id <> $3))"
+                  " FROM (SELECT 1) one LEFT JOIN runs r ON r.run_id = $1",
+                  p));
+      if (!r.IsNull(0, 0)) {
         if (r.Text(0, 0) == run.domain_id && r.Text(0, 1) == run.task_id &&
             r.Text(0, 2) == run.content_hash) {
           return CommitOutcome::kAlreadyCommitted;
@@ -1037,42 +1067,49 @@ class PostgresStore final : public Store {
         return Fail(core::AlreadyExists(
             "run_id: already committed with different content"));
       }
-      p.Add(run.domain_id).Add(run.task_id);
       // A run id staged with details for another task or tenant is not
       // this run's.
-      SMS_ASSIGN_OR_RETURN(
-          Rows other, c->Exec("SELECT 1 FROM detail_chunks WHERE run_id = $1"
-                              " AND (domain_id <> $2 OR task_id <> $3)"
-                              " LIMIT 1",
-                              p));
-      if (!other.empty())
+      if (r.Bool(0, 3))
         return Fail(core::AlreadyExists("run_id: used by another task"));
     }
     {
+      // The run and its directories in one statement (the directories as
+      // arrays, unnested in order). A run id committed meanwhile for another
+      // task (whose lock we do not hold) fails on the unique key:
+      // kAlreadyExists, as above.
+      std::vector<std::string> dir_check;
+      std::vector<int64_t> counters[8];
+      for (const DirResult& d : run.dirs) {
+        dir_check.push_back(d.dir_check);
+        const int64_t values[8] = {d.num_total_files,
+                                   d.num_different_files,
+                                   d.num_target_miss_files,
+                                   d.num_target_more_files,
+                                   d.num_changed_files,
+                                   d.num_error_files,
+                                   d.num_metadata_different_files,
+                                   d.num_bytes_verified};
+        for (int i = 0; i < 8; ++i) counters[i].push_back(values[i]);
+      }
       Params p;
       p.Add(run.run_id).Add(run.domain_id).Add(run.task_id);
       p.Add(run.started_time).Add(run.finished_time).Add(run.check_result);
       p.Add(run.mode).Add(run.hash_algorithm).Add(run.error_msg);
       p.Add(run.content_hash).Add(run.committed_at);
-      // A run id committed meanwhile for another task (whose lock we do not
-      // hold) fails on the unique key: kAlreadyExists, as above.
-      SMS_RETURN_IF_ERROR(c->Exec("INSERT INTO runs (" SMS_PG_RUN_COLUMNS
-                                  ") VALUES ($1, $2,"
-                                  " $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                                  p));
-    }
-    int64_t idx = 0;
-    for (const DirResult& d : run.dirs) {
-      Params p;
-      p.Add(run.run_id).Add(idx++).Add(d.dir_check);
-      p.Add(d.num_total_files).Add(d.num_different_files);
-      p.Add(d.num_target_miss_files).Add(d.num_target_more_files);
-      p.Add(d.num_changed_files).Add(d.num_error_files);
-      p.Add(d.num_metadata_different_files).Add(d.num_bytes_verified);
-      SMS_RETURN_IF_ERROR(
-          c->Exec("INSERT INTO run_dirs (run_id, idx, " SMS_PG_DIR_COLUMNS
-                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                  p));
+      p.Add(TextArray(dir_check));
+      for (const auto& v : counters) p.Add(IntArray(v));
+      SMS_RETURN_IF_ERROR(c->Exec(
+          "WITH run AS (INSERT INTO runs (" SMS_PG_RUN_COLUMNS
+          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+          " RETURNING run_id)"
+          " INSERT INTO run_dirs (run_id, idx, " SMS_PG_DIR_COLUMNS
+          ")"
+          " SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
+          " x.e, x.f, x.g, x.h FROM run, unnest($12::text[], $13::bigint[],"
+          " $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[],"
+          " $18::bigint[], $19::bigint[], $20::bigint[]) WITH ORDINALITY"
+          " AS x (dir_check, a, b, c, d, e, f, g, h, ord)",
+          p));
     }
     if (task.current_run_id == run.run_id &&
         (task.state == "RUNNING" || task.state == "ABORTING")) {
@@ -1094,64 +1131,40 @@ class PostgresStore final : public Store {
                                     const std::string& task_id,
                                     int limit) override {
     SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
-    Txn txn(*c);  // one snapshot for runs and their directories
-    SMS_RETURN_IF_ERROR(txn.BeginSnapshot());
     Params p;
     p.Add(domain_id).Add(task_id).Add(limit);
-    SMS_ASSIGN_OR_RETURN(Rows r,
-                         c->Exec("SELECT " SMS_PG_RUN_COLUMNS " FROM runs"
-                                 " WHERE domain_id = $1 AND task_id = $2"
-                                 " ORDER BY seq DESC LIMIT $3",
-                                 p));
-    std::vector<Run> runs;
-    for (int i = 0; i < r.size(); ++i) runs.push_back(ReadRun(r, i));
-    if (runs.empty()) {
-      SMS_RETURN_IF_ERROR(txn.Commit());
-      return runs;
-    }
-    // All directories of these runs in one query (not one per run).
-    std::map<std::string, Run*> by_id;
-    for (Run& run : runs) by_id[run.run_id] = &run;
+    // Runs and their directories in one statement (one snapshot, one round
+    // trip): the runs' columns repeat on each directory's row.
     SMS_ASSIGN_OR_RETURN(
-        Rows d, c->Exec("SELECT d.run_id, d.dir_check, d.num_total_files,"
-                        " d.num_different_files, d.num_target_miss_files,"
-                        " d.num_target_more_files, d.num_changed_files,"
-                        " d.num_error_files, d.num_metadata_different_files,"
-                        " d.num_bytes_verified FROM run_dirs d"
-                        " WHERE d.run_id IN (SELECT run_id FROM runs"
-                        "  WHERE domain_id = $1 AND task_id = $2"
-                        "  ORDER BY seq DESC LIMIT $3)"
-                        " ORDER BY d.run_id, d.idx",
+        Rows r, c->Exec("SELECT r.run_id, r.domain_id, r.task_id,"
+                        " r.started_time, r.finished_time, r.check_result,"
+                        " r.mode, r.hash_algorithm, r.error_msg,"
+                        " r.content_hash, r.committed_at, d." SMS_PG_DIR_COLUMNS
+                        " FROM (SELECT * FROM runs WHERE domain_id = $1"
+                        "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
+                        " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                        " ORDER BY r.seq DESC, d.idx",
                         p));
-    for (int i = 0; i < d.size(); ++i) {
-      auto it = by_id.find(d.Text(i, 0));
-      if (it != by_id.end()) it->second->dirs.push_back(ReadDir(d, i, 1));
-    }
-    SMS_RETURN_IF_ERROR(txn.Commit());
-    return runs;
+    return RunsFromRows(r);
   }
   Result<Run> GetRun(const std::string& domain_id,
                      const std::string& run_id) override {
     SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
-    Txn txn(*c);
-    SMS_RETURN_IF_ERROR(txn.BeginSnapshot());
     Params p;
     p.Add(domain_id).Add(run_id);
-    SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT " SMS_PG_RUN_COLUMNS
-                                         " FROM runs WHERE domain_id = $1"
-                                         " AND run_id = $2",
-                                         p));
-    if (r.empty()) return Fail(core::NotFound("run not found"));
-    Run run = ReadRun(r, 0);
-    Params q;
-    q.Add(run_id);
-    SMS_ASSIGN_OR_RETURN(Rows d, c->Exec("SELECT " SMS_PG_DIR_COLUMNS
-                                         " FROM run_dirs WHERE run_id = $1"
-                                         " ORDER BY idx",
-                                         q));
-    for (int i = 0; i < d.size(); ++i) run.dirs.push_back(ReadDir(d, i, 0));
-    SMS_RETURN_IF_ERROR(txn.Commit());
-    return run;
+    SMS_ASSIGN_OR_RETURN(
+        Rows r, c->Exec("SELECT r.run_id, r.domain_id, r.task_id,"
+                        " r.started_time, r.finished_time, r.check_result,"
+                        " r.mode, r.hash_algorithm, r.error_msg,"
+                        " r.content_hash, r.committed_at, d." SMS_PG_DIR_COLUMNS
+                        " FROM runs r LEFT JOIN run_dirs d"
+                        " ON d.run_id = r.run_id"
+                        " WHERE r.domain_id = $1 AND r.run_id = $2"
+                        " ORDER BY d.idx",
+                        p));
+    std::vector<Run> runs = RunsFromRows(r);
+    if (runs.empty()) return Fail(core::NotFound("run not found"));
+    return std::move(runs.front());
   }
 
   Result<StageOutcome> StageDetails(const DetailChunk& chunk) override {
@@ -1381,6 +1394,18 @@ class PostgresStore final : public Store {
       }
     }
     cv_.notify_one();
+  }
+
+  // Rows of (run columns, directory columns) ordered by run, then
+  // directory: one Run per run, its directories in order.
+  static std::vector<Run> RunsFromRows(const Rows& r) {
+    std::vector<Run> runs;
+    for (int i = 0; i < r.size(); ++i) {
+      if (runs.empty() || runs.back().run_id != r.Text(i, 0))
+        runs.push_back(ReadRun(r, i));
+      if (!r.IsNull(i, 11)) runs.back().dirs.push_back(ReadDir(r, i, 11));
+    }
+    return runs;
   }
 
   Result<Domain> GetDomainBy(const char* sql, const std::string& v) {

@@ -164,7 +164,25 @@ TEST_F(PostgresStoreTest, DetailTextIsCarriedExactly) {
   r.domain_id = "d1";
   r.task_id = "t1";
   r.check_result = "success";
+  // Directory names travel as array elements: quotes, backslashes, commas,
+  // braces and NULL-looking text must stay data.
+  const std::vector<std::string> dirs = {"/a,b", "/{c}", "/\"q\"", "/b\\s",
+                                         "NULL", "/ü €", ""};
+  for (size_t i = 0; i < dirs.size(); ++i)
+    r.dirs.push_back(
+        {dirs[i], static_cast<int64_t>(i), 1, 2, 3, 4, 5, 6, int64_t{1} << 40});
   ASSERT_TRUE(store->CommitRun(r));
+  auto runs = store->ListRuns("d1", "t1", 10);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  ASSERT_EQ((*runs)[0].dirs.size(), dirs.size());
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    EXPECT_EQ((*runs)[0].dirs[i].dir_check, dirs[i]);
+    EXPECT_EQ((*runs)[0].dirs[i].num_total_files, static_cast<int64_t>(i));
+    EXPECT_EQ((*runs)[0].dirs[i].num_bytes_verified, int64_t{1} << 40);
+  }
+  EXPECT_EQ(store->GetRun("d1", "r1")->dirs.size(), dirs.size());
+  EXPECT_EQ(*store->CommitRun(r), CommitOutcome::kAlreadyCommitted);
   DetailQuery q;
   q.run_id = "r1";
   auto page = store->ListDetails("d1", q);
