@@ -40,6 +40,7 @@ bench:
 	$(MAKE) build
 	@scripts/bench.sh $(BUILD_DIR) $(BENCH_ARGS)
 	@src/server/bench_server.sh $(BUILD_DIR)
+	@src/server/bench_server_pg.sh $(BUILD_DIR)
 
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
