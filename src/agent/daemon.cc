@@ -233,17 +233,8 @@ void Daemon::RunCheck(Command command) {
       report = Verify(o, writer.get(), canceller.get());
     }
     report.run_id = command.run_id;
-    std::string detail = fmt::format("{{\"task_id\":\"{}\",\"run_id\":\"{}\"",
-                                     command.task_id, command.run_id);
-    if (!report.completed) {
-      detail += ",\"error_msg\":";
-      core::AppendJsonString(detail, core::EscapeInvalidUtf8(report.error_msg));
-    }
-    detail += '}';
-    const std::string command_result = fmt::format(
-        "{{\"command_name\":\"CONSISTENCY_CHECK\",\"result\":\"{}\","
-        "\"result_detail\":{}}}",
-        report.completed ? "success" : "fail", detail);
+    const std::string command_result =
+        CheckCommandResultJson(command.task_id, report);
     if (auto ok = writer->Finish(core::RunReportJson(report), command_result);
         !ok) {
       LogEvent("error", "cannot spool run " + command.run_id + ": " +

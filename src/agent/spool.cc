@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/json_writer.h"
 #include "core/report.h"
 
 namespace sms::agent {
@@ -34,6 +35,21 @@ std::string ChunkName(size_t seq) {
 }
 
 }  // namespace
+
+std::string CheckCommandResultJson(const std::string& task_id,
+                                   const core::RunReport& report) {
+  std::string detail = fmt::format("{{\"task_id\":\"{}\",\"run_id\":\"{}\"",
+                                   task_id, report.run_id);
+  if (!report.completed) {
+    detail += ",\"error_msg\":";
+    core::AppendJsonString(detail, core::EscapeInvalidUtf8(report.error_msg));
+  }
+  detail += '}';
+  return fmt::format(
+      "{{\"command_name\":\"CONSISTENCY_CHECK\",\"result\":\"{}\","
+      "\"result_detail\":{}}}",
+      report.completed ? "success" : "fail", detail);
+}
 
 core::Status WriteFileDurably(const std::string& path,
                               const std::string& content) {
@@ -178,12 +194,8 @@ core::Status Spool::Recover(const std::string& reason, int64_t now_ms) {
     report.started_ms = now_ms;
     report.finished_ms = now_ms;
     RunWriter writer(dir, run_id);
-    SMS_RETURN_IF_ERROR(writer.Finish(
-        core::RunReportJson(report),
-        fmt::format("{{\"command_name\":\"CONSISTENCY_CHECK\",\"result\":"
-                    "\"fail\",\"result_detail\":{{\"task_id\":\"{}\","
-                    "\"run_id\":\"{}\"}}}}",
-                    *task, run_id)));
+    SMS_RETURN_IF_ERROR(writer.Finish(core::RunReportJson(report),
+                                      CheckCommandResultJson(*task, report)));
   }
   return core::Ok();
 }

@@ -14,9 +14,14 @@
 #include <vector>
 
 #include "core/marcher.h"
+#include "core/report.h"
 #include "core/result.h"
 
 namespace sms::agent {
+
+// The command_result body of a CONSISTENCY_CHECK whose run is `report`.
+std::string CheckCommandResultJson(const std::string& task_id,
+                                   const core::RunReport& report);
 
 // Writes `content` to `path` atomically and durably.
 [[nodiscard]] core::Status WriteFileDurably(const std::string& path,

@@ -47,6 +47,7 @@ class FileSystem {
   // Opens directory `name` inside `dir` without following a symlink.
   [[nodiscard]] virtual Result<int> OpenDirAt(int dir, const char* name) = 0;
   // Returns the entries of `dir` except "." and "..", in no particular order.
+  // Reads from the handle's position: call once per freshly opened handle.
   [[nodiscard]] virtual Result<std::vector<DirEntryName>> List(int dir) = 0;
   // lstat of `name` inside `dir`.
   [[nodiscard]] virtual Result<StatInfo> StatAt(int dir, const char* name) = 0;

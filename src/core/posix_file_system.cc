@@ -79,7 +79,6 @@ class Posix final : public FileSystem {
   Result<std::vector<DirEntryName>> List(int dir) override {
     std::vector<DirEntryName> out;
     alignas(8) char buf[64 * 1024];
-    if (lseek(dir, 0, SEEK_SET) < 0) return Fail(ErrnoError("readdir", errno));
     for (;;) {
       long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
       if (n < 0) return Fail(ErrnoError("readdir", errno));

@@ -192,7 +192,6 @@ class FileReader {
 Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
                  std::vector<std::string> dirs, ScanOptions options)
     : fs_(fs),
-      clock_(clock),
       root_(std::move(root)),
       dirs_(std::move(dirs)),
       options_(std::move(options)),

@@ -94,7 +94,6 @@ class Scanner final : public EntryStream {
 
   // Constant after construction.
   FileSystem& fs_;
-  Clock& clock_;
   const std::string root_;
   const std::vector<std::string> dirs_;
   const ScanOptions options_;
