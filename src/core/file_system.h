@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,14 @@ struct StatInfo {
   uint64_t ino = 0;
   uint64_t nlink = 0;
   uint64_t rdev = 0;
+};
+
+// One read of a batch (FileSystem::ReadMany).
+struct ReadRequest {
+  int handle = -1;
+  void* buffer = nullptr;
+  size_t size = 0;
+  Result<size_t> result = 0;  // bytes read, as Read() would return
 };
 
 struct DirEntryName {
@@ -65,6 +74,18 @@ class FileSystem {
   // Hints that `handle` will be read sequentially to the end.
   virtual void AdviseSequential(int handle) = 0;
   virtual void Close(int handle) = 0;
+
+  // Batch forms of OpenFileAt, Read and Close, for implementations that
+  // submit many operations with one system call (PosixFileSystem: io_uring).
+  // Each element behaves exactly as the single form would. The defaults loop
+  // over the single forms, so wrappers that override those (fault injection)
+  // see every operation.
+  // out[i] = OpenFileAt(dir, names[i]); names.size() == out.size().
+  virtual void OpenFilesAt(int dir, std::span<const char* const> names,
+                           std::span<Result<int>> out);
+  // Each request reads up to `size` bytes from the handle's position.
+  virtual void ReadMany(std::span<ReadRequest> requests);
+  virtual void CloseMany(std::span<const int> handles);
 };
 
 // The real file system (Linux system calls). Process-wide, stateless.

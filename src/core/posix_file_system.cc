@@ -1,10 +1,13 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/file_system.h"
@@ -56,6 +59,77 @@ struct LinuxDirent64 {
   unsigned char d_type;
   char d_name[];
 };
+
+constexpr int kOpenFlags =
+    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+
+// One io_uring per thread, made on first use. Batches of small-file
+// operations go through it with one io_uring_enter(2) for the whole batch
+// instead of one system call per file: on the 1M-file benchmark this halves
+// the system time (docs/benchmarks.md). Where io_uring is unavailable
+// (seccomp, kernel.io_uring_disabled, old kernels) or SMS_AGENT_IO_URING=0,
+// `ok` is false and the callers use plain system calls.
+class Ring {
+ public:
+  static constexpr unsigned kEntries = 64;
+
+  Ring() {
+    const char* env = std::getenv("SMS_AGENT_IO_URING");
+    if (env != nullptr && std::strcmp(env, "0") == 0) return;
+    ok_ = io_uring_queue_init(kEntries, &ring_, 0) == 0;
+  }
+  ~Ring() {
+    if (ok_) io_uring_queue_exit(&ring_);
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  bool ok() const { return ok_; }
+
+  io_uring_sqe* Sqe(uint64_t tag) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe_set_data64(sqe, tag);
+    return sqe;
+  }
+
+  // Submits what was queued and hands each completion to `done(tag, res)`.
+  // Returns false when the ring failed before every completion was seen; the
+  // ring is then retired for this thread (callers use plain system calls).
+  template <class F>
+  bool Run(unsigned count, F&& done) {
+    int rc = io_uring_submit_and_wait(&ring_, count);
+    while (rc == -EINTR) rc = io_uring_submit_and_wait(&ring_, count);
+    unsigned seen = 0;
+    while (rc >= 0 && seen < count) {
+      io_uring_cqe* cqe = nullptr;
+      unsigned head = 0;
+      unsigned n = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        done(io_uring_cqe_get_data64(cqe), cqe->res);
+        ++n;
+      }
+      io_uring_cq_advance(&ring_, n);
+      seen += n;
+      if (seen < count) {
+        rc = io_uring_wait_cqe(&ring_, &cqe);
+        if (rc == -EINTR) rc = 0;
+      }
+    }
+    if (seen == count) return true;
+    io_uring_queue_exit(&ring_);
+    ok_ = false;
+    return false;
+  }
+
+ private:
+  io_uring ring_{};
+  bool ok_ = false;
+};
+
+Ring& ThreadRing() {
+  thread_local Ring ring;
+  return ring;
+}
 
 class Posix final : public FileSystem {
  public:
@@ -119,14 +193,39 @@ class Posix final : public FileSystem {
   }
 
   Result<int> OpenFileAt(int dir, const char* name) override {
-    constexpr int kFlags =
-        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
     // O_NOATIME keeps a production source's atimes untouched; it needs
     // ownership (or CAP_FOWNER), so fall back without it.
-    int fd = openat(dir, name, kFlags | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = openat(dir, name, kFlags);
+    int fd = openat(dir, name, kOpenFlags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = openat(dir, name, kOpenFlags);
     if (fd < 0) return Fail(ErrnoError("open", errno));
     return fd;
+  }
+
+  void OpenFilesAt(int dir, std::span<const char* const> names,
+                   std::span<Result<int>> out) override {
+    Ring& ring = ThreadRing();
+    for (size_t base = 0; base < names.size(); base += Ring::kEntries) {
+      const auto n = static_cast<unsigned>(
+          std::min<size_t>(Ring::kEntries, names.size() - base));
+      bool completed[Ring::kEntries] = {};
+      if (ring.ok()) {
+        for (unsigned i = 0; i < n; ++i)
+          io_uring_prep_openat(ring.Sqe(i), dir, names[base + i],
+                               kOpenFlags | O_NOATIME, 0);
+        ring.Run(n, [&](uint64_t i, int res) {
+          completed[i] = true;
+          if (res >= 0) {
+            out[base + i] = res;
+          } else if (res == -EPERM) {  // not the owner: without O_NOATIME
+            out[base + i] = OpenFileAt(dir, names[base + i]);
+          } else {
+            out[base + i] = Fail(ErrnoError("open", -res));
+          }
+        });
+      }
+      for (unsigned i = 0; i < n; ++i)
+        if (!completed[i]) out[base + i] = OpenFileAt(dir, names[base + i]);
+    }
   }
 
   Result<StatInfo> Stat(int handle) override {
@@ -147,7 +246,60 @@ class Posix final : public FileSystem {
     posix_fadvise(handle, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
 
+  void ReadMany(std::span<ReadRequest> requests) override {
+    Ring& ring = ThreadRing();
+    for (size_t base = 0; base < requests.size(); base += Ring::kEntries) {
+      const auto n = static_cast<unsigned>(
+          std::min<size_t>(Ring::kEntries, requests.size() - base));
+      if (!ring.ok()) {
+        for (unsigned i = 0; i < n; ++i) {
+          ReadRequest& r = requests[base + i];
+          r.result = Read(r.handle, r.buffer, r.size);
+        }
+        continue;
+      }
+      for (unsigned i = 0; i < n; ++i) {
+        ReadRequest& r = requests[base + i];
+        // Offset -1: from the file position, which advances, as read(2).
+        io_uring_prep_read(
+            ring.Sqe(i), r.handle, r.buffer,
+            static_cast<unsigned>(std::min<size_t>(r.size, size_t{1} << 30)),
+            -1);
+        // A read the ring loses cannot be redone from the same position:
+        // it is reported as failed, never guessed.
+        r.result = Fail(Internal("read: io_uring failed before completing"));
+      }
+      ring.Run(n, [&](uint64_t i, int res) {
+        ReadRequest& r = requests[base + i];
+        if (res >= 0) {
+          r.result = static_cast<size_t>(res);
+        } else if (res == -EINTR || res == -EAGAIN) {
+          r.result = Read(r.handle, r.buffer, r.size);
+        } else {
+          r.result = Fail(ErrnoError("read", -res));
+        }
+      });
+    }
+  }
+
   void Close(int handle) override { close(handle); }
+
+  void CloseMany(std::span<const int> handles) override {
+    Ring& ring = ThreadRing();
+    for (size_t base = 0; base < handles.size(); base += Ring::kEntries) {
+      const auto n = static_cast<unsigned>(
+          std::min<size_t>(Ring::kEntries, handles.size() - base));
+      if (ring.ok()) {
+        for (unsigned i = 0; i < n; ++i)
+          io_uring_prep_close(ring.Sqe(i), handles[base + i]);
+        // Closes the ring lost are not retried: the descriptor may already
+        // be closed and reused by another thread; a leak is the safe side.
+        ring.Run(n, [](uint64_t, int) {});
+      } else {
+        for (unsigned i = 0; i < n; ++i) close(handles[base + i]);
+      }
+    }
+  }
 };
 
 }  // namespace

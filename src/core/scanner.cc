@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <span>
 #include <utility>
 
 namespace sms::core {
@@ -10,7 +11,7 @@ namespace {
 
 constexpr size_t kBatchItems = 256;  // items per batch
 constexpr size_t kMaxBatches = 64;   // in-flight window
-constexpr size_t kClaimItems = 4;    // items a worker claims at once
+constexpr size_t kClaimItems = 32;   // items a worker claims at once
 constexpr size_t kBufferSize = 256 << 10;
 
 void Fill(Entry& e, const StatInfo& st) {
@@ -78,9 +79,20 @@ class InodeCache {
   std::map<std::pair<uint64_t, uint64_t>, Value> map_;
 };
 
-// Per-worker reading state: one buffer and one hasher, reused for every file.
+// Per-worker reading state: one buffer and one hasher, reused for every file,
+// and the slots of a group of small files read together (HashGroup).
 class FileReader {
  public:
+  // A regular file of a group: its name inside the group's directory and the
+  // entry to fill.
+  struct Job {
+    const char* name;
+    Entry* entry;
+  };
+  static constexpr size_t kGroupFiles = 32;
+  static constexpr size_t kSlotSize = 32
+                                      << 10;  // group reads: files up to this
+
   FileReader(FileSystem& fs, RateLimiter& limiter, ScanProgress& progress,
              InodeCache& inodes, HashAlgorithm algorithm, uint64_t chunk_size)
       : fs_(fs),
@@ -88,10 +100,12 @@ class FileReader {
         limiter_(limiter),
         progress_(progress),
         hasher_(algorithm, chunk_size),
-        buffer_(static_cast<uint8_t*>(std::aligned_alloc(4096, kBufferSize))) {
-    if (buffer_ == nullptr) abort();
+        buffer_(Allocate(kBufferSize)),
+        slots_(Allocate(kGroupFiles * kSlotSize)) {}
+  ~FileReader() {
+    std::free(buffer_);
+    std::free(slots_);
   }
-  ~FileReader() { std::free(buffer_); }
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
 
@@ -99,94 +113,210 @@ class FileReader {
   // is no longer a regular file, `e` describes what is there instead.
   void Hash(int dir, const char* name, Entry& e) {
     auto fd = fs_.OpenFileAt(dir, name);
-    if (!fd) {
-      // It may have turned into a symlink or a special file since listed.
-      auto st = fs_.StatAt(dir, name);
-      if (st) Fill(e, *st);
-      if (st && st->type == FileType::kSymlink) {
-        auto target = fs_.ReadLinkAt(dir, name);
-        if (target) {
-          e.link_target = std::move(*target);
-        } else {
-          SetError(e, "", target.error());
-        }
-        return;
+    if (!fd) return OpenFailed(dir, name, fd.error(), e);
+    Handle handle(&fs_, *fd);
+    Opened file;
+    if (!Describe(*fd, e, file)) return;
+    if (file.before.size <= kBufferSize) {
+      uint64_t total = 0;
+      if (!ReadRest(*fd, buffer_, file.before.size, total, e)) return;
+      DigestWhole(buffer_, total, file.before.size, e);
+      Finish(*fd, file, total, e);
+    } else {
+      HashLarge(*fd, file, e);
+    }
+  }
+
+  // Hash() for up to kGroupFiles regular files of one directory, with their
+  // opens, small reads and closes submitted in batches (FileSystem::
+  // OpenFilesAt/ReadMany/CloseMany): 2 system calls a file instead of 5 where
+  // the file system batches. Same results as Hash() on each.
+  void HashGroup(int dir, std::span<const Job> jobs) {
+    const size_t n = jobs.size();
+    const char* names[kGroupFiles];
+    Result<int> fds[kGroupFiles];
+    for (size_t i = 0; i < n; ++i) names[i] = jobs[i].name;
+    fs_.OpenFilesAt(dir, {names, n}, {fds, n});
+
+    int open_fds[kGroupFiles];
+    size_t n_open = 0;
+    Opened files[kGroupFiles];
+    ReadRequest reads[kGroupFiles];
+    size_t read_job[kGroupFiles];
+    size_t n_reads = 0;
+    uint64_t read_bytes = 0;
+    for (size_t i = 0; i < n; ++i) {
+      Entry& e = *jobs[i].entry;
+      if (!fds[i]) {
+        OpenFailed(dir, names[i], fds[i].error(), e);
+        continue;
       }
-      SetError(e, "", fd.error());
+      const int fd = *fds[i];
+      open_fds[n_open++] = fd;
+      if (!Describe(fd, e, files[i])) continue;
+      if (files[i].before.size == 0) {
+        DigestWhole(slots_, 0, 0, e);
+        Finish(fd, files[i], 0, e);
+        continue;
+      }
+      if (files[i].before.size > kSlotSize) {
+        if (files[i].before.size <= kBufferSize) {
+          uint64_t total = 0;
+          if (!ReadRest(fd, buffer_, files[i].before.size, total, e)) continue;
+          DigestWhole(buffer_, total, files[i].before.size, e);
+          Finish(fd, files[i], total, e);
+        } else {
+          HashLarge(fd, files[i], e);
+        }
+        continue;
+      }
+      reads[n_reads] = ReadRequest{fd, slots_ + n_reads * kSlotSize,
+                                   files[i].before.size, size_t{0}};
+      read_job[n_reads++] = i;
+      read_bytes += files[i].before.size;
+    }
+    if (read_bytes > 0) limiter_.Acquire(read_bytes);
+    fs_.ReadMany({reads, n_reads});
+    for (size_t r = 0; r < n_reads; ++r) {
+      const size_t i = read_job[r];
+      Entry& e = *jobs[i].entry;
+      ReadRequest& req = reads[r];
+      if (!req.result) {
+        SetError(e, "", req.result.error());
+        continue;
+      }
+      uint64_t total = *req.result;
+      auto* buf = static_cast<uint8_t*>(req.buffer);
+      // A short read (the file shrank, or a file system that returns less):
+      // go on as Hash() would.
+      if (total < req.size && total > 0 &&
+          !ReadRest(req.handle, buf, req.size, total, e))
+        continue;
+      DigestWhole(buf, total, req.size, e);
+      Finish(req.handle, files[i], total, e);
+    }
+    fs_.CloseMany({open_fds, n_open});
+  }
+
+ private:
+  // What Describe() learnt of an open file.
+  struct Opened {
+    StatInfo before;
+    bool linked = false;
+  };
+
+  static uint8_t* Allocate(size_t bytes) {
+    auto* p = static_cast<uint8_t*>(std::aligned_alloc(4096, bytes));
+    if (p == nullptr) abort();
+    return p;
+  }
+
+  // The file could not be opened: it may have turned into a symlink or a
+  // special file since it was listed.
+  void OpenFailed(int dir, const char* name, const Error& error, Entry& e) {
+    auto st = fs_.StatAt(dir, name);
+    if (st) Fill(e, *st);
+    if (st && st->type == FileType::kSymlink) {
+      auto target = fs_.ReadLinkAt(dir, name);
+      if (target) {
+        e.link_target = std::move(*target);
+      } else {
+        SetError(e, "", target.error());
+      }
       return;
     }
-    Handle handle(&fs_, *fd);
-    auto before = fs_.Stat(handle.get());
+    SetError(e, "", error);
+  }
+
+  // fstat before reading: fills `e`; false when there is nothing to read
+  // (not a regular file, a hard link already digested, or an error).
+  bool Describe(int fd, Entry& e, Opened& file) {
+    auto before = fs_.Stat(fd);
     if (!before) {
       SetError(e, "", before.error());
-      return;
+      return false;
     }
     Fill(e, *before);
-    if (before->type != FileType::kRegular) return;
-    const bool linked = before->nlink > 1;
-    if (linked && inodes_.Lookup(*before, e.digest)) return;
+    if (before->type != FileType::kRegular) return false;
+    file.before = *before;
+    file.linked = before->nlink > 1;
+    return !(file.linked && inodes_.Lookup(*before, e.digest));
+  }
 
-    const uint64_t size = before->size;
+  // Reads into `buf` until `size` bytes or end of file; `total` counts what
+  // is already there.
+  bool ReadRest(int fd, uint8_t* buf, uint64_t size, uint64_t& total,
+                Entry& e) {
+    while (total < size) {
+      limiter_.Acquire(size - total);
+      auto n = fs_.Read(fd, buf + total, size - total);
+      if (!n) {
+        SetError(e, "", n.error());
+        return false;
+      }
+      if (*n == 0) break;
+      total += *n;
+    }
+    return true;
+  }
+
+  void DigestWhole(const uint8_t* buf, uint64_t total, uint64_t size,
+                   Entry& e) {
+    if (total == size) e.digest = hasher_.HashWhole({buf, total});
+    progress_.bytes_read.fetch_add(total, std::memory_order_relaxed);
+  }
+
+  void HashLarge(int fd, const Opened& file, Entry& e) {
+    const uint64_t size = file.before.size;
     uint64_t total = 0;
-    if (size <= kBufferSize) {
-      while (total < size) {
-        limiter_.Acquire(size - total);
-        auto n = fs_.Read(handle.get(), buffer_ + total, size - total);
-        if (!n) {
-          SetError(e, "", n.error());
-          return;
-        }
-        if (*n == 0) break;
-        total += *n;
+    fs_.AdviseSequential(fd);
+    hasher_.Reset();
+    while (total < size) {
+      const size_t want =
+          static_cast<size_t>(std::min<uint64_t>(kBufferSize, size - total));
+      limiter_.Acquire(want);
+      auto n = fs_.Read(fd, buffer_, want);
+      if (!n) {
+        SetError(e, "", n.error());
+        return;
       }
-      if (total == size) e.digest = hasher_.HashWhole({buffer_, total});
-    } else {
-      fs_.AdviseSequential(handle.get());
-      hasher_.Reset();
-      while (total < size) {
-        const size_t want =
-            static_cast<size_t>(std::min<uint64_t>(kBufferSize, size - total));
-        limiter_.Acquire(want);
-        auto n = fs_.Read(handle.get(), buffer_, want);
-        if (!n) {
-          SetError(e, "", n.error());
-          return;
-        }
-        if (*n == 0) break;
-        hasher_.Update({buffer_, *n});
-        total += *n;
-        progress_.bytes_read.fetch_add(*n, std::memory_order_relaxed);
-      }
-      if (total == size) e.digest = hasher_.Finish();
+      if (*n == 0) break;
+      hasher_.Update({buffer_, *n});
+      total += *n;
+      progress_.bytes_read.fetch_add(*n, std::memory_order_relaxed);
     }
-    if (size <= kBufferSize) {
-      progress_.bytes_read.fetch_add(total, std::memory_order_relaxed);
-    }
-    auto after = fs_.Stat(handle.get());
+    if (total == size) e.digest = hasher_.Finish();
+    Finish(fd, file, total, e);
+  }
+
+  // fstat after reading: a file that changed meanwhile is `changed`, never
+  // a false difference.
+  void Finish(int fd, const Opened& file, uint64_t total, Entry& e) {
+    auto after = fs_.Stat(fd);
     if (!after) {
       SetError(e, "", after.error());
       return;
     }
-    if (total != size || after->size != before->size ||
-        after->mtime_ns != before->mtime_ns ||
-        after->ctime_ns != before->ctime_ns) {
+    const StatInfo& before = file.before;
+    if (total != before.size || after->size != before.size ||
+        after->mtime_ns != before.mtime_ns ||
+        after->ctime_ns != before.ctime_ns) {
       e.state = EntryState::kChanged;
       e.digest = Digest{};
       e.error = "changed while being read";
       Fill(e, *after);
-    } else if (linked) {
-      inodes_.Insert(*before, e.digest);
+    } else if (file.linked) {
+      inodes_.Insert(before, e.digest);
     }
-    return;
   }
 
- private:
   FileSystem& fs_;
   InodeCache& inodes_;
   RateLimiter& limiter_;
   ScanProgress& progress_;
   ContentHasher hasher_;
   uint8_t* buffer_;
+  uint8_t* slots_;
 };
 
 Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
@@ -381,12 +511,7 @@ void Scanner::WorkerMain() {
         work_cv_.notify_one();  // more to claim in this batch
       }
     }
-    for (size_t i = begin; i < end; ++i) {
-      const Work& w = batch->work[i];
-      if (w.dir != nullptr && !stopping()) {
-        ResolveEntry(batch->items[i], w, reader);
-      }
-    }
+    ResolveRange(*batch, begin, end, reader);
     // Once the last item of the batch is counted the consumer may free it:
     // only the worker that completes it touches it after this line.
     const size_t count = end - begin;
@@ -396,6 +521,33 @@ void Scanner::WorkerMain() {
       ready_cv_.notify_one();
     }
   }
+}
+
+void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
+                           FileReader& reader) {
+  const bool hash = options_.mode == CompareMode::kHash;
+  FileReader::Job group[FileReader::kGroupFiles];
+  size_t grouped = 0;
+  const DirRef* group_dir = nullptr;
+  auto flush = [&] {
+    if (grouped > 0)
+      reader.HashGroup(group_dir->handle.get(), {group, grouped});
+    grouped = 0;
+  };
+  for (size_t i = begin; i < end && !stopping(); ++i) {
+    const Work& w = batch.work[i];
+    if (w.dir == nullptr) continue;
+    Entry& e = batch.items[i].entry;
+    if (!hash || e.type != FileType::kRegular) {
+      ResolveEntry(batch.items[i], w, reader);
+      continue;
+    }
+    // Regular files of one directory are hashed together.
+    if (w.dir.get() != group_dir || grouped == FileReader::kGroupFiles) flush();
+    group_dir = w.dir.get();
+    group[grouped++] = {e.path.c_str() + w.name_offset, &e};
+  }
+  flush();
 }
 
 void Scanner::ResolveEntry(Item& item, const Work& work, FileReader& reader) {

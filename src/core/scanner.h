@@ -86,6 +86,8 @@ class Scanner final : public EntryStream {
   void WalkMain();
   void WalkSection(const std::string& dir_check);
   void WorkerMain();
+  // Resolves items [begin, end) of `batch`: regular files in groups.
+  void ResolveRange(Batch& batch, size_t begin, size_t end, FileReader& reader);
   void ResolveEntry(Item& item, const Work& work, FileReader& reader);
   // Appends an item to the batch being filled; flushes it when full.
   void Emit(Item item, Work work);

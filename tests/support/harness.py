@@ -1,0 +1,146 @@
+"""What the end-to-end tests share: PASS/FAIL bookkeeping, ports, polling, a
+real sms-server process and a small HTTP client for the v3 API.
+
+Used by tests/e2e/agent_run_test.py and tests/e2e/pg_replicas_test.py:
+    sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+    from harness import check, free_port, wait_for, ServerProcess, Client
+"""
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+_counts = {"passed": 0, "failed": 0}
+
+
+def check(name, ok, detail=""):
+    """Records and prints one PASS/FAIL line; returns ok."""
+    if ok:
+        _counts["passed"] += 1
+        print(f"PASS {name}")
+    else:
+        _counts["failed"] += 1
+        print(f"FAIL {name} {detail}")
+    sys.stdout.flush()
+    return ok
+
+
+def failed():
+    return _counts["failed"]
+
+
+def print_summary():
+    """The line ctest's log ends with: "N passed, M failed"."""
+    print(f"{_counts['passed']} passed, {_counts['failed']} failed")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(predicate, timeout, step=0.05):
+    """Polls predicate until it returns a true value (returned) or timeout
+    seconds pass (None)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+class ServerProcess:
+    """`sms-server serve` on a loopback port, logging to log_path.
+
+    db_args: the database arguments, e.g. ["--db", "sqlite:/tmp/x.db"] or
+    ["--config", "server.json"]."""
+
+    def __init__(self, binary, db_args, log_path, env=None):
+        self.binary = binary
+        self.db_args = list(db_args)
+        self.log_path = log_path
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self, timeout=20):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+             *self.db_args], stdout=log, stderr=log, env=self.env)
+        if not wait_for(lambda: self.status("/healthz") == 200, timeout):
+            raise RuntimeError(
+                f"sms-server did not start: see {self.log_path}")
+
+    def status(self, path):
+        """The HTTP status of GET path, or None when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except Exception:
+            return None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Client:
+    """The v3 API of one server, by URL (or anything with a .url)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def request(self, method, path, body=None, token=None, headers=None):
+        """-> (status, headers dict, raw body bytes); HTTP errors included."""
+        url = self.server.url if hasattr(self.server, "url") else self.server
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("X-Auth-Token", token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def json(self, method, path, body=None, token=None):
+        """-> (status, parsed JSON body, or the raw body when not JSON)."""
+        status, _, raw = self.request(method, path, body, token)
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw
+
+    def login(self, domain, user, password):
+        """A token for user@domain, scoped to the domain."""
+        status, headers, _ = self.request("POST", "/v3/auth/tokens", {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "password": password,
+                "domain": {"name": domain}}}},
+            "scope": {"domain": {"name": domain}}}})
+        assert status == 201, f"login {user}@{domain}: {status}"
+        return headers.get("X-Subject-Token") or headers.get("x-subject-token")
