@@ -23,12 +23,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 
 BUILD = os.path.abspath(sys.argv[1])
@@ -41,110 +39,37 @@ SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 AGENT_BIN = os.path.join(BUILD, "bin", "sms-agent")
 
 TMP = tempfile.mkdtemp(prefix="sms-agent-e2e.")
-passed = failed = 0
+sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+from harness import (Client, ServerProcess, check, failed,  # noqa: E402
+                     free_port, print_summary, wait_for)
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-    sys.stdout.flush()
-    return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(predicate, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return None
-
-
-class Server:
+class Server(ServerProcess):
     def __init__(self):
-        self.port = free_port()
         self.db = f"sqlite:{TMP}/sms.db"
-        self.proc = None
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(SERVER_BIN, ["--db", self.db], f"{TMP}/server.log")
 
     def admin(self, *args, stdin=None):
         return subprocess.run([SERVER_BIN, "admin", "--db", self.db, *args],
                               input=stdin, capture_output=True, text=True,
                               check=True).stdout.strip()
 
-    def start(self):
-        log = open(f"{TMP}/server.log", "ab")
-        self.proc = subprocess.Popen(
-            [SERVER_BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--db", self.db], stdout=log, stderr=log)
-        ok = wait_for(lambda: self.healthy(), 20)
-        if not ok:
-            raise RuntimeError("sms-server did not start: see server.log")
-
-    def healthy(self):
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                return r.status == 200
-        except Exception:
-            return False
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
 
 SERVER = Server()
+CLIENT = Client(SERVER)
 
 
 def api(method, path, body=None, token=None, accept=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(SERVER.url + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("X-Auth-Token", token)
-    if accept:
-        req.add_header("Accept", accept)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+    return CLIENT.request(method, path, body, token,
+                          {"Accept": accept} if accept else None)
 
 
 def api_json(method, path, body=None, token=None):
-    status, _, raw = api(method, path, body, token)
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw
+    return CLIENT.json(method, path, body, token)
 
 
 def login(domain, user, password):
-    status, headers, _ = api("POST", "/v3/auth/tokens", {"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "password": password, "domain": {"name": domain}}}},
-        "scope": {"domain": {"name": domain}}}})
-    assert status == 201, f"login {user}@{domain}: {status}"
-    return headers.get("X-Subject-Token") or headers.get("x-subject-token")
+    return CLIENT.login(domain, user, password)
 
 
 class Agent:
@@ -475,9 +400,9 @@ if __name__ == "__main__":
         for p in subprocess.run(["pgrep", "-f", f"sms-agent run --config {TMP}"],
                                 capture_output=True, text=True).stdout.split():
             os.kill(int(p), signal.SIGKILL)
-    print(f"{passed} passed, {failed} failed")
-    if failed == 0 and os.environ.get("SMS_KEEP_TMP") != "1":
+    print_summary()
+    if failed() == 0 and os.environ.get("SMS_KEEP_TMP") != "1":
         shutil.rmtree(TMP, ignore_errors=True)
     else:
         print(f"kept {TMP}")
-    sys.exit(0 if failed == 0 and code == 0 else 1)
+    sys.exit(0 if failed() == 0 and code == 0 else 1)

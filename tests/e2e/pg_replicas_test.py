@@ -23,15 +23,11 @@ import concurrent.futures
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 BUILD = os.path.abspath(sys.argv[1])
@@ -44,37 +40,9 @@ PG_URL = os.environ.get("SMS_TEST_PG_URL", "")
 PG_STATE = os.environ.get("SMS_TEST_PG_STATE", "")
 
 TMP = tempfile.mkdtemp(prefix="sms-pg-replicas.")
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-    sys.stdout.flush()
-    return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(predicate, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return None
+sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+from harness import (Client, ServerProcess, check, failed,  # noqa: E402
+                     print_summary, wait_for)
 
 
 def psql(sql, dsn=None):
@@ -92,46 +60,21 @@ DB_DSN = PG_DSN.replace("dbname=sms", f"dbname={DB_NAME}")
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8")
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, name, config_file=False):
         self.name = name
-        self.config_file = config_file
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        log = open(f"{TMP}/server-{self.name}.log", "ab")
         args, env = ["--db", DB_URL], ENV
-        if self.config_file:  # the database and the pool from a config file
-            conf = f"{TMP}/server-{self.name}.json"
+        if config_file:  # the database and the pool from a config file
+            conf = f"{TMP}/server-{name}.json"
             with open(conf, "w") as f:
                 json.dump({"db": DB_URL, "db_pool_size": 6}, f)
             args = ["--config", conf]
             env = {k: v for k, v in ENV.items()
                    if k not in ("SMS_DB", "SMS_DB_POOL_SIZE")}
-        self.proc = subprocess.Popen(
-            [SERVER_BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
-             *args], stdout=log, stderr=log, env=env)
-        if not wait_for(lambda: self.get_status("/healthz") == 200, 20):
-            raise RuntimeError(f"sms-server {self.name} did not start")
+        super().__init__(SERVER_BIN, args, f"{TMP}/server-{name}.log", env)
 
     def get_status(self, path):
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as r:
-                return r.status
-        except urllib.error.HTTPError as e:
-            return e.code
-        except Exception:
-            return None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        return self.status(path)
 
 
 def admin(*args, stdin=None):
@@ -141,37 +84,15 @@ def admin(*args, stdin=None):
 
 
 def api(server, method, path, body=None, token=None, headers=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(server.url + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("X-Auth-Token", token)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, dict(r.headers), raw
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+    return Client(server).request(method, path, body, token, headers)
 
 
 def api_json(server, method, path, body=None, token=None):
-    status, _, raw = api(server, method, path, body, token)
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw
+    return Client(server).json(method, path, body, token)
 
 
 def login(server, user, password):
-    status, headers, _ = api(server, "POST", "/v3/auth/tokens", {"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "password": password,
-            "domain": {"name": "acme"}}}},
-        "scope": {"domain": {"name": "acme"}}}})
-    assert status == 201, f"login {user}: {status}"
-    return headers.get("X-Subject-Token") or headers.get("x-subject-token")
+    return Client(server).login("acme", user, password)
 
 
 def run_body(run_id, total=10, different=0):
@@ -238,8 +159,8 @@ def main():
             psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         except Exception as e:  # the cluster is destroyed after the tests
             print(f"note: drop database: {e}")
-    print(f"{passed} passed, {failed} failed")
-    if failed:
+    print_summary()
+    if failed():
         for name in ("a", "b"):
             path = f"{TMP}/server-{name}.log"
             if os.path.exists(path):
@@ -248,7 +169,7 @@ def main():
                     print("".join(f.readlines()[-20:]))
     else:
         shutil.rmtree(TMP, ignore_errors=True)
-    return 0 if failed == 0 else 1
+    return 0 if failed() == 0 else 1
 
 
 def scenario_cross(a, b, op, agent, source_id):
