@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <chrono>
+#include <iterator>
 #include <optional>
 
 #include "server/crypto.h"
@@ -121,6 +122,7 @@ struct Api::Route {
   std::vector<std::string> segments;
   bool auth = true;
   bool json_body = false;
+  bool read_only = false;  // writes nothing (Api::ReadOnly)
   Handler handler;
 };
 
@@ -172,6 +174,7 @@ Api::Api(ApiDeps deps, ApiOptions options)
     r.pattern = std::move(pattern);
     r.auth = auth;
     r.json_body = json_body;
+    r.read_only = r.method == "GET";
     r.handler = std::move(h);
     routes_.push_back(std::move(r));
   };
@@ -325,6 +328,7 @@ Api::Api(ApiDeps deps, ApiOptions options)
       [&tasks](Context& c) {
         return JsonReply(tasks.PollCommand(*c.who, c.params["source_id"]));
       });
+  routes_.back().read_only = false;  // the poll records a heartbeat
   add("POST", "/v3/sources/{source_id}/command_result", true, true,
       [&tasks](Context& c) {
         return JsonReply(
@@ -345,6 +349,32 @@ size_t Api::BodyLimitFor(std::string_view target) const {
   if (path.size() >= 8 && path.substr(path.size() - 8) == "/details")
     return options_.max_details_body;
   return options_.max_body;
+}
+
+bool Api::ReadOnly(std::string_view method, std::string_view target) const {
+  if (method != "GET") return false;
+  std::string_view path = target.substr(0, target.find('?'));
+  // Segments of the path, as SplitPath() makes them, without copying.
+  std::string_view segs[8];
+  size_t n = 0;
+  for (size_t start = 1; start <= path.size();) {
+    size_t pos = path.find('/', start);
+    if (pos == std::string_view::npos) pos = path.size();
+    if (n == std::size(segs)) return false;  // no route is this deep
+    segs[n++] = path.substr(start, pos - start);
+    start = pos + 1;
+  }
+  if (n > 0 && segs[n - 1].empty()) --n;
+  for (const Route& r : routes_) {
+    if (r.method != method || r.segments.size() != n) continue;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; ++i) {
+      const std::string& p = r.segments[i];
+      if (!(p.size() > 2 && p.front() == '{')) ok = p == segs[i];
+    }
+    if (ok) return r.read_only;
+  }
+  return true;  // no route: the 404/405 answer, or a console file
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {

@@ -89,6 +89,10 @@ class Api final {
   // The largest body accepted for this target (the transport enforces it
   // before reading the body).
   size_t BodyLimitFor(std::string_view target) const;
+  // True when answering this request writes nothing to the store (every GET
+  // but the agent's command poll, which records a heartbeat): the transport
+  // may then run it without the worker pool (HttpServerOptions).
+  bool ReadOnly(std::string_view method, std::string_view target) const;
   const ApiOptions& options() const { return options_; }
   // Every route served, for the OpenAPI test.
   std::vector<RouteInfo> Routes() const;

@@ -176,28 +176,36 @@ class Session final : public SessionBase,
                                  std::string(f.value()));
     hreq->body = std::move(req.body());
     hreq->remote = remote_;
+    if (shared_.options->inline_reads &&
+        shared_.api->ReadOnly(hreq->method, hreq->target)) {
+      // Reads of an embedded store: here, saving two thread hops.
+      return Write(HandleSafely(*hreq));
+    }
     // Storage calls block: run the handler on the worker pool, then come
     // back to this connection's strand to write.
     asio::post(*shared_.workers, [self = this->shared_from_this(), hreq] {
-      auto resp = std::make_shared<HttpResponse>();
-      // The adapter boundary: an exception from a library (std::bad_alloc,
-      // a Boost.JSON accessor misuse) becomes a 500 for this request
-      // instead of terminating the process and every other connection.
-      try {
-        *resp = self->shared_.api->Handle(*hreq);
-      } catch (const std::exception& e) {
-        std::string line = ToJson(json::object{
-            {"level", "error"},
-            {"msg", "unhandled exception"},
-            {"method", hreq->method},
-            {"route", hreq->target.substr(0, hreq->target.find('?'))}});
-        std::fprintf(stderr, "%s\n", line.c_str());
-        *resp = Api::ErrorResponse(
-            ApiError{ApiCode::kInternal, "internal error", e.what(), 0}, "-");
-      }
+      auto resp = std::make_shared<HttpResponse>(self->HandleSafely(*hreq));
       asio::post(self->Executor(),
                  [self, resp] { self->Write(std::move(*resp)); });
     });
+  }
+
+  // The adapter boundary: an exception from a library (std::bad_alloc, a
+  // Boost.JSON accessor misuse) becomes a 500 for this request instead of
+  // terminating the process and every other connection.
+  HttpResponse HandleSafely(const HttpRequest& req) {
+    try {
+      return shared_.api->Handle(req);
+    } catch (const std::exception& e) {
+      std::string line = ToJson(
+          json::object{{"level", "error"},
+                       {"msg", "unhandled exception"},
+                       {"method", req.method},
+                       {"route", req.target.substr(0, req.target.find('?'))}});
+      std::fprintf(stderr, "%s\n", line.c_str());
+      return Api::ErrorResponse(
+          ApiError{ApiCode::kInternal, "internal error", e.what(), 0}, "-");
+    }
   }
 
   void SendError(ApiCode code, std::string message, int status) {
@@ -260,11 +268,12 @@ class HttpServer::Impl {
   Impl(Api& api, Metrics& metrics, HttpServerOptions options)
       : options_(std::move(options)),
         io_threads_(options_.io_threads > 0 ? options_.io_threads : Cores()),
-        ioc_(io_threads_),
+        contexts_(MakeContexts(io_threads_)),
+        ioc_(*contexts_[0]),
         workers_(static_cast<size_t>(options_.worker_threads > 0
                                          ? options_.worker_threads
                                          : std::max(16, 4 * Cores()))),
-        acceptor_(asio::make_strand(ioc_)),
+        acceptor_(ioc_),
         signals_(ioc_, SIGTERM, SIGINT),
         ssl_ctx_(ssl::context::tls_server) {
     shared_.api = &api;
@@ -315,9 +324,13 @@ class HttpServer::Impl {
       if (!ec) Stop();
     });
     Accept();
+    // The other threads' contexts have only connections to run: keep them
+    // running until the drain (Stop) lets them go.
+    for (size_t i = 1; i < contexts_.size(); ++i)
+      guards_.emplace_back(contexts_[i]->get_executor());
     std::vector<std::thread> threads;
-    for (int i = 1; i < io_threads_; ++i)
-      threads.emplace_back([this] { ioc_.run(); });
+    for (size_t i = 1; i < contexts_.size(); ++i)
+      threads.emplace_back([this, i] { contexts_[i]->run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
     workers_.join();
@@ -338,7 +351,8 @@ class HttpServer::Impl {
       deadline_.emplace(ioc_);
       deadline_->expires_after(std::chrono::seconds(options_.shutdown_grace_s));
       deadline_->async_wait([this](beast::error_code ec) {
-        if (!ec) ioc_.stop();
+        if (ec) return;
+        for (auto& c : contexts_) c->stop();
       });
       // The deadline timer must not keep a drained server alive: poll for
       // the end of all sessions.
@@ -360,8 +374,8 @@ class HttpServer::Impl {
           if (!w.expired()) alive = true;
       }
       if (!alive) {
-        beast::error_code ignored;
         if (deadline_) deadline_->cancel();
+        for (auto& g : guards_) g.reset();
         return;
       }
       WaitForSessions();
@@ -369,47 +383,64 @@ class HttpServer::Impl {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec,
-                                                           tcp::socket socket) {
-      if (ec) {
-        if (!shared_.stopping.load() && acceptor_.is_open()) Accept();
-        return;
-      }
-      beast::error_code ep_ec;
-      auto ep = socket.remote_endpoint(ep_ec);
-      std::string remote = ep_ec ? "" : ep.address().to_string();
-      std::shared_ptr<SessionBase> base;
-      if (tls_) {
-        auto s =
-            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                beast::ssl_stream<beast::tcp_stream>(
-                    beast::tcp_stream(std::move(socket)), ssl_ctx_),
-                shared_, remote);
-        s->Start();
-        base = s;
-      } else {
-        auto s = std::make_shared<Session<beast::tcp_stream>>(
-            beast::tcp_stream(std::move(socket)), shared_, remote);
-        s->Start();
-        base = s;
-      }
-      {
-        std::lock_guard lock(mu_);
-        // Forget finished sessions now and then.
-        if (all_.size() > 1024) {
-          all_.remove_if([](const auto& w) { return w.expired(); });
-          sessions_.remove_if([](const auto& w) { return w.expired(); });
-        }
-        sessions_.push_back(base);
-        all_.push_back(base);
-      }
-      if (!shared_.stopping.load()) Accept();
-    });
+    // Connections are dealt round-robin to the I/O threads' contexts; each
+    // connection then lives on one thread, with no strand and no wake-ups
+    // across threads.
+    asio::io_context& home = *contexts_[next_context_++ % contexts_.size()];
+    acceptor_.async_accept(
+        home, [this](beast::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (!shared_.stopping.load() && acceptor_.is_open()) Accept();
+            return;
+          }
+          beast::error_code ep_ec;
+          auto ep = socket.remote_endpoint(ep_ec);
+          std::string remote = ep_ec ? "" : ep.address().to_string();
+          std::shared_ptr<SessionBase> base;
+          if (tls_) {
+            auto s =
+                std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+                    beast::ssl_stream<beast::tcp_stream>(
+                        beast::tcp_stream(std::move(socket)), ssl_ctx_),
+                    shared_, remote);
+            s->Start();
+            base = s;
+          } else {
+            auto s = std::make_shared<Session<beast::tcp_stream>>(
+                beast::tcp_stream(std::move(socket)), shared_, remote);
+            s->Start();
+            base = s;
+          }
+          {
+            std::lock_guard lock(mu_);
+            // Forget finished sessions now and then.
+            if (all_.size() > 1024) {
+              all_.remove_if([](const auto& w) { return w.expired(); });
+              sessions_.remove_if([](const auto& w) { return w.expired(); });
+            }
+            sessions_.push_back(base);
+            all_.push_back(base);
+          }
+          if (!shared_.stopping.load()) Accept();
+        });
   }
 
   HttpServerOptions options_;
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
+
   const int io_threads_;
-  asio::io_context ioc_;
+  // One single-threaded context per I/O thread; the first also runs the
+  // acceptor, signals and shutdown timers.
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  asio::io_context& ioc_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards_;
+  size_t next_context_ = 0;  // on ioc_ only
   asio::thread_pool workers_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;

@@ -2,7 +2,8 @@
 //
 // Asynchronous HTTP/1.1 with keep-alive: N I/O threads (one per core) run
 // every connection, so idle agent connections cost no thread. Handlers run
-// on a separate worker pool, because storage calls block (fsync). Limits:
+// on a separate worker pool, because storage calls block (fsync); reads of
+// an embedded store may run inline (HttpServerOptions::inline_reads). Limits:
 // request line + headers (32 KiB), URL (8 KiB), body (per route, Api), idle
 // time. TLS when a certificate and key are given. Stop() (or SIGTERM/SIGINT
 // during Run()) stops accepting, closes idle connections, lets in-flight
@@ -28,6 +29,10 @@ struct HttpServerOptions {
   size_t max_header_bytes = 32 * 1024;
   int idle_timeout_s = 75;
   int shutdown_grace_s = 30;
+  // GET requests run on the connection's I/O thread instead of the worker
+  // pool: right for an embedded store whose reads never wait on the network
+  // or on writers (SQLite in WAL mode), wrong for a networked one.
+  bool inline_reads = false;
   std::string tls_cert;  // PEM chain; TLS on when both are set
   std::string tls_key;
 };

@@ -18,6 +18,7 @@
 #include "server/export_service.h"
 #include "server/http_server.h"
 #include "server/json_fields.h"
+#include "server/log_sink.h"
 #include "server/metrics.h"
 #include "server/result_service.h"
 #include "server/static_files.h"
@@ -167,7 +168,7 @@ int Serve(const ServerConfig& cfg) {
   server::ResultService results(**store, clock, tasks);
   server::ExportService exports(**store, tasks);
   server::Metrics metrics;
-  std::mutex log_mu;
+  server::LogSink log_sink(STDERR_FILENO);
   server::ApiDeps deps{store->get(),
                        &clock,
                        &auth,
@@ -175,11 +176,8 @@ int Serve(const ServerConfig& cfg) {
                        &results,
                        &exports,
                        &metrics,
-                       [&log_mu](const std::string& line) {
-                         std::lock_guard lock(log_mu);
-                         std::fwrite(line.data(), 1, line.size(), stderr);
-                         std::fputc('\n', stderr);
-                       }};
+                       [&log_sink](const std::string& line) {
+                         log_sink.Write(line); }};
   server::ApiOptions api_options;
   api_options.public_metrics = cfg.public_metrics;
   api_options.openapi_json = std::string(server::OpenApiJson());
@@ -190,7 +188,7 @@ int Serve(const ServerConfig& cfg) {
     const bool found =
         !api_options.console_dir.empty() &&
         stat((api_options.console_dir + "/index.html").c_str(), &st) == 0;
-    deps.log(server::ToJson(
+    log_sink.WriteNow(server::ToJson(
         found ? object{{"level", "info"},
                        {"msg", "console"},
                        {"path", "/console/"},
@@ -214,18 +212,21 @@ int Serve(const ServerConfig& cfg) {
   if (port < 0 || port > 65535) return Fail("--listen: bad port");
   http.port = static_cast<uint16_t>(port);
   http.io_threads = cfg.io_threads;
+  // SQLite reads (WAL) never wait on the network or on a writer.
+  http.inline_reads = !storage::IsPostgresConnectionString(cfg.db);
   http.tls_cert = cfg.tls_cert;
   http.tls_key = cfg.tls_key;
   server::HttpServer srv(api, metrics, http);
   if (auto s = srv.Start(); !s) return Fail(s.error().ToString());
-  deps.log(server::ToJson(
+  log_sink.WriteNow(server::ToJson(
       object{{"level", "info"},
              {"msg", "listening"},
              {"address", http.host + ":" + std::to_string(srv.port())},
              {"tls", !cfg.tls_cert.empty()},
              {"db", storage::RedactConnectionString(cfg.db)}}));
   srv.Run();
-  deps.log(server::ToJson(object{{"level", "info"}, {"msg", "stopped"}}));
+  log_sink.WriteNow(
+      server::ToJson(object{{"level", "info"}, {"msg", "stopped"}}));
   return 0;
 }
 

@@ -209,7 +209,19 @@ class Txn final {
   bool open_ = false;
 };
 
+// Process-wide SQLite settings, before its first use: no memory statistics
+// (they take a global mutex on every allocation, which every request thread
+// then contends for).
+void ConfigureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+  });
+}
+
 Result<sqlite3*> OpenConnection(const std::string& path, int busy_timeout_ms) {
+  ConfigureSqliteOnce();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db,
