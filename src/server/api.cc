@@ -3,6 +3,7 @@
 #include <chrono>
 #include <iterator>
 #include <optional>
+#include <random>
 
 #include "server/crypto.h"
 #include "server/static_files.h"
@@ -66,6 +67,35 @@ bool IsSafeRequestId(std::string_view s) {
   for (char c : s)
     if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
   return true;
+}
+
+// A request id in UUID form. Request ids are labels, not secrets: a
+// per-thread generator seeded once from the CSPRNG spares every request the
+// CSPRNG's fork check (a getpid(2) each).
+std::string NewRequestId() {
+  thread_local std::mt19937_64 gen = [] {
+    std::string seed = RandomBytes(sizeof(uint64_t) * 2);
+    std::seed_seq seq(seed.begin(), seed.end());
+    return std::mt19937_64(seq);
+  }();
+  static constexpr char kHex[] = "0123456789abcdef";
+  const uint64_t hi = gen();
+  const uint64_t lo = gen();
+  uint8_t b[16];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<uint8_t>(hi >> (8 * i));
+    b[8 + i] = static_cast<uint8_t>(lo >> (8 * i));
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 15]);
+  }
+  return out;
 }
 
 std::string Truncate(std::string s, size_t max) {
@@ -382,9 +412,17 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   Context ctx;
   ctx.req = &req;
   const std::string* rid = FindHeader(req.headers, "x-request-id");
-  ctx.request_id = rid && IsSafeRequestId(*rid) ? *rid : NewUuid();
+  ctx.request_id = rid && IsSafeRequestId(*rid) ? *rid : NewRequestId();
 
-  HttpResponse resp = Dispatch(req, ctx);
+  HttpResponse resp;
+  if (ReadOnly(req.method, req.target)) {
+    // Authentication and the answer read one snapshot, with one set of
+    // store locks.
+    auto scope = deps_.store->BeginReadScope();
+    resp = Dispatch(req, ctx);
+  } else {
+    resp = Dispatch(req, ctx);
+  }
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -61,6 +61,13 @@ struct StmtCache {
 // The cache of the connection this thread holds (set by the pool).
 thread_local StmtCache* t_stmt_cache = nullptr;
 
+// The connection a read scope pinned to this thread (SqliteStore).
+struct Pinned {
+  const void* store = nullptr;
+  sqlite3* db = nullptr;
+};
+thread_local Pinned t_pinned;
+
 class Stmt final {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -99,6 +106,7 @@ class Stmt final {
 
   bool ok() const { return rc_ == SQLITE_OK; }
   int prepare_rc() const { return rc_; }
+  bool read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
   Stmt& Bind(const std::string& v) {
     sqlite3_bind_text(stmt_, ++n_, v.data(), static_cast<int>(v.size()),
@@ -161,9 +169,13 @@ class Stmt final {
 };
 
 // Prepares `sql` on `db` or returns the error.
-#define SMS_PREPARE_(var, db, sql) \
-  Stmt var((db), (sql));           \
-  if (!var.ok()) return Fail(SqlError((db), var.prepare_rc(), "prepare"))
+// Inside a read scope (SqliteStore::BeginReadScope) a statement that would
+// write is refused before it runs.
+#define SMS_PREPARE_(var, conn, sql)                                         \
+  Stmt var((conn), (sql));                                                   \
+  if (!var.ok()) return Fail(SqlError((conn), var.prepare_rc(), "prepare")); \
+  if (t_pinned.db == (conn) && !var.read_only())                             \
+  return Fail(core::Internal("a write inside a read-only scope"))
 
 Status ExecScript(sqlite3* db, const char* sql, const char* what) {
   char* err = nullptr;
@@ -189,6 +201,12 @@ class Txn final {
   Txn& operator=(const Txn&) = delete;
 
   Status Begin(bool write) {
+    if (sqlite3_get_autocommit(db_) == 0) {
+      // Inside a read scope (SqliteStore::BeginReadScope): reads join it.
+      if (write)
+        return Fail(core::Internal("a write inside a read-only scope"));
+      return Ok();
+    }
     if (write && write_mu_ != nullptr)
       write_lock_ = std::unique_lock<std::mutex>(*write_mu_);
     SMS_RETURN_IF_ERROR(
@@ -197,6 +215,7 @@ class Txn final {
     return Ok();
   }
   Status Commit() {
+    if (!open_) return Ok();  // joined a read scope: it ends the transaction
     SMS_RETURN_IF_ERROR(ExecScript(db_, "COMMIT", "commit"));
     open_ = false;
     return Ok();
@@ -1156,9 +1175,15 @@ class SqliteStore final : public Store {
     }
   }
 
-  // A pooled connection, returned on destruction.
+  // A pooled connection, returned on destruction; the thread's pinned one
+  // inside a read scope.
   struct Conn {
     explicit Conn(SqliteStore* s) : store(s) {
+      if (t_pinned.store == s) {
+        db = t_pinned.db;
+        pinned = true;
+        return;
+      }
       std::unique_lock lock(s->mu_);
       s->cv_.wait(lock, [s] { return !s->free_.empty(); });
       db = s->free_.back();
@@ -1167,6 +1192,7 @@ class SqliteStore final : public Store {
       t_stmt_cache = s->caches_.at(db).get();
     }
     ~Conn() {
+      if (pinned) return;
       t_stmt_cache = saved_cache;
       {
         std::lock_guard lock(store->mu_);
@@ -1175,10 +1201,37 @@ class SqliteStore final : public Store {
       store->cv_.notify_one();
     }
     SqliteStore* store;
-    sqlite3* db;
-    StmtCache* saved_cache;
+    sqlite3* db = nullptr;
+    StmtCache* saved_cache = nullptr;
+    bool pinned = false;
   };
 
+  class SqliteReadScope final : public ReadScope {
+   public:
+    explicit SqliteReadScope(SqliteStore* s) : conn_(s) {
+      // Deferred: the snapshot is taken by the first read.
+      ok_ = sqlite3_exec(conn_.db, "BEGIN", nullptr, nullptr, nullptr) ==
+            SQLITE_OK;
+      if (ok_) t_pinned = {s, conn_.db};
+    }
+    ~SqliteReadScope() override {
+      if (!ok_) return;
+      t_pinned = {};
+      sqlite3_exec(conn_.db, "COMMIT", nullptr, nullptr, nullptr);
+    }
+
+   private:
+    Conn conn_;
+    bool ok_ = false;
+  };
+
+ public:
+  std::unique_ptr<ReadScope> BeginReadScope() override {
+    if (t_pinned.store != nullptr) return nullptr;  // already in one
+    return std::make_unique<SqliteReadScope>(this);
+  }
+
+ private:
   Result<Domain> GetDomainWhere(const char* column, const std::string& v) {
     Conn c(this);
     std::string sql =

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -211,9 +212,23 @@ struct DetailPage {
   std::vector<DetailRow> rows;
 };
 
+// Held while a request that only reads runs (Store::BeginReadScope).
+class ReadScope {
+ public:
+  virtual ~ReadScope() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Until the returned scope is destroyed, this thread's calls share one
+  // connection and one read transaction: one snapshot, and one set of locks
+  // instead of one per call. Only reads may run inside it (a write fails
+  // with kInternal). Null when the store gains nothing from it.
+  [[nodiscard]] virtual std::unique_ptr<ReadScope> BeginReadScope() {
+    return nullptr;
+  }
 
   // Health: succeeds when the database answers a trivial query.
   [[nodiscard]] virtual Status Ping() = 0;

@@ -164,6 +164,26 @@ TEST_P(StoreContractTest, DomainsAreUniqueByName) {
   EXPECT_EQ(store_->GetDomain("nope").error().code, ErrorCode::kNotFound);
 }
 
+// Inside a read scope reads answer as outside it, and a write is refused
+// rather than run inside the read transaction; afterwards writes work.
+TEST_P(StoreContractTest, ReadScopeReadsAndRefusesWrites) {
+  ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
+  {
+    auto scope = store_->BeginReadScope();
+    EXPECT_EQ(store_->GetDomainByName("acme")->id, "d1");
+    EXPECT_EQ(store_->GetUserByName("d1", "alice")->id, "u1");
+    EXPECT_EQ(store_->GetDomain("nope").error().code, ErrorCode::kNotFound);
+    if (scope) {
+      auto w = store_->CreateUser({"u2", "d1", "bob", "admin", "ph", 1});
+      ASSERT_FALSE(w);
+      EXPECT_EQ(w.error().code, ErrorCode::kInternal);
+      EXPECT_EQ(store_->BeginReadScope(), nullptr) << "scopes do not nest";
+    }
+  }
+  ASSERT_TRUE(store_->CreateUser({"u2", "d1", "bob", "admin", "ph", 1}));
+  EXPECT_EQ(store_->GetUserByName("d1", "bob")->id, "u2");
+}
+
 TEST_P(StoreContractTest, UsersAreScopedByDomain) {
   ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
   ASSERT_TRUE(store_->CreateUser({"u2", "d2", "alice", "viewer", "ph2", 1}));
