@@ -272,7 +272,7 @@ class HttpServer::Impl {
         ioc_(*contexts_[0]),
         workers_(static_cast<size_t>(options_.worker_threads > 0
                                          ? options_.worker_threads
-                                         : std::max(16, 4 * Cores()))),
+                                         : std::max(4, 4 * Cores()))),
         acceptor_(ioc_),
         signals_(ioc_, SIGTERM, SIGINT),
         ssl_ctx_(ssl::context::tls_server) {

@@ -22,10 +22,13 @@ namespace sms::server {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;    // 0: pick a free port (see port())
-  int io_threads = 0;      // 0: one per core
-  int worker_threads = 0;  // 0: 4 x cores, at least 16 (they mostly wait
-                           // on storage, and batch into group commits)
+  uint16_t port = 8080;  // 0: pick a free port (see port())
+  int io_threads = 0;    // 0: one per core
+  // 0: 4 x cores, at least 4. Writers queue into SQLite's group commit, so
+  // a few per core are enough to fill its batches; more only add context
+  // switches (measured: 8 workers on 2 cores 2,280-2,340 durable POST/s,
+  // 16 workers 1,870-1,890/s, 4 workers 1,570-1,770/s).
+  int worker_threads = 0;
   size_t max_header_bytes = 32 * 1024;
   int idle_timeout_s = 75;
   int shutdown_grace_s = 30;

@@ -214,6 +214,8 @@ int Serve(const ServerConfig& cfg) {
   http.io_threads = cfg.io_threads;
   // SQLite reads (WAL) never wait on the network or on a writer.
   http.inline_reads = !storage::IsPostgresConnectionString(cfg.db);
+  // PostgreSQL: every pooled connection may have a request waiting on it.
+  if (!http.inline_reads) http.worker_threads = cfg.db_pool_size;
   http.tls_cert = cfg.tls_cert;
   http.tls_key = cfg.tls_key;
   server::HttpServer srv(api, metrics, http);

@@ -399,8 +399,13 @@ Run ReadRun(const Stmt& s) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::vector<sqlite3*> conns) : free_(std::move(conns)) {
-    all_ = free_;
+  // With two connections or more, the last is kept out of the pool as the
+  // group-commit writer (CommitBatch): its page cache stays warm, where a
+  // pooled connection's is dropped whenever another one has written.
+  explicit SqliteStore(std::vector<sqlite3*> conns) : all_(conns) {
+    writer_ = conns.back();
+    if (conns.size() > 1) conns.pop_back();
+    free_ = std::move(conns);
     for (sqlite3* db : all_) caches_[db] = std::make_unique<StmtCache>(db);
   }
   ~SqliteStore() override {
@@ -1150,7 +1155,7 @@ class SqliteStore final : public Store {
   };
 
   void CommitBatch(const std::vector<PendingCommit*>& batch) {
-    Conn c(this);
+    WriterConn c(this);  // one leader at a time: the writer is ours
     Txn txn(c.db, &write_mu_);
     Status begun = txn.Begin(true);
     if (!begun) {
@@ -1204,6 +1209,26 @@ class SqliteStore final : public Store {
     sqlite3* db = nullptr;
     StmtCache* saved_cache = nullptr;
     bool pinned = false;
+  };
+
+  // The group-commit writer connection, for the batch leader.
+  struct WriterConn {
+    explicit WriterConn(SqliteStore* s)
+        : db(s->writer_), saved_cache(t_stmt_cache) {
+      if (s->all_.size() == 1) {
+        // A single connection: take it from the pool like any call.
+        conn.emplace(s);
+        db = conn->db;
+        return;
+      }
+      t_stmt_cache = s->caches_.at(db).get();
+    }
+    ~WriterConn() {
+      if (!conn) t_stmt_cache = saved_cache;
+    }
+    sqlite3* db;
+    StmtCache* saved_cache;
+    std::optional<Conn> conn;
   };
 
   class SqliteReadScope final : public ReadScope {
@@ -1308,6 +1333,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<sqlite3*> all_;
+  sqlite3* writer_ = nullptr;  // the group-commit writer (see constructor)
   // One statement cache per connection; used only by the thread holding it.
   std::map<sqlite3*, std::unique_ptr<StmtCache>> caches_;
   std::mutex write_mu_;
