@@ -32,11 +32,16 @@ int HexValue(char c) {
   return -1;
 }
 
-std::string PercentDecode(std::string_view s) {
+// `plus_is_space`: a query string's form encoding ('+' for ' ', as curl
+// --data-urlencode, HTML forms and Python's urlencode write it); a path
+// keeps '+' literal.
+std::string PercentDecode(std::string_view s, bool plus_is_space = false) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-        HexValue(s[i + 2]) >= 0) {
+    if (plus_is_space && s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
       out.push_back(
           static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
       i += 2;
@@ -114,9 +119,10 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
     std::string_view kv = query.substr(start, pos - start);
     if (!kv.empty()) {
       size_t eq = kv.find('=');
-      std::string k = PercentDecode(kv.substr(0, eq));
-      std::string v =
-          eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1));
+      std::string k = PercentDecode(kv.substr(0, eq), true);
+      std::string v = eq == std::string_view::npos
+                          ? ""
+                          : PercentDecode(kv.substr(eq + 1), true);
       out.emplace(std::move(k), std::move(v));
     }
     start = pos + 1;

@@ -114,7 +114,9 @@ class Api final {
   std::unique_ptr<StaticFiles> console_;  // null: no console
 };
 
-// Splits "a=1&b=x%20y" (percent-decoded; the first of repeated keys wins).
+// Splits "a=1&b=x%20y+z" into a -> "1", b -> "x y z" (percent-decoded, '+'
+// is a space as in every form-encoded query; the first of repeated keys
+// wins).
 std::map<std::string, std::string> ParseQuery(std::string_view query);
 
 }  // namespace sms::server

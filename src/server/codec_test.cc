@@ -17,6 +17,11 @@ TEST(CodecTest, ParseQueryDecodesAndKeepsTheFirstOfRepeatedKeys) {
   EXPECT_EQ(q["flag"], "");
   EXPECT_EQ(q["dir"], "/etc/x");
   EXPECT_TRUE(ParseQuery("").empty());
+  // '+' is a space in a query (form encoding); %2B is a plus.
+  auto plus = ParseQuery("name=my+task&x=a%2Bb&c+d=1");
+  EXPECT_EQ(plus["name"], "my task");
+  EXPECT_EQ(plus["x"], "a+b");
+  EXPECT_EQ(plus["c d"], "1");
 }
 
 TEST(CodecTest, MarkersRoundTripAndRejectForgeries) {
