@@ -12,6 +12,10 @@
 
 #include "core/file_system.h"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace sms::core {
 namespace {
 
@@ -60,6 +64,24 @@ struct LinuxDirent64 {
   char d_name[];
 };
 
+#if defined(__SANITIZE_THREAD__)
+// liburing maps and unmaps its rings with raw system calls ThreadSanitizer
+// does not see, so a ring mapped where a finished thread's ring was looks to
+// it like memory shared by the two threads. The unmap happens before the new
+// map: say so.
+int ring_reuse_token;
+void RingMapped() { __tsan_acquire(&ring_reuse_token); }
+void RingUnmapped() { __tsan_release(&ring_reuse_token); }
+// It models file descriptors too, and cannot see those the ring opens and
+// closes: a number reused by another thread would look like a race. Under
+// ThreadSanitizer only reads go through the ring.
+constexpr bool kRingOpensAndCloses = false;
+#else
+void RingMapped() {}
+void RingUnmapped() {}
+constexpr bool kRingOpensAndCloses = true;
+#endif
+
 constexpr int kOpenFlags =
     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 
@@ -77,9 +99,12 @@ class Ring {
     const char* env = std::getenv("SMS_AGENT_IO_URING");
     if (env != nullptr && std::strcmp(env, "0") == 0) return;
     ok_ = io_uring_queue_init(kEntries, &ring_, 0) == 0;
+    if (ok_) RingMapped();
   }
   ~Ring() {
-    if (ok_) io_uring_queue_exit(&ring_);
+    if (!ok_) return;
+    io_uring_queue_exit(&ring_);
+    RingUnmapped();
   }
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
@@ -117,6 +142,7 @@ class Ring {
     }
     if (seen == count) return true;
     io_uring_queue_exit(&ring_);
+    RingUnmapped();
     ok_ = false;
     return false;
   }
@@ -208,7 +234,7 @@ class Posix final : public FileSystem {
       const auto n = static_cast<unsigned>(
           std::min<size_t>(Ring::kEntries, names.size() - base));
       bool completed[Ring::kEntries] = {};
-      if (ring.ok()) {
+      if (kRingOpensAndCloses && ring.ok()) {
         for (unsigned i = 0; i < n; ++i)
           io_uring_prep_openat(ring.Sqe(i), dir, names[base + i],
                                kOpenFlags | O_NOATIME, 0);
@@ -289,7 +315,7 @@ class Posix final : public FileSystem {
     for (size_t base = 0; base < handles.size(); base += Ring::kEntries) {
       const auto n = static_cast<unsigned>(
           std::min<size_t>(Ring::kEntries, handles.size() - base));
-      if (ring.ok()) {
+      if (kRingOpensAndCloses && ring.ok()) {
         for (unsigned i = 0; i < n; ++i)
           io_uring_prep_close(ring.Sqe(i), handles[base + i]);
         // Closes the ring lost are not retried: the descriptor may already
