@@ -420,15 +420,11 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   const std::string* rid = FindHeader(req.headers, "x-request-id");
   ctx.request_id = rid && IsSafeRequestId(*rid) ? *rid : NewRequestId();
 
-  HttpResponse resp;
-  if (ReadOnly(req.method, req.target)) {
-    // Authentication and the answer read one snapshot, with one set of
-    // store locks.
-    auto scope = deps_.store->BeginReadScope();
-    resp = Dispatch(req, ctx);
-  } else {
-    resp = Dispatch(req, ctx);
-  }
+  // A read-only request: authentication and the answer read one snapshot,
+  // with one set of store locks.
+  auto scope = ReadOnly(req.method, req.target) ? deps_.store->BeginReadScope()
+                                                : nullptr;
+  HttpResponse resp = Dispatch(req, ctx);
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -40,6 +40,7 @@ AGENT_BIN = os.path.join(BUILD, "bin", "sms-agent")
 
 TMP = tempfile.mkdtemp(prefix="sms-agent-e2e.")
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+import harness  # noqa: E402
 from harness import (Client, ServerProcess, check, failed,  # noqa: E402
                      free_port, print_summary, wait_for)
 
@@ -101,16 +102,10 @@ class Agent:
             return f.read()
 
     def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        harness.kill9(self.proc)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        harness.stop(self.proc, timeout=30)
 
 
 def source_id(token, name):

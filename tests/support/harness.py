@@ -58,6 +58,21 @@ def wait_for(predicate, timeout, step=0.05):
     return None
 
 
+def kill9(proc):
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def stop(proc, timeout=20):
+    """SIGTERM, then SIGKILL if `proc` is still there after `timeout` s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class ServerProcess:
     """`sms-server serve` on a loopback port, logging to log_path.
 
@@ -93,16 +108,10 @@ class ServerProcess:
             return None
 
     def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        kill9(self.proc)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop(self.proc)
 
 
 class Client:
