@@ -387,30 +387,43 @@ size_t Api::BodyLimitFor(std::string_view target) const {
   return options_.max_body;
 }
 
-bool Api::ReadOnly(std::string_view method, std::string_view target) const {
-  if (method != "GET") return false;
-  std::string_view path = target.substr(0, target.find('?'));
+const Api::Route* Api::FindRoute(std::string_view method, std::string_view path,
+                                 bool* path_known) const {
+  *path_known = false;
   // Segments of the path, as SplitPath() makes them, without copying.
   std::string_view segs[8];
   size_t n = 0;
   for (size_t start = 1; start <= path.size();) {
     size_t pos = path.find('/', start);
     if (pos == std::string_view::npos) pos = path.size();
-    if (n == std::size(segs)) return false;  // no route is this deep
+    if (n == std::size(segs)) return nullptr;  // no route is this deep
     segs[n++] = path.substr(start, pos - start);
     start = pos + 1;
   }
   if (n > 0 && segs[n - 1].empty()) --n;
+  // Literal segments first: routes are ordered so that literal routes
+  // precede parameter routes of the same shape.
   for (const Route& r : routes_) {
-    if (r.method != method || r.segments.size() != n) continue;
+    if (r.segments.size() != n) continue;
     bool ok = true;
     for (size_t i = 0; i < n && ok; ++i) {
       const std::string& p = r.segments[i];
       if (!(p.size() > 2 && p.front() == '{')) ok = p == segs[i];
     }
-    if (ok) return r.read_only;
+    if (!ok) continue;
+    *path_known = true;
+    if (r.method == method) return &r;
   }
-  return true;  // no route: the 404/405 answer, or a console file
+  return nullptr;
+}
+
+bool Api::ReadOnly(std::string_view method, std::string_view target) const {
+  if (method != "GET") return false;
+  bool path_known = false;
+  const Route* r =
+      FindRoute(method, target.substr(0, target.find('?')), &path_known);
+  // No route: the 404/405 answer, or a console file.
+  return r == nullptr || r->read_only;
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
@@ -498,24 +511,8 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
     }
   }
 
-  // Match: literal segments first (routes are ordered so that literal
-  // routes precede parameter routes of the same shape).
-  const Route* match = nullptr;
   bool path_known = false;
-  for (const Route& r : routes_) {
-    if (r.segments.size() != segs.size()) continue;
-    bool ok = true;
-    for (size_t i = 0; i < segs.size() && ok; ++i) {
-      const std::string& p = r.segments[i];
-      if (!(p.size() > 2 && p.front() == '{')) ok = p == segs[i];
-    }
-    if (!ok) continue;
-    path_known = true;
-    if (r.method == req.method) {
-      match = &r;
-      break;
-    }
-  }
+  const Route* match = FindRoute(req.method, ctx.path, &path_known);
   if (match == nullptr) {
     if (path_known) {
       HttpResponse resp = fail(

@@ -107,6 +107,10 @@ class Api final {
 
  private:
   HttpResponse Dispatch(const HttpRequest& req, Context& ctx);
+  // The route for `method` on `path` (no query), or null; `path_known`:
+  // some route has this path, with another method (405 rather than 404).
+  const Route* FindRoute(std::string_view method, std::string_view path,
+                         bool* path_known) const;
 
   ApiDeps deps_;
   const ApiOptions options_;
