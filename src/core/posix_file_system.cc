@@ -152,6 +152,15 @@ class Ring {
   bool ok_ = false;
 };
 
+// Calls f(base, n) for consecutive chunks of at most a ring's worth of `size`
+// operations.
+template <class F>
+void ForEachChunk(size_t size, F&& f) {
+  for (size_t base = 0; base < size; base += Ring::kEntries)
+    f(base,
+      static_cast<unsigned>(std::min<size_t>(Ring::kEntries, size - base)));
+}
+
 Ring& ThreadRing() {
   thread_local Ring ring;
   return ring;
@@ -230,9 +239,7 @@ class Posix final : public FileSystem {
   void OpenFilesAt(int dir, std::span<const char* const> names,
                    std::span<Result<int>> out) override {
     Ring& ring = ThreadRing();
-    for (size_t base = 0; base < names.size(); base += Ring::kEntries) {
-      const auto n = static_cast<unsigned>(
-          std::min<size_t>(Ring::kEntries, names.size() - base));
+    ForEachChunk(names.size(), [&](size_t base, unsigned n) {
       bool completed[Ring::kEntries] = {};
       if (kRingOpensAndCloses && ring.ok()) {
         for (unsigned i = 0; i < n; ++i)
@@ -251,7 +258,7 @@ class Posix final : public FileSystem {
       }
       for (unsigned i = 0; i < n; ++i)
         if (!completed[i]) out[base + i] = OpenFileAt(dir, names[base + i]);
-    }
+    });
   }
 
   Result<StatInfo> Stat(int handle) override {
@@ -274,15 +281,13 @@ class Posix final : public FileSystem {
 
   void ReadMany(std::span<ReadRequest> requests) override {
     Ring& ring = ThreadRing();
-    for (size_t base = 0; base < requests.size(); base += Ring::kEntries) {
-      const auto n = static_cast<unsigned>(
-          std::min<size_t>(Ring::kEntries, requests.size() - base));
+    ForEachChunk(requests.size(), [&](size_t base, unsigned n) {
       if (!ring.ok()) {
         for (unsigned i = 0; i < n; ++i) {
           ReadRequest& r = requests[base + i];
           r.result = Read(r.handle, r.buffer, r.size);
         }
-        continue;
+        return;
       }
       for (unsigned i = 0; i < n; ++i) {
         ReadRequest& r = requests[base + i];
@@ -305,16 +310,14 @@ class Posix final : public FileSystem {
           r.result = Fail(ErrnoError("read", -res));
         }
       });
-    }
+    });
   }
 
   void Close(int handle) override { close(handle); }
 
   void CloseMany(std::span<const int> handles) override {
     Ring& ring = ThreadRing();
-    for (size_t base = 0; base < handles.size(); base += Ring::kEntries) {
-      const auto n = static_cast<unsigned>(
-          std::min<size_t>(Ring::kEntries, handles.size() - base));
+    ForEachChunk(handles.size(), [&](size_t base, unsigned n) {
       if (kRingOpensAndCloses && ring.ok()) {
         for (unsigned i = 0; i < n; ++i)
           io_uring_prep_close(ring.Sqe(i), handles[base + i]);
@@ -324,7 +327,7 @@ class Posix final : public FileSystem {
       } else {
         for (unsigned i = 0; i < n; ++i) close(handles[base + i]);
       }
-    }
+    });
   }
 };
 

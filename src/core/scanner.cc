@@ -116,15 +116,7 @@ class FileReader {
     if (!fd) return OpenFailed(dir, name, fd.error(), e);
     Handle handle(&fs_, *fd);
     Opened file;
-    if (!Describe(*fd, e, file)) return;
-    if (file.before.size <= kBufferSize) {
-      uint64_t total = 0;
-      if (!ReadRest(*fd, buffer_, file.before.size, total, e)) return;
-      DigestWhole(buffer_, total, file.before.size, e);
-      Finish(*fd, file, total, e);
-    } else {
-      HashLarge(*fd, file, e);
-    }
+    if (Describe(*fd, e, file)) HashOpened(*fd, file, e);
   }
 
   // Hash() for up to kGroupFiles regular files of one directory, with their
@@ -160,14 +152,7 @@ class FileReader {
         continue;
       }
       if (files[i].before.size > kSlotSize) {
-        if (files[i].before.size <= kBufferSize) {
-          uint64_t total = 0;
-          if (!ReadRest(fd, buffer_, files[i].before.size, total, e)) continue;
-          DigestWhole(buffer_, total, files[i].before.size, e);
-          Finish(fd, files[i], total, e);
-        } else {
-          HashLarge(fd, files[i], e);
-        }
+        HashOpened(fd, files[i], e);
         continue;
       }
       reads[n_reads] = ReadRequest{fd, slots_ + n_reads * kSlotSize,
@@ -226,6 +211,15 @@ class FileReader {
       return;
     }
     SetError(e, "", error);
+  }
+
+  // Reads and digests an open, described file with the per-worker buffer.
+  void HashOpened(int fd, const Opened& file, Entry& e) {
+    if (file.before.size > kBufferSize) return HashLarge(fd, file, e);
+    uint64_t total = 0;
+    if (!ReadRest(fd, buffer_, file.before.size, total, e)) return;
+    DigestWhole(buffer_, total, file.before.size, e);
+    Finish(fd, file, total, e);
   }
 
   // fstat before reading: fills `e`; false when there is nothing to read
