@@ -185,6 +185,17 @@ Status ExecScript(sqlite3* db, const char* sql, const char* what) {
   return Ok();
 }
 
+// One statement without results (BEGIN, COMMIT) through the connection's
+// statement cache: sqlite3_exec would parse it again on every call, which
+// was 9% of the server's CPU time on GET (two per read scope).
+Status ExecCached(sqlite3* db, const char* sql, const char* what) {
+  Stmt s(db, sql);
+  if (!s.ok()) return Fail(SqlError(db, s.prepare_rc(), what));
+  auto done = s.Step();
+  if (!done) return Fail(SqlError(db, sqlite3_errcode(db), what));
+  return Ok();
+}
+
 // A transaction: BEGIN IMMEDIATE (take the write lock up front, so a
 // read-then-write never fails on lock upgrade) and ROLLBACK unless
 // Commit() succeeded.
@@ -210,13 +221,13 @@ class Txn final {
     if (write && write_mu_ != nullptr)
       write_lock_ = std::unique_lock<std::mutex>(*write_mu_);
     SMS_RETURN_IF_ERROR(
-        ExecScript(db_, write ? "BEGIN IMMEDIATE" : "BEGIN", "begin"));
+        ExecCached(db_, write ? "BEGIN IMMEDIATE" : "BEGIN", "begin"));
     open_ = true;
     return Ok();
   }
   Status Commit() {
     if (!open_) return Ok();  // joined a read scope: it ends the transaction
-    SMS_RETURN_IF_ERROR(ExecScript(db_, "COMMIT", "commit"));
+    SMS_RETURN_IF_ERROR(ExecCached(db_, "COMMIT", "commit"));
     open_ = false;
     return Ok();
   }
@@ -1235,14 +1246,13 @@ class SqliteStore final : public Store {
    public:
     explicit SqliteReadScope(SqliteStore* s) : conn_(s) {
       // Deferred: the snapshot is taken by the first read.
-      ok_ = sqlite3_exec(conn_.db, "BEGIN", nullptr, nullptr, nullptr) ==
-            SQLITE_OK;
+      ok_ = ExecCached(conn_.db, "BEGIN", "begin").has_value();
       if (ok_) t_pinned = {s, conn_.db};
     }
     ~SqliteReadScope() override {
       if (!ok_) return;
       t_pinned = {};
-      sqlite3_exec(conn_.db, "COMMIT", nullptr, nullptr, nullptr);
+      (void)ExecCached(conn_.db, "COMMIT", "commit");
     }
 
    private:
