@@ -23,6 +23,7 @@
 #include "server/result_service.h"
 #include "server/static_files.h"
 #include "server/task_service.h"
+#include "storage/caching_store.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
@@ -155,10 +156,22 @@ core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
 }
 
 int Serve(const ServerConfig& cfg) {
+  // SQLite: this process alone serves the database, and keeps its hot
+  // reads in memory (caching_store.h).
+  const bool sqlite = !storage::IsPostgresConnectionString(cfg.db);
+  std::unique_ptr<storage::SqliteServerLock> lock;
+  if (sqlite) {
+    auto path = SqlitePath(cfg.db);
+    if (!path) return Fail(path.error().message);
+    auto held = storage::SqliteServerLock::Acquire(*path);
+    if (!held) return Fail(held.error().message);
+    lock = std::move(*held);
+  }
   auto store = OpenStore(cfg.db, cfg.db_pool_size);
   if (!store)
     return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
                 store.error().ToString());
+  if (sqlite) *store = storage::NewCachingStore(std::move(*store));
   core::Clock& clock = core::SystemClock();
   server::AuthOptions auth_options;
   auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
@@ -213,7 +226,7 @@ int Serve(const ServerConfig& cfg) {
   http.port = static_cast<uint16_t>(port);
   http.io_threads = cfg.io_threads;
   // SQLite reads (WAL) never wait on the network or on a writer.
-  http.inline_reads = !storage::IsPostgresConnectionString(cfg.db);
+  http.inline_reads = sqlite;
   // PostgreSQL: every pooled connection may have a request waiting on it.
   if (!http.inline_reads) http.worker_threads = cfg.db_pool_size;
   http.tls_cert = cfg.tls_cert;

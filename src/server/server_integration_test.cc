@@ -591,6 +591,23 @@ TEST_F(ServerIntegrationTest, ServesTlsWhenGivenACertificate) {
   }
 }
 
+// The server keeps hot reads in memory, so a second server on the same
+// SQLite database (which would not see the first's writes) is refused;
+// `admin` commands still run beside the server (AdminRevokesCredentials).
+TEST_F(ServerIntegrationTest, ASecondServerOnTheSameSqliteDatabaseIsRefused) {
+  Output second =
+      RunProgram({"/bin/sh", "-c",
+                  "exec timeout 20 '" + ServerBinary() +
+                      "' serve --listen 127.0.0.1:0 --db '" + db_ + "' 2>&1"},
+                 "");
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_NE(second.exit_code, 124) << "the second server kept running";
+  EXPECT_THAT(second.out, HasSubstr("is served by another sms-server (pid"));
+  EXPECT_THAT(second.out, HasSubstr("use PostgreSQL"));
+  // The first one still answers.
+  EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
+}
+
 TEST_F(ServerIntegrationTest, AdminRevokesCredentials) {
   Response ok = Signed("GET", "/v3/sources", "limit=5", "");
   EXPECT_EQ(ok.status, 403);  // agents may not list sources...

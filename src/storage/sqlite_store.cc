@@ -1,9 +1,13 @@
 #include "storage/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -1384,6 +1388,38 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   }
   return std::unique_ptr<Store>(new SqliteStore(std::move(conns)));
 }
+
+Result<std::unique_ptr<SqliteServerLock>> SqliteServerLock::Acquire(
+    const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return Fail(
+        core::Unavailable("open " + lock_path + ": " + std::strerror(errno)));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+    close(fd);
+    std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+      holder.pop_back();
+    if (err != EWOULDBLOCK)
+      return Fail(
+          core::Unavailable("lock " + lock_path + ": " + std::strerror(err)));
+    return Fail(core::FailedPrecondition(
+        "the database " + path + " is served by another sms-server" +
+        (holder.empty() ? "" : " (pid " + holder + ")") + ", which holds " +
+        lock_path +
+        ": one server per SQLite database; for several, use PostgreSQL"));
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  // Without the pid the lock still holds; a refusal then names no pid.
+  if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid.data(), pid.size(), 0);
+  return std::unique_ptr<SqliteServerLock>(new SqliteServerLock(fd));
+}
+
+SqliteServerLock::~SqliteServerLock() { close(fd_); }
 
 Result<std::vector<int>> MigrateSqlite(const std::string& path) {
   SMS_ASSIGN_OR_RETURN(sqlite3 * db, OpenConnection(path, 5000));

@@ -38,4 +38,25 @@ struct SqliteOptions {
 [[nodiscard]] Result<std::vector<int>> SqliteSchemaVersions(
     const std::string& path);
 
+// The database's server lock: one `sms-server serve` per SQLite database,
+// since the server keeps what it has read in memory (caching_store.h) and
+// would not see another server's writes. An exclusive flock(2) on
+// PATH.lock, which names the holder's pid; the kernel drops it when the
+// process ends, kill -9 included. `sms-server admin` does not take it.
+// Several servers over one database: PostgreSQL.
+class SqliteServerLock final {
+ public:
+  // kFailedPrecondition naming the holder's pid when another process holds
+  // it; kUnavailable when the lock file cannot be opened.
+  [[nodiscard]] static Result<std::unique_ptr<SqliteServerLock>> Acquire(
+      const std::string& path);
+  ~SqliteServerLock();
+  SqliteServerLock(const SqliteServerLock&) = delete;
+  SqliteServerLock& operator=(const SqliteServerLock&) = delete;
+
+ private:
+  explicit SqliteServerLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace sms::storage

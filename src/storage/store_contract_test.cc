@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "storage/caching_store.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "storage/store.h"
@@ -59,6 +60,13 @@ std::vector<Backend> Backends() {
          auto s = OpenSqliteStore(dir + "/contract.db");
          if (!s) ADD_FAILURE() << s.error().ToString();
          return s ? std::move(*s) : nullptr;
+       }},
+      // What sms-server serves: SQLite behind the read cache.
+      {"sqlite_cached",
+       [](const std::string& dir) -> std::unique_ptr<Store> {
+         auto s = OpenSqliteStore(dir + "/contract.db");
+         if (!s) ADD_FAILURE() << s.error().ToString();
+         return s ? NewCachingStore(std::move(*s)) : nullptr;
        }},
   };
   if (const char* dsn = std::getenv("SMS_TEST_PG_DSN"); dsn && *dsn) {

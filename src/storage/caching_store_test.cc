@@ -1,0 +1,220 @@
+// CachingStore over a real SqliteStore. The contract suite
+// (store_contract_test.cc, backend "sqlite_cached") checks that it behaves
+// as a Store; these tests check what it holds and when it lets go, by
+// writing to the database behind its back (straight into the inner store):
+// a held record still shows the old value, a fresh read the new one.
+#include "storage/caching_store.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <thread>
+
+#include "storage/sqlite_store.h"
+#include "testing/temp_dir.h"
+
+namespace sms::storage {
+namespace {
+
+class CachingStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open({}); }
+
+  void Open(const CacheLimits& limits) {
+    auto s = OpenSqliteStore(dir_.Join("c.db"));
+    ASSERT_TRUE(s) << s.error().ToString();
+    behind_ = s->get();
+    cache_ = NewCachingStore(std::move(*s), limits);
+    ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
+    ASSERT_TRUE(cache_->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
+    ASSERT_TRUE(cache_->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
+    Source src;
+    src.id = "s1";
+    src.domain_id = "d1";
+    src.name = "src";
+    src.hostname = "h";
+    src.os_type = "LINUX";
+    ASSERT_TRUE(cache_->UpsertSource(src));
+    ASSERT_TRUE(cache_->CreateTask(MakeTask("t1")));
+  }
+
+  static Task MakeTask(std::string id) {
+    Task t;
+    t.id = std::move(id);
+    t.domain_id = "d1";
+    t.name = "task";
+    t.type = "MIGRATE_FILE";
+    t.os_type = "LINUX";
+    t.source_id = "s1";
+    t.target_name = "target";
+    t.state = "READY";
+    return t;
+  }
+  static storage::Run MakeRun(std::string id, int dirs = 1) {
+    storage::Run r;
+    r.run_id = std::move(id);
+    r.domain_id = "d1";
+    r.task_id = "t1";
+    r.check_result = "success";
+    r.content_hash = "h-" + r.run_id;
+    for (int i = 0; i < dirs; ++i)
+      r.dirs.push_back({"/d" + std::to_string(i), 1, 0, 0, 0, 0, 0, 0, 0});
+    return r;
+  }
+  size_t Runs() {
+    auto r = cache_->ListRuns("d1", "t1", 100);
+    EXPECT_TRUE(r);
+    return r ? r->size() : 0;
+  }
+
+  sms::testing::TempDir dir_;
+  Store* behind_ = nullptr;  // the inner store, owned by cache_
+  std::unique_ptr<Store> cache_;
+};
+
+TEST_F(CachingStoreTest, HoldsReadsUntilAWriteThroughItClearsThem) {
+  EXPECT_EQ(Runs(), 0u);
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, "READY");
+  EXPECT_EQ(cache_->ResolveToken("th")->user.name, "op");
+  // Behind its back: the held records do not change.
+  ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
+  ASSERT_TRUE(behind_->UpdateTaskState("d1", "t1", "READY", "RUNNING", "", 5));
+  ASSERT_TRUE(behind_->RevokeToken("th", 6));
+  EXPECT_EQ(Runs(), 0u);
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, "READY");
+  EXPECT_FALSE(cache_->ResolveToken("th")->token.revoked_at);
+  // A write through it: every held record is read again.
+  ASSERT_TRUE(cache_->CommitRun(MakeRun("r2")));
+  EXPECT_EQ(Runs(), 2u);
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, "RUNNING");
+  EXPECT_TRUE(cache_->ResolveToken("th")->token.revoked_at);
+}
+
+TEST_F(CachingStoreTest, EachWriteThatCanChangeAHeldRecordClearsIt) {
+  const std::vector<std::pair<const char*, std::function<bool()>>> writes = {
+      {"RevokeToken", [&] { return !!cache_->RevokeToken("th", 7); }},
+      {"UpdateTaskState",
+       [&] {
+         return !!cache_->UpdateTaskState("d1", "t1", "READY", "READY", "", 8);
+       }},
+      {"PutTaskConfigs",
+       [&] {
+         return !!cache_->PutTaskConfigs("d1", "t1", {{"k", "v"}});
+       }},
+      {"CommitRun", [&] { return !!cache_->CommitRun(MakeRun("rc")); }},
+      {"DeleteTask", [&] { return !!cache_->DeleteTask("d1", "t1"); }},
+  };
+  int n = 0;
+  for (const auto& [name, write] : writes) {
+    SCOPED_TRACE(name);
+    const size_t before = Runs();
+    ASSERT_TRUE(behind_->CommitRun(MakeRun("behind" + std::to_string(n++))));
+    EXPECT_EQ(Runs(), before);  // held
+    ASSERT_TRUE(write());
+    if (std::string(name) == "DeleteTask") {
+      EXPECT_EQ(cache_->GetTask("d1", "t1").error().code,
+                core::ErrorCode::kNotFound);
+    } else {
+      EXPECT_GT(Runs(), before);  // read again
+    }
+  }
+}
+
+TEST_F(CachingStoreTest, AHeartbeatOrAnEmptyPollKeepsWhatIsHeld) {
+  EXPECT_EQ(Runs(), 0u);
+  ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
+  ASSERT_TRUE(cache_->TouchSource("d1", "s1", 10));
+  auto polled = cache_->NextCommand("d1", "s1", 11);
+  ASSERT_TRUE(polled);
+  EXPECT_FALSE(polled->has_value());
+  EXPECT_EQ(Runs(), 0u);  // still held
+}
+
+TEST_F(CachingStoreTest, MissesAreNotHeld) {
+  EXPECT_EQ(cache_->GetTask("d1", "t2").error().code,
+            core::ErrorCode::kNotFound);
+  EXPECT_EQ(cache_->ResolveToken("th2").error().code,
+            core::ErrorCode::kNotFound);
+  ASSERT_TRUE(behind_->CreateTask(MakeTask("t2")));
+  ASSERT_TRUE(behind_->CreateToken({"th2", "d1", "u1", 1, 1000000, {}}));
+  EXPECT_TRUE(cache_->GetTask("d1", "t2"));
+  EXPECT_TRUE(cache_->ResolveToken("th2"));
+}
+
+// A request's read scope took its snapshot (the token lookup) before
+// another thread committed a run: what it then reads of the runs is the old
+// snapshot, which must not be held past the scope.
+TEST_F(CachingStoreTest, AReadFromASnapshotOlderThanAWriteIsNotHeld) {
+  {
+    auto scope = cache_->BeginReadScope();
+    ASSERT_NE(scope, nullptr);
+    ASSERT_TRUE(cache_->ResolveToken("th"));
+    std::thread writer([&] { ASSERT_TRUE(cache_->CommitRun(MakeRun("r1"))); });
+    writer.join();
+    auto in_scope = cache_->ListRuns("d1", "t1", 100);
+    ASSERT_TRUE(in_scope);
+    EXPECT_EQ(in_scope->size(), 0u);  // the scope's snapshot
+  }
+  EXPECT_EQ(Runs(), 1u);
+}
+
+TEST_F(CachingStoreTest, WritesInsideAReadScopeAreRefused) {
+  auto scope = cache_->BeginReadScope();
+  ASSERT_NE(scope, nullptr);
+  // Before any read: the inner store's own scope has not begun yet.
+  EXPECT_EQ(cache_->CommitRun(MakeRun("r1")).error().code,
+            core::ErrorCode::kInternal);
+  scope.reset();
+  EXPECT_EQ(Runs(), 0u);
+}
+
+TEST_F(CachingStoreTest, StaysWithinItsLimits) {
+  CacheLimits limits;
+  limits.run_lists = 2;
+  limits.run_dirs = 10;
+  cache_.reset();
+  sms::testing::TempDir other;
+  auto s = OpenSqliteStore(other.Join("l.db"));
+  ASSERT_TRUE(s);
+  behind_ = s->get();
+  cache_ = NewCachingStore(std::move(*s), limits);
+  ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
+  Source src;
+  src.id = "s1";
+  src.domain_id = "d1";
+  src.name = "src";
+  src.hostname = "h";
+  src.os_type = "LINUX";
+  ASSERT_TRUE(cache_->UpsertSource(src));
+  ASSERT_TRUE(cache_->CreateTask(MakeTask("t1")));
+  // A list of more directories than the limit is never held.
+  ASSERT_TRUE(cache_->CommitRun(MakeRun("big", 11)));
+  EXPECT_EQ(Runs(), 1u);
+  ASSERT_TRUE(behind_->CommitRun(MakeRun("r2")));
+  EXPECT_EQ(Runs(), 2u);
+  // More lists than the limit: all are still answered right.
+  for (int limit = 1; limit <= 5; ++limit) {
+    auto r = cache_->ListRuns("d1", "t1", limit);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->size(), std::min<size_t>(2, limit));
+  }
+}
+
+TEST(SqliteServerLockTest, OneHolderAtATime) {
+  sms::testing::TempDir dir;
+  const std::string path = dir.Join("s.db");
+  auto first = SqliteServerLock::Acquire(path);
+  ASSERT_TRUE(first) << first.error().ToString();
+  auto second = SqliteServerLock::Acquire(path);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, core::ErrorCode::kFailedPrecondition);
+  EXPECT_NE(second.error().message.find("served by another sms-server (pid " +
+                                        std::to_string(getpid())),
+            std::string::npos)
+      << second.error().message;
+  first->reset();
+  EXPECT_TRUE(SqliteServerLock::Acquire(path));
+}
+
+}  // namespace
+}  // namespace sms::storage
