@@ -25,7 +25,8 @@ std::string Base64Encode(std::string_view bytes);
 std::string Base64UrlEncode(std::string_view bytes);
 // Decodes either alphabet, padding optional; nullopt-like error on bad input.
 core::Result<std::string> Base64Decode(std::string_view text);
-// A random (version 4) UUID, lower-case.
+// A time-ordered (version 7, RFC 9562) UUID, lower-case: 48 bits of Unix
+// time in ms, then 74 random bits.
 std::string NewUuid();
 // True when `s` is a lower-case 36-character UUID.
 bool IsUuid(std::string_view s);

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <string>
+#include <thread>
 
 namespace sms::server {
 namespace {
@@ -27,15 +30,28 @@ TEST(CryptoTest, Base64RoundTripsBothAlphabets) {
   EXPECT_FALSE(Base64Decode("not base64!"));
 }
 
-TEST(CryptoTest, UuidsAreV4AndRecognised) {
+TEST(CryptoTest, UuidsAreV7AndRecognised) {
   std::set<std::string> seen;
+  const std::string first = NewUuid();
   for (int i = 0; i < 100; ++i) {
     std::string u = NewUuid();
     EXPECT_TRUE(IsUuid(u)) << u;
-    EXPECT_EQ(u[14], '4');
+    EXPECT_EQ(u[14], '7');
+    EXPECT_NE(std::string("89ab").find(u[19]), std::string::npos) << u;
     seen.insert(u);
   }
   EXPECT_EQ(seen.size(), 100u);
+  // Time-ordered: the 48-bit millisecond prefix never goes back, and is now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::string later = NewUuid();
+  EXPECT_LT(first.substr(0, 13), later.substr(0, 13));
+  const int64_t ms =
+      std::stoll(later.substr(0, 8) + later.substr(9, 4), nullptr, 16);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_LE(ms, now);
+  EXPECT_GT(ms, now - 60000);
   EXPECT_FALSE(IsUuid("7861C7AB-06c0-4b23-a350-00e5ed361fbb"));
   EXPECT_FALSE(IsUuid("7861c7ab-06c0-4b23-a350-00e5ed361fbb0"));
   EXPECT_FALSE(IsUuid("7861c7ab_06c0-4b23-a350-00e5ed361fbb"));
