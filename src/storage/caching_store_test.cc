@@ -18,10 +18,12 @@ namespace {
 
 class CachingStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override { Open({}); }
+  void SetUp() override { Open("c.db", {}); }
 
-  void Open(const CacheLimits& limits) {
-    auto s = OpenSqliteStore(dir_.Join("c.db"));
+  // A fresh database `name` with one domain, user, token, source and task.
+  void Open(const std::string& name, const CacheLimits& limits) {
+    cache_.reset();
+    auto s = OpenSqliteStore(dir_.Join(name));
     ASSERT_TRUE(s) << s.error().ToString();
     behind_ = s->get();
     cache_ = NewCachingStore(std::move(*s), limits);
@@ -172,21 +174,7 @@ TEST_F(CachingStoreTest, StaysWithinItsLimits) {
   CacheLimits limits;
   limits.run_lists = 2;
   limits.run_dirs = 10;
-  cache_.reset();
-  sms::testing::TempDir other;
-  auto s = OpenSqliteStore(other.Join("l.db"));
-  ASSERT_TRUE(s);
-  behind_ = s->get();
-  cache_ = NewCachingStore(std::move(*s), limits);
-  ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
-  Source src;
-  src.id = "s1";
-  src.domain_id = "d1";
-  src.name = "src";
-  src.hostname = "h";
-  src.os_type = "LINUX";
-  ASSERT_TRUE(cache_->UpsertSource(src));
-  ASSERT_TRUE(cache_->CreateTask(MakeTask("t1")));
+  Open("limits.db", limits);
   // A list of more directories than the limit is never held.
   ASSERT_TRUE(cache_->CommitRun(MakeRun("big", 11)));
   EXPECT_EQ(Runs(), 1u);
