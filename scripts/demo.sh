@@ -33,6 +33,13 @@ trap cleanup EXIT
 trap 'echo; echo "stopping the demo"; exit 0' INT TERM
 
 mkdir -p "$demo"
+# A demo still running serves this database (it holds sms.db.lock): do not
+# pull the database from under it.
+if [[ -e "$demo/sms.db.lock" ]] && ! flock -n "$demo/sms.db.lock" true; then
+  echo "another demo is running on $demo/sms.db (sms-server pid $(cat "$demo/sms.db.lock")):" \
+    "stop it first (Ctrl-C in its terminal)" >&2
+  exit 1
+fi
 rm -rf "$demo/sms.db" "$demo/sms.db-wal" "$demo/sms.db-shm" "$demo/agent-state"
 db="sqlite:$demo/sms.db"
 "$repo/scripts/demo_trees.sh" "$demo" >/dev/null
