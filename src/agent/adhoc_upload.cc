@@ -3,22 +3,22 @@
 #include <chrono>
 #include <thread>
 
+#include "auth/crypto.h"
 #include "core/clock.h"
-#include "server/crypto.h"
 
 namespace sms::agent {
 
 core::Result<std::unique_ptr<AdhocUpload>> AdhocUpload::Begin(
     AgentConfig config, std::string task_id) {
   SMS_RETURN_IF_ERROR(ValidateConfig(config));
-  if (!server::IsUuid(task_id)) {
+  if (!auth::IsUuid(task_id)) {
     return core::Fail(core::InvalidArgument(
         "--task: '" + task_id + "' is not a task id (a lower-case UUID)"));
   }
   std::unique_ptr<AdhocUpload> u(new AdhocUpload());
   u->config_ = std::move(config);
   u->task_id_ = std::move(task_id);
-  u->run_id_ = server::NewUuid();
+  u->run_id_ = auth::NewUuid();
   u->http_ = NewCurlHttpClient(u->config_.ca_file, 120);
   u->client_ = std::make_unique<ServerClient>(*u->http_, core::SystemClock(),
                                               u->config_);

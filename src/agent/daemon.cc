@@ -8,9 +8,9 @@
 #include <chrono>
 #include <filesystem>
 
+#include "auth/crypto.h"
 #include "core/json_writer.h"
 #include "core/report.h"
-#include "server/crypto.h"
 
 namespace sms::agent {
 namespace {
@@ -200,7 +200,7 @@ void Daemon::RunCheck(Command command) {
     std::lock_guard<std::mutex> lock(mu_);
     canceller = canceller_;
   }
-  if (command.run_id.empty()) command.run_id = server::NewUuid();
+  if (command.run_id.empty()) command.run_id = auth::NewUuid();
   VerifyOptions o;
   o.source = config_.source_root;
   o.dirs = command.dirs;

@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "server/sdk_signer.h"
+#include "auth/sdk_signer.h"
+#include "core/strings.h"
 
 namespace sms::agent {
 namespace json = boost::json;
@@ -26,17 +27,7 @@ std::vector<std::string> StrList(const json::object& o, const char* key) {
     }
   } else if (v->is_string()) {
     // A comma-separated string, as CONSISTENCY_DIR is configured.
-    std::string s(v->get_string());
-    size_t pos = 0;
-    while (pos <= s.size()) {
-      size_t end = s.find(',', pos);
-      if (end == std::string::npos) end = s.size();
-      std::string part = s.substr(pos, end - pos);
-      part.erase(0, part.find_first_not_of(' '));
-      part.erase(part.find_last_not_of(' ') + 1);
-      if (!part.empty()) out.push_back(part);
-      pos = end + 1;
-    }
+    out = core::SplitList(v->get_string());
   }
   return out;
 }
@@ -107,8 +98,8 @@ core::Result<HttpResponse> ServerClient::Send(const std::string& method,
     req.headers.emplace_back("X-Auth-Token", config_.token);
   } else {
     const std::string date =
-        server::FormatSdkDate(clock_.NowEpochMillis() + skew_ms_);
-    server::SignableRequest sreq;
+        auth::FormatSdkDate(clock_.NowEpochMillis() + skew_ms_);
+    auth::SignableRequest sreq;
     sreq.method = method;
     const size_t q = path.find('?');
     sreq.path = path.substr(0, q);
@@ -120,7 +111,7 @@ core::Result<HttpResponse> ServerClient::Send(const std::string& method,
     const std::vector<std::string> signed_headers = {"content-type", "host",
                                                      "x-sdk-date"};
     const std::string signature =
-        server::SdkSignature(sreq, signed_headers, date, config_.sk);
+        auth::SdkSignature(sreq, signed_headers, date, config_.sk);
     req.headers.emplace_back("X-Sdk-Date", date);
     req.headers.emplace_back(
         "Authorization", "SDK-HMAC-SHA256 Access=" + config_.ak +

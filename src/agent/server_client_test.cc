@@ -4,7 +4,7 @@
 
 #include <deque>
 
-#include "server/sdk_signer.h"
+#include "auth/sdk_signer.h"
 #include "testing/fake_clock.h"
 
 namespace sms::agent {
@@ -51,18 +51,18 @@ TEST(ServerClientTest, SignsRequestsTheWayTheServerVerifies) {
   EXPECT_EQ(req.url, "http://127.0.0.1:8080/v3/sources");
   const std::string date = Header(req, "X-Sdk-Date");
   ASSERT_EQ(date.size(), 16u);
-  auto auth = server::ParseSdkAuthorization(Header(req, "Authorization"));
+  auto auth = auth::ParseSdkAuthorization(Header(req, "Authorization"));
   ASSERT_TRUE(auth);
   EXPECT_EQ(auth->access_key, "AK1");
-  server::SignableRequest sreq{"POST",
-                               "/v3/sources",
-                               "",
-                               {{"Content-Type", "application/json"},
-                                {"Host", "127.0.0.1:8080"},
-                                {"X-Sdk-Date", date}},
-                               req.body};
+  auth::SignableRequest sreq{"POST",
+                             "/v3/sources",
+                             "",
+                             {{"Content-Type", "application/json"},
+                              {"Host", "127.0.0.1:8080"},
+                              {"X-Sdk-Date", date}},
+                             req.body};
   EXPECT_EQ(auth->signature,
-            server::SdkSignature(sreq, auth->signed_headers, date, "secret"));
+            auth::SdkSignature(sreq, auth->signed_headers, date, "secret"));
 }
 
 TEST(ServerClientTest, CorrectsClockSkewFromTheDateHeader) {

@@ -5,10 +5,16 @@
 #include <optional>
 #include <random>
 
-#include "server/crypto.h"
+#include "auth/crypto.h"
+#include "auth/sdk_signer.h"
 #include "server/static_files.h"
 
 namespace sms::server {
+
+using auth::IsUuid;
+using auth::PercentDecode;
+using auth::RandomBytes;
+using auth::SignableRequest;
 
 namespace {
 
@@ -23,33 +29,6 @@ const std::string* FindHeader(const Headers& h, std::string_view name) {
   for (const auto& [k, v] : h)
     if (Lower(k) == name) return &v;
   return nullptr;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// `plus_is_space`: a query string's form encoding ('+' for ' ', as curl
-// --data-urlencode, HTML forms and Python's urlencode write it); a path
-// keeps '+' literal.
-std::string PercentDecode(std::string_view s, bool plus_is_space = false) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (plus_is_space && s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-               HexValue(s[i + 2]) >= 0) {
-      out.push_back(
-          static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
 }
 
 std::vector<std::string> SplitPath(std::string_view path) {

@@ -8,12 +8,17 @@
 
 #include <set>
 
-#include "server/crypto.h"
-#include "server/sdk_signer.h"
+#include "auth/crypto.h"
+#include "auth/sdk_signer.h"
 #include "storage/sqlite_store.h"
 #include "testing/temp_dir.h"
 
 namespace sms::server {
+
+using auth::FormatSdkDate;
+using auth::NewUuid;
+using auth::SdkSignature;
+using auth::SignableRequest;
 std::string_view OpenApiJson();
 
 namespace {

@@ -2,9 +2,21 @@
 
 #include <ctime>
 
-#include "server/crypto.h"
+#include "auth/crypto.h"
 
 namespace sms::server {
+
+using auth::Base64UrlEncode;
+using auth::ConstantTimeEquals;
+using auth::HashPassword;
+using auth::NewUuid;
+using auth::ParseSdkAuthorization;
+using auth::ParseSdkDate;
+using auth::RandomBytes;
+using auth::SdkSignature;
+using auth::Sha256Hex;
+using auth::SignableRequest;
+using auth::VerifyPassword;
 namespace {
 
 constexpr char kBadLogin[] = "The username or password is wrong.";

@@ -16,14 +16,16 @@
 #include <string>
 #include <string_view>
 
+#include "auth/sdk_signer.h"
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
-#include "server/sdk_signer.h"
 #include "storage/store.h"
 
 namespace sms::server {
+
+using auth::SignableRequest;
 
 struct AuthOptions {
   // Token lifetime.

@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "server/auth_service.h"
-#include "server/crypto.h"
 
 namespace sms::server {
 namespace {

@@ -2,9 +2,15 @@
 
 #include <charconv>
 
-#include "server/crypto.h"
+#include "auth/crypto.h"
 
 namespace sms::server {
+
+using auth::Base64Decode;
+using auth::Base64UrlEncode;
+using auth::IsUuid;
+using auth::NewUuid;
+using auth::Sha256Hex;
 namespace {
 
 constexpr char kTaskNotFound[] = "The task does not exist.";

@@ -18,12 +18,17 @@
 #include <sstream>
 #include <thread>
 
-#include "server/crypto.h"
+#include "auth/crypto.h"
+#include "auth/sdk_signer.h"
 #include "server/json_fields.h"
-#include "server/sdk_signer.h"
 #include "testing/temp_dir.h"
 
 namespace sms::server {
+
+using auth::FormatSdkDate;
+using auth::NewUuid;
+using auth::SdkSignature;
+using auth::SignableRequest;
 namespace {
 
 using ::testing::HasSubstr;

@@ -2,33 +2,19 @@
 
 #include <algorithm>
 
-#include "server/crypto.h"
+#include "auth/crypto.h"
+#include "core/strings.h"
 
 namespace sms::server {
+
+using auth::IsUuid;
+using auth::NewUuid;
 namespace {
 
 constexpr char kTaskNotFound[] = "The task does not exist.";
 constexpr char kSourceNotFound[] = "The source server does not exist.";
 constexpr int64_t kConnectedWindowMs = 60 * 1000;
 constexpr int64_t kMaxInt32 = 2147483647;
-
-// Splits on ',' and trims blanks; empty items are dropped.
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t pos = s.find(',', start);
-    if (pos == std::string::npos) pos = s.size();
-    std::string item = s.substr(start, pos - start);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-      item.erase(item.begin());
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-      item.pop_back();
-    if (!item.empty()) out.push_back(std::move(item));
-    start = pos + 1;
-  }
-  return out;
-}
 
 ApiResult<std::optional<std::string>> QueryString(const QueryParams& q,
                                                   const std::string& key,
@@ -51,7 +37,7 @@ ApiResult<int64_t> QueryInt(const QueryParams& q, const std::string& key,
 
 ApiResult<std::vector<std::string>> SplitConsistencyDirs(
     const std::string& value, std::string_view path) {
-  std::vector<std::string> dirs = SplitList(value);
+  std::vector<std::string> dirs = core::SplitList(value);
   if (dirs.empty()) return Malformed(path, "lists no directory");
   if (dirs.size() > 30) return Malformed(path, "more than 30 directories");
   for (std::string& d : dirs) {
@@ -304,7 +290,7 @@ ApiResult<json::value> TaskService::SetConfiguration(const Identity& who,
     } else if (*key == "CONSISTENCY_EXCLUDE") {
       if (value->size() > 4096)
         return Malformed(vpath, "longer than 4096 bytes");
-      if (SplitList(*value).size() > 100)
+      if (core::SplitList(*value).size() > 100)
         return Malformed(vpath, "more than 100 patterns");
     } else if (*key == "CONSISTENCY_IO_LIMIT") {
       auto n = ParseQueryInt(*value, vpath, 0, 100000);
@@ -371,7 +357,7 @@ ApiResult<json::value> TaskService::RunAction(const Identity& who,
     json::array dir_list;
     for (const auto& d : *dirs) dir_list.push_back(json::string(d));
     json::array exclude;
-    for (const auto& p : SplitList(cfg["CONSISTENCY_EXCLUDE"]))
+    for (const auto& p : core::SplitList(cfg["CONSISTENCY_EXCLUDE"]))
       exclude.push_back(json::string(p));
     int64_t io_limit = 0;
     if (!cfg["CONSISTENCY_IO_LIMIT"].empty()) {

@@ -1,4 +1,4 @@
-// Crypto: the few primitives the server needs, on OpenSSL.
+// Crypto: the few primitives the server and the agent need, on OpenSSL.
 // Thread-safety: every function is safe to call concurrently.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "core/result.h"
 
-namespace sms::server {
+namespace sms::auth {
 
 // Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
@@ -37,4 +37,4 @@ std::string HashPassword(std::string_view password, int iterations = 210000);
 // True if `password` matches `stored` (constant-time comparison).
 bool VerifyPassword(std::string_view password, std::string_view stored);
 
-}  // namespace sms::server
+}  // namespace sms::auth

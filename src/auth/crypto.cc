@@ -1,4 +1,4 @@
-#include "server/crypto.h"
+#include "auth/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <vector>
 
-namespace sms::server {
+#include "core/strings.h"
+
+namespace sms::auth {
 
 std::string HexEncode(std::string_view bytes) {
   static const char kHex[] = "0123456789abcdef";
@@ -143,18 +145,6 @@ std::string Pbkdf2(std::string_view password, std::string_view salt,
   return out;
 }
 
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    size_t pos = s.find(sep, start);
-    parts.push_back(s.substr(start, pos - start));
-    if (pos == std::string_view::npos) break;
-    start = pos + 1;
-  }
-  return parts;
-}
-
 }  // namespace
 
 std::string HashPassword(std::string_view password, int iterations) {
@@ -165,7 +155,7 @@ std::string HashPassword(std::string_view password, int iterations) {
 }
 
 bool VerifyPassword(std::string_view password, std::string_view stored) {
-  auto parts = Split(stored, '$');
+  auto parts = core::Split(stored, '$');
   if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return false;
   int iterations = std::atoi(std::string(parts[1]).c_str());
   if (iterations < 1 || iterations > 10000000) return false;
@@ -175,4 +165,4 @@ bool VerifyPassword(std::string_view password, std::string_view stored) {
   return ConstantTimeEquals(Pbkdf2(password, *salt, iterations), *want);
 }
 
-}  // namespace sms::server
+}  // namespace sms::auth

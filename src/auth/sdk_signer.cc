@@ -1,12 +1,13 @@
-#include "server/sdk_signer.h"
+#include "auth/sdk_signer.h"
 
 #include <algorithm>
 #include <cctype>
 #include <ctime>
 
-#include "server/crypto.h"
+#include "auth/crypto.h"
+#include "core/strings.h"
 
-namespace sms::server {
+namespace sms::auth {
 namespace {
 
 std::string Lower(std::string_view s) {
@@ -31,13 +32,16 @@ int HexValue(char c) {
   return -1;
 }
 
-// Decodes %XX escapes; anything else is kept as is.
-std::string PercentDecode(std::string_view s) {
+}  // namespace
+
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-        HexValue(s[i + 2]) >= 0) {
+    if (plus_is_space && s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
       out.push_back(
           static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
       i += 2;
@@ -47,20 +51,6 @@ std::string PercentDecode(std::string_view s) {
   }
   return out;
 }
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    size_t pos = s.find(sep, start);
-    parts.push_back(s.substr(start, pos - start));
-    if (pos == std::string_view::npos) break;
-    start = pos + 1;
-  }
-  return parts;
-}
-
-}  // namespace
 
 std::string SdkUriEncode(std::string_view raw) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -83,7 +73,8 @@ core::Result<SdkAuthorization> ParseSdkAuthorization(std::string_view header) {
     return core::Fail(core::InvalidArgument(
         "Authorization: expected the SDK-HMAC-SHA256 scheme"));
   SdkAuthorization out;
-  for (std::string_view part : Split(header.substr(kScheme.size()), ',')) {
+  for (std::string_view part :
+       core::Split(header.substr(kScheme.size()), ',')) {
     part = Trim(part);
     size_t eq = part.find('=');
     if (eq == std::string_view::npos) continue;
@@ -92,7 +83,7 @@ core::Result<SdkAuthorization> ParseSdkAuthorization(std::string_view header) {
     if (key == "Access") {
       out.access_key = std::string(value);
     } else if (key == "SignedHeaders") {
-      for (std::string_view h : Split(value, ';'))
+      for (std::string_view h : core::Split(value, ';'))
         if (!h.empty()) out.signed_headers.push_back(Lower(h));
     } else if (key == "Signature") {
       out.signature = Lower(value);
@@ -114,7 +105,7 @@ std::string SdkCanonicalRequest(
   std::string uri;
   std::string_view path = req.path;
   if (path.empty()) path = "/";
-  auto segments = Split(path, '/');
+  auto segments = core::Split(path, '/');
   for (size_t i = 0; i < segments.size(); ++i) {
     if (i > 0) uri.push_back('/');
     uri += SdkUriEncode(PercentDecode(segments[i]));
@@ -124,7 +115,7 @@ std::string SdkCanonicalRequest(
   // Query: decoded, re-encoded, sorted by key then value.
   std::vector<std::pair<std::string, std::string>> params;
   if (!req.query.empty()) {
-    for (std::string_view kv : Split(req.query, '&')) {
+    for (std::string_view kv : core::Split(req.query, '&')) {
       if (kv.empty()) continue;
       size_t eq = kv.find('=');
       std::string k = SdkUriEncode(PercentDecode(kv.substr(0, eq)));
@@ -212,4 +203,4 @@ std::string FormatSdkDate(int64_t epoch_ms) {
   return buf;
 }
 
-}  // namespace sms::server
+}  // namespace sms::auth

@@ -1,8 +1,8 @@
-#include "server/sdk_signer.h"
+#include "auth/sdk_signer.h"
 
 #include <gtest/gtest.h>
 
-namespace sms::server {
+namespace sms::auth {
 namespace {
 
 // The vendor's signing-guide vector (spec/API.md §2).
@@ -81,4 +81,4 @@ TEST(SdkSignerTest, SdkDateRoundTrips) {
 }
 
 }  // namespace
-}  // namespace sms::server
+}  // namespace sms::auth

@@ -1,4 +1,4 @@
-#include "server/crypto.h"
+#include "auth/crypto.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-namespace sms::server {
+namespace sms::auth {
 namespace {
 
 TEST(CryptoTest, Sha256OfEmptyString) {
@@ -76,4 +76,4 @@ TEST(CryptoTest, ConstantTimeEquals) {
 }
 
 }  // namespace
-}  // namespace sms::server
+}  // namespace sms::auth

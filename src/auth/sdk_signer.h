@@ -11,7 +11,7 @@
 
 #include "core/result.h"
 
-namespace sms::server {
+namespace sms::auth {
 
 struct SignableRequest {
   std::string method;  // "GET"
@@ -31,6 +31,11 @@ struct SdkAuthorization {
 // Parses "SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex".
 [[nodiscard]] core::Result<SdkAuthorization> ParseSdkAuthorization(
     std::string_view header);
+
+// Decodes %XX escapes; anything else is kept as is. `plus_is_space`: a
+// query string's form encoding ('+' for ' ', as curl --data-urlencode, HTML
+// forms and Python's urlencode write it); a path keeps '+' literal.
+std::string PercentDecode(std::string_view s, bool plus_is_space = false);
 
 // Percent-encodes with the SDK's unreserved set (A-Z a-z 0-9 - _ . ~).
 std::string SdkUriEncode(std::string_view raw);
@@ -52,4 +57,4 @@ std::string SdkSignature(const SignableRequest& req,
 // Formats epoch milliseconds as an X-Sdk-Date.
 std::string FormatSdkDate(int64_t epoch_ms);
 
-}  // namespace sms::server
+}  // namespace sms::auth

@@ -1,0 +1,21 @@
+// Strings: the two ways our inputs are split.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sms::core {
+
+// Every part of `s` between separators, empty ones included:
+// Split("a,,b", ',') is {"a", "", "b"}; Split("", ',') is {""}. The views
+// point into `s`.
+std::vector<std::string_view> Split(std::string_view s, char sep);
+
+// A comma-separated list as users write one (CONSISTENCY_DIR, an agent's
+// "dirs"): items trimmed of blanks and tabs, empty items dropped:
+// SplitList(" /a, ,/b ") is {"/a", "/b"}.
+std::vector<std::string> SplitList(std::string_view s);
+
+}  // namespace sms::core
