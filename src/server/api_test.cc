@@ -10,6 +10,7 @@
 
 #include "auth/crypto.h"
 #include "auth/sdk_signer.h"
+#include "storage/caching_store.h"
 #include "storage/sqlite_store.h"
 #include "testing/temp_dir.h"
 
@@ -62,7 +63,8 @@ class ApiTest : public ::testing::Test {
     so.busy_timeout_ms = 200;  // the 503 test waits this long
     auto s = storage::OpenSqliteStore(dir_.Join("api.db"), so);
     ASSERT_TRUE(s) << s.error().ToString();
-    store_ = std::move(*s);
+    // As sms-server serves SQLite: behind the read cache.
+    store_ = storage::NewCachingStore(std::move(*s));
     AuthOptions ao;
     ao.pbkdf2_iterations = 1000;
     auth_ = std::make_unique<AuthService>(*store_, clock_, ao);
