@@ -15,27 +15,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export SMS_SERVER="$BUILD_DIR/bin/sms-server"
 [[ -x "$SMS_SERVER" ]] || { echo "sdk tests: $SMS_SERVER is not built" >&2; exit 2; }
 
-need=()
-command -v node >/dev/null || need+=(nodejs)
-command -v npm >/dev/null || need+=(npm)
-if ((${#need[@]})); then
-  SUDO=""
-  [[ $(id -u) == 0 ]] || SUDO=sudo
-  echo "sdk tests: installing ${need[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-# npm ci only when node_modules is missing or older than the lock file; a
-# lock keeps two build directories' runs from installing at once.
-stamp="$HERE/node_modules/.package-lock.json"
-(
-  flock 9
-  if [[ ! -f "$stamp" || "$HERE/package-lock.json" -nt "$stamp" ]]; then
-    cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error
-  fi
-) 9>"${TMPDIR:-/tmp}/sms-sdk-npm.lock"
+source "$HERE/../support/node_deps.sh"
+apt_install_missing "sdk tests" node:nodejs npm:npm
+npm_ci_if_stale "$HERE"
 
 cd "$HERE"
 exec node --test --test-concurrency=1 official_sdk.test.cjs

@@ -24,28 +24,10 @@ if [[ ! -x "$SERVER" ]]; then
 fi
 
 # --- what the tests need: chromium, node + npm, playwright-core ---
-need=()
-[[ -x /usr/bin/chromium ]] || need+=(chromium)
-command -v curl >/dev/null || need+=(curl)
-command -v node >/dev/null || need+=(nodejs)
-command -v npm >/dev/null || need+=(npm)
-if ((${#need[@]})); then
-  SUDO=""
-  [[ $(id -u) == 0 ]] || SUDO=sudo
-  echo "console tests: installing ${need[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-# npm ci only when node_modules is missing or older than the lock file.
-# A lock keeps two build directories' test runs from installing at once.
-stamp="$CONSOLE_DIR/node_modules/.package-lock.json"
-(
-  flock 9
-  if [[ ! -f "$stamp" || "$CONSOLE_DIR/package-lock.json" -nt "$stamp" ]]; then
-    cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error
-  fi
-) 9>"${TMPDIR:-/tmp}/sms-console-npm.lock"
+source "$CONSOLE_DIR/../../tests/support/node_deps.sh"
+apt_install_missing "console tests" /usr/bin/chromium:chromium curl:curl \
+  node:nodejs npm:npm
+npm_ci_if_stale "$CONSOLE_DIR"
 
 # --- a fresh server with a seeded domain and one user per role ---
 rm -rf "$WORK"
