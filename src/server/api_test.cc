@@ -64,7 +64,10 @@ class ApiTest : public ::testing::Test {
     auto s = storage::OpenSqliteStore(dir_.Join("api.db"), so);
     ASSERT_TRUE(s) << s.error().ToString();
     // As sms-server serves SQLite: behind the read cache.
-    store_ = storage::NewCachingStore(std::move(*s));
+    auto cache = storage::NewCachingStore(std::move(*s));
+    storage::CachingStore* c = cache.get();
+    metrics_.SetReadCacheSource([c] { return c->Stats(); });
+    store_ = std::move(cache);
     AuthOptions ao;
     ao.pbkdf2_iterations = 1000;
     auth_ = std::make_unique<AuthService>(*store_, clock_, ao);
@@ -783,6 +786,16 @@ TEST_F(ApiTest, OperationsEndpoints) {
                                "status=\"200\"} 1"));
   EXPECT_THAT(m.raw, HasSubstr("sms_http_request_duration_seconds_bucket"));
   EXPECT_THAT(m.raw, HasSubstr("sms_runs_committed_total 0"));
+  // The viewer's token: read from the database by the GET above (a miss),
+  // then from the cache by the next one (a hit).
+  Call("GET", "/v3/tasks", "", "acme/viewer");
+  Reply m2 = Call("GET", "/metrics", "", "");
+  EXPECT_THAT(m2.raw,
+              HasSubstr("sms_read_cache_requests_total{table=\"tokens\","
+                        "result=\"miss\"} 1\n"));
+  EXPECT_THAT(m2.raw,
+              HasSubstr("sms_read_cache_requests_total{table=\"tokens\","
+                        "result=\"hit\"} 1\n"));
   Reply o = Call("GET", "/openapi.json", "", "");
   EXPECT_EQ(o.status, 200);
   EXPECT_EQ(o.body.at("openapi"), "3.0.3");

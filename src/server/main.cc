@@ -171,7 +171,12 @@ int Serve(const ServerConfig& cfg) {
   if (!store)
     return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
                 store.error().ToString());
-  if (sqlite) *store = storage::NewCachingStore(std::move(*store));
+  storage::CachingStore* cache = nullptr;
+  if (sqlite) {
+    auto cached = storage::NewCachingStore(std::move(*store));
+    cache = cached.get();
+    *store = std::move(cached);
+  }
   core::Clock& clock = core::SystemClock();
   server::AuthOptions auth_options;
   auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
@@ -181,6 +186,8 @@ int Serve(const ServerConfig& cfg) {
   server::ResultService results(**store, clock, tasks);
   server::ExportService exports(**store, tasks);
   server::Metrics metrics;
+  if (cache != nullptr)
+    metrics.SetReadCacheSource([cache] { return cache->Stats(); });
   server::LogSink log_sink(STDERR_FILENO);
   server::ApiDeps deps{store->get(),
                        &clock,

@@ -66,6 +66,26 @@ std::string Metrics::Render(int64_t runs_committed) {
                 static_cast<long long>(storage_errors_.load()),
                 static_cast<long long>(open_connections_.load()));
   out += buf;
+  if (read_cache_) {
+    const storage::CacheStats c = read_cache_();
+    out +=
+        "# HELP sms_read_cache_requests_total Reads of tokens, tasks and run "
+        "lists answered from the server's read cache (hit) or the database "
+        "(miss).\n"
+        "# TYPE sms_read_cache_requests_total counter\n";
+    for (const auto& [table, t] :
+         {std::pair{"tokens", c.tokens}, std::pair{"tasks", c.tasks},
+          std::pair{"runs", c.runs}}) {
+      std::snprintf(buf, sizeof(buf),
+                    "sms_read_cache_requests_total{table=\"%s\",result=\"hit\"}"
+                    " %llu\n"
+                    "sms_read_cache_requests_total{table=\"%s\",result="
+                    "\"miss\"} %llu\n",
+                    table, static_cast<unsigned long long>(t.hits), table,
+                    static_cast<unsigned long long>(t.misses));
+      out += buf;
+    }
+  }
   return out;
 }
 

@@ -7,10 +7,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <utility>
+
+#include "storage/caching_store.h"
 
 namespace sms::server {
 
@@ -25,6 +28,11 @@ class Metrics final {
   void AddStorageError() { storage_errors_.fetch_add(1); }
   void SetOpenConnections(int64_t n) { open_connections_.store(n); }
   void AddOpenConnections(int64_t d) { open_connections_.fetch_add(d); }
+  // Where the read cache's counts come from (caching_store.h); unset: the
+  // store has no cache (PostgreSQL) and no cache lines are rendered.
+  void SetReadCacheSource(std::function<storage::CacheStats()> source) {
+    read_cache_ = std::move(source);
+  }
 
   // The exposition text; `runs_committed` comes from the result service.
   std::string Render(int64_t runs_committed);
@@ -41,6 +49,7 @@ class Metrics final {
   std::map<std::string, Histogram> latency_;
   std::atomic<int64_t> storage_errors_{0};
   std::atomic<int64_t> open_connections_{0};
+  std::function<storage::CacheStats()> read_cache_;  // set before serving
 };
 
 }  // namespace sms::server

@@ -27,14 +27,22 @@ std::string Key(const std::string& a, const std::string& b) {
   return k;
 }
 
-class CachingStore final : public Store {
+class CachingStoreImpl final : public CachingStore {
  public:
-  CachingStore(std::unique_ptr<Store> inner, const CacheLimits& limits)
+  CachingStoreImpl(std::unique_ptr<Store> inner, const CacheLimits& limits)
       : inner_(std::move(inner)), limits_(limits) {}
 
   std::unique_ptr<ReadScope> BeginReadScope() override {
     if (InScope()) return nullptr;  // already in one
     return std::make_unique<Scope>(this);
+  }
+
+  CacheStats Stats() const override {
+    CacheStats s;
+    s.tokens = tokens_stats_.Read();
+    s.tasks = tasks_stats_.Read();
+    s.runs = runs_stats_.Read();
+    return s;
   }
 
   Status Ping() override { return inner_->Ping(); }
@@ -85,9 +93,12 @@ class CachingStore final : public Store {
   Result<TokenIdentity> ResolveToken(const std::string& token_hash) override {
     {
       std::shared_lock lock(mu_);
-      if (auto it = tokens_.find(token_hash); it != tokens_.end())
+      if (auto it = tokens_.find(token_hash); it != tokens_.end()) {
+        tokens_stats_.Hit();
         return it->second;
+      }
     }
+    tokens_stats_.Miss();
     const uint64_t gen = FillGeneration();
     auto r = Inner()->ResolveToken(token_hash);
     if (r) Put(gen, tokens_, limits_.tokens, token_hash, *r);
@@ -127,8 +138,12 @@ class CachingStore final : public Store {
     std::string key = Key(domain_id, id);
     {
       std::shared_lock lock(mu_);
-      if (auto it = tasks_.find(key); it != tasks_.end()) return it->second;
+      if (auto it = tasks_.find(key); it != tasks_.end()) {
+        tasks_stats_.Hit();
+        return it->second;
+      }
     }
+    tasks_stats_.Miss();
     const uint64_t gen = FillGeneration();
     auto r = Inner()->GetTask(domain_id, id);
     if (r) Put(gen, tasks_, limits_.tasks, std::move(key), *r);
@@ -212,8 +227,12 @@ class CachingStore final : public Store {
     std::string key = Key(Key(domain_id, task_id), std::to_string(limit));
     {
       std::shared_lock lock(mu_);
-      if (auto it = runs_.find(key); it != runs_.end()) return it->second;
+      if (auto it = runs_.find(key); it != runs_.end()) {
+        runs_stats_.Hit();
+        return it->second;
+      }
     }
+    runs_stats_.Miss();
     const uint64_t gen = FillGeneration();
     auto r = Inner()->ListRuns(domain_id, task_id, limit);
     if (!r) return r;
@@ -249,7 +268,7 @@ class CachingStore final : public Store {
   // takes its snapshot (at the scope's first miss).
   class Scope final : public ReadScope {
    public:
-    explicit Scope(CachingStore* s) : saved_(t_scope) {
+    explicit Scope(CachingStoreImpl* s) : saved_(t_scope) {
       state_.store = s;
       state_.generation = s->generation_.load(std::memory_order_acquire);
       t_scope = &state_;
@@ -312,8 +331,26 @@ class CachingStore final : public Store {
     return r;
   }
 
+  // Hit and miss counts of one table (relaxed: statistics).
+  class Counter {
+   public:
+    void Hit() { hits_.fetch_add(1, std::memory_order_relaxed); }
+    void Miss() { misses_.fetch_add(1, std::memory_order_relaxed); }
+    CacheStats::Table Read() const {
+      return {hits_.load(std::memory_order_relaxed),
+              misses_.load(std::memory_order_relaxed)};
+    }
+
+   private:
+    std::atomic<uint64_t> hits_{0};
+    std::atomic<uint64_t> misses_{0};
+  };
+
   const std::unique_ptr<Store> inner_;
   const CacheLimits limits_;
+  Counter tokens_stats_;
+  Counter tasks_stats_;
+  Counter runs_stats_;
   std::atomic<uint64_t> generation_{0};  // written under mu_
   std::shared_mutex mu_;
   // State below is protected by mu_.
@@ -325,9 +362,9 @@ class CachingStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> NewCachingStore(std::unique_ptr<Store> inner,
-                                       const CacheLimits& limits) {
-  return std::make_unique<CachingStore>(std::move(inner), limits);
+std::unique_ptr<CachingStore> NewCachingStore(std::unique_ptr<Store> inner,
+                                              const CacheLimits& limits) {
+  return std::make_unique<CachingStoreImpl>(std::move(inner), limits);
 }
 
 }  // namespace sms::storage

@@ -28,6 +28,7 @@
 // shared).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "storage/store.h"
@@ -42,8 +43,24 @@ struct CacheLimits {
   size_t run_dirs = 200000;
 };
 
+// What the cache answered since it was made, per table (for /metrics).
+struct CacheStats {
+  struct Table {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+  };
+  Table tokens;
+  Table tasks;
+  Table runs;
+};
+
+class CachingStore : public Store {
+ public:
+  [[nodiscard]] virtual CacheStats Stats() const = 0;
+};
+
 // Wraps `inner`, which it owns.
-[[nodiscard]] std::unique_ptr<Store> NewCachingStore(
+[[nodiscard]] std::unique_ptr<CachingStore> NewCachingStore(
     std::unique_ptr<Store> inner, const CacheLimits& limits = {});
 
 }  // namespace sms::storage

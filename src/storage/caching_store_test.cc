@@ -71,7 +71,7 @@ class CachingStoreTest : public ::testing::Test {
 
   sms::testing::TempDir dir_;
   Store* behind_ = nullptr;  // the inner store, owned by cache_
-  std::unique_ptr<Store> cache_;
+  std::unique_ptr<CachingStore> cache_;
 };
 
 TEST_F(CachingStoreTest, HoldsReadsUntilAWriteThroughItClearsThem) {
@@ -130,6 +130,23 @@ TEST_F(CachingStoreTest, AHeartbeatOrAnEmptyPollKeepsWhatIsHeld) {
   ASSERT_TRUE(polled);
   EXPECT_FALSE(polled->has_value());
   EXPECT_EQ(Runs(), 0u);  // still held
+}
+
+TEST_F(CachingStoreTest, CountsHitsAndMisses) {
+  EXPECT_EQ(Runs(), 0u);
+  EXPECT_EQ(Runs(), 0u);
+  EXPECT_TRUE(cache_->GetTask("d1", "t1"));
+  EXPECT_FALSE(cache_->GetTask("d1", "nope"));
+  EXPECT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_TRUE(cache_->ResolveToken("th"));
+  const CacheStats s = cache_->Stats();
+  EXPECT_EQ(s.runs.misses, 1u);
+  EXPECT_EQ(s.runs.hits, 1u);
+  EXPECT_EQ(s.tasks.misses, 2u);
+  EXPECT_EQ(s.tasks.hits, 0u);
+  EXPECT_EQ(s.tokens.misses, 1u);
+  EXPECT_EQ(s.tokens.hits, 2u);
 }
 
 TEST_F(CachingStoreTest, MissesAreNotHeld) {
