@@ -164,6 +164,17 @@ ApiResult<int64_t> ParseQueryInt(std::string_view text, std::string_view name,
   return n;
 }
 
-std::string ToJson(const json::value& v) { return json::serialize(v); }
+std::string ToJson(const json::value& v) {
+  // json::serialize grows its string with resize(): it zero-fills every
+  // new capacity before writing over it. For a 700 KB page (100 runs of 30
+  // directories) that memset was 13% of the server's CPU; appending chunks
+  // only copies.
+  json::serializer sr;
+  sr.reset(&v);
+  std::string out;
+  char buf[16384];
+  while (!sr.done()) out.append(sr.read(buf, sizeof(buf)));
+  return out;
+}
 
 }  // namespace sms::server
