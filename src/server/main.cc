@@ -1,5 +1,6 @@
 // sms-server: the composition root. `serve` runs the HTTP API; `admin`
 // manages domains, users and credentials on the same database.
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +157,13 @@ core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
 }
 
 int Serve(const ServerConfig& cfg) {
+  // Large responses (a 700 KB page of 100 runs) come from the heap and
+  // stay there for the next request: glibc's default gives every buffer
+  // over 128 KiB its own mmap, and each request then paid for the page
+  // faults of fresh memory (server CPU per such GET 3.8-4.3 -> 2.6-2.8 ms;
+  // peak RSS 37 -> 44 MB).
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   // SQLite: this process alone serves the database, and keeps its hot
   // reads in memory (caching_store.h).
   const bool sqlite = !storage::IsPostgresConnectionString(cfg.db);
