@@ -145,11 +145,14 @@ core::Result<std::string> SqlitePath(const std::string& db) {
 
 // sqlite:PATH, or PostgreSQL (issue 5): postgresql://user:pass@host:port/db
 // or a libpq keyword string, with a pool of `pool_size` connections.
+// `serve` opens the whole pool at start; `admin` only what it uses.
 core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
-                                                        int pool_size) {
+                                                        int pool_size,
+                                                        bool serving) {
   if (storage::IsPostgresConnectionString(db)) {
     storage::PostgresOptions o;
     o.connections = pool_size;
+    if (serving) o.open_at_start = pool_size;
     return storage::OpenPostgresStore(db, o);
   }
   SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(db));
@@ -175,7 +178,7 @@ int Serve(const ServerConfig& cfg) {
     if (!held) return Fail(held.error().message);
     lock = std::move(*held);
   }
-  auto store = OpenStore(cfg.db, cfg.db_pool_size);
+  auto store = OpenStore(cfg.db, cfg.db_pool_size, /*serving=*/true);
   if (!store)
     return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
                 store.error().ToString());
@@ -390,7 +393,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     return 0;
   }
-  auto store = OpenStore(cfg.db, cfg.db_pool_size);
+  auto store = OpenStore(cfg.db, cfg.db_pool_size, /*serving=*/false);
   if (!store)
     return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
                 store.error().ToString());

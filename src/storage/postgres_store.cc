@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -1538,6 +1539,12 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(
   if (options.migrate) SMS_RETURN_IF_ERROR(ApplyMigrations(*first, nullptr));
   auto store = std::make_unique<PostgresStore>(conninfo, options);
   store->Adopt(std::move(first));
+  const int warm = std::min(options.open_at_start, options.connections);
+  for (int i = 1; i < warm; ++i) {
+    auto c = Connect(conninfo, options);
+    if (!c) break;
+    store->Adopt(std::move(*c));
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 

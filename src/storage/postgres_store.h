@@ -36,6 +36,12 @@ struct PostgresOptions {
   int acquire_timeout_ms = 10000;
   // libpq connect_timeout in seconds, unless the connection string sets it.
   int connect_timeout_s = 5;
+  // Connections opened at open, before the first call needs them (the rest
+  // open on demand): a server opens its whole pool, as HikariCP does by
+  // default, so the first burst of requests does not queue behind
+  // connection set-up. Extra connections that fail to open are left to
+  // open on demand (a call then reports the error).
+  int open_at_start = 1;
   // Apply pending migrations at open.
   bool migrate = true;
   // When set, the store lives in this schema (created if missing) instead

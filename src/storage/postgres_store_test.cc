@@ -10,6 +10,7 @@
 #include "storage/postgres_store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -144,6 +145,39 @@ TEST_F(PostgresStoreTest, SmallPoolServesManyThreads) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// Backends of this cluster that sms-server opened (application_name).
+int ServerBackends(const std::string& dsn) {
+  PGconn* probe = PQconnectdb(dsn.c_str());
+  int n = -1;
+  if (PQstatus(probe) == CONNECTION_OK) {
+    PGresult* r = PQexec(probe,
+                         "SELECT count(*) FROM pg_stat_activity"
+                         " WHERE application_name = 'sms-server'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+      n = std::atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+  }
+  PQfinish(probe);
+  return n;
+}
+
+TEST_F(PostgresStoreTest, OpensTheRequestedConnectionsAtStart) {
+  const int before = ServerBackends(dsn_);
+  ASSERT_GE(before, 0);
+  options_.connections = 4;
+  {
+    auto store = Open();  // default: the first connection only
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(ServerBackends(dsn_), before + 1);
+  }
+  options_.open_at_start = 4;  // what `serve` asks for: the whole pool
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(ServerBackends(dsn_), before + 4);
+  Seed(*store);
+  EXPECT_TRUE(store->GetTask("d1", "t1"));
 }
 
 TEST_F(PostgresStoreTest, DetailTextIsCarriedExactly) {
