@@ -10,6 +10,7 @@
 
 #include "auth/crypto.h"
 #include "auth/sdk_signer.h"
+#include "auth/secret_box.h"
 #include "storage/caching_store.h"
 #include "storage/sqlite_store.h"
 #include "testing/temp_dir.h"
@@ -70,6 +71,7 @@ class ApiTest : public ::testing::Test {
     store_ = std::move(cache);
     AuthOptions ao;
     ao.pbkdf2_iterations = 1000;
+    ao.secrets = &secrets_;  // as serve over SQLite: SKs sealed at rest
     auth_ = std::make_unique<AuthService>(*store_, clock_, ao);
     tasks_ = std::make_unique<TaskService>(*store_, clock_);
     results_ = std::make_unique<ResultService>(*store_, clock_, *tasks_);
@@ -202,6 +204,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<ResultService> results_;
   std::unique_ptr<ExportService> exports_;
   Metrics metrics_;
+  auth::SecretBox secrets_{std::string(32, 'k')};
   std::vector<std::string> log_;
   std::unique_ptr<Api> api_;
   std::map<std::string, std::string> tokens_;
@@ -434,27 +437,35 @@ TEST_F(ApiTest, TokenResponseAndRevocation) {
   EXPECT_EQ(Call("GET", "/v3/tasks", "", "acme/admin").Code(), "SMS.9002");
 }
 
-TEST_F(ApiTest, SignedRequestAuthenticates) {
-  auto cred = auth_->CreateCredential("acme", "viewer");
-  ASSERT_TRUE(cred);
-  auto [source_id, task_id] = MakeTask();
+// GET /v3/tasks?limit=5&name=migrate%20web01 signed with AK/SK, as the SDKs
+// sign it.
+HttpRequest SignedListTasks(const std::string& ak, const std::string& sk,
+                            int64_t now_ms) {
   HttpRequest req;
   req.method = "GET";
   req.target = "/v3/tasks?limit=5&name=migrate%20web01";
-  std::string date = FormatSdkDate(clock_.NowEpochMillis());
+  std::string date = FormatSdkDate(now_ms);
   req.headers = {{"Host", "127.0.0.1:8080"},
                  {"Content-Type", "application/json"},
                  {"X-Sdk-Date", date}};
   SignableRequest s{"GET", "/v3/tasks", "limit=5&name=migrate%20web01",
                     req.headers, ""};
-  std::vector<std::string> signed_headers = {"content-type", "host",
-                                             "x-sdk-date"};
-  std::string sig = SdkSignature(s, signed_headers, date, cred->secret_key);
+  std::string sig =
+      SdkSignature(s, {"content-type", "host", "x-sdk-date"}, date, sk);
   req.headers.push_back(
-      {"Authorization", "SDK-HMAC-SHA256 Access=" + cred->access_key +
+      {"Authorization", "SDK-HMAC-SHA256 Access=" + ak +
                             ", SignedHeaders=content-type;host;x-sdk-date, "
                             "Signature=" +
                             sig});
+  return req;
+}
+
+TEST_F(ApiTest, SignedRequestAuthenticates) {
+  auto cred = auth_->CreateCredential("acme", "viewer");
+  ASSERT_TRUE(cred);
+  auto [source_id, task_id] = MakeTask();
+  HttpRequest req = SignedListTasks(cred->access_key, cred->secret_key,
+                                    clock_.NowEpochMillis());
   HttpResponse resp = api_->Handle(req);
   ASSERT_EQ(resp.status, 200) << resp.body;
   EXPECT_THAT(resp.body, HasSubstr(task_id));
@@ -469,6 +480,52 @@ TEST_F(ApiTest, SignedRequestAuthenticates) {
   // Revoked: 9003.
   ASSERT_TRUE(auth_->RevokeCredential(cred->access_key));
   EXPECT_THAT(api_->Handle(req).body, HasSubstr("SMS.9003"));
+}
+
+TEST_F(ApiTest, SecretKeysAreSealedAtRest) {
+  auto cred = auth_->CreateCredential("acme", "viewer");
+  ASSERT_TRUE(cred);
+  auto stored = store_->GetCredential(cred->access_key);
+  ASSERT_TRUE(stored);
+  EXPECT_TRUE(auth::SecretBox::IsSealed(stored->secret_key));
+  EXPECT_EQ(stored->secret_key.find(cred->secret_key), std::string::npos);
+  const int64_t now = clock_.NowEpochMillis();
+  EXPECT_EQ(
+      api_->Handle(SignedListTasks(cred->access_key, cred->secret_key, now))
+          .status,
+      200);
+
+  // An SK stored in the clear by an older version still verifies.
+  auto domain = store_->GetDomainByName("acme");
+  auto user = store_->GetUserByName(domain->id, "viewer");
+  ASSERT_TRUE(store_->CreateCredential(
+      {"AKCLEARCLEARCLEAR001", domain->id, user->id, "clear-sk", now, {}}));
+  EXPECT_EQ(
+      api_->Handle(SignedListTasks("AKCLEARCLEARCLEAR001", "clear-sk", now))
+          .status,
+      200);
+
+  // Sealed under another key (the key file was replaced): the server is
+  // misconfigured, which is a 500 with the detail in the log, not a 403.
+  auth::SecretBox other(std::string(32, 'x'));
+  ASSERT_TRUE(
+      store_->CreateCredential({"AKOTHERKEYOTHERKEY01",
+                                domain->id,
+                                user->id,
+                                other.Seal("AKOTHERKEYOTHERKEY01", "other-sk"),
+                                now,
+                                {}}));
+  HttpResponse r =
+      api_->Handle(SignedListTasks("AKOTHERKEYOTHERKEY01", "other-sk", now));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_THAT(r.body, HasSubstr("SMS.2007"));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("sealed")));  // no internals
+  bool logged = false;
+  for (const auto& line : log_)
+    if (line.find("AKOTHERKEYOTHERKEY01") != std::string::npos &&
+        line.find("--secret-key-file") != std::string::npos)
+      logged = true;
+  EXPECT_TRUE(logged);
 }
 
 TEST_F(ApiTest, TenantIsolationOnEveryTaskAndSourceEndpoint) {

@@ -280,8 +280,24 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
       return ApiFail(ApiCode::kBadSignature, kBadSignature);
     return StoreFail(cred.error(), "");
   }
-  std::string want =
-      SdkSignature(req, auth->signed_headers, sdk_date, cred->secret_key);
+  std::string sk = cred->secret_key;
+  if (auth::SecretBox::IsSealed(sk)) {
+    // A server that cannot open its SKs is misconfigured: say so loudly
+    // (500, the detail in the log), not as a client's bad signature.
+    auto opened = options_.secrets != nullptr
+                      ? options_.secrets->Open(cred->access_key, sk)
+                      : core::Result<std::string>(core::Fail(
+                            core::InvalidArgument("no secret key file given")));
+    if (!opened)
+      return tl::unexpected(ApiError{
+          ApiCode::kInternal, "internal error",
+          "credential " + cred->access_key + ": the SK is sealed and " +
+              opened.error().message +
+              " (--secret-key-file must name the key it was sealed with)",
+          0});
+    sk = std::move(*opened);
+  }
+  std::string want = SdkSignature(req, auth->signed_headers, sdk_date, sk);
   // Compare even for a revoked key, so timing does not tell revoked keys.
   bool match = ConstantTimeEquals(want, auth->signature);
   if (!match || cred->revoked_at)
@@ -364,8 +380,10 @@ ApiResult<CreatedCredential> AuthService::CreateCredential(
   std::string ak;
   for (unsigned char c : RandomBytes(20)) ak.push_back(kAlphabet[c % 32]);
   std::string sk = Base64UrlEncode(RandomBytes(30));
+  const std::string stored =
+      options_.secrets != nullptr ? options_.secrets->Seal(ak, sk) : sk;
   storage::Credential c{
-      ak, domain->id, user->id, sk, clock_.NowEpochMillis(), std::nullopt};
+      ak, domain->id, user->id, stored, clock_.NowEpochMillis(), std::nullopt};
   if (auto s = store_.CreateCredential(c); !s) return StoreFail(s.error(), "");
   return CreatedCredential{ak, sk};
 }

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "auth/sdk_signer.h"
+#include "auth/secret_box.h"
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/identity.h"
@@ -37,6 +38,10 @@ struct AuthOptions {
   int64_t sdk_date_skew_ms = 15LL * 60 * 1000;
   // PBKDF2 iterations for new password hashes.
   int pbkdf2_iterations = 210000;
+  // Seals new SKs in the store and opens sealed ones (secret_box.h); null:
+  // new SKs are stored in the clear. SKs stored in the clear (by an older
+  // version, or without a key) are used as they are either way.
+  const auth::SecretBox* secrets = nullptr;
 };
 
 struct LoginRequest {

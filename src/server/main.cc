@@ -10,9 +10,11 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "auth/secret_box.h"
 #include "core/clock.h"
 #include "server/api.h"
 #include "server/auth_service.h"
@@ -52,6 +54,9 @@ struct ServerConfig {
   // The web console's directory; "" finds it beside the binary
   // (DefaultConsoleDir), "none" turns the console off.
   std::string console_dir;
+  // The key that seals SKs at rest (auth/secret_box.h); "": PATH.secret
+  // beside a SQLite database (made at first use), none for PostgreSQL.
+  std::string secret_key_file;
 };
 
 int Fail(const std::string& message) {
@@ -96,6 +101,8 @@ core::Status LoadConfigFile(const std::string& path, ServerConfig* c) {
       s = str(&c->tls_key);
     } else if (k == "console_dir") {
       s = str(&c->console_dir);
+    } else if (k == "secret_key_file") {
+      s = str(&c->secret_key_file);
     } else if (k == "io_threads") {
       s = integer(&n);
       c->io_threads = static_cast<int>(n);
@@ -141,6 +148,24 @@ core::Result<std::string> SqlitePath(const std::string& db) {
     }
   }
   return path;
+}
+
+// The box that seals SKs, or none (SKs in the clear). A named file must
+// exist, except beside a SQLite database, where the key is made at first
+// use: replicas over PostgreSQL must all read one key, which one of them
+// must not invent alone.
+core::Result<std::optional<auth::SecretBox>> LoadSecrets(
+    const ServerConfig& cfg) {
+  const bool sqlite = !storage::IsPostgresConnectionString(cfg.db);
+  std::string file = cfg.secret_key_file;
+  if (file.empty()) {
+    if (!sqlite) return std::optional<auth::SecretBox>();
+    SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(cfg.db));
+    file = path + ".secret";
+  }
+  SMS_ASSIGN_OR_RETURN(auth::SecretBox box,
+                       auth::SecretBox::FromKeyFile(file, sqlite));
+  return std::optional<auth::SecretBox>(std::move(box));
 }
 
 // sqlite:PATH, or PostgreSQL (issue 5): postgresql://user:pass@host:port/db
@@ -189,9 +214,12 @@ int Serve(const ServerConfig& cfg) {
     *store = std::move(cached);
   }
   core::Clock& clock = core::SystemClock();
+  auto secrets = LoadSecrets(cfg);
+  if (!secrets) return Fail(secrets.error().message);
   server::AuthOptions auth_options;
   auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
   auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
+  if (*secrets) auth_options.secrets = &**secrets;
   server::AuthService auth(**store, clock, auth_options);
   server::TaskService tasks(**store, clock);
   server::ResultService results(**store, clock, tasks);
@@ -200,6 +228,14 @@ int Serve(const ServerConfig& cfg) {
   if (cache != nullptr)
     metrics.SetReadCacheSource([cache] { return cache->Stats(); });
   server::LogSink log_sink(STDERR_FILENO);
+  if (!*secrets) {
+    log_sink.WriteNow(server::ToJson(
+        object{{"level", "warn"},
+               {"msg",
+                "new AK/SK secrets are stored in the clear: give every "
+                "replica the same --secret-key-file (openssl rand -hex 32) "
+                "to seal them"}}));
+  }
   server::ApiDeps deps{store->get(),
                        &clock,
                        &auth,
@@ -281,13 +317,16 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("SMS_LISTEN")) cfg.listen = v;
   if (const char* v = std::getenv("SMS_DB")) cfg.db = v;
   if (const char* v = std::getenv("SMS_CONSOLE_DIR")) cfg.console_dir = v;
+  if (const char* v = std::getenv("SMS_SECRET_KEY_FILE"))
+    cfg.secret_key_file = v;
   std::string config_file;
 
   CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
   serve->add_option("--config", config_file,
                     "JSON config file (keys: listen, db, tls_cert, tls_key, "
                     "io_threads, token_ttl_hours, public_metrics, "
-                    "pbkdf2_iterations, console_dir, db_pool_size)");
+                    "pbkdf2_iterations, console_dir, db_pool_size, "
+                    "secret_key_file)");
   std::string listen_flag, db_flag, cert_flag, key_flag, console_flag;
   int io_threads_flag = -1;
   serve->add_option("--listen", listen_flag,
@@ -299,6 +338,11 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-key", key_flag, "PEM private key");
   serve->add_option("--io-threads", io_threads_flag,
                     "I/O threads (default: one per core)");
+  std::string secret_flag;
+  serve->add_option("--secret-key-file", secret_flag,
+                    "the key sealing SKs at rest (default: PATH.secret "
+                    "beside a SQLite database, made at first use; none for "
+                    "PostgreSQL; env SMS_SECRET_KEY_FILE)");
   serve->add_option("--console-dir", console_flag,
                     "the web console's files, served at /console/ (default: "
                     "web/console of the checkout the binary was built in, "
@@ -310,6 +354,10 @@ int main(int argc, char** argv) {
   std::string admin_db;
   admin->add_option("--db", admin_db,
                     "sqlite:PATH or postgresql://... (default as serve)");
+  std::string admin_secret;
+  admin->add_option("--secret-key-file", admin_secret,
+                    "the key sealing SKs (create-credential; default as "
+                    "serve)");
   std::string domain_name;
   CLI::App* create_domain =
       admin->add_subcommand("create-domain", "Create a domain (tenant)");
@@ -351,6 +399,8 @@ int main(int argc, char** argv) {
       if (!std::getenv("SMS_DB")) cfg.db = file_cfg.db;
       if (!std::getenv("SMS_CONSOLE_DIR"))
         cfg.console_dir = file_cfg.console_dir;
+      if (!std::getenv("SMS_SECRET_KEY_FILE"))
+        cfg.secret_key_file = file_cfg.secret_key_file;
       cfg.tls_cert = file_cfg.tls_cert;
       cfg.tls_key = file_cfg.tls_key;
       cfg.io_threads = file_cfg.io_threads;
@@ -367,10 +417,12 @@ int main(int argc, char** argv) {
     if (!key_flag.empty()) cfg.tls_key = key_flag;
     if (io_threads_flag >= 0) cfg.io_threads = io_threads_flag;
     if (!console_flag.empty()) cfg.console_dir = console_flag;
+    if (!secret_flag.empty()) cfg.secret_key_file = secret_flag;
     return Serve(cfg);
   }
 
   if (!admin_db.empty()) cfg.db = admin_db;
+  if (!admin_secret.empty()) cfg.secret_key_file = admin_secret;
   if (migrate->parsed() && storage::IsPostgresConnectionString(cfg.db)) {
     auto applied = storage::MigratePostgres(cfg.db);
     if (!applied) return Fail(applied.error().ToString());
@@ -399,6 +451,14 @@ int main(int argc, char** argv) {
                 store.error().ToString());
   server::AuthOptions auth_options;
   auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
+  // Only create-credential seals a secret (and makes the key at first use).
+  std::optional<auth::SecretBox> secrets;
+  if (create_cred->parsed()) {
+    auto loaded = LoadSecrets(cfg);
+    if (!loaded) return Fail(loaded.error().message);
+    secrets = std::move(*loaded);
+    if (secrets) auth_options.secrets = &*secrets;
+  }
   server::AuthService auth(**store, core::SystemClock(), auth_options);
   if (create_domain->parsed()) {
     auto d = auth.CreateDomain(domain_name);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -611,6 +612,26 @@ TEST_F(ServerIntegrationTest, ASecondServerOnTheSameSqliteDatabaseIsRefused) {
   EXPECT_THAT(second.out, HasSubstr("use PostgreSQL"));
   // The first one still answers.
   EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
+}
+
+// The SK that admin printed is nowhere in the database's files: it is
+// sealed under var/sms.db.secret, which admin made at first use (0600) and
+// the server reads (every Signed() call here verifies with it).
+TEST_F(ServerIntegrationTest, SecretKeysAreSealedUnderTheKeyFileBesideTheDb) {
+  const std::string key_file = dir_.Join("var/sms.db.secret");
+  struct stat st {};
+  ASSERT_EQ(stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(Signed("GET", "/v3/sources", "limit=5", "").status, 403);  // role
+  EXPECT_THAT(Signed("GET", "/v3/sources", "limit=5", "").body,
+              HasSubstr("SMS.9004"));  // the key verified
+  std::stringstream bytes;             // the database and its WAL
+  for (const char* f : {"var/sms.db", "var/sms.db-wal"}) {
+    std::ifstream in(dir_.Join(f), std::ios::binary);
+    bytes << in.rdbuf();
+  }
+  EXPECT_NE(bytes.str().find(ak_), std::string::npos);  // the right files
+  EXPECT_EQ(bytes.str().find(sk_), std::string::npos);
 }
 
 TEST_F(ServerIntegrationTest, AdminRevokesCredentials) {
