@@ -33,6 +33,18 @@ ApiResult<int64_t> QueryInt(const QueryParams& q, const std::string& key,
   return ParseQueryInt(it->second, key, min, max);
 }
 
+// A list query's paging: limit 0..200 (default 100) and offset, into `f`.
+template <typename Filter>
+ApiStatus ReadPaging(const QueryParams& q, Filter* f) {
+  auto limit = QueryInt(q, "limit", 100, 0, 200);
+  if (!limit) return tl::unexpected(limit.error());
+  auto offset = QueryInt(q, "offset", 0, 0, kMaxInt32);
+  if (!offset) return tl::unexpected(offset.error());
+  f->limit = static_cast<int>(*limit);
+  f->offset = static_cast<int>(*offset);
+  return {};
+}
+
 }  // namespace
 
 ApiResult<std::vector<std::string>> SplitConsistencyDirs(
@@ -227,12 +239,7 @@ ApiResult<json::value> TaskService::ListTasks(const Identity& who,
   auto sid = QueryString(q, "source_server_id", 36);
   if (!sid) return tl::unexpected(sid.error());
   f.source_id = *sid;
-  auto limit = QueryInt(q, "limit", 100, 0, 200);
-  if (!limit) return tl::unexpected(limit.error());
-  auto offset = QueryInt(q, "offset", 0, 0, kMaxInt32);
-  if (!offset) return tl::unexpected(offset.error());
-  f.limit = static_cast<int>(*limit);
-  f.offset = static_cast<int>(*offset);
+  if (auto s = ReadPaging(q, &f); !s) return tl::unexpected(s.error());
   auto page = store_.ListTasks(who.domain_id, f);
   if (!page) return StoreFail(page.error(), "");
   json::array tasks;
@@ -501,12 +508,7 @@ ApiResult<json::value> TaskService::ListSources(const Identity& who,
   auto name = QueryString(q, "name", 255);
   if (!name) return tl::unexpected(name.error());
   f.name = *name;
-  auto limit = QueryInt(q, "limit", 100, 0, 200);
-  if (!limit) return tl::unexpected(limit.error());
-  auto offset = QueryInt(q, "offset", 0, 0, kMaxInt32);
-  if (!offset) return tl::unexpected(offset.error());
-  f.limit = static_cast<int>(*limit);
-  f.offset = static_cast<int>(*offset);
+  if (auto s = ReadPaging(q, &f); !s) return tl::unexpected(s.error());
   auto page = store_.ListSources(who.domain_id, f);
   if (!page) return StoreFail(page.error(), "");
   const int64_t now = clock_.NowEpochMillis();
