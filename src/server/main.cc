@@ -457,7 +457,12 @@ int main(int argc, char** argv) {
     auto loaded = LoadSecrets(cfg);
     if (!loaded) return Fail(loaded.error().message);
     secrets = std::move(*loaded);
-    if (secrets) auth_options.secrets = &*secrets;
+    if (secrets)
+      auth_options.secrets = &*secrets;
+    else
+      std::fprintf(stderr,
+                   "sms-server: warning: the SK is stored in the clear; give "
+                   "--secret-key-file (the replicas' key) to seal it\n");
   }
   server::AuthService auth(**store, core::SystemClock(), auth_options);
   if (create_domain->parsed()) {
