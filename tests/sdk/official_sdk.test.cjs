@@ -7,9 +7,11 @@
 // makes (method, path template, path and query parameters, content type) and
 // check what the SDK hands back.
 //
-// Run by tests/sdk/run.sh BUILD_DIR (ctest: sdk_official_node). Everything
-// stays on loopback: the credentials carry the domain id, so the SDK never
-// asks IAM for it.
+// Run by tests/sdk/run.sh BUILD_DIR (ctest: sdk_official_node, on SQLite;
+// sdk_official_node_pg, on a database of its own in the throw-away
+// PostgreSQL cluster, with the key file that admin and server share, as
+// replicas do). Everything stays on loopback: the credentials carry the
+// domain id, so the SDK never asks IAM for it.
 'use strict';
 
 const { test, before, after } = require('node:test');
@@ -23,17 +25,29 @@ const { ClientBuilder } = require('@huaweicloud/huaweicloud-sdk-core/ClientBuild
 
 const server = process.env.SMS_SERVER;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sms-sdk-'));
-const db = `sqlite:${work}/sms.db`;
+// PostgreSQL (SMS_SDK_ON_PG=1, under tests/support/pg.sh exec): a fresh
+// database, and SKs sealed under a key file given to admin and serve.
+const onPg = process.env.SMS_SDK_ON_PG === '1';
+const pgName = `sms_sdk_${process.pid}`;
+const db = onPg
+  ? process.env.SMS_TEST_PG_URL.replace(/\/[^/]*$/, `/${pgName}`)
+  : `sqlite:${work}/sms.db`;
+const keyFile = path.join(work, 'sk.key');
+const env = { ...process.env, SMS_PBKDF2_ITERATIONS: '1000' };
+if (onPg) env.SMS_SECRET_KEY_FILE = keyFile;
+
+function psql(sql, dsn = process.env.SMS_TEST_PG_DSN) {
+  return execFileSync('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', dsn, '-c', sql])
+    .toString().trim();
+}
 let proc;
 let endpoint;
 let domainId;
 const creds = {};
 
 function admin(args, input = '') {
-  return execFileSync(server, ['admin', '--db', db, ...args], {
-    input,
-    env: { ...process.env, SMS_PBKDF2_ITERATIONS: '1000' },
-  }).toString().trim();
+  return execFileSync(server, ['admin', '--db', db, ...args], { input, env })
+    .toString().trim();
 }
 
 // A client as a generated service client builds one.
@@ -64,6 +78,12 @@ async function failure(promise) {
 }
 
 before(async () => {
+  if (onPg) {
+    psql(`DROP DATABASE IF EXISTS ${pgName}`);
+    psql(`CREATE DATABASE ${pgName}`);
+    fs.writeFileSync(keyFile, require('node:crypto').randomBytes(32).toString('hex') + '\n',
+      { mode: 0o600 });
+  }
   domainId = admin(['create-domain', 'acme']);
   admin(['create-user', '--domain', 'acme', '--name', 'alice', '--role', 'admin'], 'pw-alice-123456\n');
   admin(['create-user', '--domain', 'acme', '--name', 'agent1', '--role', 'agent'], 'pw-agent-123456\n');
@@ -74,6 +94,7 @@ before(async () => {
   const log = path.join(work, 'server.log');
   proc = spawn(server, ['serve', '--listen', '127.0.0.1:0', '--db', db], {
     stdio: ['ignore', 'ignore', fs.openSync(log, 'w')],
+    env,
   });
   for (let i = 0; i < 100 && !endpoint; i++) {
     const m = fs.readFileSync(log, 'utf8').match(/"address":"(127\.0\.0\.1:\d+)"/);
@@ -83,9 +104,23 @@ before(async () => {
   assert.ok(endpoint, `sms-server did not start: ${fs.readFileSync(log, 'utf8')}`);
 });
 
-after(() => {
-  if (proc) proc.kill('SIGTERM');
+after(async () => {
+  if (proc) {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
+  if (onPg) psql(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`);
   fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('the SKs admin issued are stored sealed', { skip: !onPg && 'checked on PostgreSQL' }, () => {
+  const dsn = process.env.SMS_TEST_PG_DSN.replace(/dbname=\S+/, `dbname=${pgName}`);
+  for (const user of ['alice', 'agent1']) {
+    const stored = psql(`SELECT secret_key FROM credentials WHERE access_key = '${creds[user].ak}'`, dsn);
+    assert.match(stored, /^sealed:v1:/);
+    assert.ok(!stored.includes(creds[user].sk));
+  }
 });
 
 test('the SDK registers a source, creates a task, uploads and reads the result', async () => {
