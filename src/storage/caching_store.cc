@@ -1,6 +1,7 @@
 #include "storage/caching_store.h"
 
 #include <atomic>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -27,10 +28,23 @@ std::string Key(const std::string& a, const std::string& b) {
   return k;
 }
 
+// What a held value costs against its table's second budget: run lists
+// are also bounded by the directories they hold.
+size_t Cost(const TokenIdentity&) { return 0; }
+size_t Cost(const Task&) { return 0; }
+size_t Cost(const std::vector<Run>& runs) {
+  size_t dirs = 0;
+  for (const Run& r : runs) dirs += r.dirs.size();
+  return dirs;
+}
+
 class CachingStoreImpl final : public CachingStore {
  public:
   CachingStoreImpl(std::unique_ptr<Store> inner, const CacheLimits& limits)
-      : inner_(std::move(inner)), limits_(limits) {}
+      : inner_(std::move(inner)),
+        tokens_(limits.tokens),
+        tasks_(limits.tasks),
+        runs_(limits.run_lists, limits.run_dirs) {}
 
   std::unique_ptr<ReadScope> BeginReadScope() override {
     if (InScope()) return nullptr;  // already in one
@@ -38,19 +52,18 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   CacheStats Stats() const override {
-    CacheStats s;
-    s.tokens = tokens_stats_.Read();
-    s.tasks = tasks_stats_.Read();
-    s.runs = runs_stats_.Read();
-    return s;
+    return {tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read()};
   }
 
   Status Ping() override { return inner_->Ping(); }
 
+  // Reads go through Inner() (which joins a read scope); held ones through
+  // Read(). Writes go through Pass() when they cannot change a held record,
+  // Clear() when they can.
+
   // --- identity: only the joined token lookup is held ---
   Status CreateDomain(const Domain& d) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->CreateDomain(d);
+    return Pass(&Store::CreateDomain, d);
   }
   Result<Domain> GetDomainByName(const std::string& name) override {
     return Inner()->GetDomainByName(name);
@@ -59,8 +72,7 @@ class CachingStoreImpl final : public CachingStore {
     return Inner()->GetDomain(id);
   }
   Status CreateUser(const User& u) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->CreateUser(u);
+    return Pass(&Store::CreateUser, u);
   }
   Result<User> GetUserByName(const std::string& domain_id,
                              const std::string& name) override {
@@ -71,8 +83,7 @@ class CachingStoreImpl final : public CachingStore {
     return Inner()->GetUser(domain_id, id);
   }
   Status CreateCredential(const Credential& c) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->CreateCredential(c);
+    return Pass(&Store::CreateCredential, c);
   }
   // Not held: `sms-server admin revoke-credential` writes from another
   // process, and must take effect at once.
@@ -80,39 +91,25 @@ class CachingStoreImpl final : public CachingStore {
     return Inner()->GetCredential(access_key);
   }
   Status RevokeCredential(const std::string& access_key, int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->RevokeCredential(access_key, now);
+    return Pass(&Store::RevokeCredential, access_key, now);
   }
   Status CreateToken(const Token& t) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->CreateToken(t);
+    return Pass(&Store::CreateToken, t);
   }
   Result<Token> GetToken(const std::string& token_hash) override {
     return Inner()->GetToken(token_hash);
   }
   Result<TokenIdentity> ResolveToken(const std::string& token_hash) override {
-    {
-      std::shared_lock lock(mu_);
-      if (auto it = tokens_.find(token_hash); it != tokens_.end()) {
-        tokens_stats_.Hit();
-        return it->second;
-      }
-    }
-    tokens_stats_.Miss();
-    const uint64_t gen = FillGeneration();
-    auto r = Inner()->ResolveToken(token_hash);
-    if (r) Put(gen, tokens_, limits_.tokens, token_hash, *r);
-    return r;
+    return Read(tokens_, token_hash,
+                [&] { return Inner()->ResolveToken(token_hash); });
   }
   Status RevokeToken(const std::string& token_hash, int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->RevokeToken(token_hash, now));
+    return Clear(&Store::RevokeToken, token_hash, now);
   }
 
   // --- sources: not held ---
   Result<Source> UpsertSource(const Source& s) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->UpsertSource(s);
+    return Pass(&Store::UpsertSource, s);
   }
   Result<Source> GetSource(const std::string& domain_id,
                            const std::string& id) override {
@@ -124,30 +121,17 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status TouchSource(const std::string& domain_id, const std::string& id,
                      int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->TouchSource(domain_id, id, now);
+    return Pass(&Store::TouchSource, domain_id, id, now);
   }
 
   // --- tasks ---
   Status CreateTask(const Task& t) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->CreateTask(t);
+    return Pass(&Store::CreateTask, t);
   }
   Result<Task> GetTask(const std::string& domain_id,
                        const std::string& id) override {
-    std::string key = Key(domain_id, id);
-    {
-      std::shared_lock lock(mu_);
-      if (auto it = tasks_.find(key); it != tasks_.end()) {
-        tasks_stats_.Hit();
-        return it->second;
-      }
-    }
-    tasks_stats_.Miss();
-    const uint64_t gen = FillGeneration();
-    auto r = Inner()->GetTask(domain_id, id);
-    if (r) Put(gen, tasks_, limits_.tasks, std::move(key), *r);
-    return r;
+    return Read(tasks_, Key(domain_id, id),
+                [&] { return Inner()->GetTask(domain_id, id); });
   }
   Result<Page<Task>> ListTasks(const std::string& domain_id,
                                const TaskFilter& f) override {
@@ -155,23 +139,20 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status DeleteTask(const std::string& domain_id,
                     const std::string& id) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->DeleteTask(domain_id, id));
+    return Clear(&Store::DeleteTask, domain_id, id);
   }
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
                          const std::string& expected_state,
                          const std::string& new_state,
                          const std::string& current_run_id,
                          int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->UpdateTaskState(domain_id, id, expected_state,
-                                           new_state, current_run_id, now));
+    return Clear(&Store::UpdateTaskState, domain_id, id, expected_state,
+                 new_state, current_run_id, now);
   }
   Status PutTaskConfigs(const std::string& domain_id,
                         const std::string& task_id,
                         const std::vector<ConfigEntry>& entries) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->PutTaskConfigs(domain_id, task_id, entries));
+    return Clear(&Store::PutTaskConfigs, domain_id, task_id, entries);
   }
   Result<std::vector<ConfigEntry>> GetTaskConfigs(
       const std::string& domain_id, const std::string& task_id) override {
@@ -182,17 +163,15 @@ class CachingStoreImpl final : public CachingStore {
   Result<Command> EnqueueCommand(const Command& c,
                                  const std::string& expected_state,
                                  const std::string& new_state) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->EnqueueCommand(c, expected_state, new_state));
+    return Clear(&Store::EnqueueCommand, c, expected_state, new_state);
   }
   Result<std::optional<Command>> NextCommand(const std::string& domain_id,
                                              const std::string& source_id,
                                              int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    auto r = inner_->NextCommand(domain_id, source_id, now);
+    auto r = Pass(&Store::NextCommand, domain_id, source_id, now);
     // Nothing delivered: only the source's heartbeat was written.
-    if (r && !r->has_value()) return r;
-    return Cleared(std::move(r));
+    if (!r || r->has_value()) ClearAll();
+    return r;
   }
   Result<Command> LatestTaskCommand(const std::string& domain_id,
                                     const std::string& task_id) override {
@@ -205,58 +184,31 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->CancelPendingCommand(domain_id, command_id, now));
+    return Clear(&Store::CancelPendingCommand, domain_id, command_id, now);
   }
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
                        const std::string& state, const std::string& result,
                        const std::string& result_detail, int64_t now) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->FinishCommand(domain_id, command_id, state, result,
-                                         result_detail, now));
+    return Clear(&Store::FinishCommand, domain_id, command_id, state, result,
+                 result_detail, now);
   }
 
   // --- runs and details ---
   Result<CommitOutcome> CommitRun(const Run& run) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return Cleared(inner_->CommitRun(run));
+    return Clear(&Store::CommitRun, run);
   }
   Result<std::vector<Run>> ListRuns(const std::string& domain_id,
                                     const std::string& task_id,
                                     int limit) override {
-    std::string key = Key(Key(domain_id, task_id), std::to_string(limit));
-    {
-      std::shared_lock lock(mu_);
-      if (auto it = runs_.find(key); it != runs_.end()) {
-        runs_stats_.Hit();
-        return it->second;
-      }
-    }
-    runs_stats_.Miss();
-    const uint64_t gen = FillGeneration();
-    auto r = Inner()->ListRuns(domain_id, task_id, limit);
-    if (!r) return r;
-    size_t dirs = 0;
-    for (const Run& run : *r) dirs += run.dirs.size();
-    std::unique_lock lock(mu_);
-    if (generation_.load(std::memory_order_relaxed) != gen ||
-        dirs > limits_.run_dirs)
-      return r;
-    if (runs_.size() >= limits_.run_lists ||
-        run_dirs_held_ + dirs > limits_.run_dirs) {
-      runs_.clear();
-      run_dirs_held_ = 0;
-    }
-    if (runs_.emplace(std::move(key), *r).second) run_dirs_held_ += dirs;
-    return r;
+    return Read(runs_, Key(Key(domain_id, task_id), std::to_string(limit)),
+                [&] { return Inner()->ListRuns(domain_id, task_id, limit); });
   }
   Result<Run> GetRun(const std::string& domain_id,
                      const std::string& run_id) override {
     return Inner()->GetRun(domain_id, run_id);
   }
   Result<StageOutcome> StageDetails(const DetailChunk& chunk) override {
-    SMS_RETURN_IF_ERROR(Writable());
-    return inner_->StageDetails(chunk);
+    return Pass(&Store::StageDetails, chunk);
   }
   Result<DetailPage> ListDetails(const std::string& domain_id,
                                  const DetailQuery& q) override {
@@ -264,6 +216,36 @@ class CachingStoreImpl final : public CachingStore {
   }
 
  private:
+  // Hit and miss counts of one table (relaxed: statistics).
+  class Counter {
+   public:
+    void Hit() { hits_.fetch_add(1, std::memory_order_relaxed); }
+    void Miss() { misses_.fetch_add(1, std::memory_order_relaxed); }
+    CacheStats::Table Read() const {
+      return {hits_.load(std::memory_order_relaxed),
+              misses_.load(std::memory_order_relaxed)};
+    }
+
+   private:
+    std::atomic<uint64_t> hits_{0};
+    std::atomic<uint64_t> misses_{0};
+  };
+
+  // One table of held values: at most `max_entries`, and at most
+  // `max_cost` in all (Cost()); emptied when a new value would exceed
+  // either. `entries` and `cost` are protected by mu_.
+  template <typename V>
+  struct Table {
+    explicit Table(size_t entries_limit,
+                   size_t cost_limit = std::numeric_limits<size_t>::max())
+        : max_entries(entries_limit), max_cost(cost_limit) {}
+    std::unordered_map<std::string, V> entries;
+    size_t cost = 0;
+    const size_t max_entries;
+    const size_t max_cost;
+    Counter stats;
+  };
+
   // The generation is read at the scope's start, before the inner store
   // takes its snapshot (at the scope's first miss).
   class Scope final : public ReadScope {
@@ -294,70 +276,76 @@ class CachingStoreImpl final : public CachingStore {
     return inner_.get();
   }
 
-  // The generation a miss may fill the cache at: read before the inner
-  // store's snapshot.
-  uint64_t FillGeneration() const {
-    return InScope() ? t_scope->generation
-                     : generation_.load(std::memory_order_acquire);
-  }
-
-  // Writes are refused inside a read scope, as the inner store does (which
-  // may not have begun its own scope yet).
-  Status Writable() const {
-    if (InScope())
-      return core::Fail(core::Internal("a write inside a read-only scope"));
-    return core::Ok();
-  }
-
-  template <typename Map, typename Value>
-  void Put(uint64_t gen, Map& map, size_t limit, std::string key,
-           const Value& v) {
+  // The held value of `key` in `table`, else `fetch()`, held if found and
+  // no clearing write happened since before its snapshot: the generation is
+  // read before the inner store's read (or at the scope's start).
+  template <typename V, typename Fetch>
+  Result<V> Read(Table<V>& table, std::string key, Fetch fetch) {
+    {
+      std::shared_lock lock(mu_);
+      if (auto it = table.entries.find(key); it != table.entries.end()) {
+        table.stats.Hit();
+        return it->second;
+      }
+    }
+    table.stats.Miss();
+    const uint64_t gen = InScope()
+                             ? t_scope->generation
+                             : generation_.load(std::memory_order_acquire);
+    Result<V> r = fetch();
+    if (!r) return r;
+    const size_t cost = Cost(*r);
     std::unique_lock lock(mu_);
-    if (generation_.load(std::memory_order_relaxed) != gen) return;
-    if (map.size() >= limit) map.clear();
-    map.emplace(std::move(key), v);
-  }
-
-  // Clears the cache after a write that may have changed a held record,
-  // whether it succeeded or not (a failed commit may still have landed).
-  template <typename R>
-  R Cleared(R r) {
-    std::unique_lock lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
-    tokens_.clear();
-    tasks_.clear();
-    runs_.clear();
-    run_dirs_held_ = 0;
+    if (generation_.load(std::memory_order_relaxed) != gen ||
+        cost > table.max_cost)
+      return r;
+    if (table.entries.size() >= table.max_entries ||
+        table.cost + cost > table.max_cost) {
+      table.entries.clear();
+      table.cost = 0;
+    }
+    if (table.entries.emplace(std::move(key), *r).second) table.cost += cost;
     return r;
   }
 
-  // Hit and miss counts of one table (relaxed: statistics).
-  class Counter {
-   public:
-    void Hit() { hits_.fetch_add(1, std::memory_order_relaxed); }
-    void Miss() { misses_.fetch_add(1, std::memory_order_relaxed); }
-    CacheStats::Table Read() const {
-      return {hits_.load(std::memory_order_relaxed),
-              misses_.load(std::memory_order_relaxed)};
-    }
+  // A write that cannot change a held record. Writes are refused inside a
+  // read scope, as the inner store does (which may not have begun its own
+  // scope yet).
+  template <typename R, typename... P, typename... A>
+  R Pass(R (Store::*write)(P...), A&&... args) {
+    if (InScope())
+      return core::Fail(core::Internal("a write inside a read-only scope"));
+    return (inner_.get()->*write)(std::forward<A>(args)...);
+  }
 
-   private:
-    std::atomic<uint64_t> hits_{0};
-    std::atomic<uint64_t> misses_{0};
-  };
+  // A write that may change a held record: the cache is cleared after it,
+  // whether it succeeded or not (a failed commit may still have landed).
+  template <typename R, typename... P, typename... A>
+  R Clear(R (Store::*write)(P...), A&&... args) {
+    R r = Pass(write, std::forward<A>(args)...);
+    ClearAll();
+    return r;
+  }
+
+  void ClearAll() {
+    std::unique_lock lock(mu_);
+    generation_.fetch_add(1, std::memory_order_release);
+    ClearTable(tokens_);
+    ClearTable(tasks_);
+    ClearTable(runs_);
+  }
+  template <typename V>
+  static void ClearTable(Table<V>& table) {
+    table.entries.clear();
+    table.cost = 0;
+  }
 
   const std::unique_ptr<Store> inner_;
-  const CacheLimits limits_;
-  Counter tokens_stats_;
-  Counter tasks_stats_;
-  Counter runs_stats_;
   std::atomic<uint64_t> generation_{0};  // written under mu_
   std::shared_mutex mu_;
-  // State below is protected by mu_.
-  std::unordered_map<std::string, TokenIdentity> tokens_;
-  std::unordered_map<std::string, Task> tasks_;
-  std::unordered_map<std::string, std::vector<Run>> runs_;
-  size_t run_dirs_held_ = 0;
+  Table<TokenIdentity> tokens_;
+  Table<Task> tasks_;
+  Table<std::vector<Run>> runs_;
 };
 
 }  // namespace
