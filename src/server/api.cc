@@ -406,6 +406,10 @@ bool Api::ReadOnly(std::string_view method, std::string_view target) const {
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
+  return Handle(req, ReadOnly(req.method, req.target));
+}
+
+HttpResponse Api::Handle(const HttpRequest& req, bool read_only) {
   const auto start = std::chrono::steady_clock::now();
   Context ctx;
   ctx.req = &req;
@@ -414,8 +418,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
 
   // A read-only request: authentication and the answer read one snapshot,
   // with one set of store locks.
-  auto scope = ReadOnly(req.method, req.target) ? deps_.store->BeginReadScope()
-                                                : nullptr;
+  auto scope = read_only ? deps_.store->BeginReadScope() : nullptr;
   HttpResponse resp = Dispatch(req, ctx);
 
   const double seconds =

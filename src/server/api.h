@@ -85,6 +85,9 @@ class Api final {
   Api& operator=(const Api&) = delete;
 
   HttpResponse Handle(const HttpRequest& req);
+  // The same, for a caller that has asked ReadOnly() of this request already
+  // (the transport, to choose the thread).
+  HttpResponse Handle(const HttpRequest& req, bool read_only);
 
   // The largest body accepted for this target (the transport enforces it
   // before reading the body).

@@ -249,6 +249,26 @@ ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
                   t->user.name, t->user.role,   "token"};
 }
 
+ApiResult<std::string> AuthService::OpenSecretKey(
+    const storage::Credential& cred) const {
+  if (!auth::SecretBox::IsSealed(cred.secret_key)) return cred.secret_key;
+  // A server that cannot open its SKs is misconfigured: say so loudly (500,
+  // the detail in the log), not as a client's bad signature.
+  auto misconfigured = [&](const std::string& why) {
+    return ApiError{ApiCode::kInternal, "internal error",
+                    "credential " + cred.access_key +
+                        ": the SK is sealed and " + why +
+                        " (--secret-key-file must name the key it was "
+                        "sealed with)",
+                    0};
+  };
+  if (options_.secrets == nullptr)
+    return tl::unexpected(misconfigured("no secret key file given"));
+  auto opened = options_.secrets->Open(cred.access_key, cred.secret_key);
+  if (!opened) return tl::unexpected(misconfigured(opened.error().message));
+  return std::move(*opened);
+}
+
 ApiResult<Identity> AuthService::AuthenticateSignature(
     const SignableRequest& req, std::string_view authorization) {
   auto auth = ParseSdkAuthorization(authorization);
@@ -280,24 +300,9 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
       return ApiFail(ApiCode::kBadSignature, kBadSignature);
     return StoreFail(cred.error(), "");
   }
-  std::string sk = cred->secret_key;
-  if (auth::SecretBox::IsSealed(sk)) {
-    // A server that cannot open its SKs is misconfigured: say so loudly
-    // (500, the detail in the log), not as a client's bad signature.
-    auto opened = options_.secrets != nullptr
-                      ? options_.secrets->Open(cred->access_key, sk)
-                      : core::Result<std::string>(core::Fail(
-                            core::InvalidArgument("no secret key file given")));
-    if (!opened)
-      return tl::unexpected(ApiError{
-          ApiCode::kInternal, "internal error",
-          "credential " + cred->access_key + ": the SK is sealed and " +
-              opened.error().message +
-              " (--secret-key-file must name the key it was sealed with)",
-          0});
-    sk = std::move(*opened);
-  }
-  std::string want = SdkSignature(req, auth->signed_headers, sdk_date, sk);
+  auto sk = OpenSecretKey(*cred);
+  if (!sk) return tl::unexpected(sk.error());
+  std::string want = SdkSignature(req, auth->signed_headers, sdk_date, *sk);
   // Compare even for a revoked key, so timing does not tell revoked keys.
   bool match = ConstantTimeEquals(want, auth->signature);
   if (!match || cred->revoked_at)

@@ -108,6 +108,9 @@ class AuthService final {
   // Returns 429 if `key` has too many recent failures.
   ApiStatus CheckLockout(const std::string& key, int64_t now);
   void RecordFailure(const std::string& key, int64_t now);
+  // The credential's SK, opened when stored sealed (AuthOptions::secrets);
+  // a 500 when it cannot be opened.
+  ApiResult<std::string> OpenSecretKey(const storage::Credential& cred) const;
   ApiResult<Identity> LoadIdentity(const std::string& domain_id,
                                    const std::string& user_id,
                                    std::string method, ApiCode fail_code);

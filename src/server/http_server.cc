@@ -176,15 +176,17 @@ class Session final : public SessionBase,
                                  std::string(f.value()));
     hreq->body = std::move(req.body());
     hreq->remote = remote_;
-    if (shared_.options->inline_reads &&
-        shared_.api->ReadOnly(hreq->method, hreq->target)) {
+    const bool read_only = shared_.api->ReadOnly(hreq->method, hreq->target);
+    if (read_only && shared_.options->inline_reads) {
       // Reads of an embedded store: here, saving two thread hops.
-      return Write(HandleSafely(*hreq));
+      return Write(HandleSafely(*hreq, read_only));
     }
     // Storage calls block: run the handler on the worker pool, then come
     // back to this connection's strand to write.
-    asio::post(*shared_.workers, [self = this->shared_from_this(), hreq] {
-      auto resp = std::make_shared<HttpResponse>(self->HandleSafely(*hreq));
+    asio::post(*shared_.workers, [self = this->shared_from_this(), hreq,
+                                  read_only] {
+      auto resp =
+          std::make_shared<HttpResponse>(self->HandleSafely(*hreq, read_only));
       asio::post(self->Executor(),
                  [self, resp] { self->Write(std::move(*resp)); });
     });
@@ -193,9 +195,9 @@ class Session final : public SessionBase,
   // The adapter boundary: an exception from a library (std::bad_alloc, a
   // Boost.JSON accessor misuse) becomes a 500 for this request instead of
   // terminating the process and every other connection.
-  HttpResponse HandleSafely(const HttpRequest& req) {
+  HttpResponse HandleSafely(const HttpRequest& req, bool read_only) {
     try {
-      return shared_.api->Handle(req);
+      return shared_.api->Handle(req, read_only);
     } catch (const std::exception& e) {
       std::string line = ToJson(
           json::object{{"level", "error"},
