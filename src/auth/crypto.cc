@@ -25,6 +25,27 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+core::Result<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0)
+    return core::Fail(core::InvalidArgument("not hex: odd length"));
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = HexValue(hex[i]);
+    const int lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return core::Fail(core::InvalidArgument("not hex"));
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -114,9 +135,13 @@ std::string NewUuid() {
     b[i] = static_cast<char>((ms >> (8 * (5 - i))) & 0xff);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
-  std::string h = HexEncode(b);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" +
-         h.substr(16, 4) + "-" + h.substr(20, 12);
+  return FormatUuid(b);
+}
+
+std::string FormatUuid(std::string_view bytes16) {
+  std::string out = HexEncode(bytes16.substr(0, 16));
+  for (size_t at : {20, 16, 12, 8}) out.insert(at, 1, '-');
+  return out;
 }
 
 bool IsUuid(std::string_view s) {

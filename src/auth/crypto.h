@@ -12,6 +12,11 @@ namespace sms::auth {
 
 // Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
+// The value of one hex digit (either case), or -1.
+int HexValue(char c);
+// Bytes from hex text (either case); kInvalidArgument on an odd length or
+// a non-hex character.
+[[nodiscard]] core::Result<std::string> HexDecode(std::string_view hex);
 // SHA-256 of `data`, lower-case hex.
 std::string Sha256Hex(std::string_view data);
 // Raw HMAC-SHA256 of `data` keyed with `key`.
@@ -28,6 +33,9 @@ core::Result<std::string> Base64Decode(std::string_view text);
 // A time-ordered (version 7, RFC 9562) UUID, lower-case: 48 bits of Unix
 // time in ms, then 74 random bits.
 std::string NewUuid();
+// 16 bytes in UUID text form (8-4-4-4-12 lower-case hex); the caller has set
+// the version and variant bits.
+std::string FormatUuid(std::string_view bytes16);
 // True when `s` is a lower-case 36-character UUID.
 bool IsUuid(std::string_view s);
 

@@ -25,13 +25,6 @@ core::Error Bad(const std::string& what) {
   return core::InvalidArgument("sealed secret: " + what);
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 core::Result<std::string> ReadKey(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -43,19 +36,12 @@ core::Result<std::string> ReadKey(const std::string& path) {
   std::string text(buf, n > 0 ? static_cast<size_t>(n) : 0);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
     text.pop_back();
-  std::string key;
-  if (text.size() == 2 * kKeyBytes) {
-    for (size_t i = 0; i < text.size(); i += 2) {
-      int hi = HexDigit(text[i]), lo = HexDigit(text[i + 1]);
-      if (hi < 0 || lo < 0) break;
-      key.push_back(static_cast<char>(hi * 16 + lo));
-    }
-  }
-  if (key.size() != kKeyBytes)
+  auto key = HexDecode(text);
+  if (!key || key->size() != kKeyBytes)
     return core::Fail(core::InvalidArgument(
         "secret key file " + path +
         ": expected 64 hex characters (openssl rand -hex 32)"));
-  return key;
+  return std::move(*key);
 }
 
 // Makes a new key file; false (without error) when it exists already.

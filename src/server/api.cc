@@ -11,6 +11,7 @@
 
 namespace sms::server {
 
+using auth::FormatUuid;
 using auth::IsUuid;
 using auth::PercentDecode;
 using auth::RandomBytes;
@@ -62,24 +63,16 @@ std::string NewRequestId() {
     std::seed_seq seq(seed.begin(), seed.end());
     return std::mt19937_64(seq);
   }();
-  static constexpr char kHex[] = "0123456789abcdef";
   const uint64_t hi = gen();
   const uint64_t lo = gen();
-  uint8_t b[16];
+  char b[16];
   for (int i = 0; i < 8; ++i) {
-    b[i] = static_cast<uint8_t>(hi >> (8 * i));
-    b[8 + i] = static_cast<uint8_t>(lo >> (8 * i));
+    b[i] = static_cast<char>(hi >> (8 * i));
+    b[8 + i] = static_cast<char>(lo >> (8 * i));
   }
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 15]);
-  }
-  return out;
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  return FormatUuid(std::string_view(b, sizeof(b)));
 }
 
 std::string Truncate(std::string s, size_t max) {
