@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "auth/crypto.h"
 #include "auth/sdk_signer.h"
 #include "core/strings.h"
 
@@ -99,6 +100,10 @@ core::Result<HttpResponse> ServerClient::Send(const std::string& method,
   } else {
     const std::string date =
         auth::FormatSdkDate(clock_.NowEpochMillis() + skew_ms_);
+    // A signed request that changes state is accepted once (a replay is
+    // refused): a fresh, signed request id keeps two identical requests in
+    // the same second (two polls) from having one signature.
+    const std::string request_id = auth::NewUuid();
     auth::SignableRequest sreq;
     sreq.method = method;
     const size_t q = path.find('?');
@@ -106,18 +111,21 @@ core::Result<HttpResponse> ServerClient::Send(const std::string& method,
     sreq.query = q == std::string::npos ? "" : path.substr(q + 1);
     sreq.headers = {{"content-type", "application/json"},
                     {"host", host_},
+                    {"x-request-id", request_id},
                     {"x-sdk-date", date}};
     sreq.body = body;
-    const std::vector<std::string> signed_headers = {"content-type", "host",
-                                                     "x-sdk-date"};
+    const std::vector<std::string> signed_headers = {
+        "content-type", "host", "x-request-id", "x-sdk-date"};
     const std::string signature =
         auth::SdkSignature(sreq, signed_headers, date, config_.sk);
+    req.headers.emplace_back("X-Request-Id", request_id);
     req.headers.emplace_back("X-Sdk-Date", date);
     req.headers.emplace_back(
-        "Authorization", "SDK-HMAC-SHA256 Access=" + config_.ak +
-                             ", SignedHeaders=content-type;host;x-sdk-date, "
-                             "Signature=" +
-                             signature);
+        "Authorization",
+        "SDK-HMAC-SHA256 Access=" + config_.ak +
+            ", SignedHeaders=content-type;host;x-request-id;x-sdk-date, "
+            "Signature=" +
+            signature);
   }
   return http_.Send(req);
 }

@@ -140,8 +140,14 @@ std::string SdkCanonicalRequest(
     out += name + ":" + value + "\n";
   }
   out += "\n";  // each header line ends in \n, then the block ends
-  for (const auto& [k, v] : req.headers) {
-    if (Lower(k) == "x-sdk-content-sha256") body_hash = std::string(Trim(v));
+  // X-Sdk-Content-Sha256 stands for the body only when it is signed: an
+  // unsigned one could be swapped with the body
+  // (docs/server.md#security-notes).
+  if (std::find(names.begin(), names.end(), kContentSha256Header) !=
+      names.end()) {
+    for (const auto& [k, v] : req.headers) {
+      if (Lower(k) == kContentSha256Header) body_hash = std::string(Trim(v));
+    }
   }
   for (size_t i = 0; i < names.size(); ++i) {
     if (i > 0) out.push_back(';');
@@ -159,6 +165,28 @@ std::string SdkSignature(const SignableRequest& req,
   std::string to_sign = "SDK-HMAC-SHA256\n" + std::string(sdk_date) + "\n" +
                         Sha256Hex(SdkCanonicalRequest(req, signed_headers));
   return HexEncode(HmacSha256(secret_key, to_sign));
+}
+
+core::Status CheckSignedBodyHash(
+    const SignableRequest& req,
+    const std::vector<std::string>& signed_headers) {
+  if (std::find(signed_headers.begin(), signed_headers.end(),
+                kContentSha256Header) == signed_headers.end())
+    return {};
+  std::string claimed;
+  for (const auto& [k, v] : req.headers) {
+    if (Lower(k) == kContentSha256Header) claimed = std::string(Trim(v));
+  }
+  if (claimed == kUnsignedPayload) {
+    if (req.body.empty()) return {};
+    return core::Fail(core::InvalidArgument(
+        "X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD is accepted only for a "
+        "request without a body"));
+  }
+  if (Lower(claimed) != Sha256Hex(req.body))
+    return core::Fail(core::InvalidArgument(
+        "X-Sdk-Content-Sha256: does not match the body received"));
+  return {};
 }
 
 core::Result<int64_t> ParseSdkDate(std::string_view d) {

@@ -28,6 +28,11 @@ struct SdkAuthorization {
   std::string signature;                    // lower-case hex
 };
 
+// The header that may carry the body's hash, and the value that leaves the
+// body out of the signature (the vendor's SDKs send it for streamed bodies).
+inline constexpr std::string_view kContentSha256Header = "x-sdk-content-sha256";
+inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+
 // Parses "SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex".
 [[nodiscard]] core::Result<SdkAuthorization> ParseSdkAuthorization(
     std::string_view header);
@@ -40,7 +45,12 @@ std::string PercentDecode(std::string_view s, bool plus_is_space = false);
 // Percent-encodes with the SDK's unreserved set (A-Z a-z 0-9 - _ . ~).
 std::string SdkUriEncode(std::string_view raw);
 
-// The canonical request of the SDK algorithm.
+// The canonical request of the SDK algorithm. Its last line is the body's
+// hash: the X-Sdk-Content-Sha256 value when that header is among
+// `signed_headers`, else the SHA-256 of `req.body` (an unsigned header is
+// ignored, so it cannot stand in for a body it does not describe).
+// A verifier must also check a signed hash against the body received:
+// CheckSignedBodyHash.
 std::string SdkCanonicalRequest(const SignableRequest& req,
                                 const std::vector<std::string>& signed_headers);
 
@@ -50,6 +60,14 @@ std::string SdkSignature(const SignableRequest& req,
                          const std::vector<std::string>& signed_headers,
                          std::string_view sdk_date,
                          std::string_view secret_key);
+
+// For a request whose signature verified: OK when the body received is the
+// body that was signed. A signed X-Sdk-Content-Sha256 must equal the SHA-256
+// of `req.body` (hex, any case), or be UNSIGNED-PAYLOAD on a request without
+// a body (as the vendor's SDKs sign a GET); without the header the signature
+// covered the body's own hash already.
+[[nodiscard]] core::Status CheckSignedBodyHash(
+    const SignableRequest& req, const std::vector<std::string>& signed_headers);
 
 // Parses an X-Sdk-Date ("YYYYMMDDTHHMMSSZ") into epoch milliseconds.
 [[nodiscard]] core::Result<int64_t> ParseSdkDate(std::string_view date);

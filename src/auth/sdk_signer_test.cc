@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "auth/crypto.h"
+
 namespace sms::auth {
 namespace {
 
@@ -50,8 +52,45 @@ TEST(SdkSignerTest, BodyAndPathChangeTheSignature) {
   SignableRequest unsigned_payload = body;
   unsigned_payload.headers.push_back(
       {"X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD"});
-  EXPECT_NE(SdkCanonicalRequest(unsigned_payload, h).find("UNSIGNED-PAYLOAD"),
+  std::vector<std::string> with_hash = {"content-type", "host",
+                                        "x-sdk-content-sha256", "x-sdk-date"};
+  EXPECT_NE(SdkCanonicalRequest(unsigned_payload, with_hash)
+                .find("\nUNSIGNED-PAYLOAD"),
             std::string::npos);
+}
+
+// Issue 11.1: an X-Sdk-Content-Sha256 outside SignedHeaders is not the
+// body's hash, or a captured signature would cover any body.
+TEST(SdkSignerTest, AnUnsignedContentHashHeaderIsIgnored) {
+  std::vector<std::string> h = {"content-type", "host", "x-sdk-date"};
+  SignableRequest a = VendorRequest();
+  a.body = R"({"a":1})";
+  SignableRequest b = a;
+  b.body = R"({"b":2})";
+  b.headers.push_back({"X-Sdk-Content-Sha256", Sha256Hex(a.body)});
+  EXPECT_NE(SdkSignature(b, h, "20191115T033655Z", "k"),
+            SdkSignature(a, h, "20191115T033655Z", "k"));
+  EXPECT_EQ(
+      SdkCanonicalRequest(b, h).substr(SdkCanonicalRequest(b, h).size() - 64),
+      Sha256Hex(b.body));
+}
+
+TEST(SdkSignerTest, ASignedContentHashMustMatchTheBody) {
+  std::vector<std::string> h = {"content-type", "host", "x-sdk-content-sha256",
+                                "x-sdk-date"};
+  SignableRequest r = VendorRequest();
+  r.body = R"({"a":1})";
+  r.headers.push_back({"X-Sdk-Content-Sha256", Sha256Hex(r.body)});
+  EXPECT_TRUE(CheckSignedBodyHash(r, h));
+  r.body = R"({"b":2})";
+  EXPECT_FALSE(CheckSignedBodyHash(r, h));
+  // Not signed: the signature already covers the body's own hash.
+  EXPECT_TRUE(CheckSignedBodyHash(r, {"content-type", "host", "x-sdk-date"}));
+  // UNSIGNED-PAYLOAD: only without a body.
+  r.headers.back().second = "UNSIGNED-PAYLOAD";
+  EXPECT_FALSE(CheckSignedBodyHash(r, h));
+  r.body.clear();
+  EXPECT_TRUE(CheckSignedBodyHash(r, h));
 }
 
 TEST(SdkSignerTest, EncodesReservedBytesUpperCase) {

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "auth/crypto.h"
 #include "auth/sdk_signer.h"
@@ -131,6 +132,9 @@ struct Api::Route {
   bool auth = true;
   bool json_body = false;
   bool read_only = false;  // writes nothing (Api::ReadOnly)
+  // A signed request here is accepted once: a replay could repeat a state
+  // change (every route that writes and is not idempotent by its body).
+  bool signature_once = false;
   Handler handler;
 };
 
@@ -342,6 +346,19 @@ Api::Api(ApiDeps deps, ApiOptions options)
         return JsonReply(
             tasks.CommandResult(*c.who, c.params["source_id"], c.body));
       });
+
+  // A replayed signed request that writes is refused, except where the body
+  // makes a repeat harmless: uploads (idempotent by run_id and seq), an
+  // agent's registration (same agent, same source) and the export (reads).
+  // The poll writes (a heartbeat, and it hands a command over once).
+  const std::set<std::string> idempotent = {
+      "POST /v3/tasks/{task_id}/consistency-result",
+      "POST /v3/tasks/{task_id}/consistency-result/details", "POST /v3/sources",
+      "POST /v3/tasks/consistency-results/export"};
+  for (Route& r : routes_) {
+    r.signature_once =
+        r.auth && !r.read_only && !idempotent.count(r.method + " " + r.pattern);
+  }
 }
 
 Api::~Api() = default;
@@ -515,7 +532,8 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
     } else if (authz != nullptr) {
       SignableRequest sreq{req.method, ctx.path, ctx.query_text, req.headers,
                            req.body};
-      who = deps_.auth->AuthenticateSignature(sreq, *authz);
+      who = deps_.auth->AuthenticateSignature(sreq, *authz,
+                                              match->signature_once);
     }
     if (!who) return fail(who.error());
     ctx.who = std::move(*who);

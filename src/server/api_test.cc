@@ -482,6 +482,159 @@ TEST_F(ApiTest, SignedRequestAuthenticates) {
   EXPECT_THAT(api_->Handle(req).body, HasSubstr("SMS.9003"));
 }
 
+// A request signed with AK/SK as the SDKs sign it: `signed_headers` names
+// the headers the signature covers (lower-case), `extra` adds headers
+// (signed or not); the body sent may differ from `signed_body`.
+HttpRequest SignedRequest(
+    const std::string& ak, const std::string& sk, int64_t now_ms,
+    const std::string& method, const std::string& target,
+    const std::string& signed_body, const std::string& sent_body,
+    std::vector<std::string> signed_headers = {"content-type", "host",
+                                               "x-sdk-date"},
+    Headers extra = {}) {
+  HttpRequest req;
+  req.method = method;
+  req.target = target;
+  req.remote = "127.0.0.1";
+  std::string date = FormatSdkDate(now_ms);
+  req.headers = {{"Host", "127.0.0.1:8080"},
+                 {"Content-Type", "application/json"},
+                 {"X-Sdk-Date", date}};
+  for (auto& h : extra) req.headers.push_back(h);
+  size_t q = target.find('?');
+  SignableRequest s{method, target.substr(0, q),
+                    q == std::string::npos ? "" : target.substr(q + 1),
+                    req.headers, signed_body};
+  std::string list;
+  for (const auto& h : signed_headers) list += (list.empty() ? "" : ";") + h;
+  std::string sig = SdkSignature(s, signed_headers, date, sk);
+  req.headers.push_back({"Authorization", "SDK-HMAC-SHA256 Access=" + ak +
+                                              ", SignedHeaders=" + list +
+                                              ", Signature=" + sig});
+  req.body = sent_body;
+  return req;
+}
+
+// Issue 11.1: X-Sdk-Content-Sha256 that is not signed used to stand in for
+// the body, so a captured request could carry any body. Every POST route.
+TEST_F(ApiTest, AnUnsignedBodyHashCannotCarryAnotherBody) {
+  auto [source_id, task_id] = MakeTask();
+  auto admin = auth_->CreateCredential("acme", "admin");
+  auto agent = auth_->CreateCredential("acme", "agent");
+  ASSERT_TRUE(admin && agent);
+  const std::string run_a = NewUuid(), run_b = NewUuid();
+  int checked = 0;
+  for (const RouteInfo& route : api_->Routes()) {
+    if (route.method != "POST" || route.pattern == "/v3/auth/tokens") continue;
+    std::string target = route.pattern;
+    auto put = [&](const std::string& name, const std::string& value) {
+      if (size_t at = target.find(name); at != std::string::npos)
+        target.replace(at, name.size(), value);
+    };
+    put("{task_id}", task_id);
+    put("{source_id}", source_id);
+    const bool by_agent =
+        (target.find("/consistency-result") != std::string::npos &&
+         target.find("export") == std::string::npos) ||
+        route.pattern.rfind("/v3/sources", 0) == 0;
+    const auto& cred = by_agent ? *agent : *admin;
+    // Body A is what was signed; body B is what an attacker sends.
+    const std::string body_a = UploadBody(run_a, 7, 0);
+    const std::string body_b = UploadBody(run_b, 7, 5);
+    HttpRequest forged = SignedRequest(
+        cred.access_key, cred.secret_key, clock_.NowEpochMillis(), "POST",
+        target, body_a, body_b, {"content-type", "host", "x-sdk-date"},
+        {{"X-Sdk-Content-Sha256", auth::Sha256Hex(body_a)}});
+    HttpResponse r = api_->Handle(forged);
+    EXPECT_EQ(r.status, 403) << target << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("SMS.9003")) << target;
+    // The same header signed, with body B sent: the hash does not match.
+    HttpRequest claimed = SignedRequest(
+        cred.access_key, cred.secret_key, clock_.NowEpochMillis(), "POST",
+        target, body_a, body_b,
+        {"content-type", "host", "x-sdk-content-sha256", "x-sdk-date"},
+        {{"X-Sdk-Content-Sha256", auth::Sha256Hex(body_a)}});
+    r = api_->Handle(claimed);
+    EXPECT_EQ(r.status, 403) << target << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("does not match the body")) << target;
+    // A signed UNSIGNED-PAYLOAD leaves a body unauthenticated: refused.
+    HttpRequest unsigned_payload = SignedRequest(
+        cred.access_key, cred.secret_key, clock_.NowEpochMillis(), "POST",
+        target, body_a, body_b,
+        {"content-type", "host", "x-sdk-content-sha256", "x-sdk-date"},
+        {{"X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD"}});
+    r = api_->Handle(unsigned_payload);
+    EXPECT_EQ(r.status, 403) << target << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("UNSIGNED-PAYLOAD")) << target;
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
+  // Nothing of body B was stored.
+  Reply runs = Call("GET", "/v3/tasks/" + task_id + "/consistency-result", "",
+                    "acme/viewer");
+  EXPECT_EQ(runs.raw.find(run_b), std::string::npos) << runs.raw;
+  // The honest forms still pass: the signed hash of the body sent, and a GET
+  // signed over UNSIGNED-PAYLOAD, as the vendor's SDK signs it.
+  const std::string body = UploadBody(run_a, 7, 0);
+  HttpRequest honest = SignedRequest(
+      agent->access_key, agent->secret_key, clock_.NowEpochMillis(), "POST",
+      "/v3/tasks/" + task_id + "/consistency-result", body, body,
+      {"content-type", "host", "x-sdk-content-sha256", "x-sdk-date"},
+      {{"X-Sdk-Content-Sha256", auth::Sha256Hex(body)}});
+  HttpResponse ok = api_->Handle(honest);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  HttpRequest get = SignedRequest(
+      admin->access_key, admin->secret_key, clock_.NowEpochMillis(), "GET",
+      "/v3/tasks", "", "",
+      {"content-type", "host", "x-sdk-content-sha256", "x-sdk-date"},
+      {{"X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD"}});
+  ok = api_->Handle(get);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+// Issue 11.1: a signed request that changes state is accepted once in its
+// ±15 min window; an idempotent upload may be repeated.
+TEST_F(ApiTest, ASignedStateChangeIsAcceptedOnce) {
+  auto [source_id, task_id] = MakeTask();
+  auto op = auth_->CreateCredential("acme", "operator");
+  auto agent = auth_->CreateCredential("acme", "agent");
+  ASSERT_TRUE(op && agent);
+  ASSERT_EQ(Call("POST", "/v3/tasks/" + task_id + "/configuration-setting",
+                 R"({"configurations":[{"config_key":"CONSISTENCY_DIR",
+                                        "config_value":"/srv"}]})",
+                 "acme/operator")
+                .status,
+            200);
+  const std::string action = R"({"operation":"consistency_check"})";
+  HttpRequest req =
+      SignedRequest(op->access_key, op->secret_key, clock_.NowEpochMillis(),
+                    "POST", "/v3/tasks/" + task_id + "/action", action, action);
+  HttpResponse first = api_->Handle(req);
+  ASSERT_EQ(first.status, 200) << first.body;
+  clock_.Advance(60 * 1000);
+  HttpResponse again = api_->Handle(req);
+  EXPECT_EQ(again.status, 403) << again.body;
+  EXPECT_THAT(again.body, HasSubstr("replay"));
+  // DELETE is refused the same way (the first one goes through).
+  HttpRequest del =
+      SignedRequest(op->access_key, op->secret_key, clock_.NowEpochMillis(),
+                    "DELETE", "/v3/tasks/" + task_id, "", "");
+  HttpResponse gone = api_->Handle(del);
+  EXPECT_LT(gone.status, 300) << gone.body;
+  EXPECT_THAT(api_->Handle(del).body, HasSubstr("replay"));
+  // An upload signed once may be sent again: the retry stores nothing new.
+  auto [source2, task2] = MakeTask();
+  const std::string body = UploadBody(NewUuid(), 3);
+  HttpRequest up = SignedRequest(
+      agent->access_key, agent->secret_key, clock_.NowEpochMillis(), "POST",
+      "/v3/tasks/" + task2 + "/consistency-result", body, body);
+  EXPECT_EQ(api_->Handle(up).status, 200);
+  EXPECT_EQ(api_->Handle(up).status, 200);
+  // Past the window the date check refuses it, whatever the set holds.
+  clock_.Advance(16 * 60 * 1000);
+  EXPECT_THAT(api_->Handle(req).body, HasSubstr("15 minutes"));
+}
+
 TEST_F(ApiTest, SecretKeysAreSealedAtRest) {
   auto cred = auth_->CreateCredential("acme", "viewer");
   ASSERT_TRUE(cred);

@@ -7,6 +7,7 @@
 namespace sms::server {
 
 using auth::Base64UrlEncode;
+using auth::CheckSignedBodyHash;
 using auth::ConstantTimeEquals;
 using auth::HashPassword;
 using auth::NewUuid;
@@ -270,7 +271,7 @@ ApiResult<std::string> AuthService::OpenSecretKey(
 }
 
 ApiResult<Identity> AuthService::AuthenticateSignature(
-    const SignableRequest& req, std::string_view authorization) {
+    const SignableRequest& req, std::string_view authorization, bool once) {
   auto auth = ParseSdkAuthorization(authorization);
   if (!auth) return ApiFail(ApiCode::kBadSignature, auth.error().message);
   std::string sdk_date;
@@ -307,12 +308,28 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
   bool match = ConstantTimeEquals(want, auth->signature);
   if (!match || cred->revoked_at)
     return ApiFail(ApiCode::kBadSignature, kBadSignature);
+  if (auto body = CheckSignedBodyHash(req, auth->signed_headers); !body)
+    return ApiFail(ApiCode::kBadSignature, body.error().message);
   if (!domain_header.empty() && domain_header != cred->domain_id)
     return ApiFail(ApiCode::kBadSignature,
                    "X-Domain-Id: does not match the credential's domain");
   if (!project_header.empty() && project_header != cred->domain_id)
     return ApiFail(ApiCode::kBadSignature,
                    "X-Project-Id: does not match the credential's tenant");
+  if (once) {
+    // Held until the date leaves the window, when the date check refuses
+    // the request anyway.
+    auto fresh = store_.RememberSignature(
+        cred->access_key + ":" + auth->signature,
+        *when + options_.sdk_date_skew_ms + 1000, clock_.NowEpochMillis());
+    if (!fresh) {
+      if (fresh.error().code == core::ErrorCode::kAlreadyExists)
+        return ApiFail(ApiCode::kBadSignature,
+                       "this signed request was accepted once already "
+                       "(a replay): sign each request anew");
+      return StoreFail(fresh.error(), "");
+    }
+  }
   return LoadIdentity(cred->domain_id, cred->user_id, "aksk",
                       ApiCode::kBadSignature);
 }

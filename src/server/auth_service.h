@@ -87,9 +87,13 @@ class AuthService final {
   [[nodiscard]] ApiResult<IssuedToken> Login(const LoginRequest& req);
   // Resolves X-Auth-Token (403 SMS.9002 if unknown, expired or revoked).
   [[nodiscard]] ApiResult<Identity> AuthenticateToken(std::string_view token);
-  // Verifies an SDK-HMAC-SHA256 request (403 SMS.9003 on any mismatch).
+  // Verifies an SDK-HMAC-SHA256 request (403 SMS.9003 on any mismatch,
+  // including a body other than the one signed). `once`: the request changes
+  // state in a way a replay could repeat harmfully, so its signature is
+  // accepted once within the X-Sdk-Date window (403 SMS.9003 on a replay).
   [[nodiscard]] ApiResult<Identity> AuthenticateSignature(
-      const SignableRequest& req, std::string_view authorization);
+      const SignableRequest& req, std::string_view authorization,
+      bool once = false);
   // Revokes a token at once.
   [[nodiscard]] ApiStatus RevokeToken(std::string_view token);
 

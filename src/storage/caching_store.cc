@@ -107,6 +107,11 @@ class CachingStoreImpl final : public CachingStore {
     return Clear(&Store::RevokeToken, token_hash, now);
   }
 
+  Status RememberSignature(const std::string& key, int64_t expires_at,
+                           int64_t now) override {
+    return Pass(&Store::RememberSignature, key, expires_at, now);
+  }
+
   // --- sources: not held ---
   Result<Source> UpsertSource(const Source& s) override {
     return Pass(&Store::UpsertSource, s);

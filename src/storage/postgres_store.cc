@@ -718,6 +718,30 @@ class PostgresStore final : public Store {
     return Ok();
   }
 
+  Status RememberSignature(const std::string& key, int64_t expires_at,
+                           int64_t now) override {
+    SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+    Params purge;
+    purge.Add(now);
+    SMS_ASSIGN_OR_RETURN(Rows gone,
+                         c->Exec("DELETE FROM used_signatures WHERE sig_key IN"
+                                 " (SELECT sig_key FROM used_signatures"
+                                 " WHERE expires_at <= $1 LIMIT 100"
+                                 " FOR UPDATE SKIP LOCKED)",
+                                 purge));
+    (void)gone;
+    Params p;
+    p.Add(key).Add(expires_at);
+    // One statement: of two replicas seeing the same key, one inserts.
+    SMS_ASSIGN_OR_RETURN(
+        Rows r, c->Exec("INSERT INTO used_signatures (sig_key, expires_at)"
+                        " VALUES ($1, $2) ON CONFLICT (sig_key) DO NOTHING",
+                        p));
+    if (r.affected() == 0)
+      return Fail(core::AlreadyExists("signature already used"));
+    return Ok();
+  }
+
   // --- sources ---
   Result<Source> UpsertSource(const Source& s) override {
     SMS_ASSIGN_OR_RETURN(Lease c, Acquire());

@@ -554,6 +554,29 @@ class SqliteStore final : public Store {
     return Ok();
   }
 
+  Status RememberSignature(const std::string& key, int64_t expires_at,
+                           int64_t now) override {
+    Conn c(this);
+    Txn txn(c.db, &write_mu_);
+    SMS_RETURN_IF_ERROR(txn.Begin(true));
+    {
+      SMS_PREPARE_(purge, c.db,
+                   "DELETE FROM used_signatures WHERE sig_key IN (SELECT"
+                   " sig_key FROM used_signatures WHERE expires_at <= ?"
+                   " LIMIT 100)");
+      purge.Bind(now);
+      SMS_RETURN_IF_ERROR(purge.Exec());
+      SMS_PREPARE_(q, c.db,
+                   "INSERT INTO used_signatures (sig_key, expires_at)"
+                   " VALUES (?,?) ON CONFLICT (sig_key) DO NOTHING");
+      q.Bind(key).Bind(expires_at);
+      SMS_RETURN_IF_ERROR(q.Exec());
+      if (sqlite3_changes(c.db) == 0)
+        return Fail(core::AlreadyExists("signature already used"));
+    }
+    return txn.Commit();
+  }
+
   // --- sources ---
   Result<Source> UpsertSource(const Source& s) override {
     Conn c(this);

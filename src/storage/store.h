@@ -269,6 +269,14 @@ class Store {
   [[nodiscard]] virtual Status RevokeToken(const std::string& token_hash,
                                            int64_t now) = 0;
 
+  // Remembers a signed request's `key` ("AK:signature") until
+  // `expires_at` (epoch ms): AlreadyExists when the key is held already and
+  // has not expired at `now`. Expired keys are dropped as it goes, a bounded
+  // batch per call. Atomic across replicas.
+  [[nodiscard]] virtual Status RememberSignature(const std::string& key,
+                                                 int64_t expires_at,
+                                                 int64_t now) = 0;
+
   // --- Sources ---
   // Registers a source; if (domain, name, hostname) exists already, updates
   // its ip/os/agent fields and returns the existing record (same id).

@@ -235,6 +235,35 @@ TEST_P(StoreContractTest, CredentialsAndTokensRevoke) {
   EXPECT_EQ(store_->GetToken("nope").error().code, ErrorCode::kNotFound);
 }
 
+TEST_P(StoreContractTest, SignaturesAreRememberedUntilTheyExpire) {
+  ASSERT_TRUE(store_->RememberSignature("AK1:aa", 100, 10));
+  EXPECT_EQ(store_->RememberSignature("AK1:aa", 100, 50).error().code,
+            ErrorCode::kAlreadyExists);
+  ASSERT_TRUE(store_->RememberSignature("AK1:bb", 100, 50));
+  ASSERT_TRUE(store_->RememberSignature("AK2:aa", 100, 50));
+  // Expired at 100: dropped by the next call, so the key is accepted again.
+  ASSERT_TRUE(store_->RememberSignature("AK1:aa", 300, 100));
+  EXPECT_EQ(store_->RememberSignature("AK1:aa", 300, 200).error().code,
+            ErrorCode::kAlreadyExists);
+}
+
+TEST_P(StoreContractTest, ConcurrentReplaysOfOneSignatureLandOnce) {
+  std::atomic<int> accepted{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto s = store_->RememberSignature("AK1:same", 1000, 1);
+      if (s)
+        ++accepted;
+      else if (s.error().code == ErrorCode::kAlreadyExists)
+        ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+}
+
 TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
   Source s = MakeSource("d1", "s9");
   s.name = "web";
@@ -533,11 +562,11 @@ TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
   std::string path = dir.Join("m.db");
   auto applied = MigrateSqlite(path);
   ASSERT_TRUE(applied);
-  EXPECT_THAT(*applied, ::testing::ElementsAre(1));
+  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2));
   auto again = MigrateSqlite(path);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->empty());
-  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1));
+  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1, 2));
   EXPECT_TRUE(OpenSqliteStore(path));
 }
 
