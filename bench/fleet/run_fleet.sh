@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The fleet simulation (issue 14.1): N agents (bench/fleet/fleet.cc) against
+#   sqlite  one sms-server on SQLite
+#   pg2     two sms-server replicas over one PostgreSQL 15 (throw-away
+#           cluster of tests/support/pg.sh, fsync on)
+# all on this machine, loopback only. Prints one Markdown row per setup with
+# polls/s held, p50/p99 of polls and uploads, commands delivered exactly
+# once (every triggered check reaches its agent once, none lost), database
+# connections and the CPU of each process; the raw JSON goes to
+# $SMS_FLEET_OUT (default var/fleet/<UTC time>).
+#
+# Usage: bench/fleet/run_fleet.sh [BUILD_DIR] [AGENTS] [SECONDS] [SETUPS...]
+#   e.g. bench/fleet/run_fleet.sh build 10000 60 sqlite pg2
+# Environment: SMS_FLEET_INTERVAL (5 s), SMS_FLEET_TRIGGER_RATE (5 per s),
+# SMS_FLEET_FILES (100 details per upload), SMS_FLEET_DIRS (30).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD_DIR=${1:-build}
+AGENTS=${2:-1000}
+SECS=${3:-30}
+shift $(($# < 3 ? $# : 3))
+SETUPS=("$@")
+((${#SETUPS[@]})) || SETUPS=(sqlite pg2)
+SERVER="$BUILD_DIR/bin/sms-server"
+FLEET="$BUILD_DIR/bin/sms-fleet"
+for b in "$SERVER" "$FLEET"; do
+  [[ -x "$b" ]] || { echo "no $b: build first (make build)" >&2; exit 2; }
+done
+INTERVAL=${SMS_FLEET_INTERVAL:-5}
+OUT=${SMS_FLEET_OUT:-$REPO/var/fleet/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+
+# One socket per agent on the client, as many on the servers.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d)
+PIDS=()
+PG_STATE=""
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [[ -n "$PG_STATE" ]] && bash "$REPO/tests/support/pg.sh" destroy "$PG_STATE" >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# CPU seconds (user + system) of a process so far.
+cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU seconds of every process of user $1 whose command matches $2.
+cpu_of_user() {
+  local total=0 p
+  for p in $(pgrep -u "$1" -f "$2" || true); do
+    total=$(python3 -c "print($total + $(cpu_of "$p"))")
+  done
+  echo "$total"
+}
+
+start_server() {  # db log [args] -> sets PORT and SPID (no subshell: the
+                  # EXIT trap must not run in one)
+  local db=$1 log=$2 extra=${3:-}
+  # shellcheck disable=SC2086
+  "$SERVER" serve --listen 127.0.0.1:0 --db "$db" $extra 2>"$log" &
+  PIDS+=($!)
+  local port=""
+  for _ in $(seq 200); do
+    port=$(grep -o '"address":"127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    [[ -n "$port" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$port" ]] || { echo "server did not start: $(tail -3 "$log")" >&2; exit 2; }
+  PORT=$port
+  SPID=${PIDS[-1]}
+}
+
+credentials() {  # db extra -> exports SMS_FLEET_* for a new domain
+  local db=$1 extra=${2:-}
+  # shellcheck disable=SC2086
+  "$SERVER" admin --db "$db" $extra create-domain fleet >/dev/null
+  "$SERVER" admin --db "$db" $extra create-user --domain fleet --name op \
+    --role operator </dev/null >/dev/null
+  "$SERVER" admin --db "$db" $extra create-user --domain fleet --name agent \
+    --role agent </dev/null >/dev/null
+  read -r SMS_FLEET_OP_AK SMS_FLEET_OP_SK < <("$SERVER" admin --db "$db" $extra \
+    create-credential --domain fleet --user op)
+  read -r SMS_FLEET_AGENT_AK SMS_FLEET_AGENT_SK < <("$SERVER" admin --db "$db" \
+    $extra create-credential --domain fleet --user agent)
+  export SMS_FLEET_OP_AK SMS_FLEET_OP_SK SMS_FLEET_AGENT_AK SMS_FLEET_AGENT_SK
+}
+
+run_fleet() {  # setup-name server-urls... -> writes $OUT/<setup>.json
+  local name=$1
+  shift
+  local args=()
+  for u in "$@"; do args+=(--server "$u"); done
+  "$FLEET" "${args[@]}" --agents "$AGENTS" --interval "$INTERVAL" \
+    --duration "$SECS" --trigger-rate "${SMS_FLEET_TRIGGER_RATE:-5}" \
+    --files "${SMS_FLEET_FILES:-100}" --dirs "${SMS_FLEET_DIRS:-30}" \
+    >"$OUT/$name.json" 2>"$OUT/$name.stderr" || true
+}
+
+ROWS=()
+row() {  # name json cpu-text conns
+  ROWS+=("$(python3 - "$1" "$2" "$3" "$4" <<'EOF'
+import json, sys
+name, path, cpu, conns = sys.argv[1:]
+try:
+    r = json.load(open(path))
+except Exception as e:
+    print(f"| {name} | no result ({e}) |"); sys.exit()
+lat = r["latency"]
+def p(kind, q):
+    return f'{lat[kind][q]:.1f}' if kind in lat else "-"
+exact = "yes" if r["lost"] == 0 and r["doubled"] == 0 and r["not_uploaded"] == 0 else "NO"
+bad = sum(v for k, v in r["statuses"].items() if int(k) >= 500)
+print(f'| {name} | {r["agents_ready"]}/{r["agents"]} | {r["polls_per_s"]:.0f} of '
+      f'{r["polls_expected_per_s"]:.0f} | {p("poll","p50_ms")} / {p("poll","p99_ms")} | '
+      f'{p("upload_total","p50_ms")} / {p("upload_total","p99_ms")} | '
+      f'{r["triggered"]} / {r["delivered_once"]} / {r["lost"]} / {r["doubled"]} | '
+      f'{exact} | {bad} / {r["transport_errors"]} | {conns} | {cpu} |')
+EOF
+)")
+}
+
+for setup in "${SETUPS[@]}"; do
+  case "$setup" in
+    sqlite)
+      DB="sqlite:$WORK/sqlite/sms.db"
+      mkdir -p "$WORK/sqlite"
+      credentials "$DB"
+      start_server "$DB" "$WORK/sqlite/server.log"
+      c0=$(cpu_of "$SPID")
+      t0=$(date +%s.%N)
+      run_fleet sqlite "http://127.0.0.1:$PORT" &
+      wait $! || true
+      t1=$(date +%s.%N)
+      c1=$(cpu_of "$SPID")
+      cpu=$(python3 -c "print(f'server {($c1-$c0)/($t1-$t0)*100:.0f}% of a core (whole run incl. set-up)')")
+      row "1 server, SQLite" "$OUT/sqlite.json" "$cpu" "-"
+      kill "$SPID" 2>/dev/null || true
+      ;;
+    pg2)
+      PG_STATE="$WORK/pg"
+      SMS_PG_FSYNC=on bash "$REPO/tests/support/pg.sh" start "$PG_STATE" >/dev/null
+      DB=$(cat "$PG_STATE/url")
+      head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret"
+      chmod 600 "$WORK/secret"
+      KEY="--secret-key-file $WORK/secret"
+      credentials "$DB" "$KEY"
+      start_server "$DB" "$WORK/pg1.log" "$KEY"
+      P1=$PORT S1=$SPID
+      start_server "$DB" "$WORK/pg2.log" "$KEY"
+      P2=$PORT S2=$SPID
+      a0=$(cpu_of "$S1"); b0=$(cpu_of "$S2"); g0=$(cpu_of_user postgres postgres)
+      t0=$(date +%s.%N)
+      run_fleet pg2 "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" &
+      FPID=$!
+      CONNS=0
+      while kill -0 "$FPID" 2>/dev/null; do
+        n=$(psql "$DB" -Atc "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sms'" 2>/dev/null || echo 0)
+        ((n > CONNS)) && CONNS=$n
+        sleep 2
+      done
+      t1=$(date +%s.%N)
+      a1=$(cpu_of "$S1"); b1=$(cpu_of "$S2"); g1=$(cpu_of_user postgres postgres)
+      cpu=$(python3 -c "d=$t1-$t0;print(f'replicas {($a1-$a0)/d*100:.0f}% + {($b1-$b0)/d*100:.0f}%, PostgreSQL {($g1-$g0)/d*100:.0f}% of a core')")
+      row "2 replicas, PostgreSQL" "$OUT/pg2.json" "$cpu" "$CONNS"
+      kill "$S1" "$S2" 2>/dev/null || true
+      ;;
+    *) echo "unknown setup $setup (sqlite | pg2)" >&2; exit 2 ;;
+  esac
+done
+
+echo
+echo "sms-fleet: $AGENTS agents polling every ${INTERVAL} s for ${SECS} s (+ drain), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| setup | agents up | polls/s held | poll p50 / p99 ms | upload p50 / p99 ms | checks triggered / delivered once / lost / doubled | exact | 5xx / transport errors | max DB conns | CPU |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
+echo
+echo "raw: $OUT"
+# Exit 1 unless every setup delivered every triggered check exactly once.
+for setup in "${SETUPS[@]}"; do
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['lost']==0 and r['doubled']==0 and r['not_uploaded']==0 and r['agents_ready']==r['agents'] and r['triggered']>0 else 1)" \
+    "$OUT/$setup.json" || exit 1
+done
