@@ -11,7 +11,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev libxxhash-dev liburing-dev libzstd-dev libexpected-dev
   libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libxlsxwriter-dev
+  libxlsxwriter-dev libhowardhinnant-date-dev
   # test and runtime tools: the ssh transport is tested against a real sshd
   openssh-server openssh-client xxhash sqlite3 time procps curl
   # the PostgreSQL backend's tests start a throw-away cluster (tests/support/pg.sh)
