@@ -1,0 +1,72 @@
+// Readiness: may this server cut over now? (issue 13.3)
+//
+// A task is `ready` when its last K successful full checks (K =
+// CONSISTENCY_READY_RUNS, default 2) were all consistent and together with
+// the newest one cover every configured directory; `stale` when it would be
+// ready but its newest successful check is older than the maximum age
+// (CONSISTENCY_READY_MAX_AGE); `not_ready` otherwise, with the reasons in
+// words and numbers. A failed newest run makes the task not ready whatever
+// came before. Re-checks of the inconsistent files only (scope
+// "inconsistent") cannot prove a whole directory: they neither count towards
+// K nor break the streak; a clean one is mentioned as a hint.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sms::schedule {
+
+struct RunSummary {
+  std::string run_id;
+  int64_t finished_ms = 0;
+  bool success = false;    // check_result "success"
+  bool full_scope = true;  // false: scope "inconsistent"
+  std::string error_msg;   // of a failed run
+  struct Dir {
+    std::string dir_check;
+    int64_t different = 0;  // num_different_files (+ corrupt, metadata)
+    int64_t missing = 0;    // num_target_miss_files (+ directories)
+    int64_t extra = 0;      // num_target_more_files (+ directories)
+    int64_t unsettled = 0;  // changed while read, unreadable
+  };
+  std::vector<Dir> dirs;
+
+  int64_t Differences() const;
+  bool Consistent() const { return success && Differences() == 0; }
+};
+
+struct ReadinessPolicy {
+  int ready_runs = 2;      // K
+  int64_t max_age_ms = 0;  // 0: never stale
+};
+
+// Of the newest run's differing files, how many were first seen in an
+// earlier run, and when the oldest of them was (0 when unknown).
+struct Persistence {
+  int64_t count = 0;
+  int64_t oldest_first_seen_ms = 0;
+};
+
+enum class ReadinessStatus { kReady, kNotReady, kStale };
+const char* ReadinessName(
+    ReadinessStatus s);  // "ready" | "not_ready" | "stale"
+
+struct Readiness {
+  ReadinessStatus status = ReadinessStatus::kNotReady;
+  int64_t since_ms = 0;  // ready: the streak's first run; else when it began
+  std::vector<std::string> reasons;
+};
+
+// `runs` newest first (any scope, any result); `dirs`: the configured
+// directories (CONSISTENCY_DIR; empty means "/").
+Readiness EvaluateReadiness(const std::vector<std::string>& dirs,
+                            const std::vector<RunSummary>& runs,
+                            const ReadinessPolicy& policy, int64_t now_ms,
+                            const Persistence& persistence = {});
+
+// "45 minutes", "3 hours", "2 days".
+std::string HumanDuration(int64_t ms);
+
+}  // namespace sms::schedule
