@@ -1,5 +1,6 @@
 #include "agent/server_client.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -59,10 +60,19 @@ TEST(ServerClientTest, SignsRequestsTheWayTheServerVerifies) {
                              "",
                              {{"Content-Type", "application/json"},
                               {"Host", "127.0.0.1:8080"},
+                              {"X-Request-Id", Header(req, "X-Request-Id")},
                               {"X-Sdk-Date", date}},
                              req.body};
   EXPECT_EQ(auth->signature,
             auth::SdkSignature(sreq, auth->signed_headers, date, "secret"));
+  // A fresh request id is signed with every request, so two identical
+  // requests in one second differ (the server accepts a state-changing
+  // signature once).
+  EXPECT_THAT(auth->signed_headers, ::testing::Contains("x-request-id"));
+  const std::string first = Header(req, "Authorization");
+  http.replies.push_back({200, {}, R"({"id":"src-1"})"});
+  ASSERT_TRUE(client.RegisterSource({.name = "web01"}));
+  EXPECT_NE(Header(http.requests.at(1), "Authorization"), first);
 }
 
 TEST(ServerClientTest, CorrectsClockSkewFromTheDateHeader) {
