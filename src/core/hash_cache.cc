@@ -142,6 +142,12 @@ Result<int64_t> MeasureTimestampGranularity(const std::string& dir) {
   return 1'000'000'000;
 }
 
+std::string CanonicalRoot(const std::string& root) {
+  std::error_code ec;
+  auto canonical = std::filesystem::canonical(root.empty() ? "/" : root, ec);
+  return ec ? root : canonical.string();
+}
+
 std::string CacheFilePath(const std::string& dir, std::string_view role,
                           const std::string& root,
                           const std::vector<std::string>& dirs) {

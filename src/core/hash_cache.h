@@ -56,7 +56,7 @@ inline constexpr double kDefaultRehashFraction = 0.01;
 struct CacheParams {
   HashAlgorithm hash = HashAlgorithm::kXxh128;
   uint64_t chunk_size = kDefaultChunkSize;
-  std::string root;               // the side's root as given
+  std::string root;               // the side's CanonicalRoot()
   std::vector<std::string> dirs;  // normalised dir_checks
 };
 
@@ -112,6 +112,11 @@ int64_t RacyWindowNs(int64_t mtime_ns, int64_t ctime_ns, const FsTraits& traits,
 // inodes, 2 s on FAT, 100 ns on NTFS).
 [[nodiscard]] Result<int64_t> MeasureTimestampGranularity(
     const std::string& dir);
+
+// The name of a tree in its cache: its canonical path (symlinks resolved),
+// so that ./src and /home/me/src share one cache; `root` itself when it
+// cannot be resolved.
+std::string CanonicalRoot(const std::string& root);
 
 // The cache file of `role` ("source", "target") for `root` and `dirs` in
 // directory `dir`: DIR/ROLE-<16 hex digits of XXH64(root, dirs)>.smscache.

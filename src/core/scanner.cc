@@ -367,9 +367,9 @@ Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
     cache_policy_ = options_.cache_policy;
     cache_policy_.now_ns = NowNs(clock_);
     if (cache_policy_.seed == 0) cache_policy_.seed = std::random_device{}();
-    auto writer =
-        CacheWriter::Create(options_.cache_path,
-                            {options_.hash, options_.chunk_size, root_, dirs_});
+    auto writer = CacheWriter::Create(
+        options_.cache_path,
+        {options_.hash, options_.chunk_size, CanonicalRoot(root_), dirs_});
     if (writer) {
       cache_out_ = std::move(*writer);
       const std::string dir =
@@ -418,7 +418,8 @@ void Scanner::OpenCache() {
     return;
   }
   auto reader = CacheReader::Open(
-      options_.cache_path, {options_.hash, options_.chunk_size, root_, dirs_});
+      options_.cache_path,
+      {options_.hash, options_.chunk_size, CanonicalRoot(root_), dirs_});
   if (reader) {
     cache_in_ = std::move(*reader);
   } else if (reader.error().code != ErrorCode::kNotFound) {
