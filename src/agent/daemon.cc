@@ -131,13 +131,7 @@ int Daemon::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
-      if (check_finished_) {
-        check_finished_ = false;
-        if (check_thread_.joinable()) check_thread_.join();
-        running_task_.clear();
-        canceller_.reset();
-        upload_not_before_ = 0;  // upload the new run at once
-      }
+      ReapFinishedCheck();
     }
     UploadPending();
     SendStopResult();
@@ -168,6 +162,16 @@ int Daemon::Run() {
   return 0;
 }
 
+void Daemon::ReapFinishedCheck() {
+  if (!check_finished_) return;
+  check_finished_ = false;
+  // RunCheck() set check_finished_ as its last step: the join is immediate.
+  if (check_thread_.joinable()) check_thread_.join();
+  running_task_.clear();
+  canceller_.reset();
+  upload_not_before_ = 0;  // upload the new run at once
+}
+
 void Daemon::HandleCommand(const Command& command) {
   if (command.name == "STOP") {
     {
@@ -189,6 +193,9 @@ void Daemon::HandleCommand(const Command& command) {
   if (command.name != "CONSISTENCY_CHECK") return;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // The check may have ended (and its run been uploaded, so the server
+    // sent the next command) since the loop last looked.
+    ReapFinishedCheck();
     if (canceller_) return;  // one check at a time; the server queues
   }
   // The paths of a re-check are fetched here, on the thread that owns the
