@@ -7,7 +7,15 @@
 #              large  40 x 256 MiB over both trees (20 a side, ~10.7 GB)
 #              tiny   1,000,000 files of 0..2 KiB (~2 GB over both trees)
 #              mini   2,000 files with awkward names and symlinks (a quick smoke run)
-#              default: small large tiny
+#              recheck       the hash cache (issue 12) on the small tree: a full check against a
+#                            re-check with the cache, page cache dropped and warm, unchanged and
+#                            after 1% of the files were rewritten; rsync -rcn beside
+#              recheck-tiny  the same on the tiny tree (1,000,000 files)
+#              recheck-mini  the same on the mini tree (a quick smoke run)
+#              default: small large tiny recheck recheck-tiny
+#   Dropping the page cache needs root (echo 3 > /proc/sys/vm/drop_caches); without it the
+#   dropped-cache rows are skipped and the table says so. RECHECK_RSYNC_COLD=0|1: rsync -rcn with
+#   a dropped page cache (default 1, 0 for recheck-tiny: it reads 2 GB of tiny files from disk).
 #   env: SMS_BENCH_DIR      where the trees live (default REPO/var/bench); a tree pair is reused
 #                           when its truth.json was made with the same parameters
 #        SMS_BENCH_RESULTS  where results go (default $SMS_BENCH_DIR/results/<UTC time>/)
@@ -44,7 +52,9 @@ read -r -a AGENT_ARGS <<< "${SMS_AGENT_ARGS:-}"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time missing (apt-get install time)"
 
 SCENARIOS=("$@")
-((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny)
+((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny recheck recheck-tiny)
+# The tree each scenario runs on.
+tree_of() { case "$1" in recheck) echo small ;; recheck-*) echo "${1#recheck-}" ;; *) echo "$1" ;; esac; }
 
 # gen_tree.py parameters of each scenario, chosen to match the figures of ../shared/bench/README.md.
 gen_params() {
@@ -67,7 +77,10 @@ gen_bytes() {
 gen_inodes() {
   case "$1" in small) echo 202000 ;; large) echo 100 ;; tiny) echo 2002000 ;; *) echo 5000 ;; esac
 }
-for s in "${SCENARIOS[@]}"; do gen_params "$s" >/dev/null || die "unknown scenario '$s' (small large tiny mini)"; done
+for s in "${SCENARIOS[@]}"; do
+  gen_params "$(tree_of "$s")" >/dev/null ||
+    die "unknown scenario '$s' (small large tiny mini recheck recheck-tiny recheck-mini)"
+done
 
 # Peers of run_peers.sh: the content checkers, rsync's quick check, and the floors.
 DEFAULT_PEERS="walk_stat cat_p2 xxh3_p2 rsync_c rsync_quick rclone_check diff_rq hashdeep_build hashdeep_audit"
@@ -293,6 +306,88 @@ sys.exit(0 if ours_ok else 1)
 EOF
 }
 
+# ---- the hash cache (issue 12) --------------------------------------------------------------
+can_drop() { [[ -w /proc/sys/vm/drop_caches ]] && (sync; echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# rewrite_share DATA FRACTION: rewrites that share of the regular files on both sides with their
+# own content under a new inode, mtime kept (what a re-sync does): the verdicts stay those of
+# truth.json, and every hash cache must read those files again.
+rewrite_share() {
+  python3 - "$1" "$2" <<'EOF'
+import os, random, shutil, sys
+data, share = sys.argv[1], float(sys.argv[2])
+paths = []
+for top, dirs, files in os.walk(os.path.join(data, "src")):
+    dirs.sort()
+    for f in sorted(files):
+        p = os.path.join(top, f)
+        if os.path.isfile(p) and not os.path.islink(p):
+            paths.append(os.path.relpath(p, os.path.join(data, "src")))
+rng = random.Random(len(paths))
+pick = rng.sample(paths, max(1, int(len(paths) * share)))
+n = 0
+for side in ("src", "dst"):
+    for rel in pick:
+        p = os.path.join(data, side, rel)
+        if not os.path.isfile(p) or os.path.islink(p):
+            continue
+        tmp = p + ".sms-bench-tmp"
+        shutil.copy2(p, tmp)
+        os.replace(tmp, p)
+        n += 1
+print("rewrote %d files (%d paths on both sides)" % (n, len(pick)))
+EOF
+}
+
+# timed NAME RES COMMAND...: one run under /usr/bin/time -v
+timed() {
+  local name=$1 res=$2; shift 2
+  printf '%q ' "$@" > "$res/$name.cmd"
+  /usr/bin/time -v -o "$res/$name.time" timeout "$TMO" "$@" > "$res/$name.stdout" 2> "$res/$name.stderr" < /dev/null
+  echo $? > "$res/$name.rc"
+  printf '%-22s rc=%-3s wall=%ss\n' "$name" "$(cat "$res/$name.rc")" "$(wall_of "$res/$name.time")"
+}
+
+# recheck SCENARIO DATA RES: the cache rows; prints the markdown table
+recheck() {
+  local s=$1 data=$2 res=$3 cache=$3/cache cold=1 r
+  local agent=("$AGENT" verify --json "${AGENT_ARGS[@]}")
+  local rsync_cmd=(rsync -rcn --delete --itemize-changes "$data/src/" "$data/dst/")
+  # The floor of any check that must notice a change: walk and lstat both trees (the kit's walk_stat).
+  local walk_cmd=(find "$data/src" "$data/dst" -printf '%s %T@ %p\0')
+  # rsync with a dropped page cache reads every byte from disk: minutes on 1 M files.
+  local rsync_cold=${RECHECK_RSYNC_COLD:-$([[ $s == recheck-tiny ]] && echo 0 || echo 1)}
+  command -v rsync > /dev/null || { rsync_cold=0; rsync_cmd=(); }
+  can_drop || cold=0
+  rm -rf "$cache"
+  {
+    echo "== $s: priming the caches (one full check with --cache-dir)"
+    "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst" > "$res/prime.json" 2> "$res/prime.err"
+    for r in $(seq 1 "$REPS"); do
+      if ((cold)); then
+        drop; timed "full_cold.$r" "$res" "${agent[@]}" --no-cache "$data/src" "$data/dst"
+        drop; timed "cached_cold.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
+        ((rsync_cold)) && { drop; timed "rsync_cold.$r" "$res" "${rsync_cmd[@]}"; }
+        drop; timed "walk_cold.$r" "$res" "${walk_cmd[@]}"
+      fi
+      warm "$data"
+      timed "full_warm.$r" "$res" "${agent[@]}" --no-cache "$data/src" "$data/dst"
+      timed "cached_warm.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
+      ((${#rsync_cmd[@]})) && timed "rsync_warm.$r" "$res" "${rsync_cmd[@]}"
+      timed "walk_warm.$r" "$res" "${walk_cmd[@]}"
+      if ((cold)); then
+        rewrite_share "$data" 0.01 > "$res/rewrite_cold.$r.log"
+        drop; timed "changed_cold.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
+      fi
+      rewrite_share "$data" 0.01 > "$res/rewrite_warm.$r.log"
+      warm "$data"
+      timed "changed_warm.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
+    done
+  } > "$res/recheck.log" 2>&1
+  python3 "$REPO/scripts/bench_recheck_table.py" "$s" "$data" "$res" "$REPS" "$cold" "$CHECK"
+}
+
 mkdir -p "$RUN" || die "cannot create $RUN"
 {
   echo "# sms-agent benchmark, $STAMP"
@@ -307,10 +402,17 @@ mkdir -p "$RUN" || die "cannot create $RUN"
 
 status=0
 for s in "${SCENARIOS[@]}"; do
-  data="$DATA_ROOT/$s"
+  data="$DATA_ROOT/$(tree_of "$s")"
   res="$RUN/$s"
   mkdir -p "$res"
-  prepare_tree "$s" "$data"
+  prepare_tree "$(tree_of "$s")" "$data"
+  if [[ "$s" == recheck* ]]; then
+    echo "== $s: full checks and re-checks with the hash cache"
+    recheck "$s" "$data" "$res" > "$res/table.out" || status=1
+    grep -E '^[a-z_]+\.[0-9]+ +rc=' "$res/recheck.log"
+    tee -a "$RUN/report.md" < "$res/table.out"
+    continue
+  fi
   echo "== $s: warming the page cache"
   warm "$data"
   run_agent sms_hash hash "$data" "$res"

@@ -73,6 +73,53 @@ std::map<std::string, std::string> ConfigFromEnvironment(char** env) {
   return out;
 }
 
+core::Result<int64_t> ParseDurationSeconds(const std::string& text,
+                                           const std::string& what) {
+  char* end = nullptr;
+  const double v = strtod(text.c_str(), &end);
+  const std::string unit = end != nullptr ? end : "";
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  if (unit == "m") scale = 60;
+  if (unit == "h") scale = 3600;
+  if (unit == "d") scale = 86400;
+  if (text.empty() || end == text.c_str() || scale == 0 || !(v >= 0) ||
+      v * scale > 1e11) {
+    return core::Fail(core::InvalidArgument(
+        what +
+        " must be a duration such as 30d, 12h, 90m or 3600 (seconds), "
+        "got '" +
+        text + "'"));
+  }
+  return static_cast<int64_t>(v * scale);
+}
+
+core::Result<double> ParseFraction(const std::string& text,
+                                   const std::string& what) {
+  char* end = nullptr;
+  double v = strtod(text.c_str(), &end);
+  const std::string rest = end != nullptr ? end : "";
+  if (rest == "%") v /= 100;
+  if (text.empty() || end == text.c_str() || (!rest.empty() && rest != "%") ||
+      !(v >= 0 && v <= 1)) {
+    return core::Fail(core::InvalidArgument(
+        what +
+        " must be a fraction in 0..1 or a percentage (0.01 or 1%), got '" +
+        text + "'"));
+  }
+  return v;
+}
+
+core::Result<bool> ParseOnOff(const std::string& text,
+                              const std::string& what) {
+  std::string v;
+  for (char ch : text) v += static_cast<char>(tolower(ch));
+  if (v == "on" || v == "true" || v == "1" || v == "yes") return true;
+  if (v == "off" || v == "false" || v == "0" || v == "no") return false;
+  return core::Fail(
+      core::InvalidArgument(what + " must be on or off, got '" + text + "'"));
+}
+
 core::Status ApplyConfig(const std::map<std::string, std::string>& values,
                          const std::string& origin, AgentConfig& c) {
   for (const auto& [key, value] : values) {
@@ -97,6 +144,17 @@ core::Status ApplyConfig(const std::map<std::string, std::string>& values,
       c.ssh_config = value;
     } else if (key == "remote-agent") {
       c.remote_agent = value;
+    } else if (key == "cache") {
+      SMS_ASSIGN_OR_RETURN(c.cache, ParseOnOff(value, origin + ": cache"));
+    } else if (key == "remote-cache-dir") {
+      c.remote_cache_dir = value;
+    } else if (key == "rehash-fraction") {
+      SMS_ASSIGN_OR_RETURN(c.rehash_fraction,
+                           ParseFraction(value, origin + ": rehash-fraction"));
+    } else if (key == "cache-max-age") {
+      SMS_ASSIGN_OR_RETURN(
+          c.cache_max_age_s,
+          ParseDurationSeconds(value, origin + ": cache-max-age"));
     } else if (key == "poll-interval") {
       char* end = nullptr;
       const double v = strtod(value.c_str(), &end);

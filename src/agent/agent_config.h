@@ -26,13 +26,41 @@ struct AgentConfig {
   std::string source_root = "/";  // where CONSISTENCY_DIR paths live
   std::string ssh_config;         // ssh -F file for ssh:// targets
   std::string remote_agent = "sms-agent";  // sms-agent on ssh:// targets
+  // The hash cache of each task and side (core/hash_cache.h): on by default
+  // under STATE_DIR/cache/<task>/; a command's `cache` param overrides.
+  bool cache = true;
+  // Where an ssh:// target keeps its own caches ('~/' is its $HOME).
+  std::string remote_cache_dir = "~/.cache/sms-agent";
+  double rehash_fraction = 0.01;
+  int64_t cache_max_age_s = 30 * 86400;  // 0: no limit
 };
 
 // The keys the file, the environment and the flags accept.
-inline constexpr const char* kAgentConfigKeys[] = {
-    "server",      "ak",         "sk",          "token",
-    "ca-file",     "state-dir",  "name",        "poll-interval",
-    "source-root", "ssh-config", "remote-agent"};
+inline constexpr const char* kAgentConfigKeys[] = {"server",
+                                                   "ak",
+                                                   "sk",
+                                                   "token",
+                                                   "ca-file",
+                                                   "state-dir",
+                                                   "name",
+                                                   "poll-interval",
+                                                   "source-root",
+                                                   "ssh-config",
+                                                   "remote-agent",
+                                                   "cache",
+                                                   "remote-cache-dir",
+                                                   "rehash-fraction",
+                                                   "cache-max-age"};
+
+// "30d", "12h", "90m", "45s" or plain seconds; "0" is 0. Errors name `what`.
+[[nodiscard]] core::Result<int64_t> ParseDurationSeconds(
+    const std::string& text, const std::string& what);
+// A fraction in 0..1 ("0.01") or a percentage ("1%").
+[[nodiscard]] core::Result<double> ParseFraction(const std::string& text,
+                                                 const std::string& what);
+// "on", "off", "true", "false", "1", "0", "yes", "no".
+[[nodiscard]] core::Result<bool> ParseOnOff(const std::string& text,
+                                            const std::string& what);
 
 // Reads `key = value` lines; `origin` names the file in errors.
 [[nodiscard]] core::Result<std::map<std::string, std::string>> ParseConfigText(

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 
+#include "agent/recheck.h"
 #include "auth/crypto.h"
+#include "core/dir_list.h"
 #include "core/json_writer.h"
 #include "core/report.h"
 
@@ -129,13 +131,7 @@ int Daemon::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
-      if (check_finished_) {
-        check_finished_ = false;
-        if (check_thread_.joinable()) check_thread_.join();
-        running_task_.clear();
-        canceller_.reset();
-        upload_not_before_ = 0;  // upload the new run at once
-      }
+      ReapFinishedCheck();
     }
     UploadPending();
     SendStopResult();
@@ -166,6 +162,16 @@ int Daemon::Run() {
   return 0;
 }
 
+void Daemon::ReapFinishedCheck() {
+  if (!check_finished_) return;
+  check_finished_ = false;
+  // RunCheck() set check_finished_ as its last step: the join is immediate.
+  if (check_thread_.joinable()) check_thread_.join();
+  running_task_.clear();
+  canceller_.reset();
+  upload_not_before_ = 0;  // upload the new run at once
+}
+
 void Daemon::HandleCommand(const Command& command) {
   if (command.name == "STOP") {
     {
@@ -185,16 +191,51 @@ void Daemon::HandleCommand(const Command& command) {
     return;
   }
   if (command.name != "CONSISTENCY_CHECK") return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The check may have ended (and its run been uploaded, so the server
+    // sent the next command) since the loop last looked.
+    ReapFinishedCheck();
+    if (canceller_) return;  // one check at a time; the server queues
+  }
+  // The paths of a re-check are fetched here, on the thread that owns the
+  // server client, before the check starts.
+  std::shared_ptr<const PathSets> only;
+  std::string fetch_error;
+  if (command.scope == "inconsistent") {
+    auto dirs = core::NormalizeDirs(command.dirs);
+    auto fetched =
+        dirs ? FetchInconsistentPaths(client_, command.task_id,
+                                      command.base_run_id, *dirs)
+             : core::Result<InconsistentPaths>(core::Fail(dirs.error()));
+    if (fetched) {
+      LogEvent("info", fmt::format("re-checking the {} inconsistent file(s) "
+                                   "of run {}",
+                                   fetched->files, fetched->base_run_id));
+      only = std::make_shared<const PathSets>(std::move(fetched->paths));
+    } else {
+      fetch_error = "cannot fetch the differences of the previous run: " +
+                    fetched.error().message;
+    }
+  } else if (!command.scope.empty()) {
+    fetch_error = "unknown scope '" + command.scope +
+                  "' (this agent knows \"inconsistent\")";
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  if (canceller_) return;  // one check at a time; the server queues
+  if (stopping_) return;
   canceller_ = std::make_shared<Canceller>();
   running_task_ = command.task_id;
-  LogEvent("info", "CONSISTENCY_CHECK of task " + command.task_id + ", run " +
-                       command.run_id);
-  check_thread_ = std::thread([this, command] { RunCheck(command); });
+  LogEvent("info",
+           "CONSISTENCY_CHECK of task " + command.task_id + ", run " +
+               command.run_id +
+               (command.scope.empty() ? "" : ", scope " + command.scope));
+  check_thread_ = std::thread([this, command, only, fetch_error] {
+    RunCheck(command, only, fetch_error);
+  });
 }
 
-void Daemon::RunCheck(Command command) {
+void Daemon::RunCheck(Command command, std::shared_ptr<const PathSets> only,
+                      std::string fetch_error) {
   std::shared_ptr<Canceller> canceller;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -217,6 +258,21 @@ void Daemon::RunCheck(Command command) {
   if (!config_.ssh_config.empty()) {
     o.ssh.ssh_options = {"-F", config_.ssh_config};
   }
+  // A hash cache per task and side: the source's and a mounted target's
+  // under the state directory, an ssh target's on that host.
+  // (The task id names a directory: only a plain id is used so.)
+  const bool plain_id =
+      !command.task_id.empty() && command.task_id.size() <= 64 &&
+      command.task_id.find_first_not_of("0123456789abcdefABCDEF-") ==
+          std::string::npos;
+  if (command.cache.value_or(config_.cache) && plain_id) {
+    o.cache_dir = config_.state_dir + "/cache/" + command.task_id;
+    o.ssh.remote_cache_dir = config_.remote_cache_dir + "/" + command.task_id;
+  }
+  o.scan.cache_policy.rehash_fraction = config_.rehash_fraction;
+  o.scan.cache_policy.max_age_ns = config_.cache_max_age_s * 1'000'000'000;
+  o.only_paths = std::move(only);
+  o.scope = command.scope;
 
   core::RunReport report;
   std::unique_ptr<RunWriter> writer;
@@ -226,12 +282,16 @@ void Daemon::RunCheck(Command command) {
                           begun.error().message);
   } else {
     writer = std::move(*begun);
-    if (o.target.empty()) {
+    if (o.target.empty() || !fetch_error.empty()) {
       report.started_ms = report.finished_ms = clock_.NowEpochMillis();
-      report.error_msg = "the task has no target_server.verify_uri";
+      report.scope = command.scope;
+      report.error_msg = fetch_error.empty()
+                             ? "the task has no target_server.verify_uri"
+                             : fetch_error;
     } else {
       report = Verify(o, writer.get(), canceller.get());
     }
+    for (const auto& w : report.warnings) LogEvent("warn", w);
     report.run_id = command.run_id;
     const std::string command_result =
         CheckCommandResultJson(command.task_id, report);

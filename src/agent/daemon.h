@@ -46,7 +46,13 @@ class Daemon final {
  private:
   core::Result<std::string> Register();
   void HandleCommand(const Command& command);
-  void RunCheck(Command command);
+  // After RunCheck() ended: joins its thread and frees the agent for the
+  // next check. REQUIRES: mu_ held.
+  void ReapFinishedCheck();
+  // `only` (may be null): the paths of a `scope: "inconsistent"` check, or
+  // the reason they could not be fetched in `fetch_error`.
+  void RunCheck(Command command, std::shared_ptr<const PathSets> only,
+                std::string fetch_error);
   void UploadPending();
   void SendStopResult();
   // Sleeps up to `seconds`, waking early on Stop() or a finished check.

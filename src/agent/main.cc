@@ -23,6 +23,32 @@ constexpr const char* kVersion = "0.1.0";
 
 using sms::agent::kExitError;
 
+// The hash cache's flags of verify and manifest.
+struct CacheFlags {
+  std::string rehash_fraction = "0.01";
+  std::string max_age = "30d";
+};
+
+void AddCachePolicyOptions(CLI::App* cmd, CacheFlags& flags) {
+  cmd->add_option("--rehash-fraction", flags.rehash_fraction,
+                  "fraction of cached digests read again anyway, to find "
+                  "silent corruption (0..1 or N%; default 0.01)");
+  cmd->add_option("--cache-max-age", flags.max_age,
+                  "cached digests older than this are read again (30d, 12h, "
+                  "3600; 0: no limit; default 30d)");
+}
+
+sms::core::Status ApplyCachePolicy(const CacheFlags& flags,
+                                   sms::core::CachePolicy& policy) {
+  SMS_ASSIGN_OR_RETURN(
+      policy.rehash_fraction,
+      sms::agent::ParseFraction(flags.rehash_fraction, "--rehash-fraction"));
+  SMS_ASSIGN_OR_RETURN(int64_t seconds, sms::agent::ParseDurationSeconds(
+                                            flags.max_age, "--cache-max-age"));
+  policy.max_age_ns = seconds * 1'000'000'000;
+  return sms::core::Ok();
+}
+
 // Adds the options both sides of a verification share.
 void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
                     std::string& mode, std::string& hash) {
@@ -171,6 +197,24 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   verify_cmd->add_flag("--no-progress", no_progress,
                        "no progress line on a terminal");
+  CacheFlags verify_cache;
+  bool no_cache = false;
+  std::string remote_cache_dir;
+  verify_cmd->add_option("--cache-dir", verify.cache_dir,
+                         "keep each local side's hash cache in DIR, so a "
+                         "repeated check reads only what changed (default: "
+                         "no cache)");
+  verify_cmd->add_flag("--no-cache", no_cache,
+                       "read every file; neither use nor update a cache");
+  CLI::Option* remote_cache_opt = verify_cmd->add_option(
+      "--remote-cache-dir", remote_cache_dir,
+      "hash cache directory on an ssh:// target (default with --cache-dir: "
+      "~/.cache/sms-agent of the remote user)");
+  AddCachePolicyOptions(verify_cmd, verify_cache);
+  verify_cmd->add_option("--only-paths", verify.only_paths_file,
+                         "check only the paths listed in FILE (a list "
+                         "written by --list: text or jsonl; or one path "
+                         "relative to the root a line)");
   std::string upload_server, upload_task,
       upload_config = "/etc/sms-agent/agent.conf";
   std::string upload_state_dir;
@@ -202,6 +246,17 @@ int main(int argc, char** argv) {
                            "bytes per hashed chunk of large files");
   manifest_cmd->add_option("--io-limit-bytes", io_limit_bytes,
                            "read cap in bytes per second (0: none)");
+  CacheFlags manifest_cache;
+  manifest_cmd->add_option("--cache-dir", manifest.cache_dir,
+                           "keep this side's hash cache in DIR ('~/' is "
+                           "$HOME)");
+  AddCachePolicyOptions(manifest_cmd, manifest_cache);
+  std::string manifest_only_paths;
+  manifest_cmd
+      ->add_option("--only-paths", manifest_only_paths,
+                   "'-': walk only the paths sent on stdin (what verify "
+                   "--only-paths sends)")
+      ->check(CLI::IsMember({"-"}));
 
   // run
   std::map<std::string, std::string> run_flags;
@@ -231,6 +286,15 @@ int main(int argc, char** argv) {
       {"source-root", "where the task's directories live (default /)"},
       {"ssh-config", "ssh_config file (ssh -F) for ssh:// targets"},
       {"remote-agent", "sms-agent on ssh:// targets (default: on PATH)"},
+      {"cache",
+       "on/off: keep a hash cache per task and side under the state "
+       "directory (default on)"},
+      {"remote-cache-dir",
+       "hash cache directory on ssh:// targets (default ~/.cache/sms-agent)"},
+      {"rehash-fraction",
+       "fraction of cached digests read again anyway (default 0.01)"},
+      {"cache-max-age",
+       "cached digests older than this are read again (default 30d)"},
   };
   std::map<std::string, std::string> run_values;
   for (const auto& f : kRunFlags) {
@@ -257,6 +321,17 @@ int main(int argc, char** argv) {
                          : list_format == "csv" ? sms::core::ListFormat::kCsv
                                                 : sms::core::ListFormat::kText;
     verify.progress = !no_progress && !verify.json;
+    if (auto ok = ApplyCachePolicy(verify_cache, verify.scan.cache_policy);
+        !ok) {
+      fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
+      return kExitError;
+    }
+    if (no_cache) {
+      verify.cache_dir.clear();
+    } else if (!verify.cache_dir.empty() || remote_cache_opt->count() > 0) {
+      verify.ssh.remote_cache_dir =
+          remote_cache_dir.empty() ? "~/.cache/sms-agent" : remote_cache_dir;
+    }
     if (upload_server.empty() != upload_task.empty()) {
       fprintf(stderr, "sms-agent: --server and --task go together\n");
       return kExitError;
@@ -284,6 +359,12 @@ int main(int argc, char** argv) {
       return kExitError;
     }
     manifest.scan.io_limit = io_limit_bytes;
+    manifest.only_paths_stdin = manifest_only_paths == "-";
+    if (auto ok = ApplyCachePolicy(manifest_cache, manifest.scan.cache_policy);
+        !ok) {
+      fprintf(stderr, "sms-agent: %s\n", ok.error().message.c_str());
+      return kExitError;
+    }
     return sms::agent::RunManifest(manifest);
   }
   if (*run_cmd) {

@@ -203,8 +203,25 @@ core::Result<Command> ServerClient::PollCommand(const std::string& source_id) {
       if (io->is_string()) c.io_limit = atof(io->get_string().c_str());
     }
     c.verify_uri = Str(param, "verify_uri");
+    if (const json::value* cache = param.if_contains("cache")) {
+      // A bool, or CONSISTENCY_CACHE's "on"/"off" as configured.
+      if (cache->is_bool()) c.cache = cache->get_bool();
+      if (cache->is_string()) {
+        const std::string v(cache->get_string());
+        if (v == "on" || v == "true") c.cache = true;
+        if (v == "off" || v == "false") c.cache = false;
+      }
+    }
+    c.scope = Str(param, "scope");
+    c.base_run_id = Str(param, "base_run_id");
   }
   return c;
+}
+
+core::Result<std::string> ServerClient::GetJson(const std::string& path) {
+  SMS_ASSIGN_OR_RETURN(HttpResponse resp, Call("GET", path, ""));
+  SMS_RETURN_IF_ERROR(Classify("GET " + path.substr(0, path.find('?')), resp));
+  return resp.body;
 }
 
 core::Status ServerClient::PostJson(const std::string& path,

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct Command {
   std::vector<std::string> exclude;
   double io_limit = 0;  // MB/s
   std::string verify_uri;
+  // Extensions (issue 12). `cache`: use the hash caches (absent: the
+  // agent's `cache` setting). `scope`: "" for the whole directories,
+  // "inconsistent" to check again only what `base_run_id` (absent: the
+  // task's latest successful run) found not equal.
+  std::optional<bool> cache;
+  std::string scope;
+  std::string base_run_id;
 };
 
 class ServerClient final {
@@ -55,6 +63,8 @@ class ServerClient final {
   // POST `path` with a JSON body; 2xx is success.
   [[nodiscard]] core::Status PostJson(const std::string& path,
                                       const std::string& body);
+  // GET `path` (with its query); the body of a 2xx reply.
+  [[nodiscard]] core::Result<std::string> GetJson(const std::string& path);
 
   // Seconds the server asked to wait (Retry-After) with the last error;
   // 0 when it did not say.

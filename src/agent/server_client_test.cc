@@ -5,6 +5,7 @@
 
 #include <deque>
 
+#include "agent/recheck.h"
 #include "auth/sdk_signer.h"
 #include "testing/fake_clock.h"
 
@@ -130,6 +131,68 @@ TEST(ServerClientTest, ParsesACheckCommand) {
   EXPECT_EQ(c->hash_algorithm, "sha256");
   EXPECT_EQ(c->io_limit, 20);
   EXPECT_EQ(c->verify_uri, "ssh://root@10.0.0.5/");
+}
+
+TEST(ServerClientTest, ParsesTheCacheAndScopeExtensions) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back(
+      {200, {}, R"({"command_name":"CONSISTENCY_CHECK","command_param":{
+       "task_id":"t","run_id":"r","dirs":["/"],"cache":"off",
+       "scope":"inconsistent","base_run_id":"b"}})"});
+  auto c = client.PollCommand("s");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->cache, std::optional<bool>(false));
+  EXPECT_EQ(c->scope, "inconsistent");
+  EXPECT_EQ(c->base_run_id, "b");
+  http.replies.push_back({200, {}, R"({"command_name":"CONSISTENCY_CHECK",
+       "command_param":{"task_id":"t","cache":true}})"});
+  EXPECT_EQ(client.PollCommand("s")->cache, std::optional<bool>(true));
+  http.replies.push_back({200, {}, R"({"command_name":"CONSISTENCY_CHECK",
+       "command_param":{"task_id":"t"}})"});
+  EXPECT_FALSE(client.PollCommand("s")->cache.has_value());
+}
+
+TEST(RecheckTest, FetchesEveryPageOfTheLatestSuccessfulRun) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back({200, {}, R"({"task_id":"t","result_list":[
+       {"run_id":"failed-run","check_result":"failed"},
+       {"run_id":"good run","check_result":"success"}]})"});
+  http.replies.push_back({200, {}, R"({"task_id":"t","run_id":"good run",
+       "count":3,"next_marker":"m/1","files":[
+       {"dir_check":"/etc","path":"passwd","status":"different"},
+       {"dir_check":"/etc","path":"x\\xff","path_b64":"eP8=","status":"error"}]})"});
+  http.replies.push_back({200, {}, R"({"task_id":"t","run_id":"good run",
+       "count":3,"files":[
+       {"dir_check":"/var","path":"gone","status":"target_miss"},
+       {"dir_check":"/home","path":"dropped","status":"target_more"}]})"});
+  auto paths = FetchInconsistentPaths(client, "t", "", {"/etc", "/var"});
+  ASSERT_TRUE(paths) << paths.error().ToString();
+  EXPECT_EQ(paths->base_run_id, "good run");
+  EXPECT_EQ(paths->files, 4u);
+  EXPECT_EQ(paths->paths["/etc"],
+            (std::vector<std::string>{"passwd", "x\xff"}));
+  EXPECT_EQ(paths->paths["/var"], (std::vector<std::string>{"gone"}));
+  ASSERT_EQ(http.requests.size(), 3u);
+  EXPECT_EQ(http.requests[1].url,
+            "http://127.0.0.1:8080/v3/tasks/t/consistency-result/details?"
+            "run_id=good%20run&limit=1000");
+  EXPECT_EQ(http.requests[2].url,
+            "http://127.0.0.1:8080/v3/tasks/t/consistency-result/details?"
+            "run_id=good%20run&limit=1000&marker=m%2F1");
+}
+
+TEST(RecheckTest, NoSuccessfulRunIsAnError) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back({200, {}, R"({"result_list":[]})"});
+  auto paths = FetchInconsistentPaths(client, "t", "", {"/"});
+  ASSERT_FALSE(paths);
+  EXPECT_EQ(paths.error().code, core::ErrorCode::kFailedPrecondition);
 }
 
 TEST(ServerClientTest, ClassifiesRetryableAndPermanentFailures) {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "agent/path_list.h"
 #include "core/report.h"
 
 extern char** environ;
@@ -95,6 +96,14 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
     remote += " --io-limit-bytes " + std::to_string(scan.io_limit);
   }
   for (const auto& e : scan.excludes) remote += " --exclude " + ShellQuote(e);
+  if (!ssh.remote_cache_dir.empty() && !scan.only_paths) {
+    remote += " --cache-dir " + ShellQuote(ssh.remote_cache_dir);
+    remote += " --rehash-fraction " +
+              std::to_string(scan.cache_policy.rehash_fraction);
+    remote += " --cache-max-age " +
+              std::to_string(scan.cache_policy.max_age_ns / 1'000'000'000);
+  }
+  if (scan.only_paths) remote += " --only-paths -";
   for (const auto& d : params.dirs) remote += " --dir " + ShellQuote(d);
   remote += " -- " + ShellQuote(url.path);
 
@@ -113,7 +122,7 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  int out_pipe[2], err_pipe[2];
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
   if (pipe2(out_pipe, O_CLOEXEC) != 0) {
     return Fail(core::ErrnoError("pipe", errno));
   }
@@ -122,9 +131,19 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
     close(out_pipe[1]);
     return Fail(core::ErrnoError("pipe", errno));
   }
+  if (scan.only_paths && pipe2(in_pipe, O_CLOEXEC) != 0) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      close(fd);
+    }
+    return Fail(core::ErrnoError("pipe", errno));
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (in_pipe[0] >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   pid_t pid = -1;
@@ -132,9 +151,11 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (in_pipe[0] >= 0) close(in_pipe[0]);
   if (rc != 0) {
     close(out_pipe[0]);
     close(err_pipe[0]);
+    if (in_pipe[1] >= 0) close(in_pipe[1]);
     return Fail(core::ErrnoError("starting " + ssh.ssh_program, rc));
   }
   std::unique_ptr<SshTarget> t(new SshTarget());
@@ -144,6 +165,27 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
   t->stderr_fd_ = err_pipe[0];
   t->reader_ = std::make_unique<core::ManifestReader>(t->stdout_fd_, params);
   SshTarget* raw = t.get();
+  if (in_pipe[1] >= 0) {
+    // The list goes to the remote agent's stdin from its own thread, so a
+    // long list never blocks the reading of the manifest.
+    t->stdin_writer_ = std::thread(
+        [fd = in_pipe[1], bytes = EncodePathSets(*scan.only_paths)] {
+          // A write to an ssh that exited fails with EPIPE in this thread
+          // instead of killing the process.
+          sigset_t pipe_signal;
+          sigemptyset(&pipe_signal);
+          sigaddset(&pipe_signal, SIGPIPE);
+          pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+          size_t done = 0;
+          while (done < bytes.size()) {
+            ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // ssh went away: its exit status says why
+            done += static_cast<size_t>(n);
+          }
+          close(fd);
+        });
+  }
   t->stderr_reader_ = std::thread([raw] {
     char buf[4096];
     for (;;) {
@@ -171,6 +213,7 @@ SshTarget::~SshTarget() {
     waitpid(pid_, &status, 0);
   }
   if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stdin_writer_.joinable()) stdin_writer_.join();
   if (stderr_reader_.joinable()) stderr_reader_.join();
   if (stderr_fd_ >= 0) close(stderr_fd_);
 }
@@ -196,6 +239,7 @@ Status SshTarget::Finish(const core::Error* stream_error) {
     }
     pid_ = -1;
   }
+  if (stdin_writer_.joinable()) stdin_writer_.join();
   if (stderr_reader_.joinable()) stderr_reader_.join();
   std::string err = stderr_text_;
   while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) {

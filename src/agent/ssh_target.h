@@ -36,6 +36,9 @@ struct SshOptions {
   std::string ssh_program = "ssh";
   std::vector<std::string> ssh_options;  // passed before the host
   std::string remote_agent = "sms-agent";
+  // The remote side's hash cache directory ('~/' is the remote $HOME);
+  // "" for none.
+  std::string remote_cache_dir;
 };
 
 class SshTarget final {
@@ -56,6 +59,8 @@ class SshTarget final {
   // its last stderr lines when it failed. `stream_error` (the reader's
   // error, if any) is folded into the message.
   [[nodiscard]] core::Status Finish(const core::Error* stream_error);
+  // What the remote side wrote on stderr (after Finish()): its warnings.
+  const std::string& stderr_text() const { return stderr_text_; }
 
  private:
   SshTarget() = default;
@@ -66,7 +71,8 @@ class SshTarget final {
   int stderr_fd_ = -1;
   std::unique_ptr<core::ManifestReader> reader_;
   std::thread stderr_reader_;
-  std::string stderr_text_;  // written by stderr_reader_ until it ends
+  std::thread stdin_writer_;  // feeds an --only-paths list
+  std::string stderr_text_;   // written by stderr_reader_ until it ends
 };
 
 }  // namespace sms::agent

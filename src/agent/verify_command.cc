@@ -10,12 +10,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "agent/adhoc_upload.h"
 #include "core/dir_list.h"
+#include "core/hash_cache.h"
 #include "core/manifest.h"
 #include "core/marcher.h"
 
@@ -118,6 +120,20 @@ class ProgressLine final {
   std::thread thread_;
 };
 
+// The scanner's warnings, each prefixed with the side.
+void TakeWarnings(core::Scanner& scanner, const char* side,
+                  std::vector<std::string>& out) {
+  for (auto& w : scanner.TakeWarnings()) out.push_back(side + (": " + w));
+}
+
+// "~" and "~/..." against $HOME, as a shell would (the remote side of an
+// ssh target gets the default "~/.cache/sms-agent" quoted).
+std::string ExpandHome(const std::string& path) {
+  if (path != "~" && path.rfind("~/", 0) != 0) return path;
+  const char* home = getenv("HOME");
+  return std::string(home != nullptr ? home : "") + path.substr(1);
+}
+
 }  // namespace
 
 void Canceller::Cancel() {
@@ -175,13 +191,38 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
 
   core::ManifestParams params{o.scan.mode, o.scan.hash, o.scan.chunk_size,
                               *dirs};
+  core::ScanOptions scan = o.scan;
+  if (o.only_paths) {
+    scan.only_paths = o.only_paths;
+  } else if (!o.only_paths_file.empty()) {
+    PathSetBuilder builder(*dirs);
+    if (auto ok = ReadPathList(o.only_paths_file, builder); !ok) {
+      return fail(ok.error());
+    }
+    if (builder.ignored() > 0) {
+      report.warnings.push_back(
+          fmt::format("{}: {} path(s) outside the verified directories ignored",
+                      o.only_paths_file, builder.ignored()));
+    }
+    scan.only_paths = std::make_shared<const PathSets>(builder.Build());
+  }
+  report.scope = o.scope;
+  // Each local side has its own cache file, named after its tree.
+  auto scan_for = [&](const char* role, const std::string& root) {
+    core::ScanOptions side = scan;
+    if (!o.cache_dir.empty() && !side.only_paths) {
+      side.cache_path = core::CacheFilePath(o.cache_dir, role,
+                                            core::CanonicalRoot(root), *dirs);
+    }
+    return side;
+  };
   std::unique_ptr<core::Scanner> local_target;
   std::unique_ptr<SshTarget> ssh_target;
   core::EntryStream* target = nullptr;
   if (o.target.rfind("ssh://", 0) == 0) {
     auto url = ParseSshUrl(o.target);
     if (!url) return fail(url.error());
-    auto started = SshTarget::Start(*url, o.ssh, params, o.scan);
+    auto started = SshTarget::Start(*url, o.ssh, params, scan);
     if (!started) return fail(started.error());
     ssh_target = std::move(*started);
     target = &ssh_target->stream();
@@ -193,11 +234,11 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
       return fail(ok.error());
     local_target = std::make_unique<core::Scanner>(
         core::PosixFileSystem(), clock, StripTrailingSlashes(target_path),
-        *dirs, o.scan);
+        *dirs, scan_for("target", target_path));
     target = local_target.get();
   }
   core::Scanner source(core::PosixFileSystem(), clock, source_root, *dirs,
-                       o.scan);
+                       scan_for("source", o.source));
 
   if (canceller != nullptr) {
     canceller->Attach(&source);
@@ -219,9 +260,23 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
   // Nothing left to stop once the march is over (and ssh is reaped below).
   if (canceller != nullptr) canceller->DetachAll();
   progress.reset();
+  TakeWarnings(source, "source", report.warnings);
+  if (local_target) TakeWarnings(*local_target, "target", report.warnings);
   if (ssh_target) {
     auto finished = ssh_target->Finish(results ? nullptr : &results.error());
     if (!finished) return fail(finished.error());
+    // The remote agent's warnings (its hash cache) come on its stderr.
+    const std::string& text = ssh_target->stderr_text();
+    size_t begin = 0;
+    while (begin < text.size()) {
+      size_t end = text.find('\n', begin);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(begin, end - begin);
+      if (const size_t w = line.find("warning: "); w != std::string::npos) {
+        report.warnings.push_back("target: " + line.substr(w + 9));
+      }
+      begin = end + 1;
+    }
   }
   if (!results) return fail(results.error());
   report.dirs = std::move(*results);
@@ -247,6 +302,9 @@ int RunVerify(const VerifyOptions& o, AdhocUpload* upload) {
   if (upload != nullptr) sinks.push_back(upload->sink());
   core::TeeSink tee(sinks);
   core::RunReport report = Verify(o, sinks.empty() ? nullptr : &tee);
+  for (const auto& w : report.warnings) {
+    fmt::print(stderr, "sms-agent: warning: {}\n", w);
+  }
   bool list_ok = true;
   if (writer) {
     list_ok = writer->Flush();
@@ -300,9 +358,37 @@ int RunManifest(const ManifestOptions& o) {
     fmt::print(stderr, "sms-agent manifest: {}\n", ok.error().message);
     return kExitError;
   }
+  core::ScanOptions scan = o.scan;
+  if (o.only_paths_stdin) {
+    std::string bytes;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(0, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        fmt::print(stderr, "sms-agent manifest: reading --only-paths: {}\n",
+                   core::ErrnoText(errno));
+        return kExitError;
+      }
+      if (n == 0) break;
+      bytes.append(buf, static_cast<size_t>(n));
+    }
+    auto sets = DecodePathSets(bytes);
+    if (!sets) {
+      fmt::print(stderr, "sms-agent manifest: {}\n", sets.error().message);
+      return kExitError;
+    }
+    scan.only_paths = std::make_shared<const PathSets>(std::move(*sets));
+  } else if (!o.cache_dir.empty()) {
+    scan.cache_path = core::CacheFilePath(ExpandHome(o.cache_dir), "target",
+                                          core::CanonicalRoot(o.root), *dirs);
+  }
   core::Scanner scanner(core::PosixFileSystem(), core::SystemClock(),
-                        StripTrailingSlashes(o.root), *dirs, o.scan);
+                        StripTrailingSlashes(o.root), *dirs, scan);
   auto written = core::WriteManifest(scanner, params, 1);
+  for (const auto& w : scanner.TakeWarnings()) {
+    fmt::print(stderr, "sms-agent manifest: warning: {}\n", w);
+  }
   if (!written) {
     fmt::print(stderr, "sms-agent manifest: {}\n", written.error().message);
     return kExitError;

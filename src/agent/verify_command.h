@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/path_list.h"
 #include "agent/ssh_target.h"
 #include "core/report.h"
 #include "core/scanner.h"
@@ -29,6 +30,15 @@ struct VerifyOptions {
   core::ListFormat list_format = core::ListFormat::kText;
   SshOptions ssh;
   bool progress = true;  // shown only when stderr is a terminal
+  // The hash caches of the local sides live in `cache_dir` ("" = no cache;
+  // scan.cache_policy says how they are used). An ssh:// target keeps its
+  // own when ssh.remote_cache_dir is set.
+  std::string cache_dir;
+  // Check only the paths of this list file (path_list.h), or of
+  // `only_paths` (already sorted into this check's sections).
+  std::string only_paths_file;
+  std::shared_ptr<const PathSets> only_paths;
+  std::string scope;  // RunReport::scope
 };
 
 class AdhocUpload;
@@ -68,6 +78,8 @@ struct ManifestOptions {
   std::string root;
   std::vector<std::string> dirs;
   core::ScanOptions scan;
+  std::string cache_dir;          // "" none; a leading "~/" is $HOME
+  bool only_paths_stdin = false;  // read EncodePathSets() bytes from stdin
 };
 
 // Walks and hashes `root` and writes the manifest stream to stdout.

@@ -65,6 +65,18 @@ struct Entry {
   Digest digest;            // regular files in hash mode
   std::string error;        // state == kError: the errno text and context
 
+  // Regular files in hash mode, where the digest came from (core/
+  // hash_cache.h): `cached` when reused from the side's hash cache without
+  // reading; `corrupt` when a re-read found other content although size,
+  // mtime, ctime and inode matched the cached entry. Both travel in the
+  // manifest; the fields below stay on the side that stat'ed the file.
+  bool cached = false;
+  bool corrupt = false;
+  int64_t ctime_ns = 0;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  int64_t hashed_at_ns = 0;  // wall time before the digested read began
+
   bool is_dir() const { return type == FileType::kDirectory; }
 };
 

@@ -15,4 +15,6 @@ void FileSystem::CloseMany(std::span<const int> handles) {
   for (int h : handles) Close(h);
 }
 
+FsTraits FileSystem::Traits(int) { return {}; }
+
 }  // namespace sms::core

@@ -41,6 +41,19 @@ struct ReadRequest {
   Result<size_t> result = 0;  // bytes read, as Read() would return
 };
 
+// What the hash cache must know of the file system holding a directory
+// (core/hash_cache.h).
+struct FsTraits {
+  // False where inode numbers (and device numbers) may change while the
+  // file does not: FUSE and network file systems. The cache then keys on
+  // size, mtime and ctime only and allows for the server's clock.
+  bool stable_inodes = true;
+  // The file system's timestamp granularity when its type tells it (FAT,
+  // exFAT: 2 s); 0 when unknown.
+  int64_t granularity_ns = 0;
+  uint64_t magic = 0;  // statfs f_type, for messages
+};
+
 struct DirEntryName {
   std::string name;
   FileType type_hint = FileType::kUnknown;  // from d_type; kUnknown if unsure
@@ -86,6 +99,10 @@ class FileSystem {
   // Each request reads up to `size` bytes from the handle's position.
   virtual void ReadMany(std::span<ReadRequest> requests);
   virtual void CloseMany(std::span<const int> handles);
+
+  // What kind of file system holds directory `dir` (fstatfs). The default
+  // claims a local file system with stable inodes.
+  virtual FsTraits Traits(int dir);
 };
 
 // The real file system (Linux system calls). Process-wide, stateless.

@@ -125,6 +125,9 @@ Status WriteManifest(EntryStream& stream, const ManifestParams& params,
         if (e.type == FileType::kSymlink) w.String(e.link_target);
         w.U8(e.digest.size);
         w.Raw(e.digest.bytes.data(), e.digest.size);
+        if (e.digest.size > 0) {
+          w.U8(static_cast<uint8_t>((e.cached ? 1 : 0) | (e.corrupt ? 2 : 0)));
+        }
         if (e.state != EntryState::kOk) w.String(e.error);
         previous = e.path;
         ++entries;
@@ -295,6 +298,14 @@ Status ManifestReader::ReadEntry() {
   SMS_RETURN_IF_ERROR(Bytes(digest, dlen));
   e.digest.size = dlen;
   std::memcpy(e.digest.bytes.data(), digest.data(), dlen);
+  e.cached = false;
+  e.corrupt = false;
+  if (dlen > 0) {
+    SMS_ASSIGN_OR_RETURN(uint8_t flags, Byte());
+    if (flags > 3) return Fail(DataLoss("manifest stream corrupted: flags"));
+    e.cached = (flags & 1) != 0;
+    e.corrupt = (flags & 2) != 0;
+  }
   e.error.clear();
   if (e.state != EntryState::kOk) {
     SMS_ASSIGN_OR_RETURN(e.error, String());

@@ -9,7 +9,9 @@
 //           'E' varint shared_prefix, string path_suffix, u8 type, u8 state,
 //               varint size, mode, uid, gid, zigzag mtime_ns,
 //               [varint rdev: devices] [string target: symlinks]
-//               u8 digest_len + digest, [string error: state != ok]
+//               u8 digest_len + digest, [u8 flags: digest_len > 0; bit 0
+//               digest from the hash cache, bit 1 corrupt (core/hash_cache.h)]
+//               [string error: state != ok]
 //           'X' end of section
 //           'F' string message: the remote side failed; the check cannot
 //               be completed
@@ -29,7 +31,7 @@
 
 namespace sms::core {
 
-inline constexpr uint8_t kManifestVersion = 1;
+inline constexpr uint8_t kManifestVersion = 2;
 
 // What both sides must agree on; the reader checks the header against it.
 struct ManifestParams {

@@ -25,10 +25,16 @@ std::vector<Item> Sample() {
   dev.entry.type = FileType::kCharDevice;
   dev.entry.rdev = 259;
   dev.entry.mtime_ns = -5;  // before the epoch
+  Item cached = File("a/x1", "from the hash cache");
+  cached.entry.cached = true;
+  Item corrupt = File("a/x2", "re-read, other content");
+  corrupt.entry.corrupt = true;
   return {
       SectionStart("/etc"),
       Dir("a"),
       File("a/x", "hello"),
+      cached,
+      corrupt,
       File("a/y\n\xff", "bytes"),
       Link("a/z", "../nowhere"),
       WithState(File("b", "q"), EntryState::kError, "open: Permission denied"),
@@ -114,6 +120,8 @@ TEST(ManifestTest, RoundTripsEveryField) {
     EXPECT_EQ(a.entry.rdev, b.entry.rdev);
     EXPECT_EQ(a.entry.link_target, b.entry.link_target);
     EXPECT_EQ(a.entry.digest, b.entry.digest);
+    EXPECT_EQ(a.entry.cached, b.entry.cached);
+    EXPECT_EQ(a.entry.corrupt, b.entry.corrupt);
     EXPECT_EQ(a.entry.error, b.entry.error);
   }
 }

@@ -45,7 +45,7 @@ Result<Section> SectionStart(EntryStream& stream, const char* side,
 bool DirResult::consistent() const {
   return error.empty() && different == 0 && target_miss == 0 &&
          target_more == 0 && changed == 0 && errors == 0 &&
-         metadata_different == 0 && dirs_target_miss == 0 &&
+         metadata_different == 0 && corrupt == 0 && dirs_target_miss == 0 &&
          dirs_target_more == 0;
 }
 
@@ -153,6 +153,19 @@ void Marcher::Emit(DirResult& r, std::string_view path, Verdict v,
                    const Entry* s, const Entry* t) {
   const bool source_file = s != nullptr && !s->is_dir();
   if (source_file) ++r.total;
+  // Hash mode reads every regular file it has no cached digest for.
+  auto count_read = [](const Entry* e, uint64_t& cached, uint64_t& bytes) {
+    if (e == nullptr || e->type != FileType::kRegular || e->digest.empty()) {
+      return;
+    }
+    if (e->cached) {
+      ++cached;
+    } else {
+      bytes += e->size;
+    }
+  };
+  count_read(s, r.cached, r.bytes_read);
+  count_read(t, r.target_cached, r.target_bytes_read);
   if (options_.mode == CompareMode::kHash && s != nullptr && t != nullptr &&
       !s->digest.empty() && !t->digest.empty()) {
     r.bytes_verified += s->size;
@@ -178,6 +191,9 @@ void Marcher::Emit(DirResult& r, std::string_view path, Verdict v,
       break;
     case VerdictStatus::kMetadataDifferent:
       ++r.metadata_different;
+      break;
+    case VerdictStatus::kCorrupt:
+      ++r.corrupt;
       break;
   }
   if (sink_ != nullptr) sink_->OnVerdict(r.dir_check, path, v, s, t);

@@ -24,7 +24,14 @@ struct DirResult {
   uint64_t changed = 0;
   uint64_t errors = 0;
   uint64_t metadata_different = 0;
-  uint64_t bytes_verified = 0;    // source bytes whose digests were compared
+  uint64_t corrupt = 0;         // content moved under unchanged metadata
+  uint64_t bytes_verified = 0;  // source bytes whose digests were compared
+  // What the hash caches saved: regular files whose digest was reused
+  // without reading, and the bytes read to digest the others, per side.
+  uint64_t cached = 0;
+  uint64_t bytes_read = 0;
+  uint64_t target_cached = 0;
+  uint64_t target_bytes_read = 0;
   uint64_t dirs_target_miss = 0;  // directories on the source only
   uint64_t dirs_target_more = 0;  // directories on the target only
   int64_t elapsed_ms = 0;         // time spent verifying this directory

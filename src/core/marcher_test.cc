@@ -174,6 +174,30 @@ TEST(MarcherTest, MissingSourceRootIsAnErrorNotExtras) {
   EXPECT_THAT((*results)[0].error, ::testing::HasSubstr("does not exist"));
 }
 
+TEST(MarcherTest, CorruptIsItsOwnClassAndCacheUseIsCounted) {
+  Item cached = File("a", "1");
+  cached.entry.cached = true;
+  Item rotten = File("b", "2");
+  rotten.entry.corrupt = true;
+  Item target_cached = File("c", "333");
+  target_cached.entry.cached = true;
+  auto run = March({cached, rotten, File("c", "333")},
+                   {File("a", "1"), File("b", "X"), target_cached});
+  EXPECT_THAT(run.lines,
+              ElementsAre("= a",
+                          "# b (source: content changed, size, mtime, "
+                          "ctime and inode did not)",
+                          "= c"));
+  const DirResult& r = run.results[0];
+  EXPECT_EQ(r.corrupt, 1u);
+  EXPECT_EQ(r.different, 0u);
+  EXPECT_FALSE(r.consistent());
+  EXPECT_EQ(r.cached, 1u);
+  EXPECT_EQ(r.bytes_read, 4u);  // b and c
+  EXPECT_EQ(r.target_cached, 1u);
+  EXPECT_EQ(r.target_bytes_read, 2u);  // a and b
+}
+
 TEST(MarcherTest, TruncatedStreamIsAnError) {
   std::vector<Item> source = {SectionStart("/"), File("a", "")};
   std::vector<Item> target = {SectionStart("/"), File("a", ""), SectionEnd()};

@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,6 +82,41 @@ void RingMapped() {}
 void RingUnmapped() {}
 constexpr bool kRingOpensAndCloses = true;
 #endif
+
+// File systems whose inode numbers are not stable, or whose timestamps come
+// from another host's clock (statfs(2) magic numbers), and those with
+// 2-second timestamps.
+FsTraits TraitsOfMagic(uint64_t magic) {
+  FsTraits t;
+  t.magic = magic;
+  switch (magic) {
+    case 0x65735546:  // FUSE (sshfs, ntfs-3g, virtiofs, rclone mount ...)
+    case 0x6969:      // NFS
+    case 0xFF534D42:  // CIFS
+    case 0xFE534D42:  // SMB2
+    case 0x517B:      // SMB
+    case 0x00C36400:  // Ceph
+    case 0x01021997:  // 9p
+    case 0x5346414F:  // AFS
+    case 0x6B414653:  // kAFS
+    case 0x73757245:  // Coda
+    case 0x0BD00BD0:  // Lustre
+    case 0x01161970:  // GFS2
+    case 0x7461636F:  // OCFS2
+    case 0x47504653:  // GPFS
+    case 0x013111A8:  // IBRIX
+    case 0x564C:      // NCP
+      t.stable_inodes = false;
+      break;
+    case 0x4D44:      // FAT (msdos, vfat)
+    case 0x2011BAB0:  // exFAT
+      t.granularity_ns = 2'000'000'000;
+      break;
+    default:
+      break;
+  }
+  return t;
+}
 
 constexpr int kOpenFlags =
     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -314,6 +350,12 @@ class Posix final : public FileSystem {
   }
 
   void Close(int handle) override { close(handle); }
+
+  FsTraits Traits(int dir) override {
+    struct statfs sfs;
+    if (fstatfs(dir, &sfs) != 0) return {};
+    return TraitsOfMagic(static_cast<uint64_t>(sfs.f_type));
+  }
 
   void CloseMany(std::span<const int> handles) override {
     Ring& ring = ThreadRing();

@@ -80,6 +80,10 @@ std::string RunReportJson(const RunReport& r) {
     out += ",\"error_msg\":";
     AppendJsonString(out, EscapeInvalidUtf8(r.error_msg));
   }
+  if (!r.scope.empty()) {
+    out += ",\"scope\":";
+    AppendJsonString(out, r.scope);
+  }
   out += ",\"consistency_result\":[";
   bool first = true;
   for (const auto& d : r.dirs) {
@@ -91,11 +95,15 @@ std::string RunReportJson(const RunReport& r) {
         ",\"num_total_files\":{},\"num_different_files\":{},"
         "\"num_target_miss_files\":{},\"num_target_more_files\":{},"
         "\"num_changed_files\":{},\"num_error_files\":{},"
-        "\"num_metadata_different_files\":{},\"num_bytes_verified\":{},"
+        "\"num_metadata_different_files\":{},\"num_corrupt_files\":{},"
+        "\"num_bytes_verified\":{},\"num_bytes_read\":{},"
+        "\"num_cached_files\":{},\"num_target_bytes_read\":{},"
+        "\"num_target_cached_files\":{},"
         "\"num_target_miss_dirs\":{},\"num_target_more_dirs\":{},"
         "\"elapsed_ms\":{}",
         d.total, d.different, d.target_miss, d.target_more, d.changed, d.errors,
-        d.metadata_different, d.bytes_verified, d.dirs_target_miss,
+        d.metadata_different, d.corrupt, d.bytes_verified, d.bytes_read,
+        d.cached, d.target_bytes_read, d.target_cached, d.dirs_target_miss,
         d.dirs_target_more, d.elapsed_ms);
     if (!d.error.empty()) {
       out += ",\"error_msg\":";
@@ -127,6 +135,19 @@ std::string RunReportText(const RunReport& r) {
         "dirs missing/extra {}/{}\n",
         d.changed, d.errors, d.metadata_different, d.dirs_target_miss,
         d.dirs_target_more);
+    if (d.corrupt > 0) {
+      out += fmt::format(
+          "  CORRUPT {:>8}   (content changed, metadata did not: see the "
+          "list, '#')\n",
+          d.corrupt);
+    }
+    if (d.cached + d.target_cached > 0) {
+      out += fmt::format(
+          "  hash cache: source {} reused, {:.1f} MiB read; target {} "
+          "reused, {:.1f} MiB read\n",
+          d.cached, d.bytes_read / 1048576.0, d.target_cached,
+          d.target_bytes_read / 1048576.0);
+    }
     const double dir_mib = d.bytes_verified / 1048576.0;
     const double dir_secs = d.elapsed_ms / 1000.0;
     out +=

@@ -23,6 +23,12 @@ struct RunReport {
   int64_t finished_ms = 0;
   std::vector<DirResult> dirs;
   std::string error_msg;  // why the run failed (completed == false)
+  // "" for a check of the whole directories; "inconsistent" when only the
+  // paths a previous run found not equal were checked again.
+  std::string scope;
+  // Things the user should know that did not stop the check (a hash cache
+  // not used or not written), for stderr and the log; not uploaded.
+  std::vector<std::string> warnings;
 
   // True when the run completed and every directory is consistent.
   bool consistent() const;

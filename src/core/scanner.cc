@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
+#include <random>
 #include <span>
 #include <utility>
+
+#include "core/path_order.h"
 
 namespace sms::core {
 namespace {
@@ -21,6 +25,9 @@ void Fill(Entry& e, const StatInfo& st) {
   e.uid = st.uid;
   e.gid = st.gid;
   e.mtime_ns = st.mtime_ns;
+  e.ctime_ns = st.ctime_ns;
+  e.dev = st.dev;
+  e.ino = st.ino;
   e.rdev =
       (st.type == FileType::kCharDevice || st.type == FileType::kBlockDevice)
           ? st.rdev
@@ -43,15 +50,33 @@ std::string JoinRoot(const std::string& root, const std::string& dir_check) {
 
 }  // namespace
 
-// A directory handle shared by the entries listed from it.
+// The metadata of `e` still match `r` (CacheKeyMatches for an entry).
+bool EntryMatchesRecord(const Entry& e, const CacheRecord& r,
+                        const FsTraits& traits) {
+  StatInfo st;
+  st.type = e.type;
+  st.size = e.size;
+  st.mtime_ns = e.mtime_ns;
+  st.ctime_ns = e.ctime_ns;
+  st.dev = e.dev;
+  st.ino = e.ino;
+  return CacheKeyMatches(r, st, traits);
+}
+
+int64_t NowNs(Clock& clock) { return clock.NowEpochMillis() * 1'000'000; }
+
+// A directory handle shared by the entries listed from it, and what the
+// hash cache must know of its file system.
 struct Scanner::DirRef {
   Handle handle;
+  uint64_t dev = 0;
+  FsTraits traits;
 };
 
 // Digests of inodes with several links, so each is read once.
 class InodeCache {
  public:
-  bool Lookup(const StatInfo& st, Digest& out) {
+  bool Lookup(const StatInfo& st, Digest& out, int64_t& hashed_at_ns) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = map_.find({st.dev, st.ino});
     if (it == map_.end()) return false;
@@ -61,11 +86,13 @@ class InodeCache {
       return false;
     }
     out = v.digest;
+    hashed_at_ns = v.hashed_at_ns;
     return true;
   }
-  void Insert(const StatInfo& st, const Digest& digest) {
+  void Insert(const StatInfo& st, const Digest& digest, int64_t hashed_at_ns) {
     std::lock_guard<std::mutex> lock(mu_);
-    map_[{st.dev, st.ino}] = {st.size, st.mtime_ns, st.ctime_ns, digest};
+    map_[{st.dev, st.ino}] = {st.size, st.mtime_ns, st.ctime_ns, digest,
+                              hashed_at_ns};
   }
 
  private:
@@ -74,6 +101,7 @@ class InodeCache {
     int64_t mtime_ns;
     int64_t ctime_ns;
     Digest digest;
+    int64_t hashed_at_ns;
   };
   std::mutex mu_;
   std::map<std::pair<uint64_t, uint64_t>, Value> map_;
@@ -93,9 +121,11 @@ class FileReader {
   static constexpr size_t kSlotSize = 32
                                       << 10;  // group reads: files up to this
 
-  FileReader(FileSystem& fs, RateLimiter& limiter, ScanProgress& progress,
-             InodeCache& inodes, HashAlgorithm algorithm, uint64_t chunk_size)
+  FileReader(FileSystem& fs, Clock& clock, RateLimiter& limiter,
+             ScanProgress& progress, InodeCache& inodes,
+             HashAlgorithm algorithm, uint64_t chunk_size)
       : fs_(fs),
+        clock_(clock),
         inodes_(inodes),
         limiter_(limiter),
         progress_(progress),
@@ -112,6 +142,7 @@ class FileReader {
   // Opens, reads and digests regular file `name` in `dir` into `e`. When it
   // is no longer a regular file, `e` describes what is there instead.
   void Hash(int dir, const char* name, Entry& e) {
+    e.hashed_at_ns = NowNs(clock_);
     auto fd = fs_.OpenFileAt(dir, name);
     if (!fd) return OpenFailed(dir, name, fd.error(), e);
     Handle handle(&fs_, *fd);
@@ -127,7 +158,11 @@ class FileReader {
     const size_t n = jobs.size();
     const char* names[kGroupFiles];
     Result<int> fds[kGroupFiles];
-    for (size_t i = 0; i < n; ++i) names[i] = jobs[i].name;
+    const int64_t now = NowNs(clock_);
+    for (size_t i = 0; i < n; ++i) {
+      names[i] = jobs[i].name;
+      jobs[i].entry->hashed_at_ns = now;
+    }
     fs_.OpenFilesAt(dir, {names, n}, {fds, n});
 
     int open_fds[kGroupFiles];
@@ -234,7 +269,7 @@ class FileReader {
     if (before->type != FileType::kRegular) return false;
     file.before = *before;
     file.linked = before->nlink > 1;
-    return !(file.linked && inodes_.Lookup(*before, e.digest));
+    return !(file.linked && inodes_.Lookup(*before, e.digest, e.hashed_at_ns));
   }
 
   // Reads into `buf` until `size` bytes or end of file; `total` counts what
@@ -300,11 +335,12 @@ class FileReader {
       e.error = "changed while being read";
       Fill(e, *after);
     } else if (file.linked) {
-      inodes_.Insert(before, e.digest);
+      inodes_.Insert(before, e.digest, e.hashed_at_ns);
     }
   }
 
   FileSystem& fs_;
+  Clock& clock_;
   InodeCache& inodes_;
   RateLimiter& limiter_;
   ScanProgress& progress_;
@@ -316,6 +352,7 @@ class FileReader {
 Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
                  std::vector<std::string> dirs, ScanOptions options)
     : fs_(fs),
+      clock_(clock),
       root_(std::move(root)),
       dirs_(std::move(dirs)),
       options_(std::move(options)),
@@ -325,6 +362,26 @@ Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
                         : std::max(1u, std::thread::hardware_concurrency())),
       limiter_(clock, options_.io_limit),
       inodes_(std::make_unique<InodeCache>()) {
+  if (options_.mode == CompareMode::kHash && !options_.cache_path.empty() &&
+      !options_.only_paths) {
+    cache_policy_ = options_.cache_policy;
+    cache_policy_.now_ns = NowNs(clock_);
+    if (cache_policy_.seed == 0) cache_policy_.seed = std::random_device{}();
+    auto writer = CacheWriter::Create(
+        options_.cache_path,
+        {options_.hash, options_.chunk_size, CanonicalRoot(root_), dirs_});
+    if (writer) {
+      cache_out_ = std::move(*writer);
+      const std::string dir =
+          std::filesystem::path(options_.cache_path).parent_path().string();
+      auto g = MeasureTimestampGranularity(dir);
+      // Unmeasurable: assume the coarsest common granularity.
+      cache_policy_.granularity_ns = std::max(cache_policy_.granularity_ns,
+                                              g ? *g : int64_t{2'000'000'000});
+    } else {
+      Warn(writer.error().message + " (the hash cache is not updated)");
+    }
+  }
   for (size_t i = 0; i < worker_count_; ++i) {
     workers_.emplace_back([this] { WorkerMain(); });
   }
@@ -345,7 +402,33 @@ void Scanner::Cancel() {
   space_cv_.notify_all();
 }
 
+void Scanner::Warn(std::string message) {
+  std::lock_guard<std::mutex> lock(warnings_mu_);
+  warnings_.push_back(std::move(message));
+}
+
+std::vector<std::string> Scanner::TakeWarnings() {
+  std::lock_guard<std::mutex> lock(warnings_mu_);
+  return std::move(warnings_);
+}
+
+void Scanner::OpenCache() {
+  if (options_.mode != CompareMode::kHash || options_.cache_path.empty() ||
+      options_.only_paths) {
+    return;
+  }
+  auto reader = CacheReader::Open(
+      options_.cache_path,
+      {options_.hash, options_.chunk_size, CanonicalRoot(root_), dirs_});
+  if (reader) {
+    cache_in_ = std::move(*reader);
+  } else if (reader.error().code != ErrorCode::kNotFound) {
+    Warn(reader.error().message);
+  }
+}
+
 void Scanner::WalkMain() {
+  OpenCache();
   for (const auto& dir : dirs_) {
     if (stopping()) break;
     WalkSection(dir);
@@ -361,6 +444,8 @@ void Scanner::WalkSection(const std::string& dir_check) {
   // The path of the section relative to the verified root, for excludes.
   const std::string dir_rel = dir_check == "/" ? "" : dir_check.substr(1);
   const std::string root_path = JoinRoot(root_, dir_check);
+  const bool use_cache = cache_in_ != nullptr;
+  if (use_cache) cache_in_->StartSection(dir_check);
 
   struct Frame {
     std::shared_ptr<DirRef> dir;
@@ -369,7 +454,9 @@ void Scanner::WalkSection(const std::string& dir_check) {
     size_t next = 0;
   };
   std::vector<Frame> stack;
-  auto push = [&](Handle handle, std::string prefix) -> Status {
+  // `dev` is the directory's device, when known: a directory on another
+  // file system than its parent's has its traits asked for.
+  auto push = [&](Handle handle, std::string prefix, uint64_t dev) -> Status {
     auto names = fs_.List(handle.get());
     if (!names) return Fail(names.error());
     std::sort(names->begin(), names->end(),
@@ -378,6 +465,14 @@ void Scanner::WalkSection(const std::string& dir_check) {
               });
     auto ref = std::make_shared<DirRef>();
     ref->handle = std::move(handle);
+    ref->dev = dev;
+    if (use_cache) {
+      if (!stack.empty() && stack.back().dir->dev == dev) {
+        ref->traits = stack.back().dir->traits;
+      } else {
+        ref->traits = fs_.Traits(ref->handle.get());
+      }
+    }
     stack.push_back({std::move(ref), std::move(prefix), std::move(*names), 0});
     return Ok();
   };
@@ -386,13 +481,30 @@ void Scanner::WalkSection(const std::string& dir_check) {
   start.kind = ItemKind::kSectionStart;
   start.section.dir_check = dir_check;
   auto root_fd = fs_.OpenRoot(root_path);
+  const std::vector<std::string>* listed = nullptr;
+  if (options_.only_paths) {
+    static const std::vector<std::string> kNone;
+    auto it = options_.only_paths->find(dir_check);
+    listed = it == options_.only_paths->end() ? &kNone : &it->second;
+  }
   if (!root_fd) {
     start.section.state = root_fd.error().code == ErrorCode::kNotFound
                               ? RootState::kMissing
                               : RootState::kError;
     start.section.error = root_fd.error().message;
+  } else if (listed != nullptr) {
+    Emit(std::move(start), {});
+    WalkListed(*root_fd, dir_rel, *listed);
+    Item end;
+    end.kind = ItemKind::kSectionEnd;
+    Emit(std::move(end), {});
+    return;
   } else {
-    auto pushed = push(Handle(&fs_, *root_fd), "");
+    uint64_t dev = 0;
+    if (use_cache) {
+      if (auto st = fs_.Stat(*root_fd)) dev = st->dev;
+    }
+    auto pushed = push(Handle(&fs_, *root_fd), "", dev);
     if (!pushed) {
       start.section.state = RootState::kError;
       start.section.error = root_path + ": " + pushed.error().message;
@@ -429,7 +541,13 @@ void Scanner::WalkSection(const std::string& dir_check) {
     progress_.entries.fetch_add(1, std::memory_order_relaxed);
     if (e.type != FileType::kDirectory) {
       const auto offset = static_cast<uint32_t>(f.prefix.size());
-      Emit(std::move(item), {f.dir, offset});
+      Work work{f.dir, offset, nullptr};
+      if (use_cache && e.type == FileType::kRegular) {
+        if (const CacheRecord* r = cache_in_->Find(e.path)) {
+          work.cached = std::make_unique<CacheRecord>(*r);
+        }
+      }
+      Emit(std::move(item), std::move(work));
       continue;
     }
     // A directory: open it here, describe it, and descend into it.
@@ -443,7 +561,7 @@ void Scanner::WalkSection(const std::string& dir_check) {
     auto st = fs_.Stat(child.get());
     if (st) Fill(e, *st);
     std::string prefix = e.path + "/";
-    auto pushed = push(std::move(child), std::move(prefix));
+    auto pushed = push(std::move(child), std::move(prefix), st ? st->dev : 0);
     if (!pushed) SetError(e, "", pushed.error());
     Emit(std::move(item), {});
     // NB: `f` may dangle after push(); the loop re-reads stack.back().
@@ -451,6 +569,105 @@ void Scanner::WalkSection(const std::string& dir_check) {
   Item end;
   end.kind = ItemKind::kSectionEnd;
   Emit(std::move(end), {});
+}
+
+void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
+                         const std::vector<std::string>& paths) {
+  Handle root(&fs_, root_fd);
+  // The directory holding the previous path, reused while paths share it.
+  std::shared_ptr<DirRef> parent;
+  std::string parent_path;
+  bool parent_absent = false;
+  bool resolved = false;  // parent_* describe parent_path
+  std::string parent_error;
+  for (const std::string& path : paths) {
+    if (stopping()) return;
+    if (path.empty()) continue;
+    const size_t slash = path.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "" : path.substr(0, slash);
+    const std::string name =
+        path.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (!excludes_.empty()) {
+      const std::string excl_path =
+          dir_rel.empty() ? path : dir_rel + "/" + path;
+      if (excludes_.Matches(excl_path, name.c_str())) continue;
+    }
+    if (!resolved || dir != parent_path) {
+      resolved = true;
+      // Opens `dir` component by component from the root, never following
+      // a symlink: a component that is missing or not a directory means the
+      // path does not exist on this side.
+      parent.reset();
+      parent_path = dir;
+      parent_absent = false;
+      parent_error.clear();
+      // "." for the root itself: the items hold their own handle of it.
+      Handle current;
+      if (dir.empty()) {
+        auto fd = fs_.OpenDirAt(root.get(), ".");
+        if (fd) {
+          current = Handle(&fs_, *fd);
+        } else {
+          parent_error = fd.error().message;
+        }
+      }
+      int at = root.get();
+      size_t begin = 0;
+      while (begin < dir.size()) {
+        size_t end = dir.find('/', begin);
+        if (end == std::string::npos) end = dir.size();
+        const std::string component = dir.substr(begin, end - begin);
+        auto fd = fs_.OpenDirAt(at, component.c_str());
+        if (!fd) {
+          auto st = fs_.StatAt(at, component.c_str());
+          if ((!st && st.error().code == ErrorCode::kNotFound) ||
+              (st && st->type != FileType::kDirectory)) {
+            parent_absent = true;
+          } else {
+            parent_error = fd.error().message;
+          }
+          break;
+        }
+        current = Handle(&fs_, *fd);
+        at = current.get();
+        begin = end + 1;
+      }
+      if (!parent_absent && parent_error.empty()) {
+        parent = std::make_shared<DirRef>();
+        parent->handle = std::move(current);
+      }
+    }
+    if (parent_absent) continue;
+    Item item;
+    item.kind = ItemKind::kEntry;
+    Entry& e = item.entry;
+    e.path = path;
+    if (!parent_error.empty()) {
+      e.state = EntryState::kError;
+      e.error = parent_error;
+      Emit(std::move(item), {});
+      continue;
+    }
+    const int dir_fd = parent->handle.get();
+    auto st = fs_.StatAt(dir_fd, name.c_str());
+    if (!st) {
+      if (st.error().code == ErrorCode::kNotFound) continue;
+      SetError(e, "", st.error());
+      Emit(std::move(item), {});
+      continue;
+    }
+    progress_.entries.fetch_add(1, std::memory_order_relaxed);
+    Fill(e, *st);
+    if (e.type == FileType::kDirectory) {
+      Emit(std::move(item), {});
+      continue;
+    }
+    Emit(std::move(item),
+         {parent,
+          static_cast<uint32_t>(slash == std::string::npos ? 0 : slash + 1),
+          nullptr});
+  }
 }
 
 void Scanner::Emit(Item item, Work work) {
@@ -479,7 +696,7 @@ void Scanner::FlushBatch() {
 }
 
 void Scanner::WorkerMain() {
-  FileReader reader(fs_, limiter_, progress_, *inodes_, options_.hash,
+  FileReader reader(fs_, clock_, limiter_, progress_, *inodes_, options_.hash,
                     options_.chunk_size);
   for (;;) {
     Batch* batch = nullptr;
@@ -521,11 +738,19 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
                            FileReader& reader) {
   const bool hash = options_.mode == CompareMode::kHash;
   FileReader::Job group[FileReader::kGroupFiles];
+  // The cache record each grouped file is re-read against (kVerify), or null.
+  const CacheRecord* verify[FileReader::kGroupFiles];
   size_t grouped = 0;
   const DirRef* group_dir = nullptr;
   auto flush = [&] {
-    if (grouped > 0)
+    if (grouped > 0) {
       reader.HashGroup(group_dir->handle.get(), {group, grouped});
+      for (size_t g = 0; g < grouped; ++g) {
+        if (verify[g] != nullptr) {
+          CheckReread(*group[g].entry, *verify[g], group_dir->traits);
+        }
+      }
+    }
     grouped = 0;
   };
   for (size_t i = begin; i < end && !stopping(); ++i) {
@@ -536,12 +761,45 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
       ResolveEntry(batch.items[i], w, reader);
       continue;
     }
+    const CacheRecord* check = nullptr;
+    if (w.cached != nullptr) {
+      const CacheUse use = TryCache(e, w);
+      if (use == CacheUse::kReuse) continue;
+      if (use == CacheUse::kVerify) check = w.cached.get();
+    }
     // Regular files of one directory are hashed together.
     if (w.dir.get() != group_dir || grouped == FileReader::kGroupFiles) flush();
     group_dir = w.dir.get();
+    verify[grouped] = check;
     group[grouped++] = {e.path.c_str() + w.name_offset, &e};
   }
   flush();
+}
+
+CacheUse Scanner::TryCache(Entry& e, const Work& w) {
+  auto st = fs_.StatAt(w.dir->handle.get(), e.path.c_str() + w.name_offset);
+  // Whatever went wrong, reading the file reports it.
+  if (!st) return CacheUse::kMiss;
+  const CacheRecord& r = *w.cached;
+  const CacheUse use = DecideCacheUse(r, *st, w.dir->traits, cache_policy_);
+  if (use == CacheUse::kReuse) {
+    Fill(e, *st);
+    e.digest = r.digest;
+    e.hashed_at_ns = r.hashed_at_ns;
+    e.cached = true;
+    progress_.cached_files.fetch_add(1, std::memory_order_relaxed);
+  }
+  return use;
+}
+
+void Scanner::CheckReread(Entry& e, const CacheRecord& r,
+                          const FsTraits& traits) {
+  if (e.state != EntryState::kOk || e.digest.empty()) return;
+  // Other content under the same size, mtime, ctime and inode: written
+  // around the file system (or decayed), never by a normal write.
+  if (EntryMatchesRecord(e, r, traits) && !(e.digest == r.digest)) {
+    e.corrupt = true;
+  }
 }
 
 void Scanner::ResolveEntry(Item& item, const Work& work, FileReader& reader) {
@@ -571,24 +829,56 @@ void Scanner::ResolveEntry(Item& item, const Work& work, FileReader& reader) {
   }
 }
 
-Result<const Item*> Scanner::Next() {
-  if (current_ && current_index_ < current_->items.size()) {
-    return &current_->items[current_index_++];
+void Scanner::RecordInCache(const Item& item) {
+  Status ok = Ok();
+  if (item.kind == ItemKind::kSectionStart) {
+    ok = cache_out_->StartSection(item.section.dir_check);
+  } else if (item.kind == ItemKind::kEntry) {
+    const Entry& e = item.entry;
+    // A corrupt file is left out: the next check reads it again.
+    if (e.type == FileType::kRegular && e.state == EntryState::kOk &&
+        !e.digest.empty() && !e.corrupt) {
+      ok = cache_out_->Add(e);
+    }
   }
-  current_.reset();
-  std::unique_lock<std::mutex> lock(mu_);
-  ready_cv_.wait(lock, [&] {
-    return stopping() || (!ordered_.empty() && ordered_.front()->done) ||
-           (walk_finished_ && ordered_.empty());
-  });
-  if (stopping()) return Fail(Cancelled("verification cancelled"));
-  if (ordered_.empty()) return nullptr;
-  current_ = std::move(ordered_.front());
-  ordered_.pop_front();
-  space_cv_.notify_one();
-  lock.unlock();
-  current_index_ = 1;
-  return &current_->items[0];
+  if (!ok) {
+    Warn(ok.error().message + " (the hash cache is not updated)");
+    cache_out_.reset();
+  }
+}
+
+Result<const Item*> Scanner::Next() {
+  const Item* item = nullptr;
+  if (current_ && current_index_ < current_->items.size()) {
+    item = &current_->items[current_index_++];
+  } else {
+    current_.reset();
+    std::unique_lock<std::mutex> lock(mu_);
+    ready_cv_.wait(lock, [&] {
+      return stopping() || (!ordered_.empty() && ordered_.front()->done) ||
+             (walk_finished_ && ordered_.empty());
+    });
+    if (stopping()) return Fail(Cancelled("verification cancelled"));
+    if (ordered_.empty()) {
+      lock.unlock();
+      // The whole stream was read: the new cache replaces the old one.
+      if (cache_out_) {
+        if (auto ok = cache_out_->Commit(); !ok) {
+          Warn(ok.error().message + " (the hash cache is not updated)");
+        }
+        cache_out_.reset();
+      }
+      return nullptr;
+    }
+    current_ = std::move(ordered_.front());
+    ordered_.pop_front();
+    space_cv_.notify_one();
+    lock.unlock();
+    current_index_ = 1;
+    item = &current_->items[0];
+  }
+  if (cache_out_) RecordInCache(*item);
+  return item;
 }
 
 }  // namespace sms::core

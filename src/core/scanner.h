@@ -9,6 +9,13 @@
 // be read, the entry is kChanged, never a false digest. Files with several
 // hard links are hashed once per inode. Unreadable entries are kError with
 // the errno text; the walk goes on.
+//
+// With a hash cache (ScanOptions::cache_path, core/hash_cache.h) the walker
+// merges the previous check's cache file, streamed in walk order, with the
+// walk; a worker lstat's a file that has a cached record and reuses its
+// digest when the cache's rules allow, without opening the file. The new
+// cache is written as the consumer reads the entries and replaces the old one
+// only when the whole stream was read.
 // Thread-safety: Next() from one consumer thread; Cancel() from any thread.
 #pragma once
 
@@ -16,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +34,7 @@
 #include "core/entry_stream.h"
 #include "core/exclude.h"
 #include "core/file_system.h"
+#include "core/hash_cache.h"
 #include "core/hasher.h"
 #include "core/rate_limiter.h"
 
@@ -45,12 +54,23 @@ struct ScanOptions {
   uint64_t io_limit = 0;
   // Exclude globs (core/exclude.h).
   std::vector<std::string> excludes;
+  // The side's hash cache file (hash mode only; "" for none): read when it
+  // exists and is valid, then replaced by this check's.
+  std::string cache_path;
+  CachePolicy cache_policy;
+  // When set, only these paths are checked: per dir_check, the paths
+  // relative to it, sorted in walk order (core/path_order.h). Each is stat'ed
+  // where it is; nothing else is walked, and a path absent on this side
+  // yields no entry. The hash cache is neither read nor written.
+  std::shared_ptr<const std::map<std::string, std::vector<std::string>>>
+      only_paths;
 };
 
 // Live counters, readable from any thread (progress display).
 struct ScanProgress {
   std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> bytes_read{0};
+  std::atomic<uint64_t> cached_files{0};  // digests reused from the cache
 };
 
 class Scanner final : public EntryStream {
@@ -68,12 +88,17 @@ class Scanner final : public EntryStream {
   // Stops the walk and the workers promptly; Next() then fails Cancelled.
   void Cancel();
   const ScanProgress& progress() const { return progress_; }
+  // Warnings about the hash cache (not used because corrupted or foreign,
+  // could not be written), for the caller to show; call after the stream
+  // ended.
+  std::vector<std::string> TakeWarnings();
 
  private:
   struct DirRef;
   struct Work {
     std::shared_ptr<DirRef> dir;  // directory holding the entry
     uint32_t name_offset = 0;     // the entry's name within item.entry.path
+    std::unique_ptr<CacheRecord> cached;  // the hash cache's record, if any
   };
   struct Batch {
     std::vector<Item> items;
@@ -85,10 +110,24 @@ class Scanner final : public EntryStream {
 
   void WalkMain();
   void WalkSection(const std::string& dir_check);
+  // The walk of one section restricted to `paths` (ScanOptions::only_paths).
+  void WalkListed(int root_fd, const std::string& dir_rel,
+                  const std::vector<std::string>& paths);
+  void OpenCache();
+  // Writes what the consumer hands out to the new cache.
+  void RecordInCache(const Item& item);
+  void Warn(std::string message);
   void WorkerMain();
   // Resolves items [begin, end) of `batch`: regular files in groups.
   void ResolveRange(Batch& batch, size_t begin, size_t end, FileReader& reader);
   void ResolveEntry(Item& item, const Work& work, FileReader& reader);
+  // Reuses the cached digest of regular file `e` when the cache's rules
+  // allow (lstat only); says what it decided.
+  CacheUse TryCache(Entry& e, const Work& w);
+  // After a re-read of a file whose record matched: flags `e` corrupt when
+  // the content moved but the metadata did not.
+  static void CheckReread(Entry& e, const CacheRecord& r,
+                          const FsTraits& traits);
   // Appends an item to the batch being filled; flushes it when full.
   void Emit(Item item, Work work);
   void FlushBatch();
@@ -96,6 +135,7 @@ class Scanner final : public EntryStream {
 
   // Constant after construction.
   FileSystem& fs_;
+  Clock& clock_;
   const std::string root_;
   const std::vector<std::string> dirs_;
   const ScanOptions options_;
@@ -120,6 +160,11 @@ class Scanner final : public EntryStream {
   size_t current_index_ = 0;
 
   std::unique_ptr<InodeCache> inodes_;
+  CachePolicy cache_policy_;                // set by the walker before use
+  std::unique_ptr<CacheReader> cache_in_;   // Walker thread only.
+  std::unique_ptr<CacheWriter> cache_out_;  // Consumer thread only.
+  std::mutex warnings_mu_;
+  std::vector<std::string> warnings_;  // Guarded by warnings_mu_.
   std::vector<std::thread> workers_;
   std::thread walker_;
 };

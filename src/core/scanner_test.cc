@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "core/path_order.h"
+#include "testing/fake_clock.h"
 #include "testing/faulty_file_system.h"
 #include "testing/temp_dir.h"
 
@@ -234,6 +237,278 @@ TEST(ScannerTest, CancelStopsPromptly) {
   } while (item && *item != nullptr);
   ASSERT_FALSE(item);
   EXPECT_EQ(item.error().code, ErrorCode::kCancelled);
+}
+
+// ---- the hash cache --------------------------------------------------------
+
+// A clock `ahead` past the real wall clock: digests taken "now" are far
+// enough from the files' timestamps (written just before) to be trusted.
+struct AheadClock {
+  explicit AheadClock(std::chrono::seconds ahead) {
+    const int64_t real_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    clock.Advance(std::chrono::milliseconds(real_ms - clock.NowEpochMillis()) +
+                  ahead);
+  }
+  testing::FakeClock clock;
+};
+
+struct CachedScan {
+  std::vector<Entry> entries;
+  std::vector<std::string> warnings;
+};
+
+CachedScan ScanCached(FileSystem& fs, Clock& clock, const std::string& root,
+                      const std::string& cache, ScanOptions options = {}) {
+  options.threads = 3;
+  options.cache_path = cache;
+  Scanner scanner(fs, clock, root, {"/"}, options);
+  CachedScan out;
+  for (;;) {
+    auto item = scanner.Next();
+    EXPECT_TRUE(item);
+    if (!item || *item == nullptr) break;
+    if ((*item)->kind == ItemKind::kEntry)
+      out.entries.push_back((*item)->entry);
+  }
+  out.warnings = scanner.TakeWarnings();
+  return out;
+}
+
+ScanOptions NoRandomRereads() {
+  ScanOptions o;
+  o.cache_policy.rehash_fraction = 0;
+  return o;
+}
+
+int CountCached(const std::vector<Entry>& entries) {
+  int n = 0;
+  for (const auto& e : entries) n += e.cached ? 1 : 0;
+  return n;
+}
+
+void WriteTree(TempDir& t, int files) {
+  for (int i = 0; i < files; ++i) {
+    WriteFile(t.Join("d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
+              "content " + std::to_string(i));
+  }
+}
+
+TEST(ScannerCacheTest, ASecondScanReusesEveryDigestAndOpensNoFile) {
+  TempDir t, c;
+  WriteTree(t, 200);
+  WriteFile(t.Join("big"), std::string(3 << 20, 'b'));
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("source.smscache");
+  testing::FaultyFileSystem first_fs;
+  auto first =
+      ScanCached(first_fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  EXPECT_EQ(CountCached(first.entries), 0);
+  EXPECT_EQ(first_fs.files_opened(), 201u);
+  EXPECT_TRUE(first.warnings.empty());
+
+  testing::FaultyFileSystem second_fs;
+  auto second =
+      ScanCached(second_fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  EXPECT_EQ(CountCached(second.entries), 201);
+  EXPECT_EQ(second_fs.files_opened(), 0u);
+  ASSERT_EQ(first.entries.size(), second.entries.size());
+  for (size_t i = 0; i < first.entries.size(); ++i) {
+    EXPECT_EQ(first.entries[i].path, second.entries[i].path);
+    EXPECT_EQ(first.entries[i].digest, second.entries[i].digest) << i;
+    EXPECT_EQ(first.entries[i].size, second.entries[i].size);
+  }
+}
+
+TEST(ScannerCacheTest, ContentChangedWithTheMtimeRestoredIsReadAgain) {
+  TempDir t, c;
+  WriteTree(t, 20);
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("s.smscache");
+  auto first = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                          NoRandomRereads());
+  // Same size, same mtime (WriteFile sets it): `touch -r` after an edit.
+  WriteFile(t.Join("d1/f5"), "CONTENT 5");
+  auto second = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                           NoRandomRereads());
+  EXPECT_EQ(CountCached(second.entries), 19);
+  EXPECT_FALSE(Find(second.entries, "d1/f5").cached);
+  EXPECT_FALSE(Find(first.entries, "d1/f5").digest ==
+               Find(second.entries, "d1/f5").digest);
+}
+
+TEST(ScannerCacheTest, AFileReplacedBySameSizeAndMtimeIsReadAgain) {
+  TempDir t, c;
+  WriteTree(t, 20);
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("s.smscache");
+  auto first = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                          NoRandomRereads());
+  // Another file with the same size and mtime renamed over it: a new inode.
+  WriteFile(t.Join("replacement"), "CONTENT 7");
+  ASSERT_EQ(rename(t.Join("replacement").c_str(), t.Join("d3/f7").c_str()), 0);
+  auto second = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                           NoRandomRereads());
+  EXPECT_FALSE(Find(second.entries, "d3/f7").cached);
+  EXPECT_FALSE(Find(first.entries, "d3/f7").digest ==
+               Find(second.entries, "d3/f7").digest);
+  EXPECT_EQ(CountCached(second.entries), 19);
+}
+
+TEST(ScannerCacheTest, ASameSecondRewriteOnA1SecondFileSystemIsReadAgain) {
+  TempDir t, c;
+  WriteFile(t.Join("f"), "version 1");
+  const std::string cache = c.Join("s.smscache");
+  // Timestamps in whole seconds, and the check right after the write: the
+  // rewrite below keeps size, mtime and (within the second) ctime.
+  testing::FaultyFileSystem fs;
+  fs.CoarseTimestamps();
+  auto first =
+      ScanCached(fs, SystemClock(), t.path(), cache, NoRandomRereads());
+  WriteFile(t.Join("f"), "version 2");
+  auto second =
+      ScanCached(fs, SystemClock(), t.path(), cache, NoRandomRereads());
+  EXPECT_FALSE(Find(second.entries, "f").cached);
+  EXPECT_FALSE(Find(first.entries, "f").digest ==
+               Find(second.entries, "f").digest);
+  // Long after its write, the same file's digest is trusted.
+  AheadClock ahead(std::chrono::seconds(10));
+  ScanCached(fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  auto later = ScanCached(fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  EXPECT_TRUE(Find(later.entries, "f").cached);
+}
+
+TEST(ScannerCacheTest, AReReadThatDisagreesUnderUnchangedMetadataIsCorrupt) {
+  TempDir t, c;
+  WriteTree(t, 20);
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("s.smscache");
+  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+             NoRandomRereads());
+  testing::FaultyFileSystem decayed;
+  decayed.CorruptReads("f3");
+  ScanOptions all;
+  all.cache_policy.rehash_fraction = 1;
+  auto second = ScanCached(decayed, ahead.clock, t.path(), cache, all);
+  EXPECT_EQ(CountCached(second.entries), 0);
+  EXPECT_EQ(decayed.files_opened(), 20u);
+  for (const auto& e : second.entries) {
+    EXPECT_EQ(e.corrupt, e.path == "d3/f3") << e.path;
+  }
+  // The corrupt file is left out of the new cache: read again next time.
+  auto third = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                          NoRandomRereads());
+  EXPECT_EQ(CountCached(third.entries), 19);
+  EXPECT_FALSE(Find(third.entries, "d3/f3").cached);
+  EXPECT_FALSE(Find(third.entries, "d3/f3").corrupt);
+}
+
+TEST(ScannerCacheTest, OldDigestsAreReadAgain) {
+  TempDir t, c;
+  WriteTree(t, 10);
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("s.smscache");
+  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+             NoRandomRereads());
+  ahead.clock.Advance(std::chrono::hours(24 * 31));
+  auto aged = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                         NoRandomRereads());
+  EXPECT_EQ(CountCached(aged.entries), 0);
+  auto fresh = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+                          NoRandomRereads());
+  EXPECT_EQ(CountCached(fresh.entries), 10);
+}
+
+TEST(ScannerCacheTest, UnstableInodesAreCachedWithoutTheInode) {
+  TempDir t, c;
+  WriteTree(t, 10);
+  AheadClock ahead(std::chrono::seconds(120));
+  const std::string cache = c.Join("s.smscache");
+  testing::FaultyFileSystem fuse;
+  fuse.UnstableInodes();
+  ScanCached(fuse, ahead.clock, t.path(), cache, NoRandomRereads());
+  auto second =
+      ScanCached(fuse, ahead.clock, t.path(), cache, NoRandomRereads());
+  EXPECT_EQ(CountCached(second.entries), 10);
+  // Their timestamps come from a server's clock: digests taken less than
+  // the network slack after the last change are not trusted.
+  AheadClock soon(std::chrono::seconds(10));
+  const std::string other = c.Join("other.smscache");
+  ScanCached(fuse, soon.clock, t.path(), other, NoRandomRereads());
+  EXPECT_EQ(CountCached(
+                ScanCached(fuse, soon.clock, t.path(), other, NoRandomRereads())
+                    .entries),
+            0);
+}
+
+TEST(ScannerCacheTest,
+     ACacheOfAnotherAlgorithmOrTruncatedIsIgnoredWithAWarning) {
+  TempDir t, c;
+  WriteTree(t, 10);
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("s.smscache");
+  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+             NoRandomRereads());
+  ScanOptions sha = NoRandomRereads();
+  sha.hash = HashAlgorithm::kSha256;
+  auto other = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache, sha);
+  EXPECT_EQ(CountCached(other.entries), 0);
+  ASSERT_EQ(other.warnings.size(), 1u);
+  EXPECT_THAT(other.warnings[0], HasSubstr("written for xxh128"));
+  EXPECT_EQ(Find(other.entries, "d0/f0").digest.size, 32);
+  // The sha256 check wrote its own: the next one reuses it.
+  auto again = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache, sha);
+  EXPECT_EQ(CountCached(again.entries), 10);
+
+  const std::string bytes = testing::ReadFile(cache);
+  WriteFile(cache, bytes.substr(0, bytes.size() / 2));
+  auto truncated =
+      ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache, sha);
+  EXPECT_EQ(CountCached(truncated.entries), 0);
+  ASSERT_EQ(truncated.warnings.size(), 1u);
+  EXPECT_THAT(truncated.warnings[0], HasSubstr("truncated or corrupted"));
+  for (const auto& e : truncated.entries) {
+    if (!e.is_dir()) EXPECT_EQ(e.digest, Find(again.entries, e.path).digest);
+  }
+}
+
+TEST(ScannerCacheTest, ACancelledScanLeavesThePreviousCache) {
+  TempDir t, c;
+  WriteTree(t, 600);
+  AheadClock ahead(std::chrono::seconds(10));
+  const std::string cache = c.Join("s.smscache");
+  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
+             NoRandomRereads());
+  const std::string before = testing::ReadFile(cache);
+  WriteFile(t.Join("d0/f0"), "changed, longer content");
+  {
+    ScanOptions o = NoRandomRereads();
+    o.cache_path = cache;
+    Scanner scanner(PosixFileSystem(), ahead.clock, t.path(), {"/"}, o);
+    ASSERT_TRUE(scanner.Next());
+    scanner.Cancel();
+  }
+  EXPECT_EQ(testing::ReadFile(cache), before);
+}
+
+TEST(ScannerTest, OnlyListedPathsAreChecked) {
+  TempDir t;
+  WriteFile(t.Join("a/x"), "1");
+  WriteFile(t.Join("a/y"), "2");
+  WriteFile(t.Join("b"), "3");
+  WriteFile(t.Join("c/d/e"), "4");
+  MakeSymlink("a", t.Join("link"));
+  ScanOptions o;
+  o.only_paths =
+      std::make_shared<std::map<std::string, std::vector<std::string>>>(
+          std::map<std::string, std::vector<std::string>>{
+              {"/", {"a/y", "b", "c/d", "gone", "link/x", "nodir/z"}}});
+  auto entries = Scan(PosixFileSystem(), t.path(), {"/"}, o);
+  EXPECT_THAT(Paths(entries), ElementsAre("a/y", "b", "c/d"));
+  EXPECT_EQ(Find(entries, "a/y").digest.size, 16);
+  EXPECT_TRUE(Find(entries, "c/d").is_dir());
 }
 
 }  // namespace

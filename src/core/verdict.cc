@@ -22,6 +22,13 @@ Verdict Compare(const Entry& s, const Entry& t, const CompareOptions& o) {
                     ? "source changed while being read"
                     : "target changed while being read");
   }
+  if (s.corrupt || t.corrupt) {
+    return Make(VerdictStatus::kCorrupt, Reason::kText,
+                std::string(s.corrupt && t.corrupt ? "source and target"
+                            : s.corrupt            ? "source"
+                                                   : "target") +
+                    ": content changed, size, mtime, ctime and inode did not");
+  }
   switch (s.type) {
     case FileType::kRegular:
       if (s.size != t.size) {
@@ -81,6 +88,8 @@ std::string_view StatusName(VerdictStatus status) {
       return "error";
     case VerdictStatus::kMetadataDifferent:
       return "metadata_different";
+    case VerdictStatus::kCorrupt:
+      return "corrupt";
   }
   return "error";
 }
@@ -101,6 +110,8 @@ char StatusSigil(VerdictStatus status) {
       return '!';
     case VerdictStatus::kMetadataDifferent:
       return '%';
+    case VerdictStatus::kCorrupt:
+      return '#';
   }
   return '!';
 }

@@ -20,6 +20,9 @@ enum class VerdictStatus : uint8_t {
   kChanged,     // moved while being read: no verdict on its content
   kError,       // could not be read on one side
   kMetadataDifferent,
+  // Content changed on a side while its size, mtime, ctime and inode did
+  // not: a re-read disagreed with that side's hash cache (core/hash_cache.h).
+  kCorrupt,
 };
 
 enum class Reason : uint8_t {
@@ -52,7 +55,7 @@ Verdict Compare(const Entry& source, const Entry& target,
 
 // API names: "different", "target_miss", ... ("same" for kSame).
 std::string_view StatusName(VerdictStatus status);
-// The combined list's sigil: = * - + ~ ! and % (metadata).
+// The combined list's sigil: = * - + ~ ! % (metadata) and # (corrupt).
 char StatusSigil(VerdictStatus status);
 // API reason text: "content", "size", ... or the detail for kText.
 std::string ReasonText(const Verdict& verdict);

@@ -21,9 +21,27 @@ core::Result<std::vector<core::DirEntryName>> FaultyFileSystem::List(int dir) {
   return real_.List(dir);
 }
 
+core::StatInfo FaultyFileSystem::Adjust(core::StatInfo st) {
+  constexpr int64_t kSecond = 1'000'000'000;
+  if (coarse_) {
+    st.mtime_ns -= st.mtime_ns % kSecond;
+    st.ctime_ns -= st.ctime_ns % kSecond;
+  }
+  if (unstable_) st.ino += 1000000 + stats_.fetch_add(1);
+  return st;
+}
+
 core::Result<core::StatInfo> FaultyFileSystem::StatAt(int dir,
                                                       const char* name) {
-  return real_.StatAt(dir, name);
+  auto st = real_.StatAt(dir, name);
+  if (!st) return st;
+  return Adjust(*st);
+}
+
+core::FsTraits FaultyFileSystem::Traits(int dir) {
+  core::FsTraits t = real_.Traits(dir);
+  if (unstable_) t.stable_inodes = false;
+  return t;
 }
 
 core::Result<std::string> FaultyFileSystem::ReadLinkAt(int dir,
@@ -37,16 +55,23 @@ core::Result<int> FaultyFileSystem::OpenFileAt(int dir, const char* name) {
   }
   auto fd = real_.OpenFileAt(dir, name);
   if (fd) {
+    files_opened_.fetch_add(1);
     if (auto it = grow_.find(name); it != grow_.end()) {
       std::lock_guard<std::mutex> lock(mu_);
       growing_[*fd] = it->second;
+    }
+    if (corrupt_.count(name) > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      corrupting_.insert(*fd);
     }
   }
   return fd;
 }
 
 core::Result<core::StatInfo> FaultyFileSystem::Stat(int handle) {
-  return real_.Stat(handle);
+  auto st = real_.Stat(handle);
+  if (!st) return st;
+  return Adjust(*st);
 }
 
 core::Result<size_t> FaultyFileSystem::Read(int handle, void* buffer,
@@ -55,6 +80,10 @@ core::Result<size_t> FaultyFileSystem::Read(int handle, void* buffer,
   std::string path;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (n && *n > 0 && corrupting_.erase(handle) > 0) {
+      auto* bytes = static_cast<unsigned char*>(buffer);
+      bytes[0] = static_cast<unsigned char>(~bytes[0]);
+    }
     auto it = growing_.find(handle);
     if (it != growing_.end()) {
       path = it->second;
@@ -76,6 +105,7 @@ void FaultyFileSystem::Close(int handle) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     growing_.erase(handle);
+    corrupting_.erase(handle);
   }
   real_.Close(handle);
 }

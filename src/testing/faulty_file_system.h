@@ -1,11 +1,16 @@
 // FaultyFileSystem: the real file system with chosen faults injected
-// (leveldb's ErrorEnv idea): opening a named file fails with an errno, or a
-// named file is modified on disk while it is being read.
+// (leveldb's ErrorEnv idea): opening a named file fails with an errno, a
+// named file is modified on disk while it is being read, reads of a named
+// file return other bytes (silent corruption), timestamps lose their
+// fraction of a second (1-second file systems), or inode numbers are not
+// stable (FUSE, NFS). Counts the files opened.
 // Thread-safety: configure before use; then safe for concurrent use.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "core/file_system.h"
@@ -21,6 +26,16 @@ class FaultyFileSystem final : public core::FileSystem {
   void GrowWhileRead(const std::string& name, const std::string& path) {
     grow_[name] = path;
   }
+  // Reads of file `name` return its bytes with the first one inverted, as
+  // a disk that decayed under an unchanged inode would.
+  void CorruptReads(const std::string& name) { corrupt_.insert(name); }
+  // mtime and ctime are reported in whole seconds.
+  void CoarseTimestamps() { coarse_ = true; }
+  // Traits() says inodes are not stable, and every stat reports another
+  // inode number.
+  void UnstableInodes() { unstable_ = true; }
+  // Regular files opened so far (OpenFileAt).
+  uint64_t files_opened() const { return files_opened_.load(); }
 
   core::Result<int> OpenRoot(const std::string& path) override;
   core::Result<int> OpenDirAt(int dir, const char* name) override;
@@ -32,13 +47,22 @@ class FaultyFileSystem final : public core::FileSystem {
   core::Result<size_t> Read(int handle, void* buffer, size_t size) override;
   void AdviseSequential(int handle) override;
   void Close(int handle) override;
+  core::FsTraits Traits(int dir) override;
 
  private:
+  core::StatInfo Adjust(core::StatInfo st);
+
   core::FileSystem& real_ = core::PosixFileSystem();
   std::map<std::string, int> fail_open_;
   std::map<std::string, std::string> grow_;
+  std::set<std::string> corrupt_;
+  bool coarse_ = false;
+  bool unstable_ = false;
+  std::atomic<uint64_t> files_opened_{0};
+  std::atomic<uint64_t> stats_{0};
   std::mutex mu_;
   std::map<int, std::string> growing_;  // handle -> path; Guarded by mu_.
+  std::set<int> corrupting_;            // handles; Guarded by mu_.
 };
 
 }  // namespace sms::testing

@@ -94,5 +94,24 @@ assert d["num_different_files"]==1 and d["num_bytes_verified"]==0, d
 run verify "$s" "$t" --list "$tmp/no/such/dir/list"
 check "unwritable list gives exit 2" [ "$code" = 2 ]
 
+run verify "$s" "$t" --cache-dir "$tmp/cache" --rehash-fraction 2
+check "bad --rehash-fraction gives exit 2" [ "$code" = 2 ]
+check "bad --rehash-fraction is named" grep -q -- "--rehash-fraction must be a fraction" <<<"$err"
+
+run verify "$s" "$t" --cache-dir "$tmp/cache" --cache-max-age 3w
+check "bad --cache-max-age is named" grep -q -- "--cache-max-age must be a duration" <<<"$err"
+
+run verify "$s" "$t" --cache-dir "$tmp/cache" --json
+check "--cache-dir writes a cache per side" [ "$(ls "$tmp/cache" | wc -l)" = 2 ]
+check "json has the cache counters" python3 -c '
+import json,sys
+d=json.loads(sys.argv[1])["consistency_result"][0]
+assert all(k in d for k in ("num_cached_files","num_bytes_read","num_corrupt_files","num_target_cached_files")), d
+' "$out"
+
+run verify "$s" "$t" --only-paths "$tmp/no-such-list"
+check "missing --only-paths list gives exit 2" [ "$code" = 2 ]
+check "missing --only-paths list is named" grep -q "no-such-list" <<<"$err"
+
 echo "$pass passed, $fails failed"
 [ "$fails" = 0 ]

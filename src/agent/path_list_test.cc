@@ -1,0 +1,71 @@
+#include "agent/path_list.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testing/temp_dir.h"
+
+namespace sms::agent {
+namespace {
+
+using ::sms::testing::TempDir;
+using ::sms::testing::WriteFile;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(PathListTest, ReadsTheTextListSkippingSameAndUndoingEscapes) {
+  TempDir t;
+  WriteFile(t.Join("list"),
+            "= etc/same\n"
+            "* etc/b\\nc\n"
+            "- etc/dir/\n"
+            "- etc/dir/x\n"
+            "+ var/log/extra\n"
+            "! etc/bad\\xff\n"
+            "# a comment\n"
+            "\n"
+            "* home/outside\n"
+            "etc/plain path\n");
+  PathSetBuilder builder({"/etc", "/var/log"});
+  ASSERT_TRUE(ReadPathList(t.Join("list"), builder));
+  EXPECT_EQ(builder.ignored(), 1u);
+  PathSets sets = builder.Build();
+  EXPECT_THAT(sets["/etc"],
+              ElementsAre("b\nc", "bad\xff", "dir", "dir/x", "plain path"));
+  EXPECT_THAT(sets["/var/log"], ElementsAre("extra"));
+}
+
+TEST(PathListTest, ReadsJsonLinesWithExactBytes) {
+  TempDir t;
+  WriteFile(
+      t.Join("list.jsonl"),
+      "{\"dir_check\":\"/\",\"path\":\"a/b\",\"status\":\"different\"}\n"
+      "{\"dir_check\":\"/\",\"path\":\"x\\\\xff\",\"path_b64\":\"eP8=\","
+      "\"status\":\"target_miss\"}\n"
+      "{\"dir_check\":\"/etc\",\"path\":\"passwd\",\"status\":\"error\"}\n");
+  PathSetBuilder builder({"/"});
+  ASSERT_TRUE(ReadPathList(t.Join("list.jsonl"), builder));
+  EXPECT_THAT(builder.Build()["/"], ElementsAre("a/b", "etc/passwd", "x\xff"));
+}
+
+TEST(PathListTest, BadLinesNameTheFileAndLine) {
+  TempDir t;
+  WriteFile(t.Join("l"), "* ok\n* bad\\q\n");
+  PathSetBuilder builder({"/"});
+  auto ok = ReadPathList(t.Join("l"), builder);
+  ASSERT_FALSE(ok);
+  EXPECT_THAT(ok.error().message, HasSubstr(t.Join("l") + ":2:"));
+  PathSetBuilder other({"/"});
+  EXPECT_FALSE(ReadPathList(t.Join("missing"), other));
+}
+
+TEST(PathListTest, TheWireFormRoundTrips) {
+  PathSets sets = {{"/", {"a", "a/b\nc", "z"}}, {"/empty", {}}};
+  auto decoded = DecodePathSets(EncodePathSets(sets));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, sets);
+  EXPECT_FALSE(DecodePathSets(std::string("/\0a", 3)));
+}
+
+}  // namespace
+}  // namespace sms::agent

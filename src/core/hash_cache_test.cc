@@ -1,0 +1,266 @@
+#include "core/hash_cache.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "testing/temp_dir.h"
+
+namespace sms::core {
+namespace {
+
+using ::sms::testing::ReadFile;
+using ::sms::testing::TempDir;
+using ::sms::testing::WriteFile;
+
+constexpr int64_t kSec = 1'000'000'000;
+
+Entry CachedFile(const std::string& path, uint8_t fill) {
+  Entry e;
+  e.path = path;
+  e.type = FileType::kRegular;
+  e.size = 10;
+  e.dev = 7;
+  e.ino = 100 + fill;
+  e.mtime_ns = 1000 * kSec + 123;
+  e.ctime_ns = 1000 * kSec + 456;
+  e.hashed_at_ns = 2000 * kSec;
+  e.digest.size = 16;
+  e.digest.bytes.fill(fill);
+  return e;
+}
+
+CacheParams Params() {
+  return {HashAlgorithm::kXxh128, kDefaultChunkSize, "/srv", {"/etc", "/var"}};
+}
+
+void WriteSample(const std::string& path) {
+  auto w = CacheWriter::Create(path, Params());
+  ASSERT_TRUE(w) << w.error().message;
+  ASSERT_TRUE((*w)->StartSection("/etc"));
+  ASSERT_TRUE((*w)->Add(CachedFile("a", 1)));
+  ASSERT_TRUE((*w)->Add(CachedFile("a/b", 2)));
+  ASSERT_TRUE((*w)->Add(CachedFile("a-c", 3)));
+  ASSERT_TRUE((*w)->StartSection("/var"));
+  ASSERT_TRUE((*w)->Add(CachedFile("log", 4)));
+  ASSERT_TRUE((*w)->Commit());
+}
+
+TEST(HashCacheTest, RecordsComeBackInWalkOrderPerSection) {
+  TempDir t;
+  const std::string path = t.Join("c/source.smscache");
+  WriteSample(path);
+  auto r = CacheReader::Open(path, Params());
+  ASSERT_TRUE(r) << r.error().message;
+  (*r)->StartSection("/etc");
+  EXPECT_EQ((*r)->Find("0"), nullptr);
+  const CacheRecord* a = (*r)->Find("a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->ino, 101u);
+  EXPECT_EQ(a->mtime_ns, 1000 * kSec + 123);
+  EXPECT_EQ(a->ctime_ns, 1000 * kSec + 456);
+  EXPECT_EQ(a->hashed_at_ns, 2000 * kSec);
+  // "a/a" is not there; "a/b" is skipped to reach "a-c".
+  EXPECT_EQ((*r)->Find("a/a"), nullptr);
+  const CacheRecord* c = (*r)->Find("a-c");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->digest.bytes[0], 3);
+  EXPECT_EQ((*r)->Find("z"), nullptr);
+  (*r)->StartSection("/var");
+  const CacheRecord* log = (*r)->Find("log");
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->digest.bytes[15], 4);
+}
+
+TEST(HashCacheTest, ASectionNotAskedForIsSkipped) {
+  TempDir t;
+  WriteSample(t.Join("x.smscache"));
+  auto r = CacheReader::Open(t.Join("x.smscache"), Params());
+  ASSERT_TRUE(r);
+  (*r)->StartSection("/var");
+  ASSERT_NE((*r)->Find("log"), nullptr);
+}
+
+TEST(HashCacheTest, TruncatedCorruptedForeignOrOtherAlgorithmIsNotUsed) {
+  TempDir t;
+  const std::string path = t.Join("x.smscache");
+  WriteSample(path);
+  const std::string good = ReadFile(path);
+
+  WriteFile(path, good.substr(0, good.size() - 20));
+  auto truncated = CacheReader::Open(path, Params());
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().message.find("truncated or corrupted"),
+            std::string::npos);
+
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x40;
+  WriteFile(path, flipped);
+  EXPECT_FALSE(CacheReader::Open(path, Params()));
+
+  WriteFile(path, "SMSMANIF this is a manifest, not a cache");
+  auto foreign = CacheReader::Open(path, Params());
+  ASSERT_FALSE(foreign);
+  EXPECT_NE(foreign.error().message.find("not a hash cache"),
+            std::string::npos);
+
+  WriteFile(path, good);
+  CacheParams sha = Params();
+  sha.hash = HashAlgorithm::kSha256;
+  auto other = CacheReader::Open(path, sha);
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("written for xxh128"), std::string::npos)
+      << other.error().message;
+
+  CacheParams tree = Params();
+  tree.root = "/elsewhere";
+  EXPECT_FALSE(CacheReader::Open(path, tree));
+
+  auto missing = CacheReader::Open(t.Join("none"), Params());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST(HashCacheTest, AnUncommittedWriterLeavesThePreviousCache) {
+  TempDir t;
+  const std::string path = t.Join("x.smscache");
+  WriteSample(path);
+  const std::string before = ReadFile(path);
+  {
+    auto w = CacheWriter::Create(path, Params());
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->StartSection("/etc"));
+    ASSERT_TRUE((*w)->Add(CachedFile("new", 9)));
+    // Dropped without Commit(): a crash, a cancelled check.
+  }
+  EXPECT_EQ(ReadFile(path), before);
+  EXPECT_EQ(
+      ::sms::testing::RunShell("test $(ls '" + t.path() + "' | wc -l) -eq 1"),
+      0)
+      << "the temporary file was left behind";
+}
+
+StatInfo StatOf(const CacheRecord& r) {
+  StatInfo st;
+  st.type = FileType::kRegular;
+  st.size = r.size;
+  st.mtime_ns = r.mtime_ns;
+  st.ctime_ns = r.ctime_ns;
+  st.dev = r.dev;
+  st.ino = r.ino;
+  return st;
+}
+
+CacheRecord Record() {
+  CacheRecord r;
+  r.path = "f";
+  r.dev = 1;
+  r.ino = 2;
+  r.size = 3;
+  r.mtime_ns = 1000 * kSec + 5;
+  r.ctime_ns = 1000 * kSec + 7;
+  r.hashed_at_ns = 1001 * kSec;
+  r.digest.size = 16;
+  return r;
+}
+
+CachePolicy NoRandom() {
+  CachePolicy p;
+  p.rehash_fraction = 0;
+  p.now_ns = 1002 * kSec;
+  return p;
+}
+
+TEST(HashCacheTest, ReusesOnlyWhenEveryKeyMatches) {
+  const CacheRecord r = Record();
+  const FsTraits local;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, NoRandom()), CacheUse::kReuse);
+  auto with = [&](auto change) {
+    StatInfo st = StatOf(r);
+    change(st);
+    return DecideCacheUse(r, st, local, NoRandom());
+  };
+  EXPECT_EQ(with([](StatInfo& s) { s.size = 4; }), CacheUse::kMiss);
+  EXPECT_EQ(with([](StatInfo& s) { s.mtime_ns += 1; }), CacheUse::kMiss);
+  EXPECT_EQ(with([](StatInfo& s) { s.ctime_ns += 1; }), CacheUse::kMiss);
+  EXPECT_EQ(with([](StatInfo& s) { s.ino = 9; }), CacheUse::kMiss);
+  EXPECT_EQ(with([](StatInfo& s) { s.dev = 9; }), CacheUse::kMiss);
+  EXPECT_EQ(with([](StatInfo& s) { s.type = FileType::kSymlink; }),
+            CacheUse::kMiss);
+}
+
+TEST(HashCacheTest, UnstableInodesAreNotComparedButTheWindowGrows) {
+  CacheRecord r = Record();
+  FsTraits fuse;
+  fuse.stable_inodes = false;
+  StatInfo st = StatOf(r);
+  st.ino = 99;
+  st.dev = 98;
+  // Hashed 1 s after the last change: trusted locally, not over the network
+  // (the server's clock may be off).
+  EXPECT_EQ(DecideCacheUse(r, st, fuse, NoRandom()), CacheUse::kMiss);
+  r.hashed_at_ns = r.ctime_ns + kNetworkClockSlackNs + kSec;
+  EXPECT_EQ(DecideCacheUse(r, st, fuse, NoRandom()), CacheUse::kReuse);
+}
+
+TEST(HashCacheTest, RacyDigestsAreNotTrusted) {
+  CacheRecord r = Record();
+  const FsTraits local;
+  // Hashed within the slack after the last change.
+  r.hashed_at_ns = r.ctime_ns + kTimestampSlackNs / 2;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, NoRandom()), CacheUse::kMiss);
+  // Whole-second timestamps: a 1- or 2-second file system; 1.5 s is racy.
+  r.mtime_ns = 1000 * kSec;
+  r.ctime_ns = 1000 * kSec;
+  r.hashed_at_ns = r.ctime_ns + kSec + kSec / 2;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, NoRandom()), CacheUse::kMiss);
+  r.hashed_at_ns = r.ctime_ns + 3 * kSec;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, NoRandom()), CacheUse::kReuse);
+  // A measured granularity widens the window too.
+  CachePolicy coarse = NoRandom();
+  coarse.granularity_ns = 10 * kSec;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, coarse), CacheUse::kMiss);
+}
+
+TEST(HashCacheTest, OldDigestsAndARandomFractionAreReadAgain) {
+  const CacheRecord r = Record();
+  const FsTraits local;
+  CachePolicy old = NoRandom();
+  old.max_age_ns = kSec / 2;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, old), CacheUse::kVerify);
+  CachePolicy all = NoRandom();
+  all.rehash_fraction = 1;
+  EXPECT_EQ(DecideCacheUse(r, StatOf(r), local, all), CacheUse::kVerify);
+  // About 10% of 10,000 paths.
+  CachePolicy tenth = NoRandom();
+  tenth.rehash_fraction = 0.1;
+  tenth.seed = 42;
+  int verify = 0;
+  for (int i = 0; i < 10000; ++i) {
+    CacheRecord ri = r;
+    ri.path = "file" + std::to_string(i);
+    if (DecideCacheUse(ri, StatOf(ri), local, tenth) == CacheUse::kVerify)
+      ++verify;
+  }
+  EXPECT_GT(verify, 800);
+  EXPECT_LT(verify, 1200);
+}
+
+TEST(HashCacheTest, MeasuresTheGranularityOfATempDirectory) {
+  TempDir t;
+  auto g = MeasureTimestampGranularity(t.path());
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_GE(*g, 1);
+  EXPECT_LE(*g, 2 * kSec);
+  EXPECT_FALSE(MeasureTimestampGranularity(t.Join("no/such/dir")));
+}
+
+TEST(HashCacheTest, FileNamesDependOnRootAndDirectories) {
+  const std::string a = CacheFilePath("/c", "source", "/srv", {"/"});
+  EXPECT_EQ(a.rfind("/c/source-", 0), 0u);
+  EXPECT_NE(a, CacheFilePath("/c", "source", "/srv", {"/etc"}));
+  EXPECT_NE(a, CacheFilePath("/c", "source", "/srv2", {"/"}));
+  EXPECT_EQ(a, CacheFilePath("/c", "source", "/srv", {"/"}));
+}
+
+}  // namespace
+}  // namespace sms::core
