@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache make pkg-config python3 clang-format
   # libraries
-  libboost1.81-dev libboost-json1.81-dev libssl-dev libcurl4-openssl-dev
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libc-ares-dev
   libsqlite3-dev libpq-dev libxxhash-dev liburing-dev libzstd-dev libexpected-dev
   libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libxlsxwriter-dev
