@@ -10,7 +10,8 @@ CMAKE_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all bootstrap configure build test run bench format asan tsan clean
+.PHONY: all bootstrap configure build test run bench format asan tsan clean \
+        agent-static
 
 all: build
 
@@ -24,6 +25,12 @@ configure: bootstrap $(BUILD_DIR)/build.ninja
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The fully static agent: one file for any x86-64 Linux from kernel 3.10 on
+# (docs/packaging.md). `make build` makes it too.
+agent-static: configure
+	cmake --build $(BUILD_DIR) --target agent-static -j $(JOBS)
+	@ls -l $(BUILD_DIR)/bin/sms-agent-static
 
 # Every test: unit, contract and integration (real binaries, real sshd on loopback).
 test: build
