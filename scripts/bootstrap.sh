@@ -16,6 +16,10 @@ PACKAGES=(
   openssh-server openssh-client xxhash sqlite3 time procps curl
   # the PostgreSQL backend's tests start a throw-away cluster (tests/support/pg.sh)
   postgresql
+  # promtool checks and unit-tests packaging/prometheus-alerts.yml
+  # (tests/package/monitoring_test.py); iproute2 brings up the loopback of
+  # the static agent test's network namespace
+  prometheus iproute2
 )
 # The console's browser tests (web/console/tests/run.sh installs these itself
 # when missing; SMS_BOOTSTRAP_CONSOLE=1 installs them up front).
