@@ -30,6 +30,11 @@ if [[ "${SMS_BOOTSTRAP_CONSOLE:-0}" == 1 ]]; then
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi
+# `make package` (dpkg-shlibdeps, lintian) and `make package-test` (a Debian
+# 12 root made by mmdebstrap).
+if [[ "${SMS_BOOTSTRAP_PACKAGE:-0}" == 1 ]]; then
+  PACKAGES+=(dpkg-dev lintian mmdebstrap)
+fi
 if [[ "${SMS_BOOTSTRAP_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(rsync rclone hashdeep b3sum wrk nginx-light hyperfine)
 fi
