@@ -129,6 +129,36 @@ bool IsStale(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
+// The request as it goes on the wire.
+http::request<http::string_body> BuildRequest(const HttpRequest& request,
+                                              const Url& url,
+                                              const std::optional<Url>& proxy) {
+  http::request<http::string_body> req;
+  req.version(11);
+  const http::verb verb = http::string_to_verb(request.method);
+  if (verb == http::verb::unknown) {
+    req.method_string(request.method);
+  } else {
+    req.method(verb);
+  }
+  // Through a proxy, plain HTTP asks for the absolute URL; HTTPS goes
+  // through a CONNECT tunnel and asks the origin as usual.
+  const bool forward = proxy.has_value() && url.scheme == "http";
+  req.target(forward ? "http://" + url.authority + url.target : url.target);
+  for (const auto& [name, value] : request.headers) req.insert(name, value);
+  if (req.find(http::field::host) == req.end())
+    req.set(http::field::host, url.authority);
+  if (req.find(http::field::user_agent) == req.end())
+    req.set(http::field::user_agent, "sms-agent");
+  if (forward && !proxy->userinfo.empty()) {
+    req.set(http::field::proxy_authorization,
+            "Basic " + Base64(PercentDecode(proxy->userinfo)));
+  }
+  req.body() = request.body;
+  req.prepare_payload();
+  return req;
+}
+
 class BeastHttpClient final : public HttpClient {
  public:
   explicit BeastHttpClient(HttpClientOptions options)
@@ -156,7 +186,7 @@ class BeastHttpClient final : public HttpClient {
     if (!proxy) return core::Fail(proxy.error());
     const Clock::time_point deadline =
         Clock::now() + std::chrono::seconds(options_.timeout_s);
-    http::request<http::string_body> req = Build(request, *url, *proxy);
+    http::request<http::string_body> req = BuildRequest(request, *url, *proxy);
     const std::string key =
         url->scheme + "://" + url->authority +
         (*proxy ? " via " + (*proxy)->authority : std::string());
@@ -217,35 +247,6 @@ class BeastHttpClient final : public HttpClient {
     ioc_.restart();
     ioc_.run();
     return result;
-  }
-
-  http::request<http::string_body> Build(const HttpRequest& request,
-                                         const Url& url,
-                                         const std::optional<Url>& proxy) {
-    http::request<http::string_body> req;
-    req.version(11);
-    const http::verb verb = http::string_to_verb(request.method);
-    if (verb == http::verb::unknown) {
-      req.method_string(request.method);
-    } else {
-      req.method(verb);
-    }
-    // Through a proxy, plain HTTP asks for the absolute URL; HTTPS goes
-    // through a CONNECT tunnel and asks the origin as usual.
-    const bool forward = proxy.has_value() && url.scheme == "http";
-    req.target(forward ? "http://" + url.authority + url.target : url.target);
-    for (const auto& [name, value] : request.headers) req.insert(name, value);
-    if (req.find(http::field::host) == req.end())
-      req.set(http::field::host, url.authority);
-    if (req.find(http::field::user_agent) == req.end())
-      req.set(http::field::user_agent, "sms-agent");
-    if (forward && !proxy->userinfo.empty()) {
-      req.set(http::field::proxy_authorization,
-              "Basic " + Base64(PercentDecode(proxy->userinfo)));
-    }
-    req.body() = request.body;
-    req.prepare_payload();
-    return req;
   }
 
   core::Status Connect(const Url& url, const std::optional<Url>& proxy,

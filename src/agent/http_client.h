@@ -35,7 +35,8 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   // Sends `request`. Any HTTP status is a response; an error means no
-  // response arrived (refused, reset, timed out, TLS failure): Unavailable.
+  // response arrived (refused, reset, timed out, TLS failure): Unavailable;
+  // or the URL or a proxy setting is malformed: InvalidArgument.
   [[nodiscard]] virtual core::Result<HttpResponse> Send(
       const HttpRequest& request) = 0;
 };
