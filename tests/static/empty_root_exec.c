@@ -6,8 +6,11 @@
  *
  * --old-kernel: the system calls Linux added after 3.10 (every x86-64 number
  * above 313, finit_module: getrandom, statx, rseq, clone3, close_range,
- * io_uring_* ...) fail with ENOSYS, as on such a kernel (seccomp). Only the
- * system call table is emulated, not older semantics of the calls kept.
+ * io_uring_* ...) fail with ENOSYS, as on such a kernel (seccomp), and
+ * uname(2) reports an old version (the UNAME26 personality: "2.6.x", the
+ * only old version the kernel can fake; OpenSSL reads it to decide how to
+ * wait for entropy without getrandom). Only the system call table and the
+ * version are emulated, not older semantics of the calls kept.
  *
  * Exits 125 when it cannot set this up (not root, no seccomp). */
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,6 +43,7 @@ static int FilterNewSyscalls(void) {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+  if (personality(PER_LINUX | UNAME26) == -1) return -1;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) return -1;
   /* The filter must be in force: io_uring_setup (425) now says ENOSYS. */
