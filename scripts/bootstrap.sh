@@ -57,3 +57,8 @@ echo "bootstrap: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only promtool is wanted from the prometheus package: do not leave its
+# server running (it starts on installation where systemd runs).
+if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
