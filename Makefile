@@ -10,7 +10,8 @@ CMAKE_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all bootstrap configure build test run bench format asan tsan clean
+.PHONY: all bootstrap configure build test run bench format asan tsan clean \
+        agent-static package package-test
 
 all: build
 
@@ -24,6 +25,25 @@ configure: bootstrap $(BUILD_DIR)/build.ninja
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The fully static agent: one file for any x86-64 Linux from kernel 3.10 on
+# (docs/packaging.md). `make build` makes it too.
+agent-static: configure
+	cmake --build $(BUILD_DIR) --target agent-static -j $(JOBS)
+	@ls -l $(BUILD_DIR)/bin/sms-agent-static
+
+# sms-agent_VERSION_amd64.deb and sms-server_VERSION_amd64.deb in
+# $(BUILD_DIR)/deb/, checked by lintian (docs/packaging.md).
+package: build
+	@SMS_BOOTSTRAP_PACKAGE=1 scripts/bootstrap.sh
+	packaging/build-debs.sh $(BUILD_DIR) $(BUILD_DIR)/deb
+
+# Both packages installed into a throw-away Debian 12 root (mmdebstrap), the
+# server started there, one check run, both purged. Not part of `make test`:
+# the first run downloads the root (a few minutes).
+package-test: build
+	@SMS_BOOTSTRAP_PACKAGE=1 scripts/bootstrap.sh
+	cd $(BUILD_DIR) && SMS_TEST_PACKAGE=1 ctest --output-on-failure -R '^package_install$$'
 
 # Every test: unit, contract and integration (real binaries, real sshd on loopback).
 test: build

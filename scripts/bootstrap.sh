@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache make pkg-config python3 clang-format
   # libraries
-  libboost1.81-dev libboost-json1.81-dev libssl-dev libcurl4-openssl-dev
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libc-ares-dev
   libsqlite3-dev libpq-dev libxxhash-dev liburing-dev libzstd-dev libexpected-dev
   libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libxlsxwriter-dev libhowardhinnant-date-dev
@@ -16,6 +16,10 @@ PACKAGES=(
   openssh-server openssh-client xxhash sqlite3 time procps curl
   # the PostgreSQL backend's tests start a throw-away cluster (tests/support/pg.sh)
   postgresql
+  # promtool checks and unit-tests packaging/prometheus-alerts.yml
+  # (tests/package/monitoring_test.py); iproute2 brings up the loopback of
+  # the static agent test's network namespace
+  prometheus iproute2
 )
 # The console's browser tests (web/console/tests/run.sh installs these itself
 # when missing; SMS_BOOTSTRAP_CONSOLE=1 installs them up front).
@@ -25,6 +29,11 @@ if [[ "${SMS_BOOTSTRAP_CONSOLE:-0}" == 1 ]]; then
   PACKAGES+=(chromium curl)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
+fi
+# `make package` (dpkg-shlibdeps, lintian) and `make package-test` (a Debian
+# 12 root made by mmdebstrap).
+if [[ "${SMS_BOOTSTRAP_PACKAGE:-0}" == 1 ]]; then
+  PACKAGES+=(dpkg-dev lintian mmdebstrap)
 fi
 if [[ "${SMS_BOOTSTRAP_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(rsync rclone hashdeep b3sum wrk nginx-light hyperfine)
@@ -48,3 +57,8 @@ echo "bootstrap: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only promtool is wanted from the prometheus package: do not leave its
+# server running (it starts on installation where systemd runs).
+if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

@@ -8,6 +8,7 @@
 #                         the tree generator is $SMS_SHARED_DIR/bench/gen_tree.py
 #        SMS_E2E_FILES    files in the generated tree (default 3000)
 #        SMS_KEEP_TMP=1   keep the temporary directory (it is always kept on failure)
+#        SMS_AGENT_BIN    the agent to test (default: BUILD_DIR/bin/sms-agent)
 # Exit: 0 all passed, 1 a check failed, 77 skipped: the shared kit (gen_tree.py) is not there
 #       (register with ctest's SKIP_RETURN_CODE 77).
 set -uo pipefail
@@ -16,7 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 [[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 BUILD=$(cd "$1" 2>/dev/null && pwd -P) || { echo "FAIL build dir $1 not found" >&2; exit 1; }
-AGENT="$BUILD/bin/sms-agent"
+AGENT="${SMS_AGENT_BIN:-$BUILD/bin/sms-agent}"
 SHARED=${SMS_SHARED_DIR:-$REPO/../shared}
 GEN="$SHARED/bench/gen_tree.py"
 CHECK="$HERE/check_truth.py"
