@@ -1,18 +1,25 @@
 // The only translation unit that includes Boost.Beast.
 #include "server/http_server.h"
 
+#include <sys/resource.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "auth/crypto.h"
 
 namespace sms::server {
 
@@ -33,6 +40,33 @@ std::string HttpDate() {
   return buf;
 }
 
+// A request id we echo (as api.cc does): 1..128 visible ASCII characters.
+bool IsSafeRequestId(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  return true;
+}
+
+int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// True when a chunked body, still incomplete, has a line ended by a bare LF
+// in its unparsed bytes. Beast's parser waits for a CRLF that never comes
+// (until the body timeout); RFC 9112 §7.1 frames chunk lines with CRLF.
+// The parser consumes chunk data as it arrives, so the unparsed bytes are
+// framing only: the CRLF closing the last chunk, chunk lines, trailers.
+bool HasBareLineFeed(std::string_view unparsed) {
+  for (size_t lf = unparsed.find('\n'); lf != std::string_view::npos;
+       lf = unparsed.find('\n', lf + 1)) {
+    if (lf == 0 || unparsed[lf - 1] != '\r') return true;
+  }
+  return false;
+}
+
 // What a session needs from the server.
 struct ServerShared {
   Api* api;
@@ -40,6 +74,7 @@ struct ServerShared {
   const HttpServerOptions* options;
   asio::thread_pool* workers;
   std::atomic<bool> stopping{false};
+  std::atomic<int> open_connections{0};
 };
 
 class SessionBase {
@@ -48,6 +83,19 @@ class SessionBase {
   // Called on shutdown: close if idle, else finish the current request and
   // close after answering it.
   virtual void Shutdown() = 0;
+  // Called to make room for a new connection: close if still waiting for a
+  // request; else answer the current one with "Connection: close".
+  virtual void Evict() = 0;
+  // Since when (MonotonicNanos) this connection has waited for a request,
+  // headers not yet complete; 0 while a request is being read or handled.
+  int64_t waiting_since() const { return waiting_since_.load(); }
+  // Marks this connection chosen for eviction; false if it was already.
+  bool MarkEvicting() { return !evicting_.exchange(true); }
+  bool evicting() const { return evicting_.load(); }
+
+ protected:
+  std::atomic<int64_t> waiting_since_{0};
+  std::atomic<bool> evicting_{false};
 };
 
 // One connection. Stream is beast::tcp_stream or an ssl_stream over it.
@@ -60,8 +108,13 @@ class Session final : public SessionBase,
         shared_(shared),
         remote_(std::move(remote)) {
     shared_.metrics->AddOpenConnections(1);
+    shared_.open_connections.fetch_add(1);
+    waiting_since_.store(MonotonicNanos());
   }
-  ~Session() override { shared_.metrics->AddOpenConnections(-1); }
+  ~Session() override {
+    shared_.metrics->AddOpenConnections(-1);
+    shared_.open_connections.fetch_sub(1);
+  }
 
   void Start() {
     asio::dispatch(Executor(),
@@ -72,6 +125,13 @@ class Session final : public SessionBase,
     asio::post(Executor(), [self = this->shared_from_this()] {
       self->closing_ = true;
       if (self->idle_) self->Close();
+    });
+  }
+
+  void Evict() override {
+    asio::post(Executor(), [self = this->shared_from_this()] {
+      if (self->waiting_since_.load() != 0) return self->Close();
+      self->closing_ = true;
     });
   }
 
@@ -95,10 +155,14 @@ class Session final : public SessionBase,
   void ReadHeader() {
     if (closing_) return Close();
     idle_ = buffer_.size() == 0;
+    waiting_since_.store(MonotonicNanos());
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(shared_.options->max_header_bytes));
-    parser_->body_limit(shared_.api->options().max_details_body);
+    // The body limit is the route's, set once the target is known
+    // (OnHeader); Beast's own check would answer a large Content-Length as
+    // a malformed request.
+    parser_->body_limit(boost::none);
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::seconds(shared_.options->idle_timeout_s));
     http::async_read_header(
@@ -110,6 +174,7 @@ class Session final : public SessionBase,
 
   void OnHeader(beast::error_code ec) {
     idle_ = false;
+    waiting_since_.store(0);
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == beast::error::timeout || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset) {
@@ -125,6 +190,16 @@ class Session final : public SessionBase,
     if (ec)
       return SendError(ApiCode::kMalformed, "malformed HTTP request", 400);
     auto& req = parser_->get();
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
+    // without Host, and to any request with more than one.
+    const size_t hosts = req.count(http::field::host);
+    if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+      return SendError(ApiCode::kMalformed,
+                       hosts > 1 ? "Host header: given more than once"
+                                 : "Host header: missing (HTTP/1.1 requires "
+                                   "it)",
+                       400);
+    }
     std::string target(req.target());
     if (target.size() > shared_.api->options().max_target) {
       return SendError(ApiCode::kMalformed,
@@ -156,14 +231,59 @@ class Session final : public SessionBase,
 
   void ReadBody() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](
-                         beast::error_code ec, size_t) { self->OnBody(ec); });
+    FeedBody();
+  }
+
+  // Beast's async_read, by hand: the bytes read so far go to the parser,
+  // and an incomplete chunked body is checked between reads (Beast would
+  // keep reading while a chunk line lacks its CRLF).
+  void FeedBody() {
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      beast::error_code ec;
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return OnBody(ec);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return OnBody({});
+    if (parser_->chunked()) {
+      const std::string_view unparsed(
+          static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      if (HasBareLineFeed(unparsed))
+        return SendError(ApiCode::kMalformed,
+                         "chunked body: a line ends with a bare LF (CRLF "
+                         "required)",
+                         400);
+      if (unparsed.size() > shared_.options->max_header_bytes)
+        return SendError(ApiCode::kMalformed,
+                         "chunked body: chunk line or trailer longer than " +
+                             std::to_string(shared_.options->max_header_bytes) +
+                             " bytes",
+                         400);
+    }
+    stream_.async_read_some(
+        buffer_.prepare(64 * 1024),
+        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+          self->buffer_.commit(n);
+          if (ec) return self->OnBody(ec);
+          self->FeedBody();
+        });
   }
 
   void OnBody(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       return SendError(ApiCode::kTooLarge, "request body: too large", 413);
+    }
+    // A framing error in the body (a bad chunk size or extension): answer
+    // before closing, as for a bad header.
+    if (ec &&
+        ec.category() ==
+            http::make_error_code(http::error::bad_chunk).category() &&
+        ec != http::error::partial_message &&
+        ec != http::error::end_of_stream) {
+      return SendError(ApiCode::kMalformed,
+                       "malformed request body: " + ec.message(), 400);
     }
     if (ec) return Close();
     auto req = parser_->release();
@@ -206,14 +326,34 @@ class Session final : public SessionBase,
                        {"route", req.target.substr(0, req.target.find('?'))}});
       std::fprintf(stderr, "%s\n", line.c_str());
       return Api::ErrorResponse(
-          ApiError{ApiCode::kInternal, "internal error", e.what(), 0}, "-");
+          ApiError{ApiCode::kInternal, "internal error", e.what(), 0},
+          RequestIdOf(req.headers));
     }
   }
 
+  static std::string RequestIdOf(const Headers& headers) {
+    for (const auto& [k, v] : headers)
+      if (beast::iequals(k, "x-request-id") && IsSafeRequestId(v)) return v;
+    return auth::NewUuid();
+  }
+
+  // The client's X-Request-Id when the headers were read, else a new one.
+  std::string RequestId() {
+    if (parser_ && parser_->is_header_done()) {
+      auto it = parser_->get().find("x-request-id");
+      if (it != parser_->get().end() && IsSafeRequestId(it->value()))
+        return std::string(it->value());
+    }
+    return auth::NewUuid();
+  }
+
+  // An error of the transport (bad framing, limits): answered, then the
+  // connection is closed, unread bytes and all.
   void SendError(ApiCode code, std::string message, int status) {
     keep_alive_ = false;
-    HttpResponse r =
-        Api::ErrorResponse(ApiError{code, std::move(message), "", 0}, "-");
+    linger_ = true;
+    HttpResponse r = Api::ErrorResponse(
+        ApiError{code, std::move(message), "", 0}, RequestId());
     r.status = status;
     Write(std::move(r));
   }
@@ -240,11 +380,36 @@ class Session final : public SessionBase,
 
   void Close() {
     if (closed_) return;
+    if (linger_ && !shared_.stopping.load()) return LingeringClose();
     closed_ = true;
     beast::error_code ec;
     beast::get_lowest_layer(stream_).socket().shutdown(
         tcp::socket::shutdown_send, ec);
     beast::get_lowest_layer(stream_).close();
+  }
+
+  // After an error answer the client may still be sending (a body over the
+  // limit): closing with unread bytes makes the kernel send RST, and the
+  // client may lose the answer. Read and drop up to 1 MiB for up to 2 s
+  // after shutting down our side, as nginx's lingering_close does.
+  void LingeringClose() {
+    linger_ = false;
+    beast::error_code ec;
+    auto& tcp = beast::get_lowest_layer(stream_);
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp.expires_after(std::chrono::seconds(2));
+    Drain(1 << 20);
+  }
+
+  void Drain(size_t budget) {
+    auto& tcp = beast::get_lowest_layer(stream_);
+    auto buf = std::make_shared<std::array<char, 16 * 1024>>();
+    tcp.async_read_some(asio::buffer(*buf),
+                        [self = this->shared_from_this(), buf, budget](
+                            beast::error_code ec, size_t n) {
+                          if (ec || n >= budget) return self->Close();
+                          self->Drain(budget - n);
+                        });
   }
 
   Stream stream_;
@@ -253,6 +418,7 @@ class Session final : public SessionBase,
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
+  bool linger_ = false;  // Close() drains first (LingeringClose)
   bool idle_ = false;
   bool closing_ = false;
   bool closed_ = false;
@@ -261,6 +427,40 @@ class Session final : public SessionBase,
 int Cores() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
+}
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (systemd and most shells
+// start services at 1024, far below what a server of idle keep-alive
+// connections needs) and returns the soft limit in force.
+rlim_t RaiseDescriptorLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    // RLIM_INFINITY is refused for descriptors: keep the old soft limit.
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+  }
+  return lim.rlim_cur;
+}
+
+bool OutOfDescriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors ||  // EMFILE
+         ec.value() == ENFILE || ec.value() == ENOBUFS || ec.value() == ENOMEM;
+}
+
+// The answer to a client over max_connections, written before closing it.
+std::string BusyResponse() {
+  HttpResponse r = Api::ErrorResponse(
+      ApiError{ApiCode::kUnavailable,
+               "server busy: too many open connections, retry later", "", 1},
+      auth::NewUuid());
+  std::string out = "HTTP/1.1 503 Service Unavailable\r\n";
+  for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
+  out +=
+      "Connection: close\r\nContent-Length: " + std::to_string(r.body.size()) +
+      "\r\n\r\n" + r.body;
+  return out;
 }
 
 }  // namespace
@@ -276,6 +476,7 @@ class HttpServer::Impl {
                                          ? options_.worker_threads
                                          : std::max(4, 4 * Cores()))),
         acceptor_(ioc_),
+        accept_timer_(ioc_),
         signals_(ioc_, SIGTERM, SIGINT),
         ssl_ctx_(ssl::context::tls_server) {
     shared_.api = &api;
@@ -285,6 +486,16 @@ class HttpServer::Impl {
   }
 
   core::Status Start() {
+    const rlim_t descriptors = RaiseDescriptorLimit();
+    max_connections_ = options_.max_connections;
+    if (max_connections_ <= 0) {
+      const rlim_t room =
+          descriptors > 2 * HttpServerOptions::kReservedDescriptors
+              ? descriptors - HttpServerOptions::kReservedDescriptors
+              : descriptors / 2;
+      max_connections_ = static_cast<int>(
+          std::min<rlim_t>(room, std::numeric_limits<int>::max()));
+    }
     if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
       if (options_.tls_cert.empty() || options_.tls_key.empty())
         return core::Fail(core::InvalidArgument(
@@ -320,6 +531,7 @@ class HttpServer::Impl {
   }
 
   uint16_t port() const { return port_; }
+  int max_connections() const { return max_connections_; }
 
   void Run() {
     signals_.async_wait([this](beast::error_code ec, int) {
@@ -343,6 +555,7 @@ class HttpServer::Impl {
       if (shared_.stopping.exchange(true)) return;
       beast::error_code ec;
       acceptor_.close(ec);
+      accept_timer_.cancel();
       signals_.cancel(ec);
       std::lock_guard lock(mu_);
       for (auto& w : sessions_)
@@ -391,9 +604,13 @@ class HttpServer::Impl {
     asio::io_context& home = *contexts_[next_context_++ % contexts_.size()];
     acceptor_.async_accept(
         home, [this](beast::error_code ec, tcp::socket socket) {
-          if (ec) {
-            if (!shared_.stopping.load() && acceptor_.is_open()) Accept();
-            return;
+          if (shared_.stopping.load() || !acceptor_.is_open()) return;
+          if (ec && OutOfDescriptors(ec)) return BackOff(ec);
+          if (ec) return Accept();  // the client left (ECONNABORTED, ...)
+          accept_backoff_ = std::chrono::milliseconds(0);
+          if (shared_.open_connections.load() >= max_connections_ &&
+              !EvictLongestWaiting()) {
+            return Refuse(std::move(socket));
           }
           beast::error_code ep_ec;
           auto ep = socket.remote_endpoint(ep_ec);
@@ -415,16 +632,85 @@ class HttpServer::Impl {
           }
           {
             std::lock_guard lock(mu_);
-            // Forget finished sessions now and then.
-            if (all_.size() > 1024) {
+            // Forget finished sessions now and then (when the lists have
+            // doubled since the last sweep: amortised O(1) per accept).
+            if (all_.size() > 2 * swept_size_) {
               all_.remove_if([](const auto& w) { return w.expired(); });
               sessions_.remove_if([](const auto& w) { return w.expired(); });
+              swept_size_ = std::max<size_t>(512, all_.size());
             }
             sessions_.push_back(base);
             all_.push_back(base);
           }
           if (!shared_.stopping.load()) Accept();
         });
+  }
+
+  // accept() found no free descriptor. The client stays in the listen
+  // backlog, so retrying at once would fail again at once (the acceptor
+  // spinning on a core): make room by closing the connection that has
+  // waited longest for a request, and try again after a pause that doubles
+  // while descriptors stay short (10 ms .. 1 s).
+  void BackOff(const beast::error_code& ec) {
+    shared_.metrics->AddConnectionRefused(Metrics::Refusal::kNoDescriptor);
+    EvictLongestWaiting();
+    if (accept_backoff_.count() == 0) {
+      accept_backoff_ = std::chrono::milliseconds(10);
+      std::string line = ToJson(json::object{
+          {"level", "warn"},
+          {"msg",
+           "accept: " + ec.message() +
+               "; backing off (raise LimitNOFILE or lower max_connections)"},
+          {"open_connections", shared_.open_connections.load()}});
+      std::fprintf(stderr, "%s\n", line.c_str());
+    } else {
+      accept_backoff_ =
+          std::min(accept_backoff_ * 2, std::chrono::milliseconds(1000));
+    }
+    accept_timer_.expires_after(accept_backoff_);
+    accept_timer_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && !shared_.stopping.load()) Accept();
+    });
+  }
+
+  // max_connections are open and none waits for a request: a short 503
+  // (non-blocking; a full socket buffer just loses it), then close.
+  void Refuse(tcp::socket socket) {
+    shared_.metrics->AddConnectionRefused(Metrics::Refusal::kMaxConnections);
+    static const std::string busy = BusyResponse();
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    if (!ec) socket.write_some(asio::buffer(busy), ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
+    Accept();
+  }
+
+  // Closes the connection that has waited longest for a request (idle
+  // keep-alive, or headers still arriving); false when none waits.
+  bool EvictLongestWaiting() {
+    std::shared_ptr<SessionBase> oldest;
+    int64_t since = std::numeric_limits<int64_t>::max();
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        auto s = it->lock();
+        if (!s) {
+          it = sessions_.erase(it);
+          continue;
+        }
+        const int64_t t = s->waiting_since();
+        if (t != 0 && t < since && !s->evicting()) {
+          since = t;
+          oldest = s;
+        }
+        ++it;
+      }
+    }
+    if (!oldest || !oldest->MarkEvicting()) return false;
+    shared_.metrics->AddConnectionRefused(Metrics::Refusal::kIdleClosed);
+    oldest->Evict();
+    return true;
   }
 
   HttpServerOptions options_;
@@ -445,6 +731,7 @@ class HttpServer::Impl {
   size_t next_context_ = 0;  // on ioc_ only
   asio::thread_pool workers_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_;  // the pause after EMFILE (BackOff)
   asio::signal_set signals_;
   ssl::context ssl_ctx_;
   bool tls_ = false;
@@ -456,6 +743,10 @@ class HttpServer::Impl {
   // Guarded by mu_.
   std::list<std::weak_ptr<SessionBase>> sessions_;
   std::list<std::weak_ptr<SessionBase>> all_;
+  size_t swept_size_ = 512;
+  // On ioc_ only.
+  int max_connections_ = 0;
+  std::chrono::milliseconds accept_backoff_{0};
 };
 
 HttpServer::HttpServer(Api& api, Metrics& metrics, HttpServerOptions options)
@@ -463,6 +754,7 @@ HttpServer::HttpServer(Api& api, Metrics& metrics, HttpServerOptions options)
 HttpServer::~HttpServer() = default;
 core::Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
+int HttpServer::max_connections() const { return impl_->max_connections(); }
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Stop() { impl_->Stop(); }
 
