@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <list>
@@ -67,12 +68,158 @@ bool HasBareLineFeed(std::string_view unparsed) {
   return false;
 }
 
+using RequestParser = http::request_parser<http::string_body>;
+
+// What the transport answers for a request it refuses before the Api.
+struct TransportError {
+  int status;
+  ApiCode code;
+  std::string message;
+};
+
+// How reading a request's headers ended: fine (nullopt), or refused; `close`
+// when the client is gone (or idle too long) and gets no answer.
+struct HeaderOutcome {
+  bool close = false;
+  std::optional<TransportError> refusal;
+};
+
+// A fresh parser for the next request on a connection.
+void ResetParser(std::optional<RequestParser>& parser,
+                 const RequestLimits& limits) {
+  parser.emplace();
+  parser->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  // The body limit is the route's, set once the target is known
+  // (CheckHead); Beast's own check would answer a large Content-Length as
+  // a malformed request.
+  parser->body_limit(boost::none);
+}
+
+// The answer to an error reading the headers.
+HeaderOutcome HeaderError(const beast::error_code& ec,
+                          const RequestLimits& limits) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset) {
+    return {true, std::nullopt};
+  }
+  if (ec == http::error::header_limit) {
+    return {false, TransportError{431, ApiCode::kTooLarge,
+                                  "request headers: larger than " +
+                                      std::to_string(limits.max_header_bytes) +
+                                      " bytes"}};
+  }
+  return {false,
+          TransportError{400, ApiCode::kMalformed, "malformed HTTP request"}};
+}
+
+// The checks of a complete request head that Beast does not make; on
+// success sets the route's body limit on the parser.
+std::optional<TransportError> CheckHead(RequestParser& parser,
+                                        const RequestLimits& limits) {
+  auto& req = parser.get();
+  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
+  // without Host, and to any request with more than one.
+  const size_t hosts = req.count(http::field::host);
+  if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+    return TransportError{400, ApiCode::kMalformed,
+                          hosts > 1
+                              ? "Host header: given more than once"
+                              : "Host header: missing (HTTP/1.1 requires it)"};
+  }
+  const std::string_view target(req.target().data(), req.target().size());
+  if (target.size() > limits.max_target) {
+    return TransportError{
+        414, ApiCode::kMalformed,
+        "URL: longer than " + std::to_string(limits.max_target) + " bytes"};
+  }
+  const size_t limit = limits.body_limit_for(target);
+  if (auto len = parser.content_length(); len && *len > limit) {
+    return TransportError{
+        413, ApiCode::kTooLarge,
+        "request body: larger than " + std::to_string(limit) + " bytes"};
+  }
+  parser.body_limit(limit);
+  return std::nullopt;
+}
+
+// The answer to an error reading the body: a refusal, or nullopt when the
+// client is gone and gets none.
+std::optional<TransportError> BodyError(const beast::error_code& ec) {
+  if (ec == http::error::body_limit)
+    return TransportError{413, ApiCode::kTooLarge, "request body: too large"};
+  // A framing error (a bad chunk size or extension): answered before the
+  // close, as for a bad header.
+  if (ec.category() ==
+          http::make_error_code(http::error::bad_chunk).category() &&
+      ec != http::error::partial_message && ec != http::error::end_of_stream)
+    return TransportError{400, ApiCode::kMalformed,
+                          "malformed request body: " + ec.message()};
+  return std::nullopt;
+}
+
+// The parsed request, for the Api.
+HttpRequest TakeRequest(RequestParser& parser, const std::string& remote) {
+  auto req = parser.release();
+  HttpRequest out;
+  out.method = std::string(req.method_string());
+  out.target = std::string(req.target());
+  for (const auto& f : req)
+    out.headers.emplace_back(std::string(f.name_string()),
+                             std::string(f.value()));
+  out.body = std::move(req.body());
+  out.remote = remote;
+  return out;
+}
+
+enum class BodyStep { kDone, kNeedMore, kFailed };
+struct BodyOutcome {
+  BodyStep step;
+  beast::error_code ec;                   // kFailed: Beast's error, if any
+  std::optional<TransportError> refusal;  // kFailed: the answer
+};
+
+// Beast's read loop, by hand: the bytes in `buffer` go to the parser, and
+// an incomplete chunked body is checked (Beast would keep reading while a
+// chunk line lacks its CRLF).
+BodyOutcome FeedParser(RequestParser& parser, beast::flat_buffer& buffer,
+                       const RequestLimits& limits) {
+  while (!parser.is_done() && buffer.size() > 0) {
+    beast::error_code ec;
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) break;
+    if (ec) return {BodyStep::kFailed, ec, BodyError(ec)};
+    if (used == 0) break;
+  }
+  if (parser.is_done()) return {BodyStep::kDone, {}, std::nullopt};
+  if (parser.chunked()) {
+    const std::string_view unparsed(
+        static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (HasBareLineFeed(unparsed))
+      return {BodyStep::kFailed,
+              {},
+              TransportError{400, ApiCode::kMalformed,
+                             "chunked body: a line ends with a bare LF (CRLF "
+                             "required)"}};
+    if (unparsed.size() > limits.max_header_bytes)
+      return {BodyStep::kFailed,
+              {},
+              TransportError{
+                  400, ApiCode::kMalformed,
+                  "chunked body: chunk line or trailer longer than " +
+                      std::to_string(limits.max_header_bytes) + " bytes"}};
+  }
+  return {BodyStep::kNeedMore, {}, std::nullopt};
+}
+
 // What a session needs from the server.
 struct ServerShared {
   Api* api;
   Metrics* metrics;
   const HttpServerOptions* options;
   asio::thread_pool* workers;
+  RequestLimits limits;
   std::atomic<bool> stopping{false};
   std::atomic<int> open_connections{0};
 };
@@ -156,13 +303,7 @@ class Session final : public SessionBase,
     if (closing_) return Close();
     idle_ = buffer_.size() == 0;
     waiting_since_.store(MonotonicNanos());
-    parser_.emplace();
-    parser_->header_limit(
-        static_cast<std::uint32_t>(shared_.options->max_header_bytes));
-    // The body limit is the route's, set once the target is known
-    // (OnHeader); Beast's own check would answer a large Content-Length as
-    // a malformed request.
-    parser_->body_limit(boost::none);
+    ResetParser(parser_, shared_.limits);
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::seconds(shared_.options->idle_timeout_s));
     http::async_read_header(
@@ -175,46 +316,15 @@ class Session final : public SessionBase,
   void OnHeader(beast::error_code ec) {
     idle_ = false;
     waiting_since_.store(0);
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset) {
-      return Close();
+    if (ec) {
+      HeaderOutcome o = HeaderError(ec, shared_.limits);
+      if (o.close) return Close();
+      return SendError(*o.refusal);
     }
-    if (ec == http::error::header_limit) {
-      return SendError(ApiCode::kTooLarge,
-                       "request headers: larger than " +
-                           std::to_string(shared_.options->max_header_bytes) +
-                           " bytes",
-                       431);
+    if (auto refused = CheckHead(*parser_, shared_.limits)) {
+      return SendError(*refused);
     }
-    if (ec)
-      return SendError(ApiCode::kMalformed, "malformed HTTP request", 400);
     auto& req = parser_->get();
-    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
-    // without Host, and to any request with more than one.
-    const size_t hosts = req.count(http::field::host);
-    if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
-      return SendError(ApiCode::kMalformed,
-                       hosts > 1 ? "Host header: given more than once"
-                                 : "Host header: missing (HTTP/1.1 requires "
-                                   "it)",
-                       400);
-    }
-    std::string target(req.target());
-    if (target.size() > shared_.api->options().max_target) {
-      return SendError(ApiCode::kMalformed,
-                       "URL: longer than " +
-                           std::to_string(shared_.api->options().max_target) +
-                           " bytes",
-                       414);
-    }
-    const size_t limit = shared_.api->BodyLimitFor(target);
-    if (auto len = parser_->content_length(); len && *len > limit) {
-      return SendError(
-          ApiCode::kTooLarge,
-          "request body: larger than " + std::to_string(limit) + " bytes", 413);
-    }
-    parser_->body_limit(limit);
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(
           http::status::continue_, 11);
@@ -234,33 +344,13 @@ class Session final : public SessionBase,
     FeedBody();
   }
 
-  // Beast's async_read, by hand: the bytes read so far go to the parser,
-  // and an incomplete chunked body is checked between reads (Beast would
-  // keep reading while a chunk line lacks its CRLF).
+  // Beast's async_read, by hand (FeedParser between reads).
   void FeedBody() {
-    while (!parser_->is_done() && buffer_.size() > 0) {
-      beast::error_code ec;
-      const size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == http::error::need_more) break;
-      if (ec) return OnBody(ec);
-      if (used == 0) break;
-    }
-    if (parser_->is_done()) return OnBody({});
-    if (parser_->chunked()) {
-      const std::string_view unparsed(
-          static_cast<const char*>(buffer_.data().data()), buffer_.size());
-      if (HasBareLineFeed(unparsed))
-        return SendError(ApiCode::kMalformed,
-                         "chunked body: a line ends with a bare LF (CRLF "
-                         "required)",
-                         400);
-      if (unparsed.size() > shared_.options->max_header_bytes)
-        return SendError(ApiCode::kMalformed,
-                         "chunked body: chunk line or trailer longer than " +
-                             std::to_string(shared_.options->max_header_bytes) +
-                             " bytes",
-                         400);
+    BodyOutcome o = FeedParser(*parser_, buffer_, shared_.limits);
+    if (o.step == BodyStep::kDone) return OnBody({});
+    if (o.step == BodyStep::kFailed) {
+      if (o.refusal) return SendError(*o.refusal);
+      return Close();
     }
     stream_.async_read_some(
         buffer_.prepare(64 * 1024),
@@ -272,30 +362,12 @@ class Session final : public SessionBase,
   }
 
   void OnBody(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return SendError(ApiCode::kTooLarge, "request body: too large", 413);
+    if (ec) {
+      if (auto refused = BodyError(ec)) return SendError(*refused);
+      return Close();
     }
-    // A framing error in the body (a bad chunk size or extension): answer
-    // before closing, as for a bad header.
-    if (ec &&
-        ec.category() ==
-            http::make_error_code(http::error::bad_chunk).category() &&
-        ec != http::error::partial_message &&
-        ec != http::error::end_of_stream) {
-      return SendError(ApiCode::kMalformed,
-                       "malformed request body: " + ec.message(), 400);
-    }
-    if (ec) return Close();
-    auto req = parser_->release();
-    keep_alive_ = req.keep_alive();
-    auto hreq = std::make_shared<HttpRequest>();
-    hreq->method = std::string(req.method_string());
-    hreq->target = std::string(req.target());
-    for (const auto& f : req)
-      hreq->headers.emplace_back(std::string(f.name_string()),
-                                 std::string(f.value()));
-    hreq->body = std::move(req.body());
-    hreq->remote = remote_;
+    keep_alive_ = parser_->get().keep_alive();
+    auto hreq = std::make_shared<HttpRequest>(TakeRequest(*parser_, remote_));
     const bool read_only = shared_.api->ReadOnly(hreq->method, hreq->target);
     if (read_only && shared_.options->inline_reads) {
       // Reads of an embedded store: here, saving two thread hops.
@@ -349,12 +421,12 @@ class Session final : public SessionBase,
 
   // An error of the transport (bad framing, limits): answered, then the
   // connection is closed, unread bytes and all.
-  void SendError(ApiCode code, std::string message, int status) {
+  void SendError(const TransportError& refusal) {
     keep_alive_ = false;
     linger_ = true;
     HttpResponse r = Api::ErrorResponse(
-        ApiError{code, std::move(message), "", 0}, RequestId());
-    r.status = status;
+        ApiError{refusal.code, refusal.message, "", 0}, RequestId());
+    r.status = refusal.status;
     Write(std::move(r));
   }
 
@@ -483,6 +555,11 @@ class HttpServer::Impl {
     shared_.metrics = &metrics;
     shared_.options = &options_;
     shared_.workers = &workers_;
+    shared_.limits.max_header_bytes = options_.max_header_bytes;
+    shared_.limits.max_target = api.options().max_target;
+    shared_.limits.body_limit_for = [&api](std::string_view target) {
+      return api.BodyLimitFor(target);
+    };
   }
 
   core::Status Start() {
@@ -610,7 +687,7 @@ class HttpServer::Impl {
           accept_backoff_ = std::chrono::milliseconds(0);
           if (shared_.open_connections.load() >= max_connections_ &&
               !EvictLongestWaiting()) {
-            return Refuse(std::move(socket));
+            return RefuseBusy(std::move(socket));
           }
           beast::error_code ep_ec;
           auto ep = socket.remote_endpoint(ep_ec);
@@ -675,7 +752,7 @@ class HttpServer::Impl {
 
   // max_connections are open and none waits for a request: a short 503
   // (non-blocking; a full socket buffer just loses it), then close.
-  void Refuse(tcp::socket socket) {
+  void RefuseBusy(tcp::socket socket) {
     shared_.metrics->AddConnectionRefused(Metrics::Refusal::kMaxConnections);
     static const std::string busy = BusyResponse();
     beast::error_code ec;
@@ -748,6 +825,64 @@ class HttpServer::Impl {
   int max_connections_ = 0;
   std::chrono::milliseconds accept_backoff_{0};
 };
+
+RequestReading ReadRequest(std::string_view bytes, const RequestLimits& limits,
+                           size_t piece) {
+  using Outcome = RequestReading::Outcome;
+  piece = std::max<size_t>(piece, 1);
+  std::optional<RequestParser> parser;
+  ResetParser(parser, limits);
+  beast::flat_buffer buffer;
+  size_t pos = 0;
+  // The next piece "arrives"; false at the end of the bytes.
+  auto receive = [&] {
+    if (pos >= bytes.size()) return false;
+    const size_t n = std::min(piece, bytes.size() - pos);
+    auto out = buffer.prepare(n);
+    std::memcpy(out.data(), bytes.data() + pos, n);
+    buffer.commit(n);
+    pos += n;
+    return true;
+  };
+  auto refused = [](const TransportError& e) {
+    RequestReading r;
+    r.outcome = Outcome::kRefused;
+    r.status = e.status;
+    r.message = e.message;
+    return r;
+  };
+  while (!parser->is_header_done()) {
+    if (buffer.size() == 0 && !receive())
+      return {pos == 0 ? Outcome::kClosed : Outcome::kIncomplete};
+    beast::error_code ec;
+    const size_t used = parser->put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) {
+      if (!receive()) return {Outcome::kIncomplete};
+      continue;
+    }
+    if (ec) {
+      HeaderOutcome o = HeaderError(ec, limits);
+      if (o.close) return {Outcome::kClosed};
+      return refused(*o.refusal);
+    }
+  }
+  if (auto e = CheckHead(*parser, limits)) return refused(*e);
+  for (;;) {
+    BodyOutcome o = FeedParser(*parser, buffer, limits);
+    if (o.step == BodyStep::kDone) {
+      RequestReading r;
+      r.outcome = Outcome::kRequest;
+      r.request = TakeRequest(*parser, "");
+      return r;
+    }
+    if (o.step == BodyStep::kFailed) {
+      if (o.refusal) return refused(*o.refusal);
+      return {Outcome::kClosed};
+    }
+    if (!receive()) return {Outcome::kIncomplete};
+  }
+}
 
 HttpServer::HttpServer(Api& api, Metrics& metrics, HttpServerOptions options)
     : impl_(std::make_unique<Impl>(api, metrics, std::move(options))) {}

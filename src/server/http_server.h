@@ -21,8 +21,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "server/api.h"
@@ -53,6 +55,34 @@ struct HttpServerOptions {
   std::string tls_cert;  // PEM chain; TLS on when both are set
   std::string tls_key;
 };
+
+// The limits a connection reads one request under.
+struct RequestLimits {
+  size_t max_header_bytes = 32 * 1024;  // request line + headers
+  size_t max_target = 8192;             // URL
+  // The largest body of the route (Api::BodyLimitFor).
+  std::function<size_t(std::string_view target)> body_limit_for;
+};
+
+// What the transport makes of bytes received on a connection.
+struct RequestReading {
+  enum class Outcome {
+    kRequest,     // a complete request, handed to the Api
+    kRefused,     // answered by the transport (status, message), closed
+    kIncomplete,  // the bytes end before the request does
+    kClosed,      // closed without an answer (nothing received)
+  };
+  Outcome outcome = Outcome::kIncomplete;
+  int status = 0;       // kRefused
+  std::string message;  // kRefused
+  HttpRequest request;  // kRequest
+};
+
+// Reads the first request of `bytes`, arriving in pieces of `piece` bytes,
+// with the parser, limits and checks of a connection (without a socket:
+// for the fuzzer, fuzz/http_request_fuzz.cc, and tests).
+RequestReading ReadRequest(std::string_view bytes, const RequestLimits& limits,
+                           size_t piece);
 
 class HttpServer final {
  public:
