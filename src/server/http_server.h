@@ -5,15 +5,26 @@
 // on a separate worker pool, because storage calls block (fsync); reads of
 // an embedded store may run inline (HttpServerOptions::inline_reads). Limits:
 // request line + headers (32 KiB), URL (8 KiB), body (per route, Api), idle
-// time. TLS when a certificate and key are given. Stop() (or SIGTERM/SIGINT
-// during Run()) stops accepting, closes idle connections, lets in-flight
-// requests finish and answers them with "Connection: close".
+// time, open connections (max_connections). TLS when a certificate and key
+// are given.
+//
+// Descriptors: Start() raises the soft RLIMIT_NOFILE to the hard limit.
+// When max_connections are open, or accept() finds no free descriptor
+// (EMFILE/ENFILE), the connection that has waited longest for a request
+// (an idle keep-alive one, or one still sending its headers) is closed to
+// make room; with none waiting, a new client gets 503 and is closed. On
+// EMFILE the acceptor backs off (10 ms doubling to 1 s) instead of retrying
+// at once. Both are counted in /metrics (sms_http_connections_*). Stop() (or
+// SIGTERM/SIGINT during Run()) stops accepting, closes idle connections, lets
+// in-flight requests finish and answers them with "Connection: close".
 // Thread-safety: Stop() may be called from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "server/api.h"
@@ -31,6 +42,11 @@ struct HttpServerOptions {
   int worker_threads = 0;
   size_t max_header_bytes = 32 * 1024;
   int idle_timeout_s = 75;
+  // The most connections open at once; 0: the descriptor limit (the soft
+  // RLIMIT_NOFILE after Start() raised it) less kReservedDescriptors, which
+  // are kept for the database, logs and console files.
+  int max_connections = 0;
+  static constexpr int kReservedDescriptors = 64;
   int shutdown_grace_s = 30;
   // GET requests run on the connection's I/O thread instead of the worker
   // pool: right for an embedded store whose reads never wait on the network
@@ -39,6 +55,34 @@ struct HttpServerOptions {
   std::string tls_cert;  // PEM chain; TLS on when both are set
   std::string tls_key;
 };
+
+// The limits a connection reads one request under.
+struct RequestLimits {
+  size_t max_header_bytes = 32 * 1024;  // request line + headers
+  size_t max_target = 8192;             // URL
+  // The largest body of the route (Api::BodyLimitFor).
+  std::function<size_t(std::string_view target)> body_limit_for;
+};
+
+// What the transport makes of bytes received on a connection.
+struct RequestReading {
+  enum class Outcome {
+    kRequest,     // a complete request, handed to the Api
+    kRefused,     // answered by the transport (status, message), closed
+    kIncomplete,  // the bytes end before the request does
+    kClosed,      // closed without an answer (nothing received)
+  };
+  Outcome outcome = Outcome::kIncomplete;
+  int status = 0;       // kRefused
+  std::string message;  // kRefused
+  HttpRequest request;  // kRequest
+};
+
+// Reads the first request of `bytes`, arriving in pieces of `piece` bytes,
+// with the parser, limits and checks of a connection (without a socket:
+// for the fuzzer, fuzz/http_request_fuzz.cc, and tests).
+RequestReading ReadRequest(std::string_view bytes, const RequestLimits& limits,
+                           size_t piece);
 
 class HttpServer final {
  public:
@@ -51,6 +95,8 @@ class HttpServer final {
   [[nodiscard]] core::Status Start();
   // The bound port (after Start()).
   uint16_t port() const;
+  // The connection cap in force (after Start()).
+  int max_connections() const;
   // Serves until Stop() or SIGTERM/SIGINT, then drains and returns.
   void Run();
   void Stop();

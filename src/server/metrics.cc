@@ -66,6 +66,19 @@ std::string Metrics::Render(int64_t runs_committed) {
                 static_cast<long long>(storage_errors_.load()),
                 static_cast<long long>(open_connections_.load()));
   out += buf;
+  std::snprintf(
+      buf, sizeof(buf),
+      "# HELP sms_http_connections_refused_total Connections turned away "
+      "(no_descriptor: accept failed with EMFILE/ENFILE; max_connections: "
+      "answered 503) or closed while idle to make room (idle_closed).\n"
+      "# TYPE sms_http_connections_refused_total counter\n"
+      "sms_http_connections_refused_total{reason=\"no_descriptor\"} %lld\n"
+      "sms_http_connections_refused_total{reason=\"max_connections\"} %lld\n"
+      "sms_http_connections_refused_total{reason=\"idle_closed\"} %lld\n",
+      static_cast<long long>(refused_[0].load()),
+      static_cast<long long>(refused_[1].load()),
+      static_cast<long long>(refused_[2].load()));
+  out += buf;
   if (read_cache_) {
     const storage::CacheStats c = read_cache_();
     out +=

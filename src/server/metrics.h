@@ -28,6 +28,13 @@ class Metrics final {
   void AddStorageError() { storage_errors_.fetch_add(1); }
   void SetOpenConnections(int64_t n) { open_connections_.store(n); }
   void AddOpenConnections(int64_t d) { open_connections_.fetch_add(d); }
+  // Connections the transport turned away or closed to make room
+  // (http_server.h): accept() found no free descriptor, max_connections
+  // were open with none idle (503), an idle one was closed for a new one.
+  enum class Refusal { kNoDescriptor, kMaxConnections, kIdleClosed };
+  void AddConnectionRefused(Refusal r) {
+    refused_[static_cast<size_t>(r)].fetch_add(1);
+  }
   // Where the read cache's counts come from (caching_store.h); unset: the
   // store has no cache (PostgreSQL) and no cache lines are rendered.
   void SetReadCacheSource(std::function<storage::CacheStats()> source) {
@@ -49,6 +56,7 @@ class Metrics final {
   std::map<std::string, Histogram> latency_;
   std::atomic<int64_t> storage_errors_{0};
   std::atomic<int64_t> open_connections_{0};
+  std::array<std::atomic<int64_t>, 3> refused_{};
   std::function<storage::CacheStats()> read_cache_;  // set before serving
 };
 

@@ -79,20 +79,31 @@ class ServerProcess:
     db_args: the database arguments, e.g. ["--db", "sqlite:/tmp/x.db"] or
     ["--config", "server.json"]."""
 
-    def __init__(self, binary, db_args, log_path, env=None):
+    def __init__(self, binary, db_args, log_path, env=None, nofile=None):
+        """nofile: (soft, hard) RLIMIT_NOFILE for the server, as
+        `prlimit --nofile=SOFT:HARD` would set it; None: inherited."""
         self.binary = binary
         self.db_args = list(db_args)
         self.log_path = log_path
         self.env = env
+        self.nofile = nofile
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
     def start(self, timeout=20):
         log = open(self.log_path, "ab")
+        limits = None
+        if self.nofile:
+            import resource
+            nofile = self.nofile
+
+            def limits():
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
-             *self.db_args], stdout=log, stderr=log, env=self.env)
+             *self.db_args], stdout=log, stderr=log, env=self.env,
+            preexec_fn=limits)
         if not wait_for(lambda: self.status("/healthz") == 200, timeout):
             raise RuntimeError(
                 f"sms-server did not start: see {self.log_path}")
@@ -153,3 +164,58 @@ class Client:
             "scope": {"domain": {"name": domain}}}})
         assert status == 201, f"login {user}@{domain}: {status}"
         return headers.get("X-Subject-Token") or headers.get("x-subject-token")
+
+
+class RawResponse:
+    """One HTTP response read off a raw socket (raw_exchange)."""
+
+    def __init__(self, status, headers, body, seconds):
+        self.status = status      # None: the server closed without answering
+        self.headers = headers    # lower-case names
+        self.body = body
+        self.seconds = seconds    # from the last byte sent to the answer
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def read_response(sock, timeout):
+    """Reads one response (Content-Length framed) from sock; -> RawResponse."""
+    start = time.time()
+    sock.settimeout(timeout)
+    data = b""
+    head = None
+    try:
+        while True:
+            if head is None and b"\r\n\r\n" in data:
+                head, _, data = data.partition(b"\r\n\r\n")
+            if head is not None:
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {}
+                for line in lines[1:]:
+                    k, _, v = line.partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                length = int(headers.get("content-length", "0"))
+                if len(data) >= length:
+                    return RawResponse(int(lines[0].split()[1]), headers,
+                                       data[:length], time.time() - start)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return RawResponse(None, {}, data, time.time() - start)
+
+
+def raw_exchange(port, payload, timeout=10.0, shut_write=False):
+    """Sends payload bytes to 127.0.0.1:port on a new connection and reads
+    one response; shut_write: half-close after sending."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        if shut_write:
+            s.shutdown(socket.SHUT_WR)
+        return read_response(s, timeout)
