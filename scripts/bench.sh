@@ -16,6 +16,7 @@
 #   Dropping the page cache needs root (echo 3 > /proc/sys/vm/drop_caches); without it the
 #   dropped-cache rows are skipped and the table says so. RECHECK_RSYNC_COLD=0|1: rsync -rcn with
 #   a dropped page cache (default 1, 0 for recheck-tiny: it reads 2 GB of tiny files from disk).
+#   RECHECK_COLD=0: only the warm rows.
 #   env: SMS_BENCH_DIR      where the trees live (default REPO/var/bench); a tree pair is reused
 #                           when its truth.json was made with the same parameters
 #        SMS_BENCH_RESULTS  where results go (default $SMS_BENCH_DIR/results/<UTC time>/)
@@ -360,6 +361,7 @@ recheck() {
   local rsync_cold=${RECHECK_RSYNC_COLD:-$([[ $s == recheck-tiny ]] && echo 0 || echo 1)}
   command -v rsync > /dev/null || { rsync_cold=0; rsync_cmd=(); }
   can_drop || cold=0
+  [[ ${RECHECK_COLD:-1} == 0 ]] && cold=0
   rm -rf "$cache"
   {
     echo "== $s: priming the caches (one full check with --cache-dir)"
@@ -371,7 +373,9 @@ recheck() {
         ((rsync_cold)) && { drop; timed "rsync_cold.$r" "$res" "${rsync_cmd[@]}"; }
         drop; timed "walk_cold.$r" "$res" "${walk_cmd[@]}"
       fi
-      warm "$data"
+      # Warm: an untimed full check reads every file of both trees (much faster than the cat of
+      # warm() on a million tiny files).
+      "${agent[@]}" --no-cache "$data/src" "$data/dst" > /dev/null 2>&1
       timed "full_warm.$r" "$res" "${agent[@]}" --no-cache "$data/src" "$data/dst"
       timed "cached_warm.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
       ((${#rsync_cmd[@]})) && timed "rsync_warm.$r" "$res" "${rsync_cmd[@]}"
@@ -381,7 +385,7 @@ recheck() {
         drop; timed "changed_cold.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
       fi
       rewrite_share "$data" 0.01 > "$res/rewrite_warm.$r.log"
-      warm "$data"
+      "${agent[@]}" --no-cache "$data/src" "$data/dst" > /dev/null 2>&1
       timed "changed_warm.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
     done
   } > "$res/recheck.log" 2>&1

@@ -76,8 +76,8 @@ st = truth["stats"]
 out = ["### %s: %s source files, %.2f GB over both trees\n" % (
     scen, format(st["src_files"], ","), (st["src_bytes"] + st["dst_bytes"]) / 1e9)]
 if not cold:
-    out.append("(page cache not dropped: /proc/sys/vm/drop_caches is not writable here; those rows "
-               "were skipped)\n")
+    out.append("(no rows with the page cache dropped: RECHECK_COLD=0, or /proc/sys/vm/drop_caches is "
+               "not writable here)\n")
 out.append("| run | wall s | CPU s | peak RSS MB | bytes read (both sides) | digests reused (both sides) "
            "| counts correct? | × faster than the full check | × faster than rsync -rcn | × the walk floor |")
 out.append("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")

@@ -138,7 +138,7 @@ core::Status ReadPathList(const std::string& file, PathSetBuilder& out) {
     ++number;
     const std::string where = file + ":" + std::to_string(number) + ": ";
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
+    if (line.empty()) continue;
     if (line[0] == '{') {
       json::error_code ec;
       json::value v = json::parse(line, ec);

@@ -42,8 +42,9 @@ class PathSetBuilder final {
 // --list` writes it, escapes undone, a trailing '/' of directories dropped;
 // `=` lines are skipped), JSON lines of FileDiff objects (`dir_check`,
 // `path` or `path_b64`; `"status":"same"` skipped), or plain paths relative
-// to the root, one a line. Empty lines and lines starting with '#' are
-// skipped. Errors name the file and line.
+// to the root, one a line (a plain path that starts with a sigil and a
+// space is read as a sigil line). Empty lines are skipped. Errors name the
+// file and line.
 [[nodiscard]] core::Status ReadPathList(const std::string& file,
                                         PathSetBuilder& out);
 

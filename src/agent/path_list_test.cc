@@ -22,7 +22,7 @@ TEST(PathListTest, ReadsTheTextListSkippingSameAndUndoingEscapes) {
             "- etc/dir/x\n"
             "+ var/log/extra\n"
             "! etc/bad\\xff\n"
-            "# a comment\n"
+            "# etc/rotten\n"
             "\n"
             "* home/outside\n"
             "etc/plain path\n");
@@ -30,8 +30,8 @@ TEST(PathListTest, ReadsTheTextListSkippingSameAndUndoingEscapes) {
   ASSERT_TRUE(ReadPathList(t.Join("list"), builder));
   EXPECT_EQ(builder.ignored(), 1u);
   PathSets sets = builder.Build();
-  EXPECT_THAT(sets["/etc"],
-              ElementsAre("b\nc", "bad\xff", "dir", "dir/x", "plain path"));
+  EXPECT_THAT(sets["/etc"], ElementsAre("b\nc", "bad\xff", "dir", "dir/x",
+                                        "plain path", "rotten"));
   EXPECT_THAT(sets["/var/log"], ElementsAre("extra"));
 }
 

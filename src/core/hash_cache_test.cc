@@ -1,7 +1,12 @@
 #include "core/hash_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "testing/temp_dir.h"
 
@@ -260,6 +265,57 @@ TEST(HashCacheTest, FileNamesDependOnRootAndDirectories) {
   EXPECT_NE(a, CacheFilePath("/c", "source", "/srv", {"/etc"}));
   EXPECT_NE(a, CacheFilePath("/c", "source", "/srv2", {"/"}));
   EXPECT_EQ(a, CacheFilePath("/c", "source", "/srv", {"/"}));
+}
+
+long MaxRssKb() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+// Issue 12: 10 M cached files in < 256 MiB. The cache is written and read as
+// a stream: memory does not grow with the number of records. Slow (writes
+// and reads ~650 MB): run with SMS_SCALE_TESTS=1.
+TEST(HashCacheTest, TenMillionRecordsStreamInBoundedMemory) {
+  if (getenv("SMS_SCALE_TESTS") == nullptr) {
+    GTEST_SKIP() << "set SMS_SCALE_TESTS=1 to run";
+  }
+  constexpr int kRecords = 10'000'000;
+  TempDir t;
+  const std::string path = t.Join("big.smscache");
+  CacheParams params{HashAlgorithm::kXxh128, kDefaultChunkSize, "/", {"/"}};
+  const long before = MaxRssKb();
+  {
+    auto w = CacheWriter::Create(path, params);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->StartSection("/"));
+    Entry e = CachedFile("", 1);
+    char name[64];
+    for (int i = 0; i < kRecords; ++i) {
+      snprintf(name, sizeof(name), "d%04d/f%08d", i / 10000, i);
+      e.path = name;
+      e.ino = static_cast<uint64_t>(i);
+      ASSERT_TRUE((*w)->Add(e));
+    }
+    ASSERT_TRUE((*w)->Commit());
+  }
+  auto r = CacheReader::Open(path, params);
+  ASSERT_TRUE(r) << r.error().message;
+  (*r)->StartSection("/");
+  char name[64];
+  int found = 0;
+  for (int i = 0; i < kRecords; i += 3) {  // the walk skips some records
+    snprintf(name, sizeof(name), "d%04d/f%08d", i / 10000, i);
+    const CacheRecord* rec = (*r)->Find(name);
+    if (rec != nullptr && rec->ino == static_cast<uint64_t>(i)) ++found;
+  }
+  EXPECT_EQ(found, (kRecords + 2) / 3);
+  const long grown_mb = (MaxRssKb() - before) / 1024;
+  EXPECT_LT(grown_mb, 32) << "the cache must be streamed, not loaded";
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  printf("10M records: %lld bytes on disk, peak RSS grew by %ld MB\n",
+         static_cast<long long>(st.st_size), grown_mb);
 }
 
 }  // namespace

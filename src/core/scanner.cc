@@ -8,8 +8,6 @@
 #include <span>
 #include <utility>
 
-#include "core/path_order.h"
-
 namespace sms::core {
 namespace {
 
@@ -48,8 +46,6 @@ std::string JoinRoot(const std::string& root, const std::string& dir_check) {
   return root + dir_check;
 }
 
-}  // namespace
-
 // The metadata of `e` still match `r` (CacheKeyMatches for an entry).
 bool EntryMatchesRecord(const Entry& e, const CacheRecord& r,
                         const FsTraits& traits) {
@@ -64,6 +60,8 @@ bool EntryMatchesRecord(const Entry& e, const CacheRecord& r,
 }
 
 int64_t NowNs(Clock& clock) { return clock.NowEpochMillis() * 1'000'000; }
+
+}  // namespace
 
 // A directory handle shared by the entries listed from it, and what the
 // hash cache must know of its file system.
