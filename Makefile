@@ -57,3 +57,19 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# libFuzzer targets (fuzz/, clang-14 + libclang-rt-14-dev, ASan+UBSan) in
+# build-fuzz/, each run FUZZ_SECONDS from its seed corpus (docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz reliability
+fuzz:
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DSMS_FUZZ=ON -DSMS_BUILD_TESTS=OFF
+	cmake --build build-fuzz --target fuzz_all -j $(JOBS)
+	fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The reliability suite (kill -9, soak, disk full, floods; minutes, loopback
+# only; docs/reliability.md). Not part of `make test`.
+reliability: build
+	python3 tests/reliability/reliability.py $(BUILD_DIR) $(RELIABILITY_ARGS)
