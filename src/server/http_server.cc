@@ -754,7 +754,7 @@ class HttpServer::Impl {
   // (non-blocking; a full socket buffer just loses it), then close.
   void RefuseBusy(tcp::socket socket) {
     shared_.metrics->AddConnectionRefused(Metrics::Refusal::kMaxConnections);
-    static const std::string busy = BusyResponse();
+    const std::string busy = BusyResponse();
     beast::error_code ec;
     socket.non_blocking(true, ec);
     if (!ec) socket.write_some(asio::buffer(busy), ec);
