@@ -63,6 +63,9 @@ clean:
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz reliability
 fuzz:
+	@SMS_BOOTSTRAP_FUZZ=1 scripts/bootstrap.sh
+	@command -v clang++-14 >/dev/null || { echo "make fuzz: needs clang-14 and \
+	  libclang-rt-14-dev (apt-get install clang-14 libclang-rt-14-dev)"; exit 1; }
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DSMS_FUZZ=ON -DSMS_BUILD_TESTS=OFF
