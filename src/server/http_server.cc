@@ -77,8 +77,8 @@ struct TransportError {
   std::string message;
 };
 
-// How reading a request's headers ended: fine (nullopt), or refused; `close`
-// when the client is gone (or idle too long) and gets no answer.
+// How a failed read of a request's headers ends: answered with `refusal`,
+// or `close` when the client is gone (or idle too long) and gets no answer.
 struct HeaderOutcome {
   bool close = false;
   std::optional<TransportError> refusal;
