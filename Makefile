@@ -77,3 +77,22 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# libFuzzer targets (fuzz/, clang-14 + libclang-rt-14-dev, ASan+UBSan) in
+# build-fuzz/, each run FUZZ_SECONDS from its seed corpus (docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz reliability
+fuzz:
+	@SMS_BOOTSTRAP_FUZZ=1 scripts/bootstrap.sh
+	@command -v clang++-14 >/dev/null || { echo "make fuzz: needs clang-14 and \
+	  libclang-rt-14-dev (apt-get install clang-14 libclang-rt-14-dev)"; exit 1; }
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DSMS_FUZZ=ON -DSMS_BUILD_TESTS=OFF
+	cmake --build build-fuzz --target fuzz_all -j $(JOBS)
+	fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The reliability suite (kill -9, soak, disk full, floods; minutes, loopback
+# only; docs/reliability.md). Not part of `make test`.
+reliability: build
+	python3 tests/reliability/reliability.py $(BUILD_DIR) $(RELIABILITY_ARGS)

@@ -77,8 +77,8 @@ struct TransportError {
   std::string message;
 };
 
-// How reading a request's headers ended: fine (nullopt), or refused; `close`
-// when the client is gone (or idle too long) and gets no answer.
+// How a failed read of a request's headers ends: answered with `refusal`,
+// or `close` when the client is gone (or idle too long) and gets no answer.
 struct HeaderOutcome {
   bool close = false;
   std::optional<TransportError> refusal;
@@ -754,7 +754,7 @@ class HttpServer::Impl {
   // (non-blocking; a full socket buffer just loses it), then close.
   void RefuseBusy(tcp::socket socket) {
     shared_.metrics->AddConnectionRefused(Metrics::Refusal::kMaxConnections);
-    static const std::string busy = BusyResponse();
+    const std::string busy = BusyResponse();
     beast::error_code ec;
     socket.non_blocking(true, ec);
     if (!ec) socket.write_some(asio::buffer(busy), ec);
