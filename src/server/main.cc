@@ -27,8 +27,8 @@
 #include "server/static_files.h"
 #include "server/task_service.h"
 #include "storage/caching_store.h"
-#include "storage/postgres_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace sms::server {
 std::string_view OpenApiJson();  // generated from docs/openapi.json

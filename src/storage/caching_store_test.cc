@@ -10,7 +10,7 @@
 #include <functional>
 #include <thread>
 
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
 
 namespace sms::storage {

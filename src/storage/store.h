@@ -3,8 +3,9 @@
 // Every tenant-owned record is read and written through a method that takes
 // the caller's domain id, and the implementation puts that id in the WHERE
 // clause: a record of another domain is NotFound, exactly like a missing one.
-// Implementations: SqliteStore (sqlite_store.h); a PostgreSQL store runs the
-// same contract suite (store_contract_test.cc) through a factory.
+// Implementations: sqlite/ (the default) and postgres/ (replicas), sharing
+// rows.h and commit_rules.h; both run the contract suite
+// (store_contract_test.cc). docs/architecture.md maps the folder.
 //
 // Errors: kNotFound (no such record in this domain), kAlreadyExists (unique
 // key taken, or an idempotent write repeated with different content),
