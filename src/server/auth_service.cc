@@ -117,7 +117,8 @@ json::value TokenToJson(const IssuedToken& t) {
       {"methods", json::array{"password"}},
       {"user", std::move(user)},
       {"domain", std::move(domain)},
-      {"roles", json::array{json::object{{"name", t.identity.role}}}}};
+      {"roles",
+       json::array{json::object{{"name", storage::ToText(t.identity.role)}}}}};
   return json::object{{"token", std::move(token)}};
 }
 
@@ -202,8 +203,7 @@ ApiResult<IssuedToken> AuthService::Login(const LoginRequest& req) {
   out.token = Base64UrlEncode(RandomBytes(32));
   out.issued_at = now;
   out.expires_at = now + options_.token_ttl_ms;
-  out.identity = Identity{domain->id, domain->name, user->id,
-                          user->name, user->role,   "token"};
+  SMS_ASSIGN_OR_RETURN(out.identity, IdentityOf(*domain, *user, "token"));
   storage::Token t{Sha256Hex(out.token), domain->id,     user->id,
                    out.issued_at,        out.expires_at, std::nullopt};
   if (auto s = store_.CreateToken(t); !s) return StoreFail(s.error(), "");
@@ -231,8 +231,7 @@ ApiResult<Identity> AuthService::LoadIdentity(const std::string& domain_id,
       return ApiFail(fail_code, msg);
     return StoreFail(user.error(), "");
   }
-  return Identity{domain->id, domain->name, user->id,
-                  user->name, user->role,   std::move(method)};
+  return IdentityOf(*domain, *user, std::move(method));
 }
 
 ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
@@ -246,8 +245,7 @@ ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
   }
   if (t->token.revoked_at || t->token.expires_at <= clock_.NowEpochMillis())
     return ApiFail(ApiCode::kBadToken, kBadToken);
-  return Identity{t->domain.id, t->domain.name, t->user.id,
-                  t->user.name, t->user.role,   "token"};
+  return IdentityOf(t->domain, t->user, "token");
 }
 
 ApiResult<std::string> AuthService::OpenSecretKey(
@@ -364,7 +362,7 @@ ApiResult<CreatedUser> AuthService::CreateUser(const std::string& domain_name,
                                                const std::string& password) {
   if (user_name.empty() || user_name.size() > 64)
     return Malformed("user name", "must be 1..64 bytes");
-  if (!IsValidRole(role))
+  if (!storage::ParseRole(role))
     return Malformed("role", "must be one of admin, operator, viewer, agent");
   if (!password.empty() && password.size() < 8)
     return Malformed("password", "shorter than 8 bytes");

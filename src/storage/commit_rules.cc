@@ -28,9 +28,10 @@ Status CheckRunIdOwner(bool staged_by_another) {
   return Ok();
 }
 
-bool CommitEndsCurrentRun(const Task& task, const Run& run) {
-  return task.current_run_id == run.run_id &&
-         (task.state == "RUNNING" || task.state == "ABORTING");
+std::optional<TaskState> TaskStateAfterCommit(const Task& task,
+                                              const Run& run) {
+  if (task.current_run_id != run.run_id) return std::nullopt;
+  return NextTaskState(task.state, TaskEvent::kRunCommitted);
 }
 
 Status CheckRunNotCommitted(bool committed) {
@@ -49,8 +50,8 @@ Result<StageOutcome> RepeatedStage(const DetailChunk& chunk,
 }
 
 std::string RunIdAfterEnqueue(const Command& command, const Task& task) {
-  return command.name == "CONSISTENCY_CHECK" ? command.run_id
-                                             : task.current_run_id;
+  return command.name == CommandName::kConsistencyCheck ? command.run_id
+                                                        : task.current_run_id;
 }
 
 }  // namespace sms::storage

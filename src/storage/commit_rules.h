@@ -29,10 +29,12 @@ struct StoredUpload {
 // run's: kAlreadyExists when `staged_by_another` is true.
 [[nodiscard]] Status CheckRunIdOwner(bool staged_by_another);
 
-// Whether committing `run` ends the task's current check: the task goes
-// back to READY (from the state it is in) and the run's pending and
-// delivered commands become done, in the commit's transaction.
-[[nodiscard]] bool CommitEndsCurrentRun(const Task& task, const Run& run);
+// When committing `run` ends the task's current check, the state the task
+// goes to (TaskEvent::kRunCommitted: READY); the run's pending and
+// delivered commands become done in the same transaction. Nullopt when the
+// run is not the task's current one or the task is not running it.
+[[nodiscard]] std::optional<TaskState> TaskStateAfterCommit(const Task& task,
+                                                            const Run& run);
 
 // Staging details for a run that is committed already: kFailedPrecondition.
 [[nodiscard]] Status CheckRunNotCommitted(bool committed);

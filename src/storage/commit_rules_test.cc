@@ -51,17 +51,19 @@ TEST(CommitRulesTest, CommitEndsTheCurrentRunOnlyWhileItRuns) {
   Task task;
   task.current_run_id = "r1";
   struct Case {
-    const char* state;
-    bool ends;
+    TaskState state;
+    std::optional<TaskState> next;
   };
-  for (const Case& c : {Case{"RUNNING", true}, Case{"ABORTING", true},
-                        Case{"READY", false}, Case{"ABORT", false}}) {
+  for (const Case& c : {Case{TaskState::kRunning, TaskState::kReady},
+                        Case{TaskState::kAborting, TaskState::kReady},
+                        Case{TaskState::kReady, std::nullopt},
+                        Case{TaskState::kAbort, std::nullopt}}) {
     task.state = c.state;
-    EXPECT_EQ(CommitEndsCurrentRun(task, run), c.ends) << c.state;
+    EXPECT_EQ(TaskStateAfterCommit(task, run), c.next) << ToText(c.state);
   }
-  task.state = "RUNNING";
+  task.state = TaskState::kRunning;
   task.current_run_id = "another";
-  EXPECT_FALSE(CommitEndsCurrentRun(task, run));
+  EXPECT_EQ(TaskStateAfterCommit(task, run), std::nullopt);
 }
 
 TEST(CommitRulesTest, StagingForACommittedRunIsFailedPrecondition) {
@@ -90,11 +92,11 @@ TEST(CommitRulesTest, StopKeepsTheRunItStopsAndACheckBringsItsOwn) {
   Task task;
   task.current_run_id = "running";
   Command check;
-  check.name = "CONSISTENCY_CHECK";
+  check.name = CommandName::kConsistencyCheck;
   check.run_id = "new";
   EXPECT_EQ(RunIdAfterEnqueue(check, task), "new");
   Command stop;
-  stop.name = "STOP";
+  stop.name = CommandName::kStop;
   stop.run_id = "";
   EXPECT_EQ(RunIdAfterEnqueue(stop, task), "running");
 }

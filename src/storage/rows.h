@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "storage/states.h"
 #include "storage/store.h"
 
 namespace sms::storage::rows {
@@ -66,6 +67,24 @@ inline constexpr char kDirColumns[] =
 // file_details after its (run_id, seq, idx) key.
 inline constexpr char kDetailColumns[] =
     "dir_check, path, path_b64, status, reason, source_json, target_json";
+
+// Column text to a typed value. This server writes only known text; a row
+// edited by hand with other text reads as the state that is safe to act on
+// again (a task READY, a command done: never delivered again).
+inline TaskState TaskStateColumn(std::string_view text) {
+  return ParseTaskState(text).value_or(TaskState::kReady);
+}
+inline CommandState CommandStateColumn(std::string_view text) {
+  return ParseCommandState(text).value_or(CommandState::kDone);
+}
+inline CommandName CommandNameColumn(std::string_view text) {
+  return ParseCommandName(text).value_or(CommandName::kConsistencyCheck);
+}
+// A typed value as column text.
+template <typename E>
+std::string Text(E value) {
+  return std::string(ToText(value));
+}
 
 template <typename R>
 Domain ReadDomain(const R& r, int c = 0) {
@@ -138,7 +157,7 @@ Task ReadTask(const R& r, int c = 0) {
   t.target_ip = r.Text(c + 7);
   t.target_verify_uri = r.Text(c + 8);
   t.is_need_consistency_check = r.Bool(c + 9);
-  t.state = r.Text(c + 10);
+  t.state = TaskStateColumn(r.Text(c + 10));
   t.current_run_id = r.Text(c + 11);
   t.created_at = r.Int(c + 12);
   t.updated_at = r.Int(c + 13);
@@ -150,7 +169,8 @@ void TaskValues(const Task& t, F&& add) {
   add(t.id), add(t.domain_id), add(t.name), add(t.type), add(t.os_type);
   add(t.source_id), add(t.target_name), add(t.target_ip);
   add(t.target_verify_uri), add(t.is_need_consistency_check);
-  add(t.state), add(t.current_run_id), add(t.created_at), add(t.updated_at);
+  add(Text(t.state)), add(t.current_run_id), add(t.created_at),
+      add(t.updated_at);
 }
 
 template <typename R>
@@ -187,9 +207,9 @@ Command ReadCommand(const R& r, int c = 0) {
   m.source_id = r.Text(c + 2);
   m.task_id = r.Text(c + 3);
   m.run_id = r.Text(c + 4);
-  m.name = r.Text(c + 5);
+  m.name = CommandNameColumn(r.Text(c + 5));
   m.param_json = r.Text(c + 6);
-  m.state = r.Text(c + 7);
+  m.state = CommandStateColumn(r.Text(c + 7));
   m.result = r.Text(c + 8);
   m.result_detail = r.Text(c + 9);
   m.created_at = r.Int(c + 10);
@@ -201,7 +221,7 @@ Command ReadCommand(const R& r, int c = 0) {
 template <typename F>
 void CommandValues(const Command& m, F&& add) {
   add(m.domain_id), add(m.source_id), add(m.task_id), add(m.run_id);
-  add(m.name), add(m.param_json), add(m.state), add(m.result);
+  add(Text(m.name)), add(m.param_json), add(Text(m.state)), add(m.result);
   add(m.result_detail), add(m.created_at), add(m.updated_at);
 }
 

@@ -121,7 +121,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     t.target_name = "target";
     t.target_ip = "10.0.0.2";
     t.target_verify_uri = "file:///mnt/target";
-    t.state = "READY";
+    t.state = TaskState::kReady;
     t.created_at = 100;
     t.updated_at = 100;
     return t;
@@ -349,16 +349,25 @@ TEST_P(StoreContractTest, ConfigsUpsert) {
 }
 
 TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
-  Command cmd{0,    "d1",      "s1", "t1", "r1", "CONSISTENCY_CHECK",
-              "{}", "pending", "",   "",   5,    5};
-  auto queued = store_->EnqueueCommand(cmd, "READY", "RUNNING");
+  const Command cmd{.domain_id = "d1",
+                    .source_id = "s1",
+                    .task_id = "t1",
+                    .run_id = "r1",
+                    .name = CommandName::kConsistencyCheck,
+                    .param_json = "{}",
+                    .state = CommandState::kPending,
+                    .created_at = 5,
+                    .updated_at = 5};
+  auto queued =
+      store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning);
   ASSERT_THAT(queued, IsOk());
   EXPECT_GT(queued->id, 0);
-  EXPECT_EQ(store_->GetTask("d1", "t1")->state, "RUNNING");
+  EXPECT_EQ(store_->GetTask("d1", "t1")->state, TaskState::kRunning);
   EXPECT_EQ(store_->GetTask("d1", "t1")->current_run_id, "r1");
   // Second enqueue from READY fails: the task is RUNNING.
-  EXPECT_THAT(store_->EnqueueCommand(cmd, "READY", "RUNNING"),
-              HasCode(ErrorCode::kFailedPrecondition));
+  EXPECT_THAT(
+      store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning),
+      HasCode(ErrorCode::kFailedPrecondition));
   // Another tenant's agent cannot poll this source.
   EXPECT_THAT(store_->NextCommand("d2", "s1", 6),
               HasCode(ErrorCode::kNotFound));
@@ -369,30 +378,35 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
   ASSERT_THAT(next, IsOk());
   ASSERT_TRUE(next->has_value());
   EXPECT_EQ((*next)->run_id, "r1");
-  EXPECT_EQ((*next)->state, "delivered");
+  EXPECT_EQ((*next)->state, CommandState::kDelivered);
   EXPECT_EQ(store_->GetSource("d1", "s1")->last_seen_at, 7);
   auto none = store_->NextCommand("d1", "s1", 8);
   ASSERT_THAT(none, IsOk());
   EXPECT_FALSE(none->has_value());
-  EXPECT_EQ(store_->LatestDeliveredCommand("d1", "s1", "CONSISTENCY_CHECK")->id,
-            queued->id);
-  EXPECT_THAT(store_->LatestDeliveredCommand("d1", "s1", "STOP"),
+  EXPECT_EQ(
+      store_->LatestDeliveredCommand("d1", "s1", CommandName::kConsistencyCheck)
+          ->id,
+      queued->id);
+  EXPECT_THAT(store_->LatestDeliveredCommand("d1", "s1", CommandName::kStop),
               HasCode(ErrorCode::kNotFound));
-  EXPECT_EQ(store_->LatestDeliveredCommand("d2", "s1", "CONSISTENCY_CHECK")
-                .error()
-                .code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      store_->LatestDeliveredCommand("d2", "s1", CommandName::kConsistencyCheck)
+          .error()
+          .code,
+      ErrorCode::kNotFound);
   // Delivered: too late to cancel.
   EXPECT_THAT(store_->CancelPendingCommand("d1", queued->id, 8),
               HasCode(ErrorCode::kFailedPrecondition));
   auto latest = store_->LatestTaskCommand("d1", "t1");
   ASSERT_THAT(latest, IsOk());
   EXPECT_EQ(latest->id, queued->id);
-  ASSERT_TRUE(
-      store_->FinishCommand("d1", latest->id, "done", "success", "{}", 9));
+  ASSERT_TRUE(store_->FinishCommand("d1", latest->id, CommandState::kDone,
+                                    "success", "{}", 9));
   EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->result, "success");
   EXPECT_EQ(
-      store_->FinishCommand("d2", latest->id, "done", "", "", 9).error().code,
+      store_->FinishCommand("d2", latest->id, CommandState::kDone, "", "", 9)
+          .error()
+          .code,
       ErrorCode::kNotFound);
 }
 
@@ -436,12 +450,21 @@ TEST_P(StoreContractTest, RunsAreNewestFirstAndLimited) {
 }
 
 TEST_P(StoreContractTest, CommitReturnsRunningTaskToReady) {
-  Command cmd{0,    "d1",      "s1", "t1", "r1", "CONSISTENCY_CHECK",
-              "{}", "pending", "",   "",   5,    5};
-  ASSERT_THAT(store_->EnqueueCommand(cmd, "READY", "RUNNING"), IsOk());
+  const Command cmd{.domain_id = "d1",
+                    .source_id = "s1",
+                    .task_id = "t1",
+                    .run_id = "r1",
+                    .name = CommandName::kConsistencyCheck,
+                    .param_json = "{}",
+                    .state = CommandState::kPending,
+                    .created_at = 5,
+                    .updated_at = 5};
+  ASSERT_THAT(
+      store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning),
+      IsOk());
   ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
-  EXPECT_EQ(store_->GetTask("d1", "t1")->state, "READY");
-  EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->state, "done");
+  EXPECT_EQ(store_->GetTask("d1", "t1")->state, TaskState::kReady);
+  EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->state, CommandState::kDone);
 }
 
 TEST_P(StoreContractTest, DetailsAreInvisibleUntilCommit) {

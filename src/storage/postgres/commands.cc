@@ -10,8 +10,8 @@
 namespace sms::storage::postgres {
 
 Result<Command> PostgresStore::EnqueueCommand(const Command& cmd,
-                                              const std::string& expected_state,
-                                              const std::string& new_state) {
+                                              TaskState expected_state,
+                                              TaskState new_state) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
   Txn txn(*c);
   SMS_RETURN_IF_ERROR(txn.Begin());
@@ -75,10 +75,10 @@ Result<Command> PostgresStore::LatestTaskCommand(const std::string& domain_id,
 
 Result<Command> PostgresStore::LatestDeliveredCommand(
     const std::string& domain_id, const std::string& source_id,
-    const std::string& name) {
+    CommandName name) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
   Params p;
-  p.Add(domain_id).Add(source_id).Add(name);
+  p.Add(domain_id).Add(source_id).Add(rows::Text(name));
   static const std::string kSql =
       rows::Sql({"SELECT ", rows::kCommandColumns,
                  " FROM commands WHERE domain_id = $1"
@@ -104,12 +104,14 @@ Status PostgresStore::CancelPendingCommand(const std::string& domain_id,
   return Ok();
 }
 
-Status PostgresStore::FinishCommand(
-    const std::string& domain_id, int64_t command_id, const std::string& state,
-    const std::string& result, const std::string& result_detail, int64_t now) {
+Status PostgresStore::FinishCommand(const std::string& domain_id,
+                                    int64_t command_id, CommandState state,
+                                    const std::string& result,
+                                    const std::string& result_detail,
+                                    int64_t now) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
   Params p;
-  p.Add(state).Add(result).Add(result_detail).Add(now);
+  p.Add(rows::Text(state)).Add(result).Add(result_detail).Add(now);
   p.Add(domain_id).Add(command_id);
   SMS_ASSIGN_OR_RETURN(Rows r,
                        c->Exec("UPDATE commands SET state = $1, result = $2,"

@@ -66,7 +66,7 @@ class PostgresStoreTest : public ::testing::Test {
     t.type = "MIGRATE_FILE";
     t.os_type = "LINUX";
     t.source_id = "s1";
-    t.state = "READY";
+    t.state = TaskState::kReady;
     ASSERT_TRUE(s.CreateTask(t));
   }
 

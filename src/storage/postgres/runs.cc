@@ -80,9 +80,9 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
          " AS x (dir_check, a, b, c, d, e, f, g, h, ord)"});
     SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
   }
-  if (CommitEndsCurrentRun(task, run)) {
+  if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
     SMS_RETURN_IF_ERROR(SetTaskStateOn(*c, run.domain_id, run.task_id,
-                                       task.state, "READY", run.run_id,
+                                       task.state, *next, run.run_id,
                                        run.committed_at));
     Params p;
     p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);

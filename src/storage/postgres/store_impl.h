@@ -87,8 +87,7 @@ class PostgresStore final : public Store {
   Status DeleteTask(const std::string& domain_id,
                     const std::string& id) override;
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
-                         const std::string& expected_state,
-                         const std::string& new_state,
+                         TaskState expected_state, TaskState new_state,
                          const std::string& current_run_id,
                          int64_t now) override;
 
@@ -99,9 +98,8 @@ class PostgresStore final : public Store {
       const std::string& domain_id, const std::string& task_id) override;
 
   // --- commands ---
-  Result<Command> EnqueueCommand(const Command& cmd,
-                                 const std::string& expected_state,
-                                 const std::string& new_state) override;
+  Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
+                                 TaskState new_state) override;
   Result<std::optional<Command>> NextCommand(const std::string& domain_id,
                                              const std::string& source_id,
                                              int64_t now) override;
@@ -109,11 +107,11 @@ class PostgresStore final : public Store {
                                     const std::string& task_id) override;
   Result<Command> LatestDeliveredCommand(const std::string& domain_id,
                                          const std::string& source_id,
-                                         const std::string& name) override;
+                                         CommandName name) override;
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override;
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
-                       const std::string& state, const std::string& result,
+                       CommandState state, const std::string& result,
                        const std::string& result_detail, int64_t now) override;
 
   // --- runs ---
@@ -172,9 +170,8 @@ class PostgresStore final : public Store {
                                 const std::string& id, bool lock);
 
   static Status SetTaskStateOn(Connection& c, const std::string& domain_id,
-                               const std::string& id,
-                               const std::string& expected_state,
-                               const std::string& new_state,
+                               const std::string& id, TaskState expected_state,
+                               TaskState new_state,
                                const std::string& current_run_id, int64_t now);
 
   // Constant after construction.

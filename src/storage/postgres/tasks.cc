@@ -113,7 +113,9 @@ Result<Page<Task>> PostgresStore::ListTasks(const std::string& domain_id,
       rows::Sql({"SELECT ", rows::kTaskColumns, kWhere,
                  " ORDER BY created_at DESC, id LIMIT $6 OFFSET $7"});
   Params p;
-  p.Add(domain_id).Add(f.state).Add(f.name).Add(f.id).Add(f.source_id);
+  std::optional<std::string> state;
+  if (f.state) state = rows::Text(*f.state);
+  p.Add(domain_id).Add(state).Add(f.name).Add(f.id).Add(f.source_id);
   Page<Task> page;
   SMS_ASSIGN_OR_RETURN(Rows n, c->Exec(kCount, p));
   page.count = n.Int(0, 0);
@@ -155,8 +157,8 @@ Status PostgresStore::DeleteTask(const std::string& domain_id,
 
 Status PostgresStore::UpdateTaskState(const std::string& domain_id,
                                       const std::string& id,
-                                      const std::string& expected_state,
-                                      const std::string& new_state,
+                                      TaskState expected_state,
+                                      TaskState new_state,
                                       const std::string& current_run_id,
                                       int64_t now) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
@@ -228,11 +230,11 @@ Result<Task> PostgresStore::GetTaskOn(Connection& c,
 
 Status PostgresStore::SetTaskStateOn(
     Connection& c, const std::string& domain_id, const std::string& id,
-    const std::string& expected_state, const std::string& new_state,
+    TaskState expected_state, TaskState new_state,
     const std::string& current_run_id, int64_t now) {
   Params p;
-  p.Add(new_state).Add(current_run_id).Add(now);
-  p.Add(domain_id).Add(id).Add(expected_state);
+  p.Add(rows::Text(new_state)).Add(current_run_id).Add(now);
+  p.Add(domain_id).Add(id).Add(rows::Text(expected_state));
   SMS_ASSIGN_OR_RETURN(
       Rows r, c.Exec("UPDATE tasks SET state = $1, current_run_id = $2,"
                      " updated_at = $3 WHERE domain_id = $4 AND id = $5"

@@ -10,8 +10,8 @@
 namespace sms::storage::sqlite {
 
 Result<Command> SqliteStore::EnqueueCommand(const Command& cmd,
-                                            const std::string& expected_state,
-                                            const std::string& new_state) {
+                                            TaskState expected_state,
+                                            TaskState new_state) {
   Conn c(this);
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
@@ -61,7 +61,7 @@ Result<std::optional<Command>> SqliteStore::NextCommand(
                  " WHERE id = ?");
     q.Bind(now).Bind(out->id);
     SMS_RETURN_IF_ERROR(q.Exec());
-    out->state = "delivered";
+    out->state = CommandState::kDelivered;
     out->updated_at = now;
   }
   SMS_RETURN_IF_ERROR(txn.Commit());
@@ -83,14 +83,14 @@ Result<Command> SqliteStore::LatestTaskCommand(const std::string& domain_id,
 
 Result<Command> SqliteStore::LatestDeliveredCommand(
     const std::string& domain_id, const std::string& source_id,
-    const std::string& name) {
+    CommandName name) {
   Conn c(this);
   std::string sql = std::string("SELECT ") + rows::kCommandColumns +
                     " FROM commands WHERE domain_id = ? AND source_id = ?"
                     " AND name = ? AND state = 'delivered'"
                     " ORDER BY id DESC LIMIT 1";
   SMS_PREPARE_(q, c.db, sql.c_str());
-  q.Bind(domain_id).Bind(source_id).Bind(name);
+  q.Bind(domain_id).Bind(source_id).Bind(rows::Text(name));
   SMS_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return Fail(core::NotFound("no delivered command"));
   return rows::ReadCommand(q);
@@ -110,7 +110,7 @@ Status SqliteStore::CancelPendingCommand(const std::string& domain_id,
 }
 
 Status SqliteStore::FinishCommand(const std::string& domain_id,
-                                  int64_t command_id, const std::string& state,
+                                  int64_t command_id, CommandState state,
                                   const std::string& result,
                                   const std::string& result_detail,
                                   int64_t now) {
@@ -118,7 +118,7 @@ Status SqliteStore::FinishCommand(const std::string& domain_id,
   SMS_PREPARE_(q, c.db,
                "UPDATE commands SET state = ?, result = ?, result_detail = ?,"
                " updated_at = ? WHERE domain_id = ? AND id = ?");
-  q.Bind(state).Bind(result).Bind(result_detail).Bind(now);
+  q.Bind(rows::Text(state)).Bind(result).Bind(result_detail).Bind(now);
   q.Bind(domain_id).Bind(command_id);
   SMS_RETURN_IF_ERROR(q.Exec());
   if (sqlite3_changes(c.db) == 0)

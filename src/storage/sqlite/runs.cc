@@ -80,9 +80,9 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
     rows::DirValues(d, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
   }
-  if (CommitEndsCurrentRun(task, run)) {
+  if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
     SMS_RETURN_IF_ERROR(SetTaskStateOn(db, run.domain_id, run.task_id,
-                                       task.state, "READY", run.run_id,
+                                       task.state, *next, run.run_id,
                                        run.committed_at));
     SMS_PREPARE_(q, db,
                  "UPDATE commands SET state = 'done', updated_at = ?"

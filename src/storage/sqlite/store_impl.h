@@ -88,8 +88,7 @@ class SqliteStore final : public Store {
   Status DeleteTask(const std::string& domain_id,
                     const std::string& id) override;
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
-                         const std::string& expected_state,
-                         const std::string& new_state,
+                         TaskState expected_state, TaskState new_state,
                          const std::string& current_run_id,
                          int64_t now) override;
 
@@ -100,9 +99,8 @@ class SqliteStore final : public Store {
       const std::string& domain_id, const std::string& task_id) override;
 
   // --- commands ---
-  Result<Command> EnqueueCommand(const Command& cmd,
-                                 const std::string& expected_state,
-                                 const std::string& new_state) override;
+  Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
+                                 TaskState new_state) override;
   Result<std::optional<Command>> NextCommand(const std::string& domain_id,
                                              const std::string& source_id,
                                              int64_t now) override;
@@ -110,11 +108,11 @@ class SqliteStore final : public Store {
                                     const std::string& task_id) override;
   Result<Command> LatestDeliveredCommand(const std::string& domain_id,
                                          const std::string& source_id,
-                                         const std::string& name) override;
+                                         CommandName name) override;
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override;
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
-                       const std::string& state, const std::string& result,
+                       CommandState state, const std::string& result,
                        const std::string& result_detail, int64_t now) override;
 
   // --- runs ---
@@ -229,9 +227,8 @@ class SqliteStore final : public Store {
                                 const std::string& id);
 
   static Status SetTaskStateOn(sqlite3* db, const std::string& domain_id,
-                               const std::string& id,
-                               const std::string& expected_state,
-                               const std::string& new_state,
+                               const std::string& id, TaskState expected_state,
+                               TaskState new_state,
                                const std::string& current_run_id, int64_t now);
 
   static Status LoadDirs(sqlite3* db, Run* r);

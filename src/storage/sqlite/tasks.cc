@@ -122,7 +122,9 @@ Result<Page<Task>> SqliteStore::ListTasks(const std::string& domain_id,
       " AND (?5 IS NULL OR source_id = ?5)";
   auto bind_filter = [&](Stmt& q) {
     q.Bind(domain_id);
-    for (const auto* v : {&f.state, &f.name, &f.id, &f.source_id}) {
+    const std::optional<std::string> state =
+        f.state ? std::optional(rows::Text(*f.state)) : std::nullopt;
+    for (const auto* v : {&state, &f.name, &f.id, &f.source_id}) {
       if (*v)
         q.Bind(**v);
       else
@@ -183,8 +185,8 @@ Status SqliteStore::DeleteTask(const std::string& domain_id,
 
 Status SqliteStore::UpdateTaskState(const std::string& domain_id,
                                     const std::string& id,
-                                    const std::string& expected_state,
-                                    const std::string& new_state,
+                                    TaskState expected_state,
+                                    TaskState new_state,
                                     const std::string& current_run_id,
                                     int64_t now) {
   Conn c(this);
@@ -245,16 +247,16 @@ Result<Task> SqliteStore::GetTaskOn(sqlite3* db, const std::string& domain_id,
 
 Status SqliteStore::SetTaskStateOn(sqlite3* db, const std::string& domain_id,
                                    const std::string& id,
-                                   const std::string& expected_state,
-                                   const std::string& new_state,
+                                   TaskState expected_state,
+                                   TaskState new_state,
                                    const std::string& current_run_id,
                                    int64_t now) {
   SMS_PREPARE_(q, db,
                "UPDATE tasks SET state = ?, current_run_id = ?,"
                " updated_at = ? WHERE domain_id = ? AND id = ?"
                " AND state = ?");
-  q.Bind(new_state).Bind(current_run_id).Bind(now);
-  q.Bind(domain_id).Bind(id).Bind(expected_state);
+  q.Bind(rows::Text(new_state)).Bind(current_run_id).Bind(now);
+  q.Bind(domain_id).Bind(id).Bind(rows::Text(expected_state));
   SMS_RETURN_IF_ERROR(q.Exec());
   if (sqlite3_changes(db) == 0) {
     SMS_RETURN_IF_ERROR(GetTaskOn(db, domain_id, id));
