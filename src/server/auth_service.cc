@@ -3,6 +3,8 @@
 #include <ctime>
 
 #include "auth/crypto.h"
+#include "core/json_writer.h"
+#include "core/strings.h"
 
 namespace sms::server {
 
@@ -25,26 +27,7 @@ constexpr char kBadToken[] = "The token is invalid, expired or revoked.";
 constexpr char kBadSignature[] =
     "The request signature does not match (check AK, SK and X-Sdk-Date).";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 }  // namespace
-
-std::string IsoTime(int64_t epoch_ms) {
-  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03dZ", buf,
-                static_cast<int>(epoch_ms % 1000));
-  return out;
-}
 
 ApiResult<LoginRequest> ParseLoginRequest(const json::object& body) {
   LoginRequest r;
@@ -112,8 +95,8 @@ json::value TokenToJson(const IssuedToken& t) {
                     {"name", t.identity.user_name},
                     {"domain", domain}};
   json::object token{
-      {"expires_at", IsoTime(t.expires_at)},
-      {"issued_at", IsoTime(t.issued_at)},
+      {"expires_at", core::IsoTimeMillis(t.expires_at)},
+      {"issued_at", core::IsoTimeMillis(t.issued_at)},
       {"methods", json::array{"password"}},
       {"user", std::move(user)},
       {"domain", std::move(domain)},
@@ -276,7 +259,7 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
   std::string domain_header;
   std::string project_header;
   for (const auto& [k, v] : req.headers) {
-    std::string name = Lower(k);
+    std::string name = core::AsciiLower(k);
     if (name == "x-sdk-date") sdk_date = v;
     if (name == "x-domain-id") domain_header = v;
     if (name == "x-project-id") project_header = v;
