@@ -18,4 +18,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 // SplitList(" /a, ,/b ") is {"/a", "/b"}.
 std::vector<std::string> SplitList(std::string_view s);
 
+// `s` with ASCII letters lower-cased (header names, media types); other
+// bytes unchanged.
+std::string AsciiLower(std::string_view s);
+
 }  // namespace sms::core

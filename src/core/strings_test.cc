@@ -22,5 +22,12 @@ TEST(StringsTest, SplitListTrimsAndDropsEmptyItems) {
   EXPECT_TRUE(SplitList(" , ,").empty());
 }
 
+TEST(StringsTest, AsciiLowerLowersOnlyAsciiLetters) {
+  EXPECT_EQ(AsciiLower("Content-Type: APPLICATION/Json; X=1"),
+            "content-type: application/json; x=1");
+  EXPECT_EQ(AsciiLower("\xC3\x89t\xC3\xA9"), "\xC3\x89t\xC3\xA9");
+  EXPECT_EQ(AsciiLower(""), "");
+}
+
 }  // namespace
 }  // namespace sms::core

@@ -8,9 +8,18 @@
 
 #include "auth/crypto.h"
 #include "auth/sdk_signer.h"
+#include "core/json_writer.h"
+#include "core/strings.h"
+#include "server/routes.h"
 #include "server/static_files.h"
 
 namespace sms::server {
+
+const std::string* FindHeader(const Headers& h, std::string_view name) {
+  for (const auto& [k, v] : h)
+    if (core::AsciiLower(k) == name) return &v;
+  return nullptr;
+}
 
 using auth::FormatUuid;
 using auth::IsUuid;
@@ -19,19 +28,6 @@ using auth::RandomBytes;
 using auth::SignableRequest;
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-const std::string* FindHeader(const Headers& h, std::string_view name) {
-  for (const auto& [k, v] : h)
-    if (Lower(k) == name) return &v;
-  return nullptr;
-}
 
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> out;
@@ -103,53 +99,6 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
   return out;
 }
 
-struct Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  Headers extra;
-};
-
-struct Api::Context {
-  const HttpRequest* req = nullptr;
-  std::string request_id;
-  std::string route = "unmatched";
-  std::string path;
-  std::string query_text;
-  QueryParams query;
-  std::map<std::string, std::string> params;
-  std::optional<Identity> who;
-  json::object body;
-  std::string error_code;
-};
-
-using Handler = std::function<ApiResult<Reply>(Api::Context&)>;
-
-struct Api::Route {
-  std::string method;
-  std::string pattern;
-  std::vector<std::string> segments;
-  bool auth = true;
-  bool json_body = false;
-  bool read_only = false;  // writes nothing (Api::ReadOnly)
-  // A signed request here is accepted once: a replay could repeat a state
-  // change (every route that writes and is not idempotent by its body).
-  bool signature_once = false;
-  Handler handler;
-};
-
-namespace {
-
-ApiResult<Reply> JsonReply(ApiResult<json::value> v, int status = 200) {
-  if (!v) return tl::unexpected(v.error());
-  Reply r;
-  r.status = status;
-  r.body = ToJson(*v);
-  return r;
-}
-
-}  // namespace
-
 HttpResponse Api::ErrorResponse(const ApiError& e,
                                 const std::string& request_id) {
   HttpResponse resp;
@@ -178,187 +127,8 @@ Api::Api(ApiDeps deps, ApiOptions options)
     : deps_(std::move(deps)), options_(std::move(options)) {
   if (!options_.console_dir.empty())
     console_ = std::make_unique<StaticFiles>(options_.console_dir);
-  auto add = [this](std::string method, std::string pattern, bool auth,
-                    bool json_body, Handler h) {
-    Route r;
-    r.method = std::move(method);
-    r.segments = SplitPath(pattern);
-    r.pattern = std::move(pattern);
-    r.auth = auth;
-    r.json_body = json_body;
-    r.read_only = r.method == "GET";
-    r.handler = std::move(h);
-    routes_.push_back(std::move(r));
-  };
-  TaskService& tasks = *deps_.tasks;
-  ResultService& results = *deps_.results;
-  AuthService& auth = *deps_.auth;
-
-  // --- operations ---
-  add("GET", "/healthz", false, false, [](Context&) -> ApiResult<Reply> {
-    return JsonReply(json::object{{"status", "ok"}});
-  });
-  add("GET", "/readyz", false, false, [this](Context&) -> ApiResult<Reply> {
-    if (auto s = deps_.store->Ping(); !s) {
-      deps_.metrics->AddStorageError();
-      return tl::unexpected(FromStore(s.error(), ""));
-    }
-    return JsonReply(json::object{{"status", "ready"}});
-  });
-  add("GET", "/metrics", !options_.public_metrics, false,
-      [this](Context&) -> ApiResult<Reply> {
-        Reply r;
-        r.body = deps_.metrics->Render(deps_.results->runs_committed());
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        return r;
-      });
-  add("GET", "/openapi.json", false, false,
-      [this](Context&) -> ApiResult<Reply> {
-        Reply r;
-        r.body = options_.openapi_json;
-        return r;
-      });
-
-  // --- auth ---
-  add("POST", "/v3/auth/tokens", false, true,
-      [&auth](Context& c) -> ApiResult<Reply> {
-        auto login = ParseLoginRequest(c.body);
-        if (!login) return tl::unexpected(login.error());
-        login->remote = c.req->remote;
-        auto issued = auth.Login(*login);
-        if (!issued) return tl::unexpected(issued.error());
-        c.who = issued->identity;
-        Reply r;
-        r.status = 201;
-        r.body = ToJson(TokenToJson(*issued));
-        r.extra.push_back({"X-Subject-Token", issued->token});
-        return r;
-      });
-  add("DELETE", "/v3/auth/tokens", false, false,
-      [&auth](Context& c) -> ApiResult<Reply> {
-        const std::string* subject =
-            FindHeader(c.req->headers, "x-subject-token");
-        if (subject == nullptr) return Missing("X-Subject-Token");
-        if (auto s = auth.RevokeToken(*subject); !s)
-          return tl::unexpected(s.error());
-        Reply r;
-        r.status = 204;
-        r.content_type.clear();
-        return r;
-      });
-
-  // --- tasks ---
-  add("POST", "/v3/tasks/consistency-results/export", true, true,
-      [this](Context& c) -> ApiResult<Reply> {
-        bool all_runs =
-            c.query.count("all_runs") && c.query["all_runs"] == "true";
-        auto rows = deps_.exports->Collect(*c.who, c.body, all_runs);
-        if (!rows) return tl::unexpected(rows.error());
-        const std::string* accept = FindHeader(c.req->headers, "accept");
-        const std::string* lang = FindHeader(c.req->headers, "x-language");
-        std::string language = lang ? Lower(*lang) : "en-us";
-        ExportFormat f = ExportFormatFromAccept(accept ? *accept : "");
-        Reply r;
-        r.content_type = std::string(ExportContentType(f));
-        if (f == ExportFormat::kCsv) {
-          r.body = RenderCsv(*rows, language);
-          r.extra.push_back(
-              {"Content-Disposition",
-               "attachment; filename=\"consistency-results.csv\""});
-        } else if (f == ExportFormat::kJson) {
-          r.body = RenderJson(*rows);
-        } else {
-          auto x = RenderXlsx(*rows, language);
-          if (!x) return tl::unexpected(x.error());
-          r.body = std::move(*x);
-          r.extra.push_back(
-              {"Content-Disposition",
-               "attachment; filename=\"consistency-results.xlsx\""});
-        }
-        return r;
-      });
-  add("POST", "/v3/tasks", true, true, [&tasks](Context& c) {
-    return JsonReply(tasks.CreateTask(*c.who, c.body));
-  });
-  add("GET", "/v3/tasks", true, false, [&tasks](Context& c) {
-    return JsonReply(tasks.ListTasks(*c.who, c.query));
-  });
-  add("GET", "/v3/tasks/{task_id}", true, false, [&tasks](Context& c) {
-    return JsonReply(tasks.ShowTask(*c.who, c.params["task_id"]));
-  });
-  add("DELETE", "/v3/tasks/{task_id}", true, false, [&tasks](Context& c) {
-    return JsonReply(tasks.DeleteTask(*c.who, c.params["task_id"]));
-  });
-  add("POST", "/v3/tasks/{task_id}/configuration-setting", true, true,
-      [&tasks](Context& c) {
-        return JsonReply(
-            tasks.SetConfiguration(*c.who, c.params["task_id"], c.body));
-      });
-  add("GET", "/v3/tasks/{task_id}/configuration-setting", true, false,
-      [&tasks](Context& c) {
-        return JsonReply(
-            tasks.GetConfiguration(*c.who, c.params["task_id"], c.query));
-      });
-  add("POST", "/v3/tasks/{task_id}/action", true, true, [&tasks](Context& c) {
-    return JsonReply(tasks.RunAction(*c.who, c.params["task_id"], c.body));
-  });
-  add("POST", "/v3/tasks/{task_id}/consistency-result", true, true,
-      [&results](Context& c) -> ApiResult<Reply> {
-        auto up = results.Upload(*c.who, c.params["task_id"], c.body);
-        if (!up) return tl::unexpected(up.error());
-        Reply r;
-        r.body = ToJson(json::string("update consistency result succeeded"));
-        r.extra.push_back({"X-Run-Id", up->run_id});
-        return r;
-      });
-  add("GET", "/v3/tasks/{task_id}/consistency-result", true, false,
-      [&results](Context& c) {
-        return JsonReply(results.Get(*c.who, c.params["task_id"], c.query));
-      });
-  add("POST", "/v3/tasks/{task_id}/consistency-result/details", true, true,
-      [&results](Context& c) {
-        return JsonReply(
-            results.UploadDetails(*c.who, c.params["task_id"], c.body));
-      });
-  add("GET", "/v3/tasks/{task_id}/consistency-result/details", true, false,
-      [&results](Context& c) {
-        return JsonReply(
-            results.ListDetails(*c.who, c.params["task_id"], c.query));
-      });
-
-  // --- sources ---
-  add("POST", "/v3/sources", true, true, [&tasks](Context& c) {
-    return JsonReply(tasks.RegisterSource(*c.who, c.body));
-  });
-  add("GET", "/v3/sources", true, false, [&tasks](Context& c) {
-    return JsonReply(tasks.ListSources(*c.who, c.query));
-  });
-  add("GET", "/v3/sources/{source_id}", true, false, [&tasks](Context& c) {
-    return JsonReply(tasks.ShowSource(*c.who, c.params["source_id"]));
-  });
-  add("GET", "/v3/sources/{source_id}/command", true, false,
-      [&tasks](Context& c) {
-        return JsonReply(tasks.PollCommand(*c.who, c.params["source_id"]));
-      });
-  routes_.back().read_only = false;  // the poll records a heartbeat
-  add("POST", "/v3/sources/{source_id}/command_result", true, true,
-      [&tasks](Context& c) {
-        return JsonReply(
-            tasks.CommandResult(*c.who, c.params["source_id"], c.body));
-      });
-
-  // A replayed signed request that writes is refused, except where the body
-  // makes a repeat harmless: uploads (idempotent by run_id and seq), an
-  // agent's registration (same agent, same source) and the export (reads).
-  // The poll writes (a heartbeat, and it hands a command over once).
-  const std::set<std::string> idempotent = {
-      "POST /v3/tasks/{task_id}/consistency-result",
-      "POST /v3/tasks/{task_id}/consistency-result/details", "POST /v3/sources",
-      "POST /v3/tasks/consistency-results/export"};
-  for (Route& r : routes_) {
-    r.signature_once =
-        r.auth && !r.read_only && !idempotent.count(r.method + " " + r.pattern);
-  }
+  routes_ = MakeRoutes();
+  for (Route& r : routes_) r.segments = SplitPath(r.pattern);
 }
 
 Api::~Api() = default;
@@ -436,14 +206,15 @@ HttpResponse Api::Handle(const HttpRequest& req, bool read_only) {
           .count();
   deps_.metrics->ObserveRequest(ctx.route, resp.status, seconds);
   if (deps_.log) {
-    json::object line{{"ts", IsoTime(deps_.clock->NowEpochMillis())},
-                      {"level", resp.status >= 500 ? "error" : "info"},
-                      {"request_id", ctx.request_id},
-                      {"method", req.method},
-                      {"route", ctx.route},
-                      {"status", resp.status},
-                      {"duration_us", static_cast<int64_t>(seconds * 1e6)},
-                      {"remote", req.remote}};
+    json::object line{
+        {"ts", core::IsoTimeMillis(deps_.clock->NowEpochMillis())},
+        {"level", resp.status >= 500 ? "error" : "info"},
+        {"request_id", ctx.request_id},
+        {"method", req.method},
+        {"route", ctx.route},
+        {"status", resp.status},
+        {"duration_us", static_cast<int64_t>(seconds * 1e6)},
+        {"remote", req.remote}};
     if (ctx.who) {
       line["domain"] = ctx.who->domain_name;
       line["user"] = ctx.who->user_name;
@@ -472,7 +243,7 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
 
   if (req.target.size() > options_.max_target)
     return fail(
-        {ApiCode::kMalformed,
+        {ApiCode::kUriTooLong,
          "URL: longer than " + std::to_string(options_.max_target) + " bytes",
          "", 0});
   size_t qpos = req.target.find('?');
@@ -490,14 +261,11 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
       if (file->status == 404)
         return fail({ApiCode::kNotFound,
                      "The requested resource does not exist.", "", 0});
-      if (file->status == 405) {
-        HttpResponse resp =
-            fail({ApiCode::kMalformed,
-                  "method " + req.method + " is not allowed on this resource",
-                  "", 0});
-        resp.status = 405;
-        return resp;
-      }
+      if (file->status == 405)
+        return fail(
+            {ApiCode::kMethodNotAllowed,
+             "method " + req.method + " is not allowed on this resource", "",
+             0});
       file->headers.push_back({"X-Request-Id", ctx.request_id});
       return std::move(*file);
     }
@@ -506,13 +274,10 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
   bool path_known = false;
   const Route* match = FindRoute(req.method, ctx.path, &path_known);
   if (match == nullptr) {
-    if (path_known) {
-      HttpResponse resp = fail(
-          {ApiCode::kMalformed,
-           "method " + req.method + " is not allowed on this resource", "", 0});
-      resp.status = 405;
-      return resp;
-    }
+    if (path_known)
+      return fail({ApiCode::kMethodNotAllowed,
+                   "method " + req.method + " is not allowed on this resource",
+                   "", 0});
     return fail(
         {ApiCode::kNotFound, "The requested resource does not exist.", "", 0});
   }
@@ -563,7 +328,7 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
     if (req.body.empty())
       return fail({ApiCode::kMissing, "request body: is required", "", 0});
     const std::string* ct = FindHeader(req.headers, "content-type");
-    std::string type = ct ? Lower(*ct) : "";
+    std::string type = ct ? core::AsciiLower(*ct) : "";
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.pop_back();
     if (type != "application/json")

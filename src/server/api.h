@@ -109,6 +109,8 @@ class Api final {
   struct Route;
 
  private:
+  // The route table (routes.cc).
+  std::vector<Route> MakeRoutes();
   HttpResponse Dispatch(const HttpRequest& req, Context& ctx);
   // The route for `method` on `path` (no query), or null; `path_known`:
   // some route has this path, with another method (405 rather than 404).

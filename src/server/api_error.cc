@@ -9,6 +9,12 @@ int HttpStatus(ApiCode code) {
     case ApiCode::kBadJson:
     case ApiCode::kBadState:
       return 400;
+    case ApiCode::kMethodNotAllowed:
+      return 405;
+    case ApiCode::kUriTooLong:
+      return 414;
+    case ApiCode::kHeadersTooLarge:
+      return 431;
     case ApiCode::kNoCredentials:
     case ApiCode::kBadToken:
     case ApiCode::kBadSignature:
@@ -37,6 +43,8 @@ std::string_view SmsCode(ApiCode code) {
     case ApiCode::kMissing:
       return "SMS.1001";
     case ApiCode::kMalformed:
+    case ApiCode::kMethodNotAllowed:
+    case ApiCode::kUriTooLong:
       return "SMS.1002";
     case ApiCode::kBadJson:
       return "SMS.1003";
@@ -55,6 +63,7 @@ std::string_view SmsCode(ApiCode code) {
     case ApiCode::kConflict:
       return "SMS.1005";
     case ApiCode::kTooLarge:
+    case ApiCode::kHeadersTooLarge:
       return "SMS.1006";
     case ApiCode::kUnsupportedMedia:
       return "SMS.1007";

@@ -1,8 +1,11 @@
 // ApiError: the errors of the HTTP API (spec/API.md §1), as values.
 //
 // ApiCode is one row of the error table; HttpStatus() and SmsCode() are the
-// one place that maps a code to its status and "SMS.nnnn". `message` is safe
-// to send to the client; `internal` goes only to the server log.
+// one place that maps a code to its status and "SMS.nnnn". The transport's
+// own refusals (a target or headers too long, before the Api sees the
+// request) take their status from here too: HttpStatus(kUriTooLong) etc.
+// `message` is safe to send to the client; `internal` goes only to the server
+// log.
 #pragma once
 
 #include <string>
@@ -18,6 +21,7 @@ enum class ApiCode {
   kMalformed,         // 400 SMS.1002
   kBadJson,           // 400 SMS.1003
   kBadState,          // 400 SMS.1004
+  kMethodNotAllowed,  // 405 SMS.1002 (the method, not the path, is wrong)
   kNoCredentials,     // 403 SMS.9001
   kBadToken,          // 403 SMS.9002
   kBadSignature,      // 403 SMS.9003
@@ -25,8 +29,10 @@ enum class ApiCode {
   kNotFound,          // 404 SMS.2252
   kConflict,          // 409 SMS.1005
   kTooLarge,          // 413 SMS.1006
+  kUriTooLong,        // 414 SMS.1002
   kUnsupportedMedia,  // 415 SMS.1007
   kTooManyRequests,   // 429 SMS.9010
+  kHeadersTooLarge,   // 431 SMS.1006
   kInternal,          // 500 SMS.2007
   kUnavailable,       // 503 SMS.2008
 };
@@ -42,6 +48,19 @@ template <typename T>
 using ApiResult = tl::expected<T, ApiError>;
 using ApiStatus = ApiResult<void>;
 
+// Every code, in declaration order (the map's test walks them all).
+inline constexpr ApiCode kApiCodes[] = {
+    ApiCode::kMissing,          ApiCode::kMalformed,
+    ApiCode::kBadJson,          ApiCode::kBadState,
+    ApiCode::kMethodNotAllowed, ApiCode::kNoCredentials,
+    ApiCode::kBadToken,         ApiCode::kBadSignature,
+    ApiCode::kForbidden,        ApiCode::kNotFound,
+    ApiCode::kConflict,         ApiCode::kTooLarge,
+    ApiCode::kUriTooLong,       ApiCode::kUnsupportedMedia,
+    ApiCode::kTooManyRequests,  ApiCode::kHeadersTooLarge,
+    ApiCode::kInternal,         ApiCode::kUnavailable};
+
+// The HTTP status of `code`: the only ApiCode -> status map.
 int HttpStatus(ApiCode code);
 std::string_view SmsCode(ApiCode code);
 

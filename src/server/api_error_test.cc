@@ -16,6 +16,7 @@ TEST(ApiErrorTest, EveryCodeMapsToTheContractRow) {
       {ApiCode::kMalformed, 400, "SMS.1002"},
       {ApiCode::kBadJson, 400, "SMS.1003"},
       {ApiCode::kBadState, 400, "SMS.1004"},
+      {ApiCode::kMethodNotAllowed, 405, "SMS.1002"},
       {ApiCode::kNoCredentials, 403, "SMS.9001"},
       {ApiCode::kBadToken, 403, "SMS.9002"},
       {ApiCode::kBadSignature, 403, "SMS.9003"},
@@ -23,8 +24,10 @@ TEST(ApiErrorTest, EveryCodeMapsToTheContractRow) {
       {ApiCode::kNotFound, 404, "SMS.2252"},
       {ApiCode::kConflict, 409, "SMS.1005"},
       {ApiCode::kTooLarge, 413, "SMS.1006"},
+      {ApiCode::kUriTooLong, 414, "SMS.1002"},
       {ApiCode::kUnsupportedMedia, 415, "SMS.1007"},
       {ApiCode::kTooManyRequests, 429, "SMS.9010"},
+      {ApiCode::kHeadersTooLarge, 431, "SMS.1006"},
       {ApiCode::kInternal, 500, "SMS.2007"},
       {ApiCode::kUnavailable, 503, "SMS.2008"},
   };
@@ -32,6 +35,10 @@ TEST(ApiErrorTest, EveryCodeMapsToTheContractRow) {
     EXPECT_EQ(HttpStatus(r.code), r.status) << r.sms;
     EXPECT_EQ(SmsCode(r.code), r.sms);
   }
+  // Every code has its row (a new code must be added to the table above).
+  EXPECT_EQ(std::size(rows), std::size(kApiCodes));
+  for (size_t i = 0; i < std::size(rows); ++i)
+    EXPECT_EQ(rows[i].code, kApiCodes[i]) << rows[i].sms;
 }
 
 TEST(ApiErrorTest, StoreErrorsKeepInternalsOutOfTheMessage) {

@@ -12,7 +12,7 @@
 #include "auth/sdk_signer.h"
 #include "auth/secret_box.h"
 #include "storage/caching_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
 
 namespace sms::server {

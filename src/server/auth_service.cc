@@ -3,6 +3,8 @@
 #include <ctime>
 
 #include "auth/crypto.h"
+#include "core/json_writer.h"
+#include "core/strings.h"
 
 namespace sms::server {
 
@@ -25,26 +27,7 @@ constexpr char kBadToken[] = "The token is invalid, expired or revoked.";
 constexpr char kBadSignature[] =
     "The request signature does not match (check AK, SK and X-Sdk-Date).";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 }  // namespace
-
-std::string IsoTime(int64_t epoch_ms) {
-  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03dZ", buf,
-                static_cast<int>(epoch_ms % 1000));
-  return out;
-}
 
 ApiResult<LoginRequest> ParseLoginRequest(const json::object& body) {
   LoginRequest r;
@@ -112,12 +95,13 @@ json::value TokenToJson(const IssuedToken& t) {
                     {"name", t.identity.user_name},
                     {"domain", domain}};
   json::object token{
-      {"expires_at", IsoTime(t.expires_at)},
-      {"issued_at", IsoTime(t.issued_at)},
+      {"expires_at", core::IsoTimeMillis(t.expires_at)},
+      {"issued_at", core::IsoTimeMillis(t.issued_at)},
       {"methods", json::array{"password"}},
       {"user", std::move(user)},
       {"domain", std::move(domain)},
-      {"roles", json::array{json::object{{"name", t.identity.role}}}}};
+      {"roles",
+       json::array{json::object{{"name", storage::ToText(t.identity.role)}}}}};
   return json::object{{"token", std::move(token)}};
 }
 
@@ -202,8 +186,7 @@ ApiResult<IssuedToken> AuthService::Login(const LoginRequest& req) {
   out.token = Base64UrlEncode(RandomBytes(32));
   out.issued_at = now;
   out.expires_at = now + options_.token_ttl_ms;
-  out.identity = Identity{domain->id, domain->name, user->id,
-                          user->name, user->role,   "token"};
+  SMS_ASSIGN_OR_RETURN(out.identity, IdentityOf(*domain, *user, "token"));
   storage::Token t{Sha256Hex(out.token), domain->id,     user->id,
                    out.issued_at,        out.expires_at, std::nullopt};
   if (auto s = store_.CreateToken(t); !s) return StoreFail(s.error(), "");
@@ -231,8 +214,7 @@ ApiResult<Identity> AuthService::LoadIdentity(const std::string& domain_id,
       return ApiFail(fail_code, msg);
     return StoreFail(user.error(), "");
   }
-  return Identity{domain->id, domain->name, user->id,
-                  user->name, user->role,   std::move(method)};
+  return IdentityOf(*domain, *user, std::move(method));
 }
 
 ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
@@ -246,8 +228,7 @@ ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
   }
   if (t->token.revoked_at || t->token.expires_at <= clock_.NowEpochMillis())
     return ApiFail(ApiCode::kBadToken, kBadToken);
-  return Identity{t->domain.id, t->domain.name, t->user.id,
-                  t->user.name, t->user.role,   "token"};
+  return IdentityOf(t->domain, t->user, "token");
 }
 
 ApiResult<std::string> AuthService::OpenSecretKey(
@@ -278,7 +259,7 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
   std::string domain_header;
   std::string project_header;
   for (const auto& [k, v] : req.headers) {
-    std::string name = Lower(k);
+    std::string name = core::AsciiLower(k);
     if (name == "x-sdk-date") sdk_date = v;
     if (name == "x-domain-id") domain_header = v;
     if (name == "x-project-id") project_header = v;
@@ -364,7 +345,7 @@ ApiResult<CreatedUser> AuthService::CreateUser(const std::string& domain_name,
                                                const std::string& password) {
   if (user_name.empty() || user_name.size() > 64)
     return Malformed("user name", "must be 1..64 bytes");
-  if (!IsValidRole(role))
+  if (!storage::ParseRole(role))
     return Malformed("role", "must be one of admin, operator, viewer, agent");
   if (!password.empty() && password.size() < 8)
     return Malformed("password", "shorter than 8 bytes");

@@ -131,7 +131,4 @@ class AuthService final {
   std::map<std::string, std::deque<int64_t>> failures_;
 };
 
-// ISO-8601 UTC with milliseconds: "2026-11-29T09:30:00.000Z".
-std::string IsoTime(int64_t epoch_ms);
-
 }  // namespace sms::server

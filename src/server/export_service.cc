@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_writer.h"
 #include "server/auth_service.h"
 
 namespace sms::server {
@@ -48,7 +49,8 @@ std::array<std::string, 14> Cells(const ExportRow& r) {
           r.task_id,
           r.task_name,
           r.run_id,
-          r.finished_time > 0 ? IsoTime(r.finished_time) : std::string(),
+          r.finished_time > 0 ? core::IsoTimeMillis(r.finished_time)
+                              : std::string(),
           r.check_result,
           r.dir_check,
           num(r.num_total_files),
@@ -266,7 +268,7 @@ std::string RenderJson(const std::vector<ExportRow>& rows) {
     o["task_name"] = r.task_name;
     o["run_id"] = r.run_id;
     if (r.finished_time > 0)
-      o["finished_time"] = IsoTime(r.finished_time);
+      o["finished_time"] = core::IsoTimeMillis(r.finished_time);
     else
       o["finished_time"] = nullptr;
     o["check_result"] = r.check_result;

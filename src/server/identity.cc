@@ -1,5 +1,9 @@
 #include "server/identity.h"
 
+#include <optional>
+#include <string>
+#include <utility>
+
 namespace sms::server {
 
 std::string_view ActionName(Action a) {
@@ -22,34 +26,42 @@ std::string_view ActionName(Action a) {
   return "sms:unknown";
 }
 
-bool IsValidRole(std::string_view role) {
-  return role == "admin" || role == "operator" || role == "viewer" ||
-         role == "agent";
-}
-
-bool RoleAllows(std::string_view role, Action a) {
-  if (role == "admin") return true;
-  if (role == "operator") {
-    return a == Action::kTaskRead || a == Action::kTaskWrite ||
-           a == Action::kSourceRead || a == Action::kResultRead;
-  }
-  if (role == "viewer") {
-    return a == Action::kTaskRead || a == Action::kSourceRead ||
-           a == Action::kResultRead;
-  }
-  if (role == "agent") {
-    return a == Action::kSourceRegister || a == Action::kAgentLoop ||
-           a == Action::kResultUpload;
+bool RoleAllows(Role role, Action a) {
+  switch (role) {
+    case Role::kAdmin:
+      return true;
+    case Role::kOperator:
+      return a == Action::kTaskRead || a == Action::kTaskWrite ||
+             a == Action::kSourceRead || a == Action::kResultRead;
+    case Role::kViewer:
+      return a == Action::kTaskRead || a == Action::kSourceRead ||
+             a == Action::kResultRead;
+    case Role::kAgent:
+      return a == Action::kSourceRegister || a == Action::kAgentLoop ||
+             a == Action::kResultUpload;
   }
   return false;
+}
+
+ApiResult<Identity> IdentityOf(const storage::Domain& domain,
+                               const storage::User& user, std::string method) {
+  std::optional<Role> role = storage::ParseRole(user.role);
+  if (!role) {
+    return ApiFail(ApiCode::kForbidden,
+                   "You do not have permission to perform any action with "
+                   "role " +
+                       user.role + ".");
+  }
+  return Identity{domain.id, domain.name, user.id,
+                  user.name, *role,       std::move(method)};
 }
 
 ApiStatus Require(const Identity& who, Action a) {
   if (RoleAllows(who.role, a)) return {};
   return ApiFail(ApiCode::kForbidden,
                  "You do not have permission to perform action " +
-                     std::string(ActionName(a)) + " with role " + who.role +
-                     ".");
+                     std::string(ActionName(a)) + " with role " +
+                     std::string(storage::ToText(who.role)) + ".");
 }
 
 }  // namespace sms::server

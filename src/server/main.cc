@@ -16,19 +16,22 @@
 
 #include "auth/secret_box.h"
 #include "core/clock.h"
+#include "server/admin.h"
 #include "server/api.h"
 #include "server/auth_service.h"
+#include "server/config.h"
 #include "server/export_service.h"
 #include "server/http_server.h"
 #include "server/json_fields.h"
 #include "server/log_sink.h"
 #include "server/metrics.h"
+#include "server/open_store.h"
 #include "server/result_service.h"
 #include "server/static_files.h"
 #include "server/task_service.h"
 #include "storage/caching_store.h"
-#include "storage/postgres_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace sms::server {
 std::string_view OpenApiJson();  // generated from docs/openapi.json
@@ -39,150 +42,8 @@ namespace {
 using namespace sms;  // NOLINT: file-local, in a .cc
 using server::json::object;
 
-struct ServerConfig {
-  std::string listen = "127.0.0.1:8080";
-  std::string db = "sqlite:./var/sms.db";
-  std::string tls_cert;
-  std::string tls_key;
-  int io_threads = 0;
-  int64_t token_ttl_hours = 24;
-  bool public_metrics = true;
-  int pbkdf2_iterations = 210000;
-  // PostgreSQL: the most connections this process opens (the handler
-  // workers that may wait on storage); replicas x this <= max_connections.
-  int db_pool_size = 16;
-  // The web console's directory; "" finds it beside the binary
-  // (DefaultConsoleDir), "none" turns the console off.
-  std::string console_dir;
-  // The key that seals SKs at rest (auth/secret_box.h); "": PATH.secret
-  // beside a SQLite database (made at first use), none for PostgreSQL.
-  std::string secret_key_file;
-};
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "sms-server: %s\n", message.c_str());
-  return 2;
-}
-
-// Reads a JSON config file; unknown keys are rejected.
-core::Status LoadConfigFile(const std::string& path, ServerConfig* c) {
-  std::ifstream in(path);
-  if (!in) return core::Fail(core::NotFound("config file " + path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto obj = server::ParseJsonObject(ss.str());
-  if (!obj)
-    return core::Fail(core::InvalidArgument(path + ": " + obj.error().message));
-  for (const auto& [key, value] : *obj) {
-    std::string k(key);
-    auto str = [&](std::string* out) -> core::Status {
-      if (!value.is_string())
-        return core::Fail(
-            core::InvalidArgument(path + ": " + k + ": expected a string"));
-      *out = std::string(value.get_string());
-      return core::Ok();
-    };
-    auto integer = [&](int64_t* out) -> core::Status {
-      if (!value.is_int64())
-        return core::Fail(
-            core::InvalidArgument(path + ": " + k + ": expected an integer"));
-      *out = value.get_int64();
-      return core::Ok();
-    };
-    core::Status s = core::Ok();
-    int64_t n = 0;
-    if (k == "listen") {
-      s = str(&c->listen);
-    } else if (k == "db") {
-      s = str(&c->db);
-    } else if (k == "tls_cert") {
-      s = str(&c->tls_cert);
-    } else if (k == "tls_key") {
-      s = str(&c->tls_key);
-    } else if (k == "console_dir") {
-      s = str(&c->console_dir);
-    } else if (k == "secret_key_file") {
-      s = str(&c->secret_key_file);
-    } else if (k == "io_threads") {
-      s = integer(&n);
-      c->io_threads = static_cast<int>(n);
-    } else if (k == "token_ttl_hours") {
-      s = integer(&c->token_ttl_hours);
-    } else if (k == "pbkdf2_iterations") {
-      s = integer(&n);
-      c->pbkdf2_iterations = static_cast<int>(n);
-    } else if (k == "db_pool_size") {
-      s = integer(&n);
-      if (s && (n < 1 || n > 1000))
-        return core::Fail(
-            core::InvalidArgument(path + ": db_pool_size: 1..1000"));
-      c->db_pool_size = static_cast<int>(n);
-    } else if (k == "public_metrics") {
-      if (!value.is_bool())
-        return core::Fail(core::InvalidArgument(
-            path + ": public_metrics: expected true or false"));
-      c->public_metrics = value.get_bool();
-    } else {
-      return core::Fail(
-          core::InvalidArgument(path + ": unknown key \"" + k + "\""));
-    }
-    if (!s) return s;
-  }
-  return core::Ok();
-}
-
-// "sqlite:PATH" -> PATH, creating the parent directory.
-core::Result<std::string> SqlitePath(const std::string& db) {
-  const std::string prefix = "sqlite:";
-  if (db.rfind(prefix, 0) != 0 || db.size() == prefix.size())
-    return core::Fail(core::InvalidArgument(
-        "--db: expected sqlite:PATH, postgresql://... or a libpq string"));
-  std::string path = db.substr(prefix.size());
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    std::string dir = path.substr(0, slash);
-    // mkdir -p
-    for (size_t i = 1; i <= dir.size(); ++i) {
-      if (i == dir.size() || dir[i] == '/')
-        mkdir(dir.substr(0, i).c_str(), 0750);
-    }
-  }
-  return path;
-}
-
-// The box that seals SKs, or none (SKs in the clear). A named file must
-// exist, except beside a SQLite database, where the key is made at first
-// use: replicas over PostgreSQL must all read one key, which one of them
-// must not invent alone.
-core::Result<std::optional<auth::SecretBox>> LoadSecrets(
-    const ServerConfig& cfg) {
-  const bool sqlite = !storage::IsPostgresConnectionString(cfg.db);
-  std::string file = cfg.secret_key_file;
-  if (file.empty()) {
-    if (!sqlite) return std::optional<auth::SecretBox>();
-    SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(cfg.db));
-    file = path + ".secret";
-  }
-  SMS_ASSIGN_OR_RETURN(auth::SecretBox box,
-                       auth::SecretBox::FromKeyFile(file, sqlite));
-  return std::optional<auth::SecretBox>(std::move(box));
-}
-
-// sqlite:PATH, or PostgreSQL (issue 5): postgresql://user:pass@host:port/db
-// or a libpq keyword string, with a pool of `pool_size` connections.
-// `serve` opens the whole pool at start; `admin` only what it uses.
-core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
-                                                        int pool_size,
-                                                        bool serving) {
-  if (storage::IsPostgresConnectionString(db)) {
-    storage::PostgresOptions o;
-    o.connections = pool_size;
-    if (serving) o.open_at_start = pool_size;
-    return storage::OpenPostgresStore(db, o);
-  }
-  SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(db));
-  return storage::OpenSqliteStore(path);
-}
+using server::FailWith;
+using server::ServerConfig;
 
 int Serve(const ServerConfig& cfg) {
   // Large responses (a 700 KB page of 100 runs) come from the heap and
@@ -197,16 +58,16 @@ int Serve(const ServerConfig& cfg) {
   const bool sqlite = !storage::IsPostgresConnectionString(cfg.db);
   std::unique_ptr<storage::SqliteServerLock> lock;
   if (sqlite) {
-    auto path = SqlitePath(cfg.db);
-    if (!path) return Fail(path.error().message);
+    auto path = server::SqlitePath(cfg.db);
+    if (!path) return FailWith(path.error().message);
     auto held = storage::SqliteServerLock::Acquire(*path);
-    if (!held) return Fail(held.error().message);
+    if (!held) return FailWith(held.error().message);
     lock = std::move(*held);
   }
-  auto store = OpenStore(cfg.db, cfg.db_pool_size, /*serving=*/true);
+  auto store = server::OpenStore(cfg.db, cfg.db_pool_size, /*serving=*/true);
   if (!store)
-    return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
-                store.error().ToString());
+    return FailWith("opening " + storage::RedactConnectionString(cfg.db) +
+                    ": " + store.error().ToString());
   storage::CachingStore* cache = nullptr;
   if (sqlite) {
     auto cached = storage::NewCachingStore(std::move(*store));
@@ -214,8 +75,8 @@ int Serve(const ServerConfig& cfg) {
     *store = std::move(cached);
   }
   core::Clock& clock = core::SystemClock();
-  auto secrets = LoadSecrets(cfg);
-  if (!secrets) return Fail(secrets.error().message);
+  auto secrets = server::LoadSecrets(cfg);
+  if (!secrets) return FailWith(secrets.error().message);
   server::AuthOptions auth_options;
   auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
   auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
@@ -271,12 +132,13 @@ int Serve(const ServerConfig& cfg) {
 
   server::HttpServerOptions http;
   size_t colon = cfg.listen.rfind(':');
-  if (colon == std::string::npos) return Fail("--listen: expected HOST:PORT");
+  if (colon == std::string::npos)
+    return FailWith("--listen: expected HOST:PORT");
   http.host = cfg.listen.substr(0, colon);
   if (http.host.size() > 2 && http.host.front() == '[')
     http.host = http.host.substr(1, http.host.size() - 2);
   int port = std::atoi(cfg.listen.substr(colon + 1).c_str());
-  if (port < 0 || port > 65535) return Fail("--listen: bad port");
+  if (port < 0 || port > 65535) return FailWith("--listen: bad port");
   http.port = static_cast<uint16_t>(port);
   http.io_threads = cfg.io_threads;
   // SQLite reads (WAL) never wait on the network or on a writer.
@@ -286,7 +148,7 @@ int Serve(const ServerConfig& cfg) {
   http.tls_cert = cfg.tls_cert;
   http.tls_key = cfg.tls_key;
   server::HttpServer srv(api, metrics, http);
-  if (auto s = srv.Start(); !s) return Fail(s.error().ToString());
+  if (auto s = srv.Start(); !s) return FailWith(s.error().ToString());
   log_sink.WriteNow(server::ToJson(
       object{{"level", "info"},
              {"msg", "listening"},
@@ -299,26 +161,11 @@ int Serve(const ServerConfig& cfg) {
   return 0;
 }
 
-std::string ReadPasswordFromStdin() {
-  if (isatty(STDIN_FILENO)) return "";
-  std::string line;
-  std::getline(std::cin, line);
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
-    line.pop_back();
-  return line;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sms-server: the SMS consistency-verification control plane"};
   app.require_subcommand(1);
-  ServerConfig cfg;
-  if (const char* v = std::getenv("SMS_LISTEN")) cfg.listen = v;
-  if (const char* v = std::getenv("SMS_DB")) cfg.db = v;
-  if (const char* v = std::getenv("SMS_CONSOLE_DIR")) cfg.console_dir = v;
-  if (const char* v = std::getenv("SMS_SECRET_KEY_FILE"))
-    cfg.secret_key_file = v;
   std::string config_file;
 
   CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
@@ -385,114 +232,50 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (const char* v = std::getenv("SMS_PBKDF2_ITERATIONS"))
-    cfg.pbkdf2_iterations = std::atoi(v);
-  if (const char* v = std::getenv("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
-    cfg.db_pool_size = std::atoi(v);
+  // The configuration: defaults < config file < environment < flags, in
+  // LoadServerConfig.
+  server::ConfigSources sources;
+  auto flag = [](const std::string& v) {
+    return v.empty() ? std::nullopt : std::optional<std::string>(v);
+  };
   if (serve->parsed()) {
-    if (!config_file.empty()) {
-      // Precedence: defaults < config file < environment < flags.
-      ServerConfig file_cfg;
-      if (auto s = LoadConfigFile(config_file, &file_cfg); !s)
-        return Fail(s.error().message);
-      if (!std::getenv("SMS_LISTEN")) cfg.listen = file_cfg.listen;
-      if (!std::getenv("SMS_DB")) cfg.db = file_cfg.db;
-      if (!std::getenv("SMS_CONSOLE_DIR"))
-        cfg.console_dir = file_cfg.console_dir;
-      if (!std::getenv("SMS_SECRET_KEY_FILE"))
-        cfg.secret_key_file = file_cfg.secret_key_file;
-      cfg.tls_cert = file_cfg.tls_cert;
-      cfg.tls_key = file_cfg.tls_key;
-      cfg.io_threads = file_cfg.io_threads;
-      cfg.token_ttl_hours = file_cfg.token_ttl_hours;
-      cfg.public_metrics = file_cfg.public_metrics;
-      if (!std::getenv("SMS_PBKDF2_ITERATIONS"))
-        cfg.pbkdf2_iterations = file_cfg.pbkdf2_iterations;
-      if (!std::getenv("SMS_DB_POOL_SIZE"))
-        cfg.db_pool_size = file_cfg.db_pool_size;
-    }
-    if (!listen_flag.empty()) cfg.listen = listen_flag;
-    if (!db_flag.empty()) cfg.db = db_flag;
-    if (!cert_flag.empty()) cfg.tls_cert = cert_flag;
-    if (!key_flag.empty()) cfg.tls_key = key_flag;
-    if (io_threads_flag >= 0) cfg.io_threads = io_threads_flag;
-    if (!console_flag.empty()) cfg.console_dir = console_flag;
-    if (!secret_flag.empty()) cfg.secret_key_file = secret_flag;
-    return Serve(cfg);
+    sources.file = config_file;
+    sources.flags = {.listen = flag(listen_flag),
+                     .db = flag(db_flag),
+                     .tls_cert = flag(cert_flag),
+                     .tls_key = flag(key_flag),
+                     .io_threads = io_threads_flag >= 0
+                                       ? std::optional<int>(io_threads_flag)
+                                       : std::nullopt,
+                     .console_dir = flag(console_flag),
+                     .secret_key_file = flag(secret_flag)};
+  } else {
+    sources.flags = {.db = flag(admin_db),
+                     .secret_key_file = flag(admin_secret)};
   }
+  auto cfg = server::LoadServerConfig(sources);
+  if (!cfg) return FailWith(cfg.error().message);
+  if (serve->parsed()) return Serve(*cfg);
 
-  if (!admin_db.empty()) cfg.db = admin_db;
-  if (!admin_secret.empty()) cfg.secret_key_file = admin_secret;
-  if (migrate->parsed() && storage::IsPostgresConnectionString(cfg.db)) {
-    auto applied = storage::MigratePostgres(cfg.db);
-    if (!applied) return Fail(applied.error().ToString());
-    auto versions = storage::PostgresSchemaVersions(cfg.db);
-    std::printf("applied %zu migration(s); schema versions:", applied->size());
-    if (versions)
-      for (int v : *versions) std::printf(" %d", v);
-    std::printf("\n");
-    return 0;
-  }
-  if (migrate->parsed()) {
-    auto path = SqlitePath(cfg.db);
-    if (!path) return Fail(path.error().message);
-    auto applied = storage::MigrateSqlite(*path);
-    if (!applied) return Fail(applied.error().ToString());
-    auto versions = storage::SqliteSchemaVersions(*path);
-    std::printf("applied %zu migration(s); schema versions:", applied->size());
-    if (versions)
-      for (int v : *versions) std::printf(" %d", v);
-    std::printf("\n");
-    return 0;
-  }
-  auto store = OpenStore(cfg.db, cfg.db_pool_size, /*serving=*/false);
-  if (!store)
-    return Fail("opening " + storage::RedactConnectionString(cfg.db) + ": " +
-                store.error().ToString());
-  server::AuthOptions auth_options;
-  auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
-  // Only create-credential seals a secret (and makes the key at first use).
-  std::optional<auth::SecretBox> secrets;
-  if (create_cred->parsed()) {
-    auto loaded = LoadSecrets(cfg);
-    if (!loaded) return Fail(loaded.error().message);
-    secrets = std::move(*loaded);
-    if (secrets)
-      auth_options.secrets = &*secrets;
-    else
-      std::fprintf(stderr,
-                   "sms-server: warning: the SK is stored in the clear; give "
-                   "--secret-key-file (the replicas' key) to seal it\n");
-  }
-  server::AuthService auth(**store, core::SystemClock(), auth_options);
+  using Kind = server::AdminCommand::Kind;
+  server::AdminCommand cmd;
   if (create_domain->parsed()) {
-    auto d = auth.CreateDomain(domain_name);
-    if (!d) return Fail(d.error().message);
-    std::printf("%s\n", d->id.c_str());
-    return 0;
+    cmd = {.kind = Kind::kCreateDomain, .name = domain_name};
+  } else if (create_user->parsed()) {
+    cmd = {.kind = Kind::kCreateUser,
+           .domain = user_domain,
+           .name = user_name,
+           .role = user_role};
+  } else if (create_cred->parsed()) {
+    cmd = {.kind = Kind::kCreateCredential,
+           .domain = cred_domain,
+           .user = cred_user};
+  } else if (revoke_cred->parsed()) {
+    cmd = {.kind = Kind::kRevokeCredential, .access_key = revoke_ak};
+  } else if (migrate->parsed()) {
+    cmd = {.kind = Kind::kMigrate};
+  } else {
+    return FailWith("no command");
   }
-  if (create_user->parsed()) {
-    std::string password = ReadPasswordFromStdin();
-    auto u = auth.CreateUser(user_domain, user_name, user_role, password);
-    if (!u) return Fail(u.error().message);
-    if (!u->password.empty()) {
-      std::printf("%s %s\n", u->user.id.c_str(), u->password.c_str());
-    } else {
-      std::printf("%s\n", u->user.id.c_str());
-    }
-    return 0;
-  }
-  if (create_cred->parsed()) {
-    auto c = auth.CreateCredential(cred_domain, cred_user);
-    if (!c) return Fail(c.error().message);
-    std::printf("%s %s\n", c->access_key.c_str(), c->secret_key.c_str());
-    return 0;
-  }
-  if (revoke_cred->parsed()) {
-    if (auto s = auth.RevokeCredential(revoke_ak); !s)
-      return Fail(s.error().message);
-    std::printf("revoked\n");
-    return 0;
-  }
-  return Fail("no command");
+  return server::RunAdmin(cmd, *cfg);
 }

@@ -9,6 +9,11 @@ namespace sms::server {
 
 using auth::IsUuid;
 using auth::NewUuid;
+using storage::CommandName;
+using storage::CommandState;
+using storage::Role;
+using storage::TaskEvent;
+using storage::TaskState;
 namespace {
 
 constexpr char kTaskNotFound[] = "The task does not exist.";
@@ -89,7 +94,7 @@ ApiResult<storage::Task> TaskService::LoadTask(const Identity& who,
 
 ApiStatus TaskService::CheckAgentOwnsTask(const Identity& who,
                                           const storage::Task& task) {
-  if (who.role != "agent") return {};
+  if (who.role != Role::kAgent) return {};
   auto src = store_.GetSource(who.domain_id, task.source_id);
   if (!src && src.error().code != core::ErrorCode::kNotFound)
     return StoreFail(src.error(), kSourceNotFound);
@@ -106,7 +111,7 @@ ApiResult<storage::Source> TaskService::LoadOwnSource(const Identity& who,
                                                       const std::string& id) {
   auto s = store_.GetSource(who.domain_id, id);
   if (!s) return StoreFail(s.error(), kSourceNotFound);
-  if (who.role == "agent" && s->owner_user_id != who.user_id) {
+  if (who.role == Role::kAgent && s->owner_user_id != who.user_id) {
     return ApiFail(ApiCode::kForbidden,
                    "You do not have permission to perform action "
                    "sms:server:command on a source registered by another "
@@ -129,7 +134,7 @@ json::value TaskService::TaskJson(
   o["name"] = t.name;
   o["type"] = t.type;
   o["os_type"] = t.os_type;
-  o["state"] = t.state;
+  o["state"] = storage::ToText(t.state);
   o["create_date"] = t.created_at;
   o["source_server"] = json::object{{"id", t.source_id}, {"name", source_name}};
   o["target_server"] = json::object{{"name", t.target_name},
@@ -209,7 +214,7 @@ ApiResult<json::value> TaskService::CreateTask(const Identity& who,
   t.target_ip = tip->value_or("");
   t.target_verify_uri = uri->value_or("");
   t.is_need_consistency_check = check->value_or(true);
-  t.state = "READY";
+  t.state = TaskState::kReady;
   t.created_at = now;
   t.updated_at = now;
   if (auto s = store_.CreateTask(t); !s) return StoreFail(s.error(), "");
@@ -229,7 +234,7 @@ ApiResult<json::value> TaskService::ListTasks(const Identity& who,
         !s)
       return tl::unexpected(s.error());
   }
-  f.state = *state;
+  if (*state) f.state = storage::ParseTaskState(**state);
   auto name = QueryString(q, "name", 255);
   if (!name) return tl::unexpected(name.error());
   f.name = *name;
@@ -344,13 +349,15 @@ ApiResult<json::value> TaskService::RunAction(const Identity& who,
   if (!task) return tl::unexpected(task.error());
   const int64_t now = clock_.NowEpochMillis();
   auto bad_state = [&](const std::string& why) {
-    return ApiFail(ApiCode::kBadState, "operation " + *op + ": " + why +
-                                           " (task state " + task->state + ")");
+    return ApiFail(ApiCode::kBadState,
+                   "operation " + *op + ": " + why + " (task state " +
+                       std::string(ToText(task->state)) + ")");
   };
 
   if (*op == "consistency_check") {
-    if (task->state != "READY" && task->state != "ABORT")
-      return bad_state("a check is already queued or running");
+    std::optional<TaskState> running =
+        NextTaskState(task->state, TaskEvent::kCheckQueued);
+    if (!running) return bad_state("a check is already queued or running");
     if (task->target_verify_uri.empty())
       return bad_state("target_server.verify_uri is not set");
     auto configs = store_.GetTaskConfigs(who.domain_id, id);
@@ -384,30 +391,27 @@ ApiResult<json::value> TaskService::RunAction(const Identity& who,
         {"exclude", std::move(exclude)},
         {"io_limit", io_limit},
         {"verify_uri", task->target_verify_uri}};
-    storage::Command cmd{0,
-                         who.domain_id,
-                         task->source_id,
-                         task->id,
-                         run_id,
-                         "CONSISTENCY_CHECK",
-                         ToJson(param),
-                         "pending",
-                         "",
-                         "",
-                         now,
-                         now};
-    auto queued = store_.EnqueueCommand(cmd, task->state, "RUNNING");
+    const storage::Command cmd{.domain_id = who.domain_id,
+                               .source_id = task->source_id,
+                               .task_id = task->id,
+                               .run_id = run_id,
+                               .name = CommandName::kConsistencyCheck,
+                               .param_json = ToJson(param),
+                               .state = CommandState::kPending,
+                               .created_at = now,
+                               .updated_at = now};
+    auto queued = store_.EnqueueCommand(cmd, task->state, *running);
     if (!queued) return StoreFail(queued.error(), kTaskNotFound);
     return json::object{{"run_id", run_id}};
   }
 
   if (*op == "stop" || *op == "skip") {
-    if (task->state != "RUNNING")
+    if (task->state != TaskState::kRunning)
       return bad_state("no check is queued or running");
     auto latest = store_.LatestTaskCommand(who.domain_id, id);
     if (!latest) return StoreFail(latest.error(), kTaskNotFound);
-    bool queued =
-        latest->name == "CONSISTENCY_CHECK" && latest->state == "pending";
+    bool queued = latest->name == CommandName::kConsistencyCheck &&
+                  latest->state == CommandState::kPending;
     if (queued) {
       // Compare-and-set: the agent may poll it between our read and now.
       auto cancelled =
@@ -418,28 +422,30 @@ ApiResult<json::value> TaskService::RunAction(const Identity& who,
       queued = cancelled.has_value();
     }
     if (queued) {
-      std::string next = *op == "stop" ? "ABORT" : "READY";
-      if (auto s = store_.UpdateTaskState(who.domain_id, id, "RUNNING", next,
-                                          task->current_run_id, now);
+      const TaskState next = *NextTaskState(
+          TaskState::kRunning, *op == "stop" ? TaskEvent::kQueuedCheckStopped
+                                             : TaskEvent::kQueuedCheckSkipped);
+      if (auto s =
+              store_.UpdateTaskState(who.domain_id, id, TaskState::kRunning,
+                                     next, task->current_run_id, now);
           !s)
         return StoreFail(s.error(), kTaskNotFound);
       return json::object{};
     }
     if (*op == "skip") return bad_state("the check is already running");
     json::object param{{"task_id", task->id}, {"run_id", task->current_run_id}};
-    storage::Command cmd{0,
-                         who.domain_id,
-                         task->source_id,
-                         task->id,
-                         task->current_run_id,
-                         "STOP",
-                         ToJson(param),
-                         "pending",
-                         "",
-                         "",
-                         now,
-                         now};
-    auto q = store_.EnqueueCommand(cmd, "RUNNING", "ABORTING");
+    const storage::Command cmd{.domain_id = who.domain_id,
+                               .source_id = task->source_id,
+                               .task_id = task->id,
+                               .run_id = task->current_run_id,
+                               .name = CommandName::kStop,
+                               .param_json = ToJson(param),
+                               .state = CommandState::kPending,
+                               .created_at = now,
+                               .updated_at = now};
+    auto q = store_.EnqueueCommand(
+        cmd, TaskState::kRunning,
+        *NextTaskState(TaskState::kRunning, TaskEvent::kStopQueued));
     if (!q) return StoreFail(q.error(), kTaskNotFound);
     return json::object{};
   }
@@ -491,7 +497,7 @@ ApiResult<json::value> TaskService::RegisterSource(const Identity& who,
   src.last_seen_at = now;
   auto saved = store_.UpsertSource(src);
   if (!saved) return StoreFail(saved.error(), "");
-  if (who.role == "agent" && saved->owner_user_id != who.user_id) {
+  if (who.role == Role::kAgent && saved->owner_user_id != who.user_id) {
     return ApiFail(ApiCode::kForbidden,
                    "You do not have permission to perform action "
                    "sms:server:register on a source registered by another "
@@ -539,7 +545,7 @@ ApiResult<json::value> TaskService::PollCommand(const Identity& who,
   const storage::Command& c = **next;
   json::value param = json::object{};
   if (auto parsed = ParseJsonBody(c.param_json)) param = std::move(*parsed);
-  return json::object{{"command_name", c.name},
+  return json::object{{"command_name", storage::ToText(c.name)},
                       {"command_param", std::move(param)}};
 }
 
@@ -564,7 +570,8 @@ ApiResult<json::value> TaskService::CommandResult(const Identity& who,
     return Malformed("result_detail", "longer than 65536 bytes");
   auto src = LoadOwnSource(who, id);
   if (!src) return tl::unexpected(src.error());
-  auto cmd = store_.LatestDeliveredCommand(who.domain_id, id, *name);
+  auto cmd = store_.LatestDeliveredCommand(who.domain_id, id,
+                                           *storage::ParseCommandName(*name));
   if (!cmd) {
     if (cmd.error().code == core::ErrorCode::kNotFound)
       return ApiFail(ApiCode::kBadState,
@@ -573,23 +580,27 @@ ApiResult<json::value> TaskService::CommandResult(const Identity& who,
     return StoreFail(cmd.error(), "");
   }
   const int64_t now = clock_.NowEpochMillis();
-  if (auto s = store_.FinishCommand(who.domain_id, cmd->id, "done", *result,
-                                    detail_text, now);
+  if (auto s = store_.FinishCommand(who.domain_id, cmd->id, CommandState::kDone,
+                                    *result, detail_text, now);
       !s)
     return StoreFail(s.error(), "");
   // Move the task on. A concurrent transition (the run committed first)
   // makes these compare-and-set updates no-ops, which is what we want.
   if (*name == "STOP") {
-    auto s = store_.UpdateTaskState(who.domain_id, cmd->task_id, "ABORTING",
-                                    "ABORT", cmd->run_id, now);
+    auto s = store_.UpdateTaskState(
+        who.domain_id, cmd->task_id, TaskState::kAborting,
+        *NextTaskState(TaskState::kAborting, TaskEvent::kStopAcknowledged),
+        cmd->run_id, now);
     if (!s && s.error().code != core::ErrorCode::kFailedPrecondition &&
         s.error().code != core::ErrorCode::kNotFound)
       return StoreFail(s.error(), "");
   } else if (*result == "fail") {
     auto task = store_.GetTask(who.domain_id, cmd->task_id);
     if (task && task->current_run_id == cmd->run_id) {
-      auto s = store_.UpdateTaskState(who.domain_id, cmd->task_id, "RUNNING",
-                                      "READY", cmd->run_id, now);
+      auto s = store_.UpdateTaskState(
+          who.domain_id, cmd->task_id, TaskState::kRunning,
+          *NextTaskState(TaskState::kRunning, TaskEvent::kCheckFailed),
+          cmd->run_id, now);
       if (!s && s.error().code != core::ErrorCode::kFailedPrecondition &&
           s.error().code != core::ErrorCode::kNotFound)
         return StoreFail(s.error(), "");

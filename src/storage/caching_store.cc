@@ -147,8 +147,7 @@ class CachingStoreImpl final : public CachingStore {
     return Clear(&Store::DeleteTask, domain_id, id);
   }
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
-                         const std::string& expected_state,
-                         const std::string& new_state,
+                         TaskState expected_state, TaskState new_state,
                          const std::string& current_run_id,
                          int64_t now) override {
     return Clear(&Store::UpdateTaskState, domain_id, id, expected_state,
@@ -165,9 +164,8 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   // --- commands ---
-  Result<Command> EnqueueCommand(const Command& c,
-                                 const std::string& expected_state,
-                                 const std::string& new_state) override {
+  Result<Command> EnqueueCommand(const Command& c, TaskState expected_state,
+                                 TaskState new_state) override {
     return Clear(&Store::EnqueueCommand, c, expected_state, new_state);
   }
   Result<std::optional<Command>> NextCommand(const std::string& domain_id,
@@ -184,7 +182,7 @@ class CachingStoreImpl final : public CachingStore {
   }
   Result<Command> LatestDeliveredCommand(const std::string& domain_id,
                                          const std::string& source_id,
-                                         const std::string& name) override {
+                                         CommandName name) override {
     return Inner()->LatestDeliveredCommand(domain_id, source_id, name);
   }
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
@@ -192,7 +190,7 @@ class CachingStoreImpl final : public CachingStore {
     return Clear(&Store::CancelPendingCommand, domain_id, command_id, now);
   }
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
-                       const std::string& state, const std::string& result,
+                       CommandState state, const std::string& result,
                        const std::string& result_detail, int64_t now) override {
     return Clear(&Store::FinishCommand, domain_id, command_id, state, result,
                  result_detail, now);

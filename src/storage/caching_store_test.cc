@@ -10,7 +10,7 @@
 #include <functional>
 #include <thread>
 
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
 
 namespace sms::storage {
@@ -49,7 +49,7 @@ class CachingStoreTest : public ::testing::Test {
     t.os_type = "LINUX";
     t.source_id = "s1";
     t.target_name = "target";
-    t.state = "READY";
+    t.state = TaskState::kReady;
     return t;
   }
   static storage::Run MakeRun(std::string id, int dirs = 1) {
@@ -76,19 +76,20 @@ class CachingStoreTest : public ::testing::Test {
 
 TEST_F(CachingStoreTest, HoldsReadsUntilAWriteThroughItClearsThem) {
   EXPECT_EQ(Runs(), 0u);
-  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, "READY");
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, TaskState::kReady);
   EXPECT_EQ(cache_->ResolveToken("th")->user.name, "op");
   // Behind its back: the held records do not change.
   ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
-  ASSERT_TRUE(behind_->UpdateTaskState("d1", "t1", "READY", "RUNNING", "", 5));
+  ASSERT_TRUE(behind_->UpdateTaskState("d1", "t1", TaskState::kReady,
+                                       TaskState::kRunning, "", 5));
   ASSERT_TRUE(behind_->RevokeToken("th", 6));
   EXPECT_EQ(Runs(), 0u);
-  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, "READY");
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, TaskState::kReady);
   EXPECT_FALSE(cache_->ResolveToken("th")->token.revoked_at);
   // A write through it: every held record is read again.
   ASSERT_TRUE(cache_->CommitRun(MakeRun("r2")));
   EXPECT_EQ(Runs(), 2u);
-  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, "RUNNING");
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->state, TaskState::kRunning);
   EXPECT_TRUE(cache_->ResolveToken("th")->token.revoked_at);
 }
 
@@ -97,7 +98,8 @@ TEST_F(CachingStoreTest, EachWriteThatCanChangeAHeldRecordClearsIt) {
       {"RevokeToken", [&] { return !!cache_->RevokeToken("th", 7); }},
       {"UpdateTaskState",
        [&] {
-         return !!cache_->UpdateTaskState("d1", "t1", "READY", "READY", "", 8);
+         return !!cache_->UpdateTaskState("d1", "t1", TaskState::kReady,
+                                          TaskState::kReady, "", 8);
        }},
       {"PutTaskConfigs",
        [&] {

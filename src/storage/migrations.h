@@ -1,5 +1,10 @@
-// Migrations: the schema files of migrations/*.sql, embedded at build time
-// (embed_sql.cmake), in ascending version order.
+// Migrations: the schema files of migrations/{sqlite,postgres}/*.sql,
+// embedded at build time (embed_sql.cmake), in ascending version order.
+//
+// Both dialects have the same versions with the same names and make the
+// same tables and columns (migrations_test.cc; postgres_store_test.cc
+// compares the two live schemas): a new migration is written twice, once
+// per folder, under one number.
 #pragma once
 
 #include <string_view>
@@ -13,6 +18,7 @@ struct Migration {
   std::string_view sql;
 };
 
-const std::vector<Migration>& Migrations();
+const std::vector<Migration>& SqliteMigrations();
+const std::vector<Migration>& PostgresMigrations();
 
 }  // namespace sms::storage

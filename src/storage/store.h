@@ -3,8 +3,9 @@
 // Every tenant-owned record is read and written through a method that takes
 // the caller's domain id, and the implementation puts that id in the WHERE
 // clause: a record of another domain is NotFound, exactly like a missing one.
-// Implementations: SqliteStore (sqlite_store.h); a PostgreSQL store runs the
-// same contract suite (store_contract_test.cc) through a factory.
+// Implementations: sqlite/ (the default) and postgres/ (replicas), sharing
+// rows.h and commit_rules.h; both run the contract suite
+// (store_contract_test.cc). docs/architecture.md maps the folder.
 //
 // Errors: kNotFound (no such record in this domain), kAlreadyExists (unique
 // key taken, or an idempotent write repeated with different content),
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "storage/states.h"
 
 namespace sms::storage {
 
@@ -36,7 +38,9 @@ struct User {
   std::string id;
   std::string domain_id;
   std::string name;
-  std::string role;  // admin | operator | viewer | agent
+  // The stored text (admin | operator | viewer | agent); the server parses
+  // it into a Role where it authenticates (ParseRole).
+  std::string role;
   std::string password_hash;
   int64_t created_at = 0;
 };
@@ -92,14 +96,14 @@ struct Task {
   std::string target_ip;
   std::string target_verify_uri;
   bool is_need_consistency_check = true;
-  std::string state;  // READY | RUNNING | ABORTING | ABORT
+  TaskState state = TaskState::kReady;
   std::string current_run_id;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
 
 struct TaskFilter {
-  std::optional<std::string> state;
+  std::optional<TaskState> state;
   std::optional<std::string> name;
   std::optional<std::string> id;
   std::optional<std::string> source_id;
@@ -130,9 +134,9 @@ struct Command {
   std::string source_id;
   std::string task_id;
   std::string run_id;
-  std::string name;        // CONSISTENCY_CHECK | STOP
+  CommandName name = CommandName::kConsistencyCheck;
   std::string param_json;  // opaque to the store
-  std::string state;       // pending | delivered | done | cancelled
+  CommandState state = CommandState::kPending;
   std::string result;
   std::string result_detail;
   int64_t created_at = 0;
@@ -302,7 +306,7 @@ class Store {
   // (compare-and-set); kFailedPrecondition otherwise.
   [[nodiscard]] virtual Status UpdateTaskState(
       const std::string& domain_id, const std::string& id,
-      const std::string& expected_state, const std::string& new_state,
+      TaskState expected_state, TaskState new_state,
       const std::string& current_run_id, int64_t now) = 0;
 
   [[nodiscard]] virtual Status PutTaskConfigs(
@@ -314,9 +318,9 @@ class Store {
   // --- Commands (the agent loop) ---
   // Queues `c` and moves its task from `expected_state` to `new_state` in one
   // transaction (kFailedPrecondition if the task is in another state).
-  [[nodiscard]] virtual Result<Command> EnqueueCommand(
-      const Command& c, const std::string& expected_state,
-      const std::string& new_state) = 0;
+  [[nodiscard]] virtual Result<Command> EnqueueCommand(const Command& c,
+                                                       TaskState expected_state,
+                                                       TaskState new_state) = 0;
   // Returns the oldest pending command of the source and marks it
   // delivered, or nullopt. Also records the poll as the source's heartbeat.
   [[nodiscard]] virtual Result<std::optional<Command>> NextCommand(
@@ -329,14 +333,14 @@ class Store {
   // NotFound.
   [[nodiscard]] virtual Result<Command> LatestDeliveredCommand(
       const std::string& domain_id, const std::string& source_id,
-      const std::string& name) = 0;
+      CommandName name) = 0;
   // Cancels the command only while it is still pending (not yet polled by
   // the agent); kFailedPrecondition otherwise.
   [[nodiscard]] virtual Status CancelPendingCommand(
       const std::string& domain_id, int64_t command_id, int64_t now) = 0;
   [[nodiscard]] virtual Status FinishCommand(const std::string& domain_id,
                                              int64_t command_id,
-                                             const std::string& state,
+                                             CommandState state,
                                              const std::string& result,
                                              const std::string& result_detail,
                                              int64_t now) = 0;

@@ -13,13 +13,17 @@
 #include <thread>
 
 #include "storage/caching_store.h"
-#include "storage/postgres_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
+#include "testing/matchers.h"
 #include "testing/temp_dir.h"
 
 namespace sms::storage {
 namespace {
+
+using ::sms::testing::HasCode;
+using ::sms::testing::IsOk;
 
 struct Backend {
   std::string name;
@@ -86,10 +90,10 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     store_ = GetParam().make(dir_.path());
     ASSERT_NE(store_, nullptr);
-    ASSERT_TRUE(store_->CreateDomain({"d1", "acme", 1}));
-    ASSERT_TRUE(store_->CreateDomain({"d2", "other", 1}));
-    ASSERT_TRUE(store_->UpsertSource(MakeSource("d1", "s1")));
-    ASSERT_TRUE(store_->CreateTask(MakeTask("d1", "t1", "s1")));
+    ASSERT_THAT(store_->CreateDomain({"d1", "acme", 1}), IsOk());
+    ASSERT_THAT(store_->CreateDomain({"d2", "other", 1}), IsOk());
+    ASSERT_THAT(store_->UpsertSource(MakeSource("d1", "s1")), IsOk());
+    ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t1", "s1")), IsOk());
   }
 
   static Source MakeSource(std::string domain, std::string id) {
@@ -117,7 +121,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     t.target_name = "target";
     t.target_ip = "10.0.0.2";
     t.target_verify_uri = "file:///mnt/target";
-    t.state = "READY";
+    t.state = TaskState::kReady;
     t.created_at = 100;
     t.updated_at = 100;
     return t;
@@ -165,86 +169,92 @@ using core::ErrorCode;
 TEST_P(StoreContractTest, DomainsAreUniqueByName) {
   auto again = store_->CreateDomain({"d3", "acme", 1});
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_THAT(again, HasCode(ErrorCode::kAlreadyExists));
   auto d = store_->GetDomainByName("acme");
-  ASSERT_TRUE(d);
+  ASSERT_THAT(d, IsOk());
   EXPECT_EQ(d->id, "d1");
-  EXPECT_EQ(store_->GetDomain("nope").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->GetDomain("nope"), HasCode(ErrorCode::kNotFound));
 }
 
 // Inside a read scope reads answer as outside it, and a write is refused
 // rather than run inside the read transaction; afterwards writes work.
 TEST_P(StoreContractTest, ReadScopeReadsAndRefusesWrites) {
-  ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
+  ASSERT_THAT(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}),
+              IsOk());
   {
     auto scope = store_->BeginReadScope();
     EXPECT_EQ(store_->GetDomainByName("acme")->id, "d1");
     EXPECT_EQ(store_->GetUserByName("d1", "alice")->id, "u1");
-    EXPECT_EQ(store_->GetDomain("nope").error().code, ErrorCode::kNotFound);
+    EXPECT_THAT(store_->GetDomain("nope"), HasCode(ErrorCode::kNotFound));
     if (scope) {
       auto w = store_->CreateUser({"u2", "d1", "bob", "admin", "ph", 1});
       ASSERT_FALSE(w);
-      EXPECT_EQ(w.error().code, ErrorCode::kInternal);
+      EXPECT_THAT(w, HasCode(ErrorCode::kInternal));
       EXPECT_EQ(store_->BeginReadScope(), nullptr) << "scopes do not nest";
     }
   }
-  ASSERT_TRUE(store_->CreateUser({"u2", "d1", "bob", "admin", "ph", 1}));
+  ASSERT_THAT(store_->CreateUser({"u2", "d1", "bob", "admin", "ph", 1}),
+              IsOk());
   EXPECT_EQ(store_->GetUserByName("d1", "bob")->id, "u2");
 }
 
 TEST_P(StoreContractTest, UsersAreScopedByDomain) {
-  ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
-  ASSERT_TRUE(store_->CreateUser({"u2", "d2", "alice", "viewer", "ph2", 1}));
+  ASSERT_THAT(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}),
+              IsOk());
+  ASSERT_THAT(store_->CreateUser({"u2", "d2", "alice", "viewer", "ph2", 1}),
+              IsOk());
   auto a = store_->GetUserByName("d1", "alice");
-  ASSERT_TRUE(a);
+  ASSERT_THAT(a, IsOk());
   EXPECT_EQ(a->id, "u1");
   EXPECT_EQ(a->role, "admin");
   EXPECT_EQ(store_->GetUserByName("d2", "alice")->id, "u2");
-  EXPECT_EQ(store_->GetUser("d2", "u1").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->GetUser("d2", "u1"), HasCode(ErrorCode::kNotFound));
   EXPECT_EQ(
       store_->CreateUser({"u3", "d1", "alice", "admin", "x", 1}).error().code,
       ErrorCode::kAlreadyExists);
 }
 
 TEST_P(StoreContractTest, CredentialsAndTokensRevoke) {
-  ASSERT_TRUE(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}));
-  ASSERT_TRUE(store_->CreateCredential({"AK1", "d1", "u1", "SK1", 5, {}}));
+  ASSERT_THAT(store_->CreateUser({"u1", "d1", "alice", "admin", "ph", 1}),
+              IsOk());
+  ASSERT_THAT(store_->CreateCredential({"AK1", "d1", "u1", "SK1", 5, {}}),
+              IsOk());
   auto c = store_->GetCredential("AK1");
-  ASSERT_TRUE(c);
+  ASSERT_THAT(c, IsOk());
   EXPECT_EQ(c->secret_key, "SK1");
   EXPECT_FALSE(c->revoked_at.has_value());
-  ASSERT_TRUE(store_->RevokeCredential("AK1", 9));
+  ASSERT_THAT(store_->RevokeCredential("AK1", 9), IsOk());
   EXPECT_EQ(store_->GetCredential("AK1")->revoked_at, 9);
-  EXPECT_EQ(store_->RevokeCredential("AK1", 10).error().code,
-            ErrorCode::kNotFound);
+  EXPECT_THAT(store_->RevokeCredential("AK1", 10),
+              HasCode(ErrorCode::kNotFound));
 
-  ASSERT_TRUE(store_->CreateToken({"hash1", "d1", "u1", 1, 100, {}}));
+  ASSERT_THAT(store_->CreateToken({"hash1", "d1", "u1", 1, 100, {}}), IsOk());
   auto t = store_->GetToken("hash1");
-  ASSERT_TRUE(t);
+  ASSERT_THAT(t, IsOk());
   EXPECT_EQ(t->expires_at, 100);
   auto resolved = store_->ResolveToken("hash1");
-  ASSERT_TRUE(resolved);
+  ASSERT_THAT(resolved, IsOk());
   EXPECT_EQ(resolved->user.name, "alice");
   EXPECT_EQ(resolved->user.role, "admin");
   EXPECT_EQ(resolved->domain.name, "acme");
   EXPECT_EQ(resolved->token.expires_at, 100);
-  EXPECT_EQ(store_->ResolveToken("nope").error().code, ErrorCode::kNotFound);
-  ASSERT_TRUE(store_->RevokeToken("hash1", 50));
+  EXPECT_THAT(store_->ResolveToken("nope"), HasCode(ErrorCode::kNotFound));
+  ASSERT_THAT(store_->RevokeToken("hash1", 50), IsOk());
   EXPECT_EQ(store_->ResolveToken("hash1")->token.revoked_at, 50);
   EXPECT_EQ(store_->GetToken("hash1")->revoked_at, 50);
-  EXPECT_EQ(store_->GetToken("nope").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->GetToken("nope"), HasCode(ErrorCode::kNotFound));
 }
 
 TEST_P(StoreContractTest, SignaturesAreRememberedUntilTheyExpire) {
-  ASSERT_TRUE(store_->RememberSignature("AK1:aa", 100, 10));
-  EXPECT_EQ(store_->RememberSignature("AK1:aa", 100, 50).error().code,
-            ErrorCode::kAlreadyExists);
-  ASSERT_TRUE(store_->RememberSignature("AK1:bb", 100, 50));
-  ASSERT_TRUE(store_->RememberSignature("AK2:aa", 100, 50));
+  ASSERT_THAT(store_->RememberSignature("AK1:aa", 100, 10), IsOk());
+  EXPECT_THAT(store_->RememberSignature("AK1:aa", 100, 50),
+              HasCode(ErrorCode::kAlreadyExists));
+  ASSERT_THAT(store_->RememberSignature("AK1:bb", 100, 50), IsOk());
+  ASSERT_THAT(store_->RememberSignature("AK2:aa", 100, 50), IsOk());
   // Expired at 100: dropped by the next call, so the key is accepted again.
-  ASSERT_TRUE(store_->RememberSignature("AK1:aa", 300, 100));
-  EXPECT_EQ(store_->RememberSignature("AK1:aa", 300, 200).error().code,
-            ErrorCode::kAlreadyExists);
+  ASSERT_THAT(store_->RememberSignature("AK1:aa", 300, 100), IsOk());
+  EXPECT_THAT(store_->RememberSignature("AK1:aa", 300, 200),
+              HasCode(ErrorCode::kAlreadyExists));
 }
 
 TEST_P(StoreContractTest, ConcurrentReplaysOfOneSignatureLandOnce) {
@@ -269,13 +279,13 @@ TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
   s.name = "web";
   s.hostname = "web01";
   auto first = store_->UpsertSource(s);
-  ASSERT_TRUE(first);
+  ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->id, "s9");
   Source again = s;
   again.id = "s10";
   again.ip = "10.9.9.9";
   auto second = store_->UpsertSource(again);
-  ASSERT_TRUE(second);
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->id, "s9");
   EXPECT_EQ(second->ip, "10.9.9.9");
   // The same name in another domain is another source.
@@ -283,9 +293,9 @@ TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
   other.id = "s11";
   other.domain_id = "d2";
   EXPECT_EQ(store_->UpsertSource(other)->id, "s11");
-  EXPECT_EQ(store_->GetSource("d2", "s9").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->GetSource("d2", "s9"), HasCode(ErrorCode::kNotFound));
   auto page = store_->ListSources("d1", {});
-  ASSERT_TRUE(page);
+  ASSERT_THAT(page, IsOk());
   EXPECT_EQ(page->count, 2);  // s1 and s9
   SourceFilter by_name;
   by_name.name = "web";
@@ -293,27 +303,27 @@ TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
 }
 
 TEST_P(StoreContractTest, TasksAreScopedByDomain) {
-  EXPECT_TRUE(store_->GetTask("d1", "t1"));
-  EXPECT_EQ(store_->GetTask("d2", "t1").error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(store_->DeleteTask("d2", "t1").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->GetTask("d1", "t1"), IsOk());
+  EXPECT_THAT(store_->GetTask("d2", "t1"), HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->DeleteTask("d2", "t1"), HasCode(ErrorCode::kNotFound));
   EXPECT_EQ(store_->ListTasks("d2", {})->count, 0);
-  EXPECT_EQ(store_->PutTaskConfigs("d2", "t1", {{"K", "V"}}).error().code,
-            ErrorCode::kNotFound);
-  EXPECT_EQ(store_->GetTaskConfigs("d2", "t1").error().code,
-            ErrorCode::kNotFound);
-  EXPECT_TRUE(store_->GetTask("d1", "t1"));
+  EXPECT_THAT(store_->PutTaskConfigs("d2", "t1", {{"K", "V"}}),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->GetTaskConfigs("d2", "t1"),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->GetTask("d1", "t1"), IsOk());
 }
 
 TEST_P(StoreContractTest, ListTasksFiltersAndPages) {
   for (int i = 2; i <= 5; ++i) {
     Task t = MakeTask("d1", "t" + std::to_string(i), i % 2 ? "s1" : "s2");
     t.created_at = 100 + i;
-    ASSERT_TRUE(store_->CreateTask(t));
+    ASSERT_THAT(store_->CreateTask(t), IsOk());
   }
   TaskFilter f;
   f.limit = 2;
   auto page = store_->ListTasks("d1", f);
-  ASSERT_TRUE(page);
+  ASSERT_THAT(page, IsOk());
   EXPECT_EQ(page->count, 5);
   ASSERT_EQ(page->items.size(), 2u);
   EXPECT_EQ(page->items[0].id, "t5");  // newest first
@@ -328,88 +338,103 @@ TEST_P(StoreContractTest, ListTasksFiltersAndPages) {
 }
 
 TEST_P(StoreContractTest, ConfigsUpsert) {
-  ASSERT_TRUE(store_->PutTaskConfigs("d1", "t1", {{"A", "1"}, {"B", "2"}}));
-  ASSERT_TRUE(store_->PutTaskConfigs("d1", "t1", {{"A", "3"}}));
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1", {{"A", "1"}, {"B", "2"}}),
+              IsOk());
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1", {{"A", "3"}}), IsOk());
   auto c = store_->GetTaskConfigs("d1", "t1");
-  ASSERT_TRUE(c);
+  ASSERT_THAT(c, IsOk());
   ASSERT_EQ(c->size(), 2u);
   EXPECT_EQ((*c)[0].value, "3");
   EXPECT_EQ((*c)[1].value, "2");
 }
 
 TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
-  Command cmd{0,    "d1",      "s1", "t1", "r1", "CONSISTENCY_CHECK",
-              "{}", "pending", "",   "",   5,    5};
-  auto queued = store_->EnqueueCommand(cmd, "READY", "RUNNING");
-  ASSERT_TRUE(queued);
+  const Command cmd{.domain_id = "d1",
+                    .source_id = "s1",
+                    .task_id = "t1",
+                    .run_id = "r1",
+                    .name = CommandName::kConsistencyCheck,
+                    .param_json = "{}",
+                    .state = CommandState::kPending,
+                    .created_at = 5,
+                    .updated_at = 5};
+  auto queued =
+      store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning);
+  ASSERT_THAT(queued, IsOk());
   EXPECT_GT(queued->id, 0);
-  EXPECT_EQ(store_->GetTask("d1", "t1")->state, "RUNNING");
+  EXPECT_EQ(store_->GetTask("d1", "t1")->state, TaskState::kRunning);
   EXPECT_EQ(store_->GetTask("d1", "t1")->current_run_id, "r1");
   // Second enqueue from READY fails: the task is RUNNING.
-  EXPECT_EQ(store_->EnqueueCommand(cmd, "READY", "RUNNING").error().code,
-            ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(
+      store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning),
+      HasCode(ErrorCode::kFailedPrecondition));
   // Another tenant's agent cannot poll this source.
-  EXPECT_EQ(store_->NextCommand("d2", "s1", 6).error().code,
-            ErrorCode::kNotFound);
+  EXPECT_THAT(store_->NextCommand("d2", "s1", 6),
+              HasCode(ErrorCode::kNotFound));
   // Not cancellable by another tenant.
-  EXPECT_EQ(store_->CancelPendingCommand("d2", queued->id, 6).error().code,
-            ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(store_->CancelPendingCommand("d2", queued->id, 6),
+              HasCode(ErrorCode::kFailedPrecondition));
   auto next = store_->NextCommand("d1", "s1", 7);
-  ASSERT_TRUE(next);
+  ASSERT_THAT(next, IsOk());
   ASSERT_TRUE(next->has_value());
   EXPECT_EQ((*next)->run_id, "r1");
-  EXPECT_EQ((*next)->state, "delivered");
+  EXPECT_EQ((*next)->state, CommandState::kDelivered);
   EXPECT_EQ(store_->GetSource("d1", "s1")->last_seen_at, 7);
   auto none = store_->NextCommand("d1", "s1", 8);
-  ASSERT_TRUE(none);
+  ASSERT_THAT(none, IsOk());
   EXPECT_FALSE(none->has_value());
-  EXPECT_EQ(store_->LatestDeliveredCommand("d1", "s1", "CONSISTENCY_CHECK")->id,
-            queued->id);
-  EXPECT_EQ(store_->LatestDeliveredCommand("d1", "s1", "STOP").error().code,
-            ErrorCode::kNotFound);
-  EXPECT_EQ(store_->LatestDeliveredCommand("d2", "s1", "CONSISTENCY_CHECK")
-                .error()
-                .code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      store_->LatestDeliveredCommand("d1", "s1", CommandName::kConsistencyCheck)
+          ->id,
+      queued->id);
+  EXPECT_THAT(store_->LatestDeliveredCommand("d1", "s1", CommandName::kStop),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_EQ(
+      store_->LatestDeliveredCommand("d2", "s1", CommandName::kConsistencyCheck)
+          .error()
+          .code,
+      ErrorCode::kNotFound);
   // Delivered: too late to cancel.
-  EXPECT_EQ(store_->CancelPendingCommand("d1", queued->id, 8).error().code,
-            ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(store_->CancelPendingCommand("d1", queued->id, 8),
+              HasCode(ErrorCode::kFailedPrecondition));
   auto latest = store_->LatestTaskCommand("d1", "t1");
-  ASSERT_TRUE(latest);
+  ASSERT_THAT(latest, IsOk());
   EXPECT_EQ(latest->id, queued->id);
-  ASSERT_TRUE(
-      store_->FinishCommand("d1", latest->id, "done", "success", "{}", 9));
+  ASSERT_TRUE(store_->FinishCommand("d1", latest->id, CommandState::kDone,
+                                    "success", "{}", 9));
   EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->result, "success");
   EXPECT_EQ(
-      store_->FinishCommand("d2", latest->id, "done", "", "", 9).error().code,
+      store_->FinishCommand("d2", latest->id, CommandState::kDone, "", "", 9)
+          .error()
+          .code,
       ErrorCode::kNotFound);
 }
 
 TEST_P(StoreContractTest, CommitRunIsIdempotentByContent) {
   storage::Run r = MakeRun("d1", "t1", "r1", "hash-a");
   auto first = store_->CommitRun(r);
-  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_THAT(first, IsOk()) << first.error().ToString();
   EXPECT_EQ(*first, CommitOutcome::kCommitted);
   EXPECT_EQ(*store_->CommitRun(r), CommitOutcome::kAlreadyCommitted);
   storage::Run changed = MakeRun("d1", "t1", "r1", "hash-b");
-  EXPECT_EQ(store_->CommitRun(changed).error().code, ErrorCode::kAlreadyExists);
+  EXPECT_THAT(store_->CommitRun(changed), HasCode(ErrorCode::kAlreadyExists));
   // The same run id from another tenant is a conflict, never a read.
-  ASSERT_TRUE(store_->CreateTask(MakeTask("d2", "tx", "sx")));
-  EXPECT_EQ(store_->CommitRun(MakeRun("d2", "tx", "r1", "hash-a")).error().code,
-            ErrorCode::kAlreadyExists);
+  ASSERT_THAT(store_->CreateTask(MakeTask("d2", "tx", "sx")), IsOk());
+  EXPECT_THAT(store_->CommitRun(MakeRun("d2", "tx", "r1", "hash-a")),
+              HasCode(ErrorCode::kAlreadyExists));
   auto runs = store_->ListRuns("d1", "t1", 100);
-  ASSERT_TRUE(runs);
+  ASSERT_THAT(runs, IsOk());
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].dirs.size(), 2u);
   EXPECT_EQ((*runs)[0].dirs[1].num_metadata_different_files, 6);
   EXPECT_EQ((*runs)[0].dirs[1].num_bytes_verified, 700);
   EXPECT_TRUE(store_->ListRuns("d2", "t1", 100)->empty());
-  EXPECT_EQ(store_->GetRun("d2", "r1").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->GetRun("d2", "r1"), HasCode(ErrorCode::kNotFound));
 }
 
 TEST_P(StoreContractTest, CommitRunToUnknownTaskIsNotFound) {
-  EXPECT_EQ(store_->CommitRun(MakeRun("d2", "t1", "r1", "h")).error().code,
-            ErrorCode::kNotFound);
+  EXPECT_THAT(store_->CommitRun(MakeRun("d2", "t1", "r1", "h")),
+              HasCode(ErrorCode::kNotFound));
 }
 
 TEST_P(StoreContractTest, RunsAreNewestFirstAndLimited) {
@@ -418,19 +443,28 @@ TEST_P(StoreContractTest, RunsAreNewestFirstAndLimited) {
         store_->CommitRun(MakeRun("d1", "t1", "r" + std::to_string(i), "h")));
   }
   auto runs = store_->ListRuns("d1", "t1", 3);
-  ASSERT_TRUE(runs);
+  ASSERT_THAT(runs, IsOk());
   ASSERT_EQ(runs->size(), 3u);
   EXPECT_EQ((*runs)[0].run_id, "r4");
   EXPECT_EQ((*runs)[2].run_id, "r2");
 }
 
 TEST_P(StoreContractTest, CommitReturnsRunningTaskToReady) {
-  Command cmd{0,    "d1",      "s1", "t1", "r1", "CONSISTENCY_CHECK",
-              "{}", "pending", "",   "",   5,    5};
-  ASSERT_TRUE(store_->EnqueueCommand(cmd, "READY", "RUNNING"));
-  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
-  EXPECT_EQ(store_->GetTask("d1", "t1")->state, "READY");
-  EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->state, "done");
+  const Command cmd{.domain_id = "d1",
+                    .source_id = "s1",
+                    .task_id = "t1",
+                    .run_id = "r1",
+                    .name = CommandName::kConsistencyCheck,
+                    .param_json = "{}",
+                    .state = CommandState::kPending,
+                    .created_at = 5,
+                    .updated_at = 5};
+  ASSERT_THAT(
+      store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning),
+      IsOk());
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
+  EXPECT_EQ(store_->GetTask("d1", "t1")->state, TaskState::kReady);
+  EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->state, CommandState::kDone);
 }
 
 TEST_P(StoreContractTest, DetailsAreInvisibleUntilCommit) {
@@ -439,13 +473,13 @@ TEST_P(StoreContractTest, DetailsAreInvisibleUntilCommit) {
   DetailQuery q;
   q.run_id = "r1";
   EXPECT_TRUE(store_->ListDetails("d1", q)->rows.empty());
-  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
   EXPECT_EQ(store_->ListDetails("d1", q)->rows.size(), 3u);
   EXPECT_EQ(store_->ListDetails("d1", q)->total, 3);
   EXPECT_TRUE(store_->ListDetails("d2", q)->rows.empty());
   // After commit the run is closed to more details.
-  EXPECT_EQ(store_->StageDetails(MakeChunk("r1", 1, 1)).error().code,
-            ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(store_->StageDetails(MakeChunk("r1", 1, 1)),
+              HasCode(ErrorCode::kFailedPrecondition));
 }
 
 TEST_P(StoreContractTest, StageDetailsIsIdempotentPerSeq) {
@@ -453,24 +487,24 @@ TEST_P(StoreContractTest, StageDetailsIsIdempotentPerSeq) {
             StageOutcome::kStaged);
   EXPECT_EQ(*store_->StageDetails(MakeChunk("r1", 0, 3, "a")),
             StageOutcome::kAlreadyStaged);
-  EXPECT_EQ(store_->StageDetails(MakeChunk("r1", 0, 2, "b")).error().code,
-            ErrorCode::kAlreadyExists);
+  EXPECT_THAT(store_->StageDetails(MakeChunk("r1", 0, 2, "b")),
+              HasCode(ErrorCode::kAlreadyExists));
   DetailChunk foreign = MakeChunk("r1", 1, 1);
   foreign.domain_id = "d2";
-  EXPECT_EQ(store_->StageDetails(foreign).error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->StageDetails(foreign), HasCode(ErrorCode::kNotFound));
 }
 
 TEST_P(StoreContractTest, DetailsPageByKeysetAndFilter) {
-  ASSERT_TRUE(store_->StageDetails(MakeChunk("r1", 1, 7)));
-  ASSERT_TRUE(store_->StageDetails(MakeChunk("r1", 0, 5)));
-  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  ASSERT_THAT(store_->StageDetails(MakeChunk("r1", 1, 7)), IsOk());
+  ASSERT_THAT(store_->StageDetails(MakeChunk("r1", 0, 5)), IsOk());
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
   DetailQuery q;
   q.run_id = "r1";
   q.limit = 4;
   std::vector<std::string> seen;
   for (int pages = 0; pages < 10; ++pages) {
     auto page = store_->ListDetails("d1", q);
-    ASSERT_TRUE(page);
+    ASSERT_THAT(page, IsOk());
     EXPECT_EQ(page->total, 12);
     for (const auto& r : page->rows) seen.push_back(r.file.path);
     if (page->rows.size() < 4u) break;
@@ -485,7 +519,7 @@ TEST_P(StoreContractTest, DetailsPageByKeysetAndFilter) {
   filtered.dir_check = "/etc";
   filtered.status = "different";
   auto filtered_page = store_->ListDetails("d1", filtered);
-  ASSERT_TRUE(filtered_page);
+  ASSERT_THAT(filtered_page, IsOk());
   const auto* rows = &filtered_page->rows;
   for (const auto& r : *rows) {
     EXPECT_EQ(r.file.dir_check, "/etc");
@@ -495,21 +529,21 @@ TEST_P(StoreContractTest, DetailsPageByKeysetAndFilter) {
 }
 
 TEST_P(StoreContractTest, DeleteTaskRemovesRunsAndDetails) {
-  ASSERT_TRUE(store_->StageDetails(MakeChunk("r1", 0, 3)));
-  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
-  ASSERT_TRUE(store_->PutTaskConfigs("d1", "t1", {{"A", "1"}}));
-  ASSERT_TRUE(store_->DeleteTask("d1", "t1"));
-  EXPECT_EQ(store_->GetTask("d1", "t1").error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(store_->GetRun("d1", "r1").error().code, ErrorCode::kNotFound);
+  ASSERT_THAT(store_->StageDetails(MakeChunk("r1", 0, 3)), IsOk());
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1", {{"A", "1"}}), IsOk());
+  ASSERT_THAT(store_->DeleteTask("d1", "t1"), IsOk());
+  EXPECT_THAT(store_->GetTask("d1", "t1"), HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->GetRun("d1", "r1"), HasCode(ErrorCode::kNotFound));
   DetailQuery q;
   q.run_id = "r1";
   EXPECT_TRUE(store_->ListDetails("d1", q)->rows.empty());
-  EXPECT_EQ(store_->DeleteTask("d1", "t1").error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(store_->DeleteTask("d1", "t1"), HasCode(ErrorCode::kNotFound));
 }
 
 TEST_P(StoreContractTest, SourceShowsWhetherResultsExist) {
   EXPECT_FALSE(store_->GetSource("d1", "s1")->has_results);
-  ASSERT_TRUE(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")));
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
   EXPECT_TRUE(store_->GetSource("d1", "s1")->has_results);
 }
 
@@ -521,7 +555,7 @@ TEST_P(StoreContractTest, ConcurrentCommitsAllLand) {
         auto r = store_->CommitRun(
             MakeRun("d1", "t1",
                     "r" + std::to_string(t) + "_" + std::to_string(i), "h"));
-        EXPECT_TRUE(r) << r.error().ToString();
+        EXPECT_THAT(r, IsOk());
       }
     });
   }
@@ -545,7 +579,7 @@ TEST_P(StoreContractTest, ConcurrentRetriesOfOneRunCommitOnce) {
   EXPECT_EQ(committed.load(), 1);
   EXPECT_EQ(committed + already + conflict, 8);
   auto runs = store_->ListRuns("d1", "t1", 100);
-  ASSERT_TRUE(runs);
+  ASSERT_THAT(runs, IsOk());
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].dirs.size(), 2u);  // no duplicate directories
   // Which content won decides who conflicts: 6 "a" or 2 "b" callers.
@@ -561,13 +595,13 @@ TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
   sms::testing::TempDir dir;
   std::string path = dir.Join("m.db");
   auto applied = MigrateSqlite(path);
-  ASSERT_TRUE(applied);
-  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2));
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2, 3));
   auto again = MigrateSqlite(path);
-  ASSERT_TRUE(again);
+  ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->empty());
-  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1, 2));
-  EXPECT_TRUE(OpenSqliteStore(path));
+  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(OpenSqliteStore(path), IsOk());
 }
 
 TEST(SqliteStoreTest, DataSurvivesReopen) {
@@ -575,11 +609,11 @@ TEST(SqliteStoreTest, DataSurvivesReopen) {
   std::string path = dir.Join("r.db");
   {
     auto s = OpenSqliteStore(path);
-    ASSERT_TRUE(s);
-    ASSERT_TRUE((*s)->CreateDomain({"d1", "acme", 1}));
+    ASSERT_THAT(s, IsOk());
+    ASSERT_THAT((*s)->CreateDomain({"d1", "acme", 1}), IsOk());
   }
   auto s = OpenSqliteStore(path);
-  ASSERT_TRUE(s);
+  ASSERT_THAT(s, IsOk());
   EXPECT_EQ((*s)->GetDomainByName("acme")->id, "d1");
 }
 

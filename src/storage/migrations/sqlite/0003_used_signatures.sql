@@ -1,4 +1,4 @@
--- 0002_used_signatures: a signed request that changes state is accepted once.
+-- 0003_used_signatures: a signed request that changes state is accepted once.
 -- An AK/SK signature stays valid for the ±15 min X-Sdk-Date window; a
 -- captured request replayed in that window could queue or stop a check,
 -- delete a task or reset its settings. The key is "AK:signature", kept until

@@ -7,10 +7,11 @@
 // directory it may stop and start). Without them those tests are skipped.
 // SMS_TEST_PG_DETAIL_ROWS sets the size of the large run (default 100,000;
 // `SMS_TEST_PG_DETAIL_ROWS=1000000` is the million-row variant of issue 5).
-#include "storage/postgres_store.h"
+#include "storage/postgres/postgres_store.h"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,7 +20,11 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include "storage/sqlite/sqlite_store.h"
+#include "testing/temp_dir.h"
 
 namespace sms::storage {
 namespace {
@@ -61,7 +66,7 @@ class PostgresStoreTest : public ::testing::Test {
     t.type = "MIGRATE_FILE";
     t.os_type = "LINUX";
     t.source_id = "s1";
-    t.state = "READY";
+    t.state = TaskState::kReady;
     ASSERT_TRUE(s.CreateTask(t));
   }
 
@@ -103,6 +108,53 @@ TEST(PostgresUnreachableTest, OpenFailsAsUnavailable) {
   auto u = OpenPostgresStore("postgresql://u:secret@127.0.0.1:1/db", o);
   ASSERT_FALSE(u);
   EXPECT_EQ(u.error().message.find("secret"), std::string::npos);
+}
+
+// The two dialects' migrations make the same tables with the same columns
+// (names; the types are each dialect's own).
+TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
+  ASSERT_NE(Open(), nullptr);
+  using Columns = std::set<std::pair<std::string, std::string>>;
+  Columns pg;
+  {
+    PGconn* conn = PQconnectdb(dsn_.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    const char* values[] = {options_.schema.c_str()};
+    PGresult* r = PQexecParams(conn,
+                               "SELECT table_name, column_name FROM"
+                               " information_schema.columns"
+                               " WHERE table_schema = $1",
+                               1, nullptr, values, nullptr, nullptr, 0);
+    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    for (int i = 0; i < PQntuples(r); ++i)
+      pg.emplace(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    PQclear(r);
+    PQfinish(conn);
+  }
+  Columns lite;
+  {
+    ::sms::testing::TempDir dir;
+    const std::string path = dir.Join("schema.db");
+    ASSERT_TRUE(MigrateSqlite(path).has_value());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT m.name, p.name FROM sqlite_master m,"
+                                 " pragma_table_info(m.name) p"
+                                 " WHERE m.type = 'table'"
+                                 " AND m.name NOT LIKE 'sqlite_%'",
+                                 -1, &q, nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      lite.emplace(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)),
+                   reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+  EXPECT_FALSE(pg.empty());
+  EXPECT_EQ(pg, lite);
 }
 
 TEST_F(PostgresStoreTest, ConcurrentStartsMigrateOnce) {

@@ -1,0 +1,107 @@
+#include "server/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "server/json_fields.h"
+
+namespace sms::server {
+
+using core::Fail;
+using core::Ok;
+
+core::Result<ServerConfig> ReadConfigFile(const std::string& path,
+                                          ServerConfig c) {
+  std::ifstream in(path);
+  if (!in) return Fail(core::NotFound("config file " + path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto obj = ParseJsonObject(ss.str());
+  if (!obj)
+    return Fail(core::InvalidArgument(path + ": " + obj.error().message));
+  for (const auto& [key, value] : *obj) {
+    const std::string k(key);
+    auto bad = [&](const std::string& why) {
+      return Fail(core::InvalidArgument(path + ": " + k + ": " + why));
+    };
+    auto str = [&](std::string* out) -> core::Status {
+      if (!value.is_string()) return bad("expected a string");
+      *out = std::string(value.get_string());
+      return Ok();
+    };
+    auto integer = [&](int64_t* out) -> core::Status {
+      if (!value.is_int64()) return bad("expected an integer");
+      *out = value.get_int64();
+      return Ok();
+    };
+    int64_t n = 0;
+    if (k == "listen") {
+      SMS_RETURN_IF_ERROR(str(&c.listen));
+    } else if (k == "db") {
+      SMS_RETURN_IF_ERROR(str(&c.db));
+    } else if (k == "tls_cert") {
+      SMS_RETURN_IF_ERROR(str(&c.tls_cert));
+    } else if (k == "tls_key") {
+      SMS_RETURN_IF_ERROR(str(&c.tls_key));
+    } else if (k == "console_dir") {
+      SMS_RETURN_IF_ERROR(str(&c.console_dir));
+    } else if (k == "secret_key_file") {
+      SMS_RETURN_IF_ERROR(str(&c.secret_key_file));
+    } else if (k == "io_threads") {
+      SMS_RETURN_IF_ERROR(integer(&n));
+      c.io_threads = static_cast<int>(n);
+    } else if (k == "token_ttl_hours") {
+      SMS_RETURN_IF_ERROR(integer(&c.token_ttl_hours));
+    } else if (k == "pbkdf2_iterations") {
+      SMS_RETURN_IF_ERROR(integer(&n));
+      c.pbkdf2_iterations = static_cast<int>(n);
+    } else if (k == "db_pool_size") {
+      SMS_RETURN_IF_ERROR(integer(&n));
+      if (n < 1 || n > 1000)
+        return Fail(core::InvalidArgument(path + ": db_pool_size: 1..1000"));
+      c.db_pool_size = static_cast<int>(n);
+    } else if (k == "public_metrics") {
+      if (!value.is_bool())
+        return Fail(core::InvalidArgument(
+            path + ": public_metrics: expected true or false"));
+      c.public_metrics = value.get_bool();
+    } else {
+      return Fail(core::InvalidArgument(path + ": unknown key \"" + k + "\""));
+    }
+  }
+  return c;
+}
+
+core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
+  ServerConfig c;
+  // The file.
+  if (!sources.file.empty()) {
+    SMS_ASSIGN_OR_RETURN(c, ReadConfigFile(sources.file, c));
+  }
+  // The environment.
+  auto env = [&](const char* name, std::string* out) {
+    if (const char* v = sources.env(name)) *out = v;
+  };
+  env("SMS_LISTEN", &c.listen);
+  env("SMS_DB", &c.db);
+  env("SMS_CONSOLE_DIR", &c.console_dir);
+  env("SMS_SECRET_KEY_FILE", &c.secret_key_file);
+  if (const char* v = sources.env("SMS_PBKDF2_ITERATIONS"))
+    c.pbkdf2_iterations = std::atoi(v);
+  if (const char* v = sources.env("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
+    c.db_pool_size = std::atoi(v);
+  // The flags.
+  const ServerFlags& f = sources.flags;
+  if (f.listen) c.listen = *f.listen;
+  if (f.db) c.db = *f.db;
+  if (f.tls_cert) c.tls_cert = *f.tls_cert;
+  if (f.tls_key) c.tls_key = *f.tls_key;
+  if (f.io_threads) c.io_threads = *f.io_threads;
+  if (f.console_dir) c.console_dir = *f.console_dir;
+  if (f.secret_key_file) c.secret_key_file = *f.secret_key_file;
+  return c;
+}
+
+}  // namespace sms::server

@@ -1,0 +1,76 @@
+// ServerConfig: how sms-server is configured, and LoadServerConfig, the one
+// place that applies the precedence of its sources:
+//
+//   defaults < config file (--config, serve only) < environment < flags
+//
+// The environment is read through a seam (ConfigSources::env), so the
+// precedence is tested without touching the process's environment
+// (config_test.cc). docs/server.md lists every key, variable and flag.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+
+namespace sms::server {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT
+  std::string db = "sqlite:./var/sms.db";
+  std::string tls_cert;  // PEM chain; with tls_key: HTTPS
+  std::string tls_key;
+  int io_threads = 0;  // 0: one per core
+  int64_t token_ttl_hours = 24;
+  bool public_metrics = true;  // /metrics without authentication
+  int pbkdf2_iterations = 210000;
+  // PostgreSQL: the most connections this process opens (the handler
+  // workers that may wait on storage); replicas x this <= max_connections.
+  int db_pool_size = 16;
+  // The web console's directory; "" finds it beside the binary
+  // (DefaultConsoleDir), "none" turns the console off.
+  std::string console_dir;
+  // The key that seals SKs at rest (auth/secret_box.h); "": PATH.secret
+  // beside a SQLite database (made at first use), none for PostgreSQL.
+  std::string secret_key_file;
+};
+
+// Values given as command-line flags; unset ones leave the value below.
+struct ServerFlags {
+  std::optional<std::string> listen;
+  std::optional<std::string> db;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<int> io_threads;
+  std::optional<std::string> console_dir;
+  std::optional<std::string> secret_key_file;
+};
+
+struct ConfigSources {
+  // The JSON config file (--config); empty: none.
+  std::string file;
+  // Reads an environment variable (null: unset); std::getenv by default.
+  std::function<const char*(const char*)> env = [](const char* name) {
+    return static_cast<const char*>(std::getenv(name));
+  };
+  ServerFlags flags;
+};
+
+// The configuration from `sources`, each value from the highest source that
+// sets it. The environment sets listen (SMS_LISTEN), db (SMS_DB),
+// console_dir (SMS_CONSOLE_DIR), secret_key_file (SMS_SECRET_KEY_FILE),
+// pbkdf2_iterations (SMS_PBKDF2_ITERATIONS) and db_pool_size
+// (SMS_DB_POOL_SIZE, when > 0). kNotFound for a missing file,
+// kInvalidArgument naming the file and key for a bad one (unknown keys are
+// rejected).
+[[nodiscard]] core::Result<ServerConfig> LoadServerConfig(
+    const ConfigSources& sources);
+
+// Reads the JSON config file at `path` over `base` (the keys it sets
+// replace base's values).
+[[nodiscard]] core::Result<ServerConfig> ReadConfigFile(const std::string& path,
+                                                        ServerConfig base);
+
+}  // namespace sms::server

@@ -1,0 +1,101 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "testing/matchers.h"
+#include "testing/temp_dir.h"
+
+namespace sms::server {
+namespace {
+
+using core::ErrorCode;
+using ::sms::testing::HasCode;
+using ::sms::testing::IsOk;
+
+// An environment of its own for each test.
+struct FakeEnv {
+  std::map<std::string, std::string> vars;
+  std::function<const char*(const char*)> Reader() {
+    return [this](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  }
+};
+
+std::string WriteConfig(const ::sms::testing::TempDir& dir,
+                        const std::string& json) {
+  std::string path = dir.Join("sms.json");
+  ::sms::testing::WriteFile(path, json);
+  return path;
+}
+
+TEST(ConfigTest, DefaultsWithoutAnySource) {
+  FakeEnv env;
+  auto c = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->db, "sqlite:./var/sms.db");
+  EXPECT_EQ(c->db_pool_size, 16);
+  EXPECT_EQ(c->pbkdf2_iterations, 210000);
+  EXPECT_TRUE(c->public_metrics);
+}
+
+TEST(ConfigTest, FileBelowEnvironmentBelowFlags) {
+  ::sms::testing::TempDir dir;
+  const std::string file = WriteConfig(
+      dir, R"({"listen":"0.0.0.0:1","db":"sqlite:/f.db","tls_cert":"f.pem",
+              "io_threads":3,"db_pool_size":5,"pbkdf2_iterations":1000,
+              "public_metrics":false,"token_ttl_hours":2})");
+  FakeEnv env;
+  env.vars = {{"SMS_LISTEN", "0.0.0.0:2"},
+              {"SMS_DB", "sqlite:/env.db"},
+              {"SMS_DB_POOL_SIZE", "7"}};
+  ConfigSources sources{.file = file, .env = env.Reader()};
+  sources.flags.db = "sqlite:/flag.db";
+  auto c = LoadServerConfig(sources);
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->listen, "0.0.0.0:2");      // env over file
+  EXPECT_EQ(c->db, "sqlite:/flag.db");    // flag over env
+  EXPECT_EQ(c->db_pool_size, 7);          // env over file
+  EXPECT_EQ(c->pbkdf2_iterations, 1000);  // file (no env)
+  EXPECT_EQ(c->tls_cert, "f.pem");        // file only
+  EXPECT_EQ(c->io_threads, 3);
+  EXPECT_EQ(c->token_ttl_hours, 2);
+  EXPECT_FALSE(c->public_metrics);
+}
+
+TEST(ConfigTest, ANonPositivePoolSizeInTheEnvironmentIsIgnored) {
+  FakeEnv env;
+  env.vars = {{"SMS_DB_POOL_SIZE", "0"}};
+  auto c = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->db_pool_size, 16);
+}
+
+TEST(ConfigTest, BadFilesNameTheFileAndTheKey) {
+  ::sms::testing::TempDir dir;
+  FakeEnv env;
+  auto unknown = LoadServerConfig(
+      {.file = WriteConfig(dir, R"({"lisen":"x"})"), .env = env.Reader()});
+  ASSERT_THAT(unknown, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_NE(unknown.error().message.find("unknown key \"lisen\""),
+            std::string::npos);
+  auto type = LoadServerConfig(
+      {.file = WriteConfig(dir, R"({"io_threads":"4"})"), .env = env.Reader()});
+  ASSERT_THAT(type, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_NE(type.error().message.find("io_threads: expected an integer"),
+            std::string::npos);
+  auto range = LoadServerConfig(
+      {.file = WriteConfig(dir, R"({"db_pool_size":0})"), .env = env.Reader()});
+  EXPECT_THAT(range, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(
+      LoadServerConfig({.file = dir.Join("missing.json"), .env = env.Reader()}),
+      HasCode(ErrorCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace sms::server

@@ -1,0 +1,74 @@
+// The route table's types, shared by api.cc (matching, authentication,
+// body parsing) and routes.cc (the table: one entry per route, naming its
+// handler). Internal to the server.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/api.h"
+#include "server/identity.h"
+#include "server/json_fields.h"
+
+namespace sms::server {
+
+// The first header named `name` (lower case), any case on the wire.
+const std::string* FindHeader(const Headers& h, std::string_view name);
+
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  Headers extra;
+};
+
+struct Api::Context {
+  const HttpRequest* req = nullptr;
+  std::string request_id;
+  std::string route = "unmatched";
+  std::string path;
+  std::string query_text;
+  QueryParams query;
+  std::map<std::string, std::string> params;
+  std::optional<Identity> who;
+  json::object body;
+  std::string error_code;
+};
+
+using Handler = std::function<ApiResult<Reply>(Api::Context&)>;
+
+// One route. Declared with designated initialisers in routes.cc; the
+// defaults are the common case (authenticated, no body, writes, a signed
+// request may be repeated).
+struct Api::Route {
+  std::string method;   // "GET"
+  std::string pattern;  // "/v3/tasks/{task_id}": {x} is a UUID path id
+  // Needs an X-Auth-Token or an AK/SK signature (ctx.who is set).
+  bool auth = true;
+  // Parses the body as a JSON object into ctx.body (415/413/400 first).
+  bool json_body = false;
+  // Writes nothing (Api::ReadOnly: may run in a read snapshot).
+  bool read_only = false;
+  // A signed request here is accepted once: a replay could repeat a state
+  // change. Routes whose repeat is harmless by their body (uploads,
+  // registration, export) leave it false.
+  bool signature_once = false;
+  Handler handler;
+  // Filled from `pattern` by the Api.
+  std::vector<std::string> segments;
+};
+
+// A service's JSON result as a 200 (or `status`) reply.
+inline ApiResult<Reply> JsonReply(ApiResult<json::value> v, int status = 200) {
+  if (!v) return tl::unexpected(v.error());
+  Reply r;
+  r.status = status;
+  r.body = ToJson(*v);
+  return r;
+}
+
+}  // namespace sms::server

@@ -1,0 +1,269 @@
+// The PostgreSQL driver: connections (libpq) with their prepared
+// statements, bound parameters, result rows and transactions, under the
+// PostgresStore (store_impl.h in this folder).
+//
+// Thread-compatible: a Connection is used by one thread at a time (the
+// store's pool hands it out).
+#pragma once
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+#include "storage/postgres/postgres_store.h"
+
+namespace sms::storage::postgres {
+
+using core::Fail;
+using core::Ok;
+using core::Result;
+using core::Status;
+
+// Maps a failed result (or a failed connection) to an Error. The message
+// names the operation and PostgreSQL's primary message, never the SQL text.
+core::Error PgError(PGconn* conn, const PGresult* res, const char* what);
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+inline int64_t ParseInt(const char* s) { return std::strtoll(s, nullptr, 10); }
+
+class Rows;
+
+// One row of Rows, in the shape the shared readers take (storage/rows.h).
+class Row final {
+ public:
+  Row(const Rows& rows, int i) : rows_(rows), i_(i) {}
+  std::string Text(int col) const;
+  int64_t Int(int col) const;
+  bool Bool(int col) const;
+  std::optional<int64_t> OptInt(int col) const;
+
+ private:
+  const Rows& rows_;
+  int i_;
+};
+
+// The rows of one statement. Columns are read as text (libpq text format).
+class Rows final {
+ public:
+  explicit Rows(ResultPtr r) : r_(std::move(r)) {}
+  int size() const { return PQntuples(r_.get()); }
+  bool empty() const { return size() == 0; }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col),
+                       PQgetlength(r_.get(), row, col));
+  }
+  int64_t Int(int row, int col) const {
+    return ParseInt(PQgetvalue(r_.get(), row, col));
+  }
+  bool Bool(int row, int col) const {
+    return PQgetvalue(r_.get(), row, col)[0] == 't';
+  }
+  bool IsNull(int row, int col) const {
+    return PQgetisnull(r_.get(), row, col) != 0;
+  }
+  std::optional<int64_t> OptInt(int row, int col) const {
+    if (IsNull(row, col)) return std::nullopt;
+    return Int(row, col);
+  }
+  Row At(int row) const { return Row(*this, row); }
+  // Rows changed by an INSERT/UPDATE/DELETE.
+  int64_t affected() const { return ParseInt(PQcmdTuples(r_.get())); }
+
+ private:
+  ResultPtr r_;
+};
+
+inline std::string Row::Text(int col) const { return rows_.Text(i_, col); }
+inline int64_t Row::Int(int col) const { return rows_.Int(i_, col); }
+inline bool Row::Bool(int col) const { return rows_.Bool(i_, col); }
+inline std::optional<int64_t> Row::OptInt(int col) const {
+  return rows_.OptInt(i_, col);
+}
+
+// Bound parameters, sent in text format; PostgreSQL casts them to the
+// column types.
+class Params final {
+ public:
+  Params& Add(std::string v) {
+    values_.emplace_back(std::move(v));
+    return *this;
+  }
+  Params& Add(const char* v) { return Add(std::string(v)); }
+  Params& Add(int64_t v) { return Add(std::to_string(v)); }
+  Params& Add(int v) { return Add(static_cast<int64_t>(v)); }
+  Params& Add(bool v) { return Add(std::string(v ? "t" : "f")); }
+  Params& Add(const std::optional<int64_t>& v) {
+    if (v) return Add(*v);
+    return AddNull();
+  }
+  Params& Add(const std::optional<std::string>& v) {
+    if (v) return Add(*v);
+    return AddNull();
+  }
+  Params& AddNull() {
+    values_.emplace_back(std::nullopt);
+    return *this;
+  }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> Pointers() const {
+    std::vector<const char*> out;
+    out.reserve(values_.size());
+    for (const auto& v : values_) out.push_back(v ? v->c_str() : nullptr);
+    return out;
+  }
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+// One connection with its prepared-statement cache.
+// Thread-compatible: used by one thread at a time (the pool hands it out).
+class Connection final {
+ public:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+  ~Connection() { PQfinish(conn_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // True while the link looks usable, checked without a round trip. An idle
+  // connection receives nothing (we never LISTEN), so a readable socket
+  // means the server sent its last words (a FATAL on shutdown) or closed
+  // it: the connection is replaced instead of failing the next call.
+  bool Healthy() {
+    if (PQstatus(conn_) != CONNECTION_OK) return false;
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0;
+  }
+  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+
+  // Runs `sql` as a prepared statement with `params`.
+  Result<Rows> Exec(const char* sql, const Params& params) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "sms_" + std::to_string(prepared_.size());
+      ResultPtr r(PQprepare(conn_, name.c_str(), sql, params.size(), nullptr));
+      if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+        return Fail(PgError(conn_, r.get(), "prepare"));
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    std::vector<const char*> values = params.Pointers();
+    ResultPtr r(PQexecPrepared(conn_, it->second.c_str(), params.size(),
+                               values.data(), nullptr, nullptr, 0));
+    ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+      return Fail(PgError(conn_, r.get(), "query"));
+    return Rows(std::move(r));
+  }
+  Result<Rows> Exec(const char* sql) { return Exec(sql, Params()); }
+  Result<Rows> Exec(const std::string& sql, const Params& params) {
+    return Exec(sql.c_str(), params);
+  }
+
+  // Runs a parameterless script (one or more statements): transaction
+  // control and migrations only.
+  Status Script(const char* sql, const char* what) {
+    ResultPtr r(PQexec(conn_, sql));
+    ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+      return Fail(PgError(conn_, r.get(), what));
+    return Ok();
+  }
+
+  // COPY ... FROM STDIN with `data` in COPY text format.
+  Status CopyIn(const char* sql, const std::string& data) {
+    ResultPtr r(PQexec(conn_, sql));
+    if (!r || PQresultStatus(r.get()) != PGRES_COPY_IN)
+      return Fail(PgError(conn_, r.get(), "copy"));
+    constexpr size_t kPiece = 1 << 20;
+    for (size_t off = 0; off < data.size(); off += kPiece) {
+      size_t n = std::min(kPiece, data.size() - off);
+      if (PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) != 1)
+        return Fail(PgError(conn_, nullptr, "copy"));
+    }
+    if (PQputCopyEnd(conn_, nullptr) != 1)
+      return Fail(PgError(conn_, nullptr, "copy"));
+    Status out = Ok();
+    while (PGresult* raw = PQgetResult(conn_)) {
+      ResultPtr res(raw);
+      if (PQresultStatus(raw) != PGRES_COMMAND_OK && out)
+        out = Fail(PgError(conn_, raw, "copy"));
+    }
+    return out;
+  }
+
+  PGconn* raw() { return conn_; }
+
+ private:
+  PGconn* conn_;
+  std::unordered_map<std::string, std::string> prepared_;
+};
+
+// Opens one connection: `conninfo` expanded by libpq (URI or keyword
+// string), with our defaults before it (so the string overrides them) and
+// the schema's search_path after it.
+Result<std::unique_ptr<Connection>> Connect(const std::string& conninfo,
+                                            const PostgresOptions& options);
+
+class Txn final {
+ public:
+  explicit Txn(Connection& c) : c_(c) {}
+  ~Txn() {
+    if (open_ && !c_.broken()) (void)c_.Script("ROLLBACK", "rollback");
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // A read-write transaction (READ COMMITTED; writers lock what they check).
+  Status Begin() { return Start("BEGIN"); }
+  // One consistent snapshot for several reads.
+  Status BeginSnapshot() {
+    return Start("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  // A snapshot for keyset paging: sorting is priced out, so the planner
+  // walks an index in the page's order from the marker even when the
+  // table's statistics do not know the run yet (right after a large
+  // upload), instead of reading the whole run and sorting it.
+  Status BeginKeysetSnapshot() {
+    return Start(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+        " SET LOCAL enable_sort = off");
+  }
+  Status Commit() {
+    open_ = false;
+    return c_.Script("COMMIT", "commit");
+  }
+
+ private:
+  Status Start(const char* sql) {
+    SMS_RETURN_IF_ERROR(c_.Script(sql, "begin"));
+    open_ = true;
+    return Ok();
+  }
+  Connection& c_;
+  bool open_ = false;
+};
+
+// Appends `v` to a COPY text-format row, escaping the delimiter, newlines
+// and backslashes.
+void CopyField(std::string* out, const std::string& v);
+
+// PostgreSQL array literals, bound as one parameter each (text format):
+// {"a","b\"c"} and {1,2}. Elements are quoted, so commas, braces, quotes
+// and backslashes in values stay data.
+std::string TextArray(const std::vector<std::string>& values);
+std::string IntArray(const std::vector<int64_t>& values);
+
+}  // namespace sms::storage::postgres

@@ -1,0 +1,216 @@
+// PostgresStore (store_impl.h): domains, users, credentials, tokens and used
+// signatures.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/postgres/store_impl.h"
+#include "storage/rows.h"
+
+namespace sms::storage::postgres {
+
+Status PostgresStore::CreateDomain(const Domain& d) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(d.id).Add(d.name).Add(d.created_at);
+  return c
+      ->Exec(
+          "INSERT INTO domains (id, name, created_at)"
+          " VALUES ($1, $2, $3)",
+          p)
+      .map([](Rows&&) {});
+}
+
+Result<Domain> PostgresStore::GetDomainByName(const std::string& name) {
+  return GetDomainBy(
+      "SELECT id, name, created_at FROM domains"
+      " WHERE name = $1",
+      name);
+}
+
+Result<Domain> PostgresStore::GetDomain(const std::string& id) {
+  return GetDomainBy(
+      "SELECT id, name, created_at FROM domains"
+      " WHERE id = $1",
+      id);
+}
+
+Status PostgresStore::CreateUser(const User& u) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(u.id).Add(u.domain_id).Add(u.name).Add(u.role);
+  p.Add(u.password_hash).Add(u.created_at);
+  return c
+      ->Exec(
+          "INSERT INTO users (id, domain_id, name, role,"
+          " password_hash, created_at)"
+          " VALUES ($1, $2, $3, $4, $5, $6)",
+          p)
+      .map([](Rows&&) {});
+}
+
+Result<User> PostgresStore::GetUserByName(const std::string& domain_id,
+                                          const std::string& name) {
+  return GetUserBy(
+      "SELECT id, domain_id, name, role, password_hash,"
+      " created_at FROM users WHERE domain_id = $1"
+      " AND name = $2",
+      domain_id, name);
+}
+
+Result<User> PostgresStore::GetUser(const std::string& domain_id,
+                                    const std::string& id) {
+  return GetUserBy(
+      "SELECT id, domain_id, name, role, password_hash,"
+      " created_at FROM users WHERE domain_id = $1"
+      " AND id = $2",
+      domain_id, id);
+}
+
+Status PostgresStore::CreateCredential(const Credential& cr) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(cr.access_key).Add(cr.domain_id).Add(cr.user_id);
+  p.Add(cr.secret_key).Add(cr.created_at).Add(cr.revoked_at);
+  return c
+      ->Exec(
+          "INSERT INTO credentials (access_key, domain_id, user_id,"
+          " secret_key, created_at, revoked_at)"
+          " VALUES ($1, $2, $3, $4, $5, $6)",
+          p)
+      .map([](Rows&&) {});
+}
+
+Result<Credential> PostgresStore::GetCredential(const std::string& access_key) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(access_key);
+  SMS_ASSIGN_OR_RETURN(
+      Rows r, c->Exec("SELECT access_key, domain_id, user_id, secret_key,"
+                      " created_at, revoked_at FROM credentials"
+                      " WHERE access_key = $1",
+                      p));
+  if (r.empty()) return Fail(core::NotFound("credential not found"));
+  return rows::ReadCredential(r.At(0));
+}
+
+Status PostgresStore::RevokeCredential(const std::string& access_key,
+                                       int64_t now) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(now).Add(access_key);
+  SMS_ASSIGN_OR_RETURN(Rows r,
+                       c->Exec("UPDATE credentials SET revoked_at = $1"
+                               " WHERE access_key = $2 AND revoked_at IS NULL",
+                               p));
+  if (r.affected() == 0)
+    return Fail(core::NotFound("credential not found or already revoked"));
+  return Ok();
+}
+
+Status PostgresStore::CreateToken(const Token& t) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(t.token_hash).Add(t.domain_id).Add(t.user_id);
+  p.Add(t.issued_at).Add(t.expires_at).Add(t.revoked_at);
+  return c
+      ->Exec(
+          "INSERT INTO tokens (token_hash, domain_id, user_id,"
+          " issued_at, expires_at, revoked_at)"
+          " VALUES ($1, $2, $3, $4, $5, $6)",
+          p)
+      .map([](Rows&&) {});
+}
+
+Result<Token> PostgresStore::GetToken(const std::string& token_hash) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(token_hash);
+  SMS_ASSIGN_OR_RETURN(
+      Rows r, c->Exec("SELECT token_hash, domain_id, user_id, issued_at,"
+                      " expires_at, revoked_at FROM tokens"
+                      " WHERE token_hash = $1",
+                      p));
+  if (r.empty()) return Fail(core::NotFound("token not found"));
+  return rows::ReadToken(r.At(0));
+}
+
+// The per-request authentication path: one round trip.
+Result<TokenIdentity> PostgresStore::ResolveToken(
+    const std::string& token_hash) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(token_hash);
+  SMS_ASSIGN_OR_RETURN(
+      Rows r,
+      c->Exec("SELECT t.token_hash, t.domain_id, t.user_id, t.issued_at,"
+              " t.expires_at, t.revoked_at, u.name, u.role,"
+              " u.password_hash, u.created_at, d.name, d.created_at"
+              " FROM tokens t JOIN users u ON u.id = t.user_id"
+              " AND u.domain_id = t.domain_id"
+              " JOIN domains d ON d.id = t.domain_id"
+              " WHERE t.token_hash = $1",
+              p));
+  if (r.empty()) return Fail(core::NotFound("token not found"));
+  return rows::ReadTokenIdentity(r.At(0));
+}
+
+Status PostgresStore::RevokeToken(const std::string& token_hash, int64_t now) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(now).Add(token_hash);
+  SMS_ASSIGN_OR_RETURN(Rows r,
+                       c->Exec("UPDATE tokens SET revoked_at = $1"
+                               " WHERE token_hash = $2 AND revoked_at IS NULL",
+                               p));
+  if (r.affected() == 0)
+    return Fail(core::NotFound("token not found or already revoked"));
+  return Ok();
+}
+
+Status PostgresStore::RememberSignature(const std::string& key,
+                                        int64_t expires_at, int64_t now) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params purge;
+  purge.Add(now);
+  SMS_ASSIGN_OR_RETURN(Rows gone,
+                       c->Exec("DELETE FROM used_signatures WHERE sig_key IN"
+                               " (SELECT sig_key FROM used_signatures"
+                               " WHERE expires_at <= $1 LIMIT 100"
+                               " FOR UPDATE SKIP LOCKED)",
+                               purge));
+  (void)gone;
+  Params p;
+  p.Add(key).Add(expires_at);
+  // One statement: of two replicas seeing the same key, one inserts.
+  SMS_ASSIGN_OR_RETURN(
+      Rows r, c->Exec("INSERT INTO used_signatures (sig_key, expires_at)"
+                      " VALUES ($1, $2) ON CONFLICT (sig_key) DO NOTHING",
+                      p));
+  if (r.affected() == 0)
+    return Fail(core::AlreadyExists("signature already used"));
+  return Ok();
+}
+
+Result<Domain> PostgresStore::GetDomainBy(const char* sql,
+                                          const std::string& v) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(v);
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(sql, p));
+  if (r.empty()) return Fail(core::NotFound("domain not found"));
+  return rows::ReadDomain(r.At(0));
+}
+
+Result<User> PostgresStore::GetUserBy(const char* sql,
+                                      const std::string& domain_id,
+                                      const std::string& v) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(v);
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(sql, p));
+  if (r.empty()) return Fail(core::NotFound("user not found"));
+  return rows::ReadUser(r.At(0));
+}
+
+}  // namespace sms::storage::postgres

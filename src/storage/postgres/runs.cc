@@ -1,0 +1,292 @@
+// PostgresStore (store_impl.h): runs, their directories and file details.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/commit_rules.h"
+#include "storage/postgres/store_impl.h"
+#include "storage/rows.h"
+
+namespace sms::storage::postgres {
+namespace {
+
+// rows::kRunColumns of the run aliased r (beside run_dirs, which has a
+// run_id too).
+constexpr char kRunColumnsOfR[] =
+    "r.run_id, r.domain_id, r.task_id, r.started_time, r.finished_time,"
+    " r.check_result, r.mode, r.hash_algorithm, r.error_msg, r.content_hash,"
+    " r.committed_at";
+
+}  // namespace
+
+Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Txn txn(*c);
+  SMS_RETURN_IF_ERROR(txn.Begin());
+  // The task row lock serialises every commit and staging of this task,
+  // across replicas: the checks below see what the last holder wrote.
+  SMS_ASSIGN_OR_RETURN(Task task, GetTaskOn(*c, run.domain_id, run.task_id,
+                                            /*lock=*/true));
+  {
+    Params p;
+    p.Add(run.run_id).Add(run.domain_id).Add(run.task_id);
+    // One row: the run committed under this id (NULLs if none), and
+    // whether the id was staged with details by another task or tenant.
+    SMS_ASSIGN_OR_RETURN(
+        Rows r,
+        c->Exec("SELECT r.domain_id, r.task_id, r.content_hash,"
+                " EXISTS (SELECT 1 FROM detail_chunks WHERE run_id = $1"
+                "  AND (domain_id <> $2 OR task_id <> $3))"
+                " FROM (SELECT 1) one LEFT JOIN runs r ON r.run_id = $1",
+                p));
+    if (!r.IsNull(0, 0))
+      return RepeatedCommit(run, {.domain_id = r.Text(0, 0),
+                                  .task_id = r.Text(0, 1),
+                                  .content_hash = r.Text(0, 2)});
+    SMS_RETURN_IF_ERROR(CheckRunIdOwner(r.Bool(0, 3)));
+  }
+  {
+    // The run and its directories in one statement (the directories as
+    // arrays, unnested in order). A run id committed meanwhile for another
+    // task (whose lock we do not hold) fails on the unique key:
+    // kAlreadyExists, as above.
+    std::vector<std::string> dir_check;
+    std::vector<int64_t> counters[8];
+    for (const DirResult& d : run.dirs) {
+      dir_check.push_back(d.dir_check);
+      const int64_t values[8] = {d.num_total_files,
+                                 d.num_different_files,
+                                 d.num_target_miss_files,
+                                 d.num_target_more_files,
+                                 d.num_changed_files,
+                                 d.num_error_files,
+                                 d.num_metadata_different_files,
+                                 d.num_bytes_verified};
+      for (int i = 0; i < 8; ++i) counters[i].push_back(values[i]);
+    }
+    Params p;
+    rows::RunValues(run, [&p](const auto& v) { p.Add(v); });
+    p.Add(TextArray(dir_check));
+    for (const auto& v : counters) p.Add(IntArray(v));
+    static const std::string kSql = rows::Sql(
+        {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
+         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+         " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
+         rows::kDirColumns,
+         ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
+         " x.e, x.f, x.g, x.h FROM run, unnest($12::text[], $13::bigint[],"
+         " $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[],"
+         " $18::bigint[], $19::bigint[], $20::bigint[]) WITH ORDINALITY"
+         " AS x (dir_check, a, b, c, d, e, f, g, h, ord)"});
+    SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
+  }
+  if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
+    SMS_RETURN_IF_ERROR(SetTaskStateOn(*c, run.domain_id, run.task_id,
+                                       task.state, *next, run.run_id,
+                                       run.committed_at));
+    Params p;
+    p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);
+    SMS_RETURN_IF_ERROR(
+        c->Exec("UPDATE commands SET state = 'done', updated_at = $1"
+                " WHERE domain_id = $2 AND run_id = $3"
+                " AND state IN ('pending', 'delivered')",
+                p));
+  }
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return CommitOutcome::kCommitted;
+}
+
+Result<std::vector<Run>> PostgresStore::ListRuns(const std::string& domain_id,
+                                                 const std::string& task_id,
+                                                 int limit) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(task_id).Add(limit);
+  // Runs and their directories in one statement (one snapshot, one round
+  // trip): the runs' columns repeat on each directory's row.
+  static const std::string kSql =
+      rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
+                 " FROM (SELECT * FROM runs WHERE domain_id = $1"
+                 "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
+                 " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " ORDER BY r.seq DESC, d.idx"});
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
+  return RunsFromRows(r);
+}
+
+Result<Run> PostgresStore::GetRun(const std::string& domain_id,
+                                  const std::string& run_id) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(run_id);
+  static const std::string kSql =
+      rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
+                 " FROM runs r LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " WHERE r.domain_id = $1 AND r.run_id = $2 ORDER BY d.idx"});
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
+  std::vector<Run> runs = RunsFromRows(r);
+  if (runs.empty()) return Fail(core::NotFound("run not found"));
+  return std::move(runs.front());
+}
+
+Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Txn txn(*c);
+  SMS_RETURN_IF_ERROR(txn.Begin());
+  SMS_RETURN_IF_ERROR(
+      GetTaskOn(*c, chunk.domain_id, chunk.task_id, /*lock=*/true));
+  {
+    Params p;
+    p.Add(chunk.run_id);
+    SMS_ASSIGN_OR_RETURN(Rows r,
+                         c->Exec("SELECT 1 FROM runs WHERE run_id = $1", p));
+    SMS_RETURN_IF_ERROR(CheckRunNotCommitted(!r.empty()));
+  }
+  {
+    Params p;
+    p.Add(chunk.run_id).Add(chunk.seq);
+    SMS_ASSIGN_OR_RETURN(
+        Rows r, c->Exec("SELECT domain_id, task_id, content_hash"
+                        " FROM detail_chunks WHERE run_id = $1 AND seq = $2",
+                        p));
+    if (!r.empty())
+      return RepeatedStage(chunk, {.domain_id = r.Text(0, 0),
+                                   .task_id = r.Text(0, 1),
+                                   .content_hash = r.Text(0, 2)});
+  }
+  {
+    Params p;
+    p.Add(chunk.run_id).Add(chunk.domain_id).Add(chunk.task_id);
+    SMS_ASSIGN_OR_RETURN(
+        Rows r, c->Exec("SELECT 1 FROM detail_chunks WHERE run_id = $1"
+                        " AND (domain_id <> $2 OR task_id <> $3) LIMIT 1",
+                        p));
+    SMS_RETURN_IF_ERROR(CheckRunIdOwner(!r.empty()));
+  }
+  {
+    Params p;
+    p.Add(chunk.run_id).Add(chunk.seq).Add(chunk.domain_id);
+    p.Add(chunk.task_id).Add(chunk.content_hash).Add(chunk.created_at);
+    SMS_RETURN_IF_ERROR(
+        c->Exec("INSERT INTO detail_chunks (run_id, seq, domain_id,"
+                " task_id, content_hash, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                p));
+  }
+  if (!chunk.files.empty()) {
+    // COPY: one round trip for up to 10,000 rows. The data is not SQL.
+    std::string data;
+    data.reserve(chunk.files.size() * 160);
+    std::string prefix;
+    CopyField(&prefix, chunk.run_id);
+    prefix += '\t' + std::to_string(chunk.seq) + '\t';
+    int64_t idx = 0;
+    for (const FileDetail& f : chunk.files) {
+      data += prefix;
+      data += std::to_string(idx++);
+      rows::DetailValues(f, [&data](const std::string& v) {
+        data += '\t';
+        CopyField(&data, v);
+      });
+      data += '\n';
+    }
+    static const std::string kCopy =
+        rows::Sql({"COPY file_details (run_id, seq, idx, ",
+                   rows::kDetailColumns, ") FROM STDIN"});
+    SMS_RETURN_IF_ERROR(c->CopyIn(kCopy.c_str(), data));
+    // The chunk's rows counted into the run's totals (same transaction).
+    Params p;
+    p.Add(chunk.run_id).Add(chunk.seq);
+    SMS_RETURN_IF_ERROR(
+        c->Exec("INSERT INTO detail_counts (run_id, dir_check, status, n)"
+                " SELECT run_id, dir_check, status, count(*)"
+                " FROM file_details WHERE run_id = $1 AND seq = $2"
+                " GROUP BY run_id, dir_check, status"
+                " ON CONFLICT (run_id, dir_check, status) DO UPDATE"
+                " SET n = detail_counts.n + excluded.n",
+                p));
+  }
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return StageOutcome::kStaged;
+}
+
+Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
+                                              const DetailQuery& dq) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Txn txn(*c);  // the page and its total from one snapshot
+  SMS_RETURN_IF_ERROR(txn.BeginKeysetSnapshot());
+  Params p;
+  p.Add(domain_id).Add(dq.run_id).Add(dq.dir_check).Add(dq.status);
+  DetailPage page;
+  // The total from the per-(directory, status) counts kept at staging:
+  // a few rows, however large the run.
+  SMS_ASSIGN_OR_RETURN(
+      Rows n, c->Exec("SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
+                      " JOIN runs r ON r.run_id = c.run_id"
+                      " WHERE r.domain_id = $1 AND c.run_id = $2"
+                      " AND ($3::text IS NULL OR c.dir_check = $3::text)"
+                      " AND ($4::text IS NULL OR c.status = $4::text)",
+                      p));
+  page.total = n.Int(0, 0);
+  // The page: one statement text per filter combination (so each plan
+  // uses the index for its filter), values always bound. Keyset: a row
+  // comparison in the index's order, so a late page is an index range
+  // scan from the marker, like the first page.
+  static const char* const kPage[4] = {
+      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " JOIN runs r ON r.run_id = f.run_id"
+      " WHERE r.domain_id = $1 AND f.run_id = $2"
+      " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+      " ORDER BY f.seq, f.idx LIMIT $5",
+      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " JOIN runs r ON r.run_id = f.run_id"
+      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+      " ORDER BY f.seq, f.idx LIMIT $5",
+      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " JOIN runs r ON r.run_id = f.run_id"
+      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
+      " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+      " ORDER BY f.seq, f.idx LIMIT $5",
+      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " JOIN runs r ON r.run_id = f.run_id"
+      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+      " ORDER BY f.seq, f.idx LIMIT $5",
+  };
+  Params q;
+  q.Add(domain_id).Add(dq.run_id).Add(dq.after_seq).Add(dq.after_idx);
+  q.Add(dq.limit);
+  if (dq.dir_check) q.Add(*dq.dir_check);
+  if (dq.status) q.Add(*dq.status);
+  const int variant = (dq.dir_check ? 1 : 0) + (dq.status ? 2 : 0);
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kPage[variant], q));
+  for (int i = 0; i < r.size(); ++i) {
+    DetailRow row;
+    row.seq = r.Int(i, 0);
+    row.idx = r.Int(i, 1);
+    row.file = rows::ReadDetail(r.At(i), 2);
+    page.rows.push_back(std::move(row));
+  }
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return page;
+}
+
+// Rows of (run columns, directory columns) ordered by run, then
+// directory: one Run per run, its directories in order.
+std::vector<Run> PostgresStore::RunsFromRows(const Rows& r) {
+  std::vector<Run> runs;
+  for (int i = 0; i < r.size(); ++i) {
+    if (runs.empty() || runs.back().run_id != r.Text(i, 0))
+      runs.push_back(rows::ReadRun(r.At(i)));
+    if (!r.IsNull(i, 11))
+      runs.back().dirs.push_back(rows::ReadDir(r.At(i), 11));
+  }
+  return runs;
+}
+
+}  // namespace sms::storage::postgres

@@ -1,0 +1,188 @@
+// PostgresStore: the Store over PostgreSQL (for replicas), declared for
+// the files of this folder that define it, one per topic: identity.cc
+// (domains, users, credentials, tokens, signatures), tasks.cc (sources,
+// tasks, settings), commands.cc (the agent's command queue), runs.cc (runs,
+// directories, details) and open.cc (the pool, opening, connection
+// strings). driver.h is the libpq layer under it, migrate.cc the schema.
+// The public entry points are in postgres_store.h.
+//
+// Thread-safety: safe for concurrent use; connections come from a pool.
+// Replicas share the database: every check-then-write locks what it checks
+// (the task row) or is one statement.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/postgres/driver.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/store.h"
+
+namespace sms::storage::postgres {
+
+// Creates options.schema if set (connecting without the search_path).
+Status EnsureSchema(const std::string& conninfo,
+                    const PostgresOptions& options);
+
+// Applies pending migrations (migrate.cc) under the migration lock;
+// appends the applied versions to `applied` when given.
+Status ApplyMigrations(Connection& c, std::vector<int>* applied);
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(std::string conninfo, PostgresOptions options)
+      : conninfo_(std::move(conninfo)), options_(std::move(options)) {}
+  ~PostgresStore() override = default;
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+
+  // Seeds the pool with a connection opened by the caller.
+  void Adopt(std::unique_ptr<Connection> c);
+
+  Status Ping() override;
+
+  // --- identity ---
+  Status CreateDomain(const Domain& d) override;
+  Result<Domain> GetDomainByName(const std::string& name) override;
+  Result<Domain> GetDomain(const std::string& id) override;
+
+  Status CreateUser(const User& u) override;
+  Result<User> GetUserByName(const std::string& domain_id,
+                             const std::string& name) override;
+  Result<User> GetUser(const std::string& domain_id,
+                       const std::string& id) override;
+
+  Status CreateCredential(const Credential& cr) override;
+  Result<Credential> GetCredential(const std::string& access_key) override;
+  Status RevokeCredential(const std::string& access_key, int64_t now) override;
+
+  Status CreateToken(const Token& t) override;
+  Result<Token> GetToken(const std::string& token_hash) override;
+  // The per-request authentication path: one round trip.
+  Result<TokenIdentity> ResolveToken(const std::string& token_hash) override;
+  Status RevokeToken(const std::string& token_hash, int64_t now) override;
+
+  Status RememberSignature(const std::string& key, int64_t expires_at,
+                           int64_t now) override;
+
+  // --- sources ---
+  Result<Source> UpsertSource(const Source& s) override;
+  Result<Source> GetSource(const std::string& domain_id,
+                           const std::string& id) override;
+  Result<Page<Source>> ListSources(const std::string& domain_id,
+                                   const SourceFilter& f) override;
+  Status TouchSource(const std::string& domain_id, const std::string& id,
+                     int64_t now) override;
+
+  // --- tasks ---
+  Status CreateTask(const Task& t) override;
+  Result<Task> GetTask(const std::string& domain_id,
+                       const std::string& id) override;
+  Result<Page<Task>> ListTasks(const std::string& domain_id,
+                               const TaskFilter& f) override;
+  Status DeleteTask(const std::string& domain_id,
+                    const std::string& id) override;
+  Status UpdateTaskState(const std::string& domain_id, const std::string& id,
+                         TaskState expected_state, TaskState new_state,
+                         const std::string& current_run_id,
+                         int64_t now) override;
+
+  Status PutTaskConfigs(const std::string& domain_id,
+                        const std::string& task_id,
+                        const std::vector<ConfigEntry>& entries) override;
+  Result<std::vector<ConfigEntry>> GetTaskConfigs(
+      const std::string& domain_id, const std::string& task_id) override;
+
+  // --- commands ---
+  Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
+                                 TaskState new_state) override;
+  Result<std::optional<Command>> NextCommand(const std::string& domain_id,
+                                             const std::string& source_id,
+                                             int64_t now) override;
+  Result<Command> LatestTaskCommand(const std::string& domain_id,
+                                    const std::string& task_id) override;
+  Result<Command> LatestDeliveredCommand(const std::string& domain_id,
+                                         const std::string& source_id,
+                                         CommandName name) override;
+  Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
+                              int64_t now) override;
+  Status FinishCommand(const std::string& domain_id, int64_t command_id,
+                       CommandState state, const std::string& result,
+                       const std::string& result_detail, int64_t now) override;
+
+  // --- runs ---
+  Result<CommitOutcome> CommitRun(const Run& run) override;
+  Result<std::vector<Run>> ListRuns(const std::string& domain_id,
+                                    const std::string& task_id,
+                                    int limit) override;
+  Result<Run> GetRun(const std::string& domain_id,
+                     const std::string& run_id) override;
+
+  Result<StageOutcome> StageDetails(const DetailChunk& chunk) override;
+
+  Result<DetailPage> ListDetails(const std::string& domain_id,
+                                 const DetailQuery& dq) override;
+
+ private:
+  // A pooled connection, returned to the pool (or dropped, if broken) on
+  // destruction.
+  class Lease final {
+   public:
+    Lease(PostgresStore* store, std::unique_ptr<Connection> c)
+        : store_(store), c_(std::move(c)) {}
+    Lease(Lease&& o) noexcept : store_(o.store_), c_(std::move(o.c_)) {}
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    ~Lease() {
+      if (c_) store_->Release(std::move(c_));
+    }
+    Connection* operator->() { return c_.get(); }
+    Connection& operator*() { return *c_; }
+
+   private:
+    PostgresStore* store_;
+    std::unique_ptr<Connection> c_;
+  };
+
+  // Takes a healthy connection from the pool, opening one if the pool is
+  // not full. kUnavailable when the database is unreachable or every
+  // connection stays busy for acquire_timeout_ms.
+  Result<Lease> Acquire();
+
+  void Release(std::unique_ptr<Connection> c);
+
+  // Rows of (run columns, directory columns) ordered by run, then
+  // directory: one Run per run, its directories in order.
+  static std::vector<Run> RunsFromRows(const Rows& r);
+
+  Result<Domain> GetDomainBy(const char* sql, const std::string& v);
+
+  Result<User> GetUserBy(const char* sql, const std::string& domain_id,
+                         const std::string& v);
+
+  // The task of this domain; with `lock`, also locks its row until the end
+  // of the transaction (REQUIRES: inside Txn::Begin()).
+  static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
+                                const std::string& id, bool lock);
+
+  static Status SetTaskStateOn(Connection& c, const std::string& domain_id,
+                               const std::string& id, TaskState expected_state,
+                               TaskState new_state,
+                               const std::string& current_run_id, int64_t now);
+
+  // Constant after construction.
+  const std::string conninfo_;
+  const PostgresOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_.
+  std::vector<std::unique_ptr<Connection>> free_;
+  int open_ = 0;  // connections in free_ plus those leased or connecting
+};
+
+}  // namespace sms::storage::postgres

@@ -1,0 +1,316 @@
+// SqliteStore (store_impl.h): runs, their directories and file details;
+// the group commit.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/commit_rules.h"
+#include "storage/rows.h"
+#include "storage/sqlite/store_impl.h"
+
+namespace sms::storage::sqlite {
+
+// Group commit: concurrent CommitRun calls share one transaction and so
+// one fsync. The first caller to find no batch running becomes the leader
+// and commits everything queued; each run has its own SAVEPOINT, so one
+// failing run does not fail the others. Nothing is acknowledged before
+// the shared COMMIT has returned.
+Result<CommitOutcome> SqliteStore::CommitRun(const Run& run) {
+  PendingCommit me{&run, core::Fail(core::Internal("not run")), false};
+  std::unique_lock lock(gc_mu_);
+  gc_queue_.push_back(&me);
+  while (!me.done) {
+    if (gc_leader_active_) {
+      gc_cv_.wait(lock);
+      continue;
+    }
+    gc_leader_active_ = true;
+    std::vector<PendingCommit*> batch;
+    while (!gc_queue_.empty() && batch.size() < 128) {
+      batch.push_back(gc_queue_.front());
+      gc_queue_.pop_front();
+    }
+    lock.unlock();
+    CommitBatch(batch);
+    lock.lock();
+    for (PendingCommit* p : batch) p->done = true;
+    gc_leader_active_ = false;
+    gc_cv_.notify_all();
+  }
+  return std::move(me.result);
+}
+
+// The body of CommitRun, inside the caller's transaction.
+Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
+  SMS_ASSIGN_OR_RETURN(Task task, GetTaskOn(db, run.domain_id, run.task_id));
+  {
+    SMS_PREPARE_(q, db,
+                 "SELECT domain_id, task_id, content_hash FROM runs"
+                 " WHERE run_id = ?");
+    q.Bind(run.run_id);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      return RepeatedCommit(run, {.domain_id = q.Text(0),
+                                  .task_id = q.Text(1),
+                                  .content_hash = q.Text(2)});
+  }
+  {
+    SMS_PREPARE_(q, db,
+                 "SELECT 1 FROM detail_chunks WHERE run_id = ? AND"
+                 " (domain_id <> ? OR task_id <> ?) LIMIT 1");
+    q.Bind(run.run_id).Bind(run.domain_id).Bind(run.task_id);
+    SMS_ASSIGN_OR_RETURN(bool staged_by_another, q.Step());
+    SMS_RETURN_IF_ERROR(CheckRunIdOwner(staged_by_another));
+  }
+  {
+    static const std::string kSql = std::string("INSERT INTO runs (") +
+                                    rows::kRunColumns +
+                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+    SMS_PREPARE_(q, db, kSql.c_str());
+    rows::RunValues(run, [&q](const auto& v) { q.Bind(v); });
+    SMS_RETURN_IF_ERROR(q.Exec());
+  }
+  static const std::string kInsertDir =
+      std::string("INSERT INTO run_dirs (run_id, idx, ") + rows::kDirColumns +
+      ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+  int64_t idx = 0;
+  for (const DirResult& d : run.dirs) {
+    SMS_PREPARE_(q, db, kInsertDir.c_str());
+    q.Bind(run.run_id).Bind(idx++);
+    rows::DirValues(d, [&q](const auto& v) { q.Bind(v); });
+    SMS_RETURN_IF_ERROR(q.Exec());
+  }
+  if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
+    SMS_RETURN_IF_ERROR(SetTaskStateOn(db, run.domain_id, run.task_id,
+                                       task.state, *next, run.run_id,
+                                       run.committed_at));
+    SMS_PREPARE_(q, db,
+                 "UPDATE commands SET state = 'done', updated_at = ?"
+                 " WHERE domain_id = ? AND run_id = ? AND state IN"
+                 " ('pending', 'delivered')");
+    q.Bind(run.committed_at).Bind(run.domain_id).Bind(run.run_id);
+    SMS_RETURN_IF_ERROR(q.Exec());
+  }
+  return CommitOutcome::kCommitted;
+}
+
+Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& domain_id,
+                                               const std::string& task_id,
+                                               int limit) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);  // one snapshot for runs and their directories
+  SMS_RETURN_IF_ERROR(txn.Begin(false));
+  std::vector<Run> runs;
+  {
+    std::string sql = std::string("SELECT ") + rows::kRunColumns +
+                      " FROM runs WHERE domain_id = ? AND task_id = ?"
+                      " ORDER BY seq DESC LIMIT ?";
+    SMS_PREPARE_(q, c.db, sql.c_str());
+    q.Bind(domain_id).Bind(task_id).Bind(limit);
+    while (true) {
+      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      runs.push_back(rows::ReadRun(q));
+    }
+  }
+  if (runs.empty()) return runs;
+  // All directories of these runs in one query (not one per run).
+  std::map<std::string, Run*> by_id;
+  for (Run& r : runs) by_id[r.run_id] = &r;
+  static const std::string kDirs =
+      std::string("SELECT run_id, ") + rows::kDirColumns +
+      " FROM run_dirs WHERE run_id IN"
+      " (SELECT run_id FROM runs WHERE domain_id = ? AND"
+      "  task_id = ? ORDER BY seq DESC LIMIT ?)"
+      " ORDER BY run_id, idx";
+  SMS_PREPARE_(q, c.db, kDirs.c_str());
+  q.Bind(domain_id).Bind(task_id).Bind(limit);
+  while (true) {
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    auto it = by_id.find(q.Text(0));
+    if (it == by_id.end()) continue;
+    it->second->dirs.push_back(rows::ReadDir(q, 1));
+  }
+  return runs;
+}
+
+Result<Run> SqliteStore::GetRun(const std::string& domain_id,
+                                const std::string& run_id) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);
+  SMS_RETURN_IF_ERROR(txn.Begin(false));
+  std::string sql = std::string("SELECT ") + rows::kRunColumns +
+                    " FROM runs WHERE domain_id = ? AND run_id = ?";
+  SMS_PREPARE_(q, c.db, sql.c_str());
+  q.Bind(domain_id).Bind(run_id);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Fail(core::NotFound("run not found"));
+  Run r = rows::ReadRun(q);
+  SMS_RETURN_IF_ERROR(LoadDirs(c.db, &r));
+  return r;
+}
+
+Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);
+  SMS_RETURN_IF_ERROR(txn.Begin(true));
+  SMS_RETURN_IF_ERROR(GetTaskOn(c.db, chunk.domain_id, chunk.task_id));
+  {
+    SMS_PREPARE_(q, c.db, "SELECT 1 FROM runs WHERE run_id = ?");
+    q.Bind(chunk.run_id);
+    SMS_ASSIGN_OR_RETURN(bool committed, q.Step());
+    SMS_RETURN_IF_ERROR(CheckRunNotCommitted(committed));
+  }
+  {
+    SMS_PREPARE_(q, c.db,
+                 "SELECT domain_id, task_id, content_hash FROM detail_chunks"
+                 " WHERE run_id = ? AND seq = ?");
+    q.Bind(chunk.run_id).Bind(chunk.seq);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      return RepeatedStage(chunk, {.domain_id = q.Text(0),
+                                   .task_id = q.Text(1),
+                                   .content_hash = q.Text(2)});
+  }
+  {
+    SMS_PREPARE_(q, c.db,
+                 "SELECT 1 FROM detail_chunks WHERE run_id = ? AND"
+                 " (domain_id <> ? OR task_id <> ?) LIMIT 1");
+    q.Bind(chunk.run_id).Bind(chunk.domain_id).Bind(chunk.task_id);
+    SMS_ASSIGN_OR_RETURN(bool staged_by_another, q.Step());
+    SMS_RETURN_IF_ERROR(CheckRunIdOwner(staged_by_another));
+  }
+  {
+    SMS_PREPARE_(q, c.db,
+                 "INSERT INTO detail_chunks (run_id, seq, domain_id,"
+                 " task_id, content_hash, created_at) VALUES (?,?,?,?,?,?)");
+    q.Bind(chunk.run_id).Bind(chunk.seq).Bind(chunk.domain_id);
+    q.Bind(chunk.task_id).Bind(chunk.content_hash).Bind(chunk.created_at);
+    SMS_RETURN_IF_ERROR(q.Exec());
+  }
+  {
+    static const std::string kSql =
+        std::string("INSERT INTO file_details (run_id, seq, idx, ") +
+        rows::kDetailColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?)";
+    SMS_PREPARE_(ins, c.db, kSql.c_str());
+    int64_t idx = 0;
+    for (const FileDetail& f : chunk.files) {
+      ins.Reset();
+      ins.Bind(chunk.run_id).Bind(chunk.seq).Bind(idx++);
+      rows::DetailValues(f, [&ins](const auto& v) { ins.Bind(v); });
+      SMS_RETURN_IF_ERROR(ins.Exec());
+    }
+  }
+  // The chunk's rows counted into the run's totals (same transaction).
+  SMS_PREPARE_(count, c.db,
+               "INSERT INTO detail_counts (run_id, dir_check, status, n)"
+               " SELECT run_id, dir_check, status, count(*)"
+               " FROM file_details WHERE run_id = ? AND seq = ?"
+               " GROUP BY run_id, dir_check, status"
+               " ON CONFLICT (run_id, dir_check, status) DO UPDATE"
+               " SET n = detail_counts.n + excluded.n");
+  count.Bind(chunk.run_id).Bind(chunk.seq);
+  SMS_RETURN_IF_ERROR(count.Exec());
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return StageOutcome::kStaged;
+}
+
+Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
+                                            const DetailQuery& dq) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);  // the page and its total from one snapshot
+  SMS_RETURN_IF_ERROR(txn.Begin(false));
+  static constexpr char kWhere[] =
+      " FROM file_details f JOIN runs r ON r.run_id = f.run_id"
+      " WHERE r.domain_id = ?1 AND f.run_id = ?2"
+      " AND (?3 IS NULL OR f.dir_check = ?3)"
+      " AND (?4 IS NULL OR f.status = ?4)";
+  auto bind_filter = [&](Stmt& q) {
+    q.Bind(domain_id).Bind(dq.run_id);
+    if (dq.dir_check)
+      q.Bind(*dq.dir_check);
+    else
+      q.BindNull();
+    if (dq.status)
+      q.Bind(*dq.status);
+    else
+      q.BindNull();
+  };
+  DetailPage page;
+  {
+    // The total from the per-(directory, status) counts kept at staging:
+    // a few rows, however large the run.
+    SMS_PREPARE_(q, c.db,
+                 "SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
+                 " JOIN runs r ON r.run_id = c.run_id"
+                 " WHERE r.domain_id = ?1 AND c.run_id = ?2"
+                 " AND (?3 IS NULL OR c.dir_check = ?3)"
+                 " AND (?4 IS NULL OR c.status = ?4)");
+    bind_filter(q);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    page.total = row ? q.Int(0) : 0;
+  }
+  static const std::string kSql =
+      std::string(
+          "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64,"
+          " f.status, f.reason, f.source_json, f.target_json") +
+      kWhere +
+      " AND (f.seq > ?5 OR (f.seq = ?5 AND f.idx > ?6))"
+      " ORDER BY f.seq, f.idx LIMIT ?7";
+  SMS_PREPARE_(q, c.db, kSql.c_str());
+  bind_filter(q);
+  q.Bind(dq.after_seq).Bind(dq.after_idx).Bind(dq.limit);
+  while (true) {
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    DetailRow r;
+    r.seq = q.Int(0);
+    r.idx = q.Int(1);
+    r.file = rows::ReadDetail(q, 2);
+    page.rows.push_back(std::move(r));
+  }
+  return page;
+}
+
+void SqliteStore::CommitBatch(const std::vector<PendingCommit*>& batch) {
+  WriterConn c(this);  // one leader at a time: the writer is ours
+  Txn txn(c.db, &write_mu_);
+  Status begun = txn.Begin(true);
+  if (!begun) {
+    for (PendingCommit* p : batch) p->result = Fail(begun.error());
+    return;
+  }
+  for (PendingCommit* p : batch) {
+    Status sp = ExecScript(c.db, "SAVEPOINT run", "savepoint");
+    if (!sp) {
+      p->result = Fail(sp.error());
+      continue;
+    }
+    p->result = CommitRunOn(c.db, *p->run);
+    if (!p->result)
+      (void)ExecScript(c.db, "ROLLBACK TO run", "rollback to savepoint");
+    (void)ExecScript(c.db, "RELEASE run", "release savepoint");
+  }
+  Status committed = txn.Commit();
+  if (!committed) {
+    for (PendingCommit* p : batch)
+      if (p->result) p->result = Fail(committed.error());
+  }
+}
+
+Status SqliteStore::LoadDirs(sqlite3* db, Run* r) {
+  static const std::string kSql =
+      std::string("SELECT ") + rows::kDirColumns +
+      " FROM run_dirs WHERE run_id = ? ORDER BY idx";
+  SMS_PREPARE_(q, db, kSql.c_str());
+  q.Bind(r->run_id);
+  while (true) {
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    r->dirs.push_back(rows::ReadDir(q));
+  }
+  return Ok();
+}
+
+}  // namespace sms::storage::sqlite

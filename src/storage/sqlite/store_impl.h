@@ -1,0 +1,252 @@
+// SqliteStore: the Store over SQLite (the default backend), declared for
+// the files of this folder that define it, one per topic: identity.cc
+// (domains, users, credentials, tokens, signatures), tasks.cc (sources,
+// tasks, settings), commands.cc (the agent's command queue), runs.cc (runs,
+// directories, details; group commit) and open.cc (the pool, read scopes,
+// opening). driver.h is the connection layer under it, migrate.cc the
+// schema. The public entry points are in sqlite_store.h.
+//
+// Thread-safety: safe for concurrent use; connections come from a pool,
+// and this process's write transactions queue on write_mu_.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/sqlite/driver.h"
+#include "storage/store.h"
+
+namespace sms::storage::sqlite {
+
+// Applies pending migrations (migrate.cc); appends the applied versions to
+// `applied` when given.
+Status ApplyMigrations(sqlite3* db, std::vector<int>* applied);
+
+class SqliteStore final : public Store {
+ public:
+  // With two connections or more, the last is kept out of the pool as the
+  // group-commit writer (CommitBatch): its page cache stays warm, where a
+  // pooled connection's is dropped whenever another one has written.
+  explicit SqliteStore(std::vector<sqlite3*> conns) : all_(conns) {
+    writer_ = conns.back();
+    if (conns.size() > 1) conns.pop_back();
+    free_ = std::move(conns);
+    for (sqlite3* db : all_) caches_[db] = std::make_unique<StmtCache>(db);
+  }
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Status Ping() override;
+
+  // --- identity ---
+  Status CreateDomain(const Domain& d) override;
+  Result<Domain> GetDomainByName(const std::string& name) override;
+  Result<Domain> GetDomain(const std::string& id) override;
+
+  Status CreateUser(const User& u) override;
+  Result<User> GetUserByName(const std::string& domain_id,
+                             const std::string& name) override;
+  Result<User> GetUser(const std::string& domain_id,
+                       const std::string& id) override;
+
+  Status CreateCredential(const Credential& cr) override;
+  Result<Credential> GetCredential(const std::string& access_key) override;
+  Status RevokeCredential(const std::string& access_key, int64_t now) override;
+
+  Status CreateToken(const Token& t) override;
+  Result<Token> GetToken(const std::string& token_hash) override;
+  Result<TokenIdentity> ResolveToken(const std::string& token_hash) override;
+  Status RevokeToken(const std::string& token_hash, int64_t now) override;
+
+  Status RememberSignature(const std::string& key, int64_t expires_at,
+                           int64_t now) override;
+
+  // --- sources ---
+  Result<Source> UpsertSource(const Source& s) override;
+  Result<Source> GetSource(const std::string& domain_id,
+                           const std::string& id) override;
+  Result<Page<Source>> ListSources(const std::string& domain_id,
+                                   const SourceFilter& f) override;
+  Status TouchSource(const std::string& domain_id, const std::string& id,
+                     int64_t now) override;
+
+  // --- tasks ---
+  Status CreateTask(const Task& t) override;
+  Result<Task> GetTask(const std::string& domain_id,
+                       const std::string& id) override;
+  Result<Page<Task>> ListTasks(const std::string& domain_id,
+                               const TaskFilter& f) override;
+  Status DeleteTask(const std::string& domain_id,
+                    const std::string& id) override;
+  Status UpdateTaskState(const std::string& domain_id, const std::string& id,
+                         TaskState expected_state, TaskState new_state,
+                         const std::string& current_run_id,
+                         int64_t now) override;
+
+  Status PutTaskConfigs(const std::string& domain_id,
+                        const std::string& task_id,
+                        const std::vector<ConfigEntry>& entries) override;
+  Result<std::vector<ConfigEntry>> GetTaskConfigs(
+      const std::string& domain_id, const std::string& task_id) override;
+
+  // --- commands ---
+  Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
+                                 TaskState new_state) override;
+  Result<std::optional<Command>> NextCommand(const std::string& domain_id,
+                                             const std::string& source_id,
+                                             int64_t now) override;
+  Result<Command> LatestTaskCommand(const std::string& domain_id,
+                                    const std::string& task_id) override;
+  Result<Command> LatestDeliveredCommand(const std::string& domain_id,
+                                         const std::string& source_id,
+                                         CommandName name) override;
+  Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
+                              int64_t now) override;
+  Status FinishCommand(const std::string& domain_id, int64_t command_id,
+                       CommandState state, const std::string& result,
+                       const std::string& result_detail, int64_t now) override;
+
+  // --- runs ---
+  // Group commit: concurrent CommitRun calls share one transaction and so
+  // one fsync. The first caller to find no batch running becomes the leader
+  // and commits everything queued; each run has its own SAVEPOINT, so one
+  // failing run does not fail the others. Nothing is acknowledged before
+  // the shared COMMIT has returned.
+  Result<CommitOutcome> CommitRun(const Run& run) override;
+
+  // The body of CommitRun, inside the caller's transaction.
+  static Result<CommitOutcome> CommitRunOn(sqlite3* db, const Run& run);
+  Result<std::vector<Run>> ListRuns(const std::string& domain_id,
+                                    const std::string& task_id,
+                                    int limit) override;
+  Result<Run> GetRun(const std::string& domain_id,
+                     const std::string& run_id) override;
+
+  Result<StageOutcome> StageDetails(const DetailChunk& chunk) override;
+
+  Result<DetailPage> ListDetails(const std::string& domain_id,
+                                 const DetailQuery& dq) override;
+
+ private:
+  struct PendingCommit {
+    const Run* run;
+    Result<CommitOutcome> result;
+    bool done;
+  };
+
+  void CommitBatch(const std::vector<PendingCommit*>& batch);
+
+  // A pooled connection, returned on destruction; the thread's pinned one
+  // inside a read scope.
+  struct Conn {
+    explicit Conn(SqliteStore* s) : store(s) {
+      if (t_pinned.store == s) {
+        db = t_pinned.db;
+        pinned = true;
+        return;
+      }
+      std::unique_lock lock(s->mu_);
+      s->cv_.wait(lock, [s] { return !s->free_.empty(); });
+      db = s->free_.back();
+      s->free_.pop_back();
+      saved_cache = t_stmt_cache;
+      t_stmt_cache = s->caches_.at(db).get();
+    }
+    ~Conn() {
+      if (pinned) return;
+      t_stmt_cache = saved_cache;
+      {
+        std::lock_guard lock(store->mu_);
+        store->free_.push_back(db);
+      }
+      store->cv_.notify_one();
+    }
+    SqliteStore* store;
+    sqlite3* db = nullptr;
+    StmtCache* saved_cache = nullptr;
+    bool pinned = false;
+  };
+
+  // The group-commit writer connection, for the batch leader.
+  struct WriterConn {
+    explicit WriterConn(SqliteStore* s)
+        : db(s->writer_), saved_cache(t_stmt_cache) {
+      if (s->all_.size() == 1) {
+        // A single connection: take it from the pool like any call.
+        conn.emplace(s);
+        db = conn->db;
+        return;
+      }
+      t_stmt_cache = s->caches_.at(db).get();
+    }
+    ~WriterConn() {
+      if (!conn) t_stmt_cache = saved_cache;
+    }
+    sqlite3* db;
+    StmtCache* saved_cache;
+    std::optional<Conn> conn;
+  };
+
+  class SqliteReadScope final : public ReadScope {
+   public:
+    explicit SqliteReadScope(SqliteStore* s) : conn_(s) {
+      // Deferred: the snapshot is taken by the first read.
+      ok_ = ExecCached(conn_.db, "BEGIN", "begin").has_value();
+      if (ok_) t_pinned = {s, conn_.db};
+    }
+    ~SqliteReadScope() override {
+      if (!ok_) return;
+      t_pinned = {};
+      (void)ExecCached(conn_.db, "COMMIT", "commit");
+    }
+
+   private:
+    Conn conn_;
+    bool ok_ = false;
+  };
+
+ public:
+  std::unique_ptr<ReadScope> BeginReadScope() override;
+
+ private:
+  Result<Domain> GetDomainWhere(const char* column, const std::string& v);
+
+  Result<User> GetUserWhere(const std::string& domain_id, const char* column,
+                            const std::string& v);
+
+  static Result<Task> GetTaskOn(sqlite3* db, const std::string& domain_id,
+                                const std::string& id);
+
+  static Status SetTaskStateOn(sqlite3* db, const std::string& domain_id,
+                               const std::string& id, TaskState expected_state,
+                               TaskState new_state,
+                               const std::string& current_run_id, int64_t now);
+
+  static Status LoadDirs(sqlite3* db, Run* r);
+
+  std::vector<sqlite3*> all_;
+  sqlite3* writer_ = nullptr;  // the group-commit writer (see constructor)
+  // One statement cache per connection; used only by the thread holding it.
+  std::map<sqlite3*, std::unique_ptr<StmtCache>> caches_;
+  std::mutex write_mu_;
+  std::mutex gc_mu_;
+  std::condition_variable gc_cv_;
+  // Guarded by gc_mu_: runs waiting for the next group commit.
+  std::deque<PendingCommit*> gc_queue_;
+  bool gc_leader_active_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_.
+  std::vector<sqlite3*> free_;
+};
+
+}  // namespace sms::storage::sqlite
