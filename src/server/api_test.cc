@@ -849,6 +849,35 @@ TEST_F(ApiTest, AnotherAgentCannotUploadForThisSource) {
       "SMS.9004");
 }
 
+// The agent's hash cache reports a file whose content changed while its
+// metadata did not as "corrupt" (issue 12): its details are accepted and
+// filtered like the other statuses.
+TEST_F(ApiTest, CorruptFilesFromTheHashCacheAreAccepted) {
+  auto [source_id, task_id] = MakeTask();
+  std::string t = "/v3/tasks/" + task_id + "/consistency-result";
+  std::string run_id = NewUuid();
+  json::array files{json::object{{"dir_check", "/root/sync"},
+                                 {"path", "rotten.bin"},
+                                 {"status", "corrupt"},
+                                 {"reason", "content"}},
+                    json::object{{"dir_check", "/root/sync"},
+                                 {"path", "other.bin"},
+                                 {"status", "different"},
+                                 {"reason", "content"}}};
+  ASSERT_EQ(Call("POST", t + "/details",
+                 ToJson(json::object{
+                     {"run_id", run_id}, {"seq", 0}, {"files", files}}),
+                 "acme/agent")
+                .status,
+            200);
+  ASSERT_EQ(Call("POST", t, UploadBody(run_id, 9, 2), "acme/agent").status,
+            200);
+  Reply page = Call("GET", t + "/details?status=corrupt", "", "acme/viewer");
+  ASSERT_EQ(page.status, 200) << page.raw;
+  ASSERT_EQ(page.body.at("files").as_array().size(), 1u);
+  EXPECT_EQ(page.body.at("files").as_array()[0].at("path"), "rotten.bin");
+}
+
 TEST_F(ApiTest, DetailsAreStagedCommittedAndPaged) {
   auto [source_id, task_id] = MakeTask();
   std::string t = "/v3/tasks/" + task_id + "/consistency-result";

@@ -324,9 +324,10 @@ ApiResult<json::value> ResultService::UploadDetails(const Identity& who,
     }
     auto status = ReqString(**item, "status", path + ".status", 1, 32);
     if (!status) return tl::unexpected(status.error());
-    if (auto s = CheckEnum(*status, path + ".status",
-                           {"different", "target_miss", "target_more",
-                            "changed", "error", "metadata_different"});
+    if (auto s =
+            CheckEnum(*status, path + ".status",
+                      {"different", "target_miss", "target_more", "changed",
+                       "error", "metadata_different", "corrupt"});
         !s)
       return tl::unexpected(s.error());
     f.status = std::move(*status);
@@ -388,9 +389,10 @@ ApiResult<json::value> ResultService::ListDetails(const Identity& who,
     dq.dir_check = it->second;
   }
   if (auto it = q.find("status"); it != q.end()) {
-    if (auto s = CheckEnum(it->second, "status",
-                           {"different", "target_miss", "target_more",
-                            "changed", "error", "metadata_different"});
+    if (auto s =
+            CheckEnum(it->second, "status",
+                      {"different", "target_miss", "target_more", "changed",
+                       "error", "metadata_different", "corrupt"});
         !s)
       return tl::unexpected(s.error());
     dq.status = it->second;
