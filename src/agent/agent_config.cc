@@ -67,6 +67,12 @@ std::map<std::string, std::string> ConfigFromEnvironment(char** env) {
     if (eq == std::string_view::npos) continue;
     std::string key(var.substr(kPrefix.size(), eq - kPrefix.size()));
     for (auto& c : key) c = c == '_' ? '-' : static_cast<char>(tolower(c));
+    if (std::find_if(std::begin(kAgentEnvironmentOnly),
+                     std::end(kAgentEnvironmentOnly), [&](const char* k) {
+                       return key == k;
+                     }) != std::end(kAgentEnvironmentOnly)) {
+      continue;
+    }
     // Unknown SMS_AGENT_* variables are kept so ApplyConfig names them.
     out[key] = std::string(var.substr(eq + 1));
   }
@@ -144,6 +150,13 @@ core::Status ApplyConfig(const std::map<std::string, std::string>& values,
       c.ssh_config = value;
     } else if (key == "remote-agent") {
       c.remote_agent = value;
+    } else if (key == "push-agent") {
+      SMS_ASSIGN_OR_RETURN(c.push_agent,
+                           ParseOnOff(value, origin + ": push-agent"));
+    } else if (key == "static-agent") {
+      c.static_agent = value;
+    } else if (key == "remote-tmp") {
+      c.remote_tmp = value;
     } else if (key == "cache") {
       SMS_ASSIGN_OR_RETURN(c.cache, ParseOnOff(value, origin + ": cache"));
     } else if (key == "remote-cache-dir") {

@@ -26,6 +26,9 @@ struct AgentConfig {
   std::string source_root = "/";  // where CONSISTENCY_DIR paths live
   std::string ssh_config;         // ssh -F file for ssh:// targets
   std::string remote_agent = "sms-agent";  // sms-agent on ssh:// targets
+  bool push_agent = false;   // SshOptions::push_agent, unless the task says
+  std::string static_agent;  // SshOptions::static_agent
+  std::string remote_tmp;    // SshOptions::remote_tmp
   // The hash cache of each task and side (core/hash_cache.h): on by default
   // under STATE_DIR/cache/<task>/; a command's `cache` param overrides.
   bool cache = true;
@@ -35,22 +38,18 @@ struct AgentConfig {
   int64_t cache_max_age_s = 30 * 86400;  // 0: no limit
 };
 
+// SMS_AGENT_* variables that are not configuration keys: read where they
+// act (SMS_AGENT_IO_URING: core/posix_file_system.cc), skipped by
+// ConfigFromEnvironment().
+inline constexpr const char* kAgentEnvironmentOnly[] = {"io-uring"};
+
 // The keys the file, the environment and the flags accept.
-inline constexpr const char* kAgentConfigKeys[] = {"server",
-                                                   "ak",
-                                                   "sk",
-                                                   "token",
-                                                   "ca-file",
-                                                   "state-dir",
-                                                   "name",
-                                                   "poll-interval",
-                                                   "source-root",
-                                                   "ssh-config",
-                                                   "remote-agent",
-                                                   "cache",
-                                                   "remote-cache-dir",
-                                                   "rehash-fraction",
-                                                   "cache-max-age"};
+inline constexpr const char* kAgentConfigKeys[] = {
+    "server",          "ak",           "sk",           "token",
+    "ca-file",         "state-dir",    "name",         "poll-interval",
+    "source-root",     "ssh-config",   "remote-agent", "push-agent",
+    "static-agent",    "remote-tmp",   "cache",        "remote-cache-dir",
+    "rehash-fraction", "cache-max-age"};
 
 // "30d", "12h", "90m", "45s" or plain seconds; "0" is 0. Errors name `what`.
 [[nodiscard]] core::Result<int64_t> ParseDurationSeconds(

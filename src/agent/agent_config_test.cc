@@ -43,6 +43,36 @@ TEST(AgentConfigTest, UnknownKeysAreRejectedWithTheirPlace) {
             std::string::npos);
 }
 
+// SMS_AGENT_IO_URING=0 switches io_uring off where files are read; it is no
+// configuration key and must not stop `run` or `verify --server`.
+TEST(AgentConfigTest, EnvironmentOnlyVariablesAreNotConfigKeys) {
+  char env1[] = "SMS_AGENT_IO_URING=0";
+  char env2[] = "SMS_AGENT_PUSH_AGENT=on";
+  char* env[] = {env1, env2, nullptr};
+  AgentConfig c;
+  auto values = ConfigFromEnvironment(env);
+  EXPECT_EQ(values.count("io-uring"), 0u);
+  ASSERT_TRUE(ApplyConfig(values, "environment", c));
+  EXPECT_TRUE(c.push_agent);
+}
+
+TEST(AgentConfigTest, PushAgentSettings) {
+  auto r = ParseConfigText(
+      "push_agent = off\nstatic-agent = /opt/a\nremote-tmp = /var/tmp\n",
+      "a.conf");
+  ASSERT_TRUE(r);
+  AgentConfig c;
+  c.push_agent = true;
+  ASSERT_TRUE(ApplyConfig(*r, "a.conf", c));
+  EXPECT_FALSE(c.push_agent);
+  EXPECT_EQ(c.static_agent, "/opt/a");
+  EXPECT_EQ(c.remote_tmp, "/var/tmp");
+  auto bad = ApplyConfig({{"push-agent", "maybe"}}, "a.conf", c);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("a.conf: push-agent must be on or off"),
+            std::string::npos);
+}
+
 TEST(AgentConfigTest, ValidationNamesWhatIsWrong) {
   AgentConfig c;
   EXPECT_NE(ValidateConfig(c).error().message.find("server is required"),

@@ -255,6 +255,9 @@ void Daemon::RunCheck(Command command, std::shared_ptr<const PathSets> only,
       static_cast<uint64_t>(std::max(0.0, command.io_limit) * 1e6);
   o.target = command.verify_uri;
   o.ssh.remote_agent = config_.remote_agent;
+  o.ssh.push_agent = command.push_agent.value_or(config_.push_agent);
+  o.ssh.static_agent = config_.static_agent;
+  o.ssh.remote_tmp = config_.remote_tmp;
   if (!config_.ssh_config.empty()) {
     o.ssh.ssh_options = {"-F", config_.ssh_config};
   }

@@ -22,8 +22,6 @@
 
 namespace sms::agent {
 
-inline constexpr const char* kAgentVersion = "0.1.0";
-
 // One log line on stderr as JSON: {"ts", "level", "msg", ...}. Never pass
 // secrets.
 void LogEvent(const char* level, const std::string& message);

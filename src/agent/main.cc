@@ -19,8 +19,6 @@ extern char** environ;
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
-
 using sms::agent::kExitError;
 
 // The hash cache's flags of verify and manifest.
@@ -149,7 +147,7 @@ int main(int argc, char** argv) {
       "sms-agent: verifies that a migrated server's target holds the same "
       "data as its source"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", kVersion);
+  app.set_version_flag("--version", sms::agent::kAgentVersion);
 
   // verify
   sms::agent::VerifyOptions verify;
@@ -190,6 +188,18 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--remote-agent", verify.ssh.remote_agent,
                          "path of sms-agent on an ssh:// target "
                          "(default: sms-agent on its PATH)");
+  verify_cmd->add_flag("--push-agent", verify.ssh.push_agent,
+                       "when the ssh:// target has no sms-agent of this "
+                       "version, copy the static agent there for this check "
+                       "and remove it afterwards");
+  verify_cmd
+      ->add_option("--static-agent", verify.ssh.static_agent,
+                   "the agent --push-agent copies (default: "
+                   "sms-agent-static next to this binary)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  verify_cmd->add_option("--remote-tmp", verify.ssh.remote_tmp,
+                         "directory on the target for a pushed agent "
+                         "(default: the remote $TMPDIR, else /tmp)");
   verify_cmd
       ->add_option("--ssh-option", verify.ssh.ssh_options,
                    "extra argument for ssh (e.g. --ssh-option=-F "
@@ -286,6 +296,15 @@ int main(int argc, char** argv) {
       {"source-root", "where the task's directories live (default /)"},
       {"ssh-config", "ssh_config file (ssh -F) for ssh:// targets"},
       {"remote-agent", "sms-agent on ssh:// targets (default: on PATH)"},
+      {"push-agent",
+       "on/off: copy the static agent to ssh:// targets that lack this "
+       "version (default off; a task's CONSISTENCY_PUSH_AGENT overrides)"},
+      {"static-agent",
+       "the agent push-agent copies (default: sms-agent-static next to "
+       "this binary)"},
+      {"remote-tmp",
+       "directory on ssh:// targets for a pushed agent "
+       "(default: the remote $TMPDIR, else /tmp)"},
       {"cache",
        "on/off: keep a hash cache per task and side under the state "
        "directory (default on)"},

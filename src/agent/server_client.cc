@@ -203,15 +203,19 @@ core::Result<Command> ServerClient::PollCommand(const std::string& source_id) {
       if (io->is_string()) c.io_limit = atof(io->get_string().c_str());
     }
     c.verify_uri = Str(param, "verify_uri");
-    if (const json::value* cache = param.if_contains("cache")) {
-      // A bool, or CONSISTENCY_CACHE's "on"/"off" as configured.
-      if (cache->is_bool()) c.cache = cache->get_bool();
-      if (cache->is_string()) {
-        const std::string v(cache->get_string());
-        if (v == "on" || v == "true") c.cache = true;
-        if (v == "off" || v == "false") c.cache = false;
+    // A bool, or a task setting's "on"/"off" as configured.
+    auto on_off = [&](const char* key, std::optional<bool>& out) {
+      const json::value* v = param.if_contains(key);
+      if (v == nullptr) return;
+      if (v->is_bool()) out = v->get_bool();
+      if (v->is_string()) {
+        const std::string text(v->get_string());
+        if (text == "on" || text == "true") out = true;
+        if (text == "off" || text == "false") out = false;
       }
-    }
+    };
+    on_off("cache", c.cache);
+    on_off("push_agent", c.push_agent);
     c.scope = Str(param, "scope");
     c.base_run_id = Str(param, "base_run_id");
   }

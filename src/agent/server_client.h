@@ -47,6 +47,9 @@ struct Command {
   // "inconsistent" to check again only what `base_run_id` (absent: the
   // task's latest successful run) found not equal.
   std::optional<bool> cache;
+  // Issue 16: the task's CONSISTENCY_PUSH_AGENT, as `push_agent` (absent:
+  // the agent's `push-agent` setting).
+  std::optional<bool> push_agent;
   std::string scope;
   std::string base_run_id;
 };

@@ -154,6 +154,21 @@ TEST(ServerClientTest, ParsesTheCacheAndScopeExtensions) {
   EXPECT_FALSE(client.PollCommand("s")->cache.has_value());
 }
 
+TEST(ServerClientTest, ParsesPushAgent) {
+  FakeHttp http;
+  testing::FakeClock clock;
+  ServerClient client(http, clock, AkSk());
+  http.replies.push_back({200, {}, R"({"command_name":"CONSISTENCY_CHECK",
+       "command_param":{"task_id":"t","push_agent":true}})"});
+  EXPECT_EQ(client.PollCommand("s")->push_agent, std::optional<bool>(true));
+  http.replies.push_back({200, {}, R"({"command_name":"CONSISTENCY_CHECK",
+       "command_param":{"task_id":"t","push_agent":"off"}})"});
+  EXPECT_EQ(client.PollCommand("s")->push_agent, std::optional<bool>(false));
+  http.replies.push_back({200, {}, R"({"command_name":"CONSISTENCY_CHECK",
+       "command_param":{"task_id":"t"}})"});
+  EXPECT_FALSE(client.PollCommand("s")->push_agent.has_value());
+}
+
 TEST(RecheckTest, FetchesEveryPageOfTheLatestSuccessfulRun) {
   FakeHttp http;
   testing::FakeClock clock;

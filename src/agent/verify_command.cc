@@ -265,6 +265,11 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
   if (ssh_target) {
     auto finished = ssh_target->Finish(results ? nullptr : &results.error());
     if (!finished) return fail(finished.error());
+    const RemoteAgent& agent = ssh_target->remote_agent();
+    if (agent.path != o.ssh.remote_agent && !agent.installed_version.empty()) {
+      // Never silently: the target's own agent was passed over.
+      report.warnings.push_back("target: " + agent.note);
+    }
     // The remote agent's warnings (its hash cache) come on its stderr.
     const std::string& text = ssh_target->stderr_text();
     size_t begin = 0;

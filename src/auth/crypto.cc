@@ -1,12 +1,14 @@
 #include "auth/crypto.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -66,7 +68,17 @@ std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
                  static_cast<int>(n)) != 1) {
-    // Without randomness we cannot issue secrets; this is not recoverable.
+    // Without randomness we cannot issue secrets; this is not recoverable,
+    // but the operator learns why the process stopped (an empty or
+    // unreadable /dev/urandom in a chroot, a seccomp filter on getrandom).
+    const unsigned long code = ERR_get_error();
+    char reason[256] = "no OpenSSL error queued";
+    if (code != 0) ERR_error_string_n(code, reason, sizeof(reason));
+    fprintf(stderr,
+            "fatal: cannot draw %zu random bytes from the system (%s); "
+            "check that getrandom(2) or /dev/urandom is available\n",
+            n, reason);
+    fflush(stderr);
     std::abort();
   }
   return out;
