@@ -15,13 +15,6 @@ namespace {
 using core::Fail;
 using core::InvalidArgument;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // 4 or 16 bytes of a textual address, or empty.
 std::string AddressBytes(std::string_view text) {
   std::string s(text);
@@ -108,7 +101,7 @@ core::Result<Target> ParseTarget(std::string_view url) {
   const size_t colon = url.find("://");
   if (colon == std::string_view::npos)
     return Fail(InvalidArgument("url: expected http://HOST/... or https://"));
-  t.scheme = Lower(url.substr(0, colon));
+  t.scheme = core::AsciiLower(url.substr(0, colon));
   if (t.scheme != "http" && t.scheme != "https")
     return Fail(InvalidArgument("url: only http and https are allowed, not " +
                                 t.scheme));
@@ -141,7 +134,7 @@ core::Result<Target> ParseTarget(std::string_view url) {
     if (c != std::string_view::npos) port = authority.substr(c + 1);
   }
   if (t.host.empty()) return Fail(InvalidArgument("url: no host"));
-  t.host = Lower(t.host);
+  t.host = core::AsciiLower(t.host);
   t.port = t.scheme == "https" ? 443 : 80;
   if (!port.empty()) {
     int p = 0;
@@ -163,7 +156,7 @@ core::Result<AllowList> AllowList::Parse(
     const std::vector<std::string>& entries) {
   AllowList a;
   for (const std::string& raw : entries) {
-    std::string e = Lower(raw);
+    std::string e = core::AsciiLower(raw);
     if (e.empty()) continue;
     std::string addr = e;
     int prefix = -1;
@@ -209,7 +202,7 @@ core::Result<AllowList> AllowList::Parse(
 
 bool AllowList::AllowsName(std::string_view host) const {
   if (empty()) return true;
-  const std::string h = Lower(host);
+  const std::string h = core::AsciiLower(host);
   for (const std::string& n : names_) {
     if (n[0] == '.') {
       if (h.size() > n.size() &&
