@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "server/codec/task_codec.h"
 
 namespace sms::server {
 
@@ -123,10 +124,13 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .pattern = "/v3/tasks",
        .json_body = true,
        .signature_once = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.CreateTask(*c.who, c.body));
-           }},
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         // The role before the fields, as for every route.
+         SMS_RETURN_IF_ERROR(Require(*c.who, Action::kTaskWrite));
+         SMS_ASSIGN_OR_RETURN(CreateTaskRequest req, DecodeCreateTask(c.body));
+         SMS_ASSIGN_OR_RETURN(storage::Task t, tasks.CreateTask(*c.who, req));
+         return JsonReply(EncodeCreated(t.id));
+       }},
       {.method = "GET",
        .pattern = "/v3/tasks",
        .read_only = true,

@@ -18,7 +18,6 @@ namespace {
 
 constexpr char kTaskNotFound[] = "The task does not exist.";
 constexpr char kSourceNotFound[] = "The source server does not exist.";
-constexpr int64_t kConnectedWindowMs = 60 * 1000;
 constexpr int64_t kMaxInt32 = 2147483647;
 
 ApiResult<std::optional<std::string>> QueryString(const QueryParams& q,
@@ -128,97 +127,35 @@ json::value TaskService::TaskJson(
     if (auto s = store_.GetSource(t.domain_id, t.source_id)) name = s->name;
     cached = source_names->emplace(t.source_id, std::move(name)).first;
   }
-  const std::string& source_name = cached->second;
-  json::object o;
-  o["id"] = t.id;
-  o["name"] = t.name;
-  o["type"] = t.type;
-  o["os_type"] = t.os_type;
-  o["state"] = storage::ToText(t.state);
-  o["create_date"] = t.created_at;
-  o["source_server"] = json::object{{"id", t.source_id}, {"name", source_name}};
-  o["target_server"] = json::object{{"name", t.target_name},
-                                    {"ip", t.target_ip},
-                                    {"verify_uri", t.target_verify_uri}};
-  o["is_need_consistency_check"] = t.is_need_consistency_check;
-  if (!t.current_run_id.empty()) o["current_run_id"] = t.current_run_id;
-  return o;
+  return EncodeTask(t, cached->second);
 }
 
 json::value TaskService::SourceJson(const storage::Source& s, int64_t now) {
-  json::object o;
-  o["id"] = s.id;
-  o["name"] = s.name;
-  o["hostname"] = s.hostname;
-  o["ip"] = s.ip;
-  o["os_type"] = s.os_type;
-  o["os_version"] = s.os_version;
-  o["agent_version"] = s.agent_version;
-  o["add_date"] = s.created_at;
-  o["last_visit_time"] = s.last_seen_at;
-  o["connected"] =
-      s.last_seen_at > 0 && now - s.last_seen_at <= kConnectedWindowMs;
-  o["is_consistency_result_exist"] = s.has_results;
-  return o;
+  return EncodeSource(s, now);
 }
 
-ApiResult<json::value> TaskService::CreateTask(const Identity& who,
-                                               const json::object& body) {
-  if (auto s = Require(who, Action::kTaskWrite); !s)
-    return tl::unexpected(s.error());
-  storage::Task t;
-  auto name = ReqString(body, "name", "name", 1, 255);
-  if (!name) return tl::unexpected(name.error());
-  auto type = OptString(body, "type", "type", 1, 32);
-  if (!type) return tl::unexpected(type.error());
-  t.type = type->value_or("MIGRATE_FILE");
-  if (auto s = CheckEnum(t.type, "type", {"MIGRATE_FILE"}); !s)
-    return tl::unexpected(s.error());
-  auto os = ReqString(body, "os_type", "os_type", 1, 16);
-  if (!os) return tl::unexpected(os.error());
-  if (auto s = CheckEnum(*os, "os_type", {"LINUX", "WINDOWS"}); !s)
-    return tl::unexpected(s.error());
-  auto source = ReqObject(body, "source_server", "source_server");
-  if (!source) return tl::unexpected(source.error());
-  auto source_id = ReqString(**source, "id", "source_server.id", 1, 36);
-  if (!source_id) return tl::unexpected(source_id.error());
-  if (!IsUuid(*source_id))
-    return Malformed("source_server.id", "expected a lower-case UUID");
-  auto target = ReqObject(body, "target_server", "target_server");
-  if (!target) return tl::unexpected(target.error());
-  auto tname = ReqString(**target, "name", "target_server.name", 1, 255);
-  if (!tname) return tl::unexpected(tname.error());
-  auto tip = OptString(**target, "ip", "target_server.ip", 0, 64);
-  if (!tip) return tl::unexpected(tip.error());
-  auto uri =
-      OptString(**target, "verify_uri", "target_server.verify_uri", 1, 4096);
-  if (!uri) return tl::unexpected(uri.error());
-  if (*uri && (*uri)->rfind("file:///", 0) != 0 &&
-      (*uri)->rfind("ssh://", 0) != 0) {
-    return Malformed("target_server.verify_uri",
-                     "must start with file:/// or ssh://");
-  }
-  auto check =
-      OptBool(body, "is_need_consistency_check", "is_need_consistency_check");
-  if (!check) return tl::unexpected(check.error());
-  auto src = store_.GetSource(who.domain_id, *source_id);
+ApiResult<storage::Task> TaskService::CreateTask(const Identity& who,
+                                                 const CreateTaskRequest& req) {
+  SMS_RETURN_IF_ERROR(Require(who, Action::kTaskWrite));
+  auto src = store_.GetSource(who.domain_id, req.source_id);
   if (!src) return StoreFail(src.error(), kSourceNotFound);
-
   const int64_t now = clock_.NowEpochMillis();
+  storage::Task t;
   t.id = NewUuid();
   t.domain_id = who.domain_id;
-  t.name = std::move(*name);
-  t.os_type = std::move(*os);
-  t.source_id = std::move(*source_id);
-  t.target_name = std::move(*tname);
-  t.target_ip = tip->value_or("");
-  t.target_verify_uri = uri->value_or("");
-  t.is_need_consistency_check = check->value_or(true);
+  t.name = req.name;
+  t.type = req.type;
+  t.os_type = req.os_type;
+  t.source_id = req.source_id;
+  t.target_name = req.target_name;
+  t.target_ip = req.target_ip;
+  t.target_verify_uri = req.target_verify_uri;
+  t.is_need_consistency_check = req.is_need_consistency_check;
   t.state = TaskState::kReady;
   t.created_at = now;
   t.updated_at = now;
   if (auto s = store_.CreateTask(t); !s) return StoreFail(s.error(), "");
-  return json::object{{"id", t.id}};
+  return t;
 }
 
 ApiResult<json::value> TaskService::ListTasks(const Identity& who,

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "server/api_error.h"
+#include "server/codec/task_codec.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
 #include "storage/store.h"
@@ -25,9 +26,11 @@ class TaskService final {
   TaskService(const TaskService&) = delete;
   TaskService& operator=(const TaskService&) = delete;
 
-  // POST /v3/tasks -> {"id"}
-  [[nodiscard]] ApiResult<json::value> CreateTask(const Identity& who,
-                                                  const json::object& body);
+  // POST /v3/tasks: creates the task READY in the caller's domain and
+  // returns it. 403 without kTaskWrite, 404 when the source does not exist
+  // in the domain.
+  [[nodiscard]] ApiResult<storage::Task> CreateTask(
+      const Identity& who, const CreateTaskRequest& req);
   // GET /v3/tasks -> {"count", "tasks"}
   [[nodiscard]] ApiResult<json::value> ListTasks(const Identity& who,
                                                  const QueryParams& q);
