@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "core/io_ring_probe.h"
 #include "core/path_order.h"
 #include "testing/fake_clock.h"
 #include "testing/faulty_file_system.h"
@@ -83,6 +84,30 @@ TEST(ScannerTest, ManyFilesKeepOrderAcrossBatchesAndWorkers) {
     if (!e.is_dir()) {
       ASSERT_EQ(e.digest.size, 16) << e.path;
     }
+  }
+}
+
+// Linux 5.1-5.5 (a ring without our operations): the workers use plain
+// calls and every entry is the same.
+TEST(ScannerTest, AKernelWithoutTheRingsOperationsGivesTheSameEntries) {
+  TempDir t;
+  for (int i = 0; i < 300; ++i) {
+    WriteFile(t.Join("d" + std::to_string(i % 3) + "/f" + std::to_string(i)),
+              std::string(static_cast<size_t>(i * 97 % 40000), 'x'));
+  }
+  MakeSymlink("d0", t.Join("link"));
+  auto old_kernel = NewPosixFileSystem(
+      [](const io_uring_probe*) { return RingSupportsOurOps(nullptr); });
+  const uint64_t before = RingSubmissions();
+  auto plain = Scan(*old_kernel, t.path());
+  EXPECT_EQ(RingSubmissions(), before);
+  auto ring = Scan(PosixFileSystem(), t.path());
+  ASSERT_EQ(plain.size(), 304u);
+  ASSERT_EQ(plain.size(), ring.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(plain[i].path, ring[i].path);
+    EXPECT_EQ(plain[i].digest, ring[i].digest) << plain[i].path;
+    EXPECT_EQ(plain[i].state, EntryState::kOk) << plain[i].path;
   }
 }
 
