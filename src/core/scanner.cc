@@ -15,6 +15,17 @@ constexpr size_t kBatchItems = 256;  // items per batch
 constexpr size_t kMaxBatches = 64;   // in-flight window
 constexpr size_t kClaimItems = 32;   // items a worker claims at once
 constexpr size_t kBufferSize = 256 << 10;
+// Deep trees: the walker holds at most this many levels' directories open
+// (deeper ones are reopened by ".." on the way back up), ...
+constexpr size_t kStackDirs = 64;
+// ... and directory handles in all (walk and queued work) stay near this:
+// a batch is cut at kBatchDirs distinct directories and the walker waits for
+// the consumer past kMaxLiveDirs. With the hash workers' batched opens (32
+// each), a local check stays far below the usual limit of 1024 descriptors.
+constexpr size_t kBatchDirs = 16;
+constexpr size_t kMaxLiveDirs = 192;
+// A batch is also cut at this many path bytes: deep paths are long.
+constexpr size_t kBatchPathBytes = 256 << 10;
 
 void Fill(Entry& e, const StatInfo& st) {
   e.type = st.type;
@@ -65,11 +76,27 @@ int64_t NowNs(Clock& clock) { return clock.NowEpochMillis() * 1'000'000; }
 
 // A directory handle shared by the entries listed from it, and what the
 // hash cache must know of its file system.
+// Counted in live_dirs_ while it exists.
 struct Scanner::DirRef {
+  explicit DirRef(std::atomic<size_t>& live) : live(live) { ++live; }
+  ~DirRef() { --live; }
+  DirRef(const DirRef&) = delete;
+  DirRef& operator=(const DirRef&) = delete;
+
+  std::atomic<size_t>& live;
   Handle handle;
   uint64_t dev = 0;
   FsTraits traits;
 };
+
+std::shared_ptr<Scanner::DirRef> Scanner::NewDirRef(Handle handle, uint64_t dev,
+                                                    const FsTraits& traits) {
+  auto ref = std::make_shared<DirRef>(live_dirs_);
+  ref->handle = std::move(handle);
+  ref->dev = dev;
+  ref->traits = traits;
+  return ref;
+}
 
 // Digests of inodes with several links, so each is read once.
 class InodeCache {
@@ -445,33 +472,90 @@ void Scanner::WalkSection(const std::string& dir_check) {
   const bool use_cache = cache_in_ != nullptr;
   if (use_cache) cache_in_->StartSection(dir_check);
 
+  // One open level of the walk. Only the deepest kStackDirs levels hold
+  // their directory open: a shallower one is released and, when the walk
+  // climbs back to it, reopened as ".." of the level below (checked by
+  // device and inode), so a tree of any depth needs a bounded number of
+  // descriptors.
   struct Frame {
-    std::shared_ptr<DirRef> dir;
-    std::string prefix;  // "" or "a/b/"
+    std::shared_ptr<DirRef> dir;  // null while released
+    size_t prefix_len = 0;        // the level's prefix is prefix[0, len)
     std::vector<DirEntryName> names;
     size_t next = 0;
+    uint64_t dev = 0;  // of the directory, to recognise it when reopened
+    uint64_t ino = 0;
+    FsTraits traits;
   };
   std::vector<Frame> stack;
-  // `dev` is the directory's device, when known: a directory on another
+  // The prefix of the deepest level, "" or "a/b/": each level's is a prefix
+  // of it, so memory is linear in depth.
+  std::string prefix;
+  size_t first_open = 0;  // stack[first_open..] hold their directory
+  // `dev`/`ino` identify the directory, when known: a directory on another
   // file system than its parent's has its traits asked for.
-  auto push = [&](Handle handle, std::string prefix, uint64_t dev) -> Status {
+  auto push = [&](Handle handle, uint64_t dev, uint64_t ino) -> Status {
     auto names = fs_.List(handle.get());
     if (!names) return Fail(names.error());
     std::sort(names->begin(), names->end(),
               [](const DirEntryName& a, const DirEntryName& b) {
                 return a.name < b.name;
               });
-    auto ref = std::make_shared<DirRef>();
-    ref->handle = std::move(handle);
-    ref->dev = dev;
+    Frame f;
+    f.prefix_len = prefix.size();
+    f.names = std::move(*names);
+    f.dev = dev;
+    f.ino = ino;
     if (use_cache) {
-      if (!stack.empty() && stack.back().dir->dev == dev) {
-        ref->traits = stack.back().dir->traits;
-      } else {
-        ref->traits = fs_.Traits(ref->handle.get());
+      f.traits = !stack.empty() && stack.back().dev == dev
+                     ? stack.back().traits
+                     : fs_.Traits(handle.get());
+    }
+    f.dir = NewDirRef(std::move(handle), dev, f.traits);
+    stack.push_back(std::move(f));
+    if (stack.size() - first_open > kStackDirs) {
+      stack[first_open++].dir.reset();
+    }
+    return Ok();
+  };
+  // Reopens released level stack.back() from `below`, the level under it
+  // that the walk just left; false when it is no longer the same directory.
+  // Reopens released level stack.back(): as ".." of `below` (the level the
+  // walk just left, null if it was not open), else by its path from the
+  // section's root. Fails when it is no longer the same directory.
+  auto reopen = [&](const DirRef* below) -> Status {
+    Frame& f = stack.back();
+    auto same = [&](const Handle& h) {
+      auto st = fs_.Stat(h.get());
+      return st && st->dev == f.dev && st->ino == f.ino;
+    };
+    Handle handle;
+    if (below != nullptr) {
+      if (auto fd = fs_.OpenDirAt(below->handle.get(), "..")) {
+        handle = Handle(&fs_, *fd);
+        if (!same(handle)) handle.Reset();
       }
     }
-    stack.push_back({std::move(ref), std::move(prefix), std::move(*names), 0});
+    if (!handle.valid()) {
+      auto fd = fs_.OpenRoot(root_path);
+      if (!fd) return Fail(fd.error());
+      handle = Handle(&fs_, *fd);
+      for (size_t level = 1; level < stack.size(); ++level) {
+        const size_t begin = stack[level - 1].prefix_len;
+        const std::string name =
+            prefix.substr(begin, stack[level].prefix_len - begin - 1);
+        auto child = fs_.OpenDirAt(handle.get(), name.c_str());
+        if (!child) return Fail(child.error());
+        handle = Handle(&fs_, *child);
+      }
+      if (!same(handle)) {
+        return Fail(Unavailable(
+            "it was moved or replaced during the walk (reopened after "
+            "more than " +
+            std::to_string(kStackDirs) + " nested directories)"));
+      }
+    }
+    f.dir = NewDirRef(std::move(handle), f.dev, f.traits);
+    first_open = stack.size() - 1;
     return Ok();
   };
 
@@ -498,11 +582,9 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Emit(std::move(end), {});
     return;
   } else {
-    uint64_t dev = 0;
-    if (use_cache) {
-      if (auto st = fs_.Stat(*root_fd)) dev = st->dev;
-    }
-    auto pushed = push(Handle(&fs_, *root_fd), "", dev);
+    auto st = fs_.Stat(*root_fd);
+    auto pushed =
+        push(Handle(&fs_, *root_fd), st ? st->dev : 0, st ? st->ino : 0);
     if (!pushed) {
       start.section.state = RootState::kError;
       start.section.error = root_path + ": " + pushed.error().message;
@@ -514,15 +596,34 @@ void Scanner::WalkSection(const std::string& dir_check) {
   while (!stack.empty() && !stopping()) {
     Frame& f = stack.back();
     if (f.next == f.names.size()) {
+      std::shared_ptr<DirRef> left = std::move(f.dir);
       stack.pop_back();
+      if (stack.empty()) break;
+      prefix.resize(stack.back().prefix_len);
+      if (stack.back().dir != nullptr) continue;
+      if (auto ok = reopen(left.get()); !ok) {
+        // What is left of the directory cannot be read: each entry says so.
+        Frame& lost = stack.back();
+        const std::string dir_path =
+            prefix.empty() ? "." : prefix.substr(0, prefix.size() - 1);
+        for (; lost.next < lost.names.size() && !stopping(); ++lost.next) {
+          Item item;
+          item.entry.path = prefix + lost.names[lost.next].name;
+          item.entry.type = lost.names[lost.next].type_hint;
+          SetError(item.entry, "reopening directory " + dir_path, ok.error());
+          progress_.entries.fetch_add(1, std::memory_order_relaxed);
+          Emit(std::move(item), {});
+        }
+        first_open = stack.size();  // still released: ends next round
+      }
       continue;
     }
     DirEntryName& de = f.names[f.next++];
     Item item;
     item.kind = ItemKind::kEntry;
     Entry& e = item.entry;
-    e.path.reserve(f.prefix.size() + de.name.size());
-    e.path = f.prefix;
+    e.path.reserve(prefix.size() + de.name.size());
+    e.path = prefix;
     e.path += de.name;
     if (!excludes_.empty()) {
       excl_path = dir_rel;
@@ -538,7 +639,7 @@ void Scanner::WalkSection(const std::string& dir_check) {
     }
     progress_.entries.fetch_add(1, std::memory_order_relaxed);
     if (e.type != FileType::kDirectory) {
-      const auto offset = static_cast<uint32_t>(f.prefix.size());
+      const auto offset = static_cast<uint32_t>(prefix.size());
       Work work{f.dir, offset, nullptr};
       if (use_cache && e.type == FileType::kRegular) {
         if (const CacheRecord* r = cache_in_->Find(e.path)) {
@@ -558,9 +659,14 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Handle child(&fs_, *fd);
     auto st = fs_.Stat(child.get());
     if (st) Fill(e, *st);
-    std::string prefix = e.path + "/";
-    auto pushed = push(std::move(child), std::move(prefix), st ? st->dev : 0);
-    if (!pushed) SetError(e, "", pushed.error());
+    const size_t parent_len = prefix.size();
+    prefix = e.path;
+    prefix += '/';
+    auto pushed = push(std::move(child), st ? st->dev : 0, st ? st->ino : 0);
+    if (!pushed) {
+      SetError(e, "", pushed.error());
+      prefix.resize(parent_len);
+    }
     Emit(std::move(item), {});
     // NB: `f` may dangle after push(); the loop re-reads stack.back().
   }
@@ -632,8 +738,7 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
         begin = end + 1;
       }
       if (!parent_absent && parent_error.empty()) {
-        parent = std::make_shared<DirRef>();
-        parent->handle = std::move(current);
+        parent = NewDirRef(std::move(current), 0, {});
       }
     }
     if (parent_absent) continue;
@@ -674,16 +779,32 @@ void Scanner::Emit(Item item, Work work) {
     filling_->items.reserve(kBatchItems);
     filling_->work.reserve(kBatchItems);
   }
+  filling_path_bytes_ += item.entry.path.size();
+  if (work.dir != nullptr && work.dir.get() != filling_last_dir_) {
+    filling_last_dir_ = work.dir.get();
+    ++filling_dirs_;
+  }
   filling_->items.push_back(std::move(item));
   filling_->work.push_back(std::move(work));
-  if (filling_->items.size() >= kBatchItems) FlushBatch();
+  if (filling_->items.size() >= kBatchItems || filling_dirs_ >= kBatchDirs ||
+      filling_path_bytes_ >= kBatchPathBytes) {
+    FlushBatch();
+  }
 }
 
 void Scanner::FlushBatch() {
   if (!filling_ || filling_->items.empty()) return;
+  filling_dirs_ = 0;
+  filling_last_dir_ = nullptr;
+  filling_path_bytes_ = 0;
   std::unique_lock<std::mutex> lock(mu_);
-  space_cv_.wait(lock,
-                 [&] { return stopping() || ordered_.size() < kMaxBatches; });
+  // Past kMaxLiveDirs open directories, wait for the queue to drain (each
+  // batch the consumer takes frees its handles).
+  space_cv_.wait(lock, [&] {
+    return stopping() ||
+           (ordered_.size() < kMaxBatches &&
+            (live_dirs_.load() <= kMaxLiveDirs || ordered_.empty()));
+  });
   if (stopping()) {
     filling_.reset();
     return;

@@ -1,7 +1,9 @@
 #include "core/scanner.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +111,144 @@ TEST(ScannerTest, AKernelWithoutTheRingsOperationsGivesTheSameEntries) {
     EXPECT_EQ(plain[i].digest, ring[i].digest) << plain[i].path;
     EXPECT_EQ(plain[i].state, EntryState::kOk) << plain[i].path;
   }
+}
+
+// A chain `depth` directories deep under `root`, each level holding
+// directory "d" and file "f" (whose content is its level).
+void MakeDeepChain(const std::string& root, int depth) {
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  for (int level = 0; level < depth; ++level) {
+    int f = openat(fd, "f", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(f, 0);
+    const std::string content = std::to_string(level);
+    ASSERT_EQ(write(f, content.data(), content.size()),
+              static_cast<ssize_t>(content.size()));
+    close(f);
+    ASSERT_EQ(mkdirat(fd, "d", 0755), 0);
+    int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+    close(fd);
+    ASSERT_GE(next, 0);
+    fd = next;
+  }
+  close(fd);
+}
+
+// Lowers the soft limit of open descriptors for a scope.
+class FdLimit {
+ public:
+  explicit FdLimit(rlim_t soft) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~FdLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+
+ private:
+  rlimit saved_{};
+};
+
+// Issue 11.6: a tree far deeper than the descriptors a process may hold is
+// walked whole; the walker keeps a bounded number of directories open.
+TEST(ScannerTest, ATreeDeeperThanTheDescriptorLimitIsWalkedWhole) {
+  TempDir t;
+  constexpr int kDepth = 1500;
+  MakeDeepChain(t.path(), kDepth);
+  std::vector<Entry> entries;
+  {
+    FdLimit limit(400);
+    entries = Scan(PosixFileSystem(), t.path());
+  }
+  ASSERT_EQ(entries.size(), 2u * kDepth);
+  for (size_t i = 1; i < entries.size(); ++i) {
+    ASSERT_LT(ComparePaths(entries[i - 1].path, entries[i].path), 0) << i;
+  }
+  std::string prefix;
+  for (int level = 0; level < kDepth; ++level) {
+    const Entry& f = Find(entries, prefix + "f");
+    ASSERT_EQ(f.state, EntryState::kOk) << level << ": " << f.error;
+    ASSERT_EQ(f.size, std::to_string(level).size()) << level;
+    ASSERT_EQ(Find(entries, prefix + "d").state, EntryState::kOk) << level;
+    prefix += "d/";
+  }
+}
+
+// A file system whose ".." leads elsewhere once `trigger` is set: as if a
+// released level was moved while the walk was below it.
+class MovingParents final : public FileSystem {
+ public:
+  explicit MovingParents(std::string elsewhere)
+      : elsewhere_(std::move(elsewhere)) {}
+  bool replace_root = false;  // also the root path leads elsewhere
+
+  Result<int> OpenRoot(const std::string& path) override {
+    if (replace_root && opened_root_) return real_.OpenRoot(elsewhere_);
+    opened_root_ = true;
+    return real_.OpenRoot(path);
+  }
+  Result<int> OpenDirAt(int dir, const char* name) override {
+    if (std::string_view(name) == "..") return real_.OpenRoot(elsewhere_);
+    return real_.OpenDirAt(dir, name);
+  }
+  Result<std::vector<DirEntryName>> List(int dir) override {
+    return real_.List(dir);
+  }
+  Result<StatInfo> StatAt(int dir, const char* name) override {
+    return real_.StatAt(dir, name);
+  }
+  Result<std::string> ReadLinkAt(int dir, const char* name) override {
+    return real_.ReadLinkAt(dir, name);
+  }
+  Result<int> OpenFileAt(int dir, const char* name) override {
+    return real_.OpenFileAt(dir, name);
+  }
+  Result<StatInfo> Stat(int handle) override { return real_.Stat(handle); }
+  Result<size_t> Read(int handle, void* buffer, size_t size) override {
+    return real_.Read(handle, buffer, size);
+  }
+  void AdviseSequential(int handle) override { real_.AdviseSequential(handle); }
+  void Close(int handle) override { real_.Close(handle); }
+
+ private:
+  FileSystem& real_ = PosixFileSystem();
+  const std::string elsewhere_;
+  std::atomic<bool> opened_root_{false};
+};
+
+TEST(ScannerTest, AReleasedLevelIsReopenedByPathWhenDotDotIsElsewhere) {
+  TempDir t;
+  TempDir other;
+  MakeDeepChain(t.path(), 200);
+  MovingParents fs(other.path());
+  auto entries = Scan(fs, t.path());
+  ASSERT_EQ(entries.size(), 400u);
+  for (const auto& e : entries) {
+    ASSERT_EQ(e.state, EntryState::kOk) << e.path << ": " << e.error;
+  }
+}
+
+TEST(ScannerTest, AReleasedLevelThatWasReplacedIsAnErrorNamingIt) {
+  TempDir t;
+  TempDir other;
+  MakeDeepChain(t.path(), 200);
+  MakeDeepChain(other.path(), 200);  // the same names, other inodes
+  MovingParents fs(other.path());
+  fs.replace_root = true;
+  auto entries = Scan(fs, t.path());
+  ASSERT_EQ(entries.size(), 400u);
+  // The 64 deepest levels (137..200) were open all along; level 136 is the
+  // first reopened: from there up, files are errors naming their level.
+  std::string deep;
+  for (int i = 0; i < 200 - 64; ++i) deep += "d/";
+  const Entry& open_level = Find(entries, deep + "d/f");
+  EXPECT_EQ(open_level.state, EntryState::kOk) << open_level.error;
+  const Entry& lost = Find(entries, deep + "f");
+  EXPECT_EQ(lost.state, EntryState::kError);
+  EXPECT_THAT(lost.error, HasSubstr("reopening directory " +
+                                    deep.substr(0, deep.size() - 1) + ": "));
+  EXPECT_THAT(lost.error, HasSubstr("moved or replaced during the walk"));
+  EXPECT_EQ(Find(entries, "f").state, EntryState::kError);
 }
 
 TEST(ScannerTest, SymlinksAreReadNotFollowedAndSpecialsNotOpened) {
