@@ -267,7 +267,7 @@ class Posix final : public FileSystem {
             (name[1] == 0 || (name[1] == '.' && name[2] == 0))) {
           continue;
         }
-        out.push_back({std::string(name), FromDType(d->d_type)});
+        out.push_back({std::string(name), FromDType(d->d_type), d->d_ino});
       }
     }
     return out;

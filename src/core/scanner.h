@@ -99,6 +99,7 @@ class Scanner final : public EntryStream {
     std::shared_ptr<DirRef> dir;  // directory holding the entry
     uint32_t name_offset = 0;     // the entry's name within item.entry.path
     std::unique_ptr<CacheRecord> cached;  // the hash cache's record, if any
+    uint64_t ino = 0;  // the listing's inode number (d_ino), 0 if unknown
   };
   struct Batch {
     std::vector<Item> items;

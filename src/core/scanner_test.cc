@@ -420,6 +420,120 @@ struct AheadClock {
   testing::FakeClock clock;
 };
 
+// Issue 17: a small file whose ctime is older than the read's start by
+// more than FileReader::kQuietNs is read with one fstat (the clock runs 10 s
+// ahead, so files written by the test count as old).
+struct ClockedScan {
+  std::vector<Entry> entries;
+  uint64_t bytes_read = 0;
+};
+ClockedScan ScanWith(FileSystem& fs, Clock& clock, const std::string& root) {
+  ScanOptions options;
+  options.threads = 3;
+  Scanner scanner(fs, clock, root, {"/"}, options);
+  ClockedScan out;
+  for (;;) {
+    auto item = scanner.Next();
+    EXPECT_TRUE(item);
+    if (!item || *item == nullptr) break;
+    if ((*item)->kind == ItemKind::kEntry)
+      out.entries.push_back((*item)->entry);
+  }
+  out.bytes_read = scanner.progress().bytes_read.load();
+  return out;
+}
+
+TEST(ScannerOneStatTest, OldFilesTakeOneStatAndGiveTheSameDigests) {
+  TempDir t;
+  const std::vector<size_t> sizes = {0, 1, 1000, 32767, 32768, 32769, 300000};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    WriteFile(t.Join("f" + std::to_string(i)), std::string(sizes[i], 'a' + i));
+  }
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fast_fs;
+  auto fast = ScanWith(fast_fs, ahead.clock, t.path());
+  // One open and one fstat a file below a slot (32 KiB); two fstats from
+  // a slot up; one for the root.
+  EXPECT_EQ(fast_fs.files_opened(), sizes.size());
+  EXPECT_EQ(fast_fs.handle_stats(), sizes.size() + 3 + 1);
+  // Fresh files (the true clock) are read again with two fstats.
+  testing::FaultyFileSystem slow_fs;
+  auto slow = ScanWith(slow_fs, SystemClock(), t.path());
+  EXPECT_EQ(slow_fs.files_opened(), 2 * sizes.size());
+  EXPECT_EQ(slow_fs.handle_stats(), sizes.size() + 2 * sizes.size() + 1);
+  ASSERT_EQ(fast.entries.size(), sizes.size());
+  ASSERT_EQ(slow.entries.size(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ(fast.entries[i].state, EntryState::kOk) << fast.entries[i].error;
+    EXPECT_EQ(fast.entries[i].size, sizes[i]);
+    EXPECT_FALSE(fast.entries[i].digest.empty());
+    EXPECT_EQ(fast.entries[i].digest, slow.entries[i].digest) << i;
+  }
+  EXPECT_EQ(fast.bytes_read, slow.bytes_read);
+}
+
+TEST(ScannerOneStatTest, AnOldFileGrowingWhileReadIsStillChanged) {
+  TempDir t;
+  WriteFile(t.Join("small.log"), "first line\n");
+  WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fs;
+  fs.GrowWhileRead("small.log", t.Join("small.log"));
+  fs.GrowWhileRead("big.log", t.Join("big.log"));
+  auto scan = ScanWith(fs, ahead.clock, t.path());
+  // Read whole in one go: the fstat after shows another size.
+  EXPECT_EQ(Find(scan.entries, "small.log").state, EntryState::kChanged);
+  // Past the slot: the append came before the fstat that vouches for the
+  // head (the clock, 10 s ahead, cannot see it as recent): the rest is read
+  // against that fstat, so the digest is the grown file's, never a torn one.
+  const Entry& big = Find(scan.entries, "big.log");
+  ASSERT_EQ(big.state, EntryState::kOk);
+  testing::FaultyFileSystem plain;
+  auto again = ScanWith(plain, ahead.clock, t.path());
+  EXPECT_EQ(big.digest, Find(again.entries, "big.log").digest);
+  EXPECT_EQ(big.size, (3u << 20) + 9);
+}
+
+// With the true clock, a file changed in the last kQuietNs is read as
+// before: fstat before and after.
+TEST(ScannerOneStatTest, AFreshFileGrowingWhileReadIsChanged) {
+  TempDir t;
+  WriteFile(t.Join("small.log"), "first line\n");
+  WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
+  testing::FaultyFileSystem fs;
+  fs.GrowWhileRead("small.log", t.Join("small.log"));
+  fs.GrowWhileRead("big.log", t.Join("big.log"));
+  auto scan = ScanWith(fs, SystemClock(), t.path());
+  EXPECT_EQ(Find(scan.entries, "small.log").state, EntryState::kChanged);
+  EXPECT_EQ(Find(scan.entries, "big.log").state, EntryState::kChanged);
+}
+
+TEST(ScannerOneStatTest, OldHardLinksAreReadOnce) {
+  TempDir t;
+  WriteFile(t.Join("one"), std::string(100, 'h'));
+  ASSERT_EQ(link(t.Join("one").c_str(), t.Join("two").c_str()), 0);
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fs;
+  auto scan = ScanWith(fs, ahead.clock, t.path());
+  ASSERT_EQ(scan.entries.size(), 2u);
+  EXPECT_EQ(scan.entries[0].digest, scan.entries[1].digest);
+  EXPECT_EQ(scan.bytes_read, 100u);
+}
+
+TEST(ScannerOneStatTest, AnOldUnreadableFileIsAnError) {
+  TempDir t;
+  WriteFile(t.Join("a"), "1");
+  WriteFile(t.Join("secret"), "2");
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fs;
+  fs.FailOpen("secret", EACCES);
+  auto scan = ScanWith(fs, ahead.clock, t.path());
+  EXPECT_EQ(Find(scan.entries, "secret").state, EntryState::kError);
+  EXPECT_THAT(Find(scan.entries, "secret").error,
+              HasSubstr("Permission denied"));
+  EXPECT_EQ(Find(scan.entries, "a").state, EntryState::kOk);
+}
+
 struct CachedScan {
   std::vector<Entry> entries;
   std::vector<std::string> warnings;
