@@ -7,12 +7,14 @@
 #              large  40 x 256 MiB over both trees (20 a side, ~10.7 GB)
 #              tiny   1,000,000 files of 0..2 KiB (~2 GB over both trees)
 #              mini   2,000 files with awkward names and symlinks (a quick smoke run)
+#              tiny-cold  the tiny tree with the page cache dropped before every run of
+#                         sms-agent and of rsync -rcn (issue 17; needs root); mini-cold: smoke
 #              recheck       the hash cache (issue 12) on the small tree: a full check against a
 #                            re-check with the cache, page cache dropped and warm, unchanged and
 #                            after 1% of the files were rewritten; rsync -rcn beside
 #              recheck-tiny  the same on the tiny tree (1,000,000 files)
 #              recheck-mini  the same on the mini tree (a quick smoke run)
-#              default: small large tiny recheck recheck-tiny
+#              default: small large tiny tiny-cold recheck recheck-tiny
 #   Dropping the page cache needs root (echo 3 > /proc/sys/vm/drop_caches); without it the
 #   dropped-cache rows are skipped and the table says so. RECHECK_RSYNC_COLD=0|1: rsync -rcn with
 #   a dropped page cache (default 1, 0 for recheck-tiny: it reads 2 GB of tiny files from disk).
@@ -48,14 +50,19 @@ DATA_ROOT=${SMS_BENCH_DIR:-$REPO/var/bench}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RUN=${SMS_BENCH_RESULTS:-$DATA_ROOT/results/$STAMP}
 REPS=${REPS:-1}
+COLD=0  # 1 while a *-cold scenario runs: the page cache is dropped before each run
 TMO=${TMO:-1800}
 read -r -a AGENT_ARGS <<< "${SMS_AGENT_ARGS:-}"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time missing (apt-get install time)"
 
 SCENARIOS=("$@")
-((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny recheck recheck-tiny)
+((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny tiny-cold recheck recheck-tiny)
 # The tree each scenario runs on.
-tree_of() { case "$1" in recheck) echo small ;; recheck-*) echo "${1#recheck-}" ;; *) echo "$1" ;; esac; }
+tree_of() {
+  case "$1" in
+    recheck) echo small ;; recheck-*) echo "${1#recheck-}" ;; *-cold) echo "${1%-cold}" ;; *) echo "$1" ;;
+  esac
+}
 
 # gen_tree.py parameters of each scenario, chosen to match the figures of ../shared/bench/README.md.
 gen_params() {
@@ -80,7 +87,7 @@ gen_inodes() {
 }
 for s in "${SCENARIOS[@]}"; do
   gen_params "$(tree_of "$s")" >/dev/null ||
-    die "unknown scenario '$s' (small large tiny mini recheck recheck-tiny recheck-mini)"
+    die "unknown scenario '$s' (small large tiny mini tiny-cold mini-cold recheck recheck-tiny recheck-mini)"
 done
 
 # Peers of run_peers.sh: the content checkers, rsync's quick check, and the floors.
@@ -168,6 +175,7 @@ run_agent() {
   cmd=$(printf '%q ' "$AGENT" verify --json --mode "$mode" "${AGENT_ARGS[@]}" "$data/src" "$data/dst")
   echo "$cmd" > "$res/$name.cmd"
   for r in $(seq 1 "$REPS"); do
+    ((COLD)) && { sync; echo 3 > /proc/sys/vm/drop_caches; }
     /usr/bin/time -v -o "$res/$name.time.$r" timeout "$TMO" bash -c "$cmd" \
       > "$res/$name.stdout.$r" 2> "$res/$name.stderr.$r" < /dev/null
     echo $? > "$res/$name.rc.$r"
@@ -297,7 +305,12 @@ elif scen == "large":
     cmp("hash faster than rsync -rcn", h["wall_s"] < rs["wall_s"] if have(h, rs) else None)
 elif scen == "tiny":
     cmp("hash ≥ 1.5× faster than rsync -rcn", h["wall_s"] * 1.5 <= rs["wall_s"] if have(h, rs) else None)
-    cmp("hash peak RSS < 256 MiB", h["maxrss_mb"] < 256 if have(h) else None)
+    cmp("hash ≥ 3× faster than rsync -rcn (issue 17)", h["wall_s"] * 3 <= rs["wall_s"] if have(h, rs) else None)
+    cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
+elif scen == "tiny-cold":
+    cmp("page cache dropped: hash ≥ 5× faster than rsync -rcn (issue 17)",
+        h["wall_s"] * 5 <= rs["wall_s"] if have(h, rs) else None)
+    cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
 ours_ok = all(ok == "yes" for _, k, _, _, ok in rows if k.startswith("sms_"))
 cmp("our counts equal the truth", ours_ok if any(k.startswith("sms_") for _, k, *_ in rows) else None)
 txt = "\n".join(out) + "\n"
@@ -417,15 +430,26 @@ for s in "${SCENARIOS[@]}"; do
     tee -a "$RUN/report.md" < "$res/table.out"
     continue
   fi
-  echo "== $s: warming the page cache"
-  warm "$data"
+  COLD=0
+  peers=("${PEERS[@]}")
+  if [[ "$s" == *-cold ]]; then
+    can_drop || die "$s: dropping the page cache needs root (echo 3 > /proc/sys/vm/drop_caches)"
+    echo "== $s: page cache dropped before every run (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    COLD=1
+    # Cold, only the peer the goal is set against: rclone and hashdeep take many minutes.
+    peers=(); for p in ${BENCH_COLD_PEERS:-rsync_c}; do peers+=("$p"); done
+  else
+    echo "== $s: warming the page cache"
+    warm "$data"
+  fi
   run_agent sms_hash hash "$data" "$res"
-  run_agent sms_quick quick "$data" "$res"
-  if ((${#PEERS[@]})); then
-    PEERS="${PEERS[*]}" MODE=warm REPS="$REPS" TMO="$TMO" "$KIT/run_peers.sh" "$data" "$res" \
-      > "$res/run_peers.log" 2>&1
+  ((COLD)) || run_agent sms_quick quick "$data" "$res"
+  if ((${#peers[@]})); then
+    PEERS="${peers[*]}" MODE=$( ((COLD)) && echo cold || echo warm) REPS="$REPS" TMO="$TMO" \
+      "$KIT/run_peers.sh" "$data" "$res" > "$res/run_peers.log" 2>&1
     grep -E '^[a-z0-9_]+ +rc=' "$res/run_peers.log"
   fi
+  echo "- $s: load average after the runs $(cut -d' ' -f1-3 /proc/loadavg)" >> "$RUN/report.md"
   table "$s" "$data" "$res" > "$res/table.out" || status=1
   tee -a "$RUN/report.md" < "$res/table.out"
 done

@@ -57,6 +57,7 @@ struct FsTraits {
 struct DirEntryName {
   std::string name;
   FileType type_hint = FileType::kUnknown;  // from d_type; kUnknown if unsure
+  uint64_t ino = 0;                         // from d_ino; 0 if unknown
 };
 
 class FileSystem {

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/file_system.h"
+#include "core/io_ring_probe.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
@@ -118,8 +120,22 @@ FsTraits TraitsOfMagic(uint64_t magic) {
   return t;
 }
 
+std::atomic<uint64_t> g_ring_submissions{0};
+
 constexpr int kOpenFlags =
     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+
+}  // namespace
+
+bool RingSupportsOurOps(const io_uring_probe* probe) {
+  if (probe == nullptr) return false;
+  for (int op : {IORING_OP_OPENAT, IORING_OP_READ, IORING_OP_CLOSE}) {
+    if (!io_uring_opcode_supported(probe, op)) return false;
+  }
+  return true;
+}
+
+namespace {
 
 // One io_uring per thread, made on first use. Batches of small-file
 // operations go through it with one io_uring_enter(2) for the whole batch
@@ -131,11 +147,22 @@ class Ring {
  public:
   static constexpr unsigned kEntries = 64;
 
-  Ring() {
+  explicit Ring(RingProbeCheck check) {
     const char* env = std::getenv("SMS_AGENT_IO_URING");
     if (env != nullptr && std::strcmp(env, "0") == 0) return;
     ok_ = io_uring_queue_init(kEntries, &ring_, 0) == 0;
-    if (ok_) RingMapped();
+    if (!ok_) return;
+    RingMapped();
+    // Kernels 5.1-5.5 make a ring but know none of the operations we
+    // submit; a probe tells (5.6 on). Without one, plain calls.
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    const bool supported = check(probe);
+    if (probe != nullptr) io_uring_free_probe(probe);
+    if (!supported) {
+      io_uring_queue_exit(&ring_);
+      RingUnmapped();
+      ok_ = false;
+    }
   }
   ~Ring() {
     if (!ok_) return;
@@ -158,6 +185,7 @@ class Ring {
   // ring is then retired for this thread (callers use plain system calls).
   template <class F>
   bool Run(unsigned count, F&& done) {
+    g_ring_submissions.fetch_add(1, std::memory_order_relaxed);
     int rc = io_uring_submit_and_wait(&ring_, count);
     while (rc == -EINTR) rc = io_uring_submit_and_wait(&ring_, count);
     unsigned seen = 0;
@@ -197,13 +225,16 @@ void ForEachChunk(size_t size, F&& f) {
       static_cast<unsigned>(std::min<size_t>(Ring::kEntries, size - base)));
 }
 
-Ring& ThreadRing() {
-  thread_local Ring ring;
+// The calling thread's ring; `check` decides on the thread's first call.
+Ring& ThreadRing(RingProbeCheck check) {
+  thread_local Ring ring(check);
   return ring;
 }
 
 class Posix final : public FileSystem {
  public:
+  explicit Posix(RingProbeCheck check) : check_(check) {}
+
   Result<int> OpenRoot(const std::string& path) override {
     int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) return fd;
@@ -236,7 +267,7 @@ class Posix final : public FileSystem {
             (name[1] == 0 || (name[1] == '.' && name[2] == 0))) {
           continue;
         }
-        out.push_back({std::string(name), FromDType(d->d_type)});
+        out.push_back({std::string(name), FromDType(d->d_type), d->d_ino});
       }
     }
     return out;
@@ -274,7 +305,7 @@ class Posix final : public FileSystem {
 
   void OpenFilesAt(int dir, std::span<const char* const> names,
                    std::span<Result<int>> out) override {
-    Ring& ring = ThreadRing();
+    Ring& ring = ThreadRing(check_);
     ForEachChunk(names.size(), [&](size_t base, unsigned n) {
       bool completed[Ring::kEntries] = {};
       if (kRingOpensAndCloses && ring.ok()) {
@@ -316,7 +347,7 @@ class Posix final : public FileSystem {
   }
 
   void ReadMany(std::span<ReadRequest> requests) override {
-    Ring& ring = ThreadRing();
+    Ring& ring = ThreadRing(check_);
     ForEachChunk(requests.size(), [&](size_t base, unsigned n) {
       if (!ring.ok()) {
         for (unsigned i = 0; i < n; ++i) {
@@ -358,7 +389,7 @@ class Posix final : public FileSystem {
   }
 
   void CloseMany(std::span<const int> handles) override {
-    Ring& ring = ThreadRing();
+    Ring& ring = ThreadRing(check_);
     ForEachChunk(handles.size(), [&](size_t base, unsigned n) {
       if (kRingOpensAndCloses && ring.ok()) {
         for (unsigned i = 0; i < n; ++i)
@@ -371,13 +402,24 @@ class Posix final : public FileSystem {
       }
     });
   }
+
+ private:
+  const RingProbeCheck check_;
 };
 
 }  // namespace
 
 FileSystem& PosixFileSystem() {
-  static Posix fs;
+  static Posix fs(&RingSupportsOurOps);
   return fs;
+}
+
+std::unique_ptr<FileSystem> NewPosixFileSystem(RingProbeCheck check) {
+  return std::make_unique<Posix>(check);
+}
+
+uint64_t RingSubmissions() {
+  return g_ring_submissions.load(std::memory_order_relaxed);
 }
 
 }  // namespace sms::core

@@ -2,6 +2,7 @@
 // system calls it falls back to) behave exactly as the single ones.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/file_system.h"
+#include "core/io_ring_probe.h"
 #include "testing/temp_dir.h"
 
 namespace sms::core {
@@ -127,6 +129,95 @@ INSTANTIATE_TEST_SUITE_P(RingAndPlain, PosixBatchTest,
                                                   ? "io_uring"
                                                   : "plain_syscalls");
                          });
+
+// A probe as a kernel reports it: `count` operations, each supported.
+std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> FakeProbe(
+    std::initializer_list<int> supported) {
+  const size_t bytes = sizeof(io_uring_probe) + 256 * sizeof(io_uring_probe_op);
+  auto* p = static_cast<io_uring_probe*>(calloc(1, bytes));
+  for (int op : supported) {
+    p->ops[op].op = static_cast<uint8_t>(op);
+    p->ops[op].flags = IO_URING_OP_SUPPORTED;
+    p->last_op = std::max<uint8_t>(p->last_op, static_cast<uint8_t>(op));
+  }
+  p->ops_len = static_cast<uint8_t>(p->last_op + 1);
+  return {p, [](io_uring_probe* q) { free(q); }};
+}
+
+TEST(RingProbeTest, TheRingNeedsOpenReadAndClose) {
+  EXPECT_FALSE(RingSupportsOurOps(nullptr)) << "5.1-5.5: no probe at all";
+  EXPECT_FALSE(RingSupportsOurOps(
+      FakeProbe({IORING_OP_NOP, IORING_OP_READV, IORING_OP_FSYNC}).get()));
+  EXPECT_FALSE(
+      RingSupportsOurOps(FakeProbe({IORING_OP_OPENAT, IORING_OP_READ}).get()));
+  EXPECT_TRUE(RingSupportsOurOps(
+      FakeProbe({IORING_OP_OPENAT, IORING_OP_READ, IORING_OP_CLOSE}).get()));
+}
+
+// A kernel of 5.1-5.5 (a ring, but no probe and none of our operations):
+// every batch call is answered by plain system calls, with the same results.
+TEST(RingProbeTest, AKernelWithoutOurOpsGetsPlainCalls) {
+  TempDir tmp;
+  WriteFile(tmp.Join("a"), "alpha");
+  MakeSymlink("a", tmp.Join("link"));
+  auto old_kernel = NewPosixFileSystem(
+      [](const io_uring_probe*) { return RingSupportsOurOps(nullptr); });
+  std::thread([&] {
+    FileSystem& fs = *old_kernel;
+    const uint64_t before = RingSubmissions();
+    auto dir = fs.OpenRoot(tmp.path());
+    ASSERT_TRUE(dir);
+    const char* names[] = {"a", "missing", "link"};
+    Result<int> fds[3];
+    fs.OpenFilesAt(*dir, names, fds);
+    ASSERT_TRUE(fds[0]);
+    EXPECT_FALSE(fds[1]);
+    EXPECT_FALSE(fds[2]) << "a symlink is never followed";
+    char a[16];
+    ReadRequest reads[] = {{*fds[0], a, sizeof a, size_t{0}}};
+    fs.ReadMany(reads);
+    ASSERT_TRUE(reads[0].result);
+    EXPECT_EQ(std::string(a, *reads[0].result), "alpha");
+    const int open[] = {*fds[0]};
+    fs.CloseMany(open);
+    EXPECT_FALSE(IsOpen(*fds[0]));
+    fs.Close(*dir);
+    EXPECT_EQ(RingSubmissions(), before) << "no io_uring submission";
+  }).join();
+}
+
+// This kernel (6.x) has a probe that lists them: the ring is used.
+TEST(RingProbeTest, ThisKernelUsesTheRing) {
+  if (const char* env = std::getenv("SMS_AGENT_IO_URING");
+      env != nullptr && std::string(env) == "0") {
+    GTEST_SKIP() << "SMS_AGENT_IO_URING=0 turns the ring off";
+  }
+  io_uring_probe* probe = io_uring_get_probe();
+  if (probe == nullptr) GTEST_SKIP() << "io_uring unavailable here";
+  const bool supported = RingSupportsOurOps(probe);
+  io_uring_free_probe(probe);
+  if (!supported) GTEST_SKIP() << "this kernel lacks our operations";
+  TempDir tmp;
+  WriteFile(tmp.Join("a"), "alpha");
+  std::thread([&] {
+    FileSystem& fs = PosixFileSystem();
+    const uint64_t before = RingSubmissions();
+    auto dir = fs.OpenRoot(tmp.path());
+    ASSERT_TRUE(dir);
+    const char* names[] = {"a"};
+    Result<int> fds[1];
+    fs.OpenFilesAt(*dir, names, fds);
+    ASSERT_TRUE(fds[0]);
+    char a[16];
+    ReadRequest reads[] = {{*fds[0], a, sizeof a, size_t{0}}};
+    fs.ReadMany(reads);
+    ASSERT_TRUE(reads[0].result);
+    EXPECT_EQ(std::string(a, *reads[0].result), "alpha");
+    fs.Close(*fds[0]);
+    fs.Close(*dir);
+    EXPECT_GT(RingSubmissions(), before);
+  }).join();
+}
 
 }  // namespace
 }  // namespace sms::core

@@ -15,6 +15,17 @@ constexpr size_t kBatchItems = 256;  // items per batch
 constexpr size_t kMaxBatches = 64;   // in-flight window
 constexpr size_t kClaimItems = 32;   // items a worker claims at once
 constexpr size_t kBufferSize = 256 << 10;
+// Deep trees: the walker holds at most this many levels' directories open
+// (deeper ones are reopened by ".." on the way back up), ...
+constexpr size_t kStackDirs = 64;
+// ... and directory handles in all (walk and queued work) stay near this:
+// a batch is cut at kBatchDirs distinct directories and the walker waits for
+// the consumer past kMaxLiveDirs. With the hash workers' batched opens (32
+// each), a local check stays far below the usual limit of 1024 descriptors.
+constexpr size_t kBatchDirs = 16;
+constexpr size_t kMaxLiveDirs = 192;
+// A batch is also cut at this many path bytes: deep paths are long.
+constexpr size_t kBatchPathBytes = 256 << 10;
 
 void Fill(Entry& e, const StatInfo& st) {
   e.type = st.type;
@@ -65,11 +76,27 @@ int64_t NowNs(Clock& clock) { return clock.NowEpochMillis() * 1'000'000; }
 
 // A directory handle shared by the entries listed from it, and what the
 // hash cache must know of its file system.
+// Counted in live_dirs_ while it exists.
 struct Scanner::DirRef {
+  explicit DirRef(std::atomic<size_t>& live) : live(live) { ++live; }
+  ~DirRef() { --live; }
+  DirRef(const DirRef&) = delete;
+  DirRef& operator=(const DirRef&) = delete;
+
+  std::atomic<size_t>& live;
   Handle handle;
   uint64_t dev = 0;
   FsTraits traits;
 };
+
+std::shared_ptr<Scanner::DirRef> Scanner::NewDirRef(Handle handle, uint64_t dev,
+                                                    const FsTraits& traits) {
+  auto ref = std::make_shared<DirRef>(live_dirs_);
+  ref->handle = std::move(handle);
+  ref->dev = dev;
+  ref->traits = traits;
+  return ref;
+}
 
 // Digests of inodes with several links, so each is read once.
 class InodeCache {
@@ -86,6 +113,12 @@ class InodeCache {
     out = v.digest;
     hashed_at_ns = v.hashed_at_ns;
     return true;
+  }
+  // An inode with several links was digested already (its metadata may
+  // have moved since).
+  bool Known(uint64_t dev, uint64_t ino) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.count({dev, ino}) > 0;
   }
   void Insert(const StatInfo& st, const Digest& digest, int64_t hashed_at_ns) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -114,7 +147,13 @@ class FileReader {
   struct Job {
     const char* name;
     Entry* entry;
+    uint64_t dev = 0;  // of the directory, and the listing's inode number
+    uint64_t ino = 0;  // (0: unknown)
   };
+  // A file last changed this long before its read started cannot have
+  // changed while it was read (HashGroup): the kernel stamps a change with
+  // its coarse clock (a few ms behind), and a margin covers clock slew.
+  static constexpr int64_t kQuietNs = 2'000'000'000;
   static constexpr size_t kGroupFiles = 32;
   static constexpr size_t kSlotSize = 32
                                       << 10;  // group reads: files up to this
@@ -150,70 +189,96 @@ class FileReader {
 
   // Hash() for up to kGroupFiles regular files of one directory, with their
   // opens, small reads and closes submitted in batches (FileSystem::
-  // OpenFilesAt/ReadMany/CloseMany): 2 system calls a file instead of 5 where
-  // the file system batches. Same results as Hash() on each.
+  // OpenFilesAt/ReadMany/CloseMany). Same results as Hash() on each.
+  //
+  // One fstat a file instead of Hash()'s two: each file is read (up to a
+  // slot) right after it is opened, then fstat'ed. When that fstat says the
+  // file was read whole and its ctime (which every write, truncate or chmod
+  // moves) is older than kQuietNs before the reads started, nothing changed
+  // it while it was read: its digest stands. Any other file (changed
+  // recently, larger than a slot, not regular, a second link of an inode
+  // already read, a failed read) is done again by Hash(), whose fstat
+  // before and after the read catch a change. On this VM a system call is
+  // the dominant cost of a small file (docs/benchmarks.md).
   void HashGroup(int dir, std::span<const Job> jobs) {
     const size_t n = jobs.size();
     const char* names[kGroupFiles];
     Result<int> fds[kGroupFiles];
     const int64_t now = NowNs(clock_);
+    bool again[kGroupFiles] = {};
+    size_t n_jobs = 0;
+    size_t job_of[kGroupFiles];
     for (size_t i = 0; i < n; ++i) {
-      names[i] = jobs[i].name;
       jobs[i].entry->hashed_at_ns = now;
+      // A second link of an inode read already: Hash() reuses its digest.
+      if (jobs[i].ino != 0 && inodes_.Known(jobs[i].dev, jobs[i].ino)) {
+        again[i] = true;
+        continue;
+      }
+      names[n_jobs] = jobs[i].name;
+      job_of[n_jobs++] = i;
     }
-    fs_.OpenFilesAt(dir, {names, n}, {fds, n});
+    fs_.OpenFilesAt(dir, {names, n_jobs}, {fds, n_jobs});
 
     int open_fds[kGroupFiles];
     size_t n_open = 0;
-    Opened files[kGroupFiles];
     ReadRequest reads[kGroupFiles];
     size_t read_job[kGroupFiles];
     size_t n_reads = 0;
-    uint64_t read_bytes = 0;
-    for (size_t i = 0; i < n; ++i) {
-      Entry& e = *jobs[i].entry;
-      if (!fds[i]) {
-        OpenFailed(dir, names[i], fds[i].error(), e);
+    for (size_t j = 0; j < n_jobs; ++j) {
+      const size_t i = job_of[j];
+      if (!fds[j]) {
+        OpenFailed(dir, names[j], fds[j].error(), *jobs[i].entry);
         continue;
       }
-      const int fd = *fds[i];
-      open_fds[n_open++] = fd;
-      if (!Describe(fd, e, files[i])) continue;
-      if (files[i].before.size == 0) {
-        DigestWhole(slots_, 0, 0, e);
-        Finish(fd, files[i], 0, e);
-        continue;
-      }
-      if (files[i].before.size > kSlotSize) {
-        HashOpened(fd, files[i], e);
-        continue;
-      }
-      reads[n_reads] = ReadRequest{fd, slots_ + n_reads * kSlotSize,
-                                   files[i].before.size, size_t{0}};
+      open_fds[n_open++] = *fds[j];
+      reads[n_reads] =
+          ReadRequest{*fds[j], slots_ + n_reads * kSlotSize, kSlotSize, 0};
       read_job[n_reads++] = i;
-      read_bytes += files[i].before.size;
     }
-    if (read_bytes > 0) limiter_.Acquire(read_bytes);
     fs_.ReadMany({reads, n_reads});
+    uint64_t read_bytes = 0;
     for (size_t r = 0; r < n_reads; ++r) {
       const size_t i = read_job[r];
       Entry& e = *jobs[i].entry;
       ReadRequest& req = reads[r];
       if (!req.result) {
-        SetError(e, "", req.result.error());
+        again[i] = true;
         continue;
       }
-      uint64_t total = *req.result;
-      auto* buf = static_cast<uint8_t*>(req.buffer);
-      // A short read (the file shrank, or a file system that returns less):
-      // go on as Hash() would.
-      if (total < req.size && total > 0 &&
-          !ReadRest(req.handle, buf, req.size, total, e))
+      read_bytes += *req.result;
+      if (*req.result == kSlotSize) {
+        // Larger than a slot: an fstat now vouches for the head (by the
+        // ctime rule) and is the "before" of the rest, read on as Hash()
+        // would.
+        auto mid = fs_.Stat(req.handle);
+        if (!mid || mid->type != FileType::kRegular ||
+            mid->ctime_ns >= now - kQuietNs) {
+          again[i] = true;
+          continue;
+        }
+        Fill(e, *mid);
+        Opened file{*mid, mid->nlink > 1};
+        HashOnFrom(req.handle, file, static_cast<uint8_t*>(req.buffer),
+                   kSlotSize, e);
         continue;
-      DigestWhole(buf, total, req.size, e);
-      Finish(req.handle, files[i], total, e);
+      }
+      auto after = fs_.Stat(req.handle);
+      if (!after || after->type != FileType::kRegular ||
+          after->size != *req.result || after->ctime_ns >= now - kQuietNs) {
+        again[i] = true;
+        continue;
+      }
+      Fill(e, *after);
+      DigestWhole(static_cast<uint8_t*>(req.buffer), *req.result, after->size,
+                  e);
+      if (after->nlink > 1) inodes_.Insert(*after, e.digest, e.hashed_at_ns);
     }
+    if (read_bytes > 0) limiter_.Acquire(read_bytes);
     fs_.CloseMany({open_fds, n_open});
+    for (size_t i = 0; i < n; ++i) {
+      if (again[i]) Hash(dir, jobs[i].name, *jobs[i].entry);
+    }
   }
 
  private:
@@ -294,10 +359,21 @@ class FileReader {
   }
 
   void HashLarge(int fd, const Opened& file, Entry& e) {
+    HashOnFrom(fd, file, nullptr, 0, e);
+  }
+
+  // Digests `head` (the first `n` bytes, already read) and the rest of the
+  // file from the handle's position.
+  void HashOnFrom(int fd, const Opened& file, const uint8_t* head, uint64_t n,
+                  Entry& e) {
     const uint64_t size = file.before.size;
-    uint64_t total = 0;
+    uint64_t total = n;
     fs_.AdviseSequential(fd);
     hasher_.Reset();
+    if (n > 0) {
+      hasher_.Update({head, n});
+      progress_.bytes_read.fetch_add(n, std::memory_order_relaxed);
+    }
     while (total < size) {
       const size_t want =
           static_cast<size_t>(std::min<uint64_t>(kBufferSize, size - total));
@@ -445,33 +521,90 @@ void Scanner::WalkSection(const std::string& dir_check) {
   const bool use_cache = cache_in_ != nullptr;
   if (use_cache) cache_in_->StartSection(dir_check);
 
+  // One open level of the walk. Only the deepest kStackDirs levels hold
+  // their directory open: a shallower one is released and, when the walk
+  // climbs back to it, reopened as ".." of the level below (checked by
+  // device and inode), so a tree of any depth needs a bounded number of
+  // descriptors.
   struct Frame {
-    std::shared_ptr<DirRef> dir;
-    std::string prefix;  // "" or "a/b/"
+    std::shared_ptr<DirRef> dir;  // null while released
+    size_t prefix_len = 0;        // the level's prefix is prefix[0, len)
     std::vector<DirEntryName> names;
     size_t next = 0;
+    uint64_t dev = 0;  // of the directory, to recognise it when reopened
+    uint64_t ino = 0;
+    FsTraits traits;
   };
   std::vector<Frame> stack;
-  // `dev` is the directory's device, when known: a directory on another
+  // The prefix of the deepest level, "" or "a/b/": each level's is a prefix
+  // of it, so memory is linear in depth.
+  std::string prefix;
+  size_t first_open = 0;  // stack[first_open..] hold their directory
+  // `dev`/`ino` identify the directory, when known: a directory on another
   // file system than its parent's has its traits asked for.
-  auto push = [&](Handle handle, std::string prefix, uint64_t dev) -> Status {
+  auto push = [&](Handle handle, uint64_t dev, uint64_t ino) -> Status {
     auto names = fs_.List(handle.get());
     if (!names) return Fail(names.error());
     std::sort(names->begin(), names->end(),
               [](const DirEntryName& a, const DirEntryName& b) {
                 return a.name < b.name;
               });
-    auto ref = std::make_shared<DirRef>();
-    ref->handle = std::move(handle);
-    ref->dev = dev;
+    Frame f;
+    f.prefix_len = prefix.size();
+    f.names = std::move(*names);
+    f.dev = dev;
+    f.ino = ino;
     if (use_cache) {
-      if (!stack.empty() && stack.back().dir->dev == dev) {
-        ref->traits = stack.back().dir->traits;
-      } else {
-        ref->traits = fs_.Traits(ref->handle.get());
+      f.traits = !stack.empty() && stack.back().dev == dev
+                     ? stack.back().traits
+                     : fs_.Traits(handle.get());
+    }
+    f.dir = NewDirRef(std::move(handle), dev, f.traits);
+    stack.push_back(std::move(f));
+    if (stack.size() - first_open > kStackDirs) {
+      stack[first_open++].dir.reset();
+    }
+    return Ok();
+  };
+  // Reopens released level stack.back() from `below`, the level under it
+  // that the walk just left; false when it is no longer the same directory.
+  // Reopens released level stack.back(): as ".." of `below` (the level the
+  // walk just left, null if it was not open), else by its path from the
+  // section's root. Fails when it is no longer the same directory.
+  auto reopen = [&](const DirRef* below) -> Status {
+    Frame& f = stack.back();
+    auto same = [&](const Handle& h) {
+      auto st = fs_.Stat(h.get());
+      return st && st->dev == f.dev && st->ino == f.ino;
+    };
+    Handle handle;
+    if (below != nullptr) {
+      if (auto fd = fs_.OpenDirAt(below->handle.get(), "..")) {
+        handle = Handle(&fs_, *fd);
+        if (!same(handle)) handle.Reset();
       }
     }
-    stack.push_back({std::move(ref), std::move(prefix), std::move(*names), 0});
+    if (!handle.valid()) {
+      auto fd = fs_.OpenRoot(root_path);
+      if (!fd) return Fail(fd.error());
+      handle = Handle(&fs_, *fd);
+      for (size_t level = 1; level < stack.size(); ++level) {
+        const size_t begin = stack[level - 1].prefix_len;
+        const std::string name =
+            prefix.substr(begin, stack[level].prefix_len - begin - 1);
+        auto child = fs_.OpenDirAt(handle.get(), name.c_str());
+        if (!child) return Fail(child.error());
+        handle = Handle(&fs_, *child);
+      }
+      if (!same(handle)) {
+        return Fail(Unavailable(
+            "it was moved or replaced during the walk (reopened after "
+            "more than " +
+            std::to_string(kStackDirs) + " nested directories)"));
+      }
+    }
+    f.dir = NewDirRef(std::move(handle), f.dev, f.traits);
+    first_open = stack.size() - 1;
     return Ok();
   };
 
@@ -498,11 +631,9 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Emit(std::move(end), {});
     return;
   } else {
-    uint64_t dev = 0;
-    if (use_cache) {
-      if (auto st = fs_.Stat(*root_fd)) dev = st->dev;
-    }
-    auto pushed = push(Handle(&fs_, *root_fd), "", dev);
+    auto st = fs_.Stat(*root_fd);
+    auto pushed =
+        push(Handle(&fs_, *root_fd), st ? st->dev : 0, st ? st->ino : 0);
     if (!pushed) {
       start.section.state = RootState::kError;
       start.section.error = root_path + ": " + pushed.error().message;
@@ -514,15 +645,34 @@ void Scanner::WalkSection(const std::string& dir_check) {
   while (!stack.empty() && !stopping()) {
     Frame& f = stack.back();
     if (f.next == f.names.size()) {
+      std::shared_ptr<DirRef> left = std::move(f.dir);
       stack.pop_back();
+      if (stack.empty()) break;
+      prefix.resize(stack.back().prefix_len);
+      if (stack.back().dir != nullptr) continue;
+      if (auto ok = reopen(left.get()); !ok) {
+        // What is left of the directory cannot be read: each entry says so.
+        Frame& lost = stack.back();
+        const std::string dir_path =
+            prefix.empty() ? "." : prefix.substr(0, prefix.size() - 1);
+        for (; lost.next < lost.names.size() && !stopping(); ++lost.next) {
+          Item item;
+          item.entry.path = prefix + lost.names[lost.next].name;
+          item.entry.type = lost.names[lost.next].type_hint;
+          SetError(item.entry, "reopening directory " + dir_path, ok.error());
+          progress_.entries.fetch_add(1, std::memory_order_relaxed);
+          Emit(std::move(item), {});
+        }
+        first_open = stack.size();  // still released: ends next round
+      }
       continue;
     }
     DirEntryName& de = f.names[f.next++];
     Item item;
     item.kind = ItemKind::kEntry;
     Entry& e = item.entry;
-    e.path.reserve(f.prefix.size() + de.name.size());
-    e.path = f.prefix;
+    e.path.reserve(prefix.size() + de.name.size());
+    e.path = prefix;
     e.path += de.name;
     if (!excludes_.empty()) {
       excl_path = dir_rel;
@@ -538,8 +688,8 @@ void Scanner::WalkSection(const std::string& dir_check) {
     }
     progress_.entries.fetch_add(1, std::memory_order_relaxed);
     if (e.type != FileType::kDirectory) {
-      const auto offset = static_cast<uint32_t>(f.prefix.size());
-      Work work{f.dir, offset, nullptr};
+      const auto offset = static_cast<uint32_t>(prefix.size());
+      Work work{f.dir, offset, nullptr, de.ino};
       if (use_cache && e.type == FileType::kRegular) {
         if (const CacheRecord* r = cache_in_->Find(e.path)) {
           work.cached = std::make_unique<CacheRecord>(*r);
@@ -558,9 +708,14 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Handle child(&fs_, *fd);
     auto st = fs_.Stat(child.get());
     if (st) Fill(e, *st);
-    std::string prefix = e.path + "/";
-    auto pushed = push(std::move(child), std::move(prefix), st ? st->dev : 0);
-    if (!pushed) SetError(e, "", pushed.error());
+    const size_t parent_len = prefix.size();
+    prefix = e.path;
+    prefix += '/';
+    auto pushed = push(std::move(child), st ? st->dev : 0, st ? st->ino : 0);
+    if (!pushed) {
+      SetError(e, "", pushed.error());
+      prefix.resize(parent_len);
+    }
     Emit(std::move(item), {});
     // NB: `f` may dangle after push(); the loop re-reads stack.back().
   }
@@ -632,8 +787,7 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
         begin = end + 1;
       }
       if (!parent_absent && parent_error.empty()) {
-        parent = std::make_shared<DirRef>();
-        parent->handle = std::move(current);
+        parent = NewDirRef(std::move(current), 0, {});
       }
     }
     if (parent_absent) continue;
@@ -674,16 +828,32 @@ void Scanner::Emit(Item item, Work work) {
     filling_->items.reserve(kBatchItems);
     filling_->work.reserve(kBatchItems);
   }
+  filling_path_bytes_ += item.entry.path.size();
+  if (work.dir != nullptr && work.dir.get() != filling_last_dir_) {
+    filling_last_dir_ = work.dir.get();
+    ++filling_dirs_;
+  }
   filling_->items.push_back(std::move(item));
   filling_->work.push_back(std::move(work));
-  if (filling_->items.size() >= kBatchItems) FlushBatch();
+  if (filling_->items.size() >= kBatchItems || filling_dirs_ >= kBatchDirs ||
+      filling_path_bytes_ >= kBatchPathBytes) {
+    FlushBatch();
+  }
 }
 
 void Scanner::FlushBatch() {
   if (!filling_ || filling_->items.empty()) return;
+  filling_dirs_ = 0;
+  filling_last_dir_ = nullptr;
+  filling_path_bytes_ = 0;
   std::unique_lock<std::mutex> lock(mu_);
-  space_cv_.wait(lock,
-                 [&] { return stopping() || ordered_.size() < kMaxBatches; });
+  // Past kMaxLiveDirs open directories, wait for the queue to drain (each
+  // batch the consumer takes frees its handles).
+  space_cv_.wait(lock, [&] {
+    return stopping() ||
+           (ordered_.size() < kMaxBatches &&
+            (live_dirs_.load() <= kMaxLiveDirs || ordered_.empty()));
+  });
   if (stopping()) {
     filling_.reset();
     return;
@@ -769,7 +939,7 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
     if (w.dir.get() != group_dir || grouped == FileReader::kGroupFiles) flush();
     group_dir = w.dir.get();
     verify[grouped] = check;
-    group[grouped++] = {e.path.c_str() + w.name_offset, &e};
+    group[grouped++] = {e.path.c_str() + w.name_offset, &e, w.dir->dev, w.ino};
   }
   flush();
 }

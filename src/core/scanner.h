@@ -99,6 +99,7 @@ class Scanner final : public EntryStream {
     std::shared_ptr<DirRef> dir;  // directory holding the entry
     uint32_t name_offset = 0;     // the entry's name within item.entry.path
     std::unique_ptr<CacheRecord> cached;  // the hash cache's record, if any
+    uint64_t ino = 0;  // the listing's inode number (d_ino), 0 if unknown
   };
   struct Batch {
     std::vector<Item> items;
@@ -108,6 +109,8 @@ class Scanner final : public EntryStream {
     bool done = false;  // Guarded by mu_.
   };
 
+  std::shared_ptr<DirRef> NewDirRef(Handle handle, uint64_t dev,
+                                    const FsTraits& traits);
   void WalkMain();
   void WalkSection(const std::string& dir_check);
   // The walk of one section restricted to `paths` (ScanOptions::only_paths).
@@ -145,7 +148,14 @@ class Scanner final : public EntryStream {
   RateLimiter limiter_;
   ScanProgress progress_;
   std::atomic<bool> stop_{false};
+  // DirRefs alive (open directories); before every holder of one.
+  std::atomic<size_t> live_dirs_{0};
   std::unique_ptr<Batch> filling_;  // Walker thread only.
+  // What filling_ holds (walker thread only): distinct directories in a row
+  // and path bytes, to cut batches (scanner.cc).
+  size_t filling_dirs_ = 0;
+  const DirRef* filling_last_dir_ = nullptr;
+  size_t filling_path_bytes_ = 0;
 
   std::mutex mu_;
   std::condition_variable work_cv_;             // workers: new work or stop

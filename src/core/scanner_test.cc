@@ -1,12 +1,15 @@
 #include "core/scanner.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 
+#include "core/io_ring_probe.h"
 #include "core/path_order.h"
 #include "testing/fake_clock.h"
 #include "testing/faulty_file_system.h"
@@ -84,6 +87,168 @@ TEST(ScannerTest, ManyFilesKeepOrderAcrossBatchesAndWorkers) {
       ASSERT_EQ(e.digest.size, 16) << e.path;
     }
   }
+}
+
+// Linux 5.1-5.5 (a ring without our operations): the workers use plain
+// calls and every entry is the same.
+TEST(ScannerTest, AKernelWithoutTheRingsOperationsGivesTheSameEntries) {
+  TempDir t;
+  for (int i = 0; i < 300; ++i) {
+    WriteFile(t.Join("d" + std::to_string(i % 3) + "/f" + std::to_string(i)),
+              std::string(static_cast<size_t>(i * 97 % 40000), 'x'));
+  }
+  MakeSymlink("d0", t.Join("link"));
+  auto old_kernel = NewPosixFileSystem(
+      [](const io_uring_probe*) { return RingSupportsOurOps(nullptr); });
+  const uint64_t before = RingSubmissions();
+  auto plain = Scan(*old_kernel, t.path());
+  EXPECT_EQ(RingSubmissions(), before);
+  auto ring = Scan(PosixFileSystem(), t.path());
+  ASSERT_EQ(plain.size(), 304u);
+  ASSERT_EQ(plain.size(), ring.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(plain[i].path, ring[i].path);
+    EXPECT_EQ(plain[i].digest, ring[i].digest) << plain[i].path;
+    EXPECT_EQ(plain[i].state, EntryState::kOk) << plain[i].path;
+  }
+}
+
+// A chain `depth` directories deep under `root`, each level holding
+// directory "d" and file "f" (whose content is its level).
+void MakeDeepChain(const std::string& root, int depth) {
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  for (int level = 0; level < depth; ++level) {
+    int f = openat(fd, "f", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(f, 0);
+    const std::string content = std::to_string(level);
+    ASSERT_EQ(write(f, content.data(), content.size()),
+              static_cast<ssize_t>(content.size()));
+    close(f);
+    ASSERT_EQ(mkdirat(fd, "d", 0755), 0);
+    int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+    close(fd);
+    ASSERT_GE(next, 0);
+    fd = next;
+  }
+  close(fd);
+}
+
+// Lowers the soft limit of open descriptors for a scope.
+class FdLimit {
+ public:
+  explicit FdLimit(rlim_t soft) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~FdLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+
+ private:
+  rlimit saved_{};
+};
+
+// Issue 11.6: a tree far deeper than the descriptors a process may hold is
+// walked whole; the walker keeps a bounded number of directories open.
+TEST(ScannerTest, ATreeDeeperThanTheDescriptorLimitIsWalkedWhole) {
+  TempDir t;
+  constexpr int kDepth = 1500;
+  MakeDeepChain(t.path(), kDepth);
+  std::vector<Entry> entries;
+  {
+    FdLimit limit(400);
+    entries = Scan(PosixFileSystem(), t.path());
+  }
+  ASSERT_EQ(entries.size(), 2u * kDepth);
+  for (size_t i = 1; i < entries.size(); ++i) {
+    ASSERT_LT(ComparePaths(entries[i - 1].path, entries[i].path), 0) << i;
+  }
+  std::string prefix;
+  for (int level = 0; level < kDepth; ++level) {
+    const Entry& f = Find(entries, prefix + "f");
+    ASSERT_EQ(f.state, EntryState::kOk) << level << ": " << f.error;
+    ASSERT_EQ(f.size, std::to_string(level).size()) << level;
+    ASSERT_EQ(Find(entries, prefix + "d").state, EntryState::kOk) << level;
+    prefix += "d/";
+  }
+}
+
+// A file system whose ".." leads elsewhere once `trigger` is set: as if a
+// released level was moved while the walk was below it.
+class MovingParents final : public FileSystem {
+ public:
+  explicit MovingParents(std::string elsewhere)
+      : elsewhere_(std::move(elsewhere)) {}
+  bool replace_root = false;  // also the root path leads elsewhere
+
+  Result<int> OpenRoot(const std::string& path) override {
+    if (replace_root && opened_root_) return real_.OpenRoot(elsewhere_);
+    opened_root_ = true;
+    return real_.OpenRoot(path);
+  }
+  Result<int> OpenDirAt(int dir, const char* name) override {
+    if (std::string_view(name) == "..") return real_.OpenRoot(elsewhere_);
+    return real_.OpenDirAt(dir, name);
+  }
+  Result<std::vector<DirEntryName>> List(int dir) override {
+    return real_.List(dir);
+  }
+  Result<StatInfo> StatAt(int dir, const char* name) override {
+    return real_.StatAt(dir, name);
+  }
+  Result<std::string> ReadLinkAt(int dir, const char* name) override {
+    return real_.ReadLinkAt(dir, name);
+  }
+  Result<int> OpenFileAt(int dir, const char* name) override {
+    return real_.OpenFileAt(dir, name);
+  }
+  Result<StatInfo> Stat(int handle) override { return real_.Stat(handle); }
+  Result<size_t> Read(int handle, void* buffer, size_t size) override {
+    return real_.Read(handle, buffer, size);
+  }
+  void AdviseSequential(int handle) override { real_.AdviseSequential(handle); }
+  void Close(int handle) override { real_.Close(handle); }
+
+ private:
+  FileSystem& real_ = PosixFileSystem();
+  const std::string elsewhere_;
+  std::atomic<bool> opened_root_{false};
+};
+
+TEST(ScannerTest, AReleasedLevelIsReopenedByPathWhenDotDotIsElsewhere) {
+  TempDir t;
+  TempDir other;
+  MakeDeepChain(t.path(), 200);
+  MovingParents fs(other.path());
+  auto entries = Scan(fs, t.path());
+  ASSERT_EQ(entries.size(), 400u);
+  for (const auto& e : entries) {
+    ASSERT_EQ(e.state, EntryState::kOk) << e.path << ": " << e.error;
+  }
+}
+
+TEST(ScannerTest, AReleasedLevelThatWasReplacedIsAnErrorNamingIt) {
+  TempDir t;
+  TempDir other;
+  MakeDeepChain(t.path(), 200);
+  MakeDeepChain(other.path(), 200);  // the same names, other inodes
+  MovingParents fs(other.path());
+  fs.replace_root = true;
+  auto entries = Scan(fs, t.path());
+  ASSERT_EQ(entries.size(), 400u);
+  // The 64 deepest levels (137..200) were open all along; level 136 is the
+  // first reopened: from there up, files are errors naming their level.
+  std::string deep;
+  for (int i = 0; i < 200 - 64; ++i) deep += "d/";
+  const Entry& open_level = Find(entries, deep + "d/f");
+  EXPECT_EQ(open_level.state, EntryState::kOk) << open_level.error;
+  const Entry& lost = Find(entries, deep + "f");
+  EXPECT_EQ(lost.state, EntryState::kError);
+  EXPECT_THAT(lost.error, HasSubstr("reopening directory " +
+                                    deep.substr(0, deep.size() - 1) + ": "));
+  EXPECT_THAT(lost.error, HasSubstr("moved or replaced during the walk"));
+  EXPECT_EQ(Find(entries, "f").state, EntryState::kError);
 }
 
 TEST(ScannerTest, SymlinksAreReadNotFollowedAndSpecialsNotOpened) {
@@ -254,6 +419,120 @@ struct AheadClock {
   }
   testing::FakeClock clock;
 };
+
+// Issue 17: a small file whose ctime is older than the read's start by
+// more than FileReader::kQuietNs is read with one fstat (the clock runs 10 s
+// ahead, so files written by the test count as old).
+struct ClockedScan {
+  std::vector<Entry> entries;
+  uint64_t bytes_read = 0;
+};
+ClockedScan ScanWith(FileSystem& fs, Clock& clock, const std::string& root) {
+  ScanOptions options;
+  options.threads = 3;
+  Scanner scanner(fs, clock, root, {"/"}, options);
+  ClockedScan out;
+  for (;;) {
+    auto item = scanner.Next();
+    EXPECT_TRUE(item);
+    if (!item || *item == nullptr) break;
+    if ((*item)->kind == ItemKind::kEntry)
+      out.entries.push_back((*item)->entry);
+  }
+  out.bytes_read = scanner.progress().bytes_read.load();
+  return out;
+}
+
+TEST(ScannerOneStatTest, OldFilesTakeOneStatAndGiveTheSameDigests) {
+  TempDir t;
+  const std::vector<size_t> sizes = {0, 1, 1000, 32767, 32768, 32769, 300000};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    WriteFile(t.Join("f" + std::to_string(i)), std::string(sizes[i], 'a' + i));
+  }
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fast_fs;
+  auto fast = ScanWith(fast_fs, ahead.clock, t.path());
+  // One open and one fstat a file below a slot (32 KiB); two fstats from
+  // a slot up; one for the root.
+  EXPECT_EQ(fast_fs.files_opened(), sizes.size());
+  EXPECT_EQ(fast_fs.handle_stats(), sizes.size() + 3 + 1);
+  // Fresh files (the true clock) are read again with two fstats.
+  testing::FaultyFileSystem slow_fs;
+  auto slow = ScanWith(slow_fs, SystemClock(), t.path());
+  EXPECT_EQ(slow_fs.files_opened(), 2 * sizes.size());
+  EXPECT_EQ(slow_fs.handle_stats(), sizes.size() + 2 * sizes.size() + 1);
+  ASSERT_EQ(fast.entries.size(), sizes.size());
+  ASSERT_EQ(slow.entries.size(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ(fast.entries[i].state, EntryState::kOk) << fast.entries[i].error;
+    EXPECT_EQ(fast.entries[i].size, sizes[i]);
+    EXPECT_FALSE(fast.entries[i].digest.empty());
+    EXPECT_EQ(fast.entries[i].digest, slow.entries[i].digest) << i;
+  }
+  EXPECT_EQ(fast.bytes_read, slow.bytes_read);
+}
+
+TEST(ScannerOneStatTest, AnOldFileGrowingWhileReadIsStillChanged) {
+  TempDir t;
+  WriteFile(t.Join("small.log"), "first line\n");
+  WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fs;
+  fs.GrowWhileRead("small.log", t.Join("small.log"));
+  fs.GrowWhileRead("big.log", t.Join("big.log"));
+  auto scan = ScanWith(fs, ahead.clock, t.path());
+  // Read whole in one go: the fstat after shows another size.
+  EXPECT_EQ(Find(scan.entries, "small.log").state, EntryState::kChanged);
+  // Past the slot: the append came before the fstat that vouches for the
+  // head (the clock, 10 s ahead, cannot see it as recent): the rest is read
+  // against that fstat, so the digest is the grown file's, never a torn one.
+  const Entry& big = Find(scan.entries, "big.log");
+  ASSERT_EQ(big.state, EntryState::kOk);
+  testing::FaultyFileSystem plain;
+  auto again = ScanWith(plain, ahead.clock, t.path());
+  EXPECT_EQ(big.digest, Find(again.entries, "big.log").digest);
+  EXPECT_EQ(big.size, (3u << 20) + 9);
+}
+
+// With the true clock, a file changed in the last kQuietNs is read as
+// before: fstat before and after.
+TEST(ScannerOneStatTest, AFreshFileGrowingWhileReadIsChanged) {
+  TempDir t;
+  WriteFile(t.Join("small.log"), "first line\n");
+  WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
+  testing::FaultyFileSystem fs;
+  fs.GrowWhileRead("small.log", t.Join("small.log"));
+  fs.GrowWhileRead("big.log", t.Join("big.log"));
+  auto scan = ScanWith(fs, SystemClock(), t.path());
+  EXPECT_EQ(Find(scan.entries, "small.log").state, EntryState::kChanged);
+  EXPECT_EQ(Find(scan.entries, "big.log").state, EntryState::kChanged);
+}
+
+TEST(ScannerOneStatTest, OldHardLinksAreReadOnce) {
+  TempDir t;
+  WriteFile(t.Join("one"), std::string(100, 'h'));
+  ASSERT_EQ(link(t.Join("one").c_str(), t.Join("two").c_str()), 0);
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fs;
+  auto scan = ScanWith(fs, ahead.clock, t.path());
+  ASSERT_EQ(scan.entries.size(), 2u);
+  EXPECT_EQ(scan.entries[0].digest, scan.entries[1].digest);
+  EXPECT_EQ(scan.bytes_read, 100u);
+}
+
+TEST(ScannerOneStatTest, AnOldUnreadableFileIsAnError) {
+  TempDir t;
+  WriteFile(t.Join("a"), "1");
+  WriteFile(t.Join("secret"), "2");
+  AheadClock ahead(std::chrono::seconds(10));
+  testing::FaultyFileSystem fs;
+  fs.FailOpen("secret", EACCES);
+  auto scan = ScanWith(fs, ahead.clock, t.path());
+  EXPECT_EQ(Find(scan.entries, "secret").state, EntryState::kError);
+  EXPECT_THAT(Find(scan.entries, "secret").error,
+              HasSubstr("Permission denied"));
+  EXPECT_EQ(Find(scan.entries, "a").state, EntryState::kOk);
+}
 
 struct CachedScan {
   std::vector<Entry> entries;

@@ -69,6 +69,7 @@ core::Result<int> FaultyFileSystem::OpenFileAt(int dir, const char* name) {
 }
 
 core::Result<core::StatInfo> FaultyFileSystem::Stat(int handle) {
+  handle_stats_.fetch_add(1);
   auto st = real_.Stat(handle);
   if (!st) return st;
   return Adjust(*st);

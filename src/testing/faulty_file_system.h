@@ -36,6 +36,8 @@ class FaultyFileSystem final : public core::FileSystem {
   void UnstableInodes() { unstable_ = true; }
   // Regular files opened so far (OpenFileAt).
   uint64_t files_opened() const { return files_opened_.load(); }
+  // fstat calls on open handles so far (Stat).
+  uint64_t handle_stats() const { return handle_stats_.load(); }
 
   core::Result<int> OpenRoot(const std::string& path) override;
   core::Result<int> OpenDirAt(int dir, const char* name) override;
@@ -60,6 +62,7 @@ class FaultyFileSystem final : public core::FileSystem {
   bool unstable_ = false;
   std::atomic<uint64_t> files_opened_{0};
   std::atomic<uint64_t> stats_{0};
+  std::atomic<uint64_t> handle_stats_{0};
   std::mutex mu_;
   std::map<int, std::string> growing_;  // handle -> path; Guarded by mu_.
   std::set<int> corrupting_;            // handles; Guarded by mu_.
