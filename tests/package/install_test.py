@@ -149,10 +149,11 @@ def inside(tmp, base, debs):
           r.returncode == 0 and r.stdout.strip(), r.stderr)
 
     # ---- serve, as sms-server.service does ------------------------------
-    db = "sqlite:/var/lib/sms-server/sms.db"
 
     def admin(*args, stdin=None):
-        r = chroot(root, "/usr/bin/sms-server", "admin", "--db", db, *args,
+        # The packaged config names the database (docs/packaging.md).
+        r = chroot(root, "/usr/bin/sms-server", "admin", "--config",
+                   "/etc/sms-server/config.json", *args,
                    user="sms", input=stdin)
         assert r.returncode == 0, (args, r.stderr)
         return r.stdout.strip()
