@@ -11,7 +11,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
 .PHONY: all bootstrap configure build test run bench format asan tsan clean \
-        agent-static package package-test
+        agent-static package package-test cli-docs
 
 all: build
 
@@ -44,6 +44,11 @@ package: build
 package-test: build
 	@SMS_BOOTSTRAP_PACKAGE=1 scripts/bootstrap.sh
 	cd $(BUILD_DIR) && SMS_TEST_PACKAGE=1 ctest --output-on-failure -R '^package_install$$'
+
+# docs/cli-reference.md from the binaries' option definitions (ctest
+# cli_surface fails when it is stale).
+cli-docs: build
+	python3 tests/cli/cli_surface_test.py $(BUILD_DIR) --write-docs
 
 # Every test: unit, contract and integration (real binaries, real sshd on loopback).
 test: build

@@ -2,10 +2,12 @@
 # Builds the Debian packages of sms-consistency from a build directory:
 #   OUT_DIR/sms-agent_VERSION_amd64.deb   /usr/bin/sms-agent, the static agent
 #                                         for targets, the sms-agent service,
-#                                         /etc/sms-agent/agent.conf (0600)
+#                                         /etc/sms-agent/agent.conf (0600),
+#                                         its man page and completions
 #   OUT_DIR/sms-server_VERSION_amd64.deb  /usr/bin/sms-server, the console, the
 #                                         sms-server service, the `sms` user,
-#                                         /etc/sms-server/config.json (0640)
+#                                         /etc/sms-server/config.json (0640),
+#                                         its man page and completions
 # then runs lintian on both when it is installed (errors fail the build).
 #
 # usage: packaging/build-debs.sh BUILD_DIR OUT_DIR
@@ -26,6 +28,11 @@ export SOURCE_DATE_EPOCH=$EPOCH
 
 for f in sms-agent sms-agent-static sms-server; do
   [[ -x "$BUILD/bin/$f" ]] || { echo "build-debs: $BUILD/bin/$f missing (make build)" >&2; exit 1; }
+done
+for f in man/man1/sms-agent.1 man/man1/sms-server.1 bash-completion/completions/sms-agent \
+         bash-completion/completions/sms-server zsh/vendor-completions/_sms-agent \
+         zsh/vendor-completions/_sms-server; do
+  [[ -f "$BUILD/share/$f" ]] || { echo "build-debs: $BUILD/share/$f missing (make build)" >&2; exit 1; }
 done
 [[ -n "$VERSION" ]] || { echo "build-debs: no version in CMakeLists.txt" >&2; exit 1; }
 
@@ -87,6 +94,18 @@ shlibs() {
   (cd "$dir" && dpkg-shlibdeps -O "$@" 2>/dev/null) | sed -n 's/^shlibs:Depends=//p'
 }
 
+# cli_docs PKG PROGRAM: the man page and the bash and zsh completion that the
+# build generated from PROGRAM's option definitions (src/cli/cli_docs.h).
+cli_docs() {
+  local root="$WORK/$1" p=$2
+  install -d "$root/usr/share/man/man1"
+  gzip -9n < "$BUILD/share/man/man1/$p.1" > "$root/usr/share/man/man1/$p.1.gz"
+  install -D -m 0644 "$BUILD/share/bash-completion/completions/$p" \
+    "$root/usr/share/bash-completion/completions/$p"
+  install -D -m 0644 "$BUILD/share/zsh/vendor-completions/_$p" \
+    "$root/usr/share/zsh/vendor-completions/_$p"
+}
+
 strip_into() {  # SRC DST
   install -D -m 0755 "$1" "$2"
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$2"
@@ -99,6 +118,7 @@ strip_into "$BUILD/bin/sms-agent-static" "$A/usr/libexec/sms-agent/sms-agent-sta
 install -d "$A/lib/systemd/system"
 unit "$HERE/sms-agent.service" > "$A/lib/systemd/system/sms-agent.service"
 install -D -m 0600 "$HERE/deb/sms-agent/agent.conf" "$A/etc/sms-agent/agent.conf"
+cli_docs sms-agent sms-agent
 doc sms-agent
 control sms-agent "$(shlibs "$A/usr/bin/sms-agent")"
 
@@ -117,6 +137,7 @@ unit "$HERE/sms-server.service" |
 grep -q -- '--config /etc/sms-server/config.json' "$S/lib/systemd/system/sms-server.service" ||
   { echo "build-debs: sms-server.service has no plain ExecStart to rewrite" >&2; exit 1; }
 install -D -m 0640 "$HERE/deb/sms-server/config.json" "$S/etc/sms-server/config.json"
+cli_docs sms-server sms-server
 doc sms-server
 control sms-server "adduser, $(shlibs "$S/usr/bin/sms-server")"
 

@@ -14,6 +14,8 @@
 #include "agent/http_client.h"
 #include "agent/server_client.h"
 #include "agent/verify_command.h"
+#include "cli/cli_docs.h"
+#include "cli/version.h"
 
 extern char** environ;
 
@@ -30,10 +32,12 @@ struct CacheFlags {
 void AddCachePolicyOptions(CLI::App* cmd, CacheFlags& flags) {
   cmd->add_option("--rehash-fraction", flags.rehash_fraction,
                   "fraction of cached digests read again anyway, to find "
-                  "silent corruption (0..1 or N%; default 0.01)");
+                  "silent corruption (0..1 or N%; default 0.01)")
+      ->type_name("F");
   cmd->add_option("--cache-max-age", flags.max_age,
                   "cached digests older than this are read again (30d, 12h, "
-                  "3600; 0: no limit; default 30d)");
+                  "3600; 0: no limit; default 30d)")
+      ->type_name("AGE");
 }
 
 sms::core::Status ApplyCachePolicy(const CacheFlags& flags,
@@ -53,14 +57,18 @@ void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
   cmd->add_option("--mode", mode,
                   "hash: compare content digests (default); quick: size + "
                   "mtime only, no reads")
+      ->type_name("hash|quick")
       ->check(CLI::IsMember({"hash", "quick"}));
   cmd->add_option("--hash", hash, "digest: xxh128 (default) or sha256")
+      ->type_name("xxh128|sha256")
       ->check(CLI::IsMember({"xxh128", "sha256"}));
   cmd->add_option("--exclude", scan.excludes,
                   "skip paths matching GLOB (a pattern without '/' matches "
-                  "names at any depth); repeatable");
+                  "names at any depth); repeatable")
+      ->type_name("GLOB");
   cmd->add_option("--threads", scan.threads,
                   "hash workers per side (default: one per core)")
+      ->type_name("N")
       ->check(CLI::Range(1, 256));
 }
 
@@ -140,14 +148,53 @@ int RunDaemon(const std::string& config_path, bool config_given,
   return code;
 }
 
+// The manual's sections that the option definitions do not hold.
+sms::cli::DocExtras ManualExtras() {
+  return {{
+      {"EXIT STATUS",
+       "verify: 0 consistent, 1 differences found, 2 the check could not be "
+       "done (bad arguments, an unreadable root, an ssh failure, a "
+       "directory missing on the source), as diff(1) and `rclone check`. "
+       "manifest: 0, or 2 on an error. run: 0 when stopped by SIGTERM or "
+       "SIGINT, 2 on a bad configuration."},
+      {"ENVIRONMENT",
+       "SMS_AGENT_KEY (upper case, '-' as '_'): the settings of run, and "
+       "the credentials of verify --server (SMS_AGENT_AK, SMS_AGENT_SK, "
+       "SMS_AGENT_TOKEN); flags win over the environment, which wins over "
+       "the configuration file.\n\n"
+       "SMS_AGENT_IO_URING=0: read small files with plain system calls "
+       "instead of io_uring.\n\n"
+       "http_proxy, https_proxy, all_proxy, no_proxy: the proxies of the "
+       "server's URL, as curl reads them. SSL_CERT_FILE, SSL_CERT_DIR: the "
+       "CA store when ca-file is not set."},
+      {"FILES",
+       "/etc/sms-agent/agent.conf: the configuration of run (and of verify "
+       "--server), one `key = value` a line.\n\n"
+       "/var/lib/sms-agent: the state directory (source id, spool, hash "
+       "caches).\n\n"
+       "sms-agent-static beside the binary, or "
+       "../libexec/sms-agent/sms-agent-static: the static agent that "
+       "--push-agent copies."},
+      {"EXAMPLES",
+       "    sms-agent verify /srv/source /mnt/target\n"
+       "    sms-agent verify / ssh://root@10.0.0.5/ --dir /etc --dir "
+       "/var/www --json --list diffs.jsonl --list-format jsonl\n"
+       "    sms-agent verify --push-agent /srv ssh://root@10.0.0.7/srv\n"
+       "    sms-agent run --config /etc/sms-agent/agent.conf"},
+      {"SEE ALSO", "sms-server(1), ssh(1), the README of sms-consistency."},
+  }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "sms-agent: verifies that a migrated server's target holds the same "
-      "data as its source"};
+      "data as its source",
+      "sms-agent"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", sms::agent::kAgentVersion);
+  app.set_version_flag("--version", sms::cli::VersionLine("sms-agent"),
+                       "print the version and the commit it was built from");
 
   // verify
   sms::agent::VerifyOptions verify;
@@ -160,34 +207,44 @@ int main(int argc, char** argv) {
       "compare SOURCE with TARGET (a directory, or ssh://[user@]host[:port]/"
       "path); exit 0 consistent, 1 differences, 2 error");
   verify_cmd->add_option("SOURCE", verify.source, "source root directory")
+      ->type_name("DIR")
       ->required();
   verify_cmd
       ->add_option("TARGET", verify.target,
                    "target root: a directory, file:///dir or "
                    "ssh://[user@]host[:port]/dir")
+      ->type_name("DIR|URL")
       ->required();
-  verify_cmd->add_option("--dir", verify.dirs,
-                         "absolute directory under both roots to verify, with "
-                         "its own counters; repeatable (default: /)");
+  verify_cmd
+      ->add_option("--dir", verify.dirs,
+                   "absolute directory under both roots to verify, with "
+                   "its own counters; repeatable (default: /)")
+      ->type_name("DIR");
   AddScanOptions(verify_cmd, verify.scan, verify_mode, verify_hash);
   verify_cmd
       ->add_option("--io-limit", io_limit_mb,
                    "read cap per side in MB/s (0: none)")
+      ->type_name("MB/s")
       ->check(CLI::Range(0.0, 1e6));
   verify_cmd->add_flag("--metadata", verify.metadata,
                        "also compare mode, owner and mtime "
                        "(metadata_different)");
   verify_cmd->add_flag("--json", verify.json,
                        "print the report as one JSON object");
-  verify_cmd->add_option("--list", verify.list_path,
-                         "write the per-path list to FILE ('-': stdout)");
+  verify_cmd
+      ->add_option("--list", verify.list_path,
+                   "write the per-path list to FILE ('-': stdout)")
+      ->type_name("FILE");
   verify_cmd
       ->add_option("--list-format", list_format,
-                   "text (sigils = * - + ~ ! %), jsonl or csv")
+                   "text (sigils = * - + ~ ! % #), jsonl or csv")
+      ->type_name("text|jsonl|csv")
       ->check(CLI::IsMember({"text", "jsonl", "csv"}));
-  verify_cmd->add_option("--remote-agent", verify.ssh.remote_agent,
-                         "path of sms-agent on an ssh:// target "
-                         "(default: sms-agent on its PATH)");
+  verify_cmd
+      ->add_option("--remote-agent", verify.ssh.remote_agent,
+                   "path of sms-agent on an ssh:// target "
+                   "(default: sms-agent on its PATH)")
+      ->type_name("PATH");
   verify_cmd->add_flag("--push-agent", verify.ssh.push_agent,
                        "when the ssh:// target has no sms-agent of this "
                        "version, copy the static agent there for this check "
@@ -196,50 +253,67 @@ int main(int argc, char** argv) {
       ->add_option("--static-agent", verify.ssh.static_agent,
                    "the agent --push-agent copies (default: "
                    "sms-agent-static next to this binary)")
+      ->type_name("PATH")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  verify_cmd->add_option("--remote-tmp", verify.ssh.remote_tmp,
-                         "directory on the target for a pushed agent "
-                         "(default: the remote $TMPDIR, else /tmp)");
+  verify_cmd
+      ->add_option("--remote-tmp", verify.ssh.remote_tmp,
+                   "directory on the target for a pushed agent "
+                   "(default: the remote $TMPDIR, else /tmp)")
+      ->type_name("DIR");
   verify_cmd
       ->add_option("--ssh-option", verify.ssh.ssh_options,
                    "extra argument for ssh (e.g. --ssh-option=-F "
                    "--ssh-option=cfg); repeatable")
+      ->type_name("OPT")
       ->allow_extra_args(false);
   verify_cmd->add_flag("--no-progress", no_progress,
                        "no progress line on a terminal");
   CacheFlags verify_cache;
   bool no_cache = false;
   std::string remote_cache_dir;
-  verify_cmd->add_option("--cache-dir", verify.cache_dir,
-                         "keep each local side's hash cache in DIR, so a "
-                         "repeated check reads only what changed (default: "
-                         "no cache)");
+  verify_cmd
+      ->add_option("--cache-dir", verify.cache_dir,
+                   "keep each local side's hash cache in DIR, so a "
+                   "repeated check reads only what changed (default: "
+                   "no cache)")
+      ->type_name("DIR");
   verify_cmd->add_flag("--no-cache", no_cache,
                        "read every file; neither use nor update a cache");
-  CLI::Option* remote_cache_opt = verify_cmd->add_option(
-      "--remote-cache-dir", remote_cache_dir,
-      "hash cache directory on an ssh:// target (default with --cache-dir: "
-      "~/.cache/sms-agent of the remote user)");
+  CLI::Option* remote_cache_opt =
+      verify_cmd
+          ->add_option("--remote-cache-dir", remote_cache_dir,
+                       "hash cache directory on an ssh:// target (default "
+                       "with --cache-dir: ~/.cache/sms-agent of the remote "
+                       "user)")
+          ->type_name("DIR");
   AddCachePolicyOptions(verify_cmd, verify_cache);
-  verify_cmd->add_option("--only-paths", verify.only_paths_file,
-                         "check only the paths listed in FILE (a list "
-                         "written by --list: text or jsonl; or one path "
-                         "relative to the root a line)");
+  verify_cmd
+      ->add_option("--only-paths", verify.only_paths_file,
+                   "check only the paths listed in FILE (a list "
+                   "written by --list: text or jsonl; or one path "
+                   "relative to the root a line)")
+      ->type_name("FILE");
   std::string upload_server, upload_task,
       upload_config = "/etc/sms-agent/agent.conf";
   std::string upload_state_dir;
-  verify_cmd->add_option("--server", upload_server,
-                         "also upload the run to this sms-server (with --task; "
-                         "credentials from the agent's configuration file or "
-                         "SMS_AGENT_AK/SK/TOKEN)");
-  verify_cmd->add_option("--task", upload_task,
-                         "the task to upload the run to");
+  verify_cmd
+      ->add_option("--server", upload_server,
+                   "also upload the run to this sms-server (with --task; "
+                   "credentials from the agent's configuration file or "
+                   "SMS_AGENT_AK/SK/TOKEN)")
+      ->type_name("URL");
+  verify_cmd->add_option("--task", upload_task, "the task to upload the run to")
+      ->type_name("ID");
   CLI::Option* upload_config_opt =
-      verify_cmd->add_option("--config", upload_config,
-                             "agent configuration file for --server (default "
-                             "/etc/sms-agent/agent.conf)");
-  verify_cmd->add_option("--state-dir", upload_state_dir,
-                         "spool of --server uploads (default: the agent's)");
+      verify_cmd
+          ->add_option("--config", upload_config,
+                       "agent configuration file for --server (default "
+                       "/etc/sms-agent/agent.conf)")
+          ->type_name("FILE");
+  verify_cmd
+      ->add_option("--state-dir", upload_state_dir,
+                   "spool of --server uploads (default: the agent's)")
+      ->type_name("DIR");
 
   // manifest
   sms::agent::ManifestOptions manifest;
@@ -249,23 +323,32 @@ int main(int argc, char** argv) {
       "manifest",
       "walk and hash ROOT and write its manifest stream to stdout (what "
       "verify runs on an ssh:// target)");
-  manifest_cmd->add_option("ROOT", manifest.root, "root directory")->required();
-  manifest_cmd->add_option("--dir", manifest.dirs, "directory to walk");
+  manifest_cmd->add_option("ROOT", manifest.root, "root directory")
+      ->type_name("DIR")
+      ->required();
+  manifest_cmd->add_option("--dir", manifest.dirs, "directory to walk")
+      ->type_name("DIR");
   AddScanOptions(manifest_cmd, manifest.scan, manifest_mode, manifest_hash);
-  manifest_cmd->add_option("--chunk-size", manifest.scan.chunk_size,
-                           "bytes per hashed chunk of large files");
-  manifest_cmd->add_option("--io-limit-bytes", io_limit_bytes,
-                           "read cap in bytes per second (0: none)");
+  manifest_cmd
+      ->add_option("--chunk-size", manifest.scan.chunk_size,
+                   "bytes per hashed chunk of large files")
+      ->type_name("BYTES");
+  manifest_cmd
+      ->add_option("--io-limit-bytes", io_limit_bytes,
+                   "read cap in bytes per second (0: none)")
+      ->type_name("BYTES");
   CacheFlags manifest_cache;
-  manifest_cmd->add_option("--cache-dir", manifest.cache_dir,
-                           "keep this side's hash cache in DIR ('~/' is "
-                           "$HOME)");
+  manifest_cmd
+      ->add_option("--cache-dir", manifest.cache_dir,
+                   "keep this side's hash cache in DIR ('~/' is $HOME)")
+      ->type_name("DIR");
   AddCachePolicyOptions(manifest_cmd, manifest_cache);
   std::string manifest_only_paths;
   manifest_cmd
       ->add_option("--only-paths", manifest_only_paths,
                    "'-': walk only the paths sent on stdin (what verify "
                    "--only-paths sends)")
+      ->type_name("-")
       ->check(CLI::IsMember({"-"}));
 
   // run
@@ -276,49 +359,56 @@ int main(int argc, char** argv) {
       "the agent service: register this source, poll the server for "
       "commands, run checks and upload their results");
   CLI::Option* config_opt =
-      run_cmd->add_option("--config", config_path,
-                          "configuration file of `key = value` lines (default "
-                          "/etc/sms-agent/agent.conf; skipped when absent)");
+      run_cmd
+          ->add_option("--config", config_path,
+                       "configuration file of `key = value` lines (default "
+                       "/etc/sms-agent/agent.conf; skipped when absent)")
+          ->type_name("FILE");
   struct FlagSpec {
     const char* key;
+    const char* value;  // the metavariable: cli_docs.h's conventions
     const char* help;
   };
   static const FlagSpec kRunFlags[] = {
-      {"server", "server base URL (http:// or https://)"},
-      {"ak", "access key for AK/SK signing"},
-      {"sk", "secret key (prefer the file or SMS_AGENT_SK: flags show in ps)"},
-      {"token", "X-Auth-Token instead of AK/SK"},
-      {"ca-file", "CA bundle to verify the server's certificate"},
-      {"state-dir", "source id and spool (default /var/lib/sms-agent)"},
-      {"name", "the source's name (default: the hostname)"},
-      {"poll-interval",
+      {"server", "URL", "server base URL (http:// or https://)"},
+      {"ak", "AK", "access key for AK/SK signing"},
+      {"sk", "SK",
+       "secret key (prefer the file or SMS_AGENT_SK: flags show in ps)"},
+      {"token", "TOKEN", "X-Auth-Token instead of AK/SK"},
+      {"ca-file", "FILE", "CA bundle to verify the server's certificate"},
+      {"state-dir", "DIR", "source id and spool (default /var/lib/sms-agent)"},
+      {"name", "NAME", "the source's name (default: the hostname)"},
+      {"poll-interval", "SECONDS",
        "seconds between polls, also the heartbeat (default 5)"},
-      {"source-root", "where the task's directories live (default /)"},
-      {"ssh-config", "ssh_config file (ssh -F) for ssh:// targets"},
-      {"remote-agent", "sms-agent on ssh:// targets (default: on PATH)"},
-      {"push-agent",
-       "on/off: copy the static agent to ssh:// targets that lack this "
+      {"source-root", "DIR", "where the task's directories live (default /)"},
+      {"ssh-config", "FILE", "ssh_config file (ssh -F) for ssh:// targets"},
+      {"remote-agent", "PATH",
+       "sms-agent on ssh:// targets (default: on PATH)"},
+      {"push-agent", "on|off",
+       "copy the static agent to ssh:// targets that lack this "
        "version (default off; a task's CONSISTENCY_PUSH_AGENT overrides)"},
-      {"static-agent",
+      {"static-agent", "PATH",
        "the agent push-agent copies (default: sms-agent-static next to "
        "this binary)"},
-      {"remote-tmp",
+      {"remote-tmp", "DIR",
        "directory on ssh:// targets for a pushed agent "
        "(default: the remote $TMPDIR, else /tmp)"},
-      {"cache",
-       "on/off: keep a hash cache per task and side under the state "
+      {"cache", "on|off",
+       "keep a hash cache per task and side under the state "
        "directory (default on)"},
-      {"remote-cache-dir",
+      {"remote-cache-dir", "DIR",
        "hash cache directory on ssh:// targets (default ~/.cache/sms-agent)"},
-      {"rehash-fraction",
+      {"rehash-fraction", "F",
        "fraction of cached digests read again anyway (default 0.01)"},
-      {"cache-max-age",
+      {"cache-max-age", "AGE",
        "cached digests older than this are read again (default 30d)"},
   };
   std::map<std::string, std::string> run_values;
   for (const auto& f : kRunFlags) {
-    run_cmd->add_option(std::string("--") + f.key, run_values[f.key], f.help);
+    run_cmd->add_option(std::string("--") + f.key, run_values[f.key], f.help)
+        ->type_name(f.value);
   }
+  sms::cli::AddGenerateDocsOption(app, ManualExtras());
 
   try {
     app.parse(argc, argv);

@@ -16,6 +16,7 @@
 #include "agent/path_list.h"
 #include "agent/spool.h"
 #include "auth/crypto.h"
+#include "cli/version.h"
 #include "core/report.h"
 
 extern char** environ;
@@ -238,15 +239,28 @@ std::string Field(const std::string& out, const std::string& key) {
   return "";
 }
 
+// "target HOST: REASON (DETAILS)": ssh's own words lead, when it said
+// anything (they name the cause: "Connection refused", "Permission denied
+// (publickey)", the remote agent's error); what we know follows.
+std::string SshFailureMessage(const std::string& host, const std::string& err,
+                              const std::string& details) {
+  std::string reason = LastLines(err);
+  for (size_t nl; (nl = reason.find('\n')) != std::string::npos;) {
+    reason.replace(nl, 1, "; ");
+  }
+  if (reason.empty()) return "target " + host + ": " + details;
+  if (details.empty()) return "target " + host + ": " + reason;
+  return "target " + host + ": " + reason + " (" + details + ")";
+}
+
 core::Error SshFailed(const SshUrl& url, const std::string& step,
                       const SshOutput& r) {
-  std::string message = "target " + url.host + ": " + step + " failed";
+  std::string details = step + " failed";
   if (WIFEXITED(r.status)) {
-    message += " (ssh exited with status " +
-               std::to_string(WEXITSTATUS(r.status)) + ")";
+    details +=
+        "; ssh exited with status " + std::to_string(WEXITSTATUS(r.status));
   }
-  if (!r.err.empty()) message += ": " + LastLines(r.err);
-  return core::Unavailable(std::move(message));
+  return core::Unavailable(SshFailureMessage(url.host, r.err, details));
 }
 
 // The remote temporary directory, as a shell word.
@@ -310,7 +324,9 @@ Result<RemoteAgent> PrepareRemoteAgent(const SshUrl& url,
   if (!WIFEXITED(probed.status) || WEXITSTATUS(probed.status) != 0) {
     return Fail(SshFailed(url, "probing for an agent", probed));
   }
-  const std::string installed = Field(probed.out, "version");
+  // "sms-agent 0.1.0 (commit ...)", or a bare "0.1.0" from older agents.
+  const std::string installed =
+      cli::ParseVersionLine(Field(probed.out, "version"));
   if (installed == kAgentVersion) {
     return RemoteAgent{ssh.remote_agent, "", installed,
                        ssh.remote_agent + " " + installed + " is installed"};
@@ -575,23 +591,33 @@ Status SshTarget::Finish(const core::Error* stream_error) {
   if (stdin_writer_.joinable()) stdin_writer_.join();
   if (stderr_reader_.joinable()) stderr_reader_.join();
   RemovePushed();
-  std::string err = stderr_text_;
-  while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) {
-    err.pop_back();
-  }
   const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (stream_error == nullptr && exited_ok) return core::Ok();
-  std::string message = "target " + host_ + ": ";
-  if (stream_error != nullptr) message += stream_error->message;
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    message += (stream_error ? "; " : "") +
-               std::string("ssh exited with status ") +
-               std::to_string(WEXITSTATUS(status));
-  } else if (WIFSIGNALED(status) && stream_error == nullptr) {
-    message += "ssh killed by signal " + std::to_string(WTERMSIG(status));
+  // ssh's and the remote agent's words, less the lines reported elsewhere
+  // (warnings, the pushed agent's removal).
+  std::string err;
+  size_t begin = 0;
+  while (begin < stderr_text_.size()) {
+    size_t end = stderr_text_.find('\n', begin);
+    if (end == std::string::npos) end = stderr_text_.size();
+    const std::string line = stderr_text_.substr(begin, end - begin);
+    begin = end + 1;
+    if (line.empty() || line == kPushRemovedLine ||
+        line.find("warning: ") != std::string::npos) {
+      continue;
+    }
+    err += line + "\n";
   }
-  if (!err.empty()) message += ": " + err;
-  return Fail(core::Unavailable(std::move(message)));
+  std::string details;
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    details = "ssh exited with status " + std::to_string(WEXITSTATUS(status));
+  } else if (WIFSIGNALED(status) && stream_error == nullptr) {
+    details = "ssh killed by signal " + std::to_string(WTERMSIG(status));
+  }
+  if (stream_error != nullptr) {
+    details += (details.empty() ? "" : "; ") + stream_error->message;
+  }
+  return Fail(core::Unavailable(SshFailureMessage(host_, err, details)));
 }
 
 }  // namespace sms::agent

@@ -316,9 +316,12 @@ int RunVerify(const VerifyOptions& o, AdhocUpload* upload) {
     writer.reset();
     if (list != stdout) list_ok = fclose(list) == 0 && list_ok;
   }
+  // A check that could not be done has no summary to show: its error is
+  // printed once, below. --json still prints its object (with check_result
+  // "failed" and error_msg), for the programs that read it.
   if (o.json) {
     fmt::print("{}\n", core::RunReportJson(report));
-  } else if (o.list_path != "-") {
+  } else if (o.list_path != "-" && report.completed) {
     fmt::print("{}", core::RunReportText(report));
   }
   fflush(stdout);

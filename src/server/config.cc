@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -15,7 +16,7 @@ using core::Ok;
 core::Result<ServerConfig> ReadConfigFile(const std::string& path,
                                           ServerConfig c) {
   std::ifstream in(path);
-  if (!in) return Fail(core::NotFound("config file " + path));
+  if (!in) return Fail(core::ErrnoError("config file " + path, errno));
   std::stringstream ss;
   ss << in.rdbuf();
   auto obj = ParseJsonObject(ss.str());

@@ -1,7 +1,7 @@
 // ServerConfig: how sms-server is configured, and LoadServerConfig, the one
 // place that applies the precedence of its sources:
 //
-//   defaults < config file (--config, serve only) < environment < flags
+//   defaults < config file (--config of serve and admin) < environment < flags
 //
 // The environment is read through a seam (ConfigSources::env), so the
 // precedence is tested without touching the process's environment

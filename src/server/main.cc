@@ -15,6 +15,8 @@
 #include <string>
 
 #include "auth/secret_box.h"
+#include "cli/cli_docs.h"
+#include "cli/version.h"
 #include "core/clock.h"
 #include "server/admin.h"
 #include "server/api.h"
@@ -161,74 +163,152 @@ int Serve(const ServerConfig& cfg) {
   return 0;
 }
 
+// The manual's sections that the option definitions do not hold.
+cli::DocExtras ManualExtras() {
+  return {{
+      {"CONFIGURATION",
+       "Each setting comes from the first of: a flag, the environment, the "
+       "JSON file of --config (serve and admin read the same file), the "
+       "built-in default. The file's keys: listen, db, tls_cert, tls_key, "
+       "io_threads, token_ttl_hours, public_metrics, pbkdf2_iterations, "
+       "console_dir, db_pool_size, secret_key_file; unknown keys are "
+       "refused, naming the file and the key. For example:\n\n"
+       "    {\"listen\": \"127.0.0.1:8080\", \"db\": "
+       "\"sqlite:/var/lib/sms-server/sms.db\"}"},
+      {"ENVIRONMENT",
+       "SMS_LISTEN, SMS_DB, SMS_CONSOLE_DIR, SMS_SECRET_KEY_FILE, "
+       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0): the settings of "
+       "the same names; they win over the file, flags win over them. "
+       "Keep a PostgreSQL password in SMS_DB or PGPASSFILE rather than in a "
+       "flag, which ps shows."},
+      {"EXIT STATUS",
+       "0 on success (serve: stopped by SIGTERM or SIGINT); 2 with a message "
+       "on stderr naming the problem (a bad setting, a database that cannot "
+       "be opened, an unknown domain or user)."},
+      {"FILES",
+       "/etc/sms-server/config.json: the packaged configuration (serve "
+       "--config, admin --config).\n\n"
+       "/var/lib/sms-server/sms.db, sms.db.secret, sms.db.lock: the "
+       "packaged SQLite database, the key sealing its SKs (back it up apart "
+       "from the database), the lock of the one serve on it."},
+      {"EXAMPLES",
+       "    sms-server serve --config /etc/sms-server/config.json\n"
+       "    sudo -u sms sms-server admin --config "
+       "/etc/sms-server/config.json create-domain acme\n"
+       "    sms-server admin --db sqlite:./var/sms.db create-credential "
+       "--domain acme --user agent1"},
+      {"SEE ALSO",
+       "sms-agent(1); docs/server.md and docs/operations.md of "
+       "sms-consistency."},
+  }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"sms-server: the SMS consistency-verification control plane"};
+  CLI::App app{"sms-server: the SMS consistency-verification control plane",
+               "sms-server"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", cli::VersionLine("sms-server"),
+                       "print the version and the commit it was built from");
   std::string config_file;
 
   CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
-  serve->add_option("--config", config_file,
-                    "JSON config file (keys: listen, db, tls_cert, tls_key, "
-                    "io_threads, token_ttl_hours, public_metrics, "
-                    "pbkdf2_iterations, console_dir, db_pool_size, "
-                    "secret_key_file)");
+  serve
+      ->add_option("--config", config_file,
+                   "JSON config file (keys: listen, db, tls_cert, tls_key, "
+                   "io_threads, token_ttl_hours, public_metrics, "
+                   "pbkdf2_iterations, console_dir, db_pool_size, "
+                   "secret_key_file)")
+      ->type_name("FILE");
   std::string listen_flag, db_flag, cert_flag, key_flag, console_flag;
   int io_threads_flag = -1;
-  serve->add_option("--listen", listen_flag,
-                    "HOST:PORT (default 127.0.0.1:8080, env SMS_LISTEN)");
-  serve->add_option("--db", db_flag,
-                    "sqlite:PATH or postgresql://USER:PASS@HOST:PORT/DB "
-                    "(default sqlite:./var/sms.db, env SMS_DB)");
-  serve->add_option("--tls-cert", cert_flag, "PEM certificate chain");
-  serve->add_option("--tls-key", key_flag, "PEM private key");
-  serve->add_option("--io-threads", io_threads_flag,
-                    "I/O threads (default: one per core)");
+  serve
+      ->add_option("--listen", listen_flag,
+                   "HOST:PORT (default 127.0.0.1:8080, env SMS_LISTEN)")
+      ->type_name("HOST:PORT");
+  serve
+      ->add_option("--db", db_flag,
+                   "sqlite:PATH or postgresql://USER:PASS@HOST:PORT/DB "
+                   "(default sqlite:./var/sms.db, env SMS_DB)")
+      ->type_name("DB");
+  serve->add_option("--tls-cert", cert_flag, "PEM certificate chain")
+      ->type_name("FILE");
+  serve->add_option("--tls-key", key_flag, "PEM private key")
+      ->type_name("FILE");
+  serve
+      ->add_option("--io-threads", io_threads_flag,
+                   "I/O threads (default: one per core)")
+      ->type_name("N");
   std::string secret_flag;
-  serve->add_option("--secret-key-file", secret_flag,
-                    "the key sealing SKs at rest (default: PATH.secret "
-                    "beside a SQLite database, made at first use; none for "
-                    "PostgreSQL; env SMS_SECRET_KEY_FILE)");
-  serve->add_option("--console-dir", console_flag,
-                    "the web console's files, served at /console/ (default: "
-                    "web/console of the checkout the binary was built in, "
-                    "or ../share/sms-server/console beside it; \"none\": "
-                    "off; env SMS_CONSOLE_DIR)");
+  serve
+      ->add_option("--secret-key-file", secret_flag,
+                   "the key sealing SKs at rest (default: PATH.secret "
+                   "beside a SQLite database, made at first use; none for "
+                   "PostgreSQL; env SMS_SECRET_KEY_FILE)")
+      ->type_name("FILE");
+  serve
+      ->add_option("--console-dir", console_flag,
+                   "the web console's files, served at /console/ (default: "
+                   "web/console of the checkout the binary was built in, "
+                   "or ../share/sms-server/console beside it; \"none\": "
+                   "off; env SMS_CONSOLE_DIR)")
+      ->type_name("DIR");
 
   CLI::App* admin = app.add_subcommand("admin", "Manage domains, users, keys");
   admin->require_subcommand(1);
+  std::string admin_config;
+  admin
+      ->add_option("--config", admin_config,
+                   "the JSON config file of serve: its db, secret_key_file, "
+                   "pbkdf2_iterations and db_pool_size are used (default: "
+                   "none)")
+      ->type_name("FILE");
   std::string admin_db;
-  admin->add_option("--db", admin_db,
-                    "sqlite:PATH or postgresql://... (default as serve)");
+  admin
+      ->add_option("--db", admin_db,
+                   "sqlite:PATH or postgresql://... (default as serve)")
+      ->type_name("DB");
   std::string admin_secret;
-  admin->add_option("--secret-key-file", admin_secret,
-                    "the key sealing SKs (create-credential; default as "
-                    "serve)");
+  admin
+      ->add_option("--secret-key-file", admin_secret,
+                   "the key sealing SKs (create-credential; default as "
+                   "serve)")
+      ->type_name("FILE");
   std::string domain_name;
   CLI::App* create_domain =
       admin->add_subcommand("create-domain", "Create a domain (tenant)");
-  create_domain->add_option("name", domain_name, "Domain name")->required();
+  create_domain->add_option("NAME", domain_name, "Domain name")->required();
   std::string user_domain, user_name, user_role;
   CLI::App* create_user = admin->add_subcommand(
       "create-user",
       "Create a user; the password is read from stdin (one line), or "
       "generated and printed once when stdin is a terminal or empty");
-  create_user->add_option("--domain", user_domain)->required();
-  create_user->add_option("--name", user_name)->required();
-  create_user->add_option("--role", user_role, "admin|operator|viewer|agent")
+  create_user->add_option("--domain", user_domain, "the user's domain")
+      ->type_name("DOMAIN")
+      ->required();
+  create_user->add_option("--name", user_name, "the user's name")
+      ->type_name("USER")
+      ->required();
+  create_user->add_option("--role", user_role, "what the user may do")
+      ->type_name("admin|operator|viewer|agent")
       ->required();
   std::string cred_domain, cred_user;
   CLI::App* create_cred = admin->add_subcommand(
       "create-credential", "Create an AK/SK pair; prints \"AK SK\"");
-  create_cred->add_option("--domain", cred_domain)->required();
-  create_cred->add_option("--user", cred_user)->required();
+  create_cred->add_option("--domain", cred_domain, "the user's domain")
+      ->type_name("DOMAIN")
+      ->required();
+  create_cred->add_option("--user", cred_user, "the user the keys act as")
+      ->type_name("USER")
+      ->required();
   std::string revoke_ak;
   CLI::App* revoke_cred =
       admin->add_subcommand("revoke-credential", "Revoke an access key");
-  revoke_cred->add_option("ak", revoke_ak, "Access key")->required();
+  revoke_cred->add_option("AK", revoke_ak, "Access key")->required();
   CLI::App* migrate =
       admin->add_subcommand("migrate", "Apply pending schema migrations");
+  cli::AddGenerateDocsOption(app, ManualExtras());
 
   CLI11_PARSE(app, argc, argv);
 
@@ -250,6 +330,7 @@ int main(int argc, char** argv) {
                      .console_dir = flag(console_flag),
                      .secret_key_file = flag(secret_flag)};
   } else {
+    sources.file = admin_config;
     sources.flags = {.db = flag(admin_db),
                      .secret_key_file = flag(admin_secret)};
   }

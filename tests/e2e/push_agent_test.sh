@@ -158,7 +158,7 @@ fi
 # 6. An agent of this version on the target is used as installed, nothing pushed.
 cat > "$TMP/same-agent" <<EOF
 #!/bin/sh
-[ "\$1" = --version ] && { echo $("$AGENT" --version); exit 0; }
+[ "\$1" = --version ] && { echo '$("$AGENT" --version)'; exit 0; }
 exec "$AGENT" "\$@"
 EOF
 chmod +x "$TMP/same-agent"

@@ -133,15 +133,27 @@ def inside(tmp, base, debs):
     check("install: both files are conffiles",
           "/etc/sms-agent/agent.conf" in r.stdout and
           "/etc/sms-server/config.json" in r.stdout, r.stdout)
+    docs = ["/usr/share/man/man1/sms-agent.1.gz",
+            "/usr/share/man/man1/sms-server.1.gz",
+            "/usr/share/bash-completion/completions/sms-agent",
+            "/usr/share/bash-completion/completions/sms-server",
+            "/usr/share/zsh/vendor-completions/_sms-agent",
+            "/usr/share/zsh/vendor-completions/_sms-server"]
+    missing = [p for p in docs if not os.path.isfile(root + p)]
+    check("install: man pages and bash/zsh completions", not missing, missing)
+    r = chroot(root, "/usr/bin/sms-server", "--version")
+    check("install: sms-server --version names its commit",
+          r.returncode == 0 and "(commit " in r.stdout, r.stdout + r.stderr)
     r = chroot(root, "/usr/libexec/sms-agent/sms-agent-static", "--version")
     check("install: the static agent for targets runs",
           r.returncode == 0 and r.stdout.strip(), r.stderr)
 
     # ---- serve, as sms-server.service does ------------------------------
-    db = "sqlite:/var/lib/sms-server/sms.db"
 
     def admin(*args, stdin=None):
-        r = chroot(root, "/usr/bin/sms-server", "admin", "--db", db, *args,
+        # The packaged config names the database (docs/packaging.md).
+        r = chroot(root, "/usr/bin/sms-server", "admin", "--config",
+                   "/etc/sms-server/config.json", *args,
                    user="sms", input=stdin)
         assert r.returncode == 0, (args, r.stderr)
         return r.stdout.strip()
@@ -244,7 +256,7 @@ def inside(tmp, base, debs):
                         "/usr/libexec/sms-agent", "/etc/sms-agent",
                         "/etc/sms-server", "/var/lib/sms-agent",
                         "/var/lib/sms-server", "/usr/share/sms-server",
-                        "/lib/systemd/system/sms-server.service")
+                        "/lib/systemd/system/sms-server.service", *docs)
             if os.path.lexists(root + p)]
     check("purge: binaries, conffiles and state are gone", not left, left)
 

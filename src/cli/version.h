@@ -1,0 +1,34 @@
+// The version and the git commit a binary was built from, as `--version`
+// prints them ("sms-agent 0.1.0 (commit 942dac5e1f3a)"), and the parser of
+// that line that the agent uses on the version an ssh:// target's agent
+// reports. The values are written at build time by cmake/version_info.cmake.
+// Thread-safety: every function is safe to call from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sms::cli {
+
+// The release: project(VERSION) of the top-level CMakeLists.txt.
+std::string_view Version();
+
+// The commit: 12 hex digits, "-dirty" appended when tracked files differed
+// from it; "unknown" when the build was not made from a git checkout.
+std::string_view Commit();
+
+// What `PROGRAM --version` prints (no newline):
+// "PROGRAM VERSION (commit COMMIT)".
+std::string VersionLine(std::string_view program);
+
+// The version in a `--version` answer: "0.1.0" from
+// "sms-agent 0.1.0 (commit 942dac5e1f3a)", and from a bare "0.1.0" (what
+// agents printed before the commit was added). "" when `text` holds none.
+std::string ParseVersionLine(std::string_view text);
+
+namespace internal {
+extern const char kVersion[];  // generated
+extern const char kCommit[];   // generated
+}  // namespace internal
+
+}  // namespace sms::cli
