@@ -14,6 +14,9 @@ PACKAGES=(
   libxlsxwriter-dev libhowardhinnant-date-dev
   # test and runtime tools: the ssh transport is tested against a real sshd
   openssh-server openssh-client xxhash sqlite3 time procps curl
+  # the command line's man pages and completions are checked with the real
+  # man, bash and zsh (tests/cli/cli_surface_test.py)
+  man-db zsh
   # the PostgreSQL backend's tests start a throw-away cluster (tests/support/pg.sh)
   postgresql
   # promtool checks and unit-tests packaging/prometheus-alerts.yml
