@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,9 +20,11 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/auth_service.h"
+#include "server/command_service.h"
 #include "server/export_service.h"
 #include "server/metrics.h"
 #include "server/result_service.h"
+#include "server/source_service.h"
 #include "server/task_service.h"
 #include "storage/store.h"
 
@@ -59,7 +62,9 @@ struct ApiOptions {
   std::string console_dir;
 };
 
-// Services and sinks the Api uses; all outlive it.
+// Services and sinks the Api uses; all outlive it. (SourceService and
+// CommandService hold nothing but the store and the clock: the Api builds
+// them from `store` and `clock`.)
 struct ApiDeps {
   storage::Store* store;
   core::Clock* clock;
@@ -119,9 +124,17 @@ class Api final {
 
   ApiDeps deps_;
   const ApiOptions options_;
+  SourceService sources_;
+  CommandService commands_;
   std::vector<Route> routes_;
   std::unique_ptr<StaticFiles> console_;  // null: no console
 };
+
+// The 414 for a request target (path and query) longer than `max_target`
+// bytes, or nullopt. The transport checks it before reading a body, the Api
+// for callers of Handle.
+std::optional<ApiError> CheckTargetLength(std::string_view target,
+                                          size_t max_target);
 
 // Splits "a=1&b=x%20y+z" into a -> "1", b -> "x y z" (percent-decoded, '+'
 // is a space as in every form-encoded query; the first of repeated keys
