@@ -37,7 +37,8 @@ ApiResult<UploadOutcome> ResultService::Upload(const Identity& who,
       .error_msg = upload.error_msg.value_or(""),
       .content_hash = upload.content_hash,
       .committed_at = now,
-      .dirs = upload.dirs};
+      .dirs = upload.dirs,
+      .scope = upload.scope.value_or("")};
   if (run.started_time > run.finished_time)
     return Malformed("started_time", "later than finished_time");
   auto outcome = store_.CommitRun(run);

@@ -133,7 +133,7 @@ ApiResult<ActionOutcome> TaskService::RunAction(const Identity& who,
   SMS_ASSIGN_OR_RETURN(storage::Task task, LoadTask(who, id));
   const int64_t now = clock_.NowEpochMillis();
   const std::string& op = req.operation;
-  if (op == "consistency_check") return QueueCheck(who, task, now);
+  if (op == "consistency_check") return QueueCheck(who, task, req.scope, now);
   if (op == "stop" || op == "skip")
     return StopOrSkip(who, task, op == "stop", now);
   for (const char* m : kMigrationOps) {
@@ -159,8 +159,19 @@ tl::unexpected<ApiError> BadState(std::string_view op,
 
 }  // namespace
 
+ApiResult<std::string> TaskService::LastSuccessfulRun(
+    const Identity& who, const storage::Task& task) {
+  SMS_ASSIGN_OR_RETURN(
+      std::vector<storage::Run> runs,
+      FromStore(store_.ListRuns(who.domain_id, task.id, 100), kTaskNotFound));
+  for (const storage::Run& r : runs)
+    if (r.check_result == "success") return r.run_id;
+  return std::string();
+}
+
 ApiResult<ActionOutcome> TaskService::QueueCheck(const Identity& who,
                                                  const storage::Task& task,
+                                                 const std::string& scope,
                                                  int64_t now) {
   constexpr std::string_view kOp = "consistency_check";
   std::optional<TaskState> running =
@@ -175,6 +186,15 @@ ApiResult<ActionOutcome> TaskService::QueueCheck(const Identity& who,
   SMS_ASSIGN_OR_RETURN(CheckSettings settings, ResolveCheckSettings(entries));
   if (settings.dirs.empty())
     return BadState(kOp, task, "configure CONSISTENCY_DIR first");
+  std::string base_run_id;
+  if (scope == "inconsistent") {
+    SMS_ASSIGN_OR_RETURN(base_run_id, LastSuccessfulRun(who, task));
+    if (base_run_id.empty()) {
+      return BadState(kOp, task,
+                      "scope inconsistent: the task has no successful run "
+                      "whose differences could be checked again");
+    }
+  }
   const std::string run_id = NewUuid();
   const CheckCommandParam param{
       .task_id = task.id,
@@ -184,7 +204,11 @@ ApiResult<ActionOutcome> TaskService::QueueCheck(const Identity& who,
       .hash_algorithm = std::move(settings.hash_algorithm),
       .exclude = std::move(settings.exclude),
       .io_limit = settings.io_limit,
-      .verify_uri = task.target_verify_uri};
+      .verify_uri = task.target_verify_uri,
+      .scope = scope,
+      .base_run_id = base_run_id,
+      .cache = settings.cache,
+      .push_agent = settings.push_agent};
   const storage::Command cmd{.domain_id = who.domain_id,
                              .source_id = task.source_id,
                              .task_id = task.id,

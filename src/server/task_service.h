@@ -67,7 +67,12 @@ class TaskService final {
 
  private:
   ApiResult<ActionOutcome> QueueCheck(const Identity& who,
-                                      const storage::Task& task, int64_t now);
+                                      const storage::Task& task,
+                                      const std::string& scope, int64_t now);
+  // The newest run of the task whose check_result is "success" (the base of
+  // a scope "inconsistent" check), or "" when the last 100 have none.
+  ApiResult<std::string> LastSuccessfulRun(const Identity& who,
+                                           const storage::Task& task);
   ApiResult<ActionOutcome> StopOrSkip(const Identity& who,
                                       const storage::Task& task, bool stop,
                                       int64_t now);

@@ -53,11 +53,14 @@ ApiStatus CheckSetting(const std::string& key, const std::string& value,
       return Malformed(value_path, "more than 100 patterns");
   } else if (key == "CONSISTENCY_IO_LIMIT") {
     SMS_RETURN_IF_ERROR(ParseQueryInt(value, value_path, 0, 100000));
+  } else if (key == "CONSISTENCY_CACHE" || key == "CONSISTENCY_PUSH_AGENT") {
+    SMS_RETURN_IF_ERROR(CheckEnum(value, value_path, {"on", "off"}));
   } else {
     return Malformed(key_path,
                      "must be one of CONSISTENCY_DIR, CONSISTENCY_MODE, "
                      "CONSISTENCY_EXCLUDE, CONSISTENCY_HASH, "
-                     "CONSISTENCY_IO_LIMIT");
+                     "CONSISTENCY_IO_LIMIT, CONSISTENCY_CACHE, "
+                     "CONSISTENCY_PUSH_AGENT");
   }
   return {};
 }
@@ -81,6 +84,14 @@ ApiResult<CheckSettings> ResolveCheckSettings(
                            0, 100000);
     if (n) s.io_limit = *n;
   }
+  auto on_off = [&cfg](const char* key) -> std::optional<bool> {
+    const std::string& v = cfg[key];
+    if (v == "on") return true;
+    if (v == "off") return false;
+    return std::nullopt;  // not set: the agent's own setting
+  };
+  s.cache = on_off("CONSISTENCY_CACHE");
+  s.push_agent = on_off("CONSISTENCY_PUSH_AGENT");
   return s;
 }
 

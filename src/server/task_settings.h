@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ struct CheckSettings {
   std::string hash_algorithm = "xxh128";
   std::vector<std::string> exclude;
   int64_t io_limit = 0;  // MB/s, 0: unlimited
+  // CONSISTENCY_CACHE and CONSISTENCY_PUSH_AGENT ("on"/"off"); nullopt when
+  // not set, so the agent's own setting applies.
+  std::optional<bool> cache;
+  std::optional<bool> push_agent;
 };
 
 // Reads the stored settings (an invalid CONSISTENCY_DIR is an error naming

@@ -153,6 +153,12 @@ struct DirResult {
   int64_t num_error_files = 0;
   int64_t num_metadata_different_files = 0;
   int64_t num_bytes_verified = 0;
+  // Issue 12: content changed while size, mtime, ctime and inode did not
+  // (a hash cache's re-read disagreed); files whose digest the source's
+  // hash cache supplied; source bytes read to digest the others.
+  int64_t num_corrupt_files = 0;
+  int64_t num_cached_files = 0;
+  int64_t num_bytes_read = 0;
 };
 
 struct Run {
@@ -168,6 +174,9 @@ struct Run {
   std::string content_hash;  // identifies the upload, for idempotency
   int64_t committed_at = 0;
   std::vector<DirResult> dirs;
+  // "" for a check of the whole directories; "inconsistent" for a re-check
+  // of the files a previous run found not equal.
+  std::string scope;
 };
 
 // What CommitRun did.

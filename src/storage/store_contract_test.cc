@@ -432,6 +432,29 @@ TEST_P(StoreContractTest, CommitRunIsIdempotentByContent) {
   EXPECT_THAT(store_->GetRun("d2", "r1"), HasCode(ErrorCode::kNotFound));
 }
 
+TEST_P(StoreContractTest, ARunKeepsItsScopeAndCacheCounters) {
+  storage::Run r = MakeRun("d1", "t1", "r1", "h");
+  r.scope = "inconsistent";
+  r.dirs[1].num_corrupt_files = 3;
+  r.dirs[1].num_cached_files = 2147483647;
+  r.dirs[1].num_bytes_read = int64_t{5} << 40;  // beyond 32 bits
+  ASSERT_THAT(store_->CommitRun(r), IsOk());
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r2", "h")), IsOk());
+  for (const auto& run : {*store_->GetRun("d1", "r1"),
+                          store_->ListRuns("d1", "t1", 10)->back()}) {
+    EXPECT_EQ(run.scope, "inconsistent");
+    ASSERT_EQ(run.dirs.size(), 2u);
+    EXPECT_EQ(run.dirs[0].num_corrupt_files, 0);
+    EXPECT_EQ(run.dirs[1].num_corrupt_files, 3);
+    EXPECT_EQ(run.dirs[1].num_cached_files, 2147483647);
+    EXPECT_EQ(run.dirs[1].num_bytes_read, int64_t{5} << 40);
+    EXPECT_EQ(run.dirs[1].num_bytes_verified, 700);
+  }
+  auto full = store_->GetRun("d1", "r2");
+  ASSERT_THAT(full, IsOk());
+  EXPECT_EQ(full->scope, "");
+}
+
 TEST_P(StoreContractTest, CommitRunToUnknownTaskIsNotFound) {
   EXPECT_THAT(store_->CommitRun(MakeRun("d2", "t1", "r1", "h")),
               HasCode(ErrorCode::kNotFound));
@@ -596,11 +619,11 @@ TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
   std::string path = dir.Join("m.db");
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
-  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2, 3, 4));
   auto again = MigrateSqlite(path);
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->empty());
-  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(OpenSqliteStore(path), IsOk());
 }
 

@@ -49,6 +49,9 @@ ApiResult<storage::DirResult> DecodeDir(const json::value& v,
     int64_t* field;
     bool required;
     int64_t max;
+    // Issue 12's counters are in the content hash only when sent, so a run
+    // uploaded before them hashes as it did (a retry stays a no-op).
+    bool hashed_when_absent = true;
   };
   const Counter counters[] = {
       {"num_total_files", &d.num_total_files, true, kMaxCounter},
@@ -60,6 +63,9 @@ ApiResult<storage::DirResult> DecodeDir(const json::value& v,
       {"num_metadata_different_files", &d.num_metadata_different_files, false,
        kMaxCounter},
       {"num_bytes_verified", &d.num_bytes_verified, false, kMaxInt64},
+      {"num_corrupt_files", &d.num_corrupt_files, false, kMaxCounter, false},
+      {"num_cached_files", &d.num_cached_files, false, kMaxCounter, false},
+      {"num_bytes_read", &d.num_bytes_read, false, kMaxInt64, false},
   };
   (*canon)["dir_check"] = d.dir_check;
   for (const Counter& c : counters) {
@@ -67,7 +73,7 @@ ApiResult<storage::DirResult> DecodeDir(const json::value& v,
                          OptInt(*item, c.name, path + "." + c.name, 0, c.max));
     if (!n && c.required) return Missing(path + "." + c.name);
     *c.field = n.value_or(0);
-    (*canon)[c.name] = *c.field;
+    if (n || c.hashed_when_absent) (*canon)[c.name] = *c.field;
   }
   return d;
 }
@@ -83,6 +89,9 @@ json::value EncodeDir(const storage::DirResult& d) {
       {"num_error_files", d.num_error_files},
       {"num_metadata_different_files", d.num_metadata_different_files},
       {"num_bytes_verified", d.num_bytes_verified},
+      {"num_corrupt_files", d.num_corrupt_files},
+      {"num_cached_files", d.num_cached_files},
+      {"num_bytes_read", d.num_bytes_read},
   };
 }
 
@@ -163,6 +172,9 @@ ApiResult<ResultUpload> DecodeResultUpload(const json::object& body) {
                                               "started_time", 0, kMaxInt64));
   SMS_ASSIGN_OR_RETURN(u.finished_time, OptInt(body, "finished_time",
                                                "finished_time", 0, kMaxInt64));
+  SMS_ASSIGN_OR_RETURN(u.scope, OptString(body, "scope", "scope", 0, 32));
+  if (u.scope && !u.scope->empty() && *u.scope != "inconsistent")
+    return Malformed("scope", "must be \"inconsistent\" or absent");
 
   json::array canon_dirs;
   for (size_t i = 0; i < list->size(); ++i) {
@@ -184,6 +196,7 @@ ApiResult<ResultUpload> DecodeResultUpload(const json::object& body) {
   put("error_msg", u.error_msg);
   put("started_time", u.started_time);
   put("finished_time", u.finished_time);
+  put("scope", u.scope);
   c["consistency_result"] = std::move(canon_dirs);
   u.content_hash = Sha256Hex(ToJson(c));
   return u;
@@ -201,7 +214,7 @@ json::value EncodeRun(const storage::Run& run) {
     dirs.push_back(EncodeDir(d));
     if (d.num_different_files || d.num_target_miss_files ||
         d.num_target_more_files || d.num_changed_files || d.num_error_files ||
-        d.num_metadata_different_files)
+        d.num_metadata_different_files || d.num_corrupt_files)
       consistent = false;
   }
   json::object o{{"finished_time", run.finished_time},
@@ -213,6 +226,7 @@ json::value EncodeRun(const storage::Run& run) {
   if (!run.hash_algorithm.empty()) o["hash_algorithm"] = run.hash_algorithm;
   o["consistent"] = consistent;
   if (!run.error_msg.empty()) o["error_msg"] = run.error_msg;
+  if (!run.scope.empty()) o["scope"] = run.scope;
   return o;
 }
 

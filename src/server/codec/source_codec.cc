@@ -97,14 +97,19 @@ json::value EncodePolledCommand(const std::optional<storage::Command>& c) {
 }
 
 std::string EncodeCheckParam(const CheckCommandParam& p) {
-  return ToJson(json::object{{"task_id", p.task_id},
-                             {"run_id", p.run_id},
-                             {"dirs", Strings(p.dirs)},
-                             {"mode", p.mode},
-                             {"hash_algorithm", p.hash_algorithm},
-                             {"exclude", Strings(p.exclude)},
-                             {"io_limit", p.io_limit},
-                             {"verify_uri", p.verify_uri}});
+  json::object o{{"task_id", p.task_id},
+                 {"run_id", p.run_id},
+                 {"dirs", Strings(p.dirs)},
+                 {"mode", p.mode},
+                 {"hash_algorithm", p.hash_algorithm},
+                 {"exclude", Strings(p.exclude)},
+                 {"io_limit", p.io_limit},
+                 {"verify_uri", p.verify_uri}};
+  if (!p.scope.empty()) o["scope"] = p.scope;
+  if (!p.base_run_id.empty()) o["base_run_id"] = p.base_run_id;
+  if (p.cache) o["cache"] = *p.cache;
+  if (p.push_agent) o["push_agent"] = *p.push_agent;
+  return ToJson(o);
 }
 
 std::string EncodeStopParam(const std::string& task_id,

@@ -63,6 +63,12 @@ struct CheckCommandParam {
   std::vector<std::string> exclude;
   int64_t io_limit = 0;
   std::string verify_uri;
+  // Issue 12 (docs/hash-cache.md, "server contract"); each is sent only
+  // when set, so a task without them gets the same param as before.
+  std::string scope;               // "inconsistent": re-check base_run_id's
+  std::string base_run_id;         // differences only
+  std::optional<bool> cache;       // CONSISTENCY_CACHE
+  std::optional<bool> push_agent;  // CONSISTENCY_PUSH_AGENT
 };
 std::string EncodeCheckParam(const CheckCommandParam& p);
 // The command_param of a STOP.

@@ -127,6 +127,15 @@ ApiResult<ActionRequest> DecodeAction(const json::object& body) {
   ActionRequest r;
   SMS_ASSIGN_OR_RETURN(r.operation,
                        ReqString(body, "operation", "operation", 1, 64));
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> scope,
+                       OptString(body, "scope", "scope", 0, 32));
+  r.scope = scope.value_or("");
+  if (!r.scope.empty() && r.scope != "inconsistent") {
+    return Malformed("scope",
+                     "must be \"inconsistent\" (or absent for a full check)");
+  }
+  if (!r.scope.empty() && r.operation != "consistency_check")
+    return Malformed("scope", "only for the operation consistency_check");
   return r;
 }
 

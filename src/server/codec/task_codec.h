@@ -61,6 +61,9 @@ json::value EncodeConfigurations(const std::vector<storage::ConfigEntry>& list);
 // POST /v3/tasks/{id}/action
 struct ActionRequest {
   std::string operation;  // consistency_check | stop | skip (checked later)
+  // consistency_check only: "" checks the whole directories, "inconsistent"
+  // only the files the task's last successful run found not equal.
+  std::string scope;
 };
 [[nodiscard]] ApiResult<ActionRequest> DecodeAction(const json::object& body);
 

@@ -15,7 +15,7 @@ namespace {
 constexpr char kRunColumnsOfR[] =
     "r.run_id, r.domain_id, r.task_id, r.started_time, r.finished_time,"
     " r.check_result, r.mode, r.hash_algorithm, r.error_msg, r.content_hash,"
-    " r.committed_at";
+    " r.committed_at, r.scope";
 
 }  // namespace
 
@@ -51,18 +51,22 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     // task (whose lock we do not hold) fails on the unique key:
     // kAlreadyExists, as above.
     std::vector<std::string> dir_check;
-    std::vector<int64_t> counters[8];
+    constexpr int kCounters = 11;
+    std::vector<int64_t> counters[kCounters];
     for (const DirResult& d : run.dirs) {
       dir_check.push_back(d.dir_check);
-      const int64_t values[8] = {d.num_total_files,
-                                 d.num_different_files,
-                                 d.num_target_miss_files,
-                                 d.num_target_more_files,
-                                 d.num_changed_files,
-                                 d.num_error_files,
-                                 d.num_metadata_different_files,
-                                 d.num_bytes_verified};
-      for (int i = 0; i < 8; ++i) counters[i].push_back(values[i]);
+      const int64_t values[kCounters] = {d.num_total_files,
+                                         d.num_different_files,
+                                         d.num_target_miss_files,
+                                         d.num_target_more_files,
+                                         d.num_changed_files,
+                                         d.num_error_files,
+                                         d.num_metadata_different_files,
+                                         d.num_bytes_verified,
+                                         d.num_corrupt_files,
+                                         d.num_cached_files,
+                                         d.num_bytes_read};
+      for (int i = 0; i < kCounters; ++i) counters[i].push_back(values[i]);
     }
     Params p;
     rows::RunValues(run, [&p](const auto& v) { p.Add(v); });
@@ -70,14 +74,15 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     for (const auto& v : counters) p.Add(IntArray(v));
     static const std::string kSql = rows::Sql(
         {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
-         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
          " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
          rows::kDirColumns,
          ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
-         " x.e, x.f, x.g, x.h FROM run, unnest($12::text[], $13::bigint[],"
+         " x.e, x.f, x.g, x.h, x.i, x.j, x.k FROM run, unnest($13::text[],"
          " $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[],"
-         " $18::bigint[], $19::bigint[], $20::bigint[]) WITH ORDINALITY"
-         " AS x (dir_check, a, b, c, d, e, f, g, h, ord)"});
+         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+         " $22::bigint[], $23::bigint[], $24::bigint[]) WITH ORDINALITY"
+         " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, ord)"});
     SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
   }
   if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
@@ -283,8 +288,8 @@ std::vector<Run> PostgresStore::RunsFromRows(const Rows& r) {
   for (int i = 0; i < r.size(); ++i) {
     if (runs.empty() || runs.back().run_id != r.Text(i, 0))
       runs.push_back(rows::ReadRun(r.At(i)));
-    if (!r.IsNull(i, 11))
-      runs.back().dirs.push_back(rows::ReadDir(r.At(i), 11));
+    if (!r.IsNull(i, rows::kRunColumnCount))
+      runs.back().dirs.push_back(rows::ReadDir(r.At(i), rows::kRunColumnCount));
   }
   return runs;
 }

@@ -65,14 +65,14 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   {
     static const std::string kSql = std::string("INSERT INTO runs (") +
                                     rows::kRunColumns +
-                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
     SMS_PREPARE_(q, db, kSql.c_str());
     rows::RunValues(run, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
   }
   static const std::string kInsertDir =
       std::string("INSERT INTO run_dirs (run_id, idx, ") + rows::kDirColumns +
-      ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   int64_t idx = 0;
   for (const DirResult& d : run.dirs) {
     SMS_PREPARE_(q, db, kInsertDir.c_str());
