@@ -19,10 +19,12 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/auth_service.h"
+#include "server/changes_service.h"
 #include "server/export_service.h"
 #include "server/metrics.h"
 #include "server/result_service.h"
 #include "server/task_service.h"
+#include "server/webhook_service.h"
 #include "storage/store.h"
 
 namespace sms::server {
@@ -70,6 +72,9 @@ struct ApiDeps {
   Metrics* metrics;
   // Receives one JSON line per request (no trailing newline).
   std::function<void(const std::string&)> log;
+  // Issue 13 (null: the Api makes its own, with no webhook allow-list).
+  ChangesService* changes = nullptr;
+  WebhookService* webhooks = nullptr;
 };
 
 struct RouteInfo {
@@ -120,7 +125,9 @@ class Api final {
   ApiDeps deps_;
   const ApiOptions options_;
   std::vector<Route> routes_;
-  std::unique_ptr<StaticFiles> console_;  // null: no console
+  std::unique_ptr<StaticFiles> console_;         // null: no console
+  std::unique_ptr<ChangesService> own_changes_;  // when deps brought none
+  std::unique_ptr<WebhookService> own_webhooks_;
 };
 
 // Splits "a=1&b=x%20y+z" into a -> "1", b -> "x y z" (percent-decoded, '+'

@@ -251,6 +251,54 @@ std::vector<Api::Route> Api::MakeRoutes() {
              return JsonReply(
                  tasks.CommandResult(*c.who, c.params["source_id"], c.body));
            }},
+      // issue 13: changes since the last run, webhooks
+      {.method = "GET",
+       .pattern = "/v3/tasks/{task_id}/consistency-result/changes",
+       .read_only = true,
+       .handler =
+           [this](Context& c) {
+             return JsonReply(
+                 deps_.changes->List(*c.who, c.params["task_id"], c.query));
+           }},
+      {.method = "POST",
+       .pattern = "/v3/webhooks",
+       .json_body = true,
+       .signature_once = true,
+       .handler =
+           [this](Context& c) {
+             return JsonReply(deps_.webhooks->Create(*c.who, c.body), 201);
+           }},
+      {.method = "GET",
+       .pattern = "/v3/webhooks",
+       .read_only = true,
+       .handler =
+           [this](Context& c) {
+             return JsonReply(deps_.webhooks->List(*c.who));
+           }},
+      {.method = "GET",
+       .pattern = "/v3/webhooks/{webhook_id}",
+       .read_only = true,
+       .handler =
+           [this](Context& c) {
+             return JsonReply(
+                 deps_.webhooks->Show(*c.who, c.params["webhook_id"]));
+           }},
+      {.method = "DELETE",
+       .pattern = "/v3/webhooks/{webhook_id}",
+       .signature_once = true,
+       .handler =
+           [this](Context& c) {
+             return JsonReply(
+                 deps_.webhooks->Delete(*c.who, c.params["webhook_id"]));
+           }},
+      {.method = "GET",
+       .pattern = "/v3/webhooks/{webhook_id}/deliveries",
+       .read_only = true,
+       .handler =
+           [this](Context& c) {
+             return JsonReply(deps_.webhooks->Deliveries(
+                 *c.who, c.params["webhook_id"], c.query));
+           }},
   };
 }
 

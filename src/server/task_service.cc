@@ -4,6 +4,7 @@
 
 #include "auth/crypto.h"
 #include "core/strings.h"
+#include "server/retention.h"
 
 namespace sms::server {
 
@@ -244,11 +245,14 @@ ApiResult<json::value> TaskService::SetConfiguration(const Identity& who,
     } else if (*key == "CONSISTENCY_IO_LIMIT") {
       auto n = ParseQueryInt(*value, vpath, 0, 100000);
       if (!n) return tl::unexpected(n.error());
+    } else if (*key == "CONSISTENCY_RETENTION") {  // issue 13.5
+      if (auto p = ParseRetention(*value); !p)
+        return Malformed(vpath, p.error().message);
     } else {
       return Malformed(path + ".config_key",
                        "must be one of CONSISTENCY_DIR, CONSISTENCY_MODE, "
                        "CONSISTENCY_EXCLUDE, CONSISTENCY_HASH, "
-                       "CONSISTENCY_IO_LIMIT");
+                       "CONSISTENCY_IO_LIMIT, CONSISTENCY_RETENTION");
     }
     entries.push_back({std::move(*key), std::move(*value)});
   }
