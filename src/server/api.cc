@@ -138,6 +138,17 @@ Api::Api(ApiDeps deps, ApiOptions options)
       commands_(*deps_.store, *deps_.clock) {
   if (!options_.console_dir.empty())
     console_ = std::make_unique<StaticFiles>(options_.console_dir);
+  // Issue 13's services, when the caller brings none (tests): no webhook
+  // allow-list.
+  if (deps_.changes == nullptr) {
+    own_changes_ = std::make_unique<ChangesService>(*deps_.store, *deps_.tasks);
+    deps_.changes = own_changes_.get();
+  }
+  if (deps_.webhooks == nullptr) {
+    own_webhooks_ = std::make_unique<WebhookService>(*deps_.store, *deps_.clock,
+                                                     webhook::AllowList());
+    deps_.webhooks = own_webhooks_.get();
+  }
   routes_ = MakeRoutes();
   for (Route& r : routes_) r.segments = SplitPath(r.pattern);
 }

@@ -20,12 +20,14 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/auth_service.h"
+#include "server/changes_service.h"
 #include "server/command_service.h"
 #include "server/export_service.h"
 #include "server/metrics.h"
 #include "server/result_service.h"
 #include "server/source_service.h"
 #include "server/task_service.h"
+#include "server/webhook_service.h"
 #include "storage/store.h"
 
 namespace sms::server {
@@ -75,6 +77,9 @@ struct ApiDeps {
   Metrics* metrics;
   // Receives one JSON line per request (no trailing newline).
   std::function<void(const std::string&)> log;
+  // Issue 13 (null: the Api makes its own, with no webhook allow-list).
+  ChangesService* changes = nullptr;
+  WebhookService* webhooks = nullptr;
 };
 
 struct RouteInfo {
@@ -127,7 +132,9 @@ class Api final {
   SourceService sources_;
   CommandService commands_;
   std::vector<Route> routes_;
-  std::unique_ptr<StaticFiles> console_;  // null: no console
+  std::unique_ptr<StaticFiles> console_;         // null: no console
+  std::unique_ptr<ChangesService> own_changes_;  // when deps brought none
+  std::unique_ptr<WebhookService> own_webhooks_;
 };
 
 // The 414 for a request target (path and query) longer than `max_target`

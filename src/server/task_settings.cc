@@ -5,6 +5,7 @@
 
 #include "core/strings.h"
 #include "server/json_fields.h"
+#include "server/retention.h"
 
 namespace sms::server {
 
@@ -55,12 +56,15 @@ ApiStatus CheckSetting(const std::string& key, const std::string& value,
     SMS_RETURN_IF_ERROR(ParseQueryInt(value, value_path, 0, 100000));
   } else if (key == "CONSISTENCY_CACHE" || key == "CONSISTENCY_PUSH_AGENT") {
     SMS_RETURN_IF_ERROR(CheckEnum(value, value_path, {"on", "off"}));
+  } else if (key == "CONSISTENCY_RETENTION") {  // issue 13.5
+    if (auto p = ParseRetention(value); !p)
+      return Malformed(value_path, p.error().message);
   } else {
     return Malformed(key_path,
                      "must be one of CONSISTENCY_DIR, CONSISTENCY_MODE, "
                      "CONSISTENCY_EXCLUDE, CONSISTENCY_HASH, "
                      "CONSISTENCY_IO_LIMIT, CONSISTENCY_CACHE, "
-                     "CONSISTENCY_PUSH_AGENT");
+                     "CONSISTENCY_PUSH_AGENT, CONSISTENCY_RETENTION");
   }
   return {};
 }

@@ -295,6 +295,7 @@ json::value EncodeDetailListing(const DetailListing& l) {
     if (!r.file.path_b64.empty()) f["path_b64"] = r.file.path_b64;
     f["status"] = r.file.status;
     if (!r.file.reason.empty()) f["reason"] = r.file.reason;
+    f["first_seen_time"] = r.first_seen_time;
     if (!r.file.source_json.empty()) {
       if (auto v = ParseJsonBody(r.file.source_json)) f["source"] = *v;
     }

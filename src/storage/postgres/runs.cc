@@ -97,6 +97,8 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
                 " AND state IN ('pending', 'delivered')",
                 p));
   }
+  // Webhook events: in the outbox in the same transaction (webhooks.cc).
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(*c, run));
   SMS_RETURN_IF_ERROR(txn.Commit());
   return CommitOutcome::kCommitted;
 }
@@ -199,6 +201,26 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
         rows::Sql({"COPY file_details (run_id, seq, idx, ",
                    rows::kDetailColumns, ") FROM STDIN"});
     SMS_RETURN_IF_ERROR(c->CopyIn(kCopy.c_str(), data));
+    // How long each row has differed (issue 13.2): the first run of its
+    // streak, from the task's previous successful run of its directory.
+    {
+      Params p;
+      p.Add(chunk.domain_id).Add(chunk.task_id).Add(chunk.run_id);
+      p.Add(chunk.seq);
+      SMS_RETURN_IF_ERROR(c->Exec(
+          "UPDATE file_details f SET first_seen_run = coalesce("
+          " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
+          "   ELSE p.first_seen_run END FROM file_details p"
+          "  WHERE p.run_id = (SELECT r.run_id FROM runs r"
+          "    JOIN run_dirs d ON d.run_id = r.run_id"
+          "    WHERE r.domain_id = $1 AND r.task_id = $2"
+          "    AND r.check_result = 'success' AND d.dir_check = f.dir_check"
+          "    ORDER BY r.seq DESC LIMIT 1)"
+          "  AND p.dir_check = f.dir_check AND p.path = f.path"
+          "  AND p.path_b64 = f.path_b64), $3)"
+          " WHERE f.run_id = $3 AND f.seq = $4",
+          p));
+    }
     // The chunk's rows counted into the run's totals (same transaction).
     Params p;
     p.Add(chunk.run_id).Add(chunk.seq);
@@ -239,25 +261,33 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   // scan from the marker, like the first page.
   static const char* const kPage[4] = {
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
@@ -275,6 +305,7 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
     row.seq = r.Int(i, 0);
     row.idx = r.Int(i, 1);
     row.file = rows::ReadDetail(r.At(i), 2);
+    row.first_seen_time = r.Int(i, 9);
     page.rows.push_back(std::move(row));
   }
   SMS_RETURN_IF_ERROR(txn.Commit());
