@@ -470,7 +470,9 @@ TEST(ScannerCacheTest,
   ASSERT_EQ(truncated.warnings.size(), 1u);
   EXPECT_THAT(truncated.warnings[0], HasSubstr("truncated or corrupted"));
   for (const auto& e : truncated.entries) {
-    if (!e.is_dir()) EXPECT_EQ(e.digest, Find(again.entries, e.path).digest);
+    if (!e.is_dir()) {
+      EXPECT_EQ(e.digest, Find(again.entries, e.path).digest);
+    }
   }
 }
 

@@ -35,8 +35,11 @@ Result<Command> PostgresStore::EnqueueCommand(const Command& cmd,
 Result<std::optional<Command>> PostgresStore::NextCommand(
     const std::string& domain_id, const std::string& source_id, int64_t now) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  // Most polls only refresh the heartbeat: no WAL flush wait for that. A
+  // command handed over commits durably (a lost hand-over would deliver it
+  // twice).
   Txn txn(*c);
-  SMS_RETURN_IF_ERROR(txn.Begin());
+  SMS_RETURN_IF_ERROR(txn.BeginUnsynced());
   Params p;
   p.Add(now).Add(domain_id).Add(source_id);
   SMS_ASSIGN_OR_RETURN(Rows touched,
@@ -54,7 +57,10 @@ Result<std::optional<Command>> PostgresStore::NextCommand(
                  rows::kCommandColumns});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   std::optional<Command> out;
-  if (!r.empty()) out = rows::ReadCommand(r.At(0));
+  if (!r.empty()) {
+    out = rows::ReadCommand(r.At(0));
+    SMS_RETURN_IF_ERROR(txn.Durable());
+  }
   SMS_RETURN_IF_ERROR(txn.Commit());
   return out;
 }

@@ -228,6 +228,18 @@ class Txn final {
 
   // A read-write transaction (READ COMMITTED; writers lock what they check).
   Status Begin() { return Start("BEGIN"); }
+  // A read-write transaction whose COMMIT does not wait for the WAL flush
+  // (synchronous_commit off): safe against a crash of this process, a crash
+  // of PostgreSQL may forget the newest such commits (never a torn one). For
+  // writes at the rate of agents' polls whose loss is harmless: heartbeats
+  // and the replay guard. Durable() turns the wait back on for a commit that
+  // turns out to matter.
+  Status BeginUnsynced() {
+    return Start("BEGIN; SET LOCAL synchronous_commit = off");
+  }
+  Status Durable() {
+    return c_.Script("SET LOCAL synchronous_commit = on", "durable commit");
+  }
   // One consistent snapshot for several reads.
   Status BeginSnapshot() {
     return Start("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");

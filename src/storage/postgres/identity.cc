@@ -171,6 +171,9 @@ Status PostgresStore::RevokeToken(const std::string& token_hash, int64_t now) {
 Status PostgresStore::RememberSignature(const std::string& key,
                                         int64_t expires_at, int64_t now) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  // One per signed poll: not worth a WAL flush wait (Txn::BeginUnsynced).
+  Txn txn(*c);
+  SMS_RETURN_IF_ERROR(txn.BeginUnsynced());
   Params purge;
   purge.Add(now);
   SMS_ASSIGN_OR_RETURN(Rows gone,
@@ -189,7 +192,7 @@ Status PostgresStore::RememberSignature(const std::string& key,
                       p));
   if (r.affected() == 0)
     return Fail(core::AlreadyExists("signature already used"));
-  return Ok();
+  return txn.Commit();
 }
 
 Result<Domain> PostgresStore::GetDomainBy(const char* sql,

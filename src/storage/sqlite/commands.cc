@@ -34,6 +34,10 @@ Result<Command> SqliteStore::EnqueueCommand(const Command& cmd,
 Result<std::optional<Command>> SqliteStore::NextCommand(
     const std::string& domain_id, const std::string& source_id, int64_t now) {
   Conn c(this);
+  // Most polls only refresh the heartbeat: no fsync for that. Handing a
+  // command over is made durable below (a lost hand-over would deliver the
+  // command twice).
+  UnsyncedCommits unsynced(c.db);
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
   {
@@ -56,6 +60,7 @@ Result<std::optional<Command>> SqliteStore::NextCommand(
     if (row) out = rows::ReadCommand(q);
   }
   if (out) {
+    unsynced.Restore();
     SMS_PREPARE_(q, c.db,
                  "UPDATE commands SET state = 'delivered', updated_at = ?"
                  " WHERE id = ?");

@@ -215,6 +215,33 @@ class Txn final {
   bool open_ = false;
 };
 
+// While it lives, commits on `db` skip the WAL fsync (synchronous=NORMAL,
+// which in WAL mode is safe against a process crash: the WAL is written
+// before COMMIT returns, only a power cut can lose the newest such
+// commits). For writes whose loss is harmless and which come at the rate of
+// agents' polls: heartbeats and the replay guard. The next synchronous
+// commit fsyncs them too. Construct it before the Txn it covers.
+class UnsyncedCommits final {
+ public:
+  explicit UnsyncedCommits(sqlite3* db) : db_(db) {
+    (void)ExecCached(db_, "PRAGMA synchronous=NORMAL", "relax durability");
+  }
+  ~UnsyncedCommits() { Restore(); }
+  // Full durability again from here, e.g. for a commit that turns out to
+  // carry more than a heartbeat (SQLite reads the level at COMMIT).
+  void Restore() {
+    if (restored_) return;
+    (void)ExecCached(db_, "PRAGMA synchronous=FULL", "restore durability");
+    restored_ = true;
+  }
+  UnsyncedCommits(const UnsyncedCommits&) = delete;
+  UnsyncedCommits& operator=(const UnsyncedCommits&) = delete;
+
+ private:
+  sqlite3* db_;
+  bool restored_ = false;
+};
+
 // Opens (creating if missing) the database at `path` in WAL mode with
 // synchronous=FULL and foreign keys on. A writer waits up to
 // `busy_timeout_ms` for another process's write lock.

@@ -132,6 +132,9 @@ Status SqliteStore::RevokeToken(const std::string& token_hash, int64_t now) {
 Status SqliteStore::RememberSignature(const std::string& key,
                                       int64_t expires_at, int64_t now) {
   Conn c(this);
+  // One per signed poll: not worth an fsync (see UnsyncedCommits). A power
+  // cut may forget the newest keys, which reopens their replay window.
+  UnsyncedCommits unsynced(c.db);
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
   {

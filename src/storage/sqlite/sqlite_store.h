@@ -2,7 +2,11 @@
 //
 // Durability: WAL journal with synchronous=FULL, so the WAL is fsync'ed at
 // every commit and a write acknowledged to a client survives kill -9 and a
-// power cut. Migrations (migrations/*.sql, embedded at build time) are
+// power cut. Exceptions, for writes at the rate of agents' polls whose loss
+// is harmless: an agent's heartbeat and the replay guard's used signatures
+// are committed without the fsync (still safe against kill -9; a power cut
+// may forget the newest of them); a command handed over in a poll is
+// durable again. Migrations (migrations/*.sql, embedded at build time) are
 // applied at Open() inside one transaction each and recorded in the table
 // schema_migrations.
 // Thread-safety: safe for concurrent use; a small pool of connections serves

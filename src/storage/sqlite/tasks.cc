@@ -87,6 +87,9 @@ Result<Page<Source>> SqliteStore::ListSources(const std::string& domain_id,
 Status SqliteStore::TouchSource(const std::string& domain_id,
                                 const std::string& id, int64_t now) {
   Conn c(this);
+  UnsyncedCommits unsynced(c.db);  // a heartbeat: losing one is harmless
+  Txn txn(c.db, &write_mu_);       // queue on the mutex, not the busy loop
+  SMS_RETURN_IF_ERROR(txn.Begin(true));
   SMS_PREPARE_(q, c.db,
                "UPDATE sources SET last_seen_at = ? WHERE domain_id = ?"
                " AND id = ?");
@@ -94,7 +97,7 @@ Status SqliteStore::TouchSource(const std::string& domain_id,
   SMS_RETURN_IF_ERROR(q.Exec());
   if (sqlite3_changes(c.db) == 0)
     return Fail(core::NotFound("source not found"));
-  return Ok();
+  return txn.Commit();
 }
 
 // --- tasks ---
