@@ -49,8 +49,7 @@ ApiResult<storage::Run> LoadRun(storage::Store& store, const Identity& who,
     return Malformed(field, "expected a lower-case UUID");
   auto run = store.GetRun(who.domain_id, run_id);
   if (!run) return StoreFail(run.error(), kRunNotFound);
-  if (run->task_id != task_id)
-    return ApiFail(ApiCode::kNotFound, kRunNotFound);
+  if (run->task_id != task_id) return ApiFail(ApiCode::kNotFound, kRunNotFound);
   return std::move(*run);
 }
 

@@ -160,6 +160,15 @@ Status SqliteStore::DeleteWebhook(const std::string& domain_id,
 Result<std::vector<Delivery>> SqliteStore::ClaimDeliveries(
     const std::string& owner, int64_t now, int64_t lease_until, int limit) {
   Conn c(this);
+  {
+    // Polled every second: take the writer only when something is due.
+    SMS_PREPARE_(q, c.db,
+                 "SELECT 1 FROM webhook_outbox WHERE state = 'pending'"
+                 " AND next_attempt_at <= ?1 AND lease_until <= ?1 LIMIT 1");
+    q.Bind(now);
+    SMS_ASSIGN_OR_RETURN(bool due, q.Step());
+    if (!due) return std::vector<Delivery>{};
+  }
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
   std::vector<int64_t> ids;
