@@ -27,7 +27,9 @@ TEST(MigrationsTest, BothDialectsHaveTheSameVersionsAndNames) {
   ASSERT_EQ(lite.size(), pg.size());
   for (size_t i = 0; i < lite.size(); ++i) {
     // Increasing; a number may be held by a branch not merged yet.
-    if (i > 0) EXPECT_GT(lite[i].version, lite[i - 1].version);
+    if (i > 0) {
+      EXPECT_GT(lite[i].version, lite[i - 1].version);
+    }
     EXPECT_EQ(lite[i].version, pg[i].version);
     EXPECT_EQ(lite[i].name, pg[i].name);
   }
