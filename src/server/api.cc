@@ -123,10 +123,32 @@ HttpResponse Api::ErrorResponse(const ApiError& e,
   return resp;
 }
 
+std::optional<ApiError> CheckTargetLength(std::string_view target,
+                                          size_t max_target) {
+  if (target.size() <= max_target) return std::nullopt;
+  return ApiError{ApiCode::kUriTooLong,
+                  "URL: longer than " + std::to_string(max_target) + " bytes",
+                  "", 0};
+}
+
 Api::Api(ApiDeps deps, ApiOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)) {
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      sources_(*deps_.store, *deps_.clock),
+      commands_(*deps_.store, *deps_.clock) {
   if (!options_.console_dir.empty())
     console_ = std::make_unique<StaticFiles>(options_.console_dir);
+  // Issue 13's services, when the caller brings none (tests): no webhook
+  // allow-list.
+  if (deps_.changes == nullptr) {
+    own_changes_ = std::make_unique<ChangesService>(*deps_.store, *deps_.tasks);
+    deps_.changes = own_changes_.get();
+  }
+  if (deps_.webhooks == nullptr) {
+    own_webhooks_ = std::make_unique<WebhookService>(*deps_.store, *deps_.clock,
+                                                     webhook::AllowList());
+    deps_.webhooks = own_webhooks_.get();
+  }
   routes_ = MakeRoutes();
   for (Route& r : routes_) r.segments = SplitPath(r.pattern);
 }
@@ -241,11 +263,8 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
     return ErrorResponse(e, ctx.request_id);
   };
 
-  if (req.target.size() > options_.max_target)
-    return fail(
-        {ApiCode::kUriTooLong,
-         "URL: longer than " + std::to_string(options_.max_target) + " bytes",
-         "", 0});
+  if (auto too_long = CheckTargetLength(req.target, options_.max_target))
+    return fail(*too_long);
   size_t qpos = req.target.find('?');
   ctx.path = req.target.substr(0, qpos);
   ctx.query_text = qpos == std::string::npos ? "" : req.target.substr(qpos + 1);
@@ -339,6 +358,10 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
     ctx.body = std::move(*body);
   }
 
+  if (match->action) {
+    if (auto allowed = Require(*ctx.who, *match->action); !allowed)
+      return fail(allowed.error());
+  }
   auto reply = match->handler(ctx);
   if (!reply) return fail(reply.error());
   HttpResponse resp;

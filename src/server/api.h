@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,10 +20,14 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/auth_service.h"
+#include "server/changes_service.h"
+#include "server/command_service.h"
 #include "server/export_service.h"
 #include "server/metrics.h"
 #include "server/result_service.h"
+#include "server/source_service.h"
 #include "server/task_service.h"
+#include "server/webhook_service.h"
 #include "storage/store.h"
 
 namespace sms::server {
@@ -59,7 +64,9 @@ struct ApiOptions {
   std::string console_dir;
 };
 
-// Services and sinks the Api uses; all outlive it.
+// Services and sinks the Api uses; all outlive it. (SourceService and
+// CommandService hold nothing but the store and the clock: the Api builds
+// them from `store` and `clock`.)
 struct ApiDeps {
   storage::Store* store;
   core::Clock* clock;
@@ -70,6 +77,9 @@ struct ApiDeps {
   Metrics* metrics;
   // Receives one JSON line per request (no trailing newline).
   std::function<void(const std::string&)> log;
+  // Issue 13 (null: the Api makes its own, with no webhook allow-list).
+  ChangesService* changes = nullptr;
+  WebhookService* webhooks = nullptr;
 };
 
 struct RouteInfo {
@@ -119,9 +129,19 @@ class Api final {
 
   ApiDeps deps_;
   const ApiOptions options_;
+  SourceService sources_;
+  CommandService commands_;
   std::vector<Route> routes_;
-  std::unique_ptr<StaticFiles> console_;  // null: no console
+  std::unique_ptr<StaticFiles> console_;         // null: no console
+  std::unique_ptr<ChangesService> own_changes_;  // when deps brought none
+  std::unique_ptr<WebhookService> own_webhooks_;
 };
+
+// The 414 for a request target (path and query) longer than `max_target`
+// bytes, or nullopt. The transport checks it before reading a body, the Api
+// for callers of Handle.
+std::optional<ApiError> CheckTargetLength(std::string_view target,
+                                          size_t max_target);
 
 // Splits "a=1&b=x%20y+z" into a -> "1", b -> "x y z" (percent-decoded, '+'
 // is a space as in every form-encoded query; the first of repeated keys

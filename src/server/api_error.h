@@ -11,8 +11,10 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <type_traits>
 
 #include "core/error.h"
+#include "core/result.h"
 
 namespace sms::server {
 
@@ -86,6 +88,19 @@ ApiError FromStore(const core::Error& e, std::string_view not_found);
 inline tl::unexpected<ApiError> StoreFail(const core::Error& e,
                                           std::string_view not_found) {
   return tl::unexpected<ApiError>(FromStore(e, not_found));
+}
+
+// A store result as an API result, so a service propagates it with
+// SMS_ASSIGN_OR_RETURN(storage::Task t, FromStore(store_.GetTask(...),
+// kTaskNotFound)) like any other.
+template <typename T>
+ApiResult<T> FromStore(core::Result<T> r, std::string_view not_found) {
+  if (!r) return StoreFail(r.error(), not_found);
+  if constexpr (std::is_void_v<T>) {
+    return {};
+  } else {
+    return std::move(r).value();
+  }
 }
 
 }  // namespace sms::server

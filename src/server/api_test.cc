@@ -1132,3 +1132,97 @@ TEST_F(ApiTest, ListTasksFiltersAndValidates) {
 
 }  // namespace
 }  // namespace sms::server
+
+namespace sms::server {
+namespace {
+
+// Issue 12, server side: the task's cache and push settings and a
+// re-check's scope reach the agent in command_param; a run's scope and its
+// cache counters are stored and read back.
+TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
+  auto [source_id, task_id] = MakeTask();
+  const std::string t = "/v3/tasks/" + task_id;
+  const std::string poll = "/v3/sources/" + source_id + "/command";
+  ASSERT_EQ(Call("POST", t + "/configuration-setting",
+                 R"({"configurations":[
+                   {"config_key":"CONSISTENCY_DIR","config_value":"/srv"},
+                   {"config_key":"CONSISTENCY_CACHE","config_value":"off"},
+                   {"config_key":"CONSISTENCY_PUSH_AGENT","config_value":"on"}]})",
+                 "acme/operator")
+                .status,
+            200);
+  Reply bad = Call(
+      "POST", t + "/configuration-setting",
+      R"({"configurations":[{"config_key":"CONSISTENCY_CACHE","config_value":"yes"}]})",
+      "acme/operator");
+  EXPECT_EQ(bad.Code(), "SMS.1002");
+  EXPECT_NE(bad.raw.find("configurations[0].config_value"), std::string::npos)
+      << bad.raw;
+  EXPECT_EQ(Call("POST", t + "/action",
+                 R"({"operation":"consistency_check","scope":"everything"})",
+                 "acme/operator")
+                .Code(),
+            "SMS.1002");
+  // Nothing to re-check before a successful run.
+  Reply none = Call("POST", t + "/action",
+                    R"({"operation":"consistency_check","scope":"inconsistent"})",
+                    "acme/operator");
+  EXPECT_EQ(none.Code(), "SMS.1004") << none.raw;
+  EXPECT_NE(none.raw.find("no successful run"), std::string::npos) << none.raw;
+
+  // A full check first: cache and push_agent from the settings, no scope.
+  Reply act = Call("POST", t + "/action", R"({"operation":"consistency_check"})",
+                   "acme/operator");
+  ASSERT_EQ(act.status, 200) << act.raw;
+  const std::string base(act.body.at("run_id").as_string());
+  Reply cmd = Call("GET", poll, "", "acme/agent");
+  const json::object& p = cmd.body.at("command_param").as_object();
+  EXPECT_EQ(p.at("cache"), false);
+  EXPECT_EQ(p.at("push_agent"), true);
+  EXPECT_FALSE(p.contains("scope"));
+  EXPECT_FALSE(p.contains("base_run_id"));
+  json::object full = json::parse(UploadBody(base, 10, 2)).as_object();
+  json::object& dir = full["consistency_result"].as_array()[0].as_object();
+  dir["num_corrupt_files"] = 1;
+  dir["num_cached_files"] = 7;
+  dir["num_bytes_read"] = int64_t{6} << 32;
+  ASSERT_EQ(Call("POST", t + "/consistency-result", ToJson(full), "acme/agent")
+                .status,
+            200);
+
+  // The re-check names the run whose differences it checks again.
+  act = Call("POST", t + "/action",
+             R"({"operation":"consistency_check","scope":"inconsistent"})",
+             "acme/operator");
+  ASSERT_EQ(act.status, 200) << act.raw;
+  const std::string recheck(act.body.at("run_id").as_string());
+  cmd = Call("GET", poll, "", "acme/agent");
+  const json::object& q = cmd.body.at("command_param").as_object();
+  EXPECT_EQ(q.at("scope"), "inconsistent");
+  EXPECT_EQ(q.at("base_run_id").as_string(), base);
+  json::object again = json::parse(UploadBody(recheck, 2)).as_object();
+  again["scope"] = "inconsistent";
+  ASSERT_EQ(Call("POST", t + "/consistency-result", ToJson(again), "acme/agent")
+                .status,
+            200);
+  // A retry of the same upload is still a no-op (scope is in its hash).
+  EXPECT_EQ(Call("POST", t + "/consistency-result", ToJson(again), "acme/agent")
+                .status,
+            200);
+
+  Reply get = Call("GET", t + "/consistency-result", "", "acme/viewer");
+  ASSERT_EQ(get.status, 200) << get.raw;
+  const json::array& runs = get.body.at("result_list").as_array();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].at("scope"), "inconsistent");
+  EXPECT_EQ(runs[0].at("consistent"), true);
+  EXPECT_FALSE(runs[1].as_object().contains("scope"));
+  EXPECT_EQ(runs[1].at("consistent"), false);
+  const json::object& d = runs[1].at("consistency_result").as_array()[0].as_object();
+  EXPECT_EQ(d.at("num_corrupt_files"), 1);
+  EXPECT_EQ(d.at("num_cached_files"), 7);
+  EXPECT_EQ(d.at("num_bytes_read"), int64_t{6} << 32);
+}
+
+}  // namespace
+}  // namespace sms::server

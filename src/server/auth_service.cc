@@ -3,7 +3,6 @@
 #include <ctime>
 
 #include "auth/crypto.h"
-#include "core/json_writer.h"
 #include "core/strings.h"
 
 namespace sms::server {
@@ -28,82 +27,6 @@ constexpr char kBadSignature[] =
     "The request signature does not match (check AK, SK and X-Sdk-Date).";
 
 }  // namespace
-
-ApiResult<LoginRequest> ParseLoginRequest(const json::object& body) {
-  LoginRequest r;
-  auto auth = ReqObject(body, "auth", "auth");
-  if (!auth) return tl::unexpected(auth.error());
-  auto identity = ReqObject(**auth, "identity", "auth.identity");
-  if (!identity) return tl::unexpected(identity.error());
-  auto methods =
-      ReqArray(**identity, "methods", "auth.identity.methods", 1, 10);
-  if (!methods) return tl::unexpected(methods.error());
-  bool has_password = false;
-  for (const auto& m : **methods)
-    if (m.is_string() && m.get_string() == "password") has_password = true;
-  if (!has_password)
-    return Malformed("auth.identity.methods", "only \"password\" is supported");
-  auto password = ReqObject(**identity, "password", "auth.identity.password");
-  if (!password) return tl::unexpected(password.error());
-  auto user = ReqObject(**password, "user", "auth.identity.password.user");
-  if (!user) return tl::unexpected(user.error());
-  auto name =
-      ReqString(**user, "name", "auth.identity.password.user.name", 1, 255);
-  if (!name) return tl::unexpected(name.error());
-  r.user_name = std::move(*name);
-  auto pw = ReqString(**user, "password",
-                      "auth.identity.password.user.password", 1, 1024);
-  if (!pw) return tl::unexpected(pw.error());
-  r.password = std::move(*pw);
-  auto domain =
-      ReqObject(**user, "domain", "auth.identity.password.user.domain");
-  if (!domain) return tl::unexpected(domain.error());
-  auto dname = OptString(**domain, "name",
-                         "auth.identity.password.user.domain.name", 1, 255);
-  if (!dname) return tl::unexpected(dname.error());
-  auto did =
-      OptString(**domain, "id", "auth.identity.password.user.domain.id", 1, 64);
-  if (!did) return tl::unexpected(did.error());
-  if (!*dname && !*did)
-    return Missing("auth.identity.password.user.domain.name");
-  r.domain_name = dname->value_or("");
-  r.domain_id = did->value_or("");
-  // scope: a domain (or project) of the same tenant; checked in Login.
-  auto scope = OptObject(**auth, "scope", "auth.scope");
-  if (!scope) return tl::unexpected(scope.error());
-  if (*scope != nullptr) {
-    auto sd = OptObject(**scope, "domain", "auth.scope.domain");
-    if (!sd) return tl::unexpected(sd.error());
-    if (*sd != nullptr) {
-      auto sname = OptString(**sd, "name", "auth.scope.domain.name", 1, 255);
-      if (!sname) return tl::unexpected(sname.error());
-      auto sid = OptString(**sd, "id", "auth.scope.domain.id", 1, 64);
-      if (!sid) return tl::unexpected(sid.error());
-      if ((*sname && !r.domain_name.empty() && **sname != r.domain_name) ||
-          (*sid && !r.domain_id.empty() && **sid != r.domain_id)) {
-        return Malformed("auth.scope.domain", "must be the user's own domain");
-      }
-    }
-  }
-  return r;
-}
-
-json::value TokenToJson(const IssuedToken& t) {
-  json::object domain{{"id", t.identity.domain_id},
-                      {"name", t.identity.domain_name}};
-  json::object user{{"id", t.identity.user_id},
-                    {"name", t.identity.user_name},
-                    {"domain", domain}};
-  json::object token{
-      {"expires_at", core::IsoTimeMillis(t.expires_at)},
-      {"issued_at", core::IsoTimeMillis(t.issued_at)},
-      {"methods", json::array{"password"}},
-      {"user", std::move(user)},
-      {"domain", std::move(domain)},
-      {"roles",
-       json::array{json::object{{"name", storage::ToText(t.identity.role)}}}}};
-  return json::object{{"token", std::move(token)}};
-}
 
 AuthService::AuthService(storage::Store& store, core::Clock& clock,
                          AuthOptions options)
@@ -151,12 +74,8 @@ ApiResult<IssuedToken> AuthService::Login(const LoginRequest& req) {
       (req.domain_id.empty() ? "n:" + req.domain_name : "i:" + req.domain_id) +
       "/" + req.user_name;
   const std::string addr_key = "addr:" + req.remote;
-  if (auto s = CheckLockout(user_key, now); !s)
-    return tl::unexpected(s.error());
-  if (!req.remote.empty()) {
-    if (auto s = CheckLockout(addr_key, now); !s)
-      return tl::unexpected(s.error());
-  }
+  SMS_RETURN_IF_ERROR(CheckLockout(user_key, now));
+  if (!req.remote.empty()) SMS_RETURN_IF_ERROR(CheckLockout(addr_key, now));
   auto fail = [&]() -> tl::unexpected<ApiError> {
     RecordFailure(user_key, now);
     if (!req.remote.empty()) RecordFailure(addr_key, now);
@@ -189,7 +108,7 @@ ApiResult<IssuedToken> AuthService::Login(const LoginRequest& req) {
   SMS_ASSIGN_OR_RETURN(out.identity, IdentityOf(*domain, *user, "token"));
   storage::Token t{Sha256Hex(out.token), domain->id,     user->id,
                    out.issued_at,        out.expires_at, std::nullopt};
-  if (auto s = store_.CreateToken(t); !s) return StoreFail(s.error(), "");
+  SMS_RETURN_IF_ERROR(FromStore(store_.CreateToken(t), ""));
   {
     std::lock_guard lock(mu_);
     failures_.erase(user_key);
@@ -282,9 +201,8 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
       return ApiFail(ApiCode::kBadSignature, kBadSignature);
     return StoreFail(cred.error(), "");
   }
-  auto sk = OpenSecretKey(*cred);
-  if (!sk) return tl::unexpected(sk.error());
-  std::string want = SdkSignature(req, auth->signed_headers, sdk_date, *sk);
+  SMS_ASSIGN_OR_RETURN(const std::string sk, OpenSecretKey(*cred));
+  std::string want = SdkSignature(req, auth->signed_headers, sdk_date, sk);
   // Compare even for a revoked key, so timing does not tell revoked keys.
   bool match = ConstantTimeEquals(want, auth->signature);
   if (!match || cred->revoked_at)

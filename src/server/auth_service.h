@@ -20,6 +20,7 @@
 #include "auth/secret_box.h"
 #include "core/clock.h"
 #include "server/api_error.h"
+#include "server/codec/auth_codec.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
 #include "storage/store.h"
@@ -43,28 +44,6 @@ struct AuthOptions {
   // version, or without a key) are used as they are either way.
   const auth::SecretBox* secrets = nullptr;
 };
-
-struct LoginRequest {
-  std::string user_name;
-  std::string password;
-  std::string domain_name;  // user.domain.name, or
-  std::string domain_id;    // user.domain.id
-  std::string remote;       // client address, for rate limiting
-};
-
-// Parses the IAM body of POST /v3/auth/tokens.
-[[nodiscard]] ApiResult<LoginRequest> ParseLoginRequest(
-    const json::object& body);
-
-struct IssuedToken {
-  std::string token;  // the secret; only ever in X-Subject-Token
-  Identity identity;
-  int64_t issued_at = 0;
-  int64_t expires_at = 0;
-};
-
-// The IAM response body for an issued token.
-json::value TokenToJson(const IssuedToken& t);
 
 struct CreatedUser {
   storage::User user;

@@ -1,77 +1,13 @@
 #include "server/export_service.h"
 
-#include <stdlib.h>
-#include <unistd.h>
-#include <xlsxwriter.h>
-
-#include <array>
-#include <fstream>
-#include <sstream>
-
-#include "core/json_writer.h"
-#include "server/auth_service.h"
+#include <utility>
 
 namespace sms::server {
 namespace {
 
-constexpr std::array<const char*, 14> kHeaderEn = {"source_name",
-                                                   "source_id",
-                                                   "task_id",
-                                                   "task_name",
-                                                   "run_id",
-                                                   "finished_time",
-                                                   "check_result",
-                                                   "dir_check",
-                                                   "num_total_files",
-                                                   "num_different_files",
-                                                   "num_target_miss_files",
-                                                   "num_target_more_files",
-                                                   "num_changed_files",
-                                                   "num_error_files"};
-constexpr std::array<const char*, 14> kHeaderZh = {
-    "源端名称",         "源端ID",       "任务ID",           "任务名称",
-    "校验ID",           "完成时间",     "校验结果",         "校验目录",
-    "文件总数",         "不一致文件数", "目的端缺少文件数", "目的端多出文件数",
-    "校验中变化文件数", "错误文件数"};
-
-const std::array<const char*, 14>& Header(std::string_view language) {
-  return language == "zh-cn" ? kHeaderZh : kHeaderEn;
-}
-
-// The text cells of a row, in header order (counters as text, empty when
-// absent).
-std::array<std::string, 14> Cells(const ExportRow& r) {
-  auto num = [&r](int64_t v) {
-    return r.has_counters ? std::to_string(v) : std::string();
-  };
-  return {r.source_name,
-          r.source_id,
-          r.task_id,
-          r.task_name,
-          r.run_id,
-          r.finished_time > 0 ? core::IsoTimeMillis(r.finished_time)
-                              : std::string(),
-          r.check_result,
-          r.dir_check,
-          num(r.num_total_files),
-          num(r.num_different_files),
-          num(r.num_target_miss_files),
-          num(r.num_target_more_files),
-          num(r.num_changed_files),
-          num(r.num_error_files)};
-}
-
-std::string CsvField(std::string_view text) {
-  std::string s = NeutraliseCell(text);
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
+// The most runs of one task (with all_runs), and tasks of one source, that
+// an export lists.
+constexpr int kMaxListed = 100000;
 
 ExportRow ErrorRow(const std::string& task_id, const std::string& source_id,
                    const std::string& source_name, const std::string& why) {
@@ -85,120 +21,73 @@ ExportRow ErrorRow(const std::string& task_id, const std::string& source_id,
 
 }  // namespace
 
-std::string NeutraliseCell(std::string_view text) {
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' ||
-                        text[0] == '@' || text[0] == '\t' || text[0] == '\r'))
-    return "'" + std::string(text);
-  return std::string(text);
-}
-
-ExportFormat ExportFormatFromAccept(std::string_view accept) {
-  if (accept.find("spreadsheetml") != std::string_view::npos)
-    return ExportFormat::kXlsx;
-  if (accept.find("application/json") != std::string_view::npos)
-    return ExportFormat::kJson;
-  return ExportFormat::kCsv;
-}
-
-std::string_view ExportContentType(ExportFormat f) {
-  switch (f) {
-    case ExportFormat::kCsv:
-      return "text/csv; charset=utf-8";
-    case ExportFormat::kJson:
-      return "application/json";
-    case ExportFormat::kXlsx:
-      return "application/"
-             "vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-  }
-  return "text/csv; charset=utf-8";
-}
-
 ExportService::ExportService(storage::Store& store, TaskService& tasks)
     : store_(store), tasks_(tasks) {}
 
-ApiResult<std::vector<ExportRow>> ExportService::Collect(
-    const Identity& who, const json::object& body, bool all_runs) {
-  if (auto s = Require(who, Action::kResultRead); !s)
-    return tl::unexpected(s.error());
-  auto items = ReqArray(body, "task_info", "task_info", 1, 200);
-  if (!items) return tl::unexpected(items.error());
-  // Resolve every item to tasks first (validation errors before any work).
-  struct Target {
-    std::string task_id, source_id, source_name;
-  };
-  std::vector<Target> targets;
-  for (size_t i = 0; i < (*items)->size(); ++i) {
-    std::string path = "task_info[" + std::to_string(i) + "]";
-    auto item = AsObject((**items)[i], path);
-    if (!item) return tl::unexpected(item.error());
-    auto task_id = OptString(**item, "task_id", path + ".task_id", 1, 36);
-    if (!task_id) return tl::unexpected(task_id.error());
-    auto source_id = OptString(**item, "source_id", path + ".source_id", 1, 36);
-    if (!source_id) return tl::unexpected(source_id.error());
-    auto source_name =
-        OptString(**item, "source_name", path + ".source_name", 1, 255);
-    if (!source_name) return tl::unexpected(source_name.error());
-    if (!*task_id && !*source_id && !*source_name)
-      return Missing(path + ".task_id");
-    targets.push_back({task_id->value_or(""), source_id->value_or(""),
-                       source_name->value_or("")});
+ApiStatus ExportService::AddTask(const Identity& who, const storage::Task& t,
+                                 const storage::Source* src, bool all_runs,
+                                 std::vector<ExportRow>* rows) {
+  std::string source_name = src ? src->name : "";
+  if (!src) {
+    if (auto s = store_.GetSource(who.domain_id, t.source_id))
+      source_name = s->name;
   }
+  SMS_ASSIGN_OR_RETURN(
+      std::vector<storage::Run> runs,
+      FromStore(store_.ListRuns(who.domain_id, t.id, all_runs ? kMaxListed : 1),
+                ""));
+  ExportRow base;
+  base.source_name = source_name;
+  base.source_id = t.source_id;
+  base.task_id = t.id;
+  base.task_name = t.name;
+  if (runs.empty()) {
+    base.check_result = "no_result";
+    rows->push_back(base);
+    return {};
+  }
+  for (const auto& run : runs) {
+    ExportRow r = base;
+    r.run_id = run.run_id;
+    r.finished_time = run.finished_time;
+    r.check_result = run.check_result;
+    if (run.dirs.empty()) rows->push_back(r);
+    for (const auto& d : run.dirs) {
+      ExportRow dr = r;
+      dr.dir_check = d.dir_check;
+      dr.has_counters = true;
+      dr.num_total_files = d.num_total_files;
+      dr.num_different_files = d.num_different_files;
+      dr.num_target_miss_files = d.num_target_miss_files;
+      dr.num_target_more_files = d.num_target_more_files;
+      dr.num_changed_files = d.num_changed_files;
+      dr.num_error_files = d.num_error_files;
+      rows->push_back(std::move(dr));
+    }
+  }
+  return {};
+}
 
+ApiStatus ExportService::AddSource(const Identity& who,
+                                   const storage::Source& s, bool all_runs,
+                                   std::vector<ExportRow>* rows) {
+  storage::TaskFilter f;
+  f.source_id = s.id;
+  f.limit = kMaxListed;
+  SMS_ASSIGN_OR_RETURN(storage::Page<storage::Task> page,
+                       FromStore(store_.ListTasks(who.domain_id, f), ""));
+  if (page.items.empty())
+    rows->push_back(ErrorRow("", s.id, s.name, "the source has no task"));
+  for (const auto& t : page.items)
+    SMS_RETURN_IF_ERROR(AddTask(who, t, &s, all_runs, rows));
+  return {};
+}
+
+ApiResult<std::vector<ExportRow>> ExportService::Collect(
+    const Identity& who, const ExportRequest& req) {
+  SMS_RETURN_IF_ERROR(Require(who, Action::kResultRead));
   std::vector<ExportRow> rows;
-  auto add_task = [&](const storage::Task& t,
-                      const storage::Source* src) -> ApiStatus {
-    std::string source_name = src ? src->name : "";
-    if (!src) {
-      if (auto s = store_.GetSource(who.domain_id, t.source_id))
-        source_name = s->name;
-    }
-    auto runs = store_.ListRuns(who.domain_id, t.id, all_runs ? 100000 : 1);
-    if (!runs) return StoreFail(runs.error(), "");
-    ExportRow base;
-    base.source_name = source_name;
-    base.source_id = t.source_id;
-    base.task_id = t.id;
-    base.task_name = t.name;
-    if (runs->empty()) {
-      base.check_result = "no_result";
-      rows.push_back(base);
-      return {};
-    }
-    for (const auto& run : *runs) {
-      ExportRow r = base;
-      r.run_id = run.run_id;
-      r.finished_time = run.finished_time;
-      r.check_result = run.check_result;
-      if (run.dirs.empty()) rows.push_back(r);
-      for (const auto& d : run.dirs) {
-        ExportRow dr = r;
-        dr.dir_check = d.dir_check;
-        dr.has_counters = true;
-        dr.num_total_files = d.num_total_files;
-        dr.num_different_files = d.num_different_files;
-        dr.num_target_miss_files = d.num_target_miss_files;
-        dr.num_target_more_files = d.num_target_more_files;
-        dr.num_changed_files = d.num_changed_files;
-        dr.num_error_files = d.num_error_files;
-        rows.push_back(std::move(dr));
-      }
-    }
-    return {};
-  };
-  auto add_source = [&](const storage::Source& s) -> ApiStatus {
-    storage::TaskFilter f;
-    f.source_id = s.id;
-    f.limit = 100000;
-    auto page = store_.ListTasks(who.domain_id, f);
-    if (!page) return StoreFail(page.error(), "");
-    if (page->items.empty())
-      rows.push_back(ErrorRow("", s.id, s.name, "the source has no task"));
-    for (const auto& t : page->items)
-      if (auto st = add_task(t, &s); !st) return st;
-    return {};
-  };
-
-  for (const Target& t : targets) {
+  for (const ExportTarget& t : req.targets) {
     if (!t.task_id.empty()) {
       auto task = store_.GetTask(who.domain_id, t.task_id);
       if (!task) {
@@ -208,8 +97,7 @@ ApiResult<std::vector<ExportRow>> ExportService::Collect(
                                 "the task does not exist"));
         continue;
       }
-      if (auto s = add_task(*task, nullptr); !s)
-        return tl::unexpected(s.error());
+      SMS_RETURN_IF_ERROR(AddTask(who, *task, nullptr, req.all_runs, &rows));
     } else if (!t.source_id.empty()) {
       auto src = store_.GetSource(who.domain_id, t.source_id);
       if (!src) {
@@ -219,126 +107,23 @@ ApiResult<std::vector<ExportRow>> ExportService::Collect(
                                 "the source does not exist"));
         continue;
       }
-      if (auto s = add_source(*src); !s) return tl::unexpected(s.error());
+      SMS_RETURN_IF_ERROR(AddSource(who, *src, req.all_runs, &rows));
     } else {
       storage::SourceFilter f;
       f.name = t.source_name;
       f.limit = 1000;
-      auto page = store_.ListSources(who.domain_id, f);
-      if (!page) return StoreFail(page.error(), "");
-      if (page->items.empty()) {
+      SMS_ASSIGN_OR_RETURN(storage::Page<storage::Source> page,
+                           FromStore(store_.ListSources(who.domain_id, f), ""));
+      if (page.items.empty()) {
         rows.push_back(
             ErrorRow("", "", t.source_name, "the source does not exist"));
         continue;
       }
-      for (const auto& s : page->items)
-        if (auto st = add_source(s); !st) return tl::unexpected(st.error());
+      for (const auto& s : page.items)
+        SMS_RETURN_IF_ERROR(AddSource(who, s, req.all_runs, &rows));
     }
   }
   return rows;
-}
-
-std::string RenderCsv(const std::vector<ExportRow>& rows,
-                      std::string_view language) {
-  std::string out;
-  const auto& header = Header(language);
-  for (size_t i = 0; i < header.size(); ++i) {
-    if (i > 0) out += ',';
-    out += CsvField(header[i]);
-  }
-  out += "\r\n";
-  for (const ExportRow& r : rows) {
-    auto cells = Cells(r);
-    for (size_t i = 0; i < cells.size(); ++i) {
-      if (i > 0) out += ',';
-      out += CsvField(cells[i]);
-    }
-    out += "\r\n";
-  }
-  return out;
-}
-
-std::string RenderJson(const std::vector<ExportRow>& rows) {
-  json::array out;
-  for (const ExportRow& r : rows) {
-    json::object o;
-    o["source_name"] = r.source_name;
-    o["source_id"] = r.source_id;
-    o["task_id"] = r.task_id;
-    o["task_name"] = r.task_name;
-    o["run_id"] = r.run_id;
-    if (r.finished_time > 0)
-      o["finished_time"] = core::IsoTimeMillis(r.finished_time);
-    else
-      o["finished_time"] = nullptr;
-    o["check_result"] = r.check_result;
-    o["dir_check"] = r.dir_check;
-    if (r.has_counters) {
-      o["num_total_files"] = r.num_total_files;
-      o["num_different_files"] = r.num_different_files;
-      o["num_target_miss_files"] = r.num_target_miss_files;
-      o["num_target_more_files"] = r.num_target_more_files;
-      o["num_changed_files"] = r.num_changed_files;
-      o["num_error_files"] = r.num_error_files;
-    }
-    out.push_back(std::move(o));
-  }
-  return ToJson(json::object{{"count", static_cast<int64_t>(rows.size())},
-                             {"rows", std::move(out)}});
-}
-
-ApiResult<std::string> RenderXlsx(const std::vector<ExportRow>& rows,
-                                  std::string_view language) {
-  // libxlsxwriter 1.1.4 writes only to files: use a private temp file.
-  const char* tmp = getenv("TMPDIR");
-  std::string path =
-      std::string(tmp && *tmp ? tmp : "/tmp") + "/sms-export-XXXXXX";
-  int fd = mkstemp(path.data());
-  if (fd < 0) {
-    return tl::unexpected(ApiError{ApiCode::kInternal, "internal error",
-                                   "export: cannot create a temp file", 0});
-  }
-  close(fd);
-  lxw_workbook* wb = workbook_new(path.c_str());
-  if (wb == nullptr) {
-    unlink(path.c_str());
-    return tl::unexpected(ApiError{ApiCode::kInternal, "internal error",
-                                   "export: workbook_new failed", 0});
-  }
-  lxw_worksheet* ws = workbook_add_worksheet(wb, "consistency");
-  const auto& header = Header(language);
-  for (size_t c = 0; c < header.size(); ++c)
-    worksheet_write_string(ws, 0, static_cast<lxw_col_t>(c), header[c],
-                           nullptr);
-  lxw_row_t row = 1;
-  for (const ExportRow& r : rows) {
-    auto cells = Cells(r);
-    for (size_t c = 0; c < cells.size(); ++c) {
-      if (c >= 8 && r.has_counters) {
-        worksheet_write_number(ws, row, static_cast<lxw_col_t>(c),
-                               static_cast<double>(std::stoll(cells[c])),
-                               nullptr);
-      } else if (!cells[c].empty()) {
-        worksheet_write_string(ws, row, static_cast<lxw_col_t>(c),
-                               NeutraliseCell(cells[c]).c_str(), nullptr);
-      }
-    }
-    ++row;
-  }
-  lxw_error err = workbook_close(wb);
-  std::string data;
-  if (err == LXW_NO_ERROR) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    data = ss.str();
-  }
-  unlink(path.c_str());
-  if (err != LXW_NO_ERROR || data.empty()) {
-    return tl::unexpected(ApiError{ApiCode::kInternal, "internal error",
-                                   "export: writing the workbook failed", 0});
-  }
-  return data;
 }
 
 }  // namespace sms::server

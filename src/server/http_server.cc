@@ -70,9 +70,9 @@ bool HasBareLineFeed(std::string_view unparsed) {
 
 using RequestParser = http::request_parser<http::string_body>;
 
-// What the transport answers for a request it refuses before the Api.
+// What the transport answers for a request it refuses before the Api; the
+// status is HttpStatus(code), as for every answer.
 struct TransportError {
-  int status;
   ApiCode code;
   std::string message;
 };
@@ -104,13 +104,12 @@ HeaderOutcome HeaderError(const beast::error_code& ec,
     return {true, std::nullopt};
   }
   if (ec == http::error::header_limit) {
-    return {false, TransportError{431, ApiCode::kTooLarge,
+    return {false, TransportError{ApiCode::kHeadersTooLarge,
                                   "request headers: larger than " +
                                       std::to_string(limits.max_header_bytes) +
                                       " bytes"}};
   }
-  return {false,
-          TransportError{400, ApiCode::kMalformed, "malformed HTTP request"}};
+  return {false, TransportError{ApiCode::kMalformed, "malformed HTTP request"}};
 }
 
 // The checks of a complete request head that Beast does not make; on
@@ -122,21 +121,18 @@ std::optional<TransportError> CheckHead(RequestParser& parser,
   // without Host, and to any request with more than one.
   const size_t hosts = req.count(http::field::host);
   if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
-    return TransportError{400, ApiCode::kMalformed,
+    return TransportError{ApiCode::kMalformed,
                           hosts > 1
                               ? "Host header: given more than once"
                               : "Host header: missing (HTTP/1.1 requires it)"};
   }
   const std::string_view target(req.target().data(), req.target().size());
-  if (target.size() > limits.max_target) {
-    return TransportError{
-        414, ApiCode::kMalformed,
-        "URL: longer than " + std::to_string(limits.max_target) + " bytes"};
-  }
+  if (auto too_long = CheckTargetLength(target, limits.max_target))
+    return TransportError{too_long->code, too_long->message};
   const size_t limit = limits.body_limit_for(target);
   if (auto len = parser.content_length(); len && *len > limit) {
     return TransportError{
-        413, ApiCode::kTooLarge,
+        ApiCode::kTooLarge,
         "request body: larger than " + std::to_string(limit) + " bytes"};
   }
   parser.body_limit(limit);
@@ -147,13 +143,13 @@ std::optional<TransportError> CheckHead(RequestParser& parser,
 // client is gone and gets none.
 std::optional<TransportError> BodyError(const beast::error_code& ec) {
   if (ec == http::error::body_limit)
-    return TransportError{413, ApiCode::kTooLarge, "request body: too large"};
+    return TransportError{ApiCode::kTooLarge, "request body: too large"};
   // A framing error (a bad chunk size or extension): answered before the
   // close, as for a bad header.
   if (ec.category() ==
           http::make_error_code(http::error::bad_chunk).category() &&
       ec != http::error::partial_message && ec != http::error::end_of_stream)
-    return TransportError{400, ApiCode::kMalformed,
+    return TransportError{ApiCode::kMalformed,
                           "malformed request body: " + ec.message()};
   return std::nullopt;
 }
@@ -199,14 +195,14 @@ BodyOutcome FeedParser(RequestParser& parser, beast::flat_buffer& buffer,
     if (HasBareLineFeed(unparsed))
       return {BodyStep::kFailed,
               {},
-              TransportError{400, ApiCode::kMalformed,
+              TransportError{ApiCode::kMalformed,
                              "chunked body: a line ends with a bare LF (CRLF "
                              "required)"}};
     if (unparsed.size() > limits.max_header_bytes)
       return {BodyStep::kFailed,
               {},
               TransportError{
-                  400, ApiCode::kMalformed,
+                  ApiCode::kMalformed,
                   "chunked body: chunk line or trailer longer than " +
                       std::to_string(limits.max_header_bytes) + " bytes"}};
   }
@@ -426,7 +422,6 @@ class Session final : public SessionBase,
     linger_ = true;
     HttpResponse r = Api::ErrorResponse(
         ApiError{refusal.code, refusal.message, "", 0}, RequestId());
-    r.status = refusal.status;
     Write(std::move(r));
   }
 
@@ -847,7 +842,7 @@ RequestReading ReadRequest(std::string_view bytes, const RequestLimits& limits,
   auto refused = [](const TransportError& e) {
     RequestReading r;
     r.outcome = Outcome::kRefused;
-    r.status = e.status;
+    r.status = HttpStatus(e.code);
     r.message = e.message;
     return r;
   };

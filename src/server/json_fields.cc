@@ -17,11 +17,10 @@ ApiResult<json::value> ParseJsonBody(std::string_view body) {
 
 ApiResult<json::object> ParseJsonObject(std::string_view body) {
   if (body.empty()) return Missing("request body");
-  auto v = ParseJsonBody(body);
-  if (!v) return tl::unexpected(v.error());
-  if (!v->is_object())
+  SMS_ASSIGN_OR_RETURN(json::value v, ParseJsonBody(body));
+  if (!v.is_object())
     return ApiFail(ApiCode::kBadJson, "request body: expected a JSON object");
-  return std::move(v->as_object());
+  return std::move(v.as_object());
 }
 
 ApiResult<std::optional<std::string>> OptString(const json::object& o,
@@ -47,10 +46,10 @@ ApiResult<std::optional<std::string>> OptString(const json::object& o,
 ApiResult<std::string> ReqString(const json::object& o, std::string_view key,
                                  std::string_view path, size_t min_len,
                                  size_t max_len) {
-  auto s = OptString(o, key, path, min_len, max_len);
-  if (!s) return tl::unexpected(s.error());
-  if (!s->has_value()) return Missing(path);
-  return std::move(**s);
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> s,
+                       OptString(o, key, path, min_len, max_len));
+  if (!s) return Missing(path);
+  return std::move(*s);
 }
 
 ApiResult<std::optional<int64_t>> OptInt(const json::object& o,
@@ -76,10 +75,10 @@ ApiResult<std::optional<int64_t>> OptInt(const json::object& o,
 
 ApiResult<int64_t> ReqInt(const json::object& o, std::string_view key,
                           std::string_view path, int64_t min, int64_t max) {
-  auto n = OptInt(o, key, path, min, max);
-  if (!n) return tl::unexpected(n.error());
-  if (!n->has_value()) return Missing(path);
-  return **n;
+  SMS_ASSIGN_OR_RETURN(std::optional<int64_t> n,
+                       OptInt(o, key, path, min, max));
+  if (!n) return Missing(path);
+  return *n;
 }
 
 ApiResult<std::optional<bool>> OptBool(const json::object& o,

@@ -23,6 +23,7 @@
 #include "server/auth_service.h"
 #include "server/config.h"
 #include "server/export_service.h"
+#include "server/hooks.h"
 #include "server/http_server.h"
 #include "server/json_fields.h"
 #include "server/log_sink.h"
@@ -99,6 +100,13 @@ int Serve(const ServerConfig& cfg) {
                 "replica the same --secret-key-file (openssl rand -hex 32) "
                 "to seal them"}}));
   }
+  // Issue 13: changes, webhooks (delivery worker), retention (worker).
+  auto hooks_settings = server::HooksSettings::FromEnvironment();
+  if (!hooks_settings) return FailWith(hooks_settings.error().message);
+  auto hooks = server::Hooks::Start(
+      **store, clock, tasks, *hooks_settings,
+      [&log_sink](const std::string& line) { log_sink.Write(line); });
+  if (!hooks) return FailWith(hooks.error().ToString());
   server::ApiDeps deps{store->get(),
                        &clock,
                        &auth,
@@ -108,6 +116,8 @@ int Serve(const ServerConfig& cfg) {
                        &metrics,
                        [&log_sink](const std::string& line) {
                          log_sink.Write(line); }};
+  deps.changes = (*hooks)->changes();
+  deps.webhooks = (*hooks)->webhooks();
   server::ApiOptions api_options;
   api_options.public_metrics = cfg.public_metrics;
   api_options.openapi_json = std::string(server::OpenApiJson());

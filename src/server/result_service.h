@@ -1,17 +1,19 @@
 // ResultService: consistency results (spec/API.md §3.1, §3.2) and file-level
-// details (§3.4). Uploads are idempotent by run_id: the same content again
-// is a no-op, other content a 409. Details are staged per (run_id, seq) and
-// become visible atomically when the run is committed.
+// details (§3.4), typed (server/codec/result_codec.h decodes and encodes).
+// Uploads are idempotent by run_id: the same content again is a no-op,
+// other content a 409. Details are staged per (run_id, seq) and become
+// visible atomically when the run is committed.
 // Thread-safety: safe for concurrent use.
 #pragma once
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "server/api_error.h"
+#include "server/codec/result_codec.h"
 #include "server/identity.h"
-#include "server/json_fields.h"
 #include "server/task_service.h"
 #include "storage/store.h"
 
@@ -28,22 +30,28 @@ class ResultService final {
   ResultService(const ResultService&) = delete;
   ResultService& operator=(const ResultService&) = delete;
 
-  // POST /v3/tasks/{id}/consistency-result
+  // POST /v3/tasks/{id}/consistency-result: commits the run (a new run id
+  // when the upload names none) and returns the task to READY when it is
+  // the task's current run. 409 for a run id already committed with other
+  // content; an agent may upload only for its own source's tasks.
   [[nodiscard]] ApiResult<UploadOutcome> Upload(const Identity& who,
                                                 const std::string& task_id,
-                                                const json::object& body);
-  // GET /v3/tasks/{id}/consistency-result
-  [[nodiscard]] ApiResult<json::value> Get(const Identity& who,
-                                           const std::string& task_id,
-                                           const QueryParams& q);
-  // POST /v3/tasks/{id}/consistency-result/details
-  [[nodiscard]] ApiResult<json::value> UploadDetails(const Identity& who,
+                                                const ResultUpload& upload);
+  // GET /v3/tasks/{id}/consistency-result: the newest `limit` runs, newest
+  // first (404 for an unknown task, an empty list for an unchecked one).
+  [[nodiscard]] ApiResult<std::vector<storage::Run>> Get(
+      const Identity& who, const std::string& task_id, int limit);
+  // POST /v3/tasks/{id}/consistency-result/details: stages one chunk
+  // (`chunk`'s run_id, seq, files and content_hash; the rest is filled in).
+  // 409 for the same seq with other content, or once the run is committed.
+  [[nodiscard]] ApiResult<StagedDetails> UploadDetails(
+      const Identity& who, const std::string& task_id,
+      storage::DetailChunk chunk);
+  // GET /v3/tasks/{id}/consistency-result/details: one page of the named
+  // (or latest) run's rows.
+  [[nodiscard]] ApiResult<DetailListing> ListDetails(const Identity& who,
                                                      const std::string& task_id,
-                                                     const json::object& body);
-  // GET /v3/tasks/{id}/consistency-result/details
-  [[nodiscard]] ApiResult<json::value> ListDetails(const Identity& who,
-                                                   const std::string& task_id,
-                                                   const QueryParams& q);
+                                                     const DetailListQuery& q);
 
   // Runs committed since start (for /metrics).
   int64_t runs_committed() const { return runs_committed_.load(); }
@@ -54,13 +62,5 @@ class ResultService final {
   TaskService& tasks_;
   std::atomic<int64_t> runs_committed_{0};
 };
-
-// The JSON of one run in result_list.
-json::value RunToJson(const storage::Run& run);
-
-// Opaque, stable detail markers.
-std::string EncodeMarker(int64_t seq, int64_t idx);
-[[nodiscard]] ApiResult<std::pair<int64_t, int64_t>> DecodeMarker(
-    std::string_view marker);
 
 }  // namespace sms::server

@@ -1,7 +1,8 @@
 // The route table: every route of the API, its access rules and its
 // handler, in one list (docs/architecture.md follows one from here to its
-// SQL). A handler decodes what the request carries, calls one service and
-// encodes the reply; matching, authentication, path ids and body parsing
+// SQL). A handler decodes what the request carries (server/codec/), calls
+// one service with typed values and encodes what it returns; matching,
+// authentication, path ids, body parsing and the role check (`.action`)
 // happen before it (api.cc).
 #include "server/routes.h"
 
@@ -9,6 +10,10 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "server/codec/auth_codec.h"
+#include "server/codec/export_codec.h"
+#include "server/codec/result_codec.h"
+#include "server/codec/source_codec.h"
 #include "server/codec/task_codec.h"
 
 namespace sms::server {
@@ -17,6 +22,10 @@ std::vector<Api::Route> Api::MakeRoutes() {
   TaskService& tasks = *deps_.tasks;
   ResultService& results = *deps_.results;
   AuthService& auth = *deps_.auth;
+  ExportService& exports = *deps_.exports;
+  SourceService& sources = sources_;
+  CommandService& commands = commands_;
+  core::Clock& clock = *deps_.clock;
   return {
       // operations
       {.method = "GET",
@@ -62,16 +71,12 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .auth = false,
        .json_body = true,
        .handler = [&auth](Context& c) -> ApiResult<Reply> {
-         auto login = ParseLoginRequest(c.body);
-         if (!login) return tl::unexpected(login.error());
-         login->remote = c.req->remote;
-         auto issued = auth.Login(*login);
-         if (!issued) return tl::unexpected(issued.error());
-         c.who = issued->identity;
-         Reply r;
-         r.status = 201;
-         r.body = ToJson(TokenToJson(*issued));
-         r.extra.push_back({"X-Subject-Token", issued->token});
+         SMS_ASSIGN_OR_RETURN(LoginRequest login, DecodeLoginRequest(c.body));
+         login.remote = c.req->remote;
+         SMS_ASSIGN_OR_RETURN(IssuedToken issued, auth.Login(login));
+         c.who = issued.identity;
+         Reply r = JsonReply(EncodeIssuedToken(issued), 201);
+         r.extra.push_back({"X-Subject-Token", issued.token});
          return r;
        }},
       {.method = "DELETE",
@@ -81,8 +86,7 @@ std::vector<Api::Route> Api::MakeRoutes() {
          const std::string* subject =
              FindHeader(c.req->headers, "x-subject-token");
          if (subject == nullptr) return Missing("X-Subject-Token");
-         if (auto s = auth.RevokeToken(*subject); !s)
-           return tl::unexpected(s.error());
+         SMS_RETURN_IF_ERROR(auth.RevokeToken(*subject));
          Reply r;
          r.status = 204;
          r.content_type.clear();
@@ -92,41 +96,34 @@ std::vector<Api::Route> Api::MakeRoutes() {
       {.method = "POST",
        .pattern = "/v3/tasks/consistency-results/export",
        .json_body = true,
-       .handler = [this](Context& c) -> ApiResult<Reply> {
-         bool all_runs =
-             c.query.count("all_runs") && c.query["all_runs"] == "true";
-         auto rows = deps_.exports->Collect(*c.who, c.body, all_runs);
-         if (!rows) return tl::unexpected(rows.error());
+       .action = Action::kResultRead,
+       .handler = [&exports](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(ExportRequest req,
+                              DecodeExportRequest(c.body, c.query));
+         SMS_ASSIGN_OR_RETURN(std::vector<ExportRow> rows,
+                              exports.Collect(*c.who, req));
          const std::string* accept = FindHeader(c.req->headers, "accept");
          const std::string* lang = FindHeader(c.req->headers, "x-language");
-         std::string language = lang ? core::AsciiLower(*lang) : "en-us";
-         ExportFormat f = ExportFormatFromAccept(accept ? *accept : "");
+         SMS_ASSIGN_OR_RETURN(
+             ExportFile file,
+             EncodeExport(rows, ExportFormatFromAccept(accept ? *accept : ""),
+                          lang ? core::AsciiLower(*lang) : "en-us"));
          Reply r;
-         r.content_type = std::string(ExportContentType(f));
-         if (f == ExportFormat::kCsv) {
-           r.body = RenderCsv(*rows, language);
+         r.body = std::move(file.body);
+         r.content_type = std::move(file.content_type);
+         if (!file.file_name.empty()) {
            r.extra.push_back(
                {"Content-Disposition",
-                "attachment; filename=\"consistency-results.csv\""});
-         } else if (f == ExportFormat::kJson) {
-           r.body = RenderJson(*rows);
-         } else {
-           auto x = RenderXlsx(*rows, language);
-           if (!x) return tl::unexpected(x.error());
-           r.body = std::move(*x);
-           r.extra.push_back(
-               {"Content-Disposition",
-                "attachment; filename=\"consistency-results.xlsx\""});
+                "attachment; filename=\"" + file.file_name + "\""});
          }
          return r;
        }},
       {.method = "POST",
        .pattern = "/v3/tasks",
        .json_body = true,
+       .action = Action::kTaskWrite,
        .signature_once = true,
        .handler = [&tasks](Context& c) -> ApiResult<Reply> {
-         // The role before the fields, as for every route.
-         SMS_RETURN_IF_ERROR(Require(*c.who, Action::kTaskWrite));
          SMS_ASSIGN_OR_RETURN(CreateTaskRequest req, DecodeCreateTask(c.body));
          SMS_ASSIGN_OR_RETURN(storage::Task t, tasks.CreateTask(*c.who, req));
          return JsonReply(EncodeCreated(t.id));
@@ -134,123 +131,225 @@ std::vector<Api::Route> Api::MakeRoutes() {
       {.method = "GET",
        .pattern = "/v3/tasks",
        .read_only = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.ListTasks(*c.who, c.query));
-           }},
+       .action = Action::kTaskRead,
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(storage::TaskFilter f,
+                              DecodeTaskListQuery(c.query));
+         SMS_ASSIGN_OR_RETURN(storage::Page<TaskView> page,
+                              tasks.ListTasks(*c.who, f));
+         return JsonReply(EncodeTaskList(page));
+       }},
       {.method = "GET",
        .pattern = "/v3/tasks/{task_id}",
        .read_only = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.ShowTask(*c.who, c.params["task_id"]));
-           }},
+       .action = Action::kTaskRead,
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(TaskView t,
+                              tasks.ShowTask(*c.who, c.params["task_id"]));
+         return JsonReply(EncodeTask(t));
+       }},
       {.method = "DELETE",
        .pattern = "/v3/tasks/{task_id}",
+       .action = Action::kTaskWrite,
        .signature_once = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.DeleteTask(*c.who, c.params["task_id"]));
-           }},
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         SMS_RETURN_IF_ERROR(tasks.DeleteTask(*c.who, c.params["task_id"]));
+         return JsonReply(json::object{});
+       }},
       {.method = "POST",
        .pattern = "/v3/tasks/{task_id}/configuration-setting",
        .json_body = true,
+       .action = Action::kTaskWrite,
        .signature_once = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(
-                 tasks.SetConfiguration(*c.who, c.params["task_id"], c.body));
-           }},
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(std::vector<storage::ConfigEntry> entries,
+                              DecodeConfigurations(c.body));
+         SMS_RETURN_IF_ERROR(
+             tasks.SetConfiguration(*c.who, c.params["task_id"], entries));
+         return JsonReply(json::object{});
+       }},
       {.method = "GET",
        .pattern = "/v3/tasks/{task_id}/configuration-setting",
        .read_only = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(
-                 tasks.GetConfiguration(*c.who, c.params["task_id"], c.query));
-           }},
+       .action = Action::kTaskRead,
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(std::optional<std::string> key,
+                              DecodeConfigKeyQuery(c.query));
+         SMS_ASSIGN_OR_RETURN(
+             std::vector<storage::ConfigEntry> entries,
+             tasks.GetConfiguration(*c.who, c.params["task_id"], key));
+         return JsonReply(EncodeConfigurations(entries));
+       }},
       {.method = "POST",
        .pattern = "/v3/tasks/{task_id}/action",
        .json_body = true,
+       .action = Action::kTaskWrite,
        .signature_once = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(
-                 tasks.RunAction(*c.who, c.params["task_id"], c.body));
-           }},
+       .handler = [&tasks](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(ActionRequest req, DecodeAction(c.body));
+         SMS_ASSIGN_OR_RETURN(
+             ActionOutcome outcome,
+             tasks.RunAction(*c.who, c.params["task_id"], req));
+         return JsonReply(EncodeActionOutcome(outcome));
+       }},
       {.method = "POST",
        .pattern = "/v3/tasks/{task_id}/consistency-result",
        .json_body = true,
+       .action = Action::kResultUpload,
        .handler = [&results](Context& c) -> ApiResult<Reply> {
-         auto up = results.Upload(*c.who, c.params["task_id"], c.body);
-         if (!up) return tl::unexpected(up.error());
-         Reply r;
-         r.body = ToJson(json::string("update consistency result succeeded"));
-         r.extra.push_back({"X-Run-Id", up->run_id});
+         SMS_ASSIGN_OR_RETURN(ResultUpload upload, DecodeResultUpload(c.body));
+         SMS_ASSIGN_OR_RETURN(
+             UploadOutcome up,
+             results.Upload(*c.who, c.params["task_id"], upload));
+         Reply r =
+             JsonReply(json::string("update consistency result succeeded"));
+         r.extra.push_back({"X-Run-Id", up.run_id});
          return r;
        }},
       {.method = "GET",
        .pattern = "/v3/tasks/{task_id}/consistency-result",
        .read_only = true,
-       .handler =
-           [&results](Context& c) {
-             return JsonReply(
-                 results.Get(*c.who, c.params["task_id"], c.query));
-           }},
+       .action = Action::kResultRead,
+       .handler = [&results](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(int limit, DecodeResultListQuery(c.query));
+         const std::string& task_id = c.params["task_id"];
+         SMS_ASSIGN_OR_RETURN(std::vector<storage::Run> runs,
+                              results.Get(*c.who, task_id, limit));
+         return JsonReply(EncodeRunList(task_id, runs));
+       }},
       {.method = "POST",
        .pattern = "/v3/tasks/{task_id}/consistency-result/details",
        .json_body = true,
-       .handler =
-           [&results](Context& c) {
-             return JsonReply(
-                 results.UploadDetails(*c.who, c.params["task_id"], c.body));
-           }},
+       .action = Action::kResultUpload,
+       .handler = [&results](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(storage::DetailChunk chunk,
+                              DecodeDetailChunk(c.body));
+         SMS_ASSIGN_OR_RETURN(StagedDetails staged,
+                              results.UploadDetails(*c.who, c.params["task_id"],
+                                                    std::move(chunk)));
+         return JsonReply(EncodeStagedDetails(staged));
+       }},
       {.method = "GET",
        .pattern = "/v3/tasks/{task_id}/consistency-result/details",
        .read_only = true,
-       .handler =
-           [&results](Context& c) {
-             return JsonReply(
-                 results.ListDetails(*c.who, c.params["task_id"], c.query));
-           }},
-      // sources
+       .action = Action::kResultRead,
+       .handler = [&results](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(DetailListQuery q,
+                              DecodeDetailListQuery(c.query));
+         SMS_ASSIGN_OR_RETURN(
+             DetailListing listing,
+             results.ListDetails(*c.who, c.params["task_id"], q));
+         return JsonReply(EncodeDetailListing(listing));
+       }},
+      // sources and the agent's command loop
       {.method = "POST",
        .pattern = "/v3/sources",
        .json_body = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.RegisterSource(*c.who, c.body));
-           }},
+       .action = Action::kSourceRegister,
+       .handler = [&sources](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(RegisterSourceRequest req,
+                              DecodeRegisterSource(c.body));
+         SMS_ASSIGN_OR_RETURN(storage::Source s,
+                              sources.RegisterSource(*c.who, req));
+         return JsonReply(EncodeCreated(s.id));
+       }},
       {.method = "GET",
        .pattern = "/v3/sources",
        .read_only = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.ListSources(*c.who, c.query));
-           }},
+       .action = Action::kSourceRead,
+       .handler = [&sources, &clock](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(storage::SourceFilter f,
+                              DecodeSourceListQuery(c.query));
+         SMS_ASSIGN_OR_RETURN(storage::Page<storage::Source> page,
+                              sources.ListSources(*c.who, f));
+         return JsonReply(EncodeSourceList(page, clock.NowEpochMillis()));
+       }},
       {.method = "GET",
        .pattern = "/v3/sources/{source_id}",
        .read_only = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.ShowSource(*c.who, c.params["source_id"]));
-           }},
+       .action = Action::kSourceRead,
+       .handler = [&sources, &clock](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(
+             storage::Source s,
+             sources.ShowSource(*c.who, c.params["source_id"]));
+         return JsonReply(EncodeSource(s, clock.NowEpochMillis()));
+       }},
       {.method = "GET",
        .pattern = "/v3/sources/{source_id}/command",
+       .action = Action::kAgentLoop,
        .signature_once = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(tasks.PollCommand(*c.who, c.params["source_id"]));
-           }},
+       .handler = [&commands](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(
+             std::optional<storage::Command> next,
+             commands.PollCommand(*c.who, c.params["source_id"]));
+         return JsonReply(EncodePolledCommand(next));
+       }},
       {.method = "POST",
        .pattern = "/v3/sources/{source_id}/command_result",
        .json_body = true,
+       .action = Action::kAgentLoop,
        .signature_once = true,
-       .handler =
-           [&tasks](Context& c) {
-             return JsonReply(
-                 tasks.CommandResult(*c.who, c.params["source_id"], c.body));
-           }},
+       .handler = [&commands](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(CommandResultRequest req,
+                              DecodeCommandResult(c.body));
+         SMS_RETURN_IF_ERROR(
+             commands.CommandResult(*c.who, c.params["source_id"], req));
+         return JsonReply(json::object{});
+       }},
+      // issue 13: changes since the last run, webhooks (services that still
+      // decode their own JSON: to move to codecs like the others)
+      {.method = "GET",
+       .pattern = "/v3/tasks/{task_id}/consistency-result/changes",
+       .read_only = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(
+             json::value v,
+             deps_.changes->List(*c.who, c.params["task_id"], c.query));
+         return JsonReply(v);
+       }},
+      {.method = "POST",
+       .pattern = "/v3/webhooks",
+       .json_body = true,
+       .signature_once = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(json::value v,
+                              deps_.webhooks->Create(*c.who, c.body));
+         return JsonReply(v, 201);
+       }},
+      {.method = "GET",
+       .pattern = "/v3/webhooks",
+       .read_only = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(json::value v, deps_.webhooks->List(*c.who));
+         return JsonReply(v);
+       }},
+      {.method = "GET",
+       .pattern = "/v3/webhooks/{webhook_id}",
+       .read_only = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(
+             json::value v,
+             deps_.webhooks->Show(*c.who, c.params["webhook_id"]));
+         return JsonReply(v);
+       }},
+      {.method = "DELETE",
+       .pattern = "/v3/webhooks/{webhook_id}",
+       .signature_once = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(
+             json::value v,
+             deps_.webhooks->Delete(*c.who, c.params["webhook_id"]));
+         return JsonReply(v);
+       }},
+      {.method = "GET",
+       .pattern = "/v3/webhooks/{webhook_id}/deliveries",
+       .read_only = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(json::value v,
+                              deps_.webhooks->Deliveries(
+                                  *c.who, c.params["webhook_id"], c.query));
+         return JsonReply(v);
+       }},
   };
 }
 

@@ -53,6 +53,10 @@ struct Api::Route {
   bool json_body = false;
   // Writes nothing (Api::ReadOnly: may run in a read snapshot).
   bool read_only = false;
+  // What the caller's role must allow (identity.h), checked once the body
+  // is parsed and before the handler runs: a request a role may not make is
+  // a 403 whatever its fields. The services check it again.
+  std::optional<Action> action;
   // A signed request here is accepted once: a replay could repeat a state
   // change. Routes whose repeat is harmless by their body (uploads,
   // registration, export) leave it false.
@@ -62,12 +66,11 @@ struct Api::Route {
   std::vector<std::string> segments;
 };
 
-// A service's JSON result as a 200 (or `status`) reply.
-inline ApiResult<Reply> JsonReply(ApiResult<json::value> v, int status = 200) {
-  if (!v) return tl::unexpected(v.error());
+// An encoded result as a 200 (or `status`) reply.
+inline Reply JsonReply(const json::value& v, int status = 200) {
   Reply r;
   r.status = status;
-  r.body = ToJson(*v);
+  r.body = ToJson(v);
   return r;
 }
 

@@ -13,9 +13,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -23,6 +30,7 @@
 #include "auth/sdk_signer.h"
 #include "server/json_fields.h"
 #include "testing/temp_dir.h"
+#include "webhook/webhook.h"
 
 namespace sms::server {
 
@@ -506,6 +514,166 @@ TEST_F(ServerIntegrationTest, AcknowledgedWritesSurviveKill9) {
       kRuns - 1);
   // Tokens are in the database too: the operator's survives the restart.
   EXPECT_EQ(Call("GET", "/v3/tasks/" + task_id, "", op).status, 200);
+}
+
+// Issue 13.4: a webhook receiver on loopback sees every event, signed, by
+// its idempotency id, across a server kill -9 in the middle of a delivery
+// and a spell of 500 answers.
+class HookReceiver {
+ public:
+  HookReceiver() : acceptor_(io_) {
+    namespace asio = boost::asio;
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~HookReceiver() {
+    stop_ = true;
+    release_ = true;
+    boost::beast::error_code ec;
+    boost::asio::ip::tcp::socket poke(io_);
+    poke.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
+    thread_.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/hook";
+  }
+  std::map<std::string, int> ids() {
+    std::lock_guard lock(mu_);
+    return ids_;
+  }
+  std::atomic<int> requests{0};
+  std::atomic<int> bad_signatures{0};
+  std::atomic<bool> holding{false};  // the third request is being held
+  std::atomic<bool> release_{false};
+
+ private:
+  void Serve() {
+    namespace http = boost::beast::http;
+    while (!stop_) {
+      boost::asio::ip::tcp::socket s(io_);
+      boost::beast::error_code ec;
+      acceptor_.accept(s, ec);
+      if (ec || stop_) continue;
+      boost::beast::flat_buffer buf;
+      http::request<http::string_body> req;
+      http::read(s, buf, req, ec);
+      if (ec) continue;
+      const int n = requests++;
+      const int64_t now_s =
+          std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      if (!webhook::Verify("whsec-integration-secret",
+                           std::string(req["X-Sms-Signature"]), req.body(),
+                           now_s))
+        bad_signatures++;
+      const std::string id(req["Idempotency-Key"]);
+      int status = n < 2 ? 500 : 200;
+      if (n == 2) {  // hold it while the test kills the server
+        holding = true;
+        while (!release_)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (status == 200) {
+        std::lock_guard lock(mu_);
+        ids_[id]++;
+      }
+      http::response<http::string_body> res{static_cast<http::status>(status),
+                                            11};
+      res.body() = "ok";
+      res.prepare_payload();
+      http::write(s, res, ec);
+    }
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::map<std::string, int> ids_;
+  std::thread thread_;
+};
+
+TEST_F(ServerIntegrationTest, WebhookEventsSurviveKill9MidDeliveryAnd500s) {
+  // Restart with the test-only fast retries (delays / 1000, lease 3 s).
+  EXPECT_EQ(server_->Kill(SIGKILL), -SIGKILL);
+  setenv("SMS_TEST_WEBHOOK_FAST", "1", 1);
+  ASSERT_TRUE(server_->Start()) << server_->Log();
+  HookReceiver rx;
+  std::string admin = Token("acme", "admin");
+  Response hook = Call("POST", "/v3/webhooks",
+                       R"({"url":")" + rx.url() +
+                           R"(","events":["run.finished","run.inconsistent"],)"
+                           R"("secret":"whsec-integration-secret"})",
+                       admin);
+  ASSERT_EQ(hook.status, 201) << hook.body;
+  std::string hook_id(hook.Json().at("id").as_string());
+  EXPECT_EQ(Call("POST", "/v3/webhooks",
+                 R"({"url":"ftp://x/","events":["run.finished"]})", admin)
+                .status,
+            400);
+  EXPECT_EQ(Call("GET", "/v3/webhooks", "", Token("acme", "viewer")).status,
+            403);
+  Response src =
+      Signed("POST", "/v3/sources", "", R"({"name":"db01","os_type":"LINUX"})");
+  ASSERT_EQ(src.status, 200) << src.body;
+  std::string source_id(src.Json().at("id").as_string());
+  Response task =
+      Call("POST", "/v3/tasks",
+           R"({"name":"t","os_type":"LINUX","source_server":{"id":")" +
+               source_id + R"("},"target_server":{"name":"n"}})",
+           Token("acme", "operator"));
+  ASSERT_EQ(task.status, 200) << task.body;
+  std::string task_id(task.Json().at("id").as_string());
+  std::set<std::string> want;
+  for (int i = 0; i < 3; ++i) {
+    const std::string run = NewUuid();
+    std::string body = Upload(run, 10);
+    if (i == 1) {  // one inconsistent run
+      body = R"({"run_id":")" + run +
+             R"(","check_result":"success","finished_time":1736854315000,)"
+             R"("consistency_result":[{"dir_check":"/root/sync",)"
+             R"("num_total_files":10,"num_different_files":2,)"
+             R"("num_target_miss_files":0,"num_target_more_files":0}]})";
+      want.insert(run + "/run.inconsistent");
+    }
+    want.insert(run + "/run.finished");
+    Response up = Signed("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                         "", body);
+    ASSERT_EQ(up.status, 200) << up.body;
+  }
+  // Two 500s, then the third request is held: kill -9 the server mid-way.
+  for (int i = 0; i < 300 && !rx.holding; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(rx.holding) << server_->Log();
+  EXPECT_EQ(server_->Kill(SIGKILL), -SIGKILL);
+  rx.release_ = true;
+  ASSERT_TRUE(server_->Start()) << server_->Log();
+  unsetenv("SMS_TEST_WEBHOOK_FAST");  // read at start; the next tests' servers
+                                      // run as usual
+  for (int i = 0; i < 400 && rx.ids().size() < want.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::set<std::string> got;
+  for (const auto& [id, n] : rx.ids()) got.insert(id);
+  EXPECT_EQ(got, want);  // every event, none invented
+  EXPECT_EQ(rx.bad_signatures, 0);
+  // The log: 2 failures + 4 deliveries (the last is recorded just after
+  // the receiver answered it).
+  int64_t attempts = 0;
+  for (int i = 0; i < 100 && attempts < 6; ++i) {
+    Response log =
+        Call("GET", "/v3/webhooks/" + hook_id + "/deliveries", "", admin);
+    ASSERT_EQ(log.status, 200) << log.body;
+    attempts = log.Json().at("count").as_int64();
+    if (attempts < 6)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(attempts, 6);
 }
 
 TEST_F(ServerIntegrationTest, SigtermStopsGracefully) {

@@ -1,24 +1,24 @@
-// TaskService: tasks, their configuration, actions, sources and the agent
-// command loop (spec/API.md §4). Pure logic over a Store; no HTTP types.
-// Every call is scoped to the caller's domain; another domain's records are
-// answered exactly like missing ones (404 SMS.2252).
+// TaskService: tasks, their settings and their actions (spec/API.md §4):
+// typed requests in (server/codec/task_codec.h decodes them), storage
+// values out. Pure logic over a Store; no HTTP, no JSON. Every call is
+// scoped to the caller's domain; another domain's records are answered
+// exactly like missing ones (404 SMS.2252). Sources are SourceService's,
+// the agent's poll and command results CommandService's.
 // Thread-safety: safe for concurrent use (state lives in the Store).
 #pragma once
 
-#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/codec/task_codec.h"
 #include "server/identity.h"
-#include "server/json_fields.h"
+#include "server/task_settings.h"
 #include "storage/store.h"
 
 namespace sms::server {
-
-// Query parameters, already split ("limit" -> "10").
-using QueryParams = std::map<std::string, std::string>;
 
 class TaskService final {
  public:
@@ -31,37 +31,31 @@ class TaskService final {
   // in the domain.
   [[nodiscard]] ApiResult<storage::Task> CreateTask(
       const Identity& who, const CreateTaskRequest& req);
-  // GET /v3/tasks -> {"count", "tasks"}
-  [[nodiscard]] ApiResult<json::value> ListTasks(const Identity& who,
-                                                 const QueryParams& q);
-  [[nodiscard]] ApiResult<json::value> ShowTask(const Identity& who,
-                                                const std::string& id);
-  [[nodiscard]] ApiResult<json::value> DeleteTask(const Identity& who,
-                                                  const std::string& id);
-  [[nodiscard]] ApiResult<json::value> SetConfiguration(
-      const Identity& who, const std::string& id, const json::object& body);
-  [[nodiscard]] ApiResult<json::value> GetConfiguration(const Identity& who,
-                                                        const std::string& id,
-                                                        const QueryParams& q);
-  // POST /v3/tasks/{id}/action
-  [[nodiscard]] ApiResult<json::value> RunAction(const Identity& who,
-                                                 const std::string& id,
-                                                 const json::object& body);
-
-  // POST /v3/sources -> {"id"}
-  [[nodiscard]] ApiResult<json::value> RegisterSource(const Identity& who,
-                                                      const json::object& body);
-  [[nodiscard]] ApiResult<json::value> ListSources(const Identity& who,
-                                                   const QueryParams& q);
-  [[nodiscard]] ApiResult<json::value> ShowSource(const Identity& who,
-                                                  const std::string& id);
-  // GET /v3/sources/{id}/command: the agent's poll and heartbeat.
-  [[nodiscard]] ApiResult<json::value> PollCommand(const Identity& who,
-                                                   const std::string& id);
-  // POST /v3/sources/{id}/command_result
-  [[nodiscard]] ApiResult<json::value> CommandResult(const Identity& who,
-                                                     const std::string& id,
-                                                     const json::object& body);
+  // GET /v3/tasks: one page of the domain's tasks, with source names.
+  [[nodiscard]] ApiResult<storage::Page<TaskView>> ListTasks(
+      const Identity& who, const storage::TaskFilter& filter);
+  // GET /v3/tasks/{id}
+  [[nodiscard]] ApiResult<TaskView> ShowTask(const Identity& who,
+                                             const std::string& id);
+  // DELETE /v3/tasks/{id}: the task, its runs, details and commands.
+  [[nodiscard]] ApiStatus DeleteTask(const Identity& who,
+                                     const std::string& id);
+  // POST /v3/tasks/{id}/configuration-setting: stores settings already
+  // checked by CheckSetting (the codec applies it).
+  [[nodiscard]] ApiStatus SetConfiguration(
+      const Identity& who, const std::string& id,
+      const std::vector<storage::ConfigEntry>& entries);
+  // GET .../configuration-setting: all settings, or only `key`'s.
+  [[nodiscard]] ApiResult<std::vector<storage::ConfigEntry>> GetConfiguration(
+      const Identity& who, const std::string& id,
+      const std::optional<std::string>& key);
+  // POST /v3/tasks/{id}/action: consistency_check queues a check (and
+  // returns its run id), stop and skip end a queued or running one. 409
+  // SMS.2002 when the task's state does not allow it (kTaskTransitions);
+  // a migration operation is 409 too, any other a 400.
+  [[nodiscard]] ApiResult<ActionOutcome> RunAction(const Identity& who,
+                                                   const std::string& id,
+                                                   const ActionRequest& req);
 
   // Loads a task of the caller's domain (404 SMS.2252 otherwise).
   [[nodiscard]] ApiResult<storage::Task> LoadTask(const Identity& who,
@@ -72,20 +66,19 @@ class TaskService final {
                                              const storage::Task& task);
 
  private:
-  ApiResult<storage::Source> LoadOwnSource(const Identity& who,
-                                           const std::string& id);
-  // `source_names` caches source id -> name across one listing.
-  json::value TaskJson(const storage::Task& t,
-                       std::map<std::string, std::string>* source_names);
-  json::value SourceJson(const storage::Source& s, int64_t now);
+  ApiResult<ActionOutcome> QueueCheck(const Identity& who,
+                                      const storage::Task& task,
+                                      const std::string& scope, int64_t now);
+  // The newest run of the task whose check_result is "success" (the base of
+  // a scope "inconsistent" check), or "" when the last 100 have none.
+  ApiResult<std::string> LastSuccessfulRun(const Identity& who,
+                                           const storage::Task& task);
+  ApiResult<ActionOutcome> StopOrSkip(const Identity& who,
+                                      const storage::Task& task, bool stop,
+                                      int64_t now);
 
   storage::Store& store_;
   core::Clock& clock_;
 };
-
-// Splits CONSISTENCY_DIR, drops directories whose ancestor is listed too,
-// and checks each is absolute (field named `path` in errors).
-[[nodiscard]] ApiResult<std::vector<std::string>> SplitConsistencyDirs(
-    const std::string& value, std::string_view path);
 
 }  // namespace sms::server

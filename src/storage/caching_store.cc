@@ -218,6 +218,60 @@ class CachingStoreImpl final : public CachingStore {
     return Inner()->ListDetails(domain_id, q);
   }
 
+  // --- changes, webhooks, retention: nothing here is cached, and none of
+  // it changes a cached table (retention keeps runs and their directories).
+  Result<std::vector<ChangeRow>> ListChanges(const std::string& domain_id,
+                                             const ChangeQuery& q) override {
+    return Inner()->ListChanges(domain_id, q);
+  }
+  Result<bool> DetailsPurged(const std::string& domain_id,
+                             const std::string& run_id) override {
+    return Inner()->DetailsPurged(domain_id, run_id);
+  }
+  Status CreateWebhook(const Webhook& w) override {
+    return Inner()->CreateWebhook(w);
+  }
+  Result<std::vector<Webhook>> ListWebhooks(
+      const std::string& domain_id) override {
+    return Inner()->ListWebhooks(domain_id);
+  }
+  Result<Webhook> GetWebhook(const std::string& domain_id,
+                             const std::string& id) override {
+    return Inner()->GetWebhook(domain_id, id);
+  }
+  Status DeleteWebhook(const std::string& domain_id,
+                       const std::string& id) override {
+    return Inner()->DeleteWebhook(domain_id, id);
+  }
+  Result<std::vector<Delivery>> ClaimDeliveries(const std::string& owner,
+                                                int64_t now,
+                                                int64_t lease_until,
+                                                int limit) override {
+    return Inner()->ClaimDeliveries(owner, now, lease_until, limit);
+  }
+  Status RecordAttempt(const DeliveryAttempt& a) override {
+    return Inner()->RecordAttempt(a);
+  }
+  Result<std::vector<AttemptRow>> ListAttempts(const std::string& domain_id,
+                                               const std::string& webhook_id,
+                                               int limit) override {
+    return Inner()->ListAttempts(domain_id, webhook_id, limit);
+  }
+  Result<std::vector<Delivery>> ListRunDeliveries(
+      const std::string& domain_id, const std::string& run_id) override {
+    return Inner()->ListRunDeliveries(domain_id, run_id);
+  }
+  Result<std::vector<TaskRef>> ListTasksWithDetails(const TaskRef& after,
+                                                    int limit) override {
+    return Inner()->ListTasksWithDetails(after, limit);
+  }
+  Result<int64_t> PurgeDetails(const std::string& domain_id,
+                               const std::string& task_id,
+                               const RetentionPolicy& policy, int64_t now,
+                               int max_rows) override {
+    return Inner()->PurgeDetails(domain_id, task_id, policy, now, max_rows);
+  }
+
  private:
   // Hit and miss counts of one table (relaxed: statistics).
   class Counter {

@@ -26,7 +26,10 @@ TEST(MigrationsTest, BothDialectsHaveTheSameVersionsAndNames) {
   const auto& pg = PostgresMigrations();
   ASSERT_EQ(lite.size(), pg.size());
   for (size_t i = 0; i < lite.size(); ++i) {
-    EXPECT_EQ(lite[i].version, static_cast<int>(i) + 1);
+    // Increasing; a number may be held by a branch not merged yet.
+    if (i > 0) {
+      EXPECT_GT(lite[i].version, lite[i - 1].version);
+    }
     EXPECT_EQ(lite[i].version, pg[i].version);
     EXPECT_EQ(lite[i].name, pg[i].name);
   }
@@ -37,7 +40,7 @@ TEST(MigrationsTest, FreshSqliteDatabaseRecordsEveryVersion) {
   const std::string path = dir.Join("fresh.db");
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
-  EXPECT_EQ(*applied, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(*applied, (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
   auto again = MigrateSqlite(path);
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->empty());
@@ -88,10 +91,11 @@ TEST(MigrationsTest, OldSqliteNumberingIsRenumberedThenMigrated) {
 
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
-  EXPECT_EQ(*applied, std::vector<int>{2});  // detail_counts only
+  // detail_counts, then the versions after it
+  EXPECT_EQ(*applied, (std::vector<int>{2, 4, 5, 6, 7}));
   auto versions = SqliteSchemaVersions(path);
   ASSERT_THAT(versions, IsOk());
-  EXPECT_EQ(*versions, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(*versions, (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
 
   auto store = OpenSqliteStore(path);
   ASSERT_THAT(store, IsOk());

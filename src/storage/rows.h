@@ -58,12 +58,16 @@ inline constexpr char kCommandColumns[] =
     " result, result_detail, created_at, updated_at";
 inline constexpr char kRunColumns[] =
     "run_id, domain_id, task_id, started_time, finished_time, check_result,"
-    " mode, hash_algorithm, error_msg, content_hash, committed_at";
+    " mode, hash_algorithm, error_msg, content_hash, committed_at, scope";
+// The number of kRunColumns (a run's directories follow them in a joined
+// row).
+inline constexpr int kRunColumnCount = 12;
 // run_dirs after its (run_id, idx) key.
 inline constexpr char kDirColumns[] =
     "dir_check, num_total_files, num_different_files, num_target_miss_files,"
     " num_target_more_files, num_changed_files, num_error_files,"
-    " num_metadata_different_files, num_bytes_verified";
+    " num_metadata_different_files, num_bytes_verified, num_corrupt_files,"
+    " num_cached_files, num_bytes_read";
 // file_details after its (run_id, seq, idx) key.
 inline constexpr char kDetailColumns[] =
     "dir_check, path, path_b64, status, reason, source_json, target_json";
@@ -239,6 +243,7 @@ Run ReadRun(const R& r, int c = 0) {
   run.error_msg = r.Text(c + 8);
   run.content_hash = r.Text(c + 9);
   run.committed_at = r.Int(c + 10);
+  run.scope = r.Text(c + 11);
   return run;
 }
 
@@ -247,7 +252,7 @@ void RunValues(const Run& run, F&& add) {
   add(run.run_id), add(run.domain_id), add(run.task_id);
   add(run.started_time), add(run.finished_time), add(run.check_result);
   add(run.mode), add(run.hash_algorithm), add(run.error_msg);
-  add(run.content_hash), add(run.committed_at);
+  add(run.content_hash), add(run.committed_at), add(run.scope);
 }
 
 template <typename R>
@@ -260,7 +265,10 @@ DirResult ReadDir(const R& r, int c = 0) {
                    .num_changed_files = r.Int(c + 5),
                    .num_error_files = r.Int(c + 6),
                    .num_metadata_different_files = r.Int(c + 7),
-                   .num_bytes_verified = r.Int(c + 8)};
+                   .num_bytes_verified = r.Int(c + 8),
+                   .num_corrupt_files = r.Int(c + 9),
+                   .num_cached_files = r.Int(c + 10),
+                   .num_bytes_read = r.Int(c + 11)};
 }
 
 // The columns of kDirColumns.
@@ -270,6 +278,7 @@ void DirValues(const DirResult& d, F&& add) {
   add(d.num_target_miss_files), add(d.num_target_more_files);
   add(d.num_changed_files), add(d.num_error_files);
   add(d.num_metadata_different_files), add(d.num_bytes_verified);
+  add(d.num_corrupt_files), add(d.num_cached_files), add(d.num_bytes_read);
 }
 
 template <typename R>

@@ -153,6 +153,12 @@ struct DirResult {
   int64_t num_error_files = 0;
   int64_t num_metadata_different_files = 0;
   int64_t num_bytes_verified = 0;
+  // Issue 12: content changed while size, mtime, ctime and inode did not
+  // (a hash cache's re-read disagreed); files whose digest the source's
+  // hash cache supplied; source bytes read to digest the others.
+  int64_t num_corrupt_files = 0;
+  int64_t num_cached_files = 0;
+  int64_t num_bytes_read = 0;
 };
 
 struct Run {
@@ -168,6 +174,9 @@ struct Run {
   std::string content_hash;  // identifies the upload, for idempotency
   int64_t committed_at = 0;
   std::vector<DirResult> dirs;
+  // "" for a check of the whole directories; "inconsistent" for a re-check
+  // of the files a previous run found not equal.
+  std::string scope;
 };
 
 // What CommitRun did.
@@ -209,11 +218,108 @@ struct DetailRow {
   int64_t seq = 0;
   int64_t idx = 0;
   FileDetail file;
+  // The started_time of the first run of the current streak that found
+  // this file not equal (file_details.first_seen_run, issue 13.2).
+  int64_t first_seen_time = 0;
 };
 
 struct DetailPage {
   int64_t total = 0;  // rows matching the filters, over all pages
   std::vector<DetailRow> rows;
+};
+
+// --- Changes between two runs (issue 13.2) ---
+// A file is `new` when it is listed (not equal) in the `to` run and was not
+// in the `from` run, `persisting` when listed in both, `resolved` when
+// listed in `from` only and its directory was checked by `to`.
+struct ChangeQuery {
+  std::string from_run_id;
+  std::string to_run_id;
+  std::optional<std::string> dir_check;
+  std::optional<std::string> change;  // new | resolved | persisting
+  int limit = 100;
+  // Keyset position: rows strictly after (dir_check, path, path_b64) in
+  // that order; unset: from the first row.
+  std::optional<std::string> after_dir;
+  std::string after_path;
+  std::string after_path_b64;
+};
+
+struct ChangeRow {
+  std::string change;  // new | resolved | persisting
+  // The `to` run's row (the `from` run's for resolved).
+  FileDetail file;
+  std::string from_status;  // the status in `from`; empty for new
+  int64_t first_seen_time = 0;
+};
+
+// Webhooks (issue 13.4). `events` is the comma-separated list of events.
+struct Webhook {
+  std::string id;
+  std::string domain_id;
+  std::string url;
+  std::string events;
+  std::string secret;
+  int64_t created_at = 0;
+};
+
+// One event to deliver to one webhook (a webhook_outbox row), with the
+// webhook's url and secret when claimed.
+struct Delivery {
+  int64_t id = 0;
+  std::string domain_id;
+  std::string webhook_id;
+  std::string event_id;  // the idempotency id, the same on every attempt
+  std::string type;      // run.finished | run.inconsistent | run.failed
+  std::string task_id;
+  std::string run_id;
+  std::string check_result;
+  int64_t occurred_at = 0;
+  std::string state;  // pending | delivered | failed
+  int attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string url;
+  std::string secret;
+};
+
+// The outcome of one attempt at a claimed delivery.
+struct DeliveryAttempt {
+  int64_t delivery_id = 0;
+  std::string lease_owner;  // who claimed it
+  int64_t at = 0;
+  int status = 0;  // HTTP status; 0 when no response arrived
+  int64_t latency_ms = 0;
+  std::string error;
+  std::string next_state;  // delivered | pending | failed
+  int64_t next_attempt_at = 0;
+};
+
+// One row of a webhook's delivery log, newest first.
+struct AttemptRow {
+  int64_t delivery_id = 0;
+  std::string event_id;
+  std::string type;
+  std::string run_id;
+  std::string state;  // the delivery's state now
+  int attempt = 0;
+  int64_t at = 0;
+  int status = 0;
+  int64_t latency_ms = 0;
+  std::string error;
+};
+
+// Retention (issue 13.5): the runs whose details are kept. A run's
+// details are kept when it is among the newest `keep_runs` runs of its
+// task (0: no such rule) or committed less than `keep_ms` ago (0: no such
+// rule); the newest run's always are. Both 0: everything is kept.
+struct RetentionPolicy {
+  int keep_runs = 0;
+  int64_t keep_ms = 0;
+};
+
+struct TaskRef {
+  std::string domain_id;
+  std::string task_id;
 };
 
 // Held while a request that only reads runs (Store::BeginReadScope).
@@ -365,6 +471,61 @@ class Store {
   // Details of a committed run of this domain, in (seq, idx) order.
   [[nodiscard]] virtual Result<DetailPage> ListDetails(
       const std::string& domain_id, const DetailQuery& q) = 0;
+
+  // --- Changes between runs (issue 13.2; sqlite/changes.cc) ---
+  // A page of the changes from `from_run_id` to `to_run_id` (both
+  // committed runs of this domain, else kNotFound), in (dir_check, path,
+  // path_b64) order, computed by the database from the two runs' details
+  // (no run is read whole).
+  [[nodiscard]] virtual Result<std::vector<ChangeRow>> ListChanges(
+      const std::string& domain_id, const ChangeQuery& q) = 0;
+  // True when retention deleted the run's details (detail_purges).
+  [[nodiscard]] virtual Result<bool> DetailsPurged(
+      const std::string& domain_id, const std::string& run_id) = 0;
+
+  // --- Webhooks (issue 13.4; sqlite/webhooks.cc) ---
+  [[nodiscard]] virtual Status CreateWebhook(const Webhook& w) = 0;
+  // The domain's webhooks, oldest first.
+  [[nodiscard]] virtual Result<std::vector<Webhook>> ListWebhooks(
+      const std::string& domain_id) = 0;
+  [[nodiscard]] virtual Result<Webhook> GetWebhook(const std::string& domain_id,
+                                                   const std::string& id) = 0;
+  // Deletes the webhook with its pending deliveries and their log.
+  [[nodiscard]] virtual Status DeleteWebhook(const std::string& domain_id,
+                                             const std::string& id) = 0;
+  // Claims up to `limit` pending deliveries due at `now` whose lease is
+  // free or expired, for `owner` until `lease_until`, across every domain
+  // (the delivery worker's query): two replicas never hold one delivery
+  // at once. Oldest first.
+  [[nodiscard]] virtual Result<std::vector<Delivery>> ClaimDeliveries(
+      const std::string& owner, int64_t now, int64_t lease_until,
+      int limit) = 0;
+  // Records an attempt and moves the delivery to `a.next_state`, releasing
+  // the lease; kFailedPrecondition (nothing written) when `a.lease_owner`
+  // no longer holds it.
+  [[nodiscard]] virtual Status RecordAttempt(const DeliveryAttempt& a) = 0;
+  // The webhook's last `limit` attempts, newest first.
+  [[nodiscard]] virtual Result<std::vector<AttemptRow>> ListAttempts(
+      const std::string& domain_id, const std::string& webhook_id,
+      int limit) = 0;
+  // The deliveries of one run (any webhook of the domain), for tests and
+  // operators.
+  [[nodiscard]] virtual Result<std::vector<Delivery>> ListRunDeliveries(
+      const std::string& domain_id, const std::string& run_id) = 0;
+
+  // --- Retention (issue 13.5; sqlite/retention.cc) ---
+  // Tasks with committed runs whose details are not purged yet, across
+  // every domain (the retention worker's list), after `after` in
+  // (domain_id, task_id) order, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<TaskRef>> ListTasksWithDetails(
+      const TaskRef& after, int limit) = 0;
+  // Deletes at most `max_rows` file details of the task's runs that
+  // `policy` does not keep, in one short transaction; a run whose last
+  // rows go is recorded in detail_purges. Returns the rows deleted (0:
+  // nothing left to delete).
+  [[nodiscard]] virtual Result<int64_t> PurgeDetails(
+      const std::string& domain_id, const std::string& task_id,
+      const RetentionPolicy& policy, int64_t now, int max_rows) = 0;
 };
 
 }  // namespace sms::storage

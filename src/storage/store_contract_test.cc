@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <functional>
@@ -432,6 +433,29 @@ TEST_P(StoreContractTest, CommitRunIsIdempotentByContent) {
   EXPECT_THAT(store_->GetRun("d2", "r1"), HasCode(ErrorCode::kNotFound));
 }
 
+TEST_P(StoreContractTest, ARunKeepsItsScopeAndCacheCounters) {
+  storage::Run r = MakeRun("d1", "t1", "r1", "h");
+  r.scope = "inconsistent";
+  r.dirs[1].num_corrupt_files = 3;
+  r.dirs[1].num_cached_files = 2147483647;
+  r.dirs[1].num_bytes_read = int64_t{5} << 40;  // beyond 32 bits
+  ASSERT_THAT(store_->CommitRun(r), IsOk());
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r2", "h")), IsOk());
+  for (const auto& run : {*store_->GetRun("d1", "r1"),
+                          store_->ListRuns("d1", "t1", 10)->back()}) {
+    EXPECT_EQ(run.scope, "inconsistent");
+    ASSERT_EQ(run.dirs.size(), 2u);
+    EXPECT_EQ(run.dirs[0].num_corrupt_files, 0);
+    EXPECT_EQ(run.dirs[1].num_corrupt_files, 3);
+    EXPECT_EQ(run.dirs[1].num_cached_files, 2147483647);
+    EXPECT_EQ(run.dirs[1].num_bytes_read, int64_t{5} << 40);
+    EXPECT_EQ(run.dirs[1].num_bytes_verified, 700);
+  }
+  auto full = store_->GetRun("d1", "r2");
+  ASSERT_THAT(full, IsOk());
+  EXPECT_EQ(full->scope, "");
+}
+
 TEST_P(StoreContractTest, CommitRunToUnknownTaskIsNotFound) {
   EXPECT_THAT(store_->CommitRun(MakeRun("d2", "t1", "r1", "h")),
               HasCode(ErrorCode::kNotFound));
@@ -590,17 +614,275 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, StoreContractTest,
                          ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 
+// --- Changes between runs, first_seen (issue 13.2) ---
+
+// A run of t1 at `started` over `dirs`, with these details (dir, path,
+// status) staged in one chunk and committed.
+void CommitRunWith(Store& store, const std::string& run_id, int64_t started,
+                   std::vector<std::string> dirs,
+                   std::vector<std::array<std::string, 3>> files,
+                   const std::string& result = "success") {
+  DetailChunk c;
+  c.run_id = run_id;
+  c.domain_id = "d1";
+  c.task_id = "t1";
+  c.seq = 0;
+  c.content_hash = "h-" + run_id;
+  for (const auto& f : files)
+    c.files.push_back({f[0], f[1], "", f[2], "", "", ""});
+  if (!files.empty()) {
+    ASSERT_THAT(store.StageDetails(c), IsOk());
+  }
+  Run r;
+  r.run_id = run_id;
+  r.domain_id = "d1";
+  r.task_id = "t1";
+  r.started_time = started;
+  r.finished_time = started + 1;
+  r.check_result = result;
+  r.mode = "hash";
+  r.hash_algorithm = "xxh128";
+  r.content_hash = "c-" + run_id;
+  r.committed_at = started + 2;
+  for (const auto& d : dirs) r.dirs.push_back({d, 10, 1, 0, 0, 0, 0, 0, 1});
+  ASSERT_THAT(store.CommitRun(r), IsOk());
+}
+
+std::vector<std::string> ChangesOf(Store& store, ChangeQuery q) {
+  std::vector<std::string> out;
+  auto rows = store.ListChanges("d1", q);
+  EXPECT_THAT(rows, IsOk());
+  if (!rows) return out;
+  for (const auto& r : *rows)
+    out.push_back(r.change + " " + r.file.dir_check + " " + r.file.path + " " +
+                  r.file.status + " " + r.from_status + " " +
+                  std::to_string(r.first_seen_time));
+  return out;
+}
+
+TEST_P(StoreContractTest, ChangesCoverEveryTransition) {
+  // ra: /a {p different, q target_miss, r different}, /b {x different},
+  //     /old {z different}
+  // rb: /a {p different, r target_more, s different}, /b {}  (no /old)
+  CommitRunWith(*store_, "ra", 1000, {"/a", "/b", "/old"},
+                {{"/a", "p", "different"},
+                 {"/a", "q", "target_miss"},
+                 {"/a", "r", "different"},
+                 {"/b", "x", "different"},
+                 {"/old", "z", "different"}});
+  CommitRunWith(*store_, "rb", 2000, {"/a", "/b"},
+                {{"/a", "p", "different"},
+                 {"/a", "r", "target_more"},
+                 {"/a", "s", "different"}});
+  ChangeQuery q;
+  q.from_run_id = "ra";
+  q.to_run_id = "rb";
+  EXPECT_THAT(
+      ChangesOf(*store_, q),
+      ::testing::ElementsAre("persisting /a p different different 1000",
+                             "resolved /a q same target_miss 1000",
+                             "persisting /a r target_more different 1000",
+                             "new /a s different  2000",
+                             "resolved /b x same different 1000"));
+  // /old was not checked by rb: z is not resolved, it is unknown.
+  q.change = "new";
+  EXPECT_THAT(ChangesOf(*store_, q),
+              ::testing::ElementsAre("new /a s different  2000"));
+  q.change = "resolved";
+  q.dir_check = "/b";
+  EXPECT_THAT(ChangesOf(*store_, q),
+              ::testing::ElementsAre("resolved /b x same different 1000"));
+
+  // A third run: q differs again (a new streak), p persists since ra.
+  CommitRunWith(*store_, "rc", 3000, {"/a", "/b"},
+                {{"/a", "p", "different"}, {"/a", "q", "different"}});
+  DetailQuery dq;
+  dq.run_id = "rc";
+  auto page = store_->ListDetails("d1", dq);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->rows.size(), 2u);
+  EXPECT_EQ(page->rows[0].file.path, "p");
+  EXPECT_EQ(page->rows[0].first_seen_time, 1000);
+  EXPECT_EQ(page->rows[1].file.path, "q");
+  EXPECT_EQ(page->rows[1].first_seen_time, 3000);
+  ChangeQuery bc;
+  bc.from_run_id = "rb";
+  bc.to_run_id = "rc";
+  EXPECT_THAT(ChangesOf(*store_, bc),
+              ::testing::ElementsAre("persisting /a p different different 1000",
+                                     "new /a q different  3000",
+                                     "resolved /a r same target_more 1000",
+                                     "resolved /a s same different 2000"));
+  // Another tenant sees none of it.
+  EXPECT_THAT(store_->ListChanges("d2", bc), HasCode(ErrorCode::kNotFound));
+}
+
+TEST_P(StoreContractTest, FailedRunDoesNotBreakAStreak) {
+  CommitRunWith(*store_, "ra", 1000, {"/a"}, {{"/a", "p", "different"}});
+  CommitRunWith(*store_, "rf", 1500, {}, {}, "failed");
+  CommitRunWith(*store_, "rb", 2000, {"/a"}, {{"/a", "p", "different"}});
+  DetailQuery dq;
+  dq.run_id = "rb";
+  auto page = store_->ListDetails("d1", dq);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->rows.size(), 1u);
+  EXPECT_EQ(page->rows[0].first_seen_time, 1000);
+}
+
+TEST_P(StoreContractTest, ChangesPageByKeyset) {
+  std::vector<std::array<std::string, 3>> a, b;
+  for (int i = 0; i < 30; ++i) {
+    std::string name = "f" + std::to_string(100 + i);
+    if (i % 3 != 0) a.push_back({"/a", name, "different"});  // old
+    if (i % 3 != 1) b.push_back({"/a", name, "different"});  // new
+  }
+  CommitRunWith(*store_, "ra", 1000, {"/a"}, a);
+  CommitRunWith(*store_, "rb", 2000, {"/a"}, b);
+  ChangeQuery q;
+  q.from_run_id = "ra";
+  q.to_run_id = "rb";
+  q.limit = 1000;
+  std::vector<std::string> all = ChangesOf(*store_, q);
+  ASSERT_EQ(all.size(), 30u);
+  std::vector<std::string> paged;
+  q.limit = 4;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto rows = store_->ListChanges("d1", q);
+    ASSERT_THAT(rows, IsOk());
+    for (const auto& r : *rows)
+      paged.push_back(r.change + " " + r.file.dir_check + " " + r.file.path +
+                      " " + r.file.status + " " + r.from_status + " " +
+                      std::to_string(r.first_seen_time));
+    if (rows->size() < 4u) break;
+    q.after_dir = rows->back().file.dir_check;
+    q.after_path = rows->back().file.path;
+    q.after_path_b64 = rows->back().file.path_b64;
+  }
+  EXPECT_EQ(paged, all);
+}
+
+// --- Webhook outbox (issue 13.4) ---
+
+TEST_P(StoreContractTest, CommitWritesOutboxAndClaimsAreExclusive) {
+  ASSERT_THAT(store_->CreateWebhook({"w1", "d1", "http://127.0.0.1:1/h",
+                                     "run.finished,run.inconsistent", "s", 5}),
+              IsOk());
+  ASSERT_THAT(store_->CreateWebhook(
+                  {"w2", "d2", "http://127.0.0.1:1/h", "run.finished", "s", 5}),
+              IsOk());
+  EXPECT_EQ(store_->ListWebhooks("d1")->size(), 1u);
+  EXPECT_THAT(store_->GetWebhook("d2", "w1"), HasCode(ErrorCode::kNotFound));
+  CommitRunWith(*store_, "ra", 1000, {"/a"}, {{"/a", "p", "different"}});
+  auto mine = store_->ListRunDeliveries("d1", "ra");
+  ASSERT_THAT(mine, IsOk());
+  ASSERT_EQ(mine->size(), 2u);  // finished + inconsistent, not d2's hook
+  EXPECT_EQ((*mine)[0].event_id, "ra/run.finished");
+  EXPECT_EQ((*mine)[1].type, "run.inconsistent");
+
+  auto first = store_->ClaimDeliveries("replica-1", 5000, 65000, 10);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].url, "http://127.0.0.1:1/h");
+  // Leased: another replica gets nothing until the lease ends.
+  EXPECT_TRUE(store_->ClaimDeliveries("replica-2", 6000, 66000, 10)->empty());
+  DeliveryAttempt ok{.delivery_id = (*first)[0].id,
+                     .lease_owner = "replica-1",
+                     .at = 6000,
+                     .status = 200,
+                     .latency_ms = 3,
+                     .next_state = "delivered"};
+  ASSERT_THAT(store_->RecordAttempt(ok), IsOk());
+  // A replica whose lease was taken over cannot record.
+  auto after = store_->ClaimDeliveries("replica-2", 70000, 130000, 10);
+  ASSERT_THAT(after, IsOk());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].id, (*first)[1].id);
+  DeliveryAttempt late{.delivery_id = (*first)[1].id,
+                       .lease_owner = "replica-1",
+                       .at = 70001,
+                       .status = 200,
+                       .next_state = "delivered"};
+  EXPECT_THAT(store_->RecordAttempt(late),
+              HasCode(ErrorCode::kFailedPrecondition));
+  DeliveryAttempt retry{.delivery_id = (*first)[1].id,
+                        .lease_owner = "replica-2",
+                        .at = 70002,
+                        .status = 500,
+                        .latency_ms = 4,
+                        .error = "HTTP 500",
+                        .next_state = "pending",
+                        .next_attempt_at = 80000};
+  ASSERT_THAT(store_->RecordAttempt(retry), IsOk());
+  EXPECT_TRUE(store_->ClaimDeliveries("replica-1", 79999, 90000, 10)->empty());
+  EXPECT_EQ(store_->ClaimDeliveries("replica-1", 80000, 90000, 10)->size(), 1u);
+  auto log = store_->ListAttempts("d1", "w1", 10);
+  ASSERT_THAT(log, IsOk());
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].status, 500);  // newest first
+  EXPECT_EQ((*log)[1].state, "delivered");
+  EXPECT_TRUE(store_->ListAttempts("d2", "w1", 10)->empty());
+  ASSERT_THAT(store_->DeleteWebhook("d1", "w1"), IsOk());
+  EXPECT_TRUE(store_->ListRunDeliveries("d1", "ra")->empty());
+  EXPECT_THAT(store_->DeleteWebhook("d1", "w1"), HasCode(ErrorCode::kNotFound));
+}
+
+// --- Retention (issue 13.5) ---
+
+TEST_P(StoreContractTest, PurgeKeepsNewestRunsAndCountersInBatches) {
+  for (int i = 0; i < 5; ++i) {
+    std::vector<std::array<std::string, 3>> files;
+    for (int j = 0; j < 7; ++j)
+      files.push_back({"/a", "f" + std::to_string(j), "different"});
+    CommitRunWith(*store_, "r" + std::to_string(i), 1000 * (i + 1), {"/a"},
+                  files);
+  }
+  auto tasks = store_->ListTasksWithDetails({}, 10);
+  ASSERT_THAT(tasks, IsOk());
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].task_id, "t1");
+  RetentionPolicy keep2{.keep_runs = 2};
+  int64_t total = 0;
+  for (int batch = 0; batch < 20; ++batch) {
+    auto n = store_->PurgeDetails("d1", "t1", keep2, 100000, 5);
+    ASSERT_THAT(n, IsOk());
+    EXPECT_LE(*n, 5);
+    total += *n;
+    if (*n == 0) break;
+  }
+  EXPECT_EQ(total, 21);  // three runs of 7
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "r" + std::to_string(i);
+    DetailQuery dq;
+    dq.run_id = id;
+    auto page = store_->ListDetails("d1", dq);
+    ASSERT_THAT(page, IsOk());
+    EXPECT_EQ(page->rows.size(), i < 3 ? 0u : 7u) << id;
+    EXPECT_EQ(*store_->DetailsPurged("d1", id), i < 3) << id;
+    EXPECT_EQ(store_->GetRun("d1", id)->dirs.size(), 1u);  // counters stay
+  }
+  // The streak of the newest run survives: first seen at r0's time.
+  DetailQuery last;
+  last.run_id = "r4";
+  EXPECT_EQ(store_->ListDetails("d1", last)->rows[0].first_seen_time, 1000);
+  // By age: keep 1 s at now = 5003: r3 (committed 4002) goes too.
+  RetentionPolicy by_age{.keep_ms = 1000};
+  ASSERT_THAT(store_->PurgeDetails("d1", "t1", by_age, 5003, 100), IsOk());
+  EXPECT_TRUE(*store_->DetailsPurged("d1", "r3"));
+  EXPECT_FALSE(*store_->DetailsPurged("d1", "r4"));  // the newest stays
+}
+
 // SQLite specifics: migrations are recorded and reopening is a no-op.
 TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
   sms::testing::TempDir dir;
   std::string path = dir.Join("m.db");
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
-  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(*applied, ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 7));
   auto again = MigrateSqlite(path);
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->empty());
-  EXPECT_THAT(*SqliteSchemaVersions(path), ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(*SqliteSchemaVersions(path),
+              ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 7));
   EXPECT_THAT(OpenSqliteStore(path), IsOk());
 }
 

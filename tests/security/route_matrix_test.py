@@ -40,6 +40,7 @@ ROLES = ("admin", "operator", "viewer", "agent")
 READERS = {"admin", "operator", "viewer"}
 WRITERS = {"admin", "operator"}
 AGENTS = {"admin", "agent"}
+ADMINS = {"admin"}
 EVERYONE = set(ROLES)
 PUBLIC = "public"  # no credentials needed
 SUBJECT = "subject"  # the token named by X-Subject-Token is the credential
@@ -129,6 +130,21 @@ ROWS = {
         lambda t: (f"/v3/sources/{t.source}/command_result",
                    {"command_name": "CONSISTENCY_CHECK", "result": "success"},
                    {})),
+    # Issue 13: changes since the last run; webhooks (admin only).
+    ("GET", "/v3/tasks/{task_id}/consistency-result/changes"): (
+        READERS,
+        lambda t: (f"/v3/tasks/{t.task}/consistency-result/changes"
+                   f"?from={t.run}&to={t.run}", None, {})),
+    ("POST", "/v3/webhooks"): (
+        ADMINS, lambda t: ("/v3/webhooks", t.webhook_body(), {})),
+    ("GET", "/v3/webhooks"): (ADMINS, lambda t: ("/v3/webhooks", None, {})),
+    ("GET", "/v3/webhooks/{webhook_id}"): (
+        ADMINS, lambda t: (f"/v3/webhooks/{t.webhook}", None, {})),
+    ("DELETE", "/v3/webhooks/{webhook_id}"): (
+        ADMINS, lambda t: (f"/v3/webhooks/{t.fresh_webhook()}", None, {})),
+    ("GET", "/v3/webhooks/{webhook_id}/deliveries"): (
+        ADMINS,
+        lambda t: (f"/v3/webhooks/{t.webhook}/deliveries", None, {})),
 }
 
 # Routes whose path names an id of the tenant: another tenant's id must be
@@ -203,6 +219,18 @@ class Tenant:
                              self.tokens["agent"])
         assert status == 200, f"upload: {status} {out}"
         self.domain_id = self.env.domain_ids[self.name]
+        self.webhook = self.fresh_webhook()
+
+    def webhook_body(self):
+        # Port 9 (discard) on loopback: deliveries fail, nothing leaves.
+        return {"url": "http://127.0.0.1:9/hook", "events": ["run.finished"]}
+
+    def fresh_webhook(self):
+        status, out = self.env.client.json("POST", "/v3/webhooks",
+                                           self.webhook_body(),
+                                           self.tokens["admin"])
+        assert status == 201, f"create webhook: {status} {out}"
+        return out["id"]
 
     def login_body(self, role):
         return {"auth": {"identity": {"methods": ["password"], "password": {

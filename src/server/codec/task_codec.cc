@@ -1,13 +1,9 @@
 #include "server/codec/task_codec.h"
 
 #include "auth/crypto.h"
+#include "server/task_settings.h"
 
 namespace sms::server {
-namespace {
-
-constexpr int64_t kConnectedWindowMs = 60 * 1000;
-
-}  // namespace
 
 ApiResult<CreateTaskRequest> DecodeCreateTask(const json::object& body) {
   CreateTaskRequest r;
@@ -63,21 +59,89 @@ json::value EncodeTask(const storage::Task& t, const std::string& source_name) {
   return o;
 }
 
-json::value EncodeSource(const storage::Source& s, int64_t now) {
-  json::object o;
-  o["id"] = s.id;
-  o["name"] = s.name;
-  o["hostname"] = s.hostname;
-  o["ip"] = s.ip;
-  o["os_type"] = s.os_type;
-  o["os_version"] = s.os_version;
-  o["agent_version"] = s.agent_version;
-  o["add_date"] = s.created_at;
-  o["last_visit_time"] = s.last_seen_at;
-  o["connected"] =
-      s.last_seen_at > 0 && now - s.last_seen_at <= kConnectedWindowMs;
-  o["is_consistency_result_exist"] = s.has_results;
-  return o;
+json::value EncodeTask(const TaskView& v) {
+  return EncodeTask(v.task, v.source_name);
+}
+
+ApiResult<storage::TaskFilter> DecodeTaskListQuery(const QueryParams& q) {
+  storage::TaskFilter f;
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> state,
+                       QueryString(q, "state", 16));
+  if (state) {
+    SMS_RETURN_IF_ERROR(
+        CheckEnum(*state, "state", {"READY", "RUNNING", "ABORTING", "ABORT"}));
+    f.state = storage::ParseTaskState(*state);
+  }
+  SMS_ASSIGN_OR_RETURN(f.name, QueryString(q, "name", 255));
+  SMS_ASSIGN_OR_RETURN(f.id, QueryString(q, "id", 36));
+  SMS_ASSIGN_OR_RETURN(f.source_id, QueryString(q, "source_server_id", 36));
+  SMS_ASSIGN_OR_RETURN(Paging paging, DecodePaging(q));
+  f.limit = paging.limit;
+  f.offset = paging.offset;
+  return f;
+}
+
+json::value EncodeTaskList(const storage::Page<TaskView>& page) {
+  json::array tasks;
+  for (const TaskView& v : page.items) tasks.push_back(EncodeTask(v));
+  return json::object{{"count", page.count}, {"tasks", std::move(tasks)}};
+}
+
+ApiResult<std::vector<storage::ConfigEntry>> DecodeConfigurations(
+    const json::object& body) {
+  SMS_ASSIGN_OR_RETURN(
+      const json::array* list,
+      ReqArray(body, "configurations", "configurations", 1, 20));
+  std::vector<storage::ConfigEntry> entries;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string path = "configurations[" + std::to_string(i) + "]";
+    SMS_ASSIGN_OR_RETURN(const json::object* item, AsObject((*list)[i], path));
+    storage::ConfigEntry e;
+    SMS_ASSIGN_OR_RETURN(
+        e.key, ReqString(*item, "config_key", path + ".config_key", 1, 64));
+    SMS_ASSIGN_OR_RETURN(e.value, ReqString(*item, "config_value",
+                                            path + ".config_value", 0, 65536));
+    SMS_RETURN_IF_ERROR(CheckSetting(e.key, e.value, path + ".config_key",
+                                     path + ".config_value"));
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+ApiResult<std::optional<std::string>> DecodeConfigKeyQuery(
+    const QueryParams& q) {
+  return QueryString(q, "config_key", 64);
+}
+
+json::value EncodeConfigurations(
+    const std::vector<storage::ConfigEntry>& list) {
+  json::array out;
+  for (const auto& e : list) {
+    out.push_back(
+        json::object{{"config_key", e.key}, {"config_value", e.value}});
+  }
+  return json::object{{"configurations", std::move(out)}};
+}
+
+ApiResult<ActionRequest> DecodeAction(const json::object& body) {
+  ActionRequest r;
+  SMS_ASSIGN_OR_RETURN(r.operation,
+                       ReqString(body, "operation", "operation", 1, 64));
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> scope,
+                       OptString(body, "scope", "scope", 0, 32));
+  r.scope = scope.value_or("");
+  if (!r.scope.empty() && r.scope != "inconsistent") {
+    return Malformed("scope",
+                     "must be \"inconsistent\" (or absent for a full check)");
+  }
+  if (!r.scope.empty() && r.operation != "consistency_check")
+    return Malformed("scope", "only for the operation consistency_check");
+  return r;
+}
+
+json::value EncodeActionOutcome(const ActionOutcome& o) {
+  if (o.run_id.empty()) return json::object{};
+  return json::object{{"run_id", o.run_id}};
 }
 
 json::value EncodeCreated(const std::string& id) {

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "server/api_error.h"
+#include "server/codec/query.h"
 #include "server/json_fields.h"
 #include "storage/store.h"
 
@@ -29,12 +32,46 @@ struct CreateTaskRequest {
 [[nodiscard]] ApiResult<CreateTaskRequest> DecodeCreateTask(
     const json::object& body);
 
-// A task as the API shows it; `source_name` is its source's name ("" if
-// the source is gone).
-json::value EncodeTask(const storage::Task& t, const std::string& source_name);
+// A task with the name of its source ("" if the source is gone), as the
+// API shows it.
+struct TaskView {
+  storage::Task task;
+  std::string source_name;
+};
 
-// A source as the API shows it; `now` (epoch ms) decides "connected".
-json::value EncodeSource(const storage::Source& s, int64_t now);
+json::value EncodeTask(const storage::Task& t, const std::string& source_name);
+json::value EncodeTask(const TaskView& v);
+
+// GET /v3/tasks: the filters (state, name, id, source_server_id) and paging.
+[[nodiscard]] ApiResult<storage::TaskFilter> DecodeTaskListQuery(
+    const QueryParams& q);
+// -> {"count", "tasks"}
+json::value EncodeTaskList(const storage::Page<TaskView>& page);
+
+// POST /v3/tasks/{id}/configuration-setting: 1..20 settings, each checked
+// by the rules of task_settings.h ("configurations[2].config_value: ...").
+[[nodiscard]] ApiResult<std::vector<storage::ConfigEntry>> DecodeConfigurations(
+    const json::object& body);
+// GET .../configuration-setting?config_key=K: the one key asked for.
+[[nodiscard]] ApiResult<std::optional<std::string>> DecodeConfigKeyQuery(
+    const QueryParams& q);
+// -> {"configurations": [{"config_key", "config_value"}, ...]}
+json::value EncodeConfigurations(const std::vector<storage::ConfigEntry>& list);
+
+// POST /v3/tasks/{id}/action
+struct ActionRequest {
+  std::string operation;  // consistency_check | stop | skip (checked later)
+  // consistency_check only: "" checks the whole directories, "inconsistent"
+  // only the files the task's last successful run found not equal.
+  std::string scope;
+};
+[[nodiscard]] ApiResult<ActionRequest> DecodeAction(const json::object& body);
+
+struct ActionOutcome {
+  std::string run_id;  // the queued check's run; empty for stop and skip
+};
+// -> {"run_id"} for a queued check, {} otherwise.
+json::value EncodeActionOutcome(const ActionOutcome& o);
 
 // {"id": id}: the reply of a create.
 json::value EncodeCreated(const std::string& id);

@@ -15,7 +15,7 @@ namespace {
 constexpr char kRunColumnsOfR[] =
     "r.run_id, r.domain_id, r.task_id, r.started_time, r.finished_time,"
     " r.check_result, r.mode, r.hash_algorithm, r.error_msg, r.content_hash,"
-    " r.committed_at";
+    " r.committed_at, r.scope";
 
 }  // namespace
 
@@ -51,18 +51,22 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     // task (whose lock we do not hold) fails on the unique key:
     // kAlreadyExists, as above.
     std::vector<std::string> dir_check;
-    std::vector<int64_t> counters[8];
+    constexpr int kCounters = 11;
+    std::vector<int64_t> counters[kCounters];
     for (const DirResult& d : run.dirs) {
       dir_check.push_back(d.dir_check);
-      const int64_t values[8] = {d.num_total_files,
-                                 d.num_different_files,
-                                 d.num_target_miss_files,
-                                 d.num_target_more_files,
-                                 d.num_changed_files,
-                                 d.num_error_files,
-                                 d.num_metadata_different_files,
-                                 d.num_bytes_verified};
-      for (int i = 0; i < 8; ++i) counters[i].push_back(values[i]);
+      const int64_t values[kCounters] = {d.num_total_files,
+                                         d.num_different_files,
+                                         d.num_target_miss_files,
+                                         d.num_target_more_files,
+                                         d.num_changed_files,
+                                         d.num_error_files,
+                                         d.num_metadata_different_files,
+                                         d.num_bytes_verified,
+                                         d.num_corrupt_files,
+                                         d.num_cached_files,
+                                         d.num_bytes_read};
+      for (int i = 0; i < kCounters; ++i) counters[i].push_back(values[i]);
     }
     Params p;
     rows::RunValues(run, [&p](const auto& v) { p.Add(v); });
@@ -70,14 +74,15 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     for (const auto& v : counters) p.Add(IntArray(v));
     static const std::string kSql = rows::Sql(
         {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
-         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
          " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
          rows::kDirColumns,
          ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
-         " x.e, x.f, x.g, x.h FROM run, unnest($12::text[], $13::bigint[],"
+         " x.e, x.f, x.g, x.h, x.i, x.j, x.k FROM run, unnest($13::text[],"
          " $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[],"
-         " $18::bigint[], $19::bigint[], $20::bigint[]) WITH ORDINALITY"
-         " AS x (dir_check, a, b, c, d, e, f, g, h, ord)"});
+         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+         " $22::bigint[], $23::bigint[], $24::bigint[]) WITH ORDINALITY"
+         " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, ord)"});
     SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
   }
   if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
@@ -92,6 +97,8 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
                 " AND state IN ('pending', 'delivered')",
                 p));
   }
+  // Webhook events: in the outbox in the same transaction (webhooks.cc).
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(*c, run));
   SMS_RETURN_IF_ERROR(txn.Commit());
   return CommitOutcome::kCommitted;
 }
@@ -194,6 +201,26 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
         rows::Sql({"COPY file_details (run_id, seq, idx, ",
                    rows::kDetailColumns, ") FROM STDIN"});
     SMS_RETURN_IF_ERROR(c->CopyIn(kCopy.c_str(), data));
+    // How long each row has differed (issue 13.2): the first run of its
+    // streak, from the task's previous successful run of its directory.
+    {
+      Params p;
+      p.Add(chunk.domain_id).Add(chunk.task_id).Add(chunk.run_id);
+      p.Add(chunk.seq);
+      SMS_RETURN_IF_ERROR(c->Exec(
+          "UPDATE file_details f SET first_seen_run = coalesce("
+          " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
+          "   ELSE p.first_seen_run END FROM file_details p"
+          "  WHERE p.run_id = (SELECT r.run_id FROM runs r"
+          "    JOIN run_dirs d ON d.run_id = r.run_id"
+          "    WHERE r.domain_id = $1 AND r.task_id = $2"
+          "    AND r.check_result = 'success' AND d.dir_check = f.dir_check"
+          "    ORDER BY r.seq DESC LIMIT 1)"
+          "  AND p.dir_check = f.dir_check AND p.path = f.path"
+          "  AND p.path_b64 = f.path_b64), $3)"
+          " WHERE f.run_id = $3 AND f.seq = $4",
+          p));
+    }
     // The chunk's rows counted into the run's totals (same transaction).
     Params p;
     p.Add(chunk.run_id).Add(chunk.seq);
@@ -234,25 +261,33 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   // scan from the marker, like the first page.
   static const char* const kPage[4] = {
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json FROM file_details f"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
+      " r.started_time) FROM file_details f"
       " JOIN runs r ON r.run_id = f.run_id"
       " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
@@ -270,6 +305,7 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
     row.seq = r.Int(i, 0);
     row.idx = r.Int(i, 1);
     row.file = rows::ReadDetail(r.At(i), 2);
+    row.first_seen_time = r.Int(i, 9);
     page.rows.push_back(std::move(row));
   }
   SMS_RETURN_IF_ERROR(txn.Commit());
@@ -283,8 +319,8 @@ std::vector<Run> PostgresStore::RunsFromRows(const Rows& r) {
   for (int i = 0; i < r.size(); ++i) {
     if (runs.empty() || runs.back().run_id != r.Text(i, 0))
       runs.push_back(rows::ReadRun(r.At(i)));
-    if (!r.IsNull(i, 11))
-      runs.back().dirs.push_back(rows::ReadDir(r.At(i), 11));
+    if (!r.IsNull(i, rows::kRunColumnCount))
+      runs.back().dirs.push_back(rows::ReadDir(r.At(i), rows::kRunColumnCount));
   }
   return runs;
 }

@@ -127,6 +127,36 @@ class PostgresStore final : public Store {
   Result<DetailPage> ListDetails(const std::string& domain_id,
                                  const DetailQuery& dq) override;
 
+  // --- changes, webhooks, retention (changes.cc, webhooks.cc,
+  // retention.cc) ---
+  Result<std::vector<ChangeRow>> ListChanges(const std::string& domain_id,
+                                             const ChangeQuery& q) override;
+  Result<bool> DetailsPurged(const std::string& domain_id,
+                             const std::string& run_id) override;
+  Status CreateWebhook(const Webhook& w) override;
+  Result<std::vector<Webhook>> ListWebhooks(
+      const std::string& domain_id) override;
+  Result<Webhook> GetWebhook(const std::string& domain_id,
+                             const std::string& id) override;
+  Status DeleteWebhook(const std::string& domain_id,
+                       const std::string& id) override;
+  Result<std::vector<Delivery>> ClaimDeliveries(const std::string& owner,
+                                                int64_t now,
+                                                int64_t lease_until,
+                                                int limit) override;
+  Status RecordAttempt(const DeliveryAttempt& a) override;
+  Result<std::vector<AttemptRow>> ListAttempts(const std::string& domain_id,
+                                               const std::string& webhook_id,
+                                               int limit) override;
+  Result<std::vector<Delivery>> ListRunDeliveries(
+      const std::string& domain_id, const std::string& run_id) override;
+  Result<std::vector<TaskRef>> ListTasksWithDetails(const TaskRef& after,
+                                                    int limit) override;
+  Result<int64_t> PurgeDetails(const std::string& domain_id,
+                               const std::string& task_id,
+                               const RetentionPolicy& policy, int64_t now,
+                               int max_rows) override;
+
  private:
   // A pooled connection, returned to the pool (or dropped, if broken) on
   // destruction.
@@ -166,6 +196,9 @@ class PostgresStore final : public Store {
 
   // The task of this domain; with `lock`, also locks its row until the end
   // of the transaction (REQUIRES: inside Txn::Begin()).
+  // Writes the webhook deliveries of a run being committed (webhooks.cc).
+  static Status EnqueueRunEventsOn(Connection& c, const Run& run);
+
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);
 

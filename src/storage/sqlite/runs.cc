@@ -65,14 +65,14 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   {
     static const std::string kSql = std::string("INSERT INTO runs (") +
                                     rows::kRunColumns +
-                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
     SMS_PREPARE_(q, db, kSql.c_str());
     rows::RunValues(run, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
   }
   static const std::string kInsertDir =
       std::string("INSERT INTO run_dirs (run_id, idx, ") + rows::kDirColumns +
-      ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   int64_t idx = 0;
   for (const DirResult& d : run.dirs) {
     SMS_PREPARE_(q, db, kInsertDir.c_str());
@@ -91,6 +91,8 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
     q.Bind(run.committed_at).Bind(run.domain_id).Bind(run.run_id);
     SMS_RETURN_IF_ERROR(q.Exec());
   }
+  // Webhook events: in the outbox in the same transaction (webhooks.cc).
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run));
   return CommitOutcome::kCommitted;
 }
 
@@ -202,6 +204,27 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
       SMS_RETURN_IF_ERROR(ins.Exec());
     }
   }
+  // How long each row has differed (issue 13.2): the first run of its
+  // streak, from the task's previous successful run of its directory.
+  {
+    SMS_PREPARE_(q, c.db,
+                 "UPDATE file_details SET first_seen_run = coalesce("
+                 " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
+                 "   ELSE p.first_seen_run END FROM file_details p"
+                 "  WHERE p.run_id = (SELECT r.run_id FROM runs r"
+                 "    JOIN run_dirs d ON d.run_id = r.run_id"
+                 "    WHERE r.domain_id = ?1 AND r.task_id = ?2"
+                 "    AND r.check_result = 'success'"
+                 "    AND d.dir_check = file_details.dir_check"
+                 "    ORDER BY r.seq DESC LIMIT 1)"
+                 "  AND p.dir_check = file_details.dir_check"
+                 "  AND p.path = file_details.path"
+                 "  AND p.path_b64 = file_details.path_b64), ?3)"
+                 " WHERE run_id = ?3 AND seq = ?4");
+    q.Bind(chunk.domain_id).Bind(chunk.task_id).Bind(chunk.run_id);
+    q.Bind(chunk.seq);
+    SMS_RETURN_IF_ERROR(q.Exec());
+  }
   // The chunk's rows counted into the run's totals (same transaction).
   SMS_PREPARE_(count, c.db,
                "INSERT INTO detail_counts (run_id, dir_check, status, n)"
@@ -254,7 +277,9 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
   static const std::string kSql =
       std::string(
           "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64,"
-          " f.status, f.reason, f.source_json, f.target_json") +
+          " f.status, f.reason, f.source_json, f.target_json,"
+          " coalesce((SELECT fr.started_time FROM runs fr"
+          "  WHERE fr.run_id = f.first_seen_run), r.started_time)") +
       kWhere +
       " AND (f.seq > ?5 OR (f.seq = ?5 AND f.idx > ?6))"
       " ORDER BY f.seq, f.idx LIMIT ?7";
@@ -268,6 +293,7 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
     r.seq = q.Int(0);
     r.idx = q.Int(1);
     r.file = rows::ReadDetail(q, 2);
+    r.first_seen_time = q.Int(9);
     page.rows.push_back(std::move(r));
   }
   return page;

@@ -136,6 +136,36 @@ class SqliteStore final : public Store {
   Result<DetailPage> ListDetails(const std::string& domain_id,
                                  const DetailQuery& dq) override;
 
+  // --- changes, webhooks, retention (changes.cc, webhooks.cc,
+  // retention.cc) ---
+  Result<std::vector<ChangeRow>> ListChanges(const std::string& domain_id,
+                                             const ChangeQuery& q) override;
+  Result<bool> DetailsPurged(const std::string& domain_id,
+                             const std::string& run_id) override;
+  Status CreateWebhook(const Webhook& w) override;
+  Result<std::vector<Webhook>> ListWebhooks(
+      const std::string& domain_id) override;
+  Result<Webhook> GetWebhook(const std::string& domain_id,
+                             const std::string& id) override;
+  Status DeleteWebhook(const std::string& domain_id,
+                       const std::string& id) override;
+  Result<std::vector<Delivery>> ClaimDeliveries(const std::string& owner,
+                                                int64_t now,
+                                                int64_t lease_until,
+                                                int limit) override;
+  Status RecordAttempt(const DeliveryAttempt& a) override;
+  Result<std::vector<AttemptRow>> ListAttempts(const std::string& domain_id,
+                                               const std::string& webhook_id,
+                                               int limit) override;
+  Result<std::vector<Delivery>> ListRunDeliveries(
+      const std::string& domain_id, const std::string& run_id) override;
+  Result<std::vector<TaskRef>> ListTasksWithDetails(const TaskRef& after,
+                                                    int limit) override;
+  Result<int64_t> PurgeDetails(const std::string& domain_id,
+                               const std::string& task_id,
+                               const RetentionPolicy& policy, int64_t now,
+                               int max_rows) override;
+
  private:
   struct PendingCommit {
     const Run* run;
@@ -232,6 +262,9 @@ class SqliteStore final : public Store {
                                const std::string& current_run_id, int64_t now);
 
   static Status LoadDirs(sqlite3* db, Run* r);
+
+  // Writes the webhook deliveries of a run being committed (webhooks.cc).
+  static Status EnqueueRunEventsOn(sqlite3* db, const Run& run);
 
   std::vector<sqlite3*> all_;
   sqlite3* writer_ = nullptr;  // the group-commit writer (see constructor)

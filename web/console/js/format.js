@@ -71,7 +71,18 @@ export const ISSUE_KEYS = [
   ['num_changed_files', 'changed', 'Changed during check'],
   ['num_error_files', 'error', 'Errors'],
   ['num_metadata_different_files', 'metadata_different', 'Metadata differs'],
+  // Issue 12: a re-read disagreed with a hash cache whose metadata matched.
+  ['num_corrupt_files', 'corrupt', 'Corrupt (content changed, metadata did not)'],
 ];
+
+// What the hash caches saved (issue 12): not issues, shown beside them.
+export const CACHE_KEYS = ['num_cached_files', 'num_bytes_read'];
+
+// "Full" or "Inconsistent files only" (a re-check of a previous run's
+// differences).
+export function scopeLabel(run) {
+  return run && run.scope === 'inconsistent' ? 'Inconsistent files only' : 'Full';
+}
 
 export const STATUS_LABEL = Object.fromEntries(
   ISSUE_KEYS.map(([, status, label]) => [status, label]));
@@ -83,6 +94,7 @@ export function issueCount(dir) {
 export function runTotals(run) {
   const t = { num_total_files: 0, num_bytes_verified: 0 };
   for (const [key] of ISSUE_KEYS) t[key] = 0;
+  for (const key of CACHE_KEYS) t[key] = 0;
   for (const d of run.consistency_result || []) {
     for (const key of Object.keys(t)) t[key] += d[key] || 0;
   }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bytes, issueCount, runTotals, runVerdict, mode, duration, num,
+  bytes, issueCount, runTotals, runVerdict, mode, duration, num, scopeLabel,
 } from '../js/format.js';
 
 const dir = (over) => ({
@@ -38,4 +38,22 @@ test('numbers, sizes, modes and durations read well', () => {
   assert.equal(mode(0o100644), '0644');
   assert.equal(duration(0, 1000), '–');
   assert.equal(duration(1000, 126000), '2 min 5 s');
+});
+
+test('corrupt files are issues; cache savings are totals, not issues', () => {
+  const run = {
+    check_result: 'success',
+    consistency_result: [
+      dir({ num_cached_files: 7, num_bytes_read: 100 }),
+      dir({ num_corrupt_files: 1, num_cached_files: 2, num_bytes_read: 50 }),
+    ],
+  };
+  const t = runTotals(run);
+  assert.equal(t.num_corrupt_files, 1);
+  assert.equal(t.num_cached_files, 9);
+  assert.equal(t.num_bytes_read, 150);
+  assert.equal(issueCount(t), 1);
+  assert.equal(runVerdict(run), 'differences');
+  assert.equal(scopeLabel(run), 'Full');
+  assert.equal(scopeLabel({ scope: 'inconsistent' }), 'Inconsistent files only');
 });

@@ -3,7 +3,7 @@
 import { h, field, replace } from '../dom.js';
 import { api } from '../api.js';
 import {
-  num, bytes, dateTime, duration, mode, shortHash, issueCount, runTotals, runVerdict,
+  num, bytes, dateTime, duration, mode, shortHash, issueCount, runTotals, runVerdict, scopeLabel,
   ISSUE_KEYS, STATUS_LABEL,
 } from '../format.js';
 import { pageHeader, panel, verdictBadge, loading, emptyState, errorBox } from '../ui.js';
@@ -16,6 +16,7 @@ const SHORT = {
   changed: 'Changed',
   error: 'Errors',
   metadata_different: 'Metadata',
+  corrupt: 'Corrupt',
 };
 
 // mtime as sent by the agent: epoch ms (API.md §0); tolerate s and ns.
@@ -184,6 +185,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('div', {}, h('dt', {}, 'Started'), h('dd', {}, dateTime(run.started_time))),
       h('div', {}, h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_time, run.finished_time))),
       h('div', {}, h('dt', {}, 'Mode'), h('dd', {}, [run.mode, run.hash_algorithm].filter(Boolean).join(' · ') || '–')),
+      h('div', {}, h('dt', {}, 'Scope'), h('dd', { id: 'run-scope' }, scopeLabel(run))),
       h('div', {}, h('dt', {}, 'Run id'), h('dd', { class: 'mono small' }, run.run_id))),
     run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
     h('div', { class: 'stats stats-wide' },
@@ -193,7 +195,10 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
       stat('Changed during check', num(t.num_changed_files), t.num_changed_files ? 'warn' : 'good'),
       stat('Errors', num(t.num_error_files), t.num_error_files ? 'bad' : 'good'),
-      stat('Bytes verified', bytes(t.num_bytes_verified))),
+      stat('Corrupt', num(t.num_corrupt_files), t.num_corrupt_files ? 'bad' : 'good'),
+      stat('Bytes verified', bytes(t.num_bytes_verified)),
+      stat('Files from the hash cache', num(t.num_cached_files)),
+      stat('Bytes read', bytes(t.num_bytes_read))),
     panel(`Directories (${dirsSorted.length})`, h('div', {}, segmentLegend(), dirTable), { id: 'directories' }),
     panel('Files not equal', detailsView(taskId, run, state, setState), { id: 'details' }));
   if (query.dir || query.status) focusDetails();

@@ -3,7 +3,7 @@
 import { h, field, replace } from '../dom.js';
 import { api, canWrite, session } from '../api.js';
 import {
-  num, dateTime, ago, duration, runTotals, runVerdict, bytes,
+  num, dateTime, ago, duration, runTotals, runVerdict, bytes, scopeLabel,
 } from '../format.js';
 import {
   pageHeader, panel, verdictBadge, stateBadge, loading, emptyState, toast, errorBox,
@@ -92,15 +92,19 @@ function summaryCard(run, task) {
       stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
       stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
       stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
-      stat('Bytes verified', bytes(t.num_bytes_verified))));
+      stat('Corrupt', num(t.num_corrupt_files), t.num_corrupt_files ? 'bad' : 'good'),
+      stat('Bytes verified', bytes(t.num_bytes_verified)),
+      stat('Files from the hash cache', num(t.num_cached_files)),
+      stat('Bytes read', bytes(t.num_bytes_read))));
 }
 
 function runsTable(task, runs) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table', id: 'runs-table' },
     h('caption', { class: 'sr-only' }, 'Runs of this task, newest first'),
     h('thead', {}, h('tr', {},
-      ['Finished', 'Result', 'Mode', 'Duration', 'Files', 'Different', 'Missing', 'Extra', 'Changed', 'Errors']
-        .map((c, i) => h('th', { scope: 'col', class: i >= 4 ? 'num' : '' }, c)))),
+      ['Finished', 'Result', 'Mode', 'Scope', 'Duration', 'Files', 'Different', 'Missing', 'Extra', 'Changed', 'Errors',
+        'Corrupt', 'Cached', 'Read']
+        .map((c, i) => h('th', { scope: 'col', class: i >= 5 ? 'num' : '' }, c)))),
     h('tbody', {}, runs.map((r) => {
       const t = runTotals(r);
       const counted = (r.consistency_result || []).length > 0;
@@ -109,13 +113,17 @@ function runsTable(task, runs) {
         h('th', { scope: 'row' }, h('a', { href: `#/tasks/${task.id}/runs/${r.run_id}` }, dateTime(r.finished_time))),
         h('td', {}, verdictBadge(runVerdict(r))),
         h('td', {}, r.mode || '–'),
+        h('td', {}, scopeLabel(r)),
         h('td', {}, duration(r.started_time, r.finished_time)),
         n(t.num_total_files, ''),
         n(t.num_different_files, 'bad'),
         n(t.num_target_miss_files, 'bad'),
         n(t.num_target_more_files, 'warn'),
         n(t.num_changed_files, 'warn'),
-        n(t.num_error_files, 'bad'));
+        n(t.num_error_files, 'bad'),
+        n(t.num_corrupt_files, 'bad'),
+        n(t.num_cached_files, ''),
+        h('td', { class: 'num' }, counted ? bytes(t.num_bytes_read) : '–'));
     }))));
 }
 

@@ -1,0 +1,198 @@
+// Changes since the last run (issue 13.2) through ChangesService, and
+// retention (issue 13.5): the setting's grammar and the worker over a real
+// SQLite store.
+#include "server/changes_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "auth/crypto.h"
+#include "server/retention.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "testing/fake_clock.h"
+#include "testing/matchers.h"
+#include "testing/temp_dir.h"
+
+namespace sms::server {
+namespace {
+
+using ::sms::testing::IsOk;
+using ::testing::HasSubstr;
+
+class ChangesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = storage::OpenSqliteStore(dir_.Join("c.db"));
+    ASSERT_THAT(s, IsOk());
+    store_ = std::move(*s);
+    ASSERT_THAT(store_->CreateDomain({"d1", "acme", 1}), IsOk());
+    storage::Source src;
+    src.id = "s1";
+    src.domain_id = "d1";
+    src.name = "src";
+    src.hostname = "h";
+    ASSERT_THAT(store_->UpsertSource(src), IsOk());
+    storage::Task t;
+    t.id = task_;
+    t.domain_id = "d1";
+    t.name = "task";
+    t.source_id = "s1";
+    ASSERT_THAT(store_->CreateTask(t), IsOk());
+    tasks_ = std::make_unique<TaskService>(*store_, clock_);
+    changes_ = std::make_unique<ChangesService>(*store_, *tasks_);
+  }
+
+  std::string Commit(int64_t started, std::vector<std::string> dirs,
+                     std::vector<std::array<std::string, 3>> files,
+                     const std::string& result = "success") {
+    const std::string id = auth::NewUuid();
+    storage::DetailChunk c;
+    c.run_id = id;
+    c.domain_id = "d1";
+    c.task_id = task_;
+    c.content_hash = "h";
+    for (const auto& f : files)
+      c.files.push_back({f[0], f[1], "", f[2], "", "", ""});
+    if (!files.empty()) {
+      EXPECT_THAT(store_->StageDetails(c), IsOk());
+    }
+    storage::Run r;
+    r.run_id = id;
+    r.domain_id = "d1";
+    r.task_id = task_;
+    r.started_time = started;
+    r.check_result = result;
+    r.content_hash = "c" + id;
+    r.committed_at = started;
+    for (const auto& d : dirs)
+      r.dirs.push_back(
+          {d, 10, static_cast<int64_t>(files.size()), 0, 0, 0, 0, 0, 1});
+    EXPECT_THAT(store_->CommitRun(r), IsOk());
+    return id;
+  }
+
+  ApiResult<json::value> List(QueryParams q) {
+    return changes_->List(viewer_, task_, q);
+  }
+
+  sms::testing::TempDir dir_;
+  sms::testing::FakeClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<TaskService> tasks_;
+  std::unique_ptr<ChangesService> changes_;
+  const std::string task_ = auth::NewUuid();
+  const Identity viewer_{.domain_id = "d1", .role = Role::kViewer};
+};
+
+TEST_F(ChangesTest, DefaultsToTheLastTwoSuccessfulRunsOfOneScope) {
+  const std::string a = Commit(1000, {"/a"}, {{"/a", "p", "different"}});
+  Commit(1500, {"/a", "/b"}, {{"/b", "x", "different"}});  // other scope
+  Commit(1700, {}, {}, "failed");
+  const std::string b = Commit(
+      2000, {"/a"}, {{"/a", "p", "different"}, {"/a", "q", "target_miss"}});
+  auto out = List({});
+  ASSERT_TRUE(out) << out.error().message;
+  const json::object& o = out->as_object();
+  EXPECT_EQ(o.at("from_run_id").as_string(), a);
+  EXPECT_EQ(o.at("to_run_id").as_string(), b);
+  const json::array& files = o.at("files").as_array();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].at("change").as_string(), "persisting");
+  // The run of /a and /b at 1500 checked /a and found p equal: p's streak
+  // began again at 2000, though it persists from the run of the same scope.
+  EXPECT_EQ(files[0].at("first_seen_time").as_int64(), 2000);
+  EXPECT_EQ(files[1].at("change").as_string(), "new");
+  EXPECT_EQ(files[1].at("status").as_string(), "target_miss");
+  EXPECT_EQ(files[1].at("first_seen_time").as_int64(), 2000);
+  const json::array& dirs = o.at("directories").as_array();
+  ASSERT_EQ(dirs.size(), 1u);
+  EXPECT_EQ(dirs[0].at("num_different_files").at("change").as_int64(), 1);
+  EXPECT_FALSE(o.contains("next_marker"));
+}
+
+TEST_F(ChangesTest, PagesWithMarkersAndChecksTheQuery) {
+  std::vector<std::array<std::string, 3>> before, after;
+  for (int i = 0; i < 25; ++i) {
+    const std::string name = "dir/file " + std::to_string(100 + i);
+    if (i % 2) before.push_back({"/a", name, "different"});
+    if (i % 3) after.push_back({"/a", name, "different"});
+  }
+  const std::string a = Commit(1000, {"/a"}, before);
+  const std::string b = Commit(2000, {"/a"}, after);
+  std::vector<std::string> seen;
+  QueryParams q{{"limit", "4"}, {"from", a}, {"to", b}};
+  for (int page = 0; page < 20; ++page) {
+    auto out = List(q);
+    ASSERT_TRUE(out) << out.error().message;
+    for (const auto& f : out->as_object().at("files").as_array())
+      seen.push_back(std::string(f.at("path").as_string()));
+    if (!out->as_object().contains("next_marker")) break;
+    q["marker"] = std::string(out->as_object().at("next_marker").as_string());
+  }
+  // Every file in either run, once, in order.
+  std::set<std::string> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size());
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  int expected = 0;
+  for (int i = 0; i < 25; ++i) expected += (i % 2 || i % 3) ? 1 : 0;
+  EXPECT_EQ(static_cast<int>(seen.size()), expected);
+
+  EXPECT_THAT(List({{"change", "gone"}}).error().message, HasSubstr("change"));
+  EXPECT_THAT(List({{"marker", "!!"}}).error().message, HasSubstr("marker"));
+  EXPECT_THAT(List({{"from", "nope"}}).error().message, HasSubstr("from"));
+  EXPECT_EQ(List({{"from", auth::NewUuid()}, {"to", b}}).error().code,
+            ApiCode::kNotFound);
+}
+
+TEST_F(ChangesTest, APurgedRunIsNamedNotEmpty) {
+  Commit(1000, {"/a"}, {{"/a", "p", "different"}});
+  Commit(2000, {"/a"}, {{"/a", "p", "different"}});
+  Commit(3000, {"/a"}, {{"/a", "p", "different"}});
+  RetentionWorker w(
+      *store_, clock_,
+      {.default_policy = {.keep_runs = 1}, .batch_rows = 1, .pause_ms = 0},
+      [](const std::string&) {});
+  EXPECT_EQ(w.RunOnce(), 2);
+  auto out = List({});
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, ApiCode::kBadState);
+  EXPECT_THAT(out.error().message, HasSubstr("CONSISTENCY_RETENTION"));
+}
+
+TEST_F(ChangesTest, ATaskSettingOverridesTheServerDefault) {
+  for (int i = 0; i < 4; ++i)
+    Commit(1000 * (i + 1), {"/a"}, {{"/a", "p", "different"}});
+  ASSERT_THAT(store_->PutTaskConfigs("d1", task_,
+                                     {{"CONSISTENCY_RETENTION", "runs=3"}}),
+              IsOk());
+  RetentionWorker w(*store_, clock_, {.default_policy = {.keep_runs = 1}},
+                    [](const std::string&) {});
+  EXPECT_EQ(w.RunOnce(), 1);  // only the oldest of four
+  EXPECT_EQ(w.RunOnce(), 0);
+}
+
+TEST(RetentionTest, ParsesTheSetting) {
+  auto both = ParseRetention("runs=10, days=30");
+  ASSERT_THAT(both, IsOk());
+  EXPECT_EQ(both->keep_runs, 10);
+  EXPECT_EQ(both->keep_ms, int64_t{30} * 24 * 3600 * 1000);
+  auto none = ParseRetention("");
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->keep_runs, 0);
+  EXPECT_EQ(none->keep_ms, 0);
+  for (const char* bad :
+       {"10", "runs=0", "days=x", "runs=-1", "weeks=2", "runs=100001"}) {
+    auto r = ParseRetention(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sms::server

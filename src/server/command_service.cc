@@ -1,0 +1,89 @@
+#include "server/command_service.h"
+
+namespace sms::server {
+
+using storage::CommandName;
+using storage::CommandState;
+using storage::TaskEvent;
+using storage::TaskState;
+namespace {
+
+constexpr char kSourceNotFound[] = "The source server does not exist.";
+
+// A compare-and-set transition that lost to a concurrent one (the run was
+// committed first, the task was deleted) is what we want, not an error.
+ApiStatus IgnoreLostRace(core::Status s) {
+  if (!s && s.error().code != core::ErrorCode::kFailedPrecondition &&
+      s.error().code != core::ErrorCode::kNotFound)
+    return StoreFail(s.error(), "");
+  return {};
+}
+
+}  // namespace
+
+CommandService::CommandService(storage::Store& store, core::Clock& clock)
+    : store_(store), clock_(clock) {}
+
+ApiResult<storage::Source> CommandService::LoadOwnSource(
+    const Identity& who, const std::string& id) {
+  SMS_ASSIGN_OR_RETURN(
+      storage::Source s,
+      FromStore(store_.GetSource(who.domain_id, id), kSourceNotFound));
+  if (who.role == storage::Role::kAgent && s.owner_user_id != who.user_id) {
+    return ApiFail(ApiCode::kForbidden,
+                   "You do not have permission to perform action "
+                   "sms:server:command on a source registered by another "
+                   "agent.");
+  }
+  return s;
+}
+
+ApiResult<std::optional<storage::Command>> CommandService::PollCommand(
+    const Identity& who, const std::string& source_id) {
+  SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
+  SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
+  return FromStore(
+      store_.NextCommand(who.domain_id, source_id, clock_.NowEpochMillis()),
+      kSourceNotFound);
+}
+
+ApiStatus CommandService::CommandResult(const Identity& who,
+                                        const std::string& source_id,
+                                        const CommandResultRequest& req) {
+  SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
+  SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
+  auto cmd = store_.LatestDeliveredCommand(who.domain_id, source_id, req.name);
+  if (!cmd) {
+    if (cmd.error().code == core::ErrorCode::kNotFound)
+      return ApiFail(ApiCode::kBadState,
+                     "command_name: no delivered " +
+                         std::string(storage::ToText(req.name)) +
+                         " command is waiting for a result");
+    return StoreFail(cmd.error(), "");
+  }
+  const int64_t now = clock_.NowEpochMillis();
+  SMS_RETURN_IF_ERROR(FromStore(
+      store_.FinishCommand(who.domain_id, cmd->id, CommandState::kDone,
+                           req.success ? "success" : "fail", req.result_detail,
+                           now),
+      ""));
+  // Move the task on.
+  if (req.name == CommandName::kStop) {
+    return IgnoreLostRace(store_.UpdateTaskState(
+        who.domain_id, cmd->task_id, TaskState::kAborting,
+        *NextTaskState(TaskState::kAborting, TaskEvent::kStopAcknowledged),
+        cmd->run_id, now));
+  }
+  if (!req.success) {
+    auto task = store_.GetTask(who.domain_id, cmd->task_id);
+    if (task && task->current_run_id == cmd->run_id) {
+      return IgnoreLostRace(store_.UpdateTaskState(
+          who.domain_id, cmd->task_id, TaskState::kRunning,
+          *NextTaskState(TaskState::kRunning, TaskEvent::kCheckFailed),
+          cmd->run_id, now));
+    }
+  }
+  return {};
+}
+
+}  // namespace sms::server

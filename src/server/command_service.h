@@ -1,0 +1,47 @@
+// CommandService: the agent's command loop (spec/API.md §4). An agent polls
+// GET /v3/sources/{id}/command (which is also its heartbeat) and is handed
+// each queued command once; it reports the outcome with POST
+// .../command_result, which moves the task on (kTaskTransitions). Only the
+// agent that registered a source may poll it. Pure logic over a Store; no
+// HTTP, no JSON.
+// Thread-safety: safe for concurrent use.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "server/api_error.h"
+#include "server/codec/source_codec.h"
+#include "server/identity.h"
+#include "storage/store.h"
+
+namespace sms::server {
+
+class CommandService final {
+ public:
+  CommandService(storage::Store& store, core::Clock& clock);
+  CommandService(const CommandService&) = delete;
+  CommandService& operator=(const CommandService&) = delete;
+
+  // Records the heartbeat and hands over the oldest pending command of the
+  // source (now delivered), or nullopt when none is queued.
+  [[nodiscard]] ApiResult<std::optional<storage::Command>> PollCommand(
+      const Identity& who, const std::string& source_id);
+  // Finishes the latest delivered command of that name (409 SMS.2002 when
+  // none waits for a result). A STOP's result ends the check (ABORT); a
+  // failed CONSISTENCY_CHECK of the task's current run returns it to READY.
+  [[nodiscard]] ApiStatus CommandResult(const Identity& who,
+                                        const std::string& source_id,
+                                        const CommandResultRequest& req);
+
+ private:
+  // The source, which an agent may use only if it registered it.
+  ApiResult<storage::Source> LoadOwnSource(const Identity& who,
+                                           const std::string& id);
+
+  storage::Store& store_;
+  core::Clock& clock_;
+};
+
+}  // namespace sms::server

@@ -1,0 +1,143 @@
+// ExportService without HTTP or JSON: which rows an export collects for
+// tasks, sources and names, and the renderers' output, over a real SQLite
+// store (service_fixture.h).
+#include "server/export_service.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "server/result_service.h"
+#include "server/service_fixture.h"
+#include "server/task_service.h"
+
+namespace sms::server {
+namespace {
+
+using storage::Role;
+
+class ExportServiceTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    tasks_ = std::make_unique<TaskService>(*store_, clock_);
+    results_ = std::make_unique<ResultService>(*store_, clock_, *tasks_);
+    exports_ = std::make_unique<ExportService>(*store_, *tasks_);
+  }
+
+  std::string NewTask(const std::string& name) {
+    CreateTaskRequest r;
+    r.name = name;
+    r.os_type = "LINUX";
+    r.source_id = kSourceId;
+    r.target_name = "t";
+    auto t = tasks_->CreateTask(As(Role::kOperator), r);
+    EXPECT_THAT(t, ApiOk());
+    return t->id;
+  }
+
+  void UploadRun(const std::string& task_id, int dirs, int64_t finished) {
+    ResultUpload u;
+    u.finished_time = finished;
+    u.content_hash = "h" + std::to_string(finished);
+    for (int i = 0; i < dirs; ++i) {
+      storage::DirResult d;
+      d.dir_check = "/d" + std::to_string(i);
+      d.num_total_files = 10 + i;
+      u.dirs.push_back(d);
+    }
+    ASSERT_THAT(results_->Upload(As(Role::kAgent), task_id, u), ApiOk());
+  }
+
+  ApiResult<std::vector<ExportRow>> Collect(std::vector<ExportTarget> targets,
+                                            bool all_runs = false) {
+    return exports_->Collect(As(Role::kViewer),
+                             ExportRequest{std::move(targets), all_runs});
+  }
+
+  std::unique_ptr<TaskService> tasks_;
+  std::unique_ptr<ResultService> results_;
+  std::unique_ptr<ExportService> exports_;
+};
+
+TEST_F(ExportServiceTest, ATaskGivesOneRowPerDirectoryOfItsLatestRun) {
+  const std::string id = NewTask("nightly");
+  UploadRun(id, 1, 1000);
+  UploadRun(id, 2, 2000);
+  auto rows = Collect({{.task_id = id}});
+  ASSERT_THAT(rows, ApiOk());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].task_name, "nightly");
+  EXPECT_EQ((*rows)[0].source_name, "web01");
+  EXPECT_EQ((*rows)[0].finished_time, 2000);
+  EXPECT_EQ((*rows)[1].dir_check, "/d1");
+  EXPECT_EQ((*rows)[1].num_total_files, 11);
+  EXPECT_TRUE((*rows)[1].has_counters);
+
+  auto all = Collect({{.task_id = id}}, /*all_runs=*/true);
+  ASSERT_THAT(all, ApiOk());
+  EXPECT_EQ(all->size(), 3u);
+}
+
+TEST_F(ExportServiceTest, MissingTasksAndSourcesAreRowsNotErrors) {
+  const std::string checked = NewTask("checked");
+  const std::string fresh = NewTask("fresh");
+  UploadRun(checked, 1, 1000);
+  auto rows = Collect({{.task_id = "0190a0b0-c0d0-7e0f-8a1b-2c3d4e5f6a7b"},
+                       {.source_name = "web01"},
+                       {.source_name = "nowhere"}});
+  ASSERT_THAT(rows, ApiOk());
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ((*rows)[0].check_result, "error: the task does not exist");
+  EXPECT_FALSE((*rows)[0].has_counters);
+  // Both tasks of the source, in the store's order; the unchecked one says so.
+  int no_result = 0;
+  for (int i : {1, 2}) no_result += (*rows)[i].check_result == "no_result";
+  EXPECT_EQ(no_result, 1);
+  EXPECT_EQ((*rows)[3].check_result, "error: the source does not exist");
+  EXPECT_EQ((*rows)[3].source_name, "nowhere");
+}
+
+TEST_F(ExportServiceTest, AnAgentMayNotExport) {
+  EXPECT_THAT(exports_->Collect(As(Role::kAgent), ExportRequest{}),
+              ApiFails(ApiCode::kForbidden, ""));
+}
+
+TEST(ExportCodecTest, EncodeExportPicksTheRendererAndFileName) {
+  ExportRow r;
+  r.task_id = "t1";
+  r.dir_check = "=cmd|' /C calc'!A0";
+  r.has_counters = true;
+  r.num_total_files = 7;
+  auto csv = EncodeExport({r}, ExportFormat::kCsv, "en-us");
+  ASSERT_THAT(csv, ApiOk());
+  EXPECT_EQ(csv->file_name, "consistency-results.csv");
+  EXPECT_NE(csv->body.find("'=cmd"), std::string::npos) << csv->body;
+  auto json = EncodeExport({r}, ExportFormat::kJson, "en-us");
+  ASSERT_THAT(json, ApiOk());
+  EXPECT_TRUE(json->file_name.empty());
+  EXPECT_EQ(json->content_type, "application/json");
+  auto xlsx = EncodeExport({r}, ExportFormat::kXlsx, "zh-cn");
+  ASSERT_THAT(xlsx, ApiOk());
+  EXPECT_EQ(xlsx->body.substr(0, 2), "PK");  // a zip container
+}
+
+TEST(ExportCodecTest, DecodeExportRequestNeedsOneWayToNameATask) {
+  QueryParams q{{"all_runs", "true"}};
+  auto ok = DecodeExportRequest(
+      json::parse(R"({"task_info":[{"source_name":"web01"}]})").as_object(), q);
+  ASSERT_THAT(ok, ApiOk());
+  EXPECT_TRUE(ok->all_runs);
+  ASSERT_EQ(ok->targets.size(), 1u);
+  EXPECT_EQ(ok->targets[0].source_name, "web01");
+  EXPECT_THAT(
+      DecodeExportRequest(json::parse(R"({"task_info":[{}]})").as_object(), {}),
+      ApiFails(ApiCode::kMissing, "task_info[0].task_id"));
+  EXPECT_THAT(
+      DecodeExportRequest(json::parse(R"({"task_info":[]})").as_object(), {}),
+      ApiFails(ApiCode::kMalformed, "task_info"));
+}
+
+}  // namespace
+}  // namespace sms::server

@@ -1,0 +1,136 @@
+#include "server/retention.h"
+
+#include <charconv>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "server/json_fields.h"
+
+namespace sms::server {
+namespace {
+
+core::Result<int64_t> WholeNumber(std::string_view part, std::string_view v,
+                                  int64_t max, const char* unit) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > max)
+    return core::Fail(core::InvalidArgument(
+        std::string(part) + ": expected a whole number of " + unit +
+        " from 1 to " + std::to_string(max)));
+  return n;
+}
+
+}  // namespace
+
+core::Result<storage::RetentionPolicy> ParseRetention(std::string_view text) {
+  storage::RetentionPolicy p;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view part = text.substr(start, end - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    start = end + 1;
+    if (part.empty()) continue;
+    const size_t eq = part.find('=');
+    const std::string_view key = part.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? "" : part.substr(eq + 1);
+    if (key == "runs") {
+      SMS_ASSIGN_OR_RETURN(int64_t n, WholeNumber(part, value, 100000, "runs"));
+      p.keep_runs = static_cast<int>(n);
+    } else if (key == "days") {
+      SMS_ASSIGN_OR_RETURN(int64_t n, WholeNumber(part, value, 36500, "days"));
+      p.keep_ms = n * 24 * 3600 * 1000;
+    } else {
+      return core::Fail(core::InvalidArgument(
+          std::string(part) +
+          ": expected runs=N and/or days=D, e.g. \"runs=10,days=30\""));
+    }
+  }
+  return p;
+}
+
+RetentionWorker::RetentionWorker(storage::Store& store, core::Clock& clock,
+                                 RetentionOptions options,
+                                 std::function<void(const std::string&)> log)
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      log_(std::move(log)) {}
+
+RetentionWorker::~RetentionWorker() { Stop(); }
+
+int64_t RetentionWorker::RunOnce() {
+  int64_t deleted = 0;
+  storage::TaskRef after;
+  while (true) {
+    auto tasks = store_.ListTasksWithDetails(after, 100);
+    if (!tasks) {
+      log_(ToJson(json::object{{"level", "warn"},
+                               {"msg", "retention: listing tasks failed"},
+                               {"error", tasks.error().ToString()}}));
+      return deleted;
+    }
+    if (tasks->empty()) return deleted;
+    after = tasks->back();
+    for (const storage::TaskRef& t : *tasks) {
+      storage::RetentionPolicy policy = options_.default_policy;
+      auto configs = store_.GetTaskConfigs(t.domain_id, t.task_id);
+      if (configs) {
+        for (const auto& e : *configs) {
+          if (e.key != "CONSISTENCY_RETENTION") continue;
+          if (auto p = ParseRetention(e.value)) policy = *p;
+        }
+      }
+      while (true) {
+        auto n =
+            store_.PurgeDetails(t.domain_id, t.task_id, policy,
+                                clock_.NowEpochMillis(), options_.batch_rows);
+        if (!n) {
+          log_(ToJson(json::object{{"level", "warn"},
+                                   {"msg", "retention: purge failed"},
+                                   {"task_id", t.task_id},
+                                   {"error", n.error().ToString()}}));
+          break;
+        }
+        deleted += *n;
+        if (*n == 0) break;
+        if (Sleep(options_.pause_ms)) return deleted;
+      }
+    }
+  }
+}
+
+bool RetentionWorker::Sleep(int64_t ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
+  return stop_;
+}
+
+void RetentionWorker::Start() {
+  thread_ = std::jthread([this](std::stop_token st) {
+    while (!st.stop_requested()) {
+      const int64_t n = RunOnce();
+      if (n > 0) {
+        log_(ToJson(json::object{{"level", "info"},
+                                 {"msg", "retention: details deleted"},
+                                 {"rows", n}}));
+      }
+      if (Sleep(options_.interval_ms)) break;
+    }
+  });
+}
+
+void RetentionWorker::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace sms::server

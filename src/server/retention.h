@@ -1,0 +1,72 @@
+// Retention of file-level details (issue 13.5): the CONSISTENCY_RETENTION
+// setting and the background worker that applies it.
+//
+// CONSISTENCY_RETENTION = "runs=N", "days=D" or "runs=N,days=D": keep the
+// file details of the newest N runs of the task and of every run committed
+// in the last D days (a run kept by either rule is kept, as restic's
+// --keep-last/--keep-within); the newest run always keeps them, and the
+// per-directory counters of every run are never deleted. Empty: keep all.
+// A task's setting wins over the server's default (--retention-default, env
+// SMS_CONSISTENCY_RETENTION), which applies to every tenant.
+//
+// RetentionWorker walks the tasks with runs and deletes what their policy
+// does not keep in batches of `batch_rows`, each its own short transaction,
+// pausing between batches so uploads and commits go first.
+// Thread-safety: ParseRetention is pure; RetentionWorker's RunOnce may be
+// called from one thread at a time (Start runs it on its own thread).
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "storage/store.h"
+
+namespace sms::server {
+
+// Parses a CONSISTENCY_RETENTION value; the error names the part that is
+// wrong ("days=x: expected a whole number of days from 1 to 36500").
+[[nodiscard]] core::Result<storage::RetentionPolicy> ParseRetention(
+    std::string_view text);
+
+struct RetentionOptions {
+  storage::RetentionPolicy default_policy;  // for tasks without the setting
+  int batch_rows = 5000;
+  int64_t pause_ms = 20;        // between batches
+  int64_t interval_ms = 60000;  // between passes over every task
+};
+
+class RetentionWorker final {
+ public:
+  RetentionWorker(storage::Store& store, core::Clock& clock,
+                  RetentionOptions options,
+                  std::function<void(const std::string&)> log);
+  ~RetentionWorker();
+  RetentionWorker(const RetentionWorker&) = delete;
+  RetentionWorker& operator=(const RetentionWorker&) = delete;
+
+  // One pass over every task; returns the detail rows deleted.
+  int64_t RunOnce();
+  void Start();
+  void Stop();
+
+ private:
+  // True when Stop() was called.
+  bool Sleep(int64_t ms);
+
+  storage::Store& store_;
+  core::Clock& clock_;
+  const RetentionOptions options_;
+  const std::function<void(const std::string&)> log_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::jthread thread_;
+};
+
+}  // namespace sms::server
