@@ -200,8 +200,9 @@ TEST_F(WebhookDeliveryTest, EveryEventOnceAcrossADeadReplicaAndA500Spell) {
   EXPECT_EQ(ids, Expected());
   EXPECT_EQ(rx.bad_signatures(), 0);
   EXPECT_EQ(rx.requests(), 3 + 5);  // the 500s were retried
-  for (const auto& d : *store_->ListRunDeliveries("d1", "run1"))
-    EXPECT_EQ(d.state, "delivered");
+  auto deliveries = store_->ListRunDeliveries("d1", "run1");
+  ASSERT_THAT(deliveries, IsOk());
+  for (const auto& d : *deliveries) EXPECT_EQ(d.state, "delivered");
   auto log = store_->ListAttempts("d1", "w1", 100);
   ASSERT_THAT(log, IsOk());
   EXPECT_EQ(log->size(), 8u);
