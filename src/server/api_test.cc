@@ -1164,15 +1164,16 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
                 .Code(),
             "SMS.1002");
   // Nothing to re-check before a successful run.
-  Reply none = Call("POST", t + "/action",
-                    R"({"operation":"consistency_check","scope":"inconsistent"})",
-                    "acme/operator");
+  Reply none =
+      Call("POST", t + "/action",
+           R"({"operation":"consistency_check","scope":"inconsistent"})",
+           "acme/operator");
   EXPECT_EQ(none.Code(), "SMS.1004") << none.raw;
   EXPECT_NE(none.raw.find("no successful run"), std::string::npos) << none.raw;
 
   // A full check first: cache and push_agent from the settings, no scope.
-  Reply act = Call("POST", t + "/action", R"({"operation":"consistency_check"})",
-                   "acme/operator");
+  Reply act = Call("POST", t + "/action",
+                   R"({"operation":"consistency_check"})", "acme/operator");
   ASSERT_EQ(act.status, 200) << act.raw;
   const std::string base(act.body.at("run_id").as_string());
   Reply cmd = Call("GET", poll, "", "acme/agent");
@@ -1218,7 +1219,8 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
   EXPECT_EQ(runs[0].at("consistent"), true);
   EXPECT_FALSE(runs[1].as_object().contains("scope"));
   EXPECT_EQ(runs[1].at("consistent"), false);
-  const json::object& d = runs[1].at("consistency_result").as_array()[0].as_object();
+  const json::object& d =
+      runs[1].at("consistency_result").as_array()[0].as_object();
   EXPECT_EQ(d.at("num_corrupt_files"), 1);
   EXPECT_EQ(d.at("num_cached_files"), 7);
   EXPECT_EQ(d.at("num_bytes_read"), int64_t{6} << 32);
