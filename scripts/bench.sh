@@ -92,8 +92,13 @@ done
 
 # Peers of run_peers.sh: the content checkers, rsync's quick check, and the floors.
 DEFAULT_PEERS="walk_stat cat_p2 xxh3_p2 rsync_c rsync_quick rclone_check diff_rq hashdeep_build hashdeep_audit"
+# The names run_peers.sh knows (its cmd_for cases): a misspelt BENCH_PEERS entry is an error, not
+# a silently missing row.
+KNOWN_PEERS=" $(grep -oE '^    [a-z0-9_]+\)' "$KIT/run_peers.sh" | tr -d ' )' | tr '\n' ' ')"
 PEERS=()
 for p in ${BENCH_PEERS:-$DEFAULT_PEERS}; do
+  [[ "$KNOWN_PEERS" == *" $p "* ]] ||
+    die "unknown peer '$p' in BENCH_PEERS (run_peers.sh knows:$KNOWN_PEERS)"
   case "$p" in
     rclone*) tool=rclone ;; rsync*) tool=rsync ;; hashdeep*) tool=hashdeep ;; diff*) tool=diff ;;
     xxh*) tool=xxhsum ;; b3*) tool=b3sum ;; *) tool="" ;;
