@@ -1187,6 +1187,8 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
   dir["num_corrupt_files"] = 1;
   dir["num_cached_files"] = 7;
   dir["num_bytes_read"] = int64_t{6} << 32;
+  dir["num_target_cached_files"] = 9;
+  dir["num_target_bytes_read"] = int64_t{2} << 32;
   ASSERT_EQ(Call("POST", t + "/consistency-result", ToJson(full), "acme/agent")
                 .status,
             200);
@@ -1224,6 +1226,8 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
   EXPECT_EQ(d.at("num_corrupt_files"), 1);
   EXPECT_EQ(d.at("num_cached_files"), 7);
   EXPECT_EQ(d.at("num_bytes_read"), int64_t{6} << 32);
+  EXPECT_EQ(d.at("num_target_cached_files"), 9);
+  EXPECT_EQ(d.at("num_target_bytes_read"), int64_t{2} << 32);
 }
 
 }  // namespace

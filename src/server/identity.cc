@@ -22,6 +22,8 @@ std::string_view ActionName(Action a) {
       return "sms:task:uploadResult";
     case Action::kResultRead:
       return "sms:task:getResult";
+    case Action::kDetailsRead:
+      return "sms:task:getResultDetails";
   }
   return "sms:unknown";
 }
@@ -32,13 +34,14 @@ bool RoleAllows(Role role, Action a) {
       return true;
     case Role::kOperator:
       return a == Action::kTaskRead || a == Action::kTaskWrite ||
-             a == Action::kSourceRead || a == Action::kResultRead;
+             a == Action::kSourceRead || a == Action::kResultRead ||
+             a == Action::kDetailsRead;
     case Role::kViewer:
       return a == Action::kTaskRead || a == Action::kSourceRead ||
-             a == Action::kResultRead;
+             a == Action::kResultRead || a == Action::kDetailsRead;
     case Role::kAgent:
       return a == Action::kSourceRegister || a == Action::kAgentLoop ||
-             a == Action::kResultUpload;
+             a == Action::kResultUpload || a == Action::kDetailsRead;
   }
   return false;
 }

@@ -28,6 +28,10 @@ enum class Action {
   kAgentLoop,       // poll commands, report command results
   kResultUpload,    // upload results and details
   kResultRead,      // results, details, export
+  // The details of a run: every reader, and an agent for the tasks of the
+  // source it registered (a re-check of scope "inconsistent" pages the base
+  // run's details; the service checks the ownership).
+  kDetailsRead,
 };
 
 // The IAM-style action name, for 403 messages ("sms:task:create").

@@ -21,7 +21,8 @@ ApiResult<UploadOutcome> ResultService::Upload(const Identity& who,
                                                const ResultUpload& upload) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kResultUpload));
   SMS_ASSIGN_OR_RETURN(storage::Task task, tasks_.LoadTask(who, task_id));
-  SMS_RETURN_IF_ERROR(tasks_.CheckAgentOwnsTask(who, task));
+  SMS_RETURN_IF_ERROR(
+      tasks_.CheckAgentOwnsTask(who, task, Action::kResultUpload));
 
   const int64_t now = clock_.NowEpochMillis();
   const int64_t finished = upload.finished_time.value_or(now);
@@ -77,7 +78,8 @@ ApiResult<StagedDetails> ResultService::UploadDetails(
   chunk.task_id = task_id;
   chunk.created_at = clock_.NowEpochMillis();
   SMS_ASSIGN_OR_RETURN(storage::Task task, tasks_.LoadTask(who, task_id));
-  SMS_RETURN_IF_ERROR(tasks_.CheckAgentOwnsTask(who, task));
+  SMS_RETURN_IF_ERROR(
+      tasks_.CheckAgentOwnsTask(who, task, Action::kResultUpload));
   auto staged = store_.StageDetails(chunk);
   if (!staged) {
     if (staged.error().code == core::ErrorCode::kAlreadyExists)
@@ -100,8 +102,10 @@ ApiResult<StagedDetails> ResultService::UploadDetails(
 ApiResult<DetailListing> ResultService::ListDetails(const Identity& who,
                                                     const std::string& task_id,
                                                     const DetailListQuery& q) {
-  SMS_RETURN_IF_ERROR(Require(who, Action::kResultRead));
-  SMS_RETURN_IF_ERROR(tasks_.LoadTask(who, task_id));
+  SMS_RETURN_IF_ERROR(Require(who, Action::kDetailsRead));
+  SMS_ASSIGN_OR_RETURN(storage::Task task, tasks_.LoadTask(who, task_id));
+  SMS_RETURN_IF_ERROR(
+      tasks_.CheckAgentOwnsTask(who, task, Action::kDetailsRead));
   storage::DetailQuery dq{.dir_check = q.dir_check,
                           .status = q.status,
                           // One more tells whether a next page exists.

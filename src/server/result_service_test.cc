@@ -198,6 +198,24 @@ TEST_F(ResultServiceTest, DetailsAreStagedThenListedPageByPage) {
   EXPECT_EQ(different->total, 2);
 }
 
+TEST_F(ResultServiceTest, AnAgentReadsTheDetailsOfItsOwnSourcesTasksOnly) {
+  ASSERT_THAT(results_->UploadDetails(As(Role::kAgent), task_id_, Chunk(0, 2)),
+              ApiOk());
+  ASSERT_THAT(results_->Upload(As(Role::kAgent), task_id_, Upload(2, "h")),
+              ApiOk());
+  // A re-check of scope "inconsistent" pages the base run's details.
+  auto own = results_->ListDetails(As(Role::kAgent), task_id_, {});
+  ASSERT_THAT(own, ApiOk());
+  EXPECT_EQ(own->total, 2);
+  Identity stranger = As(Role::kAgent);
+  stranger.user_id = "agent-2";
+  EXPECT_THAT(results_->ListDetails(stranger, task_id_, {}),
+              ApiFails(ApiCode::kForbidden, "source is not yours"));
+  // The run list and exports stay for readers.
+  EXPECT_THAT(results_->Get(As(Role::kAgent), task_id_, 10),
+              ApiFails(ApiCode::kForbidden, "sms:task:getResult"));
+}
+
 TEST_F(ResultServiceTest, ARunIdOfAnotherTaskIsNotFound) {
   ASSERT_THAT(results_->Upload(As(Role::kAgent), task_id_, Upload(0, "h")),
               ApiOk());

@@ -232,7 +232,7 @@ std::vector<Api::Route> Api::MakeRoutes() {
       {.method = "GET",
        .pattern = "/v3/tasks/{task_id}/consistency-result/details",
        .read_only = true,
-       .action = Action::kResultRead,
+       .action = Action::kDetailsRead,
        .handler = [&results](Context& c) -> ApiResult<Reply> {
          SMS_ASSIGN_OR_RETURN(DetailListQuery q,
                               DecodeDetailListQuery(c.query));

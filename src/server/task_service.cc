@@ -35,16 +35,17 @@ ApiResult<storage::Task> TaskService::LoadTask(const Identity& who,
 }
 
 ApiStatus TaskService::CheckAgentOwnsTask(const Identity& who,
-                                          const storage::Task& task) {
+                                          const storage::Task& task,
+                                          Action action) {
   if (who.role != Role::kAgent) return {};
   auto src = store_.GetSource(who.domain_id, task.source_id);
   if (!src && src.error().code != core::ErrorCode::kNotFound)
     return StoreFail(src.error(), kSourceNotFound);
   if (!src || src->owner_user_id != who.user_id) {
     return ApiFail(ApiCode::kForbidden,
-                   "You do not have permission to perform action "
-                   "sms:task:uploadResult on a task whose source is not "
-                   "yours.");
+                   "You do not have permission to perform action " +
+                       std::string(ActionName(action)) +
+                       " on a task whose source is not yours.");
   }
   return {};
 }

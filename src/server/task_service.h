@@ -61,9 +61,10 @@ class TaskService final {
   [[nodiscard]] ApiResult<storage::Task> LoadTask(const Identity& who,
                                                   const std::string& id);
   // For an agent identity: the task's source must be the agent's own
-  // (403 SMS.9004 otherwise). Other roles pass.
+  // (403 SMS.9004 naming `action` otherwise). Other roles pass.
   [[nodiscard]] ApiStatus CheckAgentOwnsTask(const Identity& who,
-                                             const storage::Task& task);
+                                             const storage::Task& task,
+                                             Action action);
 
  private:
   ApiResult<ActionOutcome> QueueCheck(const Identity& who,

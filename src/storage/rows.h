@@ -67,7 +67,8 @@ inline constexpr char kDirColumns[] =
     "dir_check, num_total_files, num_different_files, num_target_miss_files,"
     " num_target_more_files, num_changed_files, num_error_files,"
     " num_metadata_different_files, num_bytes_verified, num_corrupt_files,"
-    " num_cached_files, num_bytes_read";
+    " num_cached_files, num_bytes_read, num_target_cached_files,"
+    " num_target_bytes_read";
 // file_details after its (run_id, seq, idx) key.
 inline constexpr char kDetailColumns[] =
     "dir_check, path, path_b64, status, reason, source_json, target_json";
@@ -268,7 +269,9 @@ DirResult ReadDir(const R& r, int c = 0) {
                    .num_bytes_verified = r.Int(c + 8),
                    .num_corrupt_files = r.Int(c + 9),
                    .num_cached_files = r.Int(c + 10),
-                   .num_bytes_read = r.Int(c + 11)};
+                   .num_bytes_read = r.Int(c + 11),
+                   .num_target_cached_files = r.Int(c + 12),
+                   .num_target_bytes_read = r.Int(c + 13)};
 }
 
 // The columns of kDirColumns.
@@ -279,6 +282,7 @@ void DirValues(const DirResult& d, F&& add) {
   add(d.num_changed_files), add(d.num_error_files);
   add(d.num_metadata_different_files), add(d.num_bytes_verified);
   add(d.num_corrupt_files), add(d.num_cached_files), add(d.num_bytes_read);
+  add(d.num_target_cached_files), add(d.num_target_bytes_read);
 }
 
 template <typename R>

@@ -159,6 +159,9 @@ struct DirResult {
   int64_t num_corrupt_files = 0;
   int64_t num_cached_files = 0;
   int64_t num_bytes_read = 0;
+  // The same two for the target side (its own hash cache).
+  int64_t num_target_cached_files = 0;
+  int64_t num_target_bytes_read = 0;
 };
 
 struct Run {

@@ -35,135 +35,20 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 SHARED = os.environ.get("SMS_SHARED_DIR", os.path.join(REPO, "..", "shared"))
 GEN = os.path.join(SHARED, "bench", "gen_tree.py")
 SSHD = os.path.join(REPO, "tests", "support", "sshd.sh")
-SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 AGENT_BIN = os.path.join(BUILD, "bin", "sms-agent")
 
 TMP = tempfile.mkdtemp(prefix="sms-agent-e2e.")
-sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-import harness  # noqa: E402
-from harness import (Client, ServerProcess, check, failed,  # noqa: E402
-                     free_port, print_summary, wait_for)
+sys.path.insert(0, HERE)
+from agent_loop import Agent, Loop  # noqa: E402
+from harness import (check, failed, free_port, print_summary,  # noqa: E402
+                     wait_for)
 
-
-class Server(ServerProcess):
-    def __init__(self):
-        self.db = f"sqlite:{TMP}/sms.db"
-        super().__init__(SERVER_BIN, ["--db", self.db], f"{TMP}/server.log")
-
-    def admin(self, *args, stdin=None):
-        return subprocess.run([SERVER_BIN, "admin", "--db", self.db, *args],
-                              input=stdin, capture_output=True, text=True,
-                              check=True).stdout.strip()
-
-
-SERVER = Server()
-CLIENT = Client(SERVER)
-
-
-def api(method, path, body=None, token=None, accept=None):
-    return CLIENT.request(method, path, body, token,
-                          {"Accept": accept} if accept else None)
-
-
-def api_json(method, path, body=None, token=None):
-    return CLIENT.json(method, path, body, token)
-
-
-def login(domain, user, password):
-    return CLIENT.login(domain, user, password)
-
-
-class Agent:
-    def __init__(self, name, ak, sk, source_root, ssh_state=None):
-        self.name = name
-        self.ak, self.sk = ak, sk
-        self.state = f"{TMP}/agent-{name}"
-        self.source_root = source_root
-        self.ssh_state = ssh_state
-        self.proc = None
-
-    def start(self):
-        os.makedirs(self.state, exist_ok=True)
-        conf = f"{self.state}/agent.conf"
-        with open(conf, "w") as f:
-            # Secrets through the file, as the README recommends.
-            f.write(f"server = {SERVER.url}\nak = {self.ak}\nsk = {self.sk}\n"
-                    f"state-dir = {self.state}\nname = {self.name}\n"
-                    f"poll-interval = 0.3\nsource-root = {self.source_root}\n"
-                    f"remote-agent = {AGENT_BIN}\n")
-            if self.ssh_state:
-                f.write(f"ssh-config = {self.ssh_state}/ssh_config\n")
-        log = open(f"{self.state}.log", "ab")
-        self.proc = subprocess.Popen([AGENT_BIN, "run", "--config", conf],
-                                     stdout=log, stderr=log)
-
-    def log(self):
-        with open(f"{self.state}.log", errors="replace") as f:
-            return f.read()
-
-    def kill9(self):
-        harness.kill9(self.proc)
-
-    def stop(self):
-        harness.stop(self.proc, timeout=30)
-
-
-def source_id(token, name):
-    def find():
-        _, body = api_json("GET", "/v3/sources?name=" + name, token=token)
-        for s in (body or {}).get("source_servers", []):
-            if s["name"] == name:
-                return s["id"]
-        return None
-    return wait_for(find, 20, 0.1)
-
-
-def new_task(token, src_id, name, verify_uri, config):
-    status, body = api_json("POST", "/v3/tasks", {
-        "name": name, "type": "MIGRATE_FILE", "os_type": "LINUX",
-        "source_server": {"id": src_id},
-        "target_server": {"name": "target", "ip": "127.0.0.1",
-                          "verify_uri": verify_uri}}, token)
-    assert status == 200, (status, body)
-    tid = body["id"]
-    confs = [{"config_key": k, "config_value": v} for k, v in config.items()]
-    status, body = api_json("POST", f"/v3/tasks/{tid}/configuration-setting",
-                            {"configurations": confs}, token)
-    assert status == 200, (status, body)
-    return tid
-
-
-def start_check(token, tid):
-    status, body = api_json("POST", f"/v3/tasks/{tid}/action",
-                            {"operation": "consistency_check"}, token)
-    assert status == 200, (status, body)
-    return body.get("run_id") if isinstance(body, dict) else None
-
-
-def runs(token, tid):
-    status, body = api_json("GET", f"/v3/tasks/{tid}/consistency-result",
-                            token=token)
-    return body.get("result_list", []) if status == 200 else []
-
-
-def wait_runs(token, tid, n=1, timeout=120):
-    return wait_for(lambda: (lambda r: r if len(r) >= n else None)(
-        runs(token, tid)), timeout, 0.2) or runs(token, tid)
-
-
-def all_details(token, tid, run_id):
-    files, marker, pages = [], None, 0
-    while True:
-        path = f"/v3/tasks/{tid}/consistency-result/details?run_id={run_id}&limit=50"
-        if marker:
-            path += "&marker=" + urllib.request.quote(marker)
-        status, body = api_json("GET", path, token=token)
-        assert status == 200, (status, body)
-        files += body["files"]
-        pages += 1
-        marker = body.get("next_marker")
-        if not marker:
-            return files, pages
+SERVER = Loop(BUILD, TMP)
+api, api_json, login = SERVER.api, SERVER.api_json, SERVER.login
+source_id, new_task, start_check = (SERVER.source_id, SERVER.new_task,
+                                    SERVER.start_check)
+runs, wait_runs, all_details = (SERVER.runs, SERVER.wait_runs,
+                                SERVER.all_details)
 
 
 def detail_path(f):
@@ -223,7 +108,7 @@ def main():
 
     data, truth = generate("tree", "--files", "3000", "--awkward",
                            "--symlinks", "4", "--empty-dirs", "3")
-    agent = Agent("src1", ak, sk, f"{data}/src", ssh_state)
+    agent = Agent(SERVER, "src1", ak, sk, f"{data}/src", ssh_state)
     agent.start()
     src = source_id(ops, "src1")
     check("agent registers its source", src is not None, agent.log()[-500:])

@@ -109,8 +109,9 @@ ROWS = {
         AGENTS,
         lambda t: (f"/v3/tasks/{t.task}/consistency-result/details",
                    details_body(str(uuid.uuid4())), {})),
+    # An agent pages the base run of a re-check (scope "inconsistent").
     ("GET", "/v3/tasks/{task_id}/consistency-result/details"): (
-        READERS,
+        EVERYONE,
         lambda t: (f"/v3/tasks/{t.task}/consistency-result/details"
                    f"?run_id={t.run}", None, {})),
     ("POST", "/v3/tasks/consistency-results/export"): (

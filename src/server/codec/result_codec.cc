@@ -66,6 +66,10 @@ ApiResult<storage::DirResult> DecodeDir(const json::value& v,
       {"num_corrupt_files", &d.num_corrupt_files, false, kMaxCounter, false},
       {"num_cached_files", &d.num_cached_files, false, kMaxCounter, false},
       {"num_bytes_read", &d.num_bytes_read, false, kMaxInt64, false},
+      {"num_target_cached_files", &d.num_target_cached_files, false,
+       kMaxCounter, false},
+      {"num_target_bytes_read", &d.num_target_bytes_read, false, kMaxInt64,
+       false},
   };
   (*canon)["dir_check"] = d.dir_check;
   for (const Counter& c : counters) {
@@ -92,6 +96,8 @@ json::value EncodeDir(const storage::DirResult& d) {
       {"num_corrupt_files", d.num_corrupt_files},
       {"num_cached_files", d.num_cached_files},
       {"num_bytes_read", d.num_bytes_read},
+      {"num_target_cached_files", d.num_target_cached_files},
+      {"num_target_bytes_read", d.num_target_bytes_read},
   };
 }
 

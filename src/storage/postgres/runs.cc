@@ -51,7 +51,7 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     // task (whose lock we do not hold) fails on the unique key:
     // kAlreadyExists, as above.
     std::vector<std::string> dir_check;
-    constexpr int kCounters = 11;
+    constexpr int kCounters = 13;
     std::vector<int64_t> counters[kCounters];
     for (const DirResult& d : run.dirs) {
       dir_check.push_back(d.dir_check);
@@ -65,7 +65,9 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
                                          d.num_bytes_verified,
                                          d.num_corrupt_files,
                                          d.num_cached_files,
-                                         d.num_bytes_read};
+                                         d.num_bytes_read,
+                                         d.num_target_cached_files,
+                                         d.num_target_bytes_read};
       for (int i = 0; i < kCounters; ++i) counters[i].push_back(values[i]);
     }
     Params p;
@@ -78,11 +80,12 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
          " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
          rows::kDirColumns,
          ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
-         " x.e, x.f, x.g, x.h, x.i, x.j, x.k FROM run, unnest($13::text[],"
-         " $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[],"
-         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
-         " $22::bigint[], $23::bigint[], $24::bigint[]) WITH ORDINALITY"
-         " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, ord)"});
+         " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
+         " unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[],"
+         " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],"
+         " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
+         " $25::bigint[], $26::bigint[]) WITH ORDINALITY"
+         " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, l, m, ord)"});
     SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
   }
   if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {

@@ -72,7 +72,7 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   }
   static const std::string kInsertDir =
       std::string("INSERT INTO run_dirs (run_id, idx, ") + rows::kDirColumns +
-      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   int64_t idx = 0;
   for (const DirResult& d : run.dirs) {
     SMS_PREPARE_(q, db, kInsertDir.c_str());

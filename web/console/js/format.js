@@ -76,7 +76,8 @@ export const ISSUE_KEYS = [
 ];
 
 // What the hash caches saved (issue 12): not issues, shown beside them.
-export const CACHE_KEYS = ['num_cached_files', 'num_bytes_read'];
+export const CACHE_KEYS = ['num_cached_files', 'num_bytes_read',
+  'num_target_cached_files', 'num_target_bytes_read'];
 
 // "Full" or "Inconsistent files only" (a re-check of a previous run's
 // differences).

@@ -198,7 +198,9 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       stat('Corrupt', num(t.num_corrupt_files), t.num_corrupt_files ? 'bad' : 'good'),
       stat('Bytes verified', bytes(t.num_bytes_verified)),
       stat('Files from the hash cache', num(t.num_cached_files)),
-      stat('Bytes read', bytes(t.num_bytes_read))),
+      stat('Bytes read', bytes(t.num_bytes_read)),
+      stat('Target files from its cache', num(t.num_target_cached_files)),
+      stat('Target bytes read', bytes(t.num_target_bytes_read))),
     panel(`Directories (${dirsSorted.length})`, h('div', {}, segmentLegend(), dirTable), { id: 'directories' }),
     panel('Files not equal', detailsView(taskId, run, state, setState), { id: 'details' }));
   if (query.dir || query.status) focusDetails();
