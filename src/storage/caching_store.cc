@@ -124,10 +124,6 @@ class CachingStoreImpl final : public CachingStore {
                                    const SourceFilter& f) override {
     return Inner()->ListSources(domain_id, f);
   }
-  Status TouchSource(const std::string& domain_id, const std::string& id,
-                     int64_t now) override {
-    return Pass(&Store::TouchSource, domain_id, id, now);
-  }
 
   // --- tasks ---
   Status CreateTask(const Task& t) override {

@@ -124,10 +124,9 @@ TEST_F(CachingStoreTest, EachWriteThatCanChangeAHeldRecordClearsIt) {
   }
 }
 
-TEST_F(CachingStoreTest, AHeartbeatOrAnEmptyPollKeepsWhatIsHeld) {
+TEST_F(CachingStoreTest, AnEmptyPollKeepsWhatIsHeld) {
   EXPECT_EQ(Runs(), 0u);
   ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
-  ASSERT_TRUE(cache_->TouchSource("d1", "s1", 10));
   auto polled = cache_->NextCommand("d1", "s1", 11);
   ASSERT_TRUE(polled);
   EXPECT_FALSE(polled->has_value());

@@ -398,9 +398,6 @@ class Store {
                                                  const std::string& id) = 0;
   [[nodiscard]] virtual Result<Page<Source>> ListSources(
       const std::string& domain_id, const SourceFilter& f) = 0;
-  [[nodiscard]] virtual Status TouchSource(const std::string& domain_id,
-                                           const std::string& id,
-                                           int64_t now) = 0;
 
   // --- Tasks ---
   [[nodiscard]] virtual Status CreateTask(const Task& t) = 0;

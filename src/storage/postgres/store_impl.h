@@ -75,8 +75,6 @@ class PostgresStore final : public Store {
                            const std::string& id) override;
   Result<Page<Source>> ListSources(const std::string& domain_id,
                                    const SourceFilter& f) override;
-  Status TouchSource(const std::string& domain_id, const std::string& id,
-                     int64_t now) override;
 
   // --- tasks ---
   Status CreateTask(const Task& t) override;

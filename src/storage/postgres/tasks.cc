@@ -67,18 +67,6 @@ Result<Page<Source>> PostgresStore::ListSources(const std::string& domain_id,
   return page;
 }
 
-Status PostgresStore::TouchSource(const std::string& domain_id,
-                                  const std::string& id, int64_t now) {
-  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
-  Params p;
-  p.Add(now).Add(domain_id).Add(id);
-  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("UPDATE sources SET last_seen_at = $1"
-                                       " WHERE domain_id = $2 AND id = $3",
-                                       p));
-  if (r.affected() == 0) return Fail(core::NotFound("source not found"));
-  return Ok();
-}
-
 // --- tasks ---
 Status PostgresStore::CreateTask(const Task& t) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());

@@ -84,22 +84,6 @@ Result<Page<Source>> SqliteStore::ListSources(const std::string& domain_id,
   return page;
 }
 
-Status SqliteStore::TouchSource(const std::string& domain_id,
-                                const std::string& id, int64_t now) {
-  Conn c(this);
-  UnsyncedCommits unsynced(c.db);  // a heartbeat: losing one is harmless
-  Txn txn(c.db, &write_mu_);       // queue on the mutex, not the busy loop
-  SMS_RETURN_IF_ERROR(txn.Begin(true));
-  SMS_PREPARE_(q, c.db,
-               "UPDATE sources SET last_seen_at = ? WHERE domain_id = ?"
-               " AND id = ?");
-  q.Bind(now).Bind(domain_id).Bind(id);
-  SMS_RETURN_IF_ERROR(q.Exec());
-  if (sqlite3_changes(c.db) == 0)
-    return Fail(core::NotFound("source not found"));
-  return txn.Commit();
-}
-
 // --- tasks ---
 Status SqliteStore::CreateTask(const Task& t) {
   Conn c(this);
