@@ -19,6 +19,18 @@ bool SameScope(const storage::Run& a, const storage::Run& b) {
   return x == y;
 }
 
+// Whether `r`, a successful run committed before `to`, is what `to` is
+// compared with by default. A re-check (scope inconsistent) checked the
+// differences of the task's newest successful run when it was queued: that
+// run, whatever its directories (TaskService::QueueCheck). A full check is
+// compared with the previous full check of the same directories: a re-check
+// lists only the files it checked again, so every other difference of `to`
+// would look new.
+bool IsBaseOf(const storage::Run& r, const storage::Run& to) {
+  if (to.scope == "inconsistent") return true;
+  return r.scope.empty() && SameScope(r, to);
+}
+
 // The counters of one directory in both runs.
 json::object DirChange(const std::string& dir, const storage::DirResult* from,
                        const storage::DirResult* to) {
@@ -38,6 +50,7 @@ json::object DirChange(const std::string& dir, const storage::DirResult* from,
   put("num_error_files", &storage::DirResult::num_error_files);
   put("num_metadata_different_files",
       &storage::DirResult::num_metadata_different_files);
+  put("num_corrupt_files", &storage::DirResult::num_corrupt_files);
   return o;
 }
 
@@ -133,7 +146,7 @@ ApiResult<json::value> ChangesService::List(const Identity& who,
         past_to = r.run_id == to->run_id;
         continue;
       }
-      if (!from && SameScope(r, *to)) {
+      if (!from && IsBaseOf(r, *to)) {
         from = r;
         break;
       }

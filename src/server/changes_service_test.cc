@@ -50,7 +50,8 @@ class ChangesTest : public ::testing::Test {
 
   std::string Commit(int64_t started, std::vector<std::string> dirs,
                      std::vector<std::array<std::string, 3>> files,
-                     const std::string& result = "success") {
+                     const std::string& result = "success",
+                     const std::string& scope = "") {
     const std::string id = auth::NewUuid();
     storage::DetailChunk c;
     c.run_id = id;
@@ -68,6 +69,7 @@ class ChangesTest : public ::testing::Test {
     r.task_id = task_;
     r.started_time = started;
     r.check_result = result;
+    r.scope = scope;
     r.content_hash = "c" + id;
     r.committed_at = started;
     for (const auto& d : dirs)
@@ -114,6 +116,34 @@ TEST_F(ChangesTest, DefaultsToTheLastTwoSuccessfulRunsOfOneScope) {
   ASSERT_EQ(dirs.size(), 1u);
   EXPECT_EQ(dirs[0].at("num_different_files").at("change").as_int64(), 1);
   EXPECT_FALSE(o.contains("next_marker"));
+}
+
+TEST_F(ChangesTest, AReCheckIsComparedWithTheRunItReChecked) {
+  const std::string full =
+      Commit(1000, {"/a", "/b"},
+             {{"/a", "p", "different"}, {"/b", "q", "target_miss"}});
+  // The re-check found p equal now (only /a had p, /b's q still misses).
+  const std::string recheck =
+      Commit(2000, {"/a", "/b"}, {{"/b", "q", "target_miss"}}, "success",
+             "inconsistent");
+  auto out = List({{"to", recheck}});
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(out->as_object().at("from_run_id").as_string(), full);
+  const json::array& files = out->as_object().at("files").as_array();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].at("change").as_string(), "resolved");
+  EXPECT_EQ(files[0].at("previous_status").as_string(), "different");
+  EXPECT_EQ(files[1].at("change").as_string(), "persisting");
+
+  // The next full check is compared with the full check, not the re-check
+  // (which listed only what it checked again).
+  const std::string next =
+      Commit(3000, {"/a", "/b"},
+             {{"/a", "r", "different"}, {"/b", "q", "target_miss"}});
+  auto latest = List({});
+  ASSERT_TRUE(latest) << latest.error().message;
+  EXPECT_EQ(latest->as_object().at("from_run_id").as_string(), full);
+  EXPECT_EQ(latest->as_object().at("to_run_id").as_string(), next);
 }
 
 TEST_F(ChangesTest, PagesWithMarkersAndChecksTheQuery) {

@@ -158,6 +158,10 @@ export const api = {
     `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result`, { query: { limit } }),
   details: (taskId, query) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result/details`, { query }),
+  // What changed between two runs (issue 13.2): query from, to, change,
+  // dir_check, limit, marker.
+  changes: (taskId, query) => request('GET',
+    `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result/changes`, { query }),
   getConfig: (taskId) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/configuration-setting`),
   setConfig: (taskId, configurations) => request('POST',

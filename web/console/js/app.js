@@ -9,6 +9,7 @@ import { renderSignIn } from './views/signin.js';
 import { renderTasks } from './views/tasks.js';
 import { renderTask } from './views/task.js';
 import { renderRun } from './views/run.js';
+import { renderChanges } from './views/changes.js';
 import { renderSources } from './views/sources.js';
 
 const main = document.getElementById('main');
@@ -92,6 +93,8 @@ async function route() {
       await renderTask(main, ctx, parts[1], query);
     } else if (section === 'tasks' && parts.length === 4 && parts[2] === 'runs') {
       await renderRun(main, ctx, parts[1], parts[3], query);
+    } else if (section === 'tasks' && parts.length === 5 && parts[2] === 'runs' && parts[4] === 'changes') {
+      await renderChanges(main, ctx, parts[1], parts[3], query);
     } else {
       throw new ApiError(404, '', 'No such page.');
     }
