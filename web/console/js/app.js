@@ -10,6 +10,7 @@ import { renderTasks } from './views/tasks.js';
 import { renderTask } from './views/task.js';
 import { renderRun } from './views/run.js';
 import { renderChanges } from './views/changes.js';
+import { renderWebhooks, renderWebhook, canManageWebhooks } from './views/webhooks.js';
 import { renderSources } from './views/sources.js';
 
 const main = document.getElementById('main');
@@ -54,6 +55,8 @@ function updateTopbar(s, section) {
   const role = document.getElementById('who-role');
   role.textContent = s.role || 'no role';
   role.className = `role role-${s.role}`;
+  // Webhooks are the admin's (the API refuses other roles).
+  document.getElementById('nav-webhooks').hidden = !canManageWebhooks(s);
   for (const a of bar.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -77,7 +80,7 @@ async function route() {
   const section = parts[0] || 'tasks';
   updateTopbar(s, section);
   clear(main);
-  const titles = { signin: 'Sign in', tasks: 'Tasks', sources: 'Sources' };
+  const titles = { signin: 'Sign in', tasks: 'Tasks', sources: 'Sources', webhooks: 'Webhooks' };
   document.title = `${titles[section] || 'Console'} · SMS Consistency`;
   try {
     if (section === 'signin') {
@@ -87,6 +90,10 @@ async function route() {
       await renderSignIn(main, ctx, query);
     } else if (section === 'sources') {
       await renderSources(main, ctx, query);
+    } else if (section === 'webhooks' && parts.length === 1) {
+      await renderWebhooks(main, ctx);
+    } else if (section === 'webhooks' && parts.length === 2) {
+      await renderWebhook(main, ctx, parts[1]);
     } else if (section === 'tasks' && parts.length === 1) {
       await renderTasks(main, ctx, query);
     } else if (section === 'tasks' && parts.length === 2) {

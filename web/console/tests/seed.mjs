@@ -212,3 +212,27 @@ export async function seedChanges(base, users) {
   }, [diff('c.txt', 'different', 3)]);
   return { task, runs: { full, next, check } };
 }
+
+// A task for the webhook tests (webhooks.test.mjs): hook-01 /srv, with no
+// run yet; upload(run) commits one through the agent and returns its id.
+export async function seedWebhookTask(base, users) {
+  const agent = await new Client(base).login(users.domain, ...users.agent);
+  const op = await new Client(base).login(users.domain, ...users.operator);
+  const source = (await agent.call('POST', '/v3/sources', {
+    name: 'hook-01', hostname: 'hook-01.example.internal', ip: '10.0.0.41', os_type: 'LINUX',
+    os_version: 'Debian 12', agent_version: '0.3.0',
+  })).body.id;
+  const task = (await op.call('POST', '/v3/tasks', {
+    name: 'hook-01 /srv', type: 'MIGRATE_FILE', os_type: 'LINUX', source_server: { id: source },
+    target_server: { name: 'hook-01-new', ip: '10.1.0.41', verify_uri: 'ssh://verify@hook-01-new:22/' },
+    is_need_consistency_check: true,
+  })).body.id;
+  const upload = (differences) => {
+    const now = Date.now();
+    return uploadRun(agent, task, {
+      check_result: 'success', started_time: now - 60000, finished_time: now, mode: 'hash',
+      consistency_result: [dir('/srv', 100, differences)],
+    });
+  };
+  return { task, upload };
+}
