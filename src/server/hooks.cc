@@ -2,34 +2,17 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "auth/crypto.h"
-#include "core/strings.h"
 
 namespace sms::server {
 
-core::Result<HooksSettings> HooksSettings::FromEnvironment() {
-  HooksSettings s;
-  if (const char* v = std::getenv("SMS_WEBHOOK_ALLOW"); v && *v) {
-    for (const std::string& e : core::SplitList(v))
-      s.webhook_allow.push_back(e);
-    auto parsed = webhook::AllowList::Parse(s.webhook_allow);
-    if (!parsed)
-      return core::Fail(core::InvalidArgument("SMS_WEBHOOK_ALLOW: " +
-                                              parsed.error().message));
-  }
-  if (const char* v = std::getenv("SMS_CONSISTENCY_RETENTION"); v) {
-    s.retention_default = v;
-    if (auto p = ParseRetention(v); !p)
-      return core::Fail(core::InvalidArgument("SMS_CONSISTENCY_RETENTION: " +
-                                              p.error().message));
-  }
-  if (const char* v = std::getenv("SMS_TEST_WEBHOOK_FAST"); v)
-    s.test_fast = std::string(v) == "1";
-  return s;
+HooksSettings HooksSettings::FromConfig(const ServerConfig& config) {
+  return HooksSettings{.webhook_allow = config.webhook_allow,
+                       .retention_default = config.consistency_retention,
+                       .test_fast = config.test_webhook_fast};
 }
 
 core::Result<std::unique_ptr<Hooks>> Hooks::Start(

@@ -101,10 +101,8 @@ int Serve(const ServerConfig& cfg) {
                 "to seal them"}}));
   }
   // Issue 13: changes, webhooks (delivery worker), retention (worker).
-  auto hooks_settings = server::HooksSettings::FromEnvironment();
-  if (!hooks_settings) return FailWith(hooks_settings.error().message);
   auto hooks = server::Hooks::Start(
-      **store, clock, tasks, *hooks_settings,
+      **store, clock, tasks, server::HooksSettings::FromConfig(cfg),
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   if (!hooks) return FailWith(hooks.error().ToString());
   server::ApiDeps deps{store->get(),
