@@ -1,5 +1,7 @@
 // WebhookService: a tenant's webhooks (issue 13.4), POST/GET/DELETE
-// /v3/webhooks and GET /v3/webhooks/{id}/deliveries, admin role only.
+// /v3/webhooks and GET /v3/webhooks/{id}/deliveries, admin role only, with
+// typed requests and answers (server/codec/webhook_codec.h writes the
+// JSON).
 // WebhookDispatcher: the background delivery of the outbox the store fills
 // when a run is committed (Store::ClaimDeliveries), signed, retried with
 // back-off and jitter for more than 24 hours, by one replica at a time per
@@ -14,13 +16,14 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "net/http_post.h"
 #include "server/api_error.h"
+#include "server/codec/webhook_codec.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
-#include "server/task_service.h"
 #include "storage/store.h"
 #include "webhook/webhook.h"
 
@@ -35,19 +38,21 @@ class WebhookService final {
   WebhookService(const WebhookService&) = delete;
   WebhookService& operator=(const WebhookService&) = delete;
 
-  // POST /v3/webhooks {"url", "events": [...], "secret"?}: 201 with the
-  // webhook and its secret (generated when not given; shown only here).
-  [[nodiscard]] ApiResult<json::value> Create(const Identity& who,
-                                              const json::object& body);
-  [[nodiscard]] ApiResult<json::value> List(const Identity& who);
-  [[nodiscard]] ApiResult<json::value> Show(const Identity& who,
-                                            const std::string& id);
-  [[nodiscard]] ApiResult<json::value> Delete(const Identity& who,
-                                              const std::string& id);
-  // GET /v3/webhooks/{id}/deliveries?limit=: the last attempts.
-  [[nodiscard]] ApiResult<json::value> Deliveries(const Identity& who,
-                                                  const std::string& id,
-                                                  const QueryParams& q);
+  // Stores a new webhook: an http(s) URL (an address literal must be in
+  // the allow-list), its events, its secret (generated when not given).
+  // Returns it with the secret, which no other call returns.
+  [[nodiscard]] ApiResult<CreatedWebhook> Create(
+      const Identity& who, const CreateWebhookRequest& req);
+  // The domain's webhooks, oldest first.
+  [[nodiscard]] ApiResult<std::vector<storage::Webhook>> List(
+      const Identity& who);
+  [[nodiscard]] ApiResult<storage::Webhook> Show(const Identity& who,
+                                                 const std::string& id);
+  // Deletes the webhook with its pending deliveries and their log.
+  [[nodiscard]] ApiStatus Delete(const Identity& who, const std::string& id);
+  // The webhook's last `limit` delivery attempts, newest first.
+  [[nodiscard]] ApiResult<std::vector<storage::AttemptRow>> Deliveries(
+      const Identity& who, const std::string& id, int limit);
 
  private:
   storage::Store& store_;
