@@ -9,10 +9,12 @@
 
 namespace sms::server {
 
-HooksSettings HooksSettings::FromConfig(const ServerConfig& config) {
+HooksSettings HooksSettings::FromConfig(const ServerConfig& config,
+                                        const auth::SecretBox* secrets) {
   return HooksSettings{.webhook_allow = config.webhook_allow,
                        .retention_default = config.consistency_retention,
-                       .test_fast = config.test_webhook_fast};
+                       .test_fast = config.test_webhook_fast,
+                       .secrets = secrets};
 }
 
 core::Result<std::unique_ptr<Hooks>> Hooks::Start(
@@ -25,11 +27,13 @@ core::Result<std::unique_ptr<Hooks>> Hooks::Start(
                        ParseRetention(settings.retention_default));
   std::unique_ptr<Hooks> h(new Hooks());
   h->changes_ = std::make_unique<ChangesService>(store, tasks);
-  h->webhooks_ = std::make_unique<WebhookService>(store, clock, allow);
+  h->webhooks_ =
+      std::make_unique<WebhookService>(store, clock, allow, settings.secrets);
   h->poster_ = net::NewHttpPoster({.allow = allow});
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   DispatcherOptions d;
+  d.secrets = settings.secrets;
   // Unique per process: a restarted server does not inherit its leases.
   d.owner = std::string(host) + ":" + std::to_string(getpid()) + ":" +
             auth::NewUuid().substr(0, 8);

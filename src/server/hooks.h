@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "net/http_post.h"
@@ -30,8 +31,12 @@ struct HooksSettings {
   std::vector<std::string> webhook_allow;
   std::string retention_default;
   bool test_fast = false;
-  // The settings of `config`.
-  static HooksSettings FromConfig(const ServerConfig& config);
+  // Seals new webhook secrets and opens sealed ones (null: kept in the
+  // clear); not owned, outlives the Hooks.
+  const auth::SecretBox* secrets = nullptr;
+  // The settings of `config`, with the server's secret key.
+  static HooksSettings FromConfig(const ServerConfig& config,
+                                  const auth::SecretBox* secrets);
 };
 
 class Hooks final {

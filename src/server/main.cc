@@ -96,13 +96,14 @@ int Serve(const ServerConfig& cfg) {
     log_sink.WriteNow(server::ToJson(
         object{{"level", "warn"},
                {"msg",
-                "new AK/SK secrets are stored in the clear: give every "
-                "replica the same --secret-key-file (openssl rand -hex 32) "
-                "to seal them"}}));
+                "new AK/SK and webhook secrets are stored in the clear: give "
+                "every replica the same --secret-key-file (openssl rand -hex "
+                "32) to seal them"}}));
   }
   // Issue 13: changes, webhooks (delivery worker), retention (worker).
   auto hooks = server::Hooks::Start(
-      **store, clock, tasks, server::HooksSettings::FromConfig(cfg),
+      **store, clock, tasks,
+      server::HooksSettings::FromConfig(cfg, *secrets ? &**secrets : nullptr),
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   if (!hooks) return FailWith(hooks.error().ToString());
   server::ApiDeps deps{store->get(),

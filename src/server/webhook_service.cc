@@ -50,7 +50,9 @@ ApiResult<CreatedWebhook> WebhookService::Create(
   out.secret = req.secret
                    ? *req.secret
                    : "whsec_" + auth::Base64UrlEncode(auth::RandomBytes(24));
-  w.secret = out.secret;
+  w.secret = secrets_ != nullptr
+                 ? secrets_->Seal(WebhookSecretContext(w.id), out.secret)
+                 : out.secret;
   w.created_at = clock_.NowEpochMillis();
   if (auto s = store_.CreateWebhook(w); !s) return StoreFail(s.error(), "");
   return out;
@@ -89,6 +91,10 @@ ApiResult<std::vector<storage::AttemptRow>> WebhookService::Deliveries(
   return std::move(*rows);
 }
 
+std::string WebhookSecretContext(const std::string& webhook_id) {
+  return "webhook " + webhook_id;
+}
+
 std::string DeliveryBody(const storage::Delivery& d) {
   return ToJson(json::object{{"type", d.type},
                              {"id", d.event_id},
@@ -124,15 +130,39 @@ int WebhookDispatcher::RunOnce() {
   return static_cast<int>(claimed->size());
 }
 
+core::Result<std::string> WebhookDispatcher::OpenSecret(
+    const storage::Delivery& d) const {
+  if (!auth::SecretBox::IsSealed(d.secret)) return d.secret;
+  const std::string fix =
+      " (--secret-key-file must name the key it was sealed with)";
+  if (options_.secrets == nullptr)
+    return core::Fail(core::FailedPrecondition(
+        "the webhook's secret is sealed and no secret key file is given" +
+        fix));
+  auto opened =
+      options_.secrets->Open(WebhookSecretContext(d.webhook_id), d.secret);
+  if (!opened)
+    return core::Fail(core::FailedPrecondition(
+        "the webhook's secret is sealed and " + opened.error().message + fix));
+  return opened;
+}
+
 void WebhookDispatcher::Attempt(const storage::Delivery& d) {
   const std::string body = DeliveryBody(d);
   const int64_t start = clock_.NowEpochMillis();
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"X-Sms-Signature", webhook::Sign(d.secret, start / 1000, body)},
-      {"Idempotency-Key", d.event_id},
-      {"X-Sms-Event", d.type},
-      {"X-Sms-Delivery", std::to_string(d.id)}};
-  auto posted = poster_.Post(d.url, headers, body);
+  // A secret that cannot be opened is the server's misconfiguration: the
+  // delivery is not sent unsigned; it is retried like a failed post.
+  auto secret = OpenSecret(d);
+  core::Result<net::PostResult> posted =
+      secret ? core::Result<net::PostResult>() : core::Fail(secret.error());
+  if (secret) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"X-Sms-Signature", webhook::Sign(*secret, start / 1000, body)},
+        {"Idempotency-Key", d.event_id},
+        {"X-Sms-Event", d.type},
+        {"X-Sms-Delivery", std::to_string(d.id)}};
+    posted = poster_.Post(d.url, headers, body);
+  }
   const int64_t end = clock_.NowEpochMillis();
   storage::DeliveryAttempt a;
   a.delivery_id = d.id;

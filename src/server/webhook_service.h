@@ -5,7 +5,10 @@
 // WebhookDispatcher: the background delivery of the outbox the store fills
 // when a run is committed (Store::ClaimDeliveries), signed, retried with
 // back-off and jitter for more than 24 hours, by one replica at a time per
-// delivery. docs/server.md "Webhooks" is the user's description.
+// delivery. Secrets are kept sealed at rest when the server has a secret
+// key (auth/secret_box.h, as SKs are; context "webhook " + id); one stored
+// in the clear by an older version keeps working. docs/server.md
+// "Webhooks" is the user's description.
 // Thread-safety: both are safe for concurrent use.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "core/clock.h"
 #include "net/http_post.h"
 #include "server/api_error.h"
@@ -32,9 +36,15 @@ namespace sms::server {
 class WebhookService final {
  public:
   // `allow`: the server's webhook_allow list (empty: any target).
+  // `secrets`: seals new secrets (null: stored in the clear); not owned,
+  // outlives this object.
   WebhookService(storage::Store& store, core::Clock& clock,
-                 webhook::AllowList allow)
-      : store_(store), clock_(clock), allow_(std::move(allow)) {}
+                 webhook::AllowList allow,
+                 const auth::SecretBox* secrets = nullptr)
+      : store_(store),
+        clock_(clock),
+        allow_(std::move(allow)),
+        secrets_(secrets) {}
   WebhookService(const WebhookService&) = delete;
   WebhookService& operator=(const WebhookService&) = delete;
 
@@ -58,7 +68,12 @@ class WebhookService final {
   storage::Store& store_;
   core::Clock& clock_;
   const webhook::AllowList allow_;
+  const auth::SecretBox* const secrets_;
 };
+
+// The authenticated context a webhook's secret is sealed under: a sealed
+// secret copied onto another webhook's row does not open.
+std::string WebhookSecretContext(const std::string& webhook_id);
 
 // The JSON body of a delivery: the same bytes on every attempt.
 std::string DeliveryBody(const storage::Delivery& d);
@@ -70,6 +85,9 @@ struct DispatcherOptions {
   int batch = 16;            // deliveries claimed at once
   // Retry delays are divided by this (tests only: SMS_TEST_WEBHOOK_FAST).
   int64_t delay_divisor = 1;
+  // Opens sealed secrets (null: none can be opened; a secret in the clear
+  // is used as it is). Not owned.
+  const auth::SecretBox* secrets = nullptr;
 };
 
 class WebhookDispatcher final {
@@ -92,6 +110,8 @@ class WebhookDispatcher final {
 
  private:
   void Attempt(const storage::Delivery& d);
+  // The delivery's secret in the clear, or why it cannot be had.
+  core::Result<std::string> OpenSecret(const storage::Delivery& d) const;
 
   storage::Store& store_;
   core::Clock& clock_;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "net/http_post.h"
 #include "server/codec/webhook_codec.h"
 #include "server/service_fixture.h"
@@ -271,6 +272,61 @@ TEST_F(WebhookDeliveryTest, ServiceChecksRoleUrlEventsAndAllowList) {
   EXPECT_THAT(svc.Delete(admin, (*list)[0].id), ApiOk());
   EXPECT_THAT(svc.Delete(admin, (*list)[0].id),
               ApiFails(ApiCode::kNotFound, "webhook not found"));
+}
+
+TEST_F(WebhookDeliveryTest, SecretsAreSealedAtRestAndOpenedToSign) {
+  const auth::SecretBox box(std::string(32, 'k'));
+  Receiver rx(clock_, 0);
+  WebhookService svc(*store_, clock_, webhook::AllowList(), &box);
+  auto made = svc.Create(As(Role::kAdmin), {.url = rx.url(),
+                                            .events = {"run.finished"},
+                                            .secret = std::string(kSecret)});
+  ASSERT_THAT(made, ApiOk());
+  EXPECT_EQ(made->secret, kSecret);  // the caller sees it once, in the clear
+  auto stored = store_->GetWebhook("d1", made->webhook.id);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_TRUE(auth::SecretBox::IsSealed(stored->secret));
+  EXPECT_EQ(stored->secret.find(kSecret), std::string::npos);
+  CommitRuns();  // three run.finished events
+
+  // Without the key nothing is sent, and the log says why.
+  auto poster = net::NewHttpPoster({});
+  WebhookDispatcher keyless(*store_, clock_, *poster,
+                            {.owner = "keyless", .batch = 8},
+                            [](const std::string&) {});
+  EXPECT_EQ(keyless.RunOnce(), 3);
+  EXPECT_EQ(rx.requests(), 0);
+  auto log = store_->ListAttempts("d1", made->webhook.id, 10);
+  ASSERT_THAT(log, IsOk());
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_THAT((*log)[0].error, ::testing::HasSubstr("--secret-key-file"));
+  EXPECT_EQ((*log)[0].state, "pending");
+
+  // With it, each delivery is signed with the secret in the clear.
+  WebhookDispatcher keyed(*store_, clock_, *poster,
+                          {.owner = "keyed", .batch = 8, .secrets = &box},
+                          [](const std::string&) {});
+  for (int round = 0; round < 20 && rx.accepted().size() < 3; ++round) {
+    clock_.Advance(std::chrono::minutes(7));
+    keyed.RunOnce();
+  }
+  EXPECT_EQ(rx.accepted().size(), 3u);
+  EXPECT_EQ(rx.bad_signatures(), 0);
+}
+
+TEST_F(WebhookDeliveryTest, ASecretStoredInTheClearStillSigns) {
+  // A webhook made before secrets were sealed (or without a key).
+  const auth::SecretBox box(std::string(32, 'k'));
+  Receiver rx(clock_, 0);
+  AddWebhook(rx.url());
+  CommitRuns();
+  auto poster = net::NewHttpPoster({});
+  WebhookDispatcher keyed(*store_, clock_, *poster,
+                          {.owner = "keyed", .batch = 8, .secrets = &box},
+                          [](const std::string&) {});
+  EXPECT_EQ(keyed.RunOnce(), 5);
+  EXPECT_EQ(rx.accepted().size(), Expected().size());
+  EXPECT_EQ(rx.bad_signatures(), 0);
 }
 
 TEST(WebhookCodecTest, DecodesACreateRequestNamingEachBadField) {
