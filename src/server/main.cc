@@ -180,13 +180,15 @@ cli::DocExtras ManualExtras() {
        "JSON file of --config (serve and admin read the same file), the "
        "built-in default. The file's keys: listen, db, tls_cert, tls_key, "
        "io_threads, token_ttl_hours, public_metrics, pbkdf2_iterations, "
-       "console_dir, db_pool_size, secret_key_file; unknown keys are "
-       "refused, naming the file and the key. For example:\n\n"
+       "console_dir, db_pool_size, secret_key_file, webhook_allow, "
+       "consistency_retention; unknown keys are refused, naming the file "
+       "and the key. For example:\n\n"
        "    {\"listen\": \"127.0.0.1:8080\", \"db\": "
        "\"sqlite:/var/lib/sms-server/sms.db\"}"},
       {"ENVIRONMENT",
        "SMS_LISTEN, SMS_DB, SMS_CONSOLE_DIR, SMS_SECRET_KEY_FILE, "
-       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0): the settings of "
+       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0), SMS_WEBHOOK_ALLOW "
+       "(comma-separated), SMS_CONSISTENCY_RETENTION: the settings of "
        "the same names; they win over the file, flags win over them. "
        "Keep a PostgreSQL password in SMS_DB or PGPASSFILE rather than in a "
        "flag, which ps shows."},
