@@ -1,16 +1,17 @@
 // ChangesService: what changed between two runs of a task (issue 13.2),
 // GET /v3/tasks/{id}/consistency-result/changes. The store computes the
-// page (Store::ListChanges); this class picks the two runs, checks the
-// query and writes the JSON. docs/server.md "What changed since the last
-// run" is the user's description.
+// page (Store::ListChanges); this class picks the two runs and checks that
+// their details are still kept. The request and the page are typed
+// (server/codec/changes_codec.h writes the JSON). docs/server.md "What
+// changed since the last run" is the user's description.
 // Thread-safety: safe for concurrent use.
 #pragma once
 
 #include <string>
 
 #include "server/api_error.h"
+#include "server/codec/changes_codec.h"
 #include "server/identity.h"
-#include "server/json_fields.h"
 #include "server/task_service.h"
 #include "storage/store.h"
 
@@ -23,21 +24,20 @@ class ChangesService final {
   ChangesService(const ChangesService&) = delete;
   ChangesService& operator=(const ChangesService&) = delete;
 
-  // Query: from, to (run ids; default: the task's last two successful
-  // runs of the same directories), change (new | resolved | persisting),
-  // dir_check, limit (1..1000, default 100), marker.
-  [[nodiscard]] ApiResult<json::value> List(const Identity& who,
+  // One page of the changes from run `req.from_run_id` to `req.to_run_id`
+  // of the task. Without `to`: the task's newest successful run. Without
+  // `from`: for a re-check (scope inconsistent), the newest successful run
+  // before it (the one it re-checked); for a full check, the previous
+  // successful full check of the same directories. kNotFound when a run is
+  // missing or of another task, or there is no such run; kBadState when
+  // retention deleted either run's details.
+  [[nodiscard]] ApiResult<ChangesPage> List(const Identity& who,
                                             const std::string& task_id,
-                                            const QueryParams& q);
+                                            ChangesRequest req);
 
  private:
   storage::Store& store_;
   TaskService& tasks_;
 };
-
-// The opaque marker of a change row: its (dir_check, path, path_b64).
-std::string EncodeChangeMarker(const storage::FileDetail& f);
-[[nodiscard]] ApiResult<storage::ChangeQuery> DecodeChangeMarker(
-    std::string_view marker, storage::ChangeQuery q);
 
 }  // namespace sms::server

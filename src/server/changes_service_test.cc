@@ -1,6 +1,7 @@
-// Changes since the last run (issue 13.2) through ChangesService, and
-// retention (issue 13.5): the setting's grammar and the worker over a real
-// SQLite store.
+// Changes since the last run (issue 13.2) through ChangesService and its
+// codec (server/codec/changes_codec.h), and retention (issue 13.5): the
+// setting's grammar and the worker, over the services' SQLite fixture
+// (service_fixture.h).
 #include "server/changes_service.h"
 
 #include <gmock/gmock.h>
@@ -13,11 +14,10 @@
 #include <vector>
 
 #include "auth/crypto.h"
+#include "server/codec/changes_codec.h"
 #include "server/retention.h"
-#include "storage/sqlite/sqlite_store.h"
-#include "testing/fake_clock.h"
+#include "server/service_fixture.h"
 #include "testing/matchers.h"
-#include "testing/temp_dir.h"
 
 namespace sms::server {
 namespace {
@@ -25,32 +25,26 @@ namespace {
 using ::sms::testing::IsOk;
 using ::testing::HasSubstr;
 
-class ChangesTest : public ::testing::Test {
+class ChangesTest : public ServiceTest {
  protected:
   void SetUp() override {
-    auto s = storage::OpenSqliteStore(dir_.Join("c.db"));
-    ASSERT_THAT(s, IsOk());
-    store_ = std::move(*s);
-    ASSERT_THAT(store_->CreateDomain({"d1", "acme", 1}), IsOk());
-    storage::Source src;
-    src.id = "s1";
-    src.domain_id = "d1";
-    src.name = "src";
-    src.hostname = "h";
-    ASSERT_THAT(store_->UpsertSource(src), IsOk());
+    ServiceTest::SetUp();
     storage::Task t;
     t.id = task_;
     t.domain_id = "d1";
     t.name = "task";
-    t.source_id = "s1";
+    t.source_id = kSourceId;
     ASSERT_THAT(store_->CreateTask(t), IsOk());
     tasks_ = std::make_unique<TaskService>(*store_, clock_);
     changes_ = std::make_unique<ChangesService>(*store_, *tasks_);
   }
 
+  // Commits a run of `dirs` that found `files` ({dir, path, status}) not
+  // equal; returns its id.
   std::string Commit(int64_t started, std::vector<std::string> dirs,
                      std::vector<std::array<std::string, 3>> files,
-                     const std::string& result = "success") {
+                     const std::string& result = "success",
+                     const std::string& scope = "") {
     const std::string id = auth::NewUuid();
     storage::DetailChunk c;
     c.run_id = id;
@@ -68,6 +62,7 @@ class ChangesTest : public ::testing::Test {
     r.task_id = task_;
     r.started_time = started;
     r.check_result = result;
+    r.scope = scope;
     r.content_hash = "c" + id;
     r.committed_at = started;
     for (const auto& d : dirs)
@@ -77,17 +72,15 @@ class ChangesTest : public ::testing::Test {
     return id;
   }
 
-  ApiResult<json::value> List(QueryParams q) {
-    return changes_->List(viewer_, task_, q);
+  // The query string decoded as the route does, then the service.
+  ApiResult<ChangesPage> List(const QueryParams& q) {
+    SMS_ASSIGN_OR_RETURN(ChangesRequest req, DecodeChangesQuery(q));
+    return changes_->List(As(Role::kViewer), task_, std::move(req));
   }
 
-  sms::testing::TempDir dir_;
-  sms::testing::FakeClock clock_;
-  std::unique_ptr<storage::Store> store_;
   std::unique_ptr<TaskService> tasks_;
   std::unique_ptr<ChangesService> changes_;
   const std::string task_ = auth::NewUuid();
-  const Identity viewer_{.domain_id = "d1", .role = Role::kViewer};
 };
 
 TEST_F(ChangesTest, DefaultsToTheLastTwoSuccessfulRunsOfOneScope) {
@@ -97,23 +90,61 @@ TEST_F(ChangesTest, DefaultsToTheLastTwoSuccessfulRunsOfOneScope) {
   const std::string b = Commit(
       2000, {"/a"}, {{"/a", "p", "different"}, {"/a", "q", "target_miss"}});
   auto out = List({});
-  ASSERT_TRUE(out) << out.error().message;
-  const json::object& o = out->as_object();
-  EXPECT_EQ(o.at("from_run_id").as_string(), a);
-  EXPECT_EQ(o.at("to_run_id").as_string(), b);
-  const json::array& files = o.at("files").as_array();
-  ASSERT_EQ(files.size(), 2u);
-  EXPECT_EQ(files[0].at("change").as_string(), "persisting");
+  ASSERT_THAT(out, ApiOk());
+  EXPECT_EQ(out->from.run_id, a);
+  EXPECT_EQ(out->to.run_id, b);
+  const std::vector<storage::ChangeRow>& rows = out->rows;
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].change, "persisting");
   // The run of /a and /b at 1500 checked /a and found p equal: p's streak
   // began again at 2000, though it persists from the run of the same scope.
-  EXPECT_EQ(files[0].at("first_seen_time").as_int64(), 2000);
-  EXPECT_EQ(files[1].at("change").as_string(), "new");
-  EXPECT_EQ(files[1].at("status").as_string(), "target_miss");
+  EXPECT_EQ(rows[0].first_seen_time, 2000);
+  EXPECT_EQ(rows[1].change, "new");
+  EXPECT_EQ(rows[1].file.status, "target_miss");
+  EXPECT_EQ(rows[1].first_seen_time, 2000);
+  EXPECT_FALSE(out->more);
+
+  // As the API shows it: each counter's change per directory.
+  const json::value v = EncodeChangesPage(*out);
+  const json::object& o = v.as_object();
+  EXPECT_EQ(o.at("from_run_id").as_string(), a);
+  const json::array& files = o.at("files").as_array();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].at("previous_status").as_string(), "different");
   EXPECT_EQ(files[1].at("first_seen_time").as_int64(), 2000);
   const json::array& dirs = o.at("directories").as_array();
   ASSERT_EQ(dirs.size(), 1u);
+  EXPECT_EQ(dirs[0].at("num_different_files").at("from").as_int64(), 1);
+  EXPECT_EQ(dirs[0].at("num_different_files").at("to").as_int64(), 2);
   EXPECT_EQ(dirs[0].at("num_different_files").at("change").as_int64(), 1);
   EXPECT_FALSE(o.contains("next_marker"));
+}
+
+TEST_F(ChangesTest, AReCheckIsComparedWithTheRunItReChecked) {
+  const std::string full =
+      Commit(1000, {"/a", "/b"},
+             {{"/a", "p", "different"}, {"/b", "q", "target_miss"}});
+  // The re-check found p equal now (only /a had p, /b's q still misses).
+  const std::string recheck =
+      Commit(2000, {"/a", "/b"}, {{"/b", "q", "target_miss"}}, "success",
+             "inconsistent");
+  auto out = List({{"to", recheck}});
+  ASSERT_THAT(out, ApiOk());
+  EXPECT_EQ(out->from.run_id, full);
+  ASSERT_EQ(out->rows.size(), 2u);
+  EXPECT_EQ(out->rows[0].change, "resolved");
+  EXPECT_EQ(out->rows[0].from_status, "different");
+  EXPECT_EQ(out->rows[1].change, "persisting");
+
+  // The next full check is compared with the full check, not the re-check
+  // (which listed only what it checked again).
+  const std::string next =
+      Commit(3000, {"/a", "/b"},
+             {{"/a", "r", "different"}, {"/b", "q", "target_miss"}});
+  auto latest = List({});
+  ASSERT_THAT(latest, ApiOk());
+  EXPECT_EQ(latest->from.run_id, full);
+  EXPECT_EQ(latest->to.run_id, next);
 }
 
 TEST_F(ChangesTest, PagesWithMarkersAndChecksTheQuery) {
@@ -129,11 +160,12 @@ TEST_F(ChangesTest, PagesWithMarkersAndChecksTheQuery) {
   QueryParams q{{"limit", "4"}, {"from", a}, {"to", b}};
   for (int page = 0; page < 20; ++page) {
     auto out = List(q);
-    ASSERT_TRUE(out) << out.error().message;
-    for (const auto& f : out->as_object().at("files").as_array())
-      seen.push_back(std::string(f.at("path").as_string()));
-    if (!out->as_object().contains("next_marker")) break;
-    q["marker"] = std::string(out->as_object().at("next_marker").as_string());
+    ASSERT_THAT(out, ApiOk());
+    for (const auto& r : out->rows) seen.push_back(r.file.path);
+    const json::value v = EncodeChangesPage(*out);
+    EXPECT_EQ(v.as_object().contains("next_marker"), out->more);
+    if (!out->more) break;
+    q["marker"] = std::string(v.as_object().at("next_marker").as_string());
   }
   // Every file in either run, once, in order.
   std::set<std::string> unique(seen.begin(), seen.end());
@@ -143,11 +175,20 @@ TEST_F(ChangesTest, PagesWithMarkersAndChecksTheQuery) {
   for (int i = 0; i < 25; ++i) expected += (i % 2 || i % 3) ? 1 : 0;
   EXPECT_EQ(static_cast<int>(seen.size()), expected);
 
-  EXPECT_THAT(List({{"change", "gone"}}).error().message, HasSubstr("change"));
-  EXPECT_THAT(List({{"marker", "!!"}}).error().message, HasSubstr("marker"));
-  EXPECT_THAT(List({{"from", "nope"}}).error().message, HasSubstr("from"));
-  EXPECT_EQ(List({{"from", auth::NewUuid()}, {"to", b}}).error().code,
-            ApiCode::kNotFound);
+  // The codec names the parameter; the service the missing run.
+  EXPECT_THAT(DecodeChangesQuery({{"change", "gone"}}),
+              ApiFails(ApiCode::kMalformed, "change"));
+  EXPECT_THAT(DecodeChangesQuery({{"marker", "!!"}}),
+              ApiFails(ApiCode::kMalformed, "marker"));
+  EXPECT_THAT(DecodeChangesQuery({{"from", "nope"}}),
+              ApiFails(ApiCode::kMalformed, "from"));
+  EXPECT_THAT(DecodeChangesQuery({{"limit", "0"}}),
+              ApiFails(ApiCode::kMalformed, "limit"));
+  EXPECT_THAT(List({{"from", auth::NewUuid()}, {"to", b}}),
+              ApiFails(ApiCode::kNotFound, "run not found"));
+  // A run of another task is not found either.
+  EXPECT_THAT(changes_->List(As(Role::kViewer), auth::NewUuid(), {}),
+              ApiFails(ApiCode::kNotFound, ""));
 }
 
 TEST_F(ChangesTest, APurgedRunIsNamedNotEmpty) {

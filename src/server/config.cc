@@ -6,12 +6,39 @@
 #include <sstream>
 #include <string>
 
+#include "core/strings.h"
 #include "server/json_fields.h"
+#include "server/retention.h"
+#include "webhook/webhook.h"
 
 namespace sms::server {
 
 using core::Fail;
 using core::Ok;
+
+namespace {
+
+// The checks of the issue-13 settings; `where` names the key or variable.
+core::Status CheckWebhookAllow(const std::vector<std::string>& allow,
+                               const std::string& where) {
+  auto parsed = webhook::AllowList::Parse(allow);
+  if (!parsed) {
+    // Its messages begin "webhook_allow: "; `where` says that better.
+    std::string why = parsed.error().message;
+    if (why.rfind("webhook_allow: ", 0) == 0) why.erase(0, 15);
+    return Fail(core::InvalidArgument(where + ": " + why));
+  }
+  return Ok();
+}
+
+core::Status CheckRetention(const std::string& value,
+                            const std::string& where) {
+  if (auto parsed = ParseRetention(value); !parsed)
+    return Fail(core::InvalidArgument(where + ": " + parsed.error().message));
+  return Ok();
+}
+
+}  // namespace
 
 core::Result<ServerConfig> ReadConfigFile(const std::string& path,
                                           ServerConfig c) {
@@ -68,6 +95,24 @@ core::Result<ServerConfig> ReadConfigFile(const std::string& path,
         return Fail(core::InvalidArgument(
             path + ": public_metrics: expected true or false"));
       c.public_metrics = value.get_bool();
+    } else if (k == "webhook_allow") {
+      // ["10.0.0.0/8", "*.corp.example"], or one comma-separated string.
+      c.webhook_allow.clear();
+      if (value.is_string()) {
+        c.webhook_allow = core::SplitList(std::string(value.get_string()));
+      } else if (value.is_array()) {
+        for (const auto& item : value.get_array()) {
+          if (!item.is_string()) return bad("expected strings");
+          c.webhook_allow.emplace_back(item.get_string());
+        }
+      } else {
+        return bad("expected an array of strings");
+      }
+      SMS_RETURN_IF_ERROR(CheckWebhookAllow(c.webhook_allow, path + ": " + k));
+    } else if (k == "consistency_retention") {
+      SMS_RETURN_IF_ERROR(str(&c.consistency_retention));
+      SMS_RETURN_IF_ERROR(
+          CheckRetention(c.consistency_retention, path + ": " + k));
     } else {
       return Fail(core::InvalidArgument(path + ": unknown key \"" + k + "\""));
     }
@@ -93,6 +138,18 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
     c.pbkdf2_iterations = std::atoi(v);
   if (const char* v = sources.env("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
     c.db_pool_size = std::atoi(v);
+  if (const char* v = sources.env("SMS_WEBHOOK_ALLOW")) {
+    c.webhook_allow = core::SplitList(v);
+    SMS_RETURN_IF_ERROR(
+        CheckWebhookAllow(c.webhook_allow, "SMS_WEBHOOK_ALLOW"));
+  }
+  if (const char* v = sources.env("SMS_CONSISTENCY_RETENTION")) {
+    c.consistency_retention = v;
+    SMS_RETURN_IF_ERROR(
+        CheckRetention(c.consistency_retention, "SMS_CONSISTENCY_RETENTION"));
+  }
+  if (const char* v = sources.env("SMS_TEST_WEBHOOK_FAST"))
+    c.test_webhook_fast = std::string(v) == "1";
   // The flags.
   const ServerFlags& f = sources.flags;
   if (f.listen) c.listen = *f.listen;

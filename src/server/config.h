@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -35,6 +36,15 @@ struct ServerConfig {
   // The key that seals SKs at rest (auth/secret_box.h); "": PATH.secret
   // beside a SQLite database (made at first use), none for PostgreSQL.
   std::string secret_key_file;
+  // Issue 13 (server/hooks.h). The hosts, *.domains and networks webhooks
+  // may target (empty: any; the SSRF control, docs/server.md "Webhooks").
+  std::vector<std::string> webhook_allow;
+  // The CONSISTENCY_RETENTION of every task that sets none ("runs=N,
+  // days=D"; empty: keep every run's details).
+  std::string consistency_retention;
+  // Tests only (SMS_TEST_WEBHOOK_FAST=1; no config key): webhook retry
+  // delays / 1000, a 3 s lease, retention every second.
+  bool test_webhook_fast = false;
 };
 
 // Values given as command-line flags; unset ones leave the value below.
@@ -61,10 +71,12 @@ struct ConfigSources {
 // The configuration from `sources`, each value from the highest source that
 // sets it. The environment sets listen (SMS_LISTEN), db (SMS_DB),
 // console_dir (SMS_CONSOLE_DIR), secret_key_file (SMS_SECRET_KEY_FILE),
-// pbkdf2_iterations (SMS_PBKDF2_ITERATIONS) and db_pool_size
-// (SMS_DB_POOL_SIZE, when > 0). kNotFound for a missing file,
-// kInvalidArgument naming the file and key for a bad one (unknown keys are
-// rejected).
+// pbkdf2_iterations (SMS_PBKDF2_ITERATIONS), db_pool_size
+// (SMS_DB_POOL_SIZE, when > 0), webhook_allow (SMS_WEBHOOK_ALLOW, comma-
+// separated), consistency_retention (SMS_CONSISTENCY_RETENTION) and
+// test_webhook_fast (SMS_TEST_WEBHOOK_FAST=1). kNotFound for a missing
+// file, kInvalidArgument naming the file and key, or the variable, for a
+// bad one (unknown keys are rejected).
 [[nodiscard]] core::Result<ServerConfig> LoadServerConfig(
     const ConfigSources& sources);
 

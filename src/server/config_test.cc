@@ -97,5 +97,72 @@ TEST(ConfigTest, BadFilesNameTheFileAndTheKey) {
       HasCode(ErrorCode::kNotFound));
 }
 
+// Issue 13's settings (server/hooks.h), once read from the environment in
+// hooks.cc: now in the config file too, with the same precedence.
+TEST(ConfigTest, WebhookAllowAndRetentionFromTheFileAndTheEnvironment) {
+  ::sms::testing::TempDir dir;
+  const std::string file =
+      WriteConfig(dir, R"({"webhook_allow":["10.0.0.0/8","*.corp.example"],
+              "consistency_retention":"runs=10"})");
+  FakeEnv env;
+  auto from_file = LoadServerConfig({.file = file, .env = env.Reader()});
+  ASSERT_THAT(from_file, IsOk());
+  EXPECT_EQ(from_file->webhook_allow,
+            (std::vector<std::string>{"10.0.0.0/8", "*.corp.example"}));
+  EXPECT_EQ(from_file->consistency_retention, "runs=10");
+  EXPECT_FALSE(from_file->test_webhook_fast);
+
+  env.vars = {{"SMS_WEBHOOK_ALLOW", "hooks.example, 192.168.0.0/16"},
+              {"SMS_CONSISTENCY_RETENTION", "runs=3,days=7"},
+              {"SMS_TEST_WEBHOOK_FAST", "1"}};
+  auto from_env = LoadServerConfig({.file = file, .env = env.Reader()});
+  ASSERT_THAT(from_env, IsOk());
+  EXPECT_EQ(from_env->webhook_allow,
+            (std::vector<std::string>{"hooks.example", "192.168.0.0/16"}));
+  EXPECT_EQ(from_env->consistency_retention, "runs=3,days=7");
+  EXPECT_TRUE(from_env->test_webhook_fast);
+
+  // A comma-separated string in the file, as in the variable.
+  auto one_string = LoadServerConfig(
+      {.file = WriteConfig(dir, R"({"webhook_allow":"a.example, b.example"})"),
+       .env = FakeEnv().Reader()});
+  ASSERT_THAT(one_string, IsOk());
+  EXPECT_EQ(one_string->webhook_allow.size(), 2u);
+}
+
+TEST(ConfigTest, BadWebhookAllowOrRetentionNamesTheKeyOrVariable) {
+  ::sms::testing::TempDir dir;
+  FakeEnv env;
+  auto bad_net = LoadServerConfig(
+      {.file = WriteConfig(dir, R"({"webhook_allow":["10.0.0.0/99"]})"),
+       .env = env.Reader()});
+  ASSERT_THAT(bad_net, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_NE(bad_net.error().message.find("sms.json: webhook_allow: "),
+            std::string::npos)
+      << bad_net.error().message;
+  auto bad_type =
+      LoadServerConfig({.file = WriteConfig(dir, R"({"webhook_allow":[1]})"),
+                        .env = env.Reader()});
+  EXPECT_THAT(bad_type, HasCode(ErrorCode::kInvalidArgument));
+  auto bad_keep = LoadServerConfig(
+      {.file = WriteConfig(dir, R"({"consistency_retention":"weeks=2"})"),
+       .env = env.Reader()});
+  ASSERT_THAT(bad_keep, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_NE(bad_keep.error().message.find("consistency_retention: "),
+            std::string::npos);
+
+  env.vars = {{"SMS_WEBHOOK_ALLOW", "http://not-a-host/"}};
+  auto bad_env = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(bad_env, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_EQ(bad_env.error().message.rfind("SMS_WEBHOOK_ALLOW: ", 0), 0u)
+      << bad_env.error().message;
+  env.vars = {{"SMS_CONSISTENCY_RETENTION", "runs=0"}};
+  auto bad_env_keep = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(bad_env_keep, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_EQ(
+      bad_env_keep.error().message.rfind("SMS_CONSISTENCY_RETENTION: ", 0), 0u)
+      << bad_env_keep.error().message;
+}
+
 }  // namespace
 }  // namespace sms::server

@@ -2,34 +2,19 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "auth/crypto.h"
-#include "core/strings.h"
 
 namespace sms::server {
 
-core::Result<HooksSettings> HooksSettings::FromEnvironment() {
-  HooksSettings s;
-  if (const char* v = std::getenv("SMS_WEBHOOK_ALLOW"); v && *v) {
-    for (const std::string& e : core::SplitList(v))
-      s.webhook_allow.push_back(e);
-    auto parsed = webhook::AllowList::Parse(s.webhook_allow);
-    if (!parsed)
-      return core::Fail(core::InvalidArgument("SMS_WEBHOOK_ALLOW: " +
-                                              parsed.error().message));
-  }
-  if (const char* v = std::getenv("SMS_CONSISTENCY_RETENTION"); v) {
-    s.retention_default = v;
-    if (auto p = ParseRetention(v); !p)
-      return core::Fail(core::InvalidArgument("SMS_CONSISTENCY_RETENTION: " +
-                                              p.error().message));
-  }
-  if (const char* v = std::getenv("SMS_TEST_WEBHOOK_FAST"); v)
-    s.test_fast = std::string(v) == "1";
-  return s;
+HooksSettings HooksSettings::FromConfig(const ServerConfig& config,
+                                        const auth::SecretBox* secrets) {
+  return HooksSettings{.webhook_allow = config.webhook_allow,
+                       .retention_default = config.consistency_retention,
+                       .test_fast = config.test_webhook_fast,
+                       .secrets = secrets};
 }
 
 core::Result<std::unique_ptr<Hooks>> Hooks::Start(
@@ -42,11 +27,13 @@ core::Result<std::unique_ptr<Hooks>> Hooks::Start(
                        ParseRetention(settings.retention_default));
   std::unique_ptr<Hooks> h(new Hooks());
   h->changes_ = std::make_unique<ChangesService>(store, tasks);
-  h->webhooks_ = std::make_unique<WebhookService>(store, clock, allow);
+  h->webhooks_ =
+      std::make_unique<WebhookService>(store, clock, allow, settings.secrets);
   h->poster_ = net::NewHttpPoster({.allow = allow});
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   DispatcherOptions d;
+  d.secrets = settings.secrets;
   // Unique per process: a restarted server does not inherit its leases.
   d.owner = std::string(host) + ":" + std::to_string(getpid()) + ":" +
             auth::NewUuid().substr(0, 8);

@@ -3,15 +3,9 @@
 // (delivers the outbox) and the retention worker (deletes old details).
 // One object, so the composition root (main.cc) wires them in a few lines.
 //
-// Settings, read from the environment until they join ServerConfig:
-//   SMS_WEBHOOK_ALLOW           comma-separated hosts, *.domains and
-//                               networks webhooks may target (default: any;
-//                               the SSRF control, docs/server.md)
-//   SMS_CONSISTENCY_RETENTION   the default CONSISTENCY_RETENTION of every
-//                               tenant's tasks ("runs=N,days=D"; default:
-//                               keep everything)
-//   SMS_TEST_WEBHOOK_FAST=1     tests only: retry delays / 1000, lease 3 s,
-//                               retention every second
+// Settings: ServerConfig's webhook_allow, consistency_retention and
+// test_webhook_fast (server/config.h: config file, environment, checked
+// there with errors naming the key or variable).
 // Thread-safety: the services are safe for concurrent use.
 #pragma once
 
@@ -20,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "net/http_post.h"
 #include "server/changes_service.h"
+#include "server/config.h"
 #include "server/retention.h"
 #include "server/task_service.h"
 #include "server/webhook_service.h"
@@ -35,8 +31,12 @@ struct HooksSettings {
   std::vector<std::string> webhook_allow;
   std::string retention_default;
   bool test_fast = false;
-  // From the variables above; an error names the variable.
-  [[nodiscard]] static core::Result<HooksSettings> FromEnvironment();
+  // Seals new webhook secrets and opens sealed ones (null: kept in the
+  // clear); not owned, outlives the Hooks.
+  const auth::SecretBox* secrets = nullptr;
+  // The settings of `config`, with the server's secret key.
+  static HooksSettings FromConfig(const ServerConfig& config,
+                                  const auth::SecretBox* secrets);
 };
 
 class Hooks final {

@@ -96,15 +96,14 @@ int Serve(const ServerConfig& cfg) {
     log_sink.WriteNow(server::ToJson(
         object{{"level", "warn"},
                {"msg",
-                "new AK/SK secrets are stored in the clear: give every "
-                "replica the same --secret-key-file (openssl rand -hex 32) "
-                "to seal them"}}));
+                "new AK/SK and webhook secrets are stored in the clear: give "
+                "every replica the same --secret-key-file (openssl rand -hex "
+                "32) to seal them"}}));
   }
   // Issue 13: changes, webhooks (delivery worker), retention (worker).
-  auto hooks_settings = server::HooksSettings::FromEnvironment();
-  if (!hooks_settings) return FailWith(hooks_settings.error().message);
   auto hooks = server::Hooks::Start(
-      **store, clock, tasks, *hooks_settings,
+      **store, clock, tasks,
+      server::HooksSettings::FromConfig(cfg, *secrets ? &**secrets : nullptr),
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   if (!hooks) return FailWith(hooks.error().ToString());
   server::ApiDeps deps{store->get(),
@@ -181,13 +180,15 @@ cli::DocExtras ManualExtras() {
        "JSON file of --config (serve and admin read the same file), the "
        "built-in default. The file's keys: listen, db, tls_cert, tls_key, "
        "io_threads, token_ttl_hours, public_metrics, pbkdf2_iterations, "
-       "console_dir, db_pool_size, secret_key_file; unknown keys are "
-       "refused, naming the file and the key. For example:\n\n"
+       "console_dir, db_pool_size, secret_key_file, webhook_allow, "
+       "consistency_retention; unknown keys are refused, naming the file "
+       "and the key. For example:\n\n"
        "    {\"listen\": \"127.0.0.1:8080\", \"db\": "
        "\"sqlite:/var/lib/sms-server/sms.db\"}"},
       {"ENVIRONMENT",
        "SMS_LISTEN, SMS_DB, SMS_CONSOLE_DIR, SMS_SECRET_KEY_FILE, "
-       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0): the settings of "
+       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0), SMS_WEBHOOK_ALLOW "
+       "(comma-separated), SMS_CONSISTENCY_RETENTION: the settings of "
        "the same names; they win over the file, flags win over them. "
        "Keep a PostgreSQL password in SMS_DB or PGPASSFILE rather than in a "
        "flag, which ps shows."},

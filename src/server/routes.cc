@@ -11,10 +11,12 @@
 
 #include "core/strings.h"
 #include "server/codec/auth_codec.h"
+#include "server/codec/changes_codec.h"
 #include "server/codec/export_codec.h"
 #include "server/codec/result_codec.h"
 #include "server/codec/source_codec.h"
 #include "server/codec/task_codec.h"
+#include "server/codec/webhook_codec.h"
 
 namespace sms::server {
 
@@ -296,59 +298,64 @@ std::vector<Api::Route> Api::MakeRoutes() {
              commands.CommandResult(*c.who, c.params["source_id"], req));
          return JsonReply(json::object{});
        }},
-      // issue 13: changes since the last run, webhooks (services that still
-      // decode their own JSON: to move to codecs like the others)
+      // issue 13: changes since the last run, webhooks (admin role: the
+      // service checks it)
       {.method = "GET",
        .pattern = "/v3/tasks/{task_id}/consistency-result/changes",
        .read_only = true,
+       .action = Action::kResultRead,
        .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(ChangesRequest req, DecodeChangesQuery(c.query));
          SMS_ASSIGN_OR_RETURN(
-             json::value v,
-             deps_.changes->List(*c.who, c.params["task_id"], c.query));
-         return JsonReply(v);
+             ChangesPage page,
+             deps_.changes->List(*c.who, c.params["task_id"], std::move(req)));
+         return JsonReply(EncodeChangesPage(page));
        }},
       {.method = "POST",
        .pattern = "/v3/webhooks",
        .json_body = true,
        .signature_once = true,
        .handler = [this](Context& c) -> ApiResult<Reply> {
-         SMS_ASSIGN_OR_RETURN(json::value v,
-                              deps_.webhooks->Create(*c.who, c.body));
-         return JsonReply(v, 201);
+         SMS_ASSIGN_OR_RETURN(CreateWebhookRequest req,
+                              DecodeCreateWebhook(c.body));
+         SMS_ASSIGN_OR_RETURN(CreatedWebhook made,
+                              deps_.webhooks->Create(*c.who, req));
+         return JsonReply(EncodeCreatedWebhook(made), 201);
        }},
       {.method = "GET",
        .pattern = "/v3/webhooks",
        .read_only = true,
        .handler = [this](Context& c) -> ApiResult<Reply> {
-         SMS_ASSIGN_OR_RETURN(json::value v, deps_.webhooks->List(*c.who));
-         return JsonReply(v);
+         SMS_ASSIGN_OR_RETURN(std::vector<storage::Webhook> hooks,
+                              deps_.webhooks->List(*c.who));
+         return JsonReply(EncodeWebhookList(hooks));
        }},
       {.method = "GET",
        .pattern = "/v3/webhooks/{webhook_id}",
        .read_only = true,
        .handler = [this](Context& c) -> ApiResult<Reply> {
          SMS_ASSIGN_OR_RETURN(
-             json::value v,
+             storage::Webhook w,
              deps_.webhooks->Show(*c.who, c.params["webhook_id"]));
-         return JsonReply(v);
+         return JsonReply(EncodeWebhook(w));
        }},
       {.method = "DELETE",
        .pattern = "/v3/webhooks/{webhook_id}",
        .signature_once = true,
        .handler = [this](Context& c) -> ApiResult<Reply> {
-         SMS_ASSIGN_OR_RETURN(
-             json::value v,
-             deps_.webhooks->Delete(*c.who, c.params["webhook_id"]));
-         return JsonReply(v);
+         const std::string& id = c.params["webhook_id"];
+         SMS_RETURN_IF_ERROR(deps_.webhooks->Delete(*c.who, id));
+         return JsonReply(json::object{{"id", id}});
        }},
       {.method = "GET",
        .pattern = "/v3/webhooks/{webhook_id}/deliveries",
        .read_only = true,
        .handler = [this](Context& c) -> ApiResult<Reply> {
-         SMS_ASSIGN_OR_RETURN(json::value v,
-                              deps_.webhooks->Deliveries(
-                                  *c.who, c.params["webhook_id"], c.query));
-         return JsonReply(v);
+         SMS_ASSIGN_OR_RETURN(int limit, DecodeDeliveriesQuery(c.query));
+         const std::string& id = c.params["webhook_id"];
+         SMS_ASSIGN_OR_RETURN(std::vector<storage::AttemptRow> rows,
+                              deps_.webhooks->Deliveries(*c.who, id, limit));
+         return JsonReply(EncodeDeliveries(id, rows));
        }},
   };
 }

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 
 #include <chrono>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,29 +27,12 @@ bool IsAddressLiteral(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-json::object WebhookJson(const storage::Webhook& w) {
-  json::array events;
-  size_t start = 0;
-  while (start <= w.events.size()) {
-    size_t end = w.events.find(',', start);
-    if (end == std::string::npos) end = w.events.size();
-    if (end > start)
-      events.push_back(json::string(w.events.substr(start, end - start)));
-    start = end + 1;
-  }
-  return json::object{{"id", w.id},
-                      {"url", w.url},
-                      {"events", std::move(events)},
-                      {"created_at", w.created_at}};
-}
-
 }  // namespace
 
-ApiResult<json::value> WebhookService::Create(const Identity& who,
-                                              const json::object& body) {
+ApiResult<CreatedWebhook> WebhookService::Create(
+    const Identity& who, const CreateWebhookRequest& req) {
   SMS_RETURN_IF_ERROR(RequireAdmin(who));
-  SMS_ASSIGN_OR_RETURN(std::string url, ReqString(body, "url", "url", 1, 2048));
-  auto target = webhook::ParseTarget(url);
+  auto target = webhook::ParseTarget(req.url);
   if (!target) return Malformed("url", target.error().message);
   if (IsAddressLiteral(target->host) && !allow_.AllowsAddress(target->host))
     return Malformed("url", "the address " + target->host +
@@ -58,92 +40,59 @@ ApiResult<json::value> WebhookService::Create(const Identity& who,
   // A host name outside the list by name may still resolve into an allowed
   // network: every delivery checks the addresses it resolves to
   // (net/http_post.h) and is refused there if they are not.
-  SMS_ASSIGN_OR_RETURN(const json::array* events,
-                       ReqArray(body, "events", "events", 1, 16));
-  std::set<std::string> chosen;
-  for (size_t i = 0; i < events->size(); ++i) {
-    const std::string path = "events[" + std::to_string(i) + "]";
-    if (!(*events)[i].is_string()) return Malformed(path, "expected a string");
-    std::string e((*events)[i].as_string());
-    if (!webhook::IsEvent(e))
-      return Malformed(path,
-                       "must be one of run.finished, run.inconsistent, "
-                       "run.failed, task.ready, task.not_ready");
-    chosen.insert(std::move(e));
-  }
-  SMS_ASSIGN_OR_RETURN(std::optional<std::string> secret,
-                       OptString(body, "secret", "secret", 16, 256));
-  storage::Webhook w;
+  CreatedWebhook out;
+  storage::Webhook& w = out.webhook;
   w.id = auth::NewUuid();
   w.domain_id = who.domain_id;
-  w.url = url;
-  for (const std::string& e : chosen)
+  w.url = req.url;
+  for (const std::string& e : req.events)
     w.events += (w.events.empty() ? "" : ",") + e;
-  w.secret = secret ? *secret
-                    : "whsec_" + auth::Base64UrlEncode(auth::RandomBytes(24));
+  out.secret = req.secret
+                   ? *req.secret
+                   : "whsec_" + auth::Base64UrlEncode(auth::RandomBytes(24));
+  w.secret = secrets_ != nullptr
+                 ? secrets_->Seal(WebhookSecretContext(w.id), out.secret)
+                 : out.secret;
   w.created_at = clock_.NowEpochMillis();
   if (auto s = store_.CreateWebhook(w); !s) return StoreFail(s.error(), "");
-  json::object out = WebhookJson(w);
-  out["secret"] = w.secret;
-  return json::value(std::move(out));
+  return out;
 }
 
-ApiResult<json::value> WebhookService::List(const Identity& who) {
+ApiResult<std::vector<storage::Webhook>> WebhookService::List(
+    const Identity& who) {
   SMS_RETURN_IF_ERROR(RequireAdmin(who));
   auto hooks = store_.ListWebhooks(who.domain_id);
   if (!hooks) return StoreFail(hooks.error(), "");
-  json::array out;
-  for (const auto& w : *hooks) out.push_back(WebhookJson(w));
-  return json::value(json::object{{"count", static_cast<int64_t>(out.size())},
-                                  {"webhooks", std::move(out)}});
+  return std::move(*hooks);
 }
 
-ApiResult<json::value> WebhookService::Show(const Identity& who,
-                                            const std::string& id) {
+ApiResult<storage::Webhook> WebhookService::Show(const Identity& who,
+                                                 const std::string& id) {
   SMS_RETURN_IF_ERROR(RequireAdmin(who));
   auto w = store_.GetWebhook(who.domain_id, id);
   if (!w) return StoreFail(w.error(), kWebhookNotFound);
-  return json::value(WebhookJson(*w));
+  return std::move(*w);
 }
 
-ApiResult<json::value> WebhookService::Delete(const Identity& who,
-                                              const std::string& id) {
+ApiStatus WebhookService::Delete(const Identity& who, const std::string& id) {
   SMS_RETURN_IF_ERROR(RequireAdmin(who));
   if (auto s = store_.DeleteWebhook(who.domain_id, id); !s)
     return StoreFail(s.error(), kWebhookNotFound);
-  return json::value(json::object{{"id", id}});
+  return {};
 }
 
-ApiResult<json::value> WebhookService::Deliveries(const Identity& who,
-                                                  const std::string& id,
-                                                  const QueryParams& q) {
+ApiResult<std::vector<storage::AttemptRow>> WebhookService::Deliveries(
+    const Identity& who, const std::string& id, int limit) {
   SMS_RETURN_IF_ERROR(RequireAdmin(who));
-  int limit = 50;
-  if (auto it = q.find("limit"); it != q.end()) {
-    SMS_ASSIGN_OR_RETURN(int64_t n, ParseQueryInt(it->second, "limit", 1, 500));
-    limit = static_cast<int>(n);
-  }
   auto w = store_.GetWebhook(who.domain_id, id);
   if (!w) return StoreFail(w.error(), kWebhookNotFound);
   auto rows = store_.ListAttempts(who.domain_id, id, limit);
   if (!rows) return StoreFail(rows.error(), kWebhookNotFound);
-  json::array out;
-  for (const auto& a : *rows) {
-    json::object o{{"delivery_id", a.delivery_id},
-                   {"event_id", a.event_id},
-                   {"type", a.type},
-                   {"run_id", a.run_id},
-                   {"state", a.state},
-                   {"attempt", a.attempt},
-                   {"time", a.at},
-                   {"status", a.status},
-                   {"latency_ms", a.latency_ms}};
-    if (!a.error.empty()) o["error"] = a.error;
-    out.push_back(std::move(o));
-  }
-  return json::value(json::object{{"webhook_id", id},
-                                  {"count", static_cast<int64_t>(out.size())},
-                                  {"deliveries", std::move(out)}});
+  return std::move(*rows);
+}
+
+std::string WebhookSecretContext(const std::string& webhook_id) {
+  return "webhook " + webhook_id;
 }
 
 std::string DeliveryBody(const storage::Delivery& d) {
@@ -181,15 +130,39 @@ int WebhookDispatcher::RunOnce() {
   return static_cast<int>(claimed->size());
 }
 
+core::Result<std::string> WebhookDispatcher::OpenSecret(
+    const storage::Delivery& d) const {
+  if (!auth::SecretBox::IsSealed(d.secret)) return d.secret;
+  const std::string fix =
+      " (--secret-key-file must name the key it was sealed with)";
+  if (options_.secrets == nullptr)
+    return core::Fail(core::FailedPrecondition(
+        "the webhook's secret is sealed and no secret key file is given" +
+        fix));
+  auto opened =
+      options_.secrets->Open(WebhookSecretContext(d.webhook_id), d.secret);
+  if (!opened)
+    return core::Fail(core::FailedPrecondition(
+        "the webhook's secret is sealed and " + opened.error().message + fix));
+  return opened;
+}
+
 void WebhookDispatcher::Attempt(const storage::Delivery& d) {
   const std::string body = DeliveryBody(d);
   const int64_t start = clock_.NowEpochMillis();
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"X-Sms-Signature", webhook::Sign(d.secret, start / 1000, body)},
-      {"Idempotency-Key", d.event_id},
-      {"X-Sms-Event", d.type},
-      {"X-Sms-Delivery", std::to_string(d.id)}};
-  auto posted = poster_.Post(d.url, headers, body);
+  // A secret that cannot be opened is the server's misconfiguration: the
+  // delivery is not sent unsigned; it is retried like a failed post.
+  auto secret = OpenSecret(d);
+  core::Result<net::PostResult> posted =
+      secret ? core::Result<net::PostResult>() : core::Fail(secret.error());
+  if (secret) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"X-Sms-Signature", webhook::Sign(*secret, start / 1000, body)},
+        {"Idempotency-Key", d.event_id},
+        {"X-Sms-Event", d.type},
+        {"X-Sms-Delivery", std::to_string(d.id)}};
+    posted = poster_.Post(d.url, headers, body);
+  }
   const int64_t end = clock_.NowEpochMillis();
   storage::DeliveryAttempt a;
   a.delivery_id = d.id;

@@ -20,11 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "net/http_post.h"
-#include "storage/sqlite/sqlite_store.h"
-#include "testing/fake_clock.h"
+#include "server/codec/webhook_codec.h"
+#include "server/service_fixture.h"
 #include "testing/matchers.h"
-#include "testing/temp_dir.h"
 #include "webhook/webhook.h"
 
 namespace sms::server {
@@ -113,24 +113,17 @@ class Receiver {
   std::thread thread_;
 };
 
-class WebhookDeliveryTest : public ::testing::Test {
+// The services' SQLite store, fake clock, domain d1 and its source
+// (service_fixture.h), and one task of that source.
+class WebhookDeliveryTest : public ServiceTest {
  protected:
   void SetUp() override {
-    auto s = storage::OpenSqliteStore(dir_.Join("hooks.db"));
-    ASSERT_THAT(s, IsOk());
-    store_ = std::move(*s);
-    ASSERT_THAT(store_->CreateDomain({"d1", "acme", 1}), IsOk());
-    storage::Source src;
-    src.id = "s1";
-    src.domain_id = "d1";
-    src.name = "src";
-    src.hostname = "h";
-    ASSERT_THAT(store_->UpsertSource(src), IsOk());
+    ServiceTest::SetUp();
     storage::Task t;
     t.id = "t1";
     t.domain_id = "d1";
     t.name = "task";
-    t.source_id = "s1";
+    t.source_id = kSourceId;
     ASSERT_THAT(store_->CreateTask(t), IsOk());
   }
 
@@ -165,10 +158,6 @@ class WebhookDeliveryTest : public ::testing::Test {
                              {.owner = std::move(owner), .batch = 2},
                              [](const std::string&) {});
   }
-
-  sms::testing::TempDir dir_;
-  sms::testing::FakeClock clock_;
-  std::unique_ptr<storage::Store> store_;
 };
 
 TEST_F(WebhookDeliveryTest, EveryEventOnceAcrossADeadReplicaAndA500Spell) {
@@ -256,36 +245,138 @@ TEST_F(WebhookDeliveryTest, ServiceChecksRoleUrlEventsAndAllowList) {
   auto allow = webhook::AllowList::Parse({"127.0.0.0/8", "hooks.example"});
   ASSERT_THAT(allow, IsOk());
   WebhookService svc(*store_, clock_, *allow);
-  Identity admin{.domain_id = "d1", .role = Role::kAdmin};
-  Identity viewer{.domain_id = "d1", .role = Role::kViewer};
-  json::object body{{"url", "http://127.0.0.1:9/h"},
-                    {"events", json::array{"run.finished", "task.ready"}}};
-  EXPECT_EQ(svc.Create(viewer, body).error().code, ApiCode::kForbidden);
-  auto made = svc.Create(admin, body);
-  ASSERT_TRUE(made) << made.error().message;
-  EXPECT_EQ(
-      std::string(made->as_object().at("secret").as_string()).substr(0, 6),
-      "whsec_");
-  json::object ftp = body;
-  ftp["url"] = "ftp://127.0.0.1/h";
-  EXPECT_THAT(svc.Create(admin, ftp).error().message,
-              ::testing::HasSubstr("url"));
-  json::object outside = body;
-  outside["url"] = "http://192.0.2.1/h";
-  EXPECT_THAT(svc.Create(admin, outside).error().message,
-              ::testing::HasSubstr("webhook_allow"));
-  json::object bad_event = body;
-  bad_event["events"] = json::array{"run.exploded"};
-  EXPECT_THAT(svc.Create(admin, bad_event).error().message,
-              ::testing::HasSubstr("events[0]"));
+  const Identity admin = As(Role::kAdmin);
+  const CreateWebhookRequest req{.url = "http://127.0.0.1:9/h",
+                                 .events = {"run.finished", "task.ready"}};
+  for (Role role : {Role::kViewer, Role::kOperator, Role::kAgent})
+    EXPECT_THAT(svc.Create(As(role), req),
+                ApiFails(ApiCode::kForbidden, "admin role"));
+  auto made = svc.Create(admin, req);
+  ASSERT_THAT(made, ApiOk());
+  EXPECT_EQ(made->secret.substr(0, 6), "whsec_");
+  EXPECT_EQ(made->webhook.events, "run.finished,task.ready");
+  CreateWebhookRequest ftp = req;
+  ftp.url = "ftp://127.0.0.1/h";
+  EXPECT_THAT(svc.Create(admin, ftp), ApiFails(ApiCode::kMalformed, "url"));
+  CreateWebhookRequest outside = req;
+  outside.url = "http://192.0.2.1/h";
+  EXPECT_THAT(svc.Create(admin, outside),
+              ApiFails(ApiCode::kMalformed, "webhook_allow"));
   auto list = svc.List(admin);
-  ASSERT_TRUE(list);
-  EXPECT_EQ(list->as_object().at("count").as_int64(), 1);
-  EXPECT_FALSE(list->as_object()
+  ASSERT_THAT(list, ApiOk());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_THAT(svc.Show(admin, (*list)[0].id), ApiOk());
+  EXPECT_THAT(svc.List(As(Role::kAdmin, "d2")), ApiOk());  // none there
+  EXPECT_THAT(svc.Show(As(Role::kAdmin, "d2"), (*list)[0].id),
+              ApiFails(ApiCode::kNotFound, "webhook not found"));
+  EXPECT_THAT(svc.Delete(admin, (*list)[0].id), ApiOk());
+  EXPECT_THAT(svc.Delete(admin, (*list)[0].id),
+              ApiFails(ApiCode::kNotFound, "webhook not found"));
+}
+
+TEST_F(WebhookDeliveryTest, SecretsAreSealedAtRestAndOpenedToSign) {
+  const auth::SecretBox box(std::string(32, 'k'));
+  Receiver rx(clock_, 0);
+  WebhookService svc(*store_, clock_, webhook::AllowList(), &box);
+  auto made = svc.Create(As(Role::kAdmin), {.url = rx.url(),
+                                            .events = {"run.finished"},
+                                            .secret = std::string(kSecret)});
+  ASSERT_THAT(made, ApiOk());
+  EXPECT_EQ(made->secret, kSecret);  // the caller sees it once, in the clear
+  auto stored = store_->GetWebhook("d1", made->webhook.id);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_TRUE(auth::SecretBox::IsSealed(stored->secret));
+  EXPECT_EQ(stored->secret.find(kSecret), std::string::npos);
+  CommitRuns();  // three run.finished events
+
+  // Without the key nothing is sent, and the log says why.
+  auto poster = net::NewHttpPoster({});
+  WebhookDispatcher keyless(*store_, clock_, *poster,
+                            {.owner = "keyless", .batch = 8},
+                            [](const std::string&) {});
+  EXPECT_EQ(keyless.RunOnce(), 3);
+  EXPECT_EQ(rx.requests(), 0);
+  auto log = store_->ListAttempts("d1", made->webhook.id, 10);
+  ASSERT_THAT(log, IsOk());
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_THAT((*log)[0].error, ::testing::HasSubstr("--secret-key-file"));
+  EXPECT_EQ((*log)[0].state, "pending");
+
+  // With it, each delivery is signed with the secret in the clear.
+  WebhookDispatcher keyed(*store_, clock_, *poster,
+                          {.owner = "keyed", .batch = 8, .secrets = &box},
+                          [](const std::string&) {});
+  for (int round = 0; round < 20 && rx.accepted().size() < 3; ++round) {
+    clock_.Advance(std::chrono::minutes(7));
+    keyed.RunOnce();
+  }
+  EXPECT_EQ(rx.accepted().size(), 3u);
+  EXPECT_EQ(rx.bad_signatures(), 0);
+}
+
+TEST_F(WebhookDeliveryTest, ASecretStoredInTheClearStillSigns) {
+  // A webhook made before secrets were sealed (or without a key).
+  const auth::SecretBox box(std::string(32, 'k'));
+  Receiver rx(clock_, 0);
+  AddWebhook(rx.url());
+  CommitRuns();
+  auto poster = net::NewHttpPoster({});
+  WebhookDispatcher keyed(*store_, clock_, *poster,
+                          {.owner = "keyed", .batch = 8, .secrets = &box},
+                          [](const std::string&) {});
+  EXPECT_EQ(keyed.RunOnce(), 5);
+  EXPECT_EQ(rx.accepted().size(), Expected().size());
+  EXPECT_EQ(rx.bad_signatures(), 0);
+}
+
+TEST(WebhookCodecTest, DecodesACreateRequestNamingEachBadField) {
+  auto ok = DecodeCreateWebhook(json::object{
+      {"url", "https://hooks.example/x"},
+      {"events", json::array{"run.failed", "run.finished", "run.failed"}},
+      {"secret", "0123456789abcdef"}});
+  ASSERT_THAT(ok, ApiOk());
+  EXPECT_EQ(ok->events,
+            (std::vector<std::string>{"run.failed", "run.finished"}));
+  EXPECT_EQ(ok->secret, "0123456789abcdef");
+  json::object body{{"url", "https://hooks.example/x"},
+                    {"events", json::array{"run.finished"}}};
+  EXPECT_THAT(DecodeCreateWebhook(body), ApiOk());
+  json::object bad = body;
+  bad["events"] = json::array{"run.finished", "run.exploded"};
+  EXPECT_THAT(DecodeCreateWebhook(bad),
+              ApiFails(ApiCode::kMalformed, "events[1]"));
+  bad["events"] = json::array{};
+  EXPECT_THAT(DecodeCreateWebhook(bad),
+              ApiFails(ApiCode::kMalformed, "events"));
+  bad = body;
+  bad["secret"] = "short";
+  EXPECT_THAT(DecodeCreateWebhook(bad),
+              ApiFails(ApiCode::kMalformed, "secret"));
+  bad = body;
+  bad.erase("url");
+  EXPECT_THAT(DecodeCreateWebhook(bad), ApiFails(ApiCode::kMissing, "url"));
+  EXPECT_THAT(DecodeDeliveriesQuery({{"limit", "501"}}),
+              ApiFails(ApiCode::kMalformed, "limit"));
+  EXPECT_EQ(*DecodeDeliveriesQuery({}), 50);
+}
+
+TEST(WebhookCodecTest, TheSecretIsEncodedOnlyWhenMade) {
+  const storage::Webhook w{.id = "w1",
+                           .domain_id = "d1",
+                           .url = "https://hooks.example/x",
+                           .events = "run.failed,run.finished",
+                           .secret = "sealed:v1:xyz",
+                           .created_at = 5};
+  const json::value shown = EncodeWebhook(w);
+  EXPECT_FALSE(shown.as_object().contains("secret"));
+  EXPECT_EQ(shown.at("events").as_array().size(), 2u);
+  EXPECT_FALSE(EncodeWebhookList({w})
                    .at("webhooks")
                    .as_array()[0]
                    .as_object()
                    .contains("secret"));
+  const json::value made = EncodeCreatedWebhook({w, "whsec_plain"});
+  EXPECT_EQ(made.at("secret").as_string(), "whsec_plain");
 }
 
 }  // namespace

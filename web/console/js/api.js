@@ -158,6 +158,17 @@ export const api = {
     `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result`, { query: { limit } }),
   details: (taskId, query) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result/details`, { query }),
+  // What changed between two runs (issue 13.2): query from, to, change,
+  // dir_check, limit, marker.
+  changes: (taskId, query) => request('GET',
+    `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result/changes`, { query }),
+  // Webhooks (issue 13.4; admin role).
+  listWebhooks: () => request('GET', '/v3/webhooks'),
+  showWebhook: (id) => request('GET', `/v3/webhooks/${encodeURIComponent(id)}`),
+  createWebhook: (body) => request('POST', '/v3/webhooks', { body }),
+  deleteWebhook: (id) => request('DELETE', `/v3/webhooks/${encodeURIComponent(id)}`),
+  webhookDeliveries: (id, limit) => request('GET',
+    `/v3/webhooks/${encodeURIComponent(id)}/deliveries`, { query: { limit } }),
   getConfig: (taskId) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/configuration-setting`),
   setConfig: (taskId, configurations) => request('POST',

@@ -9,6 +9,8 @@ import { renderSignIn } from './views/signin.js';
 import { renderTasks } from './views/tasks.js';
 import { renderTask } from './views/task.js';
 import { renderRun } from './views/run.js';
+import { renderChanges } from './views/changes.js';
+import { renderWebhooks, renderWebhook, canManageWebhooks } from './views/webhooks.js';
 import { renderSources } from './views/sources.js';
 
 const main = document.getElementById('main');
@@ -53,6 +55,8 @@ function updateTopbar(s, section) {
   const role = document.getElementById('who-role');
   role.textContent = s.role || 'no role';
   role.className = `role role-${s.role}`;
+  // Webhooks are the admin's (the API refuses other roles).
+  document.getElementById('nav-webhooks').hidden = !canManageWebhooks(s);
   for (const a of bar.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -76,7 +80,7 @@ async function route() {
   const section = parts[0] || 'tasks';
   updateTopbar(s, section);
   clear(main);
-  const titles = { signin: 'Sign in', tasks: 'Tasks', sources: 'Sources' };
+  const titles = { signin: 'Sign in', tasks: 'Tasks', sources: 'Sources', webhooks: 'Webhooks' };
   document.title = `${titles[section] || 'Console'} · SMS Consistency`;
   try {
     if (section === 'signin') {
@@ -86,12 +90,18 @@ async function route() {
       await renderSignIn(main, ctx, query);
     } else if (section === 'sources') {
       await renderSources(main, ctx, query);
+    } else if (section === 'webhooks' && parts.length === 1) {
+      await renderWebhooks(main, ctx);
+    } else if (section === 'webhooks' && parts.length === 2) {
+      await renderWebhook(main, ctx, parts[1]);
     } else if (section === 'tasks' && parts.length === 1) {
       await renderTasks(main, ctx, query);
     } else if (section === 'tasks' && parts.length === 2) {
       await renderTask(main, ctx, parts[1], query);
     } else if (section === 'tasks' && parts.length === 4 && parts[2] === 'runs') {
       await renderRun(main, ctx, parts[1], parts[3], query);
+    } else if (section === 'tasks' && parts.length === 5 && parts[2] === 'runs' && parts[4] === 'changes') {
+      await renderChanges(main, ctx, parts[1], parts[3], query);
     } else {
       throw new ApiError(404, '', 'No such page.');
     }

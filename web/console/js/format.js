@@ -44,6 +44,17 @@ export function ago(ms, now = Date.now()) {
   return `${Math.round(s / 86400)} d ago`;
 }
 
+// How long from fromMs to toMs, in its largest unit: "45 s", "12 min",
+// "5 h", "3 d" (the age of a difference).
+export function span(fromMs, toMs) {
+  if (!fromMs || !toMs) return '–';
+  const s = Math.max(0, Math.round((toMs - fromMs) / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
 export function duration(fromMs, toMs) {
   if (!fromMs || !toMs || toMs < fromMs) return '–';
   const s = Math.round((toMs - fromMs) / 1000);
@@ -117,4 +128,11 @@ export const VERDICT_LABEL = {
   failed: 'Failed',
   running: 'Running',
   none: 'No runs yet',
+};
+
+// What happened to a file between two runs (GET .../consistency-result/changes).
+export const CHANGE_LABEL = {
+  new: 'New',
+  resolved: 'Resolved',
+  persisting: 'Persisting',
 };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bytes, issueCount, runTotals, runVerdict, mode, duration, num, scopeLabel,
+  bytes, issueCount, runTotals, runVerdict, mode, duration, num, scopeLabel, span,
 } from '../js/format.js';
 
 const dir = (over) => ({
@@ -56,4 +56,14 @@ test('corrupt files are issues; cache savings are totals, not issues', () => {
   assert.equal(runVerdict(run), 'differences');
   assert.equal(scopeLabel(run), 'Full');
   assert.equal(scopeLabel({ scope: 'inconsistent' }), 'Inconsistent files only');
+});
+
+test('the age of a difference is given in its largest unit', () => {
+  const t = 1_800_000_000_000;
+  assert.equal(span(t, t), '0 s');
+  assert.equal(span(t, t + 59_000), '59 s');
+  assert.equal(span(t, t + 61 * 60_000), '1 h');
+  assert.equal(span(t, t + 47 * 3600_000), '1 d');
+  assert.equal(span(t + 5, t), '0 s', 'never negative');
+  assert.equal(span(0, t), '–');
 });

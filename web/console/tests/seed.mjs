@@ -171,3 +171,68 @@ export async function seed(base, users) {
     taskCount: 3 + batch.length,
   };
 }
+
+// The task of the changes tests (changes.test.mjs): app-01 /data, three runs
+// of /data and /logs whose differences move between them.
+//   full  (72 h ago): a, b, c different, m1 missing
+//   next  (24 h ago): b, c, d different, m1 missing, 40 new files in batch/
+//                     -> vs full: a resolved; b, c, m1 persisting; 41 new
+//   check (1 h ago):  a re-check of the inconsistent files (scope
+//                     inconsistent): only c still different
+//                     -> vs next: c persisting; 43 resolved
+export async function seedChanges(base, users) {
+  const now = Date.now();
+  const agent = await new Client(base).login(users.domain, ...users.agent);
+  const op = await new Client(base).login(users.domain, ...users.operator);
+  const source = (await agent.call('POST', '/v3/sources', {
+    name: 'app-01', hostname: 'app-01.example.internal', ip: '10.0.0.31', os_type: 'LINUX',
+    os_version: 'Debian 12', agent_version: '0.3.0',
+  })).body.id;
+  const task = (await op.call('POST', '/v3/tasks', {
+    name: 'app-01 /data', type: 'MIGRATE_FILE', os_type: 'LINUX', source_server: { id: source },
+    target_server: { name: 'app-01-new', ip: '10.1.0.31', verify_uri: 'ssh://verify@app-01-new:22/' },
+    is_need_consistency_check: true,
+  })).body.id;
+  const diff = (path, status, i) => fileDiff('/data', path, status, i, now);
+  const batch = [];
+  for (let i = 0; i < 40; i += 1) batch.push(diff(`batch/f-${String(i).padStart(2, '0')}.dat`, 'different', 10 + i));
+  const full = await uploadRun(agent, task, {
+    check_result: 'success', started_time: now - 72 * HOUR, finished_time: now - 72 * HOUR + 60000,
+    mode: 'hash', hash_algorithm: 'xxh128', consistency_result: [dir('/data', 900, 3, 1), dir('/logs', 40)],
+  }, [diff('a.txt', 'different', 1), diff('b.txt', 'different', 2), diff('c.txt', 'different', 3),
+    diff('m1.txt', 'target_miss', 4)]);
+  const next = await uploadRun(agent, task, {
+    check_result: 'success', started_time: now - 24 * HOUR, finished_time: now - 24 * HOUR + 60000,
+    mode: 'hash', hash_algorithm: 'xxh128', consistency_result: [dir('/data', 940, 43, 1), dir('/logs', 41)],
+  }, [diff('b.txt', 'different', 2), diff('c.txt', 'different', 3), diff('d.txt', 'different', 5),
+    diff('m1.txt', 'target_miss', 4), ...batch]);
+  const check = await uploadRun(agent, task, {
+    check_result: 'success', scope: 'inconsistent', started_time: now - 1 * HOUR, finished_time: now - 1 * HOUR + 5000,
+    mode: 'hash', hash_algorithm: 'xxh128', consistency_result: [dir('/data', 44, 1), dir('/logs', 0)],
+  }, [diff('c.txt', 'different', 3)]);
+  return { task, runs: { full, next, check } };
+}
+
+// A task for the webhook tests (webhooks.test.mjs): hook-01 /srv, with no
+// run yet; upload(run) commits one through the agent and returns its id.
+export async function seedWebhookTask(base, users) {
+  const agent = await new Client(base).login(users.domain, ...users.agent);
+  const op = await new Client(base).login(users.domain, ...users.operator);
+  const source = (await agent.call('POST', '/v3/sources', {
+    name: 'hook-01', hostname: 'hook-01.example.internal', ip: '10.0.0.41', os_type: 'LINUX',
+    os_version: 'Debian 12', agent_version: '0.3.0',
+  })).body.id;
+  const task = (await op.call('POST', '/v3/tasks', {
+    name: 'hook-01 /srv', type: 'MIGRATE_FILE', os_type: 'LINUX', source_server: { id: source },
+    target_server: { name: 'hook-01-new', ip: '10.1.0.41', verify_uri: 'ssh://verify@hook-01-new:22/' },
+    is_need_consistency_check: true,
+  })).body.id;
+  const upload = (differences) => {
+    const now = Date.now();
+    return uploadRun(agent, task, {
+      check_result: 'success', started_time: now - 60000, finished_time: now, mode: 'hash',
+      consistency_result: [dir('/srv', 100, differences)],
+    });
+  };
+  return { task, upload };
+}

@@ -124,6 +124,20 @@ function detailsView(taskId, run, state, onState) {
     results);
 }
 
+// Links to what changed since the run before (views/changes.js); a re-check
+// of the inconsistent files also links to what it resolved.
+function changesLinks(taskId, run) {
+  if (run.check_result !== 'success') return [];
+  const href = `#/tasks/${taskId}/runs/${run.run_id}/changes`;
+  if (run.scope === 'inconsistent') {
+    return [
+      h('a', { class: 'btn', href: `${href}?change=resolved`, id: 'run-resolved' }, 'Resolved differences'),
+      h('a', { class: 'btn', href: `${href}?change=all`, id: 'run-changes' }, 'Every change since the re-checked run'),
+    ];
+  }
+  return [h('a', { class: 'btn', href, id: 'run-changes' }, 'Changes since previous run')];
+}
+
 export async function renderRun(main, ctx, taskId, runId, query) {
   main.append(loading('Loading run'));
   const [task, results] = await Promise.all([api.showTask(taskId), api.results(taskId, 100)]);
@@ -179,7 +193,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
   replace(main, 
     pageHeader(`Run of ${dateTime(run.finished_time)}`, {
       crumbs: [['Tasks', '#/tasks'], [task.name, `#/tasks/${taskId}`], ['Run']],
-      actions: [verdictBadge(runVerdict(run))],
+      actions: [verdictBadge(runVerdict(run)), ...changesLinks(taskId, run)],
     }),
     h('dl', { class: 'facts' },
       h('div', {}, h('dt', {}, 'Started'), h('dd', {}, dateTime(run.started_time))),
