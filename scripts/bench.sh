@@ -14,7 +14,12 @@
 #                            after 1% of the files were rewritten; rsync -rcn beside
 #              recheck-tiny  the same on the tiny tree (1,000,000 files)
 #              recheck-mini  the same on the mini tree (a quick smoke run)
-#              default: small large tiny tiny-cold recheck recheck-tiny
+#              wide   one directory of 2,000,000 entries a side (issue 14: bounded memory; hard
+#                     links to 20,000 files, made by bench/gen_wide.py); peers rsync -rcn and
+#                     the walk floor (BENCH_WIDE_PEERS)
+#              wide10m  the same with 10,000,000 entries a side (not in the default set: about
+#                     1.5 GB of disk and long to generate)
+#              default: small large tiny tiny-cold recheck recheck-tiny wide
 #   Dropping the page cache needs root (echo 3 > /proc/sys/vm/drop_caches); without it the
 #   dropped-cache rows are skipped and the table says so. RECHECK_RSYNC_COLD=0|1: rsync -rcn with
 #   a dropped page cache (default 1, 0 for recheck-tiny: it reads 2 GB of tiny files from disk).
@@ -56,7 +61,7 @@ read -r -a AGENT_ARGS <<< "${SMS_AGENT_ARGS:-}"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time missing (apt-get install time)"
 
 SCENARIOS=("$@")
-((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny tiny-cold recheck recheck-tiny)
+((${#SCENARIOS[@]})) || SCENARIOS=(small large tiny tiny-cold recheck recheck-tiny wide)
 # The tree each scenario runs on.
 tree_of() {
   case "$1" in
@@ -74,20 +79,30 @@ gen_params() {
     # sizes uniform in 0..2 KiB: ~1 KB mean, ~1.01 GB a side
     tiny) echo "--files 1000000 --small-max 2KiB" ;;
     mini) echo "--files 2000 --small-max 20KiB --awkward --symlinks 4 --empty-dirs 3" ;;
+    # bench/gen_wide.py: one directory of N names a side, hard links to 20,000 distinct files
+    wide) echo "--entries 2000000 --contents 20000" ;;
+    wide10m) echo "--entries 10000000 --contents 20000" ;;
     *) return 1 ;;
   esac
+}
+# The generator of each tree.
+gen_script() {
+  case "$1" in wide*) echo "$REPO/bench/gen_wide.py" ;; *) echo "$KIT/gen_tree.py" ;; esac
 }
 # rough disk use over both trees (4 KiB blocks: a 1 KiB file takes 4 KiB) and inodes, for the
 # free-space check
 gen_bytes() {
-  case "$1" in small) echo 2600000000 ;; large) echo 11000000000 ;; tiny) echo 8600000000 ;; *) echo 70000000 ;; esac
+  case "$1" in
+    small) echo 2600000000 ;; large) echo 11000000000 ;; tiny) echo 8600000000 ;;
+    wide) echo 600000000 ;; wide10m) echo 2000000000 ;; *) echo 70000000 ;;
+  esac
 }
 gen_inodes() {
-  case "$1" in small) echo 202000 ;; large) echo 100 ;; tiny) echo 2002000 ;; *) echo 5000 ;; esac
+  case "$1" in small) echo 202000 ;; large) echo 100 ;; tiny) echo 2002000 ;; wide*) echo 41000 ;; *) echo 5000 ;; esac
 }
 for s in "${SCENARIOS[@]}"; do
   gen_params "$(tree_of "$s")" >/dev/null ||
-    die "unknown scenario '$s' (small large tiny mini tiny-cold mini-cold recheck recheck-tiny recheck-mini)"
+    die "unknown scenario '$s' (small large tiny mini tiny-cold mini-cold recheck recheck-tiny recheck-mini wide wide10m)"
 done
 
 # Peers of run_peers.sh: the content checkers, rsync's quick check, and the floors.
@@ -110,9 +125,9 @@ for p in ${BENCH_PEERS:-$DEFAULT_PEERS}; do
   PEERS+=("$p")
 done
 
-# gen_tree.py's parameters for ARGS, as its argparse would store them (for the reuse check).
+# GENERATOR's parameters for ARGS, as its argparse would store them (for the reuse check).
 parsed_params() {
-  python3 - "$KIT/gen_tree.py" "$@" <<'EOF'
+  python3 - "$@" <<'EOF'
 import json, sys, runpy, argparse
 path, args = sys.argv[1], sys.argv[2:]
 captured = {}
@@ -139,7 +154,7 @@ prepare_tree() {
   local s=$1 data=$2 params want have need avail
   params=$(gen_params "$s")
   # shellcheck disable=SC2086
-  want=$(parsed_params $params)
+  want=$(parsed_params "$(gen_script "$s")" $params)
   have=$(truth_params "$data/truth.json" || true)
   if [[ -n "$have" && "$have" == "$want" && -d "$data/src" && -d "$data/dst" ]]; then
     echo "== $s: reusing $data"
@@ -156,17 +171,24 @@ prepare_tree() {
   if [[ "$avail" =~ ^[0-9]+$ ]] && (( avail > 0 && avail < need + need / 10 )); then
     die "$s needs ~$need inodes in $data, only $avail free (set SMS_BENCH_DIR)"
   fi
-  echo "== $s: generating $data (gen_tree.py $params)"
+  echo "== $s: generating $data ($(basename "$(gen_script "$s")") $params)"
   rm -rf "$data/truth" "$data/truth.json"
   # shellcheck disable=SC2086
-  python3 "$KIT/gen_tree.py" --out "$data" --force $params > "$data.gen.log" 2>&1 ||
-    die "gen_tree.py failed for $s: $(tail -3 "$data.gen.log")"
+  python3 "$(gen_script "$s")" --out "$data" --force $params > "$data.gen.log" 2>&1 ||
+    die "$(basename "$(gen_script "$s")") failed for $s: $(tail -3 "$data.gen.log")"
   tail -1 "$data.gen.log"
 }
 
 # Page cache warm-up, as run_peers.sh does it.
 warm() {
   local data=$1 nf nper
+  if [[ $(basename "$data") == wide* ]]; then
+    # Millions of hard links to 20,000 files: the listings, the inodes and the distinct files.
+    find "$data/src" "$data/dst" -printf '%s\n' > /dev/null
+    find "$data/src/big" "$data/dst/big" -maxdepth 1 -type f -name 'e000[01]*' -print0 |
+      xargs -0 -P2 -n 512 cat > /dev/null 2>&1
+    return
+  fi
   nf=$(python3 -c "import json,sys;t=json.load(open(sys.argv[1]))['stats'];print(t['src_files']+t['dst_files'])" "$data/truth.json")
   nper=$((nf / 64)); ((nper < 1)) && nper=1; ((nper > 512)) && nper=512
   find "$data/src" "$data/dst" -type f -print0 | xargs -0 -P2 -n "$nper" cat > /dev/null 2>&1
@@ -301,6 +323,11 @@ def cmp(label, cond):
 h, q, rq = by.get("sms_hash"), by.get("sms_quick"), by.get("rsync_quick")
 have = lambda *xs: all(x is not None for x in xs)
 out.append("")
+if scen.startswith("wide") and have(h, rs):
+    out.append("peak RSS: sms-agent hash %.0f MB, rsync -rcn %.0f MB: %.2f× rsync's; wall %.2f× "
+               "faster than rsync -rcn" % (h["maxrss_mb"], rs["maxrss_mb"],
+                                           h["maxrss_mb"] / max(rs["maxrss_mb"], 1e-3),
+                                           rs["wall_s"] / max(h["wall_s"], 1e-3)))
 if scen == "small":
     cmp("hash ≥ 1.5× faster than rsync -rcn", h["wall_s"] * 1.5 <= rs["wall_s"] if have(h, rs) else None)
     cmp("hash within 1.1× of the xxhsum floor", h["wall_s"] <= 1.1 * fl["wall_s"] if have(h, fl) else None)
@@ -316,6 +343,10 @@ elif scen == "tiny-cold":
     cmp("page cache dropped: hash ≥ 5× faster than rsync -rcn (issue 17)",
         h["wall_s"] * 5 <= rs["wall_s"] if have(h, rs) else None)
     cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
+elif scen.startswith("wide"):
+    cmp("one directory of millions of entries: hash peak RSS < 256 MiB (issue 14)",
+        h["maxrss_mb"] < 256 if have(h) else None)
+    cmp("quick peak RSS < 256 MiB", q["maxrss_mb"] < 256 if have(q) else None)
 ours_ok = all(ok == "yes" for _, k, _, _, ok in rows if k.startswith("sms_"))
 cmp("our counts equal the truth", ours_ok if any(k.startswith("sms_") for _, k, *_ in rows) else None)
 txt = "\n".join(out) + "\n"
@@ -443,6 +474,11 @@ for s in "${SCENARIOS[@]}"; do
     COLD=1
     # Cold, only the peer the goal is set against: rclone and hashdeep take many minutes.
     peers=(); for p in ${BENCH_COLD_PEERS:-rsync_c}; do peers+=("$p"); done
+  elif [[ "$s" == wide* ]]; then
+    # rclone, hashdeep and diff on millions of names in one directory take very long.
+    peers=(); for p in ${BENCH_WIDE_PEERS:-rsync_c walk_stat}; do peers+=("$p"); done
+    echo "== $s: warming the page cache"
+    warm "$data"
   else
     echo "== $s: warming the page cache"
     warm "$data"

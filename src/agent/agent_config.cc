@@ -157,6 +157,8 @@ core::Status ApplyConfig(const std::map<std::string, std::string>& values,
       c.static_agent = value;
     } else if (key == "remote-tmp") {
       c.remote_tmp = value;
+    } else if (key == "spill-dir") {
+      c.spill_dir = value;
     } else if (key == "cache") {
       SMS_ASSIGN_OR_RETURN(c.cache, ParseOnOff(value, origin + ": cache"));
     } else if (key == "remote-cache-dir") {

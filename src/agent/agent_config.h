@@ -29,6 +29,9 @@ struct AgentConfig {
   bool push_agent = false;   // SshOptions::push_agent, unless the task says
   std::string static_agent;  // SshOptions::static_agent
   std::string remote_tmp;    // SshOptions::remote_tmp
+  // Where the local sides sort huge directories (ScanOptions::spill_dir);
+  // "" = $TMPDIR, else /tmp.
+  std::string spill_dir;
   // The hash cache of each task and side (core/hash_cache.h): on by default
   // under STATE_DIR/cache/<task>/; a command's `cache` param overrides.
   bool cache = true;
@@ -44,12 +47,25 @@ struct AgentConfig {
 inline constexpr const char* kAgentEnvironmentOnly[] = {"io-uring"};
 
 // The keys the file, the environment and the flags accept.
-inline constexpr const char* kAgentConfigKeys[] = {
-    "server",          "ak",           "sk",           "token",
-    "ca-file",         "state-dir",    "name",         "poll-interval",
-    "source-root",     "ssh-config",   "remote-agent", "push-agent",
-    "static-agent",    "remote-tmp",   "cache",        "remote-cache-dir",
-    "rehash-fraction", "cache-max-age"};
+inline constexpr const char* kAgentConfigKeys[] = {"server",
+                                                   "ak",
+                                                   "sk",
+                                                   "token",
+                                                   "ca-file",
+                                                   "state-dir",
+                                                   "name",
+                                                   "poll-interval",
+                                                   "source-root",
+                                                   "ssh-config",
+                                                   "remote-agent",
+                                                   "push-agent",
+                                                   "static-agent",
+                                                   "remote-tmp",
+                                                   "cache",
+                                                   "remote-cache-dir",
+                                                   "rehash-fraction",
+                                                   "cache-max-age",
+                                                   "spill-dir"};
 
 // "30d", "12h", "90m", "45s" or plain seconds; "0" is 0. Errors name `what`.
 [[nodiscard]] core::Result<int64_t> ParseDurationSeconds(

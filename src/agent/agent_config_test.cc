@@ -58,7 +58,8 @@ TEST(AgentConfigTest, EnvironmentOnlyVariablesAreNotConfigKeys) {
 
 TEST(AgentConfigTest, PushAgentSettings) {
   auto r = ParseConfigText(
-      "push_agent = off\nstatic-agent = /opt/a\nremote-tmp = /var/tmp\n",
+      "push_agent = off\nstatic-agent = /opt/a\nremote-tmp = /var/tmp\n"
+      "spill-dir = /srv/sort\n",
       "a.conf");
   ASSERT_TRUE(r);
   AgentConfig c;
@@ -67,6 +68,7 @@ TEST(AgentConfigTest, PushAgentSettings) {
   EXPECT_FALSE(c.push_agent);
   EXPECT_EQ(c.static_agent, "/opt/a");
   EXPECT_EQ(c.remote_tmp, "/var/tmp");
+  EXPECT_EQ(c.spill_dir, "/srv/sort");
   auto bad = ApplyConfig({{"push-agent", "maybe"}}, "a.conf", c);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("a.conf: push-agent must be on or off"),

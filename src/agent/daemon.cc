@@ -258,6 +258,7 @@ void Daemon::RunCheck(Command command, std::shared_ptr<const PathSets> only,
   o.ssh.push_agent = command.push_agent.value_or(config_.push_agent);
   o.ssh.static_agent = config_.static_agent;
   o.ssh.remote_tmp = config_.remote_tmp;
+  o.scan.spill_dir = config_.spill_dir;
   if (!config_.ssh_config.empty()) {
     o.ssh.ssh_options = {"-F", config_.ssh_config};
   }

@@ -70,6 +70,18 @@ void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
                   "hash workers per side (default: one per core)")
       ->type_name("N")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--spill-dir", scan.spill_dir,
+                  "where a directory of more entries than --spill-threshold "
+                  "is sorted, through a temp file without a name (default: "
+                  "$TMPDIR, else /tmp; an ssh:// target uses --remote-tmp)")
+      ->type_name("DIR");
+  cmd->add_option("--spill-threshold", scan.spill_threshold,
+                  "entries of one directory sorted in memory; a larger "
+                  "directory is sorted in runs of N spilled to --spill-dir "
+                  "and merged (default " +
+                      std::to_string(sms::core::kDefaultSpillThreshold) + ")")
+      ->type_name("N")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000'000}));
 }
 
 sms::core::Status ApplyScanOptions(sms::core::ScanOptions& scan,
@@ -257,8 +269,9 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   verify_cmd
       ->add_option("--remote-tmp", verify.ssh.remote_tmp,
-                   "directory on the target for a pushed agent "
-                   "(default: the remote $TMPDIR, else /tmp)")
+                   "directory on the target for a pushed agent and for "
+                   "the temp files of its huge directories (default: the "
+                   "remote $TMPDIR, else /tmp)")
       ->type_name("DIR");
   verify_cmd
       ->add_option("--ssh-option", verify.ssh.ssh_options,
@@ -391,8 +404,13 @@ int main(int argc, char** argv) {
        "the agent push-agent copies (default: sms-agent-static next to "
        "this binary)"},
       {"remote-tmp", "DIR",
-       "directory on ssh:// targets for a pushed agent "
-       "(default: the remote $TMPDIR, else /tmp)"},
+       "directory on ssh:// targets for a pushed agent and for the temp "
+       "files of their huge directories (default: the remote $TMPDIR, else "
+       "/tmp)"},
+      {"spill-dir", "DIR",
+       "where the local sides sort a directory of more than 100000 "
+       "entries, through a temp file without a name (default: $TMPDIR, "
+       "else /tmp; ssh:// targets use remote-tmp)"},
       {"cache", "on|off",
        "keep a hash cache per task and side under the state "
        "directory (default on)"},

@@ -434,6 +434,14 @@ Result<std::unique_ptr<SshTarget>> SshTarget::Start(
     remote += " --io-limit-bytes " + std::to_string(scan.io_limit);
   }
   for (const auto& e : scan.excludes) remote += " --exclude " + ShellQuote(e);
+  // Huge directories are sorted on the target in its own temp directory;
+  // both flags only when set, so an agent that predates them still works.
+  if (scan.spill_threshold != core::kDefaultSpillThreshold) {
+    remote += " --spill-threshold " + std::to_string(scan.spill_threshold);
+  }
+  if (!ssh.remote_tmp.empty()) {
+    remote += " --spill-dir " + ShellQuote(ssh.remote_tmp);
+  }
   if (!ssh.remote_cache_dir.empty() && !scan.only_paths) {
     remote += " --cache-dir " + ShellQuote(ssh.remote_cache_dir);
     remote += " --rehash-fraction " +

@@ -51,7 +51,8 @@ struct SshOptions {
   // push.
   bool push_agent = false;
   std::string static_agent;  // "" = sms-agent-static next to this binary
-  std::string remote_tmp;    // "" = the remote $TMPDIR, else /tmp
+  // Also where the target sorts huge directories (ScanOptions::spill_dir).
+  std::string remote_tmp;  // "" = the remote $TMPDIR, else /tmp
   int stale_push_minutes = 60;
 };
 

@@ -17,4 +17,12 @@ void FileSystem::CloseMany(std::span<const int> handles) {
 
 FsTraits FileSystem::Traits(int) { return {}; }
 
+Result<std::vector<DirEntryName>> FileSystem::List(int dir) {
+  std::vector<DirEntryName> out;
+  for (;;) {
+    SMS_ASSIGN_OR_RETURN(size_t n, ListSome(dir, out));
+    if (n == 0) return out;
+  }
+}
+
 }  // namespace sms::core

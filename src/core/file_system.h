@@ -69,9 +69,15 @@ class FileSystem {
   [[nodiscard]] virtual Result<int> OpenRoot(const std::string& path) = 0;
   // Opens directory `name` inside `dir` without following a symlink.
   [[nodiscard]] virtual Result<int> OpenDirAt(int dir, const char* name) = 0;
-  // Returns the entries of `dir` except "." and "..", in no particular order.
-  // Reads from the handle's position: call once per freshly opened handle.
-  [[nodiscard]] virtual Result<std::vector<DirEntryName>> List(int dir) = 0;
+  // Appends to `out` the next entries of `dir` except "." and "..", in no
+  // particular order, as one read of the listing returns them (a few
+  // thousand at most), and returns how many it appended; 0 once the
+  // listing has been read whole. Call it on a freshly opened handle until
+  // it returns 0: memory stays bounded however large the directory.
+  [[nodiscard]] virtual Result<size_t> ListSome(
+      int dir, std::vector<DirEntryName>& out) = 0;
+  // The whole listing: ListSome until the end.
+  [[nodiscard]] Result<std::vector<DirEntryName>> List(int dir);
   // lstat of `name` inside `dir`.
   [[nodiscard]] virtual Result<StatInfo> StatAt(int dir, const char* name) = 0;
   // The target string of symlink `name` inside `dir`.
@@ -104,6 +110,19 @@ class FileSystem {
   // What kind of file system holds directory `dir` (fstatfs). The default
   // claims a local file system with stable inodes.
   virtual FsTraits Traits(int dir);
+
+  // Temp files: where the walker spills the sorted runs of a directory too
+  // large to sort in memory (core/name_sorter.h).
+  // Creates a file without a name in directory `dir`, open for reading and
+  // writing, that vanishes when its handle is closed (O_TMPFILE, else
+  // mkstemp and unlink). Errors name `dir`.
+  [[nodiscard]] virtual Result<int> CreateTempFile(const std::string& dir) = 0;
+  // Appends all `size` bytes of `data` to the file (the handle's position).
+  [[nodiscard]] virtual Status WriteAll(int handle, const void* data,
+                                        size_t size) = 0;
+  // Reads up to `size` bytes at `offset` (pread); 0 at end of file.
+  [[nodiscard]] virtual Result<size_t> ReadAt(int handle, void* buffer,
+                                              size_t size, uint64_t offset) = 0;
 };
 
 // The real file system (Linux system calls). Process-wide, stateless.

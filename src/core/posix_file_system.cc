@@ -252,10 +252,11 @@ class Posix final : public FileSystem {
     return fd;
   }
 
-  Result<std::vector<DirEntryName>> List(int dir) override {
-    std::vector<DirEntryName> out;
+  Result<size_t> ListSome(int dir, std::vector<DirEntryName>& out) override {
     alignas(8) char buf[64 * 1024];
-    for (;;) {
+    const size_t before = out.size();
+    // A read of only "." and "..": read on, 0 means the end.
+    while (out.size() == before) {
       long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
       if (n < 0) return Fail(ErrnoError("readdir", errno));
       if (n == 0) break;
@@ -270,7 +271,7 @@ class Posix final : public FileSystem {
         out.push_back({std::string(name), FromDType(d->d_type), d->d_ino});
       }
     }
-    return out;
+    return out.size() - before;
   }
 
   Result<StatInfo> StatAt(int dir, const char* name) override {
@@ -386,6 +387,47 @@ class Posix final : public FileSystem {
     struct statfs sfs;
     if (fstatfs(dir, &sfs) != 0) return {};
     return TraitsOfMagic(static_cast<uint64_t>(sfs.f_type));
+  }
+
+  Result<int> CreateTempFile(const std::string& dir) override {
+    int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    // Kernels before 3.11 (EISDIR) and file systems without O_TMPFILE
+    // (EOPNOTSUPP): a named file, unlinked at once.
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+      return Fail(ErrnoError("creating a temp file in " + dir, errno));
+    }
+    std::string path = dir + "/.sms-agent-sort-XXXXXX";
+    fd = mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0)
+      return Fail(ErrnoError("creating a temp file in " + dir, errno));
+    if (unlink(path.c_str()) != 0) {
+      const int err = errno;
+      close(fd);
+      return Fail(ErrnoError("unlinking temp file " + path, err));
+    }
+    return fd;
+  }
+
+  Status WriteAll(int handle, const void* data, size_t size) override {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t n = write(handle, p, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Fail(ErrnoError("write", errno));
+      p += n;
+      size -= static_cast<size_t>(n);
+    }
+    return Ok();
+  }
+
+  Result<size_t> ReadAt(int handle, void* buffer, size_t size,
+                        uint64_t offset) override {
+    for (;;) {
+      ssize_t n = pread(handle, buffer, size, static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return Fail(ErrnoError("read", errno));
+    }
   }
 
   void CloseMany(std::span<const int> handles) override {

@@ -72,6 +72,21 @@ bool EntryMatchesRecord(const Entry& e, const CacheRecord& r,
 
 int64_t NowNs(Clock& clock) { return clock.NowEpochMillis() * 1'000'000; }
 
+std::string DefaultSpillDir(const std::string& dir) {
+  if (!dir.empty()) return dir;
+  const char* tmp = getenv("TMPDIR");
+  return tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp";
+}
+
+// The directory at `prefix` ("" or "a/b/") under `root_path`, for messages.
+std::string DirPath(const std::string& root_path, const std::string& prefix) {
+  if (prefix.empty()) return root_path;
+  std::string out = root_path;
+  if (out.empty() || out.back() != '/') out += '/';
+  out.append(prefix, 0, prefix.size() - 1);
+  return out;
+}
+
 }  // namespace
 
 // A directory handle shared by the entries listed from it, and what the
@@ -434,6 +449,7 @@ Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
       worker_count_(options_.threads > 0
                         ? static_cast<size_t>(options_.threads)
                         : std::max(1u, std::thread::hardware_concurrency())),
+      spill_dir_(DefaultSpillDir(options_.spill_dir)),
       limiter_(clock, options_.io_limit),
       inodes_(std::make_unique<InodeCache>()) {
   if (options_.mode == CompareMode::kHash && !options_.cache_path.empty() &&
@@ -501,10 +517,12 @@ void Scanner::OpenCache() {
   }
 }
 
+void Scanner::Abort(Error error) { walk_error_ = std::move(error); }
+
 void Scanner::WalkMain() {
   OpenCache();
   for (const auto& dir : dirs_) {
-    if (stopping()) break;
+    if (stopping() || aborted()) break;
     WalkSection(dir);
   }
   FlushBatch();
@@ -527,10 +545,10 @@ void Scanner::WalkSection(const std::string& dir_check) {
   // device and inode), so a tree of any depth needs a bounded number of
   // descriptors.
   struct Frame {
+    explicit Frame(NameSorter sorted) : names(std::move(sorted)) {}
     std::shared_ptr<DirRef> dir;  // null while released
     size_t prefix_len = 0;        // the level's prefix is prefix[0, len)
-    std::vector<DirEntryName> names;
-    size_t next = 0;
+    NameSorter names;             // what is left of the level, in order
     uint64_t dev = 0;  // of the directory, to recognise it when reopened
     uint64_t ino = 0;
     FsTraits traits;
@@ -542,16 +560,30 @@ void Scanner::WalkSection(const std::string& dir_check) {
   size_t first_open = 0;  // stack[first_open..] hold their directory
   // `dev`/`ino` identify the directory, when known: a directory on another
   // file system than its parent's has its traits asked for.
+  // A directory that cannot be listed is an error entry (push fails); a
+  // listing that cannot be sorted (its spill file failed) ends the walk.
+  auto fail_walk = [&](const Error& e) {
+    Abort(
+        IoError("directory " + DirPath(root_path, prefix) + ": " + e.message));
+  };
+  std::vector<DirEntryName> slice;
   auto push = [&](Handle handle, uint64_t dev, uint64_t ino) -> Status {
-    auto names = fs_.List(handle.get());
-    if (!names) return Fail(names.error());
-    std::sort(names->begin(), names->end(),
-              [](const DirEntryName& a, const DirEntryName& b) {
-                return a.name < b.name;
-              });
-    Frame f;
+    NameSorter names(fs_, options_.spill_threshold, spill_dir_);
+    for (;;) {
+      auto n = fs_.ListSome(handle.get(), slice);
+      if (!n) return Fail(n.error());
+      if (*n == 0) break;
+      if (auto ok = names.Add(slice); !ok) {
+        fail_walk(ok.error());
+        return Fail(ok.error());
+      }
+    }
+    if (auto ok = names.Finish(); !ok) {
+      fail_walk(ok.error());
+      return Fail(ok.error());
+    }
+    Frame f(std::move(names));
     f.prefix_len = prefix.size();
-    f.names = std::move(*names);
     f.dev = dev;
     f.ino = ino;
     if (use_cache) {
@@ -642,9 +674,15 @@ void Scanner::WalkSection(const std::string& dir_check) {
   Emit(std::move(start), {});
 
   std::string excl_path;
-  while (!stack.empty() && !stopping()) {
+  DirEntryName de;
+  while (!stack.empty() && !stopping() && !aborted()) {
     Frame& f = stack.back();
-    if (f.next == f.names.size()) {
+    auto listed_next = f.names.Next(de);
+    if (!listed_next) {
+      fail_walk(listed_next.error());
+      break;
+    }
+    if (!*listed_next) {
       std::shared_ptr<DirRef> left = std::move(f.dir);
       stack.pop_back();
       if (stack.empty()) break;
@@ -655,10 +693,13 @@ void Scanner::WalkSection(const std::string& dir_check) {
         Frame& lost = stack.back();
         const std::string dir_path =
             prefix.empty() ? "." : prefix.substr(0, prefix.size() - 1);
-        for (; lost.next < lost.names.size() && !stopping(); ++lost.next) {
+        while (!stopping()) {
+          auto got = lost.names.Next(de);
+          if (!got) fail_walk(got.error());
+          if (!got || !*got) break;
           Item item;
-          item.entry.path = prefix + lost.names[lost.next].name;
-          item.entry.type = lost.names[lost.next].type_hint;
+          item.entry.path = prefix + de.name;
+          item.entry.type = de.type_hint;
           SetError(item.entry, "reopening directory " + dir_path, ok.error());
           progress_.entries.fetch_add(1, std::memory_order_relaxed);
           Emit(std::move(item), {});
@@ -667,7 +708,6 @@ void Scanner::WalkSection(const std::string& dir_check) {
       }
       continue;
     }
-    DirEntryName& de = f.names[f.next++];
     Item item;
     item.kind = ItemKind::kEntry;
     Entry& e = item.entry;
@@ -719,6 +759,9 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Emit(std::move(item), {});
     // NB: `f` may dangle after push(); the loop re-reads stack.back().
   }
+  // An aborted walk's stream ends with the error, never with a section
+  // whose entries are missing.
+  if (aborted()) return;
   Item end;
   end.kind = ItemKind::kSectionEnd;
   Emit(std::move(end), {});
@@ -1029,6 +1072,10 @@ Result<const Item*> Scanner::Next() {
     if (stopping()) return Fail(Cancelled("verification cancelled"));
     if (ordered_.empty()) {
       lock.unlock();
+      if (walk_error_) {
+        cache_out_.reset();  // the previous cache stays
+        return Fail(*walk_error_);
+      }
       // The whole stream was read: the new cache replaces the old one.
       if (cache_out_) {
         if (auto ok = cache_out_->Commit(); !ok) {

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,7 @@
 #include "core/file_system.h"
 #include "core/hash_cache.h"
 #include "core/hasher.h"
+#include "core/name_sorter.h"
 #include "core/rate_limiter.h"
 
 namespace sms::core {
@@ -64,6 +66,15 @@ struct ScanOptions {
   // yields no entry. The hash cache is neither read nor written.
   std::shared_ptr<const std::map<std::string, std::vector<std::string>>>
       only_paths;
+  // A directory of more entries than this is sorted in runs of this many
+  // names spilled to a temp file in `spill_dir` and merged, so memory stays
+  // bounded however large a directory is (core/name_sorter.h); the entries
+  // and their order are the same. A temp file that cannot be written or
+  // read back ends the stream with an error naming the directory and
+  // `spill_dir`.
+  size_t spill_threshold = kDefaultSpillThreshold;
+  // "" for $TMPDIR, else /tmp.
+  std::string spill_dir;
 };
 
 // Live counters, readable from any thread (progress display).
@@ -135,6 +146,10 @@ class Scanner final : public EntryStream {
   void Emit(Item item, Work work);
   void FlushBatch();
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  // The walk cannot go on (a spill file failed): the stream ends with
+  // `error` after the entries emitted before it.
+  void Abort(Error error);
+  bool aborted() const { return walk_error_.has_value(); }
 
   // Constant after construction.
   FileSystem& fs_;
@@ -144,6 +159,7 @@ class Scanner final : public EntryStream {
   const ScanOptions options_;
   const ExcludeMatcher excludes_;
   const size_t worker_count_;
+  const std::string spill_dir_;  // options_.spill_dir, or its default
 
   RateLimiter limiter_;
   ScanProgress progress_;
@@ -164,6 +180,9 @@ class Scanner final : public EntryStream {
   std::deque<std::unique_ptr<Batch>> ordered_;  // Guarded by mu_.
   std::deque<Batch*> claimable_;                // Guarded by mu_.
   bool walk_finished_ = false;                  // Guarded by mu_.
+  // Why the walk stopped early; written by the walker before it sets
+  // walk_finished_, read by the consumer after.
+  std::optional<Error> walk_error_;
 
   // Consumer thread only.
   std::unique_ptr<Batch> current_;

@@ -1,15 +1,20 @@
 #include "core/scanner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include "core/io_ring_probe.h"
+#include "core/manifest.h"
+#include "core/marcher.h"
 #include "core/path_order.h"
 #include "testing/fake_clock.h"
 #include "testing/faulty_file_system.h"
@@ -25,20 +30,60 @@ using ::sms::testing::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Reads a whole scan back as "path" entries (sections dropped).
+// What a scanner streamed, read to its end.
+struct Scanned {
+  std::vector<Entry> entries;
+  std::vector<Section> sections;  // the kSectionStart items
+  size_t section_ends = 0;
+  uint64_t bytes_read = 0;
+  std::vector<std::string> warnings;
+  std::optional<Error> error;  // what ended the stream, if not its end
+};
+
+Scanned Drain(Scanner& scanner) {
+  Scanned out;
+  for (;;) {
+    auto item = scanner.Next();
+    if (!item) {
+      out.error = item.error();
+      break;
+    }
+    if (*item == nullptr) break;
+    switch ((*item)->kind) {
+      case ItemKind::kEntry:
+        out.entries.push_back((*item)->entry);
+        break;
+      case ItemKind::kSectionStart:
+        out.sections.push_back((*item)->section);
+        break;
+      case ItemKind::kSectionEnd:
+        ++out.section_ends;
+        break;
+    }
+  }
+  out.bytes_read = scanner.progress().bytes_read.load();
+  out.warnings = scanner.TakeWarnings();
+  return out;
+}
+
+// A whole scan of `root` with 3 workers (unless `options` says), which must
+// end without an error.
+Scanned ScanAll(FileSystem& fs, Clock& clock, const std::string& root,
+                std::vector<std::string> dirs = {"/"},
+                ScanOptions options = {}) {
+  options.threads = options.threads ? options.threads : 3;
+  Scanner scanner(fs, clock, root, std::move(dirs), options);
+  Scanned out = Drain(scanner);
+  EXPECT_FALSE(out.error) << out.error->message;
+  return out;
+}
+
+// The entries of a whole scan (sections dropped).
 std::vector<Entry> Scan(FileSystem& fs, const std::string& root,
                         std::vector<std::string> dirs = {"/"},
                         ScanOptions options = {}) {
-  options.threads = options.threads ? options.threads : 3;
-  Scanner scanner(fs, SystemClock(), root, dirs, options);
-  std::vector<Entry> out;
-  for (;;) {
-    auto item = scanner.Next();
-    EXPECT_TRUE(item);
-    if (!item || *item == nullptr) break;
-    if ((*item)->kind == ItemKind::kEntry) out.push_back((*item)->entry);
-  }
-  return out;
+  return ScanAll(fs, SystemClock(), root, std::move(dirs), std::move(options))
+      .entries;
 }
 
 std::vector<std::string> Paths(const std::vector<Entry>& entries) {
@@ -191,8 +236,8 @@ class MovingParents final : public FileSystem {
     if (std::string_view(name) == "..") return real_.OpenRoot(elsewhere_);
     return real_.OpenDirAt(dir, name);
   }
-  Result<std::vector<DirEntryName>> List(int dir) override {
-    return real_.List(dir);
+  Result<size_t> ListSome(int dir, std::vector<DirEntryName>& out) override {
+    return real_.ListSome(dir, out);
   }
   Result<StatInfo> StatAt(int dir, const char* name) override {
     return real_.StatAt(dir, name);
@@ -209,6 +254,16 @@ class MovingParents final : public FileSystem {
   }
   void AdviseSequential(int handle) override { real_.AdviseSequential(handle); }
   void Close(int handle) override { real_.Close(handle); }
+  Result<int> CreateTempFile(const std::string& dir) override {
+    return real_.CreateTempFile(dir);
+  }
+  Status WriteAll(int handle, const void* data, size_t size) override {
+    return real_.WriteAll(handle, data, size);
+  }
+  Result<size_t> ReadAt(int handle, void* buffer, size_t size,
+                        uint64_t offset) override {
+    return real_.ReadAt(handle, buffer, size, offset);
+  }
 
  private:
   FileSystem& real_ = PosixFileSystem();
@@ -355,16 +410,11 @@ TEST(ScannerTest, ExcludesMatchNamesAnywhereAndRootRelativePaths) {
 TEST(ScannerTest, SectionsReportMissingRoots) {
   TempDir t;
   WriteFile(t.Join("etc/a"), "");
-  Scanner scanner(PosixFileSystem(), SystemClock(), t.path(), {"/etc", "/nope"},
-                  {});
   std::vector<std::pair<std::string, RootState>> sections;
-  for (;;) {
-    auto item = scanner.Next();
-    ASSERT_TRUE(item);
-    if (*item == nullptr) break;
-    if ((*item)->kind == ItemKind::kSectionStart) {
-      sections.emplace_back((*item)->section.dir_check, (*item)->section.state);
-    }
+  for (const Section& section :
+       ScanAll(PosixFileSystem(), SystemClock(), t.path(), {"/etc", "/nope"})
+           .sections) {
+    sections.emplace_back(section.dir_check, section.state);
   }
   EXPECT_THAT(
       sections,
@@ -377,18 +427,12 @@ TEST(ScannerTest, QuickModeReadsNothing) {
   WriteFile(t.Join("f"), std::string(1000, 'q'));
   ScanOptions options;
   options.mode = CompareMode::kQuick;
-  Scanner scanner(PosixFileSystem(), SystemClock(), t.path(), {"/"}, options);
-  std::vector<Entry> entries;
-  for (;;) {
-    auto item = scanner.Next();
-    ASSERT_TRUE(item);
-    if (*item == nullptr) break;
-    if ((*item)->kind == ItemKind::kEntry) entries.push_back((*item)->entry);
-  }
-  ASSERT_EQ(entries.size(), 1u);
-  EXPECT_TRUE(entries[0].digest.empty());
-  EXPECT_EQ(entries[0].size, 1000u);
-  EXPECT_EQ(scanner.progress().bytes_read.load(), 0u);
+  auto scan =
+      ScanAll(PosixFileSystem(), SystemClock(), t.path(), {"/"}, options);
+  ASSERT_EQ(scan.entries.size(), 1u);
+  EXPECT_TRUE(scan.entries[0].digest.empty());
+  EXPECT_EQ(scan.entries[0].size, 1000u);
+  EXPECT_EQ(scan.bytes_read, 0u);
 }
 
 TEST(ScannerTest, CancelStopsPromptly) {
@@ -423,24 +467,8 @@ struct AheadClock {
 // Issue 17: a small file whose ctime is older than the read's start by
 // more than FileReader::kQuietNs is read with one fstat (the clock runs 10 s
 // ahead, so files written by the test count as old).
-struct ClockedScan {
-  std::vector<Entry> entries;
-  uint64_t bytes_read = 0;
-};
-ClockedScan ScanWith(FileSystem& fs, Clock& clock, const std::string& root) {
-  ScanOptions options;
-  options.threads = 3;
-  Scanner scanner(fs, clock, root, {"/"}, options);
-  ClockedScan out;
-  for (;;) {
-    auto item = scanner.Next();
-    EXPECT_TRUE(item);
-    if (!item || *item == nullptr) break;
-    if ((*item)->kind == ItemKind::kEntry)
-      out.entries.push_back((*item)->entry);
-  }
-  out.bytes_read = scanner.progress().bytes_read.load();
-  return out;
+Scanned ScanWith(FileSystem& fs, Clock& clock, const std::string& root) {
+  return ScanAll(fs, clock, root);
 }
 
 TEST(ScannerOneStatTest, OldFilesTakeOneStatAndGiveTheSameDigests) {
@@ -534,28 +562,6 @@ TEST(ScannerOneStatTest, AnOldUnreadableFileIsAnError) {
   EXPECT_EQ(Find(scan.entries, "a").state, EntryState::kOk);
 }
 
-struct CachedScan {
-  std::vector<Entry> entries;
-  std::vector<std::string> warnings;
-};
-
-CachedScan ScanCached(FileSystem& fs, Clock& clock, const std::string& root,
-                      const std::string& cache, ScanOptions options = {}) {
-  options.threads = 3;
-  options.cache_path = cache;
-  Scanner scanner(fs, clock, root, {"/"}, options);
-  CachedScan out;
-  for (;;) {
-    auto item = scanner.Next();
-    EXPECT_TRUE(item);
-    if (!item || *item == nullptr) break;
-    if ((*item)->kind == ItemKind::kEntry)
-      out.entries.push_back((*item)->entry);
-  }
-  out.warnings = scanner.TakeWarnings();
-  return out;
-}
-
 ScanOptions NoRandomRereads() {
   ScanOptions o;
   o.cache_policy.rehash_fraction = 0;
@@ -568,29 +574,50 @@ int CountCached(const std::vector<Entry>& entries) {
   return n;
 }
 
-void WriteTree(TempDir& t, int files) {
-  for (int i = 0; i < files; ++i) {
-    WriteFile(t.Join("d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
-              "content " + std::to_string(i));
+// A tree `t`, and its hash cache file `cache` in `c`; scans run with the
+// clock 10 s ahead (files written by the test count as old) unless told.
+class ScannerCacheTest : public ::testing::Test {
+ protected:
+  // `files` small files in four directories of `t`.
+  void WriteTree(int files) {
+    for (int i = 0; i < files; ++i) {
+      WriteFile(t.Join("d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
+                "content " + std::to_string(i));
+    }
   }
-}
+  // A whole scan of `t` with `cache_file` (default `cache`).
+  Scanned ScanCached(FileSystem& fs, Clock& clock, ScanOptions options,
+                     const std::string& cache_file) {
+    options.cache_path = cache_file;
+    return ScanAll(fs, clock, t.path(), {"/"}, std::move(options));
+  }
+  Scanned ScanCached(FileSystem& fs, Clock& clock,
+                     ScanOptions options = NoRandomRereads()) {
+    return ScanCached(fs, clock, std::move(options), cache);
+  }
+  Scanned ScanCached(FileSystem& fs, ScanOptions options = NoRandomRereads()) {
+    return ScanCached(fs, ahead.clock, std::move(options), cache);
+  }
+  Scanned ScanCached(ScanOptions options = NoRandomRereads()) {
+    return ScanCached(PosixFileSystem(), std::move(options));
+  }
 
-TEST(ScannerCacheTest, ASecondScanReusesEveryDigestAndOpensNoFile) {
   TempDir t, c;
-  WriteTree(t, 200);
+  AheadClock ahead{std::chrono::seconds(10)};
+  const std::string cache = c.Join("s.smscache");
+};
+
+TEST_F(ScannerCacheTest, ASecondScanReusesEveryDigestAndOpensNoFile) {
+  WriteTree(200);
   WriteFile(t.Join("big"), std::string(3 << 20, 'b'));
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("source.smscache");
   testing::FaultyFileSystem first_fs;
-  auto first =
-      ScanCached(first_fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  auto first = ScanCached(first_fs);
   EXPECT_EQ(CountCached(first.entries), 0);
   EXPECT_EQ(first_fs.files_opened(), 201u);
   EXPECT_TRUE(first.warnings.empty());
 
   testing::FaultyFileSystem second_fs;
-  auto second =
-      ScanCached(second_fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  auto second = ScanCached(second_fs);
   EXPECT_EQ(CountCached(second.entries), 201);
   EXPECT_EQ(second_fs.files_opened(), 0u);
   ASSERT_EQ(first.entries.size(), second.entries.size());
@@ -601,150 +628,115 @@ TEST(ScannerCacheTest, ASecondScanReusesEveryDigestAndOpensNoFile) {
   }
 }
 
-TEST(ScannerCacheTest, ContentChangedWithTheMtimeRestoredIsReadAgain) {
-  TempDir t, c;
-  WriteTree(t, 20);
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("s.smscache");
-  auto first = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                          NoRandomRereads());
+TEST_F(ScannerCacheTest, ContentChangedWithTheMtimeRestoredIsReadAgain) {
+  WriteTree(20);
+  auto first = ScanCached();
   // Same size, same mtime (WriteFile sets it): `touch -r` after an edit.
   WriteFile(t.Join("d1/f5"), "CONTENT 5");
-  auto second = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                           NoRandomRereads());
+  auto second = ScanCached();
   EXPECT_EQ(CountCached(second.entries), 19);
   EXPECT_FALSE(Find(second.entries, "d1/f5").cached);
   EXPECT_FALSE(Find(first.entries, "d1/f5").digest ==
                Find(second.entries, "d1/f5").digest);
 }
 
-TEST(ScannerCacheTest, AFileReplacedBySameSizeAndMtimeIsReadAgain) {
-  TempDir t, c;
-  WriteTree(t, 20);
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("s.smscache");
-  auto first = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                          NoRandomRereads());
+TEST_F(ScannerCacheTest, AFileReplacedBySameSizeAndMtimeIsReadAgain) {
+  WriteTree(20);
+  auto first = ScanCached();
   // Another file with the same size and mtime renamed over it: a new inode.
   WriteFile(t.Join("replacement"), "CONTENT 7");
   ASSERT_EQ(rename(t.Join("replacement").c_str(), t.Join("d3/f7").c_str()), 0);
-  auto second = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                           NoRandomRereads());
+  auto second = ScanCached();
   EXPECT_FALSE(Find(second.entries, "d3/f7").cached);
   EXPECT_FALSE(Find(first.entries, "d3/f7").digest ==
                Find(second.entries, "d3/f7").digest);
   EXPECT_EQ(CountCached(second.entries), 19);
 }
 
-TEST(ScannerCacheTest, ASameSecondRewriteOnA1SecondFileSystemIsReadAgain) {
-  TempDir t, c;
+TEST_F(ScannerCacheTest, ASameSecondRewriteOnA1SecondFileSystemIsReadAgain) {
   WriteFile(t.Join("f"), "version 1");
-  const std::string cache = c.Join("s.smscache");
   // Timestamps in whole seconds, and the check right after the write: the
   // rewrite below keeps size, mtime and (within the second) ctime.
   testing::FaultyFileSystem fs;
   fs.CoarseTimestamps();
-  auto first =
-      ScanCached(fs, SystemClock(), t.path(), cache, NoRandomRereads());
+  auto first = ScanCached(fs, SystemClock());
   WriteFile(t.Join("f"), "version 2");
-  auto second =
-      ScanCached(fs, SystemClock(), t.path(), cache, NoRandomRereads());
+  auto second = ScanCached(fs, SystemClock());
   EXPECT_FALSE(Find(second.entries, "f").cached);
   EXPECT_FALSE(Find(first.entries, "f").digest ==
                Find(second.entries, "f").digest);
   // Long after its write, the same file's digest is trusted.
-  AheadClock ahead(std::chrono::seconds(10));
-  ScanCached(fs, ahead.clock, t.path(), cache, NoRandomRereads());
-  auto later = ScanCached(fs, ahead.clock, t.path(), cache, NoRandomRereads());
+  ScanCached(fs);
+  auto later = ScanCached(fs);
   EXPECT_TRUE(Find(later.entries, "f").cached);
 }
 
-TEST(ScannerCacheTest, AReReadThatDisagreesUnderUnchangedMetadataIsCorrupt) {
-  TempDir t, c;
-  WriteTree(t, 20);
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("s.smscache");
-  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-             NoRandomRereads());
+TEST_F(ScannerCacheTest, AReReadThatDisagreesUnderUnchangedMetadataIsCorrupt) {
+  WriteTree(20);
+  ScanCached();
   testing::FaultyFileSystem decayed;
   decayed.CorruptReads("f3");
   ScanOptions all;
   all.cache_policy.rehash_fraction = 1;
-  auto second = ScanCached(decayed, ahead.clock, t.path(), cache, all);
+  auto second = ScanCached(decayed, all);
   EXPECT_EQ(CountCached(second.entries), 0);
   EXPECT_EQ(decayed.files_opened(), 20u);
   for (const auto& e : second.entries) {
     EXPECT_EQ(e.corrupt, e.path == "d3/f3") << e.path;
   }
   // The corrupt file is left out of the new cache: read again next time.
-  auto third = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                          NoRandomRereads());
+  auto third = ScanCached();
   EXPECT_EQ(CountCached(third.entries), 19);
   EXPECT_FALSE(Find(third.entries, "d3/f3").cached);
   EXPECT_FALSE(Find(third.entries, "d3/f3").corrupt);
 }
 
-TEST(ScannerCacheTest, OldDigestsAreReadAgain) {
-  TempDir t, c;
-  WriteTree(t, 10);
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("s.smscache");
-  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-             NoRandomRereads());
+TEST_F(ScannerCacheTest, OldDigestsAreReadAgain) {
+  WriteTree(10);
+  ScanCached();
   ahead.clock.Advance(std::chrono::hours(24 * 31));
-  auto aged = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                         NoRandomRereads());
+  auto aged = ScanCached();
   EXPECT_EQ(CountCached(aged.entries), 0);
-  auto fresh = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-                          NoRandomRereads());
+  auto fresh = ScanCached();
   EXPECT_EQ(CountCached(fresh.entries), 10);
 }
 
-TEST(ScannerCacheTest, UnstableInodesAreCachedWithoutTheInode) {
-  TempDir t, c;
-  WriteTree(t, 10);
-  AheadClock ahead(std::chrono::seconds(120));
-  const std::string cache = c.Join("s.smscache");
+TEST_F(ScannerCacheTest, UnstableInodesAreCachedWithoutTheInode) {
+  WriteTree(10);
+  AheadClock later(std::chrono::seconds(120));
   testing::FaultyFileSystem fuse;
   fuse.UnstableInodes();
-  ScanCached(fuse, ahead.clock, t.path(), cache, NoRandomRereads());
-  auto second =
-      ScanCached(fuse, ahead.clock, t.path(), cache, NoRandomRereads());
+  ScanCached(fuse, later.clock);
+  auto second = ScanCached(fuse, later.clock);
   EXPECT_EQ(CountCached(second.entries), 10);
   // Their timestamps come from a server's clock: digests taken less than
   // the network slack after the last change are not trusted.
-  AheadClock soon(std::chrono::seconds(10));
   const std::string other = c.Join("other.smscache");
-  ScanCached(fuse, soon.clock, t.path(), other, NoRandomRereads());
-  EXPECT_EQ(CountCached(
-                ScanCached(fuse, soon.clock, t.path(), other, NoRandomRereads())
-                    .entries),
-            0);
+  ScanCached(fuse, ahead.clock, NoRandomRereads(), other);
+  EXPECT_EQ(
+      CountCached(
+          ScanCached(fuse, ahead.clock, NoRandomRereads(), other).entries),
+      0);
 }
 
-TEST(ScannerCacheTest,
-     ACacheOfAnotherAlgorithmOrTruncatedIsIgnoredWithAWarning) {
-  TempDir t, c;
-  WriteTree(t, 10);
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("s.smscache");
-  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-             NoRandomRereads());
+TEST_F(ScannerCacheTest,
+       ACacheOfAnotherAlgorithmOrTruncatedIsIgnoredWithAWarning) {
+  WriteTree(10);
+  ScanCached();
   ScanOptions sha = NoRandomRereads();
   sha.hash = HashAlgorithm::kSha256;
-  auto other = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache, sha);
+  auto other = ScanCached(sha);
   EXPECT_EQ(CountCached(other.entries), 0);
   ASSERT_EQ(other.warnings.size(), 1u);
   EXPECT_THAT(other.warnings[0], HasSubstr("written for xxh128"));
   EXPECT_EQ(Find(other.entries, "d0/f0").digest.size, 32);
   // The sha256 check wrote its own: the next one reuses it.
-  auto again = ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache, sha);
+  auto again = ScanCached(sha);
   EXPECT_EQ(CountCached(again.entries), 10);
 
   const std::string bytes = testing::ReadFile(cache);
   WriteFile(cache, bytes.substr(0, bytes.size() / 2));
-  auto truncated =
-      ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache, sha);
+  auto truncated = ScanCached(sha);
   EXPECT_EQ(CountCached(truncated.entries), 0);
   ASSERT_EQ(truncated.warnings.size(), 1u);
   EXPECT_THAT(truncated.warnings[0], HasSubstr("truncated or corrupted"));
@@ -755,13 +747,9 @@ TEST(ScannerCacheTest,
   }
 }
 
-TEST(ScannerCacheTest, ACancelledScanLeavesThePreviousCache) {
-  TempDir t, c;
-  WriteTree(t, 600);
-  AheadClock ahead(std::chrono::seconds(10));
-  const std::string cache = c.Join("s.smscache");
-  ScanCached(PosixFileSystem(), ahead.clock, t.path(), cache,
-             NoRandomRereads());
+TEST_F(ScannerCacheTest, ACancelledScanLeavesThePreviousCache) {
+  WriteTree(600);
+  ScanCached();
   const std::string before = testing::ReadFile(cache);
   WriteFile(t.Join("d0/f0"), "changed, longer content");
   {
@@ -772,6 +760,231 @@ TEST(ScannerCacheTest, ACancelledScanLeavesThePreviousCache) {
     scanner.Cancel();
   }
   EXPECT_EQ(testing::ReadFile(cache), before);
+}
+
+// ---- directories past the spill threshold (issue 14.4) ---------------------
+
+// A directory `big` of `n` entries with awkward names (high bytes, a newline,
+// names that share long prefixes), files of a few sizes, two hard links of
+// one inode, symlinks, an empty directory and a subdirectory that is itself
+// past a small threshold.
+void WriteBigDirectory(const TempDir& t, int n) {
+  for (int i = 0; i < n; ++i) {
+    std::string name = "f" + std::to_string(i * 7919 % 100003);
+    if (i % 11 == 0) name += "\xff\xfe";
+    if (i % 17 == 0) name = "same-long-prefix-" + name;
+    if (i % 97 == 0) name += "\nline";
+    WriteFile(t.Join("big/" + name), std::string(size_t(i * 37 % 5000), 'a'));
+  }
+  WriteFile(t.Join("big/linked"), std::string(70000, 'l'));
+  ASSERT_EQ(link(t.Join("big/linked").c_str(), t.Join("big/linked2").c_str()),
+            0);
+  MakeSymlink("linked", t.Join("big/sym"));
+  MakeSymlink("/nowhere", t.Join("big/dangling"));
+  MakeDirs(t.Join("big/empty"));
+  for (int i = 0; i < 40; ++i) {
+    WriteFile(t.Join("big/sub/g" + std::to_string(i)), std::to_string(i));
+  }
+  WriteFile(t.Join("after-big"), "x");
+  WriteFile(t.Join("big-after"), "y");
+}
+
+ScanOptions Spilling(const TempDir& spill, size_t threshold) {
+  ScanOptions o;
+  o.spill_threshold = threshold;
+  o.spill_dir = spill.path();
+  return o;
+}
+
+void ExpectSameEntries(const std::vector<Entry>& a,
+                       const std::vector<Entry>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(a[i].path);
+    ASSERT_EQ(a[i].path, b[i].path);
+    EXPECT_EQ(a[i].type, b[i].type);
+    EXPECT_EQ(a[i].state, b[i].state) << a[i].error << " | " << b[i].error;
+    EXPECT_EQ(a[i].size, b[i].size);
+    EXPECT_EQ(a[i].mode, b[i].mode);
+    EXPECT_EQ(a[i].mtime_ns, b[i].mtime_ns);
+    EXPECT_EQ(a[i].ino, b[i].ino);
+    EXPECT_EQ(a[i].link_target, b[i].link_target);
+    EXPECT_EQ(a[i].digest, b[i].digest);
+    EXPECT_EQ(a[i].error, b[i].error);
+  }
+}
+
+TEST(ScannerSpillTest, ADirectoryPastTheThresholdIsWalkedTheSame) {
+  TempDir t, spill;
+  WriteBigDirectory(t, 600);
+  testing::FaultyFileSystem in_memory_fs, spilling_fs;
+  auto in_memory = ScanAll(in_memory_fs, SystemClock(), t.path());
+  EXPECT_EQ(in_memory_fs.temp_files_created(), 0u);
+  for (size_t threshold : {1, 7, 100}) {
+    SCOPED_TRACE(threshold);
+    testing::FaultyFileSystem fs;
+    auto spilled =
+        ScanAll(fs, SystemClock(), t.path(), {"/"}, Spilling(spill, threshold));
+    // Each directory past the threshold (the root has 3 entries, big/ 606,
+    // big/sub/ 40) is sorted through a temp file of its own.
+    EXPECT_EQ(fs.temp_files_created(),
+              (threshold < 3 ? 1u : 0u) + 1u + (threshold < 40 ? 1u : 0u));
+    ExpectSameEntries(in_memory.entries, spilled.entries);
+    EXPECT_EQ(spilled.section_ends, 1u);
+  }
+  EXPECT_EQ(Find(in_memory.entries, "big/linked").digest,
+            Find(in_memory.entries, "big/linked2").digest);
+  EXPECT_EQ(in_memory.entries.size(), 600u + 5 + 1 + 40 + 2 + 1);
+  DIR* d = opendir(spill.path().c_str());
+  int names = 0;
+  while (dirent* e = readdir(d)) names += e->d_name[0] != '.' ? 1 : 0;
+  closedir(d);
+  EXPECT_EQ(names, 0);
+}
+
+// The target's side is the manifest stream: its bytes do not depend on
+// whether a directory was spilled.
+TEST(ScannerSpillTest, TheManifestIsByteIdenticalWithAndWithoutSpilling) {
+  TempDir t, spill;
+  WriteBigDirectory(t, 600);
+  auto manifest = [&](ScanOptions options) {
+    options.threads = 3;
+    Scanner scanner(PosixFileSystem(), SystemClock(), t.path(), {"/"}, options);
+    ManifestParams params{
+        CompareMode::kHash, HashAlgorithm::kXxh128, kDefaultChunkSize, {"/"}};
+    int fd = memfd_create("manifest", 0);
+    EXPECT_GE(fd, 0);
+    EXPECT_TRUE(WriteManifest(scanner, params, fd));
+    std::string bytes;
+    lseek(fd, 0, SEEK_SET);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) bytes.append(buf, n);
+    close(fd);
+    return bytes;
+  };
+  const std::string in_memory = manifest({});
+  EXPECT_GT(in_memory.size(), 10000u);
+  EXPECT_EQ(manifest(Spilling(spill, 7)), in_memory);
+  EXPECT_EQ(manifest(Spilling(spill, 1)), in_memory);
+}
+
+// Exact counters when both sides are spilled, with differences, missing
+// and extra entries on both sides of run boundaries.
+TEST(ScannerSpillTest, CountersAreExactAcrossRunBoundaries) {
+  TempDir src, dst, spill;
+  constexpr int kFiles = 1000;
+  int different = 0, missing = 0, extra = 0;
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string name = "big/f" + std::to_string(i);
+    const std::string content = "content " + std::to_string(i);
+    WriteFile(src.Join(name), content);
+    if (i % 53 == 0) {
+      ++missing;
+      continue;
+    }
+    if (i % 37 == 0) {
+      ++different;
+      WriteFile(dst.Join(name), "CONTENT " + std::to_string(i));
+      continue;
+    }
+    WriteFile(dst.Join(name), content);
+    if (i % 41 == 0) {  // sorts right after its neighbour
+      ++extra;
+      WriteFile(dst.Join(name + "x"), "extra");
+    }
+  }
+  auto march = [&](size_t threshold) {
+    ScanOptions o = Spilling(spill, threshold);
+    o.threads = 2;
+    Scanner source(PosixFileSystem(), SystemClock(), src.path(), {"/"}, o);
+    Scanner target(PosixFileSystem(), SystemClock(), dst.path(), {"/"}, o);
+    Marcher marcher(source, target, {"/"}, {.mode = CompareMode::kHash},
+                    nullptr);
+    auto results = marcher.Run();
+    EXPECT_TRUE(results) << results.error().message;
+    return results ? (*results)[0] : DirResult{};
+  };
+  for (size_t threshold :
+       {kDefaultSpillThreshold, size_t{1}, size_t{16}, size_t{999}}) {
+    SCOPED_TRACE(threshold);
+    DirResult r = march(threshold);
+    EXPECT_EQ(r.total, uint64_t{kFiles});
+    EXPECT_EQ(r.different, uint64_t(different));
+    EXPECT_EQ(r.target_miss, uint64_t(missing));
+    EXPECT_EQ(r.target_more, uint64_t(extra));
+    EXPECT_EQ(r.errors, 0u);
+    EXPECT_EQ(r.changed, 0u);
+  }
+}
+
+TEST(ScannerSpillTest, HardLinksAndChangesWhileReadAreKeptWhenSpilled) {
+  TempDir t, spill;
+  WriteBigDirectory(t, 100);
+  WriteFile(t.Join("big/growing.log"), "first line\n");
+  testing::FaultyFileSystem fs;
+  fs.GrowWhileRead("growing.log", t.Join("big/growing.log"));
+  auto scan = ScanAll(fs, SystemClock(), t.path(), {"/"}, Spilling(spill, 9));
+  EXPECT_EQ(fs.temp_files_created(), 2u);
+  EXPECT_EQ(Find(scan.entries, "big/growing.log").state, EntryState::kChanged);
+  const Entry& one = Find(scan.entries, "big/linked");
+  EXPECT_FALSE(one.digest.empty());
+  EXPECT_EQ(one.digest, Find(scan.entries, "big/linked2").digest);
+}
+
+// A spill directory that cannot take the temp file ends the stream with an
+// error naming the directory being listed and the spill directory: never a
+// section with entries left out.
+TEST(ScannerSpillTest, AnUnwritableSpillDirectoryEndsTheStreamNamingBoth) {
+  TempDir t, spill;
+  WriteBigDirectory(t, 100);
+  testing::FaultyFileSystem fs;
+  fs.FailTempFiles(EACCES);
+  ScanOptions o = Spilling(spill, 50);
+  o.threads = 2;
+  Scanner scanner(fs, SystemClock(), t.path(), {"/"}, o);
+  Scanned scan = Drain(scanner);
+  ASSERT_TRUE(scan.error);
+  EXPECT_THAT(scan.error->message, HasSubstr("directory " + t.Join("big") +
+                                             ": more than 50 entries"));
+  EXPECT_THAT(scan.error->message,
+              HasSubstr("creating a temp file in " + spill.path() +
+                        ": Permission denied"));
+  EXPECT_EQ(scan.section_ends, 0u);
+  for (const Entry& e : scan.entries) {
+    EXPECT_FALSE(IsUnder(e.path, "big")) << e.path;
+  }
+}
+
+TEST(ScannerSpillTest, AFullSpillDirectoryEndsTheStreamNamingBoth) {
+  TempDir t, spill;
+  WriteBigDirectory(t, 300);
+  testing::FaultyFileSystem fs;
+  fs.FailTempWritesAfter(0, ENOSPC);
+  Scanner scanner(fs, SystemClock(), t.path(), {"/"}, Spilling(spill, 20));
+  Scanned scan = Drain(scanner);
+  ASSERT_TRUE(scan.error);
+  EXPECT_THAT(scan.error->message, HasSubstr("directory " + t.Join("big")));
+  EXPECT_THAT(scan.error->message,
+              HasSubstr("temp file in " + spill.path() +
+                        ": write: No space left on device"));
+  EXPECT_EQ(scan.section_ends, 0u);
+}
+
+// A hash cache is not replaced by a stream that ended early.
+TEST(ScannerSpillTest, AFailedSpillLeavesThePreviousHashCache) {
+  TempDir t, c, spill;
+  WriteBigDirectory(t, 60);
+  ScanOptions o = Spilling(spill, 50);
+  o.cache_path = c.Join("s.smscache");
+  ScanAll(PosixFileSystem(), SystemClock(), t.path(), {"/"}, o);
+  const std::string before = testing::ReadFile(o.cache_path);
+  WriteFile(t.Join("big/new"), "new");
+  testing::FaultyFileSystem fs;
+  fs.FailTempFiles(ENOSPC);
+  Scanner scanner(fs, SystemClock(), t.path(), {"/"}, o);
+  EXPECT_TRUE(Drain(scanner).error);
+  EXPECT_EQ(testing::ReadFile(o.cache_path), before);
 }
 
 TEST(ScannerTest, OnlyListedPathsAreChecked) {

@@ -17,8 +17,40 @@ core::Result<int> FaultyFileSystem::OpenDirAt(int dir, const char* name) {
   return real_.OpenDirAt(dir, name);
 }
 
-core::Result<std::vector<core::DirEntryName>> FaultyFileSystem::List(int dir) {
-  return real_.List(dir);
+core::Result<size_t> FaultyFileSystem::ListSome(
+    int dir, std::vector<core::DirEntryName>& out) {
+  return real_.ListSome(dir, out);
+}
+
+core::Result<int> FaultyFileSystem::CreateTempFile(const std::string& dir) {
+  if (fail_temp_create_ != 0) {
+    return Fail(
+        core::ErrnoError("creating a temp file in " + dir, fail_temp_create_));
+  }
+  auto fd = real_.CreateTempFile(dir);
+  if (fd) temp_files_.fetch_add(1);
+  return fd;
+}
+
+core::Status FaultyFileSystem::WriteAll(int handle, const void* data,
+                                        size_t size) {
+  if (fail_temp_write_ != 0) {
+    uint64_t budget = temp_write_budget_.load();
+    do {
+      if (budget < size) {
+        return Fail(core::ErrnoError("write", fail_temp_write_));
+      }
+    } while (!temp_write_budget_.compare_exchange_weak(budget, budget - size));
+  }
+  return real_.WriteAll(handle, data, size);
+}
+
+core::Result<size_t> FaultyFileSystem::ReadAt(int handle, void* buffer,
+                                              size_t size, uint64_t offset) {
+  if (fail_temp_read_ != 0) {
+    return Fail(core::ErrnoError("read", fail_temp_read_));
+  }
+  return real_.ReadAt(handle, buffer, size, offset);
 }
 
 core::StatInfo FaultyFileSystem::Adjust(core::StatInfo st) {

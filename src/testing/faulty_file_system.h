@@ -34,6 +34,19 @@ class FaultyFileSystem final : public core::FileSystem {
   // Traits() says inodes are not stable, and every stat reports another
   // inode number.
   void UnstableInodes() { unstable_ = true; }
+  // Creating a temp file fails with `err` (a spill directory that is not
+  // writable or does not exist).
+  void FailTempFiles(int err) { fail_temp_create_ = err; }
+  // Writes to temp files fail with `err` once `bytes` were written in all
+  // (a full disk).
+  void FailTempWritesAfter(uint64_t bytes, int err) {
+    temp_write_budget_ = bytes;
+    fail_temp_write_ = err;
+  }
+  // Reads of temp files fail with `err`.
+  void FailTempReads(int err) { fail_temp_read_ = err; }
+  // Temp files created so far.
+  uint64_t temp_files_created() const { return temp_files_.load(); }
   // Regular files opened so far (OpenFileAt).
   uint64_t files_opened() const { return files_opened_.load(); }
   // fstat calls on open handles so far (Stat).
@@ -41,7 +54,8 @@ class FaultyFileSystem final : public core::FileSystem {
 
   core::Result<int> OpenRoot(const std::string& path) override;
   core::Result<int> OpenDirAt(int dir, const char* name) override;
-  core::Result<std::vector<core::DirEntryName>> List(int dir) override;
+  core::Result<size_t> ListSome(int dir,
+                                std::vector<core::DirEntryName>& out) override;
   core::Result<core::StatInfo> StatAt(int dir, const char* name) override;
   core::Result<std::string> ReadLinkAt(int dir, const char* name) override;
   core::Result<int> OpenFileAt(int dir, const char* name) override;
@@ -50,6 +64,10 @@ class FaultyFileSystem final : public core::FileSystem {
   void AdviseSequential(int handle) override;
   void Close(int handle) override;
   core::FsTraits Traits(int dir) override;
+  core::Result<int> CreateTempFile(const std::string& dir) override;
+  core::Status WriteAll(int handle, const void* data, size_t size) override;
+  core::Result<size_t> ReadAt(int handle, void* buffer, size_t size,
+                              uint64_t offset) override;
 
  private:
   core::StatInfo Adjust(core::StatInfo st);
@@ -60,6 +78,11 @@ class FaultyFileSystem final : public core::FileSystem {
   std::set<std::string> corrupt_;
   bool coarse_ = false;
   bool unstable_ = false;
+  int fail_temp_create_ = 0;
+  int fail_temp_write_ = 0;
+  int fail_temp_read_ = 0;
+  std::atomic<uint64_t> temp_write_budget_{0};
+  std::atomic<uint64_t> temp_files_{0};
   std::atomic<uint64_t> files_opened_{0};
   std::atomic<uint64_t> stats_{0};
   std::atomic<uint64_t> handle_stats_{0};

@@ -87,6 +87,9 @@ same() {
 # ---- local ----------------------------------------------------------------------------
 run_verify local_hash "$SRC" "$DST" && check local_hash hash
 run_verify local_quick --mode quick "$SRC" "$DST" && check local_quick quick
+# Every directory of more than 2 entries sorted through a temp file (issue 14.4): the same report.
+run_verify local_spill --spill-threshold 2 --spill-dir "$TMP" "$SRC" "$DST" && check local_spill hash &&
+  same local_hash local_spill
 
 # ---- ssh:// against a real sshd on loopback -------------------------------------------
 if [[ ! -x /usr/sbin/sshd ]]; then
@@ -105,6 +108,25 @@ TARGET="ssh://sms-test$DST"
 run_verify ssh_hash "${SSH_ARGS[@]}" "$SRC" "$TARGET" && check ssh_hash hash && same local_hash ssh_hash
 run_verify ssh_quick --mode quick "${SSH_ARGS[@]}" "$SRC" "$TARGET" && check ssh_quick quick &&
   same local_quick ssh_quick
+# The target's manifest with its directories spilled (the threshold goes to the remote agent).
+run_verify ssh_spill --spill-threshold 2 --remote-tmp "$TMP" "${SSH_ARGS[@]}" "$SRC" "$TARGET" &&
+  check ssh_spill hash && same local_hash ssh_spill
+
+# A spill directory that does not exist, here and on the target: exit 2, the error names it.
+expect_spill_error() {
+  local name=$1 rc; shift
+  timeout "$TMO" "$AGENT" verify --json "$@" > "$TMP/$name.json" 2> "$TMP/$name.err" < /dev/null
+  rc=$?
+  if [[ $rc == 2 ]] && grep -q "temp file in $TMP/no-such-dir" "$TMP/$name.err"; then
+    pass "$name: exit code 2 naming the spill directory ($(head -c 300 "$TMP/$name.err" | tr '\n' ' '))"
+  else
+    fail "$name: exit code $rc, expected 2 and an error naming $TMP/no-such-dir"
+    sed 's/^/    stderr: /' "$TMP/$name.err" | head -10
+  fi
+}
+expect_spill_error local_spill_missing --spill-threshold 2 --spill-dir "$TMP/no-such-dir" "$SRC" "$DST"
+expect_spill_error ssh_spill_missing --spill-threshold 2 --remote-tmp "$TMP/no-such-dir" \
+  "${SSH_ARGS[@]}" "$SRC" "$TARGET"
 
 # A remote agent that does not exist: the check cannot be done -> exit 2, no counts.
 timeout "$TMO" "$AGENT" verify --json --remote-agent "$TMP/no-such-agent" \
