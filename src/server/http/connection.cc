@@ -202,6 +202,7 @@ class Session final : public Connection,
 
   void Write(HttpResponse r) {
     const bool keep = keep_alive_ && !closing_ && !shared_.stopping.load();
+    if (r.stream) return WriteStreamed(std::move(r), keep);
     auto res = ToBeastResponse(std::move(r), keep);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
     bhttp::async_write(stream_, *res,
@@ -210,6 +211,78 @@ class Session final : public Connection,
                          if (ec || !keep) return self->Close();
                          self->ReadHeader();
                        });
+  }
+
+  // A streamed body (HttpResponse::stream): the head, then one chunk per
+  // piece. Each piece is produced on the worker pool (it reads the store)
+  // and written before the next is asked for, so a slow client holds one
+  // piece in memory and no worker.
+  void WriteStreamed(HttpResponse r, bool keep) {
+    auto body = std::make_shared<BodyStream>(std::move(r.stream));
+    auto first = std::make_shared<std::string>(std::move(r.body));
+    auto head = ToStreamedHead(r, keep);
+    auto sr =
+        std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*head);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
+    bhttp::async_write_header(stream_, *sr,
+                              [self = this->shared_from_this(), head, sr, body,
+                               first, keep](beast::error_code ec, size_t) {
+                                if (ec) return self->Close();
+                                self->WritePiece(body, first, true, keep);
+                              });
+  }
+
+  void ProducePiece(std::shared_ptr<BodyStream> body, bool keep) {
+    asio::post(*shared_.workers, [self = this->shared_from_this(), body, keep] {
+      auto piece = std::make_shared<std::string>();
+      piece->reserve(kBodyStreamPiece + kBodyStreamPiece / 4);
+      core::Result<bool> more = core::Fail(core::Internal("not run"));
+      try {
+        more = (*body)(*piece);
+      } catch (const std::exception& e) {
+        more = core::Fail(core::Internal(e.what()));
+      }
+      asio::post(self->Executor(), [self, body, piece, more, keep] {
+        self->WritePiece(body, piece, more, keep);
+      });
+    });
+  }
+
+  void WritePiece(std::shared_ptr<BodyStream> body,
+                  std::shared_ptr<std::string> piece,
+                  const core::Result<bool>& more, bool keep) {
+    if (!more) {
+      // Headers are gone: no error answer is possible. Closing without the
+      // last chunk tells the client the body is incomplete.
+      std::string line = ToJson(
+          json::object{{"level", "error"},
+                       {"msg", "streamed body failed; connection closed"},
+                       {"error", more.error().message}});
+      std::fprintf(stderr, "%s\n", line.c_str());
+      keep_alive_ = false;
+      return Close();
+    }
+    const bool last = !*more;
+    if (piece->empty() && !last) return ProducePiece(body, keep);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
+    auto after = [self = this->shared_from_this(), body, piece, keep, last](
+                     beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      if (!last) return self->ProducePiece(body, keep);
+      self->FinishStreamed(keep);
+    };
+    if (piece->empty()) return after({}, 0);
+    asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*piece)),
+                      std::move(after));
+  }
+
+  void FinishStreamed(bool keep) {
+    asio::async_write(
+        stream_, bhttp::make_chunk_last(),
+        [self = this->shared_from_this(), keep](beast::error_code ec, size_t) {
+          if (ec || !keep) return self->Close();
+          self->ReadHeader();
+        });
   }
 
   void Close() {

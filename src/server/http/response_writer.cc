@@ -40,6 +40,13 @@ std::shared_ptr<BeastResponse> ToBeastResponse(HttpResponse r, bool keep) {
   return res;
 }
 
+std::shared_ptr<StreamedHead> ToStreamedHead(const HttpResponse& r, bool keep) {
+  auto res = std::make_shared<StreamedHead>();
+  SetHead(r, keep, *res);
+  res->chunked(true);
+  return res;
+}
+
 bool IsSafeRequestId(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s)

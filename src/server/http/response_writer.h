@@ -21,6 +21,12 @@ using BeastResponse =
 // the body with its Content-Length, and keep-alive as `keep`.
 std::shared_ptr<BeastResponse> ToBeastResponse(HttpResponse r, bool keep);
 
+// The head of a streamed answer (`r.stream`): as ToBeastResponse, with
+// Transfer-Encoding: chunked in place of a Content-Length.
+using StreamedHead =
+    boost::beast::http::response<boost::beast::http::empty_body>;
+std::shared_ptr<StreamedHead> ToStreamedHead(const HttpResponse& r, bool keep);
+
 // True for a request id we echo (as api.cc does): 1..128 visible ASCII
 // characters, no quote or backslash.
 bool IsSafeRequestId(std::string_view s);
