@@ -6,6 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -223,6 +227,48 @@ TEST(ExportCodecTest, EncodeExportPicksTheRendererAndFileName) {
   auto xlsx = EncodeExport({r}, ExportFormat::kXlsx, "zh-cn");
   ASSERT_THAT(xlsx, ApiOk());
   EXPECT_EQ(xlsx->body.substr(0, 2), "PK");  // a zip container
+}
+
+// Issue 11.5: a file name with characters XML forbids made a workbook Excel
+// refused. Read back with a strict XML parser (Python's expat), the sheet
+// parses and holds U+FFFD where they were.
+TEST(ExportCodecTest, AWorkbookHoldsNoXmlForbiddenCharacter) {
+  ExportRow r;
+  r.task_id = "t1";
+  r.check_result = "success";
+  r.dir_check = std::string(
+      "/data/a\x01"
+      "b\xEF\xBF\xBE"
+      "c\xEF\xBF\xBF"
+      "d\xED\xA0\x80"
+      "e");
+  r.task_name = std::string("nul\0name", 8);
+  auto xlsx = EncodeExport({r}, ExportFormat::kXlsx, "en-us");
+  ASSERT_THAT(xlsx, ApiOk());
+  char dir[] = "/tmp/sms-xlsx-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/export.xlsx";
+  std::ofstream(path, std::ios::binary) << xlsx->body;
+  const std::string out_path = std::string(dir) + "/out.txt";
+  const std::string cmd =
+      "python3 -c \"import sys, zipfile, xml.etree.ElementTree as ET\n"
+      "z = zipfile.ZipFile(sys.argv[1])\n"
+      "for n in z.namelist():\n"
+      "    if n.endswith('.xml'): ET.fromstring(z.read(n))\n"
+      "t = ''.join(e.text or '' for e in ET.fromstring(z.read("
+      "'xl/worksheets/sheet1.xml')).iter() if e.tag.endswith('}t'))\n"
+      "print(ascii(t))\" " +
+      path + " > " + out_path + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(out_path);
+  const std::string out((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("/data/a\\ufffdb\\ufffdc\\ufffdd\\ufffde"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("nul\\ufffdname"), std::string::npos) << out;
 }
 
 TEST(ExportCodecTest, DecodeExportRequestNeedsOneWayToNameATask) {

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/json_writer.h"
+#include "server/codec/xml_text.h"
 
 namespace sms::server {
 namespace {
@@ -278,8 +279,10 @@ class XlsxEncoder final : public ExportEncoder {
                                static_cast<double>(std::stoll(cells[c])),
                                nullptr);
       } else if (!cells[c].empty()) {
+        // XML-forbidden characters become U+FFFD (codec/xml_text.h).
+        const std::string text = XmlSafeText(NeutraliseCell(cells[c]));
         worksheet_write_string(ws_, row_, static_cast<lxw_col_t>(c),
-                               NeutraliseCell(cells[c]).c_str(), nullptr);
+                               text.c_str(), nullptr);
       }
     }
     ++row_;
