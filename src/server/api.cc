@@ -208,7 +208,20 @@ bool Api::ReadOnly(std::string_view method, std::string_view target) const {
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
-  return Handle(req, ReadOnly(req.method, req.target));
+  HttpResponse resp = Handle(req, ReadOnly(req.method, req.target));
+  if (!resp.stream) return resp;
+  BodyStream stream = std::move(resp.stream);
+  resp.stream = nullptr;
+  for (;;) {
+    core::Result<bool> more = stream(resp.body);
+    if (!more) {
+      const std::string* rid = FindHeader(resp.headers, "x-request-id");
+      return ErrorResponse(ApiError{ApiCode::kInternal, "internal error",
+                                    more.error().message, 0},
+                           rid ? *rid : NewRequestId());
+    }
+    if (!*more) return resp;
+  }
 }
 
 HttpResponse Api::Handle(const HttpRequest& req, bool read_only) {
@@ -367,6 +380,7 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
   HttpResponse resp;
   resp.status = reply->status;
   resp.body = std::move(reply->body);
+  resp.stream = std::move(reply->stream);
   if (!reply->content_type.empty())
     resp.headers.push_back({"Content-Type", reply->content_type});
   resp.headers.push_back({"X-Request-Id", ctx.request_id});

@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/auth_service.h"
+#include "server/body_stream.h"
 #include "server/changes_service.h"
 #include "server/command_service.h"
 #include "server/export_service.h"
@@ -48,6 +49,9 @@ struct HttpResponse {
   int status = 200;
   Headers headers;
   std::string body;
+  // Set for a body produced as it is sent (chunked), `body` being its
+  // first piece.
+  BodyStream stream;
 };
 
 struct ApiOptions {
@@ -94,9 +98,12 @@ class Api final {
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
+  // The answer, whole: a streamed body is run to its end into `body` (an
+  // error part-way answers 500), for callers without a socket.
   HttpResponse Handle(const HttpRequest& req);
-  // The same, for a caller that has asked ReadOnly() of this request already
-  // (the transport, to choose the thread).
+  // The answer for a caller that has asked ReadOnly() of this request
+  // already (the transport, to choose the thread); a large body may come
+  // as `stream`, for the caller to send as it is produced.
   HttpResponse Handle(const HttpRequest& req, bool read_only);
 
   // The largest body accepted for this target (the transport enforces it

@@ -63,7 +63,9 @@ TEST(CodecTest, CsvQuotesAndNeutralises) {
   r.source_name = "=HYPERLINK(\"x\")";
   r.task_name = "a,b";
   r.check_result = "success";
-  std::string csv = RenderCsv({r}, "en-us");
+  auto file = EncodeExport({r}, ExportFormat::kCsv, "en-us");
+  ASSERT_TRUE(file.has_value());
+  const std::string& csv = file->body;
   EXPECT_NE(csv.find("\"'=HYPERLINK(\"\"x\"\")\""), std::string::npos) << csv;
   EXPECT_NE(csv.find(",\"a,b\","), std::string::npos) << csv;
   EXPECT_EQ(ExportFormatFromAccept("application/json"), ExportFormat::kJson);

@@ -1,18 +1,18 @@
-// The only translation unit that includes Boost.Beast.
+// HttpServer's acceptor and lifecycle: binds, deals accepted sockets to the
+// I/O threads' contexts as connections (http/connection.h), keeps the
+// connection cap (evicting the longest-waiting connection, backing off when
+// descriptors run out) and drains on Stop(). Reading requests and writing
+// answers live in http/request_reader.* and http/response_writer.*.
 #include "server/http_server.h"
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <limits>
 #include <list>
 #include <mutex>
@@ -20,476 +20,17 @@
 #include <thread>
 #include <vector>
 
-#include "auth/crypto.h"
+#include "server/http/connection.h"
+#include "server/http/response_writer.h"
 
 namespace sms::server {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using http::Connection;
 
 namespace {
-
-std::string HttpDate() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
-// A request id we echo (as api.cc does): 1..128 visible ASCII characters.
-bool IsSafeRequestId(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
-  return true;
-}
-
-int64_t MonotonicNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// True when a chunked body, still incomplete, has a line ended by a bare LF
-// in its unparsed bytes. Beast's parser waits for a CRLF that never comes
-// (until the body timeout); RFC 9112 §7.1 frames chunk lines with CRLF.
-// The parser consumes chunk data as it arrives, so the unparsed bytes are
-// framing only: the CRLF closing the last chunk, chunk lines, trailers.
-bool HasBareLineFeed(std::string_view unparsed) {
-  for (size_t lf = unparsed.find('\n'); lf != std::string_view::npos;
-       lf = unparsed.find('\n', lf + 1)) {
-    if (lf == 0 || unparsed[lf - 1] != '\r') return true;
-  }
-  return false;
-}
-
-using RequestParser = http::request_parser<http::string_body>;
-
-// What the transport answers for a request it refuses before the Api; the
-// status is HttpStatus(code), as for every answer.
-struct TransportError {
-  ApiCode code;
-  std::string message;
-};
-
-// How a failed read of a request's headers ends: answered with `refusal`,
-// or `close` when the client is gone (or idle too long) and gets no answer.
-struct HeaderOutcome {
-  bool close = false;
-  std::optional<TransportError> refusal;
-};
-
-// A fresh parser for the next request on a connection.
-void ResetParser(std::optional<RequestParser>& parser,
-                 const RequestLimits& limits) {
-  parser.emplace();
-  parser->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-  // The body limit is the route's, set once the target is known
-  // (CheckHead); Beast's own check would answer a large Content-Length as
-  // a malformed request.
-  parser->body_limit(boost::none);
-}
-
-// The answer to an error reading the headers.
-HeaderOutcome HeaderError(const beast::error_code& ec,
-                          const RequestLimits& limits) {
-  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-      ec == asio::error::connection_reset) {
-    return {true, std::nullopt};
-  }
-  if (ec == http::error::header_limit) {
-    return {false, TransportError{ApiCode::kHeadersTooLarge,
-                                  "request headers: larger than " +
-                                      std::to_string(limits.max_header_bytes) +
-                                      " bytes"}};
-  }
-  return {false, TransportError{ApiCode::kMalformed, "malformed HTTP request"}};
-}
-
-// The checks of a complete request head that Beast does not make; on
-// success sets the route's body limit on the parser.
-std::optional<TransportError> CheckHead(RequestParser& parser,
-                                        const RequestLimits& limits) {
-  auto& req = parser.get();
-  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
-  // without Host, and to any request with more than one.
-  const size_t hosts = req.count(http::field::host);
-  if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
-    return TransportError{ApiCode::kMalformed,
-                          hosts > 1
-                              ? "Host header: given more than once"
-                              : "Host header: missing (HTTP/1.1 requires it)"};
-  }
-  const std::string_view target(req.target().data(), req.target().size());
-  if (auto too_long = CheckTargetLength(target, limits.max_target))
-    return TransportError{too_long->code, too_long->message};
-  const size_t limit = limits.body_limit_for(target);
-  if (auto len = parser.content_length(); len && *len > limit) {
-    return TransportError{
-        ApiCode::kTooLarge,
-        "request body: larger than " + std::to_string(limit) + " bytes"};
-  }
-  parser.body_limit(limit);
-  return std::nullopt;
-}
-
-// The answer to an error reading the body: a refusal, or nullopt when the
-// client is gone and gets none.
-std::optional<TransportError> BodyError(const beast::error_code& ec) {
-  if (ec == http::error::body_limit)
-    return TransportError{ApiCode::kTooLarge, "request body: too large"};
-  // A framing error (a bad chunk size or extension): answered before the
-  // close, as for a bad header.
-  if (ec.category() ==
-          http::make_error_code(http::error::bad_chunk).category() &&
-      ec != http::error::partial_message && ec != http::error::end_of_stream)
-    return TransportError{ApiCode::kMalformed,
-                          "malformed request body: " + ec.message()};
-  return std::nullopt;
-}
-
-// The parsed request, for the Api.
-HttpRequest TakeRequest(RequestParser& parser, const std::string& remote) {
-  auto req = parser.release();
-  HttpRequest out;
-  out.method = std::string(req.method_string());
-  out.target = std::string(req.target());
-  for (const auto& f : req)
-    out.headers.emplace_back(std::string(f.name_string()),
-                             std::string(f.value()));
-  out.body = std::move(req.body());
-  out.remote = remote;
-  return out;
-}
-
-enum class BodyStep { kDone, kNeedMore, kFailed };
-struct BodyOutcome {
-  BodyStep step;
-  beast::error_code ec;                   // kFailed: Beast's error, if any
-  std::optional<TransportError> refusal;  // kFailed: the answer
-};
-
-// Beast's read loop, by hand: the bytes in `buffer` go to the parser, and
-// an incomplete chunked body is checked (Beast would keep reading while a
-// chunk line lacks its CRLF).
-BodyOutcome FeedParser(RequestParser& parser, beast::flat_buffer& buffer,
-                       const RequestLimits& limits) {
-  while (!parser.is_done() && buffer.size() > 0) {
-    beast::error_code ec;
-    const size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_more) break;
-    if (ec) return {BodyStep::kFailed, ec, BodyError(ec)};
-    if (used == 0) break;
-  }
-  if (parser.is_done()) return {BodyStep::kDone, {}, std::nullopt};
-  if (parser.chunked()) {
-    const std::string_view unparsed(
-        static_cast<const char*>(buffer.data().data()), buffer.size());
-    if (HasBareLineFeed(unparsed))
-      return {BodyStep::kFailed,
-              {},
-              TransportError{ApiCode::kMalformed,
-                             "chunked body: a line ends with a bare LF (CRLF "
-                             "required)"}};
-    if (unparsed.size() > limits.max_header_bytes)
-      return {BodyStep::kFailed,
-              {},
-              TransportError{
-                  ApiCode::kMalformed,
-                  "chunked body: chunk line or trailer longer than " +
-                      std::to_string(limits.max_header_bytes) + " bytes"}};
-  }
-  return {BodyStep::kNeedMore, {}, std::nullopt};
-}
-
-// What a session needs from the server.
-struct ServerShared {
-  Api* api;
-  Metrics* metrics;
-  const HttpServerOptions* options;
-  asio::thread_pool* workers;
-  RequestLimits limits;
-  std::atomic<bool> stopping{false};
-  std::atomic<int> open_connections{0};
-};
-
-class SessionBase {
- public:
-  virtual ~SessionBase() = default;
-  // Called on shutdown: close if idle, else finish the current request and
-  // close after answering it.
-  virtual void Shutdown() = 0;
-  // Called to make room for a new connection: close if still waiting for a
-  // request; else answer the current one with "Connection: close".
-  virtual void Evict() = 0;
-  // Since when (MonotonicNanos) this connection has waited for a request,
-  // headers not yet complete; 0 while a request is being read or handled.
-  int64_t waiting_since() const { return waiting_since_.load(); }
-  // Marks this connection chosen for eviction; false if it was already.
-  bool MarkEvicting() { return !evicting_.exchange(true); }
-  bool evicting() const { return evicting_.load(); }
-
- protected:
-  std::atomic<int64_t> waiting_since_{0};
-  std::atomic<bool> evicting_{false};
-};
-
-// One connection. Stream is beast::tcp_stream or an ssl_stream over it.
-template <class Stream>
-class Session final : public SessionBase,
-                      public std::enable_shared_from_this<Session<Stream>> {
- public:
-  Session(Stream stream, ServerShared& shared, std::string remote)
-      : stream_(std::move(stream)),
-        shared_(shared),
-        remote_(std::move(remote)) {
-    shared_.metrics->AddOpenConnections(1);
-    shared_.open_connections.fetch_add(1);
-    waiting_since_.store(MonotonicNanos());
-  }
-  ~Session() override {
-    shared_.metrics->AddOpenConnections(-1);
-    shared_.open_connections.fetch_sub(1);
-  }
-
-  void Start() {
-    asio::dispatch(Executor(),
-                   [self = this->shared_from_this()] { self->Handshake(); });
-  }
-
-  void Shutdown() override {
-    asio::post(Executor(), [self = this->shared_from_this()] {
-      self->closing_ = true;
-      if (self->idle_) self->Close();
-    });
-  }
-
-  void Evict() override {
-    asio::post(Executor(), [self = this->shared_from_this()] {
-      if (self->waiting_since_.load() != 0) return self->Close();
-      self->closing_ = true;
-    });
-  }
-
- private:
-  auto Executor() { return beast::get_lowest_layer(stream_).get_executor(); }
-
-  void Handshake() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-      ReadHeader();
-    } else {
-      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-      stream_.async_handshake(
-          ssl::stream_base::server,
-          [self = this->shared_from_this()](beast::error_code ec) {
-            if (ec) return;
-            self->ReadHeader();
-          });
-    }
-  }
-
-  void ReadHeader() {
-    if (closing_) return Close();
-    idle_ = buffer_.size() == 0;
-    waiting_since_.store(MonotonicNanos());
-    ResetParser(parser_, shared_.limits);
-    beast::get_lowest_layer(stream_).expires_after(
-        std::chrono::seconds(shared_.options->idle_timeout_s));
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) {
-          self->OnHeader(ec);
-        });
-  }
-
-  void OnHeader(beast::error_code ec) {
-    idle_ = false;
-    waiting_since_.store(0);
-    if (ec) {
-      HeaderOutcome o = HeaderError(ec, shared_.limits);
-      if (o.close) return Close();
-      return SendError(*o.refusal);
-    }
-    if (auto refused = CheckHead(*parser_, shared_.limits)) {
-      return SendError(*refused);
-    }
-    auto& req = parser_->get();
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(
-          http::status::continue_, 11);
-      http::async_write(stream_, *cont,
-                        [self = this->shared_from_this(), cont](
-                            beast::error_code ec, size_t) {
-                          if (ec) return self->Close();
-                          self->ReadBody();
-                        });
-      return;
-    }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
-    FeedBody();
-  }
-
-  // Beast's async_read, by hand (FeedParser between reads).
-  void FeedBody() {
-    BodyOutcome o = FeedParser(*parser_, buffer_, shared_.limits);
-    if (o.step == BodyStep::kDone) return OnBody({});
-    if (o.step == BodyStep::kFailed) {
-      if (o.refusal) return SendError(*o.refusal);
-      return Close();
-    }
-    stream_.async_read_some(
-        buffer_.prepare(64 * 1024),
-        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-          self->buffer_.commit(n);
-          if (ec) return self->OnBody(ec);
-          self->FeedBody();
-        });
-  }
-
-  void OnBody(beast::error_code ec) {
-    if (ec) {
-      if (auto refused = BodyError(ec)) return SendError(*refused);
-      return Close();
-    }
-    keep_alive_ = parser_->get().keep_alive();
-    auto hreq = std::make_shared<HttpRequest>(TakeRequest(*parser_, remote_));
-    const bool read_only = shared_.api->ReadOnly(hreq->method, hreq->target);
-    if (read_only && shared_.options->inline_reads) {
-      // Reads of an embedded store: here, saving two thread hops.
-      return Write(HandleSafely(*hreq, read_only));
-    }
-    // Storage calls block: run the handler on the worker pool, then come
-    // back to this connection's strand to write.
-    asio::post(*shared_.workers, [self = this->shared_from_this(), hreq,
-                                  read_only] {
-      auto resp =
-          std::make_shared<HttpResponse>(self->HandleSafely(*hreq, read_only));
-      asio::post(self->Executor(),
-                 [self, resp] { self->Write(std::move(*resp)); });
-    });
-  }
-
-  // The adapter boundary: an exception from a library (std::bad_alloc, a
-  // Boost.JSON accessor misuse) becomes a 500 for this request instead of
-  // terminating the process and every other connection.
-  HttpResponse HandleSafely(const HttpRequest& req, bool read_only) {
-    try {
-      return shared_.api->Handle(req, read_only);
-    } catch (const std::exception& e) {
-      std::string line = ToJson(
-          json::object{{"level", "error"},
-                       {"msg", "unhandled exception"},
-                       {"method", req.method},
-                       {"route", req.target.substr(0, req.target.find('?'))}});
-      std::fprintf(stderr, "%s\n", line.c_str());
-      return Api::ErrorResponse(
-          ApiError{ApiCode::kInternal, "internal error", e.what(), 0},
-          RequestIdOf(req.headers));
-    }
-  }
-
-  static std::string RequestIdOf(const Headers& headers) {
-    for (const auto& [k, v] : headers)
-      if (beast::iequals(k, "x-request-id") && IsSafeRequestId(v)) return v;
-    return auth::NewUuid();
-  }
-
-  // The client's X-Request-Id when the headers were read, else a new one.
-  std::string RequestId() {
-    if (parser_ && parser_->is_header_done()) {
-      auto it = parser_->get().find("x-request-id");
-      if (it != parser_->get().end() && IsSafeRequestId(it->value()))
-        return std::string(it->value());
-    }
-    return auth::NewUuid();
-  }
-
-  // An error of the transport (bad framing, limits): answered, then the
-  // connection is closed, unread bytes and all.
-  void SendError(const TransportError& refusal) {
-    keep_alive_ = false;
-    linger_ = true;
-    HttpResponse r = Api::ErrorResponse(
-        ApiError{refusal.code, refusal.message, "", 0}, RequestId());
-    Write(std::move(r));
-  }
-
-  void Write(HttpResponse r) {
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->result(static_cast<unsigned>(r.status));
-    res->version(11);
-    res->set(http::field::server, "sms-server");
-    res->set(http::field::date, HttpDate());
-    for (auto& [k, v] : r.headers) res->set(k, v);
-    res->body() = std::move(r.body);
-    const bool keep = keep_alive_ && !closing_ && !shared_.stopping.load();
-    res->keep_alive(keep);
-    res->prepare_payload();
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
-    http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res, keep](
-                          beast::error_code ec, size_t) {
-                        if (ec || !keep) return self->Close();
-                        self->ReadHeader();
-                      });
-  }
-
-  void Close() {
-    if (closed_) return;
-    if (linger_ && !shared_.stopping.load()) return LingeringClose();
-    closed_ = true;
-    beast::error_code ec;
-    beast::get_lowest_layer(stream_).socket().shutdown(
-        tcp::socket::shutdown_send, ec);
-    beast::get_lowest_layer(stream_).close();
-  }
-
-  // After an error answer the client may still be sending (a body over the
-  // limit): closing with unread bytes makes the kernel send RST, and the
-  // client may lose the answer. Read and drop up to 1 MiB for up to 2 s
-  // after shutting down our side, as nginx's lingering_close does.
-  void LingeringClose() {
-    linger_ = false;
-    beast::error_code ec;
-    auto& tcp = beast::get_lowest_layer(stream_);
-    tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
-    tcp.expires_after(std::chrono::seconds(2));
-    Drain(1 << 20);
-  }
-
-  void Drain(size_t budget) {
-    auto& tcp = beast::get_lowest_layer(stream_);
-    auto buf = std::make_shared<std::array<char, 16 * 1024>>();
-    tcp.async_read_some(asio::buffer(*buf),
-                        [self = this->shared_from_this(), buf, budget](
-                            beast::error_code ec, size_t n) {
-                          if (ec || n >= budget) return self->Close();
-                          self->Drain(budget - n);
-                        });
-  }
-
-  Stream stream_;
-  ServerShared& shared_;
-  const std::string remote_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  bool keep_alive_ = true;
-  bool linger_ = false;  // Close() drains first (LingeringClose)
-  bool idle_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-};
 
 int Cores() {
   unsigned n = std::thread::hardware_concurrency();
@@ -511,23 +52,9 @@ rlim_t RaiseDescriptorLimit() {
   return lim.rlim_cur;
 }
 
-bool OutOfDescriptors(const beast::error_code& ec) {
+bool OutOfDescriptors(const boost::system::error_code& ec) {
   return ec == asio::error::no_descriptors ||  // EMFILE
          ec.value() == ENFILE || ec.value() == ENOBUFS || ec.value() == ENOMEM;
-}
-
-// The answer to a client over max_connections, written before closing it.
-std::string BusyResponse() {
-  HttpResponse r = Api::ErrorResponse(
-      ApiError{ApiCode::kUnavailable,
-               "server busy: too many open connections, retry later", "", 1},
-      auth::NewUuid());
-  std::string out = "HTTP/1.1 503 Service Unavailable\r\n";
-  for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
-  out +=
-      "Connection: close\r\nContent-Length: " + std::to_string(r.body.size()) +
-      "\r\n\r\n" + r.body;
-  return out;
 }
 
 }  // namespace
@@ -572,7 +99,7 @@ class HttpServer::Impl {
       if (options_.tls_cert.empty() || options_.tls_key.empty())
         return core::Fail(core::InvalidArgument(
             "--tls-cert and --tls-key must be given together"));
-      beast::error_code ec;
+      boost::system::error_code ec;
       ssl_ctx_.set_options(ssl::context::default_workarounds |
                            ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                            ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -584,7 +111,7 @@ class HttpServer::Impl {
         return core::Fail(core::InvalidArgument("--tls-key: " + ec.message()));
       tls_ = true;
     }
-    beast::error_code ec;
+    boost::system::error_code ec;
     auto addr = asio::ip::make_address(options_.host, ec);
     if (ec)
       return core::Fail(
@@ -606,7 +133,7 @@ class HttpServer::Impl {
   int max_connections() const { return max_connections_; }
 
   void Run() {
-    signals_.async_wait([this](beast::error_code ec, int) {
+    signals_.async_wait([this](boost::system::error_code ec, int) {
       if (!ec) Stop();
     });
     Accept();
@@ -625,7 +152,7 @@ class HttpServer::Impl {
   void Stop() {
     asio::post(ioc_, [this] {
       if (shared_.stopping.exchange(true)) return;
-      beast::error_code ec;
+      boost::system::error_code ec;
       acceptor_.close(ec);
       accept_timer_.cancel();
       signals_.cancel(ec);
@@ -637,7 +164,7 @@ class HttpServer::Impl {
       // dropped.
       deadline_.emplace(ioc_);
       deadline_->expires_after(std::chrono::seconds(options_.shutdown_grace_s));
-      deadline_->async_wait([this](beast::error_code ec) {
+      deadline_->async_wait([this](boost::system::error_code ec) {
         if (ec) return;
         for (auto& c : contexts_) c->stop();
       });
@@ -652,7 +179,7 @@ class HttpServer::Impl {
     if (shared_.metrics == nullptr) return;
     poll_.emplace(ioc_);
     poll_->expires_after(std::chrono::milliseconds(50));
-    poll_->async_wait([this](beast::error_code ec) {
+    poll_->async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       bool alive = false;
       {
@@ -675,7 +202,7 @@ class HttpServer::Impl {
     // across threads.
     asio::io_context& home = *contexts_[next_context_++ % contexts_.size()];
     acceptor_.async_accept(
-        home, [this](beast::error_code ec, tcp::socket socket) {
+        home, [this](boost::system::error_code ec, tcp::socket socket) {
           if (shared_.stopping.load() || !acceptor_.is_open()) return;
           if (ec && OutOfDescriptors(ec)) return BackOff(ec);
           if (ec) return Accept();  // the client left (ECONNABORTED, ...)
@@ -684,24 +211,12 @@ class HttpServer::Impl {
               !EvictLongestWaiting()) {
             return RefuseBusy(std::move(socket));
           }
-          beast::error_code ep_ec;
+          boost::system::error_code ep_ec;
           auto ep = socket.remote_endpoint(ep_ec);
           std::string remote = ep_ec ? "" : ep.address().to_string();
-          std::shared_ptr<SessionBase> base;
-          if (tls_) {
-            auto s =
-                std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                    beast::ssl_stream<beast::tcp_stream>(
-                        beast::tcp_stream(std::move(socket)), ssl_ctx_),
-                    shared_, remote);
-            s->Start();
-            base = s;
-          } else {
-            auto s = std::make_shared<Session<beast::tcp_stream>>(
-                beast::tcp_stream(std::move(socket)), shared_, remote);
-            s->Start();
-            base = s;
-          }
+          std::shared_ptr<Connection> base = http::StartConnection(
+              std::move(socket), tls_ ? &ssl_ctx_ : nullptr, shared_,
+              std::move(remote));
           {
             std::lock_guard lock(mu_);
             // Forget finished sessions now and then (when the lists have
@@ -723,7 +238,7 @@ class HttpServer::Impl {
   // spinning on a core): make room by closing the connection that has
   // waited longest for a request, and try again after a pause that doubles
   // while descriptors stay short (10 ms .. 1 s).
-  void BackOff(const beast::error_code& ec) {
+  void BackOff(const boost::system::error_code& ec) {
     shared_.metrics->AddConnectionRefused(Metrics::Refusal::kNoDescriptor);
     EvictLongestWaiting();
     if (accept_backoff_.count() == 0) {
@@ -740,7 +255,7 @@ class HttpServer::Impl {
           std::min(accept_backoff_ * 2, std::chrono::milliseconds(1000));
     }
     accept_timer_.expires_after(accept_backoff_);
-    accept_timer_.async_wait([this](beast::error_code wait_ec) {
+    accept_timer_.async_wait([this](boost::system::error_code wait_ec) {
       if (!wait_ec && !shared_.stopping.load()) Accept();
     });
   }
@@ -749,8 +264,8 @@ class HttpServer::Impl {
   // (non-blocking; a full socket buffer just loses it), then close.
   void RefuseBusy(tcp::socket socket) {
     shared_.metrics->AddConnectionRefused(Metrics::Refusal::kMaxConnections);
-    const std::string busy = BusyResponse();
-    beast::error_code ec;
+    const std::string busy = http::BusyResponse();
+    boost::system::error_code ec;
     socket.non_blocking(true, ec);
     if (!ec) socket.write_some(asio::buffer(busy), ec);
     socket.shutdown(tcp::socket::shutdown_send, ec);
@@ -761,7 +276,7 @@ class HttpServer::Impl {
   // Closes the connection that has waited longest for a request (idle
   // keep-alive, or headers still arriving); false when none waits.
   bool EvictLongestWaiting() {
-    std::shared_ptr<SessionBase> oldest;
+    std::shared_ptr<Connection> oldest;
     int64_t since = std::numeric_limits<int64_t>::max();
     {
       std::lock_guard lock(mu_);
@@ -808,76 +323,18 @@ class HttpServer::Impl {
   ssl::context ssl_ctx_;
   bool tls_ = false;
   uint16_t port_ = 0;
-  ServerShared shared_;
+  http::ServerShared shared_;
   std::optional<asio::steady_timer> deadline_;
   std::optional<asio::steady_timer> poll_;
   std::mutex mu_;
   // Guarded by mu_.
-  std::list<std::weak_ptr<SessionBase>> sessions_;
-  std::list<std::weak_ptr<SessionBase>> all_;
+  std::list<std::weak_ptr<Connection>> sessions_;
+  std::list<std::weak_ptr<Connection>> all_;
   size_t swept_size_ = 512;
   // On ioc_ only.
   int max_connections_ = 0;
   std::chrono::milliseconds accept_backoff_{0};
 };
-
-RequestReading ReadRequest(std::string_view bytes, const RequestLimits& limits,
-                           size_t piece) {
-  using Outcome = RequestReading::Outcome;
-  piece = std::max<size_t>(piece, 1);
-  std::optional<RequestParser> parser;
-  ResetParser(parser, limits);
-  beast::flat_buffer buffer;
-  size_t pos = 0;
-  // The next piece "arrives"; false at the end of the bytes.
-  auto receive = [&] {
-    if (pos >= bytes.size()) return false;
-    const size_t n = std::min(piece, bytes.size() - pos);
-    auto out = buffer.prepare(n);
-    std::memcpy(out.data(), bytes.data() + pos, n);
-    buffer.commit(n);
-    pos += n;
-    return true;
-  };
-  auto refused = [](const TransportError& e) {
-    RequestReading r;
-    r.outcome = Outcome::kRefused;
-    r.status = HttpStatus(e.code);
-    r.message = e.message;
-    return r;
-  };
-  while (!parser->is_header_done()) {
-    if (buffer.size() == 0 && !receive())
-      return {pos == 0 ? Outcome::kClosed : Outcome::kIncomplete};
-    beast::error_code ec;
-    const size_t used = parser->put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_more) {
-      if (!receive()) return {Outcome::kIncomplete};
-      continue;
-    }
-    if (ec) {
-      HeaderOutcome o = HeaderError(ec, limits);
-      if (o.close) return {Outcome::kClosed};
-      return refused(*o.refusal);
-    }
-  }
-  if (auto e = CheckHead(*parser, limits)) return refused(*e);
-  for (;;) {
-    BodyOutcome o = FeedParser(*parser, buffer, limits);
-    if (o.step == BodyStep::kDone) {
-      RequestReading r;
-      r.outcome = Outcome::kRequest;
-      r.request = TakeRequest(*parser, "");
-      return r;
-    }
-    if (o.step == BodyStep::kFailed) {
-      if (o.refusal) return refused(*o.refusal);
-      return {Outcome::kClosed};
-    }
-    if (!receive()) return {Outcome::kIncomplete};
-  }
-}
 
 HttpServer::HttpServer(Api& api, Metrics& metrics, HttpServerOptions options)
     : impl_(std::make_unique<Impl>(api, metrics, std::move(options))) {}

@@ -102,21 +102,29 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .handler = [&exports](Context& c) -> ApiResult<Reply> {
          SMS_ASSIGN_OR_RETURN(ExportRequest req,
                               DecodeExportRequest(c.body, c.query));
-         SMS_ASSIGN_OR_RETURN(std::vector<ExportRow> rows,
-                              exports.Collect(*c.who, req));
          const std::string* accept = FindHeader(c.req->headers, "accept");
          const std::string* lang = FindHeader(c.req->headers, "x-language");
+         const ExportFormat format =
+             ExportFormatFromAccept(accept ? *accept : "");
          SMS_ASSIGN_OR_RETURN(
-             ExportFile file,
-             EncodeExport(rows, ExportFormatFromAccept(accept ? *accept : ""),
-                          lang ? core::AsciiLower(*lang) : "en-us"));
+             std::unique_ptr<ExportEncoder> encoder,
+             MakeExportEncoder(format,
+                               lang ? core::AsciiLower(*lang) : "en-us"));
+         SMS_ASSIGN_OR_RETURN(std::unique_ptr<ExportCursor> cursor,
+                              exports.Open(*c.who, req));
+         // Rows go to the socket as they are read (issue 11.2). The first
+         // piece is made here, so an export that fits in it is an ordinary
+         // answer and an early failure still gets its status.
          Reply r;
-         r.body = std::move(file.body);
-         r.content_type = std::move(file.content_type);
-         if (!file.file_name.empty()) {
-           r.extra.push_back(
-               {"Content-Disposition",
-                "attachment; filename=\"" + file.file_name + "\""});
+         BodyStream stream =
+             StreamExport(std::move(cursor), std::move(encoder));
+         core::Result<bool> more = stream(r.body);
+         if (!more) return StoreFail(more.error(), "");
+         if (*more) r.stream = std::move(stream);
+         r.content_type = std::string(ExportContentType(format));
+         if (const std::string name = ExportFileName(format); !name.empty()) {
+           r.extra.push_back({"Content-Disposition",
+                              "attachment; filename=\"" + name + "\""});
          }
          return r;
        }},

@@ -22,6 +22,7 @@ const std::string* FindHeader(const Headers& h, std::string_view name);
 struct Reply {
   int status = 200;
   std::string body;
+  BodyStream stream;  // set: the rest of the body, produced as it is sent
   std::string content_type = "application/json";
   Headers extra;
 };

@@ -202,6 +202,12 @@ class CachingStoreImpl final : public CachingStore {
     return Read(runs_, Key(Key(domain_id, task_id), std::to_string(limit)),
                 [&] { return Inner()->ListRuns(domain_id, task_id, limit); });
   }
+  Result<std::vector<Run>> ListRunsBefore(const std::string& domain_id,
+                                          const std::string& task_id,
+                                          const std::string& before_run_id,
+                                          int limit) override {
+    return Inner()->ListRunsBefore(domain_id, task_id, before_run_id, limit);
+  }
   Result<Run> GetRun(const std::string& domain_id,
                      const std::string& run_id) override {
     return Inner()->GetRun(domain_id, run_id);

@@ -460,6 +460,13 @@ class Store {
   // Runs of the task, newest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<Run>> ListRuns(
       const std::string& domain_id, const std::string& task_id, int limit) = 0;
+  // The runs of the task older than its run `before_run_id` (empty: from
+  // the newest), newest first, at most `limit`: a keyset page, so a caller
+  // walks every run holding one page (the export, issue 11.2). An unknown
+  // `before_run_id` gives an empty page.
+  [[nodiscard]] virtual Result<std::vector<Run>> ListRunsBefore(
+      const std::string& domain_id, const std::string& task_id,
+      const std::string& before_run_id, int limit) = 0;
   [[nodiscard]] virtual Result<Run> GetRun(const std::string& domain_id,
                                            const std::string& run_id) = 0;
 

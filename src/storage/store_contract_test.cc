@@ -478,6 +478,31 @@ TEST_P(StoreContractTest, RunsAreNewestFirstAndLimited) {
   EXPECT_EQ((*runs)[2].run_id, "r2");
 }
 
+TEST_P(StoreContractTest, RunsBeforeWalkEveryRunByKeysetPages) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_THAT(
+        store_->CommitRun(MakeRun("d1", "t1", "r" + std::to_string(i), "h")),
+        IsOk());
+  }
+  std::vector<std::string> seen;
+  std::string before;
+  for (;;) {
+    auto page = store_->ListRunsBefore("d1", "t1", before, 2);
+    ASSERT_THAT(page, IsOk());
+    if (page->empty()) break;
+    ASSERT_LE(page->size(), 2u);
+    for (const storage::Run& r : *page) {
+      seen.push_back(r.run_id);
+      EXPECT_FALSE(r.dirs.empty()) << r.run_id;  // directories come along
+    }
+    before = page->back().run_id;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"r4", "r3", "r2", "r1", "r0"}));
+  // Another domain's task, or a run id it does not know: nothing.
+  EXPECT_TRUE(store_->ListRunsBefore("d2", "t1", "", 10)->empty());
+  EXPECT_TRUE(store_->ListRunsBefore("d1", "t1", "no-such-run", 10)->empty());
+}
+
 TEST_P(StoreContractTest, CommitReturnsRunningTaskToReady) {
   const Command cmd{.domain_id = "d1",
                     .source_id = "s1",

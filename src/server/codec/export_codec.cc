@@ -4,11 +4,12 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
-#include <sstream>
 
 #include "core/json_writer.h"
+#include "server/codec/xml_text.h"
 
 namespace sms::server {
 namespace {
@@ -122,36 +123,73 @@ ApiResult<ExportRequest> DecodeExportRequest(const json::object& body,
         OptString(*item, "source_name", path + ".source_name", 1, 255));
     if (!task_id && !source_id && !source_name)
       return Missing(path + ".task_id");
-    r.targets.push_back({.task_id = task_id.value_or(""),
-                         .source_id = source_id.value_or(""),
-                         .source_name = source_name.value_or("")});
+    ExportTarget t{.task_id = task_id.value_or(""),
+                   .source_id = source_id.value_or(""),
+                   .source_name = source_name.value_or("")};
+    // The same item twice names the same rows twice: keep the first.
+    const bool repeated =
+        std::any_of(r.targets.begin(), r.targets.end(), [&t](const auto& o) {
+          return o.task_id == t.task_id && o.source_id == t.source_id &&
+                 o.source_name == t.source_name;
+        });
+    if (!repeated) r.targets.push_back(std::move(t));
   }
   return r;
 }
 
-std::string RenderCsv(const std::vector<ExportRow>& rows,
-                      std::string_view language) {
-  std::string out;
-  const auto& header = Header(language);
-  for (size_t i = 0; i < header.size(); ++i) {
-    if (i > 0) out += ',';
-    out += CsvField(header[i]);
+std::string TruncationMessage(int64_t row_limit) {
+  return "truncated: the export stops at " + std::to_string(row_limit) +
+         " rows (row_limit); name fewer tasks or leave out all_runs";
+}
+
+namespace {
+
+// The last CSV/XLSX row of a truncated export.
+ExportRow TruncationRow(int64_t row_limit) {
+  ExportRow r;
+  r.check_result = TruncationMessage(row_limit);
+  return r;
+}
+
+class CsvEncoder final : public ExportEncoder {
+ public:
+  explicit CsvEncoder(std::string_view language) : header_(Header(language)) {}
+
+  ApiStatus Begin(std::string& out) override {
+    for (size_t i = 0; i < header_.size(); ++i) {
+      if (i > 0) out += ',';
+      out += CsvField(header_[i]);
+    }
+    out += "\r\n";
+    return {};
   }
-  out += "\r\n";
-  for (const ExportRow& r : rows) {
+  ApiStatus Add(const ExportRow& r, std::string& out) override {
     auto cells = Cells(r);
     for (size_t i = 0; i < cells.size(); ++i) {
       if (i > 0) out += ',';
       out += CsvField(cells[i]);
     }
     out += "\r\n";
+    return {};
   }
-  return out;
-}
+  ApiStatus Finish(const ExportEnd& end, std::string& out) override {
+    if (end.truncated) return Add(TruncationRow(end.row_limit), out);
+    return {};
+  }
 
-std::string RenderJson(const std::vector<ExportRow>& rows) {
-  json::array out;
-  for (const ExportRow& r : rows) {
+ private:
+  const std::array<const char*, 14>& header_;
+};
+
+// {"rows":[...],"count":N} ("truncated" and "row_limit" after a cut): the
+// count follows the rows, which are written before it is known.
+class JsonEncoder final : public ExportEncoder {
+ public:
+  ApiStatus Begin(std::string& out) override {
+    out += "{\"rows\":[";
+    return {};
+  }
+  ApiStatus Add(const ExportRow& r, std::string& out) override {
     json::object o;
     o["source_name"] = r.source_name;
     o["source_id"] = r.source_id;
@@ -172,83 +210,159 @@ std::string RenderJson(const std::vector<ExportRow>& rows) {
       o["num_changed_files"] = r.num_changed_files;
       o["num_error_files"] = r.num_error_files;
     }
-    out.push_back(std::move(o));
+    if (!first_) out += ',';
+    first_ = false;
+    out += ToJson(o);
+    return {};
   }
-  return ToJson(json::object{{"count", static_cast<int64_t>(rows.size())},
-                             {"rows", std::move(out)}});
+  ApiStatus Finish(const ExportEnd& end, std::string& out) override {
+    out += "],\"count\":" + std::to_string(end.rows);
+    if (end.truncated) {
+      out +=
+          ",\"truncated\":true,\"row_limit\":" + std::to_string(end.row_limit) +
+          ",\"message\":" +
+          ToJson(json::value(TruncationMessage(end.row_limit)));
+    }
+    out += "}";
+    return {};
+  }
+
+ private:
+  bool first_ = true;
+};
+
+ApiError XlsxFailure(std::string internal) {
+  return ApiError{ApiCode::kInternal, "internal error",
+                  "export: " + std::move(internal), 0};
 }
 
-ApiResult<std::string> RenderXlsx(const std::vector<ExportRow>& rows,
-                                  std::string_view language) {
-  // libxlsxwriter 1.1.4 writes only to files: use a private temp file.
-  const char* tmp = getenv("TMPDIR");
-  std::string path =
-      std::string(tmp && *tmp ? tmp : "/tmp") + "/sms-export-XXXXXX";
-  int fd = mkstemp(path.data());
-  if (fd < 0) {
-    return tl::unexpected(ApiError{ApiCode::kInternal, "internal error",
-                                   "export: cannot create a temp file", 0});
+// libxlsxwriter 1.1.4 writes only to files: a private temp file, unlinked
+// when the encoder goes. constant_memory: each row is flushed to the
+// sheet's temp file when the next starts, strings are written inline (no
+// shared-string table), so memory stays flat whatever the row count.
+class XlsxEncoder final : public ExportEncoder {
+ public:
+  explicit XlsxEncoder(std::string_view language) : header_(Header(language)) {}
+  ~XlsxEncoder() override {
+    if (wb_ != nullptr) workbook_close(wb_);
+    if (in_.is_open()) in_.close();
+    if (!path_.empty()) unlink(path_.c_str());
   }
-  close(fd);
-  lxw_workbook* wb = workbook_new(path.c_str());
-  if (wb == nullptr) {
-    unlink(path.c_str());
-    return tl::unexpected(ApiError{ApiCode::kInternal, "internal error",
-                                   "export: workbook_new failed", 0});
+
+  ApiStatus Begin(std::string&) override {
+    const char* tmp = getenv("TMPDIR");
+    tmpdir_ = tmp && *tmp ? tmp : "/tmp";
+    path_ = tmpdir_ + "/sms-export-XXXXXX";
+    int fd = mkstemp(path_.data());
+    if (fd < 0) {
+      path_.clear();
+      return tl::unexpected(XlsxFailure("cannot create a temp file"));
+    }
+    close(fd);
+    lxw_workbook_options options{};
+    options.constant_memory = LXW_TRUE;
+    options.tmpdir = tmpdir_.data();
+    wb_ = workbook_new_opt(path_.c_str(), &options);
+    if (wb_ == nullptr)
+      return tl::unexpected(XlsxFailure("workbook_new failed"));
+    ws_ = workbook_add_worksheet(wb_, "consistency");
+    for (size_t c = 0; c < header_.size(); ++c)
+      worksheet_write_string(ws_, 0, static_cast<lxw_col_t>(c), header_[c],
+                             nullptr);
+    return {};
   }
-  lxw_worksheet* ws = workbook_add_worksheet(wb, "consistency");
-  const auto& header = Header(language);
-  for (size_t c = 0; c < header.size(); ++c)
-    worksheet_write_string(ws, 0, static_cast<lxw_col_t>(c), header[c],
-                           nullptr);
-  lxw_row_t row = 1;
-  for (const ExportRow& r : rows) {
+  ApiStatus Add(const ExportRow& r, std::string&) override {
     auto cells = Cells(r);
     for (size_t c = 0; c < cells.size(); ++c) {
       if (c >= 8 && r.has_counters) {
-        worksheet_write_number(ws, row, static_cast<lxw_col_t>(c),
+        worksheet_write_number(ws_, row_, static_cast<lxw_col_t>(c),
                                static_cast<double>(std::stoll(cells[c])),
                                nullptr);
       } else if (!cells[c].empty()) {
-        worksheet_write_string(ws, row, static_cast<lxw_col_t>(c),
-                               NeutraliseCell(cells[c]).c_str(), nullptr);
+        // XML-forbidden characters become U+FFFD (codec/xml_text.h).
+        const std::string text = XmlSafeText(NeutraliseCell(cells[c]));
+        worksheet_write_string(ws_, row_, static_cast<lxw_col_t>(c),
+                               text.c_str(), nullptr);
       }
     }
-    ++row;
+    ++row_;
+    return {};
   }
-  lxw_error err = workbook_close(wb);
-  std::string data;
-  if (err == LXW_NO_ERROR) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    data = ss.str();
+  ApiStatus Finish(const ExportEnd& end, std::string& out) override {
+    if (end.truncated)
+      SMS_RETURN_IF_ERROR(Add(TruncationRow(end.row_limit), out));
+    lxw_error err = workbook_close(wb_);
+    wb_ = nullptr;
+    if (err != LXW_NO_ERROR)
+      return tl::unexpected(XlsxFailure(std::string("writing the workbook: ") +
+                                        lxw_strerror(err)));
+    in_.open(path_, std::ios::binary);
+    if (!in_) return tl::unexpected(XlsxFailure("cannot read the workbook"));
+    return {};
   }
-  unlink(path.c_str());
-  if (err != LXW_NO_ERROR || data.empty()) {
-    return tl::unexpected(ApiError{ApiCode::kInternal, "internal error",
-                                   "export: writing the workbook failed", 0});
+  ApiResult<bool> ReadFile(std::string& out, size_t max) override {
+    const size_t old = out.size();
+    out.resize(old + max);
+    in_.read(out.data() + old, static_cast<std::streamsize>(max));
+    out.resize(old + static_cast<size_t>(in_.gcount()));
+    if (in_.bad()) return tl::unexpected(XlsxFailure("reading the workbook"));
+    return !in_.eof();
   }
-  return data;
+
+ private:
+  const std::array<const char*, 14>& header_;
+  std::string tmpdir_;
+  std::string path_;
+  lxw_workbook* wb_ = nullptr;
+  lxw_worksheet* ws_ = nullptr;
+  lxw_row_t row_ = 1;
+  std::ifstream in_;
+};
+
+}  // namespace
+
+ApiResult<std::unique_ptr<ExportEncoder>> MakeExportEncoder(
+    ExportFormat format, std::string_view language) {
+  switch (format) {
+    case ExportFormat::kCsv:
+      return std::make_unique<CsvEncoder>(language);
+    case ExportFormat::kJson:
+      return std::make_unique<JsonEncoder>();
+    case ExportFormat::kXlsx:
+      return std::make_unique<XlsxEncoder>(language);
+  }
+  return std::make_unique<CsvEncoder>(language);
+}
+
+std::string ExportFileName(ExportFormat format) {
+  switch (format) {
+    case ExportFormat::kCsv:
+      return "consistency-results.csv";
+    case ExportFormat::kJson:
+      return "";
+    case ExportFormat::kXlsx:
+      return "consistency-results.xlsx";
+  }
+  return "";
 }
 
 ApiResult<ExportFile> EncodeExport(const std::vector<ExportRow>& rows,
                                    ExportFormat format,
-                                   std::string_view language) {
+                                   std::string_view language,
+                                   const ExportEnd& end) {
   ExportFile f;
   f.content_type = std::string(ExportContentType(format));
-  switch (format) {
-    case ExportFormat::kCsv:
-      f.body = RenderCsv(rows, language);
-      f.file_name = "consistency-results.csv";
-      break;
-    case ExportFormat::kJson:
-      f.body = RenderJson(rows);
-      break;
-    case ExportFormat::kXlsx:
-      SMS_ASSIGN_OR_RETURN(f.body, RenderXlsx(rows, language));
-      f.file_name = "consistency-results.xlsx";
-      break;
+  f.file_name = ExportFileName(format);
+  SMS_ASSIGN_OR_RETURN(std::unique_ptr<ExportEncoder> enc,
+                       MakeExportEncoder(format, language));
+  SMS_RETURN_IF_ERROR(enc->Begin(f.body));
+  for (const ExportRow& r : rows) SMS_RETURN_IF_ERROR(enc->Add(r, f.body));
+  ExportEnd e = end;
+  if (!e.truncated) e.rows = static_cast<int64_t>(rows.size());
+  SMS_RETURN_IF_ERROR(enc->Finish(e, f.body));
+  for (;;) {
+    SMS_ASSIGN_OR_RETURN(bool more, enc->ReadFile(f.body, 1 << 20));
+    if (!more) break;
   }
   return f;
 }

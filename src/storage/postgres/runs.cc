@@ -124,6 +124,23 @@ Result<std::vector<Run>> PostgresStore::ListRuns(const std::string& domain_id,
   return RunsFromRows(r);
 }
 
+Result<std::vector<Run>> PostgresStore::ListRunsBefore(
+    const std::string& domain_id, const std::string& task_id,
+    const std::string& before_run_id, int limit) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(task_id).Add(before_run_id).Add(limit);
+  static const std::string kSql = rows::Sql(
+      {"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
+       " FROM (SELECT * FROM runs WHERE domain_id = $1 AND task_id = $2"
+       "  AND ($3 = '' OR seq < (SELECT seq FROM runs WHERE domain_id = $1"
+       "   AND run_id = $3)) ORDER BY seq DESC LIMIT $4) r"
+       " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+       " ORDER BY r.seq DESC, d.idx"});
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
+  return RunsFromRows(r);
+}
+
 Result<Run> PostgresStore::GetRun(const std::string& domain_id,
                                   const std::string& run_id) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());

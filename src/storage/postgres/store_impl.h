@@ -117,6 +117,10 @@ class PostgresStore final : public Store {
   Result<std::vector<Run>> ListRuns(const std::string& domain_id,
                                     const std::string& task_id,
                                     int limit) override;
+  Result<std::vector<Run>> ListRunsBefore(const std::string& domain_id,
+                                          const std::string& task_id,
+                                          const std::string& before_run_id,
+                                          int limit) override;
   Result<Run> GetRun(const std::string& domain_id,
                      const std::string& run_id) override;
 

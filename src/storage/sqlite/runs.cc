@@ -137,6 +137,31 @@ Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& domain_id,
   return runs;
 }
 
+Result<std::vector<Run>> SqliteStore::ListRunsBefore(
+    const std::string& domain_id, const std::string& task_id,
+    const std::string& before_run_id, int limit) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);  // one snapshot for runs and their directories
+  SMS_RETURN_IF_ERROR(txn.Begin(false));
+  std::vector<Run> runs;
+  {
+    static const std::string kSql =
+        std::string("SELECT ") + rows::kRunColumns +
+        " FROM runs WHERE domain_id = ?1 AND task_id = ?2 AND (?3 = '' OR"
+        "  seq < (SELECT seq FROM runs WHERE domain_id = ?1 AND run_id = ?3))"
+        " ORDER BY seq DESC LIMIT ?4";
+    SMS_PREPARE_(q, c.db, kSql.c_str());
+    q.Bind(domain_id).Bind(task_id).Bind(before_run_id).Bind(limit);
+    while (true) {
+      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      runs.push_back(rows::ReadRun(q));
+    }
+  }
+  for (Run& r : runs) SMS_RETURN_IF_ERROR(LoadDirs(c.db, &r));
+  return runs;
+}
+
 Result<Run> SqliteStore::GetRun(const std::string& domain_id,
                                 const std::string& run_id) {
   Conn c(this);
