@@ -14,14 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "cli/version.h"
 #include "core/manifest.h"
 #include "core/scanner.h"
 
 namespace sms::agent {
 
-// This agent's version: `sms-agent --version` prints it, and an agent pushed
-// to an ssh target replaces one that prints anything else.
-inline constexpr const char* kAgentVersion = "0.1.0";
+// This agent's version (project(VERSION), cli/version.h): `sms-agent
+// --version` prints it, and an agent pushed to an ssh target replaces one
+// that prints anything else.
+inline constexpr const char* kAgentVersion = cli::kVersion;
 
 struct SshUrl {
   std::string user;  // empty: ssh's default

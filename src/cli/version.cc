@@ -20,19 +20,7 @@ bool IsVersion(std::string_view word) {
 
 }  // namespace
 
-std::string_view Version() { return internal::kVersion; }
-
-std::string_view Commit() { return internal::kCommit; }
-
-std::string VersionLine(std::string_view program) {
-  std::string line(program);
-  line += ' ';
-  line += Version();
-  line += " (commit ";
-  line += Commit();
-  line += ')';
-  return line;
-}
+std::string_view Version() { return kVersion; }
 
 std::string ParseVersionLine(std::string_view text) {
   // The first line, its first or second word.

@@ -239,7 +239,7 @@ HttpResponse Api::Handle(const HttpRequest& req, bool read_only) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  deps_.metrics->ObserveRequest(ctx.route, resp.status, seconds);
+  deps_.metrics->ObserveRequest(req.method, ctx.route, resp.status, seconds);
   if (deps_.log) {
     json::object line{
         {"ts", core::IsoTimeMillis(deps_.clock->NowEpochMillis())},

@@ -1021,8 +1021,8 @@ TEST_F(ApiTest, OperationsEndpoints) {
   Call("GET", "/v3/tasks", "", "acme/viewer");
   Reply m = Call("GET", "/metrics", "", "");
   EXPECT_EQ(m.status, 200);
-  EXPECT_THAT(m.raw, HasSubstr("sms_http_requests_total{route=\"/v3/tasks\","
-                               "status=\"200\"} 1"));
+  EXPECT_THAT(m.raw, HasSubstr("sms_http_requests_total{method=\"GET\","
+                               "route=\"/v3/tasks\",status=\"200\"} 1"));
   EXPECT_THAT(m.raw, HasSubstr("sms_http_request_duration_seconds_bucket"));
   EXPECT_THAT(m.raw, HasSubstr("sms_runs_committed_total 0"));
   // The viewer's token: read from the database by the GET above (a miss),

@@ -54,7 +54,8 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .read_only = true,
        .handler = [this](Context&) -> ApiResult<Reply> {
          Reply r;
-         r.body = deps_.metrics->Render(deps_.results->runs_committed());
+         r.body = deps_.metrics->Render(deps_.results->runs_committed(),
+                                        ReadDatabaseGauges(*deps_.store));
          r.content_type = "text/plain; version=0.0.4; charset=utf-8";
          return r;
        }},

@@ -273,6 +273,12 @@ class CachingStoreImpl final : public CachingStore {
                                int max_rows) override {
     return Inner()->PurgeDetails(domain_id, task_id, policy, now, max_rows);
   }
+  Result<Page<SourcePoll>> ListSourcePolls(int limit) override {
+    return Inner()->ListSourcePolls(limit);
+  }
+  Result<Page<TaskStreak>> ListTaskStreaks(int limit, int window) override {
+    return Inner()->ListTaskStreaks(limit, window);
+  }
 
  private:
   // Hit and miss counts of one table (relaxed: statistics).

@@ -325,6 +325,29 @@ struct TaskRef {
   std::string task_id;
 };
 
+// What /metrics reads at each scrape (issue 16.5; sqlite/metrics_queries.cc),
+// across every domain.
+struct SourcePoll {
+  std::string domain_id;
+  std::string source_id;
+  std::string name;
+  int64_t last_seen_at = 0;  // last command poll, epoch ms (0: never)
+  int64_t tasks = 0;         // tasks of the source
+};
+
+struct TaskStreak {
+  std::string domain_id;
+  std::string task_id;
+  std::string name;
+  // The verdict of the task's newest committed run: failed (check_result
+  // is not success), inconsistent (a directory counted a file different,
+  // missing, extra, changed, unreadable, corrupt or with other metadata),
+  // else consistent.
+  std::string verdict;
+  // How many of the newest runs in a row have that verdict (at least 1).
+  int64_t runs = 0;
+};
+
 // Held while a request that only reads runs (Store::BeginReadScope).
 class ReadScope {
  public:
@@ -533,6 +556,19 @@ class Store {
   [[nodiscard]] virtual Result<int64_t> PurgeDetails(
       const std::string& domain_id, const std::string& task_id,
       const RetentionPolicy& policy, int64_t now, int max_rows) = 0;
+
+  // --- Metrics (issue 16.5; sqlite/metrics_queries.cc) ---
+  // Read-only, one statement each, taking no write lock: a scrape never
+  // waits for an upload nor makes one wait.
+  // Sources of every domain in (domain_id, source_id) order, at most
+  // `limit`; count: all sources.
+  [[nodiscard]] virtual Result<Page<SourcePoll>> ListSourcePolls(int limit) = 0;
+  // Tasks with committed runs, of every domain, in (domain_id, task_id)
+  // order, at most `limit`, each with its newest run's verdict and streak,
+  // counted over its newest `window` runs only (so `runs` <= window);
+  // count: all tasks with runs.
+  [[nodiscard]] virtual Result<Page<TaskStreak>> ListTaskStreaks(
+      int limit, int window) = 0;
 };
 
 }  // namespace sms::storage

@@ -901,6 +901,93 @@ TEST_P(StoreContractTest, PurgeKeepsNewestRunsAndCountersInBatches) {
   EXPECT_FALSE(*store_->DetailsPurged("d1", "r4"));  // the newest stays
 }
 
+TEST_P(StoreContractTest, SourcePollsCoverEveryDomainUpToTheLimit) {
+  ASSERT_THAT(store_->UpsertSource(MakeSource("d2", "s2")), IsOk());
+  ASSERT_THAT(store_->TouchSource("d1", "s1", 5000), IsOk());
+  ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t2", "s1")), IsOk());
+  auto all = store_->ListSourcePolls(10);
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->count, 2);
+  ASSERT_EQ(all->items.size(), 2u);
+  const SourcePoll& s1 = all->items[0];
+  EXPECT_EQ(s1.domain_id, "d1");
+  EXPECT_EQ(s1.source_id, "s1");
+  EXPECT_EQ(s1.name, "src-s1");
+  EXPECT_EQ(s1.last_seen_at, 5000);
+  EXPECT_EQ(s1.tasks, 2);
+  const SourcePoll& s2 = all->items[1];
+  EXPECT_EQ(s2.domain_id, "d2");
+  EXPECT_EQ(s2.last_seen_at, 0);  // never polled
+  EXPECT_EQ(s2.tasks, 0);
+  auto capped = store_->ListSourcePolls(1);
+  ASSERT_THAT(capped, IsOk());
+  EXPECT_EQ(capped->count, 2);
+  ASSERT_EQ(capped->items.size(), 1u);
+  EXPECT_EQ(capped->items[0].source_id, "s1");
+}
+
+TEST_P(StoreContractTest, TaskStreaksCountTheNewestRunsOfOneVerdict) {
+  ASSERT_THAT(store_->UpsertSource(MakeSource("d2", "s2")), IsOk());
+  ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t2", "s1")), IsOk());
+  ASSERT_THAT(store_->CreateTask(MakeTask("d2", "t3", "s2")), IsOk());
+  ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t4", "s1")), IsOk());
+  int n = 0;
+  auto commit = [&](const std::string& domain, const std::string& task,
+                    const std::string& verdict) {
+    const std::string id = "r" + std::to_string(n++);
+    storage::Run r = MakeRun(domain, task, id, "h" + id);
+    r.dirs = {{"/a", 3, 0, 0, 0, 0, 0, 0, 30}, {"/b", 2, 0, 0, 0, 0, 0, 0, 20}};
+    if (verdict == "failed") r.check_result = "failed";
+    if (verdict == "inconsistent") r.dirs[1].num_metadata_different_files = 1;
+    if (verdict == "corrupt") r.dirs[0].num_corrupt_files = 1;
+    ASSERT_THAT(store_->CommitRun(r), IsOk());
+  };
+  // t1: consistent, then inconsistent three times (once only corrupt).
+  for (const char* v :
+       {"consistent", "inconsistent", "corrupt", "inconsistent"})
+    commit("d1", "t1", v);
+  // t2: failed, then consistent twice; t3 (another domain): failed once;
+  // t4: no run.
+  for (const char* v : {"failed", "consistent", "consistent"})
+    commit("d1", "t2", v);
+  commit("d2", "t3", "failed");
+
+  auto all = store_->ListTaskStreaks(10, 100);
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->count, 3);
+  ASSERT_EQ(all->items.size(), 3u);
+  EXPECT_EQ(all->items[0].task_id, "t1");
+  EXPECT_EQ(all->items[0].name, "task-t1");
+  EXPECT_EQ(all->items[0].verdict, "inconsistent");
+  EXPECT_EQ(all->items[0].runs, 3);
+  EXPECT_EQ(all->items[1].task_id, "t2");
+  EXPECT_EQ(all->items[1].verdict, "consistent");
+  EXPECT_EQ(all->items[1].runs, 2);
+  EXPECT_EQ(all->items[2].domain_id, "d2");
+  EXPECT_EQ(all->items[2].task_id, "t3");
+  EXPECT_EQ(all->items[2].verdict, "failed");
+  EXPECT_EQ(all->items[2].runs, 1);
+
+  // A window of 2 runs counts at most 2; a limit of 1 lists t1 only.
+  auto windowed = store_->ListTaskStreaks(10, 2);
+  ASSERT_THAT(windowed, IsOk());
+  ASSERT_EQ(windowed->items.size(), 3u);
+  EXPECT_EQ(windowed->items[0].runs, 2);
+  EXPECT_EQ(windowed->items[1].runs, 2);
+  auto capped = store_->ListTaskStreaks(1, 100);
+  ASSERT_THAT(capped, IsOk());
+  EXPECT_EQ(capped->count, 3);
+  ASSERT_EQ(capped->items.size(), 1u);
+  EXPECT_EQ(capped->items[0].task_id, "t1");
+
+  // A new verdict starts a new streak of 1.
+  commit("d1", "t1", "consistent");
+  auto after = store_->ListTaskStreaks(1, 100);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->items[0].verdict, "consistent");
+  EXPECT_EQ(after->items[0].runs, 1);
+}
+
 // SQLite specifics: migrations are recorded and reopening is a no-op.
 TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
   sms::testing::TempDir dir;

@@ -9,8 +9,12 @@ usage: monitoring_test.py BUILD_DIR
   dashboard  every panel query parses (promtool check rules on the queries,
              with the dashboard's variables filled in)
   metrics    every metric the rules and the dashboard name is in the /metrics
-             of a real sms-server on loopback, and every route they select
-             (route="..." or route=~"...") is one the server reports
+             of a real sms-server on loopback, with every label they select
+             or group by, every route they select (route="..." or
+             route=~"...") and every other label value they select; the
+             server has a source that polled and tasks with runs (the World
+             of tests/reliability/reliability.py), so the per-source and
+             per-task series exist, and their values are checked
 Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass.
 """
 import json
@@ -20,7 +24,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
+import uuid
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,14 +34,16 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 RULES = os.path.join(REPO, "packaging", "prometheus-alerts.yml")
 DASHBOARD = os.path.join(REPO, "packaging", "grafana-dashboard.json")
 RULE_TESTS = os.path.join(HERE, "alerts_test.yml")
-SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (Client, ServerProcess, check, failed,  # noqa: E402
-                     print_summary)
+sys.path.insert(0, os.path.join(REPO, "tests", "reliability"))
+from harness import Client, check, failed, print_summary  # noqa: E402
+from reliability import World, run_body  # noqa: E402
 
 # Series Prometheus makes itself, not the server.
 BUILTIN = {"up"}
+# Labels Prometheus adds to every series it scrapes.
+TARGET_LABELS = {"job", "instance"}
 
 
 def promtool(*args):
@@ -99,6 +107,59 @@ def route_selectors(expr):
             for op, v in re.findall(r'route\s*(=~|=)\s*"([^"]*)"', expr)]
 
 
+def label_names(expr):
+    """Labels the expression selects on or groups by (not `le`, which
+    histogram_quantile takes from the buckets)."""
+    names = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"',
+                           expr))
+    for group in re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)",
+                            expr):
+        names |= {n.strip() for n in group.split(",") if n.strip()}
+    return names - {"le"}
+
+
+def value_selectors(expr):
+    """(label, op, value) of every matcher on a label other than the
+    target's, route (checked apart) and status."""
+    return [(k, op, v) for k, op, v in
+            re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|=)\s*"([^"]*)"', expr)
+            if k not in TARGET_LABELS | {"route", "status"}]
+
+
+def sample(text, name, **labels):
+    """The value of the series `name` whose labels include `labels`."""
+    for m in re.finditer(r"^" + re.escape(name) + r"\{([^}]*)\} (\S+)$", text,
+                         re.M):
+        have = dict(re.findall(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"',
+                               m.group(1)))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(m.group(2))
+    return None
+
+
+def populate(world):
+    """A source whose agent polled, three tasks with runs: one inconsistent
+    twice, one failed once, one consistent. Returns (inconsistent task,
+    failed task)."""
+    status, _ = world.agent.json("GET", f"/v3/sources/{world.source}/command")
+    check("setup: the agent polls", status in (200, 204), status)
+    bad, failing = world.task("differs"), world.task("cannot check")
+    same = run_body(str(uuid.uuid4()), dirs=1)
+    for key in ("num_different_files", "num_target_miss_files",
+                "num_target_more_files"):
+        same["consistency_result"][0][key] = 0
+    for task, body in ((bad, run_body(str(uuid.uuid4()))),
+                       (bad, run_body(str(uuid.uuid4()))),
+                       (failing, dict(run_body(str(uuid.uuid4())),
+                                      check_result="failed",
+                                      error_msg="target unreachable")),
+                       (world.task("matches"), same)):
+        status, out = world.agent.json(
+            "POST", f"/v3/tasks/{task}/consistency-result", body)
+        check(f"setup: run uploaded to {task}", status == 200, f"{status} {out}")
+    return bad, failing
+
+
 def main():
     if shutil.which("promtool") is None:
         print("FAIL promtool is missing: scripts/bootstrap.sh installs Debian's "
@@ -124,25 +185,47 @@ def main():
     check(f"dashboard: the {len(dexprs)} panel queries parse",
           r.returncode == 0 and len(dexprs) >= 10, r.stdout + r.stderr)
 
-    db = f"sqlite:{tmp}/sms.db"
-    server = ServerProcess(SERVER_BIN, ["--db", db], f"{tmp}/server.log")
-    server.start()
+    world = World(BUILD, tmp, "monitoring")
     try:
-        client = Client(server)
+        bad, failing = populate(world)
+        client = Client(world.server)
         # Requests on the routes the rules select, so /metrics reports them
         # (unauthenticated: 401 is counted under the matched route).
         for path in ("/readyz", "/v3/sources/x/command",
                      "/v3/tasks/x/consistency-result",
                      "/v3/tasks/x/consistency-result/details"):
             client.request("GET", path)
-        client.request("POST", "/v3/tasks/x/consistency-result", {})
-        with urllib.request.urlopen(server.url + "/metrics", timeout=10) as m:
+        for path in ("/v3/tasks/x/consistency-result",
+                     "/v3/tasks/x/consistency-result/details"):
+            client.request("POST", path, {})
+        with urllib.request.urlopen(world.server.url + "/metrics",
+                                    timeout=10) as m:
             text = m.read().decode()
     finally:
-        server.stop()
+        world.server.stop()
     exported = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text,
                               re.M))
     routes = set(re.findall(r'route="([^"]*)"', text))
+    labels = set(re.findall(r'[{,]([a-zA-Z_][a-zA-Z0-9_]*)="', text))
+
+    # The per-source and per-task series say what happened.
+    polled = sample(text, "sms_source_last_poll_timestamp_seconds",
+                    source_id=world.source, source="web01")
+    check("metrics: the source's last poll is the poll just made",
+          polled is not None and abs(polled - time.time()) < 120, polled)
+    check("metrics: the source has its 3 tasks",
+          sample(text, "sms_source_tasks", source_id=world.source) == 3,
+          sample(text, "sms_source_tasks", source_id=world.source))
+    streak = sample(text, "sms_task_consecutive_runs", task_id=bad,
+                    task="differs", verdict="inconsistent")
+    check("metrics: the task that differs is inconsistent 2 runs in a row",
+          streak == 2, streak)
+    streak = sample(text, "sms_task_consecutive_runs", task_id=failing,
+                    verdict="failed")
+    check("metrics: the task that cannot check failed 1 run", streak == 1,
+          streak)
+    check("metrics: the database is up", "\nsms_database_up 1\n" in text,
+          text[:400])
 
     for source, exprs in (("rules", rule_exprs()), ("dashboard", dexprs)):
         used = set()
@@ -152,12 +235,26 @@ def main():
         check(f"metrics: the {len(used)} metrics of the {source} are in "
               f"/metrics ({', '.join(sorted(used))})", not missing and used,
               f"missing: {missing}")
+        used_labels = set()
+        for e in exprs:
+            used_labels |= label_names(e)
+        missing = sorted(used_labels - labels - TARGET_LABELS)
+        check(f"metrics: the {len(used_labels)} labels the {source} select "
+              f"or group by are in /metrics ({', '.join(sorted(used_labels))})",
+              not missing, f"missing: {missing}")
         for op, value in sorted({s for e in exprs
                                  for s in route_selectors(e)}):
             ok = (value in routes if op == "=" else
                   any(re.fullmatch(value, r) for r in routes))
             check(f"metrics: {source} route{op}\"{value}\" selects a route "
                   "the server reports", ok, sorted(routes))
+        for label, op, value in sorted({s for e in exprs
+                                        for s in value_selectors(e)}):
+            values = set(re.findall(label + r'="([^"]*)"', text))
+            ok = (value in values if op == "=" else
+                  any(re.fullmatch(value, v) for v in values))
+            check(f"metrics: {source} {label}{op}\"{value}\" selects a "
+                  "series the server exports", ok, sorted(values)[:20])
     print_summary()
     if failed():
         print(f"kept {tmp}")

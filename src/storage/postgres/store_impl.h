@@ -159,6 +159,10 @@ class PostgresStore final : public Store {
                                const RetentionPolicy& policy, int64_t now,
                                int max_rows) override;
 
+  // --- metrics (metrics_queries.cc) ---
+  Result<Page<SourcePoll>> ListSourcePolls(int limit) override;
+  Result<Page<TaskStreak>> ListTaskStreaks(int limit, int window) override;
+
  private:
   // A pooled connection, returned to the pool (or dropped, if broken) on
   // destruction.

@@ -168,6 +168,10 @@ class SqliteStore final : public Store {
                                const RetentionPolicy& policy, int64_t now,
                                int max_rows) override;
 
+  // --- metrics (metrics_queries.cc) ---
+  Result<Page<SourcePoll>> ListSourcePolls(int limit) override;
+  Result<Page<TaskStreak>> ListTaskStreaks(int limit, int window) override;
+
  private:
   struct PendingCommit {
     const Run* run;
