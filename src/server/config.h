@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -26,6 +27,10 @@ struct ServerConfig {
   int64_t token_ttl_hours = 24;
   bool public_metrics = true;  // /metrics without authentication
   int pbkdf2_iterations = 210000;
+  // Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For
+  // names the client for the login throttle (client_address.h); none by
+  // default.
+  std::vector<std::string> trusted_proxies;
   // PostgreSQL: the most connections this process opens (the handler
   // workers that may wait on storage); replicas x this <= max_connections.
   int db_pool_size = 16;
@@ -62,7 +67,8 @@ struct ConfigSources {
 // sets it. The environment sets listen (SMS_LISTEN), db (SMS_DB),
 // console_dir (SMS_CONSOLE_DIR), secret_key_file (SMS_SECRET_KEY_FILE),
 // pbkdf2_iterations (SMS_PBKDF2_ITERATIONS) and db_pool_size
-// (SMS_DB_POOL_SIZE, when > 0). kNotFound for a missing file,
+// (SMS_DB_POOL_SIZE, when > 0) and trusted_proxies (SMS_TRUSTED_PROXIES,
+// comma-separated). kNotFound for a missing file,
 // kInvalidArgument naming the file and key for a bad one (unknown keys are
 // rejected).
 [[nodiscard]] core::Result<ServerConfig> LoadServerConfig(
