@@ -38,6 +38,12 @@ fi
 if [[ "${SMS_BOOTSTRAP_PACKAGE:-0}" == 1 ]]; then
   PACKAGES+=(dpkg-dev lintian mmdebstrap)
 fi
+# `make fuzz` (fuzz/, docs/fuzzing.md): libFuzzer targets built with Debian's
+# clang 14 under ASan+UBSan; libclang-rt-14-dev holds libFuzzer and the
+# sanitizer runtimes. Only there: `make test` builds with g++ alone.
+if [[ "${SMS_BOOTSTRAP_FUZZ:-0}" == 1 ]]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 if [[ "${SMS_BOOTSTRAP_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(rsync rclone hashdeep b3sum wrk nginx-light hyperfine)
 fi

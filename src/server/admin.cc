@@ -109,6 +109,12 @@ int RunAdmin(const AdminCommand& cmd, const ServerConfig& cfg) {
       std::printf("revoked\n");
       return 0;
     }
+    case Kind::kUnlockLogin: {
+      auto n = auth.UnlockLogin(cmd.domain, cmd.user, cmd.address);
+      if (!n) return FailWith(n.error().message);
+      std::printf("cleared %lld\n", static_cast<long long>(*n));
+      return 0;
+    }
     case Kind::kMigrate:
       break;
   }

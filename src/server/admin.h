@@ -16,6 +16,7 @@ struct AdminCommand {
     kCreateUser,        // domain, name, role; password on stdin
     kCreateCredential,  // domain, user
     kRevokeCredential,  // access_key
+    kUnlockLogin,       // domain + user, and/or address
     kMigrate,
   };
   Kind kind = Kind::kMigrate;
@@ -24,6 +25,7 @@ struct AdminCommand {
   std::string role;
   std::string user;
   std::string access_key;
+  std::string address;
 };
 
 // Runs `cmd` against cfg.db.

@@ -325,7 +325,11 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
         "Authentication required: send X-Auth-Token or an SDK-HMAC-SHA256 "
         "Authorization header.");
     if (token != nullptr) {
-      who = deps_.auth->AuthenticateToken(*token);
+      const std::string* domain_id = FindHeader(req.headers, "x-domain-id");
+      const std::string* project_id = FindHeader(req.headers, "x-project-id");
+      who = deps_.auth->AuthenticateToken(
+          *token, domain_id ? std::string_view(*domain_id) : "",
+          project_id ? std::string_view(*project_id) : "");
     } else if (authz != nullptr) {
       SignableRequest sreq{req.method, ctx.path, ctx.query_text, req.headers,
                            req.body};

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <set>
 
 #include "auth/crypto.h"
@@ -62,6 +63,10 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     storage::SqliteOptions so;
     so.busy_timeout_ms = 200;  // the 503 test waits this long
+    // The room on the database's disk, as /readyz sees it.
+    so.free_bytes = [this](const std::string&) -> core::Result<uint64_t> {
+      return free_bytes_.load();
+    };
     auto s = storage::OpenSqliteStore(dir_.Join("api.db"), so);
     ASSERT_TRUE(s) << s.error().ToString();
     // As sms-server serves SQLite: behind the read cache.
@@ -197,6 +202,7 @@ class ApiTest : public ::testing::Test {
   }
 
   sms::testing::TempDir dir_;
+  std::atomic<uint64_t> free_bytes_{uint64_t{1} << 40};
   FakeClock clock_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<AuthService> auth_;
@@ -405,6 +411,12 @@ TEST_F(ApiTest, FailedLoginsAreRateLimited) {
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.Code(), "SMS.9010");
   EXPECT_GT(std::stoi(r.Header("Retry-After")), 0);
+  // Issue 11.4: only that user from that address; another user's correct
+  // password from the same address (one nginx front for everyone) logs in.
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "operator", "password-operator"), "")
+                .status,
+            201);
   clock_.Advance(16 * 60 * 1000);
   EXPECT_EQ(Call("POST", "/v3/auth/tokens",
                  LoginBody("acme", "viewer", "password-viewer"), "")
@@ -1013,6 +1025,19 @@ TEST_F(ApiTest, ExportInThreeFormatsIsFormulaSafe) {
       Call("POST", "/v3/tasks/consistency-results/export", req, "other/viewer");
   EXPECT_THAT(other.raw, ::testing::Not(HasSubstr("migrate web01")));
   EXPECT_THAT(other.raw, HasSubstr(task_id + ",,,,error"));
+}
+
+// Issue 11.5: /readyz said ready while the disk was full (every upload
+// 503); it fails while a write cannot be made, and recovers with the room.
+TEST_F(ApiTest, ReadyzFailsWhileTheDatabaseDiskIsFull) {
+  EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
+  free_bytes_ = 64 * 1024;
+  Reply full = Call("GET", "/readyz", "", "");
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(full.Code(), "SMS.2008");
+  EXPECT_EQ(Call("GET", "/healthz", "", "").status, 200);
+  free_bytes_ = uint64_t{1} << 30;
+  EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
 }
 
 TEST_F(ApiTest, OperationsEndpoints) {

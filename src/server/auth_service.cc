@@ -1,5 +1,6 @@
 #include "server/auth_service.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "auth/crypto.h"
@@ -35,57 +36,66 @@ AuthService::AuthService(storage::Store& store, core::Clock& clock,
       options_(options),
       dummy_hash_(HashPassword("dummy", options.pbkdf2_iterations)) {}
 
-ApiStatus AuthService::CheckLockout(const std::string& key, int64_t now) {
-  std::lock_guard lock(mu_);
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return {};
-  auto& q = it->second;
-  while (!q.empty() && q.front() <= now - options_.failure_window_ms)
-    q.pop_front();
-  if (static_cast<int>(q.size()) < options_.max_login_failures) return {};
-  int64_t wait_ms = q.front() + options_.failure_window_ms - now;
-  ApiError e{ApiCode::kTooManyRequests, "Too many failed logins; retry later.",
-             "login lockout", static_cast<int>((wait_ms + 999) / 1000)};
-  return tl::unexpected(std::move(e));
+int64_t AuthService::BackoffMs(int64_t failures, int budget) const {
+  if (failures < budget) return 0;
+  const int64_t past = failures - budget;
+  int64_t delay = options_.backoff_base_ms;
+  for (int64_t n = 0; n < past && delay < options_.backoff_max_ms; ++n)
+    delay *= 2;
+  return std::min(delay, options_.backoff_max_ms);
 }
 
-void AuthService::RecordFailure(const std::string& key, int64_t now) {
-  std::lock_guard lock(mu_);
-  if (failures_.size() > 100000) {
-    // Bound memory: drop keys whose failures are all outside the window.
-    for (auto it = failures_.begin(); it != failures_.end();) {
-      if (it->second.empty() ||
-          it->second.back() <= now - options_.failure_window_ms)
-        it = failures_.erase(it);
-      else
-        ++it;
-    }
-  }
-  auto& q = failures_[key];
-  q.push_back(now);
-  while (static_cast<int>(q.size()) > options_.max_login_failures)
-    q.pop_front();
+ApiStatus AuthService::CheckThrottle(const storage::LoginFailureKey& key,
+                                     int budget, int64_t now) {
+  auto failures =
+      store_.GetLoginFailures(key, now - options_.forget_failures_ms);
+  if (!failures) return StoreFail(failures.error(), "");
+  const int64_t until = failures->last_at + BackoffMs(failures->count, budget);
+  if (failures->count < budget || until <= now) return {};
+  const int64_t wait_s = (until - now + 999) / 1000;
+  ApiError e{ApiCode::kTooManyRequests,
+             std::string("Too many failed logins ") +
+                 (key.user_name.empty() ? "from this address"
+                                        : "for this user from this address") +
+                 "; retry in " + std::to_string(wait_s) +
+                 " s (an administrator can clear it: sms-server admin "
+                 "unlock-login).",
+             "login throttle " + key.domain_id + "/" + key.user_name + "@" +
+                 key.address,
+             static_cast<int>(wait_s)};
+  return tl::unexpected(std::move(e));
 }
 
 ApiResult<IssuedToken> AuthService::Login(const LoginRequest& req) {
   const int64_t now = clock_.NowEpochMillis();
-  const std::string user_key =
-      "user:" +
-      (req.domain_id.empty() ? "n:" + req.domain_name : "i:" + req.domain_id) +
-      "/" + req.user_name;
-  const std::string addr_key = "addr:" + req.remote;
-  SMS_RETURN_IF_ERROR(CheckLockout(user_key, now));
-  if (!req.remote.empty()) SMS_RETURN_IF_ERROR(CheckLockout(addr_key, now));
-  auto fail = [&]() -> tl::unexpected<ApiError> {
-    RecordFailure(user_key, now);
-    if (!req.remote.empty()) RecordFailure(addr_key, now);
-    return ApiFail(ApiCode::kBadToken, kBadLogin);
-  };
+  std::string address =
+      options_.trusted_proxies.ClientAddress(req.remote, req.forwarded_for);
+  if (address.empty()) address = "unknown";
   auto domain = req.domain_id.empty() ? store_.GetDomainByName(req.domain_name)
                                       : store_.GetDomain(req.domain_id);
+  if (!domain && domain.error().code != core::ErrorCode::kNotFound)
+    return StoreFail(domain.error(), "");
+  // One budget per domain however the login names it; an unknown domain's
+  // by what was given (every guess there fails anyway).
+  const std::string domain_key =
+      domain ? domain->id
+             : (req.domain_id.empty() ? "?name:" + req.domain_name
+                                      : "?id:" + req.domain_id);
+  const storage::LoginFailureKey user_key{domain_key, req.user_name, address};
+  const storage::LoginFailureKey address_key{"", "", address};
+  SMS_RETURN_IF_ERROR(
+      CheckThrottle(user_key, options_.max_login_failures, now));
+  SMS_RETURN_IF_ERROR(
+      CheckThrottle(address_key, options_.max_address_failures, now));
+  auto fail = [&]() -> ApiResult<IssuedToken> {
+    const int64_t since = now - options_.forget_failures_ms;
+    for (const auto* key : {&user_key, &address_key}) {
+      if (auto n = store_.RecordLoginFailure(*key, now, since); !n)
+        return StoreFail(n.error(), "");
+    }
+    return ApiFail(ApiCode::kBadToken, kBadLogin);
+  };
   if (!domain) {
-    if (domain.error().code != core::ErrorCode::kNotFound)
-      return StoreFail(domain.error(), "");
     // Spend the same time as a real check so names cannot be probed.
     VerifyPassword(req.password, dummy_hash_);
     return fail();
@@ -109,10 +119,10 @@ ApiResult<IssuedToken> AuthService::Login(const LoginRequest& req) {
   storage::Token t{Sha256Hex(out.token), domain->id,     user->id,
                    out.issued_at,        out.expires_at, std::nullopt};
   SMS_RETURN_IF_ERROR(FromStore(store_.CreateToken(t), ""));
-  {
-    std::lock_guard lock(mu_);
-    failures_.erase(user_key);
-  }
+  // The user's budget from this address starts again; the address's does
+  // not (an attacker's own account must not refill it). Best effort: the
+  // token is issued either way, and the failures are forgotten in a day.
+  (void)store_.ClearLoginFailures(user_key);
   return out;
 }
 
@@ -136,7 +146,9 @@ ApiResult<Identity> AuthService::LoadIdentity(const std::string& domain_id,
   return IdentityOf(*domain, *user, std::move(method));
 }
 
-ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
+ApiResult<Identity> AuthService::AuthenticateToken(
+    std::string_view token, std::string_view domain_header,
+    std::string_view project_header) {
   if (token.empty() || token.size() > 16384)
     return ApiFail(ApiCode::kBadToken, kBadToken);
   auto t = store_.ResolveToken(Sha256Hex(token));
@@ -147,6 +159,12 @@ ApiResult<Identity> AuthService::AuthenticateToken(std::string_view token) {
   }
   if (t->token.revoked_at || t->token.expires_at <= clock_.NowEpochMillis())
     return ApiFail(ApiCode::kBadToken, kBadToken);
+  if (!domain_header.empty() && domain_header != t->domain.id)
+    return ApiFail(ApiCode::kBadToken,
+                   "X-Domain-Id: does not match the token's domain");
+  if (!project_header.empty() && project_header != t->domain.id)
+    return ApiFail(ApiCode::kBadToken,
+                   "X-Project-Id: does not match the token's tenant");
   return IdentityOf(t->domain, t->user, "token");
 }
 
@@ -315,6 +333,30 @@ ApiStatus AuthService::RevokeCredential(const std::string& access_key) {
     return StoreFail(s.error(),
                      "the credential does not exist or is already revoked");
   return {};
+}
+
+ApiResult<int64_t> AuthService::UnlockLogin(const std::string& domain_name,
+                                            const std::string& user_name,
+                                            const std::string& address) {
+  storage::LoginFailureKey key;
+  if (!address.empty()) {
+    auto canonical = CanonicalAddress(address);
+    if (!canonical) return Malformed("address", "not an IPv4 or IPv6 address");
+    key.address = *canonical;
+  }
+  if (!user_name.empty() || !domain_name.empty()) {
+    if (user_name.empty() || domain_name.empty())
+      return Malformed("user", "name both the domain and the user");
+    auto domain = store_.GetDomainByName(domain_name);
+    if (!domain) return StoreFail(domain.error(), "the domain does not exist");
+    key.domain_id = domain->id;
+    key.user_name = user_name;
+  } else if (key.address.empty()) {
+    return Malformed("unlock-login", "name a domain and user, or an address");
+  }
+  auto cleared = store_.ClearLoginFailures(key);
+  if (!cleared) return StoreFail(cleared.error(), "");
+  return *cleared;
 }
 
 }  // namespace sms::server

@@ -3,16 +3,24 @@
 //
 // Tokens are 256 random bits, handed out once and stored only as their
 // SHA-256, so lookups are by hash and a database leak yields no usable
-// token. Failed logins are rate-limited per (domain, user) and per client
-// address. Secrets (passwords, tokens, SKs) are never logged or returned in
+// token. Secrets (passwords, tokens, SKs) are never logged or returned in
 // errors.
+//
+// Failed password logins are throttled in the store (so every replica
+// agrees, and `sms-server admin unlock-login` can clear them) under two
+// budgets: one user of a domain from one client address, and one client
+// address for every user. Past a budget, each failure locks that budget for
+// a back-off that doubles (AuthOptions); a locked budget refuses logins with
+// 429 before the password is checked. The user's budget is per address, so
+// a client cannot lock a user out from another address, and another user's
+// correct password from the same address still logs in (until that
+// address's own, larger budget runs out). The domain counts by id whether
+// the login named it by id or by name. Tokens and AK/SK signatures are not
+// throttled: a user locked out of password logins keeps working with them.
 // Thread-safety: safe for concurrent use.
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -20,6 +28,7 @@
 #include "auth/secret_box.h"
 #include "core/clock.h"
 #include "server/api_error.h"
+#include "server/client_address.h"
 #include "server/codec/auth_codec.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
@@ -32,9 +41,19 @@ using auth::SignableRequest;
 struct AuthOptions {
   // Token lifetime.
   int64_t token_ttl_ms = 24LL * 3600 * 1000;
-  // Failed logins allowed per key within `failure_window_ms`.
+  // The login throttle: failures one user may make from one address, and
+  // one address for every user, before back-off starts.
   int max_login_failures = 5;
-  int64_t failure_window_ms = 15LL * 60 * 1000;
+  int max_address_failures = 50;
+  // The n-th failure past a budget locks it for backoff_base_ms * 2^n
+  // (n from 0), at most backoff_max_ms.
+  int64_t backoff_base_ms = 30LL * 1000;
+  int64_t backoff_max_ms = 15LL * 60 * 1000;
+  // A budget with no failure for this long starts again from zero.
+  int64_t forget_failures_ms = 24LL * 3600 * 1000;
+  // Proxies whose X-Forwarded-For names the client (none by default: the
+  // socket's peer is the client).
+  TrustedProxies trusted_proxies;
   // Largest accepted distance between X-Sdk-Date and server time.
   int64_t sdk_date_skew_ms = 15LL * 60 * 1000;
   // PBKDF2 iterations for new password hashes.
@@ -65,7 +84,12 @@ class AuthService final {
   // password; 429 SMS.9010 when the key is locked out).
   [[nodiscard]] ApiResult<IssuedToken> Login(const LoginRequest& req);
   // Resolves X-Auth-Token (403 SMS.9002 if unknown, expired or revoked).
-  [[nodiscard]] ApiResult<Identity> AuthenticateToken(std::string_view token);
+  // `domain_header` / `project_header`: the request's X-Domain-Id /
+  // X-Project-Id, empty when absent; when present each must be the token's
+  // domain id (403 SMS.9002 otherwise), as for AK/SK.
+  [[nodiscard]] ApiResult<Identity> AuthenticateToken(
+      std::string_view token, std::string_view domain_header = {},
+      std::string_view project_header = {});
   // Verifies an SDK-HMAC-SHA256 request (403 SMS.9003 on any mismatch,
   // including a body other than the one signed). `once`: the request changes
   // state in a way a replay could repeat harmfully, so its signature is
@@ -86,11 +110,23 @@ class AuthService final {
   [[nodiscard]] ApiResult<CreatedCredential> CreateCredential(
       const std::string& domain_name, const std::string& user_name);
   [[nodiscard]] ApiStatus RevokeCredential(const std::string& access_key);
+  // Clears the login throttle's failures: of `user_name` in `domain_name`
+  // (from `address`, or from every address when empty), or, with no domain
+  // and user, of every budget of `address`. Returns how many budgets were
+  // cleared. 400 naming the field when the combination or the address is
+  // not valid, 404 for an unknown domain.
+  [[nodiscard]] ApiResult<int64_t> UnlockLogin(const std::string& domain_name,
+                                               const std::string& user_name,
+                                               const std::string& address);
 
  private:
-  // Returns 429 if `key` has too many recent failures.
-  ApiStatus CheckLockout(const std::string& key, int64_t now);
-  void RecordFailure(const std::string& key, int64_t now);
+  // 429 with Retry-After while `key` is locked (its failures past `budget`
+  // and the back-off since the last one not yet over).
+  ApiStatus CheckThrottle(const storage::LoginFailureKey& key, int budget,
+                          int64_t now);
+  // How long `failures` past-or-within `budget` lock their budget (0: not
+  // locked).
+  int64_t BackoffMs(int64_t failures, int budget) const;
   // The credential's SK, opened when stored sealed (AuthOptions::secrets);
   // a 500 when it cannot be opened.
   ApiResult<std::string> OpenSecretKey(const storage::Credential& cred) const;
@@ -104,10 +140,6 @@ class AuthService final {
   // A hash checked when the user does not exist, so a missing user costs
   // the same time as a wrong password.
   const std::string dummy_hash_;
-
-  std::mutex mu_;
-  // Guarded by mu_: failure times per rate-limit key.
-  std::map<std::string, std::deque<int64_t>> failures_;
 };
 
 }  // namespace sms::server

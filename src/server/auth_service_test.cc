@@ -1,10 +1,11 @@
-// AuthService without HTTP or JSON: logins and their lockout, tokens
+// AuthService without HTTP or JSON: logins and their throttle, tokens
 // (expiry, revocation), AK/SK signatures (dates, replays, revoked keys) and
 // the admin operations, over a real SQLite store and a fake clock.
 #include "server/auth_service.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -85,21 +86,178 @@ TEST_F(AuthServiceTest, ATokenExpiresAndCanBeRevoked) {
               ApiFails(ApiCode::kBadToken, ""));
 }
 
-TEST_F(AuthServiceTest, RepeatedBadPasswordsLockTheUserOutForAWhile) {
+TEST_F(AuthServiceTest, ATokenWithAnotherDomainsXDomainIdIsRefused) {
+  ASSERT_THAT(auth_->CreateDomain("other"), ApiOk());
+  auto other = store_->GetDomainByName("other");
+  ASSERT_TRUE(other);
+  auto issued = auth_->Login(Login("correct-horse"));
+  ASSERT_THAT(issued, ApiOk());
+  const std::string own = issued->identity.domain_id;
+  EXPECT_THAT(auth_->AuthenticateToken(issued->token, own), ApiOk());
+  EXPECT_THAT(auth_->AuthenticateToken(issued->token, own, own), ApiOk());
+  EXPECT_THAT(auth_->AuthenticateToken(issued->token, other->id),
+              ApiFails(ApiCode::kBadToken, "X-Domain-Id"));
+  EXPECT_THAT(auth_->AuthenticateToken(issued->token, "", other->id),
+              ApiFails(ApiCode::kBadToken, "X-Project-Id"));
+}
+
+TEST_F(AuthServiceTest, RepeatedBadPasswordsBackOffExponentially) {
   LoginRequest unknown = Login("whatever");
   unknown.user_name = "mallory";
   EXPECT_THAT(auth_->Login(unknown), ApiFails(ApiCode::kBadToken, "wrong"));
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_THAT(auth_->Login(Login("wrong", "10.0.0." + std::to_string(i))),
+  for (int i = 0; i < 5; ++i)
+    EXPECT_THAT(auth_->Login(Login("wrong")),
                 ApiFails(ApiCode::kBadToken, "wrong"));
+  // Locked from this address, even with the right password: 30 s, then
+  // each further failure doubles it, up to 15 minutes.
+  auto locked = auth_->Login(Login("correct-horse"));
+  ASSERT_THAT(locked, ApiFails(ApiCode::kTooManyRequests, "retry in 30 s"));
+  EXPECT_EQ(locked.error().retry_after_s, 30);
+  int64_t expected_s = 30;
+  for (int round = 0; round < 8; ++round) {
+    clock_.Advance(std::chrono::seconds(expected_s));
+    EXPECT_THAT(auth_->Login(Login("wrong")),
+                ApiFails(ApiCode::kBadToken, "wrong"));
+    expected_s = std::min<int64_t>(expected_s * 2, 15 * 60);
+    auto again = auth_->Login(Login("correct-horse"));
+    ASSERT_THAT(again, ApiFails(ApiCode::kTooManyRequests, ""));
+    EXPECT_EQ(again.error().retry_after_s, expected_s) << round;
   }
-  // Locked out by (domain, user), whatever the address, even with the
-  // right password.
-  auto locked = auth_->Login(Login("correct-horse", "10.9.9.9"));
-  ASSERT_THAT(locked, ApiFails(ApiCode::kTooManyRequests, "retry later"));
-  EXPECT_GT(locked.error().retry_after_s, 0);
-  EXPECT_LE(locked.error().retry_after_s, 15 * 60);
-  clock_.Advance(std::chrono::minutes(15));
+  clock_.Advance(std::chrono::seconds(expected_s));
+  EXPECT_THAT(auth_->Login(Login("correct-horse")), ApiOk());
+  // The success starts the budget again: five more tries before a lock.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_THAT(auth_->Login(Login("wrong")),
+                ApiFails(ApiCode::kBadToken, "wrong"));
+  EXPECT_THAT(auth_->Login(Login("correct-horse")), ApiOk());
+}
+
+// Issue 11.4: behind one proxy address, one attacker must not block every
+// other user's login.
+TEST_F(AuthServiceTest, AnotherUsersCorrectPasswordFromTheSameAddressLogsIn) {
+  ASSERT_THAT(auth_->CreateUser("tenant", "bob", "viewer", "bobs-password"),
+              ApiOk());
+  for (int i = 0; i < 10; ++i) (void)auth_->Login(Login("wrong", "10.0.0.1"));
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "10.0.0.1")),
+              ApiFails(ApiCode::kTooManyRequests, "for this user"));
+  LoginRequest bob = Login("bobs-password", "10.0.0.1");
+  bob.user_name = "bob";
+  EXPECT_THAT(auth_->Login(bob), ApiOk());
+}
+
+TEST_F(AuthServiceTest, OneClientCannotLockAUserOutFromEveryAddress) {
+  for (int i = 0; i < 20; ++i)
+    (void)auth_->Login(Login("wrong", "198.51.100.66"));
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "198.51.100.66")),
+              ApiFails(ApiCode::kTooManyRequests, ""));
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "10.0.0.1")), ApiOk());
+}
+
+TEST_F(AuthServiceTest, NamingTheDomainByIdOrNameSharesOneBudget) {
+  auto domain = store_->GetDomainByName("tenant");
+  ASSERT_TRUE(domain);
+  LoginRequest by_id = Login("wrong");
+  by_id.domain_name.clear();
+  by_id.domain_id = domain->id;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(auth_->Login(Login("wrong")),
+                ApiFails(ApiCode::kBadToken, "wrong"));
+  for (int i = 0; i < 2; ++i)
+    EXPECT_THAT(auth_->Login(by_id), ApiFails(ApiCode::kBadToken, "wrong"));
+  by_id.password = "correct-horse";
+  EXPECT_THAT(auth_->Login(by_id), ApiFails(ApiCode::kTooManyRequests, ""));
+  EXPECT_THAT(auth_->Login(Login("correct-horse")),
+              ApiFails(ApiCode::kTooManyRequests, ""));
+}
+
+TEST_F(AuthServiceTest, OneAddressSprayingManyUsersIsThrottledAlone) {
+  // 50 failures from one address over many user names: that address waits,
+  // any other address does not.
+  for (int i = 0; i < 50; ++i) {
+    LoginRequest spray = Login("wrong", "203.0.113.9");
+    spray.user_name = "user" + std::to_string(i);
+    EXPECT_THAT(auth_->Login(spray), ApiFails(ApiCode::kBadToken, "wrong"));
+  }
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "203.0.113.9")),
+              ApiFails(ApiCode::kTooManyRequests, "from this address"));
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "203.0.113.10")), ApiOk());
+  // The attacker's own correct login does not refill the address's budget.
+  clock_.Advance(std::chrono::seconds(30));
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "203.0.113.9")), ApiOk());
+  EXPECT_THAT(auth_->Login(Login("wrong", "203.0.113.9")),
+              ApiFails(ApiCode::kBadToken, "wrong"));
+  EXPECT_THAT(auth_->Login(Login("correct-horse", "203.0.113.9")),
+              ApiFails(ApiCode::kTooManyRequests, "from this address"));
+}
+
+TEST_F(AuthServiceTest, ALockedOutUserKeepsTokensAndKeysAndAnAdminCanClear) {
+  auto token = auth_->Login(Login("correct-horse"));
+  ASSERT_THAT(token, ApiOk());
+  auto cred = auth_->CreateCredential("tenant", "alice");
+  ASSERT_THAT(cred, ApiOk());
+  for (int i = 0; i < 12; ++i) (void)auth_->Login(Login("wrong"));
+  ASSERT_THAT(auth_->Login(Login("correct-horse")),
+              ApiFails(ApiCode::kTooManyRequests, ""));
+  EXPECT_THAT(auth_->AuthenticateToken(token->token), ApiOk());
+  std::string authz;
+  SignableRequest req =
+      Signed(auth::FormatSdkDate(clock_.NowEpochMillis()), &authz, *cred);
+  EXPECT_THAT(auth_->AuthenticateSignature(req, authz), ApiOk());
+
+  EXPECT_THAT(auth_->UnlockLogin("tenant", "", ""),
+              ApiFails(ApiCode::kMalformed, "user"));
+  EXPECT_THAT(auth_->UnlockLogin("", "", "not-an-ip"),
+              ApiFails(ApiCode::kMalformed, "address"));
+  EXPECT_THAT(auth_->UnlockLogin("nowhere", "alice", ""),
+              ApiFails(ApiCode::kNotFound, "domain"));
+  auto cleared = auth_->UnlockLogin("tenant", "alice", "");
+  ASSERT_THAT(cleared, ApiOk());
+  EXPECT_EQ(*cleared, 1);
+  EXPECT_THAT(auth_->Login(Login("correct-horse")), ApiOk());
+}
+
+TEST_F(AuthServiceTest, ForwardedForCountsOnlyFromATrustedProxy) {
+  AuthOptions options;
+  options.pbkdf2_iterations = 1000;
+  auto proxies = TrustedProxies::Parse({"127.0.0.1"});
+  ASSERT_TRUE(proxies);
+  options.trusted_proxies = *proxies;
+  AuthService behind_proxy(*store_, clock_, options);
+  auto via = [](const std::string& peer, const std::string& forwarded,
+                const std::string& password) {
+    LoginRequest r = Login(password, peer);
+    r.forwarded_for = {forwarded};
+    return r;
+  };
+  // Through the trusted proxy, each client has its own budget.
+  for (int i = 0; i < 5; ++i)
+    (void)behind_proxy.Login(via("127.0.0.1", "203.0.113.1", "wrong"));
+  EXPECT_THAT(
+      behind_proxy.Login(via("127.0.0.1", "203.0.113.1", "correct-horse")),
+      ApiFails(ApiCode::kTooManyRequests, ""));
+  EXPECT_THAT(
+      behind_proxy.Login(via("127.0.0.1", "203.0.113.2", "correct-horse")),
+      ApiOk());
+  // From any other peer the header is the client's own word: ignored, so
+  // changing it does not escape a lock.
+  for (int i = 0; i < 5; ++i)
+    (void)behind_proxy.Login(
+        via("198.51.100.7", "192.0.2." + std::to_string(i), "wrong"));
+  EXPECT_THAT(
+      behind_proxy.Login(via("198.51.100.7", "192.0.2.99", "correct-horse")),
+      ApiFails(ApiCode::kTooManyRequests, ""));
+  // With no proxy configured (the default), the peer is the client.
+  for (int i = 0; i < 5; ++i)
+    (void)auth_->Login(
+        via("127.0.0.2", "192.0.2." + std::to_string(i), "wrong"));
+  EXPECT_THAT(auth_->Login(via("127.0.0.2", "192.0.2.50", "correct-horse")),
+              ApiFails(ApiCode::kTooManyRequests, ""));
+}
+
+TEST_F(AuthServiceTest, FailuresAreForgottenAfterADayWithoutOne) {
+  for (int i = 0; i < 4; ++i) (void)auth_->Login(Login("wrong"));
+  clock_.Advance(std::chrono::hours(24) + std::chrono::seconds(1));
+  for (int i = 0; i < 4; ++i) (void)auth_->Login(Login("wrong"));
   EXPECT_THAT(auth_->Login(Login("correct-horse")), ApiOk());
 }
 

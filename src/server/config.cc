@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/strings.h"
+#include "server/client_address.h"
 #include "server/json_fields.h"
 #include "server/retention.h"
 #include "webhook/webhook.h"
@@ -77,6 +78,13 @@ core::Result<ServerConfig> ReadConfigFile(const std::string& path,
       SMS_RETURN_IF_ERROR(str(&c.console_dir));
     } else if (k == "secret_key_file") {
       SMS_RETURN_IF_ERROR(str(&c.secret_key_file));
+    } else if (k == "trusted_proxies") {
+      if (!value.is_array()) return bad("expected an array of strings");
+      c.trusted_proxies.clear();
+      for (const auto& v : value.get_array()) {
+        if (!v.is_string()) return bad("expected an array of strings");
+        c.trusted_proxies.emplace_back(v.get_string());
+      }
     } else if (k == "io_threads") {
       SMS_RETURN_IF_ERROR(integer(&n));
       c.io_threads = static_cast<int>(n);
@@ -150,6 +158,18 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
   }
   if (const char* v = sources.env("SMS_TEST_WEBHOOK_FAST"))
     c.test_webhook_fast = std::string(v) == "1";
+  if (const char* v = sources.env("SMS_TRUSTED_PROXIES")) {
+    c.trusted_proxies.clear();
+    std::string_view rest = v;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view entry = rest.substr(0, comma);
+      if (entry.find_first_not_of(' ') != std::string_view::npos)
+        c.trusted_proxies.emplace_back(entry);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
   // The flags.
   const ServerFlags& f = sources.flags;
   if (f.listen) c.listen = *f.listen;
@@ -159,6 +179,8 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
   if (f.io_threads) c.io_threads = *f.io_threads;
   if (f.console_dir) c.console_dir = *f.console_dir;
   if (f.secret_key_file) c.secret_key_file = *f.secret_key_file;
+  if (auto proxies = TrustedProxies::Parse(c.trusted_proxies); !proxies)
+    return Fail(proxies.error());  // names the entry
   return c;
 }
 

@@ -27,6 +27,10 @@ struct ServerConfig {
   int64_t token_ttl_hours = 24;
   bool public_metrics = true;  // /metrics without authentication
   int pbkdf2_iterations = 210000;
+  // Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For
+  // names the client for the login throttle (client_address.h); none by
+  // default.
+  std::vector<std::string> trusted_proxies;
   // PostgreSQL: the most connections this process opens (the handler
   // workers that may wait on storage); replicas x this <= max_connections.
   int db_pool_size = 16;
@@ -73,8 +77,9 @@ struct ConfigSources {
 // console_dir (SMS_CONSOLE_DIR), secret_key_file (SMS_SECRET_KEY_FILE),
 // pbkdf2_iterations (SMS_PBKDF2_ITERATIONS), db_pool_size
 // (SMS_DB_POOL_SIZE, when > 0), webhook_allow (SMS_WEBHOOK_ALLOW, comma-
-// separated), consistency_retention (SMS_CONSISTENCY_RETENTION) and
-// test_webhook_fast (SMS_TEST_WEBHOOK_FAST=1). kNotFound for a missing
+// separated), consistency_retention (SMS_CONSISTENCY_RETENTION),
+// test_webhook_fast (SMS_TEST_WEBHOOK_FAST=1) and trusted_proxies
+// (SMS_TRUSTED_PROXIES, comma-separated). kNotFound for a missing
 // file, kInvalidArgument naming the file and key, or the variable, for a
 // bad one (unknown keys are rejected).
 [[nodiscard]] core::Result<ServerConfig> LoadServerConfig(

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "testing/matchers.h"
 #include "testing/temp_dir.h"
@@ -42,6 +43,36 @@ TEST(ConfigTest, DefaultsWithoutAnySource) {
   EXPECT_EQ(c->db_pool_size, 16);
   EXPECT_EQ(c->pbkdf2_iterations, 210000);
   EXPECT_TRUE(c->public_metrics);
+}
+
+TEST(ConfigTest, TrustedProxiesFromTheFileOrTheEnvironmentAreChecked) {
+  FakeEnv none;
+  EXPECT_TRUE(
+      LoadServerConfig({.env = none.Reader()})->trusted_proxies.empty());
+  ::sms::testing::TempDir dir;
+  const std::string file =
+      WriteConfig(dir, R"({"trusted_proxies":["127.0.0.1","10.0.0.0/8"]})");
+  auto c = LoadServerConfig({.file = file, .env = none.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->trusted_proxies,
+            (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8"}));
+  FakeEnv env;
+  env.vars = {{"SMS_TRUSTED_PROXIES", "::1, 192.168.0.0/16"}};
+  c = LoadServerConfig({.file = file, .env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->trusted_proxies,
+            (std::vector<std::string>{"::1", " 192.168.0.0/16"}));
+  env.vars = {{"SMS_TRUSTED_PROXIES", "127.0.0.1,nginx.local"}};
+  c = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(c, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_NE(c.error().message.find("\"nginx.local\""), std::string::npos)
+      << c.error().message;
+  const std::string bad = WriteConfig(dir, R"({"trusted_proxies":"10.0.0.1"})");
+  c = LoadServerConfig({.file = bad, .env = none.Reader()});
+  ASSERT_THAT(c, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_NE(c.error().message.find("trusted_proxies: expected an array"),
+            std::string::npos)
+      << c.error().message;
 }
 
 TEST(ConfigTest, FileBelowEnvironmentBelowFlags) {

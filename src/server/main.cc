@@ -84,6 +84,9 @@ int Serve(const ServerConfig& cfg) {
   auth_options.token_ttl_ms = cfg.token_ttl_hours * 3600 * 1000;
   auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
   if (*secrets) auth_options.secrets = &**secrets;
+  auto proxies = server::TrustedProxies::Parse(cfg.trusted_proxies);
+  if (!proxies) return FailWith(proxies.error().message);
+  auth_options.trusted_proxies = std::move(*proxies);
   server::AuthService auth(**store, clock, auth_options);
   server::TaskService tasks(**store, clock);
   server::ResultService results(**store, clock, tasks);
@@ -317,6 +320,20 @@ int main(int argc, char** argv) {
   CLI::App* revoke_cred =
       admin->add_subcommand("revoke-credential", "Revoke an access key");
   revoke_cred->add_option("AK", revoke_ak, "Access key")->required();
+  std::string unlock_domain, unlock_user, unlock_address;
+  CLI::App* unlock_login = admin->add_subcommand(
+      "unlock-login",
+      "Clear the failed-login throttle of a user (every address, or one) "
+      "or of an address; prints how many budgets were cleared");
+  unlock_login->add_option("--domain", unlock_domain, "the user's domain")
+      ->type_name("DOMAIN");
+  unlock_login->add_option("--user", unlock_user, "the user locked out")
+      ->type_name("USER");
+  unlock_login
+      ->add_option("--address", unlock_address,
+                   "only this client address (with --user), or every "
+                   "budget of it (alone)")
+      ->type_name("IP");
   CLI::App* migrate =
       admin->add_subcommand("migrate", "Apply pending schema migrations");
   cli::AddGenerateDocsOption(app, ManualExtras());
@@ -364,6 +381,11 @@ int main(int argc, char** argv) {
            .user = cred_user};
   } else if (revoke_cred->parsed()) {
     cmd = {.kind = Kind::kRevokeCredential, .access_key = revoke_ak};
+  } else if (unlock_login->parsed()) {
+    cmd = {.kind = Kind::kUnlockLogin,
+           .domain = unlock_domain,
+           .user = unlock_user,
+           .address = unlock_address};
   } else if (migrate->parsed()) {
     cmd = {.kind = Kind::kMigrate};
   } else {

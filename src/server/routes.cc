@@ -42,7 +42,7 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .auth = false,
        .read_only = true,
        .handler = [this](Context&) -> ApiResult<Reply> {
-         if (auto s = deps_.store->Ping(); !s) {
+         if (auto s = deps_.store->CheckWritable(); !s) {
            deps_.metrics->AddStorageError();
            return tl::unexpected(FromStore(s.error(), ""));
          }
@@ -76,6 +76,9 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .handler = [&auth](Context& c) -> ApiResult<Reply> {
          SMS_ASSIGN_OR_RETURN(LoginRequest login, DecodeLoginRequest(c.body));
          login.remote = c.req->remote;
+         for (const auto& [name, value] : c.req->headers)
+           if (core::AsciiLower(name) == "x-forwarded-for")
+             login.forwarded_for.push_back(value);
          SMS_ASSIGN_OR_RETURN(IssuedToken issued, auth.Login(login));
          c.who = issued.identity;
          Reply r = JsonReply(EncodeIssuedToken(issued), 201);

@@ -56,6 +56,7 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   Status Ping() override { return inner_->Ping(); }
+  Status CheckWritable() override { return inner_->CheckWritable(); }
 
   // Reads go through Inner() (which joins a read scope); held ones through
   // Read(). Writes go through Pass() when they cannot change a held record,
@@ -110,6 +111,21 @@ class CachingStoreImpl final : public CachingStore {
   Status RememberSignature(const std::string& key, int64_t expires_at,
                            int64_t now) override {
     return Pass(&Store::RememberSignature, key, expires_at, now);
+  }
+
+  // --- failed logins: not held (admin unlock-login writes from another
+  // process) ---
+  Result<LoginFailures> GetLoginFailures(const LoginFailureKey& key,
+                                         int64_t since) override {
+    return Inner()->GetLoginFailures(key, since);
+  }
+  Result<LoginFailures> RecordLoginFailure(const LoginFailureKey& key,
+                                           int64_t now,
+                                           int64_t since) override {
+    return Pass(&Store::RecordLoginFailure, key, now, since);
+  }
+  Result<int64_t> ClearLoginFailures(const LoginFailureKey& key) override {
+    return Pass(&Store::ClearLoginFailures, key);
   }
 
   // --- sources: not held ---

@@ -70,6 +70,22 @@ struct TokenIdentity {
   Domain domain;
 };
 
+// One budget of the password-login throttle (login_failures): a user of a
+// domain from one client address, or (domain_id and user_name empty) every
+// login from an address.
+struct LoginFailureKey {
+  std::string domain_id;
+  std::string user_name;
+  std::string address;
+};
+
+// The failures counted under one key: how many, and the last one's time
+// (epoch ms); {0, 0} for none.
+struct LoginFailures {
+  int64_t count = 0;
+  int64_t last_at = 0;
+};
+
 struct Source {
   std::string id;
   std::string domain_id;
@@ -368,6 +384,11 @@ class Store {
 
   // Health: succeeds when the database answers a trivial query.
   [[nodiscard]] virtual Status Ping() = 0;
+  // Readiness (/readyz): succeeds when the database answers and can take a
+  // write, kUnavailable naming why not. Writes nothing: SQLite checks the
+  // room left on the database's file system, PostgreSQL that the server is
+  // not read-only (a standby, default_transaction_read_only).
+  [[nodiscard]] virtual Status CheckWritable() { return Ping(); }
 
   // --- Domains, users, credentials, tokens (identity) ---
   // Not tenant-scoped: these are how a tenant is found in the first place.
@@ -412,6 +433,25 @@ class Store {
   [[nodiscard]] virtual Status RememberSignature(const std::string& key,
                                                  int64_t expires_at,
                                                  int64_t now) = 0;
+
+  // --- Failed password logins (AuthService's throttle) ---
+  // Not tenant-scoped: a login is throttled before its tenant is known.
+  // The failures under `key` if the last one is at or after `since`, else
+  // {0, 0} (forgotten).
+  [[nodiscard]] virtual Result<LoginFailures> GetLoginFailures(
+      const LoginFailureKey& key, int64_t since) = 0;
+  // Counts one more failure under `key` at `now` and returns the new count:
+  // a record whose last failure is before `since` starts again at 1.
+  // Forgotten records are dropped as it goes, a bounded batch per call.
+  // Atomic across replicas (two concurrent failures count two).
+  [[nodiscard]] virtual Result<LoginFailures> RecordLoginFailure(
+      const LoginFailureKey& key, int64_t now, int64_t since) = 0;
+  // Deletes the records matching `key`, where an empty field matches any
+  // value, and returns how many; kInvalidArgument when all three are
+  // empty. (A success clears {domain, user, address}; an admin clears a
+  // user's every address with {domain, user, ""}.)
+  [[nodiscard]] virtual Result<int64_t> ClearLoginFailures(
+      const LoginFailureKey& key) = 0;
 
   // --- Sources ---
   // Registers a source; if (domain, name, hostname) exists already, updates

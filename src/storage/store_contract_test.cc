@@ -276,6 +276,58 @@ TEST_P(StoreContractTest, ConcurrentReplaysOfOneSignatureLandOnce) {
   EXPECT_EQ(refused.load(), 7);
 }
 
+TEST_P(StoreContractTest, LoginFailuresCountPerKeyAndAreForgotten) {
+  const LoginFailureKey alice{"d1", "alice", "10.0.0.1"};
+  const LoginFailureKey alice_elsewhere{"d1", "alice", "10.0.0.2"};
+  const LoginFailureKey bob{"d1", "bob", "10.0.0.1"};
+  const LoginFailureKey address{"", "", "10.0.0.1"};
+  auto none = store_->GetLoginFailures(alice, 0);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->count, 0);
+  for (int i = 1; i <= 3; ++i) {
+    auto n = store_->RecordLoginFailure(alice, 100 + i, 0);
+    ASSERT_THAT(n, IsOk());
+    EXPECT_EQ(n->count, i);
+    EXPECT_EQ(n->last_at, 100 + i);
+  }
+  ASSERT_THAT(store_->RecordLoginFailure(alice_elsewhere, 100, 0), IsOk());
+  ASSERT_THAT(store_->RecordLoginFailure(bob, 100, 0), IsOk());
+  ASSERT_THAT(store_->RecordLoginFailure(address, 100, 0), IsOk());
+  EXPECT_EQ(store_->GetLoginFailures(alice, 0)->count, 3);
+  EXPECT_EQ(store_->GetLoginFailures(bob, 0)->count, 1);
+  // A success clears one key; an admin a user's every address, or every
+  // budget of an address.
+  EXPECT_EQ(*store_->ClearLoginFailures(alice), 1);
+  EXPECT_EQ(store_->GetLoginFailures(alice, 0)->count, 0);
+  EXPECT_EQ(store_->GetLoginFailures(alice_elsewhere, 0)->count, 1);
+  ASSERT_THAT(store_->RecordLoginFailure(alice, 104, 0), IsOk());
+  EXPECT_EQ(*store_->ClearLoginFailures({"d1", "alice", ""}), 2);
+  EXPECT_EQ(store_->GetLoginFailures(bob, 0)->count, 1);
+  EXPECT_EQ(store_->GetLoginFailures(address, 0)->count, 1);
+  ASSERT_THAT(store_->RecordLoginFailure(alice, 105, 0), IsOk());
+  EXPECT_EQ(*store_->ClearLoginFailures({"", "", "10.0.0.1"}), 3);
+  EXPECT_THAT(store_->ClearLoginFailures({}),
+              HasCode(ErrorCode::kInvalidArgument));
+  // Older than `since`: forgotten when read, counted again from 1, and
+  // dropped by the next failure recorded.
+  ASSERT_THAT(store_->RecordLoginFailure(alice, 110, 0), IsOk());
+  ASSERT_THAT(store_->RecordLoginFailure(alice, 111, 0), IsOk());
+  EXPECT_EQ(store_->GetLoginFailures(alice, 200)->count, 0);
+  EXPECT_EQ(store_->RecordLoginFailure(alice, 300, 200)->count, 1);
+  EXPECT_EQ(store_->GetLoginFailures(alice_elsewhere, 0)->count, 0);
+  EXPECT_EQ(store_->GetLoginFailures(alice, 0)->count, 1);
+}
+
+TEST_P(StoreContractTest, ConcurrentLoginFailuresAllCount) {
+  const LoginFailureKey key{"d1", "alice", "10.0.0.1"};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back(
+        [&] { (void)store_->RecordLoginFailure(key, 1000, 0); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(store_->GetLoginFailures(key, 0)->count, 8);
+}
+
 TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
   Source s = MakeSource("d1", "s9");
   s.name = "web";
@@ -992,15 +1044,15 @@ TEST_P(StoreContractTest, TaskStreaksCountTheNewestRunsOfOneVerdict) {
 TEST(SqliteStoreTest, MigrationsAreRecordedOnce) {
   sms::testing::TempDir dir;
   std::string path = dir.Join("m.db");
+  std::vector<int> every;  // each embedded migration, in order
+  for (const auto& m : SqliteMigrations()) every.push_back(m.version);
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
-  std::vector<int> all;
-  for (const Migration& m : SqliteMigrations()) all.push_back(m.version);
-  EXPECT_EQ(*applied, all);
+  EXPECT_EQ(*applied, every);
   auto again = MigrateSqlite(path);
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->empty());
-  EXPECT_EQ(*SqliteSchemaVersions(path), all);
+  EXPECT_EQ(*SqliteSchemaVersions(path), every);
   EXPECT_THAT(OpenSqliteStore(path), IsOk());
 }
 

@@ -11,8 +11,9 @@ Scenarios (each prints PASS/FAIL lines; a table of figures at the end):
          SOAK_SECONDS: no 5xx, RSS flat (last third within 25% of the
          first third after warm-up).
   disk   the database on a small tmpfs filled up: no 2xx for a run that
-         was not stored, every 2xx run stored, uploads succeed again once
-         space returns, and the runs survive a restart.
+         was not stored, every 2xx run stored, /readyz 503 while full,
+         uploads succeed again once space returns, and the runs survive a
+         restart.
   flood  idle-connection and slow-loris floods of 1,100 connections at the
          default descriptor limit (soft 1024, hard 524288 as systemd gives;
          and soft = hard = 1024): other clients are still served,
@@ -404,7 +405,13 @@ def scenario_disk(build, work):
               f"{len(missing)} acknowledged runs missing")
         check("disk: nothing stored for a refused run", not stored_refused,
               f"{len(stored_refused)}")
+        ready_full = Api(w.server.url).call("GET", "/readyz")[0]
+        check("disk: /readyz is 503 while the disk is full", ready_full == 503,
+              f"{ready_full}")
         os.unlink(filler)
+        ready_again = Api(w.server.url).call("GET", "/readyz")[0]
+        check("disk: /readyz is 200 once space returns", ready_again == 200,
+              f"{ready_again}")
         t0 = time.time()
         recovered = wait_for(lambda: w.agent.call(
             "POST", f"/v3/tasks/{task}/consistency-result",

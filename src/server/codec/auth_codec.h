@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "server/api_error.h"
 #include "server/identity.h"
@@ -17,7 +18,10 @@ struct LoginRequest {
   std::string password;
   std::string domain_name;  // user.domain.name, or
   std::string domain_id;    // user.domain.id
-  std::string remote;       // client address, for rate limiting
+  std::string remote;       // the peer's address (the socket's)
+  // Every X-Forwarded-For header, in order: believed only from a trusted
+  // proxy (AuthOptions::trusted_proxies, client_address.h).
+  std::vector<std::string> forwarded_for;
 };
 
 // The password method only; a scope, when given, must be the user's own

@@ -1,5 +1,5 @@
-// PostgresStore (store_impl.h): domains, users, credentials, tokens and used
-// signatures.
+// PostgresStore (store_impl.h): domains, users, credentials, tokens, used
+// signatures and failed logins.
 #include <string>
 #include <utility>
 #include <vector>
@@ -193,6 +193,68 @@ Status PostgresStore::RememberSignature(const std::string& key,
   if (r.affected() == 0)
     return Fail(core::AlreadyExists("signature already used"));
   return txn.Commit();
+}
+
+Result<LoginFailures> PostgresStore::GetLoginFailures(
+    const LoginFailureKey& key, int64_t since) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(key.domain_id).Add(key.user_name).Add(key.address).Add(since);
+  SMS_ASSIGN_OR_RETURN(
+      Rows r, c->Exec("SELECT failures, last_failure_at FROM login_failures"
+                      " WHERE domain_id = $1 AND user_name = $2 AND"
+                      " address = $3 AND last_failure_at >= $4",
+                      p));
+  if (r.empty()) return LoginFailures{};
+  return LoginFailures{r.Int(0, 0), r.Int(0, 1)};
+}
+
+Result<LoginFailures> PostgresStore::RecordLoginFailure(
+    const LoginFailureKey& key, int64_t now, int64_t since) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Txn txn(*c);
+  SMS_RETURN_IF_ERROR(txn.Begin());
+  Params purge;
+  purge.Add(since);
+  SMS_ASSIGN_OR_RETURN(
+      Rows gone,
+      c->Exec("DELETE FROM login_failures WHERE ctid IN (SELECT ctid FROM"
+              " login_failures WHERE last_failure_at < $1 LIMIT 100"
+              " FOR UPDATE SKIP LOCKED)",
+              purge));
+  (void)gone;
+  Params p;
+  p.Add(key.domain_id).Add(key.user_name).Add(key.address).Add(now).Add(since);
+  // One statement: two replicas' failures under one key count two.
+  SMS_ASSIGN_OR_RETURN(
+      Rows r,
+      c->Exec("INSERT INTO login_failures AS f (domain_id, user_name, address,"
+              " failures, last_failure_at) VALUES ($1, $2, $3, 1, $4)"
+              " ON CONFLICT (domain_id, user_name, address) DO UPDATE SET"
+              " failures = CASE WHEN f.last_failure_at < $5 THEN 1"
+              " ELSE f.failures + 1 END,"
+              " last_failure_at = GREATEST(f.last_failure_at, $4)"
+              " RETURNING failures, last_failure_at",
+              p));
+  if (r.empty()) return Fail(core::Internal("login_failures: no row returned"));
+  LoginFailures out{r.Int(0, 0), r.Int(0, 1)};
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Result<int64_t> PostgresStore::ClearLoginFailures(const LoginFailureKey& key) {
+  if (key.domain_id.empty() && key.user_name.empty() && key.address.empty())
+    return Fail(core::InvalidArgument(
+        "clearing login failures: name a domain, a user or an address"));
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(key.domain_id).Add(key.user_name).Add(key.address);
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("DELETE FROM login_failures WHERE"
+                                       " ($1 = '' OR domain_id = $1) AND"
+                                       " ($2 = '' OR user_name = $2) AND"
+                                       " ($3 = '' OR address = $3)",
+                                       p));
+  return r.affected();
 }
 
 Result<Domain> PostgresStore::GetDomainBy(const char* sql,

@@ -72,6 +72,23 @@ Status PostgresStore::Ping() {
   return c->Exec("SELECT 1").map([](Rows&&) {});
 }
 
+Status PostgresStore::CheckWritable() {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  // No write probe (see store.h). A full disk under PostgreSQL shows as the
+  // server stopping (it cannot write its WAL: Ping fails) or as errors of
+  // the writes themselves (503).
+  SMS_ASSIGN_OR_RETURN(
+      Rows r, c->Exec("SELECT pg_is_in_recovery(),"
+                      " current_setting('default_transaction_read_only')"));
+  if (r.Bool(0, 0))
+    return Fail(core::Unavailable(
+        "the database is a standby in recovery: it cannot be written"));
+  if (r.Text(0, 1) == "on")
+    return Fail(core::Unavailable(
+        "the database is read-only (default_transaction_read_only = on)"));
+  return Ok();
+}
+
 }  // namespace postgres
 
 bool IsPostgresConnectionString(const std::string& db) {

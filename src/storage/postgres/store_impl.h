@@ -44,6 +44,7 @@ class PostgresStore final : public Store {
   void Adopt(std::unique_ptr<Connection> c);
 
   Status Ping() override;
+  Status CheckWritable() override;
 
   // --- identity ---
   Status CreateDomain(const Domain& d) override;
@@ -68,6 +69,11 @@ class PostgresStore final : public Store {
 
   Status RememberSignature(const std::string& key, int64_t expires_at,
                            int64_t now) override;
+  Result<LoginFailures> GetLoginFailures(const LoginFailureKey& key,
+                                         int64_t since) override;
+  Result<LoginFailures> RecordLoginFailure(const LoginFailureKey& key,
+                                           int64_t now, int64_t since) override;
+  Result<int64_t> ClearLoginFailures(const LoginFailureKey& key) override;
 
   // --- sources ---
   Result<Source> UpsertSource(const Source& s) override;

@@ -1,5 +1,5 @@
-// SqliteStore (store_impl.h): domains, users, credentials, tokens and used
-// signatures.
+// SqliteStore (store_impl.h): domains, users, credentials, tokens, used
+// signatures and failed logins.
 #include <string>
 #include <utility>
 #include <vector>
@@ -153,6 +153,65 @@ Status SqliteStore::RememberSignature(const std::string& key,
       return Fail(core::AlreadyExists("signature already used"));
   }
   return txn.Commit();
+}
+
+Result<LoginFailures> SqliteStore::GetLoginFailures(const LoginFailureKey& key,
+                                                    int64_t since) {
+  Conn c(this);
+  SMS_PREPARE_(q, c.db,
+               "SELECT failures, last_failure_at FROM login_failures WHERE"
+               " domain_id = ? AND user_name = ? AND address = ? AND"
+               " last_failure_at >= ?");
+  q.Bind(key.domain_id).Bind(key.user_name).Bind(key.address).Bind(since);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return LoginFailures{};
+  return LoginFailures{q.Int(0), q.Int(1)};
+}
+
+Result<LoginFailures> SqliteStore::RecordLoginFailure(
+    const LoginFailureKey& key, int64_t now, int64_t since) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);
+  SMS_RETURN_IF_ERROR(txn.Begin(true));
+  LoginFailures out;
+  {
+    SMS_PREPARE_(purge, c.db,
+                 "DELETE FROM login_failures WHERE rowid IN (SELECT rowid"
+                 " FROM login_failures WHERE last_failure_at < ? LIMIT 100)");
+    purge.Bind(since);
+    SMS_RETURN_IF_ERROR(purge.Exec());
+    SMS_PREPARE_(q, c.db,
+                 "INSERT INTO login_failures (domain_id, user_name, address,"
+                 " failures, last_failure_at) VALUES (?1, ?2, ?3, 1, ?4)"
+                 " ON CONFLICT (domain_id, user_name, address) DO UPDATE SET"
+                 " failures = CASE WHEN last_failure_at < ?5 THEN 1"
+                 " ELSE failures + 1 END,"
+                 " last_failure_at = max(last_failure_at, ?4)"
+                 " RETURNING failures, last_failure_at");
+    q.Bind(key.domain_id).Bind(key.user_name).Bind(key.address);
+    q.Bind(now).Bind(since);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Fail(core::Internal("login_failures: no row returned"));
+    out = LoginFailures{q.Int(0), q.Int(1)};
+    SMS_ASSIGN_OR_RETURN(bool more, q.Step());
+    (void)more;
+  }
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Result<int64_t> SqliteStore::ClearLoginFailures(const LoginFailureKey& key) {
+  if (key.domain_id.empty() && key.user_name.empty() && key.address.empty())
+    return Fail(core::InvalidArgument(
+        "clearing login failures: name a domain, a user or an address"));
+  Conn c(this);
+  SMS_PREPARE_(
+      q, c.db,
+      "DELETE FROM login_failures WHERE (?1 = '' OR domain_id = ?1)"
+      " AND (?2 = '' OR user_name = ?2) AND (?3 = '' OR address = ?3)");
+  q.Bind(key.domain_id).Bind(key.user_name).Bind(key.address);
+  SMS_RETURN_IF_ERROR(q.Exec());
+  return static_cast<int64_t>(sqlite3_changes(c.db));
 }
 
 Result<Domain> SqliteStore::GetDomainWhere(const char* column,

@@ -2,6 +2,7 @@
 // store; the one-server-per-database lock.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,6 +33,32 @@ Status SqliteStore::Ping() {
   return q.Exec();
 }
 
+Status SqliteStore::CheckWritable() {
+  SMS_RETURN_IF_ERROR(Ping());
+  // No write probe: a rolled-back write never reaches the disk, and a
+  // committed one per probe would fsync every few seconds. SQLite needs
+  // room in the WAL's file system for a commit; too little and every write
+  // fails with SQLITE_FULL (503), while reads still work.
+  Result<uint64_t> free = 0;
+  if (free_bytes_) {
+    free = free_bytes_(dir_);
+  } else {
+    struct statvfs st {};
+    if (statvfs(dir_.c_str(), &st) != 0)
+      free = Fail(core::ErrnoError("statvfs " + dir_, errno));
+    else
+      free = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  }
+  if (!free)
+    return Fail(core::Unavailable("database disk: " + free.error().message));
+  if (*free < min_free_bytes_)
+    return Fail(
+        core::Unavailable("database disk full: " + std::to_string(*free) +
+                          " bytes free in " + dir_ + " (writes need at least " +
+                          std::to_string(min_free_bytes_) + ")"));
+  return Ok();
+}
+
 }  // namespace sqlite
 
 using core::Fail;
@@ -58,7 +85,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
       }
     }
   }
-  return std::unique_ptr<Store>(new sqlite::SqliteStore(std::move(conns)));
+  std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  if (dir.empty()) dir = ".";
+  return std::unique_ptr<Store>(
+      new sqlite::SqliteStore(std::move(conns), std::move(dir), options));
 }
 
 Result<std::unique_ptr<SqliteServerLock>> SqliteServerLock::Acquire(

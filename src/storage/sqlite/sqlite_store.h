@@ -13,6 +13,8 @@
 // concurrent readers (WAL), writers are serialised by SQLite's write lock.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +30,12 @@ struct SqliteOptions {
   // Apply pending migrations at open (the admin `migrate` command and
   // `serve` both do).
   bool migrate = true;
+  // CheckWritable() fails while the database's file system has less room
+  // than this (a commit appends its pages to the WAL).
+  uint64_t min_free_bytes = 1 << 20;
+  // The bytes free to this process on the file system holding `dir`
+  // (statvfs); a seam for tests. Null: statvfs(3).
+  std::function<Result<uint64_t>(const std::string& dir)> free_bytes;
 };
 
 // Opens (creating if needed) the database at `path`.

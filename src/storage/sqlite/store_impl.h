@@ -13,7 +13,9 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "storage/sqlite/driver.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
 
 namespace sms::storage::sqlite {
@@ -35,7 +38,14 @@ class SqliteStore final : public Store {
   // With two connections or more, the last is kept out of the pool as the
   // group-commit writer (CommitBatch): its page cache stays warm, where a
   // pooled connection's is dropped whenever another one has written.
-  explicit SqliteStore(std::vector<sqlite3*> conns) : all_(conns) {
+  // `dir`: the database's directory; `options`: min_free_bytes and
+  // free_bytes (CheckWritable).
+  SqliteStore(std::vector<sqlite3*> conns, std::string dir,
+              const SqliteOptions& options)
+      : dir_(std::move(dir)),
+        min_free_bytes_(options.min_free_bytes),
+        free_bytes_(options.free_bytes),
+        all_(conns) {
     writer_ = conns.back();
     if (conns.size() > 1) conns.pop_back();
     free_ = std::move(conns);
@@ -46,6 +56,7 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   Status Ping() override;
+  Status CheckWritable() override;
 
   // --- identity ---
   Status CreateDomain(const Domain& d) override;
@@ -69,6 +80,11 @@ class SqliteStore final : public Store {
 
   Status RememberSignature(const std::string& key, int64_t expires_at,
                            int64_t now) override;
+  Result<LoginFailures> GetLoginFailures(const LoginFailureKey& key,
+                                         int64_t since) override;
+  Result<LoginFailures> RecordLoginFailure(const LoginFailureKey& key,
+                                           int64_t now, int64_t since) override;
+  Result<int64_t> ClearLoginFailures(const LoginFailureKey& key) override;
 
   // --- sources ---
   Result<Source> UpsertSource(const Source& s) override;
@@ -272,6 +288,11 @@ class SqliteStore final : public Store {
   // Writes the webhook deliveries of a run being committed (webhooks.cc).
   static Status EnqueueRunEventsOn(sqlite3* db, const Run& run);
 
+  // CheckWritable's: the database's directory, the room it needs, and the
+  // seam that measures the room (null: statvfs).
+  const std::string dir_;
+  const uint64_t min_free_bytes_;
+  const std::function<Result<uint64_t>(const std::string&)> free_bytes_;
   std::vector<sqlite3*> all_;
   sqlite3* writer_ = nullptr;  // the group-commit writer (see constructor)
   // One statement cache per connection; used only by the thread holding it.
