@@ -30,6 +30,7 @@
 #include "server/metrics.h"
 #include "server/open_store.h"
 #include "server/result_service.h"
+#include "server/scheduler.h"
 #include "server/static_files.h"
 #include "server/task_service.h"
 #include "storage/caching_store.h"
@@ -85,7 +86,11 @@ int Serve(const ServerConfig& cfg) {
   auth_options.pbkdf2_iterations = cfg.pbkdf2_iterations;
   if (*secrets) auth_options.secrets = &**secrets;
   server::AuthService auth(**store, clock, auth_options);
-  server::TaskService tasks(**store, clock);
+  auto schedule_settings = server::ScheduleSettings::FromEnvironment();
+  if (!schedule_settings) return FailWith(schedule_settings.error().message);
+  server::TaskService tasks(
+      **store, clock,
+      {.min_schedule_interval_ms = schedule_settings->min_interval_ms});
   server::ResultService results(**store, clock, tasks);
   server::ExportService exports(**store, tasks);
   server::Metrics metrics;
@@ -107,6 +112,11 @@ int Serve(const ServerConfig& cfg) {
       **store, clock, tasks, *hooks_settings,
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   if (!hooks) return FailWith(hooks.error().ToString());
+  // Issue 13.1: CONSISTENCY_SCHEDULE's ticks (server/scheduler.h).
+  server::Scheduler scheduler(
+      **store, clock, tasks, schedule_settings->scheduler,
+      [&log_sink](const std::string& line) { log_sink.Write(line); });
+  scheduler.Start();
   server::ApiDeps deps{store->get(),
                        &clock,
                        &auth,

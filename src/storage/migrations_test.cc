@@ -40,7 +40,7 @@ TEST(MigrationsTest, FreshSqliteDatabaseRecordsEveryVersion) {
   const std::string path = dir.Join("fresh.db");
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
-  EXPECT_EQ(*applied, (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(*applied, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
   auto again = MigrateSqlite(path);
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->empty());
@@ -92,10 +92,10 @@ TEST(MigrationsTest, OldSqliteNumberingIsRenumberedThenMigrated) {
   auto applied = MigrateSqlite(path);
   ASSERT_THAT(applied, IsOk());
   // detail_counts, then the versions after it
-  EXPECT_EQ(*applied, (std::vector<int>{2, 4, 5, 6, 7}));
+  EXPECT_EQ(*applied, (std::vector<int>{2, 4, 5, 6, 7, 8}));
   auto versions = SqliteSchemaVersions(path);
   ASSERT_THAT(versions, IsOk());
-  EXPECT_EQ(*versions, (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(*versions, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
 
   auto store = OpenSqliteStore(path);
   ASSERT_THAT(store, IsOk());
