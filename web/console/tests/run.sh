@@ -92,7 +92,8 @@ cd "$CONSOLE_DIR"
 set +e
 SMS_BASE_URL="$BASE" SMS_DOMAIN="$DOMAIN" SMS_PASSWORD="$PASSWORD" \
   ARTIFACT_DIR="$ARTIFACT_DIR" \
-  node --test --test-concurrency=1 --test-reporter=spec tests/format.test.mjs tests/console.test.mjs
+  node --test --test-concurrency=1 --test-reporter=spec tests/format.test.mjs tests/console.test.mjs \
+    tests/schedule.test.mjs
 rc=$?
 set -e
 if [[ $rc != 0 ]]; then
