@@ -1,4 +1,4 @@
-// Strings: the two ways our inputs are split.
+// Strings: the ways our inputs are split, trimmed and case-folded.
 // Thread-safety: pure functions.
 #pragma once
 
@@ -21,5 +21,11 @@ std::vector<std::string> SplitList(std::string_view s);
 // `s` with ASCII letters lower-cased (header names, media types); other
 // bytes unchanged.
 std::string AsciiLower(std::string_view s);
+// `s` with ASCII letters upper-cased (cron month and day names).
+std::string AsciiUpper(std::string_view s);
+
+// `s` without leading and trailing ASCII white space (blank, tab, CR, LF,
+// VT, FF); the view points into `s`.
+std::string_view TrimSpace(std::string_view s);
 
 }  // namespace sms::core

@@ -29,5 +29,18 @@ TEST(StringsTest, AsciiLowerLowersOnlyAsciiLetters) {
   EXPECT_EQ(AsciiLower(""), "");
 }
 
+TEST(StringsTest, AsciiUpperUpperCasesOnlyAsciiLetters) {
+  EXPECT_EQ(AsciiUpper("jan-Mon 7"), "JAN-MON 7");
+  EXPECT_EQ(AsciiUpper("\xC3\xA9t\xC3\xA9"), "\xC3\xA9T\xC3\xA9");
+  EXPECT_EQ(AsciiUpper(""), "");
+}
+
+TEST(StringsTest, TrimSpaceDropsOuterWhiteSpaceOnly) {
+  EXPECT_EQ(TrimSpace(" \t@every 6h\r\n"), "@every 6h");
+  EXPECT_EQ(TrimSpace("a  b"), "a  b");
+  EXPECT_EQ(TrimSpace(" \t\n"), "");
+  EXPECT_EQ(TrimSpace(""), "");
+}
+
 }  // namespace
 }  // namespace sms::core

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <ctime>
+
+#include "core/strings.h"
+#include "schedule/schedule.h"
 
 namespace sms::schedule {
 namespace {
@@ -91,7 +95,7 @@ std::string HumanDuration(int64_t ms) {
 
 Readiness EvaluateReadiness(const std::vector<std::string>& configured,
                             const std::vector<RunSummary>& runs,
-                            const ReadinessPolicy& policy, int64_t now_ms,
+                            const ReadinessPolicy& policy,
                             const Persistence& persistence) {
   const std::vector<std::string> dirs =
       configured.empty() ? std::vector<std::string>{"/"} : configured;
@@ -106,10 +110,12 @@ Readiness EvaluateReadiness(const std::vector<std::string>& configured,
 
   if (newest != nullptr && !newest->success) {
     r.since_ms = newest->finished_ms;
-    r.reasons.push_back(
-        fmt::format("the last check failed {} ago{}",
-                    HumanDuration(now_ms - newest->finished_ms),
-                    newest->error_msg.empty() ? "" : ": " + newest->error_msg));
+    std::string why = newest->error_msg;
+    for (char& c : why)
+      if (c == '\n' || c == '\r') c = ' ';  // one reason, one line
+    r.reasons.push_back(fmt::format("the last check failed at {}{}",
+                                    Date(newest->finished_ms),
+                                    why.empty() ? "" : ": " + why));
   }
   if (full.empty()) {
     r.reasons.push_back("no successful full check yet");
@@ -127,7 +133,8 @@ Readiness EvaluateReadiness(const std::vector<std::string>& configured,
           "; {} of them already differed in an earlier check, "
           "the oldest for {} (since {})",
           persistence.count,
-          HumanDuration(now_ms - persistence.oldest_first_seen_ms),
+          HumanDuration(full[0]->finished_ms -
+                        persistence.oldest_first_seen_ms),
           Date(persistence.oldest_first_seen_ms));
     }
     r.reasons.push_back(why);
@@ -172,20 +179,61 @@ Readiness EvaluateReadiness(const std::vector<std::string>& configured,
   }
   if (!r.reasons.empty()) return r;
 
-  // Ready, unless too old.
-  const int64_t newest_ok = full[0]->finished_ms;
-  if (policy.max_age_ms > 0 && now_ms - newest_ok > policy.max_age_ms) {
-    r.status = ReadinessStatus::kStale;
-    r.since_ms = newest_ok + policy.max_age_ms;
-    r.reasons.push_back(fmt::format(
-        "the last consistent check was {} ago, longer than "
-        "CONSISTENCY_READY_MAX_AGE ({})",
-        HumanDuration(now_ms - newest_ok), HumanDuration(policy.max_age_ms)));
-    return r;
-  }
+  // Ready, until the newest consistent check is too old.
   r.status = ReadinessStatus::kReady;
   r.since_ms = full[streak - 1]->finished_ms;
+  if (policy.max_age_ms > 0)
+    r.stale_at_ms = full[0]->finished_ms + policy.max_age_ms;
   return r;
+}
+
+Readiness AsOf(Readiness r, int64_t now_ms) {
+  if (r.status != ReadinessStatus::kReady || r.stale_at_ms <= 0 ||
+      now_ms < r.stale_at_ms)
+    return r;
+  r.status = ReadinessStatus::kStale;
+  r.since_ms = r.stale_at_ms;
+  r.reasons = {fmt::format(
+      "no consistent check for longer than CONSISTENCY_READY_MAX_AGE: the "
+      "last one turned stale at {}; run a check",
+      Date(r.stale_at_ms))};
+  return r;
+}
+
+core::Result<int> ParseReadyRuns(std::string_view text) {
+  text = core::TrimSpace(text);
+  int n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      n < 1 || n > 100)
+    return core::Fail(core::InvalidArgument(
+        "expected a whole number of checks from 1 to 100"));
+  return n;
+}
+
+core::Result<int64_t> ParseMaxAge(std::string_view text) {
+  text = core::TrimSpace(text);
+  if (text.empty() || text == "0") return int64_t{0};
+  auto ms = ParseDurationMs(text);
+  if (!ms)
+    return core::Fail(core::InvalidArgument(
+        "expected a duration such as \"36h\" or \"7d\" (units d h m s), "
+        "or 0 for never: " +
+        ms.error().message));
+  return *ms;
+}
+
+ReadinessSettings ReadReadinessSettings(const std::string& dirs,
+                                        const std::string& ready_runs,
+                                        const std::string& max_age) {
+  ReadinessSettings s;
+  for (std::string d : core::SplitList(dirs)) {
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    s.dirs.push_back(std::move(d));
+  }
+  if (auto k = ParseReadyRuns(ready_runs)) s.policy.ready_runs = *k;
+  if (auto age = ParseMaxAge(max_age)) s.policy.max_age_ms = *age;
+  return s;
 }
 
 }  // namespace sms::schedule

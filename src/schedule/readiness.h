@@ -9,12 +9,20 @@
 // came before. Re-checks of the inconsistent files only (scope
 // "inconsistent") cannot prove a whole directory: they neither count towards
 // K nor break the streak; a clean one is mentioned as a hint.
+//
+// The reasons name times as dates and durations between checks, never
+// "ago": a verdict is evaluated when a run is committed and stored
+// (storage/sqlite/readiness.cc), then read back later; only staleness
+// depends on the time of reading (AsOf).
 // Thread-safety: pure functions.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "core/result.h"
 
 namespace sms::schedule {
 
@@ -57,14 +65,39 @@ struct Readiness {
   ReadinessStatus status = ReadinessStatus::kNotReady;
   int64_t since_ms = 0;  // ready: the streak's first run; else when it began
   std::vector<std::string> reasons;
+  // Ready (or stale): when the verdict turns stale, the newest consistent
+  // check's time + CONSISTENCY_READY_MAX_AGE; 0: never.
+  int64_t stale_at_ms = 0;
 };
 
 // `runs` newest first (any scope, any result); `dirs`: the configured
-// directories (CONSISTENCY_DIR; empty means "/").
+// directories (CONSISTENCY_DIR; empty means "/"). The verdict of the runs:
+// ready or not_ready, never stale (AsOf applies the time of reading).
 Readiness EvaluateReadiness(const std::vector<std::string>& dirs,
                             const std::vector<RunSummary>& runs,
-                            const ReadinessPolicy& policy, int64_t now_ms,
+                            const ReadinessPolicy& policy,
                             const Persistence& persistence = {});
+
+// A ready verdict read back at `now_ms`: stale (since stale_at_ms, with the
+// reason) once now_ms has reached stale_at_ms; any other is unchanged.
+Readiness AsOf(Readiness verdict, int64_t now_ms);
+
+// The readiness settings of a task as stored (CONSISTENCY_DIR,
+// CONSISTENCY_READY_RUNS, CONSISTENCY_READY_MAX_AGE; "" when not set).
+struct ReadinessSettings {
+  std::vector<std::string> dirs;
+  ReadinessPolicy policy;
+};
+// Reads them; a value that does not parse (never stored by the API) leaves
+// the default.
+ReadinessSettings ReadReadinessSettings(const std::string& dirs,
+                                        const std::string& ready_runs,
+                                        const std::string& max_age);
+// CONSISTENCY_READY_RUNS: a whole number 1..100 (error: why).
+[[nodiscard]] core::Result<int> ParseReadyRuns(std::string_view text);
+// CONSISTENCY_READY_MAX_AGE: a duration ("36h", "7d"); "0" or "": never
+// stale (error: why).
+[[nodiscard]] core::Result<int64_t> ParseMaxAge(std::string_view text);
 
 // "45 minutes", "3 hours", "2 days".
 std::string HumanDuration(int64_t ms);

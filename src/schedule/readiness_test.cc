@@ -40,7 +40,7 @@ RunSummary Failed(int64_t ago, std::string why) {
 Readiness Eval(std::vector<RunSummary> runs, ReadinessPolicy p = {},
                std::vector<std::string> dirs = {"/srv"},
                Persistence persistence = {}) {
-  return EvaluateReadiness(dirs, runs, p, kNow, persistence);
+  return AsOf(EvaluateReadiness(dirs, runs, p, persistence), kNow);
 }
 
 TEST(ReadinessTest, ReadyAfterKConsistentFullChecks) {
@@ -62,7 +62,7 @@ TEST(ReadinessTest, NotReadyWithTheReasonInWordsAndNumbers) {
 
   Readiness differ = Eval({Dirty(kHour, 100, 20, 12), Dirty(2 * kHour, 5),
                            Clean(3 * kHour), Clean(4 * kHour)},
-                          {}, {"/srv"}, {12, kNow - 3 * kDay});
+                          {}, {"/srv"}, {12, kNow - kHour - 3 * kDay});
   EXPECT_EQ(differ.status, ReadinessStatus::kNotReady);
   ASSERT_EQ(differ.reasons.size(), 1u);
   EXPECT_THAT(differ.reasons[0],
@@ -76,8 +76,9 @@ TEST(ReadinessTest, NotReadyWithTheReasonInWordsAndNumbers) {
                            Clean(3 * kHour), Clean(4 * kHour)});
   EXPECT_EQ(failed.status, ReadinessStatus::kNotReady);
   EXPECT_THAT(failed.reasons,
-              ElementsAre("the last check failed 2 hours ago: target "
-                          "unreachable"));
+              ElementsAre("the last check failed at 2025-12-01 22:00 UTC: "
+                          "target unreachable"));
+  EXPECT_EQ(failed.since_ms, kNow - 2 * kHour);
 }
 
 TEST(ReadinessTest, EveryConfiguredDirectoryMustBeChecked) {
@@ -104,9 +105,41 @@ TEST(ReadinessTest, StaleWhenTheLastConsistentCheckIsTooOld) {
   Readiness r = Eval({Clean(2 * kDay), Clean(3 * kDay)}, p);
   EXPECT_EQ(r.status, ReadinessStatus::kStale);
   EXPECT_EQ(r.since_ms, kNow - kDay);
-  EXPECT_THAT(r.reasons, ElementsAre(HasSubstr("2 days ago")));
-  EXPECT_EQ(Eval({Clean(2 * kHour), Clean(3 * kHour)}, p).status,
-            ReadinessStatus::kReady);
+  EXPECT_THAT(r.reasons,
+              ElementsAre(HasSubstr("CONSISTENCY_READY_MAX_AGE: the last one "
+                                    "turned stale at 2025-12-01 00:00 UTC")));
+  // Evaluated at commit time and read back later: ready until stale_at.
+  Readiness fresh =
+      EvaluateReadiness({"/srv"}, {Clean(2 * kHour), Clean(3 * kHour)}, p);
+  EXPECT_EQ(fresh.status, ReadinessStatus::kReady);
+  EXPECT_EQ(fresh.stale_at_ms, kNow - 2 * kHour + kDay);
+  EXPECT_EQ(AsOf(fresh, fresh.stale_at_ms - 1).status, ReadinessStatus::kReady);
+  Readiness later = AsOf(fresh, fresh.stale_at_ms);
+  EXPECT_EQ(later.status, ReadinessStatus::kStale);
+  EXPECT_EQ(later.since_ms, fresh.stale_at_ms);
+  // No maximum age: never stale; not ready stays not ready.
+  EXPECT_EQ(Eval({Clean(2 * kHour), Clean(3 * kHour)}).stale_at_ms, 0);
+  EXPECT_EQ(AsOf(Eval({}), kNow + 100 * kDay).status,
+            ReadinessStatus::kNotReady);
+}
+
+TEST(ReadinessTest, SettingsParseAndBadValuesSayWhy) {
+  EXPECT_EQ(*ParseReadyRuns("3"), 3);
+  EXPECT_FALSE(ParseReadyRuns("0"));
+  EXPECT_FALSE(ParseReadyRuns("2x"));
+  EXPECT_THAT(ParseReadyRuns("101").error().message, HasSubstr("1 to 100"));
+  EXPECT_EQ(*ParseMaxAge("36h"), 36 * kHour);
+  EXPECT_EQ(*ParseMaxAge("0"), 0);
+  EXPECT_EQ(*ParseMaxAge(""), 0);
+  EXPECT_THAT(ParseMaxAge("3 weeks").error().message, HasSubstr("\"36h\""));
+  ReadinessSettings s = ReadReadinessSettings("/srv/, /data", "3", "7d");
+  EXPECT_THAT(s.dirs, ElementsAre("/srv", "/data"));
+  EXPECT_EQ(s.policy.ready_runs, 3);
+  EXPECT_EQ(s.policy.max_age_ms, 7 * kDay);
+  ReadinessSettings defaults = ReadReadinessSettings("", "", "");
+  EXPECT_TRUE(defaults.dirs.empty());
+  EXPECT_EQ(defaults.policy.ready_runs, 2);
+  EXPECT_EQ(defaults.policy.max_age_ms, 0);
 }
 
 TEST(ReadinessTest, ReChecksOfInconsistentFilesNeitherCountNorBreak) {

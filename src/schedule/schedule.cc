@@ -17,21 +17,6 @@ namespace {
 using core::Fail;
 using core::InvalidArgument;
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> out;
   size_t i = 0;
@@ -65,7 +50,7 @@ const FieldSpec kFields[] = {
 };
 
 core::Result<int> FieldValue(const FieldSpec& f, std::string_view text) {
-  std::string up = Upper(text);
+  std::string up = core::AsciiUpper(text);
   for (size_t i = 0; i < f.names.size(); ++i)
     if (up == f.names[i]) return f.lo + static_cast<int>(i);
   if (text.empty() || text.size() > 4)
@@ -158,7 +143,7 @@ bool DayMatches(const Schedule& s, date::year_month_day ymd) {
 }  // namespace
 
 core::Result<int64_t> ParseDurationMs(std::string_view text) {
-  text = Trim(text);
+  text = core::TrimSpace(text);
   if (text.empty()) return Fail(InvalidArgument("duration: empty"));
   int64_t total = 0;
   size_t i = 0;
@@ -199,6 +184,9 @@ core::Result<int64_t> ParseDurationMs(std::string_view text) {
     total += n * unit;
     i = j + 1;
   }
+  if (total == 0)
+    return Fail(InvalidArgument("duration: '" + std::string(text) +
+                                "' must be longer than 0"));
   if (total > 366LL * 86400000)
     return Fail(InvalidArgument("duration: longer than a year"));
   return total;
@@ -207,7 +195,7 @@ core::Result<int64_t> ParseDurationMs(std::string_view text) {
 core::Result<Schedule> ParseSchedule(std::string_view text,
                                      int64_t min_every_ms) {
   Schedule s;
-  text = Trim(text);
+  text = core::TrimSpace(text);
   s.text = std::string(text);
   std::vector<std::string_view> words = Words(text);
   if (words.empty()) return Fail(InvalidArgument("schedule: empty"));
@@ -314,6 +302,17 @@ core::Result<int64_t> NextDue(const Schedule& s, int64_t after_ms) {
   }
   return Fail(InvalidArgument("schedule '" + s.text +
                               "' is never due within 10 years"));
+}
+
+core::Result<TickPlan> PlanTick(const Schedule& s, int64_t due_at, int64_t now,
+                                bool check_running) {
+  TickPlan plan;
+  plan.skip = check_running;
+  plan.fire = !check_running;
+  SMS_ASSIGN_OR_RETURN(const int64_t after_due, NextDue(s, due_at));
+  plan.catch_up = after_due <= now;
+  SMS_ASSIGN_OR_RETURN(plan.next_at, NextDue(s, now));
+  return plan;
 }
 
 }  // namespace sms::schedule

@@ -48,7 +48,29 @@ struct Schedule {
 [[nodiscard]] core::Result<int64_t> NextDue(const Schedule& s,
                                             int64_t after_ms);
 
-// Parses a duration such as "6h", "1h30m", "90s", "2d".
+// Parses a duration such as "6h", "1h30m", "90s", "2d" (more than 0).
 [[nodiscard]] core::Result<int64_t> ParseDurationMs(std::string_view text);
+
+// What a scheduler does with one claimed tick of a task's schedule.
+struct TickPlan {
+  // Queue the check now; false when `skip` is.
+  bool fire = false;
+  // A check of the task is still queued or running: this tick is skipped
+  // (and counted), not queued behind it.
+  bool skip = false;
+  // More than one tick went by since `due_at` (the server was down or
+  // stopped): this tick stands for all of them, once. The ones in between
+  // are dropped, not fired in a burst.
+  bool catch_up = false;
+  // The first tick strictly after `now`.
+  int64_t next_at = 0;
+};
+
+// The plan for the tick that was due at `due_at`, handled at `now` (>=
+// due_at), while a check of the task is (`check_running`) or is not going.
+// A task late by any amount fires once; its next tick is the schedule's
+// first after now, so a restart never fires missed ticks in a burst.
+[[nodiscard]] core::Result<TickPlan> PlanTick(const Schedule& s, int64_t due_at,
+                                              int64_t now, bool check_running);
 
 }  // namespace sms::schedule

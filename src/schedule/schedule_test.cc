@@ -121,6 +121,53 @@ TEST(ScheduleTest, BadSchedulesAreRefusedWithTheReason) {
   EXPECT_THAT(Error("@every 5x"), HasSubstr("unknown unit 'x'"));
   EXPECT_THAT(Error("@every"), HasSubstr("@every DURATION"));
   EXPECT_THAT(Error("@sometimes"), HasSubstr("unknown '@sometimes'"));
+  EXPECT_THAT(Error("@every 0s"), HasSubstr("longer than 0"));
+}
+
+// The scheduler's decisions for one claimed tick, on a fake timeline (no
+// clock, no sleeping): on time, late within a period, after downtime, and
+// while a check is still going.
+TEST(PlanTickTest, FiresOnTimeAndComputesTheNextTick) {
+  auto every = ParseSchedule("@every 1h");
+  ASSERT_TRUE(every);
+  const int64_t due = Utc(2026, 12, 2, 10);
+  auto plan = PlanTick(*every, due, due, /*check_running=*/false);
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->fire);
+  EXPECT_FALSE(plan->skip);
+  EXPECT_FALSE(plan->catch_up);
+  EXPECT_EQ(plan->next_at, Utc(2026, 12, 2, 11));
+  // Handled 5 s late (the poll interval): the same tick, not a catch-up.
+  plan = PlanTick(*every, due, due + 5000, false);
+  EXPECT_FALSE(plan->catch_up);
+  EXPECT_EQ(plan->next_at, Utc(2026, 12, 2, 11));
+}
+
+TEST(PlanTickTest, SkipsWhileACheckIsRunningAndMovesOn) {
+  auto cron = ParseSchedule("TZ=Asia/Shanghai 0 2 * * *");
+  ASSERT_TRUE(cron);
+  const int64_t due = Utc(2026, 12, 1, 18);  // 02:00 in Shanghai
+  auto plan = PlanTick(*cron, due, due + 1000, /*check_running=*/true);
+  ASSERT_TRUE(plan);
+  EXPECT_FALSE(plan->fire);
+  EXPECT_TRUE(plan->skip);
+  EXPECT_EQ(plan->next_at, Utc(2026, 12, 2, 18));  // the next night
+}
+
+TEST(PlanTickTest, DowntimeFiresOneCatchUpNotABurst) {
+  auto every = ParseSchedule("@every 6h");
+  ASSERT_TRUE(every);
+  const int64_t due = Utc(2026, 12, 1, 6);
+  // Down from 05:00 on the 1st to 13:10 on the 3rd: nine ticks missed.
+  const int64_t back = Utc(2026, 12, 3, 13, 10);
+  auto plan = PlanTick(*every, due, back, false);
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->fire);
+  EXPECT_TRUE(plan->catch_up);
+  EXPECT_EQ(plan->next_at, Utc(2026, 12, 3, 18));
+  // The tick after it is an ordinary one.
+  plan = PlanTick(*every, plan->next_at, plan->next_at, false);
+  EXPECT_FALSE(plan->catch_up);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "server/metrics.h"
 #include "server/open_store.h"
 #include "server/result_service.h"
+#include "server/scheduler.h"
 #include "server/static_files.h"
 #include "server/task_service.h"
 #include "storage/caching_store.h"
@@ -88,7 +89,11 @@ int Serve(const ServerConfig& cfg) {
   if (!proxies) return FailWith(proxies.error().message);
   auth_options.trusted_proxies = std::move(*proxies);
   server::AuthService auth(**store, clock, auth_options);
-  server::TaskService tasks(**store, clock);
+  auto schedule_settings = server::ScheduleSettings::FromEnvironment();
+  if (!schedule_settings) return FailWith(schedule_settings.error().message);
+  server::TaskService tasks(
+      **store, clock,
+      {.min_schedule_interval_ms = schedule_settings->min_interval_ms});
   server::ResultService results(**store, clock, tasks);
   server::ExportService exports(**store, tasks);
   server::Metrics metrics;
@@ -109,6 +114,11 @@ int Serve(const ServerConfig& cfg) {
       server::HooksSettings::FromConfig(cfg, *secrets ? &**secrets : nullptr),
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   if (!hooks) return FailWith(hooks.error().ToString());
+  // Issue 13.1: CONSISTENCY_SCHEDULE's ticks (server/scheduler.h).
+  server::Scheduler scheduler(
+      **store, clock, tasks, schedule_settings->scheduler,
+      [&log_sink](const std::string& line) { log_sink.Write(line); });
+  scheduler.Start();
   server::ApiDeps deps{store->get(),
                        &clock,
                        &auth,

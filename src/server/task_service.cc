@@ -4,7 +4,10 @@
 #include <utility>
 
 #include "auth/crypto.h"
+#include "core/strings.h"
+#include "schedule/schedule.h"
 #include "server/codec/source_codec.h"
+#include "storage/readiness_rules.h"
 
 namespace sms::server {
 
@@ -26,8 +29,9 @@ constexpr const char* kMigrationOps[] = {
 
 }  // namespace
 
-TaskService::TaskService(storage::Store& store, core::Clock& clock)
-    : store_(store), clock_(clock) {}
+TaskService::TaskService(storage::Store& store, core::Clock& clock,
+                         TaskServiceOptions options)
+    : store_(store), clock_(clock), options_(options) {}
 
 ApiResult<storage::Task> TaskService::LoadTask(const Identity& who,
                                                const std::string& id) {
@@ -69,6 +73,11 @@ ApiResult<storage::Task> TaskService::CreateTask(const Identity& who,
                   .state = TaskState::kReady,
                   .created_at = now,
                   .updated_at = now};
+  // No run yet: not ready, and why (issue 13.3).
+  const storage::StoredReadiness verdict =
+      storage::ToStored(schedule::EvaluateReadiness({}, {}, {}));
+  t.readiness = verdict.status;
+  t.readiness_reasons = verdict.reasons;
   SMS_RETURN_IF_ERROR(FromStore(store_.CreateTask(t), ""));
   return t;
 }
@@ -76,8 +85,11 @@ ApiResult<storage::Task> TaskService::CreateTask(const Identity& who,
 ApiResult<storage::Page<TaskView>> TaskService::ListTasks(
     const Identity& who, const storage::TaskFilter& filter) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kTaskRead));
+  const int64_t now = clock_.NowEpochMillis();
+  storage::TaskFilter f = filter;
+  f.now = now;  // a ready verdict past its maximum age sorts as stale
   SMS_ASSIGN_OR_RETURN(storage::Page<storage::Task> page,
-                       FromStore(store_.ListTasks(who.domain_id, filter), ""));
+                       FromStore(store_.ListTasks(who.domain_id, f), ""));
   // One lookup per source, however many of its tasks the page holds.
   std::map<std::string, std::string> source_names;
   storage::Page<TaskView> out{.count = page.count, .items = {}};
@@ -88,7 +100,9 @@ ApiResult<storage::Page<TaskView>> TaskService::ListTasks(
       if (auto s = store_.GetSource(t.domain_id, t.source_id)) name = s->name;
       cached = source_names.emplace(t.source_id, std::move(name)).first;
     }
-    out.items.push_back(TaskView{std::move(t), cached->second});
+    schedule::Readiness readiness = storage::FromStored(t, now);
+    out.items.push_back(
+        TaskView{std::move(t), cached->second, std::move(readiness)});
   }
   return out;
 }
@@ -100,7 +114,9 @@ ApiResult<TaskView> TaskService::ShowTask(const Identity& who,
   std::string source_name;
   if (auto s = store_.GetSource(t.domain_id, t.source_id))
     source_name = s->name;
-  return TaskView{std::move(t), std::move(source_name)};
+  schedule::Readiness readiness =
+      storage::FromStored(t, clock_.NowEpochMillis());
+  return TaskView{std::move(t), std::move(source_name), std::move(readiness)};
 }
 
 ApiStatus TaskService::DeleteTask(const Identity& who, const std::string& id) {
@@ -112,8 +128,36 @@ ApiStatus TaskService::SetConfiguration(
     const Identity& who, const std::string& id,
     const std::vector<storage::ConfigEntry>& entries) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kTaskWrite));
-  return FromStore(store_.PutTaskConfigs(who.domain_id, id, entries),
-                   kTaskNotFound);
+  // The schedule's first tick, checked before anything is stored. The
+  // last entry for a key wins, as it does in the store.
+  std::optional<std::optional<int64_t>> next_check;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].key != kScheduleSetting) continue;
+    if (core::TrimSpace(entries[i].value).empty()) {
+      next_check = std::optional<int64_t>();
+      continue;
+    }
+    const std::string path =
+        "configurations[" + std::to_string(i) + "].config_value";
+    auto sched = schedule::ParseSchedule(entries[i].value,
+                                         options_.min_schedule_interval_ms);
+    if (!sched) return Malformed(path, sched.error().message);
+    auto next = schedule::NextDue(*sched, clock_.NowEpochMillis());
+    if (!next) return Malformed(path, next.error().message);
+    next_check = *next;
+  }
+  SMS_RETURN_IF_ERROR(FromStore(
+      store_.PutTaskConfigs(who.domain_id, id, entries), kTaskNotFound));
+  if (next_check) {
+    SMS_RETURN_IF_ERROR(FromStore(
+        store_.SetNextCheck(who.domain_id, id, *next_check), kTaskNotFound));
+  }
+  // A setting the cut-over verdict depends on: re-evaluated now.
+  for (const storage::ConfigEntry& e : entries) {
+    if (!storage::IsReadinessSetting(e.key)) continue;
+    return FromStore(store_.RefreshReadiness(who.domain_id, id), kTaskNotFound);
+  }
+  return {};
 }
 
 ApiResult<std::vector<storage::ConfigEntry>> TaskService::GetConfiguration(

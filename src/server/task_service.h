@@ -20,9 +20,16 @@
 
 namespace sms::server {
 
+struct TaskServiceOptions {
+  // The shortest @every a CONSISTENCY_SCHEDULE may have (1 minute; tests
+  // lower it through SMS_TEST_SCHEDULE_MIN_INTERVAL, server/scheduler.h).
+  int64_t min_schedule_interval_ms = 60000;
+};
+
 class TaskService final {
  public:
-  TaskService(storage::Store& store, core::Clock& clock);
+  TaskService(storage::Store& store, core::Clock& clock,
+              TaskServiceOptions options = {});
   TaskService(const TaskService&) = delete;
   TaskService& operator=(const TaskService&) = delete;
 
@@ -41,7 +48,10 @@ class TaskService final {
   [[nodiscard]] ApiStatus DeleteTask(const Identity& who,
                                      const std::string& id);
   // POST /v3/tasks/{id}/configuration-setting: stores settings already
-  // checked by CheckSetting (the codec applies it).
+  // checked by CheckSetting (the codec applies it). A CONSISTENCY_SCHEDULE
+  // shorter than the minimum interval is a 400 naming
+  // configurations[i].config_value; a schedule set (or emptied) moves the
+  // task's next_check_time to its first tick after now (or removes it).
   [[nodiscard]] ApiStatus SetConfiguration(
       const Identity& who, const std::string& id,
       const std::vector<storage::ConfigEntry>& entries);
@@ -80,6 +90,7 @@ class TaskService final {
 
   storage::Store& store_;
   core::Clock& clock_;
+  const TaskServiceOptions options_;
 };
 
 }  // namespace sms::server

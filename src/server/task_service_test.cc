@@ -313,5 +313,68 @@ TEST(TaskCodecTest, EncodeTaskShowsTheStateAsTheApiSpellsIt) {
   EXPECT_FALSE(EncodeTask(t, "").as_object().contains("current_run_id"));
 }
 
+// Issue 13.1 / 13.3: the schedule's fields and the cut-over verdict.
+TEST(TaskCodecTest, EncodeTaskShowsTheScheduleAndTheVerdict) {
+  TaskView v;
+  v.task.id = "t1";
+  json::value plain = EncodeTask(v);
+  EXPECT_FALSE(plain.as_object().contains("next_check_time"));
+  EXPECT_EQ(plain.at("skipped_check_count"), 0);
+  EXPECT_EQ(plain.at("cutover_readiness").at("status"), "not_ready");
+  EXPECT_TRUE(plain.at("cutover_readiness").at("since").is_null());
+  v.task.next_check_at = 1764633600000;
+  v.task.skipped_checks = 3;
+  v.readiness.status = schedule::ReadinessStatus::kStale;
+  v.readiness.since_ms = 1764600000000;
+  v.readiness.reasons = {"no consistent check for longer than ..."};
+  json::value full = EncodeTask(v);
+  EXPECT_EQ(full.at("next_check_time"), 1764633600000);
+  EXPECT_EQ(full.at("skipped_check_count"), 3);
+  EXPECT_EQ(full.at("cutover_readiness").at("status"), "stale");
+  EXPECT_EQ(full.at("cutover_readiness").at("since"), 1764600000000);
+  EXPECT_EQ(full.at("cutover_readiness").at("reasons").at(0),
+            "no consistent check for longer than ...");
+}
+
+TEST(TaskCodecTest, TaskListSortsByReadinessOnRequest) {
+  auto f = DecodeTaskListQuery({{"sort", "cutover_readiness"}});
+  ASSERT_THAT(f, ApiOk());
+  EXPECT_EQ(f->order, storage::TaskOrder::kReadiness);
+  EXPECT_EQ(DecodeTaskListQuery({})->order, storage::TaskOrder::kNewest);
+  EXPECT_EQ(DecodeTaskListQuery({{"sort", "create_date"}})->order,
+            storage::TaskOrder::kNewest);
+  EXPECT_THAT(DecodeTaskListQuery({{"sort", "name"}}),
+              ApiFails(ApiCode::kMalformed, "sort"));
+}
+
+TEST(TaskCodecTest, ReadinessSettingsAreChecked) {
+  EXPECT_THAT(CheckSetting("CONSISTENCY_READY_RUNS", "0", "k", "v"),
+              ApiFails(ApiCode::kMalformed, "v: expected a whole number"));
+  EXPECT_THAT(CheckSetting("CONSISTENCY_READY_RUNS", "3", "k", "v"), ApiOk());
+  EXPECT_THAT(CheckSetting("CONSISTENCY_READY_MAX_AGE", "3 weeks", "k", "v"),
+              ApiFails(ApiCode::kMalformed, "v: expected a duration"));
+  EXPECT_THAT(CheckSetting("CONSISTENCY_READY_MAX_AGE", "36h", "k", "v"),
+              ApiOk());
+  EXPECT_THAT(CheckSetting("CONSISTENCY_SCHEDULE", "0 2 * *", "k", "v"),
+              ApiFails(ApiCode::kMalformed, "v: schedule: expected 5 cron"));
+  EXPECT_THAT(CheckSetting("CONSISTENCY_SCHEDULE", "", "k", "v"), ApiOk());
+}
+
+TEST_F(TaskServiceTest, ANewTaskIsNotReadyAndSaysWhy) {
+  const std::string id = ReadyTask();
+  auto shown = service_->ShowTask(As(Role::kViewer), id);
+  ASSERT_THAT(shown, ApiOk());
+  EXPECT_EQ(shown->readiness.status, schedule::ReadinessStatus::kNotReady);
+  ASSERT_EQ(shown->readiness.reasons.size(), 1u);
+  EXPECT_EQ(shown->readiness.reasons[0], "no successful full check yet");
+  storage::TaskFilter by_readiness;
+  by_readiness.order = storage::TaskOrder::kReadiness;
+  auto page = service_->ListTasks(As(Role::kViewer), by_readiness);
+  ASSERT_THAT(page, ApiOk());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].readiness.reasons.at(0),
+            "no successful full check yet");
+}
+
 }  // namespace
 }  // namespace sms::server

@@ -4,10 +4,19 @@
 #include <map>
 
 #include "core/strings.h"
+#include "schedule/readiness.h"
+#include "schedule/schedule.h"
 #include "server/json_fields.h"
 #include "server/retention.h"
 
 namespace sms::server {
+
+std::string SettingValue(const std::vector<storage::ConfigEntry>& entries,
+                         std::string_view key) {
+  for (const storage::ConfigEntry& e : entries)
+    if (e.key == key) return e.value;
+  return "";
+}
 
 ApiResult<std::vector<std::string>> SplitConsistencyDirs(
     const std::string& value, std::string_view path) {
@@ -59,12 +68,28 @@ ApiStatus CheckSetting(const std::string& key, const std::string& value,
   } else if (key == "CONSISTENCY_RETENTION") {  // issue 13.5
     if (auto p = ParseRetention(value); !p)
       return Malformed(value_path, p.error().message);
+  } else if (key == "CONSISTENCY_READY_RUNS") {  // issue 13.3
+    if (!core::TrimSpace(value).empty()) {
+      if (auto n = schedule::ParseReadyRuns(value); !n)
+        return Malformed(value_path, n.error().message);
+    }
+  } else if (key == "CONSISTENCY_READY_MAX_AGE") {
+    if (auto age = schedule::ParseMaxAge(value); !age)
+      return Malformed(value_path, age.error().message);
+  } else if (key == kScheduleSetting) {  // issue 13.1
+    // The syntax here; the server's minimum interval in TaskService.
+    if (!core::TrimSpace(value).empty()) {
+      if (auto p = schedule::ParseSchedule(value, /*min_every_ms=*/1); !p)
+        return Malformed(value_path, p.error().message);
+    }
   } else {
     return Malformed(key_path,
                      "must be one of CONSISTENCY_DIR, CONSISTENCY_MODE, "
                      "CONSISTENCY_EXCLUDE, CONSISTENCY_HASH, "
                      "CONSISTENCY_IO_LIMIT, CONSISTENCY_CACHE, "
-                     "CONSISTENCY_PUSH_AGENT, CONSISTENCY_RETENTION");
+                     "CONSISTENCY_PUSH_AGENT, CONSISTENCY_RETENTION, "
+                     "CONSISTENCY_SCHEDULE, CONSISTENCY_READY_RUNS, "
+                     "CONSISTENCY_READY_MAX_AGE");
   }
   return {};
 }

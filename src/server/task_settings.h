@@ -15,6 +15,15 @@
 
 namespace sms::server {
 
+// CONSISTENCY_SCHEDULE (issue 13.1): when the server runs the check by
+// itself, a cron expression or "@every DURATION" (schedule/schedule.h);
+// empty: no schedule.
+inline constexpr char kScheduleSetting[] = "CONSISTENCY_SCHEDULE";
+
+// The stored value of `key`, or "" when it is not set.
+[[nodiscard]] std::string SettingValue(
+    const std::vector<storage::ConfigEntry>& entries, std::string_view key);
+
 // Splits CONSISTENCY_DIR, drops directories whose ancestor is listed too,
 // and checks each is absolute (field named `path` in errors).
 [[nodiscard]] ApiResult<std::vector<std::string>> SplitConsistencyDirs(

@@ -175,6 +175,27 @@ class CachingStoreImpl final : public CachingStore {
     return Inner()->GetTaskConfigs(domain_id, task_id);
   }
 
+  // --- schedules: each changes a held task's next_check_at ---
+  Status SetNextCheck(const std::string& domain_id, const std::string& task_id,
+                      std::optional<int64_t> next_check_at) override {
+    return Clear(&Store::SetNextCheck, domain_id, task_id, next_check_at);
+  }
+  Result<std::vector<DueCheck>> ClaimDueChecks(int64_t now, int64_t lease_until,
+                                               int limit) override {
+    // Polled every few seconds: a claim of nothing keeps the cache.
+    auto r = Pass(&Store::ClaimDueChecks, now, lease_until, limit);
+    if (!r || !r->empty()) ClearAll();
+    return r;
+  }
+  Status FinishDueCheck(const DueCheck& claimed, std::optional<int64_t> next,
+                        bool skipped) override {
+    return Clear(&Store::FinishDueCheck, claimed, next, skipped);
+  }
+  Status RefreshReadiness(const std::string& domain_id,
+                          const std::string& task_id) override {
+    return Clear(&Store::RefreshReadiness, domain_id, task_id);
+  }
+
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& c, TaskState expected_state,
                                  TaskState new_state) override {

@@ -37,7 +37,8 @@ inline constexpr char kTokenColumns[] =
 inline constexpr char kTaskColumns[] =
     "id, domain_id, name, type, os_type, source_id, target_name, target_ip,"
     " target_verify_uri, is_need_consistency_check, state, current_run_id,"
-    " created_at, updated_at";
+    " created_at, updated_at, next_check_at, skipped_checks, readiness,"
+    " readiness_since, readiness_reasons, readiness_stale_at";
 // The stored columns of a source (what an INSERT names).
 inline constexpr char kSourceStoredColumns[] =
     "id, domain_id, owner_user_id, name, hostname, ip, os_type, os_version,"
@@ -69,6 +70,15 @@ inline constexpr char kDirColumns[] =
     " num_metadata_different_files, num_bytes_verified, num_corrupt_files,"
     " num_cached_files, num_bytes_read, num_target_cached_files,"
     " num_target_bytes_read";
+// The ORDER BY of a task list in TaskOrder::kReadiness, the stale time
+// bound as parameter `now` (ready first, then stale, then not ready; the
+// longest in each first).
+inline std::string TaskReadinessOrder(std::string_view now) {
+  return Sql({" ORDER BY CASE WHEN readiness = 'ready' AND",
+              " (readiness_stale_at IS NULL OR readiness_stale_at > ", now,
+              ") THEN 0 WHEN readiness = 'ready' THEN 1 ELSE 2 END,",
+              " readiness_since, created_at DESC, id"});
+}
 // file_details after its (run_id, seq, idx) key.
 inline constexpr char kDetailColumns[] =
     "dir_check, path, path_b64, status, reason, source_json, target_json";
@@ -166,6 +176,12 @@ Task ReadTask(const R& r, int c = 0) {
   t.current_run_id = r.Text(c + 11);
   t.created_at = r.Int(c + 12);
   t.updated_at = r.Int(c + 13);
+  t.next_check_at = r.OptInt(c + 14);
+  t.skipped_checks = r.Int(c + 15);
+  t.readiness = r.Text(c + 16);
+  t.readiness_since = r.Int(c + 17);
+  t.readiness_reasons = r.Text(c + 18);
+  t.readiness_stale_at = r.OptInt(c + 19);
   return t;
 }
 
@@ -176,6 +192,8 @@ void TaskValues(const Task& t, F&& add) {
   add(t.target_verify_uri), add(t.is_need_consistency_check);
   add(Text(t.state)), add(t.current_run_id), add(t.created_at),
       add(t.updated_at);
+  add(t.next_check_at), add(t.skipped_checks), add(t.readiness);
+  add(t.readiness_since), add(t.readiness_reasons), add(t.readiness_stale_at);
 }
 
 template <typename R>

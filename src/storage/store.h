@@ -116,7 +116,25 @@ struct Task {
   std::string current_run_id;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // Issue 13.1: when CONSISTENCY_SCHEDULE is next due (nullopt: no
+  // schedule; while a replica fires a tick, the end of its lease), and how
+  // many scheduled checks were skipped because one was still going.
+  std::optional<int64_t> next_check_at;
+  int64_t skipped_checks = 0;
+  // Issue 13.3: the cut-over verdict as of the last committed run or change
+  // of a readiness setting (sqlite/schedules.cc): "ready" | "not_ready"
+  // ("" never evaluated), since when, the reasons one per line, and when a
+  // ready verdict turns stale (nullopt: never).
+  std::string readiness;
+  int64_t readiness_since = 0;
+  std::string readiness_reasons;
+  std::optional<int64_t> readiness_stale_at;
 };
+
+// The order of a task list: newest first (the default), or by cut-over
+// readiness: ready first (the longest ready first), then stale, then not
+// ready, as of `TaskFilter::now`.
+enum class TaskOrder { kNewest, kReadiness };
 
 struct TaskFilter {
   std::optional<TaskState> state;
@@ -125,6 +143,8 @@ struct TaskFilter {
   std::optional<std::string> source_id;
   int limit = 100;
   int offset = 0;
+  TaskOrder order = TaskOrder::kNewest;
+  int64_t now = 0;  // kReadiness: when a ready verdict counts as stale
 };
 
 struct SourceFilter {
@@ -364,6 +384,16 @@ struct TaskStreak {
   int64_t runs = 0;
 };
 
+// A scheduled check claimed by one replica (Store::ClaimDueChecks): the
+// task, when its tick was due, and the lease the claim holds until the tick
+// is finished.
+struct DueCheck {
+  std::string domain_id;
+  std::string task_id;
+  int64_t due_at = 0;
+  int64_t lease_until = 0;
+};
+
 // Held while a request that only reads runs (Store::BeginReadScope).
 class ReadScope {
  public:
@@ -483,6 +513,37 @@ class Store {
       const std::vector<ConfigEntry>& entries) = 0;
   [[nodiscard]] virtual Result<std::vector<ConfigEntry>> GetTaskConfigs(
       const std::string& domain_id, const std::string& task_id) = 0;
+
+  // --- Schedules (issue 13.1; sqlite/schedules.cc) ---
+  // Sets when the task's schedule is next due (nullopt: no schedule).
+  [[nodiscard]] virtual Status SetNextCheck(
+      const std::string& domain_id, const std::string& task_id,
+      std::optional<int64_t> next_check_at) = 0;
+  // Claims up to `limit` tasks whose next check is due (next_check_at <=
+  // `now`), across every domain, the longest due first: each one's
+  // next_check_at becomes `lease_until` (so no other replica sees it due
+  // until then) and its previous value is returned as due_at. Atomic across
+  // replicas: one tick is claimed once.
+  [[nodiscard]] virtual Result<std::vector<DueCheck>> ClaimDueChecks(
+      int64_t now, int64_t lease_until, int limit) = 0;
+  // Ends a claimed tick: next_check_at becomes `next` (nullopt: the
+  // schedule is gone) and, when `skipped`, skipped_checks grows by one;
+  // only while the task still holds the claim's lease (next_check_at ==
+  // lease_until), else kFailedPrecondition and nothing is written (the
+  // schedule was changed meanwhile, or the lease ran out and another
+  // replica took the tick over).
+  [[nodiscard]] virtual Status FinishDueCheck(const DueCheck& claimed,
+                                              std::optional<int64_t> next,
+                                              bool skipped) = 0;
+
+  // --- Readiness (issue 13.3; sqlite/readiness.cc) ---
+  // Evaluates the task's cut-over verdict from its newest runs, their
+  // per-directory counters and its settings, and stores it on the task
+  // (Task::readiness*). CommitRun does the same in the run's transaction
+  // and also queues task.ready / task.not_ready when the verdict changes;
+  // this call (after a readiness setting changed) raises no event.
+  [[nodiscard]] virtual Status RefreshReadiness(const std::string& domain_id,
+                                                const std::string& task_id) = 0;
 
   // --- Commands (the agent loop) ---
   // Queues `c` and moves its task from `expected_state` to `new_state` in one

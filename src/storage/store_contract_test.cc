@@ -16,6 +16,7 @@
 #include "storage/caching_store.h"
 #include "storage/migrations.h"
 #include "storage/postgres/postgres_store.h"
+#include "storage/readiness_rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
 #include "testing/matchers.h"
@@ -906,6 +907,254 @@ TEST_P(StoreContractTest, CommitWritesOutboxAndClaimsAreExclusive) {
   ASSERT_THAT(store_->DeleteWebhook("d1", "w1"), IsOk());
   EXPECT_TRUE(store_->ListRunDeliveries("d1", "ra")->empty());
   EXPECT_THAT(store_->DeleteWebhook("d1", "w1"), HasCode(ErrorCode::kNotFound));
+}
+
+// --- Schedules (issue 13.1) ---
+
+TEST_P(StoreContractTest, ScheduledChecksAreClaimedOnceAndFinished) {
+  ASSERT_THAT(store_->CreateTask(MakeTask("d2", "t2", "s1")), IsOk());
+  EXPECT_FALSE(store_->GetTask("d1", "t1")->next_check_at.has_value());
+  ASSERT_THAT(store_->SetNextCheck("d1", "t1", 1000), IsOk());
+  ASSERT_THAT(store_->SetNextCheck("d2", "t2", 900), IsOk());
+  EXPECT_THAT(store_->SetNextCheck("d2", "t1", 5),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_EQ(store_->GetTask("d1", "t1")->next_check_at, 1000);
+  // Not due yet.
+  EXPECT_TRUE(store_->ClaimDueChecks(899, 60899, 10)->empty());
+  // Due, across domains, the longest due first; each moved to the lease.
+  auto due = store_->ClaimDueChecks(1000, 61000, 10);
+  ASSERT_THAT(due, IsOk());
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].task_id, "t2");
+  EXPECT_EQ((*due)[0].due_at, 900);
+  EXPECT_EQ((*due)[1].domain_id, "d1");
+  EXPECT_EQ((*due)[1].due_at, 1000);
+  EXPECT_EQ(store_->GetTask("d1", "t1")->next_check_at, 61000);
+  // Claimed: another replica sees nothing due until the lease ends.
+  EXPECT_TRUE(store_->ClaimDueChecks(2000, 62000, 10)->empty());
+  // Finished: the next tick, and a skip counted.
+  ASSERT_THAT(store_->FinishDueCheck((*due)[1], 100000, /*skipped=*/true),
+              IsOk());
+  auto t1 = store_->GetTask("d1", "t1");
+  EXPECT_EQ(t1->next_check_at, 100000);
+  EXPECT_EQ(t1->skipped_checks, 1);
+  // A claim whose lease is gone writes nothing.
+  EXPECT_THAT(store_->FinishDueCheck((*due)[1], 9000, true),
+              HasCode(ErrorCode::kFailedPrecondition));
+  EXPECT_EQ(store_->GetTask("d1", "t1")->skipped_checks, 1);
+  // A replica that died mid-tick: its lease runs out and another takes it.
+  auto taken = store_->ClaimDueChecks(61000, 121000, 10);
+  ASSERT_THAT(taken, IsOk());
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].task_id, "t2");
+  EXPECT_EQ((*taken)[0].due_at, 61000);
+  EXPECT_THAT(store_->FinishDueCheck((*due)[0], 5000, false),
+              HasCode(ErrorCode::kFailedPrecondition));
+  // The schedule removed while a tick is claimed: the tick ends quietly.
+  ASSERT_THAT(store_->SetNextCheck("d2", "t2", std::nullopt), IsOk());
+  EXPECT_THAT(store_->FinishDueCheck((*taken)[0], 5000, false),
+              HasCode(ErrorCode::kFailedPrecondition));
+  EXPECT_FALSE(store_->GetTask("d2", "t2")->next_check_at.has_value());
+  // Removing it: no longer due, ever.
+  ASSERT_THAT(store_->SetNextCheck("d1", "t1", std::nullopt), IsOk());
+  EXPECT_TRUE(
+      store_->ClaimDueChecks(1'000'000'000, 1'000'060'000, 10)->empty());
+  // Survives in the list too.
+  EXPECT_EQ(store_->ListTasks("d1", {})->items.at(0).skipped_checks, 1);
+}
+
+TEST_P(StoreContractTest, ConcurrentClaimsTakeEachTickOnce) {
+  for (int i = 2; i <= 9; ++i) {
+    ASSERT_THAT(
+        store_->CreateTask(MakeTask("d1", "t" + std::to_string(i), "s1")),
+        IsOk());
+    ASSERT_THAT(store_->SetNextCheck("d1", "t" + std::to_string(i), 100 + i),
+                IsOk());
+  }
+  std::atomic<int> claimed{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 4; ++r) {
+    threads.emplace_back([&, r] {
+      for (int round = 0; round < 5; ++round) {
+        auto due = store_->ClaimDueChecks(1000, 60000 + r, 3);
+        if (due) claimed += static_cast<int>(due->size());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(claimed.load(), 8);
+}
+
+// --- Readiness (issue 13.3) ---
+
+// A run of t1 finished at `at` over `dirs`; `different` files differ in the
+// first directory, listed as details p0, p1, ... (so their first_seen
+// carries across runs). "failed" when `ok` is false.
+void CommitCheck(Store& store, const std::string& run_id, int64_t at,
+                 std::vector<std::string> dirs, int different = 0,
+                 bool ok = true, std::string scope = "") {
+  DetailChunk c;
+  c.run_id = run_id;
+  c.domain_id = "d1";
+  c.task_id = "t1";
+  c.content_hash = "h-" + run_id;
+  for (int i = 0; i < different; ++i)
+    c.files.push_back(
+        {dirs.at(0), "p" + std::to_string(i), "", "different", "", "", ""});
+  if (different > 0) {
+    ASSERT_THAT(store.StageDetails(c), IsOk());
+  }
+  Run r;
+  r.run_id = run_id;
+  r.domain_id = "d1";
+  r.task_id = "t1";
+  r.started_time = at - 10;
+  r.finished_time = at;
+  r.check_result = ok ? "success" : "failed";
+  r.error_msg = ok ? "" : "target unreachable";
+  r.mode = "hash";
+  r.hash_algorithm = "xxh128";
+  r.content_hash = "c-" + run_id;
+  r.committed_at = at + 1;
+  r.scope = std::move(scope);
+  for (size_t i = 0; i < dirs.size(); ++i)
+    r.dirs.push_back({dirs[i], 10, i == 0 ? different : 0, 0, 0, 0, 0, 0, 1});
+  ASSERT_THAT(store.CommitRun(r), IsOk());
+}
+
+std::string ReadinessOf(Store& store, int64_t now = 0) {
+  auto t = store.GetTask("d1", "t1");
+  EXPECT_THAT(t, IsOk());
+  if (!t) return "";
+  const schedule::Readiness r = FromStored(*t, now);
+  std::string out = schedule::ReadinessName(r.status);
+  for (const auto& reason : r.reasons) out += " | " + reason;
+  return out;
+}
+
+constexpr int64_t kT0 = 1764633600000;  // 2025-12-02 00:00 UTC
+constexpr int64_t kH = 3600 * 1000;
+
+TEST_P(StoreContractTest, ReadinessIsEvaluatedWhenARunCommits) {
+  using ::testing::HasSubstr;
+  using ::testing::StartsWith;
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1", {{"CONSISTENCY_DIR", "/a"}}),
+              IsOk());
+  EXPECT_THAT(ReadinessOf(*store_), HasSubstr("not evaluated yet"));
+  // One consistent check of the two needed.
+  CommitCheck(*store_, "r1", kT0, {"/a"});
+  EXPECT_EQ(ReadinessOf(*store_),
+            "not_ready | 1 of the 2 consistent checks in a row needed so far "
+            "(CONSISTENCY_READY_RUNS)");
+  // Two: ready since the first.
+  CommitCheck(*store_, "r2", kT0 + kH, {"/a"});
+  EXPECT_EQ(ReadinessOf(*store_), "ready");
+  EXPECT_EQ(store_->GetTask("d1", "t1")->readiness_since, kT0);
+  // Differences, some of them persisting since an earlier check.
+  CommitCheck(*store_, "r3", kT0 + 2 * kH, {"/a"}, 3);
+  CommitCheck(*store_, "r4", kT0 + 74 * kH, {"/a"}, 5);
+  EXPECT_THAT(ReadinessOf(*store_),
+              StartsWith("not_ready | 5 files differ in the last check (5 "
+                         "different); 3 of them already differed in an "
+                         "earlier check, the oldest for 3 days (since "
+                         "2025-12-02 01:59 UTC)"));
+  EXPECT_EQ(store_->GetTask("d1", "t1")->readiness_since, kT0 + 2 * kH);
+  // A failed check.
+  CommitCheck(*store_, "r5", kT0 + 75 * kH, {"/a"}, 0, /*ok=*/false);
+  EXPECT_THAT(ReadinessOf(*store_),
+              StartsWith("not_ready | the last check failed at 2025-12-05 "
+                         "03:00 UTC: target unreachable"));
+}
+
+TEST_P(StoreContractTest, ReadinessNamesUncheckedDirectoriesAndTurnsStale) {
+  using ::testing::HasSubstr;
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1",
+                                     {{"CONSISTENCY_DIR", "/a,/b"},
+                                      {"CONSISTENCY_READY_MAX_AGE", "1d"}}),
+              IsOk());
+  CommitCheck(*store_, "r1", kT0, {"/a", "/b"});
+  CommitCheck(*store_, "r2", kT0 + kH, {"/a"});
+  CommitCheck(*store_, "r3", kT0 + 2 * kH, {"/a"});
+  EXPECT_EQ(ReadinessOf(*store_),
+            "not_ready | directory /b not checked since 2025-12-02 00:00 UTC");
+  // A setting changed: re-evaluated at once (no run needed).
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1", {{"CONSISTENCY_DIR", "/a"}}),
+              IsOk());
+  ASSERT_THAT(store_->RefreshReadiness("d1", "t1"), IsOk());
+  EXPECT_EQ(ReadinessOf(*store_, kT0 + 3 * kH), "ready");
+  // Read back a day after the newest consistent check: stale.
+  EXPECT_THAT(ReadinessOf(*store_, kT0 + 26 * kH),
+              HasSubstr("stale | no consistent check for longer than "
+                        "CONSISTENCY_READY_MAX_AGE"));
+  EXPECT_THAT(store_->RefreshReadiness("d2", "t1"),
+              HasCode(ErrorCode::kNotFound));
+}
+
+TEST_P(StoreContractTest, ReadinessChangesRaiseWebhookEventsOnce) {
+  ASSERT_THAT(store_->CreateWebhook({"w1", "d1", "http://127.0.0.1:1/h",
+                                     "task.ready,task.not_ready", "s", 5}),
+              IsOk());
+  ASSERT_THAT(
+      store_->PutTaskConfigs("d1", "t1", {{"CONSISTENCY_READY_RUNS", "1"}}),
+      IsOk());
+  auto types = [&](const std::string& run) {
+    std::vector<std::string> out;
+    auto d = store_->ListRunDeliveries("d1", run);
+    EXPECT_THAT(d, IsOk());
+    if (d)
+      for (const auto& x : *d) out.push_back(x.type + " " + x.event_id);
+    return out;
+  };
+  CommitCheck(*store_, "r1", kT0, {"/"}, 2);  // not ready: no event
+  EXPECT_TRUE(types("r1").empty());
+  CommitCheck(*store_, "r2", kT0 + kH, {"/"});  // ready
+  EXPECT_THAT(types("r2"), ::testing::ElementsAre("task.ready r2/task.ready"));
+  CommitCheck(*store_, "r3", kT0 + 2 * kH, {"/"});  // still ready
+  EXPECT_TRUE(types("r3").empty());
+  CommitCheck(*store_, "r4", kT0 + 3 * kH, {"/"}, 1);  // a difference
+  EXPECT_THAT(types("r4"),
+              ::testing::ElementsAre("task.not_ready r4/task.not_ready"));
+  // A clean re-check of the inconsistent files proves nothing: no event.
+  CommitCheck(*store_, "r5", kT0 + 4 * kH, {"/"}, 0, true, "inconsistent");
+  EXPECT_TRUE(types("r5").empty());
+  CommitCheck(*store_, "r6", kT0 + 5 * kH, {"/"}, 0, /*ok=*/false);
+  EXPECT_TRUE(types("r6").empty());  // not ready already
+  CommitCheck(*store_, "r7", kT0 + 6 * kH, {"/"});
+  EXPECT_THAT(types("r7"), ::testing::ElementsAre("task.ready r7/task.ready"));
+  // The same upload again (an agent's retry) raises nothing more.
+  EXPECT_EQ(store_->ListRunDeliveries("d1", "r2")->size(), 1u);
+}
+
+TEST_P(StoreContractTest, TaskListSortsByReadiness) {
+  for (const char* id : {"t2", "t3"}) {
+    Task t = MakeTask("d1", id, "s1");
+    t.created_at = id[1] == '2' ? 200 : 300;
+    ASSERT_THAT(store_->CreateTask(t), IsOk());
+  }
+  // t1 ready (max age 1 d), t2 never evaluated, t3 not ready.
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1",
+                                     {{"CONSISTENCY_READY_RUNS", "1"},
+                                      {"CONSISTENCY_READY_MAX_AGE", "1d"}}),
+              IsOk());
+  CommitCheck(*store_, "r1", kT0, {"/"});
+  ASSERT_THAT(store_->RefreshReadiness("d1", "t3"), IsOk());
+  auto ids = [&](int64_t now) {
+    TaskFilter f;
+    f.order = TaskOrder::kReadiness;
+    f.now = now;
+    std::string out;
+    auto page = store_->ListTasks("d1", f);
+    EXPECT_THAT(page, IsOk());
+    if (page)
+      for (const Task& t : page->items) out += t.id + " ";
+    return out;
+  };
+  EXPECT_EQ(ids(kT0 + kH), "t1 t3 t2 ");  // ready first
+  // Once t1 is stale it sorts after the ready ones, before the not ready.
+  Task t4 = MakeTask("d1", "t4", "s1");
+  ASSERT_THAT(store_->CreateTask(t4), IsOk());
+  EXPECT_EQ(ids(kT0 + 25 * kH), "t1 t3 t2 t4 ");
+  EXPECT_EQ(store_->ListTasks("d1", {})->items.at(0).id, "t3");  // newest
 }
 
 // --- Retention (issue 13.5) ---

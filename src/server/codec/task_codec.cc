@@ -56,11 +56,27 @@ json::value EncodeTask(const storage::Task& t, const std::string& source_name) {
                                     {"verify_uri", t.target_verify_uri}};
   o["is_need_consistency_check"] = t.is_need_consistency_check;
   if (!t.current_run_id.empty()) o["current_run_id"] = t.current_run_id;
+  // Issue 13.1: CONSISTENCY_SCHEDULE's next tick (absent: no schedule) and
+  // the scheduled checks skipped because one was still going.
+  if (t.next_check_at) o["next_check_time"] = *t.next_check_at;
+  o["skipped_check_count"] = t.skipped_checks;
   return o;
 }
 
 json::value EncodeTask(const TaskView& v) {
-  return EncodeTask(v.task, v.source_name);
+  json::value out = EncodeTask(v.task, v.source_name);
+  // Issue 13.3: {"status", "since" (epoch ms, null when unknown),
+  // "reasons": [...]}.
+  json::array reasons;
+  for (const std::string& r : v.readiness.reasons)
+    reasons.push_back(json::value(r));
+  json::object readiness{
+      {"status", schedule::ReadinessName(v.readiness.status)},
+      {"since", nullptr},
+      {"reasons", std::move(reasons)}};
+  if (v.readiness.since_ms > 0) readiness["since"] = v.readiness.since_ms;
+  out.as_object()["cutover_readiness"] = std::move(readiness);
+  return out;
 }
 
 ApiResult<storage::TaskFilter> DecodeTaskListQuery(const QueryParams& q) {
@@ -75,6 +91,13 @@ ApiResult<storage::TaskFilter> DecodeTaskListQuery(const QueryParams& q) {
   SMS_ASSIGN_OR_RETURN(f.name, QueryString(q, "name", 255));
   SMS_ASSIGN_OR_RETURN(f.id, QueryString(q, "id", 36));
   SMS_ASSIGN_OR_RETURN(f.source_id, QueryString(q, "source_server_id", 36));
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> sort,
+                       QueryString(q, "sort", 32));
+  if (sort) {
+    SMS_RETURN_IF_ERROR(
+        CheckEnum(*sort, "sort", {"create_date", "cutover_readiness"}));
+    if (*sort == "cutover_readiness") f.order = storage::TaskOrder::kReadiness;
+  }
   SMS_ASSIGN_OR_RETURN(Paging paging, DecodePaging(q));
   f.limit = paging.limit;
   f.offset = paging.offset;

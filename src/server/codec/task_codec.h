@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "schedule/readiness.h"
 #include "server/api_error.h"
 #include "server/codec/query.h"
 #include "server/json_fields.h"
@@ -37,12 +38,16 @@ struct CreateTaskRequest {
 struct TaskView {
   storage::Task task;
   std::string source_name;
+  // Issue 13.3: the stored verdict as of the time of the request.
+  schedule::Readiness readiness;
 };
 
 json::value EncodeTask(const storage::Task& t, const std::string& source_name);
 json::value EncodeTask(const TaskView& v);
 
-// GET /v3/tasks: the filters (state, name, id, source_server_id) and paging.
+// GET /v3/tasks: the filters (state, name, id, source_server_id), the order
+// (sort=create_date, the default: newest first; sort=cutover_readiness:
+// ready first, then stale, then not ready) and paging.
 [[nodiscard]] ApiResult<storage::TaskFilter> DecodeTaskListQuery(
     const QueryParams& q);
 // -> {"count", "tasks"}

@@ -102,6 +102,8 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
   }
   // Webhook events: in the outbox in the same transaction (webhooks.cc).
   SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(*c, run));
+  // The cut-over verdict and its events (readiness.cc).
+  SMS_RETURN_IF_ERROR(UpdateReadinessOn(*c, run));
   SMS_RETURN_IF_ERROR(txn.Commit());
   return CommitOutcome::kCommitted;
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "schedule/readiness.h"
 #include "storage/postgres/driver.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/store.h"
@@ -100,6 +101,18 @@ class PostgresStore final : public Store {
                         const std::vector<ConfigEntry>& entries) override;
   Result<std::vector<ConfigEntry>> GetTaskConfigs(
       const std::string& domain_id, const std::string& task_id) override;
+
+  // --- schedules (schedules.cc) ---
+  Status SetNextCheck(const std::string& domain_id, const std::string& task_id,
+                      std::optional<int64_t> next_check_at) override;
+  Result<std::vector<DueCheck>> ClaimDueChecks(int64_t now, int64_t lease_until,
+                                               int limit) override;
+  Status FinishDueCheck(const DueCheck& claimed, std::optional<int64_t> next,
+                        bool skipped) override;
+
+  // --- readiness (readiness.cc) ---
+  Status RefreshReadiness(const std::string& domain_id,
+                          const std::string& task_id) override;
 
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
@@ -210,6 +223,16 @@ class PostgresStore final : public Store {
   // of the transaction (REQUIRES: inside Txn::Begin()).
   // Writes the webhook deliveries of a run being committed (webhooks.cc).
   static Status EnqueueRunEventsOn(Connection& c, const Run& run);
+
+  // The task's cut-over verdict from its stored runs and settings; stored
+  // on the task; and, for a run being committed, stored with the
+  // task.ready / task.not_ready event its change raises (readiness.cc).
+  // REQUIRES: inside a transaction holding the task's row lock.
+  static Result<schedule::Readiness> EvaluateReadinessOn(
+      Connection& c, const std::string& domain_id, const std::string& task_id);
+  static Result<schedule::Readiness> StoreReadinessOn(
+      Connection& c, const std::string& domain_id, const std::string& task_id);
+  static Status UpdateReadinessOn(Connection& c, const Run& run);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);

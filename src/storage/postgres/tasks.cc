@@ -75,7 +75,7 @@ Status PostgresStore::CreateTask(const Task& t) {
   static const std::string kSql = rows::Sql(
       {"INSERT INTO tasks (", rows::kTaskColumns,
        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-       " $14)"});
+       " $14, $15, $16, $17, $18, $19, $20)"});
   return c->Exec(kSql, p).map([](Rows&&) {});
 }
 
@@ -100,6 +100,9 @@ Result<Page<Task>> PostgresStore::ListTasks(const std::string& domain_id,
   static const std::string kPage =
       rows::Sql({"SELECT ", rows::kTaskColumns, kWhere,
                  " ORDER BY created_at DESC, id LIMIT $6 OFFSET $7"});
+  static const std::string kPageByReadiness = rows::Sql(
+      {"SELECT ", rows::kTaskColumns, kWhere,
+       rows::TaskReadinessOrder("$8::bigint"), " LIMIT $6 OFFSET $7"});
   Params p;
   std::optional<std::string> state;
   if (f.state) state = rows::Text(*f.state);
@@ -108,7 +111,10 @@ Result<Page<Task>> PostgresStore::ListTasks(const std::string& domain_id,
   SMS_ASSIGN_OR_RETURN(Rows n, c->Exec(kCount, p));
   page.count = n.Int(0, 0);
   p.Add(f.limit).Add(f.offset);
-  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kPage, p));
+  const bool by_readiness = f.order == TaskOrder::kReadiness;
+  if (by_readiness) p.Add(f.now);
+  SMS_ASSIGN_OR_RETURN(Rows r,
+                       c->Exec(by_readiness ? kPageByReadiness : kPage, p));
   for (int i = 0; i < r.size(); ++i)
     page.items.push_back(rows::ReadTask(r.At(i)));
   SMS_RETURN_IF_ERROR(txn.Commit());

@@ -93,6 +93,8 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   }
   // Webhook events: in the outbox in the same transaction (webhooks.cc).
   SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run));
+  // The cut-over verdict and its events (readiness.cc).
+  SMS_RETURN_IF_ERROR(UpdateReadinessOn(db, run));
   return CommitOutcome::kCommitted;
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "schedule/readiness.h"
 #include "storage/sqlite/driver.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
@@ -111,6 +112,18 @@ class SqliteStore final : public Store {
                         const std::vector<ConfigEntry>& entries) override;
   Result<std::vector<ConfigEntry>> GetTaskConfigs(
       const std::string& domain_id, const std::string& task_id) override;
+
+  // --- schedules (schedules.cc) ---
+  Status SetNextCheck(const std::string& domain_id, const std::string& task_id,
+                      std::optional<int64_t> next_check_at) override;
+  Result<std::vector<DueCheck>> ClaimDueChecks(int64_t now, int64_t lease_until,
+                                               int limit) override;
+  Status FinishDueCheck(const DueCheck& claimed, std::optional<int64_t> next,
+                        bool skipped) override;
+
+  // --- readiness (readiness.cc) ---
+  Status RefreshReadiness(const std::string& domain_id,
+                          const std::string& task_id) override;
 
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
@@ -287,6 +300,15 @@ class SqliteStore final : public Store {
 
   // Writes the webhook deliveries of a run being committed (webhooks.cc).
   static Status EnqueueRunEventsOn(sqlite3* db, const Run& run);
+
+  // The task's cut-over verdict from its stored runs and settings; stored
+  // on the task; and, for a run being committed, stored with the
+  // task.ready / task.not_ready event its change raises (readiness.cc).
+  static Result<schedule::Readiness> EvaluateReadinessOn(
+      sqlite3* db, const std::string& domain_id, const std::string& task_id);
+  static Result<schedule::Readiness> StoreReadinessOn(
+      sqlite3* db, const std::string& domain_id, const std::string& task_id);
+  static Status UpdateReadinessOn(sqlite3* db, const Run& run);
 
   // CheckWritable's: the database's directory, the room it needs, and the
   // seam that measures the room (null: statvfs).

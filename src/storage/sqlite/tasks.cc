@@ -88,7 +88,7 @@ Result<Page<Source>> SqliteStore::ListSources(const std::string& domain_id,
 Status SqliteStore::CreateTask(const Task& t) {
   Conn c(this);
   std::string sql = std::string("INSERT INTO tasks (") + rows::kTaskColumns +
-                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   SMS_PREPARE_(q, c.db, sql.c_str());
   rows::TaskValues(t, [&q](const auto& v) { q.Bind(v); });
   return q.Exec();
@@ -127,10 +127,14 @@ Result<Page<Task>> SqliteStore::ListTasks(const std::string& domain_id,
     page.count = row ? q.Int(0) : 0;
   }
   std::string sql = std::string("SELECT ") + rows::kTaskColumns + where +
-                    " ORDER BY created_at DESC, id LIMIT ?6 OFFSET ?7";
+                    (f.order == TaskOrder::kReadiness
+                         ? rows::TaskReadinessOrder("?8")
+                         : std::string(" ORDER BY created_at DESC, id")) +
+                    " LIMIT ?6 OFFSET ?7";
   SMS_PREPARE_(q, c.db, sql.c_str());
   bind_filter(q);
   q.Bind(f.limit).Bind(f.offset);
+  if (f.order == TaskOrder::kReadiness) q.Bind(f.now);
   while (true) {
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;

@@ -11,6 +11,29 @@ import {
 import { runsChart } from '../charts.js';
 
 const WATCH_MS = 5000;
+
+// Cut-over readiness (issue 13.3): the badge of a task's verdict. (Its
+// words differ from the task state's "Ready" on purpose.)
+const READINESS = {
+  ready: ['badge-consistent', 'Can cut over'],
+  not_ready: ['badge-failed', 'Not yet'],
+  stale: ['badge-differences', 'Stale: check again'],
+};
+export function readinessBadge(r) {
+  const [cls, label] = READINESS[(r && r.status) || 'not_ready'] || READINESS.not_ready;
+  return h('span', { class: `badge ${cls}`, dataset: { readiness: (r && r.status) || 'not_ready' } }, label);
+}
+
+function readinessPanel(r) {
+  if (!r) return emptyState('No verdict yet.');
+  const since = r.since ? `since ${dateTime(r.since)} (${ago(r.since)})` : '';
+  return h('div', { id: 'readiness' },
+    h('div', { class: 'summary-line' }, readinessBadge(r), since ? h('span', {}, since) : null),
+    (r.reasons || []).length
+      ? h('ul', { class: 'reasons' }, r.reasons.map((reason) => h('li', {}, reason)))
+      : h('p', { class: 'muted small' },
+        'Its last consistent checks in a row covered every configured directory.'));
+}
 let renderSeq = 0; // the newest renderTask() owns the page
 
 function configMap(list) {
@@ -35,6 +58,10 @@ function configForm(task, config, writable, onSaved) {
     name: 'exclude', rows: 3, spellcheck: 'false', readonly: !writable,
     value: splitList(config.CONSISTENCY_EXCLUDE || '').join('\n'),
   });
+  const schedule = h('input', {
+    name: 'schedule', type: 'text', spellcheck: 'false', readonly: !writable,
+    value: config.CONSISTENCY_SCHEDULE || '', placeholder: 'none',
+  });
   const message = h('div', { 'aria-live': 'polite' });
   const save = writable ? h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save configuration') : null;
   const form = h('form', {
@@ -55,6 +82,7 @@ function configForm(task, config, writable, onSaved) {
           { config_key: 'CONSISTENCY_DIR', config_value: dirList.join(',') },
           { config_key: 'CONSISTENCY_MODE', config_value: mode.value },
           { config_key: 'CONSISTENCY_EXCLUDE', config_value: splitList(excludes.value).join(',') },
+          { config_key: 'CONSISTENCY_SCHEDULE', config_value: schedule.value.trim() },
         ]);
         toast('Configuration saved.', 'ok');
         onSaved();
@@ -68,6 +96,9 @@ function configForm(task, config, writable, onSaved) {
   field('Directories to verify', dirs, 'Absolute paths on the source, one per line.'),
   field('Mode', mode),
   field('Exclude patterns', excludes, 'Glob patterns, one per line, e.g. *.tmp or cache/**'),
+  field('Schedule', schedule,
+    'Checks by itself: cron "MIN HOUR DAY MONTH WEEKDAY", with an optional time zone '
+    + '("TZ=Asia/Shanghai 0 2 * * *"), or "@every 6h". Empty: no schedule.'),
   message,
   save ? h('div', { class: 'form-actions' }, save)
     : h('p', { class: 'muted small' }, 'Your role may read this configuration but not change it.'));
@@ -183,7 +214,16 @@ export async function renderTask(main, ctx, taskId) {
       h('div', {}, h('dt', {}, 'Source'), h('dd', {}, src.name || src.id || '–')),
       h('div', {}, h('dt', {}, 'Target'), h('dd', {}, [tgt.name, tgt.ip].filter(Boolean).join(' · ') || '–')),
       h('div', {}, h('dt', {}, 'Target copy'), h('dd', { class: 'mono' }, tgt.verify_uri || 'not set')),
-      h('div', {}, h('dt', {}, 'Created'), h('dd', {}, dateTime(task.create_date)))),
+      h('div', {}, h('dt', {}, 'Created'), h('dd', {}, dateTime(task.create_date))),
+      h('div', {}, h('dt', {}, 'Cut-over'), h('dd', {}, readinessBadge(task.cutover_readiness))),
+      h('div', {}, h('dt', {}, 'Schedule'),
+        h('dd', { class: 'mono', id: 'schedule' }, config.CONSISTENCY_SCHEDULE || 'none')),
+      h('div', {}, h('dt', {}, 'Next check'),
+        h('dd', { id: 'next-check' }, task.next_check_time ? dateTime(task.next_check_time) : '–')),
+      h('div', {}, h('dt', {}, 'Skipped checks'),
+        h('dd', { id: 'skipped-checks', title: 'Scheduled checks skipped because one was still running' },
+          num(task.skipped_check_count || 0)))),
+    panel('Cut-over readiness', readinessPanel(task.cutover_readiness), { id: 'cutover' }),
     h('div', { class: 'grid-2' },
       panel('Latest run', summaryCard(runs[0], task), { id: 'latest-run' }),
       panel('Configuration', configForm(task, config, writable, reload), { id: 'configuration' })),

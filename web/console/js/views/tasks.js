@@ -3,6 +3,7 @@
 import { h, field } from '../dom.js';
 import { api } from '../api.js';
 import { num, dateTime, ago, runTotals, runVerdict } from '../format.js';
+import { readinessBadge } from './task.js';
 import {
   pageHeader, panel, verdictBadge, stateBadge, errorBox, loading, emptyState,
   offsetPager, toast,
@@ -60,7 +61,9 @@ function counterCells(run) {
 
 export async function renderTasks(main, ctx, query) {
   const offset = Math.max(0, parseInt(query.offset || '0', 10) || 0);
-  const filters = { state: query.state || '', name: query.name || '', source: query.source || '' };
+  const filters = {
+    state: query.state || '', name: query.name || '', source: query.source || '', sort: query.sort || '',
+  };
 
   main.append(pageHeader('Tasks', { subtitle: 'Migration tasks and the latest verification of each.' }));
   const body = h('div', {}, loading('Loading tasks'));
@@ -71,8 +74,11 @@ export async function renderTasks(main, ctx, query) {
       .map(([v, l]) => h('option', { value: v, selected: v === filters.state }, l)));
   const nameInput = h('input', { name: 'name', type: 'search', value: filters.name, placeholder: 'Exact task name' });
   const sourceSel = h('select', { name: 'source' }, h('option', { value: '' }, 'Any source'));
+  const sortSel = h('select', { name: 'sort' },
+    [['', 'Newest first'], ['cutover_readiness', 'Cut-over readiness (ready first)']]
+      .map(([v, l]) => h('option', { value: v, selected: v === filters.sort }, l)));
   const apply = () => ctx.go('/tasks', {
-    state: stateSel.value, name: nameInput.value.trim(), source: sourceSel.value,
+    state: stateSel.value, name: nameInput.value.trim(), source: sourceSel.value, sort: sortSel.value,
   }, { replace: true });
   const filterForm = h('form', {
     class: 'filters', role: 'search', 'aria-label': 'Filter tasks',
@@ -81,6 +87,7 @@ export async function renderTasks(main, ctx, query) {
   field('State', stateSel),
   field('Name', nameInput),
   field('Source', sourceSel),
+  field('Sort', sortSel),
   h('div', { class: 'filter-buttons' },
     h('button', { type: 'submit', class: 'btn btn-primary' }, 'Apply'),
     h('button', {
@@ -89,6 +96,7 @@ export async function renderTasks(main, ctx, query) {
     }, 'Clear')));
   stateSel.addEventListener('change', apply);
   sourceSel.addEventListener('change', apply);
+  sortSel.addEventListener('change', apply);
 
   // Export
   const formatSel = h('select', { name: 'format' },
@@ -128,7 +136,7 @@ export async function renderTasks(main, ctx, query) {
     api.listSources({ limit: 200 }).catch(() => ({ source_servers: [] })),
     api.listTasks({
       state: filters.state, name: filters.name, source_server_id: filters.source,
-      limit: PAGE_SIZE, offset,
+      sort: filters.sort, limit: PAGE_SIZE, offset,
     }),
   ]);
   if (!ctx.alive()) return;
@@ -180,6 +188,9 @@ export async function renderTasks(main, ctx, query) {
       h('th', { scope: 'row' }, h('a', { href: `#/tasks/${t.id}` }, t.name)),
       h('td', {}, (t.source_server && (t.source_server.name || t.source_server.id)) || '–'),
       h('td', {}, stateBadge(t.state)),
+      h('td', { class: 'readiness', title: ((t.cutover_readiness || {}).reasons || []).join('\n') },
+        readinessBadge(t.cutover_readiness),
+        t.next_check_time ? h('div', { class: 'muted small' }, `next ${dateTime(t.next_check_time)}`) : null),
       latestCell(t, run),
       counterCells(run));
   });
@@ -191,6 +202,7 @@ export async function renderTasks(main, ctx, query) {
       h('th', { scope: 'col' }, 'Task'),
       h('th', { scope: 'col' }, 'Source'),
       h('th', { scope: 'col' }, 'State'),
+      h('th', { scope: 'col' }, 'Cut-over'),
       h('th', { scope: 'col' }, 'Latest run'),
       h('th', { scope: 'col', class: 'num' }, 'Files'),
       h('th', { scope: 'col', class: 'num' }, 'Different'),

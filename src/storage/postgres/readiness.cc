@@ -1,0 +1,127 @@
+// PostgresStore (store_impl.h): the cut-over verdict (issue 13.3), as
+// sqlite/readiness.cc explains; evaluated inside the caller's transaction,
+// where CommitRun holds the task's row lock, so two commits of one task
+// evaluate one after the other.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/postgres/store_impl.h"
+#include "storage/readiness_rules.h"
+#include "storage/rows.h"
+#include "storage/run_events.h"
+
+namespace sms::storage::postgres {
+
+Result<schedule::Readiness> PostgresStore::EvaluateReadinessOn(
+    Connection& c, const std::string& domain_id, const std::string& task_id) {
+  Params p;
+  p.Add(domain_id).Add(task_id);
+  SMS_ASSIGN_OR_RETURN(
+      Rows cfg_rows,
+      c.Exec("SELECT c.config_key, c.config_value FROM task_configs c"
+             " JOIN tasks t ON t.id = c.task_id WHERE t.domain_id = $1"
+             " AND t.id = $2",
+             p));
+  std::map<std::string, std::string> cfg;
+  for (int i = 0; i < cfg_rows.size(); ++i)
+    cfg[cfg_rows.Text(i, 0)] = cfg_rows.Text(i, 1);
+  Params rp;
+  rp.Add(domain_id).Add(task_id).Add(kReadinessRuns);
+  static const std::string kRuns =
+      rows::Sql({"SELECT r.run_id, r.domain_id, r.task_id, r.started_time,"
+                 " r.finished_time, r.check_result, r.mode, r.hash_algorithm,"
+                 " r.error_msg, r.content_hash, r.committed_at, r.scope, d.",
+                 rows::kDirColumns,
+                 " FROM (SELECT * FROM runs WHERE domain_id = $1"
+                 "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
+                 " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " ORDER BY r.seq DESC, d.idx"});
+  SMS_ASSIGN_OR_RETURN(Rows run_rows, c.Exec(kRuns, rp));
+  std::vector<schedule::RunSummary> summaries;
+  for (const Run& r : RunsFromRows(run_rows))
+    summaries.push_back(ReadinessRun(r));
+  schedule::Persistence persistence;
+  if (const schedule::RunSummary* newest = PersistenceRun(summaries)) {
+    // Of its differing files, those first seen by an earlier run.
+    Params fp;
+    fp.Add(newest->run_id);
+    SMS_ASSIGN_OR_RETURN(
+        Rows f, c.Exec("SELECT count(*), coalesce(min(r.started_time), 0)"
+                       " FROM file_details f"
+                       " JOIN runs r ON r.run_id = f.first_seen_run"
+                       " WHERE f.run_id = $1 AND f.first_seen_run <> ''"
+                       " AND f.first_seen_run <> f.run_id",
+                       fp));
+    if (!f.empty())
+      persistence = {.count = f.Int(0, 0), .oldest_first_seen_ms = f.Int(0, 1)};
+  }
+  const schedule::ReadinessSettings settings = schedule::ReadReadinessSettings(
+      cfg["CONSISTENCY_DIR"], cfg["CONSISTENCY_READY_RUNS"],
+      cfg["CONSISTENCY_READY_MAX_AGE"]);
+  return schedule::EvaluateReadiness(settings.dirs, summaries, settings.policy,
+                                     persistence);
+}
+
+Result<schedule::Readiness> PostgresStore::StoreReadinessOn(
+    Connection& c, const std::string& domain_id, const std::string& task_id) {
+  SMS_ASSIGN_OR_RETURN(schedule::Readiness r,
+                       EvaluateReadinessOn(c, domain_id, task_id));
+  const StoredReadiness s = ToStored(r);
+  Params p;
+  p.Add(s.status).Add(s.since).Add(s.reasons).Add(s.stale_at);
+  p.Add(domain_id).Add(task_id);
+  SMS_ASSIGN_OR_RETURN(
+      Rows u, c.Exec("UPDATE tasks SET readiness = $1, readiness_since = $2,"
+                     " readiness_reasons = $3, readiness_stale_at = $4"
+                     " WHERE domain_id = $5 AND id = $6",
+                     p));
+  if (u.affected() == 0) return Fail(core::NotFound("task not found"));
+  return r;
+}
+
+Status PostgresStore::UpdateReadinessOn(Connection& c, const Run& run) {
+  SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(c, run.domain_id, run.task_id,
+                                              /*lock=*/true));
+  const schedule::Readiness was = FromStored(before, run.committed_at);
+  SMS_ASSIGN_OR_RETURN(schedule::Readiness now,
+                       StoreReadinessOn(c, run.domain_id, run.task_id));
+  const std::string event =
+      ReadinessEvent(was.status, !before.readiness.empty(), now.status);
+  if (event.empty()) return Ok();
+  // The event for each webhook of the domain that subscribes to it, in the
+  // run's transaction (as the run's own events, webhooks.cc).
+  Params hp;
+  hp.Add(run.domain_id);
+  SMS_ASSIGN_OR_RETURN(
+      Rows hooks,
+      c.Exec("SELECT id, events FROM webhooks WHERE domain_id = $1", hp));
+  for (int i = 0; i < hooks.size(); ++i) {
+    if (!Subscribes(hooks.Text(i, 1), event)) continue;
+    Params p;
+    p.Add(run.domain_id).Add(hooks.Text(i, 0)).Add(EventId(run.run_id, event));
+    p.Add(event).Add(run.task_id).Add(run.run_id).Add(run.check_result);
+    p.Add(run.committed_at);
+    SMS_RETURN_IF_ERROR(
+        c.Exec("INSERT INTO webhook_outbox (domain_id, webhook_id,"
+               " event_id, type, task_id, run_id, check_result,"
+               " occurred_at, state, next_attempt_at)"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)"
+               " ON CONFLICT (webhook_id, event_id) DO NOTHING",
+               p));
+  }
+  return Ok();
+}
+
+Status PostgresStore::RefreshReadiness(const std::string& domain_id,
+                                       const std::string& task_id) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Txn txn(*c);
+  SMS_RETURN_IF_ERROR(txn.Begin());
+  SMS_RETURN_IF_ERROR(GetTaskOn(*c, domain_id, task_id, /*lock=*/true));
+  SMS_RETURN_IF_ERROR(StoreReadinessOn(*c, domain_id, task_id));
+  return txn.Commit();
+}
+
+}  // namespace sms::storage::postgres
