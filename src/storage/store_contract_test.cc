@@ -1204,7 +1204,7 @@ TEST_P(StoreContractTest, PurgeKeepsNewestRunsAndCountersInBatches) {
 
 TEST_P(StoreContractTest, SourcePollsCoverEveryDomainUpToTheLimit) {
   ASSERT_THAT(store_->UpsertSource(MakeSource("d2", "s2")), IsOk());
-  ASSERT_THAT(store_->TouchSource("d1", "s1", 5000), IsOk());
+  ASSERT_THAT(store_->NextCommand("d1", "s1", 5000), IsOk());  // a poll
   ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t2", "s1")), IsOk());
   auto all = store_->ListSourcePolls(10);
   ASSERT_THAT(all, IsOk());
