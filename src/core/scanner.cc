@@ -1,10 +1,13 @@
 #include "core/scanner.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <span>
 #include <utility>
 
@@ -129,16 +132,32 @@ class InodeCache {
     hashed_at_ns = v.hashed_at_ns;
     return true;
   }
-  // An inode with several links was digested already (its metadata may
-  // have moved since).
-  bool Known(uint64_t dev, uint64_t ino) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return map_.count({dev, ino}) > 0;
-  }
   void Insert(const StatInfo& st, const Digest& digest, int64_t hashed_at_ns) {
     std::lock_guard<std::mutex> lock(mu_);
     map_[{st.dev, st.ino}] = {st.size, st.mtime_ns, st.ctime_ns, digest,
                               hashed_at_ns};
+  }
+  // The first read of a listed inode (any link count: the listing does not
+  // say): false when it was digested already or another reader holds the
+  // claim, so two links read by two workers at once are read once. A claim
+  // is released (Release) once its digest is inserted or its read gave up;
+  // a reader that was refused waits (WaitUnclaimed) before its Lookup.
+  bool Claim(uint64_t dev, uint64_t ino) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (map_.count({dev, ino}) > 0) return false;
+    return claimed_.insert({dev, ino}).second;
+  }
+  void Release(std::span<const std::pair<uint64_t, uint64_t>> keys) {
+    if (keys.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& k : keys) claimed_.erase(k);
+    }
+    released_.notify_all();
+  }
+  void WaitUnclaimed(uint64_t dev, uint64_t ino) {
+    std::unique_lock<std::mutex> lock(mu_);
+    released_.wait(lock, [&] { return claimed_.count({dev, ino}) == 0; });
   }
 
  private:
@@ -150,7 +169,9 @@ class InodeCache {
     int64_t hashed_at_ns;
   };
   std::mutex mu_;
+  std::condition_variable released_;
   std::map<std::pair<uint64_t, uint64_t>, Value> map_;
+  std::set<std::pair<uint64_t, uint64_t>> claimed_;  // being read now
 };
 
 // Per-worker reading state: one buffer and one hasher, reused for every file,
@@ -223,12 +244,18 @@ class FileReader {
     bool again[kGroupFiles] = {};
     size_t n_jobs = 0;
     size_t job_of[kGroupFiles];
+    std::pair<uint64_t, uint64_t> claims[kGroupFiles];
+    size_t n_claims = 0;
     for (size_t i = 0; i < n; ++i) {
       jobs[i].entry->hashed_at_ns = now;
-      // A second link of an inode read already: Hash() reuses its digest.
-      if (jobs[i].ino != 0 && inodes_.Known(jobs[i].dev, jobs[i].ino)) {
-        again[i] = true;
-        continue;
+      // A second link of an inode read already or being read by another
+      // worker: Hash() reuses its digest.
+      if (jobs[i].ino != 0) {
+        if (!inodes_.Claim(jobs[i].dev, jobs[i].ino)) {
+          again[i] = true;
+          continue;
+        }
+        claims[n_claims++] = {jobs[i].dev, jobs[i].ino};
       }
       names[n_jobs] = jobs[i].name;
       job_of[n_jobs++] = i;
@@ -291,8 +318,11 @@ class FileReader {
     }
     if (read_bytes > 0) limiter_.Acquire(read_bytes);
     fs_.CloseMany({open_fds, n_open});
+    inodes_.Release({claims, n_claims});
     for (size_t i = 0; i < n; ++i) {
-      if (again[i]) Hash(dir, jobs[i].name, *jobs[i].entry);
+      if (!again[i]) continue;
+      if (jobs[i].ino != 0) inodes_.WaitUnclaimed(jobs[i].dev, jobs[i].ino);
+      Hash(dir, jobs[i].name, *jobs[i].entry);
     }
   }
 
