@@ -10,7 +10,6 @@
 #include "storage/postgres/store_impl.h"
 #include "storage/readiness_rules.h"
 #include "storage/rows.h"
-#include "storage/run_events.h"
 
 namespace sms::storage::postgres {
 
@@ -81,37 +80,14 @@ Result<schedule::Readiness> PostgresStore::StoreReadinessOn(
   return r;
 }
 
-Status PostgresStore::UpdateReadinessOn(Connection& c, const Run& run) {
+Result<std::string> PostgresStore::UpdateReadinessOn(Connection& c,
+                                                     const Run& run) {
   SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(c, run.domain_id, run.task_id,
                                               /*lock=*/true));
   const schedule::Readiness was = FromStored(before, run.committed_at);
   SMS_ASSIGN_OR_RETURN(schedule::Readiness now,
                        StoreReadinessOn(c, run.domain_id, run.task_id));
-  const std::string event =
-      ReadinessEvent(was.status, !before.readiness.empty(), now.status);
-  if (event.empty()) return Ok();
-  // The event for each webhook of the domain that subscribes to it, in the
-  // run's transaction (as the run's own events, webhooks.cc).
-  Params hp;
-  hp.Add(run.domain_id);
-  SMS_ASSIGN_OR_RETURN(
-      Rows hooks,
-      c.Exec("SELECT id, events FROM webhooks WHERE domain_id = $1", hp));
-  for (int i = 0; i < hooks.size(); ++i) {
-    if (!Subscribes(hooks.Text(i, 1), event)) continue;
-    Params p;
-    p.Add(run.domain_id).Add(hooks.Text(i, 0)).Add(EventId(run.run_id, event));
-    p.Add(event).Add(run.task_id).Add(run.run_id).Add(run.check_result);
-    p.Add(run.committed_at);
-    SMS_RETURN_IF_ERROR(
-        c.Exec("INSERT INTO webhook_outbox (domain_id, webhook_id,"
-               " event_id, type, task_id, run_id, check_result,"
-               " occurred_at, state, next_attempt_at)"
-               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)"
-               " ON CONFLICT (webhook_id, event_id) DO NOTHING",
-               p));
-  }
-  return Ok();
+  return ReadinessEvent(was.status, !before.readiness.empty(), now.status);
 }
 
 Status PostgresStore::RefreshReadiness(const std::string& domain_id,

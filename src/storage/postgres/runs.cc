@@ -6,6 +6,7 @@
 #include "storage/commit_rules.h"
 #include "storage/postgres/store_impl.h"
 #include "storage/rows.h"
+#include "storage/run_events.h"
 
 namespace sms::storage::postgres {
 namespace {
@@ -100,10 +101,12 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
                 " AND state IN ('pending', 'delivered')",
                 p));
   }
-  // Webhook events: in the outbox in the same transaction (webhooks.cc).
-  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(*c, run));
-  // The cut-over verdict and its events (readiness.cc).
-  SMS_RETURN_IF_ERROR(UpdateReadinessOn(*c, run));
+  // The cut-over verdict (readiness.cc); the run's webhook events and a
+  // verdict change's in the outbox, in the same transaction (webhooks.cc).
+  SMS_ASSIGN_OR_RETURN(std::string verdict_event, UpdateReadinessOn(*c, run));
+  std::vector<std::string> events = RunEvents(run);
+  if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(*c, run, events));
   SMS_RETURN_IF_ERROR(txn.Commit());
   return CommitOutcome::kCommitted;
 }

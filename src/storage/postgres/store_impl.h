@@ -221,8 +221,10 @@ class PostgresStore final : public Store {
 
   // The task of this domain; with `lock`, also locks its row until the end
   // of the transaction (REQUIRES: inside Txn::Begin()).
-  // Writes the webhook deliveries of a run being committed (webhooks.cc).
-  static Status EnqueueRunEventsOn(Connection& c, const Run& run);
+  // Writes the webhook deliveries of `events` (the run's RunEvents and a
+  // verdict change's) for a run being committed (webhooks.cc).
+  static Status EnqueueRunEventsOn(Connection& c, const Run& run,
+                                   const std::vector<std::string>& events);
 
   // The task's cut-over verdict from its stored runs and settings; stored
   // on the task; and, for a run being committed, stored with the
@@ -232,7 +234,9 @@ class PostgresStore final : public Store {
       Connection& c, const std::string& domain_id, const std::string& task_id);
   static Result<schedule::Readiness> StoreReadinessOn(
       Connection& c, const std::string& domain_id, const std::string& task_id);
-  static Status UpdateReadinessOn(Connection& c, const Run& run);
+  // Re-evaluates and stores the verdict for a run being committed; returns
+  // the task.ready / task.not_ready event its change raises, or "".
+  static Result<std::string> UpdateReadinessOn(Connection& c, const Run& run);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);

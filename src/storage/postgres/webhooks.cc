@@ -53,14 +53,15 @@ Delivery ReadDelivery(const Rows& r, int i) {
 
 }  // namespace
 
-Status PostgresStore::EnqueueRunEventsOn(Connection& c, const Run& run) {
+Status PostgresStore::EnqueueRunEventsOn(
+    Connection& c, const Run& run, const std::vector<std::string>& events) {
   Params hp;
   hp.Add(run.domain_id);
   SMS_ASSIGN_OR_RETURN(
       Rows hooks,
       c.Exec("SELECT id, events FROM webhooks WHERE domain_id = $1", hp));
   if (hooks.empty()) return Ok();
-  for (const std::string& event : RunEvents(run)) {
+  for (const std::string& event : events) {
     for (int i = 0; i < hooks.size(); ++i) {
       if (!Subscribes(hooks.Text(i, 1), event)) continue;
       Params p;

@@ -10,7 +10,6 @@
 
 #include "storage/readiness_rules.h"
 #include "storage/rows.h"
-#include "storage/run_events.h"
 #include "storage/sqlite/store_impl.h"
 
 namespace sms::storage::sqlite {
@@ -100,39 +99,13 @@ Result<schedule::Readiness> SqliteStore::StoreReadinessOn(
   return r;
 }
 
-Status SqliteStore::UpdateReadinessOn(sqlite3* db, const Run& run) {
+Result<std::string> SqliteStore::UpdateReadinessOn(sqlite3* db,
+                                                   const Run& run) {
   SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(db, run.domain_id, run.task_id));
   const schedule::Readiness was = FromStored(before, run.committed_at);
   SMS_ASSIGN_OR_RETURN(schedule::Readiness now,
                        StoreReadinessOn(db, run.domain_id, run.task_id));
-  const std::string event =
-      ReadinessEvent(was.status, !before.readiness.empty(), now.status);
-  if (event.empty()) return Ok();
-  // The event for each webhook of the domain that subscribes to it, in the
-  // run's transaction (as the run's own events, webhooks.cc).
-  std::vector<std::string> hooks;
-  {
-    SMS_PREPARE_(q, db, "SELECT id, events FROM webhooks WHERE domain_id = ?");
-    q.Bind(run.domain_id);
-    while (true) {
-      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      if (Subscribes(q.Text(1), event)) hooks.push_back(q.Text(0));
-    }
-  }
-  for (const std::string& id : hooks) {
-    SMS_PREPARE_(q, db,
-                 "INSERT INTO webhook_outbox (domain_id, webhook_id,"
-                 " event_id, type, task_id, run_id, check_result,"
-                 " occurred_at, state, next_attempt_at)"
-                 " VALUES (?,?,?,?,?,?,?,?,'pending',?)"
-                 " ON CONFLICT (webhook_id, event_id) DO NOTHING");
-    q.Bind(run.domain_id).Bind(id).Bind(EventId(run.run_id, event));
-    q.Bind(event).Bind(run.task_id).Bind(run.run_id).Bind(run.check_result);
-    q.Bind(run.committed_at).Bind(run.committed_at);
-    SMS_RETURN_IF_ERROR(q.Exec());
-  }
-  return Ok();
+  return ReadinessEvent(was.status, !before.readiness.empty(), now.status);
 }
 
 Status SqliteStore::RefreshReadiness(const std::string& domain_id,

@@ -6,6 +6,7 @@
 
 #include "storage/commit_rules.h"
 #include "storage/rows.h"
+#include "storage/run_events.h"
 #include "storage/sqlite/store_impl.h"
 
 namespace sms::storage::sqlite {
@@ -91,10 +92,12 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
     q.Bind(run.committed_at).Bind(run.domain_id).Bind(run.run_id);
     SMS_RETURN_IF_ERROR(q.Exec());
   }
-  // Webhook events: in the outbox in the same transaction (webhooks.cc).
-  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run));
-  // The cut-over verdict and its events (readiness.cc).
-  SMS_RETURN_IF_ERROR(UpdateReadinessOn(db, run));
+  // The cut-over verdict (readiness.cc); the run's webhook events and a
+  // verdict change's in the outbox, in the same transaction (webhooks.cc).
+  SMS_ASSIGN_OR_RETURN(std::string verdict_event, UpdateReadinessOn(db, run));
+  std::vector<std::string> events = RunEvents(run);
+  if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run, events));
   return CommitOutcome::kCommitted;
 }
 

@@ -298,8 +298,10 @@ class SqliteStore final : public Store {
 
   static Status LoadDirs(sqlite3* db, Run* r);
 
-  // Writes the webhook deliveries of a run being committed (webhooks.cc).
-  static Status EnqueueRunEventsOn(sqlite3* db, const Run& run);
+  // Writes the webhook deliveries of `events` (the run's RunEvents and a
+  // verdict change's) for a run being committed (webhooks.cc).
+  static Status EnqueueRunEventsOn(sqlite3* db, const Run& run,
+                                   const std::vector<std::string>& events);
 
   // The task's cut-over verdict from its stored runs and settings; stored
   // on the task; and, for a run being committed, stored with the
@@ -308,7 +310,9 @@ class SqliteStore final : public Store {
       sqlite3* db, const std::string& domain_id, const std::string& task_id);
   static Result<schedule::Readiness> StoreReadinessOn(
       sqlite3* db, const std::string& domain_id, const std::string& task_id);
-  static Status UpdateReadinessOn(sqlite3* db, const Run& run);
+  // Re-evaluates and stores the verdict for a run being committed; returns
+  // the task.ready / task.not_ready event its change raises, or "".
+  static Result<std::string> UpdateReadinessOn(sqlite3* db, const Run& run);
 
   // CheckWritable's: the database's directory, the room it needs, and the
   // seam that measures the room (null: statvfs).

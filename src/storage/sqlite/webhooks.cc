@@ -53,7 +53,8 @@ Delivery ReadDelivery(const R& q) {
 
 }  // namespace
 
-Status SqliteStore::EnqueueRunEventsOn(sqlite3* db, const Run& run) {
+Status SqliteStore::EnqueueRunEventsOn(sqlite3* db, const Run& run,
+                                       const std::vector<std::string>& events) {
   std::vector<std::pair<std::string, std::string>> hooks;  // id, events
   {
     SMS_PREPARE_(q, db, "SELECT id, events FROM webhooks WHERE domain_id = ?");
@@ -65,9 +66,9 @@ Status SqliteStore::EnqueueRunEventsOn(sqlite3* db, const Run& run) {
     }
   }
   if (hooks.empty()) return Ok();
-  for (const std::string& event : RunEvents(run)) {
-    for (const auto& [id, events] : hooks) {
-      if (!Subscribes(events, event)) continue;
+  for (const std::string& event : events) {
+    for (const auto& [id, subscribed] : hooks) {
+      if (!Subscribes(subscribed, event)) continue;
       SMS_PREPARE_(q, db,
                    "INSERT INTO webhook_outbox (domain_id, webhook_id,"
                    " event_id, type, task_id, run_id, check_result,"
