@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,7 @@ struct RunSummary {
     int64_t missing = 0;    // num_target_miss_files (+ directories)
     int64_t extra = 0;      // num_target_more_files (+ directories)
     int64_t unsettled = 0;  // changed while read, unreadable
+    bool operator==(const Dir&) const = default;
   };
   std::vector<Dir> dirs;
 
@@ -70,13 +72,66 @@ struct Readiness {
   int64_t stale_at_ms = 0;
 };
 
-// `runs` newest first (any scope, any result); `dirs`: the configured
-// directories (CONSISTENCY_DIR; empty means "/"). The verdict of the runs:
-// ready or not_ready, never stale (AsOf applies the time of reading).
+// What a verdict needs to know of a task's runs, folded one run at a time
+// (Fold), so that committing a run reads that run alone: storage keeps it
+// on the task and evaluates from it (Decide). It does not depend on the
+// settings, so a change of one re-evaluates from it too.
+struct ReadinessHistory {
+  int64_t runs = 0;               // runs folded
+  int64_t first_finished_ms = 0;  // the oldest of them
+  // The newest run.
+  int64_t newest_finished_ms = 0;
+  bool newest_failed = false;
+  std::string newest_error;
+  // The full successful checks.
+  int64_t full = 0;         // how many
+  std::string full_run_id;  // the newest
+  int64_t full_finished_ms = 0;
+  RunSummary::Dir full_totals;  // its directories' counters summed
+  // Consistent ones in a row, the newest included (0: the newest differs).
+  int64_t streak = 0;
+  // streak > 0: the oldest of the streak; 0: the first inconsistent check
+  // after the last consistent one.
+  int64_t streak_since_ms = 0;
+  // A consistent re-check of the inconsistent files finished after the
+  // newest full check (0: none).
+  int64_t clean_recheck_ms = 0;
+  // Each directory a full successful check checked, and the newest such
+  // check (its ordinal among the full checks, 1-based, and time). Bounded
+  // by kMaxCheckedDirs (the least recent dropped).
+  struct Checked {
+    int64_t full_ordinal = 0;
+    int64_t finished_ms = 0;
+    bool operator==(const Checked&) const = default;
+  };
+  std::map<std::string, Checked> checked;
+
+  bool operator==(const ReadinessHistory&) const = default;
+};
+inline constexpr size_t kMaxCheckedDirs = 1024;
+
+// `h` with `run`, the next newer run, folded in.
+ReadinessHistory Fold(ReadinessHistory h, const RunSummary& run);
+
+// The verdict of a history; `dirs`: the configured directories
+// (CONSISTENCY_DIR; empty means "/"): ready or not_ready, never stale
+// (AsOf applies the time of reading).
+Readiness Decide(const std::vector<std::string>& dirs,
+                 const ReadinessHistory& history, const ReadinessPolicy& policy,
+                 const Persistence& persistence = {});
+
+// `runs` newest first (any scope, any result): Decide over their fold.
 Readiness EvaluateReadiness(const std::vector<std::string>& dirs,
                             const std::vector<RunSummary>& runs,
                             const ReadinessPolicy& policy,
                             const Persistence& persistence = {});
+
+// A history as text (versioned lines, as storage keeps it) and back; text
+// that does not decode (damaged, or of another version) is an error, and
+// the caller folds the runs again.
+std::string EncodeHistory(const ReadinessHistory& h);
+[[nodiscard]] core::Result<ReadinessHistory> DecodeHistory(
+    std::string_view text);
 
 // A ready verdict read back at `now_ms`: stale (since stale_at_ms, with the
 // reason) once now_ms has reached stale_at_ms; any other is unchanged.

@@ -158,6 +158,64 @@ TEST(ReadinessTest, ReChecksOfInconsistentFilesNeitherCountNorBreak) {
             ReadinessStatus::kReady);
 }
 
+// The history a commit folds its run into gives the verdict a whole
+// re-evaluation gives, and survives being stored as text.
+TEST(ReadinessTest, FoldedHistoryRoundTripsAndDecidesAsTheRuns) {
+  RunSummary recheck = Clean(30 * 60000);
+  recheck.full_scope = false;
+  RunSummary odd = Clean(5 * kHour, {"/srv", "/a\tb\\c\nd"});
+  odd.run_id = "run\t1";
+  const std::vector<RunSummary> newest_first = {
+      recheck,
+      Dirty(kHour, 2, 1),
+      Failed(2 * kHour, "line one\nline\ttwo \\ three"),
+      Clean(3 * kHour),
+      odd,
+      Dirty(7 * kHour, 3),
+      Clean(9 * kHour, {"/etc"})};
+  ReadinessHistory h;
+  for (auto run = newest_first.rbegin(); run != newest_first.rend(); ++run) {
+    h = Fold(h, *run);
+    auto back = DecodeHistory(EncodeHistory(h));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, h) << EncodeHistory(h);
+  }
+  const std::vector<std::string> dirs = {"/srv", "/etc"};
+  EXPECT_EQ(Decide(dirs, h, {}).reasons,
+            EvaluateReadiness(dirs, newest_first, {}).reasons);
+  EXPECT_THAT(
+      Decide(dirs, h, {}).reasons,
+      ElementsAre(HasSubstr("3 files differ"), HasSubstr("run a full check"),
+                  HasSubstr("directory /etc not checked since "
+                            "2025-12-01 15:00 UTC")));
+  EXPECT_EQ(Decide(dirs, h, {}).since_ms, kNow - kHour);
+}
+
+TEST(ReadinessTest, DamagedHistoryDoesNotDecode) {
+  ReadinessHistory h = Fold({}, Clean(kHour));
+  const std::string good = EncodeHistory(h);
+  EXPECT_TRUE(DecodeHistory(good));
+  for (const std::string& bad :
+       {std::string(), std::string("readiness-history 2") + good.substr(19),
+        good.substr(0, good.find("\nfull")), good + "\nextra\t1",
+        good + "\ndir\tx\t1\t/srv"}) {
+    auto decoded = DecodeHistory(bad);
+    ASSERT_FALSE(decoded) << bad;
+    EXPECT_THAT(decoded.error().message, HasSubstr("readiness history"));
+  }
+}
+
+// A streak is counted whole, however long (a bounded re-read would have
+// counted from its oldest run read).
+TEST(ReadinessTest, ALongStreakIsReadySinceItsFirstCheck) {
+  ReadinessHistory h;
+  for (int i = 500; i >= 1; --i) h = Fold(h, Clean(i * kHour));
+  Readiness r = Decide({"/srv"}, h, {});
+  EXPECT_EQ(r.status, ReadinessStatus::kReady);
+  EXPECT_EQ(r.since_ms, kNow - 500 * kHour);
+  EXPECT_EQ(h.streak, 500);
+}
+
 TEST(ReadinessTest, HumanDurations) {
   EXPECT_EQ(HumanDuration(60000), "1 minute");
   EXPECT_EQ(HumanDuration(45 * 60000), "45 minutes");

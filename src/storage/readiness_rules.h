@@ -1,12 +1,15 @@
 // ReadinessRules: what both backends do with the cut-over verdict (issue
 // 13.3) when a run is committed or a readiness setting changes, written
-// once: the rows they read become schedule::RunSummary values, the verdict
-// becomes the tasks.readiness* columns, and a change of the verdict becomes
-// a webhook event. The SQL is the backends' (sqlite/readiness.cc,
-// postgres/readiness.cc); the rule itself is schedule/readiness.h.
+// once: a committed run is folded into the task's stored history
+// (tasks.readiness_history), the verdict is decided from the history and
+// the task's settings and becomes the tasks.readiness* columns, and a
+// change of the verdict becomes a webhook event. The SQL is the backends'
+// (sqlite/readiness.cc, postgres/readiness.cc); the rule itself is
+// schedule/readiness.h.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,8 +20,9 @@
 
 namespace sms::storage {
 
-// How many of the task's newest runs a verdict reads (bounded: a streak
-// longer than this counts from its oldest run read).
+// How many of the task's newest runs are folded when a task has no usable
+// history (stored before there was one, or damaged): a streak longer than
+// this counts from its oldest run read. A stored history counts every run.
 inline constexpr int kReadinessRuns = 100;
 
 // The settings a verdict depends on (a change of one re-evaluates it).
@@ -38,10 +42,13 @@ struct StoredReadiness {
   int64_t since = 0;
   std::string reasons;  // one per line
   std::optional<int64_t> stale_at;
+  std::string history;  // EncodeHistory's; "" when none goes with it
 };
 
-inline StoredReadiness ToStored(const schedule::Readiness& r) {
+inline StoredReadiness ToStored(const schedule::Readiness& r,
+                                const schedule::ReadinessHistory* h = nullptr) {
   StoredReadiness s;
+  if (h != nullptr) s.history = schedule::EncodeHistory(*h);
   s.status =
       r.status == schedule::ReadinessStatus::kNotReady ? "not_ready" : "ready";
   s.since = r.since_ms;
@@ -114,16 +121,45 @@ inline schedule::RunSummary ReadinessRun(const Run& run) {
   return s;
 }
 
-// The newest full successful run with a difference, whose details say how
-// long its differences have persisted; nullptr when there is none or the
-// newest full successful run is consistent.
-inline const schedule::RunSummary* PersistenceRun(
-    const std::vector<schedule::RunSummary>& runs) {
-  for (const schedule::RunSummary& r : runs) {
-    if (!r.success || !r.full_scope) continue;
-    return r.Consistent() ? nullptr : &r;
-  }
-  return nullptr;
+// A stored history, or none when there is none or it does not decode (the
+// caller folds the newest runs again instead of trusting it).
+inline std::optional<schedule::ReadinessHistory> UsableHistory(
+    const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto h = schedule::DecodeHistory(text);
+  if (!h) return std::nullopt;
+  return std::move(*h);
+}
+
+// Stored runs, newest first (with their directories), folded.
+inline schedule::ReadinessHistory FoldRuns(const std::vector<Run>& runs) {
+  schedule::ReadinessHistory h;
+  for (auto run = runs.rbegin(); run != runs.rend(); ++run)
+    h = schedule::Fold(std::move(h), ReadinessRun(*run));
+  return h;
+}
+
+// The newest full successful run when it differs, whose details say how
+// long its differences have persisted; nullptr when there is none or it is
+// consistent.
+inline const std::string* PersistenceRunId(
+    const schedule::ReadinessHistory& h) {
+  return h.full > 0 && h.streak == 0 ? &h.full_run_id : nullptr;
+}
+
+// The verdict of a history under the task's settings (task_configs).
+inline schedule::Readiness DecideReadiness(
+    const std::map<std::string, std::string>& cfg,
+    const schedule::ReadinessHistory& h,
+    const schedule::Persistence& persistence) {
+  auto get = [&cfg](const char* key) {
+    auto it = cfg.find(key);
+    return it == cfg.end() ? std::string() : it->second;
+  };
+  const schedule::ReadinessSettings settings = schedule::ReadReadinessSettings(
+      get("CONSISTENCY_DIR"), get("CONSISTENCY_READY_RUNS"),
+      get("CONSISTENCY_READY_MAX_AGE"));
+  return schedule::Decide(settings.dirs, h, settings.policy, persistence);
 }
 
 }  // namespace sms::storage

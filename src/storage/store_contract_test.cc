@@ -1125,6 +1125,58 @@ TEST_P(StoreContractTest, ReadinessChangesRaiseWebhookEventsOnce) {
   EXPECT_EQ(store_->ListRunDeliveries("d1", "r2")->size(), 1u);
 }
 
+// What a commit folds into the task's stored history gives the verdict of
+// all the task's runs read again, whatever their mix, and so does a
+// setting's change decided from the stored history.
+TEST_P(StoreContractTest, ReadinessFromTheStoredHistoryIsTheVerdictOfAllRuns) {
+  auto configs = [&](const std::string& dirs, const std::string& k) {
+    ASSERT_THAT(store_->PutTaskConfigs(
+                    "d1", "t1",
+                    {{"CONSISTENCY_DIR", dirs}, {"CONSISTENCY_READY_RUNS", k}}),
+                IsOk());
+  };
+  auto expect_same = [&](const std::string& dirs, int k, int step) {
+    auto runs = store_->ListRuns("d1", "t1", 1000);
+    ASSERT_THAT(runs, IsOk());
+    std::vector<schedule::RunSummary> summaries;
+    for (const storage::Run& r : *runs) summaries.push_back(ReadinessRun(r));
+    schedule::ReadinessPolicy policy;
+    policy.ready_runs = k;
+    schedule::Readiness want = schedule::EvaluateReadiness(
+        schedule::ReadReadinessSettings(dirs, "", "").dirs, summaries, policy);
+    auto task = store_->GetTask("d1", "t1");
+    ASSERT_THAT(task, IsOk());
+    schedule::Readiness got = FromStored(*task, 0);
+    // How long differences persisted comes from details, not from runs.
+    for (std::string& reason : got.reasons)
+      reason = reason.substr(0, reason.find("; "));
+    EXPECT_EQ(schedule::ReadinessName(got.status),
+              schedule::ReadinessName(want.status))
+        << "after step " << step;
+    EXPECT_EQ(got.since_ms, want.since_ms) << "after step " << step;
+    EXPECT_EQ(got.reasons, want.reasons) << "after step " << step;
+  };
+  configs("/a,/b", "3");
+  const std::vector<std::vector<std::string>> dir_sets = {
+      {"/a"}, {"/a", "/b"}, {"/b"}, {"/"}, {"/a/x"}};
+  uint32_t seed = 7;
+  auto next = [&seed](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  for (int i = 0; i < 40; ++i) {
+    const bool ok = next(6) != 0;
+    const int different = next(3) == 0 ? static_cast<int>(next(4)) + 1 : 0;
+    const std::string scope = next(5) == 0 ? "inconsistent" : "";
+    CommitCheck(*store_, "h" + std::to_string(i), kT0 + i * kH,
+                dir_sets[next(dir_sets.size())], different, ok, scope);
+    expect_same("/a,/b", 3, i);
+  }
+  configs("/a/x", "1");
+  ASSERT_THAT(store_->RefreshReadiness("d1", "t1"), IsOk());
+  expect_same("/a/x", 1, 40);
+}
+
 TEST_P(StoreContractTest, TaskListSortsByReadiness) {
   for (const char* id : {"t2", "t3"}) {
     Task t = MakeTask("d1", id, "s1");

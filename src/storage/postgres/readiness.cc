@@ -1,8 +1,10 @@
 // PostgresStore (store_impl.h): the cut-over verdict (issue 13.3), as
-// sqlite/readiness.cc explains; evaluated inside the caller's transaction,
-// where CommitRun holds the task's row lock, so two commits of one task
-// evaluate one after the other.
+// sqlite/readiness.cc explains (a commit folds its run into the task's
+// stored history); evaluated inside the caller's transaction, where
+// CommitRun holds the task's row lock, so two commits of one task fold one
+// after the other.
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,19 +15,21 @@
 
 namespace sms::storage::postgres {
 
-Result<schedule::Readiness> PostgresStore::EvaluateReadinessOn(
-    Connection& c, const std::string& domain_id, const std::string& task_id) {
+Result<std::optional<schedule::ReadinessHistory>>
+PostgresStore::ReadReadinessHistoryOn(Connection& c,
+                                      const std::string& domain_id,
+                                      const std::string& task_id) {
   Params p;
   p.Add(domain_id).Add(task_id);
-  SMS_ASSIGN_OR_RETURN(
-      Rows cfg_rows,
-      c.Exec("SELECT c.config_key, c.config_value FROM task_configs c"
-             " JOIN tasks t ON t.id = c.task_id WHERE t.domain_id = $1"
-             " AND t.id = $2",
-             p));
-  std::map<std::string, std::string> cfg;
-  for (int i = 0; i < cfg_rows.size(); ++i)
-    cfg[cfg_rows.Text(i, 0)] = cfg_rows.Text(i, 1);
+  SMS_ASSIGN_OR_RETURN(Rows h, c.Exec("SELECT readiness_history FROM tasks"
+                                      " WHERE domain_id = $1 AND id = $2",
+                                      p));
+  if (h.empty()) return Fail(core::NotFound("task not found"));
+  return UsableHistory(h.Text(0, 0));
+}
+
+Result<schedule::ReadinessHistory> PostgresStore::FoldNewestRunsOn(
+    Connection& c, const std::string& domain_id, const std::string& task_id) {
   Params rp;
   rp.Add(domain_id).Add(task_id).Add(kReadinessRuns);
   static const std::string kRuns =
@@ -38,14 +42,28 @@ Result<schedule::Readiness> PostgresStore::EvaluateReadinessOn(
                  " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
                  " ORDER BY r.seq DESC, d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows run_rows, c.Exec(kRuns, rp));
-  std::vector<schedule::RunSummary> summaries;
-  for (const Run& r : RunsFromRows(run_rows))
-    summaries.push_back(ReadinessRun(r));
+  return FoldRuns(RunsFromRows(run_rows));
+}
+
+Result<schedule::Readiness> PostgresStore::StoreReadinessOn(
+    Connection& c, const std::string& domain_id, const std::string& task_id,
+    const schedule::ReadinessHistory& history) {
+  Params p;
+  p.Add(domain_id).Add(task_id);
+  SMS_ASSIGN_OR_RETURN(
+      Rows cfg_rows,
+      c.Exec("SELECT c.config_key, c.config_value FROM task_configs c"
+             " JOIN tasks t ON t.id = c.task_id WHERE t.domain_id = $1"
+             " AND t.id = $2",
+             p));
+  std::map<std::string, std::string> cfg;
+  for (int i = 0; i < cfg_rows.size(); ++i)
+    cfg[cfg_rows.Text(i, 0)] = cfg_rows.Text(i, 1);
   schedule::Persistence persistence;
-  if (const schedule::RunSummary* newest = PersistenceRun(summaries)) {
+  if (const std::string* run_id = PersistenceRunId(history)) {
     // Of its differing files, those first seen by an earlier run.
     Params fp;
-    fp.Add(newest->run_id);
+    fp.Add(*run_id);
     SMS_ASSIGN_OR_RETURN(
         Rows f, c.Exec("SELECT count(*), coalesce(min(r.started_time), 0)"
                        " FROM file_details f"
@@ -56,27 +74,18 @@ Result<schedule::Readiness> PostgresStore::EvaluateReadinessOn(
     if (!f.empty())
       persistence = {.count = f.Int(0, 0), .oldest_first_seen_ms = f.Int(0, 1)};
   }
-  const schedule::ReadinessSettings settings = schedule::ReadReadinessSettings(
-      cfg["CONSISTENCY_DIR"], cfg["CONSISTENCY_READY_RUNS"],
-      cfg["CONSISTENCY_READY_MAX_AGE"]);
-  return schedule::EvaluateReadiness(settings.dirs, summaries, settings.policy,
-                                     persistence);
-}
-
-Result<schedule::Readiness> PostgresStore::StoreReadinessOn(
-    Connection& c, const std::string& domain_id, const std::string& task_id) {
-  SMS_ASSIGN_OR_RETURN(schedule::Readiness r,
-                       EvaluateReadinessOn(c, domain_id, task_id));
-  const StoredReadiness s = ToStored(r);
-  Params p;
-  p.Add(s.status).Add(s.since).Add(s.reasons).Add(s.stale_at);
-  p.Add(domain_id).Add(task_id);
+  const schedule::Readiness r = DecideReadiness(cfg, history, persistence);
+  const StoredReadiness s = ToStored(r, &history);
+  Params u;
+  u.Add(s.status).Add(s.since).Add(s.reasons).Add(s.stale_at).Add(s.history);
+  u.Add(domain_id).Add(task_id);
   SMS_ASSIGN_OR_RETURN(
-      Rows u, c.Exec("UPDATE tasks SET readiness = $1, readiness_since = $2,"
-                     " readiness_reasons = $3, readiness_stale_at = $4"
-                     " WHERE domain_id = $5 AND id = $6",
-                     p));
-  if (u.affected() == 0) return Fail(core::NotFound("task not found"));
+      Rows done,
+      c.Exec("UPDATE tasks SET readiness = $1, readiness_since = $2,"
+             " readiness_reasons = $3, readiness_stale_at = $4,"
+             " readiness_history = $5 WHERE domain_id = $6 AND id = $7",
+             u));
+  if (done.affected() == 0) return Fail(core::NotFound("task not found"));
   return r;
 }
 
@@ -85,8 +94,18 @@ Result<std::string> PostgresStore::UpdateReadinessOn(Connection& c,
   SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(c, run.domain_id, run.task_id,
                                               /*lock=*/true));
   const schedule::Readiness was = FromStored(before, run.committed_at);
-  SMS_ASSIGN_OR_RETURN(schedule::Readiness now,
-                       StoreReadinessOn(c, run.domain_id, run.task_id));
+  SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> stored,
+                       ReadReadinessHistoryOn(c, run.domain_id, run.task_id));
+  schedule::ReadinessHistory history;
+  if (stored) {
+    history = schedule::Fold(std::move(*stored), ReadinessRun(run));
+  } else {  // the run is stored already: it is the newest of them
+    SMS_ASSIGN_OR_RETURN(history,
+                         FoldNewestRunsOn(c, run.domain_id, run.task_id));
+  }
+  SMS_ASSIGN_OR_RETURN(
+      schedule::Readiness now,
+      StoreReadinessOn(c, run.domain_id, run.task_id, history));
   return ReadinessEvent(was.status, !before.readiness.empty(), now.status);
 }
 
@@ -96,7 +115,12 @@ Status PostgresStore::RefreshReadiness(const std::string& domain_id,
   Txn txn(*c);
   SMS_RETURN_IF_ERROR(txn.Begin());
   SMS_RETURN_IF_ERROR(GetTaskOn(*c, domain_id, task_id, /*lock=*/true));
-  SMS_RETURN_IF_ERROR(StoreReadinessOn(*c, domain_id, task_id));
+  SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> history,
+                       ReadReadinessHistoryOn(*c, domain_id, task_id));
+  if (!history) {
+    SMS_ASSIGN_OR_RETURN(history, FoldNewestRunsOn(*c, domain_id, task_id));
+  }
+  SMS_RETURN_IF_ERROR(StoreReadinessOn(*c, domain_id, task_id, *history));
   return txn.Commit();
 }
 

@@ -226,16 +226,21 @@ class PostgresStore final : public Store {
   static Status EnqueueRunEventsOn(Connection& c, const Run& run,
                                    const std::vector<std::string>& events);
 
-  // The task's cut-over verdict from its stored runs and settings; stored
-  // on the task; and, for a run being committed, stored with the
-  // task.ready / task.not_ready event its change raises (readiness.cc).
+  // The task's cut-over verdict (readiness.cc): its stored history (none
+  // when never stored or damaged); the history folded from its newest
+  // kReadinessRuns runs; the verdict decided from a history with the
+  // task's settings, stored on the task with the history.
   // REQUIRES: inside a transaction holding the task's row lock.
-  static Result<schedule::Readiness> EvaluateReadinessOn(
+  static Result<std::optional<schedule::ReadinessHistory>>
+  ReadReadinessHistoryOn(Connection& c, const std::string& domain_id,
+                         const std::string& task_id);
+  static Result<schedule::ReadinessHistory> FoldNewestRunsOn(
       Connection& c, const std::string& domain_id, const std::string& task_id);
   static Result<schedule::Readiness> StoreReadinessOn(
-      Connection& c, const std::string& domain_id, const std::string& task_id);
-  // Re-evaluates and stores the verdict for a run being committed; returns
-  // the task.ready / task.not_ready event its change raises, or "".
+      Connection& c, const std::string& domain_id, const std::string& task_id,
+      const schedule::ReadinessHistory& history);
+  // Folds a run being committed into the history and stores the verdict;
+  // returns the task.ready / task.not_ready event its change raises, or "".
   static Result<std::string> UpdateReadinessOn(Connection& c, const Run& run);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,

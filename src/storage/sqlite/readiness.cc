@@ -1,9 +1,13 @@
-// SqliteStore (store_impl.h): the cut-over verdict (issue 13.3), evaluated
-// from the task's newest runs and their per-directory counters (never from
-// details loaded whole: one aggregate over the newest inconsistent run's
-// details says how long its differences have persisted) and stored on the
-// task's row; storage/readiness_rules.h holds what both backends share.
+// SqliteStore (store_impl.h): the cut-over verdict (issue 13.3). The task
+// row keeps the verdict and the history it was decided from
+// (tasks.readiness_history); committing a run folds that run into the
+// history, so a commit reads no other run. Only a task without a usable
+// history (stored before it, or damaged) folds its newest runs once. How
+// long differences have persisted comes from one aggregate over the newest
+// inconsistent run's details, never from details loaded whole;
+// storage/readiness_rules.h holds what both backends share.
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,21 +18,20 @@
 
 namespace sms::storage::sqlite {
 
-Result<schedule::Readiness> SqliteStore::EvaluateReadinessOn(
+Result<std::optional<schedule::ReadinessHistory>>
+SqliteStore::ReadReadinessHistoryOn(sqlite3* db, const std::string& domain_id,
+                                    const std::string& task_id) {
+  SMS_PREPARE_(q, db,
+               "SELECT readiness_history FROM tasks WHERE domain_id = ?"
+               " AND id = ?");
+  q.Bind(domain_id).Bind(task_id);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Fail(core::NotFound("task not found"));
+  return UsableHistory(q.Text(0));
+}
+
+Result<schedule::ReadinessHistory> SqliteStore::FoldNewestRunsOn(
     sqlite3* db, const std::string& domain_id, const std::string& task_id) {
-  std::map<std::string, std::string> cfg;
-  {
-    SMS_PREPARE_(q, db,
-                 "SELECT c.config_key, c.config_value FROM task_configs c"
-                 " JOIN tasks t ON t.id = c.task_id WHERE t.domain_id = ?"
-                 " AND t.id = ?");
-    q.Bind(domain_id).Bind(task_id);
-    while (true) {
-      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      cfg[q.Text(0)] = q.Text(1);
-    }
-  }
   std::vector<Run> runs;
   {
     static const std::string kSql =
@@ -61,39 +64,46 @@ Result<schedule::Readiness> SqliteStore::EvaluateReadinessOn(
       if (it != by_id.end()) it->second->dirs.push_back(rows::ReadDir(q, 1));
     }
   }
-  std::vector<schedule::RunSummary> summaries;
-  for (const Run& r : runs) summaries.push_back(ReadinessRun(r));
+  return FoldRuns(runs);
+}
+
+Result<schedule::Readiness> SqliteStore::StoreReadinessOn(
+    sqlite3* db, const std::string& domain_id, const std::string& task_id,
+    const schedule::ReadinessHistory& history) {
+  std::map<std::string, std::string> cfg;
+  {
+    SMS_PREPARE_(q, db,
+                 "SELECT c.config_key, c.config_value FROM task_configs c"
+                 " JOIN tasks t ON t.id = c.task_id WHERE t.domain_id = ?"
+                 " AND t.id = ?");
+    q.Bind(domain_id).Bind(task_id);
+    while (true) {
+      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      cfg[q.Text(0)] = q.Text(1);
+    }
+  }
   schedule::Persistence persistence;
-  if (const schedule::RunSummary* newest = PersistenceRun(summaries)) {
+  if (const std::string* run_id = PersistenceRunId(history)) {
     // Of its differing files, those first seen by an earlier run.
     SMS_PREPARE_(q, db,
                  "SELECT count(*), min(r.started_time) FROM file_details f"
                  " JOIN runs r ON r.run_id = f.first_seen_run"
                  " WHERE f.run_id = ? AND f.first_seen_run <> ''"
                  " AND f.first_seen_run <> f.run_id");
-    q.Bind(newest->run_id);
+    q.Bind(*run_id);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row)
       persistence = {.count = q.Int(0), .oldest_first_seen_ms = q.Int(1)};
   }
-  const schedule::ReadinessSettings settings = schedule::ReadReadinessSettings(
-      cfg["CONSISTENCY_DIR"], cfg["CONSISTENCY_READY_RUNS"],
-      cfg["CONSISTENCY_READY_MAX_AGE"]);
-  return schedule::EvaluateReadiness(settings.dirs, summaries, settings.policy,
-                                     persistence);
-}
-
-Result<schedule::Readiness> SqliteStore::StoreReadinessOn(
-    sqlite3* db, const std::string& domain_id, const std::string& task_id) {
-  SMS_ASSIGN_OR_RETURN(schedule::Readiness r,
-                       EvaluateReadinessOn(db, domain_id, task_id));
-  const StoredReadiness s = ToStored(r);
+  const schedule::Readiness r = DecideReadiness(cfg, history, persistence);
+  const StoredReadiness s = ToStored(r, &history);
   SMS_PREPARE_(q, db,
                "UPDATE tasks SET readiness = ?, readiness_since = ?,"
-               " readiness_reasons = ?, readiness_stale_at = ?"
-               " WHERE domain_id = ? AND id = ?");
+               " readiness_reasons = ?, readiness_stale_at = ?,"
+               " readiness_history = ? WHERE domain_id = ? AND id = ?");
   q.Bind(s.status).Bind(s.since).Bind(s.reasons).Bind(s.stale_at);
-  q.Bind(domain_id).Bind(task_id);
+  q.Bind(s.history).Bind(domain_id).Bind(task_id);
   SMS_RETURN_IF_ERROR(q.Exec());
   if (sqlite3_changes(db) == 0) return Fail(core::NotFound("task not found"));
   return r;
@@ -103,8 +113,18 @@ Result<std::string> SqliteStore::UpdateReadinessOn(sqlite3* db,
                                                    const Run& run) {
   SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(db, run.domain_id, run.task_id));
   const schedule::Readiness was = FromStored(before, run.committed_at);
-  SMS_ASSIGN_OR_RETURN(schedule::Readiness now,
-                       StoreReadinessOn(db, run.domain_id, run.task_id));
+  SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> stored,
+                       ReadReadinessHistoryOn(db, run.domain_id, run.task_id));
+  schedule::ReadinessHistory history;
+  if (stored) {
+    history = schedule::Fold(std::move(*stored), ReadinessRun(run));
+  } else {  // the run is stored already: it is the newest of them
+    SMS_ASSIGN_OR_RETURN(history,
+                         FoldNewestRunsOn(db, run.domain_id, run.task_id));
+  }
+  SMS_ASSIGN_OR_RETURN(
+      schedule::Readiness now,
+      StoreReadinessOn(db, run.domain_id, run.task_id, history));
   return ReadinessEvent(was.status, !before.readiness.empty(), now.status);
 }
 
@@ -113,7 +133,12 @@ Status SqliteStore::RefreshReadiness(const std::string& domain_id,
   Conn c(this);
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
-  SMS_RETURN_IF_ERROR(StoreReadinessOn(c.db, domain_id, task_id));
+  SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> history,
+                       ReadReadinessHistoryOn(c.db, domain_id, task_id));
+  if (!history) {
+    SMS_ASSIGN_OR_RETURN(history, FoldNewestRunsOn(c.db, domain_id, task_id));
+  }
+  SMS_RETURN_IF_ERROR(StoreReadinessOn(c.db, domain_id, task_id, *history));
   return txn.Commit();
 }
 

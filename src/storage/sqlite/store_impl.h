@@ -303,15 +303,20 @@ class SqliteStore final : public Store {
   static Status EnqueueRunEventsOn(sqlite3* db, const Run& run,
                                    const std::vector<std::string>& events);
 
-  // The task's cut-over verdict from its stored runs and settings; stored
-  // on the task; and, for a run being committed, stored with the
-  // task.ready / task.not_ready event its change raises (readiness.cc).
-  static Result<schedule::Readiness> EvaluateReadinessOn(
+  // The task's cut-over verdict (readiness.cc): its stored history (none
+  // when never stored or damaged); the history folded from its newest
+  // kReadinessRuns runs; the verdict decided from a history with the
+  // task's settings, stored on the task with the history.
+  static Result<std::optional<schedule::ReadinessHistory>>
+  ReadReadinessHistoryOn(sqlite3* db, const std::string& domain_id,
+                         const std::string& task_id);
+  static Result<schedule::ReadinessHistory> FoldNewestRunsOn(
       sqlite3* db, const std::string& domain_id, const std::string& task_id);
   static Result<schedule::Readiness> StoreReadinessOn(
-      sqlite3* db, const std::string& domain_id, const std::string& task_id);
-  // Re-evaluates and stores the verdict for a run being committed; returns
-  // the task.ready / task.not_ready event its change raises, or "".
+      sqlite3* db, const std::string& domain_id, const std::string& task_id,
+      const schedule::ReadinessHistory& history);
+  // Folds a run being committed into the history and stores the verdict;
+  // returns the task.ready / task.not_ready event its change raises, or "".
   static Result<std::string> UpdateReadinessOn(sqlite3* db, const Run& run);
 
   // CheckWritable's: the database's directory, the room it needs, and the
