@@ -220,8 +220,9 @@ run_agent() {
 
 # table SCENARIO DATA RES: the markdown table of one scenario (also written to RES/table.md)
 table() {
-  python3 - "$1" "$2" "$3" <<'EOF'
-import json, os, re, sys
+  PYTHONPATH="$REPO/scripts" python3 - "$1" "$2" "$3" <<'EOF'
+import json, os, sys
+from bench_results import gnu_time, read as read_result
 scen, data, res = sys.argv[1:4]
 truth = json.load(open(os.path.join(data, "truth.json")))
 exp, st, sym = truth["expected"], truth["stats"], truth.get("symlinks") or {}
@@ -232,26 +233,12 @@ except (OSError, ValueError):
     pass
 
 def rd(p):
-    try:
-        return open(os.path.join(res, p), "rb").read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-def parse_time(name):
-    txt = rd(name + ".time")
-    if not txt:
-        return None
-    g = lambda k: re.search(re.escape(k) + r": (.*)", txt).group(1).strip()
-    w = 0.0
-    for x in g("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
-        w = w * 60 + float(x)
-    return {"wall_s": w, "cpu_s": float(g("User time (seconds)")) + float(g("System time (seconds)")),
-            "maxrss_mb": int(g("Maximum resident set size (kbytes)")) / 1024}
+    return read_result(res, p)
 
 rows = []  # (label, key, timing, counts text, correct text)
 for key, label, mode in (("sms_hash", "**sms-agent verify** (hash, xxh128)", "hash"),
                          ("sms_quick", "**sms-agent verify --mode quick** (size+mtime)", "quick")):
-    t = parse_time(key)
+    t = gnu_time(res, key)
     if not t:
         continue
     rc = rd(key + ".rc").strip()

@@ -8,9 +8,10 @@ table and the issue's goals, and exits 1 when one of our runs got the counts wro
 """
 import json
 import os
-import re
 import subprocess
 import sys
+
+from bench_results import gnu_time, read as read_result
 
 scen, data, res = sys.argv[1], sys.argv[2], sys.argv[3]
 reps, cold, check = int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6]
@@ -18,27 +19,17 @@ truth = json.load(open(os.path.join(data, "truth.json")))
 
 
 def rd(p):
-    try:
-        return open(os.path.join(res, p), "rb").read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    return read_result(res, p)
 
 
 def timing(name):
-    txt = rd(name + ".time")
-    if not txt:
-        return None
-    g = lambda k: re.search(re.escape(k) + r": (.*)", txt).group(1).strip()
-    w = 0.0
-    for x in g("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
-        w = w * 60 + float(x)
-    return {"wall": w, "cpu": float(g("User time (seconds)")) + float(g("System time (seconds)")),
-            "rss": int(g("Maximum resident set size (kbytes)")) / 1024, "name": name}
+    t = gnu_time(res, name)
+    return dict(t, name=name) if t else None
 
 
 def best(key):
     ts = [t for t in (timing("%s.%d" % (key, r)) for r in range(1, reps + 1)) if t]
-    return min(ts, key=lambda t: t["wall"]) if ts else None
+    return min(ts, key=lambda t: t["wall_s"]) if ts else None
 
 
 def ours(t):
@@ -93,13 +84,13 @@ for key, label, t in rows:
         verdicts[key] = ok
         read = "%.1f MB" % (read / 1e6) if read is not None else ""
         reused = format(reused, ",") if reused is not None else ""
-    w = max(t["wall"], 1e-3)
+    w = max(t["wall_s"], 1e-3)
     walk = by.get("walk_" + temp)
     out.append("| %s | %.2f | %.2f | %.1f | %s | %s | %s | %s | %s | %s |" % (
-        label, t["wall"], t["cpu"], t["rss"], read, reused, ok,
-        "%.2f" % (full["wall"] / w) if full and not peer else "–",
-        "%.2f" % (rs["wall"] / w) if rs else "–",
-        "%.2f" % (w / max(walk["wall"], 1e-3)) if walk else "–"))
+        label, t["wall_s"], t["cpu_s"], t["maxrss_mb"], read, reused, ok,
+        "%.2f" % (full["wall_s"] / w) if full and not peer else "–",
+        "%.2f" % (rs["wall_s"] / w) if rs else "–",
+        "%.2f" % (w / max(walk["wall_s"], 1e-3)) if walk else "–"))
 
 
 def goal(label, num, den, want):
@@ -107,7 +98,7 @@ def goal(label, num, den, want):
     if not a or not b:
         out.append("- %s: not measured" % label)
         return
-    x = b["wall"] / max(a["wall"], 1e-3)
+    x = b["wall_s"] / max(a["wall_s"], 1e-3)
     out.append("- %s: %.2f× — %s" % (label, x, "met" if x >= want else "**missed**"))
 
 

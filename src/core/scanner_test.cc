@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <optional>
+#include <thread>
 
 #include "core/io_ring_probe.h"
 #include "core/manifest.h"
@@ -306,7 +307,60 @@ TEST(ScannerTest, AReleasedLevelThatWasReplacedIsAnErrorNamingIt) {
   EXPECT_EQ(Find(entries, "f").state, EntryState::kError);
 }
 
-TEST(ScannerTest, SymlinksAreReadNotFollowedAndSpecialsNotOpened) {
+// ---- faults, with and without io_uring (issue 17) --------------------------
+
+// True when this kernel gives the POSIX file system a ring (it may be
+// refused: seccomp, kernel.io_uring_disabled, kernels before 5.6).
+bool RingWorks() {
+  static const bool works = [] {
+    TempDir t;
+    WriteFile(t.Join("f"), "x");
+    bool ok = false;
+    std::thread([&] {  // a thread of its own: each thread has its own ring
+      FileSystem& fs = PosixFileSystem();
+      auto dir = fs.OpenRoot(t.path());
+      auto fd = fs.OpenFileAt(*dir, "f");
+      char c;
+      ReadRequest read{*fd, &c, 1, size_t{0}};
+      const uint64_t before = RingSubmissions();
+      fs.ReadMany({&read, 1});
+      ok = RingSubmissions() > before;
+      fs.Close(*fd);
+      fs.Close(*dir);
+    })
+        .join();
+    return ok;
+  }();
+  return works;
+}
+
+// The scanner's fault tests run twice: the small files' batches (open, read,
+// close) through plain system calls, and through io_uring. The faults are
+// the same on both paths (testing::FaultyFileSystem); so must the entries be.
+class ScannerFaultTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (ring()) {
+      if (!RingWorks()) GTEST_SKIP() << "io_uring is not available here";
+      fs_.BatchThroughRing();
+    }
+    submissions_ = RingSubmissions();
+  }
+  void TearDown() override {
+    if (IsSkipped()) return;
+    if (ring()) {
+      EXPECT_GT(RingSubmissions(), submissions_) << "no batch used the ring";
+    } else {
+      EXPECT_EQ(RingSubmissions(), submissions_) << "a batch used the ring";
+    }
+  }
+  bool ring() const { return GetParam(); }
+
+  testing::FaultyFileSystem fs_;
+  uint64_t submissions_ = 0;
+};
+
+TEST_P(ScannerFaultTest, SymlinksAreReadNotFollowedAndSpecialsNotOpened) {
   TempDir t;
   WriteFile(t.Join("file"), "content");
   MakeSymlink("file", t.Join("good"));
@@ -314,7 +368,7 @@ TEST(ScannerTest, SymlinksAreReadNotFollowedAndSpecialsNotOpened) {
   MakeDirs(t.Join("dir"));
   MakeSymlink("dir", t.Join("dirlink"));
   ASSERT_EQ(mkfifo(t.Join("fifo").c_str(), 0600), 0);
-  auto entries = Scan(PosixFileSystem(), t.path());
+  auto entries = Scan(fs_, t.path());
   EXPECT_THAT(Paths(entries), ElementsAre("dangling", "dir", "dirlink", "fifo",
                                           "file", "good"));
   EXPECT_EQ(Find(entries, "good").type, FileType::kSymlink);
@@ -325,17 +379,7 @@ TEST(ScannerTest, SymlinksAreReadNotFollowedAndSpecialsNotOpened) {
   EXPECT_TRUE(Find(entries, "fifo").digest.empty());
 }
 
-TEST(ScannerTest, HardLinksShareOneDigest) {
-  TempDir t;
-  WriteFile(t.Join("one"), std::string(100000, 'h'));
-  ASSERT_EQ(link(t.Join("one").c_str(), t.Join("two").c_str()), 0);
-  auto entries = Scan(PosixFileSystem(), t.path());
-  ASSERT_EQ(entries.size(), 2u);
-  EXPECT_EQ(entries[0].digest, entries[1].digest);
-  EXPECT_FALSE(entries[0].digest.empty());
-}
-
-TEST(ScannerTest, AwkwardNamesAreCarriedExactly) {
+TEST_P(ScannerFaultTest, AwkwardNamesAreCarriedExactly) {
   TempDir t;
   const std::vector<std::string> names = {"new\nline",   "-dash",  "*glob?[x]",
                                           "bad\xff\xfe", "sp ace", "Case",
@@ -351,48 +395,92 @@ TEST(ScannerTest, AwkwardNamesAreCarriedExactly) {
   std::string cmd = "cd '" + t.path() + "' && mkdir -p '" + deep +
                     "' && echo x > '" + deep_file + "'";
   ASSERT_EQ(::sms::testing::RunShell(cmd), 0);
-  auto entries = Scan(PosixFileSystem(), t.path());
+  auto entries = Scan(fs_, t.path());
   for (const auto& n : names) EXPECT_EQ(Find(entries, n).size, n.size()) << n;
   EXPECT_GT(deep_file.size(), 4000u);
   EXPECT_EQ(Find(entries, deep_file).size, 2u);
 }
 
-TEST(ScannerTest, UnreadableFileIsAnErrorAndTheWalkGoesOn) {
+// A file that cannot be opened (EACCES), or that vanished since the listing.
+TEST_P(ScannerFaultTest, UnreadableFileIsAnErrorAndTheWalkGoesOn) {
   TempDir t;
   WriteFile(t.Join("a"), "1");
-  WriteFile(t.Join("secret"), "2");
-  WriteFile(t.Join("z"), "3");
-  testing::FaultyFileSystem fs;
-  fs.FailOpen("secret", EACCES);
-  auto entries = Scan(fs, t.path());
-  ASSERT_EQ(entries.size(), 3u);
+  WriteFile(t.Join("gone"), "2");
+  WriteFile(t.Join("secret"), "3");
+  WriteFile(t.Join("z"), "4");
+  fs_.FailOpen("secret", EACCES);
+  fs_.OnOpen("gone", [&] { ASSERT_EQ(unlink(t.Join("gone").c_str()), 0); });
+  auto entries = Scan(fs_, t.path());
+  ASSERT_EQ(entries.size(), 4u);
   EXPECT_EQ(Find(entries, "secret").state, EntryState::kError);
   EXPECT_THAT(Find(entries, "secret").error, HasSubstr("Permission denied"));
+  EXPECT_EQ(Find(entries, "gone").state, EntryState::kError);
+  EXPECT_THAT(Find(entries, "gone").error, HasSubstr("No such file"));
   EXPECT_EQ(Find(entries, "z").state, EntryState::kOk);
 }
 
-TEST(ScannerTest, UnreadableDirectoryIsAnErrorEntry) {
+TEST_P(ScannerFaultTest, UnreadableDirectoryIsAnErrorEntry) {
   TempDir t;
   WriteFile(t.Join("locked/inside"), "1");
   WriteFile(t.Join("open/inside"), "2");
-  testing::FaultyFileSystem fs;
-  fs.FailOpen("locked", EACCES);
-  auto entries = Scan(fs, t.path());
+  fs_.FailOpen("locked", EACCES);
+  auto entries = Scan(fs_, t.path());
   EXPECT_THAT(Paths(entries), ElementsAre("locked", "open", "open/inside"));
   EXPECT_EQ(Find(entries, "locked").state, EntryState::kError);
 }
 
-TEST(ScannerTest, FileGrowingWhileReadIsChangedNotDifferent) {
+TEST_P(ScannerFaultTest, FileGrowingWhileReadIsChangedNotDifferent) {
   TempDir t;
   WriteFile(t.Join("small.log"), "first line\n");
   WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
-  testing::FaultyFileSystem fs;
-  fs.GrowWhileRead("small.log", t.Join("small.log"));
-  fs.GrowWhileRead("big.log", t.Join("big.log"));
-  auto entries = Scan(fs, t.path());
+  fs_.GrowWhileRead("small.log", t.Join("small.log"));
+  fs_.GrowWhileRead("big.log", t.Join("big.log"));
+  auto entries = Scan(fs_, t.path());
   EXPECT_EQ(Find(entries, "small.log").state, EntryState::kChanged);
   EXPECT_EQ(Find(entries, "big.log").state, EntryState::kChanged);
   EXPECT_TRUE(Find(entries, "big.log").digest.empty());
+}
+
+TEST_P(ScannerFaultTest, AFileReplacedBeforeItIsOpenedIsWhatIsThereNow) {
+  TempDir t;
+  WriteFile(t.Join("fifo"), "was a file");
+  WriteFile(t.Join("link"), "was a file");
+  WriteFile(t.Join("z"), "3");
+  fs_.OnOpen("fifo", [&] {
+    ASSERT_EQ(unlink(t.Join("fifo").c_str()), 0);
+    ASSERT_EQ(mkfifo(t.Join("fifo").c_str(), 0600), 0);
+  });
+  fs_.OnOpen("link", [&] {
+    ASSERT_EQ(unlink(t.Join("link").c_str()), 0);
+    MakeSymlink("z", t.Join("link"));
+  });
+  auto entries = Scan(fs_, t.path());  // must not block on the FIFO
+  ASSERT_EQ(entries.size(), 3u);
+  const Entry& fifo = Find(entries, "fifo");
+  EXPECT_EQ(fifo.type, FileType::kFifo);
+  EXPECT_EQ(fifo.state, EntryState::kOk) << fifo.error;
+  EXPECT_TRUE(fifo.digest.empty());
+  const Entry& link = Find(entries, "link");
+  EXPECT_EQ(link.type, FileType::kSymlink);
+  EXPECT_EQ(link.state, EntryState::kOk) << link.error;
+  EXPECT_EQ(link.link_target, "z");
+  EXPECT_EQ(Find(entries, "z").state, EntryState::kOk);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndRing, ScannerFaultTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return std::string(info.param ? "io_uring"
+                                                         : "plain_syscalls");
+                         });
+
+TEST(ScannerTest, HardLinksShareOneDigest) {
+  TempDir t;
+  WriteFile(t.Join("one"), std::string(100000, 'h'));
+  ASSERT_EQ(link(t.Join("one").c_str(), t.Join("two").c_str()), 0);
+  auto entries = Scan(PosixFileSystem(), t.path());
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].digest, entries[1].digest);
+  EXPECT_FALSE(entries[0].digest.empty());
 }
 
 TEST(ScannerTest, ExcludesMatchNamesAnywhereAndRootRelativePaths) {
@@ -500,15 +588,22 @@ TEST(ScannerOneStatTest, OldFilesTakeOneStatAndGiveTheSameDigests) {
   EXPECT_EQ(fast.bytes_read, slow.bytes_read);
 }
 
-TEST(ScannerOneStatTest, AnOldFileGrowingWhileReadIsStillChanged) {
+// The one-stat path's faults, with and without io_uring.
+class ScannerOneStatFaultTest : public ScannerFaultTest {};
+INSTANTIATE_TEST_SUITE_P(PlainAndRing, ScannerOneStatFaultTest,
+                         ::testing::Bool(), [](const auto& info) {
+                           return std::string(info.param ? "io_uring"
+                                                         : "plain_syscalls");
+                         });
+
+TEST_P(ScannerOneStatFaultTest, AnOldFileGrowingWhileReadIsStillChanged) {
   TempDir t;
   WriteFile(t.Join("small.log"), "first line\n");
   WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
   AheadClock ahead(std::chrono::seconds(10));
-  testing::FaultyFileSystem fs;
-  fs.GrowWhileRead("small.log", t.Join("small.log"));
-  fs.GrowWhileRead("big.log", t.Join("big.log"));
-  auto scan = ScanWith(fs, ahead.clock, t.path());
+  fs_.GrowWhileRead("small.log", t.Join("small.log"));
+  fs_.GrowWhileRead("big.log", t.Join("big.log"));
+  auto scan = ScanWith(fs_, ahead.clock, t.path());
   // Read whole in one go: the fstat after shows another size.
   EXPECT_EQ(Find(scan.entries, "small.log").state, EntryState::kChanged);
   // Past the slot: the append came before the fstat that vouches for the
@@ -524,14 +619,13 @@ TEST(ScannerOneStatTest, AnOldFileGrowingWhileReadIsStillChanged) {
 
 // With the true clock, a file changed in the last kQuietNs is read as
 // before: fstat before and after.
-TEST(ScannerOneStatTest, AFreshFileGrowingWhileReadIsChanged) {
+TEST_P(ScannerOneStatFaultTest, AFreshFileGrowingWhileReadIsChanged) {
   TempDir t;
   WriteFile(t.Join("small.log"), "first line\n");
   WriteFile(t.Join("big.log"), std::string(3 << 20, 'b'));
-  testing::FaultyFileSystem fs;
-  fs.GrowWhileRead("small.log", t.Join("small.log"));
-  fs.GrowWhileRead("big.log", t.Join("big.log"));
-  auto scan = ScanWith(fs, SystemClock(), t.path());
+  fs_.GrowWhileRead("small.log", t.Join("small.log"));
+  fs_.GrowWhileRead("big.log", t.Join("big.log"));
+  auto scan = ScanWith(fs_, SystemClock(), t.path());
   EXPECT_EQ(Find(scan.entries, "small.log").state, EntryState::kChanged);
   EXPECT_EQ(Find(scan.entries, "big.log").state, EntryState::kChanged);
 }
@@ -548,14 +642,13 @@ TEST(ScannerOneStatTest, OldHardLinksAreReadOnce) {
   EXPECT_EQ(scan.bytes_read, 100u);
 }
 
-TEST(ScannerOneStatTest, AnOldUnreadableFileIsAnError) {
+TEST_P(ScannerOneStatFaultTest, AnOldUnreadableFileIsAnError) {
   TempDir t;
   WriteFile(t.Join("a"), "1");
   WriteFile(t.Join("secret"), "2");
   AheadClock ahead(std::chrono::seconds(10));
-  testing::FaultyFileSystem fs;
-  fs.FailOpen("secret", EACCES);
-  auto scan = ScanWith(fs, ahead.clock, t.path());
+  fs_.FailOpen("secret", EACCES);
+  auto scan = ScanWith(fs_, ahead.clock, t.path());
   EXPECT_EQ(Find(scan.entries, "secret").state, EntryState::kError);
   EXPECT_THAT(Find(scan.entries, "secret").error,
               HasSubstr("Permission denied"));

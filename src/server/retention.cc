@@ -59,7 +59,8 @@ RetentionWorker::RetentionWorker(storage::Store& store, core::Clock& clock,
     : store_(store),
       clock_(clock),
       options_(std::move(options)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      worker_(std::chrono::milliseconds(options_.interval_ms)) {}
 
 RetentionWorker::~RetentionWorker() { Stop(); }
 
@@ -98,39 +99,25 @@ int64_t RetentionWorker::RunOnce() {
         }
         deleted += *n;
         if (*n == 0) break;
-        if (Sleep(options_.pause_ms)) return deleted;
+        if (worker_.Sleep(std::chrono::milliseconds(options_.pause_ms)))
+          return deleted;
       }
     }
   }
-}
-
-bool RetentionWorker::Sleep(int64_t ms) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
-  return stop_;
 }
 
 void RetentionWorker::Start() {
-  thread_ = std::jthread([this](std::stop_token st) {
-    while (!st.stop_requested()) {
-      const int64_t n = RunOnce();
-      if (n > 0) {
-        log_(ToJson(json::object{{"level", "info"},
-                                 {"msg", "retention: details deleted"},
-                                 {"rows", n}}));
-      }
-      if (Sleep(options_.interval_ms)) break;
+  worker_.Start([this] {
+    const int64_t n = RunOnce();
+    if (n > 0) {
+      log_(ToJson(json::object{{"level", "info"},
+                               {"msg", "retention: details deleted"},
+                               {"rows", n}}));
     }
+    return false;  // one pass deletes all there is to delete
   });
 }
 
-void RetentionWorker::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void RetentionWorker::Stop() { worker_.Stop(); }
 
 }  // namespace sms::server

@@ -16,15 +16,13 @@
 // called from one thread at a time (Start runs it on its own thread).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "server/periodic_worker.h"
 #include "storage/store.h"
 
 namespace sms::server {
@@ -56,17 +54,11 @@ class RetentionWorker final {
   void Stop();
 
  private:
-  // True when Stop() was called.
-  bool Sleep(int64_t ms);
-
   storage::Store& store_;
   core::Clock& clock_;
   const RetentionOptions options_;
   const std::function<void(const std::string&)> log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::jthread thread_;
+  PeriodicWorker worker_;  // a pass every interval_ms
 };
 
 }  // namespace sms::server

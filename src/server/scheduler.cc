@@ -50,7 +50,8 @@ Scheduler::Scheduler(storage::Store& store, core::Clock& clock,
       clock_(clock),
       tasks_(tasks),
       options_(options),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      worker_(std::chrono::milliseconds(options_.poll_ms)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -149,31 +150,14 @@ void Scheduler::Handle(const storage::DueCheck& due, int64_t now,
   finish(plan->next_at, skipped);
 }
 
-bool Scheduler::Sleep(int64_t ms) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
-  return stop_;
-}
-
 void Scheduler::Start() {
-  thread_ = std::jthread([this](std::stop_token st) {
-    while (!st.stop_requested()) {
-      const SchedulerPass pass = RunOnce();
-      const int handled = pass.fired + pass.skipped + pass.failed;
-      // A full batch: more may be due at once.
-      if (handled >= options_.batch) continue;
-      if (Sleep(options_.poll_ms)) break;
-    }
+  worker_.Start([this] {
+    const SchedulerPass pass = RunOnce();
+    // A full batch: more may be due at once.
+    return pass.fired + pass.skipped + pass.failed >= options_.batch;
   });
 }
 
-void Scheduler::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Scheduler::Stop() { worker_.Stop(); }
 
 }  // namespace sms::server

@@ -19,15 +19,13 @@
 // Stop from the owner.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "server/periodic_worker.h"
 #include "server/task_service.h"
 #include "storage/store.h"
 
@@ -78,18 +76,13 @@ class Scheduler final {
  private:
   // Fires or skips one claimed tick and stores the next; adds to `pass`.
   void Handle(const storage::DueCheck& due, int64_t now, SchedulerPass& pass);
-  // True when Stop() was called.
-  bool Sleep(int64_t ms);
 
   storage::Store& store_;
   core::Clock& clock_;
   TaskService& tasks_;
   const SchedulerOptions options_;
   const std::function<void(const std::string&)> log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::jthread thread_;
+  PeriodicWorker worker_;  // polls every poll_ms
 };
 
 }  // namespace sms::server

@@ -112,7 +112,8 @@ WebhookDispatcher::WebhookDispatcher(
       poster_(poster),
       options_(std::move(options)),
       log_(std::move(log)),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      worker_(std::chrono::milliseconds(options_.poll_ms)) {}
 
 WebhookDispatcher::~WebhookDispatcher() { Stop(); }
 
@@ -208,28 +209,9 @@ void WebhookDispatcher::Attempt(const storage::Delivery& d) {
 }
 
 void WebhookDispatcher::Start() {
-  thread_ = std::jthread([this](std::stop_token st) {
-    while (!st.stop_requested()) {
-      const int n = RunOnce();
-      if (n > 0) continue;  // more may be due
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
-                   [this] { return stop_; });
-      if (stop_) break;
-    }
-  });
+  worker_.Start([this] { return RunOnce() > 0; });  // more may be due
 }
 
-void WebhookDispatcher::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
-}
+void WebhookDispatcher::Stop() { worker_.Stop(); }
 
 }  // namespace sms::server

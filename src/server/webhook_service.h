@@ -12,13 +12,11 @@
 // Thread-safety: both are safe for concurrent use.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "auth/secret_box.h"
@@ -28,6 +26,7 @@
 #include "server/codec/webhook_codec.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
+#include "server/periodic_worker.h"
 #include "storage/store.h"
 #include "webhook/webhook.h"
 
@@ -119,11 +118,8 @@ class WebhookDispatcher final {
   const DispatcherOptions options_;
   const std::function<void(const std::string&)> log_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  // Guarded by mu_.
-  bool stop_ = false;
-  std::mt19937_64 rng_;
-  std::jthread thread_;
+  std::mt19937_64 rng_;    // guarded by mu_
+  PeriodicWorker worker_;  // polls every poll_ms
 };
 
 }  // namespace sms::server

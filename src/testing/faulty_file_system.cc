@@ -81,23 +81,63 @@ core::Result<std::string> FaultyFileSystem::ReadLinkAt(int dir,
   return real_.ReadLinkAt(dir, name);
 }
 
-core::Result<int> FaultyFileSystem::OpenFileAt(int dir, const char* name) {
+int FaultyFileSystem::BeforeOpen(const char* name) {
   if (auto it = fail_open_.find(name); it != fail_open_.end()) {
-    return Fail(core::ErrnoError("open", it->second));
+    return it->second;
+  }
+  std::function<void()> action;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = on_open_.find(name); it != on_open_.end()) {
+      action = std::move(it->second);
+      on_open_.erase(it);
+    }
+  }
+  if (action) action();
+  return 0;
+}
+
+void FaultyFileSystem::Opened(const char* name, int fd) {
+  files_opened_.fetch_add(1);
+  if (auto it = grow_.find(name); it != grow_.end()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    growing_[fd] = it->second;
+  }
+  if (corrupt_.count(name) > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    corrupting_.insert(fd);
+  }
+}
+
+core::Result<int> FaultyFileSystem::OpenFileAt(int dir, const char* name) {
+  if (int err = BeforeOpen(name); err != 0) {
+    return Fail(core::ErrnoError("open", err));
   }
   auto fd = real_.OpenFileAt(dir, name);
-  if (fd) {
-    files_opened_.fetch_add(1);
-    if (auto it = grow_.find(name); it != grow_.end()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      growing_[*fd] = it->second;
-    }
-    if (corrupt_.count(name) > 0) {
-      std::lock_guard<std::mutex> lock(mu_);
-      corrupting_.insert(*fd);
-    }
-  }
+  if (fd) Opened(name, *fd);
   return fd;
+}
+
+void FaultyFileSystem::OpenFilesAt(int dir, std::span<const char* const> names,
+                                   std::span<core::Result<int>> out) {
+  if (!ring_) return FileSystem::OpenFilesAt(dir, names, out);
+  // The faults here, every other open in one batch of the real file system.
+  std::vector<const char*> real_names;
+  std::vector<size_t> index;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (int err = BeforeOpen(names[i]); err != 0) {
+      out[i] = Fail(core::ErrnoError("open", err));
+      continue;
+    }
+    real_names.push_back(names[i]);
+    index.push_back(i);
+  }
+  std::vector<core::Result<int>> fds(real_names.size());
+  real_.OpenFilesAt(dir, real_names, fds);
+  for (size_t j = 0; j < fds.size(); ++j) {
+    if (fds[j]) Opened(real_names[j], *fds[j]);
+    out[index[j]] = std::move(fds[j]);
+  }
 }
 
 core::Result<core::StatInfo> FaultyFileSystem::Stat(int handle) {
@@ -110,6 +150,18 @@ core::Result<core::StatInfo> FaultyFileSystem::Stat(int handle) {
 core::Result<size_t> FaultyFileSystem::Read(int handle, void* buffer,
                                             size_t size) {
   auto n = real_.Read(handle, buffer, size);
+  AfterRead(handle, buffer, n);
+  return n;
+}
+
+void FaultyFileSystem::ReadMany(std::span<core::ReadRequest> requests) {
+  if (!ring_) return FileSystem::ReadMany(requests);
+  real_.ReadMany(requests);
+  for (core::ReadRequest& r : requests) AfterRead(r.handle, r.buffer, r.result);
+}
+
+void FaultyFileSystem::AfterRead(int handle, void* buffer,
+                                 const core::Result<size_t>& n) {
   std::string path;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -127,20 +179,27 @@ core::Result<size_t> FaultyFileSystem::Read(int handle, void* buffer,
     // Append without changing what was already read: a live log file.
     RunShell("printf 'more data' >> '" + path + "'");
   }
-  return n;
 }
 
 void FaultyFileSystem::AdviseSequential(int handle) {
   real_.AdviseSequential(handle);
 }
 
+void FaultyFileSystem::Forget(int handle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  growing_.erase(handle);
+  corrupting_.erase(handle);
+}
+
 void FaultyFileSystem::Close(int handle) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    growing_.erase(handle);
-    corrupting_.erase(handle);
-  }
+  Forget(handle);
   real_.Close(handle);
+}
+
+void FaultyFileSystem::CloseMany(std::span<const int> handles) {
+  if (!ring_) return FileSystem::CloseMany(handles);
+  for (int handle : handles) Forget(handle);
+  real_.CloseMany(handles);
 }
 
 }  // namespace sms::testing

@@ -2,12 +2,19 @@
 // (leveldb's ErrorEnv idea): opening a named file fails with an errno, a
 // named file is modified on disk while it is being read, reads of a named
 // file return other bytes (silent corruption), timestamps lose their
-// fraction of a second (1-second file systems), or inode numbers are not
-// stable (FUSE, NFS). Counts the files opened.
+// fraction of a second (1-second file systems), inode numbers are not
+// stable (FUSE, NFS), or a file vanishes or is replaced right before it is
+// opened. Counts the files opened.
+//
+// The batch forms (OpenFilesAt, ReadMany, CloseMany) loop over the single
+// forms, as plain system calls, unless BatchThroughRing() is called: then
+// they go to the real file system's batches (io_uring, where the kernel has
+// it) with the very same faults, so a test can run on either path.
 // Thread-safety: configure before use; then safe for concurrent use.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -26,6 +33,14 @@ class FaultyFileSystem final : public core::FileSystem {
   void GrowWhileRead(const std::string& name, const std::string& path) {
     grow_[name] = path;
   }
+  // Right before file `name` is first opened, `action` runs (it removes the
+  // file, or puts a FIFO or a symlink in its place, as another process
+  // might between the listing and the open). Once.
+  void OnOpen(const std::string& name, std::function<void()> action) {
+    on_open_[name] = std::move(action);
+  }
+  // The batch forms use the real file system's batches (io_uring).
+  void BatchThroughRing() { ring_ = true; }
   // Reads of file `name` return its bytes with the first one inverted, as
   // a disk that decayed under an unchanged inode would.
   void CorruptReads(const std::string& name) { corrupt_.insert(name); }
@@ -63,6 +78,10 @@ class FaultyFileSystem final : public core::FileSystem {
   core::Result<size_t> Read(int handle, void* buffer, size_t size) override;
   void AdviseSequential(int handle) override;
   void Close(int handle) override;
+  void OpenFilesAt(int dir, std::span<const char* const> names,
+                   std::span<core::Result<int>> out) override;
+  void ReadMany(std::span<core::ReadRequest> requests) override;
+  void CloseMany(std::span<const int> handles) override;
   core::FsTraits Traits(int dir) override;
   core::Result<int> CreateTempFile(const std::string& dir) override;
   core::Status WriteAll(int handle, const void* data, size_t size) override;
@@ -71,6 +90,14 @@ class FaultyFileSystem final : public core::FileSystem {
 
  private:
   core::StatInfo Adjust(core::StatInfo st);
+  // The open of `name` as injected (FailOpen), or 0: open it for real
+  // (after its OnOpen action).
+  int BeforeOpen(const char* name);
+  // Counts and tracks a file `name` opened as `fd`.
+  void Opened(const char* name, int fd);
+  // Corrupts or grows what a read of `handle` got, as configured.
+  void AfterRead(int handle, void* buffer, const core::Result<size_t>& n);
+  void Forget(int handle);
 
   core::FileSystem& real_ = core::PosixFileSystem();
   std::map<std::string, int> fail_open_;
@@ -78,6 +105,8 @@ class FaultyFileSystem final : public core::FileSystem {
   std::set<std::string> corrupt_;
   bool coarse_ = false;
   bool unstable_ = false;
+  bool ring_ = false;
+  std::map<std::string, std::function<void()>> on_open_;  // Guarded by mu_.
   int fail_temp_create_ = 0;
   int fail_temp_write_ = 0;
   int fail_temp_read_ = 0;

@@ -14,47 +14,24 @@
 # Exit: 0 passed, 1 a check failed, 77 skipped (no gen_tree.py).
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=$(cd "$HERE/../.." && pwd -P)
-[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-BUILD=$(cd "$1" 2>/dev/null && pwd -P) || { echo "FAIL build dir $1 not found" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/../support/e2e.sh"
+e2e_build_dir "$@"
 AGENT="$BUILD/bin/sms-agent"
-SHARED=${SMS_SHARED_DIR:-$REPO/../shared}
-GEN="$SHARED/bench/gen_tree.py"
-CHECK="$HERE/check_truth.py"
-SSHD_SH="$REPO/tests/support/sshd.sh"
 NFILES=${SMS_E2E_FILES:-3000}
 TMO=300
-
-FAILS=0
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
 
 [[ -x "$AGENT" ]] || { echo "FAIL $AGENT not found (build first)"; exit 1; }
 [[ -f "$GEN" ]] || { echo "SKIP $GEN not found (set SMS_SHARED_DIR)"; exit 77; }
 [[ -x /usr/sbin/sshd ]] || { echo "FAIL /usr/sbin/sshd not installed (scripts/bootstrap.sh)"; exit 1; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sms-cache-e2e.XXXXXX")
-SSHD_STATE="$TMP/sshd"
-cleanup() {
-  "$SSHD_SH" stop "$SSHD_STATE" >/dev/null 2>&1 || true
-  if [[ "${SMS_KEEP_TMP:-0}" == 1 || $FAILS -gt 0 ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'echo "FAIL interrupted"; FAILS=$((FAILS + 1)); exit 1' INT TERM
-
-DATA="$TMP/data"
-python3 "$GEN" --out "$DATA" --files "$NFILES" --awkward --symlinks 4 --empty-dirs 3 > "$TMP/gen.out" 2>&1 ||
-  { fail "gen_tree.py: $(tail -3 "$TMP/gen.out")"; exit 1; }
-SRC="$DATA/src"; DST="$DATA/dst"
+e2e_tmp sms-cache-e2e
+e2e_trees
 # Digests taken within the racy window of a file's last change are not trusted: let the newest
 # files of the generator age past it.
 sleep 1
 pass "generated $NFILES-file tree pair"
 
-SSHD_OWNER_PID=$$ "$SSHD_SH" start "$SSHD_STATE" > "$TMP/sshd.out" 2>&1 ||
-  { fail "sshd did not start: $(tail -5 "$TMP/sshd.out")"; exit 1; }
-pass "sshd on 127.0.0.1:$(cat "$SSHD_STATE/port")"
+e2e_sshd || exit 1
 TARGET="ssh://sms-test$DST"
 CACHE="$TMP/cache"
 RCACHE="$TMP/remote-cache"
@@ -72,10 +49,6 @@ run() {
   else
     fail "$name: exit $rc, expected 1"; sed 's/^/    stderr: /' "$TMP/$name.err" | head -10
   fi
-}
-same() {  # same A B [--any-algorithm]: B reported exactly what A did
-  python3 "$CHECK" same "$TMP/$1.json" "$TMP/$1.list" "$TMP/$2.json" "$TMP/$2.list" \
-    --label "$2 = $1" "${@:3}" || FAILS=$((FAILS + 1))
 }
 # reuse NAME MIN_PERCENT: the share of regular files whose digest came from each side's cache
 reuse() {

@@ -22,7 +22,6 @@ Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass.
 import concurrent.futures
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,28 +34,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PG_SH = os.path.join(REPO, "tests", "support", "pg.sh")
 SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
-PG_DSN = os.environ.get("SMS_TEST_PG_DSN", "")
-PG_URL = os.environ.get("SMS_TEST_PG_URL", "")
-PG_STATE = os.environ.get("SMS_TEST_PG_STATE", "")
 
 TMP = tempfile.mkdtemp(prefix="sms-pg-replicas.")
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (Client, ServerProcess, check, failed,  # noqa: E402
-                     print_summary, wait_for)
+from harness import Client, ServerProcess, check, wait_for  # noqa: E402
+from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
+                       PG_STATE, PgDatabase, finish, make_task,
+                       pg_available, register_source, seed_acme)
 
-
-def psql(sql, dsn=None):
-    return subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                           dsn or PG_DSN, "-c", sql],
-                          capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
-# A database of our own in the shared cluster, reached over TCP through the
-# URI form (postgresql://user@127.0.0.1:port/db), as a user would write it.
-DB_NAME = f"sms_replicas_{os.getpid()}"
-DB_URL = PG_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-DB_DSN = PG_DSN.replace("dbname=sms", f"dbname={DB_NAME}")
+DB = PgDatabase("sms_replicas")
+DB_URL = DB.url
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8")
 
 
@@ -75,12 +62,6 @@ class Server(ServerProcess):
 
     def get_status(self, path):
         return self.status(path)
-
-
-def admin(*args, stdin=None):
-    return subprocess.run([SERVER_BIN, "admin", "--db", DB_URL, *args],
-                          input=stdin, capture_output=True, text=True,
-                          check=True, env=ENV).stdout.strip()
 
 
 def api(server, method, path, body=None, token=None, headers=None):
@@ -105,31 +86,14 @@ def run_body(run_id, total=10, different=0):
                  "num_target_miss_files": 0, "num_target_more_files": 0}]}
 
 
-def make_task(server, token, source_id, name):
-    status, body = api_json(server, "POST", "/v3/tasks", {
-        "name": name, "type": "MIGRATE_FILE", "os_type": "LINUX",
-        "source_server": {"id": source_id},
-        "target_server": {"name": "t", "ip": "10.0.0.2",
-                          "verify_uri": "file:///mnt/target"},
-        "is_need_consistency_check": True}, token)
-    assert status == 200, f"create task: {status} {body}"
-    return body["id"]
-
-
 def main():
-    if not (PG_DSN and PG_URL and PG_STATE):
-        print("SKIP: SMS_TEST_PG_DSN/URL/STATE not set (run via pg.sh exec)")
+    if not pg_available():
+        print(PG_SKIP)
         return 0
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    DB.create()
     a, b = Server("a"), Server("b", config_file=True)
     try:
-        admin("migrate")
-        admin("create-domain", "acme")
-        admin("create-user", "--domain", "acme", "--name", "op",
-              "--role", "operator", stdin="op-password-1\n")
-        admin("create-user", "--domain", "acme", "--name", "agent",
-              "--role", "agent", stdin="agent-password-1\n")
+        seed_acme(SERVER_BIN, DB_URL, ENV)
         # Both replicas start at once: the migrations must not race.
         threads = [threading.Thread(target=s.start) for s in (a, b)]
         for t in threads:
@@ -139,14 +103,9 @@ def main():
         check("both replicas ready",
               a.get_status("/readyz") == 200 and b.get_status("/readyz") == 200)
 
-        op = login(a, "op", "op-password-1")
-        agent = login(b, "agent", "agent-password-1")
-        status, src = api_json(b, "POST", "/v3/sources", {
-            "name": "web01", "hostname": "web01", "ip": "10.0.0.1",
-            "os_type": "LINUX", "os_version": "debian12",
-            "agent_version": "test"}, agent)
-        assert status == 200, f"register source: {status} {src}"
-        source_id = src["id"]
+        op = login(a, "op", OP_PASSWORD)
+        agent = login(b, "agent", AGENT_PASSWORD)
+        source_id = register_source(b, agent)
 
         scenario_cross(a, b, op, agent, source_id)
         scenario_token(a, b)
@@ -155,21 +114,8 @@ def main():
     finally:
         a.stop()
         b.stop()
-        try:
-            psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        except Exception as e:  # the cluster is destroyed after the tests
-            print(f"note: drop database: {e}")
-    print_summary()
-    if failed():
-        for name in ("a", "b"):
-            path = f"{TMP}/server-{name}.log"
-            if os.path.exists(path):
-                print(f"--- tail of server-{name}.log")
-                with open(path, errors="replace") as f:
-                    print("".join(f.readlines()[-20:]))
-    else:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 0 if failed() == 0 else 1
+        DB.drop()
+    return finish(TMP, ("a", "b"), 20)
 
 
 def scenario_cross(a, b, op, agent, source_id):
@@ -219,7 +165,7 @@ def scenario_cross(a, b, op, agent, source_id):
 
 
 def scenario_token(a, b):
-    token = login(a, "op", "op-password-1")
+    token = login(a, "op", OP_PASSWORD)
     status, _ = api_json(b, "GET", "/v3/tasks", token=token)
     check("token: issued by A, accepted by B", status == 200, status)
     status, _, _ = api(b, "DELETE", "/v3/auth/tokens",
@@ -334,7 +280,7 @@ def scenario_restart(a, b, op, agent, source_id):
     check("restart: no other failure (no 500, no 403, no reset)",
           not other, other[:3])
     check("restart: the replicas recovered by themselves", bool(recovered))
-    stored = set(psql("SELECT run_id FROM runs", DB_DSN).split())
+    stored = set(DB.psql("SELECT run_id FROM runs").split())
     missing = [r for r in acked if r not in stored]
     check("restart: every acknowledged run is stored", not missing,
           f"{len(missing)} missing")

@@ -13,39 +13,24 @@
 #       already has an sms-agent).
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=$(cd "$HERE/../.." && pwd -P)
-[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-BUILD=$(cd "$1" 2>/dev/null && pwd -P) || { echo "FAIL build dir $1 not found" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/../support/e2e.sh"
+e2e_build_dir "$@"
 AGENT="${SMS_AGENT_BIN:-$BUILD/bin/sms-agent}"
 STATIC="${SMS_STATIC_AGENT_BIN:-$BUILD/bin/sms-agent-static}"
-SSHD_SH="$REPO/tests/support/sshd.sh"
 TMO=120
-
-FAILS=0
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
 
 [[ -x "$AGENT" ]] || { echo "FAIL $AGENT not found (build first)"; exit 1; }
 [[ -x "$STATIC" ]] || { echo "SKIP $STATIC not found (make agent-static)"; exit 77; }
 [[ -x /usr/sbin/sshd ]] || { echo "SKIP /usr/sbin/sshd not installed"; exit 77; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sms-push.XXXXXX")
-SSHD_STATE="$TMP/sshd"
-cleanup() {
-  "$SSHD_SH" stop "$SSHD_STATE" >/dev/null 2>&1 || true
-  if [[ "${SMS_KEEP_TMP:-0}" == 1 || $FAILS -gt 0 ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-
-SSHD_OWNER_PID=$$ "$SSHD_SH" start "$SSHD_STATE" > "$TMP/sshd_start.out" 2>&1 ||
-  { fail "sshd did not start: $(tail -5 "$TMP/sshd_start.out")"; exit 1; }
+e2e_tmp sms-push
+e2e_sshd || exit 1
 SSH=(ssh -F "$SSHD_STATE/ssh_config" sms-test)
 if "${SSH[@]}" 'command -v sms-agent' > "$TMP/which.out" 2>&1; then
   echo "SKIP the ssh user's PATH has an sms-agent ($(cat "$TMP/which.out")): nothing to push"
   exit 77
 fi
-pass "sshd on 127.0.0.1:$(cat "$SSHD_STATE/port"); no sms-agent on the remote PATH"
+pass "no sms-agent on the remote PATH"
 
 # A small tree pair with known differences: 1 modified, 1 missing on the target, 1 extra.
 SRC="$TMP/src"; DST="$TMP/dst"; RTMP="$TMP/remote-tmp"

@@ -21,8 +21,6 @@ Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass.
 import collections
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,35 +31,19 @@ MODE = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
-PG_DSN = os.environ.get("SMS_TEST_PG_DSN", "")
-PG_URL = os.environ.get("SMS_TEST_PG_URL", "")
-PG_STATE = os.environ.get("SMS_TEST_PG_STATE", "")
 
 TMP = tempfile.mkdtemp(prefix=f"sms-schedule-{MODE}.")
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (Client, ServerProcess, check, failed,  # noqa: E402
-                     print_summary, wait_for)
+from harness import Client, ServerProcess, check, wait_for  # noqa: E402
+from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
+                       PgDatabase, finish, make_task, pg_available,
+                       register_source, seed_acme)
 
-DB_NAME = f"sms_schedule_{os.getpid()}"
-if MODE == "pg":
-    DB = PG_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-else:
-    DB = f"sqlite:{TMP}/sms.db"
+PG_DB = PgDatabase("sms_schedule")
+DB = PG_DB.url if MODE == "pg" else f"sqlite:{TMP}/sms.db"
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="6",
            SMS_TEST_SCHEDULE_MIN_INTERVAL="1s")
 PERIOD_MS = 2000
-
-
-def psql(sql):
-    return subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                           PG_DSN, "-c", sql], capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
-def admin(*args, stdin=None):
-    return subprocess.run([SERVER_BIN, "admin", "--db", DB, *args],
-                          input=stdin, capture_output=True, text=True,
-                          check=True, env=ENV).stdout.strip()
 
 
 class Server(ServerProcess):
@@ -98,15 +80,9 @@ def api(server, method, path, body=None, token=None):
     return Client(server).json(method, path, body, token)
 
 
-def make_task(server, token, source_id, name):
-    status, body = api(server, "POST", "/v3/tasks", {
-        "name": name, "type": "MIGRATE_FILE", "os_type": "LINUX",
-        "source_server": {"id": source_id},
-        "target_server": {"name": "t", "ip": "10.0.0.2",
-                          "verify_uri": "file:///mnt/target"},
-        "is_need_consistency_check": True}, token)
-    assert status == 200, f"create task: {status} {body}"
-    task = body["id"]
+def make_dir_task(server, token, source_id, name):
+    """A task checking /data."""
+    task = make_task(server, token, source_id, name)
     status, body = api(server, "POST",
                        f"/v3/tasks/{task}/configuration-setting",
                        {"configurations": [{"config_key": "CONSISTENCY_DIR",
@@ -179,33 +155,19 @@ class StandInAgent:
         self.thread.join()
 
 
-def setup(server):
-    admin("migrate")
-    admin("create-domain", "acme")
-    admin("create-user", "--domain", "acme", "--name", "op",
-          "--role", "operator", stdin="op-password-1\n")
-    admin("create-user", "--domain", "acme", "--name", "agent",
-          "--role", "agent", stdin="agent-password-1\n")
-
-
 def register(server):
-    op = Client(server).login("acme", "op", "op-password-1")
-    agent = Client(server).login("acme", "agent", "agent-password-1")
-    status, src = api(server, "POST", "/v3/sources", {
-        "name": "web01", "hostname": "web01", "ip": "10.0.0.1",
-        "os_type": "LINUX", "os_version": "debian12",
-        "agent_version": "test"}, agent)
-    assert status == 200, f"register source: {status} {src}"
-    return op, agent, src["id"]
+    op = Client(server).login("acme", "op", OP_PASSWORD)
+    agent = Client(server).login("acme", "agent", AGENT_PASSWORD)
+    return op, agent, register_source(server, agent)
 
 
 def scenario_sqlite():
     server = Server("a")
-    setup(server)
+    seed_acme(SERVER_BIN, DB, ENV)
     server.start()
     try:
         op, agent, source_id = register(server)
-        task = make_task(server, op, source_id, "scheduled")
+        task = make_dir_task(server, op, source_id, "scheduled")
         status, body = set_schedule(server, op, task, "@every 500ms")
         check("a bad schedule is a 400 naming the setting",
               status == 400 and "configurations[0].config_value" in str(body),
@@ -272,16 +234,15 @@ def scenario_sqlite():
 
 
 def scenario_pg():
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    PG_DB.create()
     a, b = Server("a"), Server("b")
-    setup(a)
+    seed_acme(SERVER_BIN, DB, ENV)
     for s in (a, b):
         s.start()
     agent_loop = None
     try:
         op, agent, source_id = register(a)
-        tasks = [make_task(a, op, source_id, f"t{i}") for i in range(6)]
+        tasks = [make_dir_task(a, op, source_id, f"t{i}") for i in range(6)]
         for i, task in enumerate(tasks):
             status, body = set_schedule(a if i % 2 else b, op, task,
                                         "@every 2s")
@@ -306,7 +267,7 @@ def scenario_pg():
                                     if t[0] in ("fired", "catch-up"))
         counts = {}
         for task in tasks:
-            counts[task] = int(psql_db(
+            counts[task] = int(PG_DB.psql(
                 "SELECT count(*) FROM commands WHERE task_id = "
                 f"'{task}' AND name = 'CONSISTENCY_CHECK'"))
         check("each fired tick queued exactly one check",
@@ -330,39 +291,19 @@ def scenario_pg():
             agent_loop.stop()
         a.stop()
         b.stop()
-        try:
-            psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        except Exception as e:
-            print(f"note: drop database: {e}")
+        PG_DB.drop()
     return a, b
 
 
-def psql_db(sql):
-    dsn = PG_DSN.replace("dbname=sms", f"dbname={DB_NAME}")
-    return subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                           dsn, "-c", sql], capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
 def main():
-    if MODE == "pg" and not (PG_DSN and PG_URL and PG_STATE):
-        print("SKIP: SMS_TEST_PG_DSN/URL/STATE not set (run via pg.sh exec)")
+    if MODE == "pg" and not pg_available():
+        print(PG_SKIP)
         return 77
     if MODE == "pg":
         scenario_pg()
     else:
         scenario_sqlite()
-    print_summary()
-    if failed():
-        for name in ("a", "b"):
-            path = f"{TMP}/server-{name}.log"
-            if os.path.exists(path):
-                print(f"--- tail of server-{name}.log")
-                with open(path, errors="replace") as f:
-                    print("".join(f.readlines()[-30:]))
-    else:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 0 if failed() == 0 else 1
+    return finish(TMP, ("a", "b"), 30)
 
 
 if __name__ == "__main__":

@@ -13,46 +13,20 @@
 #       (register with ctest's SKIP_RETURN_CODE 77).
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=$(cd "$HERE/../.." && pwd -P)
-[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-BUILD=$(cd "$1" 2>/dev/null && pwd -P) || { echo "FAIL build dir $1 not found" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/../support/e2e.sh"
+e2e_build_dir "$@"
 AGENT="${SMS_AGENT_BIN:-$BUILD/bin/sms-agent}"
-SHARED=${SMS_SHARED_DIR:-$REPO/../shared}
-GEN="$SHARED/bench/gen_tree.py"
-CHECK="$HERE/check_truth.py"
-SSHD_SH="$REPO/tests/support/sshd.sh"
 NFILES=${SMS_E2E_FILES:-3000}
 TMO=300
-
-FAILS=0
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
 
 [[ -x "$AGENT" ]] || { echo "FAIL $AGENT not found or not executable (build first)"; exit 1; }
 [[ -f "$GEN" ]] || { echo "SKIP $GEN not found (set SMS_SHARED_DIR to the shared kit)"; exit 77; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sms-e2e.XXXXXX")
-SSHD_STATE="$TMP/sshd"
-cleanup() {
-  "$SSHD_SH" stop "$SSHD_STATE" >/dev/null 2>&1 || true
-  if [[ "${SMS_KEEP_TMP:-0}" == 1 || $FAILS -gt 0 ]]; then
-    echo "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-}
-trap cleanup EXIT
-trap 'echo "FAIL interrupted"; FAILS=$((FAILS + 1)); exit 1' INT TERM
+e2e_tmp sms-e2e
 
 # ---- the tree pair ------------------------------------------------------------------
-DATA="$TMP/data"
-if python3 "$GEN" --out "$DATA" --files "$NFILES" --awkward --symlinks 4 --empty-dirs 3 > "$TMP/gen.out" 2>&1; then
-  pass "generated $NFILES-file tree pair in $DATA"
-else
-  fail "gen_tree.py: $(tail -3 "$TMP/gen.out")"; exit 1
-fi
-SRC="$DATA/src"; DST="$DATA/dst"
+e2e_trees
+pass "generated $NFILES-file tree pair in $DATA"
 
 # run_verify NAME EXTRA_ARGS... -- SOURCE TARGET: writes $TMP/NAME.{json,list,err,rc}
 run_verify() {
@@ -78,12 +52,6 @@ check() {
     FAILS=$((FAILS + 1))
 }
 
-# same A B: B reported exactly what A reported
-same() {
-  python3 "$CHECK" same "$TMP/$1.json" "$TMP/$1.list" "$TMP/$2.json" "$TMP/$2.list" --label "$2 = $1" ||
-    FAILS=$((FAILS + 1))
-}
-
 # ---- local ----------------------------------------------------------------------------
 run_verify local_hash "$SRC" "$DST" && check local_hash hash
 run_verify local_quick --mode quick "$SRC" "$DST" && check local_quick quick
@@ -96,12 +64,7 @@ if [[ ! -x /usr/sbin/sshd ]]; then
   fail "ssh:// part: /usr/sbin/sshd not installed (scripts/bootstrap.sh installs openssh-server)"
   echo "FAIL verify_truth: $FAILS failure(s)"; exit 1
 fi
-if SSHD_OWNER_PID=$$ "$SSHD_SH" start "$SSHD_STATE" > "$TMP/sshd_start.out" 2>&1; then
-  pass "sshd on 127.0.0.1:$(cat "$SSHD_STATE/port")"
-else
-  fail "sshd did not start: $(tail -5 "$TMP/sshd_start.out")"
-  echo "FAIL verify_truth: $FAILS failure(s)"; exit 1
-fi
+e2e_sshd || { echo "FAIL verify_truth: $FAILS failure(s)"; exit 1; }
 SSH_ARGS=(--remote-agent "$AGENT" --ssh-option -F --ssh-option "$SSHD_STATE/ssh_config")
 TARGET="ssh://sms-test$DST"
 

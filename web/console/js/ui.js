@@ -82,3 +82,42 @@ export function offsetPager({ offset, limit, count, onPage, label = 'items' }) {
       onclick: () => onPage(offset + limit),
     }, 'Next ›'));
 }
+
+// Marker paging (GET .../details, .../changes): each page names the marker
+// that opens the next. The markers of the pages seen are kept, so Previous
+// goes back without asking the server for them. show(marker, index) fetches
+// and draws page `index`; it calls pager(page, rows) for the pager below it
+// ("first–last" as range(first, last, page) words it, ids `${id}-range`,
+// `${id}-prev`, `${id}-next`). start() shows the first page.
+export function markerPaging({ id, label, limit, range }, show) {
+  const markers = ['']; // markers[i] opens page i
+  let index = 0;
+  const go = (i) => { index = i; show(markers[i], i); };
+  const pager = (page, rows) => {
+    if (page.next_marker) markers[index + 1] = page.next_marker;
+    const first = index * limit + (rows ? 1 : 0);
+    const last = index * limit + rows;
+    return h('div', { class: 'pager', role: 'navigation', 'aria-label': `Pages of ${label}` },
+      h('span', { class: 'pager-range', 'aria-live': 'polite', id: `${id}-range` }, range(first, last, page)),
+      h('button', {
+        type: 'button', class: 'btn', id: `${id}-prev`, disabled: index === 0,
+        onclick: () => go(index - 1),
+      }, '‹ Previous'),
+      h('button', {
+        type: 'button', class: 'btn', id: `${id}-next`, disabled: !page.next_marker,
+        onclick: () => go(index + 1),
+      }, 'Next ›'));
+  };
+  return { start: () => go(0), pager };
+}
+
+// A file's path as its row's header: its directory first when the list spans
+// several, and a tag when the name is not valid UTF-8.
+export function pathHeader(f, showDir) {
+  return h('th', { scope: 'row', class: 'path' },
+    showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
+    f.path,
+    f.path_b64 ? h('span', {
+      class: 'tag', title: 'This name is not valid UTF-8: each invalid byte is shown as \\xHH.',
+    }, 'bytes') : null);
+}

@@ -11,7 +11,9 @@ import { api } from '../api.js';
 import {
   num, dateTime, span, scopeLabel, runVerdict, CHANGE_LABEL, STATUS_LABEL,
 } from '../format.js';
-import { pageHeader, panel, loading, emptyState, errorBox, verdictBadge } from '../ui.js';
+import {
+  pageHeader, panel, loading, emptyState, errorBox, verdictBadge, markerPaging, pathHeader,
+} from '../ui.js';
 
 // The counters of GET .../changes `directories`, as the run page names them.
 const COUNTERS = [
@@ -88,16 +90,18 @@ function filesView(taskId, runId, state, dirs, { onState, onPage, onError, fromS
   for (const s of [changeSel, dirSel, sizeSel]) s.addEventListener('change', change);
 
   const results = h('div', { id: 'changes-results' }, loading('Loading changes'));
-  const markers = ['']; // markers[i] opens page i
-  let pageIndex = 0;
+  const paging = markerPaging({
+    id: 'changes', label: 'changed files', limit: state.limit,
+    range: (first, last, page) => `files ${num(first)}–${num(last)}${page.next_marker ? ', more follow' : ''}`,
+  }, load);
 
-  async function load() {
+  async function load(marker, pageIndex) {
     results.replaceChildren(loading('Loading changes'));
     let page;
     try {
       page = await api.changes(taskId, {
         from: state.from, to: runId, change: state.change, dir_check: state.dir,
-        limit: state.limit, marker: markers[pageIndex],
+        limit: state.limit, marker,
       });
     } catch (err) {
       results.replaceChildren(errorBox(err));
@@ -106,20 +110,7 @@ function filesView(taskId, runId, state, dirs, { onState, onPage, onError, fromS
     }
     onPage(page);
     const files = page.files || [];
-    if (page.next_marker) markers[pageIndex + 1] = page.next_marker;
-    const first = pageIndex * state.limit + (files.length ? 1 : 0);
-    const last = pageIndex * state.limit + files.length;
-    const pager = h('div', { class: 'pager', role: 'navigation', 'aria-label': 'Pages of changed files' },
-      h('span', { class: 'pager-range', 'aria-live': 'polite', id: 'changes-range' },
-        `files ${num(first)}–${num(last)}${page.next_marker ? ', more follow' : ''}`),
-      h('button', {
-        type: 'button', class: 'btn', id: 'changes-prev', disabled: pageIndex === 0,
-        onclick: () => { pageIndex -= 1; load(); },
-      }, '‹ Previous'),
-      h('button', {
-        type: 'button', class: 'btn', id: 'changes-next', disabled: !page.next_marker,
-        onclick: () => { pageIndex += 1; load(); },
-      }, 'Next ›'));
+    const pager = paging.pager(page, files.length);
     if (files.length === 0) {
       const what = state.change ? `${CHANGE_LABEL[state.change].toLowerCase()} ` : '';
       results.replaceChildren(emptyState(pageIndex === 0
@@ -138,18 +129,13 @@ function filesView(taskId, runId, state, dirs, { onState, onPage, onError, fromS
           h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col', title: 'How long the difference has lasted, from the first run of its streak that found it' }, 'Age'))),
         h('tbody', {}, files.map((f) => h('tr', { class: `change-${f.change}` },
-          h('th', { scope: 'row', class: 'path' },
-            showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
-            f.path,
-            f.path_b64 ? h('span', {
-              class: 'tag', title: 'This name is not valid UTF-8: each invalid byte is shown as \\xHH.',
-            }, 'bytes') : null),
+          pathHeader(f, showDir),
           h('td', {}, h('span', { class: `badge badge-change-${f.change}` }, CHANGE_LABEL[f.change] || f.change)),
           statusCell(f),
           ageCell(f, toTime)))))),
       pager);
   }
-  load();
+  paging.start();
 
   return h('div', {},
     h('form', { class: 'filters', 'aria-label': 'Filter changes', onsubmit: (e) => e.preventDefault() },

@@ -6,7 +6,9 @@ import {
   num, bytes, dateTime, duration, mode, shortHash, issueCount, runTotals, runVerdict, scopeLabel,
   ISSUE_KEYS, STATUS_LABEL,
 } from '../format.js';
-import { pageHeader, panel, verdictBadge, loading, emptyState, errorBox } from '../ui.js';
+import {
+  pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader,
+} from '../ui.js';
 import { dirBar, segmentLegend } from '../charts.js';
 
 const SHORT = {
@@ -57,36 +59,25 @@ function detailsView(taskId, run, state, onState) {
   for (const s of [dirSel, statusSel, sizeSel]) s.addEventListener('change', change);
 
   const results = h('div', { id: 'details-results' }, loading('Loading files'));
-  const markers = ['']; // marker of each page seen; markers[i] opens page i
-  let pageIndex = 0;
+  const paging = markerPaging({
+    id: 'details', label: 'files', limit: state.limit,
+    range: (first, last, page) => `${num(first)}–${num(last)} of ${num(page.count)} files`,
+  }, load);
 
-  async function load() {
+  async function load(marker) {
     results.replaceChildren(loading('Loading files'));
     let page;
     try {
       page = await api.details(taskId, {
         run_id: run.run_id, dir_check: state.dir, status: state.status,
-        limit: state.limit, marker: markers[pageIndex],
+        limit: state.limit, marker,
       });
     } catch (err) {
       results.replaceChildren(errorBox(err));
       return;
     }
     const files = page.files || [];
-    if (page.next_marker) markers[pageIndex + 1] = page.next_marker;
-    const first = pageIndex * state.limit + (files.length ? 1 : 0);
-    const last = pageIndex * state.limit + files.length;
-    const pager = h('div', { class: 'pager', role: 'navigation', 'aria-label': 'Pages of files' },
-      h('span', { class: 'pager-range', 'aria-live': 'polite', id: 'details-range' },
-        `${num(first)}–${num(last)} of ${num(page.count)} files`),
-      h('button', {
-        type: 'button', class: 'btn', id: 'details-prev', disabled: pageIndex === 0,
-        onclick: () => { pageIndex -= 1; load(); },
-      }, '‹ Previous'),
-      h('button', {
-        type: 'button', class: 'btn', id: 'details-next', disabled: !page.next_marker,
-        onclick: () => { pageIndex += 1; load(); },
-      }, 'Next ›'));
+    const pager = paging.pager(page, files.length);
     if (files.length === 0) {
       results.replaceChildren(emptyState(run.check_result === 'success' && issueCount(runTotals(run)) === 0
         ? 'Every file matched: nothing to list.'
@@ -104,19 +95,14 @@ function detailsView(taskId, run, state, onState) {
           h('th', { scope: 'col', title: 'size · modified · mode, digest' }, 'On the source'),
           h('th', { scope: 'col', title: 'size · modified · mode, digest' }, 'On the target'))),
         h('tbody', {}, files.map((f) => h('tr', {},
-          h('th', { scope: 'row', class: 'path' },
-            showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
-            f.path,
-            f.path_b64 ? h('span', {
-              class: 'tag', title: 'This name is not valid UTF-8: each invalid byte is shown as \\xHH.',
-            }, 'bytes') : null),
+          pathHeader(f, showDir),
           h('td', {}, h('span', { class: `badge badge-file-${f.status}` }, STATUS_LABEL[f.status] || f.status)),
           h('td', {}, f.reason || '–'),
           sideCell(f.source, f.target),
           sideCell(f.target, f.source)))))),
       pager);
   }
-  load();
+  paging.start();
 
   return h('div', {},
     h('form', { class: 'filters', 'aria-label': 'Filter files', onsubmit: (e) => e.preventDefault() },
