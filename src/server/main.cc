@@ -177,8 +177,12 @@ int Serve(const ServerConfig& cfg) {
   http.io_threads = cfg.io_threads;
   // SQLite reads (WAL) never wait on the network or on a writer.
   http.inline_reads = sqlite;
-  // PostgreSQL: every pooled connection may have a request waiting on it.
-  if (!http.inline_reads) http.worker_threads = cfg.db_pool_size;
+  // PostgreSQL: every pooled connection may have a request waiting on it;
+  // a GET that the read cache will likely answer runs inline all the same.
+  if (!http.inline_reads) {
+    http.worker_threads = cfg.db_pool_size;
+    http.inline_reads_while = [cache] { return cache->LikelyServed(); };
+  }
   http.tls_cert = cfg.tls_cert;
   http.tls_key = cfg.tls_key;
   server::HttpServer srv(api, metrics, http);

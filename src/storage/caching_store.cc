@@ -70,6 +70,11 @@ class CachingStoreImpl final : public CachingStore {
     return s;
   }
 
+  bool LikelyServed() const override {
+    return Fresh() &&
+           miss_streak_.load(std::memory_order_relaxed) < kLikelyMissStreak;
+  }
+
   // --- CacheFeed (the listener's thread) ---
   void Listening() override {
     std::unique_lock lock(mu_);
@@ -431,12 +436,17 @@ class CachingStoreImpl final : public CachingStore {
       std::shared_lock lock(mu_);
       if (auto it = table.entries.find(key); it != table.entries.end()) {
         table.stats.Hit();
+        // Written only when it changes: hits stay read-only on it.
+        if (miss_streak_.load(std::memory_order_relaxed) != 0)
+          miss_streak_.store(0, std::memory_order_relaxed);
         return it->second;
       }
     } else {
       lagging_.fetch_add(1, std::memory_order_relaxed);
     }
     table.stats.Miss();
+    if (miss_streak_.load(std::memory_order_relaxed) < kLikelyMissStreak)
+      miss_streak_.fetch_add(1, std::memory_order_relaxed);
     const uint64_t gen = InScope()
                              ? t_scope->generation
                              : generation_.load(std::memory_order_acquire);
@@ -503,6 +513,7 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   static constexpr int64_t kNeverHeard = std::numeric_limits<int64_t>::min();
+  static constexpr uint32_t kLikelyMissStreak = 4;
 
   const std::unique_ptr<Store> inner_;
   std::atomic<uint64_t> generation_{0};  // written under mu_
@@ -518,6 +529,7 @@ class CachingStoreImpl final : public CachingStore {
   std::atomic<uint64_t> changes_heard_{0};
   std::atomic<uint64_t> losses_{0};
   std::atomic<uint64_t> lagging_{0};
+  std::atomic<uint32_t> miss_streak_{0};  // reads missed in a row (capped)
 };
 
 }  // namespace

@@ -99,6 +99,11 @@ class CacheFeed {
 class CachingStore : public Store, public CacheFeed {
  public:
   [[nodiscard]] virtual CacheStats Stats() const = 0;
+  // Whether a read now will likely be answered from memory: the cache may
+  // serve (a shared one: its last fence is young) and fewer than 4 reads in
+  // a row missed. The transport runs such GETs on its I/O thread
+  // (HttpServerOptions::inline_reads_while); a guess, never a promise.
+  [[nodiscard]] virtual bool LikelyServed() const = 0;
 };
 
 // Wraps `inner`, which it owns: the cache of a database this process alone

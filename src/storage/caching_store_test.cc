@@ -308,6 +308,22 @@ TEST_F(SharedCachingStoreTest, ALostListenerEmptiesItUntilItListensAgain) {
   EXPECT_EQ(HitsOfTwoReads(), 1u);
 }
 
+// The transport's guess (HttpServerOptions::inline_reads_while).
+TEST_F(SharedCachingStoreTest, LikelyServedWhileFreshAndHitting) {
+  EXPECT_FALSE(cache_->LikelyServed());  // nothing heard yet
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_TRUE(cache_->LikelyServed());
+  for (int i = 0; i < 4; ++i)
+    EXPECT_FALSE(cache_->GetTask("d1", "none" + std::to_string(i)));
+  EXPECT_FALSE(cache_->LikelyServed());  // four misses in a row
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  ASSERT_TRUE(cache_->ResolveToken("th"));  // a hit
+  EXPECT_TRUE(cache_->LikelyServed());
+  clock_.Advance(std::chrono::milliseconds(501));
+  EXPECT_FALSE(cache_->LikelyServed());  // the last fence too old
+}
+
 // A read whose snapshot was taken before the listener listened may miss a
 // write that was never reported: it is not held.
 TEST_F(SharedCachingStoreTest, AReadThatBeganBeforeListeningIsNotHeld) {
