@@ -4,6 +4,8 @@
 # Prints a Markdown table. Needs wrk, nginx (nginx-light) and python3:
 #   SMS_BOOTSTRAP_BENCH=1 scripts/bootstrap.sh
 # Usage: src/server/bench_server.sh [BUILD_DIR] [SECONDS]
+# The 1-minute load average is printed beside the GET figures: the machine
+# may be shared, and a busy one lowers every figure.
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -31,7 +33,7 @@ echo "bench-password" | "$BIN" admin --db "$DB" create-user --domain bench \
 "$BIN" serve --listen 127.0.0.1:0 --db "$DB" 2>"$WORK/server.log" &
 PIDS+=($!)
 for _ in $(seq 100); do
-  PORT=$(grep -o '"address":"127.0.0.1:[0-9]*' "$WORK/server.log" | grep -o '[0-9]*$' || true)
+  PORT=$(grep -so '"address":"127.0.0.1:[0-9]*' "$WORK/server.log" | grep -o '[0-9]*$' || true)
   [[ -n "$PORT" ]] && break
   sleep 0.1
 done
@@ -95,7 +97,35 @@ print(round(n/1000 if u=='us' else n*1000 if u=='s' else n,2))")
 
 T="-t2 -c64 -d${SECS}s"
 read -r NG_RPS NG_P99 < <(run_wrk $T "http://127.0.0.1:$NPORT$GET_PATH")
+NG_LOAD=$(cut -d' ' -f1 /proc/loadavg)
 read -r GET_RPS GET_P99 < <(run_wrk $T -H "X-Auth-Token: $TOKEN" "$URL$GET_PATH")
+GET_LOAD=$(cut -d' ' -f1 /proc/loadavg)
+
+# SMS_BENCH_REPLICAS=2 (bench_server_pg.sh): a second replica on the same
+# database, and the same GET load split over both (one wrk per replica, 32
+# connections each), as behind a load balancer.
+REPLICA_ROW=""
+if [[ "${SMS_BENCH_REPLICAS:-1}" == 2 ]]; then
+  "$BIN" serve --listen 127.0.0.1:0 --db "$DB" 2>"$WORK/server2.log" &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    PORT2=$(grep -so '"address":"127.0.0.1:[0-9]*' "$WORK/server2.log" | grep -o '[0-9]*$' || true)
+    [[ -n "$PORT2" ]] && break
+    sleep 0.1
+  done
+  URL2="http://127.0.0.1:$PORT2"
+  curl -s "$URL2$GET_PATH" -H "X-Auth-Token: $TOKEN" >/dev/null
+  run_wrk -t1 -c32 -d${SECS}s -H "X-Auth-Token: $TOKEN" "$URL$GET_PATH" >"$WORK/rep1" &
+  W1=$!
+  run_wrk -t1 -c32 -d${SECS}s -H "X-Auth-Token: $TOKEN" "$URL2$GET_PATH" >"$WORK/rep2" &
+  W2=$!
+  wait "$W1" "$W2"
+  read -r R1_RPS R1_P99 <"$WORK/rep1"
+  read -r R2_RPS R2_P99 <"$WORK/rep2"
+  REP_RPS=$(python3 -c "print(round($R1_RPS + $R2_RPS, 2))")
+  REP_P99=$(python3 -c "print(max($R1_P99, $R2_P99))")
+  REPLICA_ROW="| same, two replicas (32 conns each, load avg $(cut -d' ' -f1 /proc/loadavg)) | $REP_RPS | $REP_P99 | $(python3 -c "print(round(100*$REP_RPS/$NG_RPS))")% of nginx |"
+fi
 
 # 1,000 extra idle keep-alive connections held open during the run.
 python3 - "$PORT" <<'EOF' &
@@ -140,9 +170,10 @@ pct() { python3 -c "print(round(100*$1/$2))"; }
 cat <<EOF
 | scenario (loopback, $(nproc) cores, ${SECS}s each) | requests/s | p99 ms | note |
 |---|---|---|---|
-| nginx static file, same JSON body, 64 conns | $NG_RPS | $NG_P99 | ceiling |
-| GET consistency-result with token, 64 conns | $GET_RPS | $GET_P99 | $(pct "$GET_RPS" "$NG_RPS")% of nginx |
-| same, with 1,000 extra idle keep-alive conns | $IDLE_RPS | $IDLE_P99 | $(pct "$IDLE_RPS" "$GET_RPS")% of the line above |
+| nginx static file, same JSON body, 64 conns (load avg $NG_LOAD) | $NG_RPS | $NG_P99 | ceiling |
+| GET consistency-result with token, 64 conns (load avg $GET_LOAD) | $GET_RPS | $GET_P99 | $(pct "$GET_RPS" "$NG_RPS")% of nginx |
+${REPLICA_ROW:+$REPLICA_ROW
+}| same, with 1,000 extra idle keep-alive conns | $IDLE_RPS | $IDLE_P99 | $(pct "$IDLE_RPS" "$GET_RPS")% of the line above |
 | POST 30-directory result (fsync per commit), 16 conns | $POST_RPS | $POST_P99 | durable |
 | GET of 100 runs x 30 directories (${BIG_KB} KB), 16 conns | $BIG_RPS | $BIG_P99 | large page |
 EOF

@@ -52,6 +52,11 @@ struct HttpServerOptions {
   // pool: right for an embedded store whose reads never wait on the network
   // or on writers (SQLite in WAL mode), wrong for a networked one.
   bool inline_reads = false;
+  // Also inline while this answers true (set before Start; called per GET
+  // from the I/O threads): a networked store whose read cache is likely to
+  // answer from memory (CachingStore::LikelyServed), so that a hit does not
+  // pay for two thread hops and a miss is rare.
+  std::function<bool()> inline_reads_while;
   std::string tls_cert;  // PEM chain; TLS on when both are set
   std::string tls_key;
 };

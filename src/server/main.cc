@@ -57,8 +57,10 @@ int Serve(const ServerConfig& cfg) {
   // peak RSS 37 -> 44 MB).
   mallopt(M_MMAP_THRESHOLD, 8 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  // SQLite: this process alone serves the database, and keeps its hot
-  // reads in memory (caching_store.h).
+  // Both keep the hot reads in memory (caching_store.h). SQLite: this
+  // process alone serves the database. PostgreSQL: replicas write the same
+  // database, and each hears the others' writes through a listener of its
+  // own (LISTEN/NOTIFY, postgres_store.h ChangeListener).
   const bool sqlite = !storage::IsPostgresConnectionString(cfg.db);
   std::unique_ptr<storage::SqliteServerLock> lock;
   if (sqlite) {
@@ -73,10 +75,18 @@ int Serve(const ServerConfig& cfg) {
     return FailWith("opening " + storage::RedactConnectionString(cfg.db) +
                     ": " + store.error().ToString());
   storage::CachingStore* cache = nullptr;
+  std::unique_ptr<storage::ChangeListener> listener;  // before the cache ends
   if (sqlite) {
     auto cached = storage::NewCachingStore(std::move(*store));
     cache = cached.get();
     *store = std::move(cached);
+  } else {
+    auto cached = storage::NewSharedCachingStore(
+        std::move(*store), {.clock = &core::SystemClock()});
+    cache = cached.get();
+    *store = std::move(cached);
+    listener = storage::StartChangeListener(cfg.db, storage::PostgresOptions{},
+                                            *cache, core::SystemClock());
   }
   core::Clock& clock = core::SystemClock();
   auto secrets = server::LoadSecrets(cfg);
@@ -98,7 +108,7 @@ int Serve(const ServerConfig& cfg) {
   server::ExportService exports(**store, tasks);
   server::Metrics metrics;
   if (cache != nullptr)
-    metrics.SetReadCacheSource([cache] { return cache->Stats(); });
+    metrics.SetReadCacheSource([cache] { return cache->Stats(); }, !sqlite);
   server::LogSink log_sink(STDERR_FILENO);
   if (!*secrets) {
     log_sink.WriteNow(server::ToJson(
@@ -167,8 +177,12 @@ int Serve(const ServerConfig& cfg) {
   http.io_threads = cfg.io_threads;
   // SQLite reads (WAL) never wait on the network or on a writer.
   http.inline_reads = sqlite;
-  // PostgreSQL: every pooled connection may have a request waiting on it.
-  if (!http.inline_reads) http.worker_threads = cfg.db_pool_size;
+  // PostgreSQL: every pooled connection may have a request waiting on it;
+  // a GET that the read cache will likely answer runs inline all the same.
+  if (!http.inline_reads) {
+    http.worker_threads = cfg.db_pool_size;
+    http.inline_reads_while = [cache] { return cache->LikelyServed(); };
+  }
   http.tls_cert = cfg.tls_cert;
   http.tls_key = cfg.tls_key;
   server::HttpServer srv(api, metrics, http);

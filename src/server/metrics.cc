@@ -259,6 +259,29 @@ std::string Metrics::Render(int64_t runs_committed, const DatabaseGauges& db) {
                     static_cast<unsigned long long>(t.misses));
       out += buf;
     }
+    if (read_cache_shared_) {
+      out +=
+          "# HELP sms_read_cache_listening Whether the read cache's listener "
+          "(PostgreSQL LISTEN) is connected and listening.\n"
+          "# TYPE sms_read_cache_listening gauge\n"
+          "sms_read_cache_listening " +
+          std::to_string(c.listening ? 1 : 0) +
+          "\n# HELP sms_read_cache_changes_heard_total Writes (of any "
+          "replica) heard by the listener; each empties the cache.\n"
+          "# TYPE sms_read_cache_changes_heard_total counter\n"
+          "sms_read_cache_changes_heard_total " +
+          std::to_string(c.changes_heard) +
+          "\n# HELP sms_read_cache_listener_losses_total Connections of the "
+          "listener lost; each empties the cache until it listens again.\n"
+          "# TYPE sms_read_cache_listener_losses_total counter\n"
+          "sms_read_cache_listener_losses_total " +
+          std::to_string(c.listener_losses) +
+          "\n# HELP sms_read_cache_lagging_reads_total Reads sent to the "
+          "database because the listener's last fence was too old.\n"
+          "# TYPE sms_read_cache_lagging_reads_total counter\n"
+          "sms_read_cache_lagging_reads_total " +
+          std::to_string(c.lagging_reads) + "\n";
+    }
   }
   return out;
 }

@@ -62,9 +62,12 @@ class Metrics final {
     refused_[static_cast<size_t>(r)].fetch_add(1);
   }
   // Where the read cache's counts come from (caching_store.h); unset: the
-  // store has no cache (PostgreSQL) and no cache lines are rendered.
-  void SetReadCacheSource(std::function<storage::CacheStats()> source) {
+  // store has no cache and no cache lines are rendered. `shared`: the cache
+  // of a PostgreSQL replica, whose listener's figures are rendered too.
+  void SetReadCacheSource(std::function<storage::CacheStats()> source,
+                          bool shared = false) {
     read_cache_ = std::move(source);
+    read_cache_shared_ = shared;
   }
 
   // The exposition text; `runs_committed` comes from the result service,
@@ -86,6 +89,7 @@ class Metrics final {
   std::atomic<int64_t> open_connections_{0};
   std::array<std::atomic<int64_t>, 3> refused_{};
   std::function<storage::CacheStats()> read_cache_;  // set before serving
+  bool read_cache_shared_ = false;
 };
 
 }  // namespace sms::server

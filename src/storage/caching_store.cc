@@ -1,6 +1,7 @@
 #include "storage/caching_store.h"
 
 #include <atomic>
+#include <chrono>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
@@ -40,11 +41,19 @@ size_t Cost(const std::vector<Run>& runs) {
 
 class CachingStoreImpl final : public CachingStore {
  public:
-  CachingStoreImpl(std::unique_ptr<Store> inner, const CacheLimits& limits)
+  // `shared`: null for a database this process alone writes.
+  CachingStoreImpl(std::unique_ptr<Store> inner, const CacheLimits& limits,
+                   const SharedCacheOptions* shared)
       : inner_(std::move(inner)),
         tokens_(limits.tokens),
         tasks_(limits.tasks),
-        runs_(limits.run_lists, limits.run_dirs) {}
+        runs_(limits.run_lists, limits.run_dirs),
+        clock_(shared == nullptr          ? nullptr
+               : shared->clock != nullptr ? shared->clock
+                                          : &core::SystemClock()),
+        max_lag_(std::chrono::milliseconds(
+            shared != nullptr ? shared->max_lag_ms : 0)),
+        listening_(shared == nullptr) {}
 
   std::unique_ptr<ReadScope> BeginReadScope() override {
     if (InScope()) return nullptr;  // already in one
@@ -52,7 +61,43 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   CacheStats Stats() const override {
-    return {tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read()};
+    CacheStats s{tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read()};
+    s.changes_heard = changes_heard_.load(std::memory_order_relaxed);
+    s.listener_losses = losses_.load(std::memory_order_relaxed);
+    s.lagging_reads = lagging_.load(std::memory_order_relaxed);
+    std::shared_lock lock(mu_);
+    s.listening = listening_;
+    return s;
+  }
+
+  bool LikelyServed() const override {
+    return Fresh() &&
+           miss_streak_.load(std::memory_order_relaxed) < kLikelyMissStreak;
+  }
+
+  // --- CacheFeed (the listener's thread) ---
+  void Listening() override {
+    std::unique_lock lock(mu_);
+    listening_ = true;
+    ClearLocked();
+  }
+  void Changed() override {
+    changes_heard_.fetch_add(1, std::memory_order_relaxed);
+    ClearAll();
+  }
+  void Heard(core::Clock::TimePoint sent) override {
+    const int64_t ns = sent.time_since_epoch().count();
+    int64_t prev = heard_ns_.load(std::memory_order_relaxed);
+    while (prev < ns && !heard_ns_.compare_exchange_weak(
+                            prev, ns, std::memory_order_release)) {
+    }
+  }
+  void Lost() override {
+    losses_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    listening_ = clock_ == nullptr;  // a local cache has no listener
+    heard_ns_.store(kNeverHeard, std::memory_order_release);
+    ClearLocked();
   }
 
   Status Ping() override { return inner_->Ping(); }
@@ -381,24 +426,35 @@ class CachingStoreImpl final : public CachingStore {
   // The held value of `key` in `table`, else `fetch()`, held if found and
   // no clearing write happened since before its snapshot: the generation is
   // read before the inner store's read (or at the scope's start).
+  // A shared cache neither serves nor fills while its listener lags (the
+  // last fence heard was sent more than max_lag ago, or none since
+  // Listening()).
   template <typename V, typename Fetch>
   Result<V> Read(Table<V>& table, std::string key, Fetch fetch) {
-    {
+    const bool fresh = Fresh();
+    if (fresh) {
       std::shared_lock lock(mu_);
       if (auto it = table.entries.find(key); it != table.entries.end()) {
         table.stats.Hit();
+        // Written only when it changes: hits stay read-only on it.
+        if (miss_streak_.load(std::memory_order_relaxed) != 0)
+          miss_streak_.store(0, std::memory_order_relaxed);
         return it->second;
       }
+    } else {
+      lagging_.fetch_add(1, std::memory_order_relaxed);
     }
     table.stats.Miss();
+    if (miss_streak_.load(std::memory_order_relaxed) < kLikelyMissStreak)
+      miss_streak_.fetch_add(1, std::memory_order_relaxed);
     const uint64_t gen = InScope()
                              ? t_scope->generation
                              : generation_.load(std::memory_order_acquire);
     Result<V> r = fetch();
-    if (!r) return r;
+    if (!r || !fresh) return r;
     const size_t cost = Cost(*r);
     std::unique_lock lock(mu_);
-    if (generation_.load(std::memory_order_relaxed) != gen ||
+    if (generation_.load(std::memory_order_relaxed) != gen || !listening_ ||
         cost > table.max_cost)
       return r;
     if (table.entries.size() >= table.max_entries ||
@@ -429,8 +485,22 @@ class CachingStoreImpl final : public CachingStore {
     return r;
   }
 
+  // True when held records may be served: always for a local cache; for a
+  // shared one while the last fence heard is younger than max_lag.
+  bool Fresh() const {
+    if (clock_ == nullptr) return true;
+    const int64_t heard = heard_ns_.load(std::memory_order_acquire);
+    if (heard == kNeverHeard) return false;
+    return clock_->Now() -
+               core::Clock::TimePoint(core::Clock::Duration(heard)) <=
+           max_lag_;
+  }
+
   void ClearAll() {
     std::unique_lock lock(mu_);
+    ClearLocked();
+  }
+  void ClearLocked() {
     generation_.fetch_add(1, std::memory_order_release);
     ClearTable(tokens_);
     ClearTable(tasks_);
@@ -442,19 +512,37 @@ class CachingStoreImpl final : public CachingStore {
     table.cost = 0;
   }
 
+  static constexpr int64_t kNeverHeard = std::numeric_limits<int64_t>::min();
+  static constexpr uint32_t kLikelyMissStreak = 4;
+
   const std::unique_ptr<Store> inner_;
   std::atomic<uint64_t> generation_{0};  // written under mu_
-  std::shared_mutex mu_;
+  mutable std::shared_mutex mu_;
   Table<TokenIdentity> tokens_;
   Table<Task> tasks_;
   Table<std::vector<Run>> runs_;
+  // A shared cache's listener state (clock_ null: a local cache).
+  core::Clock* const clock_;
+  const core::Clock::Duration max_lag_;
+  bool listening_;                              // protected by mu_
+  std::atomic<int64_t> heard_ns_{kNeverHeard};  // the last fence's send time
+  std::atomic<uint64_t> changes_heard_{0};
+  std::atomic<uint64_t> losses_{0};
+  std::atomic<uint64_t> lagging_{0};
+  std::atomic<uint32_t> miss_streak_{0};  // reads missed in a row (capped)
 };
 
 }  // namespace
 
 std::unique_ptr<CachingStore> NewCachingStore(std::unique_ptr<Store> inner,
                                               const CacheLimits& limits) {
-  return std::make_unique<CachingStoreImpl>(std::move(inner), limits);
+  return std::make_unique<CachingStoreImpl>(std::move(inner), limits, nullptr);
+}
+
+std::unique_ptr<CachingStore> NewSharedCachingStore(
+    std::unique_ptr<Store> inner, const SharedCacheOptions& options,
+    const CacheLimits& limits) {
+  return std::make_unique<CachingStoreImpl>(std::move(inner), limits, &options);
 }
 
 }  // namespace sms::storage

@@ -17,12 +17,27 @@
 // inner store's read, or at BeginReadScope for a whole scope), so an old
 // snapshot never outlives the write that superseded it.
 //
-// Only for a database that this process alone writes: the writes of another
-// process are not seen. sms-server uses it over SQLite, where `serve` holds
-// the database's server lock (LockSqliteForServer) and `sms-server admin`
-// writes only domains, users and credentials (never held here). It is not
-// used over PostgreSQL, where replicas write the same database.
-//
+// Two kinds (both made here):
+// - NewCachingStore: for a database that this process alone writes; the
+//   writes of another process are not seen. sms-server uses it over SQLite,
+//   where `serve` holds the database's server lock (LockSqliteForServer) and
+//   `sms-server admin` writes only domains, users and credentials (never
+//   held here).
+// - NewSharedCachingStore: for a database that other processes write too
+//   (PostgreSQL replicas). It also listens (CacheFeed, fed by a listener on
+//   a connection of its own: postgres/postgres_store.h ChangeListener) to
+//   the database's reports of committed writes, and answers from memory
+//   only while that listener keeps up:
+//   * holds a read only if the listener was listening before the read began
+//     and nothing was reported since (the generation count above, bumped
+//     by every report, by the listener starting to listen and by its loss);
+//   * serves a held record only while the last fence heard was sent less
+//     than `max_lag` ago: a fence is a notification the listener sends to
+//     itself, delivered after every write committed before it was sent, so
+//     a hit at time t reflects every write committed before t - max_lag,
+//     whatever happened to the listener (stuck, cut off, reconnecting, its
+//     notifications delayed). Otherwise the read goes to the database.
+//   * is emptied by every report and by the listener's loss.
 // Bounded: each table of the cache is cleared when it reaches its limit.
 // Thread-safety: safe for concurrent use (a shared mutex; hits take it
 // shared).
@@ -31,6 +46,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/clock.h"
 #include "storage/store.h"
 
 namespace sms::storage {
@@ -52,15 +68,64 @@ struct CacheStats {
   Table tokens;
   Table tasks;
   Table runs;
+  // A shared cache's listener reports (CacheFeed): writes heard (each
+  // empties the cache), connections lost, and reads that skipped the cache
+  // because the last fence was older than max_lag.
+  uint64_t changes_heard = 0;
+  uint64_t listener_losses = 0;
+  uint64_t lagging_reads = 0;
+  bool listening = false;  // a shared cache's listener is listening now
 };
 
-class CachingStore : public Store {
+// What a cache over a database that other processes also write hears from
+// the listener on that database (called from the listener's thread, in the
+// order the listener observed them).
+class CacheFeed {
+ public:
+  virtual ~CacheFeed() = default;
+  // LISTEN took effect: every write committed from now on will be reported.
+  // Empties the cache; a read that begins after this may be held.
+  virtual void Listening() = 0;
+  // A committed write may have changed a held record: empties the cache.
+  virtual void Changed() = 0;
+  // A fence sent at `sent` (the cache's clock) came back: every write
+  // committed before `sent` has been reported through Changed().
+  virtual void Heard(core::Clock::TimePoint sent) = 0;
+  // The listener's connection is gone: empties the cache, and nothing is
+  // held or served until Listening() and a fence Heard() after it.
+  virtual void Lost() = 0;
+};
+
+class CachingStore : public Store, public CacheFeed {
  public:
   [[nodiscard]] virtual CacheStats Stats() const = 0;
+  // Whether a read now will likely be answered from memory: the cache may
+  // serve (a shared one: its last fence is young) and fewer than 4 reads in
+  // a row missed. The transport runs such GETs on its I/O thread
+  // (HttpServerOptions::inline_reads_while); a guess, never a promise.
+  [[nodiscard]] virtual bool LikelyServed() const = 0;
 };
 
-// Wraps `inner`, which it owns.
+// Wraps `inner`, which it owns: the cache of a database this process alone
+// writes. Its CacheFeed is not needed (Changed() and Lost() empty it; the
+// others do nothing).
 [[nodiscard]] std::unique_ptr<CachingStore> NewCachingStore(
     std::unique_ptr<Store> inner, const CacheLimits& limits = {});
+
+struct SharedCacheOptions {
+  // Time for the freshness of fences; must outlive the store.
+  core::Clock* clock = nullptr;
+  // A held record is served only while the last fence heard was sent less
+  // than this long ago (see above); the listener sends one every
+  // ChangeListenerOptions::fence_interval_ms.
+  int64_t max_lag_ms = 500;
+};
+
+// Wraps `inner`, which it owns: the cache of a database that other
+// processes also write. It holds and serves nothing until its CacheFeed
+// reports Listening() and then Heard() a fence.
+[[nodiscard]] std::unique_ptr<CachingStore> NewSharedCachingStore(
+    std::unique_ptr<Store> inner, const SharedCacheOptions& options,
+    const CacheLimits& limits = {});
 
 }  // namespace sms::storage

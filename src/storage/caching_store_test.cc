@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "storage/sqlite/sqlite_store.h"
+#include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
 namespace sms::storage {
@@ -204,6 +205,136 @@ TEST_F(CachingStoreTest, StaysWithinItsLimits) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->size(), std::min<size_t>(2, limit));
   }
+}
+
+// The cache of a PostgreSQL replica (NewSharedCachingStore), fed here by
+// hand as its listener would (postgres_store_test.cc feeds it from a real
+// database; tests/e2e/pg_replicas_test.py runs two replicas).
+class SharedCachingStoreTest : public CachingStoreTest {
+ protected:
+  void SetUp() override {
+    auto s = OpenSqliteStore(dir_.Join("shared.db"));
+    ASSERT_TRUE(s) << s.error().ToString();
+    behind_ = s->get();
+    cache_ = NewSharedCachingStore(std::move(*s),
+                                   {.clock = &clock_, .max_lag_ms = 500});
+    ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
+    ASSERT_TRUE(cache_->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
+    ASSERT_TRUE(cache_->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
+    Source src;
+    src.id = "s1";
+    src.domain_id = "d1";
+    src.name = "src";
+    src.hostname = "h";
+    src.os_type = "LINUX";
+    ASSERT_TRUE(cache_->UpsertSource(src));
+    ASSERT_TRUE(cache_->CreateTask(MakeTask("t1")));
+  }
+  // Another replica revokes the token: true when this one still answers
+  // from a held record (the revocation unseen).
+  bool RevokedBehindUnseen(int64_t now) {
+    EXPECT_TRUE(behind_->RevokeToken("th", now));
+    auto r = cache_->ResolveToken("th");
+    EXPECT_TRUE(r);
+    return r && !r->token.revoked_at;
+  }
+  // Reads the token twice and returns the hits it added.
+  uint64_t HitsOfTwoReads() {
+    const uint64_t before = cache_->Stats().tokens.hits;
+    EXPECT_TRUE(cache_->ResolveToken("th"));
+    EXPECT_TRUE(cache_->ResolveToken("th"));
+    return cache_->Stats().tokens.hits - before;
+  }
+
+  sms::testing::FakeClock clock_;
+};
+
+TEST_F(SharedCachingStoreTest, HoldsNothingUntilListeningAndAFenceHeard) {
+  EXPECT_EQ(HitsOfTwoReads(), 0u);  // no listener yet
+  cache_->Listening();
+  EXPECT_EQ(HitsOfTwoReads(), 0u);  // no fence heard yet
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(HitsOfTwoReads(), 1u);  // the first read fills, the second hits
+  EXPECT_TRUE(cache_->Stats().listening);
+}
+
+TEST_F(SharedCachingStoreTest, AReportedWriteEmptiesIt) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_EQ(Runs(), 0u);
+  ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
+  EXPECT_EQ(Runs(), 0u);  // held: the write is not reported yet
+  cache_->Changed();
+  EXPECT_EQ(Runs(), 1u);
+  EXPECT_EQ(cache_->Stats().changes_heard, 1u);
+}
+
+TEST_F(SharedCachingStoreTest, ServesOnlyWhileTheLastFenceIsYoung) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(HitsOfTwoReads(), 1u);
+  clock_.Advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(HitsOfTwoReads(), 2u);  // exactly max_lag: still served
+  // No fence for longer than max_lag (the listener stuck, or its
+  // notifications late): a write it did not report is read at once.
+  clock_.Advance(std::chrono::milliseconds(1));
+  EXPECT_FALSE(RevokedBehindUnseen(10));
+  EXPECT_EQ(HitsOfTwoReads(), 0u);
+  EXPECT_GE(cache_->Stats().lagging_reads, 3u);
+  // The listener catches up: the revocation's report comes before the
+  // fence sent after it; then held records are served again.
+  cache_->Changed();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(HitsOfTwoReads(), 1u);
+  EXPECT_TRUE(cache_->ResolveToken("th")->token.revoked_at);
+}
+
+TEST_F(SharedCachingStoreTest, ALostListenerEmptiesItUntilItListensAgain) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(HitsOfTwoReads(), 1u);
+  cache_->Lost();
+  EXPECT_FALSE(cache_->Stats().listening);
+  EXPECT_EQ(cache_->Stats().listener_losses, 1u);
+  // Emptied: the write behind its back is read at once.
+  EXPECT_FALSE(RevokedBehindUnseen(10));
+  // A fence alone does not bring it back: nothing is held until the
+  // listener listens again (writes meanwhile would go unheard).
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(HitsOfTwoReads(), 0u);
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(HitsOfTwoReads(), 1u);
+}
+
+// The transport's guess (HttpServerOptions::inline_reads_while).
+TEST_F(SharedCachingStoreTest, LikelyServedWhileFreshAndHitting) {
+  EXPECT_FALSE(cache_->LikelyServed());  // nothing heard yet
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_TRUE(cache_->LikelyServed());
+  for (int i = 0; i < 4; ++i)
+    EXPECT_FALSE(cache_->GetTask("d1", "none" + std::to_string(i)));
+  EXPECT_FALSE(cache_->LikelyServed());  // four misses in a row
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  ASSERT_TRUE(cache_->ResolveToken("th"));  // a hit
+  EXPECT_TRUE(cache_->LikelyServed());
+  clock_.Advance(std::chrono::milliseconds(501));
+  EXPECT_FALSE(cache_->LikelyServed());  // the last fence too old
+}
+
+// A read whose snapshot was taken before the listener listened may miss a
+// write that was never reported: it is not held.
+TEST_F(SharedCachingStoreTest, AReadThatBeganBeforeListeningIsNotHeld) {
+  {
+    auto scope = cache_->BeginReadScope();
+    ASSERT_NE(scope, nullptr);
+    cache_->Listening();
+    cache_->Heard(clock_.Now());
+    ASSERT_TRUE(cache_->ResolveToken("th"));  // the scope's snapshot
+  }
+  EXPECT_FALSE(RevokedBehindUnseen(10));
 }
 
 TEST(SqliteServerLockTest, OneHolderAtATime) {

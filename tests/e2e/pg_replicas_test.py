@@ -13,6 +13,12 @@ loopback ports over it, and checks:
              refused by both at once
   race       concurrent uploads of the same runs through both replicas: every
              run once, none doubled, a conflicting retry is a 409
+  cache      each replica's read cache (LISTEN/NOTIFY, issue 14.2): what A
+             writes is served by B within the stated bound (500 ms after
+             A's answer, usually at once) though B held the old record: a
+             new run, a token revoked, a role changed by hand in psql; B's
+             listener connection terminated (pg_terminate_backend): emptied,
+             nothing stale served, listening again by itself
   restart    PostgreSQL crashed (immediate shutdown) and started again under
              load: requests meanwhile fail with 503 SMS.2008 and Retry-After,
              every acknowledged run is stored, both replicas serve again by
@@ -93,7 +99,9 @@ def main():
     DB.create()
     a, b = Server("a"), Server("b", config_file=True)
     try:
-        seed_acme(SERVER_BIN, DB_URL, ENV)
+        seed_acme(SERVER_BIN, DB_URL, ENV, extra_users=[
+            ("mon", "viewer", "mon-password-1"),
+            ("op2", "operator", "op2-password-1")])
         # Both replicas start at once: the migrations must not race.
         threads = [threading.Thread(target=s.start) for s in (a, b)]
         for t in threads:
@@ -110,6 +118,7 @@ def main():
         scenario_cross(a, b, op, agent, source_id)
         scenario_token(a, b)
         scenario_race(a, b, op, agent, source_id)
+        scenario_cache(a, b, op, agent, source_id)
         scenario_restart(a, b, op, agent, source_id)
     finally:
         a.stop()
@@ -210,6 +219,151 @@ def scenario_race(a, b, op, agent, source_id):
                                changed, agent)[0], [a, b]))
     check("race: other content under a committed run_id is 409 on both",
           statuses == [409, 409], statuses)
+
+
+# A hit is served only while the replica's listener heard, less than this
+# long ago, a fence it sent (SharedCacheOptions::max_lag_ms): the bound on
+# how long after a write commits a replica may still answer from before it.
+MAX_LAG_S = 0.5
+
+
+def metric(server, token, name):
+    """The value of the metric line `name` (with its labels) on server."""
+    status, _, raw = api(server, "GET", "/metrics", token=token)
+    assert status == 200, f"metrics: {status}"
+    for line in raw.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def ms(seconds):
+    return "never" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def until_seen(read, seen, limit=5.0):
+    """Calls read() from now until seen(result); -> (seconds from the call
+    to the start of the first read that saw it, reads made). None when not
+    seen within `limit` seconds."""
+    start = time.monotonic()
+    reads = 0
+    while time.monotonic() - start < limit:
+        began = time.monotonic() - start
+        reads += 1
+        if seen(read()):
+            return began, reads
+    return None, reads
+
+
+def scenario_cache(a, b, op, agent, source_id):
+    mon = login(a, "mon", "mon-password-1")
+    listening = wait_for(
+        lambda: metric(a, mon, "sms_read_cache_listening") == 1
+        and metric(b, mon, "sms_read_cache_listening") == 1, 10)
+    check("cache: both replicas' listeners are listening", bool(listening))
+    task = make_task(a, op, source_id, "cached")
+    path = f"/v3/tasks/{task}/consistency-result"
+
+    def runs_on(server, token=op):
+        status, body = api_json(server, "GET", path, token=token)
+        return [r["run_id"] for r in body["result_list"]] \
+            if status == 200 else status
+
+    def hits(server):
+        # Tasks and runs only: every /metrics read hits the token table.
+        return sum(metric(server, mon, "sms_read_cache_requests_total"
+                          f'{{table="{t}",result="hit"}}') or 0
+                   for t in ("tasks", "runs"))
+
+    def cached_on_b(token=op):
+        """B reads the task's runs three times: true when it answered the
+        last two from memory (the runs; a task with runs is not looked up)."""
+        before = hits(b)
+        for _ in range(3):
+            runs_on(b, token)
+        return hits(b) - before >= 2
+
+    # A new run through A, while B holds the task's runs.
+    first = str(uuid.uuid4())
+    status, _ = api_json(a, "POST", path, run_body(first), agent)
+    assert status == 200, status
+    check("cache: B answers the task's runs from memory", cached_on_b())
+    second = str(uuid.uuid4())
+    status, _ = api_json(a, "POST", path, run_body(second), agent)
+    delay, reads = until_seen(lambda: runs_on(b),
+                              lambda got: isinstance(got, list)
+                              and second in got)
+    print(f"cache: run uploaded through A seen by B {ms(delay)}"
+          f" ms after A's answer ({reads} reads)")
+    check("cache: a run uploaded through A is served by B within the bound",
+          status == 200 and delay is not None and delay <= MAX_LAG_S,
+          f"{status} {delay}")
+
+    # A token revoked through A, held by B.
+    token = login(b, "op2", "op2-password-1")
+    check("cache: B holds op2's token", cached_on_b(token))
+    status, _, _ = api(a, "DELETE", "/v3/auth/tokens",
+                       headers={"X-Subject-Token": token})
+    delay, reads = until_seen(lambda: runs_on(b, token),
+                              lambda got: got == 403)
+    print(f"cache: token revoked through A refused by B "
+          f"{ms(delay)} ms after A's answer ({reads} reads)")
+    check("cache: a token revoked through A is refused by B within the bound",
+          status == 204 and delay is not None and delay <= MAX_LAG_S,
+          f"{status} {delay}")
+    check("cache: ... and by A at once", runs_on(a, token) == 403)
+
+    # A role changed by hand (there is no API for it): op2 becomes a viewer.
+    token = login(b, "op2", "op2-password-1")
+    check("cache: B holds op2's new token", cached_on_b(token))
+    psql("UPDATE users SET role = 'viewer' WHERE name = 'op2'", DB_DSN)
+    made = []
+
+    def create_task():
+        status, body = api_json(b, "POST", "/v3/tasks", {
+            "name": "by-op2", "type": "MIGRATE_FILE", "os_type": "LINUX",
+            "source_server": {"id": source_id},
+            "target_server": {"name": "t"}}, token)
+        if status == 200:
+            made.append(body["id"])
+        return status
+    delay, reads = until_seen(create_task, lambda s: s == 403)
+    print(f"cache: role changed in psql effective on B "
+          f"{ms(delay)} ms after the commit ({reads} tries,"
+          f" {len(made)} allowed before)")
+    check("cache: a role changed in the database is effective on B within "
+          "the bound", delay is not None and delay <= MAX_LAG_S, delay)
+
+    # B's listener connection terminated while B holds the runs: emptied,
+    # and what A writes meanwhile is served by B at once or within the bound.
+    check("cache: B holds the runs again", cached_on_b())
+    losses = metric(b, mon, "sms_read_cache_listener_losses_total")
+    killed = psql("SELECT count(pg_terminate_backend(pid)) FROM "
+                  "pg_stat_activity WHERE application_name = "
+                  f"'sms-server cache listener {b.proc.pid}'", DB_DSN)
+    third = str(uuid.uuid4())
+    status, _ = api_json(a, "POST", path, run_body(third), agent)
+    delay, reads = until_seen(lambda: runs_on(b),
+                              lambda got: isinstance(got, list)
+                              and third in got)
+    print(f"cache: after B's listener was terminated, a run uploaded through"
+          f" A seen by B {ms(delay)} ms after A's answer")
+    check("cache: B's listener terminated, nothing stale served past the "
+          "bound", killed == "1" and status == 200 and delay is not None
+          and delay <= MAX_LAG_S, f"{killed} {status} {delay}")
+    back = wait_for(
+        lambda: metric(b, mon, "sms_read_cache_listening") == 1
+        and metric(b, mon, "sms_read_cache_listener_losses_total")
+        == losses + 1, 10)
+    check("cache: B's listener reported the loss and listens again",
+          bool(back))
+    check("cache: B answers from memory again", bool(wait_for(cached_on_b, 5)))
+    fourth = str(uuid.uuid4())
+    status, _ = api_json(a, "POST", path, run_body(fourth), agent)
+    delay, _ = until_seen(lambda: runs_on(b),
+                          lambda got: isinstance(got, list) and fourth in got)
+    check("cache: ... and hears A's writes again",
+          status == 200 and delay is not None and delay <= MAX_LAG_S, delay)
 
 
 def scenario_restart(a, b, op, agent, source_id):

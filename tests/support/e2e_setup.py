@@ -60,9 +60,10 @@ class PgDatabase:
         return psql(sql, self.dsn)
 
 
-def seed_acme(server_bin, db, env):
+def seed_acme(server_bin, db, env, extra_users=()):
     """Migrates db and creates the domain "acme" with the users "op"
-    (operator) and "agent" (agent), through `sms-server admin`."""
+    (operator) and "agent" (agent), and extra_users ((name, role,
+    password) each), through `sms-server admin`."""
     def admin(*args, stdin=None):
         subprocess.run([server_bin, "admin", "--db", db, *args], input=stdin,
                        capture_output=True, text=True, check=True, env=env)
@@ -72,6 +73,9 @@ def seed_acme(server_bin, db, env):
           "--role", "operator", stdin=OP_PASSWORD + "\n")
     admin("create-user", "--domain", "acme", "--name", "agent",
           "--role", "agent", stdin=AGENT_PASSWORD + "\n")
+    for name, role, password in extra_users:
+        admin("create-user", "--domain", "acme", "--name", name,
+              "--role", role, stdin=password + "\n")
 
 
 def register_source(server, agent_token):

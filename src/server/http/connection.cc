@@ -146,7 +146,9 @@ class Session final : public Connection,
     keep_alive_ = parser_->get().keep_alive();
     auto hreq = std::make_shared<HttpRequest>(TakeRequest(*parser_, remote_));
     const bool read_only = shared_.api->ReadOnly(hreq->method, hreq->target);
-    if (read_only && shared_.options->inline_reads) {
+    if (read_only && (shared_.options->inline_reads ||
+                      (shared_.options->inline_reads_while &&
+                       shared_.options->inline_reads_while()))) {
       // Reads of an embedded store: here, saving two thread hops.
       return Write(HandleSafely(*hreq, read_only));
     }

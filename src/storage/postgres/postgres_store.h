@@ -25,9 +25,12 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "storage/store.h"
 
 namespace sms::storage {
+
+class CacheFeed;  // caching_store.h
 
 struct PostgresOptions {
   // Maximum number of pooled connections (per process).
@@ -72,6 +75,38 @@ std::string RedactConnectionString(const std::string& db);
 // The schema versions recorded in the database, ascending.
 [[nodiscard]] Result<std::vector<int>> PostgresSchemaVersions(
     const std::string& conninfo, const PostgresOptions& options = {});
+
+struct ChangeListenerOptions {
+  // How often the listener sends itself a fence (a shared cache serves only
+  // while the last one heard is younger than its max_lag).
+  int fence_interval_ms = 100;
+  // A fence not back after this long: the connection is taken for lost
+  // (the cache is emptied) and opened anew.
+  int fence_timeout_ms = 5000;
+  // The wait before connecting again after a failure or a loss.
+  int retry_ms = 200;
+};
+
+// Listens for the writes that can change a replica's read cache: a thread
+// with one connection of its own (application_name "sms-server cache
+// listener PID"), which LISTENs on sms_cache (sent in the transaction of
+// every such write, by the triggers of migrations/postgres/0014) and every
+// fence_interval_ms sends a fence (a NOTIFY to itself). It reports to
+// `feed` (CacheFeed, caching_store.h): Listening() once LISTEN took effect,
+// Changed() per notification, Heard(sent) per fence back, Lost() when the
+// connection broke (terminated, the database restarted, a fence late past
+// fence_timeout_ms); then connects again every retry_ms until it can.
+// `feed` and `clock` must outlive the listener.
+class ChangeListener {
+ public:
+  // Stops the thread and closes its connection.
+  virtual ~ChangeListener() = default;
+};
+
+[[nodiscard]] std::unique_ptr<ChangeListener> StartChangeListener(
+    const std::string& conninfo, const PostgresOptions& options,
+    CacheFeed& feed, core::Clock& clock,
+    const ChangeListenerOptions& listener = {});
 
 // Drops `schema` and everything in it (test clean-up).
 [[nodiscard]] Status DropPostgresSchema(const std::string& conninfo,

@@ -16,13 +16,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
+#include "storage/caching_store.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
@@ -312,6 +317,154 @@ TEST_F(PostgresStoreTest, RecoversWhenTheDatabaseComesBack) {
     ASSERT_TRUE(t) << t.error().ToString();
   }
   EXPECT_TRUE(store->Ping());
+}
+
+// What a ChangeListener reports, counted.
+class RecordingFeed final : public CacheFeed {
+ public:
+  struct Counts {
+    int listening = 0;
+    int changed = 0;
+    int heard = 0;
+    int lost = 0;
+  };
+  void Listening() override { Bump(&Counts::listening); }
+  void Changed() override { Bump(&Counts::changed); }
+  void Heard(core::Clock::TimePoint) override { Bump(&Counts::heard); }
+  void Lost() override { Bump(&Counts::lost); }
+
+  Counts Now() {
+    std::lock_guard lock(mu_);
+    return counts_;
+  }
+  // Waits up to 10 s for `done`; false on timeout.
+  bool WaitFor(const std::function<bool(const Counts&)>& done) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return done(counts_); });
+  }
+  // Waits for two more fences: every write committed before this call has
+  // been reported by then.
+  bool Settle() {
+    const int heard = Now().heard;
+    return WaitFor([&](const Counts& c) { return c.heard >= heard + 2; });
+  }
+
+ private:
+  void Bump(int Counts::*field) {
+    {
+      std::lock_guard lock(mu_);
+      ++(counts_.*field);
+    }
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Counts counts_;
+};
+
+// Runs `sql` on a connection of its own (as psql would).
+std::string Psql(const std::string& dsn, const std::string& sql) {
+  PGconn* c = PQconnectdb(dsn.c_str());
+  std::string out;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+      out = PQgetvalue(r, 0, 0);
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+             PQresultStatus(r) != PGRES_TUPLES_OK)
+      ADD_FAILURE() << sql << ": " << PQerrorMessage(c);
+    PQclear(r);
+  } else {
+    ADD_FAILURE() << PQerrorMessage(c);
+  }
+  PQfinish(c);
+  return out;
+}
+
+// The listener of a replica's read cache (0014_cache_notify.sql's triggers,
+// ChangeListener): a committed write that can change a held record is
+// heard, a rolled-back one and a write that changes nothing held are not,
+// and a terminated connection is reported lost and listened on again.
+TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Seed(*store);
+  ASSERT_TRUE(store->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
+  ASSERT_TRUE(store->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
+  RecordingFeed feed;
+  auto listener = StartChangeListener(
+      dsn_, options_, feed, core::SystemClock(),
+      {.fence_interval_ms = 20, .fence_timeout_ms = 5000, .retry_ms = 50});
+  ASSERT_TRUE(feed.WaitFor([](const RecordingFeed::Counts& c) {
+    return c.listening == 1 && c.heard >= 1;
+  }));
+  ASSERT_TRUE(feed.Settle());
+  const int quiet = feed.Now().changed;
+
+  // Not heard: a rolled-back write, new rows that nothing held can miss,
+  // a claim that found nothing due.
+  const std::string in_schema = "SET search_path = " + options_.schema + "; ";
+  Psql(dsn_, in_schema + "BEGIN; UPDATE users SET role = 'viewer'; ROLLBACK");
+  ASSERT_TRUE(store->CreateToken({"th2", "d1", "u1", 1, 1000000, {}}));
+  ASSERT_TRUE(store->ClaimDueChecks(1, 2, 10));
+  ASSERT_TRUE(feed.Settle());
+  EXPECT_EQ(feed.Now().changed, quiet);
+
+  // Heard, each before the next fence: a revocation, a role changed by
+  // hand, a task's state, a run.
+  const std::vector<std::pair<const char*, std::function<bool()>>> writes = {
+      {"RevokeToken", [&] { return !!store->RevokeToken("th", 5); }},
+      {"UPDATE users",
+       [&] {
+         Psql(dsn_, in_schema + "UPDATE users SET role = 'viewer'");
+         return true;
+       }},
+      {"UpdateTaskState",
+       [&] {
+         return !!store->UpdateTaskState("d1", "t1", TaskState::kReady,
+                                         TaskState::kRunning, "", 6);
+       }},
+      {"CommitRun",
+       [&] {
+         storage::Run r;
+         r.run_id = "r1";
+         r.domain_id = "d1";
+         r.task_id = "t1";
+         r.check_result = "success";
+         r.content_hash = "h";
+         r.dirs.push_back({"/d", 1, 0, 0, 0, 0, 0, 0, 0});
+         return !!store->CommitRun(r);
+       }},
+  };
+  for (const auto& [name, write] : writes) {
+    SCOPED_TRACE(name);
+    const int before = feed.Now().changed;
+    const int heard = feed.Now().heard;
+    ASSERT_TRUE(write());
+    // The next fence sent after the write comes back after its report.
+    ASSERT_TRUE(feed.WaitFor(
+        [&](const RecordingFeed::Counts& c) { return c.heard >= heard + 2; }));
+    EXPECT_GT(feed.Now().changed, before);
+  }
+
+  // The listener's connection terminated: reported lost, then listening
+  // again on a new one, with fences coming back.
+  const std::string app =
+      "sms-server cache listener " + std::to_string(getpid());
+  EXPECT_EQ(Psql(dsn_,
+                 "SELECT count(pg_terminate_backend(pid)) FROM "
+                 "pg_stat_activity WHERE application_name = '" +
+                     app + "'"),
+            "1");
+  ASSERT_TRUE(feed.WaitFor([](const RecordingFeed::Counts& c) {
+    return c.lost == 1 && c.listening == 2;
+  }));
+  const int heard = feed.Now().heard;
+  EXPECT_TRUE(feed.WaitFor(
+      [&](const RecordingFeed::Counts& c) { return c.heard > heard; }));
+  listener.reset();
+  EXPECT_EQ(feed.Now().lost, 2);  // stopping reports the end too
 }
 
 // A run with many differing files: staged in chunks of 10,000, committed,
