@@ -512,6 +512,32 @@ TEST_P(StoreContractTest, ARunKeepsItsScopeAndCacheCounters) {
   auto full = store_->GetRun("d1", "r2");
   ASSERT_THAT(full, IsOk());
   EXPECT_EQ(full->scope, "");
+  EXPECT_EQ(full->base_run_id, "");
+}
+
+// Issue 12.5: a re-check keeps the run it checked again, read back by
+// every way a run is read.
+TEST_P(StoreContractTest, ARecheckKeepsItsBaseRun) {
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
+  storage::Run r = MakeRun("d1", "t1", "r2", "h");
+  r.scope = "inconsistent";
+  r.base_run_id = "r1";
+  ASSERT_THAT(store_->CommitRun(r), IsOk());
+  auto got = store_->GetRun("d1", "r2");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->base_run_id, "r1");
+  EXPECT_EQ(got->dirs.size(), 2u);
+  auto listed = store_->ListRuns("d1", "t1", 10);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].base_run_id, "r1");
+  EXPECT_EQ((*listed)[1].base_run_id, "");
+  auto before = store_->ListRunsBefore("d1", "t1", "", 10);
+  ASSERT_THAT(before, IsOk());
+  ASSERT_FALSE(before->empty());
+  EXPECT_EQ(before->front().base_run_id, "r1");
+  // The same upload again is the same run.
+  EXPECT_THAT(store_->CommitRun(r), IsOk());
 }
 
 TEST_P(StoreContractTest, CommitRunToUnknownTaskIsNotFound) {

@@ -16,7 +16,7 @@ namespace {
 constexpr char kRunColumnsOfR[] =
     "r.run_id, r.domain_id, r.task_id, r.started_time, r.finished_time,"
     " r.check_result, r.mode, r.hash_algorithm, r.error_msg, r.content_hash,"
-    " r.committed_at, r.scope";
+    " r.committed_at, r.scope, r.base_run_id";
 
 }  // namespace
 
@@ -77,15 +77,15 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     for (const auto& v : counters) p.Add(IntArray(v));
     static const std::string kSql = rows::Sql(
         {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
-         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
          " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
          rows::kDirColumns,
          ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
          " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
-         " unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[],"
-         " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],"
-         " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
-         " $25::bigint[], $26::bigint[]) WITH ORDINALITY"
+         " unnest($14::text[], $15::bigint[], $16::bigint[], $17::bigint[],"
+         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+         " $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
+         " $26::bigint[], $27::bigint[]) WITH ORDINALITY"
          " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, l, m, ord)"});
     SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
   }

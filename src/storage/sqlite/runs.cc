@@ -66,7 +66,7 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   {
     static const std::string kSql = std::string("INSERT INTO runs (") +
                                     rows::kRunColumns +
-                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
     SMS_PREPARE_(q, db, kSql.c_str());
     rows::RunValues(run, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
