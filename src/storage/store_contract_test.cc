@@ -870,6 +870,52 @@ TEST_P(StoreContractTest, ChangesPageByKeyset) {
   EXPECT_EQ(paged, all);
 }
 
+// Issue 13.2: the resolved arm is bounded by the page's last `to` row
+// (ChangesBoundSql). Resolved files before, between and after long runs of
+// persisting ones, over two directories, page exactly like one listing.
+TEST_P(StoreContractTest, ChangesPageAroundLongPersistingRuns) {
+  std::vector<std::array<std::string, 3>> a, b;
+  for (const char* dir : {"/a", "/b"}) {
+    for (int i = 0; i < 40; ++i) {
+      std::string name = "f" + std::to_string(100 + i);
+      a.push_back({dir, name, "different"});
+      if (i >= 10 && i < 30) b.push_back({dir, name, "different"});
+    }
+  }
+  b.push_back({"/a", "g", "different"});  // new, after /a's resolved tail
+  CommitRunWith(*store_, "ra", 1000, {"/a", "/b"}, a);
+  CommitRunWith(*store_, "rb", 2000, {"/a", "/b"}, b);
+  for (std::optional<std::string> dir :
+       {std::optional<std::string>(), std::optional<std::string>("/a")}) {
+    ChangeQuery q;
+    q.from_run_id = "ra";
+    q.to_run_id = "rb";
+    q.dir_check = dir;
+    q.limit = 1000;
+    std::vector<std::string> all = ChangesOf(*store_, q);
+    ASSERT_EQ(all.size(), dir ? 41u : 81u);
+    for (int limit : {1, 3, 7}) {
+      std::vector<std::string> paged;
+      q.limit = limit;
+      q.after_dir.reset();
+      for (int pages = 0; pages < 200; ++pages) {
+        auto rows = store_->ListChanges("d1", q);
+        ASSERT_THAT(rows, IsOk());
+        for (const auto& r : *rows)
+          paged.push_back(r.change + " " + r.file.dir_check + " " +
+                          r.file.path + " " + r.file.status + " " +
+                          r.from_status + " " +
+                          std::to_string(r.first_seen_time));
+        if (rows->size() < static_cast<size_t>(limit)) break;
+        q.after_dir = rows->back().file.dir_check;
+        q.after_path = rows->back().file.path;
+        q.after_path_b64 = rows->back().file.path_b64;
+      }
+      EXPECT_EQ(paged, all) << "limit " << limit;
+    }
+  }
+}
+
 // --- Webhook outbox (issue 13.4) ---
 
 TEST_P(StoreContractTest, CommitWritesOutboxAndClaimsAreExclusive) {
