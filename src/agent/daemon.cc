@@ -202,6 +202,7 @@ void Daemon::HandleCommand(const Command& command) {
   // server client, before the check starts.
   std::shared_ptr<const PathSets> only;
   std::string fetch_error;
+  Command check = command;  // with the base run a re-check fetched
   if (command.scope == "inconsistent") {
     auto dirs = core::NormalizeDirs(command.dirs);
     auto fetched =
@@ -213,6 +214,7 @@ void Daemon::HandleCommand(const Command& command) {
                                    "of run {}",
                                    fetched->files, fetched->base_run_id));
       only = std::make_shared<const PathSets>(std::move(fetched->paths));
+      check.base_run_id = fetched->base_run_id;
     } else {
       fetch_error = "cannot fetch the differences of the previous run: " +
                     fetched.error().message;
@@ -229,9 +231,8 @@ void Daemon::HandleCommand(const Command& command) {
            "CONSISTENCY_CHECK of task " + command.task_id + ", run " +
                command.run_id +
                (command.scope.empty() ? "" : ", scope " + command.scope));
-  check_thread_ = std::thread([this, command, only, fetch_error] {
-    RunCheck(command, only, fetch_error);
-  });
+  check_thread_ = std::thread(
+      [this, check, only, fetch_error] { RunCheck(check, only, fetch_error); });
 }
 
 void Daemon::RunCheck(Command command, std::shared_ptr<const PathSets> only,
@@ -297,6 +298,8 @@ void Daemon::RunCheck(Command command, std::shared_ptr<const PathSets> only,
     }
     for (const auto& w : report.warnings) LogEvent("warn", w);
     report.run_id = command.run_id;
+    if (command.scope == "inconsistent")
+      report.base_run_id = command.base_run_id;
     const std::string command_result =
         CheckCommandResultJson(command.task_id, report);
     if (auto ok = writer->Finish(core::RunReportJson(report), command_result);

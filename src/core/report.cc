@@ -84,6 +84,10 @@ std::string RunReportJson(const RunReport& r) {
     out += ",\"scope\":";
     AppendJsonString(out, r.scope);
   }
+  if (!r.base_run_id.empty()) {
+    out += ",\"base_run_id\":";
+    AppendJsonString(out, r.base_run_id);
+  }
   out += ",\"consistency_result\":[";
   bool first = true;
   for (const auto& d : r.dirs) {

@@ -26,6 +26,9 @@ struct RunReport {
   // "" for a check of the whole directories; "inconsistent" when only the
   // paths a previous run found not equal were checked again.
   std::string scope;
+  // With scope "inconsistent" under the agent: the run whose differences
+  // were checked again (uploaded as base_run_id; "" when not known).
+  std::string base_run_id;
   // Things the user should know that did not stop the check (a hash cache
   // not used or not written), for stderr and the log; not uploaded.
   std::vector<std::string> warnings;

@@ -993,7 +993,9 @@ TEST_F(ApiTest, ExportInThreeFormatsIsFormulaSafe) {
   EXPECT_EQ(csv.raw.rfind("source_name,source_id,task_id,task_name,run_id,", 0),
             0u);
   EXPECT_THAT(csv.raw, HasSubstr(task_id));
-  EXPECT_THAT(csv.raw, HasSubstr(",3,1,0,0,0,0\r\n"));
+  // The fourteen older columns, then scope (empty: a full check) and the
+  // hash caches' counters (issue 12).
+  EXPECT_THAT(csv.raw, HasSubstr(",3,1,0,0,0,0,,0,0,0,0,0\r\n"));
   EXPECT_THAT(csv.raw,
               HasSubstr(missing + ",,,,error: the task does not exist"));
   // The task name starts with '=' nowhere, but source names can: check a
@@ -1230,6 +1232,22 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
   EXPECT_EQ(q.at("base_run_id").as_string(), base);
   json::object again = json::parse(UploadBody(recheck, 2)).as_object();
   again["scope"] = "inconsistent";
+  // Issue 12.5: the base run must be a UUID, and only a re-check has one.
+  json::object bad_base = again;
+  bad_base["base_run_id"] = "not a uuid";
+  Reply bad_reply =
+      Call("POST", t + "/consistency-result", ToJson(bad_base), "acme/agent");
+  EXPECT_EQ(bad_reply.Code(), "SMS.1002");
+  EXPECT_NE(bad_reply.raw.find("base_run_id"), std::string::npos)
+      << bad_reply.raw;
+  json::object full_with_base = json::parse(UploadBody(recheck, 2)).as_object();
+  full_with_base["base_run_id"] = base;
+  bad_reply = Call("POST", t + "/consistency-result", ToJson(full_with_base),
+                   "acme/agent");
+  EXPECT_EQ(bad_reply.Code(), "SMS.1002");
+  EXPECT_NE(bad_reply.raw.find("base_run_id"), std::string::npos)
+      << bad_reply.raw;
+  again["base_run_id"] = base;
   ASSERT_EQ(Call("POST", t + "/consistency-result", ToJson(again), "acme/agent")
                 .status,
             200);
@@ -1243,8 +1261,10 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
   const json::array& runs = get.body.at("result_list").as_array();
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].at("scope"), "inconsistent");
+  EXPECT_EQ(runs[0].at("base_run_id").as_string(), base);
   EXPECT_EQ(runs[0].at("consistent"), true);
   EXPECT_FALSE(runs[1].as_object().contains("scope"));
+  EXPECT_FALSE(runs[1].as_object().contains("base_run_id"));
   EXPECT_EQ(runs[1].at("consistent"), false);
   const json::object& d =
       runs[1].at("consistency_result").as_array()[0].as_object();

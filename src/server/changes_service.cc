@@ -20,11 +20,14 @@ bool SameScope(const storage::Run& a, const storage::Run& b) {
 // Whether `r`, a successful run committed before `to`, is what `to` is
 // compared with by default. A re-check (scope inconsistent) checked the
 // differences of the task's newest successful run when it was queued: that
-// run, whatever its directories (TaskService::QueueCheck). A full check is
+// run, whatever its directories (TaskService::QueueCheck); since issue 12.5
+// the re-check names it (base_run_id; runs stored before did not). A full
+// check is
 // compared with the previous full check of the same directories: a re-check
 // lists only the files it checked again, so every other difference of `to`
 // would look new.
 bool IsBaseOf(const storage::Run& r, const storage::Run& to) {
+  if (!to.base_run_id.empty()) return r.run_id == to.base_run_id;
   if (to.scope == "inconsistent") return true;
   return r.scope.empty() && SameScope(r, to);
 }

@@ -44,7 +44,8 @@ class ChangesTest : public ServiceTest {
   std::string Commit(int64_t started, std::vector<std::string> dirs,
                      std::vector<std::array<std::string, 3>> files,
                      const std::string& result = "success",
-                     const std::string& scope = "") {
+                     const std::string& scope = "",
+                     const std::string& base_run_id = "") {
     const std::string id = auth::NewUuid();
     storage::DetailChunk c;
     c.run_id = id;
@@ -63,6 +64,7 @@ class ChangesTest : public ServiceTest {
     r.started_time = started;
     r.check_result = result;
     r.scope = scope;
+    r.base_run_id = base_run_id;
     r.content_hash = "c" + id;
     r.committed_at = started;
     for (const auto& d : dirs)
@@ -145,6 +147,22 @@ TEST_F(ChangesTest, AReCheckIsComparedWithTheRunItReChecked) {
   ASSERT_THAT(latest, ApiOk());
   EXPECT_EQ(latest->from.run_id, full);
   EXPECT_EQ(latest->to.run_id, next);
+}
+
+// Issue 12.5: a re-check queued before the newest full check finished
+// re-checked an older run; it names it, and is compared with it.
+TEST_F(ChangesTest, AReCheckIsComparedWithTheBaseRunItNames) {
+  const std::string older =
+      Commit(1000, {"/a"}, {{"/a", "p", "different"}, {"/a", "q", "error"}});
+  Commit(1500, {"/a"}, {{"/a", "q", "error"}});
+  const std::string recheck = Commit(2000, {"/a"}, {{"/a", "q", "error"}},
+                                     "success", "inconsistent", older);
+  auto out = List({{"to", recheck}});
+  ASSERT_THAT(out, ApiOk());
+  EXPECT_EQ(out->from.run_id, older);
+  ASSERT_EQ(out->rows.size(), 2u);
+  EXPECT_EQ(out->rows[0].change, "resolved");
+  EXPECT_EQ(out->rows[1].change, "persisting");
 }
 
 TEST_F(ChangesTest, PagesWithMarkersAndChecksTheQuery) {

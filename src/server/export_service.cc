@@ -26,6 +26,7 @@ ExportRow DirRow(const ExportRow& base, const storage::Run& run,
   r.run_id = run.run_id;
   r.finished_time = run.finished_time;
   r.check_result = run.check_result;
+  r.scope = run.scope;
   if (d == nullptr) return r;
   r.dir_check = d->dir_check;
   r.has_counters = true;
@@ -35,6 +36,11 @@ ExportRow DirRow(const ExportRow& base, const storage::Run& run,
   r.num_target_more_files = d->num_target_more_files;
   r.num_changed_files = d->num_changed_files;
   r.num_error_files = d->num_error_files;
+  r.num_corrupt_files = d->num_corrupt_files;
+  r.num_cached_files = d->num_cached_files;
+  r.num_bytes_read = d->num_bytes_read;
+  r.num_target_cached_files = d->num_target_cached_files;
+  r.num_target_bytes_read = d->num_target_bytes_read;
   return r;
 }
 

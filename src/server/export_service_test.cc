@@ -198,16 +198,114 @@ TEST_F(ExportServiceTest, AStreamedWorkbookIsComplete) {
   BodyStream xlsx =
       StreamExport(std::move(*cursor),
                    std::move(*MakeExportEncoder(ExportFormat::kXlsx, "")));
-  std::string out;
+  // Piece by piece, as the transport sends them (it empties the buffer
+  // between calls: a stream only adds to a buffer under a piece's size, so
+  // a body over 64 KiB kept in one buffer never ended).
+  std::string out, piece;
   int calls = 0;
-  for (;; ++calls) {
-    auto more = xlsx(out);
+  for (;;) {
+    piece.clear();
+    ++calls;
+    auto more = xlsx(piece);
     ASSERT_TRUE(more.has_value());
+    out += piece;
     if (!*more) break;
   }
+  EXPECT_GT(calls, 1);  // more than one piece
   EXPECT_EQ(out.substr(0, 2), "PK");
   // The zip's end-of-central-directory record closes the file.
   EXPECT_NE(out.rfind(std::string("PK\x05\x06", 4)), std::string::npos);
+}
+
+// The cells of the first sheet of an XLSX body, one "A1=text" line each,
+// read back with Python's zipfile and expat (empty on failure, with why).
+std::string SheetCells(const std::string& xlsx) {
+  char dir[] = "/tmp/sms-xlsx-test-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return "mkdtemp failed";
+  const std::string path = std::string(dir) + "/export.xlsx";
+  std::ofstream(path, std::ios::binary) << xlsx;
+  const std::string out_path = std::string(dir) + "/out.txt";
+  const std::string cmd =
+      "python3 -c \"import sys, zipfile, xml.etree.ElementTree as ET\n"
+      "z = zipfile.ZipFile(sys.argv[1])\n"
+      "for c in ET.fromstring(z.read('xl/worksheets/sheet1.xml')).iter():\n"
+      "    if c.tag.endswith('}c'):\n"
+      "        t = ''.join(e.text or '' for e in c.iter() if e.tag.endswith("
+      "('}t', '}v')))\n"
+      "        print(c.get('r') + '=' + t)\" " +
+      path + " > " + out_path + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(out_path);
+  std::string out((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  return rc == 0 ? out : "python failed: " + out;
+}
+
+// Issue 12: the run's scope and the hash caches' counters are exported in
+// every format, after the older columns (whose positions do not move).
+TEST_F(ExportServiceTest, TheScopeAndCacheCountersAreExportedInEveryFormat) {
+  const std::string id = NewTask("nightly");
+  ResultUpload u;
+  u.finished_time = 1000;
+  u.content_hash = "h";
+  u.scope = "inconsistent";
+  u.dirs.push_back({.dir_check = "/d",
+                    .num_total_files = 9,
+                    .num_error_files = 8,
+                    .num_corrupt_files = 1,
+                    .num_cached_files = 2,
+                    .num_bytes_read = 3,
+                    .num_target_cached_files = 4,
+                    .num_target_bytes_read = 5000000000});
+  ASSERT_THAT(results_->Upload(As(Role::kAgent), id, u), ApiOk());
+  auto rows = Collect({{.task_id = id}});
+  ASSERT_THAT(rows, ApiOk());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].scope, "inconsistent");
+  EXPECT_EQ((*rows)[0].num_target_bytes_read, 5000000000);
+
+  auto csv = EncodeExport(*rows, ExportFormat::kCsv, "en-us");
+  ASSERT_THAT(csv, ApiOk());
+  EXPECT_NE(csv->body.find("num_changed_files,num_error_files,scope,"
+                           "num_corrupt_files,num_cached_files,num_bytes_read,"
+                           "num_target_cached_files,num_target_bytes_read\r\n"),
+            std::string::npos)
+      << csv->body;
+  EXPECT_NE(csv->body.find(",9,0,0,0,0,8,inconsistent,1,2,3,4,5000000000\r\n"),
+            std::string::npos)
+      << csv->body;
+  auto zh = EncodeExport(*rows, ExportFormat::kCsv, "zh-cn");
+  ASSERT_THAT(zh, ApiOk());
+  EXPECT_NE(zh->body.find("错误文件数,校验范围,静默损坏文件数"),
+            std::string::npos);
+
+  auto json_file = EncodeExport(*rows, ExportFormat::kJson, "");
+  ASSERT_THAT(json_file, ApiOk());
+  auto row = json::parse(json_file->body).as_object()["rows"].as_array()[0];
+  EXPECT_EQ(row.at("scope").as_string(), "inconsistent");
+  EXPECT_EQ(row.at("num_corrupt_files").as_int64(), 1);
+  EXPECT_EQ(row.at("num_cached_files").as_int64(), 2);
+  EXPECT_EQ(row.at("num_bytes_read").as_int64(), 3);
+  EXPECT_EQ(row.at("num_target_cached_files").as_int64(), 4);
+  EXPECT_EQ(row.at("num_target_bytes_read").as_int64(), 5000000000);
+
+  auto xlsx = EncodeExport(*rows, ExportFormat::kXlsx, "en-us");
+  ASSERT_THAT(xlsx, ApiOk());
+  const std::string cells = SheetCells(xlsx->body);
+  for (const char* want :
+       {"N1=num_error_files\n", "O1=scope\n", "T1=num_target_bytes_read\n",
+        "N2=8\n", "O2=inconsistent\n", "P2=1\n", "Q2=2\n", "R2=3\n", "S2=4\n",
+        "T2=5000000000\n"})
+    EXPECT_NE(cells.find(want), std::string::npos) << want << cells;
+
+  // A full check's scope is empty; a task with no run has no counters.
+  ExportRow none;
+  none.check_result = "no_result";
+  auto empty = EncodeExport({none}, ExportFormat::kCsv, "en-us");
+  ASSERT_THAT(empty, ApiOk());
+  EXPECT_NE(empty->body.find(",no_result,,,,,,,,,,,,,\r\n"), std::string::npos)
+      << empty->body;
 }
 
 TEST(ExportCodecTest, EncodeExportPicksTheRendererAndFileName) {

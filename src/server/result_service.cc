@@ -39,7 +39,8 @@ ApiResult<UploadOutcome> ResultService::Upload(const Identity& who,
       .content_hash = upload.content_hash,
       .committed_at = now,
       .dirs = upload.dirs,
-      .scope = upload.scope.value_or("")};
+      .scope = upload.scope.value_or(""),
+      .base_run_id = upload.base_run_id.value_or("")};
   if (run.started_time > run.finished_time)
     return Malformed("started_time", "later than finished_time");
   auto outcome = store_.CommitRun(run);

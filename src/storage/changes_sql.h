@@ -1,10 +1,13 @@
 // The statement that pages the changes between two runs (Store::ListChanges),
 // written once for both dialects. Two arms, each an index range scan of
 // file_details_by_path (run_id, dir_check, path, path_b64) from the marker
-// on, merged in that order by the database:
+// on, each cut at the page's size in that order, then merged:
 //   the `to` run's rows, left-joined to the `from` run's (new | persisting);
 //   the `from` run's rows absent from `to` in a directory `to` checked
 //   (resolved).
+// The cut in each arm keeps PostgreSQL from reading the whole of an arm to
+// sort the union when its statistics are stale (after a big upload it
+// planned an Append and a sort: 10 s a page of a million-file run).
 // Only the arms and filters a query needs are in the text (so each plan
 // uses the index), and every value is bound.
 #pragma once
@@ -26,7 +29,11 @@ enum class ChangeParam {
   kAfterDir,
   kAfterPath,
   kAfterPathB64,
-  kLimit
+  kLimit,
+  // The key of the `limit`-th `to` row after the marker (ChangesBoundSql).
+  kUntilDir,
+  kUntilPath,
+  kUntilPathB64
 };
 
 struct ChangesStatement {
@@ -34,22 +41,62 @@ struct ChangesStatement {
   std::vector<ChangeParam> params;  // $1/?1 is params[0], ...
 };
 
+namespace changes_sql_detail {
+
+// A numbered placeholder per parameter, in order of first use.
+inline std::string Param(ChangesStatement& out, char placeholder,
+                         ChangeParam which) {
+  const bool pg = placeholder == '$';
+  for (size_t i = 0; i < out.params.size(); ++i)
+    if (out.params[i] == which) return placeholder + std::to_string(i + 1);
+  out.params.push_back(which);
+  std::string ph = placeholder + std::to_string(out.params.size());
+  if (pg && (which == ChangeParam::kFromStarted ||
+             which == ChangeParam::kToStarted || which == ChangeParam::kLimit))
+    ph += "::bigint";
+  return ph;
+}
+
+}  // namespace changes_sql_detail
+
+// Every change (no `change` filter) merges the `to` arm with the resolved
+// arm, and the resolved arm skips the `from` rows that `to` lists too: on
+// its own it would scan every persisting row after the marker for each
+// page (a million persisting files paged 1,000 at a time: a second a page
+// on SQLite). A page cannot reach past the `limit`-th `to` row after the
+// marker, so its key bounds the resolved arm's index range. This statement
+// finds that key (no row: `to` has fewer, no bound). Columns: dir_check,
+// path, path_b64.
+inline ChangesStatement ChangesBoundSql(char placeholder,
+                                        const ChangeQuery& q) {
+  ChangesStatement out;
+  auto p = [&](ChangeParam which) {
+    return changes_sql_detail::Param(out, placeholder, which);
+  };
+  out.sql =
+      "SELECT t.dir_check, t.path, t.path_b64 FROM file_details t"
+      " WHERE t.run_id = " +
+      p(ChangeParam::kToRun);
+  if (q.dir_check) out.sql += " AND t.dir_check = " + p(ChangeParam::kDir);
+  if (q.after_dir)
+    out.sql += " AND (t.dir_check, t.path, t.path_b64) > (" +
+               p(ChangeParam::kAfterDir) + ", " + p(ChangeParam::kAfterPath) +
+               ", " + p(ChangeParam::kAfterPathB64) + ")";
+  out.sql +=
+      " ORDER BY 1, 2, 3 LIMIT 1 OFFSET " + p(ChangeParam::kLimit) + " - 1";
+  return out;
+}
+
 // `placeholder`: '?' (SQLite, ?N) or '$' (PostgreSQL, $N, with casts).
+// `bounded`: the key ChangesBoundSql found bounds the resolved arm (bound
+// as kUntil*; only for a query without a `change` filter).
 // Columns: change, dir_check, path, path_b64, status, reason, source_json,
 // target_json, from_status, first_seen_time.
-inline ChangesStatement ChangesSql(char placeholder, const ChangeQuery& q) {
+inline ChangesStatement ChangesSql(char placeholder, const ChangeQuery& q,
+                                   bool bounded = false) {
   ChangesStatement out;
-  const bool pg = placeholder == '$';
   auto p = [&](ChangeParam which) {
-    for (size_t i = 0; i < out.params.size(); ++i)
-      if (out.params[i] == which) return placeholder + std::to_string(i + 1);
-    out.params.push_back(which);
-    std::string ph = placeholder + std::to_string(out.params.size());
-    if (pg &&
-        (which == ChangeParam::kFromStarted ||
-         which == ChangeParam::kToStarted || which == ChangeParam::kLimit))
-      ph += "::bigint";
-    return ph;
+    return changes_sql_detail::Param(out, placeholder, which);
   };
   // The filter of one arm's rows, alias `a`.
   auto range = [&](const char* a) {
@@ -92,18 +139,24 @@ inline ChangesStatement ChangesSql(char placeholder, const ChangeQuery& q) {
         "  WHERE fr.run_id = o.first_seen_run), " +
         p(ChangeParam::kFromStarted) +
         ") FROM file_details o WHERE o.run_id = " + p(ChangeParam::kFromRun) +
-        range("o") + " AND EXISTS (SELECT 1 FROM run_dirs d WHERE d.run_id = " +
-        p(ChangeParam::kToRun) +
-        " AND d.dir_check = o.dir_check)"
-        " AND NOT EXISTS (SELECT 1 FROM file_details n WHERE n.run_id = " +
-        p(ChangeParam::kToRun) +
-        " AND n.dir_check = o.dir_check AND n.path = o.path"
-        " AND n.path_b64 = o.path_b64)";
+        range("o");
+    if (bounded && !q.change)
+      b += " AND (o.dir_check, o.path, o.path_b64) <= (" +
+           p(ChangeParam::kUntilDir) + ", " + p(ChangeParam::kUntilPath) +
+           ", " + p(ChangeParam::kUntilPathB64) + ")";
+    b += " AND EXISTS (SELECT 1 FROM run_dirs d WHERE d.run_id = " +
+         p(ChangeParam::kToRun) +
+         " AND d.dir_check = o.dir_check)"
+         " AND NOT EXISTS (SELECT 1 FROM file_details n WHERE n.run_id = " +
+         p(ChangeParam::kToRun) +
+         " AND n.dir_check = o.dir_check AND n.path = o.path"
+         " AND n.path_b64 = o.path_b64)";
     arms.push_back(std::move(b));
   }
   for (size_t i = 0; i < arms.size(); ++i) {
     if (i > 0) out.sql += " UNION ALL ";
-    out.sql += arms[i];
+    out.sql += "SELECT * FROM (" + arms[i] + " ORDER BY 2, 3, 4 LIMIT " +
+               p(ChangeParam::kLimit) + ") arm" + std::to_string(i);
   }
   out.sql += " ORDER BY 2, 3, 4 LIMIT " + p(ChangeParam::kLimit);
   return out;

@@ -59,10 +59,11 @@ inline constexpr char kCommandColumns[] =
     " result, result_detail, created_at, updated_at";
 inline constexpr char kRunColumns[] =
     "run_id, domain_id, task_id, started_time, finished_time, check_result,"
-    " mode, hash_algorithm, error_msg, content_hash, committed_at, scope";
+    " mode, hash_algorithm, error_msg, content_hash, committed_at, scope,"
+    " base_run_id";
 // The number of kRunColumns (a run's directories follow them in a joined
 // row).
-inline constexpr int kRunColumnCount = 12;
+inline constexpr int kRunColumnCount = 13;
 // run_dirs after its (run_id, idx) key.
 inline constexpr char kDirColumns[] =
     "dir_check, num_total_files, num_different_files, num_target_miss_files,"
@@ -263,6 +264,7 @@ Run ReadRun(const R& r, int c = 0) {
   run.content_hash = r.Text(c + 9);
   run.committed_at = r.Int(c + 10);
   run.scope = r.Text(c + 11);
+  run.base_run_id = r.Text(c + 12);
   return run;
 }
 
@@ -272,6 +274,7 @@ void RunValues(const Run& run, F&& add) {
   add(run.started_time), add(run.finished_time), add(run.check_result);
   add(run.mode), add(run.hash_algorithm), add(run.error_msg);
   add(run.content_hash), add(run.committed_at), add(run.scope);
+  add(run.base_run_id);
 }
 
 template <typename R>

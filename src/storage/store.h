@@ -216,6 +216,9 @@ struct Run {
   // "" for a check of the whole directories; "inconsistent" for a re-check
   // of the files a previous run found not equal.
   std::string scope;
+  // The run whose differences a re-check of scope "inconsistent" checked
+  // again, as the agent uploaded it ("" otherwise).
+  std::string base_run_id;
 };
 
 // What CommitRun did.

@@ -512,6 +512,32 @@ TEST_P(StoreContractTest, ARunKeepsItsScopeAndCacheCounters) {
   auto full = store_->GetRun("d1", "r2");
   ASSERT_THAT(full, IsOk());
   EXPECT_EQ(full->scope, "");
+  EXPECT_EQ(full->base_run_id, "");
+}
+
+// Issue 12.5: a re-check keeps the run it checked again, read back by
+// every way a run is read.
+TEST_P(StoreContractTest, ARecheckKeepsItsBaseRun) {
+  ASSERT_THAT(store_->CommitRun(MakeRun("d1", "t1", "r1", "h")), IsOk());
+  storage::Run r = MakeRun("d1", "t1", "r2", "h");
+  r.scope = "inconsistent";
+  r.base_run_id = "r1";
+  ASSERT_THAT(store_->CommitRun(r), IsOk());
+  auto got = store_->GetRun("d1", "r2");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->base_run_id, "r1");
+  EXPECT_EQ(got->dirs.size(), 2u);
+  auto listed = store_->ListRuns("d1", "t1", 10);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].base_run_id, "r1");
+  EXPECT_EQ((*listed)[1].base_run_id, "");
+  auto before = store_->ListRunsBefore("d1", "t1", "", 10);
+  ASSERT_THAT(before, IsOk());
+  ASSERT_FALSE(before->empty());
+  EXPECT_EQ(before->front().base_run_id, "r1");
+  // The same upload again is the same run.
+  EXPECT_THAT(store_->CommitRun(r), IsOk());
 }
 
 TEST_P(StoreContractTest, CommitRunToUnknownTaskIsNotFound) {
@@ -842,6 +868,52 @@ TEST_P(StoreContractTest, ChangesPageByKeyset) {
     q.after_path_b64 = rows->back().file.path_b64;
   }
   EXPECT_EQ(paged, all);
+}
+
+// Issue 13.2: the resolved arm is bounded by the page's last `to` row
+// (ChangesBoundSql). Resolved files before, between and after long runs of
+// persisting ones, over two directories, page exactly like one listing.
+TEST_P(StoreContractTest, ChangesPageAroundLongPersistingRuns) {
+  std::vector<std::array<std::string, 3>> a, b;
+  for (const char* dir : {"/a", "/b"}) {
+    for (int i = 0; i < 40; ++i) {
+      std::string name = "f" + std::to_string(100 + i);
+      a.push_back({dir, name, "different"});
+      if (i >= 10 && i < 30) b.push_back({dir, name, "different"});
+    }
+  }
+  b.push_back({"/a", "g", "different"});  // new, after /a's resolved tail
+  CommitRunWith(*store_, "ra", 1000, {"/a", "/b"}, a);
+  CommitRunWith(*store_, "rb", 2000, {"/a", "/b"}, b);
+  for (std::optional<std::string> dir :
+       {std::optional<std::string>(), std::optional<std::string>("/a")}) {
+    ChangeQuery q;
+    q.from_run_id = "ra";
+    q.to_run_id = "rb";
+    q.dir_check = dir;
+    q.limit = 1000;
+    std::vector<std::string> all = ChangesOf(*store_, q);
+    ASSERT_EQ(all.size(), dir ? 41u : 81u);
+    for (int limit : {1, 3, 7}) {
+      std::vector<std::string> paged;
+      q.limit = limit;
+      q.after_dir.reset();
+      for (int pages = 0; pages < 200; ++pages) {
+        auto rows = store_->ListChanges("d1", q);
+        ASSERT_THAT(rows, IsOk());
+        for (const auto& r : *rows)
+          paged.push_back(r.change + " " + r.file.dir_check + " " +
+                          r.file.path + " " + r.file.status + " " +
+                          r.from_status + " " +
+                          std::to_string(r.first_seen_time));
+        if (rows->size() < static_cast<size_t>(limit)) break;
+        q.after_dir = rows->back().file.dir_check;
+        q.after_path = rows->back().file.path;
+        q.after_path_b64 = rows->back().file.path_b64;
+      }
+      EXPECT_EQ(paged, all) << "limit " << limit;
+    }
+  }
 }
 
 // --- Webhook outbox (issue 13.4) ---

@@ -138,6 +138,8 @@ def main():
           re.get("error_msg"))
     check("recheck: stored with \"scope\": \"inconsistent\"",
           re.get("scope") == "inconsistent", re.get("scope"))
+    check("recheck: stored with the base run it re-checked (issue 12.5)",
+          re.get("base_run_id") == second["run_id"], re.get("base_run_id"))
     got, _ = SERVER.all_details(ops, task, re["run_id"], limit=1000)
     want = keys(base) - {(fixed["dir_check"], fixed["path"], fixed["status"])}
     check("recheck: its details are the base run's minus the fixed file",
@@ -154,6 +156,8 @@ def main():
                  os.path.join(dst, fixed2["path"]))
     SERVER.start_check(ops, task, scope="inconsistent")
     re2 = SERVER.wait_runs(ops, task, 4)[0]
+    check("recheck: the second re-check's base is the first re-check",
+          re2.get("base_run_id") == re["run_id"], re2.get("base_run_id"))
     got2, _ = SERVER.all_details(ops, task, re2["run_id"], limit=1000)
     check("recheck: a second re-check covers the first's differences minus "
           "the one fixed since", keys(got2) == keys(got) - {

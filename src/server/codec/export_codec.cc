@@ -14,33 +14,52 @@
 namespace sms::server {
 namespace {
 
-constexpr std::array<const char*, 14> kHeaderEn = {"source_name",
-                                                   "source_id",
-                                                   "task_id",
-                                                   "task_name",
-                                                   "run_id",
-                                                   "finished_time",
-                                                   "check_result",
-                                                   "dir_check",
-                                                   "num_total_files",
-                                                   "num_different_files",
-                                                   "num_target_miss_files",
-                                                   "num_target_more_files",
-                                                   "num_changed_files",
-                                                   "num_error_files"};
-constexpr std::array<const char*, 14> kHeaderZh = {
-    "源端名称",         "源端ID",       "任务ID",           "任务名称",
-    "校验ID",           "完成时间",     "校验结果",         "校验目录",
-    "文件总数",         "不一致文件数", "目的端缺少文件数", "目的端多出文件数",
-    "校验中变化文件数", "错误文件数"};
+// The columns of a row. Columns are only ever appended (issue 12 added the
+// last six), so a consumer reading by position keeps working.
+constexpr size_t kColumns = 20;
+// The one text column among the counters (8 on).
+constexpr size_t kScopeColumn = 14;
+using Header = std::array<const char*, kColumns>;
 
-const std::array<const char*, 14>& Header(std::string_view language) {
+constexpr Header kHeaderEn = {"source_name",
+                              "source_id",
+                              "task_id",
+                              "task_name",
+                              "run_id",
+                              "finished_time",
+                              "check_result",
+                              "dir_check",
+                              "num_total_files",
+                              "num_different_files",
+                              "num_target_miss_files",
+                              "num_target_more_files",
+                              "num_changed_files",
+                              "num_error_files",
+                              "scope",
+                              "num_corrupt_files",
+                              "num_cached_files",
+                              "num_bytes_read",
+                              "num_target_cached_files",
+                              "num_target_bytes_read"};
+constexpr Header kHeaderZh = {
+    "源端名称",         "源端ID",           "任务ID",
+    "任务名称",         "校验ID",           "完成时间",
+    "校验结果",         "校验目录",         "文件总数",
+    "不一致文件数",     "目的端缺少文件数", "目的端多出文件数",
+    "校验中变化文件数", "错误文件数",       "校验范围",
+    "静默损坏文件数",   "源端缓存文件数",   "源端读取字节数",
+    "目的端缓存文件数", "目的端读取字节数"};
+
+const Header& HeaderOf(std::string_view language) {
   return language == "zh-cn" ? kHeaderZh : kHeaderEn;
 }
 
+// Whether column `c` holds a number (when the row has counters).
+bool IsCounterColumn(size_t c) { return c >= 8 && c != kScopeColumn; }
+
 // The text cells of a row, in header order (counters as text, empty when
 // absent).
-std::array<std::string, 14> Cells(const ExportRow& r) {
+std::array<std::string, kColumns> Cells(const ExportRow& r) {
   auto num = [&r](int64_t v) {
     return r.has_counters ? std::to_string(v) : std::string();
   };
@@ -58,7 +77,13 @@ std::array<std::string, 14> Cells(const ExportRow& r) {
           num(r.num_target_miss_files),
           num(r.num_target_more_files),
           num(r.num_changed_files),
-          num(r.num_error_files)};
+          num(r.num_error_files),
+          r.scope,
+          num(r.num_corrupt_files),
+          num(r.num_cached_files),
+          num(r.num_bytes_read),
+          num(r.num_target_cached_files),
+          num(r.num_target_bytes_read)};
 }
 
 std::string CsvField(std::string_view text) {
@@ -153,7 +178,8 @@ ExportRow TruncationRow(int64_t row_limit) {
 
 class CsvEncoder final : public ExportEncoder {
  public:
-  explicit CsvEncoder(std::string_view language) : header_(Header(language)) {}
+  explicit CsvEncoder(std::string_view language)
+      : header_(HeaderOf(language)) {}
 
   ApiStatus Begin(std::string& out) override {
     for (size_t i = 0; i < header_.size(); ++i) {
@@ -178,7 +204,7 @@ class CsvEncoder final : public ExportEncoder {
   }
 
  private:
-  const std::array<const char*, 14>& header_;
+  const Header& header_;
 };
 
 // {"rows":[...],"count":N} ("truncated" and "row_limit" after a cut): the
@@ -209,6 +235,14 @@ class JsonEncoder final : public ExportEncoder {
       o["num_target_more_files"] = r.num_target_more_files;
       o["num_changed_files"] = r.num_changed_files;
       o["num_error_files"] = r.num_error_files;
+    }
+    o["scope"] = r.scope;
+    if (r.has_counters) {
+      o["num_corrupt_files"] = r.num_corrupt_files;
+      o["num_cached_files"] = r.num_cached_files;
+      o["num_bytes_read"] = r.num_bytes_read;
+      o["num_target_cached_files"] = r.num_target_cached_files;
+      o["num_target_bytes_read"] = r.num_target_bytes_read;
     }
     if (!first_) out += ',';
     first_ = false;
@@ -242,7 +276,8 @@ ApiError XlsxFailure(std::string internal) {
 // shared-string table), so memory stays flat whatever the row count.
 class XlsxEncoder final : public ExportEncoder {
  public:
-  explicit XlsxEncoder(std::string_view language) : header_(Header(language)) {}
+  explicit XlsxEncoder(std::string_view language)
+      : header_(HeaderOf(language)) {}
   ~XlsxEncoder() override {
     if (wb_ != nullptr) workbook_close(wb_);
     if (in_.is_open()) in_.close();
@@ -274,7 +309,7 @@ class XlsxEncoder final : public ExportEncoder {
   ApiStatus Add(const ExportRow& r, std::string&) override {
     auto cells = Cells(r);
     for (size_t c = 0; c < cells.size(); ++c) {
-      if (c >= 8 && r.has_counters) {
+      if (IsCounterColumn(c) && r.has_counters) {
         worksheet_write_number(ws_, row_, static_cast<lxw_col_t>(c),
                                static_cast<double>(std::stoll(cells[c])),
                                nullptr);
@@ -310,7 +345,7 @@ class XlsxEncoder final : public ExportEncoder {
   }
 
  private:
-  const std::array<const char*, 14>& header_;
+  const Header& header_;
   std::string tmpdir_;
   std::string path_;
   lxw_workbook* wb_ = nullptr;

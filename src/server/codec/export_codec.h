@@ -38,6 +38,12 @@ struct ExportRow {
           num_target_miss_files = 0, num_target_more_files = 0,
           num_changed_files = 0, num_error_files = 0;
   bool has_counters = false;  // false for error rows and tasks with no run
+  // Issue 12, after the columns above so older consumers keep working: the
+  // run's scope ("" for the whole directories, "inconsistent" for a
+  // re-check) and the hash caches' counters.
+  std::string scope;
+  int64_t num_corrupt_files = 0, num_cached_files = 0, num_bytes_read = 0,
+          num_target_cached_files = 0, num_target_bytes_read = 0;
 };
 
 enum class ExportFormat { kCsv, kJson, kXlsx };

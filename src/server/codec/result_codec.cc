@@ -181,6 +181,14 @@ ApiResult<ResultUpload> DecodeResultUpload(const json::object& body) {
   SMS_ASSIGN_OR_RETURN(u.scope, OptString(body, "scope", "scope", 0, 32));
   if (u.scope && !u.scope->empty() && *u.scope != "inconsistent")
     return Malformed("scope", "must be \"inconsistent\" or absent");
+  SMS_ASSIGN_OR_RETURN(u.base_run_id,
+                       OptString(body, "base_run_id", "base_run_id", 0, 36));
+  if (u.base_run_id && u.base_run_id->empty()) u.base_run_id.reset();
+  if (u.base_run_id && !IsUuid(*u.base_run_id))
+    return Malformed("base_run_id", "expected a lower-case UUID");
+  if (u.base_run_id && u.scope.value_or("") != "inconsistent")
+    return Malformed("base_run_id",
+                     "only a run of scope \"inconsistent\" has a base run");
 
   json::array canon_dirs;
   for (size_t i = 0; i < list->size(); ++i) {
@@ -203,6 +211,7 @@ ApiResult<ResultUpload> DecodeResultUpload(const json::object& body) {
   put("started_time", u.started_time);
   put("finished_time", u.finished_time);
   put("scope", u.scope);
+  put("base_run_id", u.base_run_id);
   c["consistency_result"] = std::move(canon_dirs);
   u.content_hash = Sha256Hex(ToJson(c));
   return u;
@@ -233,6 +242,7 @@ json::value EncodeRun(const storage::Run& run) {
   o["consistent"] = consistent;
   if (!run.error_msg.empty()) o["error_msg"] = run.error_msg;
   if (!run.scope.empty()) o["scope"] = run.scope;
+  if (!run.base_run_id.empty()) o["base_run_id"] = run.base_run_id;
   return o;
 }
 

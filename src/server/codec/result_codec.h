@@ -29,7 +29,9 @@ struct ResultUpload {
   std::optional<std::string> error_msg;
   std::optional<int64_t> started_time, finished_time;  // epoch ms
   std::optional<std::string> scope;                    // "" | inconsistent
-  std::vector<storage::DirResult> dirs;                // at most 30
+  // With scope "inconsistent": the run whose differences were re-checked.
+  std::optional<std::string> base_run_id;
+  std::vector<storage::DirResult> dirs;  // at most 30
   // SHA-256 of the upload's canonical form (every field but run_id): the
   // same content uploaded again under the same run_id is a no-op.
   std::string content_hash;

@@ -27,9 +27,8 @@ Result<std::vector<ChangeRow>> PostgresStore::ListChanges(
     if (r.empty()) return Fail(core::NotFound("run not found: " + *ids[i]));
     started[i] = r.Int(0, 0);
   }
-  const ChangesStatement st = ChangesSql('$', cq);
-  Params p;
-  for (ChangeParam which : st.params) {
+  std::string until[3];  // the resolved arm's bound (ChangesBoundSql)
+  auto bind = [&](Params& p, ChangeParam which) {
     switch (which) {
       case ChangeParam::kFromRun:
         p.Add(cq.from_run_id);
@@ -58,8 +57,26 @@ Result<std::vector<ChangeRow>> PostgresStore::ListChanges(
       case ChangeParam::kLimit:
         p.Add(cq.limit);
         break;
+      case ChangeParam::kUntilDir:
+      case ChangeParam::kUntilPath:
+      case ChangeParam::kUntilPathB64:
+        p.Add(until[static_cast<int>(which) -
+                    static_cast<int>(ChangeParam::kUntilDir)]);
+        break;
     }
+  };
+  bool bounded = false;
+  if (!cq.change) {
+    const ChangesStatement bound = ChangesBoundSql('$', cq);
+    Params bp;
+    for (ChangeParam which : bound.params) bind(bp, which);
+    SMS_ASSIGN_OR_RETURN(Rows b, c->Exec(bound.sql, bp));
+    bounded = !b.empty();
+    for (int i = 0; bounded && i < 3; ++i) until[i] = b.Text(0, i);
   }
+  const ChangesStatement st = ChangesSql('$', cq, bounded);
+  Params p;
+  for (ChangeParam which : st.params) bind(p, which);
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(st.sql, p));
   std::vector<ChangeRow> out;
   for (int i = 0; i < r.size(); ++i) {

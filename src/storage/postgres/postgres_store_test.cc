@@ -247,9 +247,11 @@ TEST_F(PostgresStoreTest, DetailTextIsCarriedExactly) {
   c.domain_id = "d1";
   c.task_id = "t1";
   c.content_hash = "h";
-  // COPY's own escapes must round-trip: tab, newline, CR, backslash.
-  const std::string odd = "a\tb\nc\rd\\e\\N'\";--";
+  // Rows travel as array elements (StageDetails): tab, newline, CR,
+  // backslash, quotes, and text that looks like NULL must round-trip.
+  const std::string odd = "a\tb\nc\rd\\e\\N'\";--{,}";
   c.files.push_back({"/dir", odd, "YQli", "error", odd, "{\"x\":1}", ""});
+  c.files.push_back({"/dir", "NULL", "", "different", "", "", "NULL"});
   ASSERT_TRUE(store->StageDetails(c));
   storage::Run r;
   r.run_id = "r1";
@@ -279,11 +281,14 @@ TEST_F(PostgresStoreTest, DetailTextIsCarriedExactly) {
   q.run_id = "r1";
   auto page = store->ListDetails("d1", q);
   ASSERT_TRUE(page);
-  ASSERT_EQ(page->rows.size(), 1u);
+  ASSERT_EQ(page->rows.size(), 2u);
   EXPECT_EQ(page->rows[0].file.path, odd);
   EXPECT_EQ(page->rows[0].file.reason, odd);
   EXPECT_EQ(page->rows[0].file.path_b64, "YQli");
   EXPECT_EQ(page->rows[0].file.target_json, "");
+  EXPECT_EQ(page->rows[1].file.path, "NULL");
+  EXPECT_EQ(page->rows[1].file.path_b64, "");
+  EXPECT_EQ(page->rows[1].file.target_json, "NULL");
 }
 
 // The database stops under the store and comes back: calls fail with

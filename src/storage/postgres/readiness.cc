@@ -35,7 +35,8 @@ Result<schedule::ReadinessHistory> PostgresStore::FoldNewestRunsOn(
   static const std::string kRuns =
       rows::Sql({"SELECT r.run_id, r.domain_id, r.task_id, r.started_time,"
                  " r.finished_time, r.check_result, r.mode, r.hash_algorithm,"
-                 " r.error_msg, r.content_hash, r.committed_at, r.scope, d.",
+                 " r.error_msg, r.content_hash, r.committed_at, r.scope,"
+                 " r.base_run_id, d.",
                  rows::kDirColumns,
                  " FROM (SELECT * FROM runs WHERE domain_id = $1"
                  "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"

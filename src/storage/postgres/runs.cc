@@ -16,7 +16,7 @@ namespace {
 constexpr char kRunColumnsOfR[] =
     "r.run_id, r.domain_id, r.task_id, r.started_time, r.finished_time,"
     " r.check_result, r.mode, r.hash_algorithm, r.error_msg, r.content_hash,"
-    " r.committed_at, r.scope";
+    " r.committed_at, r.scope, r.base_run_id";
 
 }  // namespace
 
@@ -77,15 +77,15 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     for (const auto& v : counters) p.Add(IntArray(v));
     static const std::string kSql = rows::Sql(
         {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
-         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
          " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
          rows::kDirColumns,
          ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
          " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
-         " unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[],"
-         " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],"
-         " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
-         " $25::bigint[], $26::bigint[]) WITH ORDINALITY"
+         " unnest($14::text[], $15::bigint[], $16::bigint[], $17::bigint[],"
+         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+         " $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
+         " $26::bigint[], $27::bigint[]) WITH ORDINALITY"
          " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, l, m, ord)"});
     SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
   }
@@ -206,45 +206,47 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
                 p));
   }
   if (!chunk.files.empty()) {
-    // COPY: one round trip for up to 10,000 rows. The data is not SQL.
-    std::string data;
-    data.reserve(chunk.files.size() * 160);
-    std::string prefix;
-    CopyField(&prefix, chunk.run_id);
-    prefix += '\t' + std::to_string(chunk.seq) + '\t';
-    int64_t idx = 0;
-    for (const FileDetail& f : chunk.files) {
-      data += prefix;
-      data += std::to_string(idx++);
-      rows::DetailValues(f, [&data](const std::string& v) {
-        data += '\t';
-        CopyField(&data, v);
-      });
-      data += '\n';
-    }
-    static const std::string kCopy =
-        rows::Sql({"COPY file_details (run_id, seq, idx, ",
-                   rows::kDetailColumns, ") FROM STDIN"});
-    SMS_RETURN_IF_ERROR(c->CopyIn(kCopy.c_str(), data));
-    // How long each row has differed (issue 13.2): the first run of its
-    // streak, from the task's previous successful run of its directory.
+    // The rows as arrays (one round trip for up to 10,000 rows), each
+    // inserted once with how long it has differed (issue 13.2): the first
+    // run of its streak, from the task's previous successful run of its
+    // directory, looked up once per directory of the chunk. (Issue 13.3: a
+    // COPY then a correlated UPDATE looked the run up again for every row
+    // and wrote every row twice.)
     {
+      constexpr int kColumns = 7;  // rows::kDetailColumns
+      std::vector<std::string> columns[kColumns];
+      for (auto& v : columns) v.reserve(chunk.files.size());
+      for (const FileDetail& f : chunk.files) {
+        int i = 0;
+        rows::DetailValues(
+            f, [&](const std::string& v) { columns[i++].push_back(v); });
+      }
       Params p;
       p.Add(chunk.domain_id).Add(chunk.task_id).Add(chunk.run_id);
       p.Add(chunk.seq);
-      SMS_RETURN_IF_ERROR(c->Exec(
-          "UPDATE file_details f SET first_seen_run = coalesce("
-          " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
-          "   ELSE p.first_seen_run END FROM file_details p"
-          "  WHERE p.run_id = (SELECT r.run_id FROM runs r"
-          "    JOIN run_dirs d ON d.run_id = r.run_id"
-          "    WHERE r.domain_id = $1 AND r.task_id = $2"
-          "    AND r.check_result = 'success' AND d.dir_check = f.dir_check"
-          "    ORDER BY r.seq DESC LIMIT 1)"
-          "  AND p.dir_check = f.dir_check AND p.path = f.path"
-          "  AND p.path_b64 = f.path_b64), $3)"
-          " WHERE f.run_id = $3 AND f.seq = $4",
-          p));
+      for (const auto& v : columns) p.Add(TextArray(v));
+      static const std::string kSql = rows::Sql(
+          {"WITH s AS (SELECT * FROM unnest($5::text[], $6::text[],"
+           " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
+           " WITH ORDINALITY AS x (dir_check, path, path_b64, status, reason,"
+           " source_json, target_json, ord)),"
+           " b AS (SELECT c.dir_check, (SELECT r.run_id FROM runs r"
+           "  JOIN run_dirs d ON d.run_id = r.run_id"
+           "  WHERE r.domain_id = $1 AND r.task_id = $2"
+           "  AND r.check_result = 'success' AND d.dir_check = c.dir_check"
+           "  ORDER BY r.seq DESC LIMIT 1) AS run_id"
+           "  FROM (SELECT DISTINCT dir_check FROM s) c)"
+           " INSERT INTO file_details (run_id, seq, idx, ",
+           rows::kDetailColumns,
+           ", first_seen_run) SELECT $3::text, $4::bigint, s.ord - 1,"
+           " s.dir_check, s.path, s.path_b64, s.status, s.reason,"
+           " s.source_json, s.target_json, coalesce("
+           " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
+           "   ELSE p.first_seen_run END FROM file_details p"
+           "  WHERE p.run_id = b.run_id AND p.dir_check = s.dir_check"
+           "  AND p.path = s.path AND p.path_b64 = s.path_b64 LIMIT 1),"
+           " $3::text) FROM s JOIN b ON b.dir_check = s.dir_check"});
+      SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
     }
     // The chunk's rows counted into the run's totals (same transaction).
     Params p;

@@ -25,9 +25,8 @@ Result<std::vector<ChangeRow>> SqliteStore::ListChanges(
     if (!row) return Fail(core::NotFound("run not found: " + *ids[i]));
     started[i] = q.Int(0);
   }
-  const ChangesStatement st = ChangesSql('?', cq);
-  SMS_PREPARE_(q, c.db, st.sql.c_str());
-  for (ChangeParam p : st.params) {
+  std::string until[3];  // the resolved arm's bound (ChangesBoundSql)
+  auto bind = [&](Stmt& q, ChangeParam p) {
     switch (p) {
       case ChangeParam::kFromRun:
         q.Bind(cq.from_run_id);
@@ -56,8 +55,25 @@ Result<std::vector<ChangeRow>> SqliteStore::ListChanges(
       case ChangeParam::kLimit:
         q.Bind(cq.limit);
         break;
+      case ChangeParam::kUntilDir:
+      case ChangeParam::kUntilPath:
+      case ChangeParam::kUntilPathB64:
+        q.Bind(until[static_cast<int>(p) -
+                     static_cast<int>(ChangeParam::kUntilDir)]);
+        break;
     }
+  };
+  bool bounded = false;
+  if (!cq.change) {
+    const ChangesStatement bound = ChangesBoundSql('?', cq);
+    SMS_PREPARE_(q, c.db, bound.sql.c_str());
+    for (ChangeParam p : bound.params) bind(q, p);
+    SMS_ASSIGN_OR_RETURN(bounded, q.Step());
+    for (int i = 0; bounded && i < 3; ++i) until[i] = q.Text(i);
   }
+  const ChangesStatement st = ChangesSql('?', cq, bounded);
+  SMS_PREPARE_(q, c.db, st.sql.c_str());
+  for (ChangeParam p : st.params) bind(q, p);
   std::vector<ChangeRow> out;
   while (true) {
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());

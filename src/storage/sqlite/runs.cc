@@ -1,5 +1,6 @@
 // SqliteStore (store_impl.h): runs, their directories and file details;
 // the group commit.
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,7 +67,7 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   {
     static const std::string kSql = std::string("INSERT INTO runs (") +
                                     rows::kRunColumns +
-                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
     SMS_PREPARE_(q, db, kSql.c_str());
     rows::RunValues(run, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
@@ -221,39 +222,46 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
     q.Bind(chunk.task_id).Bind(chunk.content_hash).Bind(chunk.created_at);
     SMS_RETURN_IF_ERROR(q.Exec());
   }
+  // How long each row has differed (issue 13.2): the first run of its
+  // streak, from the task's previous successful run of its directory (''
+  // when none), looked up once per directory of the chunk; each row then
+  // costs one probe of file_details_by_path as it is inserted. (Issue 13.3:
+  // a correlated UPDATE afterwards looked the run up again for every row
+  // and wrote every row twice.)
+  std::map<std::string, std::string> previous_run;
+  {
+    SMS_PREPARE_(q, c.db,
+                 "SELECT r.run_id FROM runs r"
+                 " JOIN run_dirs d ON d.run_id = r.run_id"
+                 " WHERE r.domain_id = ? AND r.task_id = ?"
+                 " AND r.check_result = 'success' AND d.dir_check = ?"
+                 " ORDER BY r.seq DESC LIMIT 1");
+    for (const FileDetail& f : chunk.files) {
+      if (previous_run.count(f.dir_check)) continue;
+      q.Reset();
+      q.Bind(chunk.domain_id).Bind(chunk.task_id).Bind(f.dir_check);
+      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+      previous_run[f.dir_check] = row ? q.Text(0) : std::string();
+    }
+  }
   {
     static const std::string kSql =
         std::string("INSERT INTO file_details (run_id, seq, idx, ") +
-        rows::kDetailColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?)";
+        rows::kDetailColumns +
+        ", first_seen_run) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10, coalesce("
+        " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
+        "   ELSE p.first_seen_run END FROM file_details p"
+        "  WHERE p.run_id = ?11 AND p.dir_check = ?4 AND p.path = ?5"
+        "  AND p.path_b64 = ?6), ?1))";
     SMS_PREPARE_(ins, c.db, kSql.c_str());
     int64_t idx = 0;
     for (const FileDetail& f : chunk.files) {
       ins.Reset();
       ins.Bind(chunk.run_id).Bind(chunk.seq).Bind(idx++);
       rows::DetailValues(f, [&ins](const auto& v) { ins.Bind(v); });
+      ins.Bind(previous_run[f.dir_check]);
       SMS_RETURN_IF_ERROR(ins.Exec());
     }
-  }
-  // How long each row has differed (issue 13.2): the first run of its
-  // streak, from the task's previous successful run of its directory.
-  {
-    SMS_PREPARE_(q, c.db,
-                 "UPDATE file_details SET first_seen_run = coalesce("
-                 " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
-                 "   ELSE p.first_seen_run END FROM file_details p"
-                 "  WHERE p.run_id = (SELECT r.run_id FROM runs r"
-                 "    JOIN run_dirs d ON d.run_id = r.run_id"
-                 "    WHERE r.domain_id = ?1 AND r.task_id = ?2"
-                 "    AND r.check_result = 'success'"
-                 "    AND d.dir_check = file_details.dir_check"
-                 "    ORDER BY r.seq DESC LIMIT 1)"
-                 "  AND p.dir_check = file_details.dir_check"
-                 "  AND p.path = file_details.path"
-                 "  AND p.path_b64 = file_details.path_b64), ?3)"
-                 " WHERE run_id = ?3 AND seq = ?4");
-    q.Bind(chunk.domain_id).Bind(chunk.task_id).Bind(chunk.run_id);
-    q.Bind(chunk.seq);
-    SMS_RETURN_IF_ERROR(q.Exec());
   }
   // The chunk's rows counted into the run's totals (same transaction).
   SMS_PREPARE_(count, c.db,

@@ -104,6 +104,9 @@ test('changes page by marker', async () => {
 test('a re-check of the inconsistent files shows the differences it resolved', async () => {
   await page.goto(runHash(facts.runs.check));
   await page.locator('#run-scope').getByText('Inconsistent files only').waitFor();
+  // the run it re-checked, linked (issue 12.5)
+  assert.equal(await page.locator('#run-base a').getAttribute('href'),
+    `#/tasks/${facts.task}/runs/${facts.runs.next}`);
   await page.getByRole('link', { name: 'Resolved differences' }).click();
   await page.getByRole('heading', { name: 'Differences the re-check resolved', level: 1 }).waitFor();
   await page.locator('#changes-table').waitFor();

@@ -207,7 +207,7 @@ export async function seedChanges(base, users) {
   }, [diff('b.txt', 'different', 2), diff('c.txt', 'different', 3), diff('d.txt', 'different', 5),
     diff('m1.txt', 'target_miss', 4), ...batch]);
   const check = await uploadRun(agent, task, {
-    check_result: 'success', scope: 'inconsistent', started_time: now - 1 * HOUR, finished_time: now - 1 * HOUR + 5000,
+    check_result: 'success', scope: 'inconsistent', base_run_id: next, started_time: now - 1 * HOUR, finished_time: now - 1 * HOUR + 5000,
     mode: 'hash', hash_algorithm: 'xxh128', consistency_result: [dir('/data', 44, 1), dir('/logs', 0)],
   }, [diff('c.txt', 'different', 3)]);
   return { task, runs: { full, next, check } };

@@ -124,6 +124,16 @@ function changesLinks(taskId, run) {
   return [h('a', { class: 'btn', href, id: 'run-changes' }, 'Changes since previous run')];
 }
 
+// A re-check names the run whose differences it checked again (issue 12.5):
+// a link to it, by its time when it is among the runs read.
+function baseRunFact(taskId, run, runs) {
+  if (!run.base_run_id) return null;
+  const base = runs.find((r) => r.run_id === run.base_run_id);
+  return h('div', {}, h('dt', {}, 'Re-checked run'), h('dd', { id: 'run-base' },
+    h('a', { href: `#/tasks/${taskId}/runs/${run.base_run_id}`, class: base ? '' : 'mono small' },
+      base ? `Run of ${dateTime(base.finished_time)}` : run.base_run_id)));
+}
+
 export async function renderRun(main, ctx, taskId, runId, query) {
   main.append(loading('Loading run'));
   const [task, results] = await Promise.all([api.showTask(taskId), api.results(taskId, 100)]);
@@ -186,6 +196,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('div', {}, h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_time, run.finished_time))),
       h('div', {}, h('dt', {}, 'Mode'), h('dd', {}, [run.mode, run.hash_algorithm].filter(Boolean).join(' · ') || '–')),
       h('div', {}, h('dt', {}, 'Scope'), h('dd', { id: 'run-scope' }, scopeLabel(run))),
+      baseRunFact(taskId, run, results.result_list || []),
       h('div', {}, h('dt', {}, 'Run id'), h('dd', { class: 'mono small' }, run.run_id))),
     run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
     h('div', { class: 'stats stats-wide' },

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Details upload throughput of sms-server (issue 13.3), on loopback.
+
+One task; RUNS runs, each of CHUNKS detail chunks of FILES differing files
+(POST .../consistency-result/details, then the run's commit). The same
+paths in every run, so from the second run on every row continues the
+streak of the run before (first_seen_run is looked up for each). Prints a
+Markdown table: per run, the seconds and rows/s of staging its chunks and
+the seconds of its commit. The chunk bodies are made before the clock
+starts; one keep-alive connection sends them one after another.
+
+Usage: src/server/bench_details.py BUILD_DIR [--chunks 100] [--files 10000]
+       [--runs 3] [--dirs 10] [--pg] [--shuffled]
+  --pg: on a throw-away PostgreSQL 15 cluster (tests/support/pg.sh, fsync
+        on) instead of SQLite in a temp directory.
+  --shuffled: each chunk's paths spread over its directory instead of in
+        the agent's (sorted) order.
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+from harness import Client, ServerProcess  # noqa: E402
+
+
+def chunk_files(seq, files, dirs, chunks, shuffled):
+    """The JSON text of the files of chunk `seq` (the same in every run): in
+    the agent's order (each directory's chunks in a row, paths sorted), or
+    with paths spread over the directory (`shuffled`: the worst case for the
+    database's page cache)."""
+    out = []
+    for i in range(files):
+        n = seq * files + i
+        side = {"type": "file", "size": 4096 + n % 977, "mtime": 1736854315000,
+                "mode": 0o644, "hash": "%032x" % (n * 2654435761)}
+        other = dict(side, hash="%032x" % (n * 40503 + 7))
+        sub = n % 997 if shuffled else n // 1000
+        out.append({"dir_check": "/data/d%d" % (seq * dirs // chunks),
+                    "path": "sub%03d/file-%08d.dat" % (sub, n),
+                    "status": "different", "reason": "content",
+                    "source": side, "target": other})
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+class Conn:
+    """One keep-alive connection to the server."""
+
+    def __init__(self, url, token):
+        host, port = url.split("//")[1].split(":")
+        self.c = http.client.HTTPConnection(host, int(port), timeout=600)
+        self.token = token
+
+    def post(self, path, body):
+        self.c.request("POST", path, body=body, headers={
+            "Content-Type": "application/json", "X-Auth-Token": self.token})
+        r = self.c.getresponse()
+        raw = r.read()
+        if r.status != 200:
+            raise SystemExit("POST %s: %d %s" % (path, r.status, raw[:300]))
+        return raw
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--chunks", type=int, default=100)
+    ap.add_argument("--files", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dirs", type=int, default=10)
+    ap.add_argument("--pg", action="store_true")
+    ap.add_argument("--shuffled", action="store_true")
+    a = ap.parse_args()
+    binary = os.path.join(a.build, "bin", "sms-server")
+    work = tempfile.mkdtemp(prefix="sms-bench-details-")
+    pg_state = None
+    try:
+        if a.pg:
+            pg_state = os.path.join(work, "pg")
+            os.mkdir(pg_state)
+            subprocess.run(["bash", os.path.join(REPO, "tests/support/pg.sh"),
+                            "start", pg_state], check=True,
+                           stdout=subprocess.DEVNULL,
+                           env=dict(os.environ, SMS_PG_FSYNC="on"))
+            with open(os.path.join(pg_state, "url")) as f:
+                db = f.read().strip()
+        else:
+            db = "sqlite:%s/sms.db" % work
+        subprocess.run([binary, "admin", "--db", db, "create-domain", "d"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "admin", "--db", db, "create-user",
+                        "--domain", "d", "--name", "op", "--role", "admin"],
+                       check=True, input=b"bench-details-password\n",
+                       stdout=subprocess.DEVNULL)
+        srv = ServerProcess(binary, ["--db", db], os.path.join(work, "log"))
+        srv.start()
+        try:
+            run_bench(srv, a)
+        finally:
+            srv.stop()
+    finally:
+        if pg_state:
+            subprocess.run(["bash", os.path.join(REPO, "tests/support/pg.sh"),
+                            "destroy", pg_state], stdout=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_bench(srv, a):
+    c = Client(srv)
+    token = c.login("d", "op", "bench-details-password")
+    _, src = c.json("POST", "/v3/sources", {"name": "s", "os_type": "LINUX"},
+                    token)
+    _, task = c.json("POST", "/v3/tasks", {
+        "name": "bench", "os_type": "LINUX",
+        "source_server": {"id": src["id"]}, "target_server": {"name": "t"}},
+        token)
+    base = "/v3/tasks/%s/consistency-result" % task["id"]
+    bodies = [chunk_files(s, a.files, a.dirs, a.chunks, a.shuffled)
+              for s in range(a.chunks)]
+    conn = Conn(srv.url, token)
+    rows = a.chunks * a.files
+    print("%d chunks x %d files (%d rows a run, %d directories, %s), %s" % (
+        a.chunks, a.files, rows, a.dirs,
+        "paths shuffled" if a.shuffled else "in path order",
+        "PostgreSQL 15 (fsync on)" if a.pg else "SQLite"))
+    print()
+    print("| run | staging s | rows/s | commit s |")
+    print("|---|---|---|---|")
+    for r in range(a.runs):
+        run_id = str(uuid.uuid4())
+        t0 = time.monotonic()
+        for seq, files in enumerate(bodies):
+            conn.post(base + "/details", b'{"run_id":"%s","seq":%d,"files":%s}'
+                      % (run_id.encode(), seq, files))
+        staged = time.monotonic() - t0
+        dirs = [{"dir_check": "/data/d%d" % d, "num_total_files": rows,
+                 "num_different_files": rows // a.dirs,
+                 "num_target_miss_files": 0, "num_target_more_files": 0}
+                for d in range(a.dirs)]
+        t1 = time.monotonic()
+        conn.post(base, json.dumps({
+            "run_id": run_id, "finished_time": 1736854315000 + r,
+            "consistency_result": dirs}).encode())
+        committed = time.monotonic() - t1
+        print("| %d | %.1f | %.0f | %.2f |" % (r + 1, staged, rows / staged,
+                                              committed), flush=True)
+
+
+if __name__ == "__main__":
+    main()
