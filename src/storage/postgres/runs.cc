@@ -31,14 +31,15 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
   {
     Params p;
     p.Add(run.run_id).Add(run.domain_id).Add(run.task_id);
-    // One row: the run committed under this id (NULLs if none), and
-    // whether the id was staged with details by another task or tenant.
+    // One row: the tenant's run committed under this id (NULLs if none),
+    // and whether the id was staged with details by another of its tasks.
     SMS_ASSIGN_OR_RETURN(
         Rows r,
         c->Exec("SELECT r.domain_id, r.task_id, r.content_hash,"
-                " EXISTS (SELECT 1 FROM detail_chunks WHERE run_id = $1"
-                "  AND (domain_id <> $2 OR task_id <> $3))"
-                " FROM (SELECT 1) one LEFT JOIN runs r ON r.run_id = $1",
+                " EXISTS (SELECT 1 FROM detail_chunks WHERE domain_id = $2"
+                "  AND run_id = $1 AND task_id <> $3)"
+                " FROM (SELECT 1) one LEFT JOIN runs r"
+                " ON r.domain_id = $2 AND r.run_id = $1",
                 p));
     if (!r.IsNull(0, 0))
       return RepeatedCommit(run, {.domain_id = r.Text(0, 0),
@@ -49,8 +50,8 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
   {
     // The run and its directories in one statement (the directories as
     // arrays, unnested in order). A run id committed meanwhile for another
-    // task (whose lock we do not hold) fails on the unique key:
-    // kAlreadyExists, as above.
+    // task of the tenant (whose lock we do not hold) fails on the unique
+    // key: kAlreadyExists, as above.
     std::vector<std::string> dir_check;
     constexpr int kCounters = 13;
     std::vector<int64_t> counters[kCounters];
@@ -78,9 +79,11 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     static const std::string kSql = rows::Sql(
         {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-         " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
+         " RETURNING domain_id, run_id)"
+         " INSERT INTO run_dirs (domain_id, run_id, idx, ",
          rows::kDirColumns,
-         ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
+         ") SELECT run.domain_id, run.run_id, x.ord - 1, x.dir_check, x.a, "
+         "x.b, x.c, x.d,"
          " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
          " unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[],"
          " $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],"
@@ -123,7 +126,8 @@ Result<std::vector<Run>> PostgresStore::ListRuns(const std::string& domain_id,
       rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
                  " FROM (SELECT * FROM runs WHERE domain_id = $1"
                  "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
-                 " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " LEFT JOIN run_dirs d"
+                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " ORDER BY r.seq DESC, d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   return RunsFromRows(r);
@@ -140,7 +144,8 @@ Result<std::vector<Run>> PostgresStore::ListRunsBefore(
        " FROM (SELECT * FROM runs WHERE domain_id = $1 AND task_id = $2"
        "  AND ($3 = '' OR seq < (SELECT seq FROM runs WHERE domain_id = $1"
        "   AND run_id = $3)) ORDER BY seq DESC LIMIT $4) r"
-       " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+       " LEFT JOIN run_dirs d"
+       " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
        " ORDER BY r.seq DESC, d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   return RunsFromRows(r);
@@ -153,7 +158,8 @@ Result<Run> PostgresStore::GetRun(const std::string& domain_id,
   p.Add(domain_id).Add(run_id);
   static const std::string kSql =
       rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
-                 " FROM runs r LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " FROM runs r LEFT JOIN run_dirs d"
+                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " WHERE r.domain_id = $1 AND r.run_id = $2 ORDER BY d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   std::vector<Run> runs = RunsFromRows(r);
@@ -169,18 +175,20 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
       GetTaskOn(*c, chunk.domain_id, chunk.task_id, /*lock=*/true));
   {
     Params p;
-    p.Add(chunk.run_id);
-    SMS_ASSIGN_OR_RETURN(Rows r,
-                         c->Exec("SELECT 1 FROM runs WHERE run_id = $1", p));
+    p.Add(chunk.domain_id).Add(chunk.run_id);
+    SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT 1 FROM runs WHERE"
+                                         " domain_id = $1 AND run_id = $2",
+                                         p));
     SMS_RETURN_IF_ERROR(CheckRunNotCommitted(!r.empty()));
   }
   {
     Params p;
-    p.Add(chunk.run_id).Add(chunk.seq);
-    SMS_ASSIGN_OR_RETURN(
-        Rows r, c->Exec("SELECT domain_id, task_id, content_hash"
-                        " FROM detail_chunks WHERE run_id = $1 AND seq = $2",
-                        p));
+    p.Add(chunk.domain_id).Add(chunk.run_id).Add(chunk.seq);
+    SMS_ASSIGN_OR_RETURN(Rows r,
+                         c->Exec("SELECT domain_id, task_id, content_hash"
+                                 " FROM detail_chunks WHERE domain_id = $1"
+                                 " AND run_id = $2 AND seq = $3",
+                                 p));
     if (!r.empty())
       return RepeatedStage(chunk, {.domain_id = r.Text(0, 0),
                                    .task_id = r.Text(0, 1),
@@ -188,10 +196,10 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
   }
   {
     Params p;
-    p.Add(chunk.run_id).Add(chunk.domain_id).Add(chunk.task_id);
+    p.Add(chunk.domain_id).Add(chunk.run_id).Add(chunk.task_id);
     SMS_ASSIGN_OR_RETURN(
-        Rows r, c->Exec("SELECT 1 FROM detail_chunks WHERE run_id = $1"
-                        " AND (domain_id <> $2 OR task_id <> $3) LIMIT 1",
+        Rows r, c->Exec("SELECT 1 FROM detail_chunks WHERE domain_id = $1"
+                        " AND run_id = $2 AND task_id <> $3 LIMIT 1",
                         p));
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(!r.empty()));
   }
@@ -210,6 +218,8 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
     std::string data;
     data.reserve(chunk.files.size() * 160);
     std::string prefix;
+    CopyField(&prefix, chunk.domain_id);
+    prefix += '\t';
     CopyField(&prefix, chunk.run_id);
     prefix += '\t' + std::to_string(chunk.seq) + '\t';
     int64_t idx = 0;
@@ -223,7 +233,7 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
       data += '\n';
     }
     static const std::string kCopy =
-        rows::Sql({"COPY file_details (run_id, seq, idx, ",
+        rows::Sql({"COPY file_details (domain_id, run_id, seq, idx, ",
                    rows::kDetailColumns, ") FROM STDIN"});
     SMS_RETURN_IF_ERROR(c->CopyIn(kCopy.c_str(), data));
     // How long each row has differed (issue 13.2): the first run of its
@@ -236,25 +246,27 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
           "UPDATE file_details f SET first_seen_run = coalesce("
           " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
           "   ELSE p.first_seen_run END FROM file_details p"
-          "  WHERE p.run_id = (SELECT r.run_id FROM runs r"
-          "    JOIN run_dirs d ON d.run_id = r.run_id"
+          "  WHERE p.domain_id = $1 AND p.run_id = (SELECT r.run_id"
+          "    FROM runs r JOIN run_dirs d"
+          "    ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
           "    WHERE r.domain_id = $1 AND r.task_id = $2"
           "    AND r.check_result = 'success' AND d.dir_check = f.dir_check"
           "    ORDER BY r.seq DESC LIMIT 1)"
           "  AND p.dir_check = f.dir_check AND p.path = f.path"
           "  AND p.path_b64 = f.path_b64), $3)"
-          " WHERE f.run_id = $3 AND f.seq = $4",
+          " WHERE f.domain_id = $1 AND f.run_id = $3 AND f.seq = $4",
           p));
     }
     // The chunk's rows counted into the run's totals (same transaction).
     Params p;
-    p.Add(chunk.run_id).Add(chunk.seq);
+    p.Add(chunk.domain_id).Add(chunk.run_id).Add(chunk.seq);
     SMS_RETURN_IF_ERROR(
-        c->Exec("INSERT INTO detail_counts (run_id, dir_check, status, n)"
-                " SELECT run_id, dir_check, status, count(*)"
-                " FROM file_details WHERE run_id = $1 AND seq = $2"
-                " GROUP BY run_id, dir_check, status"
-                " ON CONFLICT (run_id, dir_check, status) DO UPDATE"
+        c->Exec("INSERT INTO detail_counts"
+                " (domain_id, run_id, dir_check, status, n)"
+                " SELECT domain_id, run_id, dir_check, status, count(*)"
+                " FROM file_details WHERE domain_id = $1 AND run_id = $2"
+                " AND seq = $3 GROUP BY domain_id, run_id, dir_check, status"
+                " ON CONFLICT (domain_id, run_id, dir_check, status) DO UPDATE"
                 " SET n = detail_counts.n + excluded.n",
                 p));
   }
@@ -274,8 +286,9 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   // a few rows, however large the run.
   SMS_ASSIGN_OR_RETURN(
       Rows n, c->Exec("SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
-                      " JOIN runs r ON r.run_id = c.run_id"
-                      " WHERE r.domain_id = $1 AND c.run_id = $2"
+                      " JOIN runs r"
+                      " ON r.domain_id = c.domain_id AND r.run_id = c.run_id"
+                      " WHERE c.domain_id = $1 AND c.run_id = $2"
                       " AND ($3::text IS NULL OR c.dir_check = $3::text)"
                       " AND ($4::text IS NULL OR c.status = $4::text)",
                       p));
@@ -287,34 +300,38 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   static const char* const kPage[4] = {
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
   };
