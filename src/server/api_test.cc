@@ -508,6 +508,66 @@ TEST_F(ApiTest, FailedLoginsAreRateLimited) {
             201);
 }
 
+// Issue 11.4: an admin clears a login lock through the API, for a user of
+// its own tenant only (before, only `sms-server admin unlock-login`).
+TEST_F(ApiTest, AnAdminClearsALoginLockOfItsOwnTenant) {
+  auto lock = [this](const std::string& domain) {
+    for (int i = 0; i < 5; ++i)
+      Call("POST", "/v3/auth/tokens", LoginBody(domain, "viewer", "wrong"), "");
+    return Call("POST", "/v3/auth/tokens",
+                LoginBody(domain, "viewer", "password-viewer"), "")
+        .status;
+  };
+  ASSERT_EQ(lock("acme"), 429);
+  ASSERT_EQ(lock("other"), 429);
+  const std::string route = "/v3/auth/login-failures?user_name=viewer";
+  // Another role may not; nor may the admin name a bad address or no user.
+  for (const char* role : {"operator", "viewer", "agent"})
+    EXPECT_EQ(Call("DELETE", route, "", std::string("acme/") + role).Code(),
+              "SMS.9004")
+        << role;
+  EXPECT_EQ(Call("DELETE", "/v3/auth/login-failures", "", "acme/admin").Code(),
+            "SMS.1001");
+  Reply bad = Call("DELETE", route + "&address=not-an-ip", "", "acme/admin");
+  EXPECT_EQ(bad.Code(), "SMS.1002");
+  EXPECT_THAT(bad.raw, HasSubstr("address"));
+  EXPECT_EQ(Call("DELETE", "/v3/auth/login-failures?user_name=nobody", "",
+                 "acme/admin")
+                .Code(),
+            "SMS.2252");
+  // From another address only: the lock from 127.0.0.1 stays.
+  Reply elsewhere =
+      Call("DELETE", route + "&address=10.9.9.9", "", "acme/admin");
+  ASSERT_EQ(elsewhere.status, 200) << elsewhere.raw;
+  EXPECT_EQ(elsewhere.body.at("cleared"), 0);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            429);
+  Reply cleared = Call("DELETE", route, "", "acme/admin");
+  ASSERT_EQ(cleared.status, 200) << cleared.raw;
+  EXPECT_EQ(cleared.body.at("user_name"), "viewer");
+  EXPECT_EQ(cleared.body.at("cleared"), 1);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            201);
+  // The other tenant's user of the same name is still locked.
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("other", "viewer", "password-viewer"), "")
+                .status,
+            429);
+  // With the address it was locked from.
+  ASSERT_EQ(lock("acme"), 429);
+  EXPECT_EQ(Call("DELETE", route + "&address=127.0.0.1", "", "acme/admin")
+                .body.at("cleared"),
+            1);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            201);
+}
+
 TEST_F(ApiTest, TokenResponseAndRevocation) {
   Reply r = Call("POST", "/v3/auth/tokens",
                  LoginBody("acme", "admin", "password-admin"), "");
