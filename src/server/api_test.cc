@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <set>
 
@@ -27,6 +28,7 @@ std::string_view OpenApiJson();
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class FakeClock final : public core::Clock {
  public:
@@ -285,6 +287,88 @@ TEST_F(ApiTest, UploadIsIdempotentByRunIdAndConflictsOnNewContent) {
   EXPECT_EQ(get.body.at("result_list").as_array().size(), 1u);
 }
 
+// Run ids are the tenant's own (issue 11.5): uploading to one's own task
+// with a run_id another tenant holds answers exactly as with a fresh id
+// (before, 409 SMS.1005 told that the other tenant's run existed), and each
+// tenant reads only its own run under that id.
+TEST_F(ApiTest, AnotherTenantsRunIdAnswersLikeAFreshOne) {
+  auto [their_source, their_task] = MakeTask("other");
+  auto [source_id, task_id] = MakeTask();
+  auto [fresh_source, fresh_task] = MakeTask();
+  const std::string held = NewUuid();
+  const std::string fresh = NewUuid();
+  auto chunk = [](const std::string& run_id, const std::string& path) {
+    return ToJson(json::object{
+        {"run_id", run_id},
+        {"seq", 0},
+        {"files", json::array{json::object{{"dir_check", "/root/sync"},
+                                           {"path", path},
+                                           {"status", "different"},
+                                           {"reason", "content"}}}}});
+  };
+  const std::string theirs = "/v3/tasks/" + their_task + "/consistency-result";
+  ASSERT_EQ(
+      Call("POST", theirs + "/details", chunk(held, "theirs"), "other/agent")
+          .status,
+      200);
+  ASSERT_EQ(Call("POST", theirs, UploadBody(held, 9, 1), "other/agent").status,
+            200);
+
+  const std::string mine = "/v3/tasks/" + task_id + "/consistency-result";
+  const std::string other_of_mine =
+      "/v3/tasks/" + fresh_task + "/consistency-result";
+  for (const auto& [path, body, fresh_path, fresh_body] :
+       std::vector<std::array<std::string, 4>>{
+           {mine + "/details", chunk(held, "mine"), other_of_mine + "/details",
+            chunk(fresh, "mine")},
+           {mine, UploadBody(held, 5, 1), other_of_mine,
+            UploadBody(fresh, 5, 1)},
+           // The same again: a repeat of one's own upload.
+           {mine, UploadBody(held, 5, 1), other_of_mine,
+            UploadBody(fresh, 5, 1)},
+           // Other content: a conflict with one's own run only.
+           {mine, UploadBody(held, 6, 1), other_of_mine,
+            UploadBody(fresh, 6, 1)}}) {
+    Reply a = Call("POST", path, body, "acme/agent");
+    Reply b = Call("POST", fresh_path, fresh_body, "acme/agent");
+    EXPECT_EQ(a.status, b.status) << path << ": " << a.raw;
+    // The answers name their own run id; otherwise the same bytes.
+    auto unnamed = [](std::string raw, const std::string& id) {
+      for (size_t at; (at = raw.find(id)) != std::string::npos;)
+        raw.replace(at, id.size(), "ID");
+      return raw;
+    };
+    EXPECT_EQ(unnamed(a.raw, held), unnamed(b.raw, fresh)) << path;
+  }
+  // Each tenant reads its own run under the id.
+  Reply my_run = Call("GET", mine, "", "acme/viewer");
+  ASSERT_EQ(my_run.status, 200) << my_run.raw;
+  const auto& my_list = my_run.body.at("result_list").as_array();
+  ASSERT_EQ(my_list.size(), 1u);
+  EXPECT_EQ(my_list[0].at("run_id").as_string(), held);
+  EXPECT_EQ(
+      my_list[0].at("consistency_result").as_array()[0].at("num_total_files"),
+      5);
+  Reply their_run = Call("GET", theirs, "", "other/viewer");
+  ASSERT_EQ(their_run.status, 200) << their_run.raw;
+  EXPECT_EQ(their_run.body.at("result_list")
+                .as_array()[0]
+                .at("consistency_result")
+                .as_array()[0]
+                .at("num_total_files"),
+            9);
+  Reply my_details =
+      Call("GET", mine + "/details?run_id=" + held, "", "acme/viewer");
+  ASSERT_EQ(my_details.status, 200) << my_details.raw;
+  EXPECT_THAT(my_details.raw, HasSubstr("\"mine\""));
+  EXPECT_THAT(my_details.raw, Not(HasSubstr("theirs")));
+  Reply their_details =
+      Call("GET", theirs + "/details?run_id=" + held, "", "other/viewer");
+  ASSERT_EQ(their_details.status, 200) << their_details.raw;
+  EXPECT_THAT(their_details.raw, HasSubstr("\"theirs\""));
+  EXPECT_THAT(their_details.raw, Not(HasSubstr("\"mine\"")));
+}
+
 TEST_F(ApiTest, ValidationMessagesNameFieldAndLimit) {
   auto [source_id, task_id] = MakeTask();
   std::string path = "/v3/tasks/" + task_id + "/consistency-result";
@@ -418,6 +502,66 @@ TEST_F(ApiTest, FailedLoginsAreRateLimited) {
                 .status,
             201);
   clock_.Advance(16 * 60 * 1000);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            201);
+}
+
+// Issue 11.4: an admin clears a login lock through the API, for a user of
+// its own tenant only (before, only `sms-server admin unlock-login`).
+TEST_F(ApiTest, AnAdminClearsALoginLockOfItsOwnTenant) {
+  auto lock = [this](const std::string& domain) {
+    for (int i = 0; i < 5; ++i)
+      Call("POST", "/v3/auth/tokens", LoginBody(domain, "viewer", "wrong"), "");
+    return Call("POST", "/v3/auth/tokens",
+                LoginBody(domain, "viewer", "password-viewer"), "")
+        .status;
+  };
+  ASSERT_EQ(lock("acme"), 429);
+  ASSERT_EQ(lock("other"), 429);
+  const std::string route = "/v3/auth/login-failures?user_name=viewer";
+  // Another role may not; nor may the admin name a bad address or no user.
+  for (const char* role : {"operator", "viewer", "agent"})
+    EXPECT_EQ(Call("DELETE", route, "", std::string("acme/") + role).Code(),
+              "SMS.9004")
+        << role;
+  EXPECT_EQ(Call("DELETE", "/v3/auth/login-failures", "", "acme/admin").Code(),
+            "SMS.1001");
+  Reply bad = Call("DELETE", route + "&address=not-an-ip", "", "acme/admin");
+  EXPECT_EQ(bad.Code(), "SMS.1002");
+  EXPECT_THAT(bad.raw, HasSubstr("address"));
+  EXPECT_EQ(Call("DELETE", "/v3/auth/login-failures?user_name=nobody", "",
+                 "acme/admin")
+                .Code(),
+            "SMS.2252");
+  // From another address only: the lock from 127.0.0.1 stays.
+  Reply elsewhere =
+      Call("DELETE", route + "&address=10.9.9.9", "", "acme/admin");
+  ASSERT_EQ(elsewhere.status, 200) << elsewhere.raw;
+  EXPECT_EQ(elsewhere.body.at("cleared"), 0);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            429);
+  Reply cleared = Call("DELETE", route, "", "acme/admin");
+  ASSERT_EQ(cleared.status, 200) << cleared.raw;
+  EXPECT_EQ(cleared.body.at("user_name"), "viewer");
+  EXPECT_EQ(cleared.body.at("cleared"), 1);
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("acme", "viewer", "password-viewer"), "")
+                .status,
+            201);
+  // The other tenant's user of the same name is still locked.
+  EXPECT_EQ(Call("POST", "/v3/auth/tokens",
+                 LoginBody("other", "viewer", "password-viewer"), "")
+                .status,
+            429);
+  // With the address it was locked from.
+  ASSERT_EQ(lock("acme"), 429);
+  EXPECT_EQ(Call("DELETE", route + "&address=127.0.0.1", "", "acme/admin")
+                .body.at("cleared"),
+            1);
   EXPECT_EQ(Call("POST", "/v3/auth/tokens",
                  LoginBody("acme", "viewer", "password-viewer"), "")
                 .status,

@@ -57,9 +57,13 @@ ApiStatus AuthService::CheckThrottle(const storage::LoginFailureKey& key,
              std::string("Too many failed logins ") +
                  (key.user_name.empty() ? "from this address"
                                         : "for this user from this address") +
-                 "; retry in " + std::to_string(wait_s) +
-                 " s (an administrator can clear it: sms-server admin "
-                 "unlock-login).",
+                 "; retry in " + std::to_string(wait_s) + " s (" +
+                 (key.user_name.empty()
+                      ? "the operator can clear it: sms-server admin "
+                        "unlock-login)."
+                      : "the domain's admin can clear it: DELETE "
+                        "/v3/auth/login-failures, or sms-server admin "
+                        "unlock-login)."),
              "login throttle " + key.domain_id + "/" + key.user_name + "@" +
                  key.address,
              static_cast<int>(wait_s)};
@@ -354,6 +358,28 @@ ApiResult<int64_t> AuthService::UnlockLogin(const std::string& domain_name,
   } else if (key.address.empty()) {
     return Malformed("unlock-login", "name a domain and user, or an address");
   }
+  auto cleared = store_.ClearLoginFailures(key);
+  if (!cleared) return StoreFail(cleared.error(), "");
+  return *cleared;
+}
+
+ApiResult<int64_t> AuthService::ClearLoginLock(const Identity& who,
+                                               const std::string& user_name,
+                                               const std::string& address) {
+  if (who.role != Role::kAdmin)
+    return ApiFail(ApiCode::kForbidden,
+                   "clearing a login lock needs the admin role"
+                   " (sms:user:unlock)");
+  storage::LoginFailureKey key;
+  key.domain_id = who.domain_id;
+  if (!address.empty()) {
+    auto canonical = CanonicalAddress(address);
+    if (!canonical) return Malformed("address", "not an IPv4 or IPv6 address");
+    key.address = *canonical;
+  }
+  auto user = store_.GetUserByName(who.domain_id, user_name);
+  if (!user) return StoreFail(user.error(), "user not found");
+  key.user_name = user->name;
   auto cleared = store_.ClearLoginFailures(key);
   if (!cleared) return StoreFail(cleared.error(), "");
   return *cleared;

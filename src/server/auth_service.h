@@ -118,6 +118,16 @@ class AuthService final {
   [[nodiscard]] ApiResult<int64_t> UnlockLogin(const std::string& domain_name,
                                                const std::string& user_name,
                                                const std::string& address);
+  // The same through the API (DELETE /v3/auth/login-failures): an admin
+  // clears the failures of a user of its own domain, from `address` (a
+  // literal) or from every address when empty. An address's own budget
+  // counts every tenant's logins from it, so it is not one tenant's to
+  // clear (the operator's `sms-server admin unlock-login --address`).
+  // 403 for another role, 400 naming the field, 404 for a user the
+  // domain does not have.
+  [[nodiscard]] ApiResult<int64_t> ClearLoginLock(const Identity& who,
+                                                  const std::string& user_name,
+                                                  const std::string& address);
 
  private:
   // 429 with Retry-After while `key` is locked (its failures past `budget`

@@ -86,6 +86,16 @@ std::vector<Api::Route> Api::MakeRoutes() {
          return r;
        }},
       {.method = "DELETE",
+       .pattern = "/v3/auth/login-failures",
+       .signature_once = true,
+       .handler = [&auth](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(LoginLockQuery q, DecodeLoginLockQuery(c.query));
+         SMS_ASSIGN_OR_RETURN(
+             int64_t cleared,
+             auth.ClearLoginLock(*c.who, q.user_name, q.address));
+         return JsonReply(EncodeLoginLockCleared(q, cleared));
+       }},
+      {.method = "DELETE",
        .pattern = "/v3/auth/tokens",
        .auth = false,
        .handler = [&auth](Context& c) -> ApiResult<Reply> {

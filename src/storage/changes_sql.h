@@ -1,7 +1,7 @@
 // The statement that pages the changes between two runs (Store::ListChanges),
 // written once for both dialects. Two arms, each an index range scan of
-// file_details_by_path (run_id, dir_check, path, path_b64) from the marker
-// on, each cut at the page's size in that order, then merged:
+// file_details_by_path (domain_id, run_id, dir_check, path, path_b64) from
+// the marker on, each cut at the page's size in that order, then merged:
 //   the `to` run's rows, left-joined to the `from` run's (new | persisting);
 //   the `from` run's rows absent from `to` in a directory `to` checked
 //   (resolved).
@@ -21,6 +21,7 @@ namespace sms::storage {
 
 // The parameters of ChangesSql, in the order they are numbered.
 enum class ChangeParam {
+  kDomain,
   kFromRun,
   kToRun,
   kFromStarted,
@@ -75,8 +76,8 @@ inline ChangesStatement ChangesBoundSql(char placeholder,
   };
   out.sql =
       "SELECT t.dir_check, t.path, t.path_b64 FROM file_details t"
-      " WHERE t.run_id = " +
-      p(ChangeParam::kToRun);
+      " WHERE t.domain_id = " +
+      p(ChangeParam::kDomain) + " AND t.run_id = " + p(ChangeParam::kToRun);
   if (q.dir_check) out.sql += " AND t.dir_check = " + p(ChangeParam::kDir);
   if (q.after_dir)
     out.sql += " AND (t.dir_check, t.path, t.path_b64) > (" +
@@ -120,13 +121,16 @@ inline ChangesStatement ChangesSql(char placeholder, const ChangeQuery& q,
         " t.dir_check, t.path, t.path_b64, t.status, t.reason,"
         " t.source_json, t.target_json, coalesce(p.status, ''),"
         " coalesce((SELECT fr.started_time FROM runs fr"
-        "  WHERE fr.run_id = t.first_seen_run), " +
+        "  WHERE fr.domain_id = t.domain_id"
+        "  AND fr.run_id = t.first_seen_run), " +
         p(ChangeParam::kToStarted) +
-        ") FROM file_details t LEFT JOIN file_details p ON p.run_id = " +
-        p(ChangeParam::kFromRun) +
+        ") FROM file_details t LEFT JOIN file_details p ON p.domain_id = " +
+        p(ChangeParam::kDomain) +
+        " AND p.run_id = " + p(ChangeParam::kFromRun) +
         " AND p.dir_check = t.dir_check AND p.path = t.path"
-        " AND p.path_b64 = t.path_b64 WHERE t.run_id = " +
-        p(ChangeParam::kToRun) + range("t");
+        " AND p.path_b64 = t.path_b64 WHERE t.domain_id = " +
+        p(ChangeParam::kDomain) + " AND t.run_id = " + p(ChangeParam::kToRun) +
+        range("t");
     if (!want_persisting) a += " AND p.path IS NULL";
     if (!want_new) a += " AND p.path IS NOT NULL";
     arms.push_back(std::move(a));
@@ -136,18 +140,21 @@ inline ChangesStatement ChangesSql(char placeholder, const ChangeQuery& q,
         "SELECT 'resolved', o.dir_check, o.path, o.path_b64, 'same',"
         " '', o.source_json, o.target_json, o.status,"
         " coalesce((SELECT fr.started_time FROM runs fr"
-        "  WHERE fr.run_id = o.first_seen_run), " +
+        "  WHERE fr.domain_id = o.domain_id"
+        "  AND fr.run_id = o.first_seen_run), " +
         p(ChangeParam::kFromStarted) +
-        ") FROM file_details o WHERE o.run_id = " + p(ChangeParam::kFromRun) +
-        range("o");
+        ") FROM file_details o WHERE o.domain_id = " + p(ChangeParam::kDomain) +
+        " AND o.run_id = " + p(ChangeParam::kFromRun) + range("o");
     if (bounded && !q.change)
       b += " AND (o.dir_check, o.path, o.path_b64) <= (" +
            p(ChangeParam::kUntilDir) + ", " + p(ChangeParam::kUntilPath) +
            ", " + p(ChangeParam::kUntilPathB64) + ")";
-    b += " AND EXISTS (SELECT 1 FROM run_dirs d WHERE d.run_id = " +
+    b += " AND EXISTS (SELECT 1 FROM run_dirs d WHERE d.domain_id ="
+         " o.domain_id AND d.run_id = " +
          p(ChangeParam::kToRun) +
          " AND d.dir_check = o.dir_check)"
-         " AND NOT EXISTS (SELECT 1 FROM file_details n WHERE n.run_id = " +
+         " AND NOT EXISTS (SELECT 1 FROM file_details n WHERE n.domain_id ="
+         " o.domain_id AND n.run_id = " +
          p(ChangeParam::kToRun) +
          " AND n.dir_check = o.dir_check AND n.path = o.path"
          " AND n.path_b64 = o.path_b64)";

@@ -12,8 +12,9 @@
 
 namespace sms::storage {
 
-// What is stored already under a run id (a committed run, or a staged
-// detail chunk): the owner and the upload's content hash.
+// What a domain has stored already under a run id (a committed run, or a
+// staged detail chunk): the owner and the upload's content hash. Run ids
+// are per domain: a backend looks only at the run's own domain's rows.
 struct StoredUpload {
   std::string domain_id;
   std::string task_id;
@@ -25,8 +26,8 @@ struct StoredUpload {
 [[nodiscard]] Result<CommitOutcome> RepeatedCommit(const Run& run,
                                                    const StoredUpload& stored);
 
-// A run id staged with details by another task or tenant is not this
-// run's: kAlreadyExists when `staged_by_another` is true.
+// A run id staged with details by another task of the same domain is not
+// this run's: kAlreadyExists when `staged_by_another` is true.
 [[nodiscard]] Status CheckRunIdOwner(bool staged_by_another);
 
 // When committing `run` ends the task's current check, the state the task

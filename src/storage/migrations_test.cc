@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/tenant_run_ids_fixture.h"
 #include "testing/matchers.h"
 #include "testing/temp_dir.h"
 
@@ -125,6 +126,102 @@ TEST(MigrationsTest, OldSqliteNumberingIsRenumberedThenMigrated) {
   auto filtered = (*store)->ListDetails("d1", differ);
   ASSERT_THAT(filtered, IsOk());
   EXPECT_EQ(filtered->total, 2);
+}
+
+// A database at every version before 0013_tenant_run_ids, with the rows
+// above.
+void MakeDatabaseBeforeTenantRunIds(const std::string& path) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  Exec(db,
+       "PRAGMA foreign_keys=ON;"
+       "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+       " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  for (const Migration& m : SqliteMigrations()) {
+    if (m.version >= 13) break;
+    Exec(db, std::string(m.sql));
+    Exec(db, "INSERT INTO schema_migrations VALUES (" +
+                 std::to_string(m.version) + ", '" + std::string(m.name) +
+                 "', 1)");
+  }
+  Exec(db, kRowsBeforeTenantRunIds);
+  sqlite3_close(db);
+}
+
+// 0013_tenant_run_ids keeps every row and each stays readable by its
+// tenant; afterwards the other tenant can use the same run id.
+TEST(MigrationsTest, TenantRunIdsKeepEveryRow) {
+  ::sms::testing::TempDir dir;
+  const std::string path = dir.Join("before13.db");
+  MakeDatabaseBeforeTenantRunIds(path);
+  if (HasFatalFailure()) return;
+  auto applied = MigrateSqlite(path);
+  ASSERT_THAT(applied, IsOk());
+  ASSERT_FALSE(applied->empty());
+  EXPECT_EQ(applied->front(), 13);
+
+  auto opened = OpenSqliteStore(path);
+  ASSERT_THAT(opened, IsOk());
+  Store& store = **opened;
+  auto runs = store.ListRuns("d1", "t1", 10);
+  ASSERT_THAT(runs, IsOk());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, "r1");  // seq order kept
+  ASSERT_EQ((*runs)[0].dirs.size(), 2u);
+  EXPECT_EQ((*runs)[0].dirs[1].num_bytes_verified, 40);
+  DetailQuery all;
+  all.run_id = "r1";
+  auto page = store.ListDetails("d1", all);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_EQ(page->total, 3);
+  ASSERT_EQ(page->rows.size(), 3u);
+  EXPECT_EQ(page->rows[0].first_seen_time, 5);  // r0's start
+  EXPECT_EQ(page->rows[1].first_seen_time, 10);
+  EXPECT_TRUE(*store.DetailsPurged("d1", "r0"));
+  EXPECT_FALSE(*store.DetailsPurged("d1", "r1"));
+  auto events = store.ListRunDeliveries("d1", "r1");
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_id, "r1/run.finished");
+  EXPECT_THAT(store.GetRun("d2", "r1"), HasCode(ErrorCode::kNotFound));
+
+  // d2 takes the id r1 as its own; d1's run is unchanged.
+  DetailChunk c;
+  c.run_id = "r1";
+  c.domain_id = "d2";
+  c.task_id = "t2";
+  c.content_hash = "h2";
+  c.files.push_back({"/c", "w", "", "DIFFERENT", "", "", ""});
+  ASSERT_THAT(store.StageDetails(c), IsOk());
+  storage::Run theirs = (*runs)[0];
+  theirs.domain_id = "d2";
+  theirs.task_id = "t2";
+  theirs.content_hash = "c2";
+  theirs.dirs.resize(1);
+  ASSERT_THAT(store.CommitRun(theirs), IsOk());
+  EXPECT_EQ(store.ListDetails("d2", all)->total, 1);
+  EXPECT_EQ(store.ListDetails("d1", all)->total, 3);
+  EXPECT_EQ(store.GetRun("d1", "r1")->dirs.size(), 2u);
+  EXPECT_EQ(store.GetRun("d2", "r1")->dirs.size(), 1u);
+
+  // Nothing lost: the orphan count and purge mark are kept too.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  auto count = [db](const char* sql) {
+    sqlite3_stmt* q = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, nullptr), SQLITE_OK) << sql;
+    int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    return n;
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM detail_counts"
+                  " WHERE domain_id = '' AND run_id = 'gone'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM detail_purges"
+                  " WHERE domain_id = '' AND run_id = 'gone'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM run_dirs"), 4);
+  sqlite3_close(db);
 }
 
 }  // namespace

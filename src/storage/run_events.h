@@ -4,7 +4,8 @@
 // (any file different, missing, extra, changed while hashed, unreadable,
 // with other metadata) is also `run.inconsistent`. The event id, the
 // idempotency id a receiver sees on every attempt, is "<run_id>/<event>":
-// a run is committed once, so it is unique.
+// a run is committed once, and run ids are unique within a domain, which
+// is all a webhook (one domain's) sees, so it is unique per webhook.
 #pragma once
 
 #include <string>

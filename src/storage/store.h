@@ -3,6 +3,8 @@
 // Every tenant-owned record is read and written through a method that takes
 // the caller's domain id, and the implementation puts that id in the WHERE
 // clause: a record of another domain is NotFound, exactly like a missing one.
+// Run ids are the tenant's own: a run is known by (domain_id, run_id), so
+// two domains may each have a run of the same id and neither sees the other.
 // Implementations: sqlite/ (the default) and postgres/ (replicas), sharing
 // rows.h and commit_rules.h; both run the contract suite
 // (store_contract_test.cc). docs/architecture.md maps the folder.
@@ -580,8 +582,9 @@ class Store {
 
   // --- Runs and details ---
   // Commits the run and makes its staged details visible, atomically. If the
-  // run id was committed before: kAlreadyCommitted when content_hash and the
-  // task match, else kAlreadyExists. If the task's current_run_id equals the
+  // domain committed the run id before: kAlreadyCommitted when content_hash
+  // and the task match, else kAlreadyExists (another domain's run of the
+  // same id is no conflict). If the task's current_run_id equals the
   // run id, the task goes back to READY in the same transaction.
   [[nodiscard]] virtual Result<CommitOutcome> CommitRun(const Run& run) = 0;
   // Runs of the task, newest first, at most `limit`.

@@ -473,10 +473,11 @@ TEST_P(StoreContractTest, CommitRunIsIdempotentByContent) {
   EXPECT_EQ(*store_->CommitRun(r), CommitOutcome::kAlreadyCommitted);
   storage::Run changed = MakeRun("d1", "t1", "r1", "hash-b");
   EXPECT_THAT(store_->CommitRun(changed), HasCode(ErrorCode::kAlreadyExists));
-  // The same run id from another tenant is a conflict, never a read.
+  // The same run id from another tenant is that tenant's own run, never a
+  // conflict nor a read (RunIdsAreScopedPerTenant).
   ASSERT_THAT(store_->CreateTask(MakeTask("d2", "tx", "sx")), IsOk());
-  EXPECT_THAT(store_->CommitRun(MakeRun("d2", "tx", "r1", "hash-a")),
-              HasCode(ErrorCode::kAlreadyExists));
+  EXPECT_EQ(*store_->CommitRun(MakeRun("d2", "tx", "r1", "hash-b")),
+            CommitOutcome::kCommitted);
   auto runs = store_->ListRuns("d1", "t1", 100);
   ASSERT_THAT(runs, IsOk());
   ASSERT_EQ(runs->size(), 1u);
@@ -484,7 +485,8 @@ TEST_P(StoreContractTest, CommitRunIsIdempotentByContent) {
   EXPECT_EQ((*runs)[0].dirs[1].num_metadata_different_files, 6);
   EXPECT_EQ((*runs)[0].dirs[1].num_bytes_verified, 700);
   EXPECT_TRUE(store_->ListRuns("d2", "t1", 100)->empty());
-  EXPECT_THAT(store_->GetRun("d2", "r1"), HasCode(ErrorCode::kNotFound));
+  EXPECT_EQ(store_->GetRun("d2", "r1")->content_hash, "hash-b");  // its own
+  EXPECT_EQ(store_->GetRun("d1", "r1")->content_hash, "hash-a");
 }
 
 TEST_P(StoreContractTest, ARunKeepsItsScopeAndCacheCounters) {
@@ -730,11 +732,13 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, StoreContractTest,
 void CommitRunWith(Store& store, const std::string& run_id, int64_t started,
                    std::vector<std::string> dirs,
                    std::vector<std::array<std::string, 3>> files,
-                   const std::string& result = "success") {
+                   const std::string& result = "success",
+                   const std::string& domain = "d1",
+                   const std::string& task = "t1") {
   DetailChunk c;
   c.run_id = run_id;
-  c.domain_id = "d1";
-  c.task_id = "t1";
+  c.domain_id = domain;
+  c.task_id = task;
   c.seq = 0;
   c.content_hash = "h-" + run_id;
   for (const auto& f : files)
@@ -744,8 +748,8 @@ void CommitRunWith(Store& store, const std::string& run_id, int64_t started,
   }
   Run r;
   r.run_id = run_id;
-  r.domain_id = "d1";
-  r.task_id = "t1";
+  r.domain_id = domain;
+  r.task_id = task;
   r.started_time = started;
   r.finished_time = started + 1;
   r.check_result = result;
@@ -1324,6 +1328,127 @@ TEST_P(StoreContractTest, PurgeKeepsNewestRunsAndCountersInBatches) {
   ASSERT_THAT(store_->PurgeDetails("d1", "t1", by_age, 5003, 100), IsOk());
   EXPECT_TRUE(*store_->DetailsPurged("d1", "r3"));
   EXPECT_FALSE(*store_->DetailsPurged("d1", "r4"));  // the newest stays
+}
+
+// Run ids are the tenant's own (issue 11.5): two tenants each commit a run
+// "ra" and "rb" with details; each reads, pages, compares and purges its
+// own, webhook events are per tenant, and deleting one's task leaves the
+// other's runs.
+TEST_P(StoreContractTest, RunIdsAreScopedPerTenant) {
+  ASSERT_THAT(store_->UpsertSource(MakeSource("d2", "s2")), IsOk());
+  ASSERT_THAT(store_->CreateTask(MakeTask("d2", "t2", "s2")), IsOk());
+  for (const char* d : {"d1", "d2"})
+    ASSERT_THAT(
+        store_->CreateWebhook({std::string("w-") + d, d, "http://127.0.0.1:1/h",
+                               "run.finished", "s", 5}),
+        IsOk());
+  // d2 first, so a leak from d2 into d1 would show in d1's reads too.
+  CommitRunWith(*store_, "ra", 1000, {"/x"},
+                {{"/x", "p2", "different"}, {"/x", "q2", "different"}},
+                "success", "d2", "t2");
+  CommitRunWith(*store_, "ra", 1100, {"/a", "/b"},
+                {{"/a", "p", "different"},
+                 {"/a", "q", "target_miss"},
+                 {"/b", "r", "different"}});
+  CommitRunWith(*store_, "rb", 2000, {"/x"}, {{"/x", "p2", "different"}},
+                "success", "d2", "t2");
+  CommitRunWith(*store_, "rb", 2100, {"/a", "/b"}, {{"/a", "p", "different"}});
+  if (HasFatalFailure()) return;
+
+  struct Want {
+    const char* domain;
+    const char* task;
+    int64_t started;
+    size_t dirs;
+    int64_t details;
+    std::string first_path;
+  };
+  for (const Want& w : {Want{"d1", "t1", 1100, 2, 3, "p"},
+                        Want{"d2", "t2", 1000, 1, 2, "p2"}}) {
+    SCOPED_TRACE(w.domain);
+    auto run = store_->GetRun(w.domain, "ra");
+    ASSERT_THAT(run, IsOk());
+    EXPECT_EQ(run->task_id, w.task);
+    EXPECT_EQ(run->started_time, w.started);
+    EXPECT_EQ(run->dirs.size(), w.dirs);
+    auto runs = store_->ListRuns(w.domain, w.task, 10);
+    ASSERT_THAT(runs, IsOk());
+    ASSERT_EQ(runs->size(), 2u);
+    EXPECT_EQ((*runs)[1].dirs.size(), w.dirs);
+    auto before = store_->ListRunsBefore(w.domain, w.task, "rb", 10);
+    ASSERT_THAT(before, IsOk());
+    ASSERT_EQ(before->size(), 1u);
+    EXPECT_EQ((*before)[0].started_time, w.started);
+    DetailQuery dq;
+    dq.run_id = "ra";
+    auto page = store_->ListDetails(w.domain, dq);
+    ASSERT_THAT(page, IsOk());
+    EXPECT_EQ(page->total, w.details);
+    ASSERT_EQ(page->rows.size(), static_cast<size_t>(w.details));
+    EXPECT_EQ(page->rows[0].file.path, w.first_path);
+    // The streak of rb's first row starts at the tenant's own ra.
+    dq.run_id = "rb";
+    auto next = store_->ListDetails(w.domain, dq);
+    ASSERT_THAT(next, IsOk());
+    ASSERT_EQ(next->rows.size(), 1u);
+    EXPECT_EQ(next->rows[0].first_seen_time, w.started);
+    // Each tenant's webhook has its own "ra/run.finished".
+    auto hooks = store_->ListRunDeliveries(w.domain, "ra");
+    ASSERT_THAT(hooks, IsOk());
+    ASSERT_EQ(hooks->size(), 1u);
+    EXPECT_EQ((*hooks)[0].event_id, "ra/run.finished");
+  }
+  ChangeQuery cq;
+  cq.from_run_id = "ra";
+  cq.to_run_id = "rb";
+  EXPECT_THAT(ChangesOf(*store_, cq),
+              ::testing::ElementsAre("persisting /a p different different 1100",
+                                     "resolved /a q same target_miss 1100",
+                                     "resolved /b r same different 1100"));
+  auto theirs = store_->ListChanges("d2", cq);
+  ASSERT_THAT(theirs, IsOk());
+  ASSERT_EQ(theirs->size(), 2u);
+  EXPECT_EQ((*theirs)[0].file.path, "p2");
+  EXPECT_EQ((*theirs)[1].file.path, "q2");
+  EXPECT_EQ((*theirs)[1].change, "resolved");
+  // The same upload again is a repeat of the tenant's own run; other
+  // content under its id is a conflict with its own run only.
+  EXPECT_EQ(*store_->CommitRun(MakeRun("d2", "t2", "ra", "c-ra")),
+            CommitOutcome::kAlreadyCommitted);
+  EXPECT_THAT(store_->CommitRun(MakeRun("d2", "t2", "ra", "other")),
+              HasCode(ErrorCode::kAlreadyExists));
+  DetailChunk staged;
+  staged.run_id = "ra";
+  staged.domain_id = "d2";
+  staged.task_id = "t2";
+  staged.content_hash = "h-ra";
+  staged.files.push_back({"/x", "p2", "", "different", "", "", ""});
+  staged.files.push_back({"/x", "q2", "", "different", "", "", ""});
+  EXPECT_THAT(store_->StageDetails(staged),
+              HasCode(ErrorCode::kFailedPrecondition));  // committed
+  // Retention of d1's task purges d1's ra only.
+  RetentionPolicy keep1{.keep_runs = 1};
+  ASSERT_THAT(store_->PurgeDetails("d1", "t1", keep1, 100000, 100), IsOk());
+  EXPECT_TRUE(*store_->DetailsPurged("d1", "ra"));
+  EXPECT_FALSE(*store_->DetailsPurged("d2", "ra"));
+  DetailQuery dq;
+  dq.run_id = "ra";
+  EXPECT_TRUE(store_->ListDetails("d1", dq)->rows.empty());
+  EXPECT_EQ(store_->ListDetails("d2", dq)->total, 2);
+  // Deleting d1's task leaves d2's runs, details and purge state.
+  ASSERT_THAT(store_->DeleteTask("d1", "t1"), IsOk());
+  EXPECT_THAT(store_->GetRun("d1", "ra"), HasCode(ErrorCode::kNotFound));
+  EXPECT_EQ(store_->GetRun("d2", "ra")->dirs.size(), 1u);
+  EXPECT_EQ(store_->ListDetails("d2", dq)->rows.size(), 2u);
+  EXPECT_EQ(store_->ListRunDeliveries("d2", "ra")->size(), 1u);
+  // A new task of d1 may take the id again: nothing of the deleted run
+  // (nor of d2's) shows through.
+  ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t1", "s1")), IsOk());
+  CommitRunWith(*store_, "ra", 5000, {"/a"}, {{"/a", "n", "different"}});
+  EXPECT_FALSE(*store_->DetailsPurged("d1", "ra"));
+  auto fresh = store_->ListDetails("d1", dq);
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_EQ(fresh->total, 1);
 }
 
 TEST_P(StoreContractTest, SourcePollsCoverEveryDomainUpToTheLimit) {

@@ -80,6 +80,10 @@ ROWS = {
         SUBJECT,
         lambda t: ("/v3/auth/tokens", None,
                    {"X-Subject-Token": t.fresh_token("viewer")})),
+    # Clearing a login lock: an admin, for a user of its own tenant.
+    ("DELETE", "/v3/auth/login-failures"): (
+        ADMINS,
+        lambda t: ("/v3/auth/login-failures?user_name=viewer", None, {})),
     ("POST", "/v3/tasks"): (
         WRITERS, lambda t: ("/v3/tasks", t.task_body(), {})),
     ("GET", "/v3/tasks"): (READERS, lambda t: ("/v3/tasks", None, {})),

@@ -79,4 +79,21 @@ json::value EncodeIssuedToken(const IssuedToken& t) {
   return json::object{{"token", std::move(token)}};
 }
 
+ApiResult<LoginLockQuery> DecodeLoginLockQuery(const QueryParams& q) {
+  LoginLockQuery out;
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> user,
+                       QueryString(q, "user_name", 255));
+  if (!user || user->empty()) return Missing("user_name");
+  out.user_name = std::move(*user);
+  SMS_ASSIGN_OR_RETURN(std::optional<std::string> address,
+                       QueryString(q, "address", 64));
+  out.address = address.value_or("");
+  return out;
+}
+
+json::value EncodeLoginLockCleared(const LoginLockQuery& q, int64_t cleared) {
+  return json::object{
+      {"user_name", q.user_name}, {"address", q.address}, {"cleared", cleared}};
+}
+
 }  // namespace sms::server

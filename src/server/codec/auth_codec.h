@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/api_error.h"
+#include "server/codec/query.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
 
@@ -39,5 +40,18 @@ struct IssuedToken {
 // {"token": {"expires_at", "issued_at", "methods", "user", "domain",
 // "roles"}}
 json::value EncodeIssuedToken(const IssuedToken& t);
+
+// DELETE /v3/auth/login-failures?user_name=&address=: the user of the
+// caller's domain whose login lock is cleared (required, as in a login),
+// and the address it is cleared for (empty: every address).
+struct LoginLockQuery {
+  std::string user_name;
+  std::string address;
+};
+[[nodiscard]] ApiResult<LoginLockQuery> DecodeLoginLockQuery(
+    const QueryParams& q);
+
+// {"user_name", "address", "cleared": budgets cleared}
+json::value EncodeLoginLockCleared(const LoginLockQuery& q, int64_t cleared);
 
 }  // namespace sms::server

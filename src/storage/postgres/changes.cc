@@ -30,6 +30,9 @@ Result<std::vector<ChangeRow>> PostgresStore::ListChanges(
   std::string until[3];  // the resolved arm's bound (ChangesBoundSql)
   auto bind = [&](Params& p, ChangeParam which) {
     switch (which) {
+      case ChangeParam::kDomain:
+        p.Add(domain_id);
+        break;
       case ChangeParam::kFromRun:
         p.Add(cq.from_run_id);
         break;
@@ -98,8 +101,9 @@ Result<bool> PostgresStore::DetailsPurged(const std::string& domain_id,
   p.Add(domain_id).Add(run_id);
   SMS_ASSIGN_OR_RETURN(Rows r,
                        c->Exec("SELECT 1 FROM detail_purges p JOIN runs r"
-                               " ON r.run_id = p.run_id WHERE r.domain_id = $1"
-                               " AND p.run_id = $2",
+                               " ON r.domain_id = p.domain_id"
+                               " AND r.run_id = p.run_id"
+                               " WHERE p.domain_id = $1 AND p.run_id = $2",
                                p));
   return !r.empty();
 }

@@ -30,6 +30,7 @@
 #include "storage/caching_store.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/tenant_run_ids_fixture.h"
 #include "testing/temp_dir.h"
 
 namespace sms::storage {
@@ -289,6 +290,86 @@ TEST_F(PostgresStoreTest, DetailTextIsCarriedExactly) {
   EXPECT_EQ(page->rows[1].file.path, "NULL");
   EXPECT_EQ(page->rows[1].file.path_b64, "");
   EXPECT_EQ(page->rows[1].file.target_json, "NULL");
+}
+
+// 0013_tenant_run_ids on a schema at every earlier version: every row is
+// kept and readable by its tenant, and the other tenant can then use the
+// same run id (the SQLite side: migrations_test.cc).
+TEST_F(PostgresStoreTest, TenantRunIdsKeepEveryRow) {
+  PGconn* conn = PQconnectdb(dsn_.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  auto exec = [conn](const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        << PQerrorMessage(conn) << " in: " << sql.substr(0, 200);
+    std::string first = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    return first;
+  };
+  exec("CREATE SCHEMA " + options_.schema + "; SET search_path TO " +
+       options_.schema +
+       "; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+       " name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+  for (const Migration& m : PostgresMigrations()) {
+    if (m.version >= 13) break;
+    exec(std::string(m.sql));
+    exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
+         ", '" + std::string(m.name) + "', 1)");
+  }
+  exec(kRowsBeforeTenantRunIds);
+  if (HasFailure()) {
+    PQfinish(conn);
+    return;
+  }
+
+  auto store = Open();  // applies 0013
+  ASSERT_NE(store, nullptr);
+  auto runs = store->ListRuns("d1", "t1", 10);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, "r1");
+  EXPECT_EQ((*runs)[0].dirs.size(), 2u);
+  DetailQuery all;
+  all.run_id = "r1";
+  auto page = store->ListDetails("d1", all);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, 3);
+  ASSERT_EQ(page->rows.size(), 3u);
+  EXPECT_EQ(page->rows[0].first_seen_time, 5);  // r0's start
+  EXPECT_TRUE(*store->DetailsPurged("d1", "r0"));
+  auto events = store->ListRunDeliveries("d1", "r1");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_id, "r1/run.finished");
+  EXPECT_FALSE(store->GetRun("d2", "r1"));
+
+  DetailChunk c;
+  c.run_id = "r1";
+  c.domain_id = "d2";
+  c.task_id = "t2";
+  c.content_hash = "h2";
+  c.files.push_back({"/c", "w", "", "DIFFERENT", "", "", ""});
+  ASSERT_TRUE(store->StageDetails(c));
+  storage::Run theirs = (*runs)[0];
+  theirs.domain_id = "d2";
+  theirs.task_id = "t2";
+  theirs.content_hash = "c2";
+  theirs.dirs.resize(1);
+  ASSERT_TRUE(store->CommitRun(theirs));
+  EXPECT_EQ(store->ListDetails("d2", all)->total, 1);
+  EXPECT_EQ(store->ListDetails("d1", all)->total, 3);
+  EXPECT_EQ(store->GetRun("d1", "r1")->dirs.size(), 2u);
+  EXPECT_EQ(store->GetRun("d2", "r1")->dirs.size(), 1u);
+  // Nothing lost: the orphan count and purge mark are kept too.
+  EXPECT_EQ(exec("SELECT count(*) FROM detail_counts"
+                 " WHERE domain_id = '' AND run_id = 'gone'"),
+            "1");
+  EXPECT_EQ(exec("SELECT count(*) FROM detail_purges"
+                 " WHERE domain_id = '' AND run_id = 'gone'"),
+            "1");
+  EXPECT_EQ(exec("SELECT count(*) FROM run_dirs"), "4");
+  PQfinish(conn);
 }
 
 // The database stops under the store and comes back: calls fail with

@@ -40,7 +40,8 @@ Result<schedule::ReadinessHistory> PostgresStore::FoldNewestRunsOn(
                  rows::kDirColumns,
                  " FROM (SELECT * FROM runs WHERE domain_id = $1"
                  "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
-                 " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " LEFT JOIN run_dirs d"
+                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " ORDER BY r.seq DESC, d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows run_rows, c.Exec(kRuns, rp));
   return FoldRuns(RunsFromRows(run_rows));
@@ -64,12 +65,14 @@ Result<schedule::Readiness> PostgresStore::StoreReadinessOn(
   if (const std::string* run_id = PersistenceRunId(history)) {
     // Of its differing files, those first seen by an earlier run.
     Params fp;
-    fp.Add(*run_id);
+    fp.Add(domain_id).Add(*run_id);
     SMS_ASSIGN_OR_RETURN(
         Rows f, c.Exec("SELECT count(*), coalesce(min(r.started_time), 0)"
                        " FROM file_details f"
-                       " JOIN runs r ON r.run_id = f.first_seen_run"
-                       " WHERE f.run_id = $1 AND f.first_seen_run <> ''"
+                       " JOIN runs r ON r.domain_id = f.domain_id"
+                       " AND r.run_id = f.first_seen_run"
+                       " WHERE f.domain_id = $1 AND f.run_id = $2"
+                       " AND f.first_seen_run <> ''"
                        " AND f.first_seen_run <> f.run_id",
                        fp));
     if (!f.empty())

@@ -41,7 +41,8 @@ Result<int64_t> PostgresStore::PurgeDetails(const std::string& domain_id,
     SMS_ASSIGN_OR_RETURN(
         Rows r, c->Exec("SELECT r.run_id, r.committed_at,"
                         " p.run_id IS NOT NULL FROM runs r"
-                        " LEFT JOIN detail_purges p ON p.run_id = r.run_id"
+                        " LEFT JOIN detail_purges p"
+                        " ON p.domain_id = r.domain_id AND p.run_id = r.run_id"
                         " WHERE r.domain_id = $1 AND r.task_id = $2"
                         " ORDER BY r.seq DESC",
                         p));
@@ -52,26 +53,26 @@ Result<int64_t> PostgresStore::PurgeDetails(const std::string& domain_id,
   for (const std::string& run_id : RunsToPurge(runs, policy, now)) {
     if (deleted >= max_rows) break;
     Params p;
-    p.Add(run_id).Add(max_rows - deleted);
+    p.Add(domain_id).Add(run_id).Add(max_rows - deleted);
     SMS_ASSIGN_OR_RETURN(
         Rows r, c->Exec("DELETE FROM file_details WHERE ctid = ANY(ARRAY("
-                        "SELECT ctid FROM file_details WHERE run_id = $1"
-                        " LIMIT $2))",
+                        "SELECT ctid FROM file_details WHERE domain_id = $1"
+                        " AND run_id = $2 LIMIT $3))",
                         p));
     deleted += r.affected();
     if (deleted >= max_rows) break;  // rows may remain: the next batch
     // The run's last rows are gone: its chunks, totals, and the mark.
     Params one;
-    one.Add(run_id);
-    SMS_RETURN_IF_ERROR(
-        c->Exec("DELETE FROM detail_chunks WHERE run_id = $1", one));
-    SMS_RETURN_IF_ERROR(
-        c->Exec("DELETE FROM detail_counts WHERE run_id = $1", one));
+    one.Add(domain_id).Add(run_id);
+    SMS_RETURN_IF_ERROR(c->Exec(
+        "DELETE FROM detail_chunks WHERE domain_id = $1 AND run_id = $2", one));
+    SMS_RETURN_IF_ERROR(c->Exec(
+        "DELETE FROM detail_counts WHERE domain_id = $1 AND run_id = $2", one));
     Params mark;
-    mark.Add(run_id).Add(now);
+    mark.Add(domain_id).Add(run_id).Add(now);
     SMS_RETURN_IF_ERROR(
-        c->Exec("INSERT INTO detail_purges (run_id, purged_at)"
-                " VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        c->Exec("INSERT INTO detail_purges (domain_id, run_id, purged_at)"
+                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 mark));
   }
   SMS_RETURN_IF_ERROR(txn.Commit());

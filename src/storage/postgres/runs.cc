@@ -31,14 +31,15 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
   {
     Params p;
     p.Add(run.run_id).Add(run.domain_id).Add(run.task_id);
-    // One row: the run committed under this id (NULLs if none), and
-    // whether the id was staged with details by another task or tenant.
+    // One row: the tenant's run committed under this id (NULLs if none),
+    // and whether the id was staged with details by another of its tasks.
     SMS_ASSIGN_OR_RETURN(
         Rows r,
         c->Exec("SELECT r.domain_id, r.task_id, r.content_hash,"
-                " EXISTS (SELECT 1 FROM detail_chunks WHERE run_id = $1"
-                "  AND (domain_id <> $2 OR task_id <> $3))"
-                " FROM (SELECT 1) one LEFT JOIN runs r ON r.run_id = $1",
+                " EXISTS (SELECT 1 FROM detail_chunks WHERE domain_id = $2"
+                "  AND run_id = $1 AND task_id <> $3)"
+                " FROM (SELECT 1) one LEFT JOIN runs r"
+                " ON r.domain_id = $2 AND r.run_id = $1",
                 p));
     if (!r.IsNull(0, 0))
       return RepeatedCommit(run, {.domain_id = r.Text(0, 0),
@@ -49,8 +50,8 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
   {
     // The run and its directories in one statement (the directories as
     // arrays, unnested in order). A run id committed meanwhile for another
-    // task (whose lock we do not hold) fails on the unique key:
-    // kAlreadyExists, as above.
+    // task of the tenant (whose lock we do not hold) fails on the unique
+    // key: kAlreadyExists, as above.
     std::vector<std::string> dir_check;
     constexpr int kCounters = 13;
     std::vector<int64_t> counters[kCounters];
@@ -78,9 +79,11 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     static const std::string kSql = rows::Sql(
         {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-         " RETURNING run_id) INSERT INTO run_dirs (run_id, idx, ",
+         " RETURNING domain_id, run_id)"
+         " INSERT INTO run_dirs (domain_id, run_id, idx, ",
          rows::kDirColumns,
-         ") SELECT run.run_id, x.ord - 1, x.dir_check, x.a, x.b, x.c, x.d,"
+         ") SELECT run.domain_id, run.run_id, x.ord - 1, x.dir_check, x.a, "
+         "x.b, x.c, x.d,"
          " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
          " unnest($14::text[], $15::bigint[], $16::bigint[], $17::bigint[],"
          " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
@@ -123,7 +126,8 @@ Result<std::vector<Run>> PostgresStore::ListRuns(const std::string& domain_id,
       rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
                  " FROM (SELECT * FROM runs WHERE domain_id = $1"
                  "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
-                 " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " LEFT JOIN run_dirs d"
+                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " ORDER BY r.seq DESC, d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   return RunsFromRows(r);
@@ -140,7 +144,8 @@ Result<std::vector<Run>> PostgresStore::ListRunsBefore(
        " FROM (SELECT * FROM runs WHERE domain_id = $1 AND task_id = $2"
        "  AND ($3 = '' OR seq < (SELECT seq FROM runs WHERE domain_id = $1"
        "   AND run_id = $3)) ORDER BY seq DESC LIMIT $4) r"
-       " LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+       " LEFT JOIN run_dirs d"
+       " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
        " ORDER BY r.seq DESC, d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   return RunsFromRows(r);
@@ -153,7 +158,8 @@ Result<Run> PostgresStore::GetRun(const std::string& domain_id,
   p.Add(domain_id).Add(run_id);
   static const std::string kSql =
       rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
-                 " FROM runs r LEFT JOIN run_dirs d ON d.run_id = r.run_id"
+                 " FROM runs r LEFT JOIN run_dirs d"
+                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " WHERE r.domain_id = $1 AND r.run_id = $2 ORDER BY d.idx"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   std::vector<Run> runs = RunsFromRows(r);
@@ -169,18 +175,20 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
       GetTaskOn(*c, chunk.domain_id, chunk.task_id, /*lock=*/true));
   {
     Params p;
-    p.Add(chunk.run_id);
-    SMS_ASSIGN_OR_RETURN(Rows r,
-                         c->Exec("SELECT 1 FROM runs WHERE run_id = $1", p));
+    p.Add(chunk.domain_id).Add(chunk.run_id);
+    SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT 1 FROM runs WHERE"
+                                         " domain_id = $1 AND run_id = $2",
+                                         p));
     SMS_RETURN_IF_ERROR(CheckRunNotCommitted(!r.empty()));
   }
   {
     Params p;
-    p.Add(chunk.run_id).Add(chunk.seq);
-    SMS_ASSIGN_OR_RETURN(
-        Rows r, c->Exec("SELECT domain_id, task_id, content_hash"
-                        " FROM detail_chunks WHERE run_id = $1 AND seq = $2",
-                        p));
+    p.Add(chunk.domain_id).Add(chunk.run_id).Add(chunk.seq);
+    SMS_ASSIGN_OR_RETURN(Rows r,
+                         c->Exec("SELECT domain_id, task_id, content_hash"
+                                 " FROM detail_chunks WHERE domain_id = $1"
+                                 " AND run_id = $2 AND seq = $3",
+                                 p));
     if (!r.empty())
       return RepeatedStage(chunk, {.domain_id = r.Text(0, 0),
                                    .task_id = r.Text(0, 1),
@@ -188,10 +196,10 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
   }
   {
     Params p;
-    p.Add(chunk.run_id).Add(chunk.domain_id).Add(chunk.task_id);
+    p.Add(chunk.domain_id).Add(chunk.run_id).Add(chunk.task_id);
     SMS_ASSIGN_OR_RETURN(
-        Rows r, c->Exec("SELECT 1 FROM detail_chunks WHERE run_id = $1"
-                        " AND (domain_id <> $2 OR task_id <> $3) LIMIT 1",
+        Rows r, c->Exec("SELECT 1 FROM detail_chunks WHERE domain_id = $1"
+                        " AND run_id = $2 AND task_id <> $3 LIMIT 1",
                         p));
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(!r.empty()));
   }
@@ -231,32 +239,36 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
            " WITH ORDINALITY AS x (dir_check, path, path_b64, status, reason,"
            " source_json, target_json, ord)),"
            " b AS (SELECT c.dir_check, (SELECT r.run_id FROM runs r"
-           "  JOIN run_dirs d ON d.run_id = r.run_id"
+           "  JOIN run_dirs d"
+           "  ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
            "  WHERE r.domain_id = $1 AND r.task_id = $2"
            "  AND r.check_result = 'success' AND d.dir_check = c.dir_check"
            "  ORDER BY r.seq DESC LIMIT 1) AS run_id"
            "  FROM (SELECT DISTINCT dir_check FROM s) c)"
-           " INSERT INTO file_details (run_id, seq, idx, ",
+           " INSERT INTO file_details (domain_id, run_id, seq, idx, ",
            rows::kDetailColumns,
-           ", first_seen_run) SELECT $3::text, $4::bigint, s.ord - 1,"
+           ", first_seen_run) SELECT $1::text, $3::text, $4::bigint,"
+           " s.ord - 1,"
            " s.dir_check, s.path, s.path_b64, s.status, s.reason,"
            " s.source_json, s.target_json, coalesce("
            " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
            "   ELSE p.first_seen_run END FROM file_details p"
-           "  WHERE p.run_id = b.run_id AND p.dir_check = s.dir_check"
+           "  WHERE p.domain_id = $1 AND p.run_id = b.run_id"
+           "  AND p.dir_check = s.dir_check"
            "  AND p.path = s.path AND p.path_b64 = s.path_b64 LIMIT 1),"
            " $3::text) FROM s JOIN b ON b.dir_check = s.dir_check"});
       SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
     }
     // The chunk's rows counted into the run's totals (same transaction).
     Params p;
-    p.Add(chunk.run_id).Add(chunk.seq);
+    p.Add(chunk.domain_id).Add(chunk.run_id).Add(chunk.seq);
     SMS_RETURN_IF_ERROR(
-        c->Exec("INSERT INTO detail_counts (run_id, dir_check, status, n)"
-                " SELECT run_id, dir_check, status, count(*)"
-                " FROM file_details WHERE run_id = $1 AND seq = $2"
-                " GROUP BY run_id, dir_check, status"
-                " ON CONFLICT (run_id, dir_check, status) DO UPDATE"
+        c->Exec("INSERT INTO detail_counts"
+                " (domain_id, run_id, dir_check, status, n)"
+                " SELECT domain_id, run_id, dir_check, status, count(*)"
+                " FROM file_details WHERE domain_id = $1 AND run_id = $2"
+                " AND seq = $3 GROUP BY domain_id, run_id, dir_check, status"
+                " ON CONFLICT (domain_id, run_id, dir_check, status) DO UPDATE"
                 " SET n = detail_counts.n + excluded.n",
                 p));
   }
@@ -276,8 +288,9 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   // a few rows, however large the run.
   SMS_ASSIGN_OR_RETURN(
       Rows n, c->Exec("SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
-                      " JOIN runs r ON r.run_id = c.run_id"
-                      " WHERE r.domain_id = $1 AND c.run_id = $2"
+                      " JOIN runs r"
+                      " ON r.domain_id = c.domain_id AND r.run_id = c.run_id"
+                      " WHERE c.domain_id = $1 AND c.run_id = $2"
                       " AND ($3::text IS NULL OR c.dir_check = $3::text)"
                       " AND ($4::text IS NULL OR c.status = $4::text)",
                       p));
@@ -289,34 +302,38 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   static const char* const kPage[4] = {
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.run_id = f.first_seen_run),"
-      " r.started_time) FROM file_details f"
-      " JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
       " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
   };

@@ -28,6 +28,9 @@ Result<std::vector<ChangeRow>> SqliteStore::ListChanges(
   std::string until[3];  // the resolved arm's bound (ChangesBoundSql)
   auto bind = [&](Stmt& q, ChangeParam p) {
     switch (p) {
+      case ChangeParam::kDomain:
+        q.Bind(domain_id);
+        break;
       case ChangeParam::kFromRun:
         q.Bind(cq.from_run_id);
         break;
@@ -93,8 +96,8 @@ Result<bool> SqliteStore::DetailsPurged(const std::string& domain_id,
   Conn c(this);
   SMS_PREPARE_(q, c.db,
                "SELECT 1 FROM detail_purges p JOIN runs r"
-               " ON r.run_id = p.run_id WHERE r.domain_id = ?"
-               " AND p.run_id = ?");
+               " ON r.domain_id = p.domain_id AND r.run_id = p.run_id"
+               " WHERE p.domain_id = ? AND p.run_id = ?");
   q.Bind(domain_id).Bind(run_id);
   return q.Step();
 }

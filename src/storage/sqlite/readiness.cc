@@ -51,9 +51,9 @@ Result<schedule::ReadinessHistory> SqliteStore::FoldNewestRunsOn(
   if (!runs.empty()) {
     static const std::string kDirs =
         std::string("SELECT run_id, ") + rows::kDirColumns +
-        " FROM run_dirs WHERE run_id IN"
-        " (SELECT run_id FROM runs WHERE domain_id = ? AND"
-        "  task_id = ? ORDER BY seq DESC LIMIT ?)"
+        " FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
+        " (SELECT run_id FROM runs WHERE domain_id = ?1 AND"
+        "  task_id = ?2 ORDER BY seq DESC LIMIT ?3)"
         " ORDER BY run_id, idx";
     SMS_PREPARE_(q, db, kDirs.c_str());
     q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
@@ -86,12 +86,14 @@ Result<schedule::Readiness> SqliteStore::StoreReadinessOn(
   schedule::Persistence persistence;
   if (const std::string* run_id = PersistenceRunId(history)) {
     // Of its differing files, those first seen by an earlier run.
-    SMS_PREPARE_(q, db,
-                 "SELECT count(*), min(r.started_time) FROM file_details f"
-                 " JOIN runs r ON r.run_id = f.first_seen_run"
-                 " WHERE f.run_id = ? AND f.first_seen_run <> ''"
-                 " AND f.first_seen_run <> f.run_id");
-    q.Bind(*run_id);
+    SMS_PREPARE_(
+        q, db,
+        "SELECT count(*), min(r.started_time) FROM file_details f"
+        " JOIN runs r ON r.domain_id = f.domain_id"
+        " AND r.run_id = f.first_seen_run"
+        " WHERE f.domain_id = ? AND f.run_id = ?"
+        " AND f.first_seen_run <> '' AND f.first_seen_run <> f.run_id");
+    q.Bind(domain_id).Bind(*run_id);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row)
       persistence = {.count = q.Int(0), .oldest_first_seen_ms = q.Int(1)};

@@ -41,7 +41,8 @@ Result<int64_t> SqliteStore::PurgeDetails(const std::string& domain_id,
     SMS_PREPARE_(q, c.db,
                  "SELECT r.run_id, r.committed_at, p.run_id IS NOT NULL"
                  " FROM runs r LEFT JOIN detail_purges p"
-                 " ON p.run_id = r.run_id WHERE r.domain_id = ?"
+                 " ON p.domain_id = r.domain_id AND p.run_id = r.run_id"
+                 " WHERE r.domain_id = ?"
                  " AND r.task_id = ? ORDER BY r.seq DESC");
     q.Bind(domain_id).Bind(task_id);
     while (true) {
@@ -56,20 +57,22 @@ Result<int64_t> SqliteStore::PurgeDetails(const std::string& domain_id,
     {
       SMS_PREPARE_(q, c.db,
                    "DELETE FROM file_details WHERE rowid IN (SELECT rowid"
-                   " FROM file_details WHERE run_id = ? LIMIT ?)");
-      q.Bind(run_id).Bind(max_rows - deleted);
+                   " FROM file_details WHERE domain_id = ? AND run_id = ?"
+                   " LIMIT ?)");
+      q.Bind(domain_id).Bind(run_id).Bind(max_rows - deleted);
       SMS_RETURN_IF_ERROR(q.Exec());
     }
     const int64_t n = sqlite3_changes(c.db);
     deleted += n;
     if (deleted >= max_rows) break;  // rows may remain: the next batch
     // The run's last rows are gone: its chunks, totals, and the mark.
-    for (const char* sql : {"DELETE FROM detail_chunks WHERE run_id = ?",
-                            "DELETE FROM detail_counts WHERE run_id = ?",
-                            "INSERT INTO detail_purges (run_id, purged_at)"
-                            " VALUES (?, ?)"}) {
+    for (const char* sql :
+         {"DELETE FROM detail_chunks WHERE domain_id = ? AND run_id = ?",
+          "DELETE FROM detail_counts WHERE domain_id = ? AND run_id = ?",
+          "INSERT INTO detail_purges (domain_id, run_id, purged_at)"
+          " VALUES (?, ?, ?)"}) {
       SMS_PREPARE_(q, c.db, sql);
-      q.Bind(run_id);
+      q.Bind(domain_id).Bind(run_id);
       if (sql[0] == 'I') q.Bind(now);
       SMS_RETURN_IF_ERROR(q.Exec());
     }

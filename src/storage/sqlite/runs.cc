@@ -48,8 +48,8 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   {
     SMS_PREPARE_(q, db,
                  "SELECT domain_id, task_id, content_hash FROM runs"
-                 " WHERE run_id = ?");
-    q.Bind(run.run_id);
+                 " WHERE domain_id = ? AND run_id = ?");
+    q.Bind(run.domain_id).Bind(run.run_id);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row)
       return RepeatedCommit(run, {.domain_id = q.Text(0),
@@ -58,9 +58,9 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   }
   {
     SMS_PREPARE_(q, db,
-                 "SELECT 1 FROM detail_chunks WHERE run_id = ? AND"
-                 " (domain_id <> ? OR task_id <> ?) LIMIT 1");
-    q.Bind(run.run_id).Bind(run.domain_id).Bind(run.task_id);
+                 "SELECT 1 FROM detail_chunks WHERE domain_id = ? AND"
+                 " run_id = ? AND task_id <> ? LIMIT 1");
+    q.Bind(run.domain_id).Bind(run.run_id).Bind(run.task_id);
     SMS_ASSIGN_OR_RETURN(bool staged_by_another, q.Step());
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(staged_by_another));
   }
@@ -73,12 +73,12 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
     SMS_RETURN_IF_ERROR(q.Exec());
   }
   static const std::string kInsertDir =
-      std::string("INSERT INTO run_dirs (run_id, idx, ") + rows::kDirColumns +
-      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      std::string("INSERT INTO run_dirs (domain_id, run_id, idx, ") +
+      rows::kDirColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   int64_t idx = 0;
   for (const DirResult& d : run.dirs) {
     SMS_PREPARE_(q, db, kInsertDir.c_str());
-    q.Bind(run.run_id).Bind(idx++);
+    q.Bind(run.domain_id).Bind(run.run_id).Bind(idx++);
     rows::DirValues(d, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
   }
@@ -127,9 +127,9 @@ Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& domain_id,
   for (Run& r : runs) by_id[r.run_id] = &r;
   static const std::string kDirs =
       std::string("SELECT run_id, ") + rows::kDirColumns +
-      " FROM run_dirs WHERE run_id IN"
-      " (SELECT run_id FROM runs WHERE domain_id = ? AND"
-      "  task_id = ? ORDER BY seq DESC LIMIT ?)"
+      " FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
+      " (SELECT run_id FROM runs WHERE domain_id = ?1 AND"
+      "  task_id = ?2 ORDER BY seq DESC LIMIT ?3)"
       " ORDER BY run_id, idx";
   SMS_PREPARE_(q, c.db, kDirs.c_str());
   q.Bind(domain_id).Bind(task_id).Bind(limit);
@@ -190,16 +190,17 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
   SMS_RETURN_IF_ERROR(txn.Begin(true));
   SMS_RETURN_IF_ERROR(GetTaskOn(c.db, chunk.domain_id, chunk.task_id));
   {
-    SMS_PREPARE_(q, c.db, "SELECT 1 FROM runs WHERE run_id = ?");
-    q.Bind(chunk.run_id);
+    SMS_PREPARE_(q, c.db,
+                 "SELECT 1 FROM runs WHERE domain_id = ? AND run_id = ?");
+    q.Bind(chunk.domain_id).Bind(chunk.run_id);
     SMS_ASSIGN_OR_RETURN(bool committed, q.Step());
     SMS_RETURN_IF_ERROR(CheckRunNotCommitted(committed));
   }
   {
     SMS_PREPARE_(q, c.db,
                  "SELECT domain_id, task_id, content_hash FROM detail_chunks"
-                 " WHERE run_id = ? AND seq = ?");
-    q.Bind(chunk.run_id).Bind(chunk.seq);
+                 " WHERE domain_id = ? AND run_id = ? AND seq = ?");
+    q.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(chunk.seq);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row)
       return RepeatedStage(chunk, {.domain_id = q.Text(0),
@@ -208,9 +209,9 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
   }
   {
     SMS_PREPARE_(q, c.db,
-                 "SELECT 1 FROM detail_chunks WHERE run_id = ? AND"
-                 " (domain_id <> ? OR task_id <> ?) LIMIT 1");
-    q.Bind(chunk.run_id).Bind(chunk.domain_id).Bind(chunk.task_id);
+                 "SELECT 1 FROM detail_chunks WHERE domain_id = ? AND"
+                 " run_id = ? AND task_id <> ? LIMIT 1");
+    q.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(chunk.task_id);
     SMS_ASSIGN_OR_RETURN(bool staged_by_another, q.Step());
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(staged_by_another));
   }
@@ -232,7 +233,8 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
   {
     SMS_PREPARE_(q, c.db,
                  "SELECT r.run_id FROM runs r"
-                 " JOIN run_dirs d ON d.run_id = r.run_id"
+                 " JOIN run_dirs d"
+                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " WHERE r.domain_id = ? AND r.task_id = ?"
                  " AND r.check_result = 'success' AND d.dir_check = ?"
                  " ORDER BY r.seq DESC LIMIT 1");
@@ -246,18 +248,18 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
   }
   {
     static const std::string kSql =
-        std::string("INSERT INTO file_details (run_id, seq, idx, ") +
+        std::string("INSERT INTO file_details (domain_id, run_id, seq, idx, ") +
         rows::kDetailColumns +
-        ", first_seen_run) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10, coalesce("
-        " (SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
+        ", first_seen_run) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+        " coalesce((SELECT CASE p.first_seen_run WHEN '' THEN p.run_id"
         "   ELSE p.first_seen_run END FROM file_details p"
-        "  WHERE p.run_id = ?11 AND p.dir_check = ?4 AND p.path = ?5"
-        "  AND p.path_b64 = ?6), ?1))";
+        "  WHERE p.domain_id = ?1 AND p.run_id = ?12 AND p.dir_check = ?5"
+        "  AND p.path = ?6 AND p.path_b64 = ?7), ?2))";
     SMS_PREPARE_(ins, c.db, kSql.c_str());
     int64_t idx = 0;
     for (const FileDetail& f : chunk.files) {
       ins.Reset();
-      ins.Bind(chunk.run_id).Bind(chunk.seq).Bind(idx++);
+      ins.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(chunk.seq).Bind(idx++);
       rows::DetailValues(f, [&ins](const auto& v) { ins.Bind(v); });
       ins.Bind(previous_run[f.dir_check]);
       SMS_RETURN_IF_ERROR(ins.Exec());
@@ -265,13 +267,14 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
   }
   // The chunk's rows counted into the run's totals (same transaction).
   SMS_PREPARE_(count, c.db,
-               "INSERT INTO detail_counts (run_id, dir_check, status, n)"
-               " SELECT run_id, dir_check, status, count(*)"
-               " FROM file_details WHERE run_id = ? AND seq = ?"
-               " GROUP BY run_id, dir_check, status"
-               " ON CONFLICT (run_id, dir_check, status) DO UPDATE"
+               "INSERT INTO detail_counts"
+               " (domain_id, run_id, dir_check, status, n)"
+               " SELECT domain_id, run_id, dir_check, status, count(*)"
+               " FROM file_details WHERE domain_id = ? AND run_id = ?"
+               " AND seq = ? GROUP BY domain_id, run_id, dir_check, status"
+               " ON CONFLICT (domain_id, run_id, dir_check, status) DO UPDATE"
                " SET n = detail_counts.n + excluded.n");
-  count.Bind(chunk.run_id).Bind(chunk.seq);
+  count.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(chunk.seq);
   SMS_RETURN_IF_ERROR(count.Exec());
   SMS_RETURN_IF_ERROR(txn.Commit());
   return StageOutcome::kStaged;
@@ -283,8 +286,9 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
   Txn txn(c.db, &write_mu_);  // the page and its total from one snapshot
   SMS_RETURN_IF_ERROR(txn.Begin(false));
   static constexpr char kWhere[] =
-      " FROM file_details f JOIN runs r ON r.run_id = f.run_id"
-      " WHERE r.domain_id = ?1 AND f.run_id = ?2"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = ?1 AND f.run_id = ?2"
       " AND (?3 IS NULL OR f.dir_check = ?3)"
       " AND (?4 IS NULL OR f.status = ?4)";
   auto bind_filter = [&](Stmt& q) {
@@ -304,8 +308,9 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
     // a few rows, however large the run.
     SMS_PREPARE_(q, c.db,
                  "SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
-                 " JOIN runs r ON r.run_id = c.run_id"
-                 " WHERE r.domain_id = ?1 AND c.run_id = ?2"
+                 " JOIN runs r"
+                 " ON r.domain_id = c.domain_id AND r.run_id = c.run_id"
+                 " WHERE c.domain_id = ?1 AND c.run_id = ?2"
                  " AND (?3 IS NULL OR c.dir_check = ?3)"
                  " AND (?4 IS NULL OR c.status = ?4)");
     bind_filter(q);
@@ -317,7 +322,8 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
           "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64,"
           " f.status, f.reason, f.source_json, f.target_json,"
           " coalesce((SELECT fr.started_time FROM runs fr"
-          "  WHERE fr.run_id = f.first_seen_run), r.started_time)") +
+          "  WHERE fr.domain_id = f.domain_id"
+          "  AND fr.run_id = f.first_seen_run), r.started_time)") +
       kWhere +
       " AND (f.seq > ?5 OR (f.seq = ?5 AND f.idx > ?6))"
       " ORDER BY f.seq, f.idx LIMIT ?7";
@@ -366,9 +372,9 @@ void SqliteStore::CommitBatch(const std::vector<PendingCommit*>& batch) {
 Status SqliteStore::LoadDirs(sqlite3* db, Run* r) {
   static const std::string kSql =
       std::string("SELECT ") + rows::kDirColumns +
-      " FROM run_dirs WHERE run_id = ? ORDER BY idx";
+      " FROM run_dirs WHERE domain_id = ? AND run_id = ? ORDER BY idx";
   SMS_PREPARE_(q, db, kSql.c_str());
-  q.Bind(r->run_id);
+  q.Bind(r->domain_id).Bind(r->run_id);
   while (true) {
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;

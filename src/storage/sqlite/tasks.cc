@@ -150,13 +150,17 @@ Status SqliteStore::DeleteTask(const std::string& domain_id,
   SMS_RETURN_IF_ERROR(txn.Begin(true));
   // Children first; runs/detail chunks cascade to their own children.
   static const char* const kDeletes[] = {
-      "DELETE FROM detail_counts WHERE run_id IN (SELECT run_id FROM"
-      " detail_chunks WHERE domain_id = ?1 AND task_id = ?2)",
-      "DELETE FROM file_details WHERE run_id IN (SELECT run_id FROM"
-      " detail_chunks WHERE domain_id = ?1 AND task_id = ?2)",
+      "DELETE FROM detail_counts WHERE domain_id = ?1 AND run_id IN"
+      " (SELECT run_id FROM detail_chunks WHERE domain_id = ?1"
+      " AND task_id = ?2)",
+      "DELETE FROM file_details WHERE domain_id = ?1 AND run_id IN"
+      " (SELECT run_id FROM detail_chunks WHERE domain_id = ?1"
+      " AND task_id = ?2)",
       "DELETE FROM detail_chunks WHERE domain_id = ?1 AND task_id = ?2",
-      "DELETE FROM run_dirs WHERE run_id IN (SELECT run_id FROM runs"
-      " WHERE domain_id = ?1 AND task_id = ?2)",
+      "DELETE FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
+      " (SELECT run_id FROM runs WHERE domain_id = ?1 AND task_id = ?2)",
+      "DELETE FROM detail_purges WHERE domain_id = ?1 AND run_id IN"
+      " (SELECT run_id FROM runs WHERE domain_id = ?1 AND task_id = ?2)",
       "DELETE FROM runs WHERE domain_id = ?1 AND task_id = ?2",
       "DELETE FROM commands WHERE domain_id = ?1 AND task_id = ?2",
       "DELETE FROM task_configs WHERE task_id IN (SELECT id FROM tasks"
