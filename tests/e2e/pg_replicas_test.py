@@ -316,7 +316,7 @@ def scenario_cache(a, b, op, agent, source_id):
     # A role changed by hand (there is no API for it): op2 becomes a viewer.
     token = login(b, "op2", "op2-password-1")
     check("cache: B holds op2's new token", cached_on_b(token))
-    psql("UPDATE users SET role = 'viewer' WHERE name = 'op2'", DB_DSN)
+    DB.psql("UPDATE users SET role = 'viewer' WHERE name = 'op2'")
     made = []
 
     def create_task():
@@ -338,9 +338,9 @@ def scenario_cache(a, b, op, agent, source_id):
     # and what A writes meanwhile is served by B at once or within the bound.
     check("cache: B holds the runs again", cached_on_b())
     losses = metric(b, mon, "sms_read_cache_listener_losses_total")
-    killed = psql("SELECT count(pg_terminate_backend(pid)) FROM "
-                  "pg_stat_activity WHERE application_name = "
-                  f"'sms-server cache listener {b.proc.pid}'", DB_DSN)
+    killed = DB.psql("SELECT count(pg_terminate_backend(pid)) FROM "
+                     "pg_stat_activity WHERE application_name = "
+                     f"'sms-server cache listener {b.proc.pid}'")
     third = str(uuid.uuid4())
     status, _ = api_json(a, "POST", path, run_body(third), agent)
     delay, reads = until_seen(lambda: runs_on(b),
