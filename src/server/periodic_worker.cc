@@ -1,8 +1,23 @@
 #include "server/periodic_worker.h"
 
+#include <random>
 #include <utility>
 
 namespace sms::server {
+namespace {
+
+// The interval plus up to a quarter more, at random: replicas that started
+// together do not poll in step, so one of them does not win every race
+// for shared work (the scheduler's due ticks, webhook deliveries).
+std::chrono::milliseconds Jittered(std::chrono::milliseconds interval) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const auto extra = interval.count() / 4;
+  if (extra <= 0) return interval;
+  return interval + std::chrono::milliseconds(
+                        std::uniform_int_distribution<int64_t>(0, extra)(rng));
+}
+
+}  // namespace
 
 PeriodicWorker::PeriodicWorker(std::chrono::milliseconds interval)
     : interval_(interval) {}
@@ -13,7 +28,7 @@ void PeriodicWorker::Start(std::function<bool()> tick) {
   thread_ = std::jthread([this, tick = std::move(tick)](std::stop_token st) {
     while (!st.stop_requested()) {
       if (tick()) continue;  // more is waiting
-      if (Sleep(interval_)) break;
+      if (Sleep(Jittered(interval_))) break;
     }
   });
 }

@@ -1,7 +1,9 @@
 // PeriodicWorker: the background loop of the server's workers (scheduler,
 // retention, webhook delivery). Start(tick) calls tick on a thread of its
 // own: at once again while tick says more work is waiting, else after the
-// interval. Stop() wakes the wait, lets a running tick finish and joins.
+// interval plus up to a quarter more at random (so replicas started together
+// do not poll in step). Stop() wakes the wait, lets a running tick finish and
+// joins.
 //
 // A tick that pauses inside (retention between its batches) waits through
 // Sleep(), which Stop() also wakes. The wait is on the real clock: the
