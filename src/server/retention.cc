@@ -64,9 +64,28 @@ RetentionWorker::RetentionWorker(storage::Store& store, core::Clock& clock,
 
 RetentionWorker::~RetentionWorker() { Stop(); }
 
+storage::RetentionPolicy RetentionWorker::TenantPolicy(
+    const std::string& domain_id) {
+  auto text = store_.GetDomainSetting(domain_id, kRetentionSetting);
+  if (!text) {
+    log_(ToJson(json::object{{"level", "warn"},
+                             {"msg",
+                              "retention: reading the tenant's"
+                              " default failed"},
+                             {"domain_id", domain_id},
+                             {"error", text.error().ToString()}}));
+    return options_.default_policy;
+  }
+  if (!text->has_value()) return options_.default_policy;
+  auto p = ParseRetention(**text);  // checked when it was set
+  return p ? *p : options_.default_policy;
+}
+
 int64_t RetentionWorker::RunOnce() {
   int64_t deleted = 0;
   storage::TaskRef after;
+  std::string tenant;  // the domain whose default tenant_policy is
+  storage::RetentionPolicy tenant_policy = options_.default_policy;
   while (true) {
     auto tasks = store_.ListTasksWithDetails(after, 100);
     if (!tasks) {
@@ -78,11 +97,16 @@ int64_t RetentionWorker::RunOnce() {
     if (tasks->empty()) return deleted;
     after = tasks->back();
     for (const storage::TaskRef& t : *tasks) {
-      storage::RetentionPolicy policy = options_.default_policy;
+      // Tasks come in domain order: each tenant's default is read once.
+      if (t.domain_id != tenant) {
+        tenant = t.domain_id;
+        tenant_policy = TenantPolicy(tenant);
+      }
+      storage::RetentionPolicy policy = tenant_policy;
       auto configs = store_.GetTaskConfigs(t.domain_id, t.task_id);
       if (configs) {
         for (const auto& e : *configs) {
-          if (e.key != "CONSISTENCY_RETENTION") continue;
+          if (e.key != kRetentionSetting) continue;
           if (auto p = ParseRetention(e.value)) policy = *p;
         }
       }
