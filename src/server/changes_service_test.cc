@@ -287,6 +287,26 @@ TEST_F(ChangesTest, ATenantDefaultAppliesToTasksWithoutTheirOwn) {
   EXPECT_FALSE(*store_->DetailsPurged("d1", next));
 }
 
+// A tenant's default that is not valid (written by hand: the API checks
+// it) purges nothing, rather than falling back to a server default that
+// may keep less than the tenant asked for.
+TEST_F(ChangesTest, AnInvalidTenantDefaultPurgesNothing) {
+  for (int i = 0; i < 3; ++i)
+    Commit(1000 * (i + 1), {"/a"}, {{"/a", "p", "different"}});
+  ASSERT_THAT(store_->PutDomainSetting("d1", "CONSISTENCY_RETENTION", "x=1"),
+              IsOk());
+  std::vector<std::string> logged;
+  RetentionWorker w(*store_, clock_, {.default_policy = {.keep_runs = 1}},
+                    [&](const std::string& line) { logged.push_back(line); });
+  EXPECT_EQ(w.RunOnce(), 0);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_THAT(logged[0], HasSubstr("not valid"));
+  // Put right, it applies.
+  ASSERT_THAT(store_->PutDomainSetting("d1", "CONSISTENCY_RETENTION", "runs=2"),
+              IsOk());
+  EXPECT_EQ(w.RunOnce(), 1);
+}
+
 TEST_F(ChangesTest, TenantSettingsAreReadByReadersAndSetByAdmins) {
   TenantSettingsService settings(*store_);
   auto empty = settings.Get(As(Role::kViewer));

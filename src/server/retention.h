@@ -19,6 +19,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,8 +61,10 @@ class RetentionWorker final {
   void Stop();
 
  private:
-  // The tenant's default, else the server's (also when it cannot be read).
-  storage::RetentionPolicy TenantPolicy(const std::string& domain_id);
+  // The tenant's default, else the server's; nullopt (logged) when the
+  // tenant's cannot be read or is not valid.
+  std::optional<storage::RetentionPolicy> TenantPolicy(
+      const std::string& domain_id);
 
   storage::Store& store_;
   core::Clock& clock_;
