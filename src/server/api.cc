@@ -135,7 +135,8 @@ Api::Api(ApiDeps deps, ApiOptions options)
     : deps_(std::move(deps)),
       options_(std::move(options)),
       sources_(*deps_.store, *deps_.clock),
-      commands_(*deps_.store, *deps_.clock) {
+      commands_(*deps_.store, *deps_.clock),
+      tenant_settings_(*deps_.store) {
   if (!options_.console_dir.empty())
     console_ = std::make_unique<StaticFiles>(options_.console_dir);
   // Issue 13's services, when the caller brings none (tests): no webhook

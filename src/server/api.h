@@ -28,6 +28,7 @@
 #include "server/result_service.h"
 #include "server/source_service.h"
 #include "server/task_service.h"
+#include "server/tenant_settings_service.h"
 #include "server/webhook_service.h"
 #include "storage/store.h"
 
@@ -138,6 +139,7 @@ class Api final {
   const ApiOptions options_;
   SourceService sources_;
   CommandService commands_;
+  TenantSettingsService tenant_settings_;
   std::vector<Route> routes_;
   std::unique_ptr<StaticFiles> console_;         // null: no console
   std::unique_ptr<ChangesService> own_changes_;  // when deps brought none

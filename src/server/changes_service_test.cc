@@ -1,7 +1,7 @@
 // Changes since the last run (issue 13.2) through ChangesService and its
 // codec (server/codec/changes_codec.h), and retention (issue 13.5): the
-// setting's grammar and the worker, over the services' SQLite fixture
-// (service_fixture.h).
+// setting's grammar, the tenant's default (TenantSettingsService) and the
+// worker, over the services' SQLite fixture (service_fixture.h).
 #include "server/changes_service.h"
 
 #include <gmock/gmock.h>
@@ -15,8 +15,10 @@
 
 #include "auth/crypto.h"
 #include "server/codec/changes_codec.h"
+#include "server/codec/tenant_settings_codec.h"
 #include "server/retention.h"
 #include "server/service_fixture.h"
+#include "server/tenant_settings_service.h"
 #include "testing/matchers.h"
 
 namespace sms::server {
@@ -46,11 +48,21 @@ class ChangesTest : public ServiceTest {
                      const std::string& result = "success",
                      const std::string& scope = "",
                      const std::string& base_run_id = "") {
+    return CommitTo(task_, started, std::move(dirs), std::move(files), result,
+                    scope, base_run_id);
+  }
+  // Commit, for the task `task_id` of d1.
+  std::string CommitTo(const std::string& task_id, int64_t started,
+                       std::vector<std::string> dirs,
+                       std::vector<std::array<std::string, 3>> files,
+                       const std::string& result = "success",
+                       const std::string& scope = "",
+                       const std::string& base_run_id = "") {
     const std::string id = auth::NewUuid();
     storage::DetailChunk c;
     c.run_id = id;
     c.domain_id = "d1";
-    c.task_id = task_;
+    c.task_id = task_id;
     c.content_hash = "h";
     for (const auto& f : files)
       c.files.push_back({f[0], f[1], "", f[2], "", "", ""});
@@ -60,7 +72,7 @@ class ChangesTest : public ServiceTest {
     storage::Run r;
     r.run_id = id;
     r.domain_id = "d1";
-    r.task_id = task_;
+    r.task_id = task_id;
     r.started_time = started;
     r.check_result = result;
     r.scope = scope;
@@ -234,6 +246,97 @@ TEST_F(ChangesTest, ATaskSettingOverridesTheServerDefault) {
                     [](const std::string&) {});
   EXPECT_EQ(w.RunOnce(), 1);  // only the oldest of four
   EXPECT_EQ(w.RunOnce(), 0);
+}
+
+// Issue 13.5: task > tenant > server. The tenant's default (set by its
+// admin through TenantSettingsService) purges a task without its own
+// setting; a task with its own keeps its own.
+TEST_F(ChangesTest, ATenantDefaultAppliesToTasksWithoutTheirOwn) {
+  const std::string own = auth::NewUuid();
+  storage::Task t;
+  t.id = own;
+  t.domain_id = "d1";
+  t.name = "own";
+  t.source_id = kSourceId;
+  ASSERT_THAT(store_->CreateTask(t), IsOk());
+  ASSERT_THAT(
+      store_->PutTaskConfigs("d1", own, {{"CONSISTENCY_RETENTION", "runs=3"}}),
+      IsOk());
+  std::vector<std::string> plain_runs, own_runs;
+  for (int i = 0; i < 4; ++i) {
+    plain_runs.push_back(
+        Commit(1000 * (i + 1), {"/a"}, {{"/a", "p", "different"}}));
+    own_runs.push_back(
+        CommitTo(own, 1000 * (i + 1), {"/a"}, {{"/a", "p", "different"}}));
+  }
+  TenantSettingsService settings(*store_);
+  ASSERT_THAT(settings.Put(As(Role::kAdmin), {"runs=1"}), ApiOk());
+  // The server's default keeps everything: only the tenant's can purge.
+  RetentionWorker w(*store_, clock_, {.pause_ms = 0},
+                    [](const std::string&) {});
+  EXPECT_EQ(w.RunOnce(), 3 + 1);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(*store_->DetailsPurged("d1", plain_runs[i]), i < 3) << i;
+    EXPECT_EQ(*store_->DetailsPurged("d1", own_runs[i]), i < 1) << i;
+  }
+  // Removed, the server's default (keep all) is back: nothing more goes.
+  ASSERT_THAT(settings.Put(As(Role::kAdmin), {""}), ApiOk());
+  const std::string next = Commit(5000, {"/a"}, {{"/a", "p", "different"}});
+  EXPECT_EQ(w.RunOnce(), 0);
+  EXPECT_FALSE(*store_->DetailsPurged("d1", plain_runs[3]));
+  EXPECT_FALSE(*store_->DetailsPurged("d1", next));
+}
+
+// A tenant's default that is not valid (written by hand: the API checks
+// it) purges nothing, rather than falling back to a server default that
+// may keep less than the tenant asked for.
+TEST_F(ChangesTest, AnInvalidTenantDefaultPurgesNothing) {
+  for (int i = 0; i < 3; ++i)
+    Commit(1000 * (i + 1), {"/a"}, {{"/a", "p", "different"}});
+  ASSERT_THAT(store_->PutDomainSetting("d1", "CONSISTENCY_RETENTION", "x=1"),
+              IsOk());
+  std::vector<std::string> logged;
+  RetentionWorker w(*store_, clock_, {.default_policy = {.keep_runs = 1}},
+                    [&](const std::string& line) { logged.push_back(line); });
+  EXPECT_EQ(w.RunOnce(), 0);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_THAT(logged[0], HasSubstr("not valid"));
+  // Put right, it applies.
+  ASSERT_THAT(store_->PutDomainSetting("d1", "CONSISTENCY_RETENTION", "runs=2"),
+              IsOk());
+  EXPECT_EQ(w.RunOnce(), 1);
+}
+
+TEST_F(ChangesTest, TenantSettingsAreReadByReadersAndSetByAdmins) {
+  TenantSettingsService settings(*store_);
+  auto empty = settings.Get(As(Role::kViewer));
+  ASSERT_THAT(empty, ApiOk());
+  EXPECT_EQ(empty->retention, "");
+  EXPECT_THAT(settings.Put(As(Role::kOperator), {"runs=2"}),
+              ApiFails(ApiCode::kForbidden, "admin"));
+  EXPECT_THAT(settings.Put(As(Role::kViewer), {"runs=2"}),
+              ApiFails(ApiCode::kForbidden, "admin"));
+  EXPECT_THAT(settings.Get(As(Role::kAgent)),
+              ApiFails(ApiCode::kForbidden, ""));
+  // The task setting's parser: the error names the field and the part.
+  EXPECT_THAT(settings.Put(As(Role::kAdmin), {"runs=0"}),
+              ApiFails(ApiCode::kMalformed, "retention"));
+  EXPECT_THAT(settings.Put(As(Role::kAdmin), {"weeks=2"}),
+              ApiFails(ApiCode::kMalformed, "weeks=2"));
+  auto set = settings.Put(As(Role::kAdmin), {" runs=10,days=30 "});
+  ASSERT_THAT(set, ApiOk());
+  EXPECT_EQ(set->retention, "runs=10,days=30");
+  EXPECT_EQ(settings.Get(As(Role::kOperator))->retention, "runs=10,days=30");
+  // Another tenant sees its own (none).
+  EXPECT_EQ(settings.Get(As(Role::kViewer, "d2"))->retention, "");
+  // The codec: the field is required and a string.
+  EXPECT_THAT(DecodeTenantSettings(json::object{}),
+              ApiFails(ApiCode::kMissing, "retention"));
+  EXPECT_THAT(DecodeTenantSettings(json::object{{"retention", 3}}),
+              ApiFails(ApiCode::kMalformed, "retention"));
+  EXPECT_EQ(ToJson(EncodeTenantSettings(
+                *DecodeTenantSettings(json::object{{"retention", "days=7"}}))),
+            R"({"retention":"days=7"})");
 }
 
 TEST(RetentionTest, ParsesTheSetting) {

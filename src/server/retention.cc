@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -64,9 +65,37 @@ RetentionWorker::RetentionWorker(storage::Store& store, core::Clock& clock,
 
 RetentionWorker::~RetentionWorker() { Stop(); }
 
+std::optional<storage::RetentionPolicy> RetentionWorker::TenantPolicy(
+    const std::string& domain_id) {
+  auto text = store_.GetDomainSetting(domain_id, kRetentionSetting);
+  if (!text) {
+    log_(ToJson(json::object{{"level", "warn"},
+                             {"msg",
+                              "retention: reading the tenant's"
+                              " default failed"},
+                             {"domain_id", domain_id},
+                             {"error", text.error().ToString()}}));
+    return std::nullopt;
+  }
+  if (!text->has_value()) return options_.default_policy;
+  auto p = ParseRetention(**text);  // checked when set, unless set by hand
+  if (!p) {
+    log_(ToJson(json::object{{"level", "warn"},
+                             {"msg",
+                              "retention: the tenant's default is"
+                              " not valid"},
+                             {"domain_id", domain_id},
+                             {"error", p.error().ToString()}}));
+    return std::nullopt;
+  }
+  return *p;
+}
+
 int64_t RetentionWorker::RunOnce() {
   int64_t deleted = 0;
   storage::TaskRef after;
+  std::string tenant;  // the domain whose default tenant_policy is
+  std::optional<storage::RetentionPolicy> tenant_policy;
   while (true) {
     auto tasks = store_.ListTasksWithDetails(after, 100);
     if (!tasks) {
@@ -78,17 +107,25 @@ int64_t RetentionWorker::RunOnce() {
     if (tasks->empty()) return deleted;
     after = tasks->back();
     for (const storage::TaskRef& t : *tasks) {
-      storage::RetentionPolicy policy = options_.default_policy;
+      // Tasks come in domain order: each tenant's default is read once.
+      if (t.domain_id != tenant) {
+        tenant = t.domain_id;
+        tenant_policy = TenantPolicy(tenant);
+      }
+      std::optional<storage::RetentionPolicy> policy = tenant_policy;
       auto configs = store_.GetTaskConfigs(t.domain_id, t.task_id);
       if (configs) {
         for (const auto& e : *configs) {
-          if (e.key != "CONSISTENCY_RETENTION") continue;
+          if (e.key != kRetentionSetting) continue;
           if (auto p = ParseRetention(e.value)) policy = *p;
         }
       }
+      // A tenant's default that could not be read purges nothing: the
+      // server's default may keep less than the tenant asked for.
+      if (!policy) continue;
       while (true) {
         auto n =
-            store_.PurgeDetails(t.domain_id, t.task_id, policy,
+            store_.PurgeDetails(t.domain_id, t.task_id, *policy,
                                 clock_.NowEpochMillis(), options_.batch_rows);
         if (!n) {
           log_(ToJson(json::object{{"level", "warn"},

@@ -6,8 +6,10 @@
 // in the last D days (a run kept by either rule is kept, as restic's
 // --keep-last/--keep-within); the newest run always keeps them, and the
 // per-directory counters of every run are never deleted. Empty: keep all.
-// A task's setting wins over the server's default (--retention-default, env
-// SMS_CONSISTENCY_RETENTION), which applies to every tenant.
+// A task's setting wins over its tenant's default (PUT
+// /v3/consistency-settings, kept as the domain setting of the same name),
+// which wins over the server's default (--retention-default, env
+// SMS_CONSISTENCY_RETENTION).
 //
 // RetentionWorker walks the tasks with runs and deletes what their policy
 // does not keep in batches of `batch_rows`, each its own short transaction,
@@ -17,6 +19,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,13 +30,17 @@
 
 namespace sms::server {
 
+// The name of the task setting and of the tenant's default.
+inline constexpr char kRetentionSetting[] = "CONSISTENCY_RETENTION";
+
 // Parses a CONSISTENCY_RETENTION value; the error names the part that is
 // wrong ("days=x: expected a whole number of days from 1 to 36500").
 [[nodiscard]] core::Result<storage::RetentionPolicy> ParseRetention(
     std::string_view text);
 
 struct RetentionOptions {
-  storage::RetentionPolicy default_policy;  // for tasks without the setting
+  // For tasks without the setting whose tenant has no default.
+  storage::RetentionPolicy default_policy;
   int batch_rows = 5000;
   int64_t pause_ms = 20;        // between batches
   int64_t interval_ms = 60000;  // between passes over every task
@@ -54,6 +61,11 @@ class RetentionWorker final {
   void Stop();
 
  private:
+  // The tenant's default, else the server's; nullopt (logged) when the
+  // tenant's cannot be read or is not valid.
+  std::optional<storage::RetentionPolicy> TenantPolicy(
+      const std::string& domain_id);
+
   storage::Store& store_;
   core::Clock& clock_;
   const RetentionOptions options_;

@@ -16,6 +16,7 @@
 #include "server/codec/result_codec.h"
 #include "server/codec/source_codec.h"
 #include "server/codec/task_codec.h"
+#include "server/codec/tenant_settings_codec.h"
 #include "server/codec/webhook_codec.h"
 
 namespace sms::server {
@@ -378,6 +379,26 @@ std::vector<Api::Route> Api::MakeRoutes() {
          SMS_ASSIGN_OR_RETURN(std::vector<storage::AttemptRow> rows,
                               deps_.webhooks->Deliveries(*c.who, id, limit));
          return JsonReply(EncodeDeliveries(id, rows));
+       }},
+      // issue 13.5: the tenant's defaults (PUT: admin role, the service
+      // checks it)
+      {.method = "GET",
+       .pattern = "/v3/consistency-settings",
+       .read_only = true,
+       .action = Action::kTaskRead,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(TenantSettings s, tenant_settings_.Get(*c.who));
+         return JsonReply(EncodeTenantSettings(s));
+       }},
+      {.method = "PUT",
+       .pattern = "/v3/consistency-settings",
+       .json_body = true,
+       .signature_once = true,
+       .handler = [this](Context& c) -> ApiResult<Reply> {
+         SMS_ASSIGN_OR_RETURN(TenantSettings req, DecodeTenantSettings(c.body));
+         SMS_ASSIGN_OR_RETURN(TenantSettings s,
+                              tenant_settings_.Put(*c.who, req));
+         return JsonReply(EncodeTenantSettings(s));
        }},
   };
 }

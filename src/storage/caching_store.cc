@@ -355,6 +355,16 @@ class CachingStoreImpl final : public CachingStore {
                                int max_rows) override {
     return Inner()->PurgeDetails(domain_id, task_id, policy, now, max_rows);
   }
+  // A tenant's settings: not cached (the retention worker reads them once
+  // per tenant and pass).
+  Result<std::optional<std::string>> GetDomainSetting(
+      const std::string& domain_id, const std::string& key) override {
+    return Inner()->GetDomainSetting(domain_id, key);
+  }
+  Status PutDomainSetting(const std::string& domain_id, const std::string& key,
+                          const std::string& value) override {
+    return Inner()->PutDomainSetting(domain_id, key, value);
+  }
   Result<Page<SourcePoll>> ListSourcePolls(int limit) override {
     return Inner()->ListSourcePolls(limit);
   }

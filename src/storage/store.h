@@ -664,6 +664,16 @@ class Store {
       const std::string& domain_id, const std::string& task_id,
       const RetentionPolicy& policy, int64_t now, int max_rows) = 0;
 
+  // --- A tenant's settings (issue 13.5; sqlite/retention.cc) ---
+  // The domain's value of `key` (domain_settings), nullopt when not set.
+  [[nodiscard]] virtual Result<std::optional<std::string>> GetDomainSetting(
+      const std::string& domain_id, const std::string& key) = 0;
+  // Sets the domain's `key` to `value`, replacing any value; an empty
+  // `value` removes the setting.
+  [[nodiscard]] virtual Status PutDomainSetting(const std::string& domain_id,
+                                                const std::string& key,
+                                                const std::string& value) = 0;
+
   // --- Metrics (issue 16.5; sqlite/metrics_queries.cc) ---
   // Read-only, one statement each, taking no write lock: a scrape never
   // waits for an upload nor makes one wait.

@@ -1330,6 +1330,26 @@ TEST_P(StoreContractTest, PurgeKeepsNewestRunsAndCountersInBatches) {
   EXPECT_FALSE(*store_->DetailsPurged("d1", "r4"));  // the newest stays
 }
 
+// A tenant's settings (issue 13.5): set, replaced, removed by an empty
+// value, and each tenant's own.
+TEST_P(StoreContractTest, DomainSettingsArePerTenantAndRemovable) {
+  const std::string key = "CONSISTENCY_RETENTION";
+  auto none = store_->GetDomainSetting("d1", key);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_THAT(store_->PutDomainSetting("d1", key, "runs=3"), IsOk());
+  ASSERT_THAT(store_->PutDomainSetting("d1", key, "runs=5,days=2"), IsOk());
+  ASSERT_THAT(store_->PutDomainSetting("d2", key, "days=7"), IsOk());
+  EXPECT_EQ(store_->GetDomainSetting("d1", key)->value_or(""), "runs=5,days=2");
+  EXPECT_EQ(store_->GetDomainSetting("d2", key)->value_or(""), "days=7");
+  EXPECT_FALSE(store_->GetDomainSetting("d1", "OTHER")->has_value());
+  ASSERT_THAT(store_->PutDomainSetting("d1", key, ""), IsOk());
+  EXPECT_FALSE(store_->GetDomainSetting("d1", key)->has_value());
+  EXPECT_EQ(store_->GetDomainSetting("d2", key)->value_or(""), "days=7");
+  // Removing what is not set is not an error.
+  ASSERT_THAT(store_->PutDomainSetting("d1", key, ""), IsOk());
+}
+
 // Run ids are the tenant's own (issue 11.5): two tenants each commit a run
 // "ra" and "rb" with details; each reads, pages, compares and purges its
 // own, webhook events are per tenant, and deleting one's task leaves the

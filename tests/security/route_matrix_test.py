@@ -151,6 +151,13 @@ ROWS = {
     ("GET", "/v3/webhooks/{webhook_id}/deliveries"): (
         ADMINS,
         lambda t: (f"/v3/webhooks/{t.webhook}/deliveries", None, {})),
+    # Issue 13.5: the tenant's default retention; read by every reader, set
+    # by its admin.
+    ("GET", "/v3/consistency-settings"): (
+        READERS, lambda t: ("/v3/consistency-settings", None, {})),
+    ("PUT", "/v3/consistency-settings"): (
+        ADMINS,
+        lambda t: ("/v3/consistency-settings", {"retention": "runs=100"}, {})),
 }
 
 # Routes whose path names an id of the tenant: another tenant's id must be

@@ -1,6 +1,7 @@
 // PostgresStore (store_impl.h): retention of file-level details (issue
 // 13.5). Deletion goes in bounded batches, each its own short transaction;
 // it locks no task row, so uploads and commits go on beside it.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +78,42 @@ Result<int64_t> PostgresStore::PurgeDetails(const std::string& domain_id,
   }
   SMS_RETURN_IF_ERROR(txn.Commit());
   return deleted;
+}
+
+}  // namespace sms::storage::postgres
+
+namespace sms::storage::postgres {
+
+Result<std::optional<std::string>> PostgresStore::GetDomainSetting(
+    const std::string& domain_id, const std::string& key) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(key);
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT value FROM domain_settings"
+                                       " WHERE domain_id = $1 AND key = $2",
+                                       p));
+  if (r.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(r.Text(0, 0));
+}
+
+Status PostgresStore::PutDomainSetting(const std::string& domain_id,
+                                       const std::string& key,
+                                       const std::string& value) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(key);
+  if (value.empty()) {
+    SMS_RETURN_IF_ERROR(c->Exec(
+        "DELETE FROM domain_settings WHERE domain_id = $1 AND key = $2", p));
+    return {};
+  }
+  p.Add(value);
+  SMS_RETURN_IF_ERROR(
+      c->Exec("INSERT INTO domain_settings (domain_id, key, value)"
+              " VALUES ($1, $2, $3) ON CONFLICT (domain_id, key)"
+              " DO UPDATE SET value = excluded.value",
+              p));
+  return {};
 }
 
 }  // namespace sms::storage::postgres

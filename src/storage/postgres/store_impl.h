@@ -177,6 +177,10 @@ class PostgresStore final : public Store {
                                const std::string& task_id,
                                const RetentionPolicy& policy, int64_t now,
                                int max_rows) override;
+  Result<std::optional<std::string>> GetDomainSetting(
+      const std::string& domain_id, const std::string& key) override;
+  Status PutDomainSetting(const std::string& domain_id, const std::string& key,
+                          const std::string& value) override;
 
   // --- metrics (metrics_queries.cc) ---
   Result<Page<SourcePoll>> ListSourcePolls(int limit) override;

@@ -1,6 +1,7 @@
 // SqliteStore (store_impl.h): retention of file-level details (issue 13.5).
 // Deletion goes in bounded batches, each its own short write transaction,
 // so uploads (which queue on the same writer) wait at most one batch.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,6 +80,43 @@ Result<int64_t> SqliteStore::PurgeDetails(const std::string& domain_id,
   }
   SMS_RETURN_IF_ERROR(txn.Commit());
   return deleted;
+}
+
+}  // namespace sms::storage::sqlite
+
+namespace sms::storage::sqlite {
+
+Result<std::optional<std::string>> SqliteStore::GetDomainSetting(
+    const std::string& domain_id, const std::string& key) {
+  Conn c(this);
+  SMS_PREPARE_(q, c.db,
+               "SELECT value FROM domain_settings"
+               " WHERE domain_id = ? AND key = ?");
+  q.Bind(domain_id).Bind(key);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(q.Text(0));
+}
+
+Status SqliteStore::PutDomainSetting(const std::string& domain_id,
+                                     const std::string& key,
+                                     const std::string& value) {
+  Conn c(this);
+  Txn txn(c.db, &write_mu_);
+  SMS_RETURN_IF_ERROR(txn.Begin(true));
+  {
+    SMS_PREPARE_(q, c.db,
+                 value.empty()
+                     ? "DELETE FROM domain_settings"
+                       " WHERE domain_id = ? AND key = ?"
+                     : "INSERT INTO domain_settings (domain_id, key, value)"
+                       " VALUES (?, ?, ?) ON CONFLICT (domain_id, key)"
+                       " DO UPDATE SET value = excluded.value");
+    q.Bind(domain_id).Bind(key);
+    if (!value.empty()) q.Bind(value);
+    SMS_RETURN_IF_ERROR(q.Exec());
+  }
+  return txn.Commit();
 }
 
 }  // namespace sms::storage::sqlite

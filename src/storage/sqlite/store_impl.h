@@ -196,6 +196,10 @@ class SqliteStore final : public Store {
                                const std::string& task_id,
                                const RetentionPolicy& policy, int64_t now,
                                int max_rows) override;
+  Result<std::optional<std::string>> GetDomainSetting(
+      const std::string& domain_id, const std::string& key) override;
+  Status PutDomainSetting(const std::string& domain_id, const std::string& key,
+                          const std::string& value) override;
 
   // --- metrics (metrics_queries.cc) ---
   Result<Page<SourcePoll>> ListSourcePolls(int limit) override;
