@@ -261,8 +261,12 @@ def scenario_pg():
         doubled = [k for k, n in per_tick.items() if n > 1]
         check("every tick handled by one replica only", not doubled,
               doubled[:5])
-        check("both replicas handled ticks",
-              a.ticks() and b.ticks(), (len(a.ticks()), len(b.ticks())))
+        # Both replicas claim on every poll whoever wins, so the checks
+        # above and below hold the race to account; which replica won is
+        # only printed: all six tasks fall due together, so a run has only
+        # seven claims to share out, and one replica won all seven in about
+        # 1 run in 10 under a loaded ctest -j2.
+        print(f"ticks handled: a {len(a.ticks())}, b {len(b.ticks())}")
         fired = collections.Counter(t[1] for t in ticks
                                     if t[0] in ("fired", "catch-up"))
         counts = {}
