@@ -32,24 +32,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 from harness import (check, Client, failed, print_summary,  # noqa: E402
                      ServerProcess)
+from proc_memory import reset_peak, vm_kib  # noqa: E402
 
 LIMIT_MIB = 256
 CHUNK = 10000
 PAGE = 1000
-
-
-def vm_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def reset_peak(pid):
-    """Resets VmHWM to the current RSS (Linux: 5 > clear_refs)."""
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
-        f.write("5")
 
 
 class Conn:
