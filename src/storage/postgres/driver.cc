@@ -91,27 +91,6 @@ Result<std::unique_ptr<Connection>> Connect(const std::string& conninfo,
   return std::make_unique<Connection>(conn);
 }
 
-void CopyField(std::string* out, const std::string& v) {
-  for (char ch : v) {
-    switch (ch) {
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      default:
-        out->push_back(ch);
-    }
-  }
-}
-
 // PostgreSQL array literals, bound as one parameter each (text format):
 // {"a","b\"c"} and {1,2}. Elements are quoted, so commas, braces, quotes
 // and backslashes in values stay data.

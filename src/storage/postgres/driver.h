@@ -182,28 +182,6 @@ class Connection final {
     return Ok();
   }
 
-  // COPY ... FROM STDIN with `data` in COPY text format.
-  Status CopyIn(const char* sql, const std::string& data) {
-    ResultPtr r(PQexec(conn_, sql));
-    if (!r || PQresultStatus(r.get()) != PGRES_COPY_IN)
-      return Fail(PgError(conn_, r.get(), "copy"));
-    constexpr size_t kPiece = 1 << 20;
-    for (size_t off = 0; off < data.size(); off += kPiece) {
-      size_t n = std::min(kPiece, data.size() - off);
-      if (PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) != 1)
-        return Fail(PgError(conn_, nullptr, "copy"));
-    }
-    if (PQputCopyEnd(conn_, nullptr) != 1)
-      return Fail(PgError(conn_, nullptr, "copy"));
-    Status out = Ok();
-    while (PGresult* raw = PQgetResult(conn_)) {
-      ResultPtr res(raw);
-      if (PQresultStatus(raw) != PGRES_COMMAND_OK && out)
-        out = Fail(PgError(conn_, raw, "copy"));
-    }
-    return out;
-  }
-
   PGconn* raw() { return conn_; }
 
  private:
@@ -267,10 +245,6 @@ class Txn final {
   Connection& c_;
   bool open_ = false;
 };
-
-// Appends `v` to a COPY text-format row, escaping the delimiter, newlines
-// and backslashes.
-void CopyField(std::string* out, const std::string& v);
 
 // PostgreSQL array literals, bound as one parameter each (text format):
 // {"a","b\"c"} and {1,2}. Elements are quoted, so commas, braces, quotes

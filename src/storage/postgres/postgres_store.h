@@ -6,7 +6,8 @@
 // more than one row run in one transaction; per-task writes (runs, details,
 // commands, configuration) lock the task row first, so two replicas
 // serialise on the same task and never double a run_id. Staged details are
-// bulk-loaded with COPY and become visible when the run row is committed.
+// inserted as arrays, a chunk per statement, and become visible when the
+// run row is committed.
 //
 // Connections: a pool of at most `connections`, opened lazily. A pooled
 // connection whose server went away (restart, failover) is found dead when
