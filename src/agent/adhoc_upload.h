@@ -26,6 +26,8 @@ class AdhocUpload final {
 
   // Receives the run's verdicts (the details).
   core::VerdictSink* sink() { return writer_.get(); }
+  // The id the run is uploaded under.
+  const std::string& run_id() const { return run_id_; }
   // Spools the result and uploads the run, retrying a few times while the
   // server is unavailable. Returns the run's id.
   [[nodiscard]] core::Result<std::string> Finish(core::RunReport report);

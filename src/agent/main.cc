@@ -300,12 +300,21 @@ int main(int argc, char** argv) {
                        "user)")
           ->type_name("DIR");
   AddCachePolicyOptions(verify_cmd, verify_cache);
+  CLI::Option* only_paths_opt =
+      verify_cmd
+          ->add_option("--only-paths", verify.only_paths_file,
+                       "check only the paths listed in FILE (a list "
+                       "written by --list: text or jsonl; or one path "
+                       "relative to the root a line): a re-check, of scope "
+                       "inconsistent")
+          ->type_name("FILE");
   verify_cmd
-      ->add_option("--only-paths", verify.only_paths_file,
-                   "check only the paths listed in FILE (a list "
-                   "written by --list: text or jsonl; or one path "
-                   "relative to the root a line)")
-      ->type_name("FILE");
+      ->add_option("--base-run-id", verify.base_run_id,
+                   "with --only-paths: the run whose differences the list "
+                   "holds, uploaded as the re-check's base_run_id (default: "
+                   "the run_id of a jsonl list's lines)")
+      ->type_name("RUN_ID")
+      ->needs(only_paths_opt);
   std::string upload_server, upload_task,
       upload_config = "/etc/sms-agent/agent.conf";
   std::string upload_state_dir;

@@ -126,13 +126,15 @@ std::string Str(const json::object& o, const char* key) {
 
 }  // namespace
 
-core::Status ReadPathList(const std::string& file, PathSetBuilder& out) {
+core::Result<std::vector<std::string>> ReadPathList(const std::string& file,
+                                                    PathSetBuilder& out) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     return core::Fail(core::ErrnoError("--only-paths " + file, errno));
   }
   std::string line;
   size_t number = 0;
+  std::vector<std::string> run_ids;
   static constexpr std::string_view kSigils = "=*-+~!%#";
   while (std::getline(in, line)) {
     ++number;
@@ -148,6 +150,11 @@ core::Status ReadPathList(const std::string& file, PathSetBuilder& out) {
                                   (ec ? ec.message() : "not an object") + ")"));
       }
       const json::object& o = v.get_object();
+      if (std::string id = Str(o, "run_id");
+          !id.empty() &&
+          std::find(run_ids.begin(), run_ids.end(), id) == run_ids.end()) {
+        run_ids.push_back(std::move(id));
+      }
       if (Str(o, "status") == "same") continue;
       const std::string dir_check = Str(o, "dir_check");
       std::string path = Str(o, "path");
@@ -181,7 +188,7 @@ core::Status ReadPathList(const std::string& file, PathSetBuilder& out) {
   if (in.bad()) {
     return core::Fail(core::ErrnoError("--only-paths " + file, errno));
   }
-  return core::Ok();
+  return run_ids;
 }
 
 std::string EncodePathSets(const PathSets& sets) {

@@ -45,8 +45,11 @@ class PathSetBuilder final {
 // to the root, one a line (a plain path that starts with a sigil and a
 // space is read as a sigil line). Empty lines are skipped. Errors name the
 // file and line.
-[[nodiscard]] core::Status ReadPathList(const std::string& file,
-                                        PathSetBuilder& out);
+// Returns the runs the list was written for: the "run_id"s of its JSON
+// lines (`verify --list` of an uploaded run writes one), each once, in the
+// order first seen; none for a list that names no run.
+[[nodiscard]] core::Result<std::vector<std::string>> ReadPathList(
+    const std::string& file, PathSetBuilder& out);
 
 // The wire form for `manifest --only-paths -`: dir_check NUL path NUL ...
 std::string EncodePathSets(const PathSets& sets);

@@ -48,6 +48,32 @@ TEST(PathListTest, ReadsJsonLinesWithExactBytes) {
   EXPECT_THAT(builder.Build()["/"], ElementsAre("a/b", "etc/passwd", "x\xff"));
 }
 
+TEST(PathListTest, ReturnsTheRunsItsJsonLinesName) {
+  TempDir t;
+  WriteFile(t.Join("one.jsonl"),
+            "{\"run_id\":\"r1\",\"dir_check\":\"/\",\"path\":\"a\"}\n"
+            "{\"run_id\":\"r1\",\"dir_check\":\"/\",\"path\":\"b\"}\n");
+  PathSetBuilder one({"/"});
+  auto runs = ReadPathList(t.Join("one.jsonl"), one);
+  ASSERT_TRUE(runs);
+  EXPECT_THAT(*runs, ElementsAre("r1"));
+  WriteFile(t.Join("two.jsonl"),
+            "{\"run_id\":\"r2\",\"dir_check\":\"/\",\"path\":\"a\"}\n"
+            "{\"dir_check\":\"/\",\"path\":\"b\"}\n"
+            "{\"run_id\":\"r1\",\"dir_check\":\"/\",\"path\":\"c\"}\n"
+            "{\"run_id\":\"r2\",\"dir_check\":\"/\",\"path\":\"d\"}\n");
+  PathSetBuilder two({"/"});
+  runs = ReadPathList(t.Join("two.jsonl"), two);
+  ASSERT_TRUE(runs);
+  EXPECT_THAT(*runs, ElementsAre("r2", "r1"));
+  EXPECT_THAT(two.Build()["/"], ElementsAre("a", "b", "c", "d"));
+  WriteFile(t.Join("text"), "* a\n");
+  PathSetBuilder text({"/"});
+  runs = ReadPathList(t.Join("text"), text);
+  ASSERT_TRUE(runs);
+  EXPECT_TRUE(runs->empty());
+}
+
 TEST(PathListTest, BadLinesNameTheFileAndLine) {
   TempDir t;
   WriteFile(t.Join("l"), "* ok\n* bad\\q\n");

@@ -1,6 +1,7 @@
 #include "agent/verify_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "agent/adhoc_upload.h"
+#include "auth/crypto.h"
 #include "core/dir_list.h"
 #include "core/hash_cache.h"
 #include "core/manifest.h"
@@ -134,6 +136,41 @@ std::string ExpandHome(const std::string& path) {
   return std::string(home != nullptr ? home : "") + path.substr(1);
 }
 
+struct BaseRun {
+  std::string run_id;
+  std::string warning;
+};
+
+// The run a check of the list `file` re-checks: `explicit_id`
+// (--base-run-id) when given, else the one run the list names, else none.
+core::Result<BaseRun> BaseRunOfList(const std::string& file,
+                                    const std::vector<std::string>& named,
+                                    const std::string& explicit_id) {
+  BaseRun out;
+  if (!explicit_id.empty()) {
+    out.run_id = explicit_id;
+    if (!named.empty() && (named.size() > 1 || named[0] != explicit_id)) {
+      out.warning =
+          fmt::format("{}: the list names run {}; --base-run-id {} is used",
+                      file, fmt::join(named, ", "), explicit_id);
+    }
+  } else if (named.size() == 1) {
+    out.run_id = named[0];
+  } else if (named.size() > 1) {
+    return core::Fail(core::InvalidArgument(fmt::format(
+        "--only-paths {}: the list names {} runs ({}); name the one it "
+        "re-checks with --base-run-id",
+        file, named.size(), fmt::join(named, ", "))));
+  }
+  if (!out.run_id.empty() && !auth::IsUuid(out.run_id)) {
+    return core::Fail(core::InvalidArgument(
+        (explicit_id.empty() ? "--only-paths " + file + ": run_id '"
+                             : std::string("--base-run-id: '")) +
+        out.run_id + "' is not a run id (a lower-case UUID)"));
+  }
+  return out;
+}
+
 }  // namespace
 
 void Canceller::Cancel() {
@@ -196,9 +233,12 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
     scan.only_paths = o.only_paths;
   } else if (!o.only_paths_file.empty()) {
     PathSetBuilder builder(*dirs);
-    if (auto ok = ReadPathList(o.only_paths_file, builder); !ok) {
-      return fail(ok.error());
-    }
+    auto run_ids = ReadPathList(o.only_paths_file, builder);
+    if (!run_ids) return fail(run_ids.error());
+    auto base = BaseRunOfList(o.only_paths_file, *run_ids, o.base_run_id);
+    if (!base) return fail(base.error());
+    report.base_run_id = std::move(base->run_id);
+    if (!base->warning.empty()) report.warnings.push_back(base->warning);
     if (builder.ignored() > 0) {
       report.warnings.push_back(
           fmt::format("{}: {} path(s) outside the verified directories ignored",
@@ -206,7 +246,9 @@ core::RunReport Verify(const VerifyOptions& o, core::VerdictSink* sink,
     }
     scan.only_paths = std::make_shared<const PathSets>(builder.Build());
   }
-  report.scope = o.scope;
+  // A check of a list's paths is a re-check: its counters cover them only.
+  report.scope =
+      o.scope.empty() && !o.only_paths_file.empty() ? "inconsistent" : o.scope;
   // Each local side has its own cache file, named after its tree.
   auto scan_for = [&](const char* role, const std::string& root) {
     core::ScanOptions side = scan;
@@ -300,7 +342,8 @@ int RunVerify(const VerifyOptions& o, AdhocUpload* upload) {
                  core::ErrnoText(errno));
       return kExitError;
     }
-    writer.emplace(list, o.list_format);
+    writer.emplace(list, o.list_format,
+                   upload != nullptr ? upload->run_id() : "");
   }
   std::vector<core::VerdictSink*> sinks;
   if (writer) sinks.push_back(&*writer);

@@ -39,6 +39,9 @@ struct VerifyOptions {
   std::string only_paths_file;
   std::shared_ptr<const PathSets> only_paths;
   std::string scope;  // RunReport::scope
+  // With only_paths_file: the run whose differences the list holds
+  // (RunReport::base_run_id). "" takes the run the list's JSON lines name.
+  std::string base_run_id;
 };
 
 class AdhocUpload;

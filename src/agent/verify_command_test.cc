@@ -112,6 +112,78 @@ TEST_F(VerifyCommandTest, AListWrittenByOneRunScopesTheNext) {
   EXPECT_EQ(r.dirs[1].total, 0u);
 }
 
+// `verify --list L --server --task T` writes the uploaded run's id on each
+// JSON line; `verify --only-paths L` then names that run as the re-check's
+// base (issue 12.5), unless --base-run-id names another.
+TEST_F(VerifyCommandTest, AReCheckNamesTheRunItsListWasWrittenFor) {
+  const std::string kRun = "7861c7ab-06c0-4b23-a350-00e5ed361fbb";
+  const std::string kOther = "0b6f4a57-3c1e-4a53-9f0f-5b8a4f6a9c11";
+  WriteFile(dir_.Join("dst/data/sub/deep.bin"), std::string(5000, 'y'));
+  const std::string list = dir_.Join("diff.jsonl");
+  {
+    FILE* f = fopen(list.c_str(), "we");
+    ASSERT_NE(f, nullptr);
+    core::ListWriter writer(f, core::ListFormat::kJsonl, kRun);
+    core::RunReport first = Verify(Options(), &writer);
+    ASSERT_TRUE(first.completed) << first.error_msg;
+    ASSERT_TRUE(writer.Flush());
+    fclose(f);
+  }
+  EXPECT_EQ(ReadFile(list).rfind(
+                "{\"run_id\":\"" + kRun + "\",\"dir_check\":\"/data\"", 0),
+            0u)
+      << ReadFile(list);
+
+  VerifyOptions again = Options();
+  again.only_paths_file = list;
+  core::RunReport r = Verify(again, nullptr);
+  ASSERT_TRUE(r.completed) << r.error_msg;
+  EXPECT_EQ(r.scope, "inconsistent");
+  EXPECT_EQ(r.base_run_id, kRun);
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_NE(core::RunReportJson(r).find("\"base_run_id\":\"" + kRun + "\""),
+            std::string::npos);
+
+  // An explicit --base-run-id wins, and says so.
+  again.base_run_id = kOther;
+  r = Verify(again, nullptr);
+  ASSERT_TRUE(r.completed) << r.error_msg;
+  EXPECT_EQ(r.base_run_id, kOther);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("names run " + kRun), std::string::npos)
+      << r.warnings[0];
+
+  // A text list names no run: only --base-run-id does.
+  WriteFile(dir_.Join("diff.txt"), "* data/sub/deep.bin\n");
+  VerifyOptions text = Options();
+  text.only_paths_file = dir_.Join("diff.txt");
+  r = Verify(text, nullptr);
+  ASSERT_TRUE(r.completed) << r.error_msg;
+  EXPECT_EQ(r.scope, "inconsistent");
+  EXPECT_EQ(r.base_run_id, "");
+  text.base_run_id = kOther;
+  EXPECT_EQ(Verify(text, nullptr).base_run_id, kOther);
+
+  // Two runs in one list, or a run id that is none, are errors naming why.
+  WriteFile(dir_.Join("mixed.jsonl"),
+            ReadFile(list) + "{\"run_id\":\"" + kOther +
+                "\",\"dir_check\":\"/etc\",\"path\":\"hosts\","
+                "\"status\":\"different\"}\n");
+  VerifyOptions mixed = Options();
+  mixed.only_paths_file = dir_.Join("mixed.jsonl");
+  r = Verify(mixed, nullptr);
+  EXPECT_FALSE(r.completed);
+  EXPECT_NE(r.error_msg.find("names 2 runs"), std::string::npos) << r.error_msg;
+  mixed.base_run_id = kOther;
+  EXPECT_TRUE(Verify(mixed, nullptr).completed);
+  text.base_run_id = "7";
+  r = Verify(text, nullptr);
+  EXPECT_FALSE(r.completed);
+  EXPECT_NE(r.error_msg.find("--base-run-id: '7' is not a run id"),
+            std::string::npos)
+      << r.error_msg;
+}
+
 TEST_F(VerifyCommandTest, ErrorsNameTheRootAtFault) {
   VerifyOptions missing = Options();
   missing.source = dir_.Join("nowhere");

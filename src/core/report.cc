@@ -197,8 +197,8 @@ std::string FileDiffJson(const std::string& dir_check, std::string_view path,
   return out;
 }
 
-ListWriter::ListWriter(FILE* out, ListFormat format)
-    : out_(out), format_(format) {
+ListWriter::ListWriter(FILE* out, ListFormat format, std::string run_id)
+    : out_(out), format_(format), run_id_(std::move(run_id)) {
   if (format_ == ListFormat::kCsv) {
     buffer_ =
         "dir_check,path,status,reason,source_type,source_size,source_hash,"
@@ -221,7 +221,16 @@ void ListWriter::OnVerdict(const std::string& dir_check, std::string_view path,
       break;
     case ListFormat::kJsonl:
       if (v.status == VerdictStatus::kSame) return;
-      buffer_ += FileDiffJson(dir_check, path, v, s, t);
+      if (run_id_.empty()) {
+        buffer_ += FileDiffJson(dir_check, path, v, s, t);
+      } else {
+        // The FileDiff object with "run_id" first.
+        buffer_ += "{\"run_id\":";
+        AppendJsonString(buffer_, run_id_);
+        buffer_ += ',';
+        buffer_ +=
+            std::string_view(FileDiffJson(dir_check, path, v, s, t)).substr(1);
+      }
       buffer_ += '\n';
       break;
     case ListFormat::kCsv:

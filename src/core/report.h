@@ -56,9 +56,12 @@ enum class ListFormat { kText, kJsonl, kCsv };
 // Writes one line per verdict to `out` (not owned). Text lists every path
 // with its sigil (`=` for same); JSON lines and CSV list only differences.
 // Paths in text are relative to the verified root, directories end in '/'.
+// With a `run_id` (the run is uploaded under that id), each JSON line also
+// names it ("run_id"), so `verify --only-paths` of the list can name the run
+// it re-checks.
 class ListWriter final : public VerdictSink {
  public:
-  ListWriter(FILE* out, ListFormat format);
+  ListWriter(FILE* out, ListFormat format, std::string run_id = "");
   ~ListWriter() override;
   ListWriter(const ListWriter&) = delete;
   ListWriter& operator=(const ListWriter&) = delete;
@@ -72,6 +75,7 @@ class ListWriter final : public VerdictSink {
  private:
   FILE* const out_;
   const ListFormat format_;
+  const std::string run_id_;
   std::string buffer_;
   bool failed_ = false;
 };

@@ -13,9 +13,13 @@ Scenarios:
              stored run has scope "inconsistent", counters and details covering
              them; a second re-check starts from the first; the API refuses an
              unknown scope and a re-check of a task without a successful run
+  by hand    `verify --server --list L.jsonl` names the uploaded run on each
+             line; `verify --only-paths L.jsonl` uploads a re-check with that
+             run as base_run_id; a text list takes --base-run-id
 Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass,
 77 when the shared kit is missing.
 """
+import json
 import os
 import shutil
 import signal
@@ -163,6 +167,47 @@ def main():
           "the one fixed since", keys(got2) == keys(got) - {
               (fixed2["dir_check"], fixed2["path"], fixed2["status"])},
           len(got2))
+
+    # ---- by hand: verify --only-paths uploads the run it re-checks ----
+    env = dict(os.environ, SMS_AGENT_AK=ak, SMS_AGENT_SK=sk)
+
+    def verify(*args):
+        return subprocess.run(
+            [SERVER.agent_bin, "verify", src, dst, "--server", SERVER.url,
+             "--task", task, "--config", "/dev/null",
+             "--state-dir", os.path.join(TMP, "hand-state"), *args],
+            env=env, capture_output=True, text=True)
+
+    listed = os.path.join(TMP, "hand.jsonl")
+    cli = verify("--list", listed, "--list-format", "jsonl")
+    hand = SERVER.runs(ops, task)[0]
+    with open(listed) as f:
+        ids = {json.loads(line).get("run_id") for line in f}
+    check("by hand: verify --server --list names the uploaded run on each line",
+          cli.returncode == 1 and ids == {hand["run_id"]},
+          (cli.returncode, cli.stderr[-300:], ids, hand["run_id"]))
+    cli = verify("--only-paths", listed)
+    re3 = SERVER.runs(ops, task)[0]
+    check("by hand: verify --only-paths LIST.jsonl uploads a re-check whose "
+          "base is the list's run (issue 12.5)",
+          cli.returncode == 1 and re3.get("scope") == "inconsistent" and
+          re3.get("base_run_id") == hand["run_id"],
+          (cli.returncode, cli.stderr[-300:], re3.get("scope"),
+           re3.get("base_run_id")))
+    text = os.path.join(TMP, "hand.txt")
+    with open(text, "w") as f:
+        f.write("* " + fixed2["path"] + "\n")
+    cli = verify("--only-paths", text, "--base-run-id", re3["run_id"])
+    re4 = SERVER.runs(ops, task)[0]
+    check("by hand: a text list with --base-run-id uploads that base",
+          cli.returncode == 0 and re4.get("scope") == "inconsistent" and
+          re4.get("base_run_id") == re3["run_id"] and
+          counters(re4).get("num_total_files") == 1,
+          (cli.returncode, cli.stderr[-300:], re4))
+    cli = verify("--base-run-id", re3["run_id"])
+    check("by hand: --base-run-id without --only-paths is refused",
+          cli.returncode == 2 and "--only-paths" in cli.stderr,
+          (cli.returncode, cli.stderr[-300:]))
     status, body = SERVER.api_json(
         "POST", f"/v3/tasks/{task}/action",
         {"operation": "consistency_check", "scope": "everything"}, ops)
