@@ -43,6 +43,59 @@ class FakeClock final : public core::Clock {
   std::atomic<int64_t> ms_{1764400000000};  // 2025-11-29
 };
 
+// Schema `name` of docs/openapi.json's components.
+const json::object& Schema(std::string_view name) {
+  static const json::value doc = json::parse(OpenApiJson());
+  return doc.at("components").at("schemas").at(name).as_object();
+}
+
+// Adds to `out` the fields of `v` that `schema` does not document, and the
+// required ones `v` lacks, by path ("result_list[0].consistency_result[0].x").
+void CollectUndocumented(const json::object& schema, const json::value& v,
+                         const std::string& path,
+                         std::vector<std::string>& out) {
+  if (const json::value* ref = schema.if_contains("$ref")) {
+    const std::string_view r = ref->as_string();
+    CollectUndocumented(Schema(r.substr(r.rfind('/') + 1)), v, path, out);
+    return;
+  }
+  if (v.is_array()) {
+    if (const json::value* items = schema.if_contains("items")) {
+      for (size_t i = 0; i < v.as_array().size(); ++i) {
+        CollectUndocumented(items->as_object(), v.as_array()[i],
+                            path + "[" + std::to_string(i) + "]", out);
+      }
+    }
+    return;
+  }
+  const json::value* props = schema.if_contains("properties");
+  if (!v.is_object() || props == nullptr) return;
+  for (const auto& [key, value] : v.as_object()) {
+    const std::string at =
+        path.empty() ? std::string(key) : path + "." + std::string(key);
+    if (const json::value* p = props->as_object().if_contains(key)) {
+      CollectUndocumented(p->as_object(), value, at, out);
+    } else {
+      out.push_back(at + " (not documented)");
+    }
+  }
+  if (const json::value* required = schema.if_contains("required")) {
+    for (const auto& k : required->as_array()) {
+      if (!v.as_object().contains(k.as_string()))
+        out.push_back(path + "." + std::string(k.as_string()) + " (missing)");
+    }
+  }
+}
+
+// What a response `v` carries that docs/openapi.json's schema `name` does
+// not say (empty when the schema describes it).
+std::vector<std::string> Undocumented(std::string_view name,
+                                      const json::value& v) {
+  std::vector<std::string> out;
+  CollectUndocumented(Schema(name), v, "", out);
+  return out;
+}
+
 struct Reply {
   int status = 0;
   json::value body;
@@ -1417,6 +1470,30 @@ TEST_F(ApiTest, ReCheckScopeAndCacheCountersRoundTrip) {
   EXPECT_EQ(d.at("num_bytes_read"), int64_t{6} << 32);
   EXPECT_EQ(d.at("num_target_cached_files"), 9);
   EXPECT_EQ(d.at("num_target_bytes_read"), int64_t{2} << 32);
+
+  // docs/openapi.json describes these responses: the runs with scope,
+  // base_run_id and every counter, and the export's rows and columns.
+  EXPECT_THAT(Undocumented("ConsistencyResultList", get.body),
+              ::testing::IsEmpty());
+  const std::string req = R"({"task_info":[{"task_id":")" + task_id + R"("}]})";
+  const std::string path = "/v3/tasks/consistency-results/export?all_runs=true";
+  Reply rows =
+      Call("POST", path, req, "acme/viewer", {{"Accept", "application/json"}});
+  ASSERT_EQ(rows.status, 200) << rows.raw;
+  EXPECT_THAT(Undocumented("ExportRows", rows.body), ::testing::IsEmpty());
+  // The columns are ExportRow's properties, in order: the keys of a JSON
+  // row with counters, and the CSV header.
+  std::vector<std::string> columns, keys;
+  for (const auto& [k, v] : Schema("ExportRow").at("properties").as_object())
+    columns.emplace_back(k);
+  for (const auto& [k, v] : rows.body.at("rows").as_array()[1].as_object())
+    keys.emplace_back(k);
+  EXPECT_EQ(keys, columns);
+  Reply csv = Call("POST", path, req, "acme/viewer");
+  ASSERT_EQ(csv.status, 200) << csv.raw;
+  std::string header;
+  for (const auto& c : columns) header += (header.empty() ? "" : ",") + c;
+  EXPECT_EQ(csv.raw.substr(0, csv.raw.find("\r\n")), header);
 }
 
 }  // namespace
