@@ -169,6 +169,9 @@ export const api = {
   deleteWebhook: (id) => request('DELETE', `/v3/webhooks/${encodeURIComponent(id)}`),
   webhookDeliveries: (id, limit) => request('GET',
     `/v3/webhooks/${encodeURIComponent(id)}/deliveries`, { query: { limit } }),
+  // The tenant's consistency settings (issue 13.5; PUT: admin role).
+  consistencySettings: () => request('GET', '/v3/consistency-settings'),
+  putConsistencySettings: (body) => request('PUT', '/v3/consistency-settings', { body }),
   getConfig: (taskId) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/configuration-setting`),
   setConfig: (taskId, configurations) => request('POST',

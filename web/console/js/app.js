@@ -12,6 +12,7 @@ import { renderRun } from './views/run.js';
 import { renderChanges } from './views/changes.js';
 import { renderWebhooks, renderWebhook, canManageWebhooks } from './views/webhooks.js';
 import { renderSources } from './views/sources.js';
+import { renderSettings, canReadSettings } from './views/settings.js';
 
 const main = document.getElementById('main');
 let renderSeq = 0;
@@ -57,6 +58,7 @@ function updateTopbar(s, section) {
   role.className = `role role-${s.role}`;
   // Webhooks are the admin's (the API refuses other roles).
   document.getElementById('nav-webhooks').hidden = !canManageWebhooks(s);
+  document.getElementById('nav-settings').hidden = !canReadSettings(s);
   for (const a of bar.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -80,7 +82,9 @@ async function route() {
   const section = parts[0] || 'tasks';
   updateTopbar(s, section);
   clear(main);
-  const titles = { signin: 'Sign in', tasks: 'Tasks', sources: 'Sources', webhooks: 'Webhooks' };
+  const titles = {
+    signin: 'Sign in', tasks: 'Tasks', sources: 'Sources', webhooks: 'Webhooks', settings: 'Settings',
+  };
   document.title = `${titles[section] || 'Console'} · SMS Consistency`;
   try {
     if (section === 'signin') {
@@ -90,6 +94,8 @@ async function route() {
       await renderSignIn(main, ctx, query);
     } else if (section === 'sources') {
       await renderSources(main, ctx, query);
+    } else if (section === 'settings' && parts.length === 1) {
+      await renderSettings(main, ctx);
     } else if (section === 'webhooks' && parts.length === 1) {
       await renderWebhooks(main, ctx);
     } else if (section === 'webhooks' && parts.length === 2) {
