@@ -17,8 +17,6 @@ Usage: src/server/bench_details.py BUILD_DIR [--chunks 100] [--files 10000]
         the agent's (sorted) order.
 """
 import argparse
-import http.client
-import json
 import os
 import shutil
 import subprocess
@@ -30,6 +28,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
+                           encode_files, stage_details)
 from harness import Client, ServerProcess  # noqa: E402
 
 
@@ -49,25 +49,7 @@ def chunk_files(seq, files, dirs, chunks, shuffled):
                     "path": "sub%03d/file-%08d.dat" % (sub, n),
                     "status": "different", "reason": "content",
                     "source": side, "target": other})
-    return json.dumps(out, separators=(",", ":")).encode()
-
-
-class Conn:
-    """One keep-alive connection to the server."""
-
-    def __init__(self, url, token):
-        host, port = url.split("//")[1].split(":")
-        self.c = http.client.HTTPConnection(host, int(port), timeout=600)
-        self.token = token
-
-    def post(self, path, body):
-        self.c.request("POST", path, body=body, headers={
-            "Content-Type": "application/json", "X-Auth-Token": self.token})
-        r = self.c.getresponse()
-        raw = r.read()
-        if r.status != 200:
-            raise SystemExit("POST %s: %d %s" % (path, r.status, raw[:300]))
-        return raw
+    return encode_files(out)
 
 
 def main():
@@ -138,18 +120,12 @@ def run_bench(srv, a):
     for r in range(a.runs):
         run_id = str(uuid.uuid4())
         t0 = time.monotonic()
-        for seq, files in enumerate(bodies):
-            conn.post(base + "/details", b'{"run_id":"%s","seq":%d,"files":%s}'
-                      % (run_id.encode(), seq, files))
+        stage_details(conn, base, run_id, bodies)
         staged = time.monotonic() - t0
-        dirs = [{"dir_check": "/data/d%d" % d, "num_total_files": rows,
-                 "num_different_files": rows // a.dirs,
-                 "num_target_miss_files": 0, "num_target_more_files": 0}
+        dirs = [dir_result("/data/d%d" % d, rows, rows // a.dirs)
                 for d in range(a.dirs)]
         t1 = time.monotonic()
-        conn.post(base, json.dumps({
-            "run_id": run_id, "finished_time": 1736854315000 + r,
-            "consistency_result": dirs}).encode())
+        commit_run(conn, base, run_id, 1736854315000 + r, dirs)
         committed = time.monotonic() - t1
         print("| %d | %.1f | %.0f | %.2f |" % (r + 1, staged, rows / staged,
                                               committed), flush=True)

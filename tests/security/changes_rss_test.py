@@ -16,7 +16,6 @@ Slow (two million detail rows): runs only with SMS_SCALE_TESTS=1, else
 exits 77 (skipped). Usage: changes_rss_test.py BUILD_DIR [--pg]
   --pg: on a throw-away PostgreSQL 15 cluster (tests/support/pg.sh)
 """
-import http.client
 import json
 import os
 import shutil
@@ -32,29 +31,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 from harness import (check, Client, failed, print_summary,  # noqa: E402
                      ServerProcess)
+from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
+                           stage_details)
 from proc_memory import reset_peak, vm_kib  # noqa: E402
 
 LIMIT_MIB = 256
 CHUNK = 10000
 PAGE = 1000
-
-
-class Conn:
-    """One keep-alive connection to the server."""
-
-    def __init__(self, url, token):
-        host, port = url.split("//")[1].split(":")
-        self.c = http.client.HTTPConnection(host, int(port), timeout=600)
-        self.token = token
-
-    def call(self, method, path, body=None):
-        self.c.request(method, path, body=body, headers={
-            "Content-Type": "application/json", "X-Auth-Token": self.token})
-        r = self.c.getresponse()
-        raw = r.read()
-        if r.status != 200:
-            raise AssertionError(f"{method} {path}: {r.status} {raw[:300]}")
-        return raw
 
 
 def path_of(n):
@@ -65,19 +48,13 @@ def path_of(n):
 def upload_run(conn, base, first, count, finished):
     """A successful run whose differing files are numbers first..+count."""
     run_id = str(uuid.uuid4())
-    for seq, start in enumerate(range(first, first + count, CHUNK)):
-        files = [{"dir_check": "/data", "path": path_of(n),
-                  "status": "different", "reason": "content"}
-                 for n in range(start, min(start + CHUNK, first + count))]
-        conn.call("POST", base + "/details", json.dumps(
-            {"run_id": run_id, "seq": seq, "files": files},
-            separators=(",", ":")).encode())
-    conn.call("POST", base, json.dumps({
-        "run_id": run_id, "finished_time": finished,
-        "consistency_result": [{
-            "dir_check": "/data", "num_total_files": count,
-            "num_different_files": count, "num_target_miss_files": 0,
-            "num_target_more_files": 0}]}).encode())
+    chunks = ([{"dir_check": "/data", "path": path_of(n),
+                "status": "different", "reason": "content"}
+               for n in range(start, min(start + CHUNK, first + count))]
+              for start in range(first, first + count, CHUNK))
+    stage_details(conn, base, run_id, chunks)
+    commit_run(conn, base, run_id, finished,
+               [dir_result("/data", count, count)])
     return run_id
 
 
