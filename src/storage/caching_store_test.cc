@@ -21,13 +21,23 @@ class CachingStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open("c.db", {}); }
 
-  // A fresh database `name` with one domain, user, token, source and task.
+  // A fresh database `name` with one domain, user, token, source and task,
+  // behind a NewCachingStore with `limits`.
   void Open(const std::string& name, const CacheLimits& limits) {
+    OpenWith(name, [&limits](std::unique_ptr<Store> inner) {
+      return NewCachingStore(std::move(inner), limits);
+    });
+  }
+
+  // The same, behind the cache that `make` puts over the database.
+  void OpenWith(const std::string& name,
+                const std::function<std::unique_ptr<CachingStore>(
+                    std::unique_ptr<Store>)>& make) {
     cache_.reset();
     auto s = OpenSqliteStore(dir_.Join(name));
     ASSERT_TRUE(s) << s.error().ToString();
     behind_ = s->get();
-    cache_ = NewCachingStore(std::move(*s), limits);
+    cache_ = make(std::move(*s));
     ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
     ASSERT_TRUE(cache_->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
     ASSERT_TRUE(cache_->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
@@ -213,22 +223,10 @@ TEST_F(CachingStoreTest, StaysWithinItsLimits) {
 class SharedCachingStoreTest : public CachingStoreTest {
  protected:
   void SetUp() override {
-    auto s = OpenSqliteStore(dir_.Join("shared.db"));
-    ASSERT_TRUE(s) << s.error().ToString();
-    behind_ = s->get();
-    cache_ = NewSharedCachingStore(std::move(*s),
+    OpenWith("shared.db", [this](std::unique_ptr<Store> inner) {
+      return NewSharedCachingStore(std::move(inner),
                                    {.clock = &clock_, .max_lag_ms = 500});
-    ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
-    ASSERT_TRUE(cache_->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
-    ASSERT_TRUE(cache_->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
-    Source src;
-    src.id = "s1";
-    src.domain_id = "d1";
-    src.name = "src";
-    src.hostname = "h";
-    src.os_type = "LINUX";
-    ASSERT_TRUE(cache_->UpsertSource(src));
-    ASSERT_TRUE(cache_->CreateTask(MakeTask("t1")));
+    });
   }
   // Another replica revokes the token: true when this one still answers
   // from a held record (the revocation unseen).
