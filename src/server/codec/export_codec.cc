@@ -5,7 +5,6 @@
 #include <xlsxwriter.h>
 
 #include <algorithm>
-#include <array>
 #include <fstream>
 
 #include "core/json_writer.h"
@@ -14,76 +13,75 @@
 namespace sms::server {
 namespace {
 
-// The columns of a row. Columns are only ever appended (issue 12 added the
-// last six), so a consumer reading by position keeps working.
-constexpr size_t kColumns = 20;
-// The one text column among the counters (8 on).
-constexpr size_t kScopeColumn = 14;
-using Header = std::array<const char*, kColumns>;
+// One column of an export: its header in each language and the field of
+// ExportRow it shows (exactly one of text, time, counter). Columns are only
+// ever appended (issue 12 added the last six), so a consumer reading by
+// position keeps working; a JSON row's keys are the English headers.
+struct Column {
+  const char* en;
+  const char* zh;
+  std::string ExportRow::*text = nullptr;
+  int64_t ExportRow::*time = nullptr;     // epoch ms; 0: none
+  int64_t ExportRow::*counter = nullptr;  // only when row.has_counters
+};
 
-constexpr Header kHeaderEn = {"source_name",
-                              "source_id",
-                              "task_id",
-                              "task_name",
-                              "run_id",
-                              "finished_time",
-                              "check_result",
-                              "dir_check",
-                              "num_total_files",
-                              "num_different_files",
-                              "num_target_miss_files",
-                              "num_target_more_files",
-                              "num_changed_files",
-                              "num_error_files",
-                              "scope",
-                              "num_corrupt_files",
-                              "num_cached_files",
-                              "num_bytes_read",
-                              "num_target_cached_files",
-                              "num_target_bytes_read"};
-constexpr Header kHeaderZh = {
-    "源端名称",         "源端ID",           "任务ID",
-    "任务名称",         "校验ID",           "完成时间",
-    "校验结果",         "校验目录",         "文件总数",
-    "不一致文件数",     "目的端缺少文件数", "目的端多出文件数",
-    "校验中变化文件数", "错误文件数",       "校验范围",
-    "静默损坏文件数",   "源端缓存文件数",   "源端读取字节数",
-    "目的端缓存文件数", "目的端读取字节数"};
-
-const Header& HeaderOf(std::string_view language) {
-  return language == "zh-cn" ? kHeaderZh : kHeaderEn;
+constexpr Column Text(const char* en, const char* zh,
+                      std::string ExportRow::*field) {
+  return {en, zh, field, nullptr, nullptr};
+}
+constexpr Column Time(const char* en, const char* zh,
+                      int64_t ExportRow::*field) {
+  return {en, zh, nullptr, field, nullptr};
+}
+constexpr Column Counter(const char* en, const char* zh,
+                         int64_t ExportRow::*field) {
+  return {en, zh, nullptr, nullptr, field};
 }
 
-// Whether column `c` holds a number (when the row has counters).
-bool IsCounterColumn(size_t c) { return c >= 8 && c != kScopeColumn; }
+constexpr Column kColumns[] = {
+    Text("source_name", "源端名称", &ExportRow::source_name),
+    Text("source_id", "源端ID", &ExportRow::source_id),
+    Text("task_id", "任务ID", &ExportRow::task_id),
+    Text("task_name", "任务名称", &ExportRow::task_name),
+    Text("run_id", "校验ID", &ExportRow::run_id),
+    Time("finished_time", "完成时间", &ExportRow::finished_time),
+    Text("check_result", "校验结果", &ExportRow::check_result),
+    Text("dir_check", "校验目录", &ExportRow::dir_check),
+    Counter("num_total_files", "文件总数", &ExportRow::num_total_files),
+    Counter("num_different_files", "不一致文件数",
+            &ExportRow::num_different_files),
+    Counter("num_target_miss_files", "目的端缺少文件数",
+            &ExportRow::num_target_miss_files),
+    Counter("num_target_more_files", "目的端多出文件数",
+            &ExportRow::num_target_more_files),
+    Counter("num_changed_files", "校验中变化文件数",
+            &ExportRow::num_changed_files),
+    Counter("num_error_files", "错误文件数", &ExportRow::num_error_files),
+    Text("scope", "校验范围", &ExportRow::scope),
+    Counter("num_corrupt_files", "静默损坏文件数",
+            &ExportRow::num_corrupt_files),
+    Counter("num_cached_files", "源端缓存文件数", &ExportRow::num_cached_files),
+    Counter("num_bytes_read", "源端读取字节数", &ExportRow::num_bytes_read),
+    Counter("num_target_cached_files", "目的端缓存文件数",
+            &ExportRow::num_target_cached_files),
+    Counter("num_target_bytes_read", "目的端读取字节数",
+            &ExportRow::num_target_bytes_read),
+};
 
-// The text cells of a row, in header order (counters as text, empty when
-// absent).
-std::array<std::string, kColumns> Cells(const ExportRow& r) {
-  auto num = [&r](int64_t v) {
-    return r.has_counters ? std::to_string(v) : std::string();
-  };
-  return {r.source_name,
-          r.source_id,
-          r.task_id,
-          r.task_name,
-          r.run_id,
-          r.finished_time > 0 ? core::IsoTimeMillis(r.finished_time)
-                              : std::string(),
-          r.check_result,
-          r.dir_check,
-          num(r.num_total_files),
-          num(r.num_different_files),
-          num(r.num_target_miss_files),
-          num(r.num_target_more_files),
-          num(r.num_changed_files),
-          num(r.num_error_files),
-          r.scope,
-          num(r.num_corrupt_files),
-          num(r.num_cached_files),
-          num(r.num_bytes_read),
-          num(r.num_target_cached_files),
-          num(r.num_target_bytes_read)};
+using Header = const char* Column::*;
+
+Header HeaderOf(std::string_view language) {
+  return language == "zh-cn" ? &Column::zh : &Column::en;
+}
+
+// A cell as text: counters in decimal, empty when the row has none; the
+// time in ISO 8601, empty when there is none.
+std::string CellText(const Column& c, const ExportRow& r) {
+  if (c.text != nullptr) return r.*c.text;
+  if (c.time != nullptr) {
+    return r.*c.time > 0 ? core::IsoTimeMillis(r.*c.time) : std::string();
+  }
+  return r.has_counters ? std::to_string(r.*c.counter) : std::string();
 }
 
 std::string CsvField(std::string_view text) {
@@ -182,18 +180,17 @@ class CsvEncoder final : public ExportEncoder {
       : header_(HeaderOf(language)) {}
 
   ApiStatus Begin(std::string& out) override {
-    for (size_t i = 0; i < header_.size(); ++i) {
-      if (i > 0) out += ',';
-      out += CsvField(header_[i]);
+    for (const Column& c : kColumns) {
+      if (&c != kColumns) out += ',';
+      out += CsvField(c.*header_);
     }
     out += "\r\n";
     return {};
   }
   ApiStatus Add(const ExportRow& r, std::string& out) override {
-    auto cells = Cells(r);
-    for (size_t i = 0; i < cells.size(); ++i) {
-      if (i > 0) out += ',';
-      out += CsvField(cells[i]);
+    for (const Column& c : kColumns) {
+      if (&c != kColumns) out += ',';
+      out += CsvField(CellText(c, r));
     }
     out += "\r\n";
     return {};
@@ -204,7 +201,7 @@ class CsvEncoder final : public ExportEncoder {
   }
 
  private:
-  const Header& header_;
+  const Header header_;
 };
 
 // {"rows":[...],"count":N} ("truncated" and "row_limit" after a cut): the
@@ -216,33 +213,19 @@ class JsonEncoder final : public ExportEncoder {
     return {};
   }
   ApiStatus Add(const ExportRow& r, std::string& out) override {
+    // Counters are left out of a row that has none; a missing time is null.
     json::object o;
-    o["source_name"] = r.source_name;
-    o["source_id"] = r.source_id;
-    o["task_id"] = r.task_id;
-    o["task_name"] = r.task_name;
-    o["run_id"] = r.run_id;
-    if (r.finished_time > 0)
-      o["finished_time"] = core::IsoTimeMillis(r.finished_time);
-    else
-      o["finished_time"] = nullptr;
-    o["check_result"] = r.check_result;
-    o["dir_check"] = r.dir_check;
-    if (r.has_counters) {
-      o["num_total_files"] = r.num_total_files;
-      o["num_different_files"] = r.num_different_files;
-      o["num_target_miss_files"] = r.num_target_miss_files;
-      o["num_target_more_files"] = r.num_target_more_files;
-      o["num_changed_files"] = r.num_changed_files;
-      o["num_error_files"] = r.num_error_files;
-    }
-    o["scope"] = r.scope;
-    if (r.has_counters) {
-      o["num_corrupt_files"] = r.num_corrupt_files;
-      o["num_cached_files"] = r.num_cached_files;
-      o["num_bytes_read"] = r.num_bytes_read;
-      o["num_target_cached_files"] = r.num_target_cached_files;
-      o["num_target_bytes_read"] = r.num_target_bytes_read;
+    for (const Column& c : kColumns) {
+      if (c.text != nullptr) {
+        o[c.en] = r.*c.text;
+      } else if (c.time != nullptr) {
+        if (r.*c.time > 0)
+          o[c.en] = core::IsoTimeMillis(r.*c.time);
+        else
+          o[c.en] = nullptr;
+      } else if (r.has_counters) {
+        o[c.en] = r.*c.counter;
+      }
     }
     if (!first_) out += ',';
     first_ = false;
@@ -301,24 +284,23 @@ class XlsxEncoder final : public ExportEncoder {
     if (wb_ == nullptr)
       return tl::unexpected(XlsxFailure("workbook_new failed"));
     ws_ = workbook_add_worksheet(wb_, "consistency");
-    for (size_t c = 0; c < header_.size(); ++c)
-      worksheet_write_string(ws_, 0, static_cast<lxw_col_t>(c), header_[c],
-                             nullptr);
+    lxw_col_t col = 0;
+    for (const Column& c : kColumns)
+      worksheet_write_string(ws_, 0, col++, c.*header_, nullptr);
     return {};
   }
   ApiStatus Add(const ExportRow& r, std::string&) override {
-    auto cells = Cells(r);
-    for (size_t c = 0; c < cells.size(); ++c) {
-      if (IsCounterColumn(c) && r.has_counters) {
-        worksheet_write_number(ws_, row_, static_cast<lxw_col_t>(c),
-                               static_cast<double>(std::stoll(cells[c])),
-                               nullptr);
-      } else if (!cells[c].empty()) {
+    lxw_col_t col = 0;
+    for (const Column& c : kColumns) {
+      if (c.counter != nullptr && r.has_counters) {
+        worksheet_write_number(ws_, row_, col,
+                               static_cast<double>(r.*c.counter), nullptr);
+      } else if (const std::string cell = CellText(c, r); !cell.empty()) {
         // XML-forbidden characters become U+FFFD (codec/xml_text.h).
-        const std::string text = XmlSafeText(NeutraliseCell(cells[c]));
-        worksheet_write_string(ws_, row_, static_cast<lxw_col_t>(c),
-                               text.c_str(), nullptr);
+        const std::string text = XmlSafeText(NeutraliseCell(cell));
+        worksheet_write_string(ws_, row_, col, text.c_str(), nullptr);
       }
+      ++col;
     }
     ++row_;
     return {};
@@ -345,7 +327,7 @@ class XlsxEncoder final : public ExportEncoder {
   }
 
  private:
-  const Header& header_;
+  const Header header_;
   std::string tmpdir_;
   std::string path_;
   lxw_workbook* wb_ = nullptr;
