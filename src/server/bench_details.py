@@ -19,7 +19,6 @@ Usage: src/server/bench_details.py BUILD_DIR [--chunks 100] [--files 10000]
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
                            encode_files, stage_details)
 from harness import Client, ServerProcess  # noqa: E402
+from scratch_db import scratch_database  # noqa: E402
 
 
 def chunk_files(seq, files, dirs, chunks, shuffled):
@@ -64,35 +64,17 @@ def main():
     a = ap.parse_args()
     binary = os.path.join(a.build, "bin", "sms-server")
     work = tempfile.mkdtemp(prefix="sms-bench-details-")
-    pg_state = None
     try:
-        if a.pg:
-            pg_state = os.path.join(work, "pg")
-            os.mkdir(pg_state)
-            subprocess.run(["bash", os.path.join(REPO, "tests/support/pg.sh"),
-                            "start", pg_state], check=True,
-                           stdout=subprocess.DEVNULL,
-                           env=dict(os.environ, SMS_PG_FSYNC="on"))
-            with open(os.path.join(pg_state, "url")) as f:
-                db = f.read().strip()
-        else:
-            db = "sqlite:%s/sms.db" % work
-        subprocess.run([binary, "admin", "--db", db, "create-domain", "d"],
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([binary, "admin", "--db", db, "create-user",
-                        "--domain", "d", "--name", "op", "--role", "admin"],
-                       check=True, input=b"bench-details-password\n",
-                       stdout=subprocess.DEVNULL)
-        srv = ServerProcess(binary, ["--db", db], os.path.join(work, "log"))
-        srv.start()
-        try:
-            run_bench(srv, a)
-        finally:
-            srv.stop()
+        with scratch_database(binary, work, "bench-details-password", a.pg,
+                              fsync=True) as db:
+            srv = ServerProcess(binary, ["--db", db],
+                                os.path.join(work, "log"))
+            srv.start()
+            try:
+                run_bench(srv, a)
+            finally:
+                srv.stop()
     finally:
-        if pg_state:
-            subprocess.run(["bash", os.path.join(REPO, "tests/support/pg.sh"),
-                            "destroy", pg_state], stdout=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -19,7 +19,6 @@ exits 77 (skipped). Usage: changes_rss_test.py BUILD_DIR [--pg]
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from harness import (check, Client, failed, print_summary,  # noqa: E402
 from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
                            stage_details)
 from proc_memory import reset_peak, vm_kib  # noqa: E402
+from scratch_db import scratch_database  # noqa: E402
 
 LIMIT_MIB = 256
 CHUNK = 10000
@@ -68,34 +68,15 @@ def main():
     assert files % (2 * CHUNK) == 0, "SMS_CHANGES_FILES: a multiple of 20000"
     binary = os.path.join(build, "bin", "sms-server")
     work = tempfile.mkdtemp(prefix="sms-changes-rss-")
-    pg_state = None
     try:
-        if pg:
-            pg_state = os.path.join(work, "pg")
-            os.mkdir(pg_state)
-            subprocess.run(["bash", os.path.join(REPO, "tests/support/pg.sh"),
-                            "start", pg_state], check=True,
-                           stdout=subprocess.DEVNULL)
-            with open(os.path.join(pg_state, "url")) as f:
-                db = f.read().strip()
-        else:
-            db = f"sqlite:{work}/sms.db"
-        subprocess.run([binary, "admin", "--db", db, "create-domain", "d"],
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([binary, "admin", "--db", db, "create-user",
-                        "--domain", "d", "--name", "op", "--role", "admin"],
-                       check=True, input=b"changes-password\n",
-                       stdout=subprocess.DEVNULL)
-        srv = ServerProcess(binary, ["--db", db], f"{work}/server.log")
-        srv.start()
-        try:
-            run(srv, files)
-        finally:
-            srv.stop()
+        with scratch_database(binary, work, "changes-password", pg) as db:
+            srv = ServerProcess(binary, ["--db", db], f"{work}/server.log")
+            srv.start()
+            try:
+                run(srv, files)
+            finally:
+                srv.stop()
     finally:
-        if pg_state:
-            subprocess.run(["bash", os.path.join(REPO, "tests/support/pg.sh"),
-                            "destroy", pg_state], stdout=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
     print_summary()
     return 1 if failed() else 0
