@@ -33,25 +33,32 @@ inline constexpr char kSourcePollsSql[] =
     " ON t.domain_id = s.domain_id AND t.source_id = s.id"
     " ORDER BY s.domain_id, s.id LIMIT $1";
 
-// $1: limit; $2: window - 1 (the offset of the window's oldest run).
-inline constexpr char kTaskStreaksSql[] =
-    "WITH t AS ("
-    "SELECT domain_id, id, name, total, coalesce((SELECT r.seq FROM runs r"
-    " WHERE r.domain_id = p.domain_id AND r.task_id = p.id"
-    " ORDER BY r.seq DESC LIMIT 1 OFFSET $2), 0) AS since"
-    " FROM (SELECT k.domain_id, k.id, k.name, count(*) OVER () AS total"
-    " FROM tasks k WHERE EXISTS (SELECT 1 FROM runs r"
-    " WHERE r.domain_id = k.domain_id AND r.task_id = k.id)"
-    " ORDER BY k.domain_id, k.id LIMIT $1) p),"
-    " v AS ("
-    "SELECT t.domain_id, t.id, t.name, t.total, r.seq,"
-    " CASE WHEN r.check_result <> 'success' THEN 'failed'"
+// A run's verdict (alias r): failed (check_result is not success),
+// inconsistent (a directory counted a file not equal), else consistent.
+inline constexpr char kRunVerdictSql[] =
+    "CASE WHEN r.check_result <> 'success' THEN 'failed'"
     " WHEN EXISTS (SELECT 1 FROM run_dirs d WHERE d.domain_id = r.domain_id"
     " AND d.run_id = r.run_id"
     " AND d.num_different_files + d.num_target_miss_files"
     " + d.num_target_more_files + d.num_changed_files + d.num_error_files"
     " + d.num_metadata_different_files + d.num_corrupt_files > 0)"
-    " THEN 'inconsistent' ELSE 'consistent' END AS verdict"
+    " THEN 'inconsistent' ELSE 'consistent' END";
+
+// $1: limit; $2: window - 1 (the offset of the window's oldest run).
+inline const std::string kTaskStreaksSql =
+    std::string(
+        "WITH t AS ("
+        "SELECT domain_id, id, name, total, coalesce((SELECT r.seq FROM runs r"
+        " WHERE r.domain_id = p.domain_id AND r.task_id = p.id"
+        " ORDER BY r.seq DESC LIMIT 1 OFFSET $2), 0) AS since"
+        " FROM (SELECT k.domain_id, k.id, k.name, count(*) OVER () AS total"
+        " FROM tasks k WHERE EXISTS (SELECT 1 FROM runs r"
+        " WHERE r.domain_id = k.domain_id AND r.task_id = k.id)"
+        " ORDER BY k.domain_id, k.id LIMIT $1) p),"
+        " v AS ("
+        "SELECT t.domain_id, t.id, t.name, t.total, r.seq, ") +
+    kRunVerdictSql +
+    " AS verdict"
     " FROM t JOIN runs r ON r.domain_id = t.domain_id AND r.task_id = t.id"
     " AND r.seq >= t.since),"
     " g AS ("
@@ -70,28 +77,25 @@ inline constexpr char kTaskStreaksSql[] =
 // text is read once), then the run's verdict. `since`, the seq of the
 // window's oldest run, is worked out once per task (MATERIALIZED); the rows
 // are sorted by the task's ordinal `n`, an integer, not by its ids.
-inline constexpr char kTaskStreakRunsSql[] =
-    "WITH t AS MATERIALIZED ("
-    "SELECT n, domain_id, id, name, total, coalesce((SELECT r.seq FROM runs r"
-    " WHERE r.domain_id = p.domain_id AND r.task_id = p.id"
-    " ORDER BY r.seq DESC LIMIT 1 OFFSET $2), (SELECT min(r.seq) FROM runs r"
-    " WHERE r.domain_id = p.domain_id AND r.task_id = p.id)) AS since"
-    " FROM (SELECT k.domain_id, k.id, k.name, count(*) OVER () AS total,"
-    " row_number() OVER (ORDER BY k.domain_id, k.id) AS n"
-    " FROM tasks k WHERE EXISTS (SELECT 1 FROM runs r"
-    " WHERE r.domain_id = k.domain_id AND r.task_id = k.id)"
-    " ORDER BY k.domain_id, k.id LIMIT $1) p)"
-    " SELECT CASE WHEN r.seq = t.since THEN t.domain_id END,"
-    " CASE WHEN r.seq = t.since THEN t.id END,"
-    " CASE WHEN r.seq = t.since THEN t.name END,"
-    " CASE WHEN r.seq = t.since THEN t.total END,"
-    " CASE WHEN r.check_result <> 'success' THEN 'failed'"
-    " WHEN EXISTS (SELECT 1 FROM run_dirs d WHERE d.domain_id = r.domain_id"
-    " AND d.run_id = r.run_id"
-    " AND d.num_different_files + d.num_target_miss_files"
-    " + d.num_target_more_files + d.num_changed_files + d.num_error_files"
-    " + d.num_metadata_different_files + d.num_corrupt_files > 0)"
-    " THEN 'inconsistent' ELSE 'consistent' END"
+inline const std::string kTaskStreakRunsSql =
+    std::string(
+        "WITH t AS MATERIALIZED ("
+        "SELECT n, domain_id, id, name, total, coalesce("
+        "(SELECT r.seq FROM runs r"
+        " WHERE r.domain_id = p.domain_id AND r.task_id = p.id"
+        " ORDER BY r.seq DESC LIMIT 1 OFFSET $2),"
+        " (SELECT min(r.seq) FROM runs r"
+        " WHERE r.domain_id = p.domain_id AND r.task_id = p.id)) AS since"
+        " FROM (SELECT k.domain_id, k.id, k.name, count(*) OVER () AS total,"
+        " row_number() OVER (ORDER BY k.domain_id, k.id) AS n"
+        " FROM tasks k WHERE EXISTS (SELECT 1 FROM runs r"
+        " WHERE r.domain_id = k.domain_id AND r.task_id = k.id)"
+        " ORDER BY k.domain_id, k.id LIMIT $1) p)"
+        " SELECT CASE WHEN r.seq = t.since THEN t.domain_id END,"
+        " CASE WHEN r.seq = t.since THEN t.id END,"
+        " CASE WHEN r.seq = t.since THEN t.name END,"
+        " CASE WHEN r.seq = t.since THEN t.total END, ") +
+    kRunVerdictSql +
     " FROM t JOIN runs r ON r.domain_id = t.domain_id AND r.task_id = t.id"
     " AND r.seq >= t.since"
     " ORDER BY t.n, r.seq";
@@ -127,7 +131,7 @@ class TaskStreakFold final {
 };
 
 // `sql` with SQLite's numbered parameters (?1 for $1).
-inline std::string ForSqlite(const char* sql) {
+inline std::string ForSqlite(const std::string& sql) {
   std::string out(sql);
   for (char& c : out)
     if (c == '$') c = '?';
