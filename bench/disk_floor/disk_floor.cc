@@ -147,17 +147,17 @@ bool ListDir(int fd, std::vector<Name>& out) {
 constexpr size_t kChunk = 32;  // the agent's group of small files
 
 // Lists directory `dir` (at `path`, for messages) and queues its files in
-// chunks; returns its subdirectories in name order.
-std::vector<std::pair<std::shared_ptr<Dir>, std::string>> Expand(
-    const std::shared_ptr<Dir>& dir, const std::string& path, Queue& q,
-    const Options& o, bool force) {
+// chunks; returns the names of its subdirectories in name order.
+std::vector<std::string> Expand(const std::shared_ptr<Dir>& dir,
+                                const std::string& path, Queue& q,
+                                const Options& o, bool force) {
   std::vector<Name> names;
   if (!ListDir(dir->fd, names)) Error("getdents64 " + path);
   ++g_dirs;
   std::sort(names.begin(), names.end(),
             [](const Name& a, const Name& b) { return a.name < b.name; });
   std::vector<Name> files;
-  std::vector<std::pair<std::shared_ptr<Dir>, std::string>> subdirs;
+  std::vector<std::string> subdirs;
   auto flush = [&] {
     if (files.empty()) return;
     if (o.inode_order) {
@@ -181,25 +181,36 @@ std::vector<std::pair<std::shared_ptr<Dir>, std::string>> Expand(
     // The agent hands the files before a subdirectory to its workers, then
     // descends.
     flush();
-    const int fd = openat(dir->fd, n.name.c_str(),
-                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      Error("open " + path + "/" + n.name);
-      continue;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) Error("fstat " + path + "/" + n.name);
-    subdirs.emplace_back(std::make_shared<Dir>(fd), path + "/" + n.name);
+    subdirs.push_back(std::move(n.name));
   }
   flush();
   return subdirs;
 }
 
-// The agent's walk of one tree: depth first, names in byte order.
+// Opens subdirectory `name` of `dir` and fstats it, as the agent's walker
+// does; null on an error (counted).
+std::shared_ptr<Dir> OpenSub(const Dir& dir, const std::string& name,
+                             const std::string& path) {
+  const int fd = openat(dir.fd, name.c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    Error("open " + path);
+    return nullptr;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) Error("fstat " + path);
+  return std::make_shared<Dir>(fd);
+}
+
+// The agent's walk of one tree: depth first, names in byte order, a
+// directory opened when the walk reaches it.
 void WalkAgentOrder(const std::shared_ptr<Dir>& dir, const std::string& path,
                     Queue& q, const Options& o) {
-  for (auto& [sub, sub_path] : Expand(dir, path, q, o, false)) {
-    WalkAgentOrder(sub, sub_path, q, o);
+  for (const auto& name : Expand(dir, path, q, o, false)) {
+    const std::string sub_path = path + "/" + name;
+    if (auto sub = OpenSub(*dir, name, sub_path)) {
+      WalkAgentOrder(sub, sub_path, q, o);
+    }
   }
 }
 
@@ -237,9 +248,10 @@ void Worker(Queue& q, const Options& o) {
     if (t.list) {
       // A parallel walk: this thread lists the directory and queues its
       // subdirectories as tasks of their own.
-      for (auto& [sub, sub_path] : Expand(t.dir, "", q, o, true)) {
+      for (const auto& name : Expand(t.dir, "", q, o, true)) {
         Task d;
-        d.dir = sub;
+        d.dir = OpenSub(*t.dir, name, name);
+        if (d.dir == nullptr) continue;
         d.list = true;
         q.Push(std::move(d), true);
       }
