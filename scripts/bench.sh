@@ -8,7 +8,10 @@
 #              tiny   1,000,000 files of 0..2 KiB (~2 GB over both trees)
 #              mini   2,000 files with awkward names and symlinks (a quick smoke run)
 #              tiny-cold  the tiny tree with the page cache dropped before every run of
-#                         sms-agent and of rsync -rcn (issue 17; needs root); mini-cold: smoke
+#                         sms-agent and of rsync -rcn (issue 17; needs root); mini-cold: smoke.
+#                         Beside them the disk floor (bin/sms-disk-floor, bench/disk_floor):
+#                         the same directories, inodes and bytes read with 64 threads, nothing
+#                         else (FLOOR_THREADS=64)
 #              recheck       the hash cache (issue 12) on the small tree: a full check against a
 #                            re-check with the cache, page cache dropped and warm, unchanged and
 #                            after 1% of the files were rewritten; rsync -rcn beside
@@ -32,6 +35,9 @@
 #        REPS=1             measured repetitions of every tool (the fastest is reported)
 #        TMO=1800           per-command timeout (s)
 #        BENCH_PEERS        peers of run_peers.sh to run (default below)
+#        BENCH_TINY_PEERS   the peers of the tiny scenario when BENCH_PEERS is not set
+#                           (default rsync_c rsync_quick walk_stat xxh3_p2)
+#        FLOOR_THREADS=64   threads of the disk floor (bin/sms-disk-floor) in the cold rows
 # Every tool runs with a warm page cache and is timed with /usr/bin/time -v (wall, CPU user+sys
 # including children, peak RSS). Prints one markdown table per scenario and writes it, with every
 # raw output, under the results directory. Exit 0 when our counts equal the truth in every
@@ -45,6 +51,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BUILD=$(cd "$1" 2>/dev/null && pwd -P) || die "build dir $1 not found"
 shift
 AGENT="$BUILD/bin/sms-agent"
+# The disk floor (issue 17): built beside the agent; its rows are skipped without it.
+FLOOR="$BUILD/bin/sms-disk-floor"
+FLOOR_THREADS=${FLOOR_THREADS:-64}
 [[ -x "$AGENT" ]] || die "$AGENT not found (make build)"
 SHARED=$(cd "${SMS_SHARED_DIR:-$REPO/../shared}" 2>/dev/null && pwd -P) ||
   die "shared kit not found at ${SMS_SHARED_DIR:-$REPO/../shared} (set SMS_SHARED_DIR)"
@@ -179,9 +188,9 @@ prepare_tree() {
   tail -1 "$data.gen.log"
 }
 
-# Page cache warm-up, as run_peers.sh does it.
+# Page cache warm-up: every listing, inode and byte of both trees read once.
 warm() {
-  local data=$1 nf nper
+  local data=$1
   if [[ $(basename "$data") == wide* ]]; then
     # Millions of hard links to 20,000 files: the listings, the inodes and the distinct files.
     find "$data/src" "$data/dst" -printf '%s\n' > /dev/null
@@ -189,9 +198,9 @@ warm() {
       xargs -0 -P2 -n 512 cat > /dev/null 2>&1
     return
   fi
-  nf=$(python3 -c "import json,sys;t=json.load(open(sys.argv[1]))['stats'];print(t['src_files']+t['dst_files'])" "$data/truth.json")
-  nper=$((nf / 64)); ((nper < 1)) && nper=1; ((nper > 512)) && nper=512
-  find "$data/src" "$data/dst" -type f -print0 | xargs -0 -P2 -n "$nper" cat > /dev/null 2>&1
+  # One untimed full check reads every listing, inode and byte of both trees: on a million tiny
+  # files much faster than thousands of `cat` processes (which took 25 minutes under load).
+  "$AGENT" verify --json "$data/src" "$data/dst" > /dev/null 2>&1
 }
 
 wall_of() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
@@ -216,6 +225,28 @@ run_agent() {
   python3 "$CHECK" counts "$data" "$res/$name.stdout" --mode "$mode" --label "$name" > "$res/$name.check" 2>&1
   echo $? > "$res/$name.check.rc"
   grep -E '^FAIL' "$res/$name.check" | sed 's/^/    /'
+}
+
+# run_floor NAME DATA RES ARGS...: the disk floor, timed like run_agent (page cache dropped
+# before each repetition in a *-cold scenario).
+run_floor() {
+  local name=$1 data=$2 res=$3 r w best="" cmd
+  shift 3
+  [[ -x "$FLOOR" ]] || { echo "bench.sh: $FLOOR not built, no disk floor row" >&2; return; }
+  cmd=$(printf '%q ' "$FLOOR" --threads "$FLOOR_THREADS" "$@" "$data/src" "$data/dst")
+  echo "$cmd" > "$res/$name.cmd"
+  for r in $(seq 1 "$REPS"); do
+    ((COLD)) && { sync; echo 3 > /proc/sys/vm/drop_caches; }
+    /usr/bin/time -v -o "$res/$name.time.$r" timeout "$TMO" bash -c "$cmd" \
+      > "$res/$name.stdout.$r" 2> "$res/$name.stderr.$r" < /dev/null
+    echo $? > "$res/$name.rc.$r"
+    w=$(wall_of "$res/$name.time.$r")
+    if [[ -z "$best" ]] || awk -v a="$w" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+      best=$w
+      for f in time stdout stderr rc; do cp "$res/$name.$f.$r" "$res/$name.$f"; done
+    fi
+  done
+  printf '%-16s rc=%-3s wall=%ss  %s\n' "$name" "$(cat "$res/$name.rc")" "$best" "$(cat "$res/$name.stdout")"
 }
 
 # table SCENARIO DATA RES: the markdown table of one scenario (also written to RES/table.md)
@@ -267,6 +298,15 @@ NAMES = [("rsync_c", "rsync -rcn --delete (xxh128)"),
          ("cat_p2", "floor: cat both trees > /dev/null, 2 processes"),
          ("walk_stat", "floor: find + stat both trees (walk only)")]
 FLOORS = {"xxh3_p2", "cat_p2", "walk_stat"}
+# The disk floor (bench/disk_floor): timed by bench.sh itself, page cache dropped in *-cold.
+DISK_FLOORS = (("disk_floor", "disk floor: open + read every file, %s threads, the agent's order"),
+               ("disk_floor_par", "disk floor: the same, directories listed in parallel too"),
+               ("disk_floor_stat", "disk floor: lstat every entry only (a re-check's floor)"))
+for key, label in DISK_FLOORS:
+    t = gnu_time(res, key)
+    if t:
+        threads = rd(key + ".cmd").split("--threads ")[-1].split()[0] if "--threads" in rd(key + ".cmd") else "?"
+        rows.append((label.replace("%s", threads), key, t, "", "–"))
 for key, label in NAMES:
     r = peers.get(key)
     if not r:
@@ -329,6 +369,17 @@ elif scen == "tiny":
 elif scen == "tiny-cold":
     cmp("page cache dropped: hash ≥ 5× faster than rsync -rcn (issue 17)",
         h["wall_s"] * 5 <= rs["wall_s"] if have(h, rs) else None)
+    df = [by[k] for k in ("disk_floor", "disk_floor_par") if k in by]
+    if df and have(h, rs):
+        f = min(df, key=lambda t: t["wall_s"])
+        need = rs["wall_s"] / 5
+        out.append("- disk floor (fastest open + read of every file): %.2f s wall, %.2f CPU s; "
+                   "sms-agent takes %.2f× the floor's wall time and %.2f× its CPU; 5× rsync needs "
+                   "≤ %.2f s: %s" % (
+                       f["wall_s"], f["cpu_s"], h["wall_s"] / max(f["wall_s"], 1e-3),
+                       h["cpu_s"] / max(f["cpu_s"], 1e-3), need,
+                       "the floor is under it" if f["wall_s"] <= need else
+                       "**the floor alone is over it: not reachable on this disk**"))
     cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
 elif scen.startswith("wide"):
     cmp("one directory of millions of entries: hash peak RSS < 256 MiB (issue 14)",
@@ -408,6 +459,10 @@ recheck() {
         drop; timed "cached_cold.$r" "$res" "${agent[@]}" --cache-dir "$cache" "$data/src" "$data/dst"
         ((rsync_cold)) && { drop; timed "rsync_cold.$r" "$res" "${rsync_cmd[@]}"; }
         drop; timed "walk_cold.$r" "$res" "${walk_cmd[@]}"
+        if [[ -x "$FLOOR" ]]; then
+          drop; timed "dfloor_stat_cold.$r" "$res" "$FLOOR" --threads "$FLOOR_THREADS" --stat-only "$data/src" "$data/dst"
+          drop; timed "dfloor_read_cold.$r" "$res" "$FLOOR" --threads "$FLOOR_THREADS" "$data/src" "$data/dst"
+        fi
       fi
       # Warm: an untimed full check reads every file of both trees (much faster than the cat of
       # warm() on a million tiny files).
@@ -461,6 +516,12 @@ for s in "${SCENARIOS[@]}"; do
     COLD=1
     # Cold, only the peer the goal is set against: rclone and hashdeep take many minutes.
     peers=(); for p in ${BENCH_COLD_PEERS:-rsync_c}; do peers+=("$p"); done
+  elif [[ "$s" == tiny && -z "${BENCH_PEERS:-}" ]]; then
+    # On a million files rclone, hashdeep, diff and the cat floor take many minutes each: the
+    # peers the goals are set against, and the walk and hash floors (BENCH_TINY_PEERS).
+    peers=(); for p in ${BENCH_TINY_PEERS:-rsync_c rsync_quick walk_stat xxh3_p2}; do peers+=("$p"); done
+    echo "== $s: warming the page cache"
+    warm "$data"
   elif [[ "$s" == wide* ]]; then
     # rclone, hashdeep and diff on millions of names in one directory take very long.
     peers=(); for p in ${BENCH_WIDE_PEERS:-rsync_c walk_stat}; do peers+=("$p"); done
@@ -476,6 +537,12 @@ for s in "${SCENARIOS[@]}"; do
     PEERS="${peers[*]}" MODE=$( ((COLD)) && echo cold || echo warm) REPS="$REPS" TMO="$TMO" \
       "$KIT/run_peers.sh" "$data" "$res" > "$res/run_peers.log" 2>&1
     grep -E '^[a-z0-9_]+ +rc=' "$res/run_peers.log"
+  fi
+  if ((COLD)); then
+    # What the disk allows: the same reads with FLOOR_THREADS threads, nothing else.
+    run_floor disk_floor "$data" "$res"
+    run_floor disk_floor_par "$data" "$res" --walk parallel
+    run_floor disk_floor_stat "$data" "$res" --stat-only
   fi
   echo "- $s: load average after the runs $(cut -d' ' -f1-3 /proc/loadavg)" >> "$RUN/report.md"
   table "$s" "$data" "$res" > "$res/table.out" || status=1

@@ -104,12 +104,9 @@ CacheUse DecideCacheUse(const CacheRecord& r, const StatInfo& st,
   if (policy.rehash_fraction >= 1) return CacheUse::kVerify;
   if (policy.rehash_fraction > 0) {
     // A stateless pick, the same from any worker thread: the hash of the
-    // path under this check's seed.
-    XXH64_state_t* s = XXH64_createState();
-    XXH64_reset(s, policy.seed);
-    XXH64_update(s, r.path.data(), r.path.size());
-    const uint64_t h = XXH64_digest(s);
-    XXH64_freeState(s);
+    // path under this check's seed (one-shot: the same value as the
+    // streaming form, without a state allocated per file).
+    const uint64_t h = XXH64(r.path.data(), r.path.size(), policy.seed);
     const double bound = policy.rehash_fraction * 18446744073709551616.0;
     if (static_cast<double>(h) < bound) return CacheUse::kVerify;
   }
