@@ -32,4 +32,9 @@ Result<CommitOutcome> GroupCommit::Commit(const Run& run,
   return std::move(me.pending.result);
 }
 
+size_t GroupCommit::Queued() {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 }  // namespace sms::storage

@@ -43,6 +43,9 @@ class GroupCommit final {
   // returns its result once that batch's transaction has ended.
   Result<CommitOutcome> Commit(const Run& run, const CommitBatch& commit_batch);
 
+  // How many runs wait for the next batch.
+  size_t Queued();
+
  private:
   struct Waiter {
     Pending pending;
