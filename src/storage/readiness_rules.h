@@ -131,6 +131,13 @@ inline std::optional<schedule::ReadinessHistory> UsableHistory(
   return std::move(*h);
 }
 
+// The task a run is committed to and its stored history (none when there is
+// none or it does not decode), read in one statement (CommitRun's first).
+struct TaskForCommit {
+  Task task;
+  std::optional<schedule::ReadinessHistory> history;
+};
+
 // Stored runs, newest first (with their directories), folded.
 inline schedule::ReadinessHistory FoldRuns(const std::vector<Run>& runs) {
   schedule::ReadinessHistory h;

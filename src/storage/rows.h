@@ -39,6 +39,14 @@ inline constexpr char kTaskColumns[] =
     " target_verify_uri, is_need_consistency_check, state, current_run_id,"
     " created_at, updated_at, next_check_at, skipped_checks, readiness,"
     " readiness_since, readiness_reasons, readiness_stale_at";
+// How many columns kTaskColumns names: the index of a column selected after
+// them.
+inline constexpr int kTaskColumnCount = [] {
+  int n = 1;
+  for (char ch : std::string_view(kTaskColumns)) n += ch == ',';
+  return n;
+}();
+static_assert(kTaskColumnCount == 20);
 // The stored columns of a source (what an INSERT names).
 inline constexpr char kSourceStoredColumns[] =
     "id, domain_id, owner_user_id, name, hostname, ip, os_type, os_version,"

@@ -13,6 +13,13 @@ loopback ports over it, and checks:
              refused by both at once
   race       concurrent uploads of the same runs through both replicas: every
              run once, none doubled, a conflicting retry is a 409
+  uploads    many uploads at once through both replicas (group commit, issue
+             14.3), for one task and spread over eight, each retried through
+             the other replica: every acknowledged run stored once, run ids
+             unique, committed counted once per run across the replicas, and
+             each task's readiness folded every run (K = its run count
+             consistent runs in a row needed, so one run lost from the
+             readiness history leaves it not ready)
   cache      each replica's read cache (LISTEN/NOTIFY, issue 14.2): what A
              writes is served by B within the stated bound (500 ms after
              A's answer, usually at once) though B held the old record: a
@@ -118,6 +125,7 @@ def main():
         scenario_cross(a, b, op, agent, source_id)
         scenario_token(a, b)
         scenario_race(a, b, op, agent, source_id)
+        scenario_uploads(a, b, op, agent, source_id)
         scenario_cache(a, b, op, agent, source_id)
         scenario_restart(a, b, op, agent, source_id)
     finally:
@@ -219,6 +227,73 @@ def scenario_race(a, b, op, agent, source_id):
                                changed, agent)[0], [a, b]))
     check("race: other content under a committed run_id is 409 on both",
           statuses == [409, 409], statuses)
+
+
+def scenario_uploads(a, b, op, agent, source_id):
+    one = make_task(a, op, source_id, "uploads-one")
+    many = [make_task(b, op, source_id, f"uploads-{i}") for i in range(8)]
+    runs = {one: [str(uuid.uuid4()) for _ in range(48)]}
+    for task in many:
+        runs[task] = [str(uuid.uuid4()) for _ in range(12)]
+    for task, ids in runs.items():
+        status, _ = api_json(a, "POST",
+                             f"/v3/tasks/{task}/configuration-setting",
+                             {"configurations": [
+                                 {"config_key": "CONSISTENCY_DIR",
+                                  "config_value": "/data"},
+                                 {"config_key": "CONSISTENCY_READY_RUNS",
+                                  "config_value": str(len(ids))}]}, op)
+        assert status == 200, f"setting: {status}"
+    committed_before = sum(metric(s, op, "sms_runs_committed_total") or 0
+                           for s in (a, b))
+    jobs = []
+    for task, ids in runs.items():
+        for i, run_id in enumerate(ids):
+            first, other = (a, b) if i % 2 else (b, a)
+            body = run_body(run_id, 100 + i)
+            jobs.append((first, task, body))
+            if i % 3 == 0:  # a retry through the other replica, meanwhile
+                jobs.append((other, task, body))
+    # Interleaved, so the single task's uploads overlap the others'.
+    jobs.sort(key=lambda j: j[2]["run_id"])
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(
+            lambda j: api(j[0], "POST",
+                          f"/v3/tasks/{j[1]}/consistency-result", j[2],
+                          agent)[0], jobs))
+    check("uploads: every concurrent upload and retry acknowledged",
+          all(s == 200 for s in results),
+          {s: results.count(s) for s in set(results)})
+    stored_all = []
+    for task, ids in runs.items():
+        _, body = api_json(a if task == one else b, "GET",
+                           f"/v3/tasks/{task}/consistency-result?limit=100",
+                           token=op)
+        got = [r["run_id"] for r in body["result_list"]]
+        stored_all += got
+        if sorted(got) != sorted(ids):
+            check(f"uploads: task {task} has each of its runs once", False,
+                  f"{len(got)} runs, {len(set(got))} distinct, "
+                  f"{len(ids)} uploaded")
+            return
+    check("uploads: every acknowledged run stored once, in its own task",
+          True)
+    check("uploads: run ids unique across the tasks",
+          len(stored_all) == len(set(stored_all)))
+    committed = sum(metric(s, op, "sms_runs_committed_total") or 0
+                    for s in (a, b)) - committed_before
+    check("uploads: committed once per run across both replicas (retries "
+          "answered as repeats)", committed == len(stored_all),
+          f"{committed} committed, {len(stored_all)} runs")
+    not_ready = {}
+    for task in runs:
+        _, t = api_json(b if task == one else a, "GET", f"/v3/tasks/{task}",
+                        token=op)
+        verdict = t["cutover_readiness"]
+        if verdict["status"] != "ready":
+            not_ready[task] = verdict["reasons"]
+    check("uploads: every task's readiness folded each of its runs "
+          "(ready at K = its run count)", not not_ready, not_ready)
 
 
 # A hit is served only while the replica's listener heard, less than this

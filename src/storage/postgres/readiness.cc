@@ -93,13 +93,10 @@ Result<schedule::Readiness> PostgresStore::StoreReadinessOn(
   return r;
 }
 
-Result<std::string> PostgresStore::UpdateReadinessOn(Connection& c,
-                                                     const Run& run) {
-  SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(c, run.domain_id, run.task_id,
-                                              /*lock=*/true));
+Result<std::string> PostgresStore::UpdateReadinessOn(
+    Connection& c, const Run& run, const Task& before,
+    std::optional<schedule::ReadinessHistory> stored) {
   const schedule::Readiness was = FromStored(before, run.committed_at);
-  SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> stored,
-                       ReadReadinessHistoryOn(c, run.domain_id, run.task_id));
   schedule::ReadinessHistory history;
   if (stored) {
     history = schedule::Fold(std::move(*stored), ReadinessRun(run));

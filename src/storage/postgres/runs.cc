@@ -1,5 +1,7 @@
 // PostgresStore (store_impl.h): runs, their directories and file details.
+#include <algorithm>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -20,14 +22,60 @@ constexpr char kRunColumnsOfR[] =
 
 }  // namespace
 
+// Group commit (storage/group_commit.h): the concurrent uploads of this
+// replica share one transaction, so one WAL flush, one NOTIFY and one hold
+// of each task's row lock carry the whole batch (a notifying commit holds
+// PostgreSQL's notify lock through its flush: one per upload serialised
+// every replica's uploads, even of different tasks). At most 64 runs: each
+// savepoint that writes is a subtransaction, and PostgreSQL caches 64 per
+// transaction for other sessions' snapshots before they read pg_subtrans.
 Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
-  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
-  Txn txn(*c);
-  SMS_RETURN_IF_ERROR(txn.Begin());
+  return group_commit_.Commit(
+      run, [this](const GroupCommit::Batch& batch) { CommitBatch(batch); });
+}
+
+void PostgresStore::CommitBatch(const GroupCommit::Batch& batch) {
+  auto fail_all = [&batch](const core::Error& e) {
+    for (GroupCommit::Pending* p : batch) p->result = Fail(e);
+  };
+  auto c = Acquire();
+  if (!c) return fail_all(c.error());
+  Txn txn(**c);
+  if (Status begun = txn.Begin(); !begun) return fail_all(begun.error());
+  // Task by task, in one order on every replica: two batches lock the same
+  // tasks' rows in the same order, so they cannot deadlock.
+  GroupCommit::Batch ordered = batch;
+  std::stable_sort(
+      ordered.begin(), ordered.end(),
+      [](const GroupCommit::Pending* x, const GroupCommit::Pending* y) {
+        return std::tie(x->run->domain_id, x->run->task_id) <
+               std::tie(y->run->domain_id, y->run->task_id);
+      });
+  for (GroupCommit::Pending* p : ordered) {
+    if (Status sp = (*c)->Script("SAVEPOINT run", "savepoint"); !sp) {
+      p->result = Fail(sp.error());
+      continue;
+    }
+    p->result = CommitRunOn(**c, *p->run);
+    if (!p->result)
+      (void)(*c)->Script("ROLLBACK TO SAVEPOINT run", "rollback to savepoint");
+    (void)(*c)->Script("RELEASE SAVEPOINT run", "release savepoint");
+  }
+  // Acknowledged only once the COMMIT (and its WAL flush) has returned.
+  if (Status committed = txn.Commit(); !committed) {
+    for (GroupCommit::Pending* p : batch)
+      if (p->result) p->result = Fail(committed.error());
+  }
+}
+
+// The body of CommitRun, inside the caller's transaction.
+Result<CommitOutcome> PostgresStore::CommitRunOn(Connection& c,
+                                                 const Run& run) {
   // The task row lock serialises every commit and staging of this task,
-  // across replicas: the checks below see what the last holder wrote.
-  SMS_ASSIGN_OR_RETURN(Task task, GetTaskOn(*c, run.domain_id, run.task_id,
-                                            /*lock=*/true));
+  // across replicas: the checks below see what the last holder wrote. The
+  // same read gives the verdict before and the readiness history.
+  SMS_ASSIGN_OR_RETURN(TaskForCommit locked,
+                       TaskForCommitOn(c, run.domain_id, run.task_id));
   {
     Params p;
     p.Add(run.run_id).Add(run.domain_id).Add(run.task_id);
@@ -35,12 +83,12 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
     // and whether the id was staged with details by another of its tasks.
     SMS_ASSIGN_OR_RETURN(
         Rows r,
-        c->Exec("SELECT r.domain_id, r.task_id, r.content_hash,"
-                " EXISTS (SELECT 1 FROM detail_chunks WHERE domain_id = $2"
-                "  AND run_id = $1 AND task_id <> $3)"
-                " FROM (SELECT 1) one LEFT JOIN runs r"
-                " ON r.domain_id = $2 AND r.run_id = $1",
-                p));
+        c.Exec("SELECT r.domain_id, r.task_id, r.content_hash,"
+               " EXISTS (SELECT 1 FROM detail_chunks WHERE domain_id = $2"
+               "  AND run_id = $1 AND task_id <> $3)"
+               " FROM (SELECT 1) one LEFT JOIN runs r"
+               " ON r.domain_id = $2 AND r.run_id = $1",
+               p));
     if (!r.IsNull(0, 0))
       return RepeatedCommit(run, {.domain_id = r.Text(0, 0),
                                   .task_id = r.Text(0, 1),
@@ -90,27 +138,28 @@ Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
          " $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
          " $26::bigint[], $27::bigint[]) WITH ORDINALITY"
          " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, l, m, ord)"});
-    SMS_RETURN_IF_ERROR(c->Exec(kSql, p));
+    SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
   }
-  if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
-    SMS_RETURN_IF_ERROR(SetTaskStateOn(*c, run.domain_id, run.task_id,
-                                       task.state, *next, run.run_id,
+  if (std::optional<TaskState> next = TaskStateAfterCommit(locked.task, run)) {
+    SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id,
+                                       locked.task.state, *next, run.run_id,
                                        run.committed_at));
     Params p;
     p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);
     SMS_RETURN_IF_ERROR(
-        c->Exec("UPDATE commands SET state = 'done', updated_at = $1"
-                " WHERE domain_id = $2 AND run_id = $3"
-                " AND state IN ('pending', 'delivered')",
-                p));
+        c.Exec("UPDATE commands SET state = 'done', updated_at = $1"
+               " WHERE domain_id = $2 AND run_id = $3"
+               " AND state IN ('pending', 'delivered')",
+               p));
   }
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
-  SMS_ASSIGN_OR_RETURN(std::string verdict_event, UpdateReadinessOn(*c, run));
+  SMS_ASSIGN_OR_RETURN(
+      std::string verdict_event,
+      UpdateReadinessOn(c, run, locked.task, std::move(locked.history)));
   std::vector<std::string> events = RunEvents(run);
   if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
-  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(*c, run, events));
-  SMS_RETURN_IF_ERROR(txn.Commit());
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(c, run, events));
   return CommitOutcome::kCommitted;
 }
 

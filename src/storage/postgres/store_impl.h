@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "schedule/readiness.h"
+#include "storage/group_commit.h"
 #include "storage/postgres/driver.h"
 #include "storage/postgres/postgres_store.h"
+#include "storage/readiness_rules.h"
 #include "storage/store.h"
 
 namespace sms::storage::postgres {
@@ -243,9 +245,23 @@ class PostgresStore final : public Store {
   static Result<schedule::Readiness> StoreReadinessOn(
       Connection& c, const std::string& domain_id, const std::string& task_id,
       const schedule::ReadinessHistory& history);
-  // Folds a run being committed into the history and stores the verdict;
+  // Folds a run being committed into the history (`stored`: the task's, as
+  // TaskForCommitOn read it with `before`) and stores the verdict;
   // returns the task.ready / task.not_ready event its change raises, or "".
-  static Result<std::string> UpdateReadinessOn(Connection& c, const Run& run);
+  static Result<std::string> UpdateReadinessOn(
+      Connection& c, const Run& run, const Task& before,
+      std::optional<schedule::ReadinessHistory> stored);
+
+  // The task a run is committed to, locked (FOR UPDATE) until the end of
+  // the transaction, with its readiness history, in one read.
+  static Result<TaskForCommit> TaskForCommitOn(Connection& c,
+                                               const std::string& domain_id,
+                                               const std::string& id);
+
+  // One group commit's transaction (runs.cc): a savepoint per run; and the
+  // body of CommitRun inside it.
+  void CommitBatch(const GroupCommit::Batch& batch);
+  static Result<CommitOutcome> CommitRunOn(Connection& c, const Run& run);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);
@@ -264,6 +280,8 @@ class PostgresStore final : public Store {
   // Guarded by mu_.
   std::vector<std::unique_ptr<Connection>> free_;
   int open_ = 0;  // connections in free_ plus those leased or connecting
+
+  GroupCommit group_commit_{64};  // 64: see CommitRun (runs.cc)
 };
 
 }  // namespace sms::storage::postgres

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "storage/postgres/store_impl.h"
+#include "storage/readiness_rules.h"
 #include "storage/rows.h"
 
 namespace sms::storage::postgres {
@@ -224,6 +225,21 @@ Result<Task> PostgresStore::GetTaskOn(Connection& c,
   SMS_ASSIGN_OR_RETURN(Rows r, c.Exec((lock ? kLocked : kPlain).c_str(), p));
   if (r.empty()) return Fail(core::NotFound("task not found"));
   return rows::ReadTask(r.At(0));
+}
+
+Result<TaskForCommit> PostgresStore::TaskForCommitOn(
+    Connection& c, const std::string& domain_id, const std::string& id) {
+  static const std::string kSql = std::string("SELECT ") + rows::kTaskColumns +
+                                  ", readiness_history FROM tasks"
+                                  " WHERE domain_id = $1 AND id = $2"
+                                  " FOR UPDATE";
+  Params p;
+  p.Add(domain_id).Add(id);
+  SMS_ASSIGN_OR_RETURN(Rows r, c.Exec(kSql, p));
+  if (r.empty()) return Fail(core::NotFound("task not found"));
+  return TaskForCommit{
+      .task = rows::ReadTask(r.At(0)),
+      .history = UsableHistory(r.Text(0, rows::kTaskColumnCount))};
 }
 
 Status PostgresStore::SetTaskStateOn(

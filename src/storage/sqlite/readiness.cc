@@ -111,12 +111,10 @@ Result<schedule::Readiness> SqliteStore::StoreReadinessOn(
   return r;
 }
 
-Result<std::string> SqliteStore::UpdateReadinessOn(sqlite3* db,
-                                                   const Run& run) {
-  SMS_ASSIGN_OR_RETURN(Task before, GetTaskOn(db, run.domain_id, run.task_id));
+Result<std::string> SqliteStore::UpdateReadinessOn(
+    sqlite3* db, const Run& run, const Task& before,
+    std::optional<schedule::ReadinessHistory> stored) {
   const schedule::Readiness was = FromStored(before, run.committed_at);
-  SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> stored,
-                       ReadReadinessHistoryOn(db, run.domain_id, run.task_id));
   schedule::ReadinessHistory history;
   if (stored) {
     history = schedule::Fold(std::move(*stored), ReadinessRun(run));

@@ -12,39 +12,18 @@
 
 namespace sms::storage::sqlite {
 
-// Group commit: concurrent CommitRun calls share one transaction and so
-// one fsync. The first caller to find no batch running becomes the leader
-// and commits everything queued; each run has its own SAVEPOINT, so one
-// failing run does not fail the others. Nothing is acknowledged before
-// the shared COMMIT has returned.
+// Group commit (storage/group_commit.h): concurrent CommitRun calls share
+// one transaction and so one fsync.
 Result<CommitOutcome> SqliteStore::CommitRun(const Run& run) {
-  PendingCommit me{&run, core::Fail(core::Internal("not run")), false};
-  std::unique_lock lock(gc_mu_);
-  gc_queue_.push_back(&me);
-  while (!me.done) {
-    if (gc_leader_active_) {
-      gc_cv_.wait(lock);
-      continue;
-    }
-    gc_leader_active_ = true;
-    std::vector<PendingCommit*> batch;
-    while (!gc_queue_.empty() && batch.size() < 128) {
-      batch.push_back(gc_queue_.front());
-      gc_queue_.pop_front();
-    }
-    lock.unlock();
-    CommitBatch(batch);
-    lock.lock();
-    for (PendingCommit* p : batch) p->done = true;
-    gc_leader_active_ = false;
-    gc_cv_.notify_all();
-  }
-  return std::move(me.result);
+  return group_commit_.Commit(
+      run, [this](const GroupCommit::Batch& batch) { CommitBatch(batch); });
 }
 
 // The body of CommitRun, inside the caller's transaction.
 Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
-  SMS_ASSIGN_OR_RETURN(Task task, GetTaskOn(db, run.domain_id, run.task_id));
+  // The task, the verdict before and the readiness history in one read.
+  SMS_ASSIGN_OR_RETURN(TaskForCommit locked,
+                       TaskForCommitOn(db, run.domain_id, run.task_id));
   {
     SMS_PREPARE_(q, db,
                  "SELECT domain_id, task_id, content_hash FROM runs"
@@ -82,9 +61,9 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
     rows::DirValues(d, [&q](const auto& v) { q.Bind(v); });
     SMS_RETURN_IF_ERROR(q.Exec());
   }
-  if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
+  if (std::optional<TaskState> next = TaskStateAfterCommit(locked.task, run)) {
     SMS_RETURN_IF_ERROR(SetTaskStateOn(db, run.domain_id, run.task_id,
-                                       task.state, *next, run.run_id,
+                                       locked.task.state, *next, run.run_id,
                                        run.committed_at));
     SMS_PREPARE_(q, db,
                  "UPDATE commands SET state = 'done', updated_at = ?"
@@ -95,7 +74,9 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   }
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
-  SMS_ASSIGN_OR_RETURN(std::string verdict_event, UpdateReadinessOn(db, run));
+  SMS_ASSIGN_OR_RETURN(
+      std::string verdict_event,
+      UpdateReadinessOn(db, run, locked.task, std::move(locked.history)));
   std::vector<std::string> events = RunEvents(run);
   if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
   SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run, events));
@@ -343,15 +324,15 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
   return page;
 }
 
-void SqliteStore::CommitBatch(const std::vector<PendingCommit*>& batch) {
+void SqliteStore::CommitBatch(const GroupCommit::Batch& batch) {
   WriterConn c(this);  // one leader at a time: the writer is ours
   Txn txn(c.db, &write_mu_);
   Status begun = txn.Begin(true);
   if (!begun) {
-    for (PendingCommit* p : batch) p->result = Fail(begun.error());
+    for (GroupCommit::Pending* p : batch) p->result = Fail(begun.error());
     return;
   }
-  for (PendingCommit* p : batch) {
+  for (GroupCommit::Pending* p : batch) {
     Status sp = ExecScript(c.db, "SAVEPOINT run", "savepoint");
     if (!sp) {
       p->result = Fail(sp.error());
@@ -364,7 +345,7 @@ void SqliteStore::CommitBatch(const std::vector<PendingCommit*>& batch) {
   }
   Status committed = txn.Commit();
   if (!committed) {
-    for (PendingCommit* p : batch)
+    for (GroupCommit::Pending* p : batch)
       if (p->result) p->result = Fail(committed.error());
   }
 }

@@ -14,7 +14,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +23,8 @@
 #include <vector>
 
 #include "schedule/readiness.h"
+#include "storage/group_commit.h"
+#include "storage/readiness_rules.h"
 #include "storage/sqlite/driver.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
@@ -143,11 +144,8 @@ class SqliteStore final : public Store {
                        const std::string& result_detail, int64_t now) override;
 
   // --- runs ---
-  // Group commit: concurrent CommitRun calls share one transaction and so
-  // one fsync. The first caller to find no batch running becomes the leader
-  // and commits everything queued; each run has its own SAVEPOINT, so one
-  // failing run does not fail the others. Nothing is acknowledged before
-  // the shared COMMIT has returned.
+  // Group commit (storage/group_commit.h): concurrent CommitRun calls share
+  // one transaction and so one fsync; each run has its own SAVEPOINT.
   Result<CommitOutcome> CommitRun(const Run& run) override;
 
   // The body of CommitRun, inside the caller's transaction.
@@ -206,13 +204,8 @@ class SqliteStore final : public Store {
   Result<Page<TaskStreak>> ListTaskStreaks(int limit, int window) override;
 
  private:
-  struct PendingCommit {
-    const Run* run;
-    Result<CommitOutcome> result;
-    bool done;
-  };
-
-  void CommitBatch(const std::vector<PendingCommit*>& batch);
+  // One group commit's transaction (runs.cc): a savepoint per run.
+  void CommitBatch(const GroupCommit::Batch& batch);
 
   // A pooled connection, returned on destruction; the thread's pinned one
   // inside a read scope.
@@ -319,9 +312,17 @@ class SqliteStore final : public Store {
   static Result<schedule::Readiness> StoreReadinessOn(
       sqlite3* db, const std::string& domain_id, const std::string& task_id,
       const schedule::ReadinessHistory& history);
-  // Folds a run being committed into the history and stores the verdict;
-  // returns the task.ready / task.not_ready event its change raises, or "".
-  static Result<std::string> UpdateReadinessOn(sqlite3* db, const Run& run);
+  // Folds a run being committed into the history (`stored`: the task's, as
+  // TaskForCommitOn read it with `before`) and stores the verdict; returns
+  // the task.ready / task.not_ready event its change raises, or "".
+  static Result<std::string> UpdateReadinessOn(
+      sqlite3* db, const Run& run, const Task& before,
+      std::optional<schedule::ReadinessHistory> stored);
+  // The task a run is committed to, with its readiness history, in one
+  // read (REQUIRES: inside the write transaction).
+  static Result<TaskForCommit> TaskForCommitOn(sqlite3* db,
+                                               const std::string& domain_id,
+                                               const std::string& id);
 
   // CheckWritable's: the database's directory, the room it needs, and the
   // seam that measures the room (null: statvfs).
@@ -333,11 +334,7 @@ class SqliteStore final : public Store {
   // One statement cache per connection; used only by the thread holding it.
   std::map<sqlite3*, std::unique_ptr<StmtCache>> caches_;
   std::mutex write_mu_;
-  std::mutex gc_mu_;
-  std::condition_variable gc_cv_;
-  // Guarded by gc_mu_: runs waiting for the next group commit.
-  std::deque<PendingCommit*> gc_queue_;
-  bool gc_leader_active_ = false;
+  GroupCommit group_commit_{128};
   std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_.

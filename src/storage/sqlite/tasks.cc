@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/readiness_rules.h"
 #include "storage/rows.h"
 #include "storage/sqlite/store_impl.h"
 
@@ -238,6 +239,21 @@ Result<Task> SqliteStore::GetTaskOn(sqlite3* db, const std::string& domain_id,
   SMS_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return Fail(core::NotFound("task not found"));
   return rows::ReadTask(q);
+}
+
+Result<TaskForCommit> SqliteStore::TaskForCommitOn(sqlite3* db,
+                                                   const std::string& domain_id,
+                                                   const std::string& id) {
+  static const std::string kSql = std::string("SELECT ") + rows::kTaskColumns +
+                                  ", readiness_history FROM tasks"
+                                  " WHERE domain_id = ? AND id = ?";
+  SMS_PREPARE_(q, db, kSql.c_str());
+  q.Bind(domain_id).Bind(id);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Fail(core::NotFound("task not found"));
+  return TaskForCommit{
+      .task = rows::ReadTask(q),
+      .history = UsableHistory(q.Text(rows::kTaskColumnCount))};
 }
 
 Status SqliteStore::SetTaskStateOn(sqlite3* db, const std::string& domain_id,
