@@ -446,7 +446,7 @@ class Fleet {
     std::uniform_int_distribution<int> pick(0, o_.agents - 1);
     const double gap = o_.trigger_rate > 0 ? 1.0 / o_.trigger_rate : 1e9;
     auto next = Clock::now();
-    while (Clock::now() < trigger_until_) {
+    while (Clock::now() < trigger_until_ && o_.trigger_rate > 0) {
       const Agent& a = agents_[pick(rng_)];
       if (!a.task_id.empty()) {
         int st = co_await Timed(
@@ -460,7 +460,8 @@ class Fleet {
         }
       }
       next += std::chrono::microseconds(static_cast<int64_t>(gap * 1e6));
-      co_await Sleep(Seconds(Clock::now(), next));
+      // Never past the end of the window (--trigger-rate 0: one trigger).
+      co_await Sleep(Seconds(Clock::now(), std::min(next, trigger_until_)));
     }
   }
 

@@ -113,12 +113,10 @@ bad = sum(v for k, v in r["statuses"].items() if int(k) >= 500)
 cpu_pct = r.get("cpu_pct", {})
 cpu = ", ".join(f"{k} {v:.0f}%" for k, v in cpu_pct.items())
 load = f'{r.get("loadavg_start", "?")} -> {r.get("loadavg_end", "?")}'
-# CPU of the servers and the database per request in the window (polls are
-# nearly all of them; uploads and triggers counted too)
+# CPU of the servers and the database per poll held in the window
+# (uploads and triggers included: polls are nearly all of the requests)
 srv = sum(v for k, v in cpu_pct.items() if k != "sms-fleet")
-n_req = sum(v["n"] for k, v in lat.items()
-            if k in ("poll", "upload_details", "upload_run", "command_result", "trigger"))
-per_req = f'{srv / 100 * r["duration_s"] / n_req * 1e6:.0f} µs' if n_req else "-"
+per_req = f'{srv / 100 / r["polls_per_s"] * 1e6:.0f} µs' if r["polls_per_s"] else "-"
 print(f'| {name} | {r["agents_ready"]}/{r["agents"]} | {r["polls_per_s"]:.0f} of '
       f'{r["polls_expected_per_s"]:.0f} | {p("poll","p50_ms")} / {p("poll","p99_ms")} | '
       f'{p("upload_total","p50_ms")} / {p("upload_total","p99_ms")} | '
@@ -174,7 +172,7 @@ done
 echo
 echo "sms-fleet: $AGENTS agents polling every ${INTERVAL} s for ${SECS} s (+ drain), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "| setup | agents up | polls/s held | poll p50 / p99 ms | upload p50 / p99 ms | checks triggered / delivered once / lost / doubled | exact | 5xx / transport errors | max DB conns | CPU in the window (% of a core) | servers+DB CPU per request | load average start -> end |"
+echo "| setup | agents up | polls/s held | poll p50 / p99 ms | upload p50 / p99 ms | checks triggered / delivered once / lost / doubled | exact | 5xx / transport errors | max DB conns | CPU in the window (% of a core) | servers+DB CPU per poll | load average start -> end |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
