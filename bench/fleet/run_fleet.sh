@@ -151,7 +151,7 @@ for setup in "${SETUPS[@]}"; do
       P1=$PORT S1=$SPID
       start_server "$DB" "$WORK/pg2.log" "$KEY"
       P2=$PORT S2=$SPID
-      PGPIDS=-$(head -1 "$PG_STATE/data/postmaster.pid")
+      PGPIDS=-$(head -1 "$(cat "$PG_STATE/cluster")/data/postmaster.pid")
       printf 'replica1=%s\nreplica2=%s\npostgres=%s\n' "$S1" "$S2" "$PGPIDS" >"$OUT/pg2.pids"
       run_fleet pg2 --watch "replica1=$S1" --watch "replica2=$S2" \
         --watch "postgres=$PGPIDS" "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" &
