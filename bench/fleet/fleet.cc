@@ -21,7 +21,9 @@
 //
 // Single-threaded (one io_context): the load generator takes little of the
 // cores the servers and the database share with it.
+#include <dirent.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio.hpp>
@@ -32,6 +34,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -66,7 +69,75 @@ struct Options {
   int setup_concurrency = 32;
   std::string agent_ak, agent_sk, op_ak, op_sk;
   std::string prefix = "fleet";
+  // Processes whose CPU is reported over the run window (servers, database).
+  std::vector<std::pair<std::string, std::vector<int>>> watch;
 };
+
+// CPU seconds (user + system) of a process so far, from /proc (0 when gone).
+double ProcessCpuSeconds(int pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[1024];
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // Fields after the command (which may hold spaces) start past its ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  unsigned long long utime = 0, stime = 0;
+  if (std::sscanf(p + 2,
+                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                  &utime, &stime) != 2)
+    return 0;
+  return static_cast<double>(utime + stime) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The ids of the processes whose parent is `pid` (PostgreSQL's backends).
+std::vector<int> ChildrenOf(int pid) {
+  std::vector<int> out;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    int child = std::atoi(e->d_name);
+    if (child <= 0) continue;
+    std::string path = "/proc/" + std::to_string(child) + "/stat";
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) continue;
+    char buf[512];
+    size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+    buf[n] = 0;
+    const char* p = std::strrchr(buf, ')');
+    int ppid = 0;
+    if (p != nullptr && std::sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == pid)
+      out.push_back(child);
+  }
+  closedir(d);
+  return out;
+}
+
+double OwnCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+std::string LoadAverage() {
+  FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return "";
+  char buf[64] = {0};
+  if (std::fgets(buf, sizeof(buf), f) == nullptr) buf[0] = 0;
+  std::fclose(f);
+  std::string s(buf);
+  // "1.23 0.98 0.50 2/345 6789": the three averages
+  size_t cut = 0;
+  for (int spaces = 0; cut < s.size() && spaces < 3; ++cut)
+    if (s[cut] == ' ') ++spaces;
+  return s.substr(0, cut ? cut - 1 : 0);
+}
 
 struct Endpoint {
   std::string host;  // "127.0.0.1"
@@ -375,7 +446,7 @@ class Fleet {
     std::uniform_int_distribution<int> pick(0, o_.agents - 1);
     const double gap = o_.trigger_rate > 0 ? 1.0 / o_.trigger_rate : 1e9;
     auto next = Clock::now();
-    while (Clock::now() < trigger_until_) {
+    while (Clock::now() < trigger_until_ && o_.trigger_rate > 0) {
       const Agent& a = agents_[pick(rng_)];
       if (!a.task_id.empty()) {
         int st = co_await Timed(
@@ -389,7 +460,8 @@ class Fleet {
         }
       }
       next += std::chrono::microseconds(static_cast<int64_t>(gap * 1e6));
-      co_await Sleep(Seconds(Clock::now(), next));
+      // Never past the end of the window (--trigger-rate 0: one trigger).
+      co_await Sleep(Seconds(Clock::now(), std::min(next, trigger_until_)));
     }
   }
 
@@ -418,6 +490,8 @@ class Fleet {
     // Run: every agent on its own connection, spread over the servers.
     const double drain = o_.drain_s >= 0 ? o_.drain_s : 2 * o_.interval_s + 10;
     run_start_ = Clock::now();
+    SampleCpu(&cpu_start_);
+    load_start_ = LoadAverage();
     trigger_until_ =
         run_start_ +
         std::chrono::microseconds(static_cast<int64_t>(o_.duration_s * 1e6));
@@ -432,6 +506,25 @@ class Fleet {
     co_await Sleep(o_.duration_s);
     polls_in_window_ = polls_ok_;
     run_end_ = Clock::now();
+    SampleCpu(&cpu_end_);
+    load_end_ = LoadAverage();
+  }
+
+  // CPU seconds of this process, then of each watched group, now.
+  void SampleCpu(std::vector<double>* out) {
+    out->clear();
+    out->push_back(OwnCpuSeconds());
+    for (const auto& [name, pids] : o_.watch) {
+      double total = 0;
+      for (int pid : pids) {
+        // -PID: that process and its children (a postmaster's backends;
+        // a backend that ended inside the window is not counted)
+        if (pid < 0)
+          for (int child : ChildrenOf(-pid)) total += ProcessCpuSeconds(child);
+        total += ProcessCpuSeconds(pid < 0 ? -pid : pid);
+      }
+      out->push_back(total);
+    }
   }
 
   int Report() {
@@ -482,6 +575,19 @@ class Fleet {
                                {"max_ms", Percentile(v, 100) / 1000}};
     }
     out["latency"] = lat;
+    // CPU over the run window (polls and uploads, without the set-up), in
+    // % of one core; the load average when the window began and ended.
+    json::object cpu;
+    if (window > 0 && cpu_end_.size() == cpu_start_.size() &&
+        !cpu_start_.empty()) {
+      cpu["sms-fleet"] = (cpu_end_[0] - cpu_start_[0]) / window * 100;
+      for (size_t i = 0; i < o_.watch.size(); ++i)
+        cpu[o_.watch[i].first] =
+            (cpu_end_[i + 1] - cpu_start_[i + 1]) / window * 100;
+    }
+    out["cpu_pct"] = cpu;
+    out["loadavg_start"] = load_start_;
+    out["loadavg_end"] = load_end_;
     std::printf("%s\n", json::serialize(out).c_str());
     const bool exact =
         lost == 0 && doubled == 0 && not_uploaded == 0 && ready_ == o_.agents;
@@ -499,6 +605,8 @@ class Fleet {
   int64_t polls_ok_ = 0, polls_in_window_ = 0, busy_ = 0;
   double setup_s_ = 0;
   Clock::time_point run_start_, run_end_, trigger_until_, stop_at_;
+  std::vector<double> cpu_start_, cpu_end_;
+  std::string load_start_, load_end_;
   std::vector<std::string> triggered_;
   std::unordered_map<std::string, int> delivered_, uploaded_;
 };
@@ -508,7 +616,8 @@ int Usage(const char* why) {
                "sms-fleet: %s\n"
                "usage: sms-fleet --server http://127.0.0.1:PORT [--server ...]"
                " [--agents N] [--interval S] [--duration S] [--drain S]"
-               " [--trigger-rate R] [--dirs N] [--files N] [--prefix NAME]\n"
+               " [--trigger-rate R] [--dirs N] [--files N] [--prefix NAME]"
+               " [--watch NAME=PID[,PID...]]\n"
                "credentials from the environment: SMS_FLEET_AGENT_AK/SK"
                " (an agent user's), SMS_FLEET_OP_AK/SK (an operator's)\n",
                why);
@@ -542,7 +651,24 @@ int Main(int argc, char** argv) {
       o.files = std::atoi(v);
     else if (a == "--prefix")
       o.prefix = v;
-    else
+    else if (a == "--watch") {
+      // NAME=PID[,PID...]: report that group's CPU over the run window;
+      // -PID counts the process and its children
+      std::string w = v;
+      size_t eq = w.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return Usage(("--watch must be NAME=PID[,PID...]: " + w).c_str());
+      std::vector<int> pids;
+      for (size_t at = eq + 1; at < w.size();) {
+        size_t comma = w.find(',', at);
+        if (comma == std::string::npos) comma = w.size();
+        int pid = std::atoi(w.substr(at, comma - at).c_str());
+        if (pid == 0) return Usage(("--watch: bad pid in " + w).c_str());
+        pids.push_back(pid);
+        at = comma + 1;
+      }
+      o.watch.emplace_back(w.substr(0, eq), std::move(pids));
+    } else
       return Usage(("unknown option " + a).c_str());
   }
   auto env = [](const char* k) {

@@ -12,7 +12,14 @@
 # Usage: bench/fleet/run_fleet.sh [BUILD_DIR] [AGENTS] [SECONDS] [SETUPS...]
 #   e.g. bench/fleet/run_fleet.sh build 10000 60 sqlite pg2
 # Environment: SMS_FLEET_INTERVAL (5 s), SMS_FLEET_TRIGGER_RATE (5 per s),
-# SMS_FLEET_FILES (100 details per upload), SMS_FLEET_DIRS (30).
+# SMS_FLEET_FILES (100 details per upload), SMS_FLEET_DIRS (30),
+# SMS_FLEET_SERVER (the sms-server binary; default BUILD_DIR/bin/sms-server,
+# another one for an A/B run of the same load).
+# CPU is measured over the run window (not the set-up) by sms-fleet itself
+# from /proc, for the generator, each server and PostgreSQL (the postmaster
+# and its backends), in % of one core; the load average at the start and end
+# of the window is printed beside it. The processes' ids are written to
+# $OUT/<setup>.pids (for perf record -p).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +29,7 @@ SECS=${3:-30}
 shift $(($# < 3 ? $# : 3))
 SETUPS=("$@")
 ((${#SETUPS[@]})) || SETUPS=(sqlite pg2)
-SERVER="$BUILD_DIR/bin/sms-server"
+SERVER=${SMS_FLEET_SERVER:-$BUILD_DIR/bin/sms-server}
 FLEET="$BUILD_DIR/bin/sms-fleet"
 for b in "$SERVER" "$FLEET"; do
   [[ -x "$b" ]] || { echo "no $b: build first (make build)" >&2; exit 2; }
@@ -44,17 +51,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# CPU seconds (user + system) of a process so far.
-cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# CPU seconds of every process of user $1 whose command matches $2.
-cpu_of_user() {
-  local total=0 p
-  for p in $(pgrep -u "$1" -f "$2" || true); do
-    total=$(python3 -c "print($total + $(cpu_of "$p"))")
-  done
-  echo "$total"
-}
 
 start_server() {  # db log [args] -> sets PORT and SPID (no subshell: the
                   # EXIT trap must not run in one)
@@ -88,10 +84,11 @@ credentials() {  # db extra -> exports SMS_FLEET_* for a new domain
   export SMS_FLEET_OP_AK SMS_FLEET_OP_SK SMS_FLEET_AGENT_AK SMS_FLEET_AGENT_SK
 }
 
-run_fleet() {  # setup-name server-urls... -> writes $OUT/<setup>.json
+run_fleet() {  # setup-name [--watch NAME=PIDS]... server-urls... -> $OUT/<setup>.json
   local name=$1
   shift
   local args=()
+  while [[ "${1:-}" == --watch ]]; do args+=(--watch "$2"); shift 2; done
   for u in "$@"; do args+=(--server "$u"); done
   "$FLEET" "${args[@]}" --agents "$AGENTS" --interval "$INTERVAL" \
     --duration "$SECS" --trigger-rate "${SMS_FLEET_TRIGGER_RATE:-5}" \
@@ -100,10 +97,10 @@ run_fleet() {  # setup-name server-urls... -> writes $OUT/<setup>.json
 }
 
 ROWS=()
-row() {  # name json cpu-text conns
-  ROWS+=("$(python3 - "$1" "$2" "$3" "$4" <<'EOF'
+row() {  # name json conns
+  ROWS+=("$(python3 - "$1" "$2" "$3" <<'EOF'
 import json, sys
-name, path, cpu, conns = sys.argv[1:]
+name, path, conns = sys.argv[1:]
 try:
     r = json.load(open(path))
 except Exception as e:
@@ -113,11 +110,18 @@ def p(kind, q):
     return f'{lat[kind][q]:.1f}' if kind in lat else "-"
 exact = "yes" if r["lost"] == 0 and r["doubled"] == 0 and r["not_uploaded"] == 0 else "NO"
 bad = sum(v for k, v in r["statuses"].items() if int(k) >= 500)
+cpu_pct = r.get("cpu_pct", {})
+cpu = ", ".join(f"{k} {v:.0f}%" for k, v in cpu_pct.items())
+load = f'{r.get("loadavg_start", "?")} -> {r.get("loadavg_end", "?")}'
+# CPU of the servers and the database per poll held in the window
+# (uploads and triggers included: polls are nearly all of the requests)
+srv = sum(v for k, v in cpu_pct.items() if k != "sms-fleet")
+per_req = f'{srv / 100 / r["polls_per_s"] * 1e6:.0f} µs' if r["polls_per_s"] else "-"
 print(f'| {name} | {r["agents_ready"]}/{r["agents"]} | {r["polls_per_s"]:.0f} of '
       f'{r["polls_expected_per_s"]:.0f} | {p("poll","p50_ms")} / {p("poll","p99_ms")} | '
       f'{p("upload_total","p50_ms")} / {p("upload_total","p99_ms")} | '
       f'{r["triggered"]} / {r["delivered_once"]} / {r["lost"]} / {r["doubled"]} | '
-      f'{exact} | {bad} / {r["transport_errors"]} | {conns} | {cpu} |')
+      f'{exact} | {bad} / {r["transport_errors"]} | {conns} | {cpu} | {per_req} | {load} |')
 EOF
 )")
 }
@@ -129,14 +133,10 @@ for setup in "${SETUPS[@]}"; do
       mkdir -p "$WORK/sqlite"
       credentials "$DB"
       start_server "$DB" "$WORK/sqlite/server.log"
-      c0=$(cpu_of "$SPID")
-      t0=$(date +%s.%N)
-      run_fleet sqlite "http://127.0.0.1:$PORT" &
+      echo "server=$SPID" >"$OUT/sqlite.pids"
+      run_fleet sqlite --watch "server=$SPID" "http://127.0.0.1:$PORT" &
       wait $! || true
-      t1=$(date +%s.%N)
-      c1=$(cpu_of "$SPID")
-      cpu=$(python3 -c "print(f'server {($c1-$c0)/($t1-$t0)*100:.0f}% of a core (whole run incl. set-up)')")
-      row "1 server, SQLite" "$OUT/sqlite.json" "$cpu" "-"
+      row "1 server, SQLite" "$OUT/sqlite.json" "-"
       kill "$SPID" 2>/dev/null || true
       ;;
     pg2)
@@ -151,9 +151,10 @@ for setup in "${SETUPS[@]}"; do
       P1=$PORT S1=$SPID
       start_server "$DB" "$WORK/pg2.log" "$KEY"
       P2=$PORT S2=$SPID
-      a0=$(cpu_of "$S1"); b0=$(cpu_of "$S2"); g0=$(cpu_of_user postgres postgres)
-      t0=$(date +%s.%N)
-      run_fleet pg2 "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" &
+      PGPIDS=-$(head -1 "$(cat "$PG_STATE/cluster")/data/postmaster.pid")
+      printf 'replica1=%s\nreplica2=%s\npostgres=%s\n' "$S1" "$S2" "$PGPIDS" >"$OUT/pg2.pids"
+      run_fleet pg2 --watch "replica1=$S1" --watch "replica2=$S2" \
+        --watch "postgres=$PGPIDS" "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" &
       FPID=$!
       CONNS=0
       while kill -0 "$FPID" 2>/dev/null; do
@@ -161,10 +162,7 @@ for setup in "${SETUPS[@]}"; do
         ((n > CONNS)) && CONNS=$n
         sleep 2
       done
-      t1=$(date +%s.%N)
-      a1=$(cpu_of "$S1"); b1=$(cpu_of "$S2"); g1=$(cpu_of_user postgres postgres)
-      cpu=$(python3 -c "d=$t1-$t0;print(f'replicas {($a1-$a0)/d*100:.0f}% + {($b1-$b0)/d*100:.0f}%, PostgreSQL {($g1-$g0)/d*100:.0f}% of a core')")
-      row "2 replicas, PostgreSQL" "$OUT/pg2.json" "$cpu" "$CONNS"
+      row "2 replicas, PostgreSQL" "$OUT/pg2.json" "$CONNS"
       kill "$S1" "$S2" 2>/dev/null || true
       ;;
     *) echo "unknown setup $setup (sqlite | pg2)" >&2; exit 2 ;;
@@ -174,8 +172,8 @@ done
 echo
 echo "sms-fleet: $AGENTS agents polling every ${INTERVAL} s for ${SECS} s (+ drain), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "| setup | agents up | polls/s held | poll p50 / p99 ms | upload p50 / p99 ms | checks triggered / delivered once / lost / doubled | exact | 5xx / transport errors | max DB conns | CPU |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| setup | agents up | polls/s held | poll p50 / p99 ms | upload p50 / p99 ms | checks triggered / delivered once / lost / doubled | exact | 5xx / transport errors | max DB conns | CPU in the window (% of a core) | servers+DB CPU per poll | load average start -> end |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
 echo "raw: $OUT"

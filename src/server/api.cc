@@ -134,8 +134,8 @@ std::optional<ApiError> CheckTargetLength(std::string_view target,
 Api::Api(ApiDeps deps, ApiOptions options)
     : deps_(std::move(deps)),
       options_(std::move(options)),
-      sources_(*deps_.store, *deps_.clock),
-      commands_(*deps_.store, *deps_.clock),
+      sources_(*deps_.store, *deps_.clock, deps_.heartbeats),
+      commands_(*deps_.store, *deps_.clock, deps_.heartbeats),
       tenant_settings_(*deps_.store) {
   if (!options_.console_dir.empty())
     console_ = std::make_unique<StaticFiles>(options_.console_dir);

@@ -70,8 +70,8 @@ struct ApiOptions {
 };
 
 // Services and sinks the Api uses; all outlive it. (SourceService and
-// CommandService hold nothing but the store and the clock: the Api builds
-// them from `store` and `clock`.)
+// CommandService hold nothing but the store, the clock and the heartbeats:
+// the Api builds them from `store`, `clock` and `heartbeats`.)
 struct ApiDeps {
   storage::Store* store;
   core::Clock* clock;
@@ -85,6 +85,9 @@ struct ApiDeps {
   // Issue 13 (null: the Api makes its own, with no webhook allow-list).
   ChangesService* changes = nullptr;
   WebhookService* webhooks = nullptr;
+  // Agents' polls noted in memory, flushed by the owner (null: each poll
+  // writes its heartbeat at once).
+  Heartbeats* heartbeats = nullptr;
 };
 
 struct RouteInfo {
@@ -111,7 +114,8 @@ class Api final {
   // before reading the body).
   size_t BodyLimitFor(std::string_view target) const;
   // True when answering this request writes nothing to the store (every GET
-  // but the agent's command poll, which records a heartbeat): the transport
+  // but the agent's command poll, which records its signature and may hand
+  // over a command): the transport
   // may then run it without the worker pool (HttpServerOptions).
   bool ReadOnly(std::string_view method, std::string_view target) const;
   const ApiOptions& options() const { return options_; }

@@ -34,7 +34,8 @@ AuthService::AuthService(storage::Store& store, core::Clock& clock,
     : store_(store),
       clock_(clock),
       options_(options),
-      dummy_hash_(HashPassword("dummy", options.pbkdf2_iterations)) {}
+      dummy_hash_(HashPassword("dummy", options.pbkdf2_iterations)),
+      used_signatures_(store) {}
 
 int64_t AuthService::BackoffMs(int64_t failures, int budget) const {
   if (failures < budget) return 0;
@@ -240,9 +241,9 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
   if (once) {
     // Held until the date leaves the window, when the date check refuses
     // the request anyway.
-    auto fresh = store_.RememberSignature(
-        cred->access_key + ":" + auth->signature,
-        *when + options_.sdk_date_skew_ms + 1000, clock_.NowEpochMillis());
+    auto fresh = used_signatures_.Use(cred->access_key + ":" + auth->signature,
+                                      *when + options_.sdk_date_skew_ms + 1000,
+                                      clock_.NowEpochMillis());
     if (!fresh) {
       if (fresh.error().code == core::ErrorCode::kAlreadyExists)
         return ApiFail(ApiCode::kBadSignature,

@@ -32,6 +32,7 @@
 #include "server/codec/auth_codec.h"
 #include "server/identity.h"
 #include "server/json_fields.h"
+#include "server/signature_ledger.h"
 #include "storage/store.h"
 
 namespace sms::server {
@@ -150,6 +151,8 @@ class AuthService final {
   // A hash checked when the user does not exist, so a missing user costs
   // the same time as a wrong password.
   const std::string dummy_hash_;
+  // The used signatures of `once` requests, written in batches.
+  SignatureLedger used_signatures_;
 };
 
 }  // namespace sms::server

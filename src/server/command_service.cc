@@ -21,8 +21,9 @@ ApiStatus IgnoreLostRace(core::Status s) {
 
 }  // namespace
 
-CommandService::CommandService(storage::Store& store, core::Clock& clock)
-    : store_(store), clock_(clock) {}
+CommandService::CommandService(storage::Store& store, core::Clock& clock,
+                               Heartbeats* heartbeats)
+    : store_(store), clock_(clock), heartbeats_(heartbeats) {}
 
 ApiResult<storage::Source> CommandService::LoadOwnSource(
     const Identity& who, const std::string& id) {
@@ -42,9 +43,15 @@ ApiResult<std::optional<storage::Command>> CommandService::PollCommand(
     const Identity& who, const std::string& source_id) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
   SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
-  return FromStore(
-      store_.NextCommand(who.domain_id, source_id, clock_.NowEpochMillis()),
-      kSourceNotFound);
+  const int64_t now = clock_.NowEpochMillis();
+  if (heartbeats_ != nullptr) {
+    heartbeats_->Record(who.domain_id, source_id, now);
+  } else {
+    SMS_RETURN_IF_ERROR(FromStore(
+        store_.RecordHeartbeats({{who.domain_id, source_id, now}}), ""));
+  }
+  return FromStore(store_.NextCommand(who.domain_id, source_id, now),
+                   kSourceNotFound);
 }
 
 ApiStatus CommandService::CommandResult(const Identity& who,

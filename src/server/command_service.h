@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/codec/source_codec.h"
+#include "server/heartbeats.h"
 #include "server/identity.h"
 #include "storage/store.h"
 
@@ -20,12 +21,16 @@ namespace sms::server {
 
 class CommandService final {
  public:
-  CommandService(storage::Store& store, core::Clock& clock);
+  // `heartbeats`: where polls are noted (flushed by its owner); null: each
+  // poll writes its heartbeat at once.
+  CommandService(storage::Store& store, core::Clock& clock,
+                 Heartbeats* heartbeats = nullptr);
   CommandService(const CommandService&) = delete;
   CommandService& operator=(const CommandService&) = delete;
 
   // Records the heartbeat and hands over the oldest pending command of the
-  // source (now delivered), or nullopt when none is queued.
+  // source (now delivered), or nullopt when none is queued (a read: nothing
+  // is written then but the heartbeat, in memory with `heartbeats`).
   [[nodiscard]] ApiResult<std::optional<storage::Command>> PollCommand(
       const Identity& who, const std::string& source_id);
   // Finishes the latest delivered command of that name (409 SMS.2002 when
@@ -42,6 +47,7 @@ class CommandService final {
 
   storage::Store& store_;
   core::Clock& clock_;
+  Heartbeats* heartbeats_;
 };
 
 }  // namespace sms::server

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -23,12 +24,14 @@
 #include "server/auth_service.h"
 #include "server/config.h"
 #include "server/export_service.h"
+#include "server/heartbeats.h"
 #include "server/hooks.h"
 #include "server/http_server.h"
 #include "server/json_fields.h"
 #include "server/log_sink.h"
 #include "server/metrics.h"
 #include "server/open_store.h"
+#include "server/periodic_worker.h"
 #include "server/result_service.h"
 #include "server/scheduler.h"
 #include "server/static_files.h"
@@ -129,6 +132,22 @@ int Serve(const ServerConfig& cfg) {
       **store, clock, tasks, schedule_settings->scheduler,
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   scheduler.Start();
+  // Agents' heartbeats, written once a second in one statement; used
+  // signatures dropped once they leave the X-Sdk-Date window.
+  server::Heartbeats heartbeats(**store);
+  server::PeriodicWorker poll_upkeep(std::chrono::seconds(1));
+  poll_upkeep.Start([&] {
+    auto flushed = heartbeats.Flush();
+    if (!flushed)
+      log_sink.Write(server::ToJson(
+          object{{"level", "warn"},
+                 {"msg", "agent heartbeats not written, kept for the next try"},
+                 {"error", flushed.error().ToString()}}));
+    constexpr int kPurgeBatch = 10000;
+    auto purged =
+        (*store)->PurgeSignatures(clock.NowEpochMillis(), kPurgeBatch);
+    return purged && *purged == kPurgeBatch;
+  });
   server::ApiDeps deps{store->get(),
                        &clock,
                        &auth,
@@ -140,6 +159,7 @@ int Serve(const ServerConfig& cfg) {
                          log_sink.Write(line); }};
   deps.changes = (*hooks)->changes();
   deps.webhooks = (*hooks)->webhooks();
+  deps.heartbeats = &heartbeats;
   server::ApiOptions api_options;
   api_options.public_metrics = cfg.public_metrics;
   api_options.openapi_json = std::string(server::OpenApiJson());
@@ -194,6 +214,8 @@ int Serve(const ServerConfig& cfg) {
              {"tls", !cfg.tls_cert.empty()},
              {"db", storage::RedactConnectionString(cfg.db)}}));
   srv.Run();
+  poll_upkeep.Stop();
+  (void)heartbeats.Flush();  // the last second's polls
   log_sink.WriteNow(
       server::ToJson(object{{"level", "info"}, {"msg", "stopped"}}));
   return 0;

@@ -125,7 +125,7 @@ TEST_F(MetricsTest, SourcesAndTasksFromTheDatabase) {
   // A name with every character the exposition format escapes.
   AddSource("d1", "s1", "web \"01\"\\a\nb");
   AddSource("d2", "s2", "db01");
-  ASSERT_TRUE(store_->NextCommand("d1", "s1", 1733150000123).has_value());
+  ASSERT_TRUE(store_->RecordHeartbeats({{"d1", "s1", 1733150000123}}));
   AddTask("d1", "t1", "s1");
   AddTask("d1", "t2", "s1");
   AddTask("d2", "t3", "s2");
@@ -229,7 +229,7 @@ TEST_F(MetricsTest, ScrapeCostAtScale) {
     s.name = "host-" + std::to_string(i);
     s.hostname = s.name;
     ASSERT_TRUE(store.UpsertSource(s).has_value());
-    ASSERT_TRUE(store.NextCommand("d1", s.id, 1733150000000 + i).has_value());
+    ASSERT_TRUE(store.RecordHeartbeats({{"d1", s.id, 1733150000000 + i}}));
     storage::Task t;
     t.id = "t" + std::to_string(i);
     t.domain_id = "d1";

@@ -9,8 +9,15 @@ constexpr char kSourceNotFound[] = "The source server does not exist.";
 
 }  // namespace
 
-SourceService::SourceService(storage::Store& store, core::Clock& clock)
-    : store_(store), clock_(clock) {}
+SourceService::SourceService(storage::Store& store, core::Clock& clock,
+                             Heartbeats* heartbeats)
+    : store_(store), clock_(clock), heartbeats_(heartbeats) {}
+
+void SourceService::WithPendingBeat(storage::Source& s) const {
+  if (heartbeats_ == nullptr) return;
+  const int64_t at = heartbeats_->Latest(s.domain_id, s.id);
+  if (at > s.last_seen_at) s.last_seen_at = at;
+}
 
 ApiResult<storage::Source> SourceService::RegisterSource(
     const Identity& who, const RegisterSourceRequest& req) {
@@ -41,13 +48,21 @@ ApiResult<storage::Source> SourceService::RegisterSource(
 ApiResult<storage::Page<storage::Source>> SourceService::ListSources(
     const Identity& who, const storage::SourceFilter& filter) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kSourceRead));
-  return FromStore(store_.ListSources(who.domain_id, filter), "");
+  SMS_ASSIGN_OR_RETURN(
+      storage::Page<storage::Source> page,
+      FromStore(store_.ListSources(who.domain_id, filter), ""));
+  for (storage::Source& s : page.items) WithPendingBeat(s);
+  return page;
 }
 
 ApiResult<storage::Source> SourceService::ShowSource(const Identity& who,
                                                      const std::string& id) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kSourceRead));
-  return FromStore(store_.GetSource(who.domain_id, id), kSourceNotFound);
+  SMS_ASSIGN_OR_RETURN(
+      storage::Source s,
+      FromStore(store_.GetSource(who.domain_id, id), kSourceNotFound));
+  WithPendingBeat(s);
+  return s;
 }
 
 }  // namespace sms::server

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "server/api_error.h"
 #include "server/codec/source_codec.h"
+#include "server/heartbeats.h"
 #include "server/identity.h"
 #include "storage/store.h"
 
@@ -17,7 +18,10 @@ namespace sms::server {
 
 class SourceService final {
  public:
-  SourceService(storage::Store& store, core::Clock& clock);
+  // `heartbeats`: polls this process noted and has not written yet, shown
+  // as the sources' last_seen_at (null: none).
+  SourceService(storage::Store& store, core::Clock& clock,
+                Heartbeats* heartbeats = nullptr);
   SourceService(const SourceService&) = delete;
   SourceService& operator=(const SourceService&) = delete;
 
@@ -34,8 +38,12 @@ class SourceService final {
                                                       const std::string& id);
 
  private:
+  // The source with this process's unwritten heartbeat, if later.
+  void WithPendingBeat(storage::Source& s) const;
+
   storage::Store& store_;
   core::Clock& clock_;
+  Heartbeats* heartbeats_;
 };
 
 }  // namespace sms::server

@@ -153,9 +153,12 @@ class CachingStoreImpl final : public CachingStore {
     return Clear(&Store::RevokeToken, token_hash, now);
   }
 
-  Status RememberSignature(const std::string& key, int64_t expires_at,
-                           int64_t now) override {
-    return Pass(&Store::RememberSignature, key, expires_at, now);
+  Result<std::vector<bool>> RememberSignatures(
+      const std::vector<UsedSignature>& keys, int64_t now) override {
+    return Pass(&Store::RememberSignatures, keys, now);
+  }
+  Result<int64_t> PurgeSignatures(int64_t now, int limit) override {
+    return Pass(&Store::PurgeSignatures, now, limit);
   }
 
   // --- failed logins: not held (admin unlock-login writes from another
@@ -176,6 +179,9 @@ class CachingStoreImpl final : public CachingStore {
   // --- sources: not held ---
   Result<Source> UpsertSource(const Source& s) override {
     return Pass(&Store::UpsertSource, s);
+  }
+  Status RecordHeartbeats(const std::vector<Heartbeat>& beats) override {
+    return Pass(&Store::RecordHeartbeats, beats);
   }
   Result<Source> GetSource(const std::string& domain_id,
                            const std::string& id) override {
@@ -250,7 +256,7 @@ class CachingStoreImpl final : public CachingStore {
                                              const std::string& source_id,
                                              int64_t now) override {
     auto r = Pass(&Store::NextCommand, domain_id, source_id, now);
-    // Nothing delivered: only the source's heartbeat was written.
+    // Nothing delivered: nothing was written.
     if (!r || r->has_value()) ClearAll();
     return r;
   }

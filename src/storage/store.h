@@ -103,6 +103,19 @@ struct Source {
   bool has_results = false;  // read-only: a committed run exists
 };
 
+// One agent poll, for RecordHeartbeats.
+struct Heartbeat {
+  std::string domain_id;
+  std::string source_id;
+  int64_t at = 0;  // epoch ms
+};
+
+// A signed request's key ("AK:signature") and when it may be forgotten.
+struct UsedSignature {
+  std::string key;
+  int64_t expires_at = 0;  // epoch ms
+};
+
 struct Task {
   std::string id;
   std::string domain_id;
@@ -461,13 +474,27 @@ class Store {
   [[nodiscard]] virtual Status RevokeToken(const std::string& token_hash,
                                            int64_t now) = 0;
 
-  // Remembers a signed request's `key` ("AK:signature") until
-  // `expires_at` (epoch ms): AlreadyExists when the key is held already and
-  // has not expired at `now`. Expired keys are dropped as it goes, a bounded
-  // batch per call. Atomic across replicas.
-  [[nodiscard]] virtual Status RememberSignature(const std::string& key,
-                                                 int64_t expires_at,
-                                                 int64_t now) = 0;
+  // Remembers each signed request's `key` ("AK:signature") until its
+  // `expires_at` (epoch ms), in one transaction (one round trip on
+  // PostgreSQL): out[i] is true when keys[i] was not held, or held but
+  // expired at `now` (it is held anew), false when it is held and unexpired
+  // (a replay). Atomic across replicas: of two callers remembering one key,
+  // one gets true; a key repeated within one call is fresh at most once.
+  // Expired keys are dropped by PurgeSignatures, not here.
+  [[nodiscard]] virtual Result<std::vector<bool>> RememberSignatures(
+      const std::vector<UsedSignature>& keys, int64_t now) = 0;
+  // RememberSignatures of one key: AlreadyExists for a replay.
+  [[nodiscard]] Status RememberSignature(const std::string& key,
+                                         int64_t expires_at, int64_t now) {
+    SMS_ASSIGN_OR_RETURN(std::vector<bool> fresh,
+                         RememberSignatures({{key, expires_at}}, now));
+    if (!fresh.at(0))
+      return core::Fail(core::AlreadyExists("signature already used"));
+    return core::Ok();
+  }
+  // Drops up to `limit` keys expired at `now`; returns how many.
+  [[nodiscard]] virtual Result<int64_t> PurgeSignatures(int64_t now,
+                                                        int limit) = 0;
 
   // --- Failed password logins (AuthService's throttle) ---
   // Not tenant-scoped: a login is throttled before its tenant is known.
@@ -496,6 +523,11 @@ class Store {
                                                  const std::string& id) = 0;
   [[nodiscard]] virtual Result<Page<Source>> ListSources(
       const std::string& domain_id, const SourceFilter& f) = 0;
+  // Records agents' polls: each source's last_seen_at becomes the later of
+  // its stored value and the beat's `at`, in one transaction (one statement
+  // on PostgreSQL). Beats of unknown sources are ignored.
+  [[nodiscard]] virtual Status RecordHeartbeats(
+      const std::vector<Heartbeat>& beats) = 0;
 
   // --- Tasks ---
   [[nodiscard]] virtual Status CreateTask(const Task& t) = 0;
@@ -557,7 +589,9 @@ class Store {
                                                        TaskState expected_state,
                                                        TaskState new_state) = 0;
   // Returns the oldest pending command of the source and marks it
-  // delivered, or nullopt. Also records the poll as the source's heartbeat.
+  // delivered, or nullopt (also for an unknown source). Writes nothing when
+  // none is pending (the heartbeat is RecordHeartbeats'); of concurrent
+  // callers (replicas) one gets a given command.
   [[nodiscard]] virtual Result<std::optional<Command>> NextCommand(
       const std::string& domain_id, const std::string& source_id,
       int64_t now) = 0;

@@ -254,10 +254,52 @@ TEST_P(StoreContractTest, SignaturesAreRememberedUntilTheyExpire) {
               HasCode(ErrorCode::kAlreadyExists));
   ASSERT_THAT(store_->RememberSignature("AK1:bb", 100, 50), IsOk());
   ASSERT_THAT(store_->RememberSignature("AK2:aa", 100, 50), IsOk());
-  // Expired at 100: dropped by the next call, so the key is accepted again.
+  // Expired at 100 (not yet purged): the key is accepted again.
   ASSERT_THAT(store_->RememberSignature("AK1:aa", 300, 100), IsOk());
   EXPECT_THAT(store_->RememberSignature("AK1:aa", 300, 200),
               HasCode(ErrorCode::kAlreadyExists));
+  // The purge drops what has expired, a bounded batch at a time.
+  auto purged = store_->PurgeSignatures(150, 1);
+  ASSERT_THAT(purged, IsOk());
+  EXPECT_EQ(*purged, 1);  // AK1:bb or AK2:aa (both expired at 100)
+  purged = store_->PurgeSignatures(150, 10);
+  ASSERT_THAT(purged, IsOk());
+  EXPECT_EQ(*purged, 1);  // the other; AK1:aa is held until 300
+  EXPECT_THAT(store_->RememberSignature("AK1:aa", 300, 250),
+              HasCode(ErrorCode::kAlreadyExists));
+  ASSERT_THAT(store_->RememberSignature("AK1:bb", 400, 250), IsOk());
+}
+
+TEST_P(StoreContractTest, ABatchOfSignaturesIsRememberedInOneCall) {
+  ASSERT_THAT(store_->RememberSignature("AK1:held", 1000, 1), IsOk());
+  auto fresh = store_->RememberSignatures({{"AK1:a", 1000},
+                                           {"AK1:held", 1000},
+                                           {"AK1:b", 1000},
+                                           {"AK1:a", 1000}},  // repeated
+                                          2);
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_EQ(*fresh, (std::vector<bool>{true, false, true, false}));
+  EXPECT_THAT(store_->RememberSignature("AK1:b", 1000, 3),
+              HasCode(ErrorCode::kAlreadyExists));
+  auto none = store_->RememberSignatures({}, 4);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreContractTest, HeartbeatsKeepTheLatestPollOfEachSource) {
+  ASSERT_THAT(store_->UpsertSource(MakeSource("d2", "s2")), IsOk());
+  ASSERT_THAT(store_->RecordHeartbeats({{"d1", "s1", 5000},
+                                        {"d2", "s2", 7000},
+                                        {"d1", "s1", 6000},
+                                        {"d1", "unknown", 8000},
+                                        {"d2", "s1", 9000}}),  // other tenant
+              IsOk());
+  EXPECT_EQ(store_->GetSource("d1", "s1")->last_seen_at, 6000);
+  EXPECT_EQ(store_->GetSource("d2", "s2")->last_seen_at, 7000);
+  // An older beat (a replica flushing late) does not move it back.
+  ASSERT_THAT(store_->RecordHeartbeats({{"d1", "s1", 5500}}), IsOk());
+  EXPECT_EQ(store_->GetSource("d1", "s1")->last_seen_at, 6000);
+  ASSERT_THAT(store_->RecordHeartbeats({}), IsOk());
 }
 
 TEST_P(StoreContractTest, ConcurrentReplaysOfOneSignatureLandOnce) {
@@ -423,9 +465,10 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
   EXPECT_THAT(
       store_->EnqueueCommand(cmd, TaskState::kReady, TaskState::kRunning),
       HasCode(ErrorCode::kFailedPrecondition));
-  // Another tenant's agent cannot poll this source.
-  EXPECT_THAT(store_->NextCommand("d2", "s1", 6),
-              HasCode(ErrorCode::kNotFound));
+  // Another tenant's agent is handed nothing of this source.
+  auto other = store_->NextCommand("d2", "s1", 6);
+  ASSERT_THAT(other, IsOk());
+  EXPECT_FALSE(other->has_value());
   // Not cancellable by another tenant.
   EXPECT_THAT(store_->CancelPendingCommand("d2", queued->id, 6),
               HasCode(ErrorCode::kFailedPrecondition));
@@ -434,7 +477,7 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
   ASSERT_TRUE(next->has_value());
   EXPECT_EQ((*next)->run_id, "r1");
   EXPECT_EQ((*next)->state, CommandState::kDelivered);
-  EXPECT_EQ(store_->GetSource("d1", "s1")->last_seen_at, 7);
+  EXPECT_EQ((*next)->updated_at, 7);
   auto none = store_->NextCommand("d1", "s1", 8);
   ASSERT_THAT(none, IsOk());
   EXPECT_FALSE(none->has_value());
@@ -1473,7 +1516,7 @@ TEST_P(StoreContractTest, RunIdsAreScopedPerTenant) {
 
 TEST_P(StoreContractTest, SourcePollsCoverEveryDomainUpToTheLimit) {
   ASSERT_THAT(store_->UpsertSource(MakeSource("d2", "s2")), IsOk());
-  ASSERT_THAT(store_->NextCommand("d1", "s1", 5000), IsOk());  // a poll
+  ASSERT_THAT(store_->RecordHeartbeats({{"d1", "s1", 5000}}), IsOk());
   ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t2", "s1")), IsOk());
   auto all = store_->ListSourcePolls(10);
   ASSERT_THAT(all, IsOk());

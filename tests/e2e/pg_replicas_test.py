@@ -26,6 +26,13 @@ loopback ports over it, and checks:
              new run, a token revoked, a role changed by hand in psql; B's
              listener connection terminated (pg_terminate_backend): emptied,
              nothing stale served, listening again by itself
+  poll       the agents' poll path (issue 14.1) across replicas: a signed
+             poll accepted by A is refused by B as a replay, and of one
+             signed request sent to both at once exactly one is accepted;
+             a check queued through A is handed over exactly once while
+             the agent polls both replicas concurrently; the heartbeat of a
+             poll through B is shown by B at once and by A within 3 s
+             (B writes it within a second)
   restart    PostgreSQL crashed (immediate shutdown) and started again under
              load: requests meanwhile fail with 503 SMS.2008 and Retry-After,
              every acknowledged run is stored, both replicas serve again by
@@ -33,6 +40,9 @@ loopback ports over it, and checks:
 Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass.
 """
 import concurrent.futures
+import datetime
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -127,6 +137,7 @@ def main():
         scenario_race(a, b, op, agent, source_id)
         scenario_uploads(a, b, op, agent, source_id)
         scenario_cache(a, b, op, agent, source_id)
+        scenario_poll(a, b, op, agent, source_id)
         scenario_restart(a, b, op, agent, source_id)
     finally:
         a.stop()
@@ -439,6 +450,91 @@ def scenario_cache(a, b, op, agent, source_id):
                           lambda got: isinstance(got, list) and fourth in got)
     check("cache: ... and hears A's writes again",
           status == 200 and delay is not None and delay <= MAX_LAG_S, delay)
+
+
+def sdk_signed(method, path, ak, sk, host="sms.example:443"):
+    """The headers of an SDK-HMAC-SHA256 signed request without a body, as
+    sms-agent signs it (content-type, host, x-request-id, x-sdk-date)."""
+    date = datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y%m%dT%H%M%SZ")
+    headers = {"Content-Type": "application/json", "Host": host,
+               "X-Request-Id": str(uuid.uuid4()), "X-Sdk-Date": date}
+    names = sorted(h.lower() for h in headers)
+    lower = {k.lower(): v for k, v in headers.items()}
+    canonical = (f"{method}\n{path}/\n\n"
+                 + "".join(f"{n}:{lower[n]}\n" for n in names)
+                 + f"\n{';'.join(names)}\n{hashlib.sha256(b'').hexdigest()}")
+    to_sign = (f"SDK-HMAC-SHA256\n{date}\n"
+               f"{hashlib.sha256(canonical.encode()).hexdigest()}")
+    sig = hmac.new(sk.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = (f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders="
+                                f"{';'.join(names)}, Signature={sig}")
+    return headers
+
+
+def scenario_poll(a, b, op, agent, source_id):
+    out = subprocess.run([SERVER_BIN, "admin", "--db", DB_URL,
+                          "create-credential", "--domain", "acme", "--user",
+                          "agent"], capture_output=True, text=True, env=ENV)
+    if not check("poll: an AK/SK for the agent", out.returncode == 0,
+                 out.stderr):
+        return
+    ak, sk = out.stdout.split()[:2]
+    path = f"/v3/sources/{source_id}/command"
+    # One signed poll through A, then the very same request through B.
+    headers = sdk_signed("GET", path, ak, sk)
+    sa, _, ba = api(a, "GET", path, headers=headers)
+    sb, _, bb = api(b, "GET", path, headers=headers)
+    check("poll: a signed poll accepted by A is a replay on B",
+          sa == 200 and sb == 403 and b"SMS.9003" in bb and b"replay" in bb,
+          f"{sa} {ba[:200]} {sb} {bb[:200]}")
+    # Each of 20 signed polls sent to both replicas at once: one answer each.
+    signed = [sdk_signed("GET", path, ak, sk) for _ in range(20)]
+    jobs = [(server, h) for h in signed for server in (a, b)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(
+            lambda j: api(j[0], "GET", path, headers=j[1])[0], jobs))
+    per_request = [statuses[2 * i:2 * i + 2] for i in range(len(signed))]
+    check("poll: a signed request sent to both replicas at once is "
+          "accepted exactly once",
+          all(sorted(p) == [200, 403] for p in per_request), per_request)
+    # A check queued through A, polled for through both replicas at once.
+    task = make_task(a, op, source_id, "poll-once")
+    status, body = api_json(a, "POST", f"/v3/tasks/{task}/configuration-setting",
+                            {"configurations": [{"config_key": "CONSISTENCY_DIR",
+                                                 "config_value": "/data"}]}, op)
+    check("poll: task configured", status == 200, f"{status} {body}")
+    status, body = api_json(a, "POST", f"/v3/tasks/{task}/action",
+                            {"operation": "consistency_check"}, op)
+    if not check("poll: check queued through A", status == 200,
+                 f"{status} {body}"):
+        return
+    run_id = body.get("run_id")
+
+    def poll(server):
+        st, reply = api_json(server, "GET", path, token=agent)
+        return st, reply
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(poll, [a, b] * 20))
+    handed = [r for st, r in replies
+              if st == 200 and isinstance(r, dict)
+              and r.get("command_name") == "CONSISTENCY_CHECK"
+              and (r.get("command_param") or {}).get("run_id") == run_id]
+    check("poll: the check is handed over exactly once across replicas",
+          len(handed) == 1 and all(st == 200 for st, _ in replies),
+          f"{len(handed)} of {[st for st, _ in replies]}")
+    # The heartbeat: B answered a poll just now.
+    t0 = int(time.time() * 1000)
+    time.sleep(0.01)
+    status, _ = poll(b)
+    sb, src_b = api_json(b, "GET", f"/v3/sources/{source_id}", token=op)
+    check("poll: B shows its own poll at once",
+          status == 200 and sb == 200 and src_b["last_visit_time"] >= t0,
+          f"{sb} {src_b} {t0}")
+    seen_on_a = wait_for(
+        lambda: api_json(a, "GET", f"/v3/sources/{source_id}",
+                         token=op)[1]["last_visit_time"] >= t0, 3)
+    check("poll: A shows B's poll within 3 s", seen_on_a)
 
 
 def scenario_restart(a, b, op, agent, source_id):

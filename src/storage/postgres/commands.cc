@@ -32,23 +32,41 @@ Result<Command> PostgresStore::EnqueueCommand(const Command& cmd,
   return out;
 }
 
-Result<std::optional<Command>> PostgresStore::NextCommand(
-    const std::string& domain_id, const std::string& source_id, int64_t now) {
+Status PostgresStore::RecordHeartbeats(const std::vector<Heartbeat>& beats) {
+  if (beats.empty()) return Ok();
+  std::vector<std::string> domains, sources;
+  std::vector<int64_t> ats;
+  for (const Heartbeat& b : beats) {
+    domains.push_back(b.domain_id);
+    sources.push_back(b.source_id);
+    ats.push_back(b.at);
+  }
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
-  // Most polls only refresh the heartbeat: no WAL flush wait for that. A
-  // command handed over commits durably (a lost hand-over would deliver it
-  // twice).
+  // Liveness only: no WAL flush wait. Sorted by key, so two replicas
+  // flushing overlapping beats lock the rows in one order.
   Txn txn(*c);
   SMS_RETURN_IF_ERROR(txn.BeginUnsynced());
   Params p;
+  p.Add(TextArray(domains)).Add(TextArray(sources)).Add(IntArray(ats));
+  SMS_RETURN_IF_ERROR(
+      c->Exec("UPDATE sources s SET last_seen_at = b.at FROM (SELECT d, id,"
+              " max(at) AS at FROM unnest($1::text[], $2::text[],"
+              " $3::bigint[]) AS x (d, id, at) GROUP BY d, id ORDER BY d, id)"
+              " b WHERE s.domain_id = b.d AND s.id = b.id"
+              " AND s.last_seen_at < b.at",
+              p));
+  return txn.Commit();
+}
+
+Result<std::optional<Command>> PostgresStore::NextCommand(
+    const std::string& domain_id, const std::string& source_id, int64_t now) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  // One statement, autocommit: nothing pending writes nothing. SKIP LOCKED:
+  // two replicas polling for the same agent never deliver one command
+  // twice. A command handed over commits durably (the session's default;
+  // a lost hand-over would deliver it twice).
+  Params p;
   p.Add(now).Add(domain_id).Add(source_id);
-  SMS_ASSIGN_OR_RETURN(Rows touched,
-                       c->Exec("UPDATE sources SET last_seen_at = $1"
-                               " WHERE domain_id = $2 AND id = $3",
-                               p));
-  if (touched.affected() == 0) return Fail(core::NotFound("source not found"));
-  // SKIP LOCKED: two replicas polling for the same agent never deliver one
-  // command twice.
   static const std::string kSql =
       rows::Sql({"UPDATE commands SET state = 'delivered', updated_at = $1"
                  " WHERE id = (SELECT id FROM commands WHERE domain_id = $2"
@@ -57,11 +75,7 @@ Result<std::optional<Command>> PostgresStore::NextCommand(
                  rows::kCommandColumns});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   std::optional<Command> out;
-  if (!r.empty()) {
-    out = rows::ReadCommand(r.At(0));
-    SMS_RETURN_IF_ERROR(txn.Durable());
-  }
-  SMS_RETURN_IF_ERROR(txn.Commit());
+  if (!r.empty()) out = rows::ReadCommand(r.At(0));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // PostgresStore (store_impl.h): domains, users, credentials, tokens, used
 // signatures and failed logins.
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -168,31 +169,60 @@ Status PostgresStore::RevokeToken(const std::string& token_hash, int64_t now) {
   return Ok();
 }
 
-Status PostgresStore::RememberSignature(const std::string& key,
-                                        int64_t expires_at, int64_t now) {
+Result<std::vector<bool>> PostgresStore::RememberSignatures(
+    const std::vector<UsedSignature>& keys, int64_t now) {
+  std::vector<bool> fresh(keys.size(), false);
+  // One row per key: a key repeated in `keys` is sent once (its first), the
+  // later ones are replays of it.
+  std::unordered_map<std::string, size_t> first;
+  std::vector<std::string> key_list;
+  std::vector<int64_t> expiry_list;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!first.emplace(keys[i].key, i).second) continue;
+    key_list.push_back(keys[i].key);
+    expiry_list.push_back(keys[i].expires_at);
+  }
+  if (key_list.empty()) return fresh;
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
-  // One per signed poll: not worth a WAL flush wait (Txn::BeginUnsynced).
+  // One per batch of signed requests: not worth a WAL flush wait
+  // (BeginUnsynced); a crash of the database may forget the newest keys.
   Txn txn(*c);
   SMS_RETURN_IF_ERROR(txn.BeginUnsynced());
-  Params purge;
-  purge.Add(now);
+  Params p;
+  p.Add(TextArray(key_list)).Add(IntArray(expiry_list)).Add(now);
+  // One statement: of two replicas inserting the same key, one inserts (the
+  // other waits on the key's row and then sees it held). A held key that
+  // has expired is taken anew (PurgeSignatures may not have dropped it yet).
+  SMS_ASSIGN_OR_RETURN(
+      Rows r,
+      c->Exec("INSERT INTO used_signatures (sig_key, expires_at)"
+              " SELECT * FROM unnest($1::text[], $2::bigint[])"
+              " ON CONFLICT (sig_key) DO UPDATE SET expires_at ="
+              " EXCLUDED.expires_at WHERE used_signatures.expires_at <= $3"
+              " RETURNING sig_key",
+              p));
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  for (int i = 0; i < r.size(); ++i) {
+    auto it = first.find(r.Text(i, 0));
+    if (it != first.end()) fresh[it->second] = true;
+  }
+  return fresh;
+}
+
+Result<int64_t> PostgresStore::PurgeSignatures(int64_t now, int limit) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Txn txn(*c);
+  SMS_RETURN_IF_ERROR(txn.BeginUnsynced());
+  Params p;
+  p.Add(now).Add(static_cast<int64_t>(limit));
   SMS_ASSIGN_OR_RETURN(Rows gone,
                        c->Exec("DELETE FROM used_signatures WHERE sig_key IN"
                                " (SELECT sig_key FROM used_signatures"
-                               " WHERE expires_at <= $1 LIMIT 100"
+                               " WHERE expires_at <= $1 LIMIT $2"
                                " FOR UPDATE SKIP LOCKED)",
-                               purge));
-  (void)gone;
-  Params p;
-  p.Add(key).Add(expires_at);
-  // One statement: of two replicas seeing the same key, one inserts.
-  SMS_ASSIGN_OR_RETURN(
-      Rows r, c->Exec("INSERT INTO used_signatures (sig_key, expires_at)"
-                      " VALUES ($1, $2) ON CONFLICT (sig_key) DO NOTHING",
-                      p));
-  if (r.affected() == 0)
-    return Fail(core::AlreadyExists("signature already used"));
-  return txn.Commit();
+                               p));
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return static_cast<int64_t>(gone.affected());
 }
 
 Result<LoginFailures> PostgresStore::GetLoginFailures(

@@ -31,36 +31,49 @@ Result<Command> SqliteStore::EnqueueCommand(const Command& cmd,
   return out;
 }
 
-Result<std::optional<Command>> SqliteStore::NextCommand(
-    const std::string& domain_id, const std::string& source_id, int64_t now) {
+Status SqliteStore::RecordHeartbeats(const std::vector<Heartbeat>& beats) {
+  if (beats.empty()) return Ok();
   Conn c(this);
-  // Most polls only refresh the heartbeat: no fsync for that. Handing a
-  // command over is made durable below (a lost hand-over would deliver the
-  // command twice).
+  // Liveness only: a power cut may lose the newest beats, no fsync.
   UnsyncedCommits unsynced(c.db);
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
-  {
-    SMS_PREPARE_(q, c.db,
-                 "UPDATE sources SET last_seen_at = ? WHERE domain_id = ?"
-                 " AND id = ?");
-    q.Bind(now).Bind(domain_id).Bind(source_id);
+  SMS_PREPARE_(q, c.db,
+               "UPDATE sources SET last_seen_at = ? WHERE domain_id = ?"
+               " AND id = ? AND last_seen_at < ?");
+  for (const Heartbeat& b : beats) {
+    q.Reset();
+    q.Bind(b.at).Bind(b.domain_id).Bind(b.source_id).Bind(b.at);
     SMS_RETURN_IF_ERROR(q.Exec());
-    if (sqlite3_changes(c.db) == 0)
-      return Fail(core::NotFound("source not found"));
   }
+  return txn.Commit();
+}
+
+Result<std::optional<Command>> SqliteStore::NextCommand(
+    const std::string& domain_id, const std::string& source_id, int64_t now) {
+  Conn c(this);
+  std::string sql = std::string("SELECT ") + rows::kCommandColumns +
+                    " FROM commands WHERE domain_id = ? AND source_id = ?"
+                    " AND state = 'pending' ORDER BY id LIMIT 1";
+  // Most polls find nothing: a read, no write transaction.
+  {
+    SMS_PREPARE_(q, c.db, sql.c_str());
+    q.Bind(domain_id).Bind(source_id);
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<Command>();
+  }
+  // Something is pending: take the oldest in a write transaction (durable:
+  // a lost hand-over would deliver the command twice).
+  Txn txn(c.db, &write_mu_);
+  SMS_RETURN_IF_ERROR(txn.Begin(true));
   std::optional<Command> out;
   {
-    std::string sql = std::string("SELECT ") + rows::kCommandColumns +
-                      " FROM commands WHERE domain_id = ? AND source_id = ?"
-                      " AND state = 'pending' ORDER BY id LIMIT 1";
     SMS_PREPARE_(q, c.db, sql.c_str());
     q.Bind(domain_id).Bind(source_id);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row) out = rows::ReadCommand(q);
   }
   if (out) {
-    unsynced.Restore();
     SMS_PREPARE_(q, c.db,
                  "UPDATE commands SET state = 'delivered', updated_at = ?"
                  " WHERE id = ?");

@@ -129,30 +129,48 @@ Status SqliteStore::RevokeToken(const std::string& token_hash, int64_t now) {
   return Ok();
 }
 
-Status SqliteStore::RememberSignature(const std::string& key,
-                                      int64_t expires_at, int64_t now) {
+Result<std::vector<bool>> SqliteStore::RememberSignatures(
+    const std::vector<UsedSignature>& keys, int64_t now) {
   Conn c(this);
-  // One per signed poll: not worth an fsync (see UnsyncedCommits). A power
-  // cut may forget the newest keys, which reopens their replay window.
+  // One per batch of signed requests: not worth an fsync (see
+  // UnsyncedCommits). A power cut may forget the newest keys, which reopens
+  // their replay window.
   UnsyncedCommits unsynced(c.db);
   Txn txn(c.db, &write_mu_);
   SMS_RETURN_IF_ERROR(txn.Begin(true));
-  {
-    SMS_PREPARE_(purge, c.db,
-                 "DELETE FROM used_signatures WHERE sig_key IN (SELECT"
-                 " sig_key FROM used_signatures WHERE expires_at <= ?"
-                 " LIMIT 100)");
-    purge.Bind(now);
-    SMS_RETURN_IF_ERROR(purge.Exec());
-    SMS_PREPARE_(q, c.db,
-                 "INSERT INTO used_signatures (sig_key, expires_at)"
-                 " VALUES (?,?) ON CONFLICT (sig_key) DO NOTHING");
-    q.Bind(key).Bind(expires_at);
+  std::vector<bool> fresh;
+  fresh.reserve(keys.size());
+  // A held key that has expired is taken anew (PurgeSignatures may not have
+  // dropped it yet).
+  SMS_PREPARE_(q, c.db,
+               "INSERT INTO used_signatures (sig_key, expires_at) VALUES (?,?)"
+               " ON CONFLICT (sig_key) DO UPDATE SET expires_at ="
+               " excluded.expires_at WHERE used_signatures.expires_at <= ?");
+  for (const UsedSignature& k : keys) {
+    q.Reset();
+    q.Bind(k.key).Bind(k.expires_at).Bind(now);
     SMS_RETURN_IF_ERROR(q.Exec());
-    if (sqlite3_changes(c.db) == 0)
-      return Fail(core::AlreadyExists("signature already used"));
+    // A key repeated in `keys` meets its own earlier row: not fresh.
+    fresh.push_back(sqlite3_changes(c.db) > 0);
   }
-  return txn.Commit();
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return fresh;
+}
+
+Result<int64_t> SqliteStore::PurgeSignatures(int64_t now, int limit) {
+  Conn c(this);
+  UnsyncedCommits unsynced(c.db);
+  Txn txn(c.db, &write_mu_);
+  SMS_RETURN_IF_ERROR(txn.Begin(true));
+  SMS_PREPARE_(q, c.db,
+               "DELETE FROM used_signatures WHERE sig_key IN (SELECT"
+               " sig_key FROM used_signatures WHERE expires_at <= ?"
+               " LIMIT ?)");
+  q.Bind(now).Bind(static_cast<int64_t>(limit));
+  SMS_RETURN_IF_ERROR(q.Exec());
+  const int64_t gone = sqlite3_changes(c.db);
+  SMS_RETURN_IF_ERROR(txn.Commit());
+  return gone;
 }
 
 Result<LoginFailures> SqliteStore::GetLoginFailures(const LoginFailureKey& key,

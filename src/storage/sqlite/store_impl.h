@@ -80,8 +80,9 @@ class SqliteStore final : public Store {
   Result<TokenIdentity> ResolveToken(const std::string& token_hash) override;
   Status RevokeToken(const std::string& token_hash, int64_t now) override;
 
-  Status RememberSignature(const std::string& key, int64_t expires_at,
-                           int64_t now) override;
+  Result<std::vector<bool>> RememberSignatures(
+      const std::vector<UsedSignature>& keys, int64_t now) override;
+  Result<int64_t> PurgeSignatures(int64_t now, int limit) override;
   Result<LoginFailures> GetLoginFailures(const LoginFailureKey& key,
                                          int64_t since) override;
   Result<LoginFailures> RecordLoginFailure(const LoginFailureKey& key,
@@ -129,6 +130,7 @@ class SqliteStore final : public Store {
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& cmd, TaskState expected_state,
                                  TaskState new_state) override;
+  Status RecordHeartbeats(const std::vector<Heartbeat>& beats) override;
   Result<std::optional<Command>> NextCommand(const std::string& domain_id,
                                              const std::string& source_id,
                                              int64_t now) override;
