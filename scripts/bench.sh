@@ -205,10 +205,11 @@ warm() {
 
 wall_of() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
 
-# run_agent NAME MODE DATA RES: time `sms-agent verify` like run_peers.sh times a peer.
-run_agent() {
-  local name=$1 mode=$2 data=$3 res=$4 r w best="" cmd
-  cmd=$(printf '%q ' "$AGENT" verify --json --mode "$mode" "${AGENT_ARGS[@]}" "$data/src" "$data/dst")
+# timed_best NAME RES CMD: run CMD REPS times (page cache dropped before each in a *-cold
+# scenario), timed by /usr/bin/time -v; the fastest run's time, stdout, stderr and rc become
+# RES/NAME.{time,stdout,stderr,rc}; prints that wall time.
+timed_best() {
+  local name=$1 res=$2 cmd=$3 r w best=""
   echo "$cmd" > "$res/$name.cmd"
   for r in $(seq 1 "$REPS"); do
     ((COLD)) && { sync; echo 3 > /proc/sys/vm/drop_caches; }
@@ -221,6 +222,14 @@ run_agent() {
       for f in time stdout stderr rc; do cp "$res/$name.$f.$r" "$res/$name.$f"; done
     fi
   done
+  echo "$best"
+}
+
+# run_agent NAME MODE DATA RES: time `sms-agent verify` like run_peers.sh times a peer.
+run_agent() {
+  local name=$1 mode=$2 data=$3 res=$4 best cmd
+  cmd=$(printf '%q ' "$AGENT" verify --json --mode "$mode" "${AGENT_ARGS[@]}" "$data/src" "$data/dst")
+  best=$(timed_best "$name" "$res" "$cmd")
   printf '%-16s rc=%-3s wall=%ss\n' "$name" "$(cat "$res/$name.rc")" "$best"
   python3 "$CHECK" counts "$data" "$res/$name.stdout" --mode "$mode" --label "$name" > "$res/$name.check" 2>&1
   echo $? > "$res/$name.check.rc"
@@ -230,22 +239,11 @@ run_agent() {
 # run_floor NAME DATA RES ARGS...: the disk floor, timed like run_agent (page cache dropped
 # before each repetition in a *-cold scenario).
 run_floor() {
-  local name=$1 data=$2 res=$3 r w best="" cmd
+  local name=$1 data=$2 res=$3 best cmd
   shift 3
   [[ -x "$FLOOR" ]] || { echo "bench.sh: $FLOOR not built, no disk floor row" >&2; return; }
   cmd=$(printf '%q ' "$FLOOR" --threads "$FLOOR_THREADS" "$@" "$data/src" "$data/dst")
-  echo "$cmd" > "$res/$name.cmd"
-  for r in $(seq 1 "$REPS"); do
-    ((COLD)) && { sync; echo 3 > /proc/sys/vm/drop_caches; }
-    /usr/bin/time -v -o "$res/$name.time.$r" timeout "$TMO" bash -c "$cmd" \
-      > "$res/$name.stdout.$r" 2> "$res/$name.stderr.$r" < /dev/null
-    echo $? > "$res/$name.rc.$r"
-    w=$(wall_of "$res/$name.time.$r")
-    if [[ -z "$best" ]] || awk -v a="$w" -v b="$best" 'BEGIN{exit !(a<b)}'; then
-      best=$w
-      for f in time stdout stderr rc; do cp "$res/$name.$f.$r" "$res/$name.$f"; done
-    fi
-  done
+  best=$(timed_best "$name" "$res" "$cmd")
   printf '%-16s rc=%-3s wall=%ss  %s\n' "$name" "$(cat "$res/$name.rc")" "$best" "$(cat "$res/$name.stdout")"
 }
 
