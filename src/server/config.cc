@@ -1,6 +1,8 @@
 #include "server/config.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -29,6 +31,44 @@ core::Status CheckWebhookAllow(const std::vector<std::string>& allow,
     if (why.rfind("webhook_allow: ", 0) == 0) why.erase(0, 15);
     return Fail(core::InvalidArgument(where + ": " + why));
   }
+  return Ok();
+}
+
+// SMS_CACHE_*_MS: a whole number of milliseconds, or an error naming the
+// variable (a typo must not silently keep the default bound).
+core::Status EnvMillis(const ConfigSources& sources, const char* name,
+                       int* out) {
+  const char* v = sources.env(name);
+  if (v == nullptr) return Ok();
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(v, &end, 10);
+  if (end == v || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX)
+    return Fail(core::InvalidArgument(std::string(name) + ": \"" + v +
+                                      "\": expected a whole number of ms"));
+  *out = static_cast<int>(n);
+  return Ok();
+}
+
+// The read cache's bound (docs/server.md "The read cache"): fences every
+// 10 ms .. 2 s (the listener takes a fence missing for 5 s as a lost
+// connection), a lag of 50 ms .. 1 h that leaves room for a fence to come
+// back (more than twice the interval).
+core::Status CheckCacheBound(const ServerConfig& c) {
+  if (c.cache_fence_interval_ms < 10 || c.cache_fence_interval_ms > 2000)
+    return Fail(core::InvalidArgument(
+        "cache_fence_interval_ms: " +
+        std::to_string(c.cache_fence_interval_ms) + ": expected 10..2000 ms"));
+  if (c.cache_max_lag_ms < 50 || c.cache_max_lag_ms > 3600000)
+    return Fail(core::InvalidArgument(
+        "cache_max_lag_ms: " + std::to_string(c.cache_max_lag_ms) +
+        ": expected 50..3600000 ms"));
+  if (c.cache_max_lag_ms <= 2 * c.cache_fence_interval_ms)
+    return Fail(core::InvalidArgument(
+        "cache_max_lag_ms: " + std::to_string(c.cache_max_lag_ms) +
+        " must be more than twice cache_fence_interval_ms (" +
+        std::to_string(c.cache_fence_interval_ms) +
+        "): a fence takes a round trip to come back"));
   return Ok();
 }
 
@@ -98,6 +138,14 @@ core::Result<ServerConfig> ReadConfigFile(const std::string& path,
       if (n < 1 || n > 1000)
         return Fail(core::InvalidArgument(path + ": db_pool_size: 1..1000"));
       c.db_pool_size = static_cast<int>(n);
+    } else if (k == "cache_fence_interval_ms") {
+      SMS_RETURN_IF_ERROR(integer(&n));
+      c.cache_fence_interval_ms =
+          static_cast<int>(std::clamp<int64_t>(n, INT32_MIN, INT32_MAX));
+    } else if (k == "cache_max_lag_ms") {
+      SMS_RETURN_IF_ERROR(integer(&n));
+      c.cache_max_lag_ms =
+          static_cast<int>(std::clamp<int64_t>(n, INT32_MIN, INT32_MAX));
     } else if (k == "public_metrics") {
       if (!value.is_bool())
         return Fail(core::InvalidArgument(
@@ -146,6 +194,10 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
     c.pbkdf2_iterations = std::atoi(v);
   if (const char* v = sources.env("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
     c.db_pool_size = std::atoi(v);
+  SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_CACHE_FENCE_INTERVAL_MS",
+                                &c.cache_fence_interval_ms));
+  SMS_RETURN_IF_ERROR(
+      EnvMillis(sources, "SMS_CACHE_MAX_LAG_MS", &c.cache_max_lag_ms));
   if (const char* v = sources.env("SMS_WEBHOOK_ALLOW")) {
     c.webhook_allow = core::SplitList(v);
     SMS_RETURN_IF_ERROR(
@@ -181,6 +233,7 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
   if (f.secret_key_file) c.secret_key_file = *f.secret_key_file;
   if (auto proxies = TrustedProxies::Parse(c.trusted_proxies); !proxies)
     return Fail(proxies.error());  // names the entry
+  SMS_RETURN_IF_ERROR(CheckCacheBound(c));
   return c;
 }
 

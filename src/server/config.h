@@ -34,6 +34,14 @@ struct ServerConfig {
   // PostgreSQL: the most connections this process opens (the handler
   // workers that may wait on storage); replicas x this <= max_connections.
   int db_pool_size = 16;
+  // PostgreSQL: the read cache's staleness bound (docs/server.md "The read
+  // cache"). Every cache_fence_interval_ms the listener sends itself a
+  // fence; a held record is served only while the last fence heard is
+  // younger than cache_max_lag_ms, so a committed write is seen by every
+  // replica's reads that begin cache_max_lag_ms after it. The lag must
+  // exceed the interval (else the cache never serves).
+  int cache_fence_interval_ms = 100;
+  int cache_max_lag_ms = 500;
   // The web console's directory; "" finds it beside the binary
   // (DefaultConsoleDir), "none" turns the console off.
   std::string console_dir;

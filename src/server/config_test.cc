@@ -195,5 +195,49 @@ TEST(ConfigTest, BadWebhookAllowOrRetentionNamesTheKeyOrVariable) {
       << bad_env_keep.error().message;
 }
 
+TEST(ConfigTest, TheReadCacheBoundIsConfigurableAndChecked) {
+  ::sms::testing::TempDir dir;
+  FakeEnv env;
+  auto c = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->cache_fence_interval_ms, 100);  // the documented defaults
+  EXPECT_EQ(c->cache_max_lag_ms, 500);
+
+  const std::string file = WriteConfig(
+      dir, R"({"cache_fence_interval_ms":50,"cache_max_lag_ms":2000})");
+  env.vars = {{"SMS_CACHE_MAX_LAG_MS", "250"}};
+  c = LoadServerConfig({.file = file, .env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->cache_fence_interval_ms, 50);  // file
+  EXPECT_EQ(c->cache_max_lag_ms, 250);        // env over file
+
+  auto message = [&](const std::string& json, FakeEnv& e) {
+    auto r =
+        LoadServerConfig({.file = WriteConfig(dir, json), .env = e.Reader()});
+    EXPECT_THAT(r, HasCode(ErrorCode::kInvalidArgument)) << json;
+    return r ? std::string() : r.error().message;
+  };
+  FakeEnv none;
+  EXPECT_NE(message(R"({"cache_fence_interval_ms":5})", none)
+                .find("cache_fence_interval_ms: 5: expected 10..2000 ms"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"cache_max_lag_ms":10})", none)
+                .find("cache_max_lag_ms: 10: expected 50..3600000 ms"),
+            std::string::npos);
+  // A lag a fence cannot beat would leave the cache never serving.
+  EXPECT_NE(message(R"({"cache_fence_interval_ms":300})", none)
+                .find("must be more than twice cache_fence_interval_ms (300)"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"cache_max_lag_ms":"1s"})", none)
+                .find("cache_max_lag_ms: expected an integer"),
+            std::string::npos);
+  FakeEnv typo;
+  typo.vars = {{"SMS_CACHE_FENCE_INTERVAL_MS", "100ms"}};
+  EXPECT_NE(message("{}", typo)
+                .find("SMS_CACHE_FENCE_INTERVAL_MS: \"100ms\": "
+                      "expected a whole number of ms"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sms::server

@@ -85,11 +85,13 @@ int Serve(const ServerConfig& cfg) {
     *store = std::move(cached);
   } else {
     auto cached = storage::NewSharedCachingStore(
-        std::move(*store), {.clock = &core::SystemClock()});
+        std::move(*store),
+        {.clock = &core::SystemClock(), .max_lag_ms = cfg.cache_max_lag_ms});
     cache = cached.get();
     *store = std::move(cached);
-    listener = storage::StartChangeListener(cfg.db, storage::PostgresOptions{},
-                                            *cache, core::SystemClock());
+    listener = storage::StartChangeListener(
+        cfg.db, storage::PostgresOptions{}, *cache, core::SystemClock(),
+        {.fence_interval_ms = cfg.cache_fence_interval_ms});
   }
   core::Clock& clock = core::SystemClock();
   auto secrets = server::LoadSecrets(cfg);
@@ -230,14 +232,16 @@ cli::DocExtras ManualExtras() {
        "built-in default. The file's keys: listen, db, tls_cert, tls_key, "
        "io_threads, token_ttl_hours, public_metrics, pbkdf2_iterations, "
        "console_dir, db_pool_size, secret_key_file, webhook_allow, "
-       "consistency_retention; unknown keys are refused, naming the file "
+       "consistency_retention, cache_fence_interval_ms, cache_max_lag_ms; "
+       "unknown keys are refused, naming the file "
        "and the key. For example:\n\n"
        "    {\"listen\": \"127.0.0.1:8080\", \"db\": "
        "\"sqlite:/var/lib/sms-server/sms.db\"}"},
       {"ENVIRONMENT",
        "SMS_LISTEN, SMS_DB, SMS_CONSOLE_DIR, SMS_SECRET_KEY_FILE, "
        "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0), SMS_WEBHOOK_ALLOW "
-       "(comma-separated), SMS_CONSISTENCY_RETENTION: the settings of "
+       "(comma-separated), SMS_CONSISTENCY_RETENTION, "
+       "SMS_CACHE_FENCE_INTERVAL_MS, SMS_CACHE_MAX_LAG_MS: the settings of "
        "the same names; they win over the file, flags win over them. "
        "Keep a PostgreSQL password in SMS_DB or PGPASSFILE rather than in a "
        "flag, which ps shows."},
@@ -276,10 +280,7 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
   serve
       ->add_option("--config", config_file,
-                   "JSON config file (keys: listen, db, tls_cert, tls_key, "
-                   "io_threads, token_ttl_hours, public_metrics, "
-                   "pbkdf2_iterations, console_dir, db_pool_size, "
-                   "secret_key_file)")
+                   "JSON config file (its keys: CONFIGURATION below)")
       ->type_name("FILE");
   std::string listen_flag, db_flag, cert_flag, key_flag, console_flag;
   int io_threads_flag = -1;
