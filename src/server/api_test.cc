@@ -1044,6 +1044,50 @@ TEST_F(ApiTest, CommandLoopDrivesTaskState) {
   EXPECT_EQ(Call("GET", t, "", "acme/viewer").body.at("state"), "ABORT");
 }
 
+// sms-agent reports a check's result after uploading its run; the commit
+// already finished the command, so the report is acknowledged, not refused.
+TEST_F(ApiTest, TheAgentsReportAfterItsUploadIsAcknowledged) {
+  auto [source_id, task_id] = MakeTask();
+  const std::string run_id = NewUuid();
+  ASSERT_EQ(Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+                 UploadBody(run_id, 1), "acme/agent")
+                .status,
+            200);
+  const std::string url = "/v3/sources/" + source_id + "/command_result";
+  auto report = [&](const std::string& run) {
+    return R"({"command_name":"CONSISTENCY_CHECK","result":"success",)"
+           R"("result_detail":{"task_id":")" +
+           task_id + R"(","run_id":")" + run + R"("}})";
+  };
+  Reply ok = Call("POST", url, report(run_id), "acme/agent");
+  EXPECT_EQ(ok.status, 200) << ok.raw;
+  // A run that was never committed, or no run at all: nothing waits.
+  EXPECT_EQ(Call("POST", url, report(NewUuid()), "acme/agent").Code(),
+            "SMS.1004");
+  EXPECT_EQ(Call("POST", url,
+                 R"({"command_name":"CONSISTENCY_CHECK","result":"success"})",
+                 "acme/agent")
+                .Code(),
+            "SMS.1004");
+  EXPECT_EQ(Call("POST", url, R"({"command_name":"STOP","result":"success"})",
+                 "acme/agent")
+                .Code(),
+            "SMS.1004");
+  // The run of another source's task does not count for this one.
+  Reply other = Call("POST", "/v3/sources",
+                     R"({"name":"web02","hostname":"web02","ip":"10.0.0.7",
+                         "os_type":"LINUX","os_version":"debian12",
+                         "agent_version":"0.1.0"})",
+                     "acme/agent");
+  ASSERT_EQ(other.status, 200) << other.raw;
+  const std::string other_source(other.body.at("id").as_string());
+  ASSERT_NE(other_source, source_id);
+  EXPECT_EQ(Call("POST", "/v3/sources/" + other_source + "/command_result",
+                 report(run_id), "acme/agent")
+                .Code(),
+            "SMS.1004");
+}
+
 TEST_F(ApiTest, AnotherAgentCannotUploadForThisSource) {
   auto [source_id, task_id] = MakeTask();
   ASSERT_TRUE(auth_->CreateUser("acme", "agent2", "agent", "password-agent2"));

@@ -54,6 +54,24 @@ ApiResult<std::optional<storage::Command>> CommandService::PollCommand(
                    kSourceNotFound);
 }
 
+// sms-agent reports a check's result after uploading its run, whose commit
+// already finished the command and moved the task on: that report is
+// acknowledged (not refused as "no command waiting"), when the run it names
+// is committed in a task of this source.
+bool CommandService::FinishedByItsUpload(const Identity& who,
+                                         const std::string& source_id,
+                                         const CommandResultRequest& req) {
+  if (req.name != CommandName::kConsistencyCheck) return false;
+  auto detail = ParseJsonObject(req.result_detail);
+  if (!detail) return false;
+  const json::value* run_id = detail->if_contains("run_id");
+  if (run_id == nullptr || !run_id->is_string()) return false;
+  auto run = store_.GetRun(who.domain_id, std::string(run_id->get_string()));
+  if (!run) return false;
+  auto task = store_.GetTask(who.domain_id, run->task_id);
+  return task && task->source_id == source_id;
+}
+
 ApiStatus CommandService::CommandResult(const Identity& who,
                                         const std::string& source_id,
                                         const CommandResultRequest& req) {
@@ -61,6 +79,9 @@ ApiStatus CommandService::CommandResult(const Identity& who,
   SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
   auto cmd = store_.LatestDeliveredCommand(who.domain_id, source_id, req.name);
   if (!cmd) {
+    if (cmd.error().code == core::ErrorCode::kNotFound &&
+        FinishedByItsUpload(who, source_id, req))
+      return {};  // the agent's report after its upload: nothing left to do
     if (cmd.error().code == core::ErrorCode::kNotFound)
       return ApiFail(ApiCode::kBadState,
                      "command_name: no delivered " +

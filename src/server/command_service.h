@@ -33,9 +33,12 @@ class CommandService final {
   // is written then but the heartbeat, in memory with `heartbeats`).
   [[nodiscard]] ApiResult<std::optional<storage::Command>> PollCommand(
       const Identity& who, const std::string& source_id);
-  // Finishes the latest delivered command of that name (409 SMS.2002 when
-  // none waits for a result). A STOP's result ends the check (ABORT); a
-  // failed CONSISTENCY_CHECK of the task's current run returns it to READY.
+  // Finishes the latest delivered command of that name (400 SMS.1004 when
+  // none waits for a result, unless it is a check whose run, named in
+  // result_detail.run_id, is already committed in a task of this source:
+  // the commit finished it, the report is acknowledged and changes nothing).
+  // A STOP's result ends the check (ABORT); a failed CONSISTENCY_CHECK of the
+  // task's current run returns it to READY.
   [[nodiscard]] ApiStatus CommandResult(const Identity& who,
                                         const std::string& source_id,
                                         const CommandResultRequest& req);
@@ -44,6 +47,9 @@ class CommandService final {
   // The source, which an agent may use only if it registered it.
   ApiResult<storage::Source> LoadOwnSource(const Identity& who,
                                            const std::string& id);
+  // Whether `req` reports a check whose run's upload finished it.
+  bool FinishedByItsUpload(const Identity& who, const std::string& source_id,
+                           const CommandResultRequest& req);
 
   storage::Store& store_;
   core::Clock& clock_;
