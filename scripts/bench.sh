@@ -5,7 +5,11 @@
 # usage: scripts/bench.sh BUILD_DIR [SCENARIO...]
 #   scenarios: small  100,000 files, ~1 GB a side (~2 GB over both trees)
 #              large  40 x 256 MiB over both trees (20 a side, ~10.7 GB)
-#              tiny   1,000,000 files of 0..2 KiB (~2 GB over both trees)
+#              tiny   1,000,000 files of 0..2 KiB (~2 GB over both trees). Beside the agent the
+#                     kernel-only floor (bin/sms-disk-floor --ops agent): the agent's own io_uring
+#                     opens, reads, fstat and closes of every file, no hashing, no comparison
+#                     (FLOOR_WARM_THREADS=4: the agent's two workers a side); and the plain
+#                     blocking open + read + close floor with as many threads
 #              mini   2,000 files with awkward names and symlinks (a quick smoke run)
 #              tiny-cold  the tiny tree with the page cache dropped before every run of
 #                         sms-agent and of rsync -rcn (issue 17; needs root); mini-cold: smoke.
@@ -38,6 +42,7 @@
 #        BENCH_TINY_PEERS   the peers of the tiny scenario when BENCH_PEERS is not set
 #                           (default rsync_c rsync_quick walk_stat xxh3_p2)
 #        FLOOR_THREADS=64   threads of the disk floor (bin/sms-disk-floor) in the cold rows
+#        FLOOR_WARM_THREADS=4  threads of the kernel-only floors in the warm tiny rows
 # Every tool runs with a warm page cache and is timed with /usr/bin/time -v (wall, CPU user+sys
 # including children, peak RSS). Prints one markdown table per scenario and writes it, with every
 # raw output, under the results directory. Exit 0 when our counts equal the truth in every
@@ -54,6 +59,7 @@ AGENT="$BUILD/bin/sms-agent"
 # The disk floor (issue 17): built beside the agent; its rows are skipped without it.
 FLOOR="$BUILD/bin/sms-disk-floor"
 FLOOR_THREADS=${FLOOR_THREADS:-64}
+FLOOR_WARM_THREADS=${FLOOR_WARM_THREADS:-4}
 [[ -x "$AGENT" ]] || die "$AGENT not found (make build)"
 SHARED=$(cd "${SMS_SHARED_DIR:-$REPO/../shared}" 2>/dev/null && pwd -P) ||
   die "shared kit not found at ${SMS_SHARED_DIR:-$REPO/../shared} (set SMS_SHARED_DIR)"
@@ -297,7 +303,10 @@ NAMES = [("rsync_c", "rsync -rcn --delete (xxh128)"),
          ("walk_stat", "floor: find + stat both trees (walk only)")]
 FLOORS = {"xxh3_p2", "cat_p2", "walk_stat"}
 # The disk floor (bench/disk_floor): timed by bench.sh itself, page cache dropped in *-cold.
-DISK_FLOORS = (("disk_floor", "disk floor: open + read every file, %s threads, the agent's order"),
+DISK_FLOORS = (("disk_floor_ring", "kernel-only floor: the agent's io_uring open + read, fstat, close of "
+                                   "every file, %s threads, no hashing"),
+               ("disk_floor_plain", "kernel-only floor: blocking open + read + close, %s threads"),
+               ("disk_floor", "disk floor: open + read every file, %s threads, the agent's order"),
                ("disk_floor_par", "disk floor: the same, directories listed in parallel too"),
                ("disk_floor_stat", "disk floor: lstat every entry only (a re-check's floor)"))
 for key, label in DISK_FLOORS:
@@ -363,6 +372,16 @@ elif scen == "large":
 elif scen == "tiny":
     cmp("hash ≥ 1.5× faster than rsync -rcn", h["wall_s"] * 1.5 <= rs["wall_s"] if have(h, rs) else None)
     cmp("hash ≥ 3× faster than rsync -rcn (issue 17)", h["wall_s"] * 3 <= rs["wall_s"] if have(h, rs) else None)
+    f = by.get("disk_floor_ring")
+    if have(h, rs, f):
+        need = rs["wall_s"] / 3
+        out.append("- kernel-only floor (the agent's io_uring open, read, fstat and close of every file, "
+                   "no hashing): %.2f s wall, %.2f CPU s; sms-agent takes %.2f× the floor's wall time "
+                   "and %.2f× its CPU; 3× rsync needs ≤ %.2f s: %s" % (
+                       f["wall_s"], f["cpu_s"], h["wall_s"] / max(f["wall_s"], 1e-3),
+                       h["cpu_s"] / max(f["cpu_s"], 1e-3), need,
+                       "the floor is under it" if f["wall_s"] <= need else
+                       "**the floor alone is over it: not reachable with these kernel calls**"))
     cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
 elif scen == "tiny-cold":
     cmp("page cache dropped: hash ≥ 5× faster than rsync -rcn (issue 17)",
@@ -535,6 +554,12 @@ for s in "${SCENARIOS[@]}"; do
     PEERS="${peers[*]}" MODE=$( ((COLD)) && echo cold || echo warm) REPS="$REPS" TMO="$TMO" \
       "$KIT/run_peers.sh" "$data" "$res" > "$res/run_peers.log" 2>&1
     grep -E '^[a-z0-9_]+ +rc=' "$res/run_peers.log"
+  fi
+  if [[ "$s" == tiny ]]; then
+    # What the kernel allows warm: the agent's own system calls and ring operations per file with
+    # no hashing, and the plain blocking calls, with the agent's worker count.
+    run_floor disk_floor_ring "$data" "$res" --threads "$FLOOR_WARM_THREADS" --ops agent
+    run_floor disk_floor_plain "$data" "$res" --threads "$FLOOR_WARM_THREADS"
   fi
   if ((COLD)); then
     # What the disk allows: the same reads with FLOOR_THREADS threads, nothing else.

@@ -6,10 +6,24 @@
 // with the page cache dropped can be set beside what the virtual disk and the
 // kernel allow at all. No digest, no comparison, no report.
 //
-// usage: sms-disk-floor [--threads N] [--stat-only] [--walk agent|parallel]
-//                       [--inode-order] DIR...
+// usage: sms-disk-floor [--threads N] [--stat-only] [--ops plain|agent]
+//                       [--walk agent|parallel] [--inode-order] DIR...
 //   --threads N    threads doing the file system calls (default 64): up to N
 //                  blocking reads in flight
+//   --ops plain    open + read + close each file with blocking system calls
+//                  (default)
+//   --ops agent    the kernel operations of the agent's small-file path and
+//                  nothing else (the warm floor): per group of up to 32 files
+//                  of a directory, the opens (O_NOATIME, as the agent), then
+//                  one read of up to 32 KiB each, go through the thread's
+//                  io_uring as one submission each; each file is then
+//                  fstat'ed (the agent's "changed while read" check), read on
+//                  with read(2) past 32 KiB, and the closes go through the
+//                  ring as one submission. Same ring flags as the agent
+//                  (src/core/posix_file_system.cc).
+//   --ring-statx   with --ops agent: the fstat goes through the ring as a
+//                  statx(fd, "", AT_EMPTY_PATH) linked after the file's read,
+//                  in the same submission (an experiment, docs/benchmarks.md)
 //   --stat-only    lstat each entry (what a re-check with the hash cache
 //                  does) instead of open + read + close
 //   --walk agent   one walker thread per DIR lists directories depth first,
@@ -23,6 +37,7 @@
 // error (which it names).
 #include <dirent.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -47,6 +62,8 @@ namespace {
 struct Options {
   int threads = 64;
   bool stat_only = false;
+  bool agent_ops = false;
+  bool ring_statx = false;
   bool parallel_walk = false;
   bool inode_order = false;
   std::vector<std::string> roots;
@@ -241,8 +258,165 @@ void ReadFiles(const Task& t, const Options& o, std::vector<char>& buf) {
   }
 }
 
+// The agent's open flags for a regular file (src/core/posix_file_system.cc).
+constexpr int kOpenFlags =
+    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+constexpr size_t kSlot = 32 << 10;  // the agent's group read per file
+
+// One ring per thread, set up as the agent's.
+class Ring {
+ public:
+  Ring() {
+    for (unsigned flags :
+         {unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN},
+          unsigned{IORING_SETUP_COOP_TASKRUN}, 0u}) {
+      if (io_uring_queue_init(2 * kChunk, &ring_, flags) == 0) return;
+    }
+    std::fprintf(stderr, "sms-disk-floor: io_uring_queue_init failed\n");
+    std::exit(1);
+  }
+  ~Ring() { io_uring_queue_exit(&ring_); }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  io_uring_sqe* Sqe(uint64_t tag) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe_set_data64(sqe, tag);
+    return sqe;
+  }
+  // Submits what was queued and hands each of `count` completions to
+  // done(tag, res).
+  template <class F>
+  void Run(unsigned count, F&& done) {
+    int rc = io_uring_submit_and_wait(&ring_, count);
+    while (rc == -EINTR) rc = io_uring_submit_and_wait(&ring_, count);
+    unsigned seen = 0;
+    while (rc >= 0 && seen < count) {
+      io_uring_cqe* cqe = nullptr;
+      unsigned head = 0;
+      unsigned n = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        done(io_uring_cqe_get_data64(cqe), cqe->res);
+        ++n;
+      }
+      io_uring_cq_advance(&ring_, n);
+      seen += n;
+      if (seen < count) {
+        rc = io_uring_wait_cqe(&ring_, &cqe);
+        if (rc == -EINTR) rc = 0;
+      }
+    }
+    if (seen < count) {
+      std::fprintf(stderr, "sms-disk-floor: io_uring failed\n");
+      std::exit(1);
+    }
+  }
+
+ private:
+  io_uring ring_{};
+};
+
+// --ops agent: the files of one task (one directory, at most kChunk) as the
+// agent's FileReader::HashGroup does them, minus the digest.
+void ReadFilesAgentOps(const Task& t, const Options& o, std::vector<char>& buf,
+                       char* slots) {
+  thread_local Ring ring;
+  const int dir = t.dir->fd;
+  const size_t n = t.files.size();
+  int fds[kChunk];
+  size_t n_reg = 0;
+  size_t reg[kChunk];
+  for (size_t i = 0; i < n; ++i) {
+    if (t.files[i].type != DT_REG) {
+      // The agent lstat's what is not a regular file.
+      struct stat st;
+      if (fstatat(dir, t.files[i].name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        Error("lstat " + t.files[i].name);
+      ++g_files;
+      continue;
+    }
+    reg[n_reg++] = i;
+  }
+  for (size_t j = 0; j < n_reg; ++j) {
+    io_uring_prep_openat(ring.Sqe(j), dir, t.files[reg[j]].name.c_str(),
+                         kOpenFlags | O_NOATIME, 0);
+  }
+  ring.Run(static_cast<unsigned>(n_reg),
+           [&](uint64_t j, int res) { fds[j] = res; });
+  int open_fds[kChunk];
+  size_t n_open = 0;
+  for (size_t j = 0; j < n_reg; ++j) {
+    if (fds[j] == -EPERM) {  // not the owner: without O_NOATIME, as the agent
+      fds[j] = openat(dir, t.files[reg[j]].name.c_str(), kOpenFlags);
+      if (fds[j] < 0) fds[j] = -errno;
+    }
+    if (fds[j] < 0) {
+      errno = -fds[j];
+      Error("open " + t.files[reg[j]].name);
+      continue;
+    }
+    open_fds[n_open++] = fds[j];
+  }
+  int got[kChunk];
+  struct statx stx[kChunk];
+  unsigned ops = 0;
+  for (size_t k = 0; k < n_open; ++k) {
+    io_uring_sqe* sqe = ring.Sqe(2 * k);
+    io_uring_prep_read(sqe, open_fds[k], slots + k * kSlot, kSlot, -1);
+    ++ops;
+    if (o.ring_statx) {
+      // A hard link: a short read (every file under a slot) must not
+      // cancel the statx.
+      sqe->flags |= IOSQE_IO_HARDLINK;
+      io_uring_prep_statx(ring.Sqe(2 * k + 1), open_fds[k], "",
+                          AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+                          STATX_TYPE | STATX_SIZE | STATX_MTIME | STATX_CTIME |
+                              STATX_NLINK | STATX_INO | STATX_MODE | STATX_UID |
+                              STATX_GID,
+                          &stx[k]);
+      ++ops;
+    }
+  }
+  ring.Run(ops, [&](uint64_t tag, int res) {
+    if (tag % 2 == 0) {
+      got[tag / 2] = res;
+    } else if (res < 0) {
+      errno = -res;
+      Error("statx");
+    }
+  });
+  for (size_t k = 0; k < n_open; ++k) {
+    if (got[k] < 0) {
+      errno = -got[k];
+      Error("read");
+      continue;
+    }
+    uint64_t bytes = static_cast<uint64_t>(got[k]);
+    if (!o.ring_statx) {
+      struct stat st;
+      if (fstat(open_fds[k], &st) != 0) Error("fstat");
+    }
+    if (static_cast<size_t>(got[k]) == kSlot) {
+      // Larger than a slot: the agent reads on with read(2).
+      for (;;) {
+        const ssize_t r = read(open_fds[k], buf.data(), buf.size());
+        if (r < 0) Error("read");
+        if (r <= 0) break;
+        bytes += static_cast<uint64_t>(r);
+      }
+    }
+    g_bytes += bytes;
+    ++g_files;
+  }
+  for (size_t k = 0; k < n_open; ++k)
+    io_uring_prep_close(ring.Sqe(k), open_fds[k]);
+  ring.Run(static_cast<unsigned>(n_open), [](uint64_t, int) {});
+}
+
 void Worker(Queue& q, const Options& o) {
   std::vector<char> buf(256 << 10);
+  std::unique_ptr<char[]> slots;
+  if (o.agent_ops) slots = std::make_unique<char[]>(kChunk * kSlot);
   Task t;
   while (q.Pop(t)) {
     if (t.list) {
@@ -255,6 +429,8 @@ void Worker(Queue& q, const Options& o) {
         d.list = true;
         q.Push(std::move(d), true);
       }
+    } else if (o.agent_ops && !o.stat_only) {
+      ReadFilesAgentOps(t, o, buf, slots.get());
     } else {
       ReadFiles(t, o, buf);
     }
@@ -266,7 +442,8 @@ void Worker(Queue& q, const Options& o) {
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "sms-disk-floor: %s\nusage: sms-disk-floor [--threads N] "
-               "[--stat-only] [--walk agent|parallel] [--inode-order] DIR...\n",
+               "[--stat-only] [--ops plain|agent] [--ring-statx] [--walk "
+               "agent|parallel] [--inode-order] DIR...\n",
                why);
   std::exit(2);
 }
@@ -282,6 +459,12 @@ int main(int argc, char** argv) {
       if (o.threads < 1 || o.threads > 4096) Usage("--threads: 1..4096");
     } else if (a == "--stat-only") {
       o.stat_only = true;
+    } else if (a == "--ops" && i + 1 < argc) {
+      const std::string ops = argv[++i];
+      if (ops != "plain" && ops != "agent") Usage("--ops: plain or agent");
+      o.agent_ops = ops == "agent";
+    } else if (a == "--ring-statx") {
+      o.ring_statx = true;
     } else if (a == "--walk" && i + 1 < argc) {
       const std::string w = argv[++i];
       if (w != "agent" && w != "parallel") Usage("--walk: agent or parallel");
@@ -295,6 +478,7 @@ int main(int argc, char** argv) {
     }
   }
   if (o.roots.empty()) Usage("no DIR");
+  if (o.ring_statx && !o.agent_ops) Usage("--ring-statx needs --ops agent");
   const auto start = std::chrono::steady_clock::now();
   // Queued work: a few batches per thread, as the agent's bounded window.
   Queue q(static_cast<size_t>(o.threads) * 4 + 64);
@@ -328,11 +512,13 @@ int main(int argc, char** argv) {
           .count();
   std::printf(
       "directories %llu files %llu bytes %llu seconds %.2f threads %d walk "
-      "%s%s%s\n",
+      "%s%s%s%s\n",
       static_cast<unsigned long long>(g_dirs.load()),
       static_cast<unsigned long long>(g_files.load()),
       static_cast<unsigned long long>(g_bytes.load()), s, o.threads,
       o.parallel_walk ? "parallel" : "agent", o.stat_only ? " stat-only" : "",
+      o.agent_ops ? (o.ring_statx ? " ops agent+ring-statx" : " ops agent")
+                  : "",
       o.inode_order ? " inode-order" : "");
   return g_errors.load() == 0 ? 0 : 1;
 }
