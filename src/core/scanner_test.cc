@@ -855,6 +855,148 @@ TEST_F(ScannerCacheTest, ACancelledScanLeavesThePreviousCache) {
   EXPECT_EQ(testing::ReadFile(cache), before);
 }
 
+// ---- a re-check's lstat's in flight at once (issue 12) ---------------------
+
+// How a re-check stats the files with a cache record: one at a time, or in
+// flight at once (FileSystem::StatManyAt) through plain system calls or
+// through io_uring (IORING_OP_STATX). The faults are the same on the three
+// paths (testing::FaultyFileSystem); so must the entries be.
+enum class StatPath { kOneAtATime, kInFlightPlain, kInFlightRing };
+
+class ScannerRecheckStatTest : public ScannerCacheTest,
+                               public ::testing::WithParamInterface<StatPath> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == StatPath::kInFlightRing) {
+      if (!RingWorks()) GTEST_SKIP() << "io_uring is not available here";
+      fs_.BatchThroughRing();
+    }
+  }
+  ScanOptions Options() const {
+    ScanOptions o = NoRandomRereads();
+    if (GetParam() != StatPath::kOneAtATime) o.stat_batch_after_ns = 0;
+    return o;
+  }
+  void ExpectPathTaken() const {
+    if (GetParam() == StatPath::kOneAtATime) {
+      EXPECT_EQ(fs_.stat_batches(), 0u) << "the quick stats were batched";
+    } else {
+      EXPECT_GT(fs_.stat_batches(), 0u) << "no stats were in flight at once";
+    }
+  }
+
+  testing::FaultyFileSystem fs_;
+};
+
+// Between the listing and the lstat of a cached file: it vanishes, turns into
+// a FIFO or a symlink, becomes unreadable, or grows while it is read again.
+TEST_P(ScannerRecheckStatTest, ARecheckSeesWhatIsThereWhenItsStatComes) {
+  WriteTree(40);
+  for (const char* name : {"gone", "fifo", "link", "secret", "grows"}) {
+    WriteFile(t.Join(std::string("d0/") + name), std::string("was ") + name);
+  }
+  std::string deep;
+  for (int i = 0; i < 16; ++i) {
+    deep += std::string(250, static_cast<char>('a' + i));
+    deep += '/';
+  }
+  WriteFile(t.Join(deep + "leaf"), "deep");
+  auto first = ScanCached(PosixFileSystem(), Options());
+  EXPECT_EQ(CountCached(first.entries), 0);
+
+  fs_.OnStat("gone", [&] { ASSERT_EQ(unlink(t.Join("d0/gone").c_str()), 0); });
+  fs_.OnStat("fifo", [&] {
+    ASSERT_EQ(unlink(t.Join("d0/fifo").c_str()), 0);
+    ASSERT_EQ(mkfifo(t.Join("d0/fifo").c_str(), 0600), 0);
+  });
+  fs_.OnStat("link", [&] {
+    ASSERT_EQ(unlink(t.Join("d0/link").c_str()), 0);
+    MakeSymlink("f0", t.Join("d0/link"));
+  });
+  fs_.OnStat("secret", [&] { WriteFile(t.Join("d0/secret"), "other bytes"); });
+  fs_.FailOpen("secret", EACCES);
+  fs_.OnStat("grows", [&] { WriteFile(t.Join("d0/grows"), "grown once"); });
+  fs_.GrowWhileRead("grows", t.Join("d0/grows"));
+  auto second = ScanCached(fs_, Options());  // must not block on the FIFO
+  ExpectPathTaken();
+  const Entry& gone = Find(second.entries, "d0/gone");
+  EXPECT_EQ(gone.state, EntryState::kError);
+  EXPECT_THAT(gone.error, HasSubstr("No such file"));
+  const Entry& fifo = Find(second.entries, "d0/fifo");
+  EXPECT_EQ(fifo.type, FileType::kFifo);
+  EXPECT_EQ(fifo.state, EntryState::kOk) << fifo.error;
+  EXPECT_TRUE(fifo.digest.empty());
+  const Entry& link = Find(second.entries, "d0/link");
+  EXPECT_EQ(link.type, FileType::kSymlink);
+  EXPECT_EQ(link.link_target, "f0");
+  const Entry& secret = Find(second.entries, "d0/secret");
+  EXPECT_EQ(secret.state, EntryState::kError);
+  EXPECT_THAT(secret.error, HasSubstr("Permission denied"));
+  EXPECT_EQ(Find(second.entries, "d0/grows").state, EntryState::kChanged);
+  EXPECT_FALSE(Find(second.entries, "d0/grows").cached);
+  // Everything else is unchanged: its digest is reused, the same as read.
+  EXPECT_EQ(CountCached(second.entries), 41);
+  const Entry& leaf = Find(second.entries, deep + "leaf");
+  EXPECT_TRUE(leaf.cached);
+  EXPECT_EQ(leaf.digest, Find(first.entries, deep + "leaf").digest);
+  for (const Entry& e : second.entries) {
+    if (e.cached) {
+      EXPECT_EQ(e.digest, Find(first.entries, e.path).digest) << e.path;
+      EXPECT_EQ(e.ino, Find(first.entries, e.path).ino) << e.path;
+      EXPECT_EQ(e.dev, Find(first.entries, e.path).dev) << e.path;
+    }
+  }
+}
+
+// Hard links are still read once when a re-check reads them again.
+TEST_P(ScannerRecheckStatTest, HardLinksReadAgainAreReadOnce) {
+  WriteFile(t.Join("a"), "linked content");
+  ASSERT_EQ(link(t.Join("a").c_str(), t.Join("b").c_str()), 0);
+  auto first = ScanCached(PosixFileSystem(), Options());
+  // New content under the same inode: both links miss the cache.
+  fs_.OnStat("a", [&] { WriteFile(t.Join("a"), "other content!"); });
+  auto second = ScanCached(fs_, Options());
+  ExpectPathTaken();
+  EXPECT_EQ(second.bytes_read, 14u) << "the inode's bytes were read twice";
+  EXPECT_EQ(Find(second.entries, "a").digest, Find(second.entries, "b").digest);
+  EXPECT_NE(Find(second.entries, "a").digest, Find(first.entries, "a").digest);
+}
+
+INSTANTIATE_TEST_SUITE_P(ThreePaths, ScannerRecheckStatTest,
+                         ::testing::Values(StatPath::kOneAtATime,
+                                           StatPath::kInFlightPlain,
+                                           StatPath::kInFlightRing),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case StatPath::kOneAtATime:
+                               return std::string("one_at_a_time");
+                             case StatPath::kInFlightPlain:
+                               return std::string("in_flight_plain_syscalls");
+                             case StatPath::kInFlightRing:
+                               return std::string("in_flight_io_uring");
+                           }
+                           return std::string();
+                         });
+
+// A worker whose stats wait (here: the clock moves 1 ms during the first
+// one) has the next ones in flight at once; quick stats stay one at a time.
+TEST_F(ScannerCacheTest, SlowStatsPutTheNextOnesInFlight) {
+  WriteTree(200);
+  ScanOptions options = NoRandomRereads();
+  options.threads = 1;
+  ScanCached(PosixFileSystem(), options);
+  testing::FaultyFileSystem quick;
+  auto again = ScanCached(quick, options);
+  EXPECT_EQ(CountCached(again.entries), 200);
+  EXPECT_EQ(quick.stat_batches(), 0u);
+
+  testing::FaultyFileSystem slow;
+  slow.OnStat("f0", [&] { ahead.clock.Advance(std::chrono::milliseconds(1)); });
+  auto third = ScanCached(slow, options);
+  EXPECT_EQ(CountCached(third.entries), 200);
+  EXPECT_GT(slow.stat_batches(), 0u);
+}
+
 // ---- directories past the spill threshold (issue 14.4) ---------------------
 
 // A directory `big` of `n` entries with awkward names (high bytes, a newline,
