@@ -15,11 +15,6 @@ void FileSystem::CloseMany(std::span<const int> handles) {
   for (int h : handles) Close(h);
 }
 
-void FileSystem::StatManyAt(int dir, std::span<const char* const> names,
-                            std::span<Result<StatInfo>> out) {
-  for (size_t i = 0; i < names.size(); ++i) out[i] = StatAt(dir, names[i]);
-}
-
 FsTraits FileSystem::Traits(int) { return {}; }
 
 Result<std::vector<DirEntryName>> FileSystem::List(int dir) {

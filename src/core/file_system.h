@@ -106,12 +106,6 @@ class FileSystem {
   // Each request reads up to `size` bytes from the handle's position.
   virtual void ReadMany(std::span<ReadRequest> requests);
   virtual void CloseMany(std::span<const int> handles);
-  // out[i] = StatAt(dir, names[i]), the stats in flight at once where the
-  // implementation can (PosixFileSystem: IORING_OP_STATX, which the kernel
-  // runs on its worker threads: it costs more CPU than StatAt when the
-  // inodes are in memory, and saves waiting when they are on disk).
-  virtual void StatManyAt(int dir, std::span<const char* const> names,
-                          std::span<Result<StatInfo>> out);
 
   // What kind of file system holds directory `dir` (fstatfs). The default
   // claims a local file system with stable inodes.

@@ -3,7 +3,6 @@
 #include <liburing.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -36,26 +35,6 @@ StatInfo FromStat(const struct stat& st) {
   info.ino = st.st_ino;
   info.nlink = st.st_nlink;
   info.rdev = st.st_rdev;
-  return info;
-}
-
-StatInfo FromStatx(const struct statx& st) {
-  StatInfo info;
-  info.type = FileTypeFromMode(st.stx_mode);
-  info.size = st.stx_size;
-  info.mode = st.stx_mode & 07777;
-  info.uid = st.stx_uid;
-  info.gid = st.stx_gid;
-  info.mtime_ns =
-      int64_t{st.stx_mtime.tv_sec} * 1000000000 + st.stx_mtime.tv_nsec;
-  info.ctime_ns =
-      int64_t{st.stx_ctime.tv_sec} * 1000000000 + st.stx_ctime.tv_nsec;
-  // As stat(2) encodes them (glibc's makedev), so a device number compares
-  // equal whichever call gave it.
-  info.dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-  info.ino = st.stx_ino;
-  info.nlink = st.stx_nlink;
-  info.rdev = makedev(st.stx_rdev_major, st.stx_rdev_minor);
   return info;
 }
 
@@ -189,11 +168,6 @@ class Ring {
     // submit; a probe tells (5.6 on). Without one, plain calls.
     io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
     const bool supported = check(probe);
-    // StatManyAt's operation (5.6 on), asked apart: without it, plain
-    // calls for the stats only.
-    statx_ok_ = probe != nullptr &&
-                io_uring_opcode_supported(probe, IORING_OP_STATX) &&
-                check(probe);
     if (probe != nullptr) io_uring_free_probe(probe);
     if (!supported) {
       io_uring_queue_exit(&ring_);
@@ -210,7 +184,6 @@ class Ring {
   Ring& operator=(const Ring&) = delete;
 
   bool ok() const { return ok_; }
-  bool statx_ok() const { return ok_ && statx_ok_; }
 
   io_uring_sqe* Sqe(uint64_t tag) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -252,7 +225,6 @@ class Ring {
  private:
   io_uring ring_{};
   bool ok_ = false;
-  bool statx_ok_ = false;
 };
 
 // Calls f(base, n) for consecutive chunks of at most a ring's worth of `size`
@@ -467,32 +439,6 @@ class Posix final : public FileSystem {
       if (n >= 0) return static_cast<size_t>(n);
       if (errno != EINTR) return Fail(ErrnoError("read", errno));
     }
-  }
-
-  void StatManyAt(int dir, std::span<const char* const> names,
-                  std::span<Result<StatInfo>> out) override {
-    Ring& ring = ThreadRing(check_);
-    ForEachChunk(names.size(), [&](size_t base, unsigned n) {
-      bool completed[Ring::kEntries] = {};
-      struct statx stx[Ring::kEntries];
-      if (ring.statx_ok()) {
-        for (unsigned i = 0; i < n; ++i)
-          io_uring_prep_statx(ring.Sqe(i), dir, names[base + i],
-                              AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-                              STATX_BASIC_STATS, &stx[i]);
-        ring.Run(n, [&](uint64_t i, int res) {
-          if (res == -EINTR || res == -EAGAIN) return;  // plain call below
-          completed[i] = true;
-          if (res >= 0) {
-            out[base + i] = FromStatx(stx[i]);
-          } else {
-            out[base + i] = Fail(ErrnoError("lstat", -res));
-          }
-        });
-      }
-      for (unsigned i = 0; i < n; ++i)
-        if (!completed[i]) out[base + i] = StatAt(dir, names[base + i]);
-    });
   }
 
   void CloseMany(std::span<const int> handles) override {

@@ -123,66 +123,6 @@ TEST_P(PosixBatchTest, BatchesLargerThanTheRing) {
   });
 }
 
-// StatManyAt (a re-check's lstat's in flight at once, IORING_OP_STATX on the
-// ring) gives what StatAt gives, field for field, for every kind of entry,
-// in batches larger than the ring.
-TEST_P(PosixBatchTest, StatManyAtAsStatAt) {
-  TempDir tmp;
-  WriteFile(tmp.Join("a"), "alpha");
-  WriteFile(tmp.Join("big"), std::string(100000, 'x'));
-  ASSERT_EQ(link(tmp.Join("a").c_str(), tmp.Join("a2").c_str()), 0);
-  MakeSymlink("a", tmp.Join("link"));
-  ASSERT_EQ(mkfifo(tmp.Join("fifo").c_str(), 0600), 0);
-  ASSERT_EQ(mkdir(tmp.Join("dir").c_str(), 0700), 0);
-  std::vector<std::string> names = {"a",   "missing", "link", "fifo",
-                                    "dir", "big",     "a2"};
-  for (int i = 0; i < 150; ++i) {
-    names.push_back("f" + std::to_string(i));
-    WriteFile(tmp.Join(names.back()), std::to_string(i));
-  }
-  OnThread(GetParam(), [&] {
-    FileSystem& fs = PosixFileSystem();
-    auto dir = fs.OpenRoot(tmp.path());
-    ASSERT_TRUE(dir);
-    std::vector<const char*> cnames;
-    for (const auto& n : names) cnames.push_back(n.c_str());
-    std::vector<Result<StatInfo>> got(names.size());
-    const uint64_t before = RingSubmissions();
-    fs.StatManyAt(*dir, cnames, got);
-    if (GetParam()[0] == '1') {
-      EXPECT_GT(RingSubmissions(), before) << "the stats did not use the ring";
-    } else {
-      EXPECT_EQ(RingSubmissions(), before);
-    }
-    for (size_t i = 0; i < names.size(); ++i) {
-      SCOPED_TRACE(names[i]);
-      auto want = fs.StatAt(*dir, cnames[i]);
-      ASSERT_EQ(bool(got[i]), bool(want));
-      if (!want) {
-        EXPECT_EQ(got[i].error().code, want.error().code);
-        EXPECT_EQ(got[i].error().message, want.error().message);
-        continue;
-      }
-      EXPECT_EQ(got[i]->type, want->type);
-      EXPECT_EQ(got[i]->size, want->size);
-      EXPECT_EQ(got[i]->mode, want->mode);
-      EXPECT_EQ(got[i]->uid, want->uid);
-      EXPECT_EQ(got[i]->gid, want->gid);
-      EXPECT_EQ(got[i]->mtime_ns, want->mtime_ns);
-      EXPECT_EQ(got[i]->ctime_ns, want->ctime_ns);
-      EXPECT_EQ(got[i]->dev, want->dev);
-      EXPECT_EQ(got[i]->ino, want->ino);
-      EXPECT_EQ(got[i]->nlink, want->nlink);
-      EXPECT_EQ(got[i]->rdev, want->rdev);
-    }
-    EXPECT_FALSE(got[1]);
-    EXPECT_EQ(got[1].error().code, ErrorCode::kNotFound);
-    EXPECT_EQ(got[2]->type, FileType::kSymlink) << "a symlink is not followed";
-    EXPECT_EQ(got[0]->nlink, 2u);
-    fs.Close(*dir);
-  });
-}
-
 INSTANTIATE_TEST_SUITE_P(RingAndPlain, PosixBatchTest,
                          ::testing::Values("1", "0"), [](const auto& info) {
                            return std::string(info.param[0] == '1'

@@ -196,8 +196,7 @@ class FileReader {
 
   FileReader(FileSystem& fs, Clock& clock, RateLimiter& limiter,
              ScanProgress& progress, InodeCache& inodes,
-             HashAlgorithm algorithm, uint64_t chunk_size,
-             int64_t stat_batch_after_ns)
+             HashAlgorithm algorithm, uint64_t chunk_size)
       : fs_(fs),
         clock_(clock),
         inodes_(inodes),
@@ -205,37 +204,13 @@ class FileReader {
         progress_(progress),
         hasher_(algorithm, chunk_size),
         buffer_(Allocate(kBufferSize)),
-        slots_(Allocate(kGroupFiles * kSlotSize)),
-        stat_batch_after_ns_(stat_batch_after_ns),
-        batch_stats_(stat_batch_after_ns <= 0) {}
+        slots_(Allocate(kGroupFiles * kSlotSize)) {}
   ~FileReader() {
     std::free(buffer_);
     std::free(slots_);
   }
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
-
-  // out[i] = lstat of `names[i]` in `dir`: one at a time while they are
-  // quick, in flight at once (StatManyAt) while they wait for the disk
-  // (ScanOptions::stat_batch_after_ns), judged by this worker's last call.
-  void StatMany(int dir, std::span<const char* const> names,
-                std::span<Result<StatInfo>> out) {
-    if (names.empty()) return;
-    const Clock::TimePoint start = clock_.Now();
-    if (batch_stats_) {
-      fs_.StatManyAt(dir, names, out);
-    } else {
-      for (size_t i = 0; i < names.size(); ++i)
-        out[i] = fs_.StatAt(dir, names[i]);
-    }
-    const int64_t each =
-        (clock_.Now() - start).count() / static_cast<int64_t>(names.size());
-    if (!batch_stats_) {
-      batch_stats_ = each >= stat_batch_after_ns_;
-    } else if (stat_batch_after_ns_ > 0) {
-      batch_stats_ = each >= stat_batch_after_ns_ / 4;
-    }
-  }
 
   // Opens, reads and digests regular file `name` in `dir` into `e`. When it
   // is no longer a regular file, `e` describes what is there instead.
@@ -491,8 +466,6 @@ class FileReader {
   ContentHasher hasher_;
   uint8_t* buffer_;
   uint8_t* slots_;
-  const int64_t stat_batch_after_ns_;
-  bool batch_stats_;  // StatMany: in flight at once
 };
 
 Scanner::Scanner(FileSystem& fs, Clock& clock, std::string root,
@@ -965,7 +938,7 @@ void Scanner::FlushBatch() {
 
 void Scanner::WorkerMain() {
   FileReader reader(fs_, clock_, limiter_, progress_, *inodes_, options_.hash,
-                    options_.chunk_size, options_.stat_batch_after_ns);
+                    options_.chunk_size);
   for (;;) {
     Batch* batch = nullptr;
     size_t n = 0;  // the batch's size: read before the batch can be freed
@@ -1010,39 +983,6 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
   const CacheRecord* verify[FileReader::kGroupFiles];
   size_t grouped = 0;
   const DirRef* group_dir = nullptr;
-  // The lstat's of the files with a cache record (TryCache), first, a
-  // directory's at a time (FileReader::StatMany); a claim holds at most
-  // kClaimItems items. cached_st[stat_of[i - begin]] is item i's.
-  Result<StatInfo> cached_st[kClaimItems];
-  size_t stat_of[kClaimItems];
-  if (hash) {
-    const char* names[kClaimItems];
-    size_t n_stats = 0;
-    size_t first = 0;  // the first of the current directory's names
-    const DirRef* names_dir = nullptr;
-    auto stat_names = [&] {
-      if (n_stats > first) {
-        reader.StatMany(names_dir->handle.get(),
-                        {names + first, n_stats - first},
-                        {cached_st + first, n_stats - first});
-      }
-      first = n_stats;
-    };
-    for (size_t i = begin; i < end; ++i) {
-      const Work& w = batch.work[i];
-      if (w.dir == nullptr || w.cached == nullptr ||
-          batch.items[i].entry.type != FileType::kRegular) {
-        continue;
-      }
-      if (w.dir.get() != names_dir) {
-        stat_names();
-        names_dir = w.dir.get();
-      }
-      stat_of[i - begin] = n_stats;
-      names[n_stats++] = batch.items[i].entry.path.c_str() + w.name_offset;
-    }
-    stat_names();
-  }
   auto flush = [&] {
     if (grouped > 0) {
       reader.HashGroup(group_dir->handle.get(), {group, grouped});
@@ -1064,7 +1004,7 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
     }
     const CacheRecord* check = nullptr;
     if (w.cached != nullptr) {
-      const CacheUse use = TryCache(e, w, cached_st[stat_of[i - begin]]);
+      const CacheUse use = TryCache(e, w);
       if (use == CacheUse::kReuse) continue;
       if (use == CacheUse::kVerify) check = w.cached.get();
     }
@@ -1077,8 +1017,8 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
   flush();
 }
 
-CacheUse Scanner::TryCache(Entry& e, const Work& w,
-                           const Result<StatInfo>& st) {
+CacheUse Scanner::TryCache(Entry& e, const Work& w) {
+  auto st = fs_.StatAt(w.dir->handle.get(), e.path.c_str() + w.name_offset);
   // Whatever went wrong, reading the file reports it.
   if (!st) return CacheUse::kMiss;
   const CacheRecord& r = *w.cached;

@@ -75,12 +75,6 @@ struct ScanOptions {
   size_t spill_threshold = kDefaultSpillThreshold;
   // "" for $TMPDIR, else /tmp.
   std::string spill_dir;
-  // A hash worker whose lstat's of files with a cache record take this long
-  // on average (the inodes are on disk: a re-check with the page cache
-  // dropped) has the next ones in flight at once (FileSystem::StatManyAt),
-  // and goes back to one at a time when those average under a quarter of
-  // it. 0: always in flight at once.
-  int64_t stat_batch_after_ns = 20'000;
 };
 
 // Live counters, readable from any thread (progress display).
@@ -143,8 +137,7 @@ class Scanner final : public EntryStream {
   void ResolveEntry(Item& item, const Work& work, FileReader& reader);
   // Reuses the cached digest of regular file `e` when the cache's rules
   // allow (lstat only); says what it decided.
-  // `st` is its lstat.
-  CacheUse TryCache(Entry& e, const Work& w, const Result<StatInfo>& st);
+  CacheUse TryCache(Entry& e, const Work& w);
   // After a re-read of a file whose record matched: flags `e` corrupt when
   // the content moved but the metadata did not.
   static void CheckReread(Entry& e, const CacheRecord& r,

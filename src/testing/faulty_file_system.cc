@@ -63,21 +63,8 @@ core::StatInfo FaultyFileSystem::Adjust(core::StatInfo st) {
   return st;
 }
 
-void FaultyFileSystem::BeforeStat(const char* name) {
-  std::function<void()> action;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = on_stat_.find(name); it != on_stat_.end()) {
-      action = std::move(it->second);
-      on_stat_.erase(it);
-    }
-  }
-  if (action) action();
-}
-
 core::Result<core::StatInfo> FaultyFileSystem::StatAt(int dir,
                                                       const char* name) {
-  BeforeStat(name);
   auto st = real_.StatAt(dir, name);
   if (!st) return st;
   return Adjust(*st);
@@ -207,18 +194,6 @@ void FaultyFileSystem::Forget(int handle) {
 void FaultyFileSystem::Close(int handle) {
   Forget(handle);
   real_.Close(handle);
-}
-
-void FaultyFileSystem::StatManyAt(int dir, std::span<const char* const> names,
-                                  std::span<core::Result<core::StatInfo>> out) {
-  stat_batches_.fetch_add(1);
-  if (!ring_) return FileSystem::StatManyAt(dir, names, out);
-  // The faults here, the stats in one batch of the real file system.
-  for (const char* name : names) BeforeStat(name);
-  real_.StatManyAt(dir, names, out);
-  for (auto& st : out) {
-    if (st) st = Adjust(*st);
-  }
 }
 
 void FaultyFileSystem::CloseMany(std::span<const int> handles) {

@@ -39,12 +39,6 @@ class FaultyFileSystem final : public core::FileSystem {
   void OnOpen(const std::string& name, std::function<void()> action) {
     on_open_[name] = std::move(action);
   }
-  // Right before `name` is first lstat'ed by name (StatAt, StatManyAt),
-  // `action` runs (a re-check's file vanishing or replaced after the
-  // listing). Once.
-  void OnStat(const std::string& name, std::function<void()> action) {
-    on_stat_[name] = std::move(action);
-  }
   // The batch forms use the real file system's batches (io_uring).
   void BatchThroughRing() { ring_ = true; }
   // Reads of file `name` return its bytes with the first one inverted, as
@@ -72,8 +66,6 @@ class FaultyFileSystem final : public core::FileSystem {
   uint64_t files_opened() const { return files_opened_.load(); }
   // fstat calls on open handles so far (Stat).
   uint64_t handle_stats() const { return handle_stats_.load(); }
-  // StatManyAt calls so far.
-  uint64_t stat_batches() const { return stat_batches_.load(); }
 
   core::Result<int> OpenRoot(const std::string& path) override;
   core::Result<int> OpenDirAt(int dir, const char* name) override;
@@ -90,8 +82,6 @@ class FaultyFileSystem final : public core::FileSystem {
                    std::span<core::Result<int>> out) override;
   void ReadMany(std::span<core::ReadRequest> requests) override;
   void CloseMany(std::span<const int> handles) override;
-  void StatManyAt(int dir, std::span<const char* const> names,
-                  std::span<core::Result<core::StatInfo>> out) override;
   core::FsTraits Traits(int dir) override;
   core::Result<int> CreateTempFile(const std::string& dir) override;
   core::Status WriteAll(int handle, const void* data, size_t size) override;
@@ -108,8 +98,6 @@ class FaultyFileSystem final : public core::FileSystem {
   // Corrupts or grows what a read of `handle` got, as configured.
   void AfterRead(int handle, void* buffer, const core::Result<size_t>& n);
   void Forget(int handle);
-  // Runs the OnStat action of `name`, if any.
-  void BeforeStat(const char* name);
 
   core::FileSystem& real_ = core::PosixFileSystem();
   std::map<std::string, int> fail_open_;
@@ -119,7 +107,6 @@ class FaultyFileSystem final : public core::FileSystem {
   bool unstable_ = false;
   bool ring_ = false;
   std::map<std::string, std::function<void()>> on_open_;  // Guarded by mu_.
-  std::map<std::string, std::function<void()>> on_stat_;  // Guarded by mu_.
   int fail_temp_create_ = 0;
   int fail_temp_write_ = 0;
   int fail_temp_read_ = 0;
@@ -128,7 +115,6 @@ class FaultyFileSystem final : public core::FileSystem {
   std::atomic<uint64_t> files_opened_{0};
   std::atomic<uint64_t> stats_{0};
   std::atomic<uint64_t> handle_stats_{0};
-  std::atomic<uint64_t> stat_batches_{0};
   std::mutex mu_;
   std::map<int, std::string> growing_;  // handle -> path; Guarded by mu_.
   std::set<int> corrupting_;            // handles; Guarded by mu_.
