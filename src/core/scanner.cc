@@ -954,8 +954,12 @@ void Scanner::WorkerMain() {
       batch = claimable_.front();
       n = batch->items.size();
       begin = batch->next_claim.load(std::memory_order_relaxed);
-      const size_t share = std::max<size_t>(1, (n - begin) / worker_count_);
-      end = std::min(n, begin + std::min(kClaimItems, share));
+      // Whole claims, the batch's last one included: a claim is a group of
+      // the small files' batched opens, reads and closes (three
+      // io_uring_enter), so splitting a batch's tail among the workers
+      // (32, 16, 8, 4, 2, 1, 1) made groups of 19 files on average and
+      // cost more system calls than the balance won (docs/benchmarks.md).
+      end = std::min(n, begin + kClaimItems);
       batch->next_claim.store(end, std::memory_order_relaxed);
       if (end == n) {
         claimable_.pop_front();
