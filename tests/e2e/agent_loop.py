@@ -135,6 +135,7 @@ class Agent:
         log = open(f"{self.state}.log", "ab")
         self.proc = subprocess.Popen([self.loop.agent_bin, "run", "--config",
                                       conf], stdout=log, stderr=log)
+        harness.on_exit(harness.stop, self.proc)  # on every way out
 
     def log(self):
         with open(f"{self.state}.log", errors="replace") as f:

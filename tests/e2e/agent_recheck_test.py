@@ -22,10 +22,8 @@ Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass,
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 BUILD = os.path.abspath(sys.argv[1])
@@ -33,10 +31,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SHARED = os.environ.get("SMS_SHARED_DIR", os.path.join(REPO, "..", "shared"))
 GEN = os.path.join(SHARED, "bench", "gen_tree.py")
-TMP = tempfile.mkdtemp(prefix="sms-recheck-e2e.")
 sys.path.insert(0, HERE)
 from agent_loop import Agent, Loop  # noqa: E402
-from harness import check, failed, print_summary  # noqa: E402
+from harness import check, failed, print_summary, scratch_dir  # noqa: E402
+
+TMP = scratch_dir("sms-recheck-e2e.")
 
 SERVER = Loop(BUILD, TMP)
 # Counters that say what a run cost, not what it found.
@@ -225,16 +224,8 @@ if __name__ == "__main__":
         code = main()
     except Exception as e:  # a broken step fails the test, with its reason
         check("scenario ran to the end", False, repr(e))
-    finally:
-        SERVER.stop()
-        for p in subprocess.run(["pgrep", "-f", f"sms-agent run --config {TMP}"],
-                                capture_output=True, text=True).stdout.split():
-            os.kill(int(p), signal.SIGKILL)
+    # The server, the agent and TMP are undone at exit (harness).
     print_summary()
     if code == 77:
         sys.exit(77)
-    if failed() == 0 and code == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print(f"kept {TMP}")
     sys.exit(0 if failed() == 0 and code == 0 else 1)

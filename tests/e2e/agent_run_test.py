@@ -22,13 +22,9 @@ import csv
 import io
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,11 +34,12 @@ GEN = os.path.join(SHARED, "bench", "gen_tree.py")
 SSHD = os.path.join(REPO, "tests", "support", "sshd.sh")
 AGENT_BIN = os.path.join(BUILD, "bin", "sms-agent")
 
-TMP = tempfile.mkdtemp(prefix="sms-agent-e2e.")
 sys.path.insert(0, HERE)
 from agent_loop import Agent, Loop  # noqa: E402
-from harness import (check, failed, free_port, print_summary,  # noqa: E402
-                     wait_for)
+from harness import (check, failed, free_port, on_exit,  # noqa: E402
+                     print_summary, scratch_dir, wait_for)
+
+TMP = scratch_dir("sms-agent-e2e.")
 
 SERVER = Loop(BUILD, TMP)
 api, api_json, login = SERVER.api, SERVER.api_json, SERVER.login
@@ -104,6 +101,8 @@ def main():
 
     ssh_state = f"{TMP}/sshd"
     env = dict(os.environ, SSHD_OWNER_PID=str(os.getpid()))
+    on_exit(subprocess.run, ["bash", SSHD, "stop", ssh_state],
+            capture_output=True)
     subprocess.run(["bash", SSHD, "start", ssh_state], check=True, env=env,
                    capture_output=True)
 
@@ -274,19 +273,8 @@ if __name__ == "__main__":
         code = main()
     except Exception as e:  # a broken step fails the test, with its reason
         check("scenario ran to the end", False, repr(e))
-    finally:
-        SERVER.stop()
-        subprocess.run(["bash", SSHD, "stop", f"{TMP}/sshd"],
-                       capture_output=True)
-        for p in subprocess.run(["pgrep", "-f", f"sms-agent run --config {TMP}"],
-                                capture_output=True, text=True).stdout.split():
-            os.kill(int(p), signal.SIGKILL)
+    # The server, the agents, sshd and TMP are undone at exit (harness).
     print_summary()
     if code == 77:
-        shutil.rmtree(TMP, ignore_errors=True)
         sys.exit(77)
-    if failed() == 0 and os.environ.get("SMS_KEEP_TMP") != "1":
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print(f"kept {TMP}")
     sys.exit(0 if failed() == 0 and code == 0 else 1)

@@ -19,14 +19,13 @@ import os
 import resource
 import socket
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 from harness import (check, failed, print_summary, raw_exchange,  # noqa: E402
-                     read_response, ServerProcess, wait_for)
+                     read_response, ServerProcess, wait_for, scratch_dir)
 
 
 def cpu_seconds(pid):
@@ -93,7 +92,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)),
                                                 hard))
-    work = tempfile.mkdtemp(prefix="sms-fdlimit-")
+    work = scratch_dir("sms-fdlimit-")
     binary = os.path.join(build, "bin", "sms-server")
 
     # 1 + 2: the connection cap.

@@ -391,12 +391,25 @@ TEST_F(PostgresStoreTest, RecoversWhenTheDatabaseComesBack) {
       threads.emplace_back([&] { ASSERT_TRUE(store->GetTask("d1", "t1")); });
     for (auto& th : threads) th.join();
   }
+  // The cluster is the ctest fixture's (shared with the tests after this
+  // one): started again on every way out of this test, a failed ASSERT too.
+  const std::string start = pg + "start " + state + " >/dev/null";
+  struct Restart {
+    const std::string& cmd;
+    bool down = false;
+    ~Restart() {
+      if (down && std::system(cmd.c_str()) != 0)
+        ADD_FAILURE() << "could not start the cluster again: " << cmd;
+    }
+  } restart{start};
+  restart.down = true;
   ASSERT_EQ(std::system((pg + "stop " + state).c_str()), 0);
   auto down = store->GetTask("d1", "t1");
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(store->Ping().error().code, ErrorCode::kUnavailable);
-  ASSERT_EQ(std::system((pg + "start " + state + " >/dev/null").c_str()), 0);
+  restart.down = false;
+  ASSERT_EQ(std::system(start.c_str()), 0);
   // Every pooled connection died with the server; none of that shows.
   for (int i = 0; i < 10; ++i) {
     auto t = store->GetTask("d1", "t1");
