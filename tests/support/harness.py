@@ -22,9 +22,9 @@ _counts = {"passed": 0, "failed": 0}
 
 # What is undone when the process exits, whatever the way: a return, an
 # exception, sys.exit, SIGINT, and SIGTERM/SIGHUP (turned into SystemExit
-# below, so `finally` blocks run too; ctest sends SIGTERM on a timeout
-# before SIGKILL). SIGKILL runs nothing: pg.sh and sshd.sh watchdogs
-# (SMS_PG_OWNER_PID, SSHD_OWNER_PID) cover the daemons then.
+# below, so `finally` blocks run too). SIGKILL (ctest's default on a
+# timeout) runs nothing here: the pg.sh and sshd.sh watchdogs
+# (SMS_PG_OWNER_PID, SSHD_OWNER_PID) still remove the daemons.
 _servers = []     # every ServerProcess started: stopped first
 _cleanups = []    # on_exit(fn): then these, the last registered first
 _exiting = {"signal": None}
