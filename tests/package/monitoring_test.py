@@ -36,8 +36,8 @@ RULE_TESTS = os.path.join(HERE, "alerts_test.yml")
 
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 sys.path.insert(0, os.path.join(REPO, "tests", "reliability"))
-from harness import (Client, check, failed, print_summary,  # noqa: E402
-                     scratch_dir)
+from harness import (check, Client, print_summary,  # noqa: E402
+                     scratch_dir, summary_status)
 from reliability import World, run_body  # noqa: E402
 
 # Series Prometheus makes itself, not the server.
@@ -255,8 +255,7 @@ def main():
                   any(re.fullmatch(value, v) for v in values))
             check(f"metrics: {source} {label}{op}\"{value}\" selects a "
                   "series the server exports", ok, sorted(values)[:20])
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

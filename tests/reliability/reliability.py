@@ -43,8 +43,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, failed, print_summary,  # noqa: E402
-                     scratch_dir, ServerProcess, wait_for)
+from harness import (check, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status, wait_for)
 
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000")
 FIGURES = []  # (scenario, figure, value)
@@ -557,8 +557,7 @@ def main():
         print(f"{scenario:<8} {name:<58} {value}")
     print(f"total {time.time() - started:.0f} s; "
           f"logs in {work} (removed at exit unless SMS_KEEP_TMP=1)")
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

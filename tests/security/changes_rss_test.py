@@ -26,8 +26,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, Client, failed, print_summary,  # noqa: E402
-                     ServerProcess, scratch_dir)
+from harness import (check, Client, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status)
 from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
                            stage_details)
 from proc_memory import reset_peak, vm_kib  # noqa: E402
@@ -73,8 +73,7 @@ def main():
             run(srv, files)
         finally:
             srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 def run(srv, files):

@@ -25,8 +25,8 @@ import zipfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, Client, failed, print_summary,  # noqa: E402
-                     ServerProcess, scratch_dir)
+from harness import (check, Client, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status)
 from proc_memory import reset_peak, vm_kib  # noqa: E402
 
 LIMIT_MIB = 256
@@ -118,8 +118,7 @@ def main():
                   f", server peak RSS {peak:.0f} MiB")
     finally:
         srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

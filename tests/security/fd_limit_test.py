@@ -24,8 +24,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, failed, print_summary, raw_exchange,  # noqa: E402
-                     read_response, ServerProcess, wait_for, scratch_dir)
+from harness import (check, raw_exchange, read_response,  # noqa: E402
+                     scratch_dir, ServerProcess, summary_status, wait_for)
 
 
 def cpu_seconds(pid):
@@ -185,8 +185,7 @@ def main():
         for s in socks:
             s.close()
         srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, failed, print_summary, raw_exchange,  # noqa: E402
-                     ServerProcess, scratch_dir)
+from harness import (check, raw_exchange, scratch_dir,  # noqa: E402
+                     ServerProcess, summary_status)
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                   r"[0-9a-f]{12}$")
@@ -150,8 +150,7 @@ def main():
         check("still serving", srv.status("/healthz") == 200)
     finally:
         srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

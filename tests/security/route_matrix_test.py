@@ -33,8 +33,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, Client, failed, print_summary,  # noqa: E402
-                     ServerProcess, scratch_dir)
+from harness import (check, Client, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status)
 
 ROLES = ("admin", "operator", "viewer", "agent")
 READERS = {"admin", "operator", "viewer"}
@@ -376,8 +376,7 @@ def main():
         run_matrix(env, a, b)
     finally:
         env.server.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 def run_matrix(env, a, b):

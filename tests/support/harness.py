@@ -100,6 +100,13 @@ def print_summary():
     print(f"{_counts['passed']} passed, {_counts['failed']} failed")
 
 
+def summary_status():
+    """Prints the summary line; -> the exit status: 0 when no check failed,
+    else 1."""
+    print_summary()
+    return 1 if failed() else 0
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
