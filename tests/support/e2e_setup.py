@@ -10,7 +10,7 @@ summary line, the servers' log tails when something failed.
 import os
 import subprocess
 
-from harness import Client, failed, on_exit, print_summary
+from harness import Client, failed, on_exit, print_summary, remove_dir
 
 # Set by `tests/support/pg.sh exec STATE_DIR ...` (ctest does this).
 PG_DSN = os.environ.get("SMS_TEST_PG_DSN", "")
@@ -103,7 +103,8 @@ def make_task(server, token, source_id, name):
 
 def finish(tmp, server_names, tail_lines):
     """Prints the summary; on a failure the tail of each server-NAME.log in
-    tmp (a harness.scratch_dir, removed at exit unless SMS_KEEP_TMP=1).
+    tmp; then removes tmp, pass or fail, unless SMS_KEEP_TMP=1 (a
+    harness.scratch_dir is removed at exit anyway, on every way out).
     -> the exit status (0 only when all passed)."""
     print_summary()
     if failed():
@@ -113,4 +114,5 @@ def finish(tmp, server_names, tail_lines):
                 print(f"--- tail of server-{name}.log")
                 with open(path, errors="replace") as f:
                     print("".join(f.readlines()[-tail_lines:]))
+    remove_dir(tmp)
     return 0 if failed() == 0 else 1

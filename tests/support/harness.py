@@ -28,6 +28,7 @@ _counts = {"passed": 0, "failed": 0}
 _servers = []     # every ServerProcess started: stopped first
 _cleanups = []    # on_exit(fn): then these, the last registered first
 _exiting = {"signal": None}
+_kept = set()     # directories kept (SMS_KEEP_TMP=1), named once
 
 
 def on_exit(fn, *args, **kwargs):
@@ -42,12 +43,17 @@ def scratch_dir(prefix):
     SMS_KEEP_TMP=1 keeps it, to read the logs of a failure (its path is
     printed)."""
     path = tempfile.mkdtemp(prefix=prefix)
-    on_exit(_remove_dir, path)
+    on_exit(remove_dir, path)
     return path
 
 
-def _remove_dir(path):
+def remove_dir(path):
+    """Removes the directory path (if there), unless SMS_KEEP_TMP=1 (then
+    says so, once)."""
+    if not os.path.isdir(path) or path in _kept:
+        return
     if os.environ.get("SMS_KEEP_TMP") == "1":
+        _kept.add(path)
         print(f"kept {path} (SMS_KEEP_TMP=1)")
     else:
         shutil.rmtree(path, ignore_errors=True)
