@@ -47,9 +47,11 @@ PG_STATE=""
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [[ -n "$PG_STATE" ]] && bash "$REPO/tests/support/pg.sh" destroy "$PG_STATE" >/dev/null 2>&1
+  [[ -z "$PG_STATE" ]] || bash "$REPO/tests/support/pg.sh" destroy "$PG_STATE" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
+# On every way out (bash runs the EXIT trap on INT/TERM too); SIGKILL: the
+# cluster's watchdog (SMS_PG_OWNER_PID) destroys it.
 trap cleanup EXIT
 
 start_server() {  # db log [args] -> sets PORT and SPID (no subshell: the
@@ -141,7 +143,7 @@ for setup in "${SETUPS[@]}"; do
       ;;
     pg2)
       PG_STATE="$WORK/pg"
-      SMS_PG_FSYNC=on bash "$REPO/tests/support/pg.sh" start "$PG_STATE" >/dev/null
+      SMS_PG_OWNER_PID=$$ SMS_PG_FSYNC=on bash "$REPO/tests/support/pg.sh" start "$PG_STATE" >/dev/null
       DB=$(cat "$PG_STATE/url")
       head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret"
       chmod 600 "$WORK/secret"

@@ -12,14 +12,16 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 STATE=$(mktemp -d)
-cleanup() { bash "$REPO/tests/support/pg.sh" destroy "$STATE" || true; }
+# On every way out (bash runs the EXIT trap on INT/TERM too); SIGKILL: the
+# cluster's watchdog (SMS_PG_OWNER_PID below) destroys it.
+cleanup() { bash "$REPO/tests/support/pg.sh" destroy "$STATE" || true; rm -rf "$STATE"; }
 trap cleanup EXIT
 
 # fsync on: an acknowledged POST is durable, as on SQLite.
 # SMS_BENCH_PG_FSYNC=off: not durable, only to show what the disk's fsync
 # costs (label such figures so).
 FSYNC=${SMS_BENCH_PG_FSYNC:-on}
-SMS_PG_FSYNC=$FSYNC bash "$REPO/tests/support/pg.sh" start "$STATE" >/dev/null
+SMS_PG_OWNER_PID=$$ SMS_PG_FSYNC=$FSYNC bash "$REPO/tests/support/pg.sh" start "$STATE" >/dev/null
 echo "sms-server on PostgreSQL 15 (throw-away cluster on loopback, fsync $FSYNC)"
 # What the disk allows one committer: PostgreSQL's fsync, alone.
 TEST_FSYNC=$(ls /usr/lib/postgresql/15/bin/pg_test_fsync \

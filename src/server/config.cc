@@ -34,35 +34,51 @@ core::Status CheckWebhookAllow(const std::vector<std::string>& allow,
   return Ok();
 }
 
-// SMS_CACHE_*_MS: a whole number of milliseconds, or an error naming the
-// variable (a typo must not silently keep the default bound).
-core::Status EnvMillis(const ConfigSources& sources, const char* name,
-                       int* out) {
-  const char* v = sources.env(name);
-  if (v == nullptr) return Ok();
-  char* end = nullptr;
-  errno = 0;
-  const long n = std::strtol(v, &end, 10);
-  if (end == v || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX)
-    return Fail(core::InvalidArgument(std::string(name) + ": \"" + v +
-                                      "\": expected a whole number of ms"));
+// The read cache's bound (docs/server.md "The read cache"): fences every
+// 10 ms .. 2 s (the listener takes a fence missing for 5 s as a lost
+// connection), a lag of 50 ms .. 1 h that leaves room for a fence to come
+// back (more than twice the interval, CheckCacheBound).
+struct MillisRange {
+  int64_t lo, hi;
+};
+constexpr MillisRange kFenceIntervalMs{10, 2000};
+constexpr MillisRange kMaxLagMs{50, 3600000};
+
+// `n` into `out` when within `range`, else an error naming `where` (the key
+// or the variable), the value as given and the limits: checked before it is
+// narrowed to an int, so a huge value is refused, not wrapped or clamped.
+core::Status MillisInRange(int64_t n, MillisRange range,
+                           const std::string& where, int* out) {
+  if (n < range.lo || n > range.hi)
+    return Fail(core::InvalidArgument(where + ": " + std::to_string(n) +
+                                      ": expected " + std::to_string(range.lo) +
+                                      ".." + std::to_string(range.hi) + " ms"));
   *out = static_cast<int>(n);
   return Ok();
 }
 
-// The read cache's bound (docs/server.md "The read cache"): fences every
-// 10 ms .. 2 s (the listener takes a fence missing for 5 s as a lost
-// connection), a lag of 50 ms .. 1 h that leaves room for a fence to come
-// back (more than twice the interval).
+// SMS_CACHE_*_MS: a whole number of milliseconds within `range`, or an
+// error naming the variable (a typo must not silently keep the default).
+core::Status EnvMillis(const ConfigSources& sources, const char* name,
+                       MillisRange range, int* out) {
+  const char* v = sources.env(name);
+  if (v == nullptr) return Ok();
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(v, &end, 10);
+  if (end == v || *end != '\0')
+    return Fail(core::InvalidArgument(std::string(name) + ": \"" + v +
+                                      "\": expected a whole number of ms"));
+  if (errno == ERANGE)  // past int64: out of any range
+    return Fail(core::InvalidArgument(std::string(name) + ": " + v +
+                                      ": expected " + std::to_string(range.lo) +
+                                      ".." + std::to_string(range.hi) + " ms"));
+  return MillisInRange(n, range, name, out);
+}
+
+// Each value is checked where it is read (MillisInRange); together the lag
+// must leave room for a fence to come back.
 core::Status CheckCacheBound(const ServerConfig& c) {
-  if (c.cache_fence_interval_ms < 10 || c.cache_fence_interval_ms > 2000)
-    return Fail(core::InvalidArgument(
-        "cache_fence_interval_ms: " +
-        std::to_string(c.cache_fence_interval_ms) + ": expected 10..2000 ms"));
-  if (c.cache_max_lag_ms < 50 || c.cache_max_lag_ms > 3600000)
-    return Fail(core::InvalidArgument(
-        "cache_max_lag_ms: " + std::to_string(c.cache_max_lag_ms) +
-        ": expected 50..3600000 ms"));
   if (c.cache_max_lag_ms <= 2 * c.cache_fence_interval_ms)
     return Fail(core::InvalidArgument(
         "cache_max_lag_ms: " + std::to_string(c.cache_max_lag_ms) +
@@ -140,12 +156,12 @@ core::Result<ServerConfig> ReadConfigFile(const std::string& path,
       c.db_pool_size = static_cast<int>(n);
     } else if (k == "cache_fence_interval_ms") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      c.cache_fence_interval_ms =
-          static_cast<int>(std::clamp<int64_t>(n, INT32_MIN, INT32_MAX));
+      SMS_RETURN_IF_ERROR(MillisInRange(n, kFenceIntervalMs, path + ": " + k,
+                                        &c.cache_fence_interval_ms));
     } else if (k == "cache_max_lag_ms") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      c.cache_max_lag_ms =
-          static_cast<int>(std::clamp<int64_t>(n, INT32_MIN, INT32_MAX));
+      SMS_RETURN_IF_ERROR(
+          MillisInRange(n, kMaxLagMs, path + ": " + k, &c.cache_max_lag_ms));
     } else if (k == "public_metrics") {
       if (!value.is_bool())
         return Fail(core::InvalidArgument(
@@ -195,9 +211,9 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
   if (const char* v = sources.env("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
     c.db_pool_size = std::atoi(v);
   SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_CACHE_FENCE_INTERVAL_MS",
-                                &c.cache_fence_interval_ms));
-  SMS_RETURN_IF_ERROR(
-      EnvMillis(sources, "SMS_CACHE_MAX_LAG_MS", &c.cache_max_lag_ms));
+                                kFenceIntervalMs, &c.cache_fence_interval_ms));
+  SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_CACHE_MAX_LAG_MS", kMaxLagMs,
+                                &c.cache_max_lag_ms));
   if (const char* v = sources.env("SMS_WEBHOOK_ALLOW")) {
     c.webhook_allow = core::SplitList(v);
     SMS_RETURN_IF_ERROR(

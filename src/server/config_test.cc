@@ -239,5 +239,52 @@ TEST(ConfigTest, TheReadCacheBoundIsConfigurableAndChecked) {
             std::string::npos);
 }
 
+// A value past int (or past int64) is refused naming the key or variable,
+// the value as given and the limits: not wrapped or clamped into range.
+TEST(ConfigTest, AHugeReadCacheBoundIsRefusedNotClamped) {
+  ::sms::testing::TempDir dir;
+  FakeEnv none;
+  auto file_message = [&](const std::string& json) {
+    auto r = LoadServerConfig(
+        {.file = WriteConfig(dir, json), .env = none.Reader()});
+    EXPECT_THAT(r, HasCode(ErrorCode::kInvalidArgument)) << json;
+    return r ? std::string() : r.error().message;
+  };
+  const std::string file = dir.Join("sms.json");
+  EXPECT_EQ(file_message(R"({"cache_max_lag_ms":4294967346})"),
+            file + ": cache_max_lag_ms: 4294967346: expected 50..3600000 ms");
+  EXPECT_EQ(file_message(R"({"cache_max_lag_ms":-4294967246})"),
+            file + ": cache_max_lag_ms: -4294967246: expected 50..3600000 ms");
+  EXPECT_EQ(
+      file_message(R"({"cache_fence_interval_ms":2147483648})"),
+      file + ": cache_fence_interval_ms: 2147483648: expected 10..2000 ms");
+
+  auto env_message = [&](const char* name, const char* value) {
+    FakeEnv env;
+    env.vars = {{name, value}};
+    auto r = LoadServerConfig({.env = env.Reader()});
+    EXPECT_THAT(r, HasCode(ErrorCode::kInvalidArgument)) << value;
+    return r ? std::string() : r.error().message;
+  };
+  // 2^32 + 500 would wrap to 500, the default, in an int.
+  EXPECT_EQ(env_message("SMS_CACHE_MAX_LAG_MS", "4294967796"),
+            "SMS_CACHE_MAX_LAG_MS: 4294967796: expected 50..3600000 ms");
+  EXPECT_EQ(env_message("SMS_CACHE_MAX_LAG_MS", "99999999999999999999"),
+            "SMS_CACHE_MAX_LAG_MS: 99999999999999999999: "
+            "expected 50..3600000 ms");
+  EXPECT_EQ(env_message("SMS_CACHE_FENCE_INTERVAL_MS", "4294967396"),
+            "SMS_CACHE_FENCE_INTERVAL_MS: 4294967396: expected 10..2000 ms");
+  EXPECT_EQ(env_message("SMS_CACHE_FENCE_INTERVAL_MS", "5"),
+            "SMS_CACHE_FENCE_INTERVAL_MS: 5: expected 10..2000 ms");
+  // The limits themselves are accepted.
+  FakeEnv edge;
+  edge.vars = {{"SMS_CACHE_FENCE_INTERVAL_MS", "2000"},
+               {"SMS_CACHE_MAX_LAG_MS", "3600000"}};
+  auto c = LoadServerConfig({.env = edge.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->cache_fence_interval_ms, 2000);
+  EXPECT_EQ(c->cache_max_lag_ms, 3600000);
+}
+
 }  // namespace
 }  // namespace sms::server

@@ -741,6 +741,15 @@ TEST_F(ServerIntegrationTest, ServesTlsWhenGivenACertificate) {
           "--tls-key", key.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  // Stopped on every way out of the test, a failed ASSERT too.
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid <= 0) return;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{pid};
   int port = 0;
   for (int i = 0; i < 100 && port == 0; ++i) {
     std::ifstream in(log);
@@ -757,8 +766,8 @@ TEST_F(ServerIntegrationTest, ServesTlsWhenGivenACertificate) {
                   "https://127.0.0.1:" + std::to_string(port) + "/healthz"},
                  "");
   kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  waitpid(pid, nullptr, 0);
+  reap.pid = -1;
   if (curl.exit_code == 127) GTEST_SKIP() << "curl not available";
   EXPECT_EQ(curl.out, R"({"status":"ok"})");
   // Plain HTTP on the TLS port gets no answer.

@@ -4,23 +4,60 @@ SQLite with its admin command, the v3 calls a test makes on a task, and
 
 Used by tests/e2e/agent_run_test.py and tests/e2e/agent_recheck_test.py:
     sys.path.insert(0, HERE)
-    from agent_loop import Agent, Loop
+    from agent_loop import Agent, Loop, run_main
+    ...
+    if __name__ == "__main__":
+        run_main(main)
 """
 import os
 import subprocess
 import sys
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "support"))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 import harness  # noqa: E402
 from harness import Client, ServerProcess, wait_for  # noqa: E402
+
+# The tree generator of the shared kit (the tests skip, 77, without it).
+GEN = os.path.join(os.environ.get("SMS_SHARED_DIR",
+                                  os.path.join(REPO, "..", "shared")),
+                   "bench", "gen_tree.py")
+
+
+# The users Loop.seed_acme creates in the domain "acme".
+OPERATOR = ("ops", "operator-pass-1")
+AGENT_USER = ("bot", "agent-pass-123")
+
+
+def run_main(main):
+    """Runs a test's main() (-> 0, or 77 to skip) and exits: a step that
+    raises fails the test with its reason; the summary is printed; 0 only
+    when every check passed. The server, the agents, sshd and the scratch
+    directory are undone at exit (harness)."""
+    code = 1
+    try:
+        code = main()
+    except Exception as e:  # a broken step fails the test, with its reason
+        harness.check("scenario ran to the end", False, repr(e))
+    harness.print_summary()
+    if code == 77:
+        sys.exit(77)
+    sys.exit(0 if harness.failed() == 0 and code == 0 else 1)
+
+
+def loop_from_argv(prefix):
+    """The Loop of a test run as `TEST.py BUILD_DIR`, in a new scratch
+    directory named PREFIX... (removed at exit)."""
+    return Loop(os.path.abspath(sys.argv[1]), harness.scratch_dir(prefix))
 
 
 class Loop(ServerProcess):
     """sms-server on sqlite:TMP/sms.db, and the API calls of the tests."""
 
     def __init__(self, build, tmp):
+        self.build = build
         self.tmp = tmp
         self.db = f"sqlite:{tmp}/sms.db"
         self.server_bin = os.path.join(build, "bin", "sms-server")
@@ -33,6 +70,20 @@ class Loop(ServerProcess):
         return subprocess.run([self.server_bin, "admin", "--db", self.db,
                                *args], input=stdin, capture_output=True,
                               text=True, check=True).stdout.strip()
+
+    def seed_acme(self):
+        """The domain "acme" with OPERATOR and AGENT_USER (and an AK/SK of
+        the agent's), then the server started. -> (the operator's token,
+        ak, sk)."""
+        self.admin("create-domain", "acme")
+        for (name, password), role in ((OPERATOR, "operator"),
+                                       (AGENT_USER, "agent")):
+            self.admin("create-user", "--domain", "acme", "--name", name,
+                       "--role", role, stdin=password + "\n")
+        ak, sk = self.admin("create-credential", "--domain", "acme",
+                            "--user", AGENT_USER[0]).split()
+        self.start()
+        return self.login("acme", *OPERATOR), ak, sk
 
     def api(self, method, path, body=None, token=None, accept=None):
         return self.client.request(method, path, body, token,
@@ -135,6 +186,7 @@ class Agent:
         log = open(f"{self.state}.log", "ab")
         self.proc = subprocess.Popen([self.loop.agent_bin, "run", "--config",
                                       conf], stdout=log, stderr=log)
+        harness.on_exit(harness.stop, self.proc)  # on every way out
 
     def log(self):
         with open(f"{self.state}.log", errors="replace") as f:
@@ -145,3 +197,9 @@ class Agent:
 
     def stop(self):
         harness.stop(self.proc, timeout=30)
+
+    def stop_checked(self):
+        """Stops it (SIGTERM) and checks that it exits 0."""
+        self.stop()
+        harness.check("agent stops on SIGTERM", self.proc.returncode == 0,
+                      self.proc.returncode)

@@ -22,23 +22,16 @@ Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all pass,
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-BUILD = os.path.abspath(sys.argv[1])
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.environ.get("SMS_SHARED_DIR", os.path.join(REPO, "..", "shared"))
-GEN = os.path.join(SHARED, "bench", "gen_tree.py")
-TMP = tempfile.mkdtemp(prefix="sms-recheck-e2e.")
-sys.path.insert(0, HERE)
-from agent_loop import Agent, Loop  # noqa: E402
-from harness import check, failed, print_summary  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_loop import GEN, Agent, loop_from_argv, run_main  # noqa: E402
+from harness import check  # noqa: E402
 
-SERVER = Loop(BUILD, TMP)
+SERVER = loop_from_argv("sms-recheck-e2e.")
+TMP = SERVER.tmp
 # Counters that say what a run cost, not what it found.
 COST = ("num_cached_files", "num_bytes_read", "num_target_cached_files",
         "num_target_bytes_read", "num_bytes_verified")
@@ -71,15 +64,7 @@ def main():
                    check=True, capture_output=True)
     src, dst = os.path.join(data, "src"), os.path.join(data, "dst")
     time.sleep(1)  # digests taken within the racy window of a write are not trusted
-    SERVER.admin("create-domain", "acme")
-    SERVER.admin("create-user", "--domain", "acme", "--name", "ops",
-                 "--role", "operator", stdin="operator-pass-1\n")
-    SERVER.admin("create-user", "--domain", "acme", "--name", "bot",
-                 "--role", "agent", stdin="agent-pass-123\n")
-    ak, sk = SERVER.admin("create-credential", "--domain", "acme",
-                          "--user", "bot").split()
-    SERVER.start()
-    ops = SERVER.login("acme", "ops", "operator-pass-1")
+    ops, ak, sk = SERVER.seed_acme()
     agent = Agent(SERVER, "src1", ak, sk, src)
     agent.start()
     source = SERVER.source_id(ops, "src1")
@@ -213,28 +198,9 @@ def main():
         {"operation": "consistency_check", "scope": "everything"}, ops)
     check("recheck: an unknown scope is refused naming the field",
           status == 400 and "scope" in body.get("error_msg", ""), (status, body))
-    agent.stop()
-    check("agent stops on SIGTERM", agent.proc.returncode == 0,
-          agent.proc.returncode)
+    agent.stop_checked()
     return 0
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    except Exception as e:  # a broken step fails the test, with its reason
-        check("scenario ran to the end", False, repr(e))
-    finally:
-        SERVER.stop()
-        for p in subprocess.run(["pgrep", "-f", f"sms-agent run --config {TMP}"],
-                                capture_output=True, text=True).stdout.split():
-            os.kill(int(p), signal.SIGKILL)
-    print_summary()
-    if code == 77:
-        sys.exit(77)
-    if failed() == 0 and code == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print(f"kept {TMP}")
-    sys.exit(0 if failed() == 0 and code == 0 else 1)
+    run_main(main)

@@ -22,29 +22,19 @@ import csv
 import io
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-BUILD = os.path.abspath(sys.argv[1])
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.environ.get("SMS_SHARED_DIR", os.path.join(REPO, "..", "shared"))
-GEN = os.path.join(SHARED, "bench", "gen_tree.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_loop import (AGENT_USER, GEN, REPO, Agent,  # noqa: E402
+                        loop_from_argv, run_main)
+from harness import check, free_port, on_exit, wait_for  # noqa: E402
+
+SERVER = loop_from_argv("sms-agent-e2e.")
+TMP = SERVER.tmp
 SSHD = os.path.join(REPO, "tests", "support", "sshd.sh")
-AGENT_BIN = os.path.join(BUILD, "bin", "sms-agent")
-
-TMP = tempfile.mkdtemp(prefix="sms-agent-e2e.")
-sys.path.insert(0, HERE)
-from agent_loop import Agent, Loop  # noqa: E402
-from harness import (check, failed, free_port, print_summary,  # noqa: E402
-                     wait_for)
-
-SERVER = Loop(BUILD, TMP)
+AGENT_BIN = SERVER.agent_bin
 api, api_json, login = SERVER.api, SERVER.api_json, SERVER.login
 source_id, new_task, start_check = (SERVER.source_id, SERVER.new_task,
                                     SERVER.start_check)
@@ -89,21 +79,15 @@ def main():
     if not os.path.exists(GEN):
         print(f"SKIP the shared kit is missing: {GEN} (set SMS_SHARED_DIR)")
         return 77
-    SERVER.admin("create-domain", "acme")
     SERVER.admin("create-domain", "other")
-    SERVER.admin("create-user", "--domain", "acme", "--name", "ops",
-                 "--role", "operator", stdin="operator-pass-1\n")
-    SERVER.admin("create-user", "--domain", "acme", "--name", "bot",
-                 "--role", "agent", stdin="agent-pass-123\n")
     SERVER.admin("create-user", "--domain", "other", "--name", "bot2",
                  "--role", "agent", stdin="agent-pass-456\n")
-    ak, sk = SERVER.admin("create-credential", "--domain", "acme",
-                          "--user", "bot").split()
-    SERVER.start()
-    ops = login("acme", "ops", "operator-pass-1")
+    ops, ak, sk = SERVER.seed_acme()
 
     ssh_state = f"{TMP}/sshd"
     env = dict(os.environ, SSHD_OWNER_PID=str(os.getpid()))
+    on_exit(subprocess.run, ["bash", SSHD, "stop", ssh_state],
+            capture_output=True)
     subprocess.run(["bash", SSHD, "start", ssh_state], check=True, env=env,
                    capture_output=True)
 
@@ -233,7 +217,7 @@ def main():
                              "consistency_result": []}, other)
     check("tenant: another domain's agent cannot upload (404)",
           status == 404 and body.get("error_code") == "SMS.2252", (status, body))
-    bot = login("acme", "bot", "agent-pass-123")
+    bot = login("acme", *AGENT_USER)
     status, body = api_json("GET", f"/v3/tasks/{tid}/consistency-result",
                             token=bot)
     check("tenant: an agent cannot read results (403 SMS.9004)",
@@ -262,31 +246,9 @@ def main():
     check("adhoc: an unknown task is an error naming it",
           cli.returncode == 2 and "SMS.2252" in cli.stderr, cli.stderr[-300:])
 
-    agent.stop()
-    check("agent stops on SIGTERM", agent.proc.returncode == 0,
-          agent.proc.returncode)
+    agent.stop_checked()
     return 0
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    except Exception as e:  # a broken step fails the test, with its reason
-        check("scenario ran to the end", False, repr(e))
-    finally:
-        SERVER.stop()
-        subprocess.run(["bash", SSHD, "stop", f"{TMP}/sshd"],
-                       capture_output=True)
-        for p in subprocess.run(["pgrep", "-f", f"sms-agent run --config {TMP}"],
-                                capture_output=True, text=True).stdout.split():
-            os.kill(int(p), signal.SIGKILL)
-    print_summary()
-    if code == 77:
-        shutil.rmtree(TMP, ignore_errors=True)
-        sys.exit(77)
-    if failed() == 0 and os.environ.get("SMS_KEEP_TMP") != "1":
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print(f"kept {TMP}")
-    sys.exit(0 if failed() == 0 and code == 0 else 1)
+    run_main(main)

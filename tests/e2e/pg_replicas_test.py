@@ -47,7 +47,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -58,13 +57,14 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 PG_SH = os.path.join(REPO, "tests", "support", "pg.sh")
 SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 
-TMP = tempfile.mkdtemp(prefix="sms-pg-replicas.")
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import Client, ServerProcess, check, wait_for  # noqa: E402
+from harness import (Client, ServerProcess, check, scratch_dir,  # noqa: E402
+                     wait_for)
 from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
                        PG_STATE, PgDatabase, finish, make_task,
                        pg_available, register_source, seed_acme)
 
+TMP = scratch_dir("sms-pg-replicas.")
 DB = PgDatabase("sms_replicas")
 DB_URL = DB.url
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8")

@@ -22,7 +22,6 @@ import collections
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 
@@ -32,13 +31,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 
-TMP = tempfile.mkdtemp(prefix=f"sms-schedule-{MODE}.")
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import Client, ServerProcess, check, wait_for  # noqa: E402
+from harness import (Client, ServerProcess, check, scratch_dir,  # noqa: E402
+                     wait_for)
 from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
                        PgDatabase, finish, make_task, pg_available,
                        register_source, seed_acme)
 
+TMP = scratch_dir(f"sms-schedule-{MODE}.")
 PG_DB = PgDatabase("sms_schedule")
 DB = PG_DB.url if MODE == "pg" else f"sqlite:{TMP}/sms.db"
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="6",

@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -37,7 +36,8 @@ RULE_TESTS = os.path.join(HERE, "alerts_test.yml")
 
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 sys.path.insert(0, os.path.join(REPO, "tests", "reliability"))
-from harness import Client, check, failed, print_summary  # noqa: E402
+from harness import (check, Client, print_summary,  # noqa: E402
+                     scratch_dir, summary_status)
 from reliability import World, run_body  # noqa: E402
 
 # Series Prometheus makes itself, not the server.
@@ -166,7 +166,7 @@ def main():
               "prometheus package")
         print_summary()
         return 1
-    tmp = tempfile.mkdtemp(prefix="sms-monitoring.")
+    tmp = scratch_dir("sms-monitoring.")
     r = promtool("check", "rules", RULES)
     check("rules: promtool check rules", r.returncode == 0, r.stdout + r.stderr)
     r = promtool("test", "rules", RULE_TESTS)
@@ -255,12 +255,7 @@ def main():
                   any(re.fullmatch(value, v) for v in values))
             check(f"metrics: {source} {label}{op}\"{value}\" selects a "
                   "series the server exports", ok, sorted(values)[:20])
-    print_summary()
-    if failed():
-        print(f"kept {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -44,8 +43,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, failed, print_summary,  # noqa: E402
-                     ServerProcess, wait_for)
+from harness import (check, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status, wait_for)
 
 ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000")
 FIGURES = []  # (scenario, figure, value)
@@ -541,7 +540,7 @@ def main():
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    work = tempfile.mkdtemp(prefix="sms-reliability-")
+    work = scratch_dir("sms-reliability-")
     only = args.only.split(",")
     started = time.time()
     if "kill9" in only:
@@ -557,11 +556,8 @@ def main():
     for scenario, name, value in FIGURES:
         print(f"{scenario:<8} {name:<58} {value}")
     print(f"total {time.time() - started:.0f} s; "
-          f"logs in {work}")
-    print_summary()
-    if not failed():
-        shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed() else 0
+          f"logs in {work} (removed at exit unless SMS_KEEP_TMP=1)")
+    return summary_status()
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ before(async () => {
   assert.ok(endpoint, `sms-server did not start: ${fs.readFileSync(log, 'utf8')}`);
 });
 
+let undone = false;
 after(async () => {
   if (proc) {
     const exited = new Promise((r) => proc.once('exit', r));
@@ -112,7 +113,26 @@ after(async () => {
   }
   if (onPg) psql(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`);
   fs.rmSync(work, { recursive: true, force: true });
+  undone = true;
 });
+
+// Every other way out (an interrupted run skips `after`): the server
+// killed, the database dropped, the work directory removed.
+process.on('exit', () => {
+  if (undone) return;
+  if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  if (onPg) {
+    try {
+      psql(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`);
+    } catch {
+      // the cluster may be gone already
+    }
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => process.exit(128 + os.constants.signals[sig]));
+}
 
 test('the SKs admin issued are stored sealed', { skip: !onPg && 'checked on PostgreSQL' }, () => {
   const dsn = process.env.SMS_TEST_PG_DSN.replace(/dbname=\S+/, `dbname=${pgName}`);

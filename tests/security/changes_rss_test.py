@@ -18,9 +18,7 @@ exits 77 (skipped). Usage: changes_rss_test.py BUILD_DIR [--pg]
 """
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -28,8 +26,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, Client, failed, print_summary,  # noqa: E402
-                     ServerProcess)
+from harness import (check, Client, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status)
 from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
                            stage_details)
 from proc_memory import reset_peak, vm_kib  # noqa: E402
@@ -67,19 +65,15 @@ def main():
     files = int(os.environ.get("SMS_CHANGES_FILES", "1000000"))
     assert files % (2 * CHUNK) == 0, "SMS_CHANGES_FILES: a multiple of 20000"
     binary = os.path.join(build, "bin", "sms-server")
-    work = tempfile.mkdtemp(prefix="sms-changes-rss-")
-    try:
-        with scratch_database(binary, work, "changes-password", pg) as db:
-            srv = ServerProcess(binary, ["--db", db], f"{work}/server.log")
-            srv.start()
-            try:
-                run(srv, files)
-            finally:
-                srv.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print_summary()
-    return 1 if failed() else 0
+    work = scratch_dir("sms-changes-rss-")
+    with scratch_database(binary, work, "changes-password", pg) as db:
+        srv = ServerProcess(binary, ["--db", db], f"{work}/server.log")
+        srv.start()
+        try:
+            run(srv, files)
+        finally:
+            srv.stop()
+    return summary_status()
 
 
 def run(srv, files):

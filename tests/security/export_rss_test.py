@@ -19,15 +19,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import urllib.request
 import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, Client, failed, print_summary,  # noqa: E402
-                     ServerProcess)
+from harness import (check, Client, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status)
 from proc_memory import reset_peak, vm_kib  # noqa: E402
 
 LIMIT_MIB = 256
@@ -53,7 +52,7 @@ def main():
     build = sys.argv[1]
     binary = os.path.join(build, "bin", "sms-server")
     runs = int(os.environ.get("SMS_EXPORT_RUNS", "7000"))
-    work = tempfile.mkdtemp(prefix="sms-export-rss-")
+    work = scratch_dir("sms-export-rss-")
     db = f"sqlite:{work}/sms.db"
     subprocess.run([binary, "admin", "--db", db, "create-domain", "d"],
                    check=True, stdout=subprocess.DEVNULL)
@@ -119,8 +118,7 @@ def main():
                   f", server peak RSS {peak:.0f} MiB")
     finally:
         srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

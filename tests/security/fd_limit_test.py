@@ -19,14 +19,13 @@ import os
 import resource
 import socket
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, failed, print_summary, raw_exchange,  # noqa: E402
-                     read_response, ServerProcess, wait_for)
+from harness import (check, raw_exchange, read_response,  # noqa: E402
+                     scratch_dir, ServerProcess, summary_status, wait_for)
 
 
 def cpu_seconds(pid):
@@ -93,7 +92,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)),
                                                 hard))
-    work = tempfile.mkdtemp(prefix="sms-fdlimit-")
+    work = scratch_dir("sms-fdlimit-")
     binary = os.path.join(build, "bin", "sms-server")
 
     # 1 + 2: the connection cap.
@@ -186,8 +185,7 @@ def main():
         for s in socks:
             s.close()
         srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

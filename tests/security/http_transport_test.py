@@ -17,13 +17,12 @@ Usage: http_transport_test.py BUILD_DIR
 import os
 import re
 import sys
-import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, failed, print_summary, raw_exchange,  # noqa: E402
-                     ServerProcess)
+from harness import (check, raw_exchange, scratch_dir,  # noqa: E402
+                     ServerProcess, summary_status)
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                   r"[0-9a-f]{12}$")
@@ -42,7 +41,7 @@ def error_code(r):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    work = tempfile.mkdtemp(prefix="sms-transport-")
+    work = scratch_dir("sms-transport-")
     srv = ServerProcess(os.path.join(build, "bin", "sms-server"),
                         ["--db", f"sqlite:{work}/sms.db",
                          "--console-dir", "none"],
@@ -151,8 +150,7 @@ def main():
         check("still serving", srv.status("/healthz") == 200)
     finally:
         srv.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 if __name__ == "__main__":

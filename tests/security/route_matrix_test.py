@@ -26,7 +26,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -34,8 +33,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (check, Client, failed, print_summary,  # noqa: E402
-                     ServerProcess)
+from harness import (check, Client, scratch_dir, ServerProcess,  # noqa: E402
+                     summary_status)
 
 ROLES = ("admin", "operator", "viewer", "agent")
 READERS = {"admin", "operator", "viewer"}
@@ -364,7 +363,7 @@ def allowed(status):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    work = tempfile.mkdtemp(prefix="sms-matrix-")
+    work = scratch_dir("sms-matrix-")
     env = Env(build, work)
     env.admin("migrate")
     for name in ("acme", "other"):
@@ -377,8 +376,7 @@ def main():
         run_matrix(env, a, b)
     finally:
         env.server.stop()
-    print_summary()
-    return 1 if failed() else 0
+    return summary_status()
 
 
 def run_matrix(env, a, b):

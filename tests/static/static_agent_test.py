@@ -30,7 +30,6 @@ import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -48,8 +47,9 @@ SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 EXEC = os.path.join(BUILD, "tests", "empty_root_exec")
 
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (Client, ServerProcess, check, failed,  # noqa: E402
-                     print_summary, stop, wait_for)
+from harness import (check, Client, failed, print_summary,  # noqa: E402
+                     scratch_dir, ServerProcess, stop, summary_status,
+                     wait_for)
 
 # The agents get exactly this environment: no proxy of the host's.
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -310,8 +310,7 @@ def main():
     if len(sys.argv) > 2 and sys.argv[2] == "--in-netns":
         root, tmp = sys.argv[3], sys.argv[4]
         part_network(root, tmp)
-        print_summary()
-        return 1 if failed() else 0
+        return summary_status()
     for path in (STATIC, DYNAMIC, EXEC):
         if not os.access(path, os.X_OK):
             print(f"FAIL {path} is missing: build first (make build)")
@@ -319,8 +318,7 @@ def main():
     if not os.path.exists(GEN):
         print(f"SKIP the shared kit is missing: {GEN}")
         return 77
-    tmp = tempfile.mkdtemp(prefix="sms-static.")
-    keep = False
+    tmp = scratch_dir("sms-static.")
     try:
         part_linkage()
         root = make_root(tmp)
@@ -337,11 +335,6 @@ def main():
               net.stderr[-1500:])
     finally:
         print_summary()
-        keep = failed() > 0 or os.environ.get("SMS_KEEP_TMP") == "1"
-        if keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed() else 0
 
 

@@ -27,7 +27,9 @@ e2e_build_dir() {
 
 e2e_cleanup() {
   "$SSHD_SH" stop "$SSHD_STATE" >/dev/null 2>&1 || true
-  if [[ "${SMS_KEEP_TMP:-0}" == 1 || $FAILS -gt 0 ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+  # Removed on every way out, a failure too (the FAIL lines say why);
+  # SMS_KEEP_TMP=1 keeps it to read its files.
+  if [[ "${SMS_KEEP_TMP:-0}" == 1 ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 
 e2e_tmp() {

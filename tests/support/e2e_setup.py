@@ -8,10 +8,9 @@ summary line, the servers' log tails when something failed.
     from e2e_setup import PgDatabase, seed_acme, register_source, ...
 """
 import os
-import shutil
 import subprocess
 
-from harness import Client, failed, print_summary
+from harness import Client, failed, on_exit, print_summary, remove_dir
 
 # Set by `tests/support/pg.sh exec STATE_DIR ...` (ctest does this).
 PG_DSN = os.environ.get("SMS_TEST_PG_DSN", "")
@@ -47,8 +46,10 @@ class PgDatabase:
         self.dsn = PG_DSN.replace("dbname=sms", f"dbname={self.name}")
 
     def create(self):
+        """Creates it, to be dropped when the process exits at the latest."""
         psql(f"DROP DATABASE IF EXISTS {self.name}")
         psql(f"CREATE DATABASE {self.name}")
+        on_exit(self.drop)
 
     def drop(self):
         try:
@@ -102,7 +103,9 @@ def make_task(server, token, source_id, name):
 
 def finish(tmp, server_names, tail_lines):
     """Prints the summary; on a failure the tail of each server-NAME.log in
-    tmp, else removes tmp. -> the exit status (0 only when all passed)."""
+    tmp; then removes tmp, pass or fail, unless SMS_KEEP_TMP=1 (a
+    harness.scratch_dir is removed at exit anyway, on every way out).
+    -> the exit status (0 only when all passed)."""
     print_summary()
     if failed():
         for name in server_names:
@@ -111,6 +114,5 @@ def finish(tmp, server_names, tail_lines):
                 print(f"--- tail of server-{name}.log")
                 with open(path, errors="replace") as f:
                     print("".join(f.readlines()[-tail_lines:]))
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    remove_dir(tmp)
     return 0 if failed() == 0 else 1

@@ -5,16 +5,84 @@ Used by tests/e2e/agent_run_test.py and tests/e2e/pg_replicas_test.py:
     sys.path.insert(0, os.path.join(REPO, "tests", "support"))
     from harness import check, free_port, wait_for, ServerProcess, Client
 """
+import atexit
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 
 _counts = {"passed": 0, "failed": 0}
+
+# What is undone when the process exits, whatever the way: a return, an
+# exception, sys.exit, SIGINT, and SIGTERM/SIGHUP (turned into SystemExit
+# below, so `finally` blocks run too). SIGKILL (ctest's default on a
+# timeout) runs nothing here: the pg.sh and sshd.sh watchdogs
+# (SMS_PG_OWNER_PID, SSHD_OWNER_PID) still remove the daemons.
+_servers = []     # every ServerProcess started: stopped first
+_cleanups = []    # on_exit(fn): then these, the last registered first
+_exiting = {"signal": None}
+_kept = set()     # directories kept (SMS_KEEP_TMP=1), named once
+
+
+def on_exit(fn, *args, **kwargs):
+    """Calls fn(*args, **kwargs) when the process exits (after the servers
+    stop)."""
+    _cleanups.append((fn, args, kwargs))
+
+
+def scratch_dir(prefix):
+    """A new directory under $TMPDIR, removed when the process exits, on
+    every path (see above), after the servers started here are stopped.
+    SMS_KEEP_TMP=1 keeps it, to read the logs of a failure (its path is
+    printed)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    on_exit(remove_dir, path)
+    return path
+
+
+def remove_dir(path):
+    """Removes the directory path (if there), unless SMS_KEEP_TMP=1 (then
+    says so, once)."""
+    if not os.path.isdir(path) or path in _kept:
+        return
+    if os.environ.get("SMS_KEEP_TMP") == "1":
+        _kept.add(path)
+        print(f"kept {path} (SMS_KEEP_TMP=1)")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@atexit.register
+def _undo():
+    for server in _servers:
+        try:
+            server.stop()
+        except Exception as e:  # keep undoing the rest
+            print(f"note: stopping {server.binary}: {e!r}", file=sys.stderr)
+    while _cleanups:
+        fn, args, kwargs = _cleanups.pop()
+        try:
+            fn(*args, **kwargs)
+        except Exception as e:
+            print(f"note: at exit, {fn.__name__}: {e!r}", file=sys.stderr)
+
+
+def _exit_on_signal(signum, _frame):
+    if _exiting["signal"] is None:  # once: the clean-up is not cut short
+        _exiting["signal"] = signum
+        raise SystemExit(128 + signum)
+
+
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_sig) == signal.SIG_DFL:
+        signal.signal(_sig, _exit_on_signal)
 
 
 def check(name, ok, detail=""):
@@ -36,6 +104,13 @@ def failed():
 def print_summary():
     """The line ctest's log ends with: "N passed, M failed"."""
     print(f"{_counts['passed']} passed, {_counts['failed']} failed")
+
+
+def summary_status():
+    """Prints the summary line; -> the exit status: 0 when no check failed,
+    else 1."""
+    print_summary()
+    return 1 if failed() else 0
 
 
 def free_port():
@@ -104,6 +179,8 @@ class ServerProcess:
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
              *self.db_args], stdout=log, stderr=log, env=self.env,
             preexec_fn=limits)
+        if self not in _servers:
+            _servers.append(self)
         if not wait_for(lambda: self.status("/healthz") == 200, timeout):
             raise RuntimeError(
                 f"sms-server did not start: see {self.log_path}")

@@ -23,8 +23,16 @@
 # Speed over durability: fsync is off (a throw-away cluster; a fast or
 # immediate shutdown of the server alone loses nothing, the OS keeps the
 # page cache); SMS_PG_FSYNC=on at the first start keeps it on (benchmarks).
+#
+# Nothing outlives its user: with SMS_PG_OWNER_PID set at start (a process
+# id, or "parent": the caller of pg.sh, e.g. ctest), a detached watchdog
+# destroys the cluster once that process is gone, so a run killed by a
+# timeout or SIGKILL (no trap runs) leaves no postgres behind; callers also
+# destroy it from their EXIT traps. destroy stops the server for sure (fast,
+# then immediate, then SIGKILL of the postmaster) before removing anything.
 set -euo pipefail
 
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cmd=${1:-}
 state=${2:-}
 if [[ -z "$cmd" || -z "$state" ]]; then
@@ -119,7 +127,29 @@ EOF
   fi
   echo "host=$dir port=$port user=sms dbname=sms" >"$state/dsn"
   echo "postgresql://sms@127.0.0.1:$port/sms" >"$state/url"
+  watchdog
   cat "$state/dsn"
+}
+
+# SMS_PG_OWNER_PID (see the top): one watchdog per state directory, which
+# ends by itself when the state directory is gone (destroyed by its owner).
+watchdog() {
+  local owner=${SMS_PG_OWNER_PID:-}
+  [[ -n "$owner" ]] || return 0
+  [[ "$owner" == parent ]] && owner=$PPID
+  if [[ ! "$owner" =~ ^[0-9]+$ ]]; then
+    echo "pg.sh: SMS_PG_OWNER_PID must be a process id or \"parent\"" >&2
+    exit 2
+  fi
+  if [[ -f "$state/watchdog" ]] && kill -0 "$(cat "$state/watchdog")" 2>/dev/null; then
+    return 0
+  fi
+  setsid bash -c 'while [[ -d "$2" ]]; do
+                    kill -0 "$1" 2>/dev/null || { bash "$3" destroy "$2"; exit 0; }
+                    sleep 1
+                  done' pg-watchdog "$owner" "$state" "$self" \
+    </dev/null >/dev/null 2>&1 &
+  echo $! >"$state/watchdog"
 }
 
 stop() {
@@ -128,6 +158,25 @@ stop() {
   if [[ -n "$dir" && -f "$dir/data/postmaster.pid" ]]; then
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null
   fi
+}
+
+# Stops the server whatever it takes: a fast shutdown, else an immediate
+# one, else SIGKILL to the postmaster (its backends exit with it).
+stop_for_sure() {
+  local dir pid i
+  stop fast 2>/dev/null && return 0
+  stop immediate 2>/dev/null && return 0
+  dir=$(cluster_dir)
+  [[ -n "$dir" && -f "$dir/data/postmaster.pid" ]] || return 0
+  pid=$(head -1 "$dir/data/postmaster.pid")
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "pg.sh: postmaster $pid of $dir does not exit" >&2
+  return 1
 }
 
 case "$cmd" in
@@ -148,7 +197,8 @@ case "$cmd" in
     ;;
   destroy)
     [[ -d "$state" ]] || exit 0
-    stop || true
+    # A server that would not stop keeps its files (and is named).
+    stop_for_sure
     dir=$(cluster_dir)
     if [[ -n "$dir" && -d "$dir/data" ]]; then rm -rf "$dir"; fi
     if [[ -f "$state/.sms-pg" ]]; then rm -rf "$state"; fi

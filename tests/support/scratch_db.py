@@ -21,7 +21,11 @@ def scratch_database(binary, work, password, pg=False, fsync=False):
         if pg:
             pg_state = os.path.join(work, "pg")
             os.mkdir(pg_state)
-            env = dict(os.environ, SMS_PG_FSYNC="on") if fsync else None
+            # Destroyed with this process even if it is killed (SIGKILL:
+            # no `finally` runs), by pg.sh's watchdog.
+            env = dict(os.environ, SMS_PG_OWNER_PID=str(os.getpid()))
+            if fsync:
+                env["SMS_PG_FSYNC"] = "on"
             subprocess.run(["bash", PG_SH, "start", pg_state], check=True,
                            stdout=subprocess.DEVNULL, env=env)
             with open(os.path.join(pg_state, "url")) as f:
