@@ -30,13 +30,16 @@ constexpr char kRunColumnsOfR[] =
 // savepoint that writes is a subtransaction, and PostgreSQL caches 64 per
 // transaction for other sessions' snapshots before they read pg_subtrans.
 Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
-  return group_commit_.Commit(
-      run, [this](const GroupCommit::Batch& batch) { CommitBatch(batch); });
+  PendingRun pending{.run = &run};
+  group_commit_.Commit(pending, [this](const RunGroupCommit::Batch& batch) {
+    CommitBatch(batch);
+  });
+  return std::move(pending.result);
 }
 
-void PostgresStore::CommitBatch(const GroupCommit::Batch& batch) {
+void PostgresStore::CommitBatch(const RunGroupCommit::Batch& batch) {
   auto fail_all = [&batch](const core::Error& e) {
-    for (GroupCommit::Pending* p : batch) p->result = Fail(e);
+    for (PendingRun* p : batch) p->result = Fail(e);
   };
   auto c = Acquire();
   if (!c) return fail_all(c.error());
@@ -44,14 +47,13 @@ void PostgresStore::CommitBatch(const GroupCommit::Batch& batch) {
   if (Status begun = txn.Begin(); !begun) return fail_all(begun.error());
   // Task by task, in one order on every replica: two batches lock the same
   // tasks' rows in the same order, so they cannot deadlock.
-  GroupCommit::Batch ordered = batch;
-  std::stable_sort(
-      ordered.begin(), ordered.end(),
-      [](const GroupCommit::Pending* x, const GroupCommit::Pending* y) {
-        return std::tie(x->run->domain_id, x->run->task_id) <
-               std::tie(y->run->domain_id, y->run->task_id);
-      });
-  for (GroupCommit::Pending* p : ordered) {
+  RunGroupCommit::Batch ordered = batch;
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const PendingRun* x, const PendingRun* y) {
+                     return std::tie(x->run->domain_id, x->run->task_id) <
+                            std::tie(y->run->domain_id, y->run->task_id);
+                   });
+  for (PendingRun* p : ordered) {
     if (Status sp = (*c)->Script("SAVEPOINT run", "savepoint"); !sp) {
       p->result = Fail(sp.error());
       continue;
@@ -63,7 +65,7 @@ void PostgresStore::CommitBatch(const GroupCommit::Batch& batch) {
   }
   // Acknowledged only once the COMMIT (and its WAL flush) has returned.
   if (Status committed = txn.Commit(); !committed) {
-    for (GroupCommit::Pending* p : batch)
+    for (PendingRun* p : batch)
       if (p->result) p->result = Fail(committed.error());
   }
 }

@@ -262,7 +262,7 @@ class PostgresStore final : public Store {
 
   // One group commit's transaction (runs.cc): a savepoint per run; and the
   // body of CommitRun inside it.
-  void CommitBatch(const GroupCommit::Batch& batch);
+  void CommitBatch(const RunGroupCommit::Batch& batch);
   static Result<CommitOutcome> CommitRunOn(Connection& c, const Run& run);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
@@ -283,7 +283,7 @@ class PostgresStore final : public Store {
   std::vector<std::unique_ptr<Connection>> free_;
   int open_ = 0;  // connections in free_ plus those leased or connecting
 
-  GroupCommit group_commit_{64};  // 64: see CommitRun (runs.cc)
+  RunGroupCommit group_commit_{64};  // 64: see CommitRun (runs.cc)
 };
 
 }  // namespace sms::storage::postgres

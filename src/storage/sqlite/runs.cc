@@ -15,8 +15,11 @@ namespace sms::storage::sqlite {
 // Group commit (storage/group_commit.h): concurrent CommitRun calls share
 // one transaction and so one fsync.
 Result<CommitOutcome> SqliteStore::CommitRun(const Run& run) {
-  return group_commit_.Commit(
-      run, [this](const GroupCommit::Batch& batch) { CommitBatch(batch); });
+  PendingRun pending{.run = &run};
+  group_commit_.Commit(pending, [this](const RunGroupCommit::Batch& batch) {
+    CommitBatch(batch);
+  });
+  return std::move(pending.result);
 }
 
 // The body of CommitRun, inside the caller's transaction.
@@ -324,15 +327,15 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
   return page;
 }
 
-void SqliteStore::CommitBatch(const GroupCommit::Batch& batch) {
+void SqliteStore::CommitBatch(const RunGroupCommit::Batch& batch) {
   WriterConn c(this);  // one leader at a time: the writer is ours
   Txn txn(c.db, &write_mu_);
   Status begun = txn.Begin(true);
   if (!begun) {
-    for (GroupCommit::Pending* p : batch) p->result = Fail(begun.error());
+    for (PendingRun* p : batch) p->result = Fail(begun.error());
     return;
   }
-  for (GroupCommit::Pending* p : batch) {
+  for (PendingRun* p : batch) {
     Status sp = ExecScript(c.db, "SAVEPOINT run", "savepoint");
     if (!sp) {
       p->result = Fail(sp.error());
@@ -345,7 +348,7 @@ void SqliteStore::CommitBatch(const GroupCommit::Batch& batch) {
   }
   Status committed = txn.Commit();
   if (!committed) {
-    for (GroupCommit::Pending* p : batch)
+    for (PendingRun* p : batch)
       if (p->result) p->result = Fail(committed.error());
   }
 }

@@ -207,7 +207,7 @@ class SqliteStore final : public Store {
 
  private:
   // One group commit's transaction (runs.cc): a savepoint per run.
-  void CommitBatch(const GroupCommit::Batch& batch);
+  void CommitBatch(const RunGroupCommit::Batch& batch);
 
   // A pooled connection, returned on destruction; the thread's pinned one
   // inside a read scope.
@@ -336,7 +336,7 @@ class SqliteStore final : public Store {
   // One statement cache per connection; used only by the thread holding it.
   std::map<sqlite3*, std::unique_ptr<StmtCache>> caches_;
   std::mutex write_mu_;
-  GroupCommit group_commit_{128};
+  RunGroupCommit group_commit_{128};
   std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_.
