@@ -157,10 +157,11 @@ Result<CommitOutcome> PostgresStore::CommitRunOn(Connection& c,
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
   SMS_ASSIGN_OR_RETURN(
-      std::string verdict_event,
-      UpdateReadinessOn(c, run, locked.task, std::move(locked.history)));
+      std::vector<std::string> verdict_event,
+      UpdateReadinessOn(c, {&run}, locked.task, std::move(locked.history)));
   std::vector<std::string> events = RunEvents(run);
-  if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
+  if (!verdict_event.front().empty())
+    events.push_back(std::move(verdict_event.front()));
   SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(c, run, events));
   return CommitOutcome::kCommitted;
 }

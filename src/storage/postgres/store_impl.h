@@ -234,25 +234,19 @@ class PostgresStore final : public Store {
   static Status EnqueueRunEventsOn(Connection& c, const Run& run,
                                    const std::vector<std::string>& events);
 
-  // The task's cut-over verdict (readiness.cc): its stored history (none
-  // when never stored or damaged); the history folded from its newest
-  // kReadinessRuns runs; the verdict decided from a history with the
-  // task's settings, stored on the task with the history.
-  // REQUIRES: inside a transaction holding the task's row lock.
+  // The task's cut-over verdict (readiness.cc; readiness_core.h decides):
+  // its stored history (none when never stored or damaged); the runs being
+  // committed to one task (in order) folded into it and the verdict stored
+  // once; returns per run the task.ready / task.not_ready event its change
+  // raises, or "". REQUIRES: inside a transaction holding the task's row
+  // lock; `stored` and `before` as TaskForCommitOn read them.
   static Result<std::optional<schedule::ReadinessHistory>>
   ReadReadinessHistoryOn(Connection& c, const std::string& domain_id,
                          const std::string& task_id);
-  static Result<schedule::ReadinessHistory> FoldNewestRunsOn(
-      Connection& c, const std::string& domain_id, const std::string& task_id);
-  static Result<schedule::Readiness> StoreReadinessOn(
-      Connection& c, const std::string& domain_id, const std::string& task_id,
-      const schedule::ReadinessHistory& history);
-  // Folds a run being committed into the history (`stored`: the task's, as
-  // TaskForCommitOn read it with `before`) and stores the verdict;
-  // returns the task.ready / task.not_ready event its change raises, or "".
-  static Result<std::string> UpdateReadinessOn(
-      Connection& c, const Run& run, const Task& before,
+  static Result<std::vector<std::string>> UpdateReadinessOn(
+      Connection& c, const std::vector<const Run*>& runs, const Task& before,
       std::optional<schedule::ReadinessHistory> stored);
+  class ReadinessOn;  // ReadinessSql on a connection (readiness.cc)
 
   // The task a run is committed to, locked (FOR UPDATE) until the end of
   // the transaction, with its readiness history, in one read.

@@ -78,10 +78,11 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
   SMS_ASSIGN_OR_RETURN(
-      std::string verdict_event,
-      UpdateReadinessOn(db, run, locked.task, std::move(locked.history)));
+      std::vector<std::string> verdict_event,
+      UpdateReadinessOn(db, {&run}, locked.task, std::move(locked.history)));
   std::vector<std::string> events = RunEvents(run);
-  if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
+  if (!verdict_event.front().empty())
+    events.push_back(std::move(verdict_event.front()));
   SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run, events));
   return CommitOutcome::kCommitted;
 }
