@@ -20,8 +20,67 @@ class PostgresStore::ReadinessOn final : public ReadinessSql {
  public:
   explicit ReadinessOn(Connection& c) : c_(c) {}
 
+  // A group commit's tasks: their settings read in one statement here,
+  // and their verdicts written in one statement by Flush() instead of one
+  // each.
+  Status ForTasks(const std::vector<std::string>& domains,
+                  const std::vector<std::string>& ids) {
+    Params p;
+    p.Add(TextArray(domains)).Add(TextArray(ids));
+    SMS_ASSIGN_OR_RETURN(
+        Rows r, c_.Exec("SELECT t.domain_id, t.id, c.config_key,"
+                        " c.config_value FROM task_configs c"
+                        " JOIN tasks t ON t.id = c.task_id"
+                        " WHERE (t.domain_id, t.id) IN"
+                        " (SELECT * FROM unnest($1::text[], $2::text[]))",
+                        p));
+    for (size_t i = 0; i < ids.size(); ++i) settings_[{domains[i], ids[i]}];
+    for (int i = 0; i < r.size(); ++i)
+      settings_[{r.Text(i, 0), r.Text(i, 1)}][r.Text(i, 2)] = r.Text(i, 3);
+    deferred_ = true;
+    return Ok();
+  }
+
+  Status Flush() {
+    if (stores_.empty()) return Ok();
+    std::vector<std::string> status, reasons, history, domains, ids;
+    std::vector<int64_t> since, stale_at, has_stale;
+    for (const auto& [key, s] : stores_) {
+      status.push_back(s.status);
+      since.push_back(s.since);
+      reasons.push_back(s.reasons);
+      stale_at.push_back(s.stale_at.value_or(0));
+      has_stale.push_back(s.stale_at ? 1 : 0);
+      history.push_back(s.history);
+      domains.push_back(key.first);
+      ids.push_back(key.second);
+    }
+    Params p;
+    p.Add(TextArray(status)).Add(IntArray(since)).Add(TextArray(reasons));
+    p.Add(IntArray(stale_at)).Add(IntArray(has_stale)).Add(TextArray(history));
+    p.Add(TextArray(domains)).Add(TextArray(ids));
+    SMS_ASSIGN_OR_RETURN(
+        Rows done,
+        c_.Exec("UPDATE tasks t SET readiness = x.status,"
+                " readiness_since = x.since, readiness_reasons = x.reasons,"
+                " readiness_stale_at = CASE WHEN x.has_stale = 1"
+                "  THEN x.stale_at END, readiness_history = x.history"
+                " FROM unnest($1::text[], $2::bigint[], $3::text[],"
+                " $4::bigint[], $5::bigint[], $6::text[], $7::text[],"
+                " $8::text[]) AS x (status, since, reasons, stale_at,"
+                " has_stale, history, domain_id, id)"
+                " WHERE t.domain_id = x.domain_id AND t.id = x.id",
+                p));
+    if (done.affected() != static_cast<int64_t>(stores_.size()))
+      return Fail(core::NotFound("task not found"));
+    stores_.clear();
+    return Ok();
+  }
+
   Result<std::map<std::string, std::string>> Settings(
       const std::string& domain_id, const std::string& task_id) override {
+    if (auto it = settings_.find({domain_id, task_id}); it != settings_.end())
+      return it->second;
     Params p;
     p.Add(domain_id).Add(task_id);
     SMS_ASSIGN_OR_RETURN(
@@ -74,6 +133,10 @@ class PostgresStore::ReadinessOn final : public ReadinessSql {
 
   Status Store(const std::string& domain_id, const std::string& task_id,
                const StoredReadiness& s) override {
+    if (deferred_) {
+      stores_[{domain_id, task_id}] = s;
+      return Ok();
+    }
     Params p;
     p.Add(s.status).Add(s.since).Add(s.reasons).Add(s.stale_at).Add(s.history);
     p.Add(domain_id).Add(task_id);
@@ -88,7 +151,11 @@ class PostgresStore::ReadinessOn final : public ReadinessSql {
   }
 
  private:
+  using TaskKey = std::pair<std::string, std::string>;  // domain, task
   Connection& c_;
+  std::map<TaskKey, std::map<std::string, std::string>> settings_;
+  bool deferred_ = false;  // Store() waits for Flush()
+  std::map<TaskKey, StoredReadiness> stores_;
 };
 
 Result<std::optional<schedule::ReadinessHistory>>
@@ -109,6 +176,26 @@ Result<std::vector<std::string>> PostgresStore::UpdateReadinessOn(
     std::optional<schedule::ReadinessHistory> stored) {
   ReadinessOn sql(c);
   return UpdateReadiness(sql, runs, before, std::move(stored));
+}
+
+Result<std::vector<std::vector<std::string>>>
+PostgresStore::UpdateReadinessOfTasksOn(Connection& c,
+                                        std::vector<TaskRuns>& tasks) {
+  std::vector<std::string> domains, ids;
+  for (const TaskRuns& t : tasks) {
+    domains.push_back(t.before->domain_id);
+    ids.push_back(t.before->id);
+  }
+  ReadinessOn sql(c);
+  SMS_RETURN_IF_ERROR(sql.ForTasks(domains, ids));
+  std::vector<std::vector<std::string>> events;
+  for (TaskRuns& t : tasks) {
+    SMS_ASSIGN_OR_RETURN(
+        events.emplace_back(),
+        UpdateReadiness(sql, t.runs, *t.before, std::move(t.history)));
+  }
+  SMS_RETURN_IF_ERROR(sql.Flush());
+  return events;
 }
 
 Status PostgresStore::RefreshReadiness(const std::string& domain_id,
