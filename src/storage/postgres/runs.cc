@@ -287,7 +287,8 @@ Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
     }
   }
 
-  // The cut-over verdict, once per task: its runs folded in order
+  // The cut-over verdict, once per task: its runs folded in order, the
+  // tasks' settings read and verdicts written in one statement each
   // (readiness.cc); then every run's webhook events, and each verdict
   // change's, in the outbox (webhooks.cc), all in this transaction.
   std::vector<TaskRuns> by_task;
