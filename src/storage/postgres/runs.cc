@@ -91,6 +91,70 @@ void PostgresStore::CommitBatch(const RunGroupCommit::Batch& batch) {
   }
 }
 
+// Runs and all their directories in one statement: the columns as arrays,
+// unnested in order (so runs.seq follows `runs`' order).
+Status PostgresStore::InsertRunsOn(Connection& c,
+                                   const std::vector<const Run*>& runs) {
+  std::vector<std::string> run_columns[rows::kRunColumnCount];
+  std::vector<std::string> dir_domain, dir_run, dir_check;
+  std::vector<int64_t> dir_idx;
+  constexpr int kCounters = 13;
+  std::vector<int64_t> counters[kCounters];
+  for (const Run* r : runs) {
+    const Run& run = *r;
+    int col = 0;
+    rows::RunValues(run, [&](const auto& v) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
+        run_columns[col++].push_back(v);
+      else
+        run_columns[col++].push_back(std::to_string(v));
+    });
+    int64_t idx = 0;
+    for (const DirResult& d : run.dirs) {
+      dir_domain.push_back(run.domain_id);
+      dir_run.push_back(run.run_id);
+      dir_idx.push_back(idx++);
+      dir_check.push_back(d.dir_check);
+      const int64_t values[kCounters] = {d.num_total_files,
+                                         d.num_different_files,
+                                         d.num_target_miss_files,
+                                         d.num_target_more_files,
+                                         d.num_changed_files,
+                                         d.num_error_files,
+                                         d.num_metadata_different_files,
+                                         d.num_bytes_verified,
+                                         d.num_corrupt_files,
+                                         d.num_cached_files,
+                                         d.num_bytes_read,
+                                         d.num_target_cached_files,
+                                         d.num_target_bytes_read};
+      for (int k = 0; k < kCounters; ++k) counters[k].push_back(values[k]);
+    }
+  }
+  Params p;
+  for (const auto& v : run_columns) p.Add(TextArray(v));
+  p.Add(TextArray(dir_domain)).Add(TextArray(dir_run)).Add(IntArray(dir_idx));
+  p.Add(TextArray(dir_check));
+  for (const auto& v : counters) p.Add(IntArray(v));
+  static const std::string kSql = rows::Sql(
+      {"WITH r AS (INSERT INTO runs (", rows::kRunColumns,
+       ") SELECT x.a, x.b, x.c, x.d::bigint, x.e::bigint, x.f, x.g, x.h,"
+       " x.i, x.j, x.k::bigint, x.l, x.m FROM unnest($1::text[],"
+       " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+       " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+       " $12::text[], $13::text[]) WITH ORDINALITY"
+       " AS x (a, b, c, d, e, f, g, h, i, j, k, l, m, ord) ORDER BY x.ord)"
+       " INSERT INTO run_dirs (domain_id, run_id, idx, ",
+       rows::kDirColumns,
+       ") SELECT * FROM unnest($14::text[], $15::text[], $16::bigint[],"
+       " $17::text[], $18::bigint[], $19::bigint[], $20::bigint[],"
+       " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
+       " $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[],"
+       " $29::bigint[], $30::bigint[])"});
+  SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
+  return Ok();
+}
+
 Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
     Connection& c, const RunGroupCommit::Batch& ordered) {
   using TaskKey = std::pair<std::string, std::string>;  // domain, task
@@ -203,69 +267,14 @@ Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
   }
   if (accepted.empty()) return results;
 
-  // The accepted runs and all their directories in one statement (columns
-  // as arrays, unnested in order, so runs.seq follows the batch's order). A
-  // run id committed meanwhile for another task of the tenant (whose lock
-  // we do not hold) fails the statement on the unique key: the caller
-  // then commits the runs one by one, and that run gets kAlreadyExists.
+  // The accepted runs and all their directories in one statement. A run
+  // id committed meanwhile for another task of the tenant (whose lock we
+  // do not hold) fails it on the unique key: the caller then commits the
+  // runs one by one, and that run gets kAlreadyExists.
   {
-    std::vector<std::string> run_columns[rows::kRunColumnCount];
-    std::vector<std::string> dir_domain, dir_run, dir_check;
-    std::vector<int64_t> dir_idx;
-    constexpr int kCounters = 13;
-    std::vector<int64_t> counters[kCounters];
-    for (size_t i : accepted) {
-      const Run& run = *ordered[i]->run;
-      int col = 0;
-      rows::RunValues(run, [&](const auto& v) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
-          run_columns[col++].push_back(v);
-        else
-          run_columns[col++].push_back(std::to_string(v));
-      });
-      int64_t idx = 0;
-      for (const DirResult& d : run.dirs) {
-        dir_domain.push_back(run.domain_id);
-        dir_run.push_back(run.run_id);
-        dir_idx.push_back(idx++);
-        dir_check.push_back(d.dir_check);
-        const int64_t values[kCounters] = {d.num_total_files,
-                                           d.num_different_files,
-                                           d.num_target_miss_files,
-                                           d.num_target_more_files,
-                                           d.num_changed_files,
-                                           d.num_error_files,
-                                           d.num_metadata_different_files,
-                                           d.num_bytes_verified,
-                                           d.num_corrupt_files,
-                                           d.num_cached_files,
-                                           d.num_bytes_read,
-                                           d.num_target_cached_files,
-                                           d.num_target_bytes_read};
-        for (int k = 0; k < kCounters; ++k) counters[k].push_back(values[k]);
-      }
-    }
-    Params p;
-    for (const auto& v : run_columns) p.Add(TextArray(v));
-    p.Add(TextArray(dir_domain)).Add(TextArray(dir_run)).Add(IntArray(dir_idx));
-    p.Add(TextArray(dir_check));
-    for (const auto& v : counters) p.Add(IntArray(v));
-    static const std::string kSql = rows::Sql(
-        {"WITH r AS (INSERT INTO runs (", rows::kRunColumns,
-         ") SELECT x.a, x.b, x.c, x.d::bigint, x.e::bigint, x.f, x.g, x.h,"
-         " x.i, x.j, x.k::bigint, x.l, x.m FROM unnest($1::text[],"
-         " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-         " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
-         " $12::text[], $13::text[]) WITH ORDINALITY"
-         " AS x (a, b, c, d, e, f, g, h, i, j, k, l, m, ord) ORDER BY x.ord)"
-         " INSERT INTO run_dirs (domain_id, run_id, idx, ",
-         rows::kDirColumns,
-         ") SELECT * FROM unnest($14::text[], $15::text[], $16::bigint[],"
-         " $17::text[], $18::bigint[], $19::bigint[], $20::bigint[],"
-         " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
-         " $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[],"
-         " $29::bigint[], $30::bigint[])"});
-    SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
+    std::vector<const Run*> runs;
+    for (size_t i : accepted) runs.push_back(ordered[i]->run);
+    SMS_RETURN_IF_ERROR(InsertRunsOn(c, runs));
   }
 
   // A run that ends its task's current check (rare: one per check).
@@ -347,51 +356,10 @@ Result<CommitOutcome> PostgresStore::CommitRunOn(Connection& c,
                                   .content_hash = r.Text(0, 2)});
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(r.Bool(0, 3)));
   }
-  {
-    // The run and its directories in one statement (the directories as
-    // arrays, unnested in order). A run id committed meanwhile for another
-    // task of the tenant (whose lock we do not hold) fails on the unique
-    // key: kAlreadyExists, as above.
-    std::vector<std::string> dir_check;
-    constexpr int kCounters = 13;
-    std::vector<int64_t> counters[kCounters];
-    for (const DirResult& d : run.dirs) {
-      dir_check.push_back(d.dir_check);
-      const int64_t values[kCounters] = {d.num_total_files,
-                                         d.num_different_files,
-                                         d.num_target_miss_files,
-                                         d.num_target_more_files,
-                                         d.num_changed_files,
-                                         d.num_error_files,
-                                         d.num_metadata_different_files,
-                                         d.num_bytes_verified,
-                                         d.num_corrupt_files,
-                                         d.num_cached_files,
-                                         d.num_bytes_read,
-                                         d.num_target_cached_files,
-                                         d.num_target_bytes_read};
-      for (int i = 0; i < kCounters; ++i) counters[i].push_back(values[i]);
-    }
-    Params p;
-    rows::RunValues(run, [&p](const auto& v) { p.Add(v); });
-    p.Add(TextArray(dir_check));
-    for (const auto& v : counters) p.Add(IntArray(v));
-    static const std::string kSql = rows::Sql(
-        {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
-         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-         " RETURNING domain_id, run_id)"
-         " INSERT INTO run_dirs (domain_id, run_id, idx, ",
-         rows::kDirColumns,
-         ") SELECT run.domain_id, run.run_id, x.ord - 1, x.dir_check, x.a, "
-         "x.b, x.c, x.d,"
-         " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
-         " unnest($14::text[], $15::bigint[], $16::bigint[], $17::bigint[],"
-         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
-         " $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
-         " $26::bigint[], $27::bigint[]) WITH ORDINALITY"
-         " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, l, m, ord)"});
-    SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
-  }
+  // The run and its directories. A run id committed meanwhile for another
+  // task of the tenant (whose lock we do not hold) fails on the unique
+  // key: kAlreadyExists, as above.
+  SMS_RETURN_IF_ERROR(InsertRunsOn(c, {&run}));
   if (std::optional<TaskState> next = TaskStateAfterCommit(locked.task, run)) {
     SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id,
                                        locked.task.state, *next, run.run_id,

@@ -278,6 +278,9 @@ class PostgresStore final : public Store {
   static Result<std::vector<Result<CommitOutcome>>> CommitFoldedOn(
       Connection& c, const RunGroupCommit::Batch& ordered);
   static Result<CommitOutcome> CommitRunOn(Connection& c, const Run& run);
+  // Runs and all their directories in one INSERT (runs.cc).
+  static Status InsertRunsOn(Connection& c,
+                             const std::vector<const Run*>& runs);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);
