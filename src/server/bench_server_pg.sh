@@ -6,6 +6,11 @@
 # the GET load split over two replicas on the same database and the
 # uploads through both (one task; 16 tasks) beside their goal (issue 14.3).
 # SMS_BENCH_ONLY=uploads: the upload rows only.
+# SMS_BENCH_PG_STATEMENTS=1: also counts, with pg_stat_statements (the
+# cluster restarts once to load it), the statements, COMMITs and
+# PostgreSQL execution time per committed run over the whole benchmark,
+# and prints the most frequent statements: what does not depend on the
+# machine's load, for A/B comparisons on a shared machine.
 # Usage: src/server/bench_server_pg.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 
@@ -31,8 +36,30 @@ if [[ -n "$TEST_FSYNC" ]]; then
     awk '$1=="fdatasync"{print $2; exit}') fdatasyncs/s of one 8 kB write (pg_test_fsync)"
   rm -f "$STATE/fsync.test"
 fi
+if [[ "${SMS_BENCH_PG_STATEMENTS:-0}" == 1 ]]; then
+  echo "shared_preload_libraries = 'pg_stat_statements'" \
+    >>"$(cat "$STATE/cluster")/data/postgresql.conf"
+  bash "$REPO/tests/support/pg.sh" restart "$STATE"
+  psql -q "$(cat "$STATE/dsn")" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+fi
 # Its postmaster: bench_server.sh counts its (and its backends') CPU.
 PG_PID=$(head -1 "$(cat "$STATE/cluster")/data/postmaster.pid")
 # The URI form over loopback TCP, as replicas would connect.
 SMS_BENCH_DB=$(cat "$STATE/url") SMS_BENCH_REPLICAS=2 SMS_BENCH_PG_PID=$PG_PID \
   bash "$HERE/bench_server.sh" "$@"
+if [[ "${SMS_BENCH_PG_STATEMENTS:-0}" == 1 ]]; then
+  psql -q -X -A -t "$(cat "$STATE/dsn")" <<'EOF'
+SELECT 'per committed run (' || r.n || ' runs): statements ' ||
+       round(s.calls / r.n, 2) || ', COMMITs ' || round(c.calls / r.n, 3) ||
+       ', PostgreSQL execution ms ' || round((s.ms / r.n)::numeric, 3)
+FROM (SELECT count(*)::numeric AS n FROM runs) r,
+     (SELECT sum(calls) AS calls, sum(total_exec_time) AS ms
+      FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%') s,
+     (SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements
+      WHERE upper(query) = 'COMMIT') c;
+SELECT round(calls / (SELECT count(*) FROM runs)::numeric, 3) || ' per run: ' ||
+       left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%'
+ORDER BY calls DESC LIMIT 12;
+EOF
+fi

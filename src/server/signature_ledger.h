@@ -7,20 +7,19 @@
 // write transaction per poll. Here the requests that arrive while a write is
 // under way wait together and go in the next one: one transaction (one
 // round trip on PostgreSQL) per batch, whatever the number of requests in
-// it. Each request is answered only after the batch holding its key has
+// it (storage/group_commit.h, the mechanism CommitRun's batches use too).
+// Each request is answered only after the batch holding its key has
 // committed, so the record is exactly as before; a key repeated within a
 // batch is a replay like any other.
 // Thread-safety: safe for concurrent use; Use() blocks its caller until its
 // batch is written.
 #pragma once
 
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
+#include "storage/group_commit.h"
 #include "storage/store.h"
 
 namespace sms::server {
@@ -45,19 +44,20 @@ class SignatureLedger final {
   Stats stats() const;
 
  private:
-  struct Batch {
-    std::vector<storage::UsedSignature> keys;
-    int64_t now = 0;  // the latest caller's clock
-    bool done = false;
-    storage::Result<std::vector<bool>> fresh;
+  // One caller's key and its answer.
+  struct PendingUse {
+    storage::UsedSignature key;
+    int64_t now = 0;
+    storage::Status result = core::Fail(core::Internal("not written"));
   };
+  // The keys of one RememberSignatures statement, at most.
+  static constexpr size_t kMaxBatch = 4096;
+
+  // Writes a batch in one transaction and answers each of its keys.
+  void Write(const storage::GroupCommit<PendingUse>::Batch& batch);
 
   storage::Store& store_;
-  mutable std::mutex mu_;
-  std::condition_variable written_;
-  std::shared_ptr<Batch> open_;  // filling while one is written (mu_)
-  bool writing_ = false;         // a batch is being written (mu_)
-  Stats stats_;                  // mu_
+  storage::GroupCommit<PendingUse> batches_{kMaxBatch};
 };
 
 }  // namespace sms::server

@@ -1,12 +1,9 @@
 #include "storage/group_commit.h"
 
-#include <utility>
-
 namespace sms::storage {
 
-Result<CommitOutcome> GroupCommit::Commit(const Run& run,
-                                          const CommitBatch& commit_batch) {
-  Waiter me{.pending = {&run, core::Fail(core::Internal("not committed"))}};
+void GroupCommitQueue::Commit(void* item, const CommitBatch& commit_batch) {
+  Waiter me{.item = item};
   std::unique_lock lock(mu_);
   queue_.push_back(&me);
   while (!me.done) {
@@ -16,25 +13,31 @@ Result<CommitOutcome> GroupCommit::Commit(const Run& run,
     }
     leader_active_ = true;
     std::vector<Waiter*> taken;
-    Batch batch;
+    std::vector<void*> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       taken.push_back(queue_.front());
-      batch.push_back(&queue_.front()->pending);
+      batch.push_back(queue_.front()->item);
       queue_.pop_front();
     }
     lock.unlock();
     commit_batch(batch);
     lock.lock();
     for (Waiter* w : taken) w->done = true;
+    ++stats_.batches;
+    stats_.items += batch.size();
     leader_active_ = false;
     cv_.notify_all();
   }
-  return std::move(me.pending.result);
 }
 
-size_t GroupCommit::Queued() {
+size_t GroupCommitQueue::Queued() const {
   std::lock_guard lock(mu_);
   return queue_.size();
+}
+
+GroupCommitQueue::Stats GroupCommitQueue::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 }  // namespace sms::storage

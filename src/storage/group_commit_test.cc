@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -25,15 +26,15 @@ class Recorder {
  public:
   // The first batch waits until `release` is called, so the callers
   // arriving meanwhile queue up for the second.
-  void Commit(const GroupCommit::Batch& batch) {
+  void Commit(const RunGroupCommit::Batch& batch) {
     std::unique_lock lock(mu_);
     std::vector<std::string> ids;
-    for (GroupCommit::Pending* p : batch) ids.push_back(p->run->run_id);
+    for (PendingRun* p : batch) ids.push_back(p->run->run_id);
     batches_.push_back(ids);
     committing_ = true;
     cv_.notify_all();
     if (batches_.size() == 1) cv_.wait(lock, [this] { return released_; });
-    for (GroupCommit::Pending* p : batch) {
+    for (PendingRun* p : batch) {
       // One bad run fails alone; the others commit.
       p->result = p->run->run_id == "bad"
                       ? core::Fail(core::AlreadyExists("conflict"))
@@ -73,22 +74,49 @@ Run NamedRun(const std::string& id) {
   return run;
 }
 
-void WaitForQueued(GroupCommit& gc, size_t n) {
-  while (gc.Queued() < n)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
+// A group commit of at most max_batch runs whose first batch (of the run
+// "first") is held open until Release(), so the runs committed meanwhile
+// queue for the next: the set-up both tests share.
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  // Starts committing "first" and waits until its batch is committing.
+  void StartFirstBatch(size_t max_batch) {
+    gc_ = std::make_unique<RunGroupCommit>(max_batch);
+    leader_ = std::thread([this] { EXPECT_TRUE(Commit(first_)); });
+    rec_.WaitUntilCommitting();
+  }
+  // Commits `run` through the group commit; returns its result.
+  Result<CommitOutcome> Commit(const storage::Run& run) {
+    PendingRun pending{.run = &run};
+    gc_->Commit(pending,
+                [this](const RunGroupCommit::Batch& b) { rec_.Commit(b); });
+    return std::move(pending.result);
+  }
+  // Waits until `n` runs queue behind the first batch, then ends it and
+  // joins every caller.
+  void ReleaseWhenQueued(size_t n, std::vector<std::thread>& callers) {
+    while (gc_->Queued() < n)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    rec_.Release();
+    leader_.join();
+    for (auto& t : callers) t.join();
+  }
+  static std::vector<storage::Run> Runs(int n) {
+    std::vector<storage::Run> runs;
+    for (int i = 0; i < n; ++i)
+      runs.push_back(NamedRun("r" + std::to_string(i)));
+    return runs;
+  }
 
-TEST(GroupCommitTest, CallersArrivingDuringACommitShareTheNextBatch) {
-  GroupCommit gc(64);
-  Recorder rec;
-  auto commit = [&rec](const GroupCommit::Batch& b) { rec.Commit(b); };
-  const storage::Run first = NamedRun("first");
-  std::thread leader([&] { EXPECT_TRUE(gc.Commit(first, commit)); });
-  rec.WaitUntilCommitting();
+  Recorder rec_;
+  std::unique_ptr<RunGroupCommit> gc_;
+  const storage::Run first_ = NamedRun("first");
+  std::thread leader_;
+};
 
-  std::vector<storage::Run> runs;
-  for (int i = 0; i < 10; ++i)
-    runs.push_back(NamedRun("r" + std::to_string(i)));
+TEST_F(GroupCommitTest, CallersArrivingDuringACommitShareTheNextBatch) {
+  StartFirstBatch(64);
+  std::vector<storage::Run> runs = Runs(10);
   runs.push_back(NamedRun("bad"));
   std::atomic<int> answered_while_committing{0};
   std::vector<Result<CommitOutcome>> results(runs.size(),
@@ -96,17 +124,14 @@ TEST(GroupCommitTest, CallersArrivingDuringACommitShareTheNextBatch) {
   std::vector<std::thread> callers;
   for (size_t i = 0; i < runs.size(); ++i) {
     callers.emplace_back([&, i] {
-      results[i] = gc.Commit(runs[i], commit);
-      if (rec.Committing()) ++answered_while_committing;
+      results[i] = Commit(runs[i]);
+      if (rec_.Committing()) ++answered_while_committing;
     });
   }
   // Every caller queued behind the first batch before it ends.
-  WaitForQueued(gc, runs.size());
-  rec.Release();
-  leader.join();
-  for (auto& t : callers) t.join();
+  ReleaseWhenQueued(runs.size(), callers);
 
-  const auto batches = rec.Batches();
+  const auto batches = rec_.Batches();
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0], std::vector<std::string>{"first"});
   const std::set<std::string> second(batches[1].begin(), batches[1].end());
@@ -117,28 +142,20 @@ TEST(GroupCommitTest, CallersArrivingDuringACommitShareTheNextBatch) {
   }
   EXPECT_THAT(results.back(), HasCode(ErrorCode::kAlreadyExists));
   EXPECT_EQ(answered_while_committing.load(), 0);
+  EXPECT_EQ(gc_->stats().batches, 2u);
+  EXPECT_EQ(gc_->stats().items, runs.size() + 1);
 }
 
-TEST(GroupCommitTest, ABatchHoldsAtMostMaxBatchRuns) {
-  GroupCommit gc(4);
-  Recorder rec;
-  auto commit = [&rec](const GroupCommit::Batch& b) { rec.Commit(b); };
-  const storage::Run first = NamedRun("first");
-  std::thread leader([&] { EXPECT_TRUE(gc.Commit(first, commit)); });
-  rec.WaitUntilCommitting();
-  std::vector<storage::Run> runs;
-  for (int i = 0; i < 10; ++i)
-    runs.push_back(NamedRun("r" + std::to_string(i)));
+TEST_F(GroupCommitTest, ABatchHoldsAtMostMaxBatchRuns) {
+  StartFirstBatch(4);
+  const std::vector<storage::Run> runs = Runs(10);
   std::vector<std::thread> callers;
   for (const storage::Run& run : runs)
-    callers.emplace_back([&] { EXPECT_TRUE(gc.Commit(run, commit)); });
-  WaitForQueued(gc, runs.size());
-  rec.Release();
-  leader.join();
-  for (auto& t : callers) t.join();
+    callers.emplace_back([&] { EXPECT_TRUE(Commit(run)); });
+  ReleaseWhenQueued(runs.size(), callers);
 
   std::set<std::string> committed;
-  for (const auto& batch : rec.Batches()) {
+  for (const auto& batch : rec_.Batches()) {
     EXPECT_LE(batch.size(), 4u);
     for (const std::string& id : batch)
       EXPECT_TRUE(committed.insert(id).second) << id << " twice";

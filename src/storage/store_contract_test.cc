@@ -1296,6 +1296,102 @@ TEST_P(StoreContractTest, ReadinessFromTheStoredHistoryIsTheVerdictOfAllRuns) {
   expect_same("/a/x", 1, 40);
 }
 
+// A consistent run of `task` at `at` over /a, not committed yet.
+Run ConsistentRun(const std::string& task, const std::string& run_id,
+                  int64_t at) {
+  Run r;
+  r.run_id = run_id;
+  r.domain_id = "d1";
+  r.task_id = task;
+  r.started_time = at - 10;
+  r.finished_time = at;
+  r.check_result = "success";
+  r.content_hash = "c-" + run_id;
+  r.committed_at = at + 1;
+  r.dirs.push_back({"/a", 10, 0, 0, 0, 0, 0, 0, 1});
+  return r;
+}
+
+// Runs committed at once, as a group commit's batch gathers them: several
+// runs of one task, one of another task, and runs that must fail or
+// repeat (a run id committed with other content, an unknown task, one run
+// sent twice). Each good run commits exactly once, the others write
+// nothing, and the task's verdict has counted every committed run once.
+TEST_P(StoreContractTest, ABatchOfRunsOfOneTaskWithFailuresCommitsExactly) {
+  ASSERT_THAT(store_->PutTaskConfigs("d1", "t1",
+                                     {{"CONSISTENCY_DIR", "/a"},
+                                      {"CONSISTENCY_READY_RUNS", "40"}}),
+              IsOk());
+  ASSERT_THAT(store_->CreateTask(MakeTask("d1", "t2", "s1")), IsOk());
+  ASSERT_THAT(store_->CommitRun(ConsistentRun("t1", "first", kT0)), IsOk());
+  constexpr int kRounds = 3;
+  int64_t at = kT0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<storage::Run> runs;
+    for (int i = 0; i < 10; ++i)
+      runs.push_back(ConsistentRun(
+          "t1", "g" + std::to_string(round) + "_" + std::to_string(i), ++at));
+    const std::string twice = "twice" + std::to_string(round);
+    runs.push_back(ConsistentRun("t1", twice, ++at));
+    runs.push_back(runs.back());
+    runs.push_back(ConsistentRun("t2", "o" + std::to_string(round), ++at));
+    storage::Run conflicting = ConsistentRun("t1", "first", ++at);
+    conflicting.content_hash = "other content";
+    runs.push_back(conflicting);
+    runs.push_back(ConsistentRun("t9", "u" + std::to_string(round), ++at));
+
+    std::atomic<bool> go{false};
+    std::vector<Result<CommitOutcome>> results(
+        runs.size(), Result<CommitOutcome>(core::Fail(core::Internal(""))));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      threads.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        results[i] = store_->CommitRun(runs[i]);
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    int committed = 0, repeated = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const std::string& id = runs[i].run_id;
+      if (id == "first") {
+        EXPECT_THAT(results[i], HasCode(ErrorCode::kAlreadyExists));
+      } else if (runs[i].task_id == "t9") {
+        EXPECT_THAT(results[i], HasCode(ErrorCode::kNotFound));
+      } else {
+        ASSERT_THAT(results[i], IsOk()) << id;
+        if (*results[i] == CommitOutcome::kCommitted) ++committed;
+        if (*results[i] == CommitOutcome::kAlreadyCommitted) ++repeated;
+      }
+    }
+    EXPECT_EQ(committed, 12) << "round " << round;
+    EXPECT_EQ(repeated, 1) << "round " << round;
+  }
+  // Counters exact: every committed run once, with its one directory; the
+  // refused ones nowhere.
+  auto t1 = store_->ListRuns("d1", "t1", 1000);
+  ASSERT_THAT(t1, IsOk());
+  EXPECT_EQ(t1->size(), 1u + 11 * kRounds);
+  for (const storage::Run& r : *t1) EXPECT_EQ(r.dirs.size(), 1u) << r.run_id;
+  EXPECT_EQ(store_->ListRuns("d1", "t2", 1000)->size(), size_t{kRounds});
+  EXPECT_EQ(store_->GetRun("d1", "first")->content_hash, "c-first");
+  EXPECT_THAT(store_->GetRun("d1", "u0"), HasCode(ErrorCode::kNotFound));
+  // The verdict counted each committed run once: 34 of the 40 needed...
+  EXPECT_EQ(ReadinessOf(*store_),
+            "not_ready | 34 of the 40 consistent checks in a row needed so "
+            "far (CONSISTENCY_READY_RUNS)");
+  // ...so six more make the task ready, since its first run.
+  for (int i = 0; i < 5; ++i)
+    ASSERT_THAT(store_->CommitRun(
+                    ConsistentRun("t1", "late" + std::to_string(i), ++at)),
+                IsOk());
+  EXPECT_THAT(ReadinessOf(*store_), ::testing::StartsWith("not_ready | 39 "));
+  ASSERT_THAT(store_->CommitRun(ConsistentRun("t1", "last", ++at)), IsOk());
+  EXPECT_EQ(ReadinessOf(*store_), "ready");
+  EXPECT_EQ(store_->GetTask("d1", "t1")->readiness_since, kT0);
+}
+
 TEST_P(StoreContractTest, TaskListSortsByReadiness) {
   for (const char* id : {"t2", "t3"}) {
     Task t = MakeTask("d1", id, "s1");

@@ -590,6 +590,81 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
 
 // A run with many differing files: staged in chunks of 10,000, committed,
 // paged with a keyset marker; a late page costs about what the first does.
+// Two replicas commit the same run id for two tasks at once, each among
+// good runs of its task: the batch whose INSERT meets the other's row on
+// the unique key is rolled back and written run by run (savepoints), so
+// its good runs still commit, and the run id lands once.
+TEST_F(PostgresStoreTest, ARunIdRacedByTwoReplicasLandsOnceAndSparesItsBatch) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Seed(*a);
+  Task t2 = *a->GetTask("d1", "t1");
+  t2.id = "t2";
+  ASSERT_TRUE(a->CreateTask(t2));
+  auto run = [](const std::string& task, const std::string& id) {
+    storage::Run r;
+    r.run_id = id;
+    r.domain_id = "d1";
+    r.task_id = task;
+    r.finished_time = 1;
+    r.check_result = "success";
+    r.content_hash = "c-" + id;
+    r.dirs.push_back({"/a", 1, 0, 0, 0, 0, 0, 0, 1});
+    return r;
+  };
+  constexpr int kRounds = 10;
+  int raced_won = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string raced = "raced" + std::to_string(round);
+    std::vector<std::pair<Store*, storage::Run>> work;
+    for (int i = 0; i < 4; ++i) {
+      work.emplace_back(a.get(), run("t1", "a" + std::to_string(round) + "_" +
+                                               std::to_string(i)));
+      work.emplace_back(b.get(), run("t2", "b" + std::to_string(round) + "_" +
+                                               std::to_string(i)));
+    }
+    work.emplace_back(a.get(), run("t1", raced));
+    work.emplace_back(b.get(), run("t2", raced));
+    std::vector<Result<CommitOutcome>> results(
+        work.size(), Result<CommitOutcome>(core::Fail(core::Internal(""))));
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < work.size(); ++i) {
+      threads.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        results[i] = work[i].first->CommitRun(work[i].second);
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < work.size(); ++i) {
+      if (work[i].second.run_id == raced) {
+        if (results[i]) {
+          EXPECT_EQ(*results[i], CommitOutcome::kCommitted);
+          ++raced_won;
+        } else {
+          EXPECT_EQ(results[i].error().code, core::ErrorCode::kAlreadyExists);
+        }
+      } else {
+        ASSERT_TRUE(results[i])
+            << work[i].second.run_id << ": " << results[i].error().ToString();
+        EXPECT_EQ(*results[i], CommitOutcome::kCommitted);
+      }
+    }
+  }
+  EXPECT_EQ(raced_won, kRounds) << "each raced run id commits once";
+  const size_t t1 = a->ListRuns("d1", "t1", 1000)->size();
+  const size_t t2_runs = a->ListRuns("d1", "t2", 1000)->size();
+  EXPECT_EQ(t1 + t2_runs, size_t{kRounds * 9});
+  for (const auto* task : {"t1", "t2"}) {
+    auto runs = a->ListRuns("d1", task, 1000);
+    ASSERT_TRUE(runs);
+    for (const storage::Run& r : *runs)
+      EXPECT_EQ(r.dirs.size(), 1u) << r.run_id;
+  }
+}
+
 TEST_F(PostgresStoreTest, LargeRunPagesByKeyset) {
   int64_t rows = 100000;
   if (std::string v = Env("SMS_TEST_PG_DETAIL_ROWS"); !v.empty())

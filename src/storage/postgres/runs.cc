@@ -1,7 +1,10 @@
 // PostgresStore (store_impl.h): runs, their directories and file details.
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,32 +29,53 @@ constexpr char kRunColumnsOfR[] =
 // replica share one transaction, so one WAL flush, one NOTIFY and one hold
 // of each task's row lock carry the whole batch (a notifying commit holds
 // PostgreSQL's notify lock through its flush: one per upload serialised
-// every replica's uploads, even of different tasks). At most 64 runs: each
-// savepoint that writes is a subtransaction, and PostgreSQL caches 64 per
-// transaction for other sessions' snapshots before they read pg_subtrans.
+// every replica's uploads, even of different tasks). The batch is written
+// folded (CommitFoldedOn: a few statements per batch and one readiness
+// update per task, not about nine statements per run); only when a
+// statement of it fails are its runs committed one by one, each in its own
+// savepoint. At most 64 runs: each savepoint that writes is a
+// subtransaction, and PostgreSQL caches 64 per transaction for other
+// sessions' snapshots before they read pg_subtrans.
 Result<CommitOutcome> PostgresStore::CommitRun(const Run& run) {
-  return group_commit_.Commit(
-      run, [this](const GroupCommit::Batch& batch) { CommitBatch(batch); });
+  PendingRun pending{.run = &run};
+  group_commit_.Commit(pending, [this](const RunGroupCommit::Batch& batch) {
+    CommitBatch(batch);
+  });
+  return std::move(pending.result);
 }
 
-void PostgresStore::CommitBatch(const GroupCommit::Batch& batch) {
+void PostgresStore::CommitBatch(const RunGroupCommit::Batch& batch) {
   auto fail_all = [&batch](const core::Error& e) {
-    for (GroupCommit::Pending* p : batch) p->result = Fail(e);
+    for (PendingRun* p : batch) p->result = Fail(e);
   };
   auto c = Acquire();
   if (!c) return fail_all(c.error());
-  Txn txn(**c);
-  if (Status begun = txn.Begin(); !begun) return fail_all(begun.error());
   // Task by task, in one order on every replica: two batches lock the same
   // tasks' rows in the same order, so they cannot deadlock.
-  GroupCommit::Batch ordered = batch;
-  std::stable_sort(
-      ordered.begin(), ordered.end(),
-      [](const GroupCommit::Pending* x, const GroupCommit::Pending* y) {
-        return std::tie(x->run->domain_id, x->run->task_id) <
-               std::tie(y->run->domain_id, y->run->task_id);
-      });
-  for (GroupCommit::Pending* p : ordered) {
+  RunGroupCommit::Batch ordered = batch;
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const PendingRun* x, const PendingRun* y) {
+                     return std::tie(x->run->domain_id, x->run->task_id) <
+                            std::tie(y->run->domain_id, y->run->task_id);
+                   });
+  {
+    Txn txn(**c);
+    if (Status begun = txn.Begin(); !begun) return fail_all(begun.error());
+    auto folded = CommitFoldedOn(**c, ordered);
+    if (folded) {
+      // Acknowledged only once the COMMIT (and its WAL flush) has returned.
+      Status committed = txn.Commit();
+      for (size_t i = 0; i < ordered.size(); ++i) {
+        ordered[i]->result = std::move((*folded)[i]);
+        if (!committed && ordered[i]->result)
+          ordered[i]->result = Fail(committed.error());
+      }
+      return;
+    }
+  }  // a statement failed: rolled back, the runs go one by one
+  Txn txn(**c);
+  if (Status begun = txn.Begin(); !begun) return fail_all(begun.error());
+  for (PendingRun* p : ordered) {
     if (Status sp = (*c)->Script("SAVEPOINT run", "savepoint"); !sp) {
       p->result = Fail(sp.error());
       continue;
@@ -61,11 +85,248 @@ void PostgresStore::CommitBatch(const GroupCommit::Batch& batch) {
       (void)(*c)->Script("ROLLBACK TO SAVEPOINT run", "rollback to savepoint");
     (void)(*c)->Script("RELEASE SAVEPOINT run", "release savepoint");
   }
-  // Acknowledged only once the COMMIT (and its WAL flush) has returned.
   if (Status committed = txn.Commit(); !committed) {
-    for (GroupCommit::Pending* p : batch)
+    for (PendingRun* p : batch)
       if (p->result) p->result = Fail(committed.error());
   }
+}
+
+// Runs and all their directories in one statement: the columns as arrays,
+// unnested in order (so runs.seq follows `runs`' order).
+Status PostgresStore::InsertRunsOn(Connection& c,
+                                   const std::vector<const Run*>& runs) {
+  std::vector<std::string> run_columns[rows::kRunColumnCount];
+  std::vector<std::string> dir_domain, dir_run, dir_check;
+  std::vector<int64_t> dir_idx;
+  constexpr int kCounters = 13;
+  std::vector<int64_t> counters[kCounters];
+  for (const Run* r : runs) {
+    const Run& run = *r;
+    int col = 0;
+    rows::RunValues(run, [&](const auto& v) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
+        run_columns[col++].push_back(v);
+      else
+        run_columns[col++].push_back(std::to_string(v));
+    });
+    int64_t idx = 0;
+    for (const DirResult& d : run.dirs) {
+      dir_domain.push_back(run.domain_id);
+      dir_run.push_back(run.run_id);
+      dir_idx.push_back(idx++);
+      dir_check.push_back(d.dir_check);
+      const int64_t values[kCounters] = {d.num_total_files,
+                                         d.num_different_files,
+                                         d.num_target_miss_files,
+                                         d.num_target_more_files,
+                                         d.num_changed_files,
+                                         d.num_error_files,
+                                         d.num_metadata_different_files,
+                                         d.num_bytes_verified,
+                                         d.num_corrupt_files,
+                                         d.num_cached_files,
+                                         d.num_bytes_read,
+                                         d.num_target_cached_files,
+                                         d.num_target_bytes_read};
+      for (int k = 0; k < kCounters; ++k) counters[k].push_back(values[k]);
+    }
+  }
+  Params p;
+  for (const auto& v : run_columns) p.Add(TextArray(v));
+  p.Add(TextArray(dir_domain)).Add(TextArray(dir_run)).Add(IntArray(dir_idx));
+  p.Add(TextArray(dir_check));
+  for (const auto& v : counters) p.Add(IntArray(v));
+  static const std::string kSql = rows::Sql(
+      {"WITH r AS (INSERT INTO runs (", rows::kRunColumns,
+       ") SELECT x.a, x.b, x.c, x.d::bigint, x.e::bigint, x.f, x.g, x.h,"
+       " x.i, x.j, x.k::bigint, x.l, x.m FROM unnest($1::text[],"
+       " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+       " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+       " $12::text[], $13::text[]) WITH ORDINALITY"
+       " AS x (a, b, c, d, e, f, g, h, i, j, k, l, m, ord) ORDER BY x.ord)"
+       " INSERT INTO run_dirs (domain_id, run_id, idx, ",
+       rows::kDirColumns,
+       ") SELECT * FROM unnest($14::text[], $15::text[], $16::bigint[],"
+       " $17::text[], $18::bigint[], $19::bigint[], $20::bigint[],"
+       " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
+       " $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[],"
+       " $29::bigint[], $30::bigint[])"});
+  SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
+  return Ok();
+}
+
+Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
+    Connection& c, const RunGroupCommit::Batch& ordered) {
+  using TaskKey = std::pair<std::string, std::string>;  // domain, task
+  const size_t n = ordered.size();
+  std::vector<Result<CommitOutcome>> results(
+      n, Result<CommitOutcome>(Fail(core::Internal("not committed"))));
+  auto key = [&ordered](size_t i) {
+    return TaskKey(ordered[i]->run->domain_id, ordered[i]->run->task_id);
+  };
+
+  // The batch's tasks, locked (FOR UPDATE) in one statement, in the order
+  // CommitBatch sorted them (byte order: COLLATE "C"), with their readiness
+  // history. `now`: the task as this batch's runs leave it.
+  struct Locked {
+    TaskForCommit before;
+    Task now;
+  };
+  std::map<TaskKey, Locked> tasks;
+  {
+    std::vector<std::string> domains, ids;
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0 && key(i) == key(i - 1)) continue;
+      domains.push_back(ordered[i]->run->domain_id);
+      ids.push_back(ordered[i]->run->task_id);
+    }
+    Params p;
+    p.Add(TextArray(domains)).Add(TextArray(ids));
+    static const std::string kSql = rows::Sql(
+        {"SELECT ", rows::kTaskColumns,
+         ", readiness_history FROM tasks WHERE (domain_id, id) IN"
+         " (SELECT * FROM unnest($1::text[], $2::text[]))"
+         " ORDER BY domain_id COLLATE \"C\", id COLLATE \"C\" FOR UPDATE"});
+    SMS_ASSIGN_OR_RETURN(Rows r, c.Exec(kSql, p));
+    for (int i = 0; i < r.size(); ++i) {
+      Task task = rows::ReadTask(r.At(i));
+      TaskKey k(task.domain_id, task.id);
+      Locked locked{.before = {.task = task,
+                               .history = UsableHistory(
+                                   r.Text(i, rows::kTaskColumnCount))},
+                    .now = task};
+      tasks.emplace(std::move(k), std::move(locked));
+    }
+  }
+
+  // What the tenant has stored under each run id already (one statement):
+  // a committed run, and whether another of its tasks staged details.
+  std::vector<std::optional<StoredUpload>> stored(n);
+  std::vector<bool> staged_by_another(n, false);
+  {
+    std::vector<std::string> domains, run_ids, task_ids;
+    for (PendingRun* p : ordered) {
+      domains.push_back(p->run->domain_id);
+      run_ids.push_back(p->run->run_id);
+      task_ids.push_back(p->run->task_id);
+    }
+    Params p;
+    p.Add(TextArray(domains)).Add(TextArray(run_ids)).Add(TextArray(task_ids));
+    SMS_ASSIGN_OR_RETURN(
+        Rows r,
+        c.Exec("SELECT x.ord, r.domain_id, r.task_id, r.content_hash,"
+               " EXISTS (SELECT 1 FROM detail_chunks d"
+               "  WHERE d.domain_id = x.domain_id AND d.run_id = x.run_id"
+               "  AND d.task_id <> x.task_id)"
+               " FROM unnest($1::text[], $2::text[], $3::text[])"
+               " WITH ORDINALITY AS x (domain_id, run_id, task_id, ord)"
+               " LEFT JOIN runs r"
+               " ON r.domain_id = x.domain_id AND r.run_id = x.run_id",
+               p));
+    for (int i = 0; i < r.size(); ++i) {
+      const size_t at = static_cast<size_t>(r.Int(i, 0) - 1);
+      if (at >= n) return Fail(core::Internal("run check: row out of range"));
+      if (!r.IsNull(i, 1))
+        stored[at] = StoredUpload{.domain_id = r.Text(i, 1),
+                                  .task_id = r.Text(i, 2),
+                                  .content_hash = r.Text(i, 3)};
+      staged_by_another[at] = r.Bool(i, 4);
+    }
+  }
+
+  // The rules (commit_rules.h), run by run in order: a run refused writes
+  // nothing; a run id repeated within the batch is a repeated commit of
+  // the first.
+  std::vector<size_t> accepted;
+  {
+    std::map<TaskKey, StoredUpload> in_batch;  // (domain, run id) -> upload
+    for (size_t i = 0; i < n; ++i) {
+      const Run& run = *ordered[i]->run;
+      if (!tasks.contains(key(i))) {
+        results[i] = Fail(core::NotFound("task not found"));
+        continue;
+      }
+      if (stored[i]) {
+        results[i] = RepeatedCommit(run, *stored[i]);
+        continue;
+      }
+      const TaskKey id(run.domain_id, run.run_id);
+      if (auto it = in_batch.find(id); it != in_batch.end()) {
+        results[i] = RepeatedCommit(run, it->second);
+        continue;
+      }
+      if (Status owner = CheckRunIdOwner(staged_by_another[i]); !owner) {
+        results[i] = Fail(owner.error());
+        continue;
+      }
+      in_batch.emplace(id, StoredUpload{.domain_id = run.domain_id,
+                                        .task_id = run.task_id,
+                                        .content_hash = run.content_hash});
+      accepted.push_back(i);
+    }
+  }
+  if (accepted.empty()) return results;
+
+  // The accepted runs and all their directories in one statement. A run
+  // id committed meanwhile for another task of the tenant (whose lock we
+  // do not hold) fails it on the unique key: the caller then commits the
+  // runs one by one, and that run gets kAlreadyExists.
+  {
+    std::vector<const Run*> runs;
+    for (size_t i : accepted) runs.push_back(ordered[i]->run);
+    SMS_RETURN_IF_ERROR(InsertRunsOn(c, runs));
+  }
+
+  // A run that ends its task's current check (rare: one per check).
+  for (size_t i : accepted) {
+    const Run& run = *ordered[i]->run;
+    Task& task = tasks.at(key(i)).now;
+    if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
+      SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id,
+                                         task.state, *next, run.run_id,
+                                         run.committed_at));
+      task.state = *next;
+      Params p;
+      p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);
+      SMS_RETURN_IF_ERROR(
+          c.Exec("UPDATE commands SET state = 'done', updated_at = $1"
+                 " WHERE domain_id = $2 AND run_id = $3"
+                 " AND state IN ('pending', 'delivered')",
+                 p));
+    }
+  }
+
+  // The cut-over verdict, once per task: its runs folded in order, the
+  // tasks' settings read and verdicts written in one statement each
+  // (readiness.cc); then every run's webhook events, and each verdict
+  // change's, in the outbox (webhooks.cc), all in this transaction.
+  std::vector<TaskRuns> by_task;
+  for (size_t a = 0; a < accepted.size();) {
+    Locked& locked = tasks.at(key(accepted[a]));
+    TaskRuns t{.before = &locked.before.task,
+               .runs = {},
+               .history = std::move(locked.before.history)};
+    size_t b = a;
+    while (b < accepted.size() && key(accepted[b]) == key(accepted[a]))
+      t.runs.push_back(ordered[accepted[b++]]->run);
+    by_task.push_back(std::move(t));
+    a = b;
+  }
+  SMS_ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> verdict_events,
+                       UpdateReadinessOfTasksOn(c, by_task));
+  std::vector<RunWithEvents> outbox;
+  for (size_t t = 0; t < by_task.size(); ++t) {
+    for (size_t k = 0; k < by_task[t].runs.size(); ++k) {
+      const Run* run = by_task[t].runs[k];
+      std::vector<std::string> events = RunEvents(*run);
+      if (!verdict_events[t][k].empty())
+        events.push_back(std::move(verdict_events[t][k]));
+      outbox.push_back({run, std::move(events)});
+    }
+  }
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(c, outbox));
+  for (size_t i : accepted) results[i] = CommitOutcome::kCommitted;
+  return results;
 }
 
 // The body of CommitRun, inside the caller's transaction.
@@ -95,51 +356,10 @@ Result<CommitOutcome> PostgresStore::CommitRunOn(Connection& c,
                                   .content_hash = r.Text(0, 2)});
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(r.Bool(0, 3)));
   }
-  {
-    // The run and its directories in one statement (the directories as
-    // arrays, unnested in order). A run id committed meanwhile for another
-    // task of the tenant (whose lock we do not hold) fails on the unique
-    // key: kAlreadyExists, as above.
-    std::vector<std::string> dir_check;
-    constexpr int kCounters = 13;
-    std::vector<int64_t> counters[kCounters];
-    for (const DirResult& d : run.dirs) {
-      dir_check.push_back(d.dir_check);
-      const int64_t values[kCounters] = {d.num_total_files,
-                                         d.num_different_files,
-                                         d.num_target_miss_files,
-                                         d.num_target_more_files,
-                                         d.num_changed_files,
-                                         d.num_error_files,
-                                         d.num_metadata_different_files,
-                                         d.num_bytes_verified,
-                                         d.num_corrupt_files,
-                                         d.num_cached_files,
-                                         d.num_bytes_read,
-                                         d.num_target_cached_files,
-                                         d.num_target_bytes_read};
-      for (int i = 0; i < kCounters; ++i) counters[i].push_back(values[i]);
-    }
-    Params p;
-    rows::RunValues(run, [&p](const auto& v) { p.Add(v); });
-    p.Add(TextArray(dir_check));
-    for (const auto& v : counters) p.Add(IntArray(v));
-    static const std::string kSql = rows::Sql(
-        {"WITH run AS (INSERT INTO runs (", rows::kRunColumns,
-         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-         " RETURNING domain_id, run_id)"
-         " INSERT INTO run_dirs (domain_id, run_id, idx, ",
-         rows::kDirColumns,
-         ") SELECT run.domain_id, run.run_id, x.ord - 1, x.dir_check, x.a, "
-         "x.b, x.c, x.d,"
-         " x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m FROM run,"
-         " unnest($14::text[], $15::bigint[], $16::bigint[], $17::bigint[],"
-         " $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
-         " $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
-         " $26::bigint[], $27::bigint[]) WITH ORDINALITY"
-         " AS x (dir_check, a, b, c, d, e, f, g, h, i, j, k, l, m, ord)"});
-    SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
-  }
+  // The run and its directories. A run id committed meanwhile for another
+  // task of the tenant (whose lock we do not hold) fails on the unique
+  // key: kAlreadyExists, as above.
+  SMS_RETURN_IF_ERROR(InsertRunsOn(c, {&run}));
   if (std::optional<TaskState> next = TaskStateAfterCommit(locked.task, run)) {
     SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id,
                                        locked.task.state, *next, run.run_id,
@@ -155,11 +375,12 @@ Result<CommitOutcome> PostgresStore::CommitRunOn(Connection& c,
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
   SMS_ASSIGN_OR_RETURN(
-      std::string verdict_event,
-      UpdateReadinessOn(c, run, locked.task, std::move(locked.history)));
+      std::vector<std::string> verdict_event,
+      UpdateReadinessOn(c, {&run}, locked.task, std::move(locked.history)));
   std::vector<std::string> events = RunEvents(run);
-  if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
-  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(c, run, events));
+  if (!verdict_event.front().empty())
+    events.push_back(std::move(verdict_event.front()));
+  SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(c, {{&run, std::move(events)}}));
   return CommitOutcome::kCommitted;
 }
 

@@ -229,30 +229,40 @@ class PostgresStore final : public Store {
 
   // The task of this domain; with `lock`, also locks its row until the end
   // of the transaction (REQUIRES: inside Txn::Begin()).
-  // Writes the webhook deliveries of `events` (the run's RunEvents and a
-  // verdict change's) for a run being committed (webhooks.cc).
-  static Status EnqueueRunEventsOn(Connection& c, const Run& run,
-                                   const std::vector<std::string>& events);
+  // A run being committed and the webhook events it raises (its
+  // RunEvents and a verdict change's).
+  struct RunWithEvents {
+    const Run* run;
+    std::vector<std::string> events;
+  };
+  // Writes the webhook deliveries of runs being committed (webhooks.cc):
+  // one read of their tenants' webhooks, a row per subscribed event.
+  static Status EnqueueRunEventsOn(Connection& c,
+                                   const std::vector<RunWithEvents>& runs);
 
-  // The task's cut-over verdict (readiness.cc): its stored history (none
-  // when never stored or damaged); the history folded from its newest
-  // kReadinessRuns runs; the verdict decided from a history with the
-  // task's settings, stored on the task with the history.
-  // REQUIRES: inside a transaction holding the task's row lock.
+  // The task's cut-over verdict (readiness.cc; readiness_core.h decides):
+  // its stored history (none when never stored or damaged); the runs being
+  // committed to one task (in order) folded into it and the verdict stored
+  // once; returns per run the task.ready / task.not_ready event its change
+  // raises, or "". REQUIRES: inside a transaction holding the task's row
+  // lock; `stored` and `before` as TaskForCommitOn read them.
   static Result<std::optional<schedule::ReadinessHistory>>
   ReadReadinessHistoryOn(Connection& c, const std::string& domain_id,
                          const std::string& task_id);
-  static Result<schedule::ReadinessHistory> FoldNewestRunsOn(
-      Connection& c, const std::string& domain_id, const std::string& task_id);
-  static Result<schedule::Readiness> StoreReadinessOn(
-      Connection& c, const std::string& domain_id, const std::string& task_id,
-      const schedule::ReadinessHistory& history);
-  // Folds a run being committed into the history (`stored`: the task's, as
-  // TaskForCommitOn read it with `before`) and stores the verdict;
-  // returns the task.ready / task.not_ready event its change raises, or "".
-  static Result<std::string> UpdateReadinessOn(
-      Connection& c, const Run& run, const Task& before,
+  static Result<std::vector<std::string>> UpdateReadinessOn(
+      Connection& c, const std::vector<const Run*>& runs, const Task& before,
       std::optional<schedule::ReadinessHistory> stored);
+  // The same for the tasks of a group commit: their settings read in one
+  // statement and their verdicts written in one; per task, per run, the
+  // events.
+  struct TaskRuns {
+    const Task* before;
+    std::vector<const Run*> runs;
+    std::optional<schedule::ReadinessHistory> history;
+  };
+  static Result<std::vector<std::vector<std::string>>> UpdateReadinessOfTasksOn(
+      Connection& c, std::vector<TaskRuns>& tasks);
+  class ReadinessOn;  // ReadinessSql on a connection (readiness.cc)
 
   // The task a run is committed to, locked (FOR UPDATE) until the end of
   // the transaction, with its readiness history, in one read.
@@ -260,10 +270,17 @@ class PostgresStore final : public Store {
                                                const std::string& domain_id,
                                                const std::string& id);
 
-  // One group commit's transaction (runs.cc): a savepoint per run; and the
-  // body of CommitRun inside it.
-  void CommitBatch(const GroupCommit::Batch& batch);
+  // One group commit's transaction (runs.cc): the batch folded, or (when a
+  // statement of that fails) a savepoint per run; the folded batch's
+  // statements, each run's result in `ordered`'s order (sorted by task);
+  // and the body of CommitRun alone.
+  void CommitBatch(const RunGroupCommit::Batch& batch);
+  static Result<std::vector<Result<CommitOutcome>>> CommitFoldedOn(
+      Connection& c, const RunGroupCommit::Batch& ordered);
   static Result<CommitOutcome> CommitRunOn(Connection& c, const Run& run);
+  // Runs and all their directories in one INSERT (runs.cc).
+  static Status InsertRunsOn(Connection& c,
+                             const std::vector<const Run*>& runs);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);
@@ -283,7 +300,7 @@ class PostgresStore final : public Store {
   std::vector<std::unique_ptr<Connection>> free_;
   int open_ = 0;  // connections in free_ plus those leased or connecting
 
-  GroupCommit group_commit_{64};  // 64: see CommitRun (runs.cc)
+  RunGroupCommit group_commit_{64};  // 64: see CommitRun (runs.cc)
 };
 
 }  // namespace sms::storage::postgres

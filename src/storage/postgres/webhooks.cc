@@ -54,29 +54,36 @@ Delivery ReadDelivery(const Rows& r, int i) {
 }  // namespace
 
 Status PostgresStore::EnqueueRunEventsOn(
-    Connection& c, const Run& run, const std::vector<std::string>& events) {
+    Connection& c, const std::vector<RunWithEvents>& runs) {
+  std::vector<std::string> domains;
+  for (const RunWithEvents& r : runs) domains.push_back(r.run->domain_id);
   Params hp;
-  hp.Add(run.domain_id);
-  SMS_ASSIGN_OR_RETURN(
-      Rows hooks,
-      c.Exec("SELECT id, events FROM webhooks WHERE domain_id = $1", hp));
+  hp.Add(TextArray(domains));
+  SMS_ASSIGN_OR_RETURN(Rows hooks,
+                       c.Exec("SELECT id, events, domain_id FROM webhooks"
+                              " WHERE domain_id = ANY($1::text[])",
+                              hp));
   if (hooks.empty()) return Ok();
-  for (const std::string& event : events) {
-    for (int i = 0; i < hooks.size(); ++i) {
-      if (!Subscribes(hooks.Text(i, 1), event)) continue;
-      Params p;
-      p.Add(run.domain_id)
-          .Add(hooks.Text(i, 0))
-          .Add(EventId(run.run_id, event));
-      p.Add(event).Add(run.task_id).Add(run.run_id).Add(run.check_result);
-      p.Add(run.committed_at);
-      SMS_RETURN_IF_ERROR(
-          c.Exec("INSERT INTO webhook_outbox (domain_id, webhook_id,"
-                 " event_id, type, task_id, run_id, check_result,"
-                 " occurred_at, state, next_attempt_at)"
-                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)"
-                 " ON CONFLICT (webhook_id, event_id) DO NOTHING",
-                 p));
+  for (const RunWithEvents& r : runs) {
+    const Run& run = *r.run;
+    for (const std::string& event : r.events) {
+      for (int i = 0; i < hooks.size(); ++i) {
+        if (hooks.Text(i, 2) != run.domain_id) continue;
+        if (!Subscribes(hooks.Text(i, 1), event)) continue;
+        Params p;
+        p.Add(run.domain_id)
+            .Add(hooks.Text(i, 0))
+            .Add(EventId(run.run_id, event));
+        p.Add(event).Add(run.task_id).Add(run.run_id).Add(run.check_result);
+        p.Add(run.committed_at);
+        SMS_RETURN_IF_ERROR(
+            c.Exec("INSERT INTO webhook_outbox (domain_id, webhook_id,"
+                   " event_id, type, task_id, run_id, check_result,"
+                   " occurred_at, state, next_attempt_at)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)"
+                   " ON CONFLICT (webhook_id, event_id) DO NOTHING",
+                   p));
+      }
     }
   }
   return Ok();

@@ -4,15 +4,15 @@
 // history, so a commit reads no other run. Only a task without a usable
 // history (stored before it, or damaged) folds its newest runs once. How
 // long differences have persisted comes from one aggregate over the newest
-// inconsistent run's details, never from details loaded whole;
-// storage/readiness_rules.h holds what both backends share.
+// inconsistent run's details, never from details loaded whole. The SQL
+// only: storage/readiness_core.cc folds and decides, for both backends.
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "storage/readiness_rules.h"
+#include "storage/readiness_core.h"
 #include "storage/rows.h"
 #include "storage/sqlite/store_impl.h"
 
@@ -30,102 +30,103 @@ SqliteStore::ReadReadinessHistoryOn(sqlite3* db, const std::string& domain_id,
   return UsableHistory(q.Text(0));
 }
 
-Result<schedule::ReadinessHistory> SqliteStore::FoldNewestRunsOn(
-    sqlite3* db, const std::string& domain_id, const std::string& task_id) {
-  std::vector<Run> runs;
-  {
-    static const std::string kSql =
-        std::string("SELECT ") + rows::kRunColumns +
-        " FROM runs WHERE domain_id = ? AND task_id = ?"
-        " ORDER BY seq DESC LIMIT ?";
-    SMS_PREPARE_(q, db, kSql.c_str());
-    q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
-    while (true) {
-      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      runs.push_back(rows::ReadRun(q));
-    }
-  }
-  std::map<std::string, Run*> by_id;
-  for (Run& r : runs) by_id[r.run_id] = &r;
-  if (!runs.empty()) {
-    static const std::string kDirs =
-        std::string("SELECT run_id, ") + rows::kDirColumns +
-        " FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
-        " (SELECT run_id FROM runs WHERE domain_id = ?1 AND"
-        "  task_id = ?2 ORDER BY seq DESC LIMIT ?3)"
-        " ORDER BY run_id, idx";
-    SMS_PREPARE_(q, db, kDirs.c_str());
-    q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
-    while (true) {
-      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      auto it = by_id.find(q.Text(0));
-      if (it != by_id.end()) it->second->dirs.push_back(rows::ReadDir(q, 1));
-    }
-  }
-  return FoldRuns(runs);
-}
+// ReadinessSql on the writer, inside its transaction.
+class SqliteStore::ReadinessOn final : public ReadinessSql {
+ public:
+  explicit ReadinessOn(sqlite3* db) : db_(db) {}
 
-Result<schedule::Readiness> SqliteStore::StoreReadinessOn(
-    sqlite3* db, const std::string& domain_id, const std::string& task_id,
-    const schedule::ReadinessHistory& history) {
-  std::map<std::string, std::string> cfg;
-  {
-    SMS_PREPARE_(q, db,
+  Result<std::map<std::string, std::string>> Settings(
+      const std::string& domain_id, const std::string& task_id) override {
+    SMS_PREPARE_(q, db_,
                  "SELECT c.config_key, c.config_value FROM task_configs c"
                  " JOIN tasks t ON t.id = c.task_id WHERE t.domain_id = ?"
                  " AND t.id = ?");
     q.Bind(domain_id).Bind(task_id);
+    std::map<std::string, std::string> cfg;
     while (true) {
       SMS_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
       cfg[q.Text(0)] = q.Text(1);
     }
+    return cfg;
   }
-  schedule::Persistence persistence;
-  if (const std::string* run_id = PersistenceRunId(history)) {
-    // Of its differing files, those first seen by an earlier run.
+
+  Result<schedule::Persistence> Persistence(
+      const std::string& domain_id, const std::string& run_id) override {
     SMS_PREPARE_(
-        q, db,
+        q, db_,
         "SELECT count(*), min(r.started_time) FROM file_details f"
         " JOIN runs r ON r.domain_id = f.domain_id"
         " AND r.run_id = f.first_seen_run"
         " WHERE f.domain_id = ? AND f.run_id = ?"
         " AND f.first_seen_run <> '' AND f.first_seen_run <> f.run_id");
-    q.Bind(domain_id).Bind(*run_id);
+    q.Bind(domain_id).Bind(run_id);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (row)
-      persistence = {.count = q.Int(0), .oldest_first_seen_ms = q.Int(1)};
+    if (!row) return schedule::Persistence{};
+    return schedule::Persistence{.count = q.Int(0),
+                                 .oldest_first_seen_ms = q.Int(1)};
   }
-  const schedule::Readiness r = DecideReadiness(cfg, history, persistence);
-  const StoredReadiness s = ToStored(r, &history);
-  SMS_PREPARE_(q, db,
-               "UPDATE tasks SET readiness = ?, readiness_since = ?,"
-               " readiness_reasons = ?, readiness_stale_at = ?,"
-               " readiness_history = ? WHERE domain_id = ? AND id = ?");
-  q.Bind(s.status).Bind(s.since).Bind(s.reasons).Bind(s.stale_at);
-  q.Bind(s.history).Bind(domain_id).Bind(task_id);
-  SMS_RETURN_IF_ERROR(q.Exec());
-  if (sqlite3_changes(db) == 0) return Fail(core::NotFound("task not found"));
-  return r;
-}
 
-Result<std::string> SqliteStore::UpdateReadinessOn(
-    sqlite3* db, const Run& run, const Task& before,
-    std::optional<schedule::ReadinessHistory> stored) {
-  const schedule::Readiness was = FromStored(before, run.committed_at);
-  schedule::ReadinessHistory history;
-  if (stored) {
-    history = schedule::Fold(std::move(*stored), ReadinessRun(run));
-  } else {  // the run is stored already: it is the newest of them
-    SMS_ASSIGN_OR_RETURN(history,
-                         FoldNewestRunsOn(db, run.domain_id, run.task_id));
+  Result<schedule::ReadinessHistory> FoldNewestRuns(
+      const std::string& domain_id, const std::string& task_id) override {
+    std::vector<Run> runs;
+    {
+      static const std::string kSql =
+          std::string("SELECT ") + rows::kRunColumns +
+          " FROM runs WHERE domain_id = ? AND task_id = ?"
+          " ORDER BY seq DESC LIMIT ?";
+      SMS_PREPARE_(q, db_, kSql.c_str());
+      q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
+      while (true) {
+        SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        runs.push_back(rows::ReadRun(q));
+      }
+    }
+    std::map<std::string, Run*> by_id;
+    for (Run& r : runs) by_id[r.run_id] = &r;
+    if (!runs.empty()) {
+      static const std::string kDirs =
+          std::string("SELECT run_id, ") + rows::kDirColumns +
+          " FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
+          " (SELECT run_id FROM runs WHERE domain_id = ?1 AND"
+          "  task_id = ?2 ORDER BY seq DESC LIMIT ?3)"
+          " ORDER BY run_id, idx";
+      SMS_PREPARE_(q, db_, kDirs.c_str());
+      q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
+      while (true) {
+        SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        auto it = by_id.find(q.Text(0));
+        if (it != by_id.end()) it->second->dirs.push_back(rows::ReadDir(q, 1));
+      }
+    }
+    return FoldRuns(runs);
   }
-  SMS_ASSIGN_OR_RETURN(
-      schedule::Readiness now,
-      StoreReadinessOn(db, run.domain_id, run.task_id, history));
-  return ReadinessEvent(was.status, !before.readiness.empty(), now.status);
+
+  Status Store(const std::string& domain_id, const std::string& task_id,
+               const StoredReadiness& s) override {
+    SMS_PREPARE_(q, db_,
+                 "UPDATE tasks SET readiness = ?, readiness_since = ?,"
+                 " readiness_reasons = ?, readiness_stale_at = ?,"
+                 " readiness_history = ? WHERE domain_id = ? AND id = ?");
+    q.Bind(s.status).Bind(s.since).Bind(s.reasons).Bind(s.stale_at);
+    q.Bind(s.history).Bind(domain_id).Bind(task_id);
+    SMS_RETURN_IF_ERROR(q.Exec());
+    if (sqlite3_changes(db_) == 0)
+      return Fail(core::NotFound("task not found"));
+    return Ok();
+  }
+
+ private:
+  sqlite3* const db_;
+};
+
+Result<std::vector<std::string>> SqliteStore::UpdateReadinessOn(
+    sqlite3* db, const std::vector<const Run*>& runs, const Task& before,
+    std::optional<schedule::ReadinessHistory> stored) {
+  ReadinessOn sql(db);
+  return UpdateReadiness(sql, runs, before, std::move(stored));
 }
 
 Status SqliteStore::RefreshReadiness(const std::string& domain_id,
@@ -135,10 +136,9 @@ Status SqliteStore::RefreshReadiness(const std::string& domain_id,
   SMS_RETURN_IF_ERROR(txn.Begin(true));
   SMS_ASSIGN_OR_RETURN(std::optional<schedule::ReadinessHistory> history,
                        ReadReadinessHistoryOn(c.db, domain_id, task_id));
-  if (!history) {
-    SMS_ASSIGN_OR_RETURN(history, FoldNewestRunsOn(c.db, domain_id, task_id));
-  }
-  SMS_RETURN_IF_ERROR(StoreReadinessOn(c.db, domain_id, task_id, *history));
+  ReadinessOn sql(c.db);
+  SMS_RETURN_IF_ERROR(
+      storage::RefreshReadiness(sql, domain_id, task_id, std::move(history)));
   return txn.Commit();
 }
 

@@ -15,8 +15,11 @@ namespace sms::storage::sqlite {
 // Group commit (storage/group_commit.h): concurrent CommitRun calls share
 // one transaction and so one fsync.
 Result<CommitOutcome> SqliteStore::CommitRun(const Run& run) {
-  return group_commit_.Commit(
-      run, [this](const GroupCommit::Batch& batch) { CommitBatch(batch); });
+  PendingRun pending{.run = &run};
+  group_commit_.Commit(pending, [this](const RunGroupCommit::Batch& batch) {
+    CommitBatch(batch);
+  });
+  return std::move(pending.result);
 }
 
 // The body of CommitRun, inside the caller's transaction.
@@ -75,10 +78,11 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
   SMS_ASSIGN_OR_RETURN(
-      std::string verdict_event,
-      UpdateReadinessOn(db, run, locked.task, std::move(locked.history)));
+      std::vector<std::string> verdict_event,
+      UpdateReadinessOn(db, {&run}, locked.task, std::move(locked.history)));
   std::vector<std::string> events = RunEvents(run);
-  if (!verdict_event.empty()) events.push_back(std::move(verdict_event));
+  if (!verdict_event.front().empty())
+    events.push_back(std::move(verdict_event.front()));
   SMS_RETURN_IF_ERROR(EnqueueRunEventsOn(db, run, events));
   return CommitOutcome::kCommitted;
 }
@@ -324,15 +328,15 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
   return page;
 }
 
-void SqliteStore::CommitBatch(const GroupCommit::Batch& batch) {
+void SqliteStore::CommitBatch(const RunGroupCommit::Batch& batch) {
   WriterConn c(this);  // one leader at a time: the writer is ours
   Txn txn(c.db, &write_mu_);
   Status begun = txn.Begin(true);
   if (!begun) {
-    for (GroupCommit::Pending* p : batch) p->result = Fail(begun.error());
+    for (PendingRun* p : batch) p->result = Fail(begun.error());
     return;
   }
-  for (GroupCommit::Pending* p : batch) {
+  for (PendingRun* p : batch) {
     Status sp = ExecScript(c.db, "SAVEPOINT run", "savepoint");
     if (!sp) {
       p->result = Fail(sp.error());
@@ -345,7 +349,7 @@ void SqliteStore::CommitBatch(const GroupCommit::Batch& batch) {
   }
   Status committed = txn.Commit();
   if (!committed) {
-    for (GroupCommit::Pending* p : batch)
+    for (PendingRun* p : batch)
       if (p->result) p->result = Fail(committed.error());
   }
 }

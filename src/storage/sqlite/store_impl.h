@@ -207,7 +207,7 @@ class SqliteStore final : public Store {
 
  private:
   // One group commit's transaction (runs.cc): a savepoint per run.
-  void CommitBatch(const GroupCommit::Batch& batch);
+  void CommitBatch(const RunGroupCommit::Batch& batch);
 
   // A pooled connection, returned on destruction; the thread's pinned one
   // inside a read scope.
@@ -302,24 +302,19 @@ class SqliteStore final : public Store {
   static Status EnqueueRunEventsOn(sqlite3* db, const Run& run,
                                    const std::vector<std::string>& events);
 
-  // The task's cut-over verdict (readiness.cc): its stored history (none
-  // when never stored or damaged); the history folded from its newest
-  // kReadinessRuns runs; the verdict decided from a history with the
-  // task's settings, stored on the task with the history.
+  // The task's cut-over verdict (readiness.cc; readiness_core.h decides):
+  // its stored history (none when never stored or damaged).
   static Result<std::optional<schedule::ReadinessHistory>>
   ReadReadinessHistoryOn(sqlite3* db, const std::string& domain_id,
                          const std::string& task_id);
-  static Result<schedule::ReadinessHistory> FoldNewestRunsOn(
-      sqlite3* db, const std::string& domain_id, const std::string& task_id);
-  static Result<schedule::Readiness> StoreReadinessOn(
-      sqlite3* db, const std::string& domain_id, const std::string& task_id,
-      const schedule::ReadinessHistory& history);
-  // Folds a run being committed into the history (`stored`: the task's, as
-  // TaskForCommitOn read it with `before`) and stores the verdict; returns
-  // the task.ready / task.not_ready event its change raises, or "".
-  static Result<std::string> UpdateReadinessOn(
-      sqlite3* db, const Run& run, const Task& before,
+  // The runs being committed to one task (in order) folded into `stored`
+  // (the task's history, as TaskForCommitOn read it with `before`) and the
+  // verdict stored once; returns per run the task.ready / task.not_ready
+  // event its change raises, or "".
+  static Result<std::vector<std::string>> UpdateReadinessOn(
+      sqlite3* db, const std::vector<const Run*>& runs, const Task& before,
       std::optional<schedule::ReadinessHistory> stored);
+  class ReadinessOn;  // ReadinessSql on a connection (readiness.cc)
   // The task a run is committed to, with its readiness history, in one
   // read (REQUIRES: inside the write transaction).
   static Result<TaskForCommit> TaskForCommitOn(sqlite3* db,
@@ -336,7 +331,7 @@ class SqliteStore final : public Store {
   // One statement cache per connection; used only by the thread holding it.
   std::map<sqlite3*, std::unique_ptr<StmtCache>> caches_;
   std::mutex write_mu_;
-  GroupCommit group_commit_{128};
+  RunGroupCommit group_commit_{128};
   std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_.
