@@ -27,18 +27,29 @@ Result<SqliteCheckpointer::Report> SqliteCheckpointer::Run() {
   struct stat st {};
   if (stat(wal_path_.c_str(), &st) == 0) r.wal_bytes = st.st_size;
   r.truncated = r.wal_bytes > options_.truncate_above_bytes;
-  int log = 0;
-  int copied = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(
-      db_, nullptr,
-      r.truncated ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
-      &log, &copied);
-  // BUSY: TRUNCATE waited busy_timeout_ms for a reader or the writer (or
-  // another checkpoint ran); what it could copy is copied, try again later.
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-    return core::Fail(sqlite::SqlError(db_, rc, "checkpoint"));
-  r.wal_pages = log;
-  r.copied_pages = copied;
+  auto checkpoint = [&](int mode) -> Status {
+    int log = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, mode, &log, &copied);
+    // BUSY: a RESTART or TRUNCATE waited busy_timeout_ms for a reader or
+    // the writer (or another checkpoint ran); what it could copy is copied.
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      return core::Fail(sqlite::SqlError(db_, rc, "checkpoint"));
+    r.wal_pages = log;
+    r.copied_pages = copied;
+    return core::Ok();
+  };
+  if (r.truncated) {
+    SMS_RETURN_IF_ERROR(checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
+    return r;
+  }
+  SMS_RETURN_IF_ERROR(checkpoint(SQLITE_CHECKPOINT_PASSIVE));
+  // The WAL is reused from its start only by a writer that began after a
+  // complete checkpoint, which a passive one under steady writes never is.
+  if (r.wal_pages >= options_.restart_above_pages) {
+    r.restarted = true;
+    SMS_RETURN_IF_ERROR(checkpoint(SQLITE_CHECKPOINT_RESTART));
+  }
   return r;
 }
 

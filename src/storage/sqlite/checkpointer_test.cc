@@ -2,6 +2,7 @@
 // on commit): the WAL grows with commits until Run() copies it back, and a
 // WAL past the size bound is truncated.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <string>
@@ -62,6 +63,38 @@ TEST_F(SqliteCheckpointerTest, CommitsLeaveTheWalToIt) {
   // Every user reads back (from the database file and the WAL).
   EXPECT_EQ(store_->GetUserByName("d1", "user119")->id, "u119");
   EXPECT_EQ(store_->GetUserByName("d1", "user0")->id, "u0");
+}
+
+TEST_F(SqliteCheckpointerTest, RestartsWhenAReaderKeptPagesBack) {
+  Write(0);
+  // A reader on an old snapshot: the passive checkpoint stops at it.
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &reader), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM users;", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  Write(60);
+  auto cp = SqliteCheckpointer::Open(
+      path_, {.restart_above_pages = 100, .busy_timeout_ms = 50});
+  ASSERT_TRUE(cp) << cp.error().ToString();
+  auto r = (*cp)->Run();
+  ASSERT_TRUE(r) << r.error().ToString();  // the RESTART's wait in vain: ok
+  EXPECT_TRUE(r->restarted);
+  EXPECT_LT(r->copied_pages, r->wal_pages);  // kept back by the reader
+  // The reader gone, a passive one copies everything again.
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(reader);
+  r = (*cp)->Run();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->copied_pages, r->wal_pages);
+  // Restarted: the next commit writes the WAL from its start.
+  User u{"u-last", "d1", "last", "viewer", "x", 1};
+  ASSERT_TRUE(store_->CreateUser(u));
+  r = (*cp)->Run();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_LT(r->wal_pages, 100);
+  EXPECT_FALSE(r->restarted);
 }
 
 TEST_F(SqliteCheckpointerTest, TruncatesAWalPastItsBound) {

@@ -63,23 +63,30 @@ struct SqliteOptions {
 // The WAL's checkpoints, off the request path (docs/server.md "SQLite
 // checkpoints"): `serve` opens its store with wal_autocheckpoint_pages = 0,
 // so no request's commit copies the WAL back into the database and fsyncs
-// it, and calls Run() about once a second on a connection of its own.
+// it, and calls Run() twice a second on a connection of its own.
 // A checkpoint moves committed pages from the WAL into the database file;
 // durability is the commit's WAL fsync, which checkpoints do not change.
 // Thread-compatible: one thread calls Run().
 class SqliteCheckpointer final {
  public:
   struct Options {
+    // A PASSIVE checkpoint waits for nobody, but under steady writes it
+    // never catches up with the WAL's end, and the WAL is only reused from
+    // its start by a writer that began after a complete one: once the WAL
+    // holds this many pages, a RESTART follows, which holds new writers
+    // back (up to busy_timeout_ms) while it copies what the passive one
+    // left and waits for readers to move on (measured: without it the WAL
+    // grew by ~6 MB/s under 1,200 polls/s). SQLite's own default: 1,000.
+    int64_t restart_above_pages = 1000;
     // Past this size the WAL file is truncated (a TRUNCATE checkpoint,
-    // which waits up to busy_timeout_ms for readers and the writer) instead
-    // of the PASSIVE one that waits for nobody and may leave pages behind
-    // while reads keep old snapshots open.
+    // which waits up to busy_timeout_ms for readers and the writer).
     int64_t truncate_above_bytes = 64 << 20;
     int busy_timeout_ms = 5000;
   };
   struct Report {
-    bool truncated = false;    // a TRUNCATE checkpoint ran
-    int64_t wal_pages = 0;     // pages in the WAL before it
+    bool restarted = false;    // a RESTART followed the PASSIVE one
+    bool truncated = false;    // a TRUNCATE checkpoint ran instead
+    int64_t wal_pages = 0;     // pages in the WAL
     int64_t copied_pages = 0;  // of them, now in the database file
     int64_t wal_bytes = 0;     // the WAL file's size before it
   };
@@ -89,8 +96,10 @@ class SqliteCheckpointer final {
   SqliteCheckpointer(const SqliteCheckpointer&) = delete;
   SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
 
-  // One checkpoint: PASSIVE, or TRUNCATE when the WAL file is larger than
-  // truncate_above_bytes.
+  // One checkpoint: PASSIVE, then RESTART when the WAL holds
+  // restart_above_pages or more; TRUNCATE instead when the WAL file is larger
+  // than truncate_above_bytes. A checkpoint that waited busy_timeout_ms in vain
+  // is not an error (tried again at the next call).
   [[nodiscard]] Result<Report> Run();
 
  private:
