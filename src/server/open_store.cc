@@ -52,7 +52,14 @@ core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
     return storage::OpenPostgresStore(db, o);
   }
   SMS_ASSIGN_OR_RETURN(std::string path, SqlitePath(db));
-  return storage::OpenSqliteStore(path);
+  storage::SqliteOptions o;
+  if (serving) {
+    // `serve` checkpoints from a worker (SqliteCheckpointer), not on the
+    // commit of a request; and reads the database file through a map.
+    o.wal_autocheckpoint_pages = 0;
+    o.mmap_bytes = int64_t{256} << 20;
+  }
+  return storage::OpenSqliteStore(path, o);
 }
 
 }  // namespace sms::server

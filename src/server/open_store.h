@@ -19,7 +19,9 @@ namespace sms::server {
 
 // sqlite:PATH, or PostgreSQL: postgresql://user:pass@host:port/db or a
 // libpq keyword string, with a pool of `pool_size` connections. `serving`
-// opens the whole pool at start; admin only what it uses.
+// opens the whole pool at start; admin only what it uses. SQLite: `serving`
+// turns off the checkpoints of commits (the server runs a
+// SqliteCheckpointer) and reads the file through a memory map.
 [[nodiscard]] core::Result<std::unique_ptr<storage::Store>> OpenStore(
     const std::string& db, int pool_size, bool serving);
 

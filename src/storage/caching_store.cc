@@ -6,6 +6,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace sms::storage {
@@ -48,6 +49,7 @@ class CachingStoreImpl final : public CachingStore {
         tokens_(limits.tokens),
         tasks_(limits.tasks),
         runs_(limits.run_lists, limits.run_dirs),
+        max_idle_(limits.idle_sources),
         clock_(shared == nullptr          ? nullptr
                : shared->clock != nullptr ? shared->clock
                                           : &core::SystemClock()),
@@ -61,7 +63,8 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   CacheStats Stats() const override {
-    CacheStats s{tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read()};
+    CacheStats s{tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read(),
+                 idle_stats_.Read()};
     s.changes_heard = changes_heard_.load(std::memory_order_relaxed);
     s.listener_losses = losses_.load(std::memory_order_relaxed);
     s.lagging_reads = lagging_.load(std::memory_order_relaxed);
@@ -80,10 +83,23 @@ class CachingStoreImpl final : public CachingStore {
     std::unique_lock lock(mu_);
     listening_ = true;
     ClearLocked();
+    ForgetIdleLocked();
   }
   void Changed() override {
     changes_heard_.fetch_add(1, std::memory_order_relaxed);
-    ClearAll();
+    std::unique_lock lock(mu_);
+    ClearLocked();
+    ForgetIdleLocked();
+  }
+  void ChangedTable(std::string_view table) override {
+    changes_heard_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    // A new command makes idle sources stale, and nothing else held; any
+    // other write, the other way round.
+    if (table == "commands")
+      ForgetIdleLocked();
+    else
+      ClearLocked();
   }
   void Heard(core::Clock::TimePoint sent) override {
     const int64_t ns = sent.time_since_epoch().count();
@@ -98,6 +114,7 @@ class CachingStoreImpl final : public CachingStore {
     listening_ = clock_ == nullptr;  // a local cache has no listener
     heard_ns_.store(kNeverHeard, std::memory_order_release);
     ClearLocked();
+    ForgetIdleLocked();
   }
 
   Status Ping() override { return inner_->Ping(); }
@@ -250,14 +267,47 @@ class CachingStoreImpl final : public CachingStore {
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& c, TaskState expected_state,
                                  TaskState new_state) override {
-    return Clear(&Store::EnqueueCommand, c, expected_state, new_state);
+    auto r = Clear(&Store::EnqueueCommand, c, expected_state, new_state);
+    // After the commit (failed or not: it may have landed), before the
+    // caller is answered: a poll from now on reads the database.
+    std::unique_lock lock(mu_);
+    idle_generation_.fetch_add(1, std::memory_order_release);
+    idle_.erase(Key(c.domain_id, c.source_id));
+    return r;
   }
+  // "None" held per source (idle sources, caching_store.h).
   Result<std::optional<Command>> NextCommand(const std::string& domain_id,
                                              const std::string& source_id,
                                              int64_t now) override {
+    if (InScope())
+      return core::Fail(core::Internal("a write inside a read-only scope"));
+    std::string key = Key(domain_id, source_id);
+    const bool fresh = Fresh();
+    if (fresh) {
+      std::shared_lock lock(mu_);
+      if (idle_.contains(key)) {
+        idle_stats_.Hit();
+        return std::optional<Command>();
+      }
+    } else {
+      lagging_.fetch_add(1, std::memory_order_relaxed);
+    }
+    idle_stats_.Miss();
+    const uint64_t gen = idle_generation_.load(std::memory_order_acquire);
     auto r = Pass(&Store::NextCommand, domain_id, source_id, now);
-    // Nothing delivered: nothing was written.
-    if (!r || r->has_value()) ClearAll();
+    // Something delivered, or an error: the command's state changed.
+    if (!r || r->has_value()) {
+      ClearAll();
+      return r;
+    }
+    // Nothing delivered (nothing was written): held, unless a command was
+    // enqueued (or heard of) since before the read.
+    if (!fresh) return r;
+    std::unique_lock lock(mu_);
+    if (idle_generation_.load(std::memory_order_relaxed) != gen || !listening_)
+      return r;
+    if (idle_.size() >= max_idle_) idle_.clear();
+    idle_.insert(std::move(key));
     return r;
   }
   Result<Command> LatestTaskCommand(const std::string& domain_id,
@@ -512,6 +562,12 @@ class CachingStoreImpl final : public CachingStore {
            max_lag_;
   }
 
+  // Every idle source is forgotten (under mu_ held exclusively).
+  void ForgetIdleLocked() {
+    idle_generation_.fetch_add(1, std::memory_order_release);
+    idle_.clear();
+  }
+
   void ClearAll() {
     std::unique_lock lock(mu_);
     ClearLocked();
@@ -537,6 +593,12 @@ class CachingStoreImpl final : public CachingStore {
   Table<TokenIdentity> tokens_;
   Table<Task> tasks_;
   Table<std::vector<Run>> runs_;
+  // Idle sources (Key(domain, source)), their own generation and limit:
+  // only a command (or the listener's start or loss) makes them stale.
+  std::unordered_set<std::string> idle_;      // protected by mu_
+  std::atomic<uint64_t> idle_generation_{0};  // written under mu_
+  const size_t max_idle_;
+  Counter idle_stats_;
   // A shared cache's listener state (clock_ null: a local cache).
   core::Clock* const clock_;
   const core::Clock::Duration max_lag_;

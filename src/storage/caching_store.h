@@ -3,7 +3,24 @@
 //
 // Held: ResolveToken (every authenticated request), GetTask and ListRuns
 // (GET /v3/tasks/{id}/consistency-result), for found records only: a miss
-// or an error is never cached. Everything else goes straight through.
+// or an error is never cached. Everything else goes straight through, but
+// for one negative: the sources whose last NextCommand found no pending
+// command ("idle sources", below).
+//
+// Idle sources: an agent polls every few seconds and nearly every poll
+// finds nothing, so NextCommand's "none" is held per (domain, source) and
+// answered from memory. Only a new command can make it stale: this
+// process's EnqueueCommand forgets that source (after its commit, so a
+// poll after the enqueue is acknowledged goes to the database), and a
+// shared cache forgets every idle source when the listener reports a write
+// to the commands table (CacheFeed::ChangedTable("commands"), an INSERT
+// trigger: migrations/postgres/0016) or is lost; an idle source is held and
+// served under the same generation and max_lag rules as the other records.
+// Other writes leave idle sources alone (they cannot add a pending
+// command). A hand-out stays a write transaction in the database (FOR
+// UPDATE SKIP LOCKED on PostgreSQL), so a command is never handed out
+// twice; at worst a poll on another replica sees a new command max_lag
+// late, as any held record.
 //
 // Freshness: a write through this store that can change a held record
 // clears the whole cache after it returns (a write is acknowledged to its
@@ -45,6 +62,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "core/clock.h"
 #include "storage/store.h"
@@ -57,6 +75,8 @@ struct CacheLimits {
   // Run lists, and the directories held across all of them.
   size_t run_lists = 2000;
   size_t run_dirs = 200000;
+  // Sources known to have no pending command.
+  size_t idle_sources = 100000;
 };
 
 // What the cache answered since it was made, per table (for /metrics).
@@ -68,6 +88,7 @@ struct CacheStats {
   Table tokens;
   Table tasks;
   Table runs;
+  Table idle_sources;  // NextCommand answered "none" from memory
   // A shared cache's listener reports (CacheFeed): writes heard (each
   // empties the cache), connections lost, and reads that skipped the cache
   // because the last fence was older than max_lag.
@@ -88,6 +109,13 @@ class CacheFeed {
   virtual void Listening() = 0;
   // A committed write may have changed a held record: empties the cache.
   virtual void Changed() = 0;
+  // The same, naming the table written (the notification's payload):
+  // "commands" makes only the idle sources stale, any other table only the
+  // other records. By default the whole cache, as Changed().
+  virtual void ChangedTable(std::string_view table) {
+    (void)table;
+    Changed();
+  }
   // A fence sent at `sent` (the cache's clock) came back: every write
   // committed before `sent` has been reported through Changed().
   virtual void Heard(core::Clock::TimePoint sent) = 0;

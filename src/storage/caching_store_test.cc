@@ -144,6 +144,71 @@ TEST_F(CachingStoreTest, AnEmptyPollKeepsWhatIsHeld) {
   EXPECT_EQ(Runs(), 0u);  // still held
 }
 
+// A check of task t1 on source s1.
+Command Check(std::string run_id) {
+  return {.domain_id = "d1",
+          .source_id = "s1",
+          .task_id = "t1",
+          .run_id = std::move(run_id),
+          .param_json = "{}",
+          .created_at = 5,
+          .updated_at = 5};
+}
+
+// The run id of the command a poll of s1 hands out, "" for none.
+std::string Poll(Store& s) {
+  auto r = s.NextCommand("d1", "s1", 9);
+  EXPECT_TRUE(r) << r.error().ToString();
+  return r && r->has_value() ? (*r)->run_id : "";
+}
+
+TEST_F(CachingStoreTest, AnIdleSourceIsAnsweredFromMemoryUntilACommand) {
+  EXPECT_EQ(Poll(*cache_), "");  // read: none, held
+  EXPECT_EQ(Poll(*cache_), "");  // from memory
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 1u);
+  EXPECT_EQ(cache_->Stats().idle_sources.misses, 1u);
+  // Behind its back (never in sms-server: one process enqueues): unseen.
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r1"), TaskState::kReady,
+                                      TaskState::kRunning));
+  EXPECT_EQ(Poll(*cache_), "");
+  // Through it: the source is read again, and both are handed out in turn,
+  // once each.
+  ASSERT_TRUE(cache_->EnqueueCommand(Check("r2"), TaskState::kRunning,
+                                     TaskState::kRunning));
+  EXPECT_EQ(Poll(*cache_), "r1");
+  EXPECT_EQ(Poll(*cache_), "r2");
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 3u);
+}
+
+TEST_F(CachingStoreTest, OtherWritesKeepIdleSources) {
+  EXPECT_EQ(Poll(*cache_), "");
+  // Writes that empty the other tables cannot make a command pending.
+  ASSERT_TRUE(cache_->CommitRun(MakeRun("r0")));
+  ASSERT_TRUE(cache_->UpdateTaskState("d1", "t1", TaskState::kReady,
+                                      TaskState::kReady, "", 8));
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r1"), TaskState::kReady,
+                                      TaskState::kRunning));
+  EXPECT_EQ(Poll(*cache_), "");  // still held
+  // Another source's command does not forget this one.
+  Command other = Check("r2");
+  other.source_id = "s2";
+  (void)cache_->EnqueueCommand(other, TaskState::kRunning, TaskState::kRunning);
+  EXPECT_EQ(Poll(*cache_), "");
+}
+
+TEST_F(CachingStoreTest, IdleSourcesStayWithinTheirLimit) {
+  Open("idle-limit.db", {.idle_sources = 2});
+  for (const char* s : {"a", "b", "s1"})
+    ASSERT_TRUE(cache_->NextCommand("d1", s, 9));
+  // The third emptied the table before it was held.
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 1u);
+  ASSERT_TRUE(cache_->NextCommand("d1", "a", 9));
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 1u);  // "a" was dropped
+}
+
 TEST_F(CachingStoreTest, CountsHitsAndMisses) {
   EXPECT_EQ(Runs(), 0u);
   EXPECT_EQ(Runs(), 0u);
@@ -266,6 +331,59 @@ TEST_F(SharedCachingStoreTest, AReportedWriteEmptiesIt) {
   cache_->Changed();
   EXPECT_EQ(Runs(), 1u);
   EXPECT_EQ(cache_->Stats().changes_heard, 1u);
+}
+
+TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 0u);  // not listening yet
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 1u);
+  // Another replica enqueues: unseen until the listener reports it.
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r1"), TaskState::kReady,
+                                      TaskState::kRunning));
+  EXPECT_EQ(Poll(*cache_), "");
+  cache_->ChangedTable("runs");  // not a command: still held
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, 3u);
+  cache_->ChangedTable("commands");
+  EXPECT_EQ(Poll(*cache_), "r1");
+  // A report of "commands" leaves the other tables held.
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  const uint64_t token_hits = cache_->Stats().tokens.hits;
+  cache_->ChangedTable("commands");
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_EQ(cache_->Stats().tokens.hits, token_hits + 1);
+}
+
+TEST_F(SharedCachingStoreTest, IdleSourcesFollowTheFenceAndTheListener) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(Poll(*cache_), "");  // held
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r1"), TaskState::kReady,
+                                      TaskState::kRunning));
+  // No fence for longer than max_lag: the poll reads the database.
+  clock_.Advance(std::chrono::milliseconds(501));
+  EXPECT_EQ(Poll(*cache_), "r1");
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r2"), TaskState::kRunning,
+                                      TaskState::kRunning));
+  // The listener catches up: the command's report before the fence.
+  cache_->ChangedTable("commands");
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(Poll(*cache_), "r2");
+  const uint64_t hits = cache_->Stats().idle_sources.hits;
+  EXPECT_EQ(Poll(*cache_), "");
+  EXPECT_EQ(Poll(*cache_), "");  // held again
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, hits + 1);
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r3"), TaskState::kRunning,
+                                      TaskState::kRunning));
+  cache_->Lost();  // the listener's loss forgets them too
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(Poll(*cache_), "r3");
 }
 
 TEST_F(SharedCachingStoreTest, ServesOnlyWhileTheLastFenceIsYoung) {

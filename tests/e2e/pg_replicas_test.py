@@ -30,7 +30,9 @@ loopback ports over it, and checks:
              poll accepted by A is refused by B as a replay, and of one
              signed request sent to both at once exactly one is accepted;
              a check queued through A is handed over exactly once while
-             the agent polls both replicas concurrently; the heartbeat of a
+             the agent polls both replicas concurrently, though both held
+             the source idle ("no command" from memory); B hands over a
+             check queued through A within the cache bound; the heartbeat of a
              poll through B is shown by B at once and by A within 3 s
              (B writes it within a second)
   restart    PostgreSQL crashed (immediate shutdown) and started again under
@@ -498,6 +500,20 @@ def scenario_poll(a, b, op, agent, source_id):
     check("poll: a signed request sent to both replicas at once is "
           "accepted exactly once",
           all(sorted(p) == [200, 403] for p in per_request), per_request)
+    def poll(server):
+        st, reply = api_json(server, "GET", path, token=agent)
+        return st, reply
+
+    def handed_run(reply):
+        st, r = reply
+        if st == 200 and isinstance(r, dict) and \
+                r.get("command_name") == "CONSISTENCY_CHECK":
+            return (r.get("command_param") or {}).get("run_id")
+        return None
+    # Both replicas answer "no command" from memory from here on (the source
+    # is idle: storage/caching_store.h)...
+    for server in (a, b, a, b):
+        poll(server)
     # A check queued through A, polled for through both replicas at once.
     task = make_task(a, op, source_id, "poll-once")
     status, body = api_json(a, "POST", f"/v3/tasks/{task}/configuration-setting",
@@ -510,19 +526,40 @@ def scenario_poll(a, b, op, agent, source_id):
                  f"{status} {body}"):
         return
     run_id = body.get("run_id")
-
-    def poll(server):
-        st, reply = api_json(server, "GET", path, token=agent)
-        return st, reply
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         replies = list(pool.map(poll, [a, b] * 20))
-    handed = [r for st, r in replies
-              if st == 200 and isinstance(r, dict)
-              and r.get("command_name") == "CONSISTENCY_CHECK"
-              and (r.get("command_param") or {}).get("run_id") == run_id]
+    handed = [r for r in replies if handed_run(r) == run_id]
     check("poll: the check is handed over exactly once across replicas",
           len(handed) == 1 and all(st == 200 for st, _ in replies),
           f"{len(handed)} of {[st for st, _ in replies]}")
+    # ...until a command is queued on the other replica: B, which held the
+    # source idle, hands over a check queued through A within the read
+    # cache's bound (cache_max_lag_ms, 500 ms; 1.5 s allowed here for a
+    # loaded machine), once.
+    for server in (b, b):
+        poll(server)
+    task2 = make_task(a, op, source_id, "poll-seen")
+    api_json(a, "POST", f"/v3/tasks/{task2}/configuration-setting",
+             {"configurations": [{"config_key": "CONSISTENCY_DIR",
+                                  "config_value": "/data"}]}, op)
+    status, body = api_json(a, "POST", f"/v3/tasks/{task2}/action",
+                            {"operation": "consistency_check"}, op)
+    queued_at = time.monotonic()
+    run2 = body.get("run_id") if status == 200 else None
+    seen = []
+    while run2 and time.monotonic() - queued_at < 3:
+        r = handed_run(poll(b))
+        if r is not None:
+            seen.append((r, time.monotonic() - queued_at))
+            if r == run2:
+                break
+        time.sleep(0.02)
+    after = [handed_run(poll(server)) for server in (a, b, a, b)]
+    check("poll: B hands over a check queued through A within the cache "
+          "bound, once",
+          run2 is not None and [r for r, _ in seen] == [run2] and
+          seen[0][1] < 1.5 and after == [None] * 4,
+          f"{status} {body} {seen} {after}")
     # The heartbeat: B answered a poll just now.
     t0 = int(time.time() * 1000)
     time.sleep(0.01)

@@ -1,6 +1,7 @@
 // ChangeListener (postgres_store.h): one connection of its own, LISTENing
 // for the notifications of migrations/postgres/0014_cache_notify.sql and
-// sending itself fences, reported to a CacheFeed.
+// 0016_command_notify.sql, and sending itself fences, reported to a
+// CacheFeed.
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -135,7 +136,7 @@ class ChangeListenerImpl final : public ChangeListener {
         const std::string payload = n->extra;
         PQfreemem(n);
         if (!fence) {
-          feed_.Changed();
+          feed_.ChangedTable(payload);  // the table written (0014, 0016)
         } else if (waiting && payload == std::to_string(seq)) {
           feed_.Heard(sent);
           waiting = false;

@@ -63,7 +63,8 @@ void ConfigureSqliteOnce() {
 
 }  // namespace
 
-Result<sqlite3*> OpenConnection(const std::string& path, int busy_timeout_ms) {
+Result<sqlite3*> OpenConnection(const std::string& path, int busy_timeout_ms,
+                                const ConnectionTuning& tuning) {
   ConfigureSqliteOnce();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
@@ -96,6 +97,16 @@ Result<sqlite3*> OpenConnection(const std::string& path, int busy_timeout_ms) {
                         "PRAGMA synchronous=FULL;"
                         "PRAGMA foreign_keys=ON;",
                         "configure database");
+  if (s && tuning.wal_autocheckpoint_pages >= 0) {
+    const std::string sql = "PRAGMA wal_autocheckpoint=" +
+                            std::to_string(tuning.wal_autocheckpoint_pages);
+    s = ExecScript(db, sql.c_str(), "configure checkpoints");
+  }
+  if (s && tuning.mmap_bytes > 0) {
+    const std::string sql =
+        "PRAGMA mmap_size=" + std::to_string(tuning.mmap_bytes);
+    s = ExecScript(db, sql.c_str(), "configure memory map");
+  }
   if (!s) {
     sqlite3_close(db);
     return Fail(s.error());

@@ -242,9 +242,24 @@ class UnsyncedCommits final {
   bool restored_ = false;
 };
 
+// How a connection is set up beyond the fixed pragmas of OpenConnection.
+struct ConnectionTuning {
+  // PRAGMA wal_autocheckpoint: the commit that takes the WAL past this many
+  // pages checkpoints it on the committing thread (fsyncs and all). 0: never;
+  // the owner checkpoints (SqliteCheckpointer). Negative: SQLite's default
+  // (1000 pages).
+  int wal_autocheckpoint_pages = -1;
+  // PRAGMA mmap_size: the database file's pages are read through a memory
+  // map instead of a pread(2) copy each (a pooled connection drops its page
+  // cache whenever another one has written, so a read refetches its pages).
+  // Pages newer than the last checkpoint are still read from the WAL.
+  int64_t mmap_bytes = 0;
+};
+
 // Opens (creating if missing) the database at `path` in WAL mode with
 // synchronous=FULL and foreign keys on. A writer waits up to
 // `busy_timeout_ms` for another process's write lock.
-Result<sqlite3*> OpenConnection(const std::string& path, int busy_timeout_ms);
+Result<sqlite3*> OpenConnection(const std::string& path, int busy_timeout_ms,
+                                const ConnectionTuning& tuning = {});
 
 }  // namespace sms::storage::sqlite

@@ -71,7 +71,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   };
   int n = options.connections < 1 ? 1 : options.connections;
   for (int i = 0; i < n; ++i) {
-    auto db = sqlite::OpenConnection(path, options.busy_timeout_ms);
+    auto db = sqlite::OpenConnection(
+        path, options.busy_timeout_ms,
+        {.wal_autocheckpoint_pages = options.wal_autocheckpoint_pages,
+         .mmap_bytes = options.mmap_bytes});
     if (!db) {
       close_all();
       return Fail(db.error());
