@@ -1303,6 +1303,21 @@ TEST_F(ApiTest, OperationsEndpoints) {
   EXPECT_THAT(m2.raw,
               HasSubstr("sms_read_cache_requests_total{table=\"tokens\","
                         "result=\"hit\"} 1\n"));
+  // An agent's polls: the first finds no command in the database (a miss),
+  // the second is answered "none" from memory (a hit).
+  auto [source_id, task_id] = MakeTask();
+  const std::string poll = "/v3/sources/" + source_id + "/command";
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "NONE");
+  EXPECT_EQ(Call("GET", poll, "", "acme/agent").body.at("command_name"),
+            "NONE");
+  Reply m3 = Call("GET", "/metrics", "", "");
+  EXPECT_THAT(m3.raw,
+              HasSubstr("sms_read_cache_requests_total{table=\"idle_sources\","
+                        "result=\"miss\"} 1\n"));
+  EXPECT_THAT(m3.raw,
+              HasSubstr("sms_read_cache_requests_total{table=\"idle_sources\","
+                        "result=\"hit\"} 1\n"));
   Reply o = Call("GET", "/openapi.json", "", "");
   EXPECT_EQ(o.status, 200);
   EXPECT_EQ(o.body.at("openapi"), "3.0.3");
