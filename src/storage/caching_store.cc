@@ -94,10 +94,15 @@ class CachingStoreImpl final : public CachingStore {
   void ChangedTable(std::string_view table) override {
     changes_heard_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock lock(mu_);
-    // A new command makes idle sources stale, and nothing else held; any
-    // other write, the other way round.
+    // A new command makes idle sources stale, and nothing else held; a
+    // task's or a run's write, the held tasks and run lists only (a token
+    // with its user and domain does not change with them); any other
+    // write (tokens, users, domains, or a table not known here), every
+    // held record.
     if (table == "commands")
       ForgetIdleLocked();
+    else if (table == "tasks" || table == "runs" || table == "run_dirs")
+      ClearLocked(kTaskRecords);
     else
       ClearLocked();
   }
@@ -122,7 +127,8 @@ class CachingStoreImpl final : public CachingStore {
 
   // Reads go through Inner() (which joins a read scope); held ones through
   // Read(). Writes go through Pass() when they cannot change a held record,
-  // Clear() when they can.
+  // ClearTaskRecords() when they can change a held task or run list only,
+  // Clear() when they can change a held token too.
 
   // --- identity: only the joined token lookup is held ---
   Status CreateDomain(const Domain& d) override {
@@ -224,19 +230,20 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status DeleteTask(const std::string& domain_id,
                     const std::string& id) override {
-    return Clear(&Store::DeleteTask, domain_id, id);
+    return ClearTaskRecords(&Store::DeleteTask, domain_id, id);
   }
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
                          TaskState expected_state, TaskState new_state,
                          const std::string& current_run_id,
                          int64_t now) override {
-    return Clear(&Store::UpdateTaskState, domain_id, id, expected_state,
-                 new_state, current_run_id, now);
+    return ClearTaskRecords(&Store::UpdateTaskState, domain_id, id,
+                            expected_state, new_state, current_run_id, now);
   }
   Status PutTaskConfigs(const std::string& domain_id,
                         const std::string& task_id,
                         const std::vector<ConfigEntry>& entries) override {
-    return Clear(&Store::PutTaskConfigs, domain_id, task_id, entries);
+    return ClearTaskRecords(&Store::PutTaskConfigs, domain_id, task_id,
+                            entries);
   }
   Result<std::vector<ConfigEntry>> GetTaskConfigs(
       const std::string& domain_id, const std::string& task_id) override {
@@ -246,28 +253,30 @@ class CachingStoreImpl final : public CachingStore {
   // --- schedules: each changes a held task's next_check_at ---
   Status SetNextCheck(const std::string& domain_id, const std::string& task_id,
                       std::optional<int64_t> next_check_at) override {
-    return Clear(&Store::SetNextCheck, domain_id, task_id, next_check_at);
+    return ClearTaskRecords(&Store::SetNextCheck, domain_id, task_id,
+                            next_check_at);
   }
   Result<std::vector<DueCheck>> ClaimDueChecks(int64_t now, int64_t lease_until,
                                                int limit) override {
     // Polled every few seconds: a claim of nothing keeps the cache.
     auto r = Pass(&Store::ClaimDueChecks, now, lease_until, limit);
-    if (!r || !r->empty()) ClearAll();
+    if (!r || !r->empty()) ClearTaskRecordsNow();
     return r;
   }
   Status FinishDueCheck(const DueCheck& claimed, std::optional<int64_t> next,
                         bool skipped) override {
-    return Clear(&Store::FinishDueCheck, claimed, next, skipped);
+    return ClearTaskRecords(&Store::FinishDueCheck, claimed, next, skipped);
   }
   Status RefreshReadiness(const std::string& domain_id,
                           const std::string& task_id) override {
-    return Clear(&Store::RefreshReadiness, domain_id, task_id);
+    return ClearTaskRecords(&Store::RefreshReadiness, domain_id, task_id);
   }
 
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& c, TaskState expected_state,
                                  TaskState new_state) override {
-    auto r = Clear(&Store::EnqueueCommand, c, expected_state, new_state);
+    auto r =
+        ClearTaskRecords(&Store::EnqueueCommand, c, expected_state, new_state);
     // After the commit (failed or not: it may have landed), before the
     // caller is answered: a poll from now on reads the database.
     std::unique_lock lock(mu_);
@@ -297,7 +306,7 @@ class CachingStoreImpl final : public CachingStore {
     auto r = Pass(&Store::NextCommand, domain_id, source_id, now);
     // Something delivered, or an error: the command's state changed.
     if (!r || r->has_value()) {
-      ClearAll();
+      ClearTaskRecordsNow();
       return r;
     }
     // Nothing delivered (nothing was written): held, unless a command was
@@ -321,18 +330,19 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override {
-    return Clear(&Store::CancelPendingCommand, domain_id, command_id, now);
+    return ClearTaskRecords(&Store::CancelPendingCommand, domain_id, command_id,
+                            now);
   }
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
                        CommandState state, const std::string& result,
                        const std::string& result_detail, int64_t now) override {
-    return Clear(&Store::FinishCommand, domain_id, command_id, state, result,
-                 result_detail, now);
+    return ClearTaskRecords(&Store::FinishCommand, domain_id, command_id, state,
+                            result, result_detail, now);
   }
 
   // --- runs and details ---
   Result<CommitOutcome> CommitRun(const Run& run) override {
-    return Clear(&Store::CommitRun, run);
+    return ClearTaskRecords(&Store::CommitRun, run);
   }
   Result<std::vector<Run>> ListRuns(const std::string& domain_id,
                                     const std::string& task_id,
@@ -568,15 +578,38 @@ class CachingStoreImpl final : public CachingStore {
     idle_.clear();
   }
 
+  // A write to a task, its runs or its commands (which move the task's
+  // state): held tasks and run lists are cleared after it, held tokens
+  // stay (uploads and polls keep their token's entry).
+  template <typename R, typename... P, typename... A>
+  R ClearTaskRecords(R (Store::*write)(P...), A&&... args) {
+    R r = Pass(write, std::forward<A>(args)...);
+    ClearTaskRecordsNow();
+    return r;
+  }
+
+  // Which tables ClearLocked empties.
+  static constexpr unsigned kTokens = 1;
+  static constexpr unsigned kTaskRecords = 2;  // tasks and run lists
+  static constexpr unsigned kEverything = kTokens | kTaskRecords;
+
   void ClearAll() {
     std::unique_lock lock(mu_);
     ClearLocked();
   }
-  void ClearLocked() {
+  void ClearTaskRecordsNow() {
+    std::unique_lock lock(mu_);
+    ClearLocked(kTaskRecords);
+  }
+  // One generation for every table: a read of any table that began before
+  // any clearing is not held (conservative, and one counter to check).
+  void ClearLocked(unsigned tables = kEverything) {
     generation_.fetch_add(1, std::memory_order_release);
-    ClearTable(tokens_);
-    ClearTable(tasks_);
-    ClearTable(runs_);
+    if (tables & kTokens) ClearTable(tokens_);
+    if (tables & kTaskRecords) {
+      ClearTable(tasks_);
+      ClearTable(runs_);
+    }
   }
   template <typename V>
   static void ClearTable(Table<V>& table) {

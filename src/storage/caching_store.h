@@ -23,8 +23,14 @@
 // late, as any held record.
 //
 // Freshness: a write through this store that can change a held record
-// clears the whole cache after it returns (a write is acknowledged to its
-// client after that, so a client always reads its own writes). Writes that
+// clears what it can change after it returns (a write is acknowledged to its
+// client after that, so a client always reads its own writes): a write to a
+// task, its runs or its commands clears the held tasks and run lists, and
+// keeps the held tokens (a token's user and domain do not change with
+// them: uploads and polls keep their token's entry); a token's revocation
+// clears everything. The listener's reports follow the same split by the
+// table they name (tasks, runs, run_dirs: tasks and run lists; tokens,
+// users, domains or an unknown table: everything). Writes that
 // cannot change one are let through without clearing it: new domains, users,
 // credentials and tokens (there is no cached miss for them), sources and
 // their heartbeat, staged details (invisible until CommitRun), and a command

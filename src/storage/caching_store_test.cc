@@ -97,10 +97,15 @@ TEST_F(CachingStoreTest, HoldsReadsUntilAWriteThroughItClearsThem) {
   EXPECT_EQ(Runs(), 0u);
   EXPECT_EQ(cache_->GetTask("d1", "t1")->state, TaskState::kReady);
   EXPECT_FALSE(cache_->ResolveToken("th")->token.revoked_at);
-  // A write through it: every held record is read again.
+  // A task's write through it: the task and its runs are read again; the
+  // token is still held (a run cannot change a token, its user or domain).
   ASSERT_TRUE(cache_->CommitRun(MakeRun("r2")));
   EXPECT_EQ(Runs(), 2u);
   EXPECT_EQ(cache_->GetTask("d1", "t1")->state, TaskState::kRunning);
+  EXPECT_FALSE(cache_->ResolveToken("th")->token.revoked_at);
+  // A token's write through it: everything is read again.
+  auto revoked = cache_->RevokeToken("th", 7);  // already revoked behind it
+  (void)revoked;
   EXPECT_TRUE(cache_->ResolveToken("th")->token.revoked_at);
 }
 
@@ -331,6 +336,31 @@ TEST_F(SharedCachingStoreTest, AReportedWriteEmptiesIt) {
   cache_->Changed();
   EXPECT_EQ(Runs(), 1u);
   EXPECT_EQ(cache_->Stats().changes_heard, 1u);
+}
+
+TEST_F(SharedCachingStoreTest, AReportedWriteEmptiesWhatItsTableCanChange) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_EQ(Runs(), 0u);
+  // Another replica commits a run and revokes the token.
+  ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
+  ASSERT_TRUE(behind_->RevokeToken("th", 6));
+  for (const char* table : {"runs", "run_dirs", "tasks"}) {
+    SCOPED_TRACE(table);
+    cache_->ChangedTable(table);
+    EXPECT_EQ(Runs(), 1u);                                       // read again
+    EXPECT_FALSE(cache_->ResolveToken("th")->token.revoked_at);  // held
+  }
+  cache_->ChangedTable("commands");  // idle sources only
+  EXPECT_FALSE(cache_->ResolveToken("th")->token.revoked_at);
+  for (const char* table : {"tokens", "users", "domains", "anything else"}) {
+    SCOPED_TRACE(table);
+    ASSERT_TRUE(behind_->CommitRun(MakeRun(std::string("x-") + table)));
+    cache_->ChangedTable(table);
+    EXPECT_TRUE(cache_->ResolveToken("th")->token.revoked_at);  // read again
+  }
+  EXPECT_EQ(Runs(), 5u);
 }
 
 TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {
