@@ -93,6 +93,23 @@ void PostgresStore::CommitBatch(const RunGroupCommit::Batch& batch) {
 
 // Runs and all their directories in one statement: the columns as arrays,
 // unnested in order (so runs.seq follows `runs`' order).
+Result<std::optional<TaskState>> PostgresStore::EndCheckOn(Connection& c,
+                                                           const Task& task,
+                                                           const Run& run) {
+  std::optional<TaskState> next = TaskStateAfterCommit(task, run);
+  if (!next) return next;
+  SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id, task.state,
+                                     *next, run.run_id, run.committed_at));
+  Params p;
+  p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);
+  SMS_RETURN_IF_ERROR(
+      c.Exec("UPDATE commands SET state = 'done', updated_at = $1"
+             " WHERE domain_id = $2 AND run_id = $3"
+             " AND state IN ('pending', 'delivered')",
+             p));
+  return next;
+}
+
 Status PostgresStore::InsertRunsOn(Connection& c,
                                    const std::vector<const Run*>& runs) {
   std::vector<std::string> run_columns[rows::kRunColumnCount];
@@ -281,19 +298,9 @@ Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
   for (size_t i : accepted) {
     const Run& run = *ordered[i]->run;
     Task& task = tasks.at(key(i)).now;
-    if (std::optional<TaskState> next = TaskStateAfterCommit(task, run)) {
-      SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id,
-                                         task.state, *next, run.run_id,
-                                         run.committed_at));
-      task.state = *next;
-      Params p;
-      p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);
-      SMS_RETURN_IF_ERROR(
-          c.Exec("UPDATE commands SET state = 'done', updated_at = $1"
-                 " WHERE domain_id = $2 AND run_id = $3"
-                 " AND state IN ('pending', 'delivered')",
-                 p));
-    }
+    SMS_ASSIGN_OR_RETURN(std::optional<TaskState> next,
+                         EndCheckOn(c, task, run));
+    if (next) task.state = *next;
   }
 
   // The cut-over verdict, once per task: its runs folded in order, the
@@ -360,18 +367,7 @@ Result<CommitOutcome> PostgresStore::CommitRunOn(Connection& c,
   // task of the tenant (whose lock we do not hold) fails on the unique
   // key: kAlreadyExists, as above.
   SMS_RETURN_IF_ERROR(InsertRunsOn(c, {&run}));
-  if (std::optional<TaskState> next = TaskStateAfterCommit(locked.task, run)) {
-    SMS_RETURN_IF_ERROR(SetTaskStateOn(c, run.domain_id, run.task_id,
-                                       locked.task.state, *next, run.run_id,
-                                       run.committed_at));
-    Params p;
-    p.Add(run.committed_at).Add(run.domain_id).Add(run.run_id);
-    SMS_RETURN_IF_ERROR(
-        c.Exec("UPDATE commands SET state = 'done', updated_at = $1"
-               " WHERE domain_id = $2 AND run_id = $3"
-               " AND state IN ('pending', 'delivered')",
-               p));
-  }
+  SMS_RETURN_IF_ERROR(EndCheckOn(c, locked.task, run));
   // The cut-over verdict (readiness.cc); the run's webhook events and a
   // verdict change's in the outbox, in the same transaction (webhooks.cc).
   SMS_ASSIGN_OR_RETURN(

@@ -281,6 +281,12 @@ class PostgresStore final : public Store {
   // Runs and all their directories in one INSERT (runs.cc).
   static Status InsertRunsOn(Connection& c,
                              const std::vector<const Run*>& runs);
+  // When `run` ends `task`'s current check: moves the task to its next
+  // state and marks the check's command done; returns the new state, or
+  // nothing when the run does not end it (runs.cc).
+  static Result<std::optional<TaskState>> EndCheckOn(Connection& c,
+                                                     const Task& task,
+                                                     const Run& run);
 
   static Result<Task> GetTaskOn(Connection& c, const std::string& domain_id,
                                 const std::string& id, bool lock);
