@@ -19,8 +19,8 @@
 //                  io_uring as one submission each; each file is then
 //                  fstat'ed (the agent's "changed while read" check), read on
 //                  with read(2) past 32 KiB, and the closes go through the
-//                  ring as one submission. Same ring flags as the agent
-//                  (src/core/posix_file_system.cc).
+//                  ring as one submission. The ring is the agent's own
+//                  (src/core/io_ring.h): same setup, same calls.
 //   --ring-statx   with --ops agent: the fstat goes through the ring as a
 //                  statx(fd, "", AT_EMPTY_PATH) linked after the file's read,
 //                  in the same submission (an experiment, docs/benchmarks.md)
@@ -37,7 +37,6 @@
 // error (which it names).
 #include <dirent.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,6 +55,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/io_ring.h"
 
 namespace {
 
@@ -258,69 +259,29 @@ void ReadFiles(const Task& t, const Options& o, std::vector<char>& buf) {
   }
 }
 
-// The agent's open flags for a regular file (src/core/posix_file_system.cc).
-constexpr int kOpenFlags =
-    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+using sms::core::IoRing;
+using sms::core::kReadOpenFlags;
+
 constexpr size_t kSlot = 32 << 10;  // the agent's group read per file
+static_assert(2 * kChunk <= IoRing::kEntries, "a read and a statx per file");
 
-// One ring per thread, set up as the agent's.
-class Ring {
- public:
-  Ring() {
-    for (unsigned flags :
-         {unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN},
-          unsigned{IORING_SETUP_COOP_TASKRUN}, 0u}) {
-      if (io_uring_queue_init(2 * kChunk, &ring_, flags) == 0) return;
-    }
-    std::fprintf(stderr, "sms-disk-floor: io_uring_queue_init failed\n");
-    std::exit(1);
-  }
-  ~Ring() { io_uring_queue_exit(&ring_); }
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
+[[noreturn]] void RingFailed() {
+  std::fprintf(stderr, "sms-disk-floor: io_uring unavailable or failed\n");
+  std::exit(1);
+}
 
-  io_uring_sqe* Sqe(uint64_t tag) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    io_uring_sqe_set_data64(sqe, tag);
-    return sqe;
-  }
-  // Submits what was queued and hands each of `count` completions to
-  // done(tag, res).
-  template <class F>
-  void Run(unsigned count, F&& done) {
-    int rc = io_uring_submit_and_wait(&ring_, count);
-    while (rc == -EINTR) rc = io_uring_submit_and_wait(&ring_, count);
-    unsigned seen = 0;
-    while (rc >= 0 && seen < count) {
-      io_uring_cqe* cqe = nullptr;
-      unsigned head = 0;
-      unsigned n = 0;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        done(io_uring_cqe_get_data64(cqe), cqe->res);
-        ++n;
-      }
-      io_uring_cq_advance(&ring_, n);
-      seen += n;
-      if (seen < count) {
-        rc = io_uring_wait_cqe(&ring_, &cqe);
-        if (rc == -EINTR) rc = 0;
-      }
-    }
-    if (seen < count) {
-      std::fprintf(stderr, "sms-disk-floor: io_uring failed\n");
-      std::exit(1);
-    }
-  }
-
- private:
-  io_uring ring_{};
-};
+// The thread's ring, made as the agent makes its own.
+IoRing& ThreadRing() {
+  thread_local IoRing ring(&sms::core::RingSupportsOurOps);
+  if (!ring.ok()) RingFailed();
+  return ring;
+}
 
 // --ops agent: the files of one task (one directory, at most kChunk) as the
 // agent's FileReader::HashGroup does them, minus the digest.
 void ReadFilesAgentOps(const Task& t, const Options& o, std::vector<char>& buf,
                        char* slots) {
-  thread_local Ring ring;
+  IoRing& ring = ThreadRing();
   const int dir = t.dir->fd;
   const size_t n = t.files.size();
   int fds[kChunk];
@@ -338,16 +299,18 @@ void ReadFilesAgentOps(const Task& t, const Options& o, std::vector<char>& buf,
     reg[n_reg++] = i;
   }
   for (size_t j = 0; j < n_reg; ++j) {
-    io_uring_prep_openat(ring.Sqe(j), dir, t.files[reg[j]].name.c_str(),
-                         kOpenFlags | O_NOATIME, 0);
+    ring.PrepOpenAt(j, dir, t.files[reg[j]].name.c_str(),
+                    kReadOpenFlags | O_NOATIME);
   }
-  ring.Run(static_cast<unsigned>(n_reg),
-           [&](uint64_t j, int res) { fds[j] = res; });
+  if (!ring.Run(static_cast<unsigned>(n_reg),
+                [&](uint64_t j, int res) { fds[j] = res; })) {
+    RingFailed();
+  }
   int open_fds[kChunk];
   size_t n_open = 0;
   for (size_t j = 0; j < n_reg; ++j) {
     if (fds[j] == -EPERM) {  // not the owner: without O_NOATIME, as the agent
-      fds[j] = openat(dir, t.files[reg[j]].name.c_str(), kOpenFlags);
+      fds[j] = openat(dir, t.files[reg[j]].name.c_str(), kReadOpenFlags);
       if (fds[j] < 0) fds[j] = -errno;
     }
     if (fds[j] < 0) {
@@ -361,23 +324,16 @@ void ReadFilesAgentOps(const Task& t, const Options& o, std::vector<char>& buf,
   struct statx stx[kChunk];
   unsigned ops = 0;
   for (size_t k = 0; k < n_open; ++k) {
-    io_uring_sqe* sqe = ring.Sqe(2 * k);
-    io_uring_prep_read(sqe, open_fds[k], slots + k * kSlot, kSlot, -1);
-    ++ops;
     if (o.ring_statx) {
-      // A hard link: a short read (every file under a slot) must not
-      // cancel the statx.
-      sqe->flags |= IOSQE_IO_HARDLINK;
-      io_uring_prep_statx(ring.Sqe(2 * k + 1), open_fds[k], "",
-                          AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-                          STATX_TYPE | STATX_SIZE | STATX_MTIME | STATX_CTIME |
-                              STATX_NLINK | STATX_INO | STATX_MODE | STATX_UID |
-                              STATX_GID,
-                          &stx[k]);
+      ring.PrepReadThenStatx(2 * k, 2 * k + 1, open_fds[k], slots + k * kSlot,
+                             kSlot, &stx[k]);
+      ops += 2;
+    } else {
+      ring.PrepRead(2 * k, open_fds[k], slots + k * kSlot, kSlot);
       ++ops;
     }
   }
-  ring.Run(ops, [&](uint64_t tag, int res) {
+  const bool ran = ring.Run(ops, [&](uint64_t tag, int res) {
     if (tag % 2 == 0) {
       got[tag / 2] = res;
     } else if (res < 0) {
@@ -385,6 +341,7 @@ void ReadFilesAgentOps(const Task& t, const Options& o, std::vector<char>& buf,
       Error("statx");
     }
   });
+  if (!ran) RingFailed();
   for (size_t k = 0; k < n_open; ++k) {
     if (got[k] < 0) {
       errno = -got[k];
@@ -408,9 +365,9 @@ void ReadFilesAgentOps(const Task& t, const Options& o, std::vector<char>& buf,
     g_bytes += bytes;
     ++g_files;
   }
-  for (size_t k = 0; k < n_open; ++k)
-    io_uring_prep_close(ring.Sqe(k), open_fds[k]);
-  ring.Run(static_cast<unsigned>(n_open), [](uint64_t, int) {});
+  for (size_t k = 0; k < n_open; ++k) ring.PrepClose(k, open_fds[k]);
+  if (!ring.Run(static_cast<unsigned>(n_open), [](uint64_t, int) {}))
+    RingFailed();
 }
 
 void Worker(Queue& q, const Options& o) {

@@ -10,26 +10,17 @@
 #include <memory>
 
 #include "core/file_system.h"
-
-struct io_uring_probe;
+#include "core/io_ring.h"
 
 namespace sms::core {
 
-// Decides from a kernel's probe (null: the kernel has none) whether the
-// ring may be used.
-using RingProbeCheck = bool (*)(const io_uring_probe* probe);
+// The probe check (RingProbeCheck, RingSupportsOurOps) and the submission
+// count (RingSubmissions) are in core/io_ring.h.
 
-// True when `probe` lists every operation the POSIX file system submits
-// through its ring. PosixFileSystem() decides with this.
-bool RingSupportsOurOps(const io_uring_probe* probe);
-
-// A POSIX file system that decides with `check` instead, so a test can play
-// an older kernel. The check runs once per thread, on the thread's first
-// batch call (each thread has its own ring), whichever instance makes it:
-// use a fresh thread.
+// A POSIX file system that decides with `check` instead of
+// RingSupportsOurOps, so a test can play an older kernel. The check runs
+// once per thread, on the thread's first batch call (each thread has its
+// own ring), whichever instance makes it: use a fresh thread.
 std::unique_ptr<FileSystem> NewPosixFileSystem(RingProbeCheck check);
-
-// io_uring submissions made so far by this process (every instance).
-uint64_t RingSubmissions();
 
 }  // namespace sms::core

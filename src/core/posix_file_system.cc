@@ -1,23 +1,18 @@
 #include <dirent.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/file_system.h"
+#include "core/io_ring.h"
 #include "core/io_ring_probe.h"
-
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#endif
 
 namespace sms::core {
 namespace {
@@ -68,20 +63,11 @@ struct LinuxDirent64 {
 };
 
 #if defined(__SANITIZE_THREAD__)
-// liburing maps and unmaps its rings with raw system calls ThreadSanitizer
-// does not see, so a ring mapped where a finished thread's ring was looks to
-// it like memory shared by the two threads. The unmap happens before the new
-// map: say so.
-int ring_reuse_token;
-void RingMapped() { __tsan_acquire(&ring_reuse_token); }
-void RingUnmapped() { __tsan_release(&ring_reuse_token); }
-// It models file descriptors too, and cannot see those the ring opens and
-// closes: a number reused by another thread would look like a race. Under
-// ThreadSanitizer only reads go through the ring.
+// ThreadSanitizer models file descriptors, and cannot see those the ring
+// opens and closes: a number reused by another thread would look like a
+// race. Under ThreadSanitizer only reads go through the ring.
 constexpr bool kRingOpensAndCloses = false;
 #else
-void RingMapped() {}
-void RingUnmapped() {}
 constexpr bool kRingOpensAndCloses = true;
 #endif
 
@@ -120,125 +106,30 @@ FsTraits TraitsOfMagic(uint64_t magic) {
   return t;
 }
 
-std::atomic<uint64_t> g_ring_submissions{0};
-
-constexpr int kOpenFlags =
-    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-
-}  // namespace
-
-bool RingSupportsOurOps(const io_uring_probe* probe) {
-  if (probe == nullptr) return false;
-  for (int op : {IORING_OP_OPENAT, IORING_OP_READ, IORING_OP_CLOSE}) {
-    if (!io_uring_opcode_supported(probe, op)) return false;
-  }
-  return true;
+// One io_uring per thread, made on first use (core/io_ring.h). Batches of
+// small-file operations go through it with one io_uring_enter(2) for the
+// whole batch instead of one system call per file: on the 1M-file benchmark
+// this halves the system time (docs/benchmarks.md). Where io_uring is
+// unavailable (seccomp, kernel.io_uring_disabled, old kernels) or
+// SMS_AGENT_IO_URING=0, the ring is not ok() and the callers use plain
+// system calls; likewise once a ring has failed.
+bool RingWanted() {
+  const char* env = std::getenv("SMS_AGENT_IO_URING");
+  return env == nullptr || std::strcmp(env, "0") != 0;
 }
-
-namespace {
-
-// One io_uring per thread, made on first use. Batches of small-file
-// operations go through it with one io_uring_enter(2) for the whole batch
-// instead of one system call per file: on the 1M-file benchmark this halves
-// the system time (docs/benchmarks.md). Where io_uring is unavailable
-// (seccomp, kernel.io_uring_disabled, old kernels) or SMS_AGENT_IO_URING=0,
-// `ok` is false and the callers use plain system calls.
-class Ring {
- public:
-  static constexpr unsigned kEntries = 64;
-
-  explicit Ring(RingProbeCheck check) {
-    const char* env = std::getenv("SMS_AGENT_IO_URING");
-    if (env != nullptr && std::strcmp(env, "0") == 0) return;
-    // The ring is this thread's alone, and its completions are only wanted
-    // when the thread waits for them: the kernel then runs the completion
-    // work in the thread's io_uring_enter instead of interrupting it
-    // (DEFER_TASKRUN, Linux 6.1; COOP_TASKRUN, 5.19), which saves system
-    // time on every batch (docs/benchmarks.md). Older kernels refuse the
-    // flags: the next set, down to none.
-    for (unsigned flags :
-         {unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN},
-          unsigned{IORING_SETUP_COOP_TASKRUN}, 0u}) {
-      ok_ = io_uring_queue_init(kEntries, &ring_, flags) == 0;
-      if (ok_) break;
-    }
-    if (!ok_) return;
-    RingMapped();
-    // Kernels 5.1-5.5 make a ring but know none of the operations we
-    // submit; a probe tells (5.6 on). Without one, plain calls.
-    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
-    const bool supported = check(probe);
-    if (probe != nullptr) io_uring_free_probe(probe);
-    if (!supported) {
-      io_uring_queue_exit(&ring_);
-      RingUnmapped();
-      ok_ = false;
-    }
-  }
-  ~Ring() {
-    if (!ok_) return;
-    io_uring_queue_exit(&ring_);
-    RingUnmapped();
-  }
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
-
-  bool ok() const { return ok_; }
-
-  io_uring_sqe* Sqe(uint64_t tag) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    io_uring_sqe_set_data64(sqe, tag);
-    return sqe;
-  }
-
-  // Submits what was queued and hands each completion to `done(tag, res)`.
-  // Returns false when the ring failed before every completion was seen; the
-  // ring is then retired for this thread (callers use plain system calls).
-  template <class F>
-  bool Run(unsigned count, F&& done) {
-    g_ring_submissions.fetch_add(1, std::memory_order_relaxed);
-    int rc = io_uring_submit_and_wait(&ring_, count);
-    while (rc == -EINTR) rc = io_uring_submit_and_wait(&ring_, count);
-    unsigned seen = 0;
-    while (rc >= 0 && seen < count) {
-      io_uring_cqe* cqe = nullptr;
-      unsigned head = 0;
-      unsigned n = 0;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        done(io_uring_cqe_get_data64(cqe), cqe->res);
-        ++n;
-      }
-      io_uring_cq_advance(&ring_, n);
-      seen += n;
-      if (seen < count) {
-        rc = io_uring_wait_cqe(&ring_, &cqe);
-        if (rc == -EINTR) rc = 0;
-      }
-    }
-    if (seen == count) return true;
-    io_uring_queue_exit(&ring_);
-    RingUnmapped();
-    ok_ = false;
-    return false;
-  }
-
- private:
-  io_uring ring_{};
-  bool ok_ = false;
-};
 
 // Calls f(base, n) for consecutive chunks of at most a ring's worth of `size`
 // operations.
 template <class F>
 void ForEachChunk(size_t size, F&& f) {
-  for (size_t base = 0; base < size; base += Ring::kEntries)
+  for (size_t base = 0; base < size; base += IoRing::kEntries)
     f(base,
-      static_cast<unsigned>(std::min<size_t>(Ring::kEntries, size - base)));
+      static_cast<unsigned>(std::min<size_t>(IoRing::kEntries, size - base)));
 }
 
 // The calling thread's ring; `check` decides on the thread's first call.
-Ring& ThreadRing(RingProbeCheck check) {
-  thread_local Ring ring(check);
+IoRing& ThreadRing(RingProbeCheck check) {
+  thread_local IoRing ring(RingWanted() ? check : nullptr);
   return ring;
 }
 
@@ -309,21 +200,20 @@ class Posix final : public FileSystem {
   Result<int> OpenFileAt(int dir, const char* name) override {
     // O_NOATIME keeps a production source's atimes untouched; it needs
     // ownership (or CAP_FOWNER), so fall back without it.
-    int fd = openat(dir, name, kOpenFlags | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = openat(dir, name, kOpenFlags);
+    int fd = openat(dir, name, kReadOpenFlags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = openat(dir, name, kReadOpenFlags);
     if (fd < 0) return Fail(ErrnoError("open", errno));
     return fd;
   }
 
   void OpenFilesAt(int dir, std::span<const char* const> names,
                    std::span<Result<int>> out) override {
-    Ring& ring = ThreadRing(check_);
+    IoRing& ring = ThreadRing(check_);
     ForEachChunk(names.size(), [&](size_t base, unsigned n) {
-      bool completed[Ring::kEntries] = {};
+      bool completed[IoRing::kEntries] = {};
       if (kRingOpensAndCloses && ring.ok()) {
         for (unsigned i = 0; i < n; ++i)
-          io_uring_prep_openat(ring.Sqe(i), dir, names[base + i],
-                               kOpenFlags | O_NOATIME, 0);
+          ring.PrepOpenAt(i, dir, names[base + i], kReadOpenFlags | O_NOATIME);
         ring.Run(n, [&](uint64_t i, int res) {
           completed[i] = true;
           if (res >= 0) {
@@ -359,7 +249,7 @@ class Posix final : public FileSystem {
   }
 
   void ReadMany(std::span<ReadRequest> requests) override {
-    Ring& ring = ThreadRing(check_);
+    IoRing& ring = ThreadRing(check_);
     ForEachChunk(requests.size(), [&](size_t base, unsigned n) {
       if (!ring.ok()) {
         for (unsigned i = 0; i < n; ++i) {
@@ -370,11 +260,9 @@ class Posix final : public FileSystem {
       }
       for (unsigned i = 0; i < n; ++i) {
         ReadRequest& r = requests[base + i];
-        // Offset -1: from the file position, which advances, as read(2).
-        io_uring_prep_read(
-            ring.Sqe(i), r.handle, r.buffer,
-            static_cast<unsigned>(std::min<size_t>(r.size, size_t{1} << 30)),
-            -1);
+        ring.PrepRead(
+            i, r.handle, r.buffer,
+            static_cast<unsigned>(std::min<size_t>(r.size, size_t{1} << 30)));
         // A read the ring loses cannot be redone from the same position:
         // it is reported as failed, never guessed.
         r.result = Fail(Internal("read: io_uring failed before completing"));
@@ -442,11 +330,10 @@ class Posix final : public FileSystem {
   }
 
   void CloseMany(std::span<const int> handles) override {
-    Ring& ring = ThreadRing(check_);
+    IoRing& ring = ThreadRing(check_);
     ForEachChunk(handles.size(), [&](size_t base, unsigned n) {
       if (kRingOpensAndCloses && ring.ok()) {
-        for (unsigned i = 0; i < n; ++i)
-          io_uring_prep_close(ring.Sqe(i), handles[base + i]);
+        for (unsigned i = 0; i < n; ++i) ring.PrepClose(i, handles[base + i]);
         // Closes the ring lost are not retried: the descriptor may already
         // be closed and reused by another thread; a leak is the safe side.
         ring.Run(n, [](uint64_t, int) {});
@@ -469,10 +356,6 @@ FileSystem& PosixFileSystem() {
 
 std::unique_ptr<FileSystem> NewPosixFileSystem(RingProbeCheck check) {
   return std::make_unique<Posix>(check);
-}
-
-uint64_t RingSubmissions() {
-  return g_ring_submissions.load(std::memory_order_relaxed);
 }
 
 }  // namespace sms::core
