@@ -356,6 +356,18 @@ def cmp(label, cond):
     out.append("- %s: %s" % (label, "met" if cond else "**missed**") if cond is not None else "- %s: not measured" % label)
 h, q, rq = by.get("sms_hash"), by.get("sms_quick"), by.get("rsync_quick")
 have = lambda *xs: all(x is not None for x in xs)
+
+# The goal line of a floor `f` (what no reader doing its operations can beat): its time, the agent
+# against it, and whether the floor itself is under the `times`× rsync line (else the goal is out of
+# reach `where`).
+def floor_line(what, f, times, where):
+    need = rs["wall_s"] / times
+    out.append("- %s: %.2f s wall, %.2f CPU s; sms-agent takes %.2f× the floor's wall time "
+               "and %.2f× its CPU; %d× rsync needs ≤ %.2f s: %s" % (
+                   what, f["wall_s"], f["cpu_s"], h["wall_s"] / max(f["wall_s"], 1e-3),
+                   h["cpu_s"] / max(f["cpu_s"], 1e-3), times, need,
+                   "the floor is under it" if f["wall_s"] <= need else
+                   "**the floor alone is over it: not reachable %s**" % where))
 out.append("")
 if scen.startswith("wide") and have(h, rs):
     out.append("peak RSS: sms-agent hash %.0f MB, rsync -rcn %.0f MB: %.2f× rsync's; wall %.2f× "
@@ -374,29 +386,16 @@ elif scen == "tiny":
     cmp("hash ≥ 3× faster than rsync -rcn (issue 17)", h["wall_s"] * 3 <= rs["wall_s"] if have(h, rs) else None)
     f = by.get("disk_floor_ring")
     if have(h, rs, f):
-        need = rs["wall_s"] / 3
-        out.append("- kernel-only floor (the agent's io_uring open, read, fstat and close of every file, "
-                   "no hashing): %.2f s wall, %.2f CPU s; sms-agent takes %.2f× the floor's wall time "
-                   "and %.2f× its CPU; 3× rsync needs ≤ %.2f s: %s" % (
-                       f["wall_s"], f["cpu_s"], h["wall_s"] / max(f["wall_s"], 1e-3),
-                       h["cpu_s"] / max(f["cpu_s"], 1e-3), need,
-                       "the floor is under it" if f["wall_s"] <= need else
-                       "**the floor alone is over it: not reachable with these kernel calls**"))
+        floor_line("kernel-only floor (the agent's io_uring open, read, fstat and close of every file, "
+                   "no hashing)", f, 3, "with these kernel calls")
     cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
 elif scen == "tiny-cold":
     cmp("page cache dropped: hash ≥ 5× faster than rsync -rcn (issue 17)",
         h["wall_s"] * 5 <= rs["wall_s"] if have(h, rs) else None)
     df = [by[k] for k in ("disk_floor", "disk_floor_par") if k in by]
     if df and have(h, rs):
-        f = min(df, key=lambda t: t["wall_s"])
-        need = rs["wall_s"] / 5
-        out.append("- disk floor (fastest open + read of every file): %.2f s wall, %.2f CPU s; "
-                   "sms-agent takes %.2f× the floor's wall time and %.2f× its CPU; 5× rsync needs "
-                   "≤ %.2f s: %s" % (
-                       f["wall_s"], f["cpu_s"], h["wall_s"] / max(f["wall_s"], 1e-3),
-                       h["cpu_s"] / max(f["cpu_s"], 1e-3), need,
-                       "the floor is under it" if f["wall_s"] <= need else
-                       "**the floor alone is over it: not reachable on this disk**"))
+        floor_line("disk floor (fastest open + read of every file)",
+                   min(df, key=lambda t: t["wall_s"]), 5, "on this disk")
     cmp("hash peak RSS < 64 MiB", h["maxrss_mb"] < 64 if have(h) else None)
 elif scen.startswith("wide"):
     cmp("one directory of millions of entries: hash peak RSS < 256 MiB (issue 14)",
