@@ -53,18 +53,15 @@ import threading
 import time
 import uuid
 
-BUILD = os.path.abspath(sys.argv[1])
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-PG_SH = os.path.join(REPO, "tests", "support", "pg.sh")
-SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
+SUPPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                       "support")
+PG_SH = os.path.join(SUPPORT, "pg.sh")
 
-sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (Client, ServerProcess, check, scratch_dir,  # noqa: E402
-                     wait_for)
+sys.path.insert(0, SUPPORT)
 from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
-                       PG_STATE, PgDatabase, finish, make_task,
-                       pg_available, register_source, seed_acme)
+                       PG_STATE, SERVER_BIN, Client, PgDatabase,
+                       ServerProcess, check, finish, make_task, pg_available,
+                       register_source, scratch_dir, seed_acme, wait_for)
 
 TMP = scratch_dir("sms-pg-replicas.")
 DB = PgDatabase("sms_replicas")

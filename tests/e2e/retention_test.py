@@ -29,17 +29,12 @@ import sys
 import time
 import uuid
 
-BUILD = os.path.abspath(sys.argv[1])
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
-
-sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import (Client, ServerProcess, check, scratch_dir,  # noqa: E402
-                     wait_for)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "support"))
 from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
-                       PgDatabase, finish, make_task, pg_available,
-                       register_source, seed_acme)
+                       SERVER_BIN, Client, PgDatabase, ServerProcess, check,
+                       finish, make_task, pg_available, register_source,
+                       scratch_dir, seed_acme, wait_for)
 
 TMP = scratch_dir("sms-retention-pg.")
 DB = PgDatabase("sms_retention")

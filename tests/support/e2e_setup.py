@@ -1,16 +1,28 @@
 """The set-up the server's end-to-end tests share (tests/e2e/pg_replicas_test.py,
-tests/e2e/schedule_test.py): a PostgreSQL database of the test's own in the
-cluster `tests/support/pg.sh exec` runs, the domain "acme" with an operator
-and an agent, a registered source and a task; and the end of a test: the
-summary line, the servers' log tails when something failed.
+retention_test.py, schedule_test.py): the test's build directory and server
+binary, the harness names they use, a PostgreSQL database of the test's own
+in the cluster `tests/support/pg.sh exec` runs, the domain "acme" with an
+operator and an agent, a registered source and a task; and the end of a test:
+the summary line, the servers' log tails when something failed.
 
-    sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-    from e2e_setup import PgDatabase, seed_acme, register_source, ...
+Each test is run as `TEST.py BUILD_DIR [ARG...]` and starts with
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    os.pardir, "support"))
+    from e2e_setup import SERVER_BIN, check, PgDatabase, seed_acme, ...
 """
 import os
 import subprocess
+import sys
 
-from harness import Client, failed, on_exit, print_summary, remove_dir
+# What the tests take from the harness, from here with the rest.
+from harness import (Client, ServerProcess, check, failed,  # noqa: F401
+                     on_exit, print_summary, remove_dir, scratch_dir,
+                     wait_for)
+
+# The build directory named first on the test's command line, and its server.
+BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else ""
+SERVER_BIN = os.path.join(BUILD, "bin", "sms-server")
 
 # Set by `tests/support/pg.sh exec STATE_DIR ...` (ctest does this).
 PG_DSN = os.environ.get("SMS_TEST_PG_DSN", "")
