@@ -28,8 +28,10 @@
 # id, or "parent": the caller of pg.sh, e.g. ctest), a detached watchdog
 # destroys the cluster once that process is gone, so a run killed by a
 # timeout or SIGKILL (no trap runs) leaves no postgres behind; callers also
-# destroy it from their EXIT traps. destroy stops the server for sure (fast,
-# then immediate, then SIGKILL of the postmaster) before removing anything.
+# destroy it from their EXIT traps. destroy stops the server for sure
+# before removing anything, and quickly even when it was frozen: SIGCONT to
+# its processes, a fast shutdown given 10 s, an immediate one 5 s, then
+# SIGKILL of the postmaster.
 set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -152,30 +154,49 @@ watchdog() {
   echo $! >"$state/watchdog"
 }
 
+# stop [MODE [SECONDS]]: pg_ctl stop, waiting up to SECONDS (60).
 stop() {
-  local mode=${1:-fast} dir
+  local mode=${1:-fast} wait=${2:-60} dir
   dir=$(cluster_dir)
   if [[ -n "$dir" && -f "$dir/data/postmaster.pid" ]]; then
-    as_owner "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w -t "$wait" stop >/dev/null
   fi
 }
 
-# Stops the server whatever it takes: a fast shutdown, else an immediate
-# one, else SIGKILL to the postmaster (its backends exit with it).
-stop_for_sure() {
-  local dir pid i
-  stop fast 2>/dev/null && return 0
-  stop immediate 2>/dev/null && return 0
+# The postmaster's process id, from its pid file; empty when there is none
+# or that process is no postgres (a stale file: the number may be reused).
+postmaster_pid() {
+  local dir pid
   dir=$(cluster_dir)
   [[ -n "$dir" && -f "$dir/data/postmaster.pid" ]] || return 0
-  pid=$(head -1 "$dir/data/postmaster.pid")
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  pid=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null) || return 0
+  if [[ "$pid" =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == postgres ]]; then
+    echo "$pid"
+  fi
+  return 0
+}
+
+# Stops the server whatever it takes, in seconds: SIGCONT to the postmaster
+# and its children first (a stopped process cannot act on a shutdown: pg_ctl
+# would wait its whole timeout), then a fast shutdown, else an immediate
+# one, else SIGKILL to the postmaster (its backends exit with it).
+stop_for_sure() {
+  local pid i
+  pid=$(postmaster_pid)
+  if [[ -n "$pid" ]]; then
+    kill -CONT "$pid" 2>/dev/null || true
+    pkill -CONT -P "$pid" 2>/dev/null || true
+  fi
+  stop fast 10 2>/dev/null && return 0
+  stop immediate 5 2>/dev/null && return 0
+  pid=$(postmaster_pid)
+  [[ -n "$pid" ]] || return 0
   kill -KILL "$pid" 2>/dev/null || true
   for i in $(seq 1 50); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
-  echo "pg.sh: postmaster $pid of $dir does not exit" >&2
+  echo "pg.sh: postmaster $pid of $(cluster_dir) does not exit" >&2
   return 1
 }
 
