@@ -9,6 +9,9 @@ usage: install_test.py BUILD_DIR
        SMS_PACKAGE_BASE    a cached base root (tar) to reuse; default
                            BUILD_DIR/package-test/bookworm-base.tar, made by
                            mmdebstrap on first use
+       SMS_KEEP_TMP=1      keep the scratch directory (the packages, the
+                           root, the logs) to read a failure; otherwise it
+                           is removed on every way out, pass or fail
 Steps, all inside private mount and network namespaces (unshare -m -n):
   build      packaging/build-debs.sh makes both .deb files, lintian-clean
   install    dpkg -i both into a minimal bookworm root: the `sms` user,
@@ -24,7 +27,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -32,7 +34,8 @@ BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from harness import Client, check, failed, print_summary, wait_for  # noqa
+from harness import (Client, check, failed, print_summary,  # noqa: E402
+                     scratch_dir, wait_for)
 
 MIRRORS = ["deb http://deb.debian.org/debian bookworm main",
            "deb http://deb.debian.org/debian bookworm-updates main",
@@ -275,7 +278,9 @@ def main():
             print(f"FAIL {tool} is missing (scripts/bootstrap.sh with "
                   "SMS_BOOTSTRAP_PACKAGE=1 installs it)")
             return 1
-    tmp = tempfile.mkdtemp(prefix="sms-package.")
+    # Removed at exit on every way out (SMS_KEEP_TMP=1 keeps it). The root's
+    # mounts live only in the namespace below, so none is under it then.
+    tmp = scratch_dir("sms-package.")
     try:
         r = sh(os.path.join(REPO, "packaging", "build-debs.sh"), BUILD,
                os.path.join(tmp, "debs"))
@@ -296,10 +301,8 @@ def main():
                   r.stderr[-2000:])
     finally:
         print_summary()
-        if failed():
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if failed() and os.environ.get("SMS_KEEP_TMP") != "1":
+            print(f"{tmp} is removed: SMS_KEEP_TMP=1 keeps it")
     return 1 if failed() else 0
 
 
