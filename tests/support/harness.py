@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +25,8 @@ _counts = {"passed": 0, "failed": 0}
 # exception, sys.exit, SIGINT, and SIGTERM/SIGHUP (turned into SystemExit
 # below, so `finally` blocks run too). SIGKILL (ctest's default on a
 # timeout) runs nothing here: the pg.sh and sshd.sh watchdogs
-# (SMS_PG_OWNER_PID, SSHD_OWNER_PID) still remove the daemons.
+# (SMS_PG_OWNER_PID, SSHD_OWNER_PID) still remove the daemons, and the
+# servers' watchdog below stops the servers.
 _servers = []     # every ServerProcess started: stopped first
 _cleanups = []    # on_exit(fn): then these, the last registered first
 _exiting = {"signal": None}
@@ -59,6 +61,69 @@ def remove_dir(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
+# The servers' watchdog: a child process of ours that holds a pidfd of each
+# process handed to guard() and, once our end of its stdin pipe closes
+# (we exited, whatever the way: SIGKILL included), sends each one SIGTERM,
+# then SIGKILL after 10 s. A pidfd names the process itself, so a process
+# that exited long before is never mistaken for a newer one with its number.
+# (PR_SET_PDEATHSIG would not do: it fires when the *thread* that started
+# the server ends, and tests start servers from short-lived threads.)
+_WATCHDOG = r"""
+import os, select, signal, sys, time
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)  # the owner's group signals are its own
+guarded = []
+for line in sys.stdin:
+    try:
+        guarded.append(os.pidfd_open(int(line)))
+    except (ProcessLookupError, ValueError):
+        pass
+    print("ok", flush=True)
+for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+    alive = []
+    for fd in guarded:
+        try:
+            signal.pidfd_send_signal(fd, sig)
+            alive.append(fd)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while alive and time.monotonic() < deadline:  # readable: it has exited
+        done, _, _ = select.select(alive, [], [], deadline - time.monotonic())
+        alive = [fd for fd in alive if fd not in done]
+    guarded = alive
+"""
+_watchdog = {"proc": None, "lock": threading.Lock()}
+
+
+def guard(proc):
+    """Makes sure the process proc (a subprocess.Popen of ours, not yet
+    waited for) does not outlive this process, even when this one is
+    SIGKILLed: see _WATCHDOG. ServerProcess.start guards its servers."""
+    with _watchdog["lock"]:
+        dog = _watchdog["proc"]
+        if dog is None or dog.poll() is not None:
+            dog = subprocess.Popen([sys.executable, "-c", _WATCHDOG],
+                                   stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+            _watchdog["proc"] = dog
+        dog.stdin.write(f"{proc.pid}\n")
+        dog.stdin.flush()
+        dog.stdout.readline()  # it holds the pidfd before we go on
+
+
+def _stop_watchdog():
+    """At a normal exit, after the servers stopped: the watchdog finds
+    nothing left to stop and ends; waited for, so nothing is left over."""
+    dog = _watchdog["proc"]
+    if dog is not None:
+        dog.stdin.close()
+        try:
+            dog.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dog.kill()
+
+
 @atexit.register
 def _undo():
     for server in _servers:
@@ -66,6 +131,7 @@ def _undo():
             server.stop()
         except Exception as e:  # keep undoing the rest
             print(f"note: stopping {server.binary}: {e!r}", file=sys.stderr)
+    _stop_watchdog()
     while _cleanups:
         fn, args, kwargs = _cleanups.pop()
         try:
@@ -179,6 +245,7 @@ class ServerProcess:
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
              *self.db_args], stdout=log, stderr=log, env=self.env,
             preexec_fn=limits)
+        guard(self.proc)
         if self not in _servers:
             _servers.append(self)
         if not wait_for(lambda: self.status("/healthz") == 200, timeout):
