@@ -76,8 +76,8 @@ guarded = []
 for line in sys.stdin:
     try:
         guarded.append(os.pidfd_open(int(line)))
-    except (ProcessLookupError, ValueError):
-        pass
+    except (OSError, ValueError) as e:  # gone already; no pidfd (Linux < 5.3)
+        print(f"note: harness watchdog: {line.strip()}: {e!r}", file=sys.stderr)
     print("ok", flush=True)
 for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
     alive = []
@@ -85,7 +85,7 @@ for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
         try:
             signal.pidfd_send_signal(fd, sig)
             alive.append(fd)
-        except ProcessLookupError:
+        except OSError:  # it has exited
             pass
     deadline = time.monotonic() + grace
     while alive and time.monotonic() < deadline:  # readable: it has exited
@@ -107,9 +107,15 @@ def guard(proc):
                                    stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, text=True)
             _watchdog["proc"] = dog
-        dog.stdin.write(f"{proc.pid}\n")
-        dog.stdin.flush()
-        dog.stdout.readline()  # it holds the pidfd before we go on
+        try:
+            dog.stdin.write(f"{proc.pid}\n")
+            dog.stdin.flush()
+            if dog.stdout.readline():  # it holds the pidfd before we go on
+                return
+        except OSError:
+            pass
+        print(f"note: no watchdog for pid {proc.pid}: a SIGKILL of this "
+              "test would leave it running", file=sys.stderr)
 
 
 def _stop_watchdog():
@@ -117,11 +123,12 @@ def _stop_watchdog():
     nothing left to stop and ends; waited for, so nothing is left over."""
     dog = _watchdog["proc"]
     if dog is not None:
-        dog.stdin.close()
         try:
+            dog.stdin.close()
             dog.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        except (OSError, subprocess.TimeoutExpired):
             dog.kill()
+            dog.wait()
 
 
 @atexit.register
