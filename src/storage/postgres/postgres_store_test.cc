@@ -637,6 +637,54 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
   EXPECT_EQ(feed.Now().lost, 2);  // stopping reports the end too
 }
 
+// Two replicas, each with its read cache and listener as `sms-server
+// serve` has them (main.cc): a key revoked through replica A, which B
+// holds, is refused by B once max_lag has passed since the revocation was
+// acknowledged (docs/security.md: the bound), and by A at once. Not
+// timing-dependent: B serves a held record only while its last fence is
+// younger than max_lag, and a fence sent after the revocation's commit
+// comes back after its notification.
+TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
+  constexpr int64_t kMaxLagMs = 500;
+  std::unique_ptr<CachingStore> replica[2];
+  std::unique_ptr<ChangeListener> listener[2];
+  for (int i = 0; i < 2; ++i) {
+    auto inner = Open();
+    ASSERT_NE(inner, nullptr);
+    replica[i] = NewSharedCachingStore(
+        std::move(inner),
+        {.clock = &core::SystemClock(), .max_lag_ms = kMaxLagMs});
+    listener[i] =
+        StartChangeListener(dsn_, options_, *replica[i], core::SystemClock(),
+                            {.fence_interval_ms = 50});
+  }
+  CachingStore& a = *replica[0];
+  CachingStore& b = *replica[1];
+  Seed(a);
+  ASSERT_TRUE(a.CreateUser({"u1", "d1", "agent", "agent", "x", 1}));
+  ASSERT_TRUE(a.CreateCredential({"AK1", "d1", "u1", "SK1", 1, {}}));
+  // B holds the key (a hit), once its listener listens and keeps up.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (b.Stats().identity.hits == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto c = b.GetCredential("AK1");
+    ASSERT_TRUE(c) << c.error().ToString();
+    ASSERT_FALSE(c->revoked_at);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(b.Stats().identity.hits, 0u);
+  ASSERT_TRUE(a.GetCredential("AK1"));
+
+  ASSERT_TRUE(a.RevokeCredential("AK1", 5));
+  EXPECT_TRUE(a.GetCredential("AK1")->revoked_at);  // the writer: at once
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  auto seen = b.GetCredential("AK1");
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->revoked_at);
+  for (auto& l : listener) l.reset();  // before their caches
+}
+
 // A run with many differing files: staged in chunks of 10,000, committed,
 // paged with a keyset marker; a late page costs about what the first does.
 // Two replicas commit the same run id for two tasks at once, each among
