@@ -9,8 +9,9 @@
 # SMS_BENCH_PG_STATEMENTS=1: also counts, with pg_stat_statements (the
 # cluster restarts once to load it), the statements, COMMITs and
 # PostgreSQL execution time per committed run over the whole benchmark,
-# and prints the most frequent statements: what does not depend on the
-# machine's load, for A/B comparisons on a shared machine.
+# and the statements that took the most execution + planning time, each
+# with its calls and times per run (track_planning): the counts do not
+# depend on the machine's load, for A/B comparisons on a shared machine.
 # Usage: src/server/bench_server_pg.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 
