@@ -9,8 +9,9 @@
 # SMS_BENCH_PG_STATEMENTS=1: also counts, with pg_stat_statements (the
 # cluster restarts once to load it), the statements, COMMITs and
 # PostgreSQL execution time per committed run over the whole benchmark,
-# and prints the most frequent statements: what does not depend on the
-# machine's load, for A/B comparisons on a shared machine.
+# and the statements that took the most execution + planning time, each
+# with its calls and times per run (track_planning): the counts do not
+# depend on the machine's load, for A/B comparisons on a shared machine.
 # Usage: src/server/bench_server_pg.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 
@@ -37,7 +38,7 @@ if [[ -n "$TEST_FSYNC" ]]; then
   rm -f "$STATE/fsync.test"
 fi
 if [[ "${SMS_BENCH_PG_STATEMENTS:-0}" == 1 ]]; then
-  echo "shared_preload_libraries = 'pg_stat_statements'" \
+  printf "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track_planning = on\n" \
     >>"$(cat "$STATE/cluster")/data/postgresql.conf"
   bash "$REPO/tests/support/pg.sh" restart "$STATE"
   psql -q "$(cat "$STATE/dsn")" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
@@ -57,9 +58,12 @@ FROM (SELECT count(*)::numeric AS n FROM runs) r,
       FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%') s,
      (SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements
       WHERE upper(query) = 'COMMIT') c;
-SELECT round(calls / (SELECT count(*) FROM runs)::numeric, 3) || ' per run: ' ||
-       left(regexp_replace(query, '\s+', ' ', 'g'), 110)
-FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%'
-ORDER BY calls DESC LIMIT 12;
+SELECT round(calls / r.n, 3) || ' per run, ms per run: execution ' ||
+       round((total_exec_time / r.n)::numeric, 3) || ', planning ' ||
+       round((total_plan_time / r.n)::numeric, 3) || ': ' ||
+       left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+FROM pg_stat_statements, (SELECT count(*)::numeric AS n FROM runs) r
+WHERE query NOT ILIKE '%pg_stat_statements%'
+ORDER BY total_exec_time + total_plan_time DESC LIMIT 12;
 EOF
 fi

@@ -1,5 +1,6 @@
 #include "storage/caching_store.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <limits>
@@ -13,10 +14,20 @@ namespace sms::storage {
 
 namespace {
 
+// The groups of tables that are cleared together, each with its own
+// generation count (CachingStoreImpl::ClearLocked).
+enum Group : unsigned {
+  kTokenGroup = 0,     // tokens (with their user and domain)
+  kTaskGroup = 1,      // tasks and run lists
+  kIdentityGroup = 2,  // credentials, users and domains
+  kGroups = 3,
+};
+
 // The read scope this thread is in, for the store that began it.
 struct ScopeState {
   const void* store = nullptr;
-  uint64_t generation = 0;           // read before any of the scope's reads
+  // Read before any of the scope's reads, one per group.
+  std::array<uint64_t, kGroups> generation{};
   std::unique_ptr<ReadScope> inner;  // begun at the scope's first miss
   bool inner_begun = false;
 };
@@ -34,6 +45,9 @@ std::string Key(const std::string& a, const std::string& b) {
 // are also bounded by the directories they hold.
 size_t Cost(const TokenIdentity&) { return 0; }
 size_t Cost(const Task&) { return 0; }
+size_t Cost(const Credential&) { return 0; }
+size_t Cost(const User&) { return 0; }
+size_t Cost(const Domain&) { return 0; }
 size_t Cost(const std::vector<Run>& runs) {
   size_t dirs = 0;
   for (const Run& r : runs) dirs += r.dirs.size();
@@ -46,9 +60,12 @@ class CachingStoreImpl final : public CachingStore {
   CachingStoreImpl(std::unique_ptr<Store> inner, const CacheLimits& limits,
                    const SharedCacheOptions* shared)
       : inner_(std::move(inner)),
-        tokens_(limits.tokens),
-        tasks_(limits.tasks),
-        runs_(limits.run_lists, limits.run_dirs),
+        tokens_(kTokenGroup, limits.tokens),
+        tasks_(kTaskGroup, limits.tasks),
+        runs_(kTaskGroup, limits.run_lists, limits.run_dirs),
+        credentials_(kIdentityGroup, limits.credentials),
+        users_(kIdentityGroup, limits.users),
+        domains_(kIdentityGroup, limits.domains),
         max_idle_(limits.idle_sources),
         clock_(shared == nullptr          ? nullptr
                : shared->clock != nullptr ? shared->clock
@@ -65,6 +82,12 @@ class CachingStoreImpl final : public CachingStore {
   CacheStats Stats() const override {
     CacheStats s{tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read(),
                  idle_stats_.Read()};
+    for (const CacheStats::Table t :
+         {credentials_.stats.Read(), users_.stats.Read(),
+          domains_.stats.Read()}) {
+      s.identity.hits += t.hits;
+      s.identity.misses += t.misses;
+    }
     s.changes_heard = changes_heard_.load(std::memory_order_relaxed);
     s.listener_losses = losses_.load(std::memory_order_relaxed);
     s.lagging_reads = lagging_.load(std::memory_order_relaxed);
@@ -96,13 +119,16 @@ class CachingStoreImpl final : public CachingStore {
     std::unique_lock lock(mu_);
     // A new command makes idle sources stale, and nothing else held; a
     // task's or a run's write, the held tasks and run lists only (a token
-    // with its user and domain does not change with them); any other
-    // write (tokens, users, domains, or a table not known here), every
-    // held record.
+    // with its user and domain does not change with them); a credential's,
+    // the held credentials, users and domains only; any other write
+    // (tokens, users, domains, or a table not known here), every held
+    // record.
     if (table == "commands")
       ForgetIdleLocked();
     else if (table == "tasks" || table == "runs" || table == "run_dirs")
       ClearLocked(kTaskRecords);
+    else if (table == "credentials")
+      ClearLocked(kIdentity);
     else
       ClearLocked();
   }
@@ -130,7 +156,13 @@ class CachingStoreImpl final : public CachingStore {
   // ClearTaskRecords() when they can change a held task or run list only,
   // Clear() when they can change a held token too.
 
-  // --- identity: only the joined token lookup is held ---
+  // --- identity: the joined token lookup is held; a shared cache also
+  // holds credentials, users and domains by id (the AK/SK path: every
+  // signed request reads all three). A local cache does not: on SQLite,
+  // `sms-server admin` (revoke-credential, create-user...) writes them from
+  // another process, unheard, and must take effect at the next request.
+  // On PostgreSQL that process's writes are heard like a replica's
+  // (migrations/postgres/0014 and 0017 triggers). ---
   Status CreateDomain(const Domain& d) override {
     return Pass(&Store::CreateDomain, d);
   }
@@ -138,7 +170,8 @@ class CachingStoreImpl final : public CachingStore {
     return Inner()->GetDomainByName(name);
   }
   Result<Domain> GetDomain(const std::string& id) override {
-    return Inner()->GetDomain(id);
+    if (!HoldsIdentity()) return Inner()->GetDomain(id);
+    return Read(domains_, id, [&] { return Inner()->GetDomain(id); });
   }
   Status CreateUser(const User& u) override {
     return Pass(&Store::CreateUser, u);
@@ -149,18 +182,20 @@ class CachingStoreImpl final : public CachingStore {
   }
   Result<User> GetUser(const std::string& domain_id,
                        const std::string& id) override {
-    return Inner()->GetUser(domain_id, id);
+    if (!HoldsIdentity()) return Inner()->GetUser(domain_id, id);
+    return Read(users_, Key(domain_id, id),
+                [&] { return Inner()->GetUser(domain_id, id); });
   }
   Status CreateCredential(const Credential& c) override {
     return Pass(&Store::CreateCredential, c);
   }
-  // Not held: `sms-server admin revoke-credential` writes from another
-  // process, and must take effect at once.
   Result<Credential> GetCredential(const std::string& access_key) override {
-    return Inner()->GetCredential(access_key);
+    if (!HoldsIdentity()) return Inner()->GetCredential(access_key);
+    return Read(credentials_, access_key,
+                [&] { return Inner()->GetCredential(access_key); });
   }
   Status RevokeCredential(const std::string& access_key, int64_t now) override {
-    return Pass(&Store::RevokeCredential, access_key, now);
+    return ClearIdentity(&Store::RevokeCredential, access_key, now);
   }
   Status CreateToken(const Token& t) override {
     return Pass(&Store::CreateToken, t);
@@ -457,25 +492,29 @@ class CachingStoreImpl final : public CachingStore {
   // One table of held values: at most `max_entries`, and at most
   // `max_cost` in all (Cost()); emptied when a new value would exceed
   // either. `entries` and `cost` are protected by mu_.
+  // `group`: whose generation a fill checks.
   template <typename V>
   struct Table {
-    explicit Table(size_t entries_limit,
-                   size_t cost_limit = std::numeric_limits<size_t>::max())
-        : max_entries(entries_limit), max_cost(cost_limit) {}
+    Table(Group of, size_t entries_limit,
+          size_t cost_limit = std::numeric_limits<size_t>::max())
+        : group(of), max_entries(entries_limit), max_cost(cost_limit) {}
     std::unordered_map<std::string, V> entries;
     size_t cost = 0;
+    const Group group;
     const size_t max_entries;
     const size_t max_cost;
     Counter stats;
   };
 
-  // The generation is read at the scope's start, before the inner store
+  // The generations are read at the scope's start, before the inner store
   // takes its snapshot (at the scope's first miss).
   class Scope final : public ReadScope {
    public:
     explicit Scope(CachingStoreImpl* s) : saved_(t_scope) {
       state_.store = s;
-      state_.generation = s->generation_.load(std::memory_order_acquire);
+      for (unsigned g = 0; g < kGroups; ++g)
+        state_.generation[g] =
+            s->generation_[g].load(std::memory_order_acquire);
       t_scope = &state_;
     }
     ~Scope() override {
@@ -500,8 +539,9 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   // The held value of `key` in `table`, else `fetch()`, held if found and
-  // no clearing write happened since before its snapshot: the generation is
-  // read before the inner store's read (or at the scope's start).
+  // no write clearing its table happened since before its snapshot: the
+  // table's group generation is read before the inner store's read (or at
+  // the scope's start).
   // A shared cache neither serves nor fills while its listener lags (the
   // last fence heard was sent more than max_lag ago, or none since
   // Listening()).
@@ -523,14 +563,14 @@ class CachingStoreImpl final : public CachingStore {
     table.stats.Miss();
     if (miss_streak_.load(std::memory_order_relaxed) < kLikelyMissStreak)
       miss_streak_.fetch_add(1, std::memory_order_relaxed);
-    const uint64_t gen = InScope()
-                             ? t_scope->generation
-                             : generation_.load(std::memory_order_acquire);
+    std::atomic<uint64_t>& generation = generation_[table.group];
+    const uint64_t gen = InScope() ? t_scope->generation[table.group]
+                                   : generation.load(std::memory_order_acquire);
     Result<V> r = fetch();
     if (!r || !fresh) return r;
     const size_t cost = Cost(*r);
     std::unique_lock lock(mu_);
-    if (generation_.load(std::memory_order_relaxed) != gen || !listening_ ||
+    if (generation.load(std::memory_order_relaxed) != gen || !listening_ ||
         cost > table.max_cost)
       return r;
     if (table.entries.size() >= table.max_entries ||
@@ -588,10 +628,24 @@ class CachingStoreImpl final : public CachingStore {
     return r;
   }
 
-  // Which tables ClearLocked empties.
-  static constexpr unsigned kTokens = 1;
-  static constexpr unsigned kTaskRecords = 2;  // tasks and run lists
-  static constexpr unsigned kEverything = kTokens | kTaskRecords;
+  // A credential's write (a revocation): the held credentials, users and
+  // domains are cleared after it.
+  template <typename R, typename... P, typename... A>
+  R ClearIdentity(R (Store::*write)(P...), A&&... args) {
+    R r = Pass(write, std::forward<A>(args)...);
+    std::unique_lock lock(mu_);
+    ClearLocked(kIdentity);
+    return r;
+  }
+
+  // Only a shared cache holds credentials, users and domains (see above).
+  bool HoldsIdentity() const { return clock_ != nullptr; }
+
+  // Which groups of tables ClearLocked empties.
+  static constexpr unsigned kTokens = 1u << kTokenGroup;
+  static constexpr unsigned kTaskRecords = 1u << kTaskGroup;
+  static constexpr unsigned kIdentity = 1u << kIdentityGroup;
+  static constexpr unsigned kEverything = kTokens | kTaskRecords | kIdentity;
 
   void ClearAll() {
     std::unique_lock lock(mu_);
@@ -601,14 +655,22 @@ class CachingStoreImpl final : public CachingStore {
     std::unique_lock lock(mu_);
     ClearLocked(kTaskRecords);
   }
-  // One generation for every table: a read of any table that began before
-  // any clearing is not held (conservative, and one counter to check).
-  void ClearLocked(unsigned tables = kEverything) {
-    generation_.fetch_add(1, std::memory_order_release);
-    if (tables & kTokens) ClearTable(tokens_);
-    if (tables & kTaskRecords) {
+  // One generation per group: a read of a table that began before its
+  // group was cleared is not held; the clearing of another group (a run's
+  // commit, several a second under uploads) does not stop it.
+  void ClearLocked(unsigned groups = kEverything) {
+    for (unsigned g = 0; g < kGroups; ++g)
+      if (groups & (1u << g))
+        generation_[g].fetch_add(1, std::memory_order_release);
+    if (groups & kTokens) ClearTable(tokens_);
+    if (groups & kTaskRecords) {
       ClearTable(tasks_);
       ClearTable(runs_);
+    }
+    if (groups & kIdentity) {
+      ClearTable(credentials_);
+      ClearTable(users_);
+      ClearTable(domains_);
     }
   }
   template <typename V>
@@ -621,11 +683,14 @@ class CachingStoreImpl final : public CachingStore {
   static constexpr uint32_t kLikelyMissStreak = 4;
 
   const std::unique_ptr<Store> inner_;
-  std::atomic<uint64_t> generation_{0};  // written under mu_
+  std::array<std::atomic<uint64_t>, kGroups> generation_{};  // under mu_
   mutable std::shared_mutex mu_;
   Table<TokenIdentity> tokens_;
   Table<Task> tasks_;
   Table<std::vector<Run>> runs_;
+  Table<Credential> credentials_;
+  Table<User> users_;
+  Table<Domain> domains_;
   // Idle sources (Key(domain, source)), their own generation and limit:
   // only a command (or the listener's start or loss) makes them stale.
   std::unordered_set<std::string> idle_;      // protected by mu_

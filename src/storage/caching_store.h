@@ -2,10 +2,14 @@
 // front of another Store.
 //
 // Held: ResolveToken (every authenticated request), GetTask and ListRuns
-// (GET /v3/tasks/{id}/consistency-result), for found records only: a miss
-// or an error is never cached. Everything else goes straight through, but
-// for one negative: the sources whose last NextCommand found no pending
-// command ("idle sources", below).
+// (GET /v3/tasks/{id}/consistency-result), and in a shared cache only
+// GetCredential, GetUser and GetDomain (every AK/SK-signed request reads
+// all three), for found records only: a miss or an error is never cached.
+// A local cache does not hold credentials, users or domains: on SQLite
+// `sms-server admin` writes them from another process (revoke-credential),
+// unheard, and a revocation must take effect at the next request. Everything
+// else goes straight through, but for one negative: the sources whose last
+// NextCommand found no pending command ("idle sources", below).
 //
 // Idle sources: an agent polls every few seconds and nearly every poll
 // finds nothing, so NextCommand's "none" is held per (domain, source) and
@@ -27,18 +31,23 @@
 // client after that, so a client always reads its own writes): a write to a
 // task, its runs or its commands clears the held tasks and run lists, and
 // keeps the held tokens (a token's user and domain do not change with
-// them: uploads and polls keep their token's entry); a token's revocation
-// clears everything. The listener's reports follow the same split by the
-// table they name (tasks, runs, run_dirs: tasks and run lists; tokens,
-// users, domains or an unknown table: everything). Writes that
+// them: uploads and polls keep their token's entry); a credential's
+// revocation clears the held credentials, users and domains; a token's
+// revocation clears everything. The listener's reports follow the same
+// split by the table they name (tasks, runs, run_dirs: tasks and run
+// lists; credentials: credentials, users and domains; tokens, users,
+// domains or an unknown table: everything). Writes that
 // cannot change one are let through without clearing it: new domains, users,
 // credentials and tokens (there is no cached miss for them), sources and
 // their heartbeat, staged details (invisible until CommitRun), and a command
 // poll that delivered nothing.
-// A read that missed fills the cache only if no clearing write happened
-// since before its snapshot was taken (a generation count, read before the
-// inner store's read, or at BeginReadScope for a whole scope), so an old
-// snapshot never outlives the write that superseded it.
+// A read that missed fills the cache only if no write clearing its table
+// happened since before its snapshot was taken (a generation count per
+// group of tables cleared together -- tokens; tasks and run lists;
+// credentials, users and domains -- read before the inner store's read, or
+// at BeginReadScope for a whole scope), so an old snapshot never outlives
+// the write that superseded it, and a run's commit does not stop a
+// credential's fill.
 //
 // Two kinds (both made here):
 // - NewCachingStore: for a database that this process alone writes; the
@@ -52,8 +61,9 @@
 //   the database's reports of committed writes, and answers from memory
 //   only while that listener keeps up:
 //   * holds a read only if the listener was listening before the read began
-//     and nothing was reported since (the generation count above, bumped
-//     by every report, by the listener starting to listen and by its loss);
+//     and nothing that clears its table was reported since (the generation
+//     counts above, bumped by the reports that clear their group, and all
+//     by the listener starting to listen and by its loss);
 //   * serves a held record only while the last fence heard was sent less
 //     than `max_lag` ago: a fence is a notification the listener sends to
 //     itself, delivered after every write committed before it was sent, so
@@ -83,6 +93,10 @@ struct CacheLimits {
   size_t run_dirs = 200000;
   // Sources known to have no pending command.
   size_t idle_sources = 100000;
+  // Credentials, users and domains by id (a shared cache only).
+  size_t credentials = 10000;
+  size_t users = 10000;
+  size_t domains = 10000;
 };
 
 // What the cache answered since it was made, per table (for /metrics).
@@ -95,6 +109,7 @@ struct CacheStats {
   Table tasks;
   Table runs;
   Table idle_sources;  // NextCommand answered "none" from memory
+  Table identity;      // GetCredential, GetUser and GetDomain together
   // A shared cache's listener reports (CacheFeed): writes heard (each
   // empties the cache), connections lost, and reads that skipped the cache
   // because the last fence was older than max_lag.

@@ -41,6 +41,7 @@ class CachingStoreTest : public ::testing::Test {
     ASSERT_TRUE(cache_->CreateDomain({"d1", "acme", 1}));
     ASSERT_TRUE(cache_->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
     ASSERT_TRUE(cache_->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
+    ASSERT_TRUE(cache_->CreateCredential({"AK", "d1", "u1", "SK", 1, {}}));
     Source src;
     src.id = "s1";
     src.domain_id = "d1";
@@ -138,6 +139,18 @@ TEST_F(CachingStoreTest, EachWriteThatCanChangeAHeldRecordClearsIt) {
       EXPECT_GT(Runs(), before);  // read again
     }
   }
+}
+
+// On SQLite `sms-server admin revoke-credential` writes from another
+// process, which a local cache cannot hear: credentials, users and domains
+// are read from the database every time.
+TEST_F(CachingStoreTest, ALocalCacheDoesNotHoldCredentialsUsersOrDomains) {
+  EXPECT_FALSE(cache_->GetCredential("AK")->revoked_at);
+  EXPECT_EQ(cache_->GetUser("d1", "u1")->name, "op");
+  EXPECT_EQ(cache_->GetDomain("d1")->name, "acme");
+  ASSERT_TRUE(behind_->RevokeCredential("AK", 5));
+  EXPECT_TRUE(cache_->GetCredential("AK")->revoked_at);
+  EXPECT_EQ(cache_->Stats().identity.hits, 0u);
 }
 
 TEST_F(CachingStoreTest, AnEmptyPollKeepsWhatIsHeld) {
@@ -361,6 +374,97 @@ TEST_F(SharedCachingStoreTest, AReportedWriteEmptiesWhatItsTableCanChange) {
     EXPECT_TRUE(cache_->ResolveToken("th")->token.revoked_at);  // read again
   }
   EXPECT_EQ(Runs(), 5u);
+}
+
+// A replica holds credentials, users and domains (the AK/SK path) until a
+// write to them is reported or made through it; a task's or run's report
+// leaves them held, and theirs leaves the tokens held.
+TEST_F(SharedCachingStoreTest, HoldsCredentialsUntilACredentialWriteIsHeard) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  auto read_all = [&] {
+    auto c = cache_->GetCredential("AK");
+    EXPECT_TRUE(c);
+    EXPECT_TRUE(cache_->GetUser("d1", "u1"));
+    EXPECT_TRUE(cache_->GetDomain("d1"));
+    return c && !c->revoked_at;  // true: not revoked
+  };
+  EXPECT_TRUE(read_all());
+  EXPECT_TRUE(read_all());
+  EXPECT_EQ(cache_->Stats().identity.misses, 3u);
+  EXPECT_EQ(cache_->Stats().identity.hits, 3u);
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  // Another replica (or `sms-server admin`) revokes the key: unseen until
+  // reported.
+  ASSERT_TRUE(behind_->RevokeCredential("AK", 5));
+  EXPECT_TRUE(read_all());
+  for (const char* table : {"runs", "run_dirs", "tasks", "commands"}) {
+    cache_->ChangedTable(table);
+    EXPECT_TRUE(read_all()) << table;
+  }
+  const uint64_t token_hits = cache_->Stats().tokens.hits;
+  cache_->ChangedTable("credentials");
+  EXPECT_FALSE(read_all());
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_EQ(cache_->Stats().tokens.hits, token_hits + 1);  // still held
+  // A user's or domain's write empties them too (and everything else).
+  ASSERT_TRUE(cache_->CreateCredential({"AK2", "d1", "u1", "SK2", 1, {}}));
+  ASSERT_TRUE(cache_->GetCredential("AK2"));
+  ASSERT_TRUE(behind_->RevokeCredential("AK2", 6));
+  cache_->ChangedTable("users");
+  EXPECT_TRUE(cache_->GetCredential("AK2")->revoked_at);
+}
+
+TEST_F(SharedCachingStoreTest, ARevocationThroughItIsReadAtOnce) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  ASSERT_TRUE(cache_->GetCredential("AK"));
+  EXPECT_FALSE(cache_->GetCredential("AK")->revoked_at);  // held
+  ASSERT_TRUE(cache_->RevokeCredential("AK", 5));
+  EXPECT_TRUE(cache_->GetCredential("AK")->revoked_at);
+  // The listener's loss, and a lagging fence, read the database too.
+  ASSERT_TRUE(cache_->CreateCredential({"AK2", "d1", "u1", "SK2", 1, {}}));
+  ASSERT_TRUE(cache_->GetCredential("AK2"));
+  ASSERT_TRUE(behind_->RevokeCredential("AK2", 6));
+  clock_.Advance(std::chrono::milliseconds(501));
+  EXPECT_TRUE(cache_->GetCredential("AK2")->revoked_at);
+  cache_->Heard(clock_.Now());
+  ASSERT_TRUE(cache_->CreateCredential({"AK3", "d1", "u1", "SK3", 1, {}}));
+  ASSERT_TRUE(cache_->GetCredential("AK3"));
+  ASSERT_TRUE(behind_->RevokeCredential("AK3", 7));
+  cache_->Lost();
+  EXPECT_TRUE(cache_->GetCredential("AK3")->revoked_at);
+}
+
+// Each group of tables has its own generation: a run committed while a
+// request reads a credential (uploads commit several runs a second) does
+// not stop the credential from being held, but a revocation does.
+TEST_F(SharedCachingStoreTest, OnlyAWriteToItsTablesStopsAFill) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  {
+    auto scope = cache_->BeginReadScope();
+    ASSERT_NE(scope, nullptr);
+    ASSERT_TRUE(cache_->ResolveToken("th"));  // the snapshot is taken
+    std::thread writer([&] { ASSERT_TRUE(cache_->CommitRun(MakeRun("r1"))); });
+    writer.join();
+    ASSERT_TRUE(cache_->GetCredential("AK"));  // filled
+    EXPECT_EQ(Runs(), 0u);                     // the scope's snapshot: not held
+  }
+  ASSERT_TRUE(cache_->GetCredential("AK"));
+  EXPECT_EQ(cache_->Stats().identity.hits, 1u);
+  EXPECT_EQ(Runs(), 1u);
+  ASSERT_TRUE(cache_->CreateCredential({"AK2", "d1", "u1", "SK2", 1, {}}));
+  {
+    auto scope = cache_->BeginReadScope();
+    ASSERT_NE(scope, nullptr);
+    ASSERT_TRUE(cache_->GetTask("d1", "t1"));  // a miss: the snapshot
+    std::thread writer(
+        [&] { ASSERT_TRUE(cache_->RevokeCredential("AK2", 5)); });
+    writer.join();
+    EXPECT_FALSE(cache_->GetCredential("AK2")->revoked_at);  // old snapshot
+  }
+  EXPECT_TRUE(cache_->GetCredential("AK2")->revoked_at);  // not held
 }
 
 TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {

@@ -206,6 +206,15 @@ class Txn final {
 
   // A read-write transaction (READ COMMITTED; writers lock what they check).
   Status Begin() { return Start("BEGIN"); }
+  // The same, its statements run with generic plans (planned once per
+  // connection): for a hot path whose statements take arrays (unnest), for
+  // which PostgreSQL otherwise plans every execution anew (a custom plan
+  // priced cheaper than the generic one by its own estimates), at about as
+  // much CPU as it executes them. Only statements whose plan does not
+  // depend on the values belong here.
+  Status BeginGenericPlans() {
+    return Start("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan");
+  }
   // A read-write transaction whose COMMIT does not wait for the WAL flush
   // (synchronous_commit off): safe against a crash of this process, a crash
   // of PostgreSQL may forget the newest such commits (never a torn one). For

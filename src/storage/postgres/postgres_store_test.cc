@@ -498,6 +498,52 @@ std::string Psql(const std::string& dsn, const std::string& sql) {
   return out;
 }
 
+// run_dirs has no foreign key on runs since 0017 (a lookup per directory
+// on every commit): a run deleted by hand, or with its task by the cascade
+// from tasks, still takes its directories (a statement trigger), and
+// another run's stay.
+TEST_F(PostgresStoreTest, ADeletedRunTakesItsDirectories) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Seed(*store);
+  Task t2;
+  t2.id = "t2";
+  t2.domain_id = "d1";
+  t2.name = "other";
+  t2.type = "MIGRATE_FILE";
+  t2.os_type = "LINUX";
+  t2.source_id = "s1";
+  t2.state = TaskState::kReady;
+  ASSERT_TRUE(store->CreateTask(t2));
+  for (const auto& [run_id, task_id] :
+       {std::pair{"r1", "t1"}, {"r2", "t1"}, {"r3", "t2"}}) {
+    storage::Run r;
+    r.run_id = run_id;
+    r.domain_id = "d1";
+    r.task_id = task_id;
+    r.check_result = "success";
+    r.content_hash = std::string("h") + run_id;
+    r.dirs.push_back({"/a", 1, 0, 0, 0, 0, 0, 0, 0});
+    r.dirs.push_back({"/b", 2, 0, 0, 0, 0, 0, 0, 0});
+    ASSERT_TRUE(store->CommitRun(r));
+  }
+  const std::string in_schema = "SET search_path = " + options_.schema + "; ";
+  auto count = [&](const std::string& run_id) {
+    return Psql(dsn_, in_schema +
+                          "SELECT count(*) FROM run_dirs WHERE"
+                          " run_id = '" +
+                          run_id + "'");
+  };
+  Psql(dsn_, in_schema + "DELETE FROM runs WHERE run_id = 'r1'");
+  EXPECT_EQ(count("r1"), "0");
+  EXPECT_EQ(count("r2"), "2");
+  Psql(dsn_, in_schema + "DELETE FROM tasks WHERE id = 't1'");
+  EXPECT_EQ(count("r2"), "0");
+  EXPECT_EQ(count("r3"), "2");
+  ASSERT_TRUE(store->GetRun("d1", "r3"));
+  EXPECT_EQ(store->GetRun("d1", "r3")->dirs.size(), 2u);
+}
+
 // The listener of a replica's read cache (0014_cache_notify.sql's triggers,
 // ChangeListener): a committed write that can change a held record is
 // heard, a rolled-back one and a write that changes nothing held are not,
@@ -508,6 +554,7 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
   Seed(*store);
   ASSERT_TRUE(store->CreateUser({"u1", "d1", "op", "operator", "x", 1}));
   ASSERT_TRUE(store->CreateToken({"th", "d1", "u1", 1, 1000000, {}}));
+  ASSERT_TRUE(store->CreateCredential({"AK1", "d1", "u1", "SK1", 1, {}}));
   RecordingFeed feed;
   auto listener = StartChangeListener(
       dsn_, options_, feed, core::SystemClock(),
@@ -520,19 +567,21 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
   ASSERT_TRUE(feed.Settle());
   const int quiet = feed.Now().changed;
 
-  // Not heard: a rolled-back write, new rows that nothing held can miss,
-  // a claim that found nothing due.
+  // Not heard: a rolled-back write, new rows that nothing held can miss
+  // (a token, a credential), a claim that found nothing due.
   const std::string in_schema = "SET search_path = " + options_.schema + "; ";
   Psql(dsn_, in_schema + "BEGIN; UPDATE users SET role = 'viewer'; ROLLBACK");
   ASSERT_TRUE(store->CreateToken({"th2", "d1", "u1", 1, 1000000, {}}));
+  ASSERT_TRUE(store->CreateCredential({"AK2", "d1", "u1", "SK2", 1, {}}));
   ASSERT_TRUE(store->ClaimDueChecks(1, 2, 10));
   ASSERT_TRUE(feed.Settle());
   EXPECT_EQ(feed.Now().changed, quiet);
 
-  // Heard, each before the next fence: a revocation, a role changed by
-  // hand, a task's state, a run.
+  // Heard, each before the next fence: a token's and a key's revocation
+  // (0017), a role changed by hand, a task's state, a run.
   const std::vector<std::pair<const char*, std::function<bool()>>> writes = {
       {"RevokeToken", [&] { return !!store->RevokeToken("th", 5); }},
+      {"RevokeCredential", [&] { return !!store->RevokeCredential("AK1", 5); }},
       {"UPDATE users",
        [&] {
          Psql(dsn_, in_schema + "UPDATE users SET role = 'viewer'");
@@ -586,6 +635,54 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
       [&](const RecordingFeed::Counts& c) { return c.heard > heard; }));
   listener.reset();
   EXPECT_EQ(feed.Now().lost, 2);  // stopping reports the end too
+}
+
+// Two replicas, each with its read cache and listener as `sms-server
+// serve` has them (main.cc): a key revoked through replica A, which B
+// holds, is refused by B once max_lag has passed since the revocation was
+// acknowledged (docs/security.md: the bound), and by A at once. Not
+// timing-dependent: B serves a held record only while its last fence is
+// younger than max_lag, and a fence sent after the revocation's commit
+// comes back after its notification.
+TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
+  constexpr int64_t kMaxLagMs = 500;
+  std::unique_ptr<CachingStore> replica[2];
+  std::unique_ptr<ChangeListener> listener[2];
+  for (int i = 0; i < 2; ++i) {
+    auto inner = Open();
+    ASSERT_NE(inner, nullptr);
+    replica[i] = NewSharedCachingStore(
+        std::move(inner),
+        {.clock = &core::SystemClock(), .max_lag_ms = kMaxLagMs});
+    listener[i] =
+        StartChangeListener(dsn_, options_, *replica[i], core::SystemClock(),
+                            {.fence_interval_ms = 50});
+  }
+  CachingStore& a = *replica[0];
+  CachingStore& b = *replica[1];
+  Seed(a);
+  ASSERT_TRUE(a.CreateUser({"u1", "d1", "agent", "agent", "x", 1}));
+  ASSERT_TRUE(a.CreateCredential({"AK1", "d1", "u1", "SK1", 1, {}}));
+  // B holds the key (a hit), once its listener listens and keeps up.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (b.Stats().identity.hits == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto c = b.GetCredential("AK1");
+    ASSERT_TRUE(c) << c.error().ToString();
+    ASSERT_FALSE(c->revoked_at);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(b.Stats().identity.hits, 0u);
+  ASSERT_TRUE(a.GetCredential("AK1"));
+
+  ASSERT_TRUE(a.RevokeCredential("AK1", 5));
+  EXPECT_TRUE(a.GetCredential("AK1")->revoked_at);  // the writer: at once
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  auto seen = b.GetCredential("AK1");
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->revoked_at);
+  for (auto& l : listener) l.reset();  // before their caches
 }
 
 // A run with many differing files: staged in chunks of 10,000, committed,

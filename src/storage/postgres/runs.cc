@@ -59,8 +59,11 @@ void PostgresStore::CommitBatch(const RunGroupCommit::Batch& batch) {
                             std::tie(y->run->domain_id, y->run->task_id);
                    });
   {
+    // Every statement of the folded batch looks rows up by key from
+    // arrays: generic plans (see BeginGenericPlans).
     Txn txn(**c);
-    if (Status begun = txn.Begin(); !begun) return fail_all(begun.error());
+    if (Status begun = txn.BeginGenericPlans(); !begun)
+      return fail_all(begun.error());
     auto folded = CommitFoldedOn(**c, ordered);
     if (folded) {
       // Acknowledged only once the COMMIT (and its WAL flush) has returned.
