@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -98,6 +99,22 @@ class AuthService final {
   [[nodiscard]] ApiResult<Identity> AuthenticateSignature(
       const SignableRequest& req, std::string_view authorization,
       bool once = false);
+  // The same in two steps, for a caller that must not block while a `once`
+  // request's signature is recorded (Api::HandleAsync): VerifySignature
+  // checks the request and loads its identity (reads only), and
+  // RecordSignatureAsync records the signature, calling `done` from the
+  // ledger's writer thread once it is durable (an empty status), or with
+  // 403 SMS.9003 on a replay, or the store's error. The request may be
+  // acted on only after `done` has answered OK.
+  struct VerifiedSignature {
+    Identity who;
+    std::string key;         // the used-signature key: AK:signature
+    int64_t expires_at = 0;  // when the key may be forgotten (epoch ms)
+  };
+  [[nodiscard]] ApiResult<VerifiedSignature> VerifySignature(
+      const SignableRequest& req, std::string_view authorization);
+  void RecordSignatureAsync(const VerifiedSignature& verified,
+                            std::function<void(ApiStatus)> done);
   // Revokes a token at once.
   [[nodiscard]] ApiStatus RevokeToken(std::string_view token);
 

@@ -145,10 +145,10 @@ class Session final : public Connection,
     }
     keep_alive_ = parser_->get().keep_alive();
     auto hreq = std::make_shared<HttpRequest>(TakeRequest(*parser_, remote_));
+    if (shared_.api->Async(hreq->method, hreq->target))
+      return StartAsync(std::move(hreq));
     const bool read_only = shared_.api->ReadOnly(hreq->method, hreq->target);
-    if (read_only && (shared_.options->inline_reads ||
-                      (shared_.options->inline_reads_while &&
-                       shared_.options->inline_reads_while()))) {
+    if (read_only && ReadsInline()) {
       // Reads of an embedded store: here, saving two thread hops.
       return Write(HandleSafely(*hreq, read_only));
     }
@@ -161,6 +161,57 @@ class Session final : public Connection,
       asio::post(self->Executor(),
                  [self, resp] { self->Write(std::move(*resp)); });
     });
+  }
+
+  // Whether a store read may run on this I/O thread now
+  // (HttpServerOptions::inline_reads, inline_reads_while).
+  bool ReadsInline() const {
+    return shared_.options->inline_reads ||
+           (shared_.options->inline_reads_while &&
+            shared_.options->inline_reads_while());
+  }
+
+  // An async route: its first part (authentication, the route's checks:
+  // reads) runs where a read would; the Api queues the signature's record
+  // and returns, and the rest runs where `resume` puts it once the record
+  // is durable. No thread waits for the record meanwhile.
+  void StartAsync(std::shared_ptr<HttpRequest> hreq) {
+    // Counted until the Api has either answered or handed back its work
+    // (`resume`, from the ledger's thread): after that, only this server's
+    // own threads touch the request (see ServerShared::async_pending).
+    struct Pending {
+      explicit Pending(ServerShared& s) : shared(s) {
+        shared.async_pending.fetch_add(1);
+      }
+      void Settle() {
+        if (!settled.exchange(true)) shared.async_pending.fetch_sub(1);
+      }
+      ServerShared& shared;
+      std::atomic<bool> settled{false};
+    };
+    auto pending = std::make_shared<Pending>(shared_);
+    auto self = this->shared_from_this();
+    auto resume = [self, pending](std::function<void()> work) {
+      if (self->ReadsInline())
+        asio::post(self->Executor(), std::move(work));
+      else
+        asio::post(*self->shared_.workers, std::move(work));
+      pending->Settle();
+    };
+    auto respond = [self, pending](HttpResponse r) {
+      // Written at once when already on this connection's thread.
+      asio::dispatch(self->Executor(), [self, r = std::move(r)]() mutable {
+        self->Write(std::move(r));
+      });
+      pending->Settle();
+    };
+    auto start = [self, hreq = std::move(hreq), resume = std::move(resume),
+                  respond = std::move(respond)]() mutable {
+      self->shared_.api->HandleAsync(std::move(hreq), std::move(resume),
+                                     std::move(respond));
+    };
+    if (ReadsInline()) return start();
+    asio::post(*shared_.workers, std::move(start));
   }
 
   // The adapter boundary: an exception from a library (std::bad_alloc, a
