@@ -188,8 +188,17 @@ ApiResult<std::string> AuthService::OpenSecretKey(
   };
   if (options_.secrets == nullptr)
     return tl::unexpected(misconfigured("no secret key file given"));
+  std::string memo_key = cred.access_key + '\n' + cred.secret_key;
+  {
+    std::lock_guard lock(opened_mu_);
+    if (auto it = opened_.find(memo_key); it != opened_.end())
+      return it->second;
+  }
   auto opened = options_.secrets->Open(cred.access_key, cred.secret_key);
   if (!opened) return tl::unexpected(misconfigured(opened.error().message));
+  std::lock_guard lock(opened_mu_);
+  if (opened_.size() >= kOpenedSecretKeys) opened_.clear();
+  opened_.emplace(std::move(memo_key), *opened);
   return std::move(*opened);
 }
 
