@@ -148,9 +148,10 @@ class HttpServer::Impl {
     for (auto& t : threads) t.join();
     workers_.join();
     // An async request still waiting for its record (the I/O threads were
-    // stopped by the hard deadline): its answer will be posted to a context
-    // of this server, which must outlive that post. The record is a bounded
-    // store call, so this wait is too.
+    // stopped by the hard deadline): the ledger's thread will post its
+    // answer to a context of this server and drop its connection, so the
+    // server must outlive both. The record is a bounded store call, so this
+    // wait is too.
     while (shared_.async_pending.load() > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

@@ -70,7 +70,9 @@ struct Api::Route {
   // agent's command poll, thousands a second). Authentication and `check`
   // run in one read snapshot before the record is queued, `handler` after
   // it is durable; a refusal found before then is answered after it, as
-  // for any route (the record is the same either way).
+  // for any route (the record is the same either way). The handler may run
+  // on the signature ledger's thread (the transport's choice), so it must
+  // not wait on the ledger itself.
   bool async = false;
   Handler handler;
   // Filled from `pattern` by the Api.

@@ -33,9 +33,9 @@ struct ServerShared {
   RequestLimits limits;
   std::atomic<bool> stopping{false};
   std::atomic<int> open_connections{0};
-  // Requests of async routes handed to the Api that the signature ledger's
-  // thread may still hand back (a post into this server's threads): the
-  // server waits for them before it goes away (HttpServer::Run).
+  // Requests of async routes whose callbacks the Api (or the signature
+  // ledger's thread) still holds: the server waits for them before it goes
+  // away (HttpServer::Run).
   std::atomic<int> async_pending{0};
 };
 
