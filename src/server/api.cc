@@ -1,7 +1,9 @@
 #include "server/api.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -208,7 +210,46 @@ bool Api::ReadOnly(std::string_view method, std::string_view target) const {
   return r == nullptr || r->read_only;
 }
 
+bool Api::Async(std::string_view method, std::string_view target) const {
+  bool path_known = false;
+  const Route* r =
+      FindRoute(method, target.substr(0, target.find('?')), &path_known);
+  return r != nullptr && r->async;
+}
+
 HttpResponse Api::Handle(const HttpRequest& req) {
+  if (Async(req.method, req.target)) {
+    // A caller without an event loop: run the resumed part here.
+    struct Waiting {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::function<void()> work;
+      std::optional<HttpResponse> answer;
+    };
+    auto w = std::make_shared<Waiting>();
+    HandleAsync(
+        std::make_shared<HttpRequest>(req),
+        [w](std::function<void()> work) {
+          std::lock_guard lock(w->mu);
+          w->work = std::move(work);
+          w->cv.notify_one();
+        },
+        [w](HttpResponse r) {
+          std::lock_guard lock(w->mu);
+          w->answer = std::move(r);
+          w->cv.notify_one();
+        });
+    std::unique_lock lock(w->mu);
+    for (;;) {
+      w->cv.wait(lock, [&] { return w->work || w->answer; });
+      if (w->answer) return std::move(*w->answer);
+      std::function<void()> work = std::move(w->work);
+      w->work = nullptr;
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
   HttpResponse resp = Handle(req, ReadOnly(req.method, req.target));
   if (!resp.stream) return resp;
   BodyStream stream = std::move(resp.stream);
@@ -225,21 +266,52 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
 }
 
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+constexpr char kNoCredentials[] =
+    "Authentication required: send X-Auth-Token or an SDK-HMAC-SHA256 "
+    "Authorization header.";
+
+// X-Auth-Token `token` of `req`, with its X-Domain-Id and X-Project-Id.
+ApiResult<Identity> AuthenticateTokenOf(AuthService& auth,
+                                        const HttpRequest& req,
+                                        const std::string& token) {
+  const std::string* domain_id = FindHeader(req.headers, "x-domain-id");
+  const std::string* project_id = FindHeader(req.headers, "x-project-id");
+  return auth.AuthenticateToken(
+      token, domain_id ? std::string_view(*domain_id) : "",
+      project_id ? std::string_view(*project_id) : "");
+}
+
+std::string RequestIdFor(const HttpRequest& req) {
+  const std::string* rid = FindHeader(req.headers, "x-request-id");
+  return rid && IsSafeRequestId(*rid) ? *rid : NewRequestId();
+}
+
+}  // namespace
+
 HttpResponse Api::Handle(const HttpRequest& req, bool read_only) {
   const auto start = std::chrono::steady_clock::now();
   Context ctx;
   ctx.req = &req;
-  const std::string* rid = FindHeader(req.headers, "x-request-id");
-  ctx.request_id = rid && IsSafeRequestId(*rid) ? *rid : NewRequestId();
+  ctx.request_id = RequestIdFor(req);
 
   // A read-only request: authentication and the answer read one snapshot,
   // with one set of store locks.
   auto scope = read_only ? deps_.store->BeginReadScope() : nullptr;
   HttpResponse resp = Dispatch(req, ctx);
+  scope.reset();
+  Observe(req, ctx, resp, SecondsSince(start));
+  return resp;
+}
 
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+void Api::Observe(const HttpRequest& req, const Context& ctx,
+                  const HttpResponse& resp, double seconds) {
   deps_.metrics->ObserveRequest(req.method, ctx.route, resp.status, seconds);
   if (deps_.log) {
     json::object line{
@@ -259,46 +331,49 @@ HttpResponse Api::Handle(const HttpRequest& req, bool read_only) {
     if (!ctx.error_code.empty()) line["error_code"] = ctx.error_code;
     deps_.log(ToJson(line));
   }
-  return resp;
 }
 
-HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
-  auto fail = [&](const ApiError& e) {
-    ctx.error_code = std::string(SmsCode(e.code));
-    if (e.code == ApiCode::kUnavailable || e.code == ApiCode::kInternal) {
-      deps_.metrics->AddStorageError();
-      if (deps_.log && !e.internal.empty()) {
-        // The internal detail goes to the log only, keyed by request id.
-        deps_.log(ToJson(json::object{{"level", "error"},
-                                      {"request_id", ctx.request_id},
-                                      {"internal", e.internal}}));
-      }
+HttpResponse Api::Fail(const ApiError& e, Context& ctx) {
+  ctx.error_code = std::string(SmsCode(e.code));
+  if (e.code == ApiCode::kUnavailable || e.code == ApiCode::kInternal) {
+    deps_.metrics->AddStorageError();
+    if (deps_.log && !e.internal.empty()) {
+      // The internal detail goes to the log only, keyed by request id.
+      deps_.log(ToJson(json::object{{"level", "error"},
+                                    {"request_id", ctx.request_id},
+                                    {"internal", e.internal}}));
     }
-    return ErrorResponse(e, ctx.request_id);
-  };
+  }
+  return ErrorResponse(e, ctx.request_id);
+}
 
+std::optional<HttpResponse> Api::MatchRoute(const HttpRequest& req,
+                                            Context& ctx,
+                                            const Api::Route** route) {
+  *route = nullptr;
   if (auto too_long = CheckTargetLength(req.target, options_.max_target))
-    return fail(*too_long);
+    return Fail(*too_long, ctx);
   size_t qpos = req.target.find('?');
   ctx.path = req.target.substr(0, qpos);
   ctx.query_text = qpos == std::string::npos ? "" : req.target.substr(qpos + 1);
   if (ctx.path.empty() || ctx.path[0] != '/')
-    return fail(
-        {ApiCode::kMalformed, "URL: the path must start with /", "", 0});
-  std::vector<std::string> segs = SplitPath(ctx.path);
+    return Fail({ApiCode::kMalformed, "URL: the path must start with /", "", 0},
+                ctx);
 
   // The console's static files: no authentication, the API's error bodies.
   if (console_) {
     if (auto file = console_->Serve(req.method, ctx.path)) {
       ctx.route = "/console/";
       if (file->status == 404)
-        return fail({ApiCode::kNotFound,
-                     "The requested resource does not exist.", "", 0});
+        return Fail({ApiCode::kNotFound,
+                     "The requested resource does not exist.", "", 0},
+                    ctx);
       if (file->status == 405)
-        return fail(
+        return Fail(
             {ApiCode::kMethodNotAllowed,
              "method " + req.method + " is not allowed on this resource", "",
-             0});
+             0},
+            ctx);
       file->headers.push_back({"X-Request-Id", ctx.request_id});
       return std::move(*file);
     }
@@ -308,80 +383,64 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
   const Route* match = FindRoute(req.method, ctx.path, &path_known);
   if (match == nullptr) {
     if (path_known)
-      return fail({ApiCode::kMethodNotAllowed,
-                   "method " + req.method + " is not allowed on this resource",
-                   "", 0});
-    return fail(
-        {ApiCode::kNotFound, "The requested resource does not exist.", "", 0});
+      return Fail(
+          {ApiCode::kMethodNotAllowed,
+           "method " + req.method + " is not allowed on this resource", "", 0},
+          ctx);
+    return Fail(
+        {ApiCode::kNotFound, "The requested resource does not exist.", "", 0},
+        ctx);
   }
   ctx.route = match->pattern;
   ctx.query = ParseQuery(ctx.query_text);
+  *route = match;
+  return std::nullopt;
+}
 
-  // Authenticate.
-  if (match->auth) {
-    const std::string* token = FindHeader(req.headers, "x-auth-token");
-    const std::string* authz = FindHeader(req.headers, "authorization");
-    ApiResult<Identity> who = ApiFail(
-        ApiCode::kNoCredentials,
-        "Authentication required: send X-Auth-Token or an SDK-HMAC-SHA256 "
-        "Authorization header.");
-    if (token != nullptr) {
-      const std::string* domain_id = FindHeader(req.headers, "x-domain-id");
-      const std::string* project_id = FindHeader(req.headers, "x-project-id");
-      who = deps_.auth->AuthenticateToken(
-          *token, domain_id ? std::string_view(*domain_id) : "",
-          project_id ? std::string_view(*project_id) : "");
-    } else if (authz != nullptr) {
-      SignableRequest sreq{req.method, ctx.path, ctx.query_text, req.headers,
-                           req.body};
-      who = deps_.auth->AuthenticateSignature(sreq, *authz,
-                                              match->signature_once);
-    }
-    if (!who) return fail(who.error());
-    ctx.who = std::move(*who);
-  }
-
+ApiStatus Api::Prepare(const Api::Route& route, Context& ctx) {
+  const HttpRequest& req = *ctx.req;
   // Path ids.
+  std::vector<std::string> segs = SplitPath(ctx.path);
   for (size_t i = 0; i < segs.size(); ++i) {
-    const std::string& p = match->segments[i];
+    const std::string& p = route.segments[i];
     if (p.size() > 2 && p.front() == '{') {
       std::string name = p.substr(1, p.size() - 2);
       std::string value = PercentDecode(segs[i]);
       if (!IsUuid(value))
-        return fail({ApiCode::kMalformed,
-                     name + ": expected a lower-case UUID of 36 characters", "",
-                     0});
+        return ApiFail(ApiCode::kMalformed,
+                       name + ": expected a lower-case UUID of 36 characters");
       ctx.params[name] = std::move(value);
     }
   }
 
   // Body.
-  if (match->json_body) {
+  if (route.json_body) {
     if (req.body.size() > BodyLimitFor(req.target))
-      return fail({ApiCode::kTooLarge,
-                   "request body: larger than " +
-                       std::to_string(BodyLimitFor(req.target)) + " bytes",
-                   "", 0});
+      return ApiFail(ApiCode::kTooLarge,
+                     "request body: larger than " +
+                         std::to_string(BodyLimitFor(req.target)) + " bytes");
     if (req.body.empty())
-      return fail({ApiCode::kMissing, "request body: is required", "", 0});
+      return ApiFail(ApiCode::kMissing, "request body: is required");
     const std::string* ct = FindHeader(req.headers, "content-type");
     std::string type = ct ? core::AsciiLower(*ct) : "";
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.pop_back();
     if (type != "application/json")
-      return fail({ApiCode::kUnsupportedMedia,
-                   "Content-Type: expected application/json", "", 0});
+      return ApiFail(ApiCode::kUnsupportedMedia,
+                     "Content-Type: expected application/json");
     auto body = ParseJsonObject(req.body);
-    if (!body) return fail(body.error());
+    if (!body) return tl::unexpected(body.error());
     ctx.body = std::move(*body);
   }
 
-  if (match->action) {
-    if (auto allowed = Require(*ctx.who, *match->action); !allowed)
-      return fail(allowed.error());
-  }
-  auto reply = match->handler(ctx);
-  if (!reply) return fail(reply.error());
+  if (route.action) SMS_RETURN_IF_ERROR(Require(*ctx.who, *route.action));
+  if (route.check) SMS_RETURN_IF_ERROR(route.check(ctx));
+  return {};
+}
+
+HttpResponse Api::Answer(const Api::Route& route, Context& ctx) {
+  auto reply = route.handler(ctx);
+  if (!reply) return Fail(reply.error(), ctx);
   HttpResponse resp;
   resp.status = reply->status;
   resp.body = std::move(reply->body);
@@ -391,6 +450,122 @@ HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
   resp.headers.push_back({"X-Request-Id", ctx.request_id});
   for (auto& h : reply->extra) resp.headers.push_back(std::move(h));
   return resp;
+}
+
+HttpResponse Api::Dispatch(const HttpRequest& req, Context& ctx) {
+  const Route* match = nullptr;
+  if (auto answered = MatchRoute(req, ctx, &match)) return std::move(*answered);
+
+  // Authenticate.
+  if (match->auth) {
+    const std::string* token = FindHeader(req.headers, "x-auth-token");
+    const std::string* authz = FindHeader(req.headers, "authorization");
+    ApiResult<Identity> who = ApiFail(ApiCode::kNoCredentials, kNoCredentials);
+    if (token != nullptr) {
+      who = AuthenticateTokenOf(*deps_.auth, req, *token);
+    } else if (authz != nullptr) {
+      SignableRequest sreq{req.method, ctx.path, ctx.query_text, req.headers,
+                           req.body};
+      who = deps_.auth->AuthenticateSignature(sreq, *authz,
+                                              match->signature_once);
+    }
+    if (!who) return Fail(who.error(), ctx);
+    ctx.who = std::move(*who);
+  }
+
+  if (auto ready = Prepare(*match, ctx); !ready)
+    return Fail(ready.error(), ctx);
+  return Answer(*match, ctx);
+}
+
+// One request of an async route, from HandleAsync until it is answered.
+struct Api::AsyncCall {
+  std::shared_ptr<const HttpRequest> req;
+  Resume resume;
+  Respond respond;
+  std::chrono::steady_clock::time_point start;
+  Context ctx;
+  const Route* route = nullptr;
+  // A refusal found before the signature was recorded, answered after.
+  std::optional<ApiError> refused;
+};
+
+void Api::HandleAsync(std::shared_ptr<const HttpRequest> req, Resume resume,
+                      Respond respond) {
+  auto call = std::make_shared<AsyncCall>();
+  call->req = std::move(req);
+  call->resume = std::move(resume);
+  call->respond = std::move(respond);
+  call->start = std::chrono::steady_clock::now();
+  Context& ctx = call->ctx;
+  const HttpRequest& r = *call->req;
+  ctx.req = &r;
+  ctx.request_id = RequestIdFor(r);
+  auto answer_now = [&](HttpResponse resp) {
+    Observe(r, ctx, resp, SecondsSince(call->start));
+    call->respond(std::move(resp));
+  };
+  std::optional<AuthService::VerifiedSignature> to_record;
+  try {
+    if (auto answered = MatchRoute(r, ctx, &call->route))
+      return answer_now(std::move(*answered));
+    const Route& route = *call->route;
+    // Authentication and the route's checks read one snapshot; the
+    // signature is recorded after it has ended (a write).
+    auto scope = deps_.store->BeginReadScope();
+    if (route.auth) {
+      ApiResult<Identity> who =
+          ApiFail(ApiCode::kNoCredentials, kNoCredentials);
+      const std::string* token = FindHeader(r.headers, "x-auth-token");
+      const std::string* authz = FindHeader(r.headers, "authorization");
+      if (token != nullptr) {
+        who = AuthenticateTokenOf(*deps_.auth, r, *token);
+      } else if (authz != nullptr) {
+        SignableRequest sreq{r.method, ctx.path, ctx.query_text, r.headers,
+                             r.body};
+        auto verified = deps_.auth->VerifySignature(sreq, *authz);
+        if (!verified) {
+          who = tl::unexpected(verified.error());
+        } else {
+          who = verified->who;
+          if (route.signature_once) to_record = std::move(*verified);
+        }
+      }
+      if (!who) {
+        scope.reset();
+        return answer_now(Fail(who.error(), ctx));
+      }
+      ctx.who = std::move(*who);
+    }
+    if (auto ready = Prepare(route, ctx); !ready) call->refused = ready.error();
+  } catch (const std::exception& e) {
+    return answer_now(
+        Fail(ApiError{ApiCode::kInternal, "internal error", e.what(), 0}, ctx));
+  }
+  if (!to_record) return Continue(call, {});
+  deps_.auth->RecordSignatureAsync(*to_record, [this, call](ApiStatus s) {
+    Resume resume = call->resume;
+    resume([this, call, s = std::move(s)] { Continue(call, s); });
+  });
+}
+
+void Api::Continue(const std::shared_ptr<AsyncCall>& call, ApiStatus recorded) {
+  Context& ctx = call->ctx;
+  HttpResponse resp;
+  try {
+    if (!recorded)
+      resp = Fail(recorded.error(), ctx);
+    else if (call->refused)
+      resp = Fail(*call->refused, ctx);
+    else
+      resp = Answer(*call->route, ctx);
+  } catch (const std::exception& e) {
+    resp =
+        Fail(ApiError{ApiCode::kInternal, "internal error", e.what(), 0}, ctx);
+  }
+  Observe(*call->req, ctx, resp, SecondsSince(call->start));
+  Respond respond = std::move(call->respond);
+  respond(std::move(resp));
 }
 
 }  // namespace sms::server

@@ -110,6 +110,25 @@ class Api final {
   // as `stream`, for the caller to send as it is produced.
   HttpResponse Handle(const HttpRequest& req, bool read_only);
 
+  // Routes that answer without holding a thread while a write they need is
+  // made durable (the agent's command poll, whose signature is recorded
+  // first: Route::async). The transport asks Async() and calls HandleAsync
+  // instead of Handle.
+  //
+  // `respond` is called exactly once with the answer: on the calling
+  // thread when it is known at once (a refusal, a request with nothing to
+  // record), else from a thread that `resume` was given. `resume(work)`
+  // must run `work` soon on a thread of the transport's choosing (one that
+  // may read the store; the work may also hand over a command, a write);
+  // it is called at most once, from the signature ledger's writer thread.
+  // The request must stay alive until `respond` has been called (it is held
+  // by the shared pointer).
+  using Respond = std::function<void(HttpResponse)>;
+  using Resume = std::function<void(std::function<void()> work)>;
+  bool Async(std::string_view method, std::string_view target) const;
+  void HandleAsync(std::shared_ptr<const HttpRequest> req, Resume resume,
+                   Respond respond);
+
   // The largest body accepted for this target (the transport enforces it
   // before reading the body).
   size_t BodyLimitFor(std::string_view target) const;
@@ -134,6 +153,24 @@ class Api final {
   // The route table (routes.cc).
   std::vector<Route> MakeRoutes();
   HttpResponse Dispatch(const HttpRequest& req, Context& ctx);
+  // Steps of Dispatch, shared with HandleAsync. The matched route of a
+  // request that passed the URL checks (ctx.route and ctx.query set), or
+  // the error answer (nullopt in *route for the console: *answer holds the
+  // file).
+  std::optional<HttpResponse> MatchRoute(const HttpRequest& req, Context& ctx,
+                                         const Api::Route** route);
+  // After authentication: path ids, body, role check, the route's check.
+  ApiStatus Prepare(const Api::Route& route, Context& ctx);
+  // The route's handler and its answer.
+  HttpResponse Answer(const Api::Route& route, Context& ctx);
+  // The error answer (counted, logged when internal).
+  HttpResponse Fail(const ApiError& e, Context& ctx);
+  // Metrics and the request's log line.
+  void Observe(const HttpRequest& req, const Context& ctx,
+               const HttpResponse& resp, double seconds);
+  // The async path of HandleAsync, once the route is known.
+  struct AsyncCall;
+  void Continue(const std::shared_ptr<AsyncCall>& call, ApiStatus recorded);
   // The route for `method` on `path` (no query), or null; `path_known`:
   // some route has this path, with another method (405 rather than 404).
   const Route* FindRoute(std::string_view method, std::string_view path,

@@ -188,13 +188,56 @@ ApiResult<std::string> AuthService::OpenSecretKey(
   };
   if (options_.secrets == nullptr)
     return tl::unexpected(misconfigured("no secret key file given"));
+  std::string memo_key = cred.access_key + '\n' + cred.secret_key;
+  {
+    std::lock_guard lock(opened_mu_);
+    if (auto it = opened_.find(memo_key); it != opened_.end())
+      return it->second;
+  }
   auto opened = options_.secrets->Open(cred.access_key, cred.secret_key);
   if (!opened) return tl::unexpected(misconfigured(opened.error().message));
+  std::lock_guard lock(opened_mu_);
+  if (opened_.size() >= kOpenedSecretKeys) opened_.clear();
+  opened_.emplace(std::move(memo_key), *opened);
   return std::move(*opened);
 }
 
+namespace {
+
+// The ledger's answer for a signature as the API's.
+ApiStatus RecordedSignature(storage::Status fresh) {
+  if (fresh) return {};
+  if (fresh.error().code == core::ErrorCode::kAlreadyExists)
+    return ApiFail(ApiCode::kBadSignature,
+                   "this signed request was accepted once already "
+                   "(a replay): sign each request anew");
+  return StoreFail(fresh.error(), "");
+}
+
+}  // namespace
+
 ApiResult<Identity> AuthService::AuthenticateSignature(
     const SignableRequest& req, std::string_view authorization, bool once) {
+  SMS_ASSIGN_OR_RETURN(VerifiedSignature verified,
+                       VerifySignature(req, authorization));
+  if (once) {
+    SMS_RETURN_IF_ERROR(RecordedSignature(used_signatures_.Use(
+        verified.key, verified.expires_at, clock_.NowEpochMillis())));
+  }
+  return std::move(verified.who);
+}
+
+void AuthService::RecordSignatureAsync(const VerifiedSignature& verified,
+                                       std::function<void(ApiStatus)> done) {
+  used_signatures_.UseAsync(verified.key, verified.expires_at,
+                            clock_.NowEpochMillis(),
+                            [done = std::move(done)](storage::Status fresh) {
+                              done(RecordedSignature(std::move(fresh)));
+                            });
+}
+
+ApiResult<AuthService::VerifiedSignature> AuthService::VerifySignature(
+    const SignableRequest& req, std::string_view authorization) {
   auto auth = ParseSdkAuthorization(authorization);
   if (!auth) return ApiFail(ApiCode::kBadSignature, auth.error().message);
   std::string sdk_date;
@@ -238,22 +281,14 @@ ApiResult<Identity> AuthService::AuthenticateSignature(
   if (!project_header.empty() && project_header != cred->domain_id)
     return ApiFail(ApiCode::kBadSignature,
                    "X-Project-Id: does not match the credential's tenant");
-  if (once) {
-    // Held until the date leaves the window, when the date check refuses
-    // the request anyway.
-    auto fresh = used_signatures_.Use(cred->access_key + ":" + auth->signature,
-                                      *when + options_.sdk_date_skew_ms + 1000,
-                                      clock_.NowEpochMillis());
-    if (!fresh) {
-      if (fresh.error().code == core::ErrorCode::kAlreadyExists)
-        return ApiFail(ApiCode::kBadSignature,
-                       "this signed request was accepted once already "
-                       "(a replay): sign each request anew");
-      return StoreFail(fresh.error(), "");
-    }
-  }
-  return LoadIdentity(cred->domain_id, cred->user_id, "aksk",
-                      ApiCode::kBadSignature);
+  VerifiedSignature out;
+  SMS_ASSIGN_OR_RETURN(out.who, LoadIdentity(cred->domain_id, cred->user_id,
+                                             "aksk", ApiCode::kBadSignature));
+  // Held until the date leaves the window, when the date check refuses the
+  // request anyway.
+  out.key = cred->access_key + ":" + auth->signature;
+  out.expires_at = *when + options_.sdk_date_skew_ms + 1000;
+  return out;
 }
 
 ApiStatus AuthService::RevokeToken(std::string_view token) {

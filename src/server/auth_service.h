@@ -21,8 +21,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "auth/sdk_signer.h"
 #include "auth/secret_box.h"
@@ -98,6 +101,22 @@ class AuthService final {
   [[nodiscard]] ApiResult<Identity> AuthenticateSignature(
       const SignableRequest& req, std::string_view authorization,
       bool once = false);
+  // The same in two steps, for a caller that must not block while a `once`
+  // request's signature is recorded (Api::HandleAsync): VerifySignature
+  // checks the request and loads its identity (reads only), and
+  // RecordSignatureAsync records the signature, calling `done` from the
+  // ledger's writer thread once it is durable (an empty status), or with
+  // 403 SMS.9003 on a replay, or the store's error. The request may be
+  // acted on only after `done` has answered OK.
+  struct VerifiedSignature {
+    Identity who;
+    std::string key;         // the used-signature key: AK:signature
+    int64_t expires_at = 0;  // when the key may be forgotten (epoch ms)
+  };
+  [[nodiscard]] ApiResult<VerifiedSignature> VerifySignature(
+      const SignableRequest& req, std::string_view authorization);
+  void RecordSignatureAsync(const VerifiedSignature& verified,
+                            std::function<void(ApiStatus)> done);
   // Revokes a token at once.
   [[nodiscard]] ApiStatus RevokeToken(std::string_view token);
 
@@ -140,7 +159,12 @@ class AuthService final {
   int64_t BackoffMs(int64_t failures, int budget) const;
   // The credential's SK, opened when stored sealed (AuthOptions::secrets);
   // a 500 when it cannot be opened.
+  // Opened SKs are remembered by their sealed form (opening one is an
+  // AES-GCM decryption with OpenSSL's cipher look-up, 3 % of a signed
+  // poll's CPU): a changed SK is a new sealed form, revocation is checked
+  // on the credential as before. Bounded: cleared at kOpenedSecretKeys.
   ApiResult<std::string> OpenSecretKey(const storage::Credential& cred) const;
+  static constexpr size_t kOpenedSecretKeys = 10000;
   ApiResult<Identity> LoadIdentity(const std::string& domain_id,
                                    const std::string& user_id,
                                    std::string method, ApiCode fail_code);
@@ -151,6 +175,9 @@ class AuthService final {
   // A hash checked when the user does not exist, so a missing user costs
   // the same time as a wrong password.
   const std::string dummy_hash_;
+  // OpenSecretKey's opened SKs: AK + '\n' + sealed SK -> SK.
+  mutable std::mutex opened_mu_;
+  mutable std::unordered_map<std::string, std::string> opened_;
   // The used signatures of `once` requests, written in batches.
   SignatureLedger used_signatures_;
 };

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "auth/sdk_signer.h"
+#include "auth/secret_box.h"
 #include "server/service_fixture.h"
 
 namespace sms::server {
@@ -294,6 +295,43 @@ TEST_F(AuthServiceTest, ASignatureIsCheckedForDateKeyAndReplay) {
   ASSERT_THAT(auth_->RevokeCredential(cred->access_key), ApiOk());
   req = Signed(now, &authz, *cred);
   EXPECT_THAT(auth_->AuthenticateSignature(req, authz),
+              ApiFails(ApiCode::kBadSignature, "does not match"));
+}
+
+// SKs sealed at rest are opened once and remembered by their sealed form:
+// later requests verify the same way, a revoked key still stops at once,
+// and a sealed SK copied onto another access key's row still does not
+// open (the memo is keyed by both).
+TEST_F(AuthServiceTest, ASealedSecretKeyIsOpenedOnceAndStillChecked) {
+  auth::SecretBox box(std::string(32, 'k'));
+  AuthOptions options;
+  options.pbkdf2_iterations = 1000;
+  options.secrets = &box;
+  AuthService sealed(*store_, clock_, options);
+  auto cred = sealed.CreateCredential("tenant", "alice");
+  ASSERT_THAT(cred, ApiOk());
+  auto stored = store_->GetCredential(cred->access_key);
+  ASSERT_TRUE(stored);
+  ASSERT_TRUE(auth::SecretBox::IsSealed(stored->secret_key));
+  const std::string now = auth::FormatSdkDate(clock_.NowEpochMillis());
+  std::string authz;
+  SignableRequest req = Signed(now, &authz, *cred);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(sealed.AuthenticateSignature(req, authz), ApiOk()) << i;
+
+  // The same sealed text on another access key's row: refused (500, the
+  // server cannot open it), not served from what the first key opened.
+  storage::Credential copy = *stored;
+  copy.access_key = "COPIEDACCESSKEY00000";
+  ASSERT_TRUE(store_->CreateCredential(copy));
+  CreatedCredential forged{copy.access_key, cred->secret_key};
+  SignableRequest other = Signed(now, &authz, forged);
+  EXPECT_THAT(sealed.AuthenticateSignature(other, authz),
+              ApiFails(ApiCode::kInternal, ""));
+
+  ASSERT_THAT(sealed.RevokeCredential(cred->access_key), ApiOk());
+  req = Signed(now, &authz, *cred);
+  EXPECT_THAT(sealed.AuthenticateSignature(req, authz),
               ApiFails(ApiCode::kBadSignature, "does not match"));
 }
 

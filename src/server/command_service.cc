@@ -41,8 +41,19 @@ ApiResult<storage::Source> CommandService::LoadOwnSource(
 
 ApiResult<std::optional<storage::Command>> CommandService::PollCommand(
     const Identity& who, const std::string& source_id) {
+  SMS_RETURN_IF_ERROR(CheckPoll(who, source_id));
+  return HandOut(who, source_id);
+}
+
+ApiStatus CommandService::CheckPoll(const Identity& who,
+                                    const std::string& source_id) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
   SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
+  return {};
+}
+
+ApiResult<std::optional<storage::Command>> CommandService::HandOut(
+    const Identity& who, const std::string& source_id) {
   const int64_t now = clock_.NowEpochMillis();
   if (heartbeats_ != nullptr) {
     heartbeats_->Record(who.domain_id, source_id, now);

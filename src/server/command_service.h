@@ -33,6 +33,15 @@ class CommandService final {
   // is written then but the heartbeat, in memory with `heartbeats`).
   [[nodiscard]] ApiResult<std::optional<storage::Command>> PollCommand(
       const Identity& who, const std::string& source_id);
+  // PollCommand in its two steps, for a caller that checks the poll (reads
+  // only) before recording its signature and hands over a command only once
+  // that is durable (Api's async poll route): CheckPoll refuses a caller who
+  // may not poll this source; HandOut records the heartbeat and hands over
+  // the command (call it only after CheckPoll succeeded).
+  [[nodiscard]] ApiStatus CheckPoll(const Identity& who,
+                                    const std::string& source_id);
+  [[nodiscard]] ApiResult<std::optional<storage::Command>> HandOut(
+      const Identity& who, const std::string& source_id);
   // Finishes the latest delivered command of that name (400 SMS.1004 when
   // none waits for a result, unless it is a check whose run, named in
   // result_detail.run_id, is already committed in a task of this source:

@@ -147,6 +147,13 @@ class HttpServer::Impl {
     ioc_.run();
     for (auto& t : threads) t.join();
     workers_.join();
+    // An async request still waiting for its record (the I/O threads were
+    // stopped by the hard deadline): the ledger's thread will post its
+    // answer to a context of this server and drop its connection, so the
+    // server must outlive both. The record is a bounded store call, so this
+    // wait is too.
+    while (shared_.async_pending.load() > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
   void Stop() {
@@ -309,6 +316,9 @@ class HttpServer::Impl {
   }
 
   const int io_threads_;
+  // What every connection uses; declared before the contexts so that
+  // sessions still held by their queued handlers go before it.
+  http::ServerShared shared_;
   // One single-threaded context per I/O thread; the first also runs the
   // acceptor, signals and shutdown timers.
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
@@ -323,7 +333,6 @@ class HttpServer::Impl {
   ssl::context ssl_ctx_;
   bool tls_ = false;
   uint16_t port_ = 0;
-  http::ServerShared shared_;
   std::optional<asio::steady_timer> deadline_;
   std::optional<asio::steady_timer> poll_;
   std::mutex mu_;

@@ -303,10 +303,13 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .pattern = "/v3/sources/{source_id}/command",
        .action = Action::kAgentLoop,
        .signature_once = true,
+       .check = [&commands](Context& c) -> ApiStatus {
+         return commands.CheckPoll(*c.who, c.params["source_id"]);
+       },
+       .async = true,
        .handler = [&commands](Context& c) -> ApiResult<Reply> {
-         SMS_ASSIGN_OR_RETURN(
-             std::optional<storage::Command> next,
-             commands.PollCommand(*c.who, c.params["source_id"]));
+         SMS_ASSIGN_OR_RETURN(std::optional<storage::Command> next,
+                              commands.HandOut(*c.who, c.params["source_id"]));
          return JsonReply(EncodePolledCommand(next));
        }},
       {.method = "POST",

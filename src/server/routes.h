@@ -62,6 +62,18 @@ struct Api::Route {
   // change. Routes whose repeat is harmless by their body (uploads,
   // registration, export) leave it false.
   bool signature_once = false;
+  // Checks that only read, run after the role check and before `handler`
+  // (the poll: the source is the caller's). Optional.
+  std::function<ApiStatus(Api::Context&)> check;
+  // Answered through Api::HandleAsync by the transport: a signed request
+  // here waits for its signature's record without holding a thread (the
+  // agent's command poll, thousands a second). Authentication and `check`
+  // run in one read snapshot before the record is queued, `handler` after
+  // it is durable; a refusal found before then is answered after it, as
+  // for any route (the record is the same either way). The handler may run
+  // on the signature ledger's thread (the transport's choice), so it must
+  // not wait on the ledger itself.
+  bool async = false;
   Handler handler;
   // Filled from `pattern` by the Api.
   std::vector<std::string> segments;

@@ -1,9 +1,11 @@
 // GroupCommit: concurrent callers that each need a write made durable share
 // one transaction, and so one durable commit: one fsync (one round trip on
 // PostgreSQL) for the whole batch, whatever the number of callers in it.
-// Two users: the backends' CommitRun (a batch of runs; on PostgreSQL also
-// one hold of each task's row lock and one NOTIFY of the replicas' caches)
-// and SignatureLedger (a batch of used request signatures).
+// User: the backends' CommitRun (a batch of runs; on PostgreSQL also one
+// hold of each task's row lock and one NOTIFY of the replicas' caches).
+// SignatureLedger (server/signature_ledger.h) batches used request
+// signatures the same way, with a writer thread of its own so that a caller
+// may also be answered by a callback instead of waiting.
 //
 // The first caller to find no batch running becomes the leader and commits
 // everything queued (up to max_batch items); callers arriving meanwhile

@@ -1,7 +1,10 @@
 // One client connection of the HttpServer: reads requests (request_reader),
 // hands each to the Api, on the worker pool or inline (see
 // HttpServerOptions::inline_reads), writes the answer (response_writer) and
-// keeps the connection alive or closes it. Plain TCP or TLS.
+// keeps the connection alive or closes it. Plain TCP or TLS. A request of an
+// async route (Api::Async: the agent's command poll) is started where a
+// read would run and answered when the Api calls back, with no thread
+// waiting for it meanwhile.
 // Thread-safety: a connection runs on the I/O thread of its socket's
 // executor; Shutdown() and Evict() may be called from any thread (they post
 // to it).
@@ -30,6 +33,10 @@ struct ServerShared {
   RequestLimits limits;
   std::atomic<bool> stopping{false};
   std::atomic<int> open_connections{0};
+  // Requests of async routes whose callbacks the Api (or the signature
+  // ledger's thread) still holds: the server waits for them before it goes
+  // away (HttpServer::Run).
+  std::atomic<int> async_pending{0};
 };
 
 // Steady-clock nanoseconds, for Connection::waiting_since().
