@@ -153,8 +153,10 @@ class CachingStoreImpl final : public CachingStore {
 
   // Reads go through Inner() (which joins a read scope); held ones through
   // Read(). Writes go through Pass() when they cannot change a held record,
-  // ClearTaskRecords() when they can change a held task or run list only,
-  // Clear() when they can change a held token too.
+  // Clear(groups, ...) when they can: kTaskRecords for a task, its runs or
+  // its commands (which move the task's state; held tokens stay, so uploads
+  // and polls keep their token's entry), kIdentity for a credential (a
+  // revocation), kEverything for the rest.
 
   // --- identity: the joined token lookup is held; a shared cache also
   // holds credentials, users and domains by id (the AK/SK path: every
@@ -195,7 +197,7 @@ class CachingStoreImpl final : public CachingStore {
                 [&] { return Inner()->GetCredential(access_key); });
   }
   Status RevokeCredential(const std::string& access_key, int64_t now) override {
-    return ClearIdentity(&Store::RevokeCredential, access_key, now);
+    return Clear(kIdentity, &Store::RevokeCredential, access_key, now);
   }
   Status CreateToken(const Token& t) override {
     return Pass(&Store::CreateToken, t);
@@ -208,7 +210,7 @@ class CachingStoreImpl final : public CachingStore {
                 [&] { return Inner()->ResolveToken(token_hash); });
   }
   Status RevokeToken(const std::string& token_hash, int64_t now) override {
-    return Clear(&Store::RevokeToken, token_hash, now);
+    return Clear(kEverything, &Store::RevokeToken, token_hash, now);
   }
 
   Result<std::vector<bool>> RememberSignatures(
@@ -265,20 +267,20 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status DeleteTask(const std::string& domain_id,
                     const std::string& id) override {
-    return ClearTaskRecords(&Store::DeleteTask, domain_id, id);
+    return Clear(kTaskRecords, &Store::DeleteTask, domain_id, id);
   }
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
                          TaskState expected_state, TaskState new_state,
                          const std::string& current_run_id,
                          int64_t now) override {
-    return ClearTaskRecords(&Store::UpdateTaskState, domain_id, id,
-                            expected_state, new_state, current_run_id, now);
+    return Clear(kTaskRecords, &Store::UpdateTaskState, domain_id, id,
+                 expected_state, new_state, current_run_id, now);
   }
   Status PutTaskConfigs(const std::string& domain_id,
                         const std::string& task_id,
                         const std::vector<ConfigEntry>& entries) override {
-    return ClearTaskRecords(&Store::PutTaskConfigs, domain_id, task_id,
-                            entries);
+    return Clear(kTaskRecords, &Store::PutTaskConfigs, domain_id, task_id,
+                 entries);
   }
   Result<std::vector<ConfigEntry>> GetTaskConfigs(
       const std::string& domain_id, const std::string& task_id) override {
@@ -288,30 +290,30 @@ class CachingStoreImpl final : public CachingStore {
   // --- schedules: each changes a held task's next_check_at ---
   Status SetNextCheck(const std::string& domain_id, const std::string& task_id,
                       std::optional<int64_t> next_check_at) override {
-    return ClearTaskRecords(&Store::SetNextCheck, domain_id, task_id,
-                            next_check_at);
+    return Clear(kTaskRecords, &Store::SetNextCheck, domain_id, task_id,
+                 next_check_at);
   }
   Result<std::vector<DueCheck>> ClaimDueChecks(int64_t now, int64_t lease_until,
                                                int limit) override {
     // Polled every few seconds: a claim of nothing keeps the cache.
     auto r = Pass(&Store::ClaimDueChecks, now, lease_until, limit);
-    if (!r || !r->empty()) ClearTaskRecordsNow();
+    if (!r || !r->empty()) ClearNow(kTaskRecords);
     return r;
   }
   Status FinishDueCheck(const DueCheck& claimed, std::optional<int64_t> next,
                         bool skipped) override {
-    return ClearTaskRecords(&Store::FinishDueCheck, claimed, next, skipped);
+    return Clear(kTaskRecords, &Store::FinishDueCheck, claimed, next, skipped);
   }
   Status RefreshReadiness(const std::string& domain_id,
                           const std::string& task_id) override {
-    return ClearTaskRecords(&Store::RefreshReadiness, domain_id, task_id);
+    return Clear(kTaskRecords, &Store::RefreshReadiness, domain_id, task_id);
   }
 
   // --- commands ---
   Result<Command> EnqueueCommand(const Command& c, TaskState expected_state,
                                  TaskState new_state) override {
-    auto r =
-        ClearTaskRecords(&Store::EnqueueCommand, c, expected_state, new_state);
+    auto r = Clear(kTaskRecords, &Store::EnqueueCommand, c, expected_state,
+                   new_state);
     // After the commit (failed or not: it may have landed), before the
     // caller is answered: a poll from now on reads the database.
     std::unique_lock lock(mu_);
@@ -341,7 +343,7 @@ class CachingStoreImpl final : public CachingStore {
     auto r = Pass(&Store::NextCommand, domain_id, source_id, now);
     // Something delivered, or an error: the command's state changed.
     if (!r || r->has_value()) {
-      ClearTaskRecordsNow();
+      ClearNow(kTaskRecords);
       return r;
     }
     // Nothing delivered (nothing was written): held, unless a command was
@@ -365,19 +367,19 @@ class CachingStoreImpl final : public CachingStore {
   }
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override {
-    return ClearTaskRecords(&Store::CancelPendingCommand, domain_id, command_id,
-                            now);
+    return Clear(kTaskRecords, &Store::CancelPendingCommand, domain_id,
+                 command_id, now);
   }
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
                        CommandState state, const std::string& result,
                        const std::string& result_detail, int64_t now) override {
-    return ClearTaskRecords(&Store::FinishCommand, domain_id, command_id, state,
-                            result, result_detail, now);
+    return Clear(kTaskRecords, &Store::FinishCommand, domain_id, command_id,
+                 state, result, result_detail, now);
   }
 
   // --- runs and details ---
   Result<CommitOutcome> CommitRun(const Run& run) override {
-    return ClearTaskRecords(&Store::CommitRun, run);
+    return Clear(kTaskRecords, &Store::CommitRun, run);
   }
   Result<std::vector<Run>> ListRuns(const std::string& domain_id,
                                     const std::string& task_id,
@@ -592,12 +594,13 @@ class CachingStoreImpl final : public CachingStore {
     return (inner_.get()->*write)(std::forward<A>(args)...);
   }
 
-  // A write that may change a held record: the cache is cleared after it,
-  // whether it succeeded or not (a failed commit may still have landed).
+  // A write that may change a record held in `groups` (kTaskRecords,
+  // kIdentity, kEverything...): those groups are cleared after it, whether
+  // it succeeded or not (a failed commit may still have landed).
   template <typename R, typename... P, typename... A>
-  R Clear(R (Store::*write)(P...), A&&... args) {
+  R Clear(unsigned groups, R (Store::*write)(P...), A&&... args) {
     R r = Pass(write, std::forward<A>(args)...);
-    ClearAll();
+    ClearNow(groups);
     return r;
   }
 
@@ -618,26 +621,6 @@ class CachingStoreImpl final : public CachingStore {
     idle_.clear();
   }
 
-  // A write to a task, its runs or its commands (which move the task's
-  // state): held tasks and run lists are cleared after it, held tokens
-  // stay (uploads and polls keep their token's entry).
-  template <typename R, typename... P, typename... A>
-  R ClearTaskRecords(R (Store::*write)(P...), A&&... args) {
-    R r = Pass(write, std::forward<A>(args)...);
-    ClearTaskRecordsNow();
-    return r;
-  }
-
-  // A credential's write (a revocation): the held credentials, users and
-  // domains are cleared after it.
-  template <typename R, typename... P, typename... A>
-  R ClearIdentity(R (Store::*write)(P...), A&&... args) {
-    R r = Pass(write, std::forward<A>(args)...);
-    std::unique_lock lock(mu_);
-    ClearLocked(kIdentity);
-    return r;
-  }
-
   // Only a shared cache holds credentials, users and domains (see above).
   bool HoldsIdentity() const { return clock_ != nullptr; }
 
@@ -647,13 +630,9 @@ class CachingStoreImpl final : public CachingStore {
   static constexpr unsigned kIdentity = 1u << kIdentityGroup;
   static constexpr unsigned kEverything = kTokens | kTaskRecords | kIdentity;
 
-  void ClearAll() {
+  void ClearNow(unsigned groups) {
     std::unique_lock lock(mu_);
-    ClearLocked();
-  }
-  void ClearTaskRecordsNow() {
-    std::unique_lock lock(mu_);
-    ClearLocked(kTaskRecords);
+    ClearLocked(groups);
   }
   // One generation per group: a read of a table that began before its
   // group was cleared is not held; the clearing of another group (a run's
