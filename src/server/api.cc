@@ -201,24 +201,28 @@ const Api::Route* Api::FindRoute(std::string_view method, std::string_view path,
   return nullptr;
 }
 
-bool Api::ReadOnly(std::string_view method, std::string_view target) const {
-  if (method != "GET") return false;
+Api::Running Api::HowToRun(std::string_view method,
+                           std::string_view target) const {
   bool path_known = false;
   const Route* r =
       FindRoute(method, target.substr(0, target.find('?')), &path_known);
+  if (r != nullptr && r->async) return Running::kAsync;
   // No route: the 404/405 answer, or a console file.
-  return r == nullptr || r->read_only;
+  if (method == "GET" && (r == nullptr || r->read_only)) return Running::kRead;
+  return Running::kWrite;
+}
+
+bool Api::ReadOnly(std::string_view method, std::string_view target) const {
+  return HowToRun(method, target) == Running::kRead;
 }
 
 bool Api::Async(std::string_view method, std::string_view target) const {
-  bool path_known = false;
-  const Route* r =
-      FindRoute(method, target.substr(0, target.find('?')), &path_known);
-  return r != nullptr && r->async;
+  return HowToRun(method, target) == Running::kAsync;
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
-  if (Async(req.method, req.target)) {
+  const Running how = HowToRun(req.method, req.target);
+  if (how == Running::kAsync) {
     // A caller without an event loop: run the resumed part here.
     struct Waiting {
       std::mutex mu;
@@ -250,7 +254,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
       lock.lock();
     }
   }
-  HttpResponse resp = Handle(req, ReadOnly(req.method, req.target));
+  HttpResponse resp = Handle(req, how == Running::kRead);
   if (!resp.stream) return resp;
   BodyStream stream = std::move(resp.stream);
   resp.stream = nullptr;

@@ -137,6 +137,10 @@ class Api final {
   // over a command): the transport
   // may then run it without the worker pool (HttpServerOptions).
   bool ReadOnly(std::string_view method, std::string_view target) const;
+  // Both questions in one route lookup (the transport asks it of every
+  // request): kAsync when Async(), kRead when ReadOnly(), else kWrite.
+  enum class Running { kWrite, kRead, kAsync };
+  Running HowToRun(std::string_view method, std::string_view target) const;
   const ApiOptions& options() const { return options_; }
   // Every route served, for the OpenAPI test.
   std::vector<RouteInfo> Routes() const;

@@ -145,9 +145,9 @@ class Session final : public Connection,
     }
     keep_alive_ = parser_->get().keep_alive();
     auto hreq = std::make_shared<HttpRequest>(TakeRequest(*parser_, remote_));
-    if (shared_.api->Async(hreq->method, hreq->target))
-      return StartAsync(std::move(hreq));
-    const bool read_only = shared_.api->ReadOnly(hreq->method, hreq->target);
+    const Api::Running how = shared_.api->HowToRun(hreq->method, hreq->target);
+    if (how == Api::Running::kAsync) return StartAsync(std::move(hreq));
+    const bool read_only = how == Api::Running::kRead;
     if (read_only && ReadsInline()) {
       // Reads of an embedded store: here, saving two thread hops.
       return Write(HandleSafely(*hreq, read_only));
