@@ -21,7 +21,8 @@ namespace sms::server {
 // libpq keyword string, with a pool of `pool_size` connections. `serving`
 // opens the whole pool at start; admin only what it uses. SQLite: `serving`
 // turns off the checkpoints of commits (the server runs a
-// SqliteCheckpointer) and reads the file through a memory map.
+// SqliteCheckpointer); the file is read without a memory map
+// (docs/server.md "SQLite checkpoints").
 [[nodiscard]] core::Result<std::unique_ptr<storage::Store>> OpenStore(
     const std::string& db, int pool_size, bool serving);
 
