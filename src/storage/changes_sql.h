@@ -149,10 +149,12 @@ inline ChangesStatement ChangesSql(char placeholder, const ChangeQuery& q,
       b += " AND (o.dir_check, o.path, o.path_b64) <= (" +
            p(ChangeParam::kUntilDir) + ", " + p(ChangeParam::kUntilPath) +
            ", " + p(ChangeParam::kUntilPathB64) + ")";
-    b += " AND EXISTS (SELECT 1 FROM run_dirs d WHERE d.domain_id ="
-         " o.domain_id AND d.run_id = " +
-         p(ChangeParam::kToRun) +
-         " AND d.dir_check = o.dir_check)"
+    // The directories `to` checked, expanded once from its row (the view
+    // run_dirs, migration 0019), not once per row of `from`.
+    b += " AND o.dir_check IN (SELECT d.dir_check FROM run_dirs d"
+         " WHERE d.domain_id = " +
+         p(ChangeParam::kDomain) + " AND d.run_id = " + p(ChangeParam::kToRun) +
+         ")"
          " AND NOT EXISTS (SELECT 1 FROM file_details n WHERE n.domain_id ="
          " o.domain_id AND n.run_id = " +
          p(ChangeParam::kToRun) +

@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "storage/dirs_in_runs_fixture.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/tenant_run_ids_fixture.h"
 #include "testing/matchers.h"
@@ -128,9 +131,9 @@ TEST(MigrationsTest, OldSqliteNumberingIsRenumberedThenMigrated) {
   EXPECT_EQ(filtered->total, 2);
 }
 
-// A database at every version before 0013_tenant_run_ids, with the rows
-// above.
-void MakeDatabaseBeforeTenantRunIds(const std::string& path) {
+// A database at every version before `version`, with `rows`.
+void MakeDatabaseBefore(const std::string& path, int version,
+                        const char* rows) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   Exec(db,
@@ -138,14 +141,33 @@ void MakeDatabaseBeforeTenantRunIds(const std::string& path) {
        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
        " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
   for (const Migration& m : SqliteMigrations()) {
-    if (m.version >= 13) break;
+    if (m.version >= version) break;
     Exec(db, std::string(m.sql));
     Exec(db, "INSERT INTO schema_migrations VALUES (" +
                  std::to_string(m.version) + ", '" + std::string(m.name) +
                  "', 1)");
   }
-  Exec(db, kRowsBeforeTenantRunIds);
+  Exec(db, rows);
   sqlite3_close(db);
+}
+
+void MakeDatabaseBeforeTenantRunIds(const std::string& path) {
+  MakeDatabaseBefore(path, 13, kRowsBeforeTenantRunIds);
+}
+
+// Each row of a query's first column, as text.
+std::vector<std::string> Column(const std::string& path, const char* sql) {
+  std::vector<std::string> out;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  while (q != nullptr && sqlite3_step(q) == SQLITE_ROW)
+    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return out;
 }
 
 // 0013_tenant_run_ids keeps every row and each stays readable by its
@@ -222,6 +244,56 @@ TEST(MigrationsTest, TenantRunIdsKeepEveryRow) {
             1);
   EXPECT_EQ(count("SELECT count(*) FROM run_dirs"), 4);
   sqlite3_close(db);
+}
+
+// 0019_run_dirs_in_runs moves every directory into its run's row, in
+// order, and the view run_dirs gives back exactly the rows the table held
+// (the PostgreSQL side: postgres/postgres_store_test.cc).
+TEST(MigrationsTest, DirsInRunsKeepEveryDirectory) {
+  ::sms::testing::TempDir dir;
+  const std::string path = dir.Join("before19.db");
+  MakeDatabaseBefore(path, 19, kRowsBeforeDirsInRuns);
+  if (HasFatalFailure()) return;
+  const std::vector<std::string> want(std::begin(kRunDirsDumped),
+                                      std::end(kRunDirsDumped));
+  ASSERT_EQ(Column(path, kRunDirsDump), want);  // the table
+  auto applied = MigrateSqlite(path);
+  ASSERT_THAT(applied, IsOk());
+  ASSERT_FALSE(applied->empty());
+  EXPECT_EQ(applied->front(), 19);
+  EXPECT_EQ(Column(path, kRunDirsDump), want);  // the view
+
+  auto opened = OpenSqliteStore(path);
+  ASSERT_THAT(opened, IsOk());
+  Store& store = **opened;
+  auto runs = store.ListRuns("d1", "t1", 10);
+  ASSERT_THAT(runs, IsOk());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  EXPECT_TRUE((*runs)[0].dirs.empty());
+  const auto& dirs = (*runs)[1].dirs;
+  ASSERT_EQ(dirs.size(), 3u);
+  EXPECT_EQ(dirs[0].dir_check, "/a \"q\"");
+  EXPECT_EQ(dirs[0].num_total_files, 1);
+  EXPECT_EQ(dirs[0].num_target_bytes_read, 13);
+  EXPECT_EQ(dirs[1].dir_check, "/é/日本");
+  EXPECT_EQ(dirs[2].dir_check, "/c\\d");
+  EXPECT_EQ(dirs[2].num_corrupt_files, 39);
+  auto theirs = store.GetRun("d2", "r1");
+  ASSERT_THAT(theirs, IsOk());
+  ASSERT_EQ(theirs->dirs.size(), 1u);
+  EXPECT_EQ(theirs->dirs[0].num_total_files, 9007199254740993);
+  EXPECT_EQ(theirs->dirs[0].num_bytes_verified, INT64_MAX);
+
+  // A run committed after it is one more row of the view.
+  storage::Run next = (*runs)[1];
+  next.run_id = "r3";
+  next.content_hash = "c4";
+  next.dirs.resize(1);
+  ASSERT_THAT(store.CommitRun(next), IsOk());
+  auto after = Column(path, kRunDirsDump);
+  ASSERT_EQ(after.size(), want.size() + 1);
+  EXPECT_EQ(after[3], "d1|r3|0|/a \"q\"|1|2|3|4|5|6|7|8|9|10|11|12|13");
 }
 
 }  // namespace

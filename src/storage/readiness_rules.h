@@ -99,7 +99,7 @@ inline std::string ReadinessEvent(schedule::ReadinessStatus before,
   return "";
 }
 
-// One row of run_dirs as a verdict counts it.
+// One directory of a run as a verdict counts it.
 inline schedule::RunSummary::Dir ReadinessDir(const DirResult& d) {
   return schedule::RunSummary::Dir{
       .dir_check = d.dir_check,

@@ -13,7 +13,9 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "storage/dirs_json.h"
 #include "storage/states.h"
 #include "storage/store.h"
 
@@ -72,7 +74,9 @@ inline constexpr char kRunColumns[] =
 // The number of kRunColumns (a run's directories follow them in a joined
 // row).
 inline constexpr int kRunColumnCount = 13;
-// run_dirs after its (run_id, idx) key.
+// A directory's fields, in the order a run's row stores them (runs.dirs,
+// storage/dirs_json.h) and the view run_dirs names them after its
+// (domain_id, run_id, idx) key.
 inline constexpr char kDirColumns[] =
     "dir_check, num_total_files, num_different_files, num_target_miss_files,"
     " num_target_more_files, num_changed_files, num_error_files,"
@@ -285,33 +289,18 @@ void RunValues(const Run& run, F&& add) {
   add(run.base_run_id);
 }
 
+// A run with its directories: kRunColumns, then the dirs column (a JSON
+// text, storage/dirs_json.h), from column c on. kDataLoss naming the run
+// when the stored directories do not decode (a row edited by hand).
 template <typename R>
-DirResult ReadDir(const R& r, int c = 0) {
-  return DirResult{.dir_check = r.Text(c),
-                   .num_total_files = r.Int(c + 1),
-                   .num_different_files = r.Int(c + 2),
-                   .num_target_miss_files = r.Int(c + 3),
-                   .num_target_more_files = r.Int(c + 4),
-                   .num_changed_files = r.Int(c + 5),
-                   .num_error_files = r.Int(c + 6),
-                   .num_metadata_different_files = r.Int(c + 7),
-                   .num_bytes_verified = r.Int(c + 8),
-                   .num_corrupt_files = r.Int(c + 9),
-                   .num_cached_files = r.Int(c + 10),
-                   .num_bytes_read = r.Int(c + 11),
-                   .num_target_cached_files = r.Int(c + 12),
-                   .num_target_bytes_read = r.Int(c + 13)};
-}
-
-// The columns of kDirColumns.
-template <typename F>
-void DirValues(const DirResult& d, F&& add) {
-  add(d.dir_check), add(d.num_total_files), add(d.num_different_files);
-  add(d.num_target_miss_files), add(d.num_target_more_files);
-  add(d.num_changed_files), add(d.num_error_files);
-  add(d.num_metadata_different_files), add(d.num_bytes_verified);
-  add(d.num_corrupt_files), add(d.num_cached_files), add(d.num_bytes_read);
-  add(d.num_target_cached_files), add(d.num_target_bytes_read);
+core::Result<Run> ReadRunWithDirs(const R& r, int c = 0) {
+  Run run = ReadRun(r, c);
+  auto dirs = DecodeDirs(r.Text(c + kRunColumnCount));
+  if (!dirs)
+    return core::Fail(
+        core::DataLoss("run " + run.run_id + ": " + dirs.error().message));
+  run.dirs = std::move(*dirs);
+  return run;
 }
 
 template <typename R>

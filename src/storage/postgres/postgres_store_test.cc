@@ -17,8 +17,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <string>
@@ -28,6 +30,7 @@
 
 #include "core/clock.h"
 #include "storage/caching_store.h"
+#include "storage/dirs_in_runs_fixture.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/tenant_run_ids_fixture.h"
@@ -117,8 +120,10 @@ TEST(PostgresUnreachableTest, OpenFailsAsUnavailable) {
   EXPECT_EQ(u.error().message.find("secret"), std::string::npos);
 }
 
-// The two dialects' migrations make the same tables with the same columns
-// (names; the types are each dialect's own).
+// The two dialects' migrations make the same tables and views with the same
+// columns (names; the types are each dialect's own). information_schema
+// lists a view's columns beside the tables' (run_dirs is a view since
+// 0019_run_dirs_in_runs).
 TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
   ASSERT_NE(Open(), nullptr);
   using Columns = std::set<std::pair<std::string, std::string>>;
@@ -149,7 +154,7 @@ TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
     ASSERT_EQ(sqlite3_prepare_v2(db,
                                  "SELECT m.name, p.name FROM sqlite_master m,"
                                  " pragma_table_info(m.name) p"
-                                 " WHERE m.type = 'table'"
+                                 " WHERE m.type IN ('table', 'view')"
                                  " AND m.name NOT LIKE 'sqlite_%'",
                                  -1, &q, nullptr),
               SQLITE_OK);
@@ -388,6 +393,79 @@ TEST_F(PostgresStoreTest, TenantRunIdsKeepEveryRow) {
   PQfinish(conn);
 }
 
+// 0019_run_dirs_in_runs on a schema at every earlier version: every
+// directory moves into its run's row, in order, and the view run_dirs gives
+// back exactly the rows the table held (the SQLite side: migrations_test.cc).
+TEST_F(PostgresStoreTest, DirsInRunsKeepEveryDirectory) {
+  PGconn* conn = PQconnectdb(dsn_.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  auto exec = [conn](const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        << PQerrorMessage(conn) << " in: " << sql.substr(0, 200);
+    std::vector<std::string> column;
+    for (int i = 0; i < PQntuples(r); ++i)
+      column.push_back(PQgetvalue(r, i, 0));
+    PQclear(r);
+    return column;
+  };
+  exec("CREATE SCHEMA " + options_.schema + "; SET search_path TO " +
+       options_.schema +
+       "; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+       " name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+  for (const Migration& m : PostgresMigrations()) {
+    if (m.version >= 19) break;
+    exec(std::string(m.sql));
+    exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
+         ", '" + std::string(m.name) + "', 1)");
+  }
+  exec(kRowsBeforeDirsInRuns);
+  const std::vector<std::string> want(std::begin(kRunDirsDumped),
+                                      std::end(kRunDirsDumped));
+  EXPECT_EQ(exec(kRunDirsDump), want);  // the table
+  if (HasFailure()) {
+    PQfinish(conn);
+    return;
+  }
+
+  auto store = Open();  // applies 0019
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(exec(kRunDirsDump), want);  // the view
+  auto runs = store->ListRuns("d1", "t1", 10);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  EXPECT_TRUE((*runs)[0].dirs.empty());
+  const auto& dirs = (*runs)[1].dirs;
+  ASSERT_EQ(dirs.size(), 3u);
+  EXPECT_EQ(dirs[0].dir_check, "/a \"q\"");
+  EXPECT_EQ(dirs[0].num_target_bytes_read, 13);
+  EXPECT_EQ(dirs[1].dir_check, "/é/日本");
+  EXPECT_EQ(dirs[2].dir_check, "/c\\d");
+  EXPECT_EQ(dirs[2].num_corrupt_files, 39);
+  auto theirs = store->GetRun("d2", "r1");
+  ASSERT_TRUE(theirs);
+  ASSERT_EQ(theirs->dirs.size(), 1u);
+  EXPECT_EQ(theirs->dirs[0].num_total_files, 9007199254740993);
+  EXPECT_EQ(theirs->dirs[0].num_bytes_verified, INT64_MAX);
+  // The run_dirs table, its cascade trigger and function are gone.
+  EXPECT_EQ(exec("SELECT count(*) FROM pg_proc"
+                 " WHERE proname = 'sms_run_dirs_cascade'"),
+            std::vector<std::string>{"0"});
+
+  // A run committed after it is one more row of the view.
+  storage::Run next = (*runs)[1];
+  next.run_id = "r3";
+  next.content_hash = "c4";
+  next.dirs.resize(1);
+  ASSERT_TRUE(store->CommitRun(next));
+  auto after = exec(kRunDirsDump);
+  ASSERT_EQ(after.size(), want.size() + 1);
+  EXPECT_EQ(after[3], "d1|r3|0|/a \"q\"|1|2|3|4|5|6|7|8|9|10|11|12|13");
+  PQfinish(conn);
+}
+
 // The database stops under the store and comes back: calls fail with
 // kUnavailable meanwhile, and the pool recovers without a restart.
 TEST_F(PostgresStoreTest, RecoversWhenTheDatabaseComesBack) {
@@ -498,10 +576,9 @@ std::string Psql(const std::string& dsn, const std::string& sql) {
   return out;
 }
 
-// run_dirs has no foreign key on runs since 0017 (a lookup per directory
-// on every commit): a run deleted by hand, or with its task by the cascade
-// from tasks, still takes its directories (a statement trigger), and
-// another run's stay.
+// A run deleted by hand, or with its task by the cascade from tasks, takes
+// its directories (since 0019 they are in its row; the view run_dirs shows
+// them), and another run's stay.
 TEST_F(PostgresStoreTest, ADeletedRunTakesItsDirectories) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

@@ -117,18 +117,12 @@ class PostgresStore::ReadinessOn final : public ReadinessSql {
     Params p;
     p.Add(domain_id).Add(task_id).Add(kReadinessRuns);
     static const std::string kRuns =
-        rows::Sql({"SELECT r.run_id, r.domain_id, r.task_id, r.started_time,"
-                   " r.finished_time, r.check_result, r.mode, r.hash_algorithm,"
-                   " r.error_msg, r.content_hash, r.committed_at, r.scope,"
-                   " r.base_run_id, d.",
-                   rows::kDirColumns,
-                   " FROM (SELECT * FROM runs WHERE domain_id = $1"
-                   "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
-                   " LEFT JOIN run_dirs d"
-                   " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
-                   " ORDER BY r.seq DESC, d.idx"});
+        rows::Sql({"SELECT ", rows::kRunColumns,
+                   ", dirs FROM runs WHERE domain_id = $1"
+                   " AND task_id = $2 ORDER BY seq DESC LIMIT $3"});
     SMS_ASSIGN_OR_RETURN(Rows r, c_.Exec(kRuns, p));
-    return FoldRuns(RunsFromRows(r));
+    SMS_ASSIGN_OR_RETURN(std::vector<Run> runs, RunsFromRows(r));
+    return FoldRuns(runs);
   }
 
   Status Store(const std::string& domain_id, const std::string& task_id,

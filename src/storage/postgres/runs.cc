@@ -9,21 +9,12 @@
 #include <vector>
 
 #include "storage/commit_rules.h"
+#include "storage/dirs_json.h"
 #include "storage/postgres/store_impl.h"
 #include "storage/rows.h"
 #include "storage/run_events.h"
 
 namespace sms::storage::postgres {
-namespace {
-
-// rows::kRunColumns of the run aliased r (beside run_dirs, which has a
-// run_id too).
-constexpr char kRunColumnsOfR[] =
-    "r.run_id, r.domain_id, r.task_id, r.started_time, r.finished_time,"
-    " r.check_result, r.mode, r.hash_algorithm, r.error_msg, r.content_hash,"
-    " r.committed_at, r.scope, r.base_run_id";
-
-}  // namespace
 
 // Group commit (storage/group_commit.h): the concurrent uploads of this
 // replica share one transaction, so one WAL flush, one NOTIFY and one hold
@@ -94,8 +85,6 @@ void PostgresStore::CommitBatch(const RunGroupCommit::Batch& batch) {
   }
 }
 
-// Runs and all their directories in one statement: the columns as arrays,
-// unnested in order (so runs.seq follows `runs`' order).
 Result<std::optional<TaskState>> PostgresStore::EndCheckOn(Connection& c,
                                                            const Task& task,
                                                            const Run& run) {
@@ -113,13 +102,13 @@ Result<std::optional<TaskState>> PostgresStore::EndCheckOn(Connection& c,
   return next;
 }
 
+// The runs, each with its directories in its own row (runs.dirs,
+// storage/dirs_json.h), in one statement: the columns as arrays, unnested
+// in order (so runs.seq follows `runs`' order).
 Status PostgresStore::InsertRunsOn(Connection& c,
                                    const std::vector<const Run*>& runs) {
   std::vector<std::string> run_columns[rows::kRunColumnCount];
-  std::vector<std::string> dir_domain, dir_run, dir_check;
-  std::vector<int64_t> dir_idx;
-  constexpr int kCounters = 13;
-  std::vector<int64_t> counters[kCounters];
+  std::vector<std::string> dirs;
   for (const Run* r : runs) {
     const Run& run = *r;
     int col = 0;
@@ -129,48 +118,19 @@ Status PostgresStore::InsertRunsOn(Connection& c,
       else
         run_columns[col++].push_back(std::to_string(v));
     });
-    int64_t idx = 0;
-    for (const DirResult& d : run.dirs) {
-      dir_domain.push_back(run.domain_id);
-      dir_run.push_back(run.run_id);
-      dir_idx.push_back(idx++);
-      dir_check.push_back(d.dir_check);
-      const int64_t values[kCounters] = {d.num_total_files,
-                                         d.num_different_files,
-                                         d.num_target_miss_files,
-                                         d.num_target_more_files,
-                                         d.num_changed_files,
-                                         d.num_error_files,
-                                         d.num_metadata_different_files,
-                                         d.num_bytes_verified,
-                                         d.num_corrupt_files,
-                                         d.num_cached_files,
-                                         d.num_bytes_read,
-                                         d.num_target_cached_files,
-                                         d.num_target_bytes_read};
-      for (int k = 0; k < kCounters; ++k) counters[k].push_back(values[k]);
-    }
+    dirs.push_back(EncodeDirs(run.dirs));
   }
   Params p;
   for (const auto& v : run_columns) p.Add(TextArray(v));
-  p.Add(TextArray(dir_domain)).Add(TextArray(dir_run)).Add(IntArray(dir_idx));
-  p.Add(TextArray(dir_check));
-  for (const auto& v : counters) p.Add(IntArray(v));
+  p.Add(TextArray(dirs));
   static const std::string kSql = rows::Sql(
-      {"WITH r AS (INSERT INTO runs (", rows::kRunColumns,
-       ") SELECT x.a, x.b, x.c, x.d::bigint, x.e::bigint, x.f, x.g, x.h,"
-       " x.i, x.j, x.k::bigint, x.l, x.m FROM unnest($1::text[],"
-       " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-       " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
-       " $12::text[], $13::text[]) WITH ORDINALITY"
-       " AS x (a, b, c, d, e, f, g, h, i, j, k, l, m, ord) ORDER BY x.ord)"
-       " INSERT INTO run_dirs (domain_id, run_id, idx, ",
-       rows::kDirColumns,
-       ") SELECT * FROM unnest($14::text[], $15::text[], $16::bigint[],"
-       " $17::text[], $18::bigint[], $19::bigint[], $20::bigint[],"
-       " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],"
-       " $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[],"
-       " $29::bigint[], $30::bigint[])"});
+      {"INSERT INTO runs (", rows::kRunColumns,
+       ", dirs) SELECT x.a, x.b, x.c, x.d::bigint, x.e::bigint, x.f, x.g,"
+       " x.h, x.i, x.j, x.k::bigint, x.l, x.m, x.n::json FROM unnest("
+       "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+       " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
+       " $11::text[], $12::text[], $13::text[], $14::text[]) WITH ORDINALITY"
+       " AS x (a, b, c, d, e, f, g, h, i, j, k, l, m, n, ord) ORDER BY x.ord"});
   SMS_RETURN_IF_ERROR(c.Exec(kSql, p));
   return Ok();
 }
@@ -389,15 +349,11 @@ Result<std::vector<Run>> PostgresStore::ListRuns(const std::string& domain_id,
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
   Params p;
   p.Add(domain_id).Add(task_id).Add(limit);
-  // Runs and their directories in one statement (one snapshot, one round
-  // trip): the runs' columns repeat on each directory's row.
+  // Each run with its directories (its own row's dirs column).
   static const std::string kSql =
-      rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
-                 " FROM (SELECT * FROM runs WHERE domain_id = $1"
-                 "  AND task_id = $2 ORDER BY seq DESC LIMIT $3) r"
-                 " LEFT JOIN run_dirs d"
-                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
-                 " ORDER BY r.seq DESC, d.idx"});
+      rows::Sql({"SELECT ", rows::kRunColumns,
+                 ", dirs FROM runs WHERE domain_id = $1"
+                 " AND task_id = $2 ORDER BY seq DESC LIMIT $3"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   return RunsFromRows(r);
 }
@@ -409,13 +365,10 @@ Result<std::vector<Run>> PostgresStore::ListRunsBefore(
   Params p;
   p.Add(domain_id).Add(task_id).Add(before_run_id).Add(limit);
   static const std::string kSql = rows::Sql(
-      {"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
-       " FROM (SELECT * FROM runs WHERE domain_id = $1 AND task_id = $2"
-       "  AND ($3 = '' OR seq < (SELECT seq FROM runs WHERE domain_id = $1"
-       "   AND run_id = $3)) ORDER BY seq DESC LIMIT $4) r"
-       " LEFT JOIN run_dirs d"
-       " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
-       " ORDER BY r.seq DESC, d.idx"});
+      {"SELECT ", rows::kRunColumns,
+       ", dirs FROM runs WHERE domain_id = $1 AND task_id = $2"
+       " AND ($3 = '' OR seq < (SELECT seq FROM runs WHERE domain_id = $1"
+       "  AND run_id = $3)) ORDER BY seq DESC LIMIT $4"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
   return RunsFromRows(r);
 }
@@ -426,12 +379,10 @@ Result<Run> PostgresStore::GetRun(const std::string& domain_id,
   Params p;
   p.Add(domain_id).Add(run_id);
   static const std::string kSql =
-      rows::Sql({"SELECT ", kRunColumnsOfR, ", d.", rows::kDirColumns,
-                 " FROM runs r LEFT JOIN run_dirs d"
-                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
-                 " WHERE r.domain_id = $1 AND r.run_id = $2 ORDER BY d.idx"});
+      rows::Sql({"SELECT ", rows::kRunColumns,
+                 ", dirs FROM runs WHERE domain_id = $1 AND run_id = $2"});
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
-  std::vector<Run> runs = RunsFromRows(r);
+  SMS_ASSIGN_OR_RETURN(std::vector<Run> runs, RunsFromRows(r));
   if (runs.empty()) return Fail(core::NotFound("run not found"));
   return std::move(runs.front());
 }
@@ -508,10 +459,10 @@ Result<StageOutcome> PostgresStore::StageDetails(const DetailChunk& chunk) {
            " WITH ORDINALITY AS x (dir_check, path, path_b64, status, reason,"
            " source_json, target_json, ord)),"
            " b AS (SELECT c.dir_check, (SELECT r.run_id FROM runs r"
-           "  JOIN run_dirs d"
-           "  ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
            "  WHERE r.domain_id = $1 AND r.task_id = $2"
-           "  AND r.check_result = 'success' AND d.dir_check = c.dir_check"
+           "  AND r.check_result = 'success' AND EXISTS (SELECT 1"
+           "   FROM json_array_elements(r.dirs) e"
+           "   WHERE e ->> 0 = c.dir_check)"
            "  ORDER BY r.seq DESC LIMIT 1) AS run_id"
            "  FROM (SELECT DISTINCT dir_check FROM s) c)"
            " INSERT INTO file_details (domain_id, run_id, seq, idx, ",
@@ -625,15 +576,13 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   return page;
 }
 
-// Rows of (run columns, directory columns) ordered by run, then
-// directory: one Run per run, its directories in order.
-std::vector<Run> PostgresStore::RunsFromRows(const Rows& r) {
+// Rows of (kRunColumns, dirs): one Run per row, with its directories.
+Result<std::vector<Run>> PostgresStore::RunsFromRows(const Rows& r) {
   std::vector<Run> runs;
+  runs.reserve(static_cast<size_t>(r.size()));
   for (int i = 0; i < r.size(); ++i) {
-    if (runs.empty() || runs.back().run_id != r.Text(i, 0))
-      runs.push_back(rows::ReadRun(r.At(i)));
-    if (!r.IsNull(i, rows::kRunColumnCount))
-      runs.back().dirs.push_back(rows::ReadDir(r.At(i), rows::kRunColumnCount));
+    SMS_ASSIGN_OR_RETURN(Run run, rows::ReadRunWithDirs(r.At(i)));
+    runs.push_back(std::move(run));
   }
   return runs;
 }

@@ -218,9 +218,9 @@ class PostgresStore final : public Store {
 
   void Release(std::unique_ptr<Connection> c);
 
-  // Rows of (run columns, directory columns) ordered by run, then
-  // directory: one Run per run, its directories in order.
-  static std::vector<Run> RunsFromRows(const Rows& r);
+  // Rows of (kRunColumns, dirs): one Run per row, with its directories
+  // (storage/dirs_json.h).
+  static Result<std::vector<Run>> RunsFromRows(const Rows& r);
 
   Result<Domain> GetDomainBy(const char* sql, const std::string& v);
 

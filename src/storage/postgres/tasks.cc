@@ -138,8 +138,6 @@ Status PostgresStore::DeleteTask(const std::string& domain_id,
       " (SELECT run_id FROM detail_chunks WHERE domain_id = $1"
       " AND task_id = $2)",
       "DELETE FROM detail_chunks WHERE domain_id = $1 AND task_id = $2",
-      "DELETE FROM run_dirs WHERE domain_id = $1 AND run_id IN"
-      " (SELECT run_id FROM runs WHERE domain_id = $1 AND task_id = $2)",
       "DELETE FROM detail_purges WHERE domain_id = $1 AND run_id IN"
       " (SELECT run_id FROM runs WHERE domain_id = $1 AND task_id = $2)",
       "DELETE FROM runs WHERE domain_id = $1 AND task_id = $2",

@@ -69,38 +69,13 @@ class SqliteStore::ReadinessOn final : public ReadinessSql {
 
   Result<schedule::ReadinessHistory> FoldNewestRuns(
       const std::string& domain_id, const std::string& task_id) override {
-    std::vector<Run> runs;
-    {
-      static const std::string kSql =
-          std::string("SELECT ") + rows::kRunColumns +
-          " FROM runs WHERE domain_id = ? AND task_id = ?"
-          " ORDER BY seq DESC LIMIT ?";
-      SMS_PREPARE_(q, db_, kSql.c_str());
-      q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
-      while (true) {
-        SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        runs.push_back(rows::ReadRun(q));
-      }
-    }
-    std::map<std::string, Run*> by_id;
-    for (Run& r : runs) by_id[r.run_id] = &r;
-    if (!runs.empty()) {
-      static const std::string kDirs =
-          std::string("SELECT run_id, ") + rows::kDirColumns +
-          " FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
-          " (SELECT run_id FROM runs WHERE domain_id = ?1 AND"
-          "  task_id = ?2 ORDER BY seq DESC LIMIT ?3)"
-          " ORDER BY run_id, idx";
-      SMS_PREPARE_(q, db_, kDirs.c_str());
-      q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
-      while (true) {
-        SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        auto it = by_id.find(q.Text(0));
-        if (it != by_id.end()) it->second->dirs.push_back(rows::ReadDir(q, 1));
-      }
-    }
+    static const std::string kSql =
+        std::string("SELECT ") + rows::kRunColumns +
+        ", dirs FROM runs WHERE domain_id = ? AND task_id = ?"
+        " ORDER BY seq DESC LIMIT ?";
+    SMS_PREPARE_(q, db_, kSql.c_str());
+    q.Bind(domain_id).Bind(task_id).Bind(kReadinessRuns);
+    SMS_ASSIGN_OR_RETURN(std::vector<Run> runs, SqliteStore::ReadRuns(q));
     return FoldRuns(runs);
   }
 

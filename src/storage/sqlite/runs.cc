@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "storage/commit_rules.h"
+#include "storage/dirs_json.h"
 #include "storage/rows.h"
 #include "storage/run_events.h"
 #include "storage/sqlite/store_impl.h"
@@ -47,21 +48,13 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
     SMS_RETURN_IF_ERROR(CheckRunIdOwner(staged_by_another));
   }
   {
-    static const std::string kSql = std::string("INSERT INTO runs (") +
-                                    rows::kRunColumns +
-                                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    // The run with its directories in its own row (storage/dirs_json.h).
+    static const std::string kSql =
+        std::string("INSERT INTO runs (") + rows::kRunColumns +
+        ", dirs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     SMS_PREPARE_(q, db, kSql.c_str());
     rows::RunValues(run, [&q](const auto& v) { q.Bind(v); });
-    SMS_RETURN_IF_ERROR(q.Exec());
-  }
-  static const std::string kInsertDir =
-      std::string("INSERT INTO run_dirs (domain_id, run_id, idx, ") +
-      rows::kDirColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-  int64_t idx = 0;
-  for (const DirResult& d : run.dirs) {
-    SMS_PREPARE_(q, db, kInsertDir.c_str());
-    q.Bind(run.domain_id).Bind(run.run_id).Bind(idx++);
-    rows::DirValues(d, [&q](const auto& v) { q.Bind(v); });
+    q.Bind(EncodeDirs(run.dirs));
     SMS_RETURN_IF_ERROR(q.Exec());
   }
   if (std::optional<TaskState> next = TaskStateAfterCommit(locked.task, run)) {
@@ -87,86 +80,56 @@ Result<CommitOutcome> SqliteStore::CommitRunOn(sqlite3* db, const Run& run) {
   return CommitOutcome::kCommitted;
 }
 
+// Runs with their directories (each in its own row, storage/dirs_json.h):
+// one statement, so one snapshot.
+Result<std::vector<Run>> SqliteStore::ReadRuns(Stmt& q) {
+  std::vector<Run> runs;
+  while (true) {
+    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    SMS_ASSIGN_OR_RETURN(Run run, rows::ReadRunWithDirs(q));
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
 Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& domain_id,
                                                const std::string& task_id,
                                                int limit) {
   Conn c(this);
-  Txn txn(c.db, &write_mu_);  // one snapshot for runs and their directories
-  SMS_RETURN_IF_ERROR(txn.Begin(false));
-  std::vector<Run> runs;
-  {
-    std::string sql = std::string("SELECT ") + rows::kRunColumns +
-                      " FROM runs WHERE domain_id = ? AND task_id = ?"
-                      " ORDER BY seq DESC LIMIT ?";
-    SMS_PREPARE_(q, c.db, sql.c_str());
-    q.Bind(domain_id).Bind(task_id).Bind(limit);
-    while (true) {
-      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      runs.push_back(rows::ReadRun(q));
-    }
-  }
-  if (runs.empty()) return runs;
-  // All directories of these runs in one query (not one per run).
-  std::map<std::string, Run*> by_id;
-  for (Run& r : runs) by_id[r.run_id] = &r;
-  static const std::string kDirs =
-      std::string("SELECT run_id, ") + rows::kDirColumns +
-      " FROM run_dirs WHERE domain_id = ?1 AND run_id IN"
-      " (SELECT run_id FROM runs WHERE domain_id = ?1 AND"
-      "  task_id = ?2 ORDER BY seq DESC LIMIT ?3)"
-      " ORDER BY run_id, idx";
-  SMS_PREPARE_(q, c.db, kDirs.c_str());
+  static const std::string kSql = std::string("SELECT ") + rows::kRunColumns +
+                                  ", dirs FROM runs WHERE domain_id = ?"
+                                  " AND task_id = ? ORDER BY seq DESC LIMIT ?";
+  SMS_PREPARE_(q, c.db, kSql.c_str());
   q.Bind(domain_id).Bind(task_id).Bind(limit);
-  while (true) {
-    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    auto it = by_id.find(q.Text(0));
-    if (it == by_id.end()) continue;
-    it->second->dirs.push_back(rows::ReadDir(q, 1));
-  }
-  return runs;
+  return ReadRuns(q);
 }
 
 Result<std::vector<Run>> SqliteStore::ListRunsBefore(
     const std::string& domain_id, const std::string& task_id,
     const std::string& before_run_id, int limit) {
   Conn c(this);
-  Txn txn(c.db, &write_mu_);  // one snapshot for runs and their directories
-  SMS_RETURN_IF_ERROR(txn.Begin(false));
-  std::vector<Run> runs;
-  {
-    static const std::string kSql =
-        std::string("SELECT ") + rows::kRunColumns +
-        " FROM runs WHERE domain_id = ?1 AND task_id = ?2 AND (?3 = '' OR"
-        "  seq < (SELECT seq FROM runs WHERE domain_id = ?1 AND run_id = ?3))"
-        " ORDER BY seq DESC LIMIT ?4";
-    SMS_PREPARE_(q, c.db, kSql.c_str());
-    q.Bind(domain_id).Bind(task_id).Bind(before_run_id).Bind(limit);
-    while (true) {
-      SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      runs.push_back(rows::ReadRun(q));
-    }
-  }
-  for (Run& r : runs) SMS_RETURN_IF_ERROR(LoadDirs(c.db, &r));
-  return runs;
+  static const std::string kSql =
+      std::string("SELECT ") + rows::kRunColumns +
+      ", dirs FROM runs WHERE domain_id = ?1 AND task_id = ?2 AND (?3 = ''"
+      " OR seq < (SELECT seq FROM runs WHERE domain_id = ?1 AND run_id = ?3))"
+      " ORDER BY seq DESC LIMIT ?4";
+  SMS_PREPARE_(q, c.db, kSql.c_str());
+  q.Bind(domain_id).Bind(task_id).Bind(before_run_id).Bind(limit);
+  return ReadRuns(q);
 }
 
 Result<Run> SqliteStore::GetRun(const std::string& domain_id,
                                 const std::string& run_id) {
   Conn c(this);
-  Txn txn(c.db, &write_mu_);
-  SMS_RETURN_IF_ERROR(txn.Begin(false));
-  std::string sql = std::string("SELECT ") + rows::kRunColumns +
-                    " FROM runs WHERE domain_id = ? AND run_id = ?";
-  SMS_PREPARE_(q, c.db, sql.c_str());
+  static const std::string kSql = std::string("SELECT ") + rows::kRunColumns +
+                                  ", dirs FROM runs WHERE domain_id = ?"
+                                  " AND run_id = ?";
+  SMS_PREPARE_(q, c.db, kSql.c_str());
   q.Bind(domain_id).Bind(run_id);
-  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return Fail(core::NotFound("run not found"));
-  Run r = rows::ReadRun(q);
-  SMS_RETURN_IF_ERROR(LoadDirs(c.db, &r));
-  return r;
+  SMS_ASSIGN_OR_RETURN(std::vector<Run> runs, ReadRuns(q));
+  if (runs.empty()) return Fail(core::NotFound("run not found"));
+  return std::move(runs.front());
 }
 
 Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
@@ -218,10 +181,10 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
   {
     SMS_PREPARE_(q, c.db,
                  "SELECT r.run_id FROM runs r"
-                 " JOIN run_dirs d"
-                 " ON d.domain_id = r.domain_id AND d.run_id = r.run_id"
                  " WHERE r.domain_id = ? AND r.task_id = ?"
-                 " AND r.check_result = 'success' AND d.dir_check = ?"
+                 " AND r.check_result = 'success' AND EXISTS (SELECT 1"
+                 "  FROM json_each(r.dirs) e"
+                 "  WHERE json_extract(e.value, '$[0]') = ?)"
                  " ORDER BY r.seq DESC LIMIT 1");
     for (const FileDetail& f : chunk.files) {
       if (previous_run.count(f.dir_check)) continue;
@@ -352,20 +315,6 @@ void SqliteStore::CommitBatch(const RunGroupCommit::Batch& batch) {
     for (PendingRun* p : batch)
       if (p->result) p->result = Fail(committed.error());
   }
-}
-
-Status SqliteStore::LoadDirs(sqlite3* db, Run* r) {
-  static const std::string kSql =
-      std::string("SELECT ") + rows::kDirColumns +
-      " FROM run_dirs WHERE domain_id = ? AND run_id = ? ORDER BY idx";
-  SMS_PREPARE_(q, db, kSql.c_str());
-  q.Bind(r->domain_id).Bind(r->run_id);
-  while (true) {
-    SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    r->dirs.push_back(rows::ReadDir(q));
-  }
-  return Ok();
 }
 
 }  // namespace sms::storage::sqlite

@@ -295,7 +295,9 @@ class SqliteStore final : public Store {
                                TaskState new_state,
                                const std::string& current_run_id, int64_t now);
 
-  static Status LoadDirs(sqlite3* db, Run* r);
+  // Each row of `q` (kRunColumns, dirs) as a Run with its directories
+  // (storage/dirs_json.h).
+  static Result<std::vector<Run>> ReadRuns(Stmt& q);
 
   // Writes the webhook deliveries of `events` (the run's RunEvents and a
   // verdict change's) for a run being committed (webhooks.cc).
