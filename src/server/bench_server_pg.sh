@@ -8,7 +8,8 @@
 # SMS_BENCH_ONLY=uploads: the upload rows only.
 # SMS_BENCH_PG_STATEMENTS=1: also counts, with pg_stat_statements (the
 # cluster restarts once to load it), the statements, COMMITs and
-# PostgreSQL execution time per committed run over the whole benchmark,
+# PostgreSQL execution time and WAL bytes (statements' own, without the
+# COMMIT records) per committed run over the whole benchmark,
 # and the statements that took the most execution + planning time, each
 # with its calls and times per run (track_planning): the counts do not
 # depend on the machine's load, for A/B comparisons on a shared machine.
@@ -52,9 +53,11 @@ if [[ "${SMS_BENCH_PG_STATEMENTS:-0}" == 1 ]]; then
   psql -q -X -A -t "$(cat "$STATE/dsn")" <<'EOF'
 SELECT 'per committed run (' || r.n || ' runs): statements ' ||
        round(s.calls / r.n, 2) || ', COMMITs ' || round(c.calls / r.n, 3) ||
-       ', PostgreSQL execution ms ' || round((s.ms / r.n)::numeric, 3)
+       ', PostgreSQL execution ms ' || round((s.ms / r.n)::numeric, 3) ||
+       ', WAL bytes ' || round(s.wal / r.n)
 FROM (SELECT count(*)::numeric AS n FROM runs) r,
-     (SELECT sum(calls) AS calls, sum(total_exec_time) AS ms
+     (SELECT sum(calls) AS calls, sum(total_exec_time) AS ms,
+             sum(wal_bytes) AS wal
       FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%') s,
      (SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements
       WHERE upper(query) = 'COMMIT') c;
