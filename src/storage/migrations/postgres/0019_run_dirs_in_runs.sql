@@ -7,9 +7,10 @@
 -- order), so an upload writes one row, and a read of runs needs no join.
 -- json, not jsonb: stored as written (no conversion on insert); the store
 -- decodes it itself, and the view below expands it for the statements that
--- search directories. toast_tuple_target: a row of up to ~8 kB (about 150
--- directories of typical paths) stays inline and uncompressed, so the
--- common upload is not compressed or moved to the TOAST table.
+-- search directories. toast_tuple_target: a row of up to ~8 kB (an upload
+-- holds at most 30 directories: with paths of up to ~200 bytes) stays
+-- inline and uncompressed, not compressed or moved to the TOAST table
+-- (PostgreSQL's default does both past ~2 kB); longer rows are toasted.
 -- run_dirs becomes a view with the table's columns, so by-hand queries and
 -- the statements that search directories (changes_sql.h, metrics_sql.h,
 -- StageDetails) read the same rows. It cannot be written: deleting a run
