@@ -77,6 +77,20 @@ class PostgresStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.CreateTask(t));
   }
 
+  // Registers source s1 of d1, owned by agent user u1; returns it.
+  static Source SeedSource(Store& s) {
+    Source src;
+    src.id = "s1";
+    src.domain_id = "d1";
+    src.owner_user_id = "u1";
+    src.name = "src";
+    src.hostname = "h";
+    src.os_type = "LINUX";
+    auto saved = s.UpsertSource(src);
+    EXPECT_TRUE(saved) << saved.error().ToString();
+    return src;
+  }
+
   std::string dsn_;
   PostgresOptions options_;
 };
@@ -574,12 +588,28 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
   ASSERT_TRUE(store->CreateToken({"th2", "d1", "u1", 1, 1000000, {}}));
   ASSERT_TRUE(store->CreateCredential({"AK2", "d1", "u1", "SK2", 1, {}}));
   ASSERT_TRUE(store->ClaimDueChecks(1, 2, 10));
+  // Nor the writes of every poll and registration (0018): a heartbeat
+  // flush, and a known agent registering again (ip, os, agent version).
+  Source src = SeedSource(*store);
+  ASSERT_TRUE(store->RecordHeartbeats({{"d1", "s1", 9000}}));
+  src.ip = "10.0.0.9";
+  ASSERT_TRUE(store->UpsertSource(src));
   ASSERT_TRUE(feed.Settle());
   EXPECT_EQ(feed.Now().changed, quiet);
 
   // Heard, each before the next fence: a token's and a key's revocation
   // (0017), a role changed by hand, a task's state, a run.
   const std::vector<std::pair<const char*, std::function<bool()>>> writes = {
+      {"UPDATE sources SET owner_user_id",
+       [&] {
+         Psql(dsn_, in_schema + "UPDATE sources SET owner_user_id = 'u2'");
+         return true;
+       }},
+      {"DELETE FROM sources",
+       [&] {
+         Psql(dsn_, in_schema + "DELETE FROM sources");
+         return true;
+       }},
       {"RevokeToken", [&] { return !!store->RevokeToken("th", 5); }},
       {"RevokeCredential", [&] { return !!store->RevokeCredential("AK1", 5); }},
       {"UPDATE users",
@@ -682,6 +712,52 @@ TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
   auto seen = b.GetCredential("AK1");
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->revoked_at);
+  for (auto& l : listener) l.reset();  // before their caches
+}
+
+// Two replicas hold source s1's owner (the agent loop's check on every
+// poll); a heartbeat flush through either keeps it held; its owner changed
+// by hand (the service never re-owns or deletes a source) is read by both
+// once max_lag has passed, as a revoked key is (above).
+TEST_F(PostgresStoreTest,
+       ASourceGivenAnotherOwnerIsSeenOnEveryReplicaWithinMaxLag) {
+  constexpr int64_t kMaxLagMs = 500;
+  std::unique_ptr<CachingStore> replica[2];
+  std::unique_ptr<ChangeListener> listener[2];
+  for (int i = 0; i < 2; ++i) {
+    auto inner = Open();
+    ASSERT_NE(inner, nullptr);
+    replica[i] = NewSharedCachingStore(
+        std::move(inner),
+        {.clock = &core::SystemClock(), .max_lag_ms = kMaxLagMs});
+    listener[i] =
+        StartChangeListener(dsn_, options_, *replica[i], core::SystemClock(),
+                            {.fence_interval_ms = 50});
+  }
+  Seed(*replica[0]);
+  SeedSource(*replica[0]);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (auto& r : replica) {
+    while (r->Stats().sources.hits == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      auto owner = r->GetSourceOwner("d1", "s1");
+      ASSERT_TRUE(owner) << owner.error().ToString();
+      ASSERT_EQ(*owner, "u1");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(r->Stats().sources.hits, 0u);
+  }
+  ASSERT_TRUE(replica[0]->RecordHeartbeats({{"d1", "s1", 9000}}));
+  ASSERT_TRUE(replica[1]->RecordHeartbeats({{"d1", "s1", 9500}}));
+  Psql(dsn_, "SET search_path = " + options_.schema +
+                 "; UPDATE sources SET owner_user_id = 'u2'");
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  for (auto& r : replica) {
+    auto owner = r->GetSourceOwner("d1", "s1");
+    ASSERT_TRUE(owner);
+    EXPECT_EQ(*owner, "u2");
+  }
   for (auto& l : listener) l.reset();  // before their caches
 }
 
