@@ -5,6 +5,7 @@
 #include <chrono>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 #include <utility>
@@ -127,7 +128,11 @@ class CachingStoreImpl final : public CachingStore {
     // new owner (not its heartbeat: migrations/postgres/0018), the held
     // owners only; any other write (tokens, users, domains, or a table not
     // known here), every held record but the idle sources.
-    if (table == "commands")
+    // A new command names its source ("commands DOMAIN SOURCE", 0018):
+    // only that one is forgotten.
+    if (auto source = CommandSource(table))
+      ForgetIdleLocked(Key(source->first, source->second));
+    else if (table == "commands" || table.starts_with("commands "))
       ClearLocked(kIdle);
     else if (table == "tasks" || table == "runs" || table == "run_dirs")
       ClearLocked(kTaskRecords);
@@ -334,8 +339,7 @@ class CachingStoreImpl final : public CachingStore {
     // After the commit (failed or not: it may have landed), before the
     // caller is answered: a poll from now on reads the database.
     std::unique_lock lock(mu_);
-    generation_[kIdleGroup].fetch_add(1, std::memory_order_release);
-    idle_.entries.erase(Key(c.domain_id, c.source_id));
+    ForgetIdleLocked(Key(c.domain_id, c.source_id));
     return r;
   }
   // "None" held per source (idle sources, caching_store.h).
@@ -631,6 +635,30 @@ class CachingStoreImpl final : public CachingStore {
     return clock_->Now() -
                core::Clock::TimePoint(core::Clock::Duration(heard)) <=
            max_lag_;
+  }
+
+  // One idle source is forgotten, and a read of any that began before is
+  // not held (under mu_ held exclusively).
+  void ForgetIdleLocked(const std::string& key) {
+    generation_[kIdleGroup].fetch_add(1, std::memory_order_release);
+    idle_.entries.erase(key);
+  }
+
+  // The (domain, source) a new command's notification names ("commands
+  // DOMAIN SOURCE", migrations/postgres/0018), or nullopt for another
+  // payload or one that does not split in two at a single space.
+  static std::optional<std::pair<std::string, std::string>> CommandSource(
+      std::string_view payload) {
+    constexpr std::string_view kPrefix = "commands ";
+    if (!payload.starts_with(kPrefix)) return std::nullopt;
+    payload.remove_prefix(kPrefix.size());
+    const size_t space = payload.find(' ');
+    if (space == std::string_view::npos || space == 0 ||
+        space + 1 == payload.size() ||
+        payload.find(' ', space + 1) != std::string_view::npos)
+      return std::nullopt;
+    return std::pair{std::string(payload.substr(0, space)),
+                     std::string(payload.substr(space + 1))};
   }
 
   // Only a shared cache holds credentials, users and domains (see above).

@@ -570,6 +570,33 @@ TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {
   EXPECT_EQ(cache_->Stats().tokens.hits, token_hits + 1);
 }
 
+// A new command's notification names its source (0018): only that source
+// is read again; a payload that does not split forgets every one.
+TEST_F(SharedCachingStoreTest, AReportedCommandForgetsOnlyItsSource) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(Poll(*cache_), "");                     // s1 held
+  ASSERT_TRUE(cache_->NextCommand("d1", "s2", 9));  // s2 held
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r1"), TaskState::kReady,
+                                      TaskState::kRunning));
+  for (const char* other : {"commands d1 s3", "commands d2 s1"}) {
+    cache_->ChangedTable(other);
+    EXPECT_EQ(Poll(*cache_), "") << other;  // still held
+  }
+  cache_->ChangedTable("commands d1 s1");
+  EXPECT_EQ(Poll(*cache_), "r1");
+  const uint64_t hits = cache_->Stats().idle_sources.hits;
+  ASSERT_TRUE(cache_->NextCommand("d1", "s2", 9));
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, hits + 1);  // s2 still held
+  EXPECT_EQ(Poll(*cache_), "");                            // s1 held again
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r2"), TaskState::kRunning,
+                                      TaskState::kRunning));
+  cache_->ChangedTable("commands d1 s1 extra");  // does not split: all
+  EXPECT_EQ(Poll(*cache_), "r2");
+  ASSERT_TRUE(cache_->NextCommand("d1", "s2", 9));
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, hits + 1);  // s2 read again
+}
+
 TEST_F(SharedCachingStoreTest, IdleSourcesFollowTheFenceAndTheListener) {
   cache_->Listening();
   cache_->Heard(clock_.Now());

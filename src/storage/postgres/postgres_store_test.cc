@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -459,12 +460,24 @@ class RecordingFeed final : public CacheFeed {
   };
   void Listening() override { Bump(&Counts::listening); }
   void Changed() override { Bump(&Counts::changed); }
+  void ChangedTable(std::string_view table) override {
+    {
+      std::lock_guard lock(mu_);
+      tables_.emplace_back(table);
+    }
+    Bump(&Counts::changed);
+  }
   void Heard(core::Clock::TimePoint) override { Bump(&Counts::heard); }
   void Lost() override { Bump(&Counts::lost); }
 
   Counts Now() {
     std::lock_guard lock(mu_);
     return counts_;
+  }
+  // The payloads of the reports so far (the tables named), in order.
+  std::vector<std::string> Tables() {
+    std::lock_guard lock(mu_);
+    return tables_;
   }
   // Waits up to 60 s for `done` (a generous deadline: fences come every
   // 20 ms, but a loaded machine may stall for seconds); false on timeout.
@@ -491,6 +504,7 @@ class RecordingFeed final : public CacheFeed {
   std::mutex mu_;
   std::condition_variable cv_;
   Counts counts_;
+  std::vector<std::string> tables_;
 };
 
 // Runs `sql` on a connection of its own (as psql would).
@@ -610,6 +624,18 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
          Psql(dsn_, in_schema + "DELETE FROM sources");
          return true;
        }},
+      {"EnqueueCommand",
+       [&] {
+         Command c{.domain_id = "d1",
+                   .source_id = "s1",
+                   .task_id = "t1",
+                   .run_id = "r0",
+                   .param_json = "{}",
+                   .created_at = 5,
+                   .updated_at = 5};
+         return !!store->EnqueueCommand(c, TaskState::kReady,
+                                        TaskState::kReady);
+       }},
       {"RevokeToken", [&] { return !!store->RevokeToken("th", 5); }},
       {"RevokeCredential", [&] { return !!store->RevokeCredential("AK1", 5); }},
       {"UPDATE users",
@@ -647,6 +673,13 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
         [&](const RecordingFeed::Counts& c) { return c.heard >= heard + 2; }));
     EXPECT_GT(feed.Now().changed, before);
   }
+  // What the tables named: a new command names its source (0018), so a
+  // replica forgets that source's idle poll alone.
+  const std::vector<std::string> tables = feed.Tables();
+  for (const char* named : {"sources", "commands d1 s1", "tokens",
+                            "credentials", "users", "tasks", "runs"})
+    EXPECT_NE(std::find(tables.begin(), tables.end(), named), tables.end())
+        << named;
 
   // The listener's connection terminated: reported lost, then listening
   // again on a new one, with fences coming back.
