@@ -78,6 +78,20 @@ class PostgresStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.CreateTask(t));
   }
 
+  // A replica as `sms-server serve` has one (main.cc): a shared read cache
+  // over its own store, fed by its own listener (fences every 50 ms).
+  void StartReplica(int64_t max_lag_ms, std::unique_ptr<CachingStore>* cache,
+                    std::unique_ptr<ChangeListener>* listener) {
+    auto inner = Open();
+    ASSERT_NE(inner, nullptr);
+    *cache = NewSharedCachingStore(
+        std::move(inner),
+        {.clock = &core::SystemClock(), .max_lag_ms = max_lag_ms});
+    *listener =
+        StartChangeListener(dsn_, options_, **cache, core::SystemClock(),
+                            {.fence_interval_ms = 50});
+  }
+
   // Registers source s1 of d1, owned by agent user u1; returns it.
   static Source SeedSource(Store& s) {
     Source src;
@@ -711,16 +725,8 @@ TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
   constexpr int64_t kMaxLagMs = 500;
   std::unique_ptr<CachingStore> replica[2];
   std::unique_ptr<ChangeListener> listener[2];
-  for (int i = 0; i < 2; ++i) {
-    auto inner = Open();
-    ASSERT_NE(inner, nullptr);
-    replica[i] = NewSharedCachingStore(
-        std::move(inner),
-        {.clock = &core::SystemClock(), .max_lag_ms = kMaxLagMs});
-    listener[i] =
-        StartChangeListener(dsn_, options_, *replica[i], core::SystemClock(),
-                            {.fence_interval_ms = 50});
-  }
+  for (int i = 0; i < 2; ++i)
+    ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
   CachingStore& a = *replica[0];
   CachingStore& b = *replica[1];
   Seed(a);
@@ -757,16 +763,8 @@ TEST_F(PostgresStoreTest,
   constexpr int64_t kMaxLagMs = 500;
   std::unique_ptr<CachingStore> replica[2];
   std::unique_ptr<ChangeListener> listener[2];
-  for (int i = 0; i < 2; ++i) {
-    auto inner = Open();
-    ASSERT_NE(inner, nullptr);
-    replica[i] = NewSharedCachingStore(
-        std::move(inner),
-        {.clock = &core::SystemClock(), .max_lag_ms = kMaxLagMs});
-    listener[i] =
-        StartChangeListener(dsn_, options_, *replica[i], core::SystemClock(),
-                            {.fence_interval_ms = 50});
-  }
+  for (int i = 0; i < 2; ++i)
+    ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
   Seed(*replica[0]);
   SeedSource(*replica[0]);
   const auto deadline =
