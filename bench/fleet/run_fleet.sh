@@ -15,6 +15,12 @@
 # SMS_FLEET_FILES (100 details per upload), SMS_FLEET_DIRS (30),
 # SMS_FLEET_SERVER (the sms-server binary; default BUILD_DIR/bin/sms-server,
 # another one for an A/B run of the same load).
+# SMS_FLEET_PG_STATEMENTS=1: pg2 also counts, with pg_stat_statements (the
+# cluster restarts once to load it), the statements PostgreSQL ran after the
+# agents were set up (window and drain: polls, uploads, triggers) per poll
+# answered, and the ones that took the most execution + planning time, each
+# per poll: the counts do not depend on the machine's load, for A/B
+# comparisons on a shared machine.
 # CPU is measured over the run window (not the set-up) by sms-fleet itself
 # from /proc, for the generator, each server and PostgreSQL (the postmaster
 # and its backends), in % of one core; the load average at the start and end
@@ -98,6 +104,27 @@ run_fleet() {  # setup-name [--watch NAME=PIDS]... server-urls... -> $OUT/<setup
     >"$OUT/$name.json" 2>"$OUT/$name.stderr" || true
 }
 
+# What PostgreSQL ran per poll sent (pg_stat_statements, whole run).
+pg_statements() {  # json
+  local polls
+  polls=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency"]["poll"]["n"] or 1)' "$1" 2>/dev/null || echo 1)
+  psql -q -X -A -t "$(cat "$PG_STATE/dsn")" -v polls="$polls" <<'EOF'
+SELECT 'per poll (' || :polls || ' polls): statements ' ||
+       round(sum(calls) / :polls, 3) || ', execution us ' ||
+       round((sum(total_exec_time) * 1000 / :polls)::numeric, 1) ||
+       ', planning us ' || round((sum(total_plan_time) * 1000 / :polls)::numeric, 1)
+FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%';
+SELECT round(calls::numeric / :polls, 4) || ' per poll, us per poll: execution ' ||
+       round((total_exec_time * 1000 / :polls)::numeric, 1) || ', planning ' ||
+       round((total_plan_time * 1000 / :polls)::numeric, 1) || ', rows ' ||
+       round(rows::numeric / :polls, 3) || ': ' ||
+       left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+FROM pg_stat_statements
+WHERE query NOT ILIKE '%pg_stat_statements%'
+ORDER BY total_exec_time + total_plan_time DESC LIMIT 12;
+EOF
+}
+
 ROWS=()
 row() {  # name json conns
   ROWS+=("$(python3 - "$1" "$2" "$3" <<'EOF'
@@ -144,6 +171,12 @@ for setup in "${SETUPS[@]}"; do
     pg2)
       PG_STATE="$WORK/pg"
       SMS_PG_OWNER_PID=$$ SMS_PG_FSYNC=on bash "$REPO/tests/support/pg.sh" start "$PG_STATE" >/dev/null
+      if [[ "${SMS_FLEET_PG_STATEMENTS:-0}" == 1 ]]; then
+        printf "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track_planning = on\n" \
+          >>"$(cat "$PG_STATE/cluster")/data/postgresql.conf"
+        bash "$REPO/tests/support/pg.sh" restart "$PG_STATE" >/dev/null
+        psql -q "$(cat "$PG_STATE/dsn")" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+      fi
       DB=$(cat "$PG_STATE/url")
       head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret"
       chmod 600 "$WORK/secret"
@@ -159,12 +192,19 @@ for setup in "${SETUPS[@]}"; do
         --watch "postgres=$PGPIDS" "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" &
       FPID=$!
       CONNS=0
+      RESET=0
       while kill -0 "$FPID" 2>/dev/null; do
+        # The statements of the set-up (10,000 registrations) are not counted.
+        if [[ "${SMS_FLEET_PG_STATEMENTS:-0}" == 1 && $RESET == 0 ]] &&
+          grep -q "set up in" "$OUT/pg2.stderr" 2>/dev/null; then
+          psql -q -X "$DB" -c "SELECT pg_stat_statements_reset()" >/dev/null && RESET=1
+        fi
         n=$(psql "$DB" -Atc "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sms'" 2>/dev/null || echo 0)
         ((n > CONNS)) && CONNS=$n
         sleep 2
       done
       row "2 replicas, PostgreSQL" "$OUT/pg2.json" "$CONNS"
+      [[ "${SMS_FLEET_PG_STATEMENTS:-0}" == 1 ]] && pg_statements "$OUT/pg2.json" >"$OUT/pg2.statements"
       kill "$S1" "$S2" 2>/dev/null || true
       ;;
     *) echo "unknown setup $setup (sqlite | pg2)" >&2; exit 2 ;;
@@ -197,6 +237,10 @@ print(f'goal, {setup}: {"met" if ok else "NOT met"} ({r["polls_per_s"]:.0f} of '
       f'exactly once: {"yes" if exact else "no"})')
 EOF
 done
+if [[ -s "$OUT/pg2.statements" ]]; then
+  echo "PostgreSQL statements over the pg2 run (pg_stat_statements):"
+  cat "$OUT/pg2.statements"
+fi
 echo "raw: $OUT"
 # Exit 1 unless every setup delivered every triggered check exactly once.
 for setup in "${SETUPS[@]}"; do

@@ -1318,6 +1318,13 @@ TEST_F(ApiTest, OperationsEndpoints) {
   EXPECT_THAT(m3.raw,
               HasSubstr("sms_read_cache_requests_total{table=\"idle_sources\","
                         "result=\"hit\"} 1\n"));
+  // And the source's owner, checked on each poll: read once, then held.
+  EXPECT_THAT(m3.raw,
+              HasSubstr("sms_read_cache_requests_total{table=\"source_owners\","
+                        "result=\"miss\"} 1\n"));
+  EXPECT_THAT(m3.raw,
+              HasSubstr("sms_read_cache_requests_total{table=\"source_owners\","
+                        "result=\"hit\"} 1\n"));
   Reply o = Call("GET", "/openapi.json", "", "");
   EXPECT_EQ(o.status, 200);
   EXPECT_EQ(o.body.at("openapi"), "3.0.3");

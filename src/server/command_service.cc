@@ -25,18 +25,20 @@ CommandService::CommandService(storage::Store& store, core::Clock& clock,
                                Heartbeats* heartbeats)
     : store_(store), clock_(clock), heartbeats_(heartbeats) {}
 
-ApiResult<storage::Source> CommandService::LoadOwnSource(
-    const Identity& who, const std::string& id) {
+ApiStatus CommandService::CheckOwnSource(const Identity& who,
+                                         const std::string& id) {
+  // The owner alone (held by a read cache: storage/caching_store.h), not
+  // the whole source, whose last_seen_at every heartbeat flush writes.
   SMS_ASSIGN_OR_RETURN(
-      storage::Source s,
-      FromStore(store_.GetSource(who.domain_id, id), kSourceNotFound));
-  if (who.role == storage::Role::kAgent && s.owner_user_id != who.user_id) {
+      std::string owner,
+      FromStore(store_.GetSourceOwner(who.domain_id, id), kSourceNotFound));
+  if (who.role == storage::Role::kAgent && owner != who.user_id) {
     return ApiFail(ApiCode::kForbidden,
                    "You do not have permission to perform action "
                    "sms:server:command on a source registered by another "
                    "agent.");
   }
-  return s;
+  return {};
 }
 
 ApiResult<std::optional<storage::Command>> CommandService::PollCommand(
@@ -48,8 +50,7 @@ ApiResult<std::optional<storage::Command>> CommandService::PollCommand(
 ApiStatus CommandService::CheckPoll(const Identity& who,
                                     const std::string& source_id) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
-  SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
-  return {};
+  return CheckOwnSource(who, source_id);
 }
 
 ApiResult<std::optional<storage::Command>> CommandService::HandOut(
@@ -87,7 +88,7 @@ ApiStatus CommandService::CommandResult(const Identity& who,
                                         const std::string& source_id,
                                         const CommandResultRequest& req) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
-  SMS_RETURN_IF_ERROR(LoadOwnSource(who, source_id));
+  SMS_RETURN_IF_ERROR(CheckOwnSource(who, source_id));
   auto cmd = store_.LatestDeliveredCommand(who.domain_id, source_id, req.name);
   if (!cmd) {
     if (cmd.error().code == core::ErrorCode::kNotFound &&

@@ -53,9 +53,8 @@ class CommandService final {
                                         const CommandResultRequest& req);
 
  private:
-  // The source, which an agent may use only if it registered it.
-  ApiResult<storage::Source> LoadOwnSource(const Identity& who,
-                                           const std::string& id);
+  // Refuses an unknown source, and an agent that did not register it.
+  ApiStatus CheckOwnSource(const Identity& who, const std::string& id);
   // Whether `req` reports a check whose run's upload finished it.
   bool FinishedByItsUpload(const Identity& who, const std::string& source_id,
                            const CommandResultRequest& req);

@@ -43,6 +43,8 @@ struct MillisRange {
 };
 constexpr MillisRange kFenceIntervalMs{10, 2000};
 constexpr MillisRange kMaxLagMs{50, 3600000};
+// Under the console's 60 s "connected" window.
+constexpr MillisRange kHeartbeatWriteMs{0, 50000};
 
 // `n` into `out` when within `range`, else an error naming `where` (the key
 // or the variable), the value as given and the limits: checked before it is
@@ -162,6 +164,10 @@ core::Result<ServerConfig> ReadConfigFile(const std::string& path,
       SMS_RETURN_IF_ERROR(integer(&n));
       SMS_RETURN_IF_ERROR(
           MillisInRange(n, kMaxLagMs, path + ": " + k, &c.cache_max_lag_ms));
+    } else if (k == "heartbeat_write_ms") {
+      SMS_RETURN_IF_ERROR(integer(&n));
+      SMS_RETURN_IF_ERROR(MillisInRange(n, kHeartbeatWriteMs, path + ": " + k,
+                                        &c.heartbeat_write_ms));
     } else if (k == "public_metrics") {
       if (!value.is_bool())
         return Fail(core::InvalidArgument(
@@ -214,6 +220,8 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
                                 kFenceIntervalMs, &c.cache_fence_interval_ms));
   SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_CACHE_MAX_LAG_MS", kMaxLagMs,
                                 &c.cache_max_lag_ms));
+  SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_HEARTBEAT_WRITE_MS",
+                                kHeartbeatWriteMs, &c.heartbeat_write_ms));
   if (const char* v = sources.env("SMS_WEBHOOK_ALLOW")) {
     c.webhook_allow = core::SplitList(v);
     SMS_RETURN_IF_ERROR(

@@ -42,6 +42,10 @@ struct ServerConfig {
   // exceed the interval (else the cache never serves).
   int cache_fence_interval_ms = 100;
   int cache_max_lag_ms = 500;
+  // An agent's poll is written to its source's last_seen_at at most this
+  // often after its first (server/heartbeats.h; 0: at every flush, once a
+  // second). Another replica shows a poll up to this late.
+  int heartbeat_write_ms = 30000;
   // The web console's directory; "" finds it beside the binary
   // (DefaultConsoleDir), "none" turns the console off.
   std::string console_dir;

@@ -195,6 +195,27 @@ TEST(ConfigTest, BadWebhookAllowOrRetentionNamesTheKeyOrVariable) {
       << bad_env_keep.error().message;
 }
 
+TEST(ConfigTest, TheHeartbeatWriteIntervalIsConfigurableAndChecked) {
+  ::sms::testing::TempDir dir;
+  FakeEnv env;
+  auto c = LoadServerConfig({.env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->heartbeat_write_ms, 30000);  // the documented default
+  const std::string file = WriteConfig(dir, R"({"heartbeat_write_ms":0})");
+  c = LoadServerConfig({.file = file, .env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->heartbeat_write_ms, 0);
+  env.vars = {{"SMS_HEARTBEAT_WRITE_MS", "1000"}};
+  c = LoadServerConfig({.file = file, .env = env.Reader()});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->heartbeat_write_ms, 1000);  // env over file
+  env.vars = {{"SMS_HEARTBEAT_WRITE_MS", "60000"}};
+  c = LoadServerConfig({.env = env.Reader()});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message,
+            "SMS_HEARTBEAT_WRITE_MS: 60000: expected 0..50000 ms");
+}
+
 TEST(ConfigTest, TheReadCacheBoundIsConfigurableAndChecked) {
   ::sms::testing::TempDir dir;
   FakeEnv env;

@@ -14,7 +14,7 @@ namespace {
 class HeartbeatsTest : public ServiceTest {};
 
 TEST_F(HeartbeatsTest, PollsAreWrittenAtTheFlushTheLatestOfEach) {
-  Heartbeats beats(*store_);
+  Heartbeats beats(*store_, clock_);
   CommandService commands(*store_, clock_, &beats);
   SourceService sources(*store_, clock_, &beats);
   const int64_t registered = store_->GetSource("d1", kSourceId)->last_seen_at;
@@ -41,7 +41,7 @@ TEST_F(HeartbeatsTest, PollsAreWrittenAtTheFlushTheLatestOfEach) {
 }
 
 TEST_F(HeartbeatsTest, TheLatestBeatOfASourceCounts) {
-  Heartbeats beats(*store_);
+  Heartbeats beats(*store_, clock_);
   beats.Record("d1", kSourceId, 5000);
   beats.Record("d1", kSourceId, 4000);  // older, noted later
   beats.Record("d1", "unknown-source", 6000);
@@ -54,6 +54,46 @@ TEST_F(HeartbeatsTest, TheLatestBeatOfASourceCounts) {
   beats.Record("d1", kSourceId, 4500);
   ASSERT_TRUE(beats.Flush());
   EXPECT_EQ(store_->GetSource("d1", kSourceId)->last_seen_at, 5000);
+}
+
+// After its first, a source's latest beat is written once 30 s have passed
+// since the one last written (every poll was a row to update: 2,000 a
+// second under 10,000 agents); this process shows the latest all along,
+// and FlushAll (at shutdown) writes what is left.
+TEST_F(HeartbeatsTest, ASourceIsWrittenAgainOnlyEveryWriteInterval) {
+  Heartbeats beats(*store_, clock_, /*write_every_ms=*/30000);
+  SourceService sources(*store_, clock_, &beats);
+  auto stored = [&] {
+    return store_->GetSource("d1", kSourceId)->last_seen_at;
+  };
+  auto poll = [&] {
+    beats.Record("d1", kSourceId, clock_.NowEpochMillis());
+    return clock_.NowEpochMillis();
+  };
+  const int64_t first = poll();
+  ASSERT_TRUE(beats.Flush());
+  EXPECT_EQ(stored(), first);  // the first: at once
+  clock_.Advance(std::chrono::seconds(5));
+  poll();
+  clock_.Advance(std::chrono::seconds(20));
+  const int64_t latest = poll();
+  ASSERT_TRUE(beats.Flush());
+  EXPECT_EQ(stored(), first);  // 25 s after the last written: not yet
+  EXPECT_EQ(beats.pending(), 1u);
+  EXPECT_EQ(beats.Latest("d1", kSourceId), latest);
+  EXPECT_EQ(sources.ShowSource(As(Role::kViewer), kSourceId)->last_seen_at,
+            latest);
+  clock_.Advance(std::chrono::seconds(5));  // no new poll: still written
+  ASSERT_TRUE(beats.Flush());
+  EXPECT_EQ(stored(), latest);
+  EXPECT_EQ(beats.pending(), 0u);
+  clock_.Advance(std::chrono::seconds(1));
+  const int64_t last = poll();
+  ASSERT_TRUE(beats.Flush());
+  EXPECT_EQ(stored(), latest);
+  ASSERT_TRUE(beats.FlushAll());
+  EXPECT_EQ(stored(), last);
+  EXPECT_EQ(beats.pending(), 0u);
 }
 
 }  // namespace

@@ -134,9 +134,10 @@ int Serve(const ServerConfig& cfg) {
       **store, clock, tasks, schedule_settings->scheduler,
       [&log_sink](const std::string& line) { log_sink.Write(line); });
   scheduler.Start();
-  // Agents' heartbeats, written once a second in one statement; used
+  // Agents' heartbeats, flushed once a second in one statement (each
+  // source at most every 30 s: server/heartbeats.h); used
   // signatures dropped once they leave the X-Sdk-Date window.
-  server::Heartbeats heartbeats(**store);
+  server::Heartbeats heartbeats(**store, clock, cfg.heartbeat_write_ms);
   server::PeriodicWorker poll_upkeep(std::chrono::seconds(1));
   poll_upkeep.Start([&] {
     auto flushed = heartbeats.Flush();
@@ -239,7 +240,7 @@ int Serve(const ServerConfig& cfg) {
   srv.Run();
   poll_upkeep.Stop();
   checkpoints.Stop();
-  (void)heartbeats.Flush();  // the last second's polls
+  (void)heartbeats.FlushAll();  // the polls not written yet
   log_sink.WriteNow(
       server::ToJson(object{{"level", "info"}, {"msg", "stopped"}}));
   return 0;
@@ -254,7 +255,8 @@ cli::DocExtras ManualExtras() {
        "built-in default. The file's keys: listen, db, tls_cert, tls_key, "
        "io_threads, token_ttl_hours, public_metrics, pbkdf2_iterations, "
        "console_dir, db_pool_size, secret_key_file, webhook_allow, "
-       "consistency_retention, cache_fence_interval_ms, cache_max_lag_ms; "
+       "consistency_retention, cache_fence_interval_ms, cache_max_lag_ms, "
+       "heartbeat_write_ms; "
        "unknown keys are refused, naming the file "
        "and the key. For example:\n\n"
        "    {\"listen\": \"127.0.0.1:8080\", \"db\": "
@@ -263,7 +265,8 @@ cli::DocExtras ManualExtras() {
        "SMS_LISTEN, SMS_DB, SMS_CONSOLE_DIR, SMS_SECRET_KEY_FILE, "
        "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0), SMS_WEBHOOK_ALLOW "
        "(comma-separated), SMS_CONSISTENCY_RETENTION, "
-       "SMS_CACHE_FENCE_INTERVAL_MS, SMS_CACHE_MAX_LAG_MS: the settings of "
+       "SMS_CACHE_FENCE_INTERVAL_MS, SMS_CACHE_MAX_LAG_MS, "
+       "SMS_HEARTBEAT_WRITE_MS: the settings of "
        "the same names; they win over the file, flags win over them. "
        "Keep a PostgreSQL password in SMS_DB or PGPASSFILE rather than in a "
        "flag, which ps shows."},

@@ -244,14 +244,16 @@ std::string Metrics::Render(int64_t runs_committed, const DatabaseGauges& db) {
     const storage::CacheStats c = read_cache_();
     out +=
         "# HELP sms_read_cache_requests_total Reads of tokens, tasks and run "
-        "lists, agents' polls for a command (idle_sources), and credentials, "
-        "users and domains (identity, PostgreSQL replicas only), answered "
+        "lists, agents' polls for a command (idle_sources), sources' owners "
+        "(source_owners, the agent loop's check), and credentials, users "
+        "and domains (identity, PostgreSQL replicas only), answered "
         "from the server's read cache (hit) or the database (miss).\n"
         "# TYPE sms_read_cache_requests_total counter\n";
     for (const auto& [table, t] :
          {std::pair{"tokens", c.tokens}, std::pair{"tasks", c.tasks},
           std::pair{"runs", c.runs}, std::pair{"idle_sources", c.idle_sources},
-          std::pair{"identity", c.identity}}) {
+          std::pair{"identity", c.identity},
+          std::pair{"source_owners", c.sources}}) {
       std::snprintf(buf, sizeof(buf),
                     "sms_read_cache_requests_total{table=\"%s\",result=\"hit\"}"
                     " %llu\n"

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 namespace sms::storage {
@@ -20,7 +20,9 @@ enum Group : unsigned {
   kTokenGroup = 0,     // tokens (with their user and domain)
   kTaskGroup = 1,      // tasks and run lists
   kIdentityGroup = 2,  // credentials, users and domains
-  kGroups = 3,
+  kSourceGroup = 3,    // sources' owners
+  kIdleGroup = 4,      // idle sources (a cached negative: no command)
+  kGroups = 5,
 };
 
 // The read scope this thread is in, for the store that began it.
@@ -48,6 +50,8 @@ size_t Cost(const Task&) { return 0; }
 size_t Cost(const Credential&) { return 0; }
 size_t Cost(const User&) { return 0; }
 size_t Cost(const Domain&) { return 0; }
+size_t Cost(const std::string&) { return 0; }
+size_t Cost(bool) { return 0; }
 size_t Cost(const std::vector<Run>& runs) {
   size_t dirs = 0;
   for (const Run& r : runs) dirs += r.dirs.size();
@@ -66,7 +70,8 @@ class CachingStoreImpl final : public CachingStore {
         credentials_(kIdentityGroup, limits.credentials),
         users_(kIdentityGroup, limits.users),
         domains_(kIdentityGroup, limits.domains),
-        max_idle_(limits.idle_sources),
+        source_owners_(kSourceGroup, limits.sources),
+        idle_(kIdleGroup, limits.idle_sources),
         clock_(shared == nullptr          ? nullptr
                : shared->clock != nullptr ? shared->clock
                                           : &core::SystemClock()),
@@ -81,7 +86,8 @@ class CachingStoreImpl final : public CachingStore {
 
   CacheStats Stats() const override {
     CacheStats s{tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read(),
-                 idle_stats_.Read()};
+                 idle_.stats.Read()};
+    s.sources = source_owners_.stats.Read();
     for (const CacheStats::Table t :
          {credentials_.stats.Read(), users_.stats.Read(),
           domains_.stats.Read()}) {
@@ -105,14 +111,12 @@ class CachingStoreImpl final : public CachingStore {
   void Listening() override {
     std::unique_lock lock(mu_);
     listening_ = true;
-    ClearLocked();
-    ForgetIdleLocked();
+    ClearLocked(kAll);
   }
   void Changed() override {
     changes_heard_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock lock(mu_);
-    ClearLocked();
-    ForgetIdleLocked();
+    ClearLocked(kAll);
   }
   void ChangedTable(std::string_view table) override {
     changes_heard_.fetch_add(1, std::memory_order_relaxed);
@@ -120,17 +124,24 @@ class CachingStoreImpl final : public CachingStore {
     // A new command makes idle sources stale, and nothing else held; a
     // task's or a run's write, the held tasks and run lists only (a token
     // with its user and domain does not change with them); a credential's,
-    // the held credentials, users and domains only; any other write
-    // (tokens, users, domains, or a table not known here), every held
-    // record.
-    if (table == "commands")
-      ForgetIdleLocked();
+    // the held credentials, users and domains only; a source's deletion or
+    // new owner (not its heartbeat: migrations/postgres/0018), the held
+    // owners only; any other write (tokens, users, domains, or a table not
+    // known here), every held record but the idle sources.
+    // A new command names its source ("commands DOMAIN SOURCE", 0018):
+    // only that one is forgotten.
+    if (auto source = CommandSource(table))
+      ForgetIdleLocked(Key(source->first, source->second));
+    else if (table == "commands" || table.starts_with("commands "))
+      ClearLocked(kIdle);
     else if (table == "tasks" || table == "runs" || table == "run_dirs")
       ClearLocked(kTaskRecords);
     else if (table == "credentials")
       ClearLocked(kIdentity);
+    else if (table == "sources")
+      ClearLocked(kSources);
     else
-      ClearLocked();
+      ClearLocked(kEverything);
   }
   void Heard(core::Clock::TimePoint sent) override {
     const int64_t ns = sent.time_since_epoch().count();
@@ -144,8 +155,7 @@ class CachingStoreImpl final : public CachingStore {
     std::unique_lock lock(mu_);
     listening_ = clock_ == nullptr;  // a local cache has no listener
     heard_ns_.store(kNeverHeard, std::memory_order_release);
-    ClearLocked();
-    ForgetIdleLocked();
+    ClearLocked(kAll);
   }
 
   Status Ping() override { return inner_->Ping(); }
@@ -236,7 +246,14 @@ class CachingStoreImpl final : public CachingStore {
     return Pass(&Store::ClearLoginFailures, key);
   }
 
-  // --- sources: not held ---
+  // --- sources: only their owners are held (the agent loop's check on
+  // every poll). A source's registration cannot change a held owner (an
+  // existing source keeps its owner, and a miss is never held), nor can a
+  // heartbeat; neither clears them. No write of this store deletes a
+  // source or gives it another owner: on PostgreSQL a deletion or a new
+  // owner by hand is reported (table "sources", migrations/postgres/0018)
+  // like any write. The whole record is not held: its last_seen_at moves
+  // with every heartbeat flush. ---
   Result<Source> UpsertSource(const Source& s) override {
     return Pass(&Store::UpsertSource, s);
   }
@@ -246,6 +263,11 @@ class CachingStoreImpl final : public CachingStore {
   Result<Source> GetSource(const std::string& domain_id,
                            const std::string& id) override {
     return Inner()->GetSource(domain_id, id);
+  }
+  Result<std::string> GetSourceOwner(const std::string& domain_id,
+                                     const std::string& id) override {
+    return Read(source_owners_, Key(domain_id, id),
+                [&] { return Inner()->GetSourceOwner(domain_id, id); });
   }
   Result<Page<Source>> ListSources(const std::string& domain_id,
                                    const SourceFilter& f) override {
@@ -317,8 +339,7 @@ class CachingStoreImpl final : public CachingStore {
     // After the commit (failed or not: it may have landed), before the
     // caller is answered: a poll from now on reads the database.
     std::unique_lock lock(mu_);
-    idle_generation_.fetch_add(1, std::memory_order_release);
-    idle_.erase(Key(c.domain_id, c.source_id));
+    ForgetIdleLocked(Key(c.domain_id, c.source_id));
     return r;
   }
   // "None" held per source (idle sources, caching_store.h).
@@ -331,15 +352,16 @@ class CachingStoreImpl final : public CachingStore {
     const bool fresh = Fresh();
     if (fresh) {
       std::shared_lock lock(mu_);
-      if (idle_.contains(key)) {
-        idle_stats_.Hit();
+      if (idle_.entries.contains(key)) {
+        idle_.stats.Hit();
         return std::optional<Command>();
       }
     } else {
       lagging_.fetch_add(1, std::memory_order_relaxed);
     }
-    idle_stats_.Miss();
-    const uint64_t gen = idle_generation_.load(std::memory_order_acquire);
+    idle_.stats.Miss();
+    const uint64_t gen =
+        generation_[kIdleGroup].load(std::memory_order_acquire);
     auto r = Pass(&Store::NextCommand, domain_id, source_id, now);
     // Something delivered, or an error: the command's state changed.
     if (!r || r->has_value()) {
@@ -348,12 +370,7 @@ class CachingStoreImpl final : public CachingStore {
     }
     // Nothing delivered (nothing was written): held, unless a command was
     // enqueued (or heard of) since before the read.
-    if (!fresh) return r;
-    std::unique_lock lock(mu_);
-    if (idle_generation_.load(std::memory_order_relaxed) != gen || !listening_)
-      return r;
-    if (idle_.size() >= max_idle_) idle_.clear();
-    idle_.insert(std::move(key));
+    if (fresh) Hold(idle_, gen, std::move(key), true);
     return r;
   }
   Result<Command> LatestTaskCommand(const std::string& domain_id,
@@ -565,23 +582,28 @@ class CachingStoreImpl final : public CachingStore {
     table.stats.Miss();
     if (miss_streak_.load(std::memory_order_relaxed) < kLikelyMissStreak)
       miss_streak_.fetch_add(1, std::memory_order_relaxed);
-    std::atomic<uint64_t>& generation = generation_[table.group];
-    const uint64_t gen = InScope() ? t_scope->generation[table.group]
-                                   : generation.load(std::memory_order_acquire);
+    const uint64_t gen =
+        InScope() ? t_scope->generation[table.group]
+                  : generation_[table.group].load(std::memory_order_acquire);
     Result<V> r = fetch();
-    if (!r || !fresh) return r;
-    const size_t cost = Cost(*r);
-    std::unique_lock lock(mu_);
-    if (generation.load(std::memory_order_relaxed) != gen || !listening_ ||
-        cost > table.max_cost)
-      return r;
-    if (table.entries.size() >= table.max_entries ||
-        table.cost + cost > table.max_cost) {
-      table.entries.clear();
-      table.cost = 0;
-    }
-    if (table.entries.emplace(std::move(key), *r).second) table.cost += cost;
+    if (r && fresh) Hold(table, gen, std::move(key), *r);
     return r;
+  }
+
+  // Holds `value` read under generation `gen` of its table's group, unless
+  // that group was cleared since (or the listener is not listening), within
+  // the table's limits.
+  template <typename V>
+  void Hold(Table<V>& table, uint64_t gen, std::string key, const V& value) {
+    const size_t cost = Cost(value);
+    std::unique_lock lock(mu_);
+    if (generation_[table.group].load(std::memory_order_relaxed) != gen ||
+        !listening_ || cost > table.max_cost)
+      return;
+    if (table.entries.size() >= table.max_entries ||
+        table.cost + cost > table.max_cost)
+      ClearTable(table);
+    if (table.entries.emplace(std::move(key), value).second) table.cost += cost;
   }
 
   // A write that cannot change a held record. Writes are refused inside a
@@ -615,10 +637,28 @@ class CachingStoreImpl final : public CachingStore {
            max_lag_;
   }
 
-  // Every idle source is forgotten (under mu_ held exclusively).
-  void ForgetIdleLocked() {
-    idle_generation_.fetch_add(1, std::memory_order_release);
-    idle_.clear();
+  // One idle source is forgotten, and a read of any that began before is
+  // not held (under mu_ held exclusively).
+  void ForgetIdleLocked(const std::string& key) {
+    generation_[kIdleGroup].fetch_add(1, std::memory_order_release);
+    idle_.entries.erase(key);
+  }
+
+  // The (domain, source) a new command's notification names ("commands
+  // DOMAIN SOURCE", migrations/postgres/0018), or nullopt for another
+  // payload or one that does not split in two at a single space.
+  static std::optional<std::pair<std::string, std::string>> CommandSource(
+      std::string_view payload) {
+    constexpr std::string_view kPrefix = "commands ";
+    if (!payload.starts_with(kPrefix)) return std::nullopt;
+    payload.remove_prefix(kPrefix.size());
+    const size_t space = payload.find(' ');
+    if (space == std::string_view::npos || space == 0 ||
+        space + 1 == payload.size() ||
+        payload.find(' ', space + 1) != std::string_view::npos)
+      return std::nullopt;
+    return std::pair{std::string(payload.substr(0, space)),
+                     std::string(payload.substr(space + 1))};
   }
 
   // Only a shared cache holds credentials, users and domains (see above).
@@ -628,7 +668,16 @@ class CachingStoreImpl final : public CachingStore {
   static constexpr unsigned kTokens = 1u << kTokenGroup;
   static constexpr unsigned kTaskRecords = 1u << kTaskGroup;
   static constexpr unsigned kIdentity = 1u << kIdentityGroup;
-  static constexpr unsigned kEverything = kTokens | kTaskRecords | kIdentity;
+  static constexpr unsigned kSources = 1u << kSourceGroup;
+  static constexpr unsigned kIdle = 1u << kIdleGroup;
+  // Every held record: what a token's revocation, or a report of a table
+  // not known here, clears. Idle sources stay: only a command (or the
+  // listener) makes them stale.
+  static constexpr unsigned kEverything =
+      kTokens | kTaskRecords | kIdentity | kSources;
+  // And the idle sources: the listener's start, loss, or a report without
+  // a table.
+  static constexpr unsigned kAll = kEverything | kIdle;
 
   void ClearNow(unsigned groups) {
     std::unique_lock lock(mu_);
@@ -637,7 +686,7 @@ class CachingStoreImpl final : public CachingStore {
   // One generation per group: a read of a table that began before its
   // group was cleared is not held; the clearing of another group (a run's
   // commit, several a second under uploads) does not stop it.
-  void ClearLocked(unsigned groups = kEverything) {
+  void ClearLocked(unsigned groups) {
     for (unsigned g = 0; g < kGroups; ++g)
       if (groups & (1u << g))
         generation_[g].fetch_add(1, std::memory_order_release);
@@ -651,6 +700,8 @@ class CachingStoreImpl final : public CachingStore {
       ClearTable(users_);
       ClearTable(domains_);
     }
+    if (groups & kSources) ClearTable(source_owners_);
+    if (groups & kIdle) ClearTable(idle_);
   }
   template <typename V>
   static void ClearTable(Table<V>& table) {
@@ -670,12 +721,10 @@ class CachingStoreImpl final : public CachingStore {
   Table<Credential> credentials_;
   Table<User> users_;
   Table<Domain> domains_;
-  // Idle sources (Key(domain, source)), their own generation and limit:
-  // only a command (or the listener's start or loss) makes them stale.
-  std::unordered_set<std::string> idle_;      // protected by mu_
-  std::atomic<uint64_t> idle_generation_{0};  // written under mu_
-  const size_t max_idle_;
-  Counter idle_stats_;
+  Table<std::string> source_owners_;  // the owner's user id
+  // Idle sources (the value is unused): only a command (or the listener's
+  // start or loss) makes them stale.
+  Table<bool> idle_;
   // A shared cache's listener state (clock_ null: a local cache).
   core::Clock* const clock_;
   const core::Clock::Duration max_lag_;

@@ -2,7 +2,9 @@
 // front of another Store.
 //
 // Held: ResolveToken (every authenticated request), GetTask and ListRuns
-// (GET /v3/tasks/{id}/consistency-result), and in a shared cache only
+// (GET /v3/tasks/{id}/consistency-result), GetSourceOwner (the agent loop's
+// ownership check on every poll; "sources' owners", below), and in a shared
+// cache only
 // GetCredential, GetUser and GetDomain (every AK/SK-signed request reads
 // all three), for found records only: a miss or an error is never cached.
 // A local cache does not hold credentials, users or domains: on SQLite
@@ -26,6 +28,16 @@
 // twice; at worst a poll on another replica sees a new command max_lag
 // late, as any held record.
 //
+// Sources' owners: held per (domain, source), in a group of their own that
+// neither the heartbeat flush (which writes sources.last_seen_at several
+// times a second under a fleet) nor a registration clears: neither can
+// change an owner (a known agent registering again keeps its source's
+// owner, and a miss is never held). No write of the service deletes a
+// source or gives it another owner; one by hand is heard by a shared cache
+// (ChangedTable("sources"), migrations/postgres/0018, which does not fire
+// for last_seen_at), and a local cache's database has no other writer of
+// sources (`sms-server admin` writes domains, users and credentials).
+//
 // Freshness: a write through this store that can change a held record
 // clears what it can change after it returns (a write is acknowledged to its
 // client after that, so a client always reads its own writes): a write to a
@@ -35,16 +47,18 @@
 // revocation clears the held credentials, users and domains; a token's
 // revocation clears everything. The listener's reports follow the same
 // split by the table they name (tasks, runs, run_dirs: tasks and run
-// lists; credentials: credentials, users and domains; tokens, users,
-// domains or an unknown table: everything). Writes that
-// cannot change one are let through without clearing it: new domains, users,
+// lists; credentials: credentials, users and domains; sources: sources'
+// owners; commands: idle sources; tokens, users, domains or an unknown
+// table: every held record but the idle sources). Writes that cannot
+// change one are let through without clearing it: new domains, users,
 // credentials and tokens (there is no cached miss for them), sources and
 // their heartbeat, staged details (invisible until CommitRun), and a command
 // poll that delivered nothing.
 // A read that missed fills the cache only if no write clearing its table
 // happened since before its snapshot was taken (a generation count per
 // group of tables cleared together -- tokens; tasks and run lists;
-// credentials, users and domains -- read before the inner store's read, or
+// credentials, users and domains; sources' owners; idle sources -- read
+// before the inner store's read, or
 // at BeginReadScope for a whole scope), so an old snapshot never outlives
 // the write that superseded it, and a run's commit does not stop a
 // credential's fill.
@@ -97,6 +111,8 @@ struct CacheLimits {
   size_t credentials = 10000;
   size_t users = 10000;
   size_t domains = 10000;
+  // Sources' owners (GetSourceOwner): one per agent of the fleet.
+  size_t sources = 100000;
 };
 
 // What the cache answered since it was made, per table (for /metrics).
@@ -110,6 +126,7 @@ struct CacheStats {
   Table runs;
   Table idle_sources;  // NextCommand answered "none" from memory
   Table identity;      // GetCredential, GetUser and GetDomain together
+  Table sources;       // GetSourceOwner (the agent loop's owner check)
   // A shared cache's listener reports (CacheFeed): writes heard (each
   // empties the cache), connections lost, and reads that skipped the cache
   // because the last fence was older than max_lag.

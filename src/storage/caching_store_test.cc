@@ -6,6 +6,7 @@
 #include "storage/caching_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <functional>
 #include <thread>
@@ -34,7 +35,8 @@ class CachingStoreTest : public ::testing::Test {
                 const std::function<std::unique_ptr<CachingStore>(
                     std::unique_ptr<Store>)>& make) {
     cache_.reset();
-    auto s = OpenSqliteStore(dir_.Join(name));
+    path_ = dir_.Join(name);
+    auto s = OpenSqliteStore(path_);
     ASSERT_TRUE(s) << s.error().ToString();
     behind_ = s->get();
     cache_ = make(std::move(*s));
@@ -81,7 +83,21 @@ class CachingStoreTest : public ::testing::Test {
     return r ? r->size() : 0;
   }
 
+  // Gives source s1 another owner behind the cache's back, by hand (no
+  // Store write does: an UPDATE in the sqlite3 shell).
+  void SetOwnerBehind(const std::string& owner) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "UPDATE sources SET owner_user_id = '" + owner + "' WHERE id = 's1'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+
   sms::testing::TempDir dir_;
+  std::string path_;         // the database file
   Store* behind_ = nullptr;  // the inner store, owned by cache_
   std::unique_ptr<CachingStore> cache_;
 };
@@ -225,6 +241,36 @@ TEST_F(CachingStoreTest, IdleSourcesStayWithinTheirLimit) {
   EXPECT_EQ(cache_->Stats().idle_sources.hits, 1u);
   ASSERT_TRUE(cache_->NextCommand("d1", "a", 9));
   EXPECT_EQ(cache_->Stats().idle_sources.hits, 1u);  // "a" was dropped
+}
+
+// The agent loop's owner check reads GetSourceOwner on every poll: held,
+// and kept through the writes of a fleet (heartbeat flushes, registrations
+// of known agents, runs, commands); only a write that can change a source's
+// owner clears it (none of this store's: GetSourceOwner by hand below).
+TEST_F(CachingStoreTest, ASourceOwnerIsHeldThroughHeartbeatsAndRuns) {
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "");
+  SetOwnerBehind("agent-2");
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "");  // held
+  Source again;
+  again.id = "s-new";
+  again.domain_id = "d1";
+  again.name = "src";
+  again.hostname = "h";
+  again.owner_user_id = "agent-3";
+  ASSERT_EQ(cache_->UpsertSource(again)->id, "s1");
+  ASSERT_TRUE(cache_->RecordHeartbeats({{"d1", "s1", 9000}}));
+  ASSERT_TRUE(cache_->CommitRun(MakeRun("r1")));
+  ASSERT_TRUE(cache_->EnqueueCommand(Check("r2"), TaskState::kReady,
+                                     TaskState::kRunning));
+  EXPECT_EQ(Poll(*cache_), "r2");
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "");
+  EXPECT_EQ(cache_->Stats().sources.misses, 1u);
+  EXPECT_EQ(cache_->Stats().sources.hits, 2u);
+  EXPECT_EQ(cache_->GetSourceOwner("d1", "s-new").error().code,
+            core::ErrorCode::kNotFound);  // a miss: never held
+  // What clears everything clears the owners too.
+  ASSERT_TRUE(cache_->RevokeToken("th", 10));
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-2");
 }
 
 TEST_F(CachingStoreTest, CountsHitsAndMisses) {
@@ -467,6 +513,37 @@ TEST_F(SharedCachingStoreTest, OnlyAWriteToItsTablesStopsAFill) {
   EXPECT_TRUE(cache_->GetCredential("AK2")->revoked_at);  // not held
 }
 
+// A replica forgets the held owners when a write to sources is reported
+// (a deletion or a new owner: migrations/postgres/0018), and only then;
+// that report leaves the other records held.
+TEST_F(SharedCachingStoreTest, OnlyAReportedSourceWriteForgetsOwners) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "");
+  SetOwnerBehind("agent-2");
+  for (const char* table :
+       {"runs", "run_dirs", "tasks", "commands", "credentials"}) {
+    cache_->ChangedTable(table);
+    EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "") << table;  // held
+  }
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_EQ(Poll(*cache_), "");
+  const CacheStats before = cache_->Stats();
+  cache_->ChangedTable("sources");
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-2");
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  EXPECT_EQ(Poll(*cache_), "");
+  const CacheStats after = cache_->Stats();
+  EXPECT_EQ(after.sources.misses, before.sources.misses + 1);
+  EXPECT_EQ(after.tokens.hits, before.tokens.hits + 1);              // held
+  EXPECT_EQ(after.idle_sources.hits, before.idle_sources.hits + 1);  // held
+  // The listener's loss forgets them too.
+  SetOwnerBehind("agent-3");
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-2");  // held
+  cache_->Lost();
+  EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-3");
+}
+
 TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {
   EXPECT_EQ(Poll(*cache_), "");
   EXPECT_EQ(Poll(*cache_), "");
@@ -491,6 +568,33 @@ TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {
   cache_->ChangedTable("commands");
   ASSERT_TRUE(cache_->ResolveToken("th"));
   EXPECT_EQ(cache_->Stats().tokens.hits, token_hits + 1);
+}
+
+// A new command's notification names its source (0018): only that source
+// is read again; a payload that does not split forgets every one.
+TEST_F(SharedCachingStoreTest, AReportedCommandForgetsOnlyItsSource) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(Poll(*cache_), "");                     // s1 held
+  ASSERT_TRUE(cache_->NextCommand("d1", "s2", 9));  // s2 held
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r1"), TaskState::kReady,
+                                      TaskState::kRunning));
+  for (const char* other : {"commands d1 s3", "commands d2 s1"}) {
+    cache_->ChangedTable(other);
+    EXPECT_EQ(Poll(*cache_), "") << other;  // still held
+  }
+  cache_->ChangedTable("commands d1 s1");
+  EXPECT_EQ(Poll(*cache_), "r1");
+  const uint64_t hits = cache_->Stats().idle_sources.hits;
+  ASSERT_TRUE(cache_->NextCommand("d1", "s2", 9));
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, hits + 1);  // s2 still held
+  EXPECT_EQ(Poll(*cache_), "");                            // s1 held again
+  ASSERT_TRUE(behind_->EnqueueCommand(Check("r2"), TaskState::kRunning,
+                                      TaskState::kRunning));
+  cache_->ChangedTable("commands d1 s1 extra");  // does not split: all
+  EXPECT_EQ(Poll(*cache_), "r2");
+  ASSERT_TRUE(cache_->NextCommand("d1", "s2", 9));
+  EXPECT_EQ(cache_->Stats().idle_sources.hits, hits + 1);  // s2 read again
 }
 
 TEST_F(SharedCachingStoreTest, IdleSourcesFollowTheFenceAndTheListener) {

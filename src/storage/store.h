@@ -523,6 +523,13 @@ class Store {
                                                  const std::string& id) = 0;
   [[nodiscard]] virtual Result<Page<Source>> ListSources(
       const std::string& domain_id, const SourceFilter& f) = 0;
+  // The user id of the agent that registered the source
+  // (Source::owner_user_id), kNotFound when there is none: the agent loop's
+  // ownership check on every poll. Unlike GetSource it reads neither
+  // last_seen_at (every heartbeat flush writes it) nor has_results, so a
+  // read cache can hold it (caching_store.h).
+  [[nodiscard]] virtual Result<std::string> GetSourceOwner(
+      const std::string& domain_id, const std::string& id) = 0;
   // Records agents' polls: each source's last_seen_at becomes the later of
   // its stored value and the beat's `at`, in one transaction (one statement
   // on PostgreSQL). Beats of unknown sources are ignored.

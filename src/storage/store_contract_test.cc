@@ -371,6 +371,24 @@ TEST_P(StoreContractTest, ConcurrentLoginFailuresAllCount) {
   EXPECT_EQ(store_->GetLoginFailures(key, 0)->count, 8);
 }
 
+// The agent loop's ownership check (held by CachingStore): the registrant,
+// kept when another agent registers the same machine again, unknown in
+// another tenant and for an unknown id.
+TEST_P(StoreContractTest, ASourceOwnerIsWhoRegisteredIt) {
+  EXPECT_EQ(*store_->GetSourceOwner("d1", "s1"), "agent-user");
+  Source again = MakeSource("d1", "s-other");
+  again.name = "src-s1";
+  again.hostname = "host-s1";
+  again.owner_user_id = "another-agent";
+  ASSERT_EQ(store_->UpsertSource(again)->id, "s1");
+  ASSERT_THAT(store_->RecordHeartbeats({{"d1", "s1", 9000}}), IsOk());
+  EXPECT_EQ(*store_->GetSourceOwner("d1", "s1"), "agent-user");
+  EXPECT_THAT(store_->GetSourceOwner("d2", "s1"),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->GetSourceOwner("d1", "s-other"),
+              HasCode(ErrorCode::kNotFound));
+}
+
 TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
   Source s = MakeSource("d1", "s9");
   s.name = "web";

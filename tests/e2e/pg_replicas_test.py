@@ -66,7 +66,10 @@ from e2e_setup import (AGENT_PASSWORD, OP_PASSWORD, PG_SKIP,  # noqa: E402
 TMP = scratch_dir("sms-pg-replicas.")
 DB = PgDatabase("sms_replicas")
 DB_URL = DB.url
-ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8")
+# SMS_HEARTBEAT_WRITE_MS: the poll scenario checks that A shows B's poll
+# within 3 s (by default a source's poll is written at most every 30 s).
+ENV = dict(os.environ, SMS_PBKDF2_ITERATIONS="1000", SMS_DB_POOL_SIZE="8",
+           SMS_HEARTBEAT_WRITE_MS="1000")
 
 
 class Server(ServerProcess):

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -78,6 +79,34 @@ class PostgresStoreTest : public ::testing::Test {
     t.source_id = "s1";
     t.state = TaskState::kReady;
     ASSERT_TRUE(s.CreateTask(t));
+  }
+
+  // A replica as `sms-server serve` has one (main.cc): a shared read cache
+  // over its own store, fed by its own listener (fences every 50 ms).
+  void StartReplica(int64_t max_lag_ms, std::unique_ptr<CachingStore>* cache,
+                    std::unique_ptr<ChangeListener>* listener) {
+    auto inner = Open();
+    ASSERT_NE(inner, nullptr);
+    *cache = NewSharedCachingStore(
+        std::move(inner),
+        {.clock = &core::SystemClock(), .max_lag_ms = max_lag_ms});
+    *listener =
+        StartChangeListener(dsn_, options_, **cache, core::SystemClock(),
+                            {.fence_interval_ms = 50});
+  }
+
+  // Registers source s1 of d1, owned by agent user u1; returns it.
+  static Source SeedSource(Store& s) {
+    Source src;
+    src.id = "s1";
+    src.domain_id = "d1";
+    src.owner_user_id = "u1";
+    src.name = "src";
+    src.hostname = "h";
+    src.os_type = "LINUX";
+    auto saved = s.UpsertSource(src);
+    EXPECT_TRUE(saved) << saved.error().ToString();
+    return src;
   }
 
   std::string dsn_;
@@ -523,12 +552,24 @@ class RecordingFeed final : public CacheFeed {
   };
   void Listening() override { Bump(&Counts::listening); }
   void Changed() override { Bump(&Counts::changed); }
+  void ChangedTable(std::string_view table) override {
+    {
+      std::lock_guard lock(mu_);
+      tables_.emplace_back(table);
+    }
+    Bump(&Counts::changed);
+  }
   void Heard(core::Clock::TimePoint) override { Bump(&Counts::heard); }
   void Lost() override { Bump(&Counts::lost); }
 
   Counts Now() {
     std::lock_guard lock(mu_);
     return counts_;
+  }
+  // The payloads of the reports so far (the tables named), in order.
+  std::vector<std::string> Tables() {
+    std::lock_guard lock(mu_);
+    return tables_;
   }
   // Waits up to 60 s for `done` (a generous deadline: fences come every
   // 20 ms, but a loaded machine may stall for seconds); false on timeout.
@@ -555,6 +596,7 @@ class RecordingFeed final : public CacheFeed {
   std::mutex mu_;
   std::condition_variable cv_;
   Counts counts_;
+  std::vector<std::string> tables_;
 };
 
 // Runs `sql` on a connection of its own (as psql would).
@@ -651,12 +693,40 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
   ASSERT_TRUE(store->CreateToken({"th2", "d1", "u1", 1, 1000000, {}}));
   ASSERT_TRUE(store->CreateCredential({"AK2", "d1", "u1", "SK2", 1, {}}));
   ASSERT_TRUE(store->ClaimDueChecks(1, 2, 10));
+  // Nor the writes of every poll and registration (0018): a heartbeat
+  // flush, and a known agent registering again (ip, os, agent version).
+  Source src = SeedSource(*store);
+  ASSERT_TRUE(store->RecordHeartbeats({{"d1", "s1", 9000}}));
+  src.ip = "10.0.0.9";
+  ASSERT_TRUE(store->UpsertSource(src));
   ASSERT_TRUE(feed.Settle());
   EXPECT_EQ(feed.Now().changed, quiet);
 
   // Heard, each before the next fence: a token's and a key's revocation
   // (0017), a role changed by hand, a task's state, a run.
   const std::vector<std::pair<const char*, std::function<bool()>>> writes = {
+      {"UPDATE sources SET owner_user_id",
+       [&] {
+         Psql(dsn_, in_schema + "UPDATE sources SET owner_user_id = 'u2'");
+         return true;
+       }},
+      {"DELETE FROM sources",
+       [&] {
+         Psql(dsn_, in_schema + "DELETE FROM sources");
+         return true;
+       }},
+      {"EnqueueCommand",
+       [&] {
+         Command c{.domain_id = "d1",
+                   .source_id = "s1",
+                   .task_id = "t1",
+                   .run_id = "r0",
+                   .param_json = "{}",
+                   .created_at = 5,
+                   .updated_at = 5};
+         return !!store->EnqueueCommand(c, TaskState::kReady,
+                                        TaskState::kReady);
+       }},
       {"RevokeToken", [&] { return !!store->RevokeToken("th", 5); }},
       {"RevokeCredential", [&] { return !!store->RevokeCredential("AK1", 5); }},
       {"UPDATE users",
@@ -694,6 +764,13 @@ TEST_F(PostgresStoreTest, ListenerHearsCommittedWritesAndItsLoss) {
         [&](const RecordingFeed::Counts& c) { return c.heard >= heard + 2; }));
     EXPECT_GT(feed.Now().changed, before);
   }
+  // What the tables named: a new command names its source (0018), so a
+  // replica forgets that source's idle poll alone.
+  const std::vector<std::string> tables = feed.Tables();
+  for (const char* named : {"sources", "commands d1 s1", "tokens",
+                            "credentials", "users", "tasks", "runs"})
+    EXPECT_NE(std::find(tables.begin(), tables.end(), named), tables.end())
+        << named;
 
   // The listener's connection terminated: reported lost, then listening
   // again on a new one, with fences coming back.
@@ -725,16 +802,8 @@ TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
   constexpr int64_t kMaxLagMs = 500;
   std::unique_ptr<CachingStore> replica[2];
   std::unique_ptr<ChangeListener> listener[2];
-  for (int i = 0; i < 2; ++i) {
-    auto inner = Open();
-    ASSERT_NE(inner, nullptr);
-    replica[i] = NewSharedCachingStore(
-        std::move(inner),
-        {.clock = &core::SystemClock(), .max_lag_ms = kMaxLagMs});
-    listener[i] =
-        StartChangeListener(dsn_, options_, *replica[i], core::SystemClock(),
-                            {.fence_interval_ms = 50});
-  }
+  for (int i = 0; i < 2; ++i)
+    ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
   CachingStore& a = *replica[0];
   CachingStore& b = *replica[1];
   Seed(a);
@@ -759,6 +828,44 @@ TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
   auto seen = b.GetCredential("AK1");
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->revoked_at);
+  for (auto& l : listener) l.reset();  // before their caches
+}
+
+// Two replicas hold source s1's owner (the agent loop's check on every
+// poll); a heartbeat flush through either keeps it held; its owner changed
+// by hand (the service never re-owns or deletes a source) is read by both
+// once max_lag has passed, as a revoked key is (above).
+TEST_F(PostgresStoreTest,
+       ASourceGivenAnotherOwnerIsSeenOnEveryReplicaWithinMaxLag) {
+  constexpr int64_t kMaxLagMs = 500;
+  std::unique_ptr<CachingStore> replica[2];
+  std::unique_ptr<ChangeListener> listener[2];
+  for (int i = 0; i < 2; ++i)
+    ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
+  Seed(*replica[0]);
+  SeedSource(*replica[0]);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (auto& r : replica) {
+    while (r->Stats().sources.hits == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      auto owner = r->GetSourceOwner("d1", "s1");
+      ASSERT_TRUE(owner) << owner.error().ToString();
+      ASSERT_EQ(*owner, "u1");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(r->Stats().sources.hits, 0u);
+  }
+  ASSERT_TRUE(replica[0]->RecordHeartbeats({{"d1", "s1", 9000}}));
+  ASSERT_TRUE(replica[1]->RecordHeartbeats({{"d1", "s1", 9500}}));
+  Psql(dsn_, "SET search_path = " + options_.schema +
+                 "; UPDATE sources SET owner_user_id = 'u2'");
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  for (auto& r : replica) {
+    auto owner = r->GetSourceOwner("d1", "s1");
+    ASSERT_TRUE(owner);
+    EXPECT_EQ(*owner, "u2");
+  }
   for (auto& l : listener) l.reset();  // before their caches
 }
 

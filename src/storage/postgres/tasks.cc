@@ -43,6 +43,18 @@ Result<Source> PostgresStore::GetSource(const std::string& domain_id,
   return rows::ReadSource(r.At(0));
 }
 
+Result<std::string> PostgresStore::GetSourceOwner(const std::string& domain_id,
+                                                  const std::string& id) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(id);
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT owner_user_id FROM sources"
+                                       " WHERE domain_id = $1 AND id = $2",
+                                       p));
+  if (r.empty()) return Fail(core::NotFound("source not found"));
+  return r.Text(0, 0);
+}
+
 Result<Page<Source>> PostgresStore::ListSources(const std::string& domain_id,
                                                 const SourceFilter& f) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());

@@ -93,6 +93,8 @@ class SqliteStore final : public Store {
   Result<Source> UpsertSource(const Source& s) override;
   Result<Source> GetSource(const std::string& domain_id,
                            const std::string& id) override;
+  Result<std::string> GetSourceOwner(const std::string& domain_id,
+                                     const std::string& id) override;
   Result<Page<Source>> ListSources(const std::string& domain_id,
                                    const SourceFilter& f) override;
 

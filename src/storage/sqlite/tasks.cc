@@ -51,6 +51,18 @@ Result<Source> SqliteStore::GetSource(const std::string& domain_id,
   return rows::ReadSource(q);
 }
 
+Result<std::string> SqliteStore::GetSourceOwner(const std::string& domain_id,
+                                                const std::string& id) {
+  Conn c(this);
+  SMS_PREPARE_(q, c.db,
+               "SELECT owner_user_id FROM sources WHERE domain_id = ? AND"
+               " id = ?");
+  q.Bind(domain_id).Bind(id);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Fail(core::NotFound("source not found"));
+  return q.Text(0);
+}
+
 Result<Page<Source>> SqliteStore::ListSources(const std::string& domain_id,
                                               const SourceFilter& f) {
   Conn c(this);
