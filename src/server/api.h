@@ -120,7 +120,9 @@ class Api final {
   // record), else from a thread that `resume` was given. `resume(work)`
   // must run `work` soon on a thread of the transport's choosing (one that
   // may read the store; the work may also hand over a command, a write);
-  // it is called at most once, from the signature ledger's writer thread.
+  // it is called at most once, from the thread that wrote the signature
+  // ledger's batch (its writer thread, or a worker blocked in a signed
+  // write's SignatureLedger::Use: never an I/O thread).
   // The request must stay alive until `respond` has been called (it is held
   // by the shared pointer).
   using Respond = std::function<void(HttpResponse)>;

@@ -105,7 +105,8 @@ class AuthService final {
   // request's signature is recorded (Api::HandleAsync): VerifySignature
   // checks the request and loads its identity (reads only), and
   // RecordSignatureAsync records the signature, calling `done` from the
-  // ledger's writer thread once it is durable (an empty status), or with
+  // thread that wrote the ledger's batch (SignatureLedger::UseAsync) once it
+  // is durable (an empty status), or with
   // 403 SMS.9003 on a replay, or the store's error. The request may be
   // acted on only after `done` has answered OK.
   struct VerifiedSignature {

@@ -150,10 +150,10 @@ class HttpServer::Impl {
     // An async request still waiting for its record (the I/O threads were
     // stopped by the hard deadline): the ledger's thread will post its
     // answer to a context of this server and drop its connection, so the
-    // server must outlive both. The record is a bounded store call, so this
-    // wait is too.
-    while (shared_.async_pending.load() > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // server must outlive both. The record is a store call bounded by the
+    // store's own timeouts, so this wait is too; the last callback to go
+    // wakes it.
+    shared_.async_pending.WaitForNone();
   }
 
   void Stop() {

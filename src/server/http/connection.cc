@@ -182,11 +182,11 @@ class Session final : public Connection,
     struct Link {
       explicit Link(std::shared_ptr<Session> s)
           : self(std::move(s)), shared(self->shared_) {
-        shared.async_pending.fetch_add(1);
+        shared.async_pending.Add();
       }
       ~Link() {
         self.reset();  // may end the session, which uses `shared`
-        shared.async_pending.fetch_sub(1);
+        shared.async_pending.Done();
       }
       std::shared_ptr<Session> self;
       ServerShared& shared;

@@ -14,8 +14,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server/api.h"
@@ -36,7 +38,28 @@ struct ServerShared {
   // Requests of async routes whose callbacks the Api (or the signature
   // ledger's thread) still holds: the server waits for them before it goes
   // away (HttpServer::Run).
-  std::atomic<int> async_pending{0};
+  class Pending {
+   public:
+    void Add() { n_.fetch_add(1); }
+    void Done() {
+      if (n_.fetch_sub(1) != 1) return;
+      // Under the mutex: the waiter is either before its check (and will
+      // see 0) or asleep (and is woken).
+      std::lock_guard lock(mu_);
+      none_.notify_all();
+    }
+    // Returns once none is pending.
+    void WaitForNone() {
+      std::unique_lock lock(mu_);
+      none_.wait(lock, [this] { return n_.load() == 0; });
+    }
+
+   private:
+    std::atomic<int> n_{0};
+    std::mutex mu_;
+    std::condition_variable none_;
+  };
+  Pending async_pending;
 };
 
 // Steady-clock nanoseconds, for Connection::waiting_since().
