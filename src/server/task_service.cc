@@ -42,10 +42,12 @@ ApiStatus TaskService::CheckAgentOwnsTask(const Identity& who,
                                           const storage::Task& task,
                                           Action action) {
   if (who.role != Role::kAgent) return {};
-  auto src = store_.GetSource(who.domain_id, task.source_id);
-  if (!src && src.error().code != core::ErrorCode::kNotFound)
-    return StoreFail(src.error(), kSourceNotFound);
-  if (!src || src->owner_user_id != who.user_id) {
+  // The owner alone, held by the read cache like the poll's check
+  // (CommandService::CheckOwnSource), not the whole source row.
+  auto owner = store_.GetSourceOwner(who.domain_id, task.source_id);
+  if (!owner && owner.error().code != core::ErrorCode::kNotFound)
+    return StoreFail(owner.error(), kSourceNotFound);
+  if (!owner || *owner != who.user_id) {
     return ApiFail(ApiCode::kForbidden,
                    "You do not have permission to perform action " +
                        std::string(ActionName(action)) +
