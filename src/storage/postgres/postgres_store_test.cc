@@ -68,6 +68,37 @@ class PostgresStoreTest : public ::testing::Test {
     return s ? std::move(*s) : nullptr;
   }
 
+  // The first column of `sql`'s rows on `conn` (a failed statement is a
+  // test failure naming it).
+  static std::vector<std::string> Column(PGconn* conn, const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        << PQerrorMessage(conn) << " in: " << sql.substr(0, 200);
+    std::vector<std::string> column;
+    for (int i = 0; i < PQntuples(r); ++i)
+      column.push_back(PQgetvalue(r, i, 0));
+    PQclear(r);
+    return column;
+  }
+
+  // This test's schema on `conn`, migrated by hand up to (not including)
+  // `version`, as a release before that migration left it.
+  void MigrateBefore(PGconn* conn, int version) {
+    Column(conn, "CREATE SCHEMA " + options_.schema + "; SET search_path TO " +
+                     options_.schema +
+                     "; CREATE TABLE schema_migrations (version INTEGER"
+                     " PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT"
+                     " NOT NULL)");
+    for (const Migration& m : PostgresMigrations()) {
+      if (m.version >= version) break;
+      Column(conn, std::string(m.sql));
+      Column(conn, "INSERT INTO schema_migrations VALUES (" +
+                       std::to_string(m.version) + ", '" + std::string(m.name) +
+                       "', 1)");
+    }
+  }
+
   static void Seed(Store& s) {
     ASSERT_TRUE(s.CreateDomain({"d1", "acme", 1}));
     Task t;
@@ -349,24 +380,10 @@ TEST_F(PostgresStoreTest, TenantRunIdsKeepEveryRow) {
   PGconn* conn = PQconnectdb(dsn_.c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
   auto exec = [conn](const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const ExecStatusType st = PQresultStatus(r);
-    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        << PQerrorMessage(conn) << " in: " << sql.substr(0, 200);
-    std::string first = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    PQclear(r);
-    return first;
+    std::vector<std::string> column = Column(conn, sql);
+    return column.empty() ? std::string() : column.front();
   };
-  exec("CREATE SCHEMA " + options_.schema + "; SET search_path TO " +
-       options_.schema +
-       "; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-       " name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
-  for (const Migration& m : PostgresMigrations()) {
-    if (m.version >= 13) break;
-    exec(std::string(m.sql));
-    exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
-         ", '" + std::string(m.name) + "', 1)");
-  }
+  MigrateBefore(conn, 13);
   exec(kRowsBeforeTenantRunIds);
   if (HasFailure()) {
     PQfinish(conn);
@@ -428,27 +445,8 @@ TEST_F(PostgresStoreTest, TenantRunIdsKeepEveryRow) {
 TEST_F(PostgresStoreTest, DirsInRunsKeepEveryDirectory) {
   PGconn* conn = PQconnectdb(dsn_.c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  auto exec = [conn](const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const ExecStatusType st = PQresultStatus(r);
-    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        << PQerrorMessage(conn) << " in: " << sql.substr(0, 200);
-    std::vector<std::string> column;
-    for (int i = 0; i < PQntuples(r); ++i)
-      column.push_back(PQgetvalue(r, i, 0));
-    PQclear(r);
-    return column;
-  };
-  exec("CREATE SCHEMA " + options_.schema + "; SET search_path TO " +
-       options_.schema +
-       "; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-       " name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
-  for (const Migration& m : PostgresMigrations()) {
-    if (m.version >= 19) break;
-    exec(std::string(m.sql));
-    exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
-         ", '" + std::string(m.name) + "', 1)");
-  }
+  auto exec = [conn](const std::string& sql) { return Column(conn, sql); };
+  MigrateBefore(conn, 19);
   exec(kRowsBeforeDirsInRuns);
   const std::vector<std::string> want(std::begin(kRunDirsDumped),
                                       std::end(kRunDirsDumped));
