@@ -145,6 +145,48 @@ Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
     return TaskKey(ordered[i]->run->domain_id, ordered[i]->run->task_id);
   };
 
+  // What the tenant has stored under each run id already (one statement):
+  // a committed run, and whether another of its tasks staged details. Read
+  // before the tasks are locked, so the lock is held for one statement
+  // less (two replicas' batches of the same tasks wait for each other's
+  // whole lock window: issue 14.3). A run committed between this read and
+  // the insert below, by another replica, fails the insert on the unique
+  // key: the batch is rolled back and its runs go one by one
+  // (CommitRunOn, which reads it again under the lock), as for a run id of
+  // another task.
+  std::vector<std::optional<StoredUpload>> stored(n);
+  std::vector<bool> staged_by_another(n, false);
+  {
+    std::vector<std::string> domains, run_ids, task_ids;
+    for (PendingRun* p : ordered) {
+      domains.push_back(p->run->domain_id);
+      run_ids.push_back(p->run->run_id);
+      task_ids.push_back(p->run->task_id);
+    }
+    Params p;
+    p.Add(TextArray(domains)).Add(TextArray(run_ids)).Add(TextArray(task_ids));
+    SMS_ASSIGN_OR_RETURN(
+        Rows r,
+        c.Exec("SELECT x.ord, r.domain_id, r.task_id, r.content_hash,"
+               " EXISTS (SELECT 1 FROM detail_chunks d"
+               "  WHERE d.domain_id = x.domain_id AND d.run_id = x.run_id"
+               "  AND d.task_id <> x.task_id)"
+               " FROM unnest($1::text[], $2::text[], $3::text[])"
+               " WITH ORDINALITY AS x (domain_id, run_id, task_id, ord)"
+               " LEFT JOIN runs r"
+               " ON r.domain_id = x.domain_id AND r.run_id = x.run_id",
+               p));
+    for (int i = 0; i < r.size(); ++i) {
+      const size_t at = static_cast<size_t>(r.Int(i, 0) - 1);
+      if (at >= n) return Fail(core::Internal("run check: row out of range"));
+      if (!r.IsNull(i, 1))
+        stored[at] = StoredUpload{.domain_id = r.Text(i, 1),
+                                  .task_id = r.Text(i, 2),
+                                  .content_hash = r.Text(i, 3)};
+      staged_by_another[at] = r.Bool(i, 4);
+    }
+  }
+
   // The batch's tasks, locked (FOR UPDATE) in one statement, in the order
   // CommitBatch sorted them (byte order: COLLATE "C"), with their readiness
   // history. `now`: the task as this batch's runs leave it.
@@ -176,41 +218,6 @@ Result<std::vector<Result<CommitOutcome>>> PostgresStore::CommitFoldedOn(
                                    r.Text(i, rows::kTaskColumnCount))},
                     .now = task};
       tasks.emplace(std::move(k), std::move(locked));
-    }
-  }
-
-  // What the tenant has stored under each run id already (one statement):
-  // a committed run, and whether another of its tasks staged details.
-  std::vector<std::optional<StoredUpload>> stored(n);
-  std::vector<bool> staged_by_another(n, false);
-  {
-    std::vector<std::string> domains, run_ids, task_ids;
-    for (PendingRun* p : ordered) {
-      domains.push_back(p->run->domain_id);
-      run_ids.push_back(p->run->run_id);
-      task_ids.push_back(p->run->task_id);
-    }
-    Params p;
-    p.Add(TextArray(domains)).Add(TextArray(run_ids)).Add(TextArray(task_ids));
-    SMS_ASSIGN_OR_RETURN(
-        Rows r,
-        c.Exec("SELECT x.ord, r.domain_id, r.task_id, r.content_hash,"
-               " EXISTS (SELECT 1 FROM detail_chunks d"
-               "  WHERE d.domain_id = x.domain_id AND d.run_id = x.run_id"
-               "  AND d.task_id <> x.task_id)"
-               " FROM unnest($1::text[], $2::text[], $3::text[])"
-               " WITH ORDINALITY AS x (domain_id, run_id, task_id, ord)"
-               " LEFT JOIN runs r"
-               " ON r.domain_id = x.domain_id AND r.run_id = x.run_id",
-               p));
-    for (int i = 0; i < r.size(); ++i) {
-      const size_t at = static_cast<size_t>(r.Int(i, 0) - 1);
-      if (at >= n) return Fail(core::Internal("run check: row out of range"));
-      if (!r.IsNull(i, 1))
-        stored[at] = StoredUpload{.domain_id = r.Text(i, 1),
-                                  .task_id = r.Text(i, 2),
-                                  .content_hash = r.Text(i, 3)};
-      staged_by_another[at] = r.Bool(i, 4);
     }
   }
 
