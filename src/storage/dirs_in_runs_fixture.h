@@ -4,6 +4,12 @@
 // accept, and what the view run_dirs must give back after it.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "storage/store.h"
+
 namespace sms::storage {
 
 // d1's run r1 with three directories (inserted out of idx order; paths with
@@ -57,5 +63,31 @@ constexpr const char* kRunDirsDumped[] = {
     "d1|r1|2|/c\\d|31|32|33|34|35|36|37|38|39|40|41|42|43",
     "d2|r1|0|/x|9007199254740993|0|0|0|0|0|0|9223372036854775807|0|0|0|0|1",
 };
+
+// What `store` reads of kRowsBeforeDirsInRuns once 0019 has run: d1's runs
+// newest first, r1's three directories in idx order with every field, and
+// d2's r1 with its counters past 2^53 exact. `*r1` gets d1's r1 (for a
+// commit after the migration).
+inline void ExpectRunsAfterDirsInRuns(Store& store, Run* r1) {
+  auto runs = store.ListRuns("d1", "t1", 10);
+  ASSERT_TRUE(runs) << runs.error().ToString();
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  EXPECT_TRUE((*runs)[0].dirs.empty());
+  const auto& dirs = (*runs)[1].dirs;
+  ASSERT_EQ(dirs.size(), 3u);
+  EXPECT_EQ(dirs[0].dir_check, "/a \"q\"");
+  EXPECT_EQ(dirs[0].num_total_files, 1);
+  EXPECT_EQ(dirs[0].num_target_bytes_read, 13);
+  EXPECT_EQ(dirs[1].dir_check, "/é/日本");
+  EXPECT_EQ(dirs[2].dir_check, "/c\\d");
+  EXPECT_EQ(dirs[2].num_corrupt_files, 39);
+  auto theirs = store.GetRun("d2", "r1");
+  ASSERT_TRUE(theirs) << theirs.error().ToString();
+  ASSERT_EQ(theirs->dirs.size(), 1u);
+  EXPECT_EQ(theirs->dirs[0].num_total_files, 9007199254740993);
+  EXPECT_EQ(theirs->dirs[0].num_bytes_verified, INT64_MAX);
+  *r1 = (*runs)[1];
+}
 
 }  // namespace sms::storage
