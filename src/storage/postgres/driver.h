@@ -211,9 +211,21 @@ class Txn final {
   // which PostgreSQL otherwise plans every execution anew (a custom plan
   // priced cheaper than the generic one by its own estimates), at about as
   // much CPU as it executes them. Only statements whose plan does not
-  // depend on the values belong here.
+  // depend on the values belong here. Such a plan is made once, at the
+  // connection's first execution, and kept until the tables are next
+  // analyzed: made on a table that was still small (a new database, or
+  // before autovacuum's first ANALYZE) it may read the whole table, hashed,
+  // at every later execution (seen: the batch's run-id check read all of
+  // `runs`, 11,000 rows a call, in a 15 s benchmark). So these plans may
+  // not scan a table whole nor hash or merge joins: every row is looked up
+  // by key through an index, whatever size the planner saw. (The enable_*
+  // settings price the other paths out; where no index serves, the scan is
+  // still chosen.)
   Status BeginGenericPlans() {
-    return Start("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan");
+    return Start(
+        "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan;"
+        " SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;"
+        " SET LOCAL enable_mergejoin = off");
   }
   // A read-write transaction whose COMMIT does not wait for the WAL flush
   // (synchronous_commit off): safe against a crash of this process, a crash

@@ -24,6 +24,7 @@
 #include <iterator>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -930,6 +931,63 @@ TEST_F(PostgresStoreTest, ARunIdRacedByTwoReplicasLandsOnceAndSparesItsBatch) {
     for (const storage::Run& r : *runs)
       EXPECT_EQ(r.dirs.size(), 1u) << r.run_id;
   }
+}
+
+// A batch's statements are planned once per connection (generic plans,
+// Txn::BeginGenericPlans). Planned on an empty `runs`, they must still look
+// each run up by key once it holds 20,000 rows that no ANALYZE has seen:
+// no statement of the later commits reads the table whole.
+TEST_F(PostgresStoreTest, ABatchLooksRunsUpByKeyWhateverSizeItsPlanSaw) {
+  options_.connections = 1;  // the commits below reuse the first's plans
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Seed(*store);
+  auto run = [](const std::string& id) {
+    storage::Run r;
+    r.run_id = id;
+    r.domain_id = "d1";
+    r.task_id = "t1";
+    r.finished_time = 1;
+    r.check_result = "success";
+    r.content_hash = "c-" + id;
+    r.dirs.push_back({"/a", 1, 0, 0, 0, 0, 0, 0, 1});
+    return r;
+  };
+  ASSERT_TRUE(store->CommitRun(run("first")));
+  constexpr int kRows = 20000;
+  const std::string in_schema = "SET search_path = " + options_.schema + "; ";
+  Psql(dsn_, in_schema +
+                 "INSERT INTO runs (run_id, domain_id, task_id, started_time,"
+                 " finished_time, check_result, mode, hash_algorithm,"
+                 " error_msg, content_hash, committed_at)"
+                 " SELECT 'bulk' || g, 'd1', 't1', 0, 1, 'success', '', '',"
+                 " '', 'h' || g, 1 FROM generate_series(1, " +
+                 std::to_string(kRows) + ") g");
+  // A backend reports its counters when idle (at most once a second) and
+  // when it exits.
+  const std::string stats =
+      "SELECT seq_tup_read || ' ' || n_tup_ins FROM pg_stat_user_tables"
+      " WHERE schemaname = '" +
+      options_.schema + "' AND relname = 'runs'";
+  auto read_stats = [&] {
+    int64_t seq = 0, ins = 0;
+    std::istringstream(Psql(dsn_, stats)) >> seq >> ins;
+    return std::pair(seq, ins);
+  };
+  auto wait_for_inserts = [&](int64_t n) {
+    for (int i = 0; i < 100 && read_stats().second < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return read_stats();
+  };
+  const auto [seq_before, ins_before] = wait_for_inserts(kRows);
+  ASSERT_GE(ins_before, kRows);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store->CommitRun(run("later" + std::to_string(i))));
+  store.reset();  // its connection exits and reports what it read
+  const auto [seq_after, ins_after] = wait_for_inserts(kRows + 6);
+  ASSERT_EQ(ins_after, kRows + 6);
+  EXPECT_LT(seq_after - seq_before, kRows)
+      << "a statement of the batch read `runs` whole";
 }
 
 TEST_F(PostgresStoreTest, LargeRunPagesByKeyset) {
