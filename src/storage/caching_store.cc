@@ -134,7 +134,7 @@ class CachingStoreImpl final : public CachingStore {
       ForgetIdleLocked(Key(source->first, source->second));
     else if (table == "commands" || table.starts_with("commands "))
       ClearLocked(kIdle);
-    else if (table == "tasks" || table == "runs" || table == "run_dirs")
+    else if (table == "tasks" || table == "runs")
       ClearLocked(kTaskRecords);
     else if (table == "credentials")
       ClearLocked(kIdentity);

@@ -46,22 +46,21 @@
 // them: uploads and polls keep their token's entry); a credential's
 // revocation clears the held credentials, users and domains; a token's
 // revocation clears everything. The listener's reports follow the same
-// split by the table they name (tasks, runs, run_dirs: tasks and run
-// lists; credentials: credentials, users and domains; sources: sources'
-// owners; commands: idle sources; tokens, users, domains or an unknown
-// table: every held record but the idle sources). Writes that cannot
-// change one are let through without clearing it: new domains, users,
-// credentials and tokens (there is no cached miss for them), sources and
-// their heartbeat, staged details (invisible until CommitRun), and a command
-// poll that delivered nothing.
-// A read that missed fills the cache only if no write clearing its table
-// happened since before its snapshot was taken (a generation count per
-// group of tables cleared together -- tokens; tasks and run lists;
-// credentials, users and domains; sources' owners; idle sources -- read
-// before the inner store's read, or
-// at BeginReadScope for a whole scope), so an old snapshot never outlives
-// the write that superseded it, and a run's commit does not stop a
-// credential's fill.
+// split by the table they name (tasks, runs: tasks and run lists, a
+// run's directories being in its row since migration 0019; credentials:
+// credentials, users and domains; sources: sources' owners; commands: idle
+// sources; tokens, users, domains or an unknown table: every held record but
+// the idle sources). Writes that cannot change one are let through without
+// clearing it: new domains, users, credentials and tokens (there is no cached
+// miss for them), sources and their heartbeat, staged details (invisible until
+// CommitRun), and a command poll that delivered nothing. A read that missed
+// fills the cache only if no write clearing its table happened since before its
+// snapshot was taken (a generation count per group of tables cleared together
+// -- tokens; tasks and run lists; credentials, users and domains; sources'
+// owners; idle sources -- read before the inner store's read, or at
+// BeginReadScope for a whole scope), so an old snapshot never outlives the
+// write that superseded it, and a run's commit does not stop a credential's
+// fill.
 //
 // Two kinds (both made here):
 // - NewCachingStore: for a database that this process alone writes; the

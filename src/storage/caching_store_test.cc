@@ -405,7 +405,7 @@ TEST_F(SharedCachingStoreTest, AReportedWriteEmptiesWhatItsTableCanChange) {
   // Another replica commits a run and revokes the token.
   ASSERT_TRUE(behind_->CommitRun(MakeRun("r1")));
   ASSERT_TRUE(behind_->RevokeToken("th", 6));
-  for (const char* table : {"runs", "run_dirs", "tasks"}) {
+  for (const char* table : {"runs", "tasks"}) {
     SCOPED_TRACE(table);
     cache_->ChangedTable(table);
     EXPECT_EQ(Runs(), 1u);                                       // read again
@@ -444,7 +444,7 @@ TEST_F(SharedCachingStoreTest, HoldsCredentialsUntilACredentialWriteIsHeard) {
   // reported.
   ASSERT_TRUE(behind_->RevokeCredential("AK", 5));
   EXPECT_TRUE(read_all());
-  for (const char* table : {"runs", "run_dirs", "tasks", "commands"}) {
+  for (const char* table : {"runs", "tasks", "commands"}) {
     cache_->ChangedTable(table);
     EXPECT_TRUE(read_all()) << table;
   }
@@ -521,8 +521,7 @@ TEST_F(SharedCachingStoreTest, OnlyAReportedSourceWriteForgetsOwners) {
   cache_->Heard(clock_.Now());
   EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "");
   SetOwnerBehind("agent-2");
-  for (const char* table :
-       {"runs", "run_dirs", "tasks", "commands", "credentials"}) {
+  for (const char* table : {"runs", "tasks", "commands", "credentials"}) {
     cache_->ChangedTable(table);
     EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "") << table;  // held
   }
