@@ -4,6 +4,7 @@
 // which has a PostgreSQL server.)
 #include "storage/migrations.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -278,6 +279,42 @@ TEST(MigrationsTest, DirsInRunsKeepEveryDirectory) {
   auto after = Column(path, kRunDirsDump);
   ASSERT_EQ(after.size(), want.size() + 1);
   EXPECT_EQ(after[3], "d1|r3|0|/a \"q\"|1|2|3|4|5|6|7|8|9|10|11|12|13");
+}
+
+// SQLite's plan of `sql` (EXPLAIN QUERY PLAN), its steps joined by "; ".
+std::string PlanOf(const std::string& path, const std::string& sql) {
+  std::string plan;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+  EXPECT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &q, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  while (q != nullptr && sqlite3_step(q) == SQLITE_ROW) {
+    if (!plan.empty()) plan += "; ";
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(q, 3));
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return plan;
+}
+
+// 0020_command_indexes: commands are kept (one a check), so a check's end
+// (sqlite/runs.cc) and a task's newest command (stop, skip) are found by
+// index, not among every command of the tenant.
+TEST(MigrationsTest, ACommandIsFoundByItsRunOrTaskThroughAnIndex) {
+  ::sms::testing::TempDir dir;
+  const std::string path = dir.Join("commands.db");
+  ASSERT_THAT(MigrateSqlite(path), IsOk());
+  EXPECT_THAT(PlanOf(path,
+                     "UPDATE commands SET state = 'done', updated_at = ?"
+                     " WHERE domain_id = ? AND run_id = ? AND state IN"
+                     " ('pending', 'delivered')"),
+              ::testing::HasSubstr("INDEX commands_by_run"));
+  EXPECT_THAT(PlanOf(path,
+                     "SELECT id FROM commands WHERE domain_id = ? AND"
+                     " task_id = ? ORDER BY id DESC LIMIT 1"),
+              ::testing::HasSubstr("INDEX commands_by_task"));
 }
 
 }  // namespace

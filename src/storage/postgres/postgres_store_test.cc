@@ -230,6 +230,68 @@ TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
   EXPECT_EQ(pg, lite);
 }
 
+// The indexes each dialect's migrations create (not those behind a
+// primary key or a UNIQUE constraint), by table, are the same, but for
+// those only PostgreSQL has, each for a reason: tokens_by_expiry (only
+// PostgreSQL purges expired tokens by statement); file_details_by_dir and
+// _by_status (SQLite pages a run's details along its primary key, with the
+// directory and status filters in the same statement); tasks_by_source and
+// detail_chunks_by_task (on SQLite a source's task list and a task's
+// delete read the tenant's rows: rare operations, and the second index
+// would cost every upload of details a write).
+TEST_F(PostgresStoreTest, SchemaHasTheIndexesOfSqlite) {
+  ASSERT_NE(Open(), nullptr);
+  using Indexes = std::set<std::pair<std::string, std::string>>;
+  Indexes pg;
+  {
+    PGconn* conn = PQconnectdb(dsn_.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    const char* values[] = {options_.schema.c_str()};
+    PGresult* r = PQexecParams(
+        conn,
+        "SELECT i.tablename, i.indexname FROM pg_indexes i"
+        " WHERE i.schemaname = $1 AND NOT EXISTS (SELECT 1 FROM"
+        " pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+        " WHERE n.nspname = $1 AND c.conname = i.indexname)",
+        1, nullptr, values, nullptr, nullptr, 0);
+    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    for (int i = 0; i < PQntuples(r); ++i)
+      pg.emplace(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    PQclear(r);
+    PQfinish(conn);
+  }
+  const Indexes only_pg = {{"tokens", "tokens_by_expiry"},
+                           {"file_details", "file_details_by_dir"},
+                           {"file_details", "file_details_by_status"},
+                           {"tasks", "tasks_by_source"},
+                           {"detail_chunks", "detail_chunks_by_task"}};
+  for (const auto& index : only_pg)
+    EXPECT_EQ(pg.erase(index), 1u) << index.second;
+  Indexes lite;
+  {
+    ::sms::testing::TempDir dir;
+    const std::string path = dir.Join("indexes.db");
+    ASSERT_TRUE(MigrateSqlite(path).has_value());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT tbl_name, name FROM sqlite_master"
+                                 " WHERE type = 'index'"
+                                 " AND name NOT LIKE 'sqlite_%'",
+                                 -1, &q, nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      lite.emplace(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)),
+                   reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+  EXPECT_FALSE(pg.empty());
+  EXPECT_EQ(pg, lite);
+}
+
 TEST_F(PostgresStoreTest, ConcurrentStartsMigrateOnce) {
   std::vector<std::thread> replicas;
   std::atomic<int> ok{0};
