@@ -20,7 +20,9 @@
 # agents were set up (window and drain: polls, uploads, triggers) per poll
 # answered, and the ones that took the most execution + planning time, each
 # per poll: the counts do not depend on the machine's load, for A/B
-# comparisons on a shared machine.
+# comparisons on a shared machine; then the tables most read by sequential
+# scans over the whole run (a statement that should look rows up by key
+# but reads a table whole shows there).
 # CPU is measured over the run window (not the set-up) by sms-fleet itself
 # from /proc, for the generator, each server and PostgreSQL (the postmaster
 # and its backends), in % of one core; the load average at the start and end
@@ -122,6 +124,11 @@ SELECT round(calls::numeric / :polls, 4) || ' per poll, us per poll: execution '
 FROM pg_stat_statements
 WHERE query NOT ILIKE '%pg_stat_statements%'
 ORDER BY total_exec_time + total_plan_time DESC LIMIT 12;
+SELECT 'rows read by sequential scans (pg_stat_user_tables): ' ||
+       coalesce(string_agg(relname || ' ' || seq_tup_read || ' in ' || seq_scan ||
+                           ' scans', ', ' ORDER BY seq_tup_read DESC), 'none')
+FROM (SELECT relname, seq_tup_read, seq_scan FROM pg_stat_user_tables
+      WHERE seq_tup_read > 0 ORDER BY seq_tup_read DESC LIMIT 6) t;
 EOF
 }
 

@@ -12,7 +12,9 @@
 # COMMIT records) per committed run over the whole benchmark,
 # and the statements that took the most execution + planning time, each
 # with its calls and times per run (track_planning): the counts do not
-# depend on the machine's load, for A/B comparisons on a shared machine.
+# depend on the machine's load, for A/B comparisons on a shared machine;
+# then the tables most read by sequential scans (a statement that should
+# look rows up by key but reads a table whole shows there).
 # Usage: src/server/bench_server_pg.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 
@@ -68,5 +70,10 @@ SELECT round(calls / r.n, 3) || ' per run, ms per run: execution ' ||
 FROM pg_stat_statements, (SELECT count(*)::numeric AS n FROM runs) r
 WHERE query NOT ILIKE '%pg_stat_statements%'
 ORDER BY total_exec_time + total_plan_time DESC LIMIT 12;
+SELECT 'rows read by sequential scans (pg_stat_user_tables): ' ||
+       coalesce(string_agg(relname || ' ' || seq_tup_read || ' in ' || seq_scan ||
+                           ' scans', ', ' ORDER BY seq_tup_read DESC), 'none')
+FROM (SELECT relname, seq_tup_read, seq_scan FROM pg_stat_user_tables
+      WHERE seq_tup_read > 0 ORDER BY seq_tup_read DESC LIMIT 6) t;
 EOF
 fi
