@@ -154,8 +154,7 @@ class CacheReader final {
   bool at_end_ = false;      // the trailer was reached
   bool has_pending_section_ = false;  // a section start was read
   std::string pending_section_;       // ... with this dir_check
-  CacheRecord record_;
-  std::string previous_path_;
+  CacheRecord record_;  // its path is the previous record's while decoding
 };
 
 // Writes a new cache file next to `path` and renames it over `path` on
