@@ -63,7 +63,7 @@ Status WriteAll(int fd, const char* data, size_t size,
 
 // ---- decisions ------------------------------------------------------------
 
-bool CacheKeyMatches(const CacheRecord& r, const StatInfo& st,
+bool CacheKeyMatches(const CachedDigest& r, const StatInfo& st,
                      const FsTraits& traits) {
   if (st.type != FileType::kRegular || r.digest.empty()) return false;
   if (r.size != st.size || r.mtime_ns != st.mtime_ns ||
@@ -98,6 +98,12 @@ int64_t RacyWindowNs(int64_t mtime_ns, int64_t ctime_ns, const FsTraits& traits,
 
 CacheUse DecideCacheUse(const CacheRecord& r, const StatInfo& st,
                         const FsTraits& traits, const CachePolicy& policy) {
+  return DecideCacheUse(r.path, r, st, traits, policy);
+}
+
+CacheUse DecideCacheUse(std::string_view path, const CachedDigest& r,
+                        const StatInfo& st, const FsTraits& traits,
+                        const CachePolicy& policy) {
   if (!CacheKeyMatches(r, st, traits)) return CacheUse::kMiss;
   // Racy: the file may have been written again within the granule of its
   // timestamps after it was read.
@@ -114,7 +120,7 @@ CacheUse DecideCacheUse(const CacheRecord& r, const StatInfo& st,
     // A stateless pick, the same from any worker thread: the hash of the
     // path under this check's seed (one-shot: the same value as the
     // streaming form, without a state allocated per file).
-    const uint64_t h = XXH64(r.path.data(), r.path.size(), policy.seed);
+    const uint64_t h = XXH64(path.data(), path.size(), policy.seed);
     const double bound = policy.rehash_fraction * 18446744073709551616.0;
     if (static_cast<double>(h) < bound) return CacheUse::kVerify;
   }
