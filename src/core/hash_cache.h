@@ -60,9 +60,10 @@ struct CacheParams {
   std::vector<std::string> dirs;  // normalised dir_checks
 };
 
-// One cached digest.
-struct CacheRecord {
-  std::string path;  // relative to the section's root
+// A cached digest and the metadata of the file it was taken from: what a
+// hash worker needs of a record (the path is the entry's own, so the walk
+// hands this on without a copy of the path).
+struct CachedDigest {
   uint64_t dev = 0;
   uint64_t ino = 0;
   uint64_t size = 0;
@@ -70,6 +71,11 @@ struct CacheRecord {
   int64_t ctime_ns = 0;
   int64_t hashed_at_ns = 0;
   Digest digest;
+};
+
+// One cached digest and its path.
+struct CacheRecord : CachedDigest {
+  std::string path;  // relative to the section's root
 };
 
 // How a check uses the cache.
@@ -95,10 +101,14 @@ enum class CacheUse : uint8_t {
 // system with `traits`. Pure.
 CacheUse DecideCacheUse(const CacheRecord& record, const StatInfo& st,
                         const FsTraits& traits, const CachePolicy& policy);
+// The same for the record of `path` (the random re-reads are picked by path).
+CacheUse DecideCacheUse(std::string_view path, const CachedDigest& record,
+                        const StatInfo& st, const FsTraits& traits,
+                        const CachePolicy& policy);
 // True when the metadata of `record` still describe `st` (the key test of
 // DecideCacheUse without the racy, age and random rules): a re-read that
 // disagrees with such a record is corrupt.
-bool CacheKeyMatches(const CacheRecord& record, const StatInfo& st,
+bool CacheKeyMatches(const CachedDigest& record, const StatInfo& st,
                      const FsTraits& traits);
 // The racy window for a file with these timestamps: the granularity the
 // timestamps themselves show (a multiple of 1 s with no fraction: FAT-like
@@ -154,8 +164,7 @@ class CacheReader final {
   bool at_end_ = false;      // the trailer was reached
   bool has_pending_section_ = false;  // a section start was read
   std::string pending_section_;       // ... with this dir_check
-  CacheRecord record_;
-  std::string previous_path_;
+  CacheRecord record_;  // its path is the previous record's while decoding
 };
 
 // Writes a new cache file next to `path` and renames it over `path` on

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/path_order.h"
 #include "testing/temp_dir.h"
 
 namespace sms::core {
@@ -74,6 +76,62 @@ TEST(HashCacheTest, RecordsComeBackInWalkOrderPerSection) {
   const CacheRecord* log = (*r)->Find("log");
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->digest.bytes[15], 4);
+}
+
+// Records are decoded in place over the previous record's path: paths that
+// share long prefixes, paths longer than the reader's 256 KiB buffer, every
+// varint width and a path that shares nothing with the last of the previous
+// section all come back field for field.
+TEST(HashCacheTest, RecordsOfEveryShapeComeBackFieldForField) {
+  TempDir t;
+  const std::string path = t.Join("shapes.smscache");
+  std::vector<Entry> first, second;
+  for (int i = 0; i < 3000; ++i) {
+    Entry e =
+        CachedFile("dir" + std::string(static_cast<size_t>(i % 7) * 40, 'd') +
+                       "/f" + std::to_string(100000 + i),
+                   static_cast<uint8_t>(i));
+    e.dev = uint64_t{1} << (i % 64);
+    e.ino = ~uint64_t{0} - static_cast<uint64_t>(i);
+    e.size = static_cast<uint64_t>(i) * 977;
+    e.mtime_ns = (i % 2 == 0 ? -1 : 1) * (int64_t{1} << (i % 63));
+    e.ctime_ns = -static_cast<int64_t>(i);
+    e.digest.size = static_cast<uint8_t>(i % 2 == 0 ? 16 : 32);
+    first.push_back(e);
+  }
+  std::sort(first.begin(), first.end(), [](const Entry& a, const Entry& b) {
+    return ComparePaths(a.path, b.path) < 0;
+  });
+  second.push_back(CachedFile(std::string(300'000, 'x'), 9));
+  second.push_back(CachedFile(std::string(300'000, 'x') + "/y", 8));
+  second.push_back(CachedFile("z", 7));
+  {
+    auto w = CacheWriter::Create(path, Params());
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE((*w)->StartSection("/etc"));
+    for (const Entry& e : first) ASSERT_TRUE((*w)->Add(e));
+    ASSERT_TRUE((*w)->StartSection("/var"));
+    for (const Entry& e : second) ASSERT_TRUE((*w)->Add(e));
+    ASSERT_TRUE((*w)->Commit());
+  }
+  auto r = CacheReader::Open(path, Params());
+  ASSERT_TRUE(r) << r.error().message;
+  auto expect_same = [&](const Entry& e) {
+    const CacheRecord* got = (*r)->Find(e.path);
+    ASSERT_NE(got, nullptr) << e.path.substr(0, 80);
+    EXPECT_EQ(got->path, e.path);
+    EXPECT_EQ(got->dev, e.dev);
+    EXPECT_EQ(got->ino, e.ino);
+    EXPECT_EQ(got->size, e.size);
+    EXPECT_EQ(got->mtime_ns, e.mtime_ns);
+    EXPECT_EQ(got->ctime_ns, e.ctime_ns);
+    EXPECT_EQ(got->hashed_at_ns, e.hashed_at_ns);
+    EXPECT_EQ(got->digest, e.digest);
+  };
+  (*r)->StartSection("/etc");
+  for (const Entry& e : first) expect_same(e);
+  (*r)->StartSection("/var");
+  for (const Entry& e : second) expect_same(e);
 }
 
 TEST(HashCacheTest, ASectionNotAskedForIsSkipped) {
@@ -243,8 +301,12 @@ TEST(HashCacheTest, OldDigestsAndARandomFractionAreReadAgain) {
   for (int i = 0; i < 10000; ++i) {
     CacheRecord ri = r;
     ri.path = "file" + std::to_string(i);
-    if (DecideCacheUse(ri, StatOf(ri), local, tenth) == CacheUse::kVerify)
-      ++verify;
+    const CacheUse use = DecideCacheUse(ri, StatOf(ri), local, tenth);
+    if (use == CacheUse::kVerify) ++verify;
+    // The scanner passes the entry's path beside the record's metadata (no
+    // copy of the path): the pick is the path's, the same either way.
+    const CachedDigest& digest = ri;
+    EXPECT_EQ(DecideCacheUse(ri.path, digest, StatOf(ri), local, tenth), use);
   }
   EXPECT_GT(verify, 800);
   EXPECT_LT(verify, 1200);

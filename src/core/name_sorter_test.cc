@@ -122,6 +122,33 @@ TEST(NameSorterTest, OneNameOverTheThresholdSpillsTwoRuns) {
   ExpectSortedCopyOf(Drain(sorter), names);
 }
 
+// Names are sorted by their first 8 bytes as one integer and by the whole
+// name on a tie: names of 1..12 bytes over five bytes (high ones included)
+// share heads, and many are prefixes of others; in memory and spilled, the
+// order is std::sort's.
+TEST(NameSorterTest, NamesSharingTheirFirstEightBytesKeepByteOrder) {
+  std::mt19937 rng(7);
+  const char alphabet[] = {'a', 'b', '\x7f', '\x80', '\xff'};
+  std::vector<DirEntryName> names;
+  std::vector<std::string> seen;
+  while (names.size() < 2000) {
+    std::string name(1 + rng() % 12, 'a');
+    for (char& c : name) c = alphabet[rng() % 5];
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+    seen.push_back(name);
+    names.push_back({name, FileType::kRegular, rng()});
+  }
+  for (size_t threshold : {size_t{7}, size_t{5000}}) {
+    SCOPED_TRACE(threshold);
+    TempDir spill;
+    FaultyFileSystem fs;
+    NameSorter sorter(fs, threshold, spill.path());
+    ASSERT_TRUE(AddInSlices(sorter, names, 300, 8));
+    EXPECT_EQ(sorter.runs(), threshold == 7 ? (2000 + 6) / 7 : 0u);
+    ExpectSortedCopyOf(Drain(sorter), names);
+  }
+}
+
 TEST(NameSorterTest, NamesLongerThanAReadBufferComeBackWhole) {
   TempDir spill;
   FaultyFileSystem fs;

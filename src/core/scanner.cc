@@ -61,7 +61,7 @@ std::string JoinRoot(const std::string& root, const std::string& dir_check) {
 }
 
 // The metadata of `e` still match `r` (CacheKeyMatches for an entry).
-bool EntryMatchesRecord(const Entry& e, const CacheRecord& r,
+bool EntryMatchesRecord(const Entry& e, const CachedDigest& r,
                         const FsTraits& traits) {
   StatInfo st;
   st.type = e.type;
@@ -759,10 +759,10 @@ void Scanner::WalkSection(const std::string& dir_check) {
     progress_.entries.fetch_add(1, std::memory_order_relaxed);
     if (e.type != FileType::kDirectory) {
       const auto offset = static_cast<uint32_t>(prefix.size());
-      Work work{f.dir, offset, nullptr, de.ino};
+      Work work{f.dir, offset, std::nullopt, de.ino};
       if (use_cache && e.type == FileType::kRegular) {
         if (const CacheRecord* r = cache_in_->Find(e.path)) {
-          work.cached = std::make_unique<CacheRecord>(*r);
+          work.cached = *r;  // slices off the path: e.path equals it
         }
       }
       Emit(std::move(item), std::move(work));
@@ -891,7 +891,7 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
     Emit(std::move(item),
          {parent,
           static_cast<uint32_t>(slash == std::string::npos ? 0 : slash + 1),
-          nullptr});
+          std::nullopt});
   }
 }
 
@@ -984,7 +984,7 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
   const bool hash = options_.mode == CompareMode::kHash;
   FileReader::Job group[FileReader::kGroupFiles];
   // The cache record each grouped file is re-read against (kVerify), or null.
-  const CacheRecord* verify[FileReader::kGroupFiles];
+  const CachedDigest* verify[FileReader::kGroupFiles];
   size_t grouped = 0;
   const DirRef* group_dir = nullptr;
   auto flush = [&] {
@@ -1006,11 +1006,11 @@ void Scanner::ResolveRange(Batch& batch, size_t begin, size_t end,
       ResolveEntry(batch.items[i], w, reader);
       continue;
     }
-    const CacheRecord* check = nullptr;
-    if (w.cached != nullptr) {
+    const CachedDigest* check = nullptr;
+    if (w.cached) {
       const CacheUse use = TryCache(e, w);
       if (use == CacheUse::kReuse) continue;
-      if (use == CacheUse::kVerify) check = w.cached.get();
+      if (use == CacheUse::kVerify) check = &*w.cached;
     }
     // Regular files of one directory are hashed together.
     if (w.dir.get() != group_dir || grouped == FileReader::kGroupFiles) flush();
@@ -1025,8 +1025,9 @@ CacheUse Scanner::TryCache(Entry& e, const Work& w) {
   auto st = fs_.StatAt(w.dir->handle.get(), e.path.c_str() + w.name_offset);
   // Whatever went wrong, reading the file reports it.
   if (!st) return CacheUse::kMiss;
-  const CacheRecord& r = *w.cached;
-  const CacheUse use = DecideCacheUse(r, *st, w.dir->traits, cache_policy_);
+  const CachedDigest& r = *w.cached;
+  const CacheUse use =
+      DecideCacheUse(e.path, r, *st, w.dir->traits, cache_policy_);
   if (use == CacheUse::kReuse) {
     Fill(e, *st);
     e.digest = r.digest;
@@ -1037,7 +1038,7 @@ CacheUse Scanner::TryCache(Entry& e, const Work& w) {
   return use;
 }
 
-void Scanner::CheckReread(Entry& e, const CacheRecord& r,
+void Scanner::CheckReread(Entry& e, const CachedDigest& r,
                           const FsTraits& traits) {
   if (e.state != EntryState::kOk || e.digest.empty()) return;
   // Other content under the same size, mtime, ctime and inode: written
