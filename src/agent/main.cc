@@ -36,7 +36,7 @@ void AddCachePolicyOptions(CLI::App* cmd, CacheFlags& flags) {
       ->type_name("F");
   cmd->add_option("--cache-max-age", flags.max_age,
                   "cached digests older than this are read again (30d, 12h, "
-                  "3600; 0: no limit; default 30d)")
+                  "3600; 0: no limit; at most 36500d; default 30d)")
       ->type_name("AGE");
 }
 
@@ -67,7 +67,7 @@ void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
                   "names at any depth); repeatable")
       ->type_name("GLOB");
   cmd->add_option("--threads", scan.threads,
-                  "hash workers per side (default: one per core)")
+                  "hash workers per side, 1..256 (default: one per core)")
       ->type_name("N")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--spill-dir", scan.spill_dir,
@@ -78,7 +78,7 @@ void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
   cmd->add_option("--spill-threshold", scan.spill_threshold,
                   "entries of one directory sorted in memory; a larger "
                   "directory is sorted in runs of N spilled to --spill-dir "
-                  "and merged (default " +
+                  "and merged (1..1000000000, default " +
                       std::to_string(sms::core::kDefaultSpillThreshold) + ")")
       ->type_name("N")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000'000}));
@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
   AddScanOptions(verify_cmd, verify.scan, verify_mode, verify_hash);
   verify_cmd
       ->add_option("--io-limit", io_limit_mb,
-                   "read cap per side in MB/s (0: none)")
+                   "read cap per side in MB/s, 0..1000000 (0: none)")
       ->type_name("MB/s")
       ->check(CLI::Range(0.0, 1e6));
   verify_cmd->add_flag("--metadata", verify.metadata,
@@ -426,9 +426,11 @@ int main(int argc, char** argv) {
       {"remote-cache-dir", "DIR",
        "hash cache directory on ssh:// targets (default ~/.cache/sms-agent)"},
       {"rehash-fraction", "F",
-       "fraction of cached digests read again anyway (default 0.01)"},
+       "fraction of cached digests read again anyway, 0..1 or N% (default "
+       "0.01)"},
       {"cache-max-age", "AGE",
-       "cached digests older than this are read again (default 30d)"},
+       "cached digests older than this are read again (0: no limit; at most "
+       "36500d; default 30d)"},
   };
   std::map<std::string, std::string> run_values;
   for (const auto& f : kRunFlags) {
