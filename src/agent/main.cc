@@ -353,12 +353,15 @@ int main(int argc, char** argv) {
   AddScanOptions(manifest_cmd, manifest.scan, manifest_mode, manifest_hash);
   manifest_cmd
       ->add_option("--chunk-size", manifest.scan.chunk_size,
-                   "bytes per hashed chunk of large files")
-      ->type_name("BYTES");
+                   "bytes per hashed chunk of large files, 4096..2^40 "
+                   "(default 67108864; verify sends its own)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 40));
   manifest_cmd
       ->add_option("--io-limit-bytes", io_limit_bytes,
-                   "read cap in bytes per second (0: none)")
-      ->type_name("BYTES");
+                   "read cap in bytes per second, 0..10^12 (0: none)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1'000'000'000'000}));
   CacheFlags manifest_cache;
   manifest_cmd
       ->add_option("--cache-dir", manifest.cache_dir,
