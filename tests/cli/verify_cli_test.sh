@@ -112,6 +112,14 @@ d=json.loads(sys.argv[1])["consistency_result"][0]
 assert all(k in d for k in ("num_cached_files","num_bytes_read","num_corrupt_files","num_target_cached_files")), d
 ' "$out"
 
+# The summary of a re-check says it is one (its "files" are the listed ones).
+printf 'etc/a\n' > "$tmp/one-path"
+run verify "$s" "$t" --only-paths "$tmp/one-path"
+check "a re-check's summary says it covers the listed paths only" \
+  grep -q "^re-check of the listed paths only (scope inconsistent)" <<<"$out"
+run verify "$s" "$t"
+check "a full check's summary does not" bash -c '! grep -q "re-check" <<<"$1"' _ "$out"
+
 run verify "$s" "$t" --only-paths "$tmp/no-such-list"
 check "missing --only-paths list gives exit 2" [ "$code" = 2 ]
 check "missing --only-paths list is named" grep -q "no-such-list" <<<"$err"
