@@ -98,8 +98,10 @@ core::Status EnvInt(const ConfigSources& sources, const char* name,
 core::Status CheckCacheBound(const ServerConfig& c) {
   if (c.cache_max_lag_ms <= 2 * c.cache_fence_interval_ms)
     return Fail(core::InvalidArgument(
-        "cache_max_lag_ms: " + std::to_string(c.cache_max_lag_ms) +
-        " must be more than twice cache_fence_interval_ms (" +
+        "cache_max_lag_ms (SMS_CACHE_MAX_LAG_MS): " +
+        std::to_string(c.cache_max_lag_ms) +
+        " must be more than twice cache_fence_interval_ms "
+        "(SMS_CACHE_FENCE_INTERVAL_MS: " +
         std::to_string(c.cache_fence_interval_ms) +
         "): a fence takes a round trip to come back"));
   return Ok();

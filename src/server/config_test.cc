@@ -332,8 +332,18 @@ TEST(ConfigTest, TheReadCacheBoundIsConfigurableAndChecked) {
             std::string::npos);
   // A lag a fence cannot beat would leave the cache never serving.
   EXPECT_NE(message(R"({"cache_fence_interval_ms":300})", none)
-                .find("must be more than twice cache_fence_interval_ms (300)"),
+                .find("must be more than twice cache_fence_interval_ms "
+                      "(SMS_CACHE_FENCE_INTERVAL_MS: 300)"),
             std::string::npos);
+  // Set through the environment, the message names the variables too.
+  FakeEnv lag;
+  lag.vars = {{"SMS_CACHE_MAX_LAG_MS", "100"}};
+  auto bound = LoadServerConfig({.env = lag.Reader()});
+  ASSERT_FALSE(bound);
+  EXPECT_EQ(bound.error().message,
+            "cache_max_lag_ms (SMS_CACHE_MAX_LAG_MS): 100 must be more than "
+            "twice cache_fence_interval_ms (SMS_CACHE_FENCE_INTERVAL_MS: "
+            "100): a fence takes a round trip to come back");
   EXPECT_NE(message(R"({"cache_max_lag_ms":"1s"})", none)
                 .find("cache_max_lag_ms: expected an integer"),
             std::string::npos);
