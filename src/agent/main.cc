@@ -404,7 +404,7 @@ int main(int argc, char** argv) {
       {"state-dir", "DIR", "source id and spool (default /var/lib/sms-agent)"},
       {"name", "NAME", "the source's name (default: the hostname)"},
       {"poll-interval", "SECONDS",
-       "seconds between polls, also the heartbeat (default 5)"},
+       "seconds between polls, also the heartbeat, 0.1..3600 (default 5)"},
       {"source-root", "DIR", "where the task's directories live (default /)"},
       {"ssh-config", "FILE", "ssh_config file (ssh -F) for ssh:// targets"},
       {"remote-agent", "PATH",
