@@ -169,8 +169,11 @@ std::string RunReportText(const RunReport& r) {
   }
   out += fmt::format(
       "{} mode ({}): {:.1f} MiB verified in {:.2f} s ({:.1f} MiB/s)\n",
-      CompareModeName(r.mode), HashAlgorithmName(r.hash), mib, secs,
-      secs > 0 ? mib / secs : 0.0);
+      CompareModeName(r.mode),
+      // Quick mode reads no file: no digest is taken.
+      r.mode == CompareMode::kQuick ? "size + mtime"
+                                    : HashAlgorithmName(r.hash),
+      mib, secs, secs > 0 ? mib / secs : 0.0);
   if (!r.completed) {
     out += fmt::format("FAILED: {}\n", r.error_msg);
   } else {

@@ -112,6 +112,10 @@ d=json.loads(sys.argv[1])["consistency_result"][0]
 assert all(k in d for k in ("num_cached_files","num_bytes_read","num_corrupt_files","num_target_cached_files")), d
 ' "$out"
 
+run verify --mode quick "$s" "$t"
+check "quick mode's summary names what it compares, not a digest" \
+  grep -q "^quick mode (size + mtime): " <<<"$out"
+
 # The summary of a re-check says it is one (its "files" are the listed ones).
 printf 'etc/a\n' > "$tmp/one-path"
 run verify "$s" "$t" --only-paths "$tmp/one-path"
