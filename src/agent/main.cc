@@ -1,6 +1,7 @@
 // sms-agent: the composition root of the agent binary. Parses the command
 // line and hands over to the commands; nothing else lives here.
 #include <signal.h>
+#include <strings.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -175,7 +176,8 @@ sms::cli::DocExtras ManualExtras() {
        "SMS_AGENT_TOKEN); flags win over the environment, which wins over "
        "the configuration file.\n\n"
        "SMS_AGENT_IO_URING=0: read small files with plain system calls "
-       "instead of io_uring.\n\n"
+       "instead of io_uring (also off, false, no; 1, on, true, yes or unset: "
+       "io_uring where the kernel has it; another word is refused).\n\n"
        "http_proxy, https_proxy, all_proxy, no_proxy: the proxies of the "
        "server's URL, as curl reads them. SSL_CERT_FILE, SSL_CERT_DIR: the "
        "CA store when ca-file is not set."},
@@ -199,7 +201,24 @@ sms::cli::DocExtras ManualExtras() {
 
 }  // namespace
 
+// SMS_AGENT_IO_URING (docs: README) is read deep in the file system layer;
+// a word it does not know must not silently leave io_uring on.
+static bool IoUringVariableIsValid() {
+  const char* v = getenv("SMS_AGENT_IO_URING");
+  if (v == nullptr) return true;
+  for (const char* word :
+       {"0", "1", "off", "on", "false", "true", "no", "yes", ""}) {
+    if (strcasecmp(v, word) == 0) return true;
+  }
+  fprintf(stderr,
+          "sms-agent: SMS_AGENT_IO_URING: '%s': expected 0 (plain system "
+          "calls) or 1 (io_uring where the kernel has it, the default)\n",
+          v);
+  return false;
+}
+
 int main(int argc, char** argv) {
+  if (!IoUringVariableIsValid()) return kExitError;
   CLI::App app{
       "sms-agent: verifies that a migrated server's target holds the same "
       "data as its source",

@@ -116,6 +116,12 @@ run verify --mode quick "$s" "$t"
 check "quick mode's summary names what it compares, not a digest" \
   grep -q "^quick mode (size + mtime): " <<<"$out"
 
+out=$(SMS_AGENT_IO_URING=maybe "$agent" verify "$s" "$t" 2>"$tmp/err"); code=$?; err=$(cat "$tmp/err")
+check "an unknown SMS_AGENT_IO_URING is refused, exit 2" [ "$code" = 2 ]
+check "an unknown SMS_AGENT_IO_URING is named" grep -q "SMS_AGENT_IO_URING: 'maybe'" <<<"$err"
+out=$(SMS_AGENT_IO_URING=off "$agent" verify "$s" "$t" 2>"$tmp/err"); code=$?
+check "SMS_AGENT_IO_URING=off is taken (plain system calls)" [ "$code" = 1 ]
+
 # The summary of a re-check says it is one (its "files" are the listed ones).
 printf 'etc/a\n' > "$tmp/one-path"
 run verify "$s" "$t" --only-paths "$tmp/one-path"
