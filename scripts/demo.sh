@@ -116,8 +116,14 @@ The system is running. Try it:
   details   curl -H "X-Auth-Token: \$TOKEN" "$url/v3/tasks/$task_id/consistency-result/details?status=target_miss"
   export    curl -H "X-Auth-Token: \$TOKEN" -H 'Content-Type: application/json' \\
               $url/v3/tasks/consistency-results/export -d '{"task_info":[{"task_id":"$task_id"}]}'
-  re-check  curl -H "X-Auth-Token: \$TOKEN" -H 'Content-Type: application/json' \\
+  check     curl -H "X-Auth-Token: \$TOKEN" -H 'Content-Type: application/json' \\
               $url/v3/tasks/$task_id/action -d '{"operation":"consistency_check"}'
+            # again: the hash cache reads only the files that changed since
+  re-check  curl -H "X-Auth-Token: \$TOKEN" -H 'Content-Type: application/json' \\
+              $url/v3/tasks/$task_id/action -d '{"operation":"consistency_check","scope":"inconsistent"}'
+            # only the files the last check found not equal (fix some in $demo/target first)
+  changes   curl -H "X-Auth-Token: \$TOKEN" $url/v3/tasks/$task_id/consistency-result/changes
+            # the differences new, resolved or persisting since the run before
   agent     AK $ak (secret in $demo/agent.conf); logs in $demo/*.log
 Press Ctrl-C to stop the server and the agent.
 EOF2

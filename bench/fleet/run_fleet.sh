@@ -225,12 +225,20 @@ echo "| setup | agents up | polls/s held | poll p50 / p99 ms | upload p50 / p99 
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
-# The goal of issue 14.1, per setup: every poll the agents sent held (within
-# 2 %), p99 under 50 ms, every triggered check delivered exactly once.
+# The goal of issue 14.1, per setup: 10,000 agents polling every 5 s
+# (2,000 polls/s), every poll the agents sent held (within 2 %), p99 under
+# 50 ms, every triggered check delivered exactly once. A smaller or slower
+# fleet is reported at its own load, not as the goal.
 for setup in "${SETUPS[@]}"; do
   python3 - "$setup" "$OUT/$setup.json" <<'EOF'
 import json, sys
 setup, path = sys.argv[1:]
+def goal_line(verdict, r):
+    if r["polls_expected_per_s"] < 0.98 * 2000:
+        return (f"goal, {setup}: not measured (the goal is 2,000 polls/s, 10,000 agents "
+                f"at 5 s; this run asked {r['polls_expected_per_s']:.0f}/s); at this load "
+                f"{verdict}")
+    return f"goal, {setup}: {verdict}"
 try:
     r = json.load(open(path))
 except Exception as e:
@@ -239,9 +247,9 @@ p99 = r["latency"].get("poll", {}).get("p99_ms", float("inf"))
 held = r["polls_per_s"] >= 0.98 * r["polls_expected_per_s"]
 exact = r["lost"] == 0 and r["doubled"] == 0 and r["not_uploaded"] == 0
 ok = held and p99 < 50 and exact
-print(f'goal, {setup}: {"met" if ok else "NOT met"} ({r["polls_per_s"]:.0f} of '
-      f'{r["polls_expected_per_s"]:.0f} polls/s, p99 {p99:.1f} ms < 50, '
-      f'exactly once: {"yes" if exact else "no"})')
+print(goal_line(f'{"met" if ok else "NOT met"} ({r["polls_per_s"]:.0f} of '
+                f'{r["polls_expected_per_s"]:.0f} polls/s, p99 {p99:.1f} ms < 50, '
+                f'exactly once: {"yes" if exact else "no"})', r))
 EOF
 done
 if [[ -s "$OUT/pg2.statements" ]]; then

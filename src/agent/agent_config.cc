@@ -79,6 +79,9 @@ std::map<std::string, std::string> ConfigFromEnvironment(char** env) {
   return out;
 }
 
+// A hundred years: more is a typo, and its nanoseconds still fit an int64.
+constexpr double kMaxDurationSeconds = 36500.0 * 86400;
+
 core::Result<int64_t> ParseDurationSeconds(const std::string& text,
                                            const std::string& what) {
   char* end = nullptr;
@@ -90,11 +93,11 @@ core::Result<int64_t> ParseDurationSeconds(const std::string& text,
   if (unit == "h") scale = 3600;
   if (unit == "d") scale = 86400;
   if (text.empty() || end == text.c_str() || scale == 0 || !(v >= 0) ||
-      v * scale > 1e11) {
+      v * scale > kMaxDurationSeconds) {
     return core::Fail(core::InvalidArgument(
         what +
-        " must be a duration such as 30d, 12h, 90m or 3600 (seconds), "
-        "got '" +
+        " must be a duration from 0 to 36500d (a hundred years), such as "
+        "30d, 12h, 90m or 3600 (seconds), got '" +
         text + "'"));
   }
   return static_cast<int64_t>(v * scale);

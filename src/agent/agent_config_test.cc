@@ -97,5 +97,30 @@ TEST(AgentConfigTest, ValidationNamesWhatIsWrong) {
   EXPECT_FALSE(ApplyConfig({{"poll-interval", "fast"}}, "flags", d));
 }
 
+// The hash cache's settings: a bad value names the key and the limits.
+TEST(AgentConfigTest, CacheSettingsNameTheirLimits) {
+  AgentConfig d;
+  ASSERT_TRUE(ApplyConfig({{"cache-max-age", "36500d"}}, "f", d));
+  EXPECT_EQ(d.cache_max_age_s, int64_t{36500} * 86400);
+  ASSERT_TRUE(ApplyConfig({{"cache-max-age", "0"}}, "f", d));
+  EXPECT_EQ(d.cache_max_age_s, 0);
+  for (const char* bad : {"-1", "36501d", "99999999999d", "1w", "abc", ""}) {
+    auto r = ApplyConfig({{"cache-max-age", bad}}, "f", d);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message,
+              std::string("f: cache-max-age must be a duration from 0 to "
+                          "36500d (a hundred years), such as 30d, 12h, 90m "
+                          "or 3600 (seconds), got '") +
+                  bad + "'");
+  }
+  for (const char* bad : {"-0.1", "1.5", "150%", "nan", "x"}) {
+    auto r = ApplyConfig({{"rehash-fraction", bad}}, "f", d);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("f: rehash-fraction must be a fraction "
+                                     "in 0..1 or a percentage"),
+              std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace sms::agent

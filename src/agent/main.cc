@@ -1,6 +1,7 @@
 // sms-agent: the composition root of the agent binary. Parses the command
 // line and hands over to the commands; nothing else lives here.
 #include <signal.h>
+#include <strings.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -36,7 +37,7 @@ void AddCachePolicyOptions(CLI::App* cmd, CacheFlags& flags) {
       ->type_name("F");
   cmd->add_option("--cache-max-age", flags.max_age,
                   "cached digests older than this are read again (30d, 12h, "
-                  "3600; 0: no limit; default 30d)")
+                  "3600; 0: no limit; at most 36500d; default 30d)")
       ->type_name("AGE");
 }
 
@@ -67,7 +68,7 @@ void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
                   "names at any depth); repeatable")
       ->type_name("GLOB");
   cmd->add_option("--threads", scan.threads,
-                  "hash workers per side (default: one per core)")
+                  "hash workers per side, 1..256 (default: one per core)")
       ->type_name("N")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--spill-dir", scan.spill_dir,
@@ -78,7 +79,7 @@ void AddScanOptions(CLI::App* cmd, sms::core::ScanOptions& scan,
   cmd->add_option("--spill-threshold", scan.spill_threshold,
                   "entries of one directory sorted in memory; a larger "
                   "directory is sorted in runs of N spilled to --spill-dir "
-                  "and merged (default " +
+                  "and merged (1..1000000000, default " +
                       std::to_string(sms::core::kDefaultSpillThreshold) + ")")
       ->type_name("N")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000'000}));
@@ -175,7 +176,8 @@ sms::cli::DocExtras ManualExtras() {
        "SMS_AGENT_TOKEN); flags win over the environment, which wins over "
        "the configuration file.\n\n"
        "SMS_AGENT_IO_URING=0: read small files with plain system calls "
-       "instead of io_uring.\n\n"
+       "instead of io_uring (also off, false, no; 1, on, true, yes or unset: "
+       "io_uring where the kernel has it; another word is refused).\n\n"
        "http_proxy, https_proxy, all_proxy, no_proxy: the proxies of the "
        "server's URL, as curl reads them. SSL_CERT_FILE, SSL_CERT_DIR: the "
        "CA store when ca-file is not set."},
@@ -199,7 +201,24 @@ sms::cli::DocExtras ManualExtras() {
 
 }  // namespace
 
+// SMS_AGENT_IO_URING (docs: README) is read deep in the file system layer;
+// a word it does not know must not silently leave io_uring on.
+static bool IoUringVariableIsValid() {
+  const char* v = getenv("SMS_AGENT_IO_URING");
+  if (v == nullptr) return true;
+  for (const char* word :
+       {"0", "1", "off", "on", "false", "true", "no", "yes", ""}) {
+    if (strcasecmp(v, word) == 0) return true;
+  }
+  fprintf(stderr,
+          "sms-agent: SMS_AGENT_IO_URING: '%s': expected 0 (plain system "
+          "calls) or 1 (io_uring where the kernel has it, the default)\n",
+          v);
+  return false;
+}
+
 int main(int argc, char** argv) {
+  if (!IoUringVariableIsValid()) return kExitError;
   CLI::App app{
       "sms-agent: verifies that a migrated server's target holds the same "
       "data as its source",
@@ -235,7 +254,7 @@ int main(int argc, char** argv) {
   AddScanOptions(verify_cmd, verify.scan, verify_mode, verify_hash);
   verify_cmd
       ->add_option("--io-limit", io_limit_mb,
-                   "read cap per side in MB/s (0: none)")
+                   "read cap per side in MB/s, 0..1000000 (0: none)")
       ->type_name("MB/s")
       ->check(CLI::Range(0.0, 1e6));
   verify_cmd->add_flag("--metadata", verify.metadata,
@@ -353,12 +372,15 @@ int main(int argc, char** argv) {
   AddScanOptions(manifest_cmd, manifest.scan, manifest_mode, manifest_hash);
   manifest_cmd
       ->add_option("--chunk-size", manifest.scan.chunk_size,
-                   "bytes per hashed chunk of large files")
-      ->type_name("BYTES");
+                   "bytes per hashed chunk of large files, 4096..2^40 "
+                   "(default 67108864; verify sends its own)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 40));
   manifest_cmd
       ->add_option("--io-limit-bytes", io_limit_bytes,
-                   "read cap in bytes per second (0: none)")
-      ->type_name("BYTES");
+                   "read cap in bytes per second, 0..10^12 (0: none)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1'000'000'000'000}));
   CacheFlags manifest_cache;
   manifest_cmd
       ->add_option("--cache-dir", manifest.cache_dir,
@@ -401,7 +423,7 @@ int main(int argc, char** argv) {
       {"state-dir", "DIR", "source id and spool (default /var/lib/sms-agent)"},
       {"name", "NAME", "the source's name (default: the hostname)"},
       {"poll-interval", "SECONDS",
-       "seconds between polls, also the heartbeat (default 5)"},
+       "seconds between polls, also the heartbeat, 0.1..3600 (default 5)"},
       {"source-root", "DIR", "where the task's directories live (default /)"},
       {"ssh-config", "FILE", "ssh_config file (ssh -F) for ssh:// targets"},
       {"remote-agent", "PATH",
@@ -426,9 +448,11 @@ int main(int argc, char** argv) {
       {"remote-cache-dir", "DIR",
        "hash cache directory on ssh:// targets (default ~/.cache/sms-agent)"},
       {"rehash-fraction", "F",
-       "fraction of cached digests read again anyway (default 0.01)"},
+       "fraction of cached digests read again anyway, 0..1 or N% (default "
+       "0.01)"},
       {"cache-max-age", "AGE",
-       "cached digests older than this are read again (default 30d)"},
+       "cached digests older than this are read again (0: no limit; at most "
+       "36500d; default 30d)"},
   };
   std::map<std::string, std::string> run_values;
   for (const auto& f : kRunFlags) {

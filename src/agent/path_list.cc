@@ -16,7 +16,8 @@ PathSetBuilder::PathSetBuilder(std::vector<std::string> dirs)
 bool PathSetBuilder::AddRootRelative(std::string_view path) {
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  if (path.empty()) {
+  // "../x" or "a//b" is outside every directory of the check too.
+  if (!core::IsWalkPath(path)) {
     ++ignored_;
     return false;
   }
@@ -39,7 +40,7 @@ bool PathSetBuilder::AddRootRelative(std::string_view path) {
 bool PathSetBuilder::Add(std::string_view dir_check, std::string_view path) {
   if (std::find(dirs_.begin(), dirs_.end(), dir_check) != dirs_.end()) {
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    if (path.empty()) {
+    if (!core::IsWalkPath(path)) {
       ++ignored_;
       return false;
     }

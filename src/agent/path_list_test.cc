@@ -35,6 +35,28 @@ TEST(PathListTest, ReadsTheTextListSkippingSameAndUndoingEscapes) {
   EXPECT_THAT(sets["/var/log"], ElementsAre("extra"));
 }
 
+// A list is read from a file or a server: a path that climbs out of the
+// root ("../x", "etc/../../x") or that no walk writes ("a//b") is ignored
+// and counted, never checked.
+TEST(PathListTest, PathsOutsideTheRootAreIgnored) {
+  TempDir t;
+  WriteFile(t.Join("list"),
+            "* ../etc/shadow\n"
+            "* etc/../../x\n"
+            "- etc//b\n"
+            "* etc/./c\n"
+            "* etc/ok\n");
+  WriteFile(t.Join("list.jsonl"),
+            "{\"dir_check\":\"/etc\",\"path\":\"../root/.ssh/id\"}\n"
+            "{\"dir_check\":\"/var\",\"path\":\"..\"}\n"
+            "{\"dir_check\":\"/etc\",\"path\":\"fine\"}\n");
+  PathSetBuilder builder({"/"});
+  ASSERT_TRUE(ReadPathList(t.Join("list"), builder));
+  ASSERT_TRUE(ReadPathList(t.Join("list.jsonl"), builder));
+  EXPECT_EQ(builder.ignored(), 6u);
+  EXPECT_THAT(builder.Build()["/"], ElementsAre("etc/fine", "etc/ok"));
+}
+
 TEST(PathListTest, ReadsJsonLinesWithExactBytes) {
   TempDir t;
   WriteFile(

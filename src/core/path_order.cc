@@ -27,4 +27,18 @@ bool IsUnder(std::string_view path, std::string_view dir) {
          path.substr(0, dir.size()) == dir;
 }
 
+bool IsWalkPath(std::string_view path) {
+  if (path.empty() || path.find('\0') != std::string_view::npos) return false;
+  size_t begin = 0;
+  while (true) {
+    const size_t end = std::min(path.find('/', begin), path.size());
+    const std::string_view component = path.substr(begin, end - begin);
+    if (component.empty() || component == "." || component == "..") {
+      return false;
+    }
+    if (end == path.size()) return true;
+    begin = end + 1;
+  }
+}
+
 }  // namespace sms::core

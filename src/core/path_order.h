@@ -18,4 +18,11 @@ int ComparePaths(std::string_view a, std::string_view b);
 // relative, `dir` non-empty): "a/b" is under "a", "ab" is not.
 bool IsUnder(std::string_view path, std::string_view dir);
 
+// IsWalkPath() returns true when `path` is one a walk can produce: relative,
+// its components non-empty and neither "." nor "..", no NUL. A path list
+// (verify --only-paths, a re-check's details, the wire to an ssh target)
+// holding another one names nothing under the root: "../etc/shadow" must
+// not be read.
+bool IsWalkPath(std::string_view path);
+
 }  // namespace sms::core

@@ -24,6 +24,16 @@ TEST(PathOrderTest, IsUnder) {
   EXPECT_FALSE(IsUnder("a", "a"));
 }
 
+TEST(PathOrderTest, IsWalkPathRefusesWhatNoWalkProduces) {
+  EXPECT_TRUE(IsWalkPath("a"));
+  EXPECT_TRUE(IsWalkPath("a/b.c/..d/..."));  // dots inside names are names
+  for (std::string_view bad : {"", "/a", "a/", "a//b", ".", "..", "../a",
+                               "a/..", "a/../b", "./a", "a/./b"}) {
+    EXPECT_FALSE(IsWalkPath(bad)) << bad;
+  }
+  EXPECT_FALSE(IsWalkPath(std::string_view("a\0b", 3)));
+}
+
 TEST(DirListTest, NormalisesSortsAndDropsNestedDirectories) {
   auto dirs =
       NormalizeDirs({"/var/www/", "/etc", "/var//www/html", "/var/www"});

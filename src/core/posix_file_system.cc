@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -114,8 +115,12 @@ FsTraits TraitsOfMagic(uint64_t magic) {
 // SMS_AGENT_IO_URING=0, the ring is not ok() and the callers use plain
 // system calls; likewise once a ring has failed.
 bool RingWanted() {
+  // "0" (or off, false, no; sms-agent refuses other words at start).
   const char* env = std::getenv("SMS_AGENT_IO_URING");
-  return env == nullptr || std::strcmp(env, "0") != 0;
+  if (env == nullptr) return true;
+  for (const char* off : {"0", "off", "false", "no"})
+    if (strcasecmp(env, off) == 0) return false;
+  return true;
 }
 
 // Calls f(base, n) for consecutive chunks of at most a ring's worth of `size`

@@ -186,6 +186,34 @@ TEST(RingProbeTest, AKernelWithoutOurOpsGetsPlainCalls) {
   }).join();
 }
 
+// "off", "false" and "no" turn the ring off like "0" (a user wrote
+// SMS_AGENT_IO_URING=off and io_uring stayed on); "1" leaves it on.
+TEST(RingProbeTest, OffWordsTurnTheRingOff) {
+  TempDir tmp;
+  WriteFile(tmp.Join("a"), "alpha");
+  auto submissions = [&](const char* value) {
+    uint64_t used = 0;
+    OnThread(value, [&] {
+      FileSystem& fs = PosixFileSystem();
+      const uint64_t before = RingSubmissions();
+      auto dir = fs.OpenRoot(tmp.path());
+      ASSERT_TRUE(dir);
+      const char* names[] = {"a"};
+      Result<int> fds[1];
+      fs.OpenFilesAt(*dir, names, fds);
+      ASSERT_TRUE(fds[0]);
+      const int open[] = {*fds[0]};
+      fs.CloseMany(open);
+      fs.Close(*dir);
+      used = RingSubmissions() - before;
+    });
+    return used;
+  };
+  for (const char* off : {"0", "off", "OFF", "false", "no"}) {
+    EXPECT_EQ(submissions(off), 0u) << off;
+  }
+}
+
 // This kernel (6.x) has a probe that lists them: the ring is used.
 TEST(RingProbeTest, ThisKernelUsesTheRing) {
   if (const char* env = std::getenv("SMS_AGENT_IO_URING");

@@ -159,10 +159,21 @@ std::string RunReportText(const RunReport& r) {
                     dir_mib, dir_secs, dir_secs > 0 ? dir_mib / dir_secs : 0.0);
   }
   const double mib = bytes / 1048576.0;
+  if (r.scope == "inconsistent") {
+    // A user reading "files 17" must know they are the listed ones.
+    out += fmt::format(
+        "re-check of the listed paths only (scope inconsistent{}): the "
+        "counters cover them; a listed path now on neither side is not "
+        "counted\n",
+        r.base_run_id.empty() ? "" : ", base run " + r.base_run_id);
+  }
   out += fmt::format(
       "{} mode ({}): {:.1f} MiB verified in {:.2f} s ({:.1f} MiB/s)\n",
-      CompareModeName(r.mode), HashAlgorithmName(r.hash), mib, secs,
-      secs > 0 ? mib / secs : 0.0);
+      CompareModeName(r.mode),
+      // Quick mode reads no file: no digest is taken.
+      r.mode == CompareMode::kQuick ? "size + mtime"
+                                    : HashAlgorithmName(r.hash),
+      mib, secs, secs > 0 ? mib / secs : 0.0);
   if (!r.completed) {
     out += fmt::format("FAILED: {}\n", r.error_msg);
   } else {

@@ -11,6 +11,8 @@
 #include <span>
 #include <utility>
 
+#include "core/path_order.h"
+
 namespace sms::core {
 namespace {
 
@@ -808,7 +810,9 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
   std::string parent_error;
   for (const std::string& path : paths) {
     if (stopping()) return;
-    if (path.empty()) continue;
+    // A path no walk produces ("../x", "a//b") names nothing under the
+    // root: absent on this side, never opened.
+    if (!IsWalkPath(path)) continue;
     const size_t slash = path.rfind('/');
     const std::string dir =
         slash == std::string::npos ? "" : path.substr(0, slash);

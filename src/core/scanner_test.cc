@@ -1098,5 +1098,24 @@ TEST(ScannerTest, OnlyListedPathsAreChecked) {
   EXPECT_TRUE(Find(entries, "c/d").is_dir());
 }
 
+// A listed path that no walk produces names nothing under the root: a list
+// (or a re-check's details from the server) cannot make a side read beside
+// or above it.
+TEST(ScannerTest, ListedPathsOutsideTheRootAreNotRead) {
+  TempDir outer;
+  WriteFile(outer.Join("secret"), "not under the root");
+  WriteFile(outer.Join("root/a/x"), "1");
+  WriteFile(outer.Join("root/b"), "2");
+  ScanOptions o;
+  o.only_paths =
+      std::make_shared<std::map<std::string, std::vector<std::string>>>(
+          std::map<std::string, std::vector<std::string>>{
+              {"/",
+               {"../secret", "..", ".", "a/../b", "a/./x", "a//x", "./b",
+                "b"}}});
+  auto entries = Scan(PosixFileSystem(), outer.Join("root"), {"/"}, o);
+  EXPECT_THAT(Paths(entries), ElementsAre("b"));
+}
+
 }  // namespace
 }  // namespace sms::core

@@ -326,7 +326,9 @@ ApiResult<CreatedUser> AuthService::CreateUser(const std::string& domain_name,
   if (!password.empty() && password.size() < 8)
     return Malformed("password", "shorter than 8 bytes");
   auto domain = store_.GetDomainByName(domain_name);
-  if (!domain) return StoreFail(domain.error(), "the domain does not exist");
+  if (!domain)
+    return StoreFail(domain.error(),
+                     "domain " + domain_name + " does not exist");
   CreatedUser out;
   std::string pw = password;
   if (pw.empty()) {
@@ -351,9 +353,13 @@ ApiResult<CreatedUser> AuthService::CreateUser(const std::string& domain_name,
 ApiResult<CreatedCredential> AuthService::CreateCredential(
     const std::string& domain_name, const std::string& user_name) {
   auto domain = store_.GetDomainByName(domain_name);
-  if (!domain) return StoreFail(domain.error(), "the domain does not exist");
+  if (!domain)
+    return StoreFail(domain.error(),
+                     "domain " + domain_name + " does not exist");
   auto user = store_.GetUserByName(domain->id, user_name);
-  if (!user) return StoreFail(user.error(), "the user does not exist");
+  if (!user)
+    return StoreFail(user.error(), "user " + user_name + " of domain " +
+                                       domain_name + " does not exist");
   // AK: 20 upper-case base32-like characters, as the vendor's; SK: 40.
   static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   std::string ak;
@@ -388,7 +394,9 @@ ApiResult<int64_t> AuthService::UnlockLogin(const std::string& domain_name,
     if (user_name.empty() || domain_name.empty())
       return Malformed("user", "name both the domain and the user");
     auto domain = store_.GetDomainByName(domain_name);
-    if (!domain) return StoreFail(domain.error(), "the domain does not exist");
+    if (!domain)
+      return StoreFail(domain.error(),
+                       "domain " + domain_name + " does not exist");
     key.domain_id = domain->id;
     key.user_name = user_name;
   } else if (key.address.empty()) {

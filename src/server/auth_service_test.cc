@@ -56,6 +56,24 @@ class AuthServiceTest : public ServiceTest {
   std::unique_ptr<AuthService> auth_;
 };
 
+// The admin commands print these: a typo in --domain or --user is named
+// ("sms-server: the user does not exist" left the user guessing which).
+TEST_F(AuthServiceTest, AnUnknownDomainOrUserIsNamed) {
+  auto no_domain = auth_->CreateCredential("tenantt", "alice");
+  ASSERT_FALSE(no_domain);
+  EXPECT_EQ(no_domain.error().message, "domain tenantt does not exist");
+  auto no_user = auth_->CreateCredential("tenant", "alicee");
+  ASSERT_FALSE(no_user);
+  EXPECT_EQ(no_user.error().message,
+            "user alicee of domain tenant does not exist");
+  auto create = auth_->CreateUser("nowhere", "bob", "viewer", "");
+  ASSERT_FALSE(create);
+  EXPECT_EQ(create.error().message, "domain nowhere does not exist");
+  auto unlock = auth_->UnlockLogin("nowhere", "bob", "");
+  ASSERT_FALSE(unlock);
+  EXPECT_EQ(unlock.error().message, "domain nowhere does not exist");
+}
+
 TEST_F(AuthServiceTest, ALoginIssuesATokenThatAuthenticates) {
   auto issued = auth_->Login(Login("correct-horse"));
   ASSERT_THAT(issued, ApiOk());

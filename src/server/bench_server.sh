@@ -269,7 +269,7 @@ if [[ "$ONLY" != uploads ]]; then
 | nginx static file, same JSON body, 64 conns (load avg $NG_LOAD) | $NG_RPS | $NG_P99 | ceiling |
 | GET consistency-result with token, 64 conns (load avg $GET_LOAD) | $GET_RPS | $GET_P99 | $(pct "$GET_RPS" "$NG_RPS")% of nginx |
 ${REPLICA_ROW:+$REPLICA_ROW
-}| same, with 1,000 extra idle keep-alive conns | $IDLE_RPS | $IDLE_P99 | $(pct "$IDLE_RPS" "$GET_RPS")% of the line above |
+}| GET consistency-result, one server, with 1,000 extra idle keep-alive conns | $IDLE_RPS | $IDLE_P99 | $(pct "$IDLE_RPS" "$GET_RPS")% of the 64-conn GET |
 EOF
 fi
 echo "| POST 30-directory result (fsync per commit), 16 conns | $POST_RPS | $POST_P99 | durable |"

@@ -58,6 +58,8 @@ TEST(CodecTest, ConsistencyDirsKeepOnlyTopmostDirectories) {
       {"/ab,/a", {"/a", "/ab"}},  // /ab is not under /a
       {" /x/ , /y ,,/x/z", {"/x", "/y"}},
       {"/,/etc", {"/"}},
+      {"/var//www/./,/var/www/html", {"/var/www"}},  // as the agent reads it
+      {"/./", {"/"}},
   };
   for (const Case& c : cases) {
     auto r = SplitConsistencyDirs(c.in, "CONSISTENCY_DIR");
@@ -66,6 +68,12 @@ TEST(CodecTest, ConsistencyDirsKeepOnlyTopmostDirectories) {
   }
   EXPECT_FALSE(SplitConsistencyDirs("relative/dir", "d"));
   EXPECT_FALSE(SplitConsistencyDirs(" , ", "d"));
+  // The agent refuses a '..': the setting is refused, not the task's runs.
+  auto up = SplitConsistencyDirs("/srv,/srv/../etc", "CONSISTENCY_DIR");
+  ASSERT_FALSE(up);
+  EXPECT_EQ(up.error().message,
+            "CONSISTENCY_DIR: directory '/srv/../etc' contains a '..' "
+            "component");
 }
 
 TEST(CodecTest, CsvQuotesAndNeutralises) {

@@ -34,35 +34,47 @@ core::Status CheckWebhookAllow(const std::vector<std::string>& allow,
   return Ok();
 }
 
+// A whole-number setting's limits, and its unit in messages (" ms", "").
+struct IntRange {
+  int64_t lo, hi;
+  const char* unit;
+};
 // The read cache's bound (docs/server.md "The read cache"): fences every
 // 10 ms .. 2 s (the listener takes a fence missing for 5 s as a lost
 // connection), a lag of 50 ms .. 1 h that leaves room for a fence to come
 // back (more than twice the interval, CheckCacheBound).
-struct MillisRange {
-  int64_t lo, hi;
-};
-constexpr MillisRange kFenceIntervalMs{10, 2000};
-constexpr MillisRange kMaxLagMs{50, 3600000};
+constexpr IntRange kFenceIntervalMs{10, 2000, " ms"};
+constexpr IntRange kMaxLagMs{50, 3600000, " ms"};
 // Under the console's 60 s "connected" window.
-constexpr MillisRange kHeartbeatWriteMs{0, 50000};
+constexpr IntRange kHeartbeatWriteMs{0, 50000, " ms"};
+// PostgreSQL connections of one process (and its handler workers).
+constexpr IntRange kPoolSize{1, 1000, ""};
+// Fewer than 1,000 iterations leave a stolen database's passwords cheap to
+// guess; auth::VerifyPassword refuses more than 10,000,000.
+constexpr IntRange kPbkdf2Iterations{1000, 10000000, ""};
+constexpr IntRange kTokenTtlHours{1, 8760, " h"};  // an hour .. a year
+// 0: one per core. Each is a thread with its own event loop.
+constexpr IntRange kIoThreads{0, 256, ""};
 
 // `n` into `out` when within `range`, else an error naming `where` (the key
 // or the variable), the value as given and the limits: checked before it is
 // narrowed to an int, so a huge value is refused, not wrapped or clamped.
-core::Status MillisInRange(int64_t n, MillisRange range,
-                           const std::string& where, int* out) {
+template <typename Int>
+core::Status IntInRange(int64_t n, IntRange range, const std::string& where,
+                        Int* out) {
   if (n < range.lo || n > range.hi)
     return Fail(core::InvalidArgument(where + ": " + std::to_string(n) +
                                       ": expected " + std::to_string(range.lo) +
-                                      ".." + std::to_string(range.hi) + " ms"));
-  *out = static_cast<int>(n);
+                                      ".." + std::to_string(range.hi) +
+                                      range.unit));
+  *out = static_cast<Int>(n);
   return Ok();
 }
 
-// SMS_CACHE_*_MS: a whole number of milliseconds within `range`, or an
-// error naming the variable (a typo must not silently keep the default).
-core::Status EnvMillis(const ConfigSources& sources, const char* name,
-                       MillisRange range, int* out) {
+// A whole number from the variable `name` within `range`, or an error
+// naming the variable (a typo must not silently keep the default).
+core::Status EnvInt(const ConfigSources& sources, const char* name,
+                    IntRange range, int* out) {
   const char* v = sources.env(name);
   if (v == nullptr) return Ok();
   char* end = nullptr;
@@ -70,21 +82,26 @@ core::Status EnvMillis(const ConfigSources& sources, const char* name,
   const long long n = std::strtoll(v, &end, 10);
   if (end == v || *end != '\0')
     return Fail(core::InvalidArgument(std::string(name) + ": \"" + v +
-                                      "\": expected a whole number of ms"));
+                                      "\": expected a whole number " +
+                                      std::to_string(range.lo) + ".." +
+                                      std::to_string(range.hi) + range.unit));
   if (errno == ERANGE)  // past int64: out of any range
     return Fail(core::InvalidArgument(std::string(name) + ": " + v +
                                       ": expected " + std::to_string(range.lo) +
-                                      ".." + std::to_string(range.hi) + " ms"));
-  return MillisInRange(n, range, name, out);
+                                      ".." + std::to_string(range.hi) +
+                                      range.unit));
+  return IntInRange(n, range, name, out);
 }
 
-// Each value is checked where it is read (MillisInRange); together the lag
+// Each value is checked where it is read (IntInRange); together the lag
 // must leave room for a fence to come back.
 core::Status CheckCacheBound(const ServerConfig& c) {
   if (c.cache_max_lag_ms <= 2 * c.cache_fence_interval_ms)
     return Fail(core::InvalidArgument(
-        "cache_max_lag_ms: " + std::to_string(c.cache_max_lag_ms) +
-        " must be more than twice cache_fence_interval_ms (" +
+        "cache_max_lag_ms (SMS_CACHE_MAX_LAG_MS): " +
+        std::to_string(c.cache_max_lag_ms) +
+        " must be more than twice cache_fence_interval_ms "
+        "(SMS_CACHE_FENCE_INTERVAL_MS: " +
         std::to_string(c.cache_fence_interval_ms) +
         "): a fence takes a round trip to come back"));
   return Ok();
@@ -98,6 +115,30 @@ core::Status CheckRetention(const std::string& value,
 }
 
 }  // namespace
+
+core::Result<ListenAddress> ParseListenAddress(const std::string& listen) {
+  auto bad = [&](const std::string& why) {
+    return Fail(
+        core::InvalidArgument("listen (--listen, SMS_LISTEN or "
+                              "\"listen\"): \"" +
+                              listen + "\": " + why));
+  };
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return bad("expected HOST:PORT");
+  ListenAddress out;
+  out.host = listen.substr(0, colon);
+  if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  if (out.host.empty()) return bad("expected HOST:PORT (HOST is missing)");
+  const std::string port = listen.substr(colon + 1);
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || errno == ERANGE || n < 0 || n > 65535)
+    return bad("the port must be a number 0..65535 (0: a free one)");
+  out.port = static_cast<uint16_t>(n);
+  return out;
+}
 
 core::Result<ServerConfig> ReadConfigFile(const std::string& path,
                                           ServerConfig c) {
@@ -145,29 +186,32 @@ core::Result<ServerConfig> ReadConfigFile(const std::string& path,
       }
     } else if (k == "io_threads") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      c.io_threads = static_cast<int>(n);
+      SMS_RETURN_IF_ERROR(
+          IntInRange(n, kIoThreads, path + ": " + k, &c.io_threads));
     } else if (k == "token_ttl_hours") {
-      SMS_RETURN_IF_ERROR(integer(&c.token_ttl_hours));
+      SMS_RETURN_IF_ERROR(integer(&n));
+      SMS_RETURN_IF_ERROR(
+          IntInRange(n, kTokenTtlHours, path + ": " + k, &c.token_ttl_hours));
     } else if (k == "pbkdf2_iterations") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      c.pbkdf2_iterations = static_cast<int>(n);
+      SMS_RETURN_IF_ERROR(IntInRange(n, kPbkdf2Iterations, path + ": " + k,
+                                     &c.pbkdf2_iterations));
     } else if (k == "db_pool_size") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      if (n < 1 || n > 1000)
-        return Fail(core::InvalidArgument(path + ": db_pool_size: 1..1000"));
-      c.db_pool_size = static_cast<int>(n);
+      SMS_RETURN_IF_ERROR(
+          IntInRange(n, kPoolSize, path + ": " + k, &c.db_pool_size));
     } else if (k == "cache_fence_interval_ms") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      SMS_RETURN_IF_ERROR(MillisInRange(n, kFenceIntervalMs, path + ": " + k,
-                                        &c.cache_fence_interval_ms));
+      SMS_RETURN_IF_ERROR(IntInRange(n, kFenceIntervalMs, path + ": " + k,
+                                     &c.cache_fence_interval_ms));
     } else if (k == "cache_max_lag_ms") {
       SMS_RETURN_IF_ERROR(integer(&n));
       SMS_RETURN_IF_ERROR(
-          MillisInRange(n, kMaxLagMs, path + ": " + k, &c.cache_max_lag_ms));
+          IntInRange(n, kMaxLagMs, path + ": " + k, &c.cache_max_lag_ms));
     } else if (k == "heartbeat_write_ms") {
       SMS_RETURN_IF_ERROR(integer(&n));
-      SMS_RETURN_IF_ERROR(MillisInRange(n, kHeartbeatWriteMs, path + ": " + k,
-                                        &c.heartbeat_write_ms));
+      SMS_RETURN_IF_ERROR(IntInRange(n, kHeartbeatWriteMs, path + ": " + k,
+                                     &c.heartbeat_write_ms));
     } else if (k == "public_metrics") {
       if (!value.is_bool())
         return Fail(core::InvalidArgument(
@@ -212,16 +256,20 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
   env("SMS_DB", &c.db);
   env("SMS_CONSOLE_DIR", &c.console_dir);
   env("SMS_SECRET_KEY_FILE", &c.secret_key_file);
-  if (const char* v = sources.env("SMS_PBKDF2_ITERATIONS"))
-    c.pbkdf2_iterations = std::atoi(v);
-  if (const char* v = sources.env("SMS_DB_POOL_SIZE"); v && std::atoi(v) > 0)
-    c.db_pool_size = std::atoi(v);
-  SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_CACHE_FENCE_INTERVAL_MS",
-                                kFenceIntervalMs, &c.cache_fence_interval_ms));
-  SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_CACHE_MAX_LAG_MS", kMaxLagMs,
-                                &c.cache_max_lag_ms));
-  SMS_RETURN_IF_ERROR(EnvMillis(sources, "SMS_HEARTBEAT_WRITE_MS",
-                                kHeartbeatWriteMs, &c.heartbeat_write_ms));
+  SMS_RETURN_IF_ERROR(EnvInt(sources, "SMS_PBKDF2_ITERATIONS",
+                             kPbkdf2Iterations, &c.pbkdf2_iterations));
+  // "0" (or empty) keeps the file's or the default pool size.
+  if (const char* v = sources.env("SMS_DB_POOL_SIZE");
+      v != nullptr && std::string_view(v) != "0" && *v != '\0') {
+    SMS_RETURN_IF_ERROR(
+        EnvInt(sources, "SMS_DB_POOL_SIZE", kPoolSize, &c.db_pool_size));
+  }
+  SMS_RETURN_IF_ERROR(EnvInt(sources, "SMS_CACHE_FENCE_INTERVAL_MS",
+                             kFenceIntervalMs, &c.cache_fence_interval_ms));
+  SMS_RETURN_IF_ERROR(
+      EnvInt(sources, "SMS_CACHE_MAX_LAG_MS", kMaxLagMs, &c.cache_max_lag_ms));
+  SMS_RETURN_IF_ERROR(EnvInt(sources, "SMS_HEARTBEAT_WRITE_MS",
+                             kHeartbeatWriteMs, &c.heartbeat_write_ms));
   if (const char* v = sources.env("SMS_WEBHOOK_ALLOW")) {
     c.webhook_allow = core::SplitList(v);
     SMS_RETURN_IF_ERROR(
@@ -252,12 +300,17 @@ core::Result<ServerConfig> LoadServerConfig(const ConfigSources& sources) {
   if (f.db) c.db = *f.db;
   if (f.tls_cert) c.tls_cert = *f.tls_cert;
   if (f.tls_key) c.tls_key = *f.tls_key;
-  if (f.io_threads) c.io_threads = *f.io_threads;
+  if (f.io_threads) {
+    SMS_RETURN_IF_ERROR(
+        IntInRange(*f.io_threads, kIoThreads, "--io-threads", &c.io_threads));
+  }
   if (f.console_dir) c.console_dir = *f.console_dir;
   if (f.secret_key_file) c.secret_key_file = *f.secret_key_file;
   if (auto proxies = TrustedProxies::Parse(c.trusted_proxies); !proxies)
     return Fail(proxies.error());  // names the entry
   SMS_RETURN_IF_ERROR(CheckCacheBound(c));
+  if (auto listen = ParseListenAddress(c.listen); !listen)
+    return Fail(listen.error());
   return c;
 }
 

@@ -97,6 +97,15 @@ struct ConfigSources {
 [[nodiscard]] core::Result<ServerConfig> LoadServerConfig(
     const ConfigSources& sources);
 
+// ServerConfig::listen taken apart: "HOST:PORT" or "[V6]:PORT", the port
+// 0..65535 (0: a free one). The error names the setting and its sources.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+[[nodiscard]] core::Result<ListenAddress> ParseListenAddress(
+    const std::string& listen);
+
 // Reads the JSON config file at `path` over `base` (the keys it sets
 // replace base's values).
 [[nodiscard]] core::Result<ServerConfig> ReadConfigFile(const std::string& path,

@@ -99,12 +99,97 @@ TEST(ConfigTest, FileBelowEnvironmentBelowFlags) {
   EXPECT_FALSE(c->public_metrics);
 }
 
-TEST(ConfigTest, ANonPositivePoolSizeInTheEnvironmentIsIgnored) {
+// "0" or an empty SMS_DB_POOL_SIZE keeps the file's or the default size
+// (a unit's `SMS_DB_POOL_SIZE=`); anything else is checked.
+TEST(ConfigTest, AZeroOrEmptyPoolSizeInTheEnvironmentKeepsTheDefault) {
   FakeEnv env;
-  env.vars = {{"SMS_DB_POOL_SIZE", "0"}};
-  auto c = LoadServerConfig({.env = env.Reader()});
-  ASSERT_THAT(c, IsOk());
-  EXPECT_EQ(c->db_pool_size, 16);
+  for (const char* keep : {"0", ""}) {
+    env.vars = {{"SMS_DB_POOL_SIZE", keep}};
+    auto c = LoadServerConfig({.env = env.Reader()});
+    ASSERT_THAT(c, IsOk());
+    EXPECT_EQ(c->db_pool_size, 16);
+  }
+}
+
+// Each whole-number setting a user can set: a bad value (negative, zero
+// where zero means nothing, huge, not a number) stops the server with the
+// key or variable and the limits, where it used to be taken as it came
+// (SMS_DB_POOL_SIZE=-1 or abc: silently 16; 99999: 99999 connections;
+// SMS_PBKDF2_ITERATIONS=abc: 0 iterations, passwords no login verifies;
+// io_threads 100000: the server died making threads).
+TEST(ConfigTest, EveryNumberIsCheckedAgainstItsLimits) {
+  ::sms::testing::TempDir dir;
+  FakeEnv none;
+  auto env_message = [&](const char* name, const char* value) {
+    FakeEnv env;
+    env.vars = {{name, value}};
+    auto c = LoadServerConfig({.env = env.Reader()});
+    return c ? std::string("accepted") : c.error().message;
+  };
+  EXPECT_EQ(env_message("SMS_DB_POOL_SIZE", "-1"),
+            "SMS_DB_POOL_SIZE: -1: expected 1..1000");
+  EXPECT_EQ(env_message("SMS_DB_POOL_SIZE", "abc"),
+            "SMS_DB_POOL_SIZE: \"abc\": expected a whole number 1..1000");
+  EXPECT_EQ(env_message("SMS_DB_POOL_SIZE", "1001"),
+            "SMS_DB_POOL_SIZE: 1001: expected 1..1000");
+  EXPECT_EQ(env_message("SMS_DB_POOL_SIZE", "99999999999999999999"),
+            "SMS_DB_POOL_SIZE: 99999999999999999999: expected 1..1000");
+  EXPECT_EQ(env_message("SMS_PBKDF2_ITERATIONS", "abc"),
+            "SMS_PBKDF2_ITERATIONS: \"abc\": expected a whole number "
+            "1000..10000000");
+  EXPECT_EQ(env_message("SMS_PBKDF2_ITERATIONS", "0"),
+            "SMS_PBKDF2_ITERATIONS: 0: expected 1000..10000000");
+  EXPECT_EQ(env_message("SMS_PBKDF2_ITERATIONS", "1000"), "accepted");
+  auto file_message = [&](const std::string& json) {
+    const std::string file = WriteConfig(dir, json);
+    auto c = LoadServerConfig({.file = file, .env = none.Reader()});
+    return c ? std::string("accepted")
+             : c.error().message.substr(file.size() + 2);
+  };
+  EXPECT_EQ(file_message(R"({"db_pool_size":0})"),
+            "db_pool_size: 0: expected 1..1000");
+  EXPECT_EQ(file_message(R"({"pbkdf2_iterations":-5})"),
+            "pbkdf2_iterations: -5: expected 1000..10000000");
+  EXPECT_EQ(file_message(R"({"token_ttl_hours":0})"),
+            "token_ttl_hours: 0: expected 1..8760 h");
+  EXPECT_EQ(file_message(R"({"token_ttl_hours":9223372036854775807})"),
+            "token_ttl_hours: 9223372036854775807: expected 1..8760 h");
+  EXPECT_EQ(file_message(R"({"io_threads":-1})"),
+            "io_threads: -1: expected 0..256");
+  EXPECT_EQ(file_message(R"({"io_threads":100000})"),
+            "io_threads: 100000: expected 0..256");
+  EXPECT_EQ(file_message(R"({"io_threads":0,"token_ttl_hours":8760})"),
+            "accepted");
+  ConfigSources flags{.env = none.Reader()};
+  flags.flags.io_threads = 257;
+  auto c = LoadServerConfig(flags);
+  ASSERT_THAT(c, HasCode(ErrorCode::kInvalidArgument));
+  EXPECT_EQ(c.error().message, "--io-threads: 257: expected 0..256");
+}
+
+// The listen address is checked when the configuration is read, before
+// the database is opened: "127.0.0.1:abc" used to listen on a free port.
+TEST(ConfigTest, TheListenAddressIsCheckedWithItsSources) {
+  FakeEnv env;
+  for (const char* bad : {"nonsense", "127.0.0.1:abc", "127.0.0.1:65536",
+                          "127.0.0.1:-1", "127.0.0.1:", ":8080"}) {
+    env.vars = {{"SMS_LISTEN", bad}};
+    auto c = LoadServerConfig({.env = env.Reader()});
+    ASSERT_THAT(c, HasCode(ErrorCode::kInvalidArgument)) << bad;
+    EXPECT_NE(c.error().message.find("listen (--listen, SMS_LISTEN or "
+                                     "\"listen\"): \"" +
+                                     std::string(bad) + "\""),
+              std::string::npos)
+        << c.error().message;
+  }
+  auto v6 = ParseListenAddress("[::1]:0");
+  ASSERT_THAT(v6, IsOk());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  auto v4 = ParseListenAddress("0.0.0.0:8443");
+  ASSERT_THAT(v4, IsOk());
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 8443);
 }
 
 TEST(ConfigTest, BadFilesNameTheFileAndTheKey) {
@@ -247,8 +332,18 @@ TEST(ConfigTest, TheReadCacheBoundIsConfigurableAndChecked) {
             std::string::npos);
   // A lag a fence cannot beat would leave the cache never serving.
   EXPECT_NE(message(R"({"cache_fence_interval_ms":300})", none)
-                .find("must be more than twice cache_fence_interval_ms (300)"),
+                .find("must be more than twice cache_fence_interval_ms "
+                      "(SMS_CACHE_FENCE_INTERVAL_MS: 300)"),
             std::string::npos);
+  // Set through the environment, the message names the variables too.
+  FakeEnv lag;
+  lag.vars = {{"SMS_CACHE_MAX_LAG_MS", "100"}};
+  auto bound = LoadServerConfig({.env = lag.Reader()});
+  ASSERT_FALSE(bound);
+  EXPECT_EQ(bound.error().message,
+            "cache_max_lag_ms (SMS_CACHE_MAX_LAG_MS): 100 must be more than "
+            "twice cache_fence_interval_ms (SMS_CACHE_FENCE_INTERVAL_MS: "
+            "100): a fence takes a round trip to come back");
   EXPECT_NE(message(R"({"cache_max_lag_ms":"1s"})", none)
                 .find("cache_max_lag_ms: expected an integer"),
             std::string::npos);
@@ -256,7 +351,7 @@ TEST(ConfigTest, TheReadCacheBoundIsConfigurableAndChecked) {
   typo.vars = {{"SMS_CACHE_FENCE_INTERVAL_MS", "100ms"}};
   EXPECT_NE(message("{}", typo)
                 .find("SMS_CACHE_FENCE_INTERVAL_MS: \"100ms\": "
-                      "expected a whole number of ms"),
+                      "expected a whole number 10..2000 ms"),
             std::string::npos);
 }
 

@@ -209,15 +209,10 @@ int Serve(const ServerConfig& cfg) {
   server::Api api(deps, api_options);
 
   server::HttpServerOptions http;
-  size_t colon = cfg.listen.rfind(':');
-  if (colon == std::string::npos)
-    return FailWith("--listen: expected HOST:PORT");
-  http.host = cfg.listen.substr(0, colon);
-  if (http.host.size() > 2 && http.host.front() == '[')
-    http.host = http.host.substr(1, http.host.size() - 2);
-  int port = std::atoi(cfg.listen.substr(colon + 1).c_str());
-  if (port < 0 || port > 65535) return FailWith("--listen: bad port");
-  http.port = static_cast<uint16_t>(port);
+  auto listen = server::ParseListenAddress(cfg.listen);  // checked at load
+  if (!listen) return FailWith(listen.error().message);
+  http.host = listen->host;
+  http.port = listen->port;
   http.io_threads = cfg.io_threads;
   // SQLite reads (WAL) never wait on the network or on a writer.
   http.inline_reads = sqlite;
@@ -253,21 +248,26 @@ cli::DocExtras ManualExtras() {
        "Each setting comes from the first of: a flag, the environment, the "
        "JSON file of --config (serve and admin read the same file), the "
        "built-in default. The file's keys: listen, db, tls_cert, tls_key, "
-       "io_threads, token_ttl_hours, public_metrics, pbkdf2_iterations, "
-       "console_dir, db_pool_size, secret_key_file, webhook_allow, "
-       "consistency_retention, cache_fence_interval_ms, cache_max_lag_ms, "
-       "heartbeat_write_ms; "
-       "unknown keys are refused, naming the file "
-       "and the key. For example:\n\n"
+       "io_threads (0..256, default 0: one per core), token_ttl_hours "
+       "(1..8760, default 24), public_metrics, pbkdf2_iterations "
+       "(1000..10000000, default 210000), console_dir, db_pool_size "
+       "(1..1000, default 16), secret_key_file, trusted_proxies, "
+       "webhook_allow, consistency_retention, cache_fence_interval_ms "
+       "(10..2000, default 100), cache_max_lag_ms (50..3600000, default "
+       "500), heartbeat_write_ms (0..50000, default 30000); unknown keys "
+       "and values outside the limits are refused, naming the file and the "
+       "key. Every setting with its default: docs/server.md. For example:\n\n"
        "    {\"listen\": \"127.0.0.1:8080\", \"db\": "
        "\"sqlite:/var/lib/sms-server/sms.db\"}"},
       {"ENVIRONMENT",
        "SMS_LISTEN, SMS_DB, SMS_CONSOLE_DIR, SMS_SECRET_KEY_FILE, "
-       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (when > 0), SMS_WEBHOOK_ALLOW "
+       "SMS_PBKDF2_ITERATIONS, SMS_DB_POOL_SIZE (0 or empty: the default), "
+       "SMS_TRUSTED_PROXIES (comma-separated), SMS_WEBHOOK_ALLOW "
        "(comma-separated), SMS_CONSISTENCY_RETENTION, "
        "SMS_CACHE_FENCE_INTERVAL_MS, SMS_CACHE_MAX_LAG_MS, "
        "SMS_HEARTBEAT_WRITE_MS: the settings of "
-       "the same names; they win over the file, flags win over them. "
+       "the same names, with the same limits; they win over the file, flags "
+       "win over them; a bad value is refused, naming the variable. "
        "Keep a PostgreSQL password in SMS_DB or PGPASSFILE rather than in a "
        "flag, which ps shows."},
       {"EXIT STATUS",
@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
                    "JSON config file (its keys: CONFIGURATION below)")
       ->type_name("FILE");
   std::string listen_flag, db_flag, cert_flag, key_flag, console_flag;
-  int io_threads_flag = -1;
+  int io_threads_flag = 0;
   serve
       ->add_option("--listen", listen_flag,
                    "HOST:PORT (default 127.0.0.1:8080, env SMS_LISTEN)")
@@ -322,10 +322,11 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   serve->add_option("--tls-key", key_flag, "PEM private key")
       ->type_name("FILE");
-  serve
-      ->add_option("--io-threads", io_threads_flag,
-                   "I/O threads (default: one per core)")
-      ->type_name("N");
+  CLI::Option* io_threads_opt =
+      serve
+          ->add_option("--io-threads", io_threads_flag,
+                       "I/O threads, 0..256 (default 0: one per core)")
+          ->type_name("N");
   std::string secret_flag;
   serve
       ->add_option("--secret-key-file", secret_flag,
@@ -424,7 +425,7 @@ int main(int argc, char** argv) {
                      .db = flag(db_flag),
                      .tls_cert = flag(cert_flag),
                      .tls_key = flag(key_flag),
-                     .io_threads = io_threads_flag >= 0
+                     .io_threads = io_threads_opt->count() > 0
                                        ? std::optional<int>(io_threads_flag)
                                        : std::nullopt,
                      .console_dir = flag(console_flag),

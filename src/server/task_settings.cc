@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/dir_list.h"
 #include "core/strings.h"
 #include "schedule/readiness.h"
 #include "schedule/schedule.h"
@@ -29,7 +30,12 @@ ApiResult<std::vector<std::string>> SplitConsistencyDirs(
     if (d.size() > 4096) return Malformed(path, "longer than 4096 bytes");
     if (d.find('\0') != std::string::npos)
       return Malformed(path, "contains NUL");
-    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    // As the agent will read it ("/var//www/." is "/var/www"), so the
+    // directories of the task and of its runs are the same strings; a ".."
+    // the agent refuses is refused here, not in a failed run.
+    auto normal = core::NormalizeDirs({d});
+    if (!normal) return Malformed(path, normal.error().message);
+    d = normal->front();
   }
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());

@@ -270,6 +270,32 @@ with tempfile.TemporaryDirectory() as tmp:
               "sms-agent: target 127.0.0.1: ssh: connect to host 127.0.0.1 port 1: "
               "Connection refused (ssh exited with status 255"), r.stderr)
 
+    # Numbers out of range are refused with the option and its limits, never
+    # wrapped: `manifest --chunk-size -1` and `--io-limit-bytes -1` ran.
+    for args, want in [
+            (["verify", "--threads", "0", tmp, tmp], "--threads: Value 0 not in range 1 to 256"),
+            (["verify", "--io-limit", "-1", tmp, tmp], "--io-limit: Value -1 not in range"),
+            (["verify", "--spill-threshold", "0", tmp, tmp],
+             "--spill-threshold: Value 0 not in range 1 to 1000000000"),
+            (["verify", "--rehash-fraction", "2", tmp, tmp],
+             "--rehash-fraction must be a fraction in 0..1"),
+            (["verify", "--cache-max-age", "99999999d", tmp, tmp],
+             "--cache-max-age must be a duration from 0 to 36500d"),
+            (["manifest", "--chunk-size", "0", tmp], "--chunk-size: Value 0 not in range 4096"),
+            (["manifest", "--chunk-size", "-1", tmp], "--chunk-size: Value -1 not in range"),
+            (["manifest", "--io-limit-bytes", "-1", tmp], "--io-limit-bytes: Value -1 not in range")]:
+        r = run(AGENT, *args)
+        check(f"sms-agent {' '.join(args[:3])}: exit 2 naming the limit",
+              r.returncode == 2 and want in r.stderr and r.stdout == "", repr(r.stderr))
+    for args, want in [
+            (["serve", "--io-threads", "300"], "--io-threads: 300: expected 0..256"),
+            (["serve", "--listen", "127.0.0.1:abc"], '"127.0.0.1:abc": the port must be'),
+            (["admin", "--db", f"sqlite:{tmp}/x.db", "create-credential", "--domain", "nope",
+              "--user", "u"], "domain nope does not exist")]:
+        r = run(os.path.join(BIN, "sms-server"), *args)
+        check(f"sms-server {' '.join(args[:3])}: exit 2 naming the limit or the name",
+              r.returncode == 2 and want in r.stderr, repr(r.stderr))
+
 # ---- sms-server admin --config --------------------------------------------------
 SERVER = os.path.join(BIN, "sms-server")
 with tempfile.TemporaryDirectory() as tmp:

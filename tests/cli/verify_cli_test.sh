@@ -112,6 +112,24 @@ d=json.loads(sys.argv[1])["consistency_result"][0]
 assert all(k in d for k in ("num_cached_files","num_bytes_read","num_corrupt_files","num_target_cached_files")), d
 ' "$out"
 
+run verify --mode quick "$s" "$t"
+check "quick mode's summary names what it compares, not a digest" \
+  grep -q "^quick mode (size + mtime): " <<<"$out"
+
+out=$(SMS_AGENT_IO_URING=maybe "$agent" verify "$s" "$t" 2>"$tmp/err"); code=$?; err=$(cat "$tmp/err")
+check "an unknown SMS_AGENT_IO_URING is refused, exit 2" [ "$code" = 2 ]
+check "an unknown SMS_AGENT_IO_URING is named" grep -q "SMS_AGENT_IO_URING: 'maybe'" <<<"$err"
+out=$(SMS_AGENT_IO_URING=off "$agent" verify "$s" "$t" 2>"$tmp/err"); code=$?
+check "SMS_AGENT_IO_URING=off is taken (plain system calls)" [ "$code" = 1 ]
+
+# The summary of a re-check says it is one (its "files" are the listed ones).
+printf 'etc/a\n' > "$tmp/one-path"
+run verify "$s" "$t" --only-paths "$tmp/one-path"
+check "a re-check's summary says it covers the listed paths only" \
+  grep -q "^re-check of the listed paths only (scope inconsistent)" <<<"$out"
+run verify "$s" "$t"
+check "a full check's summary does not" bash -c '! grep -q "re-check" <<<"$1"' _ "$out"
+
 run verify "$s" "$t" --only-paths "$tmp/no-such-list"
 check "missing --only-paths list gives exit 2" [ "$code" = 2 ]
 check "missing --only-paths list is named" grep -q "no-such-list" <<<"$err"
