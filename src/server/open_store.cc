@@ -48,6 +48,7 @@ core::Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& db,
   if (storage::IsPostgresConnectionString(db)) {
     storage::PostgresOptions o;
     o.connections = pool_size;
+    o.connections_name = "db_pool_size (SMS_DB_POOL_SIZE)";
     if (serving) o.open_at_start = pool_size;
     return storage::OpenPostgresStore(db, o);
   }

@@ -2,6 +2,7 @@
 // strings.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -146,12 +147,42 @@ std::string RedactConnectionString(const std::string& db) {
   return out;
 }
 
+namespace postgres {
+namespace {
+
+// A pool that cannot fit is refused at start: opened anyway it would take
+// every connection the server has left (psql, backups and the other
+// replicas then get "too many clients"), with nothing said.
+Status CheckPoolFits(Connection& c, const PostgresOptions& options) {
+  SMS_ASSIGN_OR_RETURN(
+      Rows r,
+      c.Exec("SELECT current_setting('max_connections')::int,"
+             " current_setting('superuser_reserved_connections')::int"));
+  const int64_t max = r.Int(0, 0);
+  const int64_t reserved = r.Int(0, 1);
+  const int64_t needed = int64_t{options.connections} + 1;  // + the listener
+  if (needed <= max - reserved) return Ok();
+  return Fail(core::InvalidArgument(
+      options.connections_name + " " + std::to_string(options.connections) +
+      ": a pool of " + std::to_string(options.connections) +
+      " connections and the cache listener's one need " +
+      std::to_string(needed) +
+      ", more than this PostgreSQL server gives: " + "max_connections " +
+      std::to_string(max) + " - superuser_reserved_connections " +
+      std::to_string(reserved) + " = " + std::to_string(max - reserved) +
+      " (lower the pool or raise max_connections; several replicas share it)"));
+}
+
+}  // namespace
+}  // namespace postgres
+
 Result<std::unique_ptr<Store>> OpenPostgresStore(
     const std::string& conninfo, const PostgresOptions& options) {
   SMS_RETURN_IF_ERROR(postgres::EnsureSchema(conninfo, options));
   SMS_ASSIGN_OR_RETURN(auto first, postgres::Connect(conninfo, options));
   if (options.migrate)
     SMS_RETURN_IF_ERROR(postgres::ApplyMigrations(*first, nullptr));
+  SMS_RETURN_IF_ERROR(postgres::CheckPoolFits(*first, options));
   auto store = std::make_unique<postgres::PostgresStore>(conninfo, options);
   store->Adopt(std::move(first));
   const int warm = std::min(options.open_at_start, options.connections);

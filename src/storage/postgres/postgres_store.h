@@ -34,8 +34,13 @@ namespace sms::storage {
 class CacheFeed;  // caching_store.h
 
 struct PostgresOptions {
-  // Maximum number of pooled connections (per process).
+  // Maximum number of pooled connections (per process). With the change
+  // listener's one, they must fit in what the server gives a role that is
+  // not a superuser (max_connections - superuser_reserved_connections), or
+  // the open fails naming both.
   int connections = 8;
+  // What `connections` is called where the user set it, for that error.
+  std::string connections_name = "connections";
   // How long a call waits for a free pooled connection before kUnavailable.
   int acquire_timeout_ms = 10000;
   // libpq connect_timeout in seconds, unless the connection string sets it.

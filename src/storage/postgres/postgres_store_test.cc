@@ -667,6 +667,30 @@ std::string Psql(const std::string& dsn, const std::string& sql) {
   return out;
 }
 
+// A pool that cannot fit beside the listener in what PostgreSQL gives a
+// role that is not a superuser is refused at open, naming the setting and
+// the server's figures; one that fits opens.
+TEST_F(PostgresStoreTest, APoolLargerThanTheServerAllowsIsRefused) {
+  const int max = std::atoi(Psql(dsn_, "SHOW max_connections").c_str());
+  const int reserved =
+      std::atoi(Psql(dsn_, "SHOW superuser_reserved_connections").c_str());
+  ASSERT_GT(max - reserved, 1);
+  options_.connections = max - reserved;  // one more than fits
+  options_.connections_name = "db_pool_size";
+  auto refused = OpenPostgresStore(dsn_, options_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::ErrorCode::kInvalidArgument);
+  const std::string message = refused.error().message;
+  EXPECT_NE(message.find("db_pool_size " + std::to_string(max - reserved)),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("max_connections " + std::to_string(max)),
+            std::string::npos)
+      << message;
+  options_.connections = max - reserved - 1;
+  EXPECT_NE(Open(), nullptr);
+}
+
 // A run deleted by hand, or with its task by the cascade from tasks, takes
 // its directories (since 0019 they are in its row; the view run_dirs shows
 // them), and another run's stay.
