@@ -100,6 +100,44 @@ class PostgresStoreTest : public ::testing::Test {
     }
   }
 
+  using Pairs = std::set<std::pair<std::string, std::string>>;
+
+  // The first two columns of `sql`'s rows, $1 bound to this test's schema.
+  Pairs PgPairs(const char* sql) {
+    Pairs out;
+    PGconn* conn = PQconnectdb(dsn_.c_str());
+    const char* values[] = {options_.schema.c_str()};
+    PGresult* r =
+        PQexecParams(conn, sql, 1, nullptr, values, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+      ADD_FAILURE() << PQerrorMessage(conn) << " in: " << sql;
+    for (int i = 0; i < PQntuples(r); ++i)
+      out.emplace(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    PQclear(r);
+    PQfinish(conn);
+    return out;
+  }
+
+  // The same on a SQLite database migrated afresh.
+  static Pairs SqlitePairs(const char* sql) {
+    Pairs out;
+    ::sms::testing::TempDir dir;
+    const std::string path = dir.Join("schema.db");
+    EXPECT_TRUE(MigrateSqlite(path).has_value());
+    sqlite3* db = nullptr;
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sql, -1, &q, nullptr) != SQLITE_OK)
+      ADD_FAILURE() << sqlite3_errmsg(db) << " in: " << sql;
+    while (q != nullptr && sqlite3_step(q) == SQLITE_ROW) {
+      out.emplace(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)),
+                  reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return out;
+  }
+
   static void Seed(Store& s) {
     ASSERT_TRUE(s.CreateDomain({"d1", "acme", 1}));
     Task t;
@@ -187,47 +225,14 @@ TEST(PostgresUnreachableTest, OpenFailsAsUnavailable) {
 // 0019_run_dirs_in_runs).
 TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
   ASSERT_NE(Open(), nullptr);
-  using Columns = std::set<std::pair<std::string, std::string>>;
-  Columns pg;
-  {
-    PGconn* conn = PQconnectdb(dsn_.c_str());
-    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-    const char* values[] = {options_.schema.c_str()};
-    PGresult* r = PQexecParams(conn,
-                               "SELECT table_name, column_name FROM"
-                               " information_schema.columns"
-                               " WHERE table_schema = $1",
-                               1, nullptr, values, nullptr, nullptr, 0);
-    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
-    for (int i = 0; i < PQntuples(r); ++i)
-      pg.emplace(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-    PQclear(r);
-    PQfinish(conn);
-  }
-  Columns lite;
-  {
-    ::sms::testing::TempDir dir;
-    const std::string path = dir.Join("schema.db");
-    ASSERT_TRUE(MigrateSqlite(path).has_value());
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* q = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db,
-                                 "SELECT m.name, p.name FROM sqlite_master m,"
-                                 " pragma_table_info(m.name) p"
-                                 " WHERE m.type IN ('table', 'view')"
-                                 " AND m.name NOT LIKE 'sqlite_%'",
-                                 -1, &q, nullptr),
-              SQLITE_OK);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-      lite.emplace(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)),
-                   reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
-    }
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-  }
+  const Pairs pg = PgPairs(
+      "SELECT table_name, column_name FROM information_schema.columns"
+      " WHERE table_schema = $1");
   EXPECT_FALSE(pg.empty());
-  EXPECT_EQ(pg, lite);
+  EXPECT_EQ(pg, SqlitePairs("SELECT m.name, p.name FROM sqlite_master m,"
+                            " pragma_table_info(m.name) p"
+                            " WHERE m.type IN ('table', 'view')"
+                            " AND m.name NOT LIKE 'sqlite_%'"));
 }
 
 // The indexes each dialect's migrations create (not those behind a
@@ -241,55 +246,22 @@ TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
 // would cost every upload of details a write).
 TEST_F(PostgresStoreTest, SchemaHasTheIndexesOfSqlite) {
   ASSERT_NE(Open(), nullptr);
-  using Indexes = std::set<std::pair<std::string, std::string>>;
-  Indexes pg;
-  {
-    PGconn* conn = PQconnectdb(dsn_.c_str());
-    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-    const char* values[] = {options_.schema.c_str()};
-    PGresult* r = PQexecParams(
-        conn,
-        "SELECT i.tablename, i.indexname FROM pg_indexes i"
-        " WHERE i.schemaname = $1 AND NOT EXISTS (SELECT 1 FROM"
-        " pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = $1 AND c.conname = i.indexname)",
-        1, nullptr, values, nullptr, nullptr, 0);
-    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
-    for (int i = 0; i < PQntuples(r); ++i)
-      pg.emplace(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-    PQclear(r);
-    PQfinish(conn);
-  }
-  const Indexes only_pg = {{"tokens", "tokens_by_expiry"},
-                           {"file_details", "file_details_by_dir"},
-                           {"file_details", "file_details_by_status"},
-                           {"tasks", "tasks_by_source"},
-                           {"detail_chunks", "detail_chunks_by_task"}};
+  Pairs pg = PgPairs(
+      "SELECT i.tablename, i.indexname FROM pg_indexes i"
+      " WHERE i.schemaname = $1 AND NOT EXISTS (SELECT 1 FROM"
+      " pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+      " WHERE n.nspname = $1 AND c.conname = i.indexname)");
+  const Pairs only_pg = {{"tokens", "tokens_by_expiry"},
+                         {"file_details", "file_details_by_dir"},
+                         {"file_details", "file_details_by_status"},
+                         {"tasks", "tasks_by_source"},
+                         {"detail_chunks", "detail_chunks_by_task"}};
   for (const auto& index : only_pg)
     EXPECT_EQ(pg.erase(index), 1u) << index.second;
-  Indexes lite;
-  {
-    ::sms::testing::TempDir dir;
-    const std::string path = dir.Join("indexes.db");
-    ASSERT_TRUE(MigrateSqlite(path).has_value());
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* q = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db,
-                                 "SELECT tbl_name, name FROM sqlite_master"
-                                 " WHERE type = 'index'"
-                                 " AND name NOT LIKE 'sqlite_%'",
-                                 -1, &q, nullptr),
-              SQLITE_OK);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-      lite.emplace(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)),
-                   reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
-    }
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-  }
   EXPECT_FALSE(pg.empty());
-  EXPECT_EQ(pg, lite);
+  EXPECT_EQ(pg, SqlitePairs("SELECT tbl_name, name FROM sqlite_master"
+                            " WHERE type = 'index'"
+                            " AND name NOT LIKE 'sqlite_%'"));
 }
 
 TEST_F(PostgresStoreTest, ConcurrentStartsMigrateOnce) {
