@@ -100,10 +100,13 @@ run_fleet() {  # setup-name [--watch NAME=PIDS]... server-urls... -> $OUT/<setup
   local args=()
   while [[ "${1:-}" == --watch ]]; do args+=(--watch "$2"); shift 2; done
   for u in "$@"; do args+=(--server "$u"); done
-  "$FLEET" "${args[@]}" --agents "$AGENTS" --interval "$INTERVAL" \
+  # Run in the background (`run_fleet ... &`) and exec'd, so that its pid
+  # is sms-fleet's: the EXIT trap stops it with the servers (a subshell
+  # left waiting for it would not pass on the signal).
+  exec "$FLEET" "${args[@]}" --agents "$AGENTS" --interval "$INTERVAL" \
     --duration "$SECS" --trigger-rate "${SMS_FLEET_TRIGGER_RATE:-5}" \
     --files "${SMS_FLEET_FILES:-100}" --dirs "${SMS_FLEET_DIRS:-30}" \
-    >"$OUT/$name.json" 2>"$OUT/$name.stderr" || true
+    >"$OUT/$name.json" 2>"$OUT/$name.stderr"
 }
 
 # What PostgreSQL ran per poll sent (pg_stat_statements, whole run).
@@ -171,6 +174,7 @@ for setup in "${SETUPS[@]}"; do
       start_server "$DB" "$WORK/sqlite/server.log"
       echo "server=$SPID" >"$OUT/sqlite.pids"
       run_fleet sqlite --watch "server=$SPID" "http://127.0.0.1:$PORT" &
+      PIDS+=($!)
       wait $! || true
       row "1 server, SQLite" "$OUT/sqlite.json" "-"
       kill "$SPID" 2>/dev/null || true
@@ -198,6 +202,7 @@ for setup in "${SETUPS[@]}"; do
       run_fleet pg2 --watch "replica1=$S1" --watch "replica2=$S2" \
         --watch "postgres=$PGPIDS" "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" &
       FPID=$!
+      PIDS+=($FPID)
       CONNS=0
       RESET=0
       while kill -0 "$FPID" 2>/dev/null; do
