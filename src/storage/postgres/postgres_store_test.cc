@@ -261,8 +261,6 @@ TEST_F(PostgresStoreTest, SchemaHasTheIndexesOfSqlite) {
     PQfinish(conn);
   }
   const Indexes only_pg = {{"tokens", "tokens_by_expiry"},
-                           {"file_details", "file_details_by_dir"},
-                           {"file_details", "file_details_by_status"},
                            {"tasks", "tasks_by_source"},
                            {"detail_chunks", "detail_chunks_by_task"}};
   for (const auto& index : only_pg)
