@@ -214,17 +214,25 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
       SMS_RETURN_IF_ERROR(ins.Exec());
     }
   }
-  // The chunk's rows counted into the run's totals (same transaction).
+  // The chunk's rows counted into the run's totals (same transaction),
+  // from the chunk in hand. (Counted back from file_details by seq, SQLite
+  // chose an index of (domain_id, run_id, ...) for the GROUP BY and read
+  // every row of the run staged so far: 0.1-0.6 s for the 100th chunk of
+  // 10,000.)
+  std::map<std::pair<std::string, std::string>, int64_t> counts;
+  for (const FileDetail& f : chunk.files) ++counts[{f.dir_check, f.status}];
   SMS_PREPARE_(count, c.db,
                "INSERT INTO detail_counts"
                " (domain_id, run_id, dir_check, status, n)"
-               " SELECT domain_id, run_id, dir_check, status, count(*)"
-               " FROM file_details WHERE domain_id = ? AND run_id = ?"
-               " AND seq = ? GROUP BY domain_id, run_id, dir_check, status"
+               " VALUES (?, ?, ?, ?, ?)"
                " ON CONFLICT (domain_id, run_id, dir_check, status) DO UPDATE"
                " SET n = detail_counts.n + excluded.n");
-  count.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(chunk.seq);
-  SMS_RETURN_IF_ERROR(count.Exec());
+  for (const auto& [key, n] : counts) {
+    count.Reset();
+    count.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(key.first);
+    count.Bind(key.second).Bind(n);
+    SMS_RETURN_IF_ERROR(count.Exec());
+  }
   SMS_RETURN_IF_ERROR(txn.Commit());
   return StageOutcome::kStaged;
 }
