@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "storage/dirs_in_runs_fixture.h"
+#include "storage/sqlite/detail_page_sql.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/tenant_run_ids_fixture.h"
 #include "testing/matchers.h"
@@ -315,6 +316,42 @@ TEST(MigrationsTest, ACommandIsFoundByItsRunOrTaskThroughAnIndex) {
                      "SELECT id FROM commands WHERE domain_id = ? AND"
                      " task_id = ? ORDER BY id DESC LIMIT 1"),
               ::testing::HasSubstr("INDEX commands_by_task"));
+}
+
+// 0021_detail_filter_indexes: a filtered page of a run's details starts
+// at its marker in the index of its filter (the keyset bound seq > ?5 is
+// part of the index search) and reads only matching rows, where the primary
+// key made it read every row of the run after the marker.
+TEST(MigrationsTest, AFilteredDetailPageSearchesTheIndexOfItsFilter) {
+  using sqlite::DetailPageShape;
+  using sqlite::DetailPageSql;
+  ::sms::testing::TempDir dir;
+  const std::string path = dir.Join("details.db");
+  ASSERT_THAT(MigrateSqlite(path), IsOk());
+  EXPECT_THAT(PlanOf(path, DetailPageSql(DetailPageShape::kAll)),
+              ::testing::HasSubstr("sqlite_autoindex_file_details_1"
+                                   " (domain_id=? AND run_id=? AND seq>?)"));
+  const std::string by_dir =
+      "file_details_by_dir (domain_id=? AND run_id=? AND dir_check=? AND"
+      " seq>?)";
+  const std::string by_status =
+      "file_details_by_status (domain_id=? AND run_id=? AND status=? AND"
+      " seq>?)";
+  EXPECT_THAT(PlanOf(path, DetailPageSql(DetailPageShape::kDir)),
+              ::testing::HasSubstr(by_dir));
+  EXPECT_THAT(PlanOf(path, DetailPageSql(DetailPageShape::kStatus)),
+              ::testing::HasSubstr(by_status));
+  EXPECT_THAT(PlanOf(path, DetailPageSql(DetailPageShape::kDirAndStatusByDir)),
+              ::testing::HasSubstr(by_dir));
+  EXPECT_THAT(
+      PlanOf(path, DetailPageSql(DetailPageShape::kDirAndStatusByStatus)),
+      ::testing::HasSubstr(by_status));
+  for (const char* sql : {DetailPageSql(DetailPageShape::kAll),
+                          DetailPageSql(DetailPageShape::kDir),
+                          DetailPageSql(DetailPageShape::kStatus)})
+    EXPECT_THAT(PlanOf(path, sql),
+                ::testing::Not(::testing::HasSubstr("TEMP B-TREE")))
+        << sql;
 }
 
 }  // namespace

@@ -238,9 +238,7 @@ TEST_F(PostgresStoreTest, SchemaHasTheTablesAndColumnsOfSqlite) {
 // The indexes each dialect's migrations create (not those behind a
 // primary key or a UNIQUE constraint), by table, are the same, but for
 // those only PostgreSQL has, each for a reason: tokens_by_expiry (only
-// PostgreSQL purges expired tokens by statement); file_details_by_dir and
-// _by_status (SQLite pages a run's details along its primary key, with the
-// directory and status filters in the same statement); tasks_by_source and
+// PostgreSQL purges expired tokens by statement); tasks_by_source and
 // detail_chunks_by_task (on SQLite a source's task list and a task's
 // delete read the tenant's rows: rare operations, and the second index
 // would cost every upload of details a write).
@@ -252,8 +250,6 @@ TEST_F(PostgresStoreTest, SchemaHasTheIndexesOfSqlite) {
       " pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
       " WHERE n.nspname = $1 AND c.conname = i.indexname)");
   const Pairs only_pg = {{"tokens", "tokens_by_expiry"},
-                         {"file_details", "file_details_by_dir"},
-                         {"file_details", "file_details_by_status"},
                          {"tasks", "tasks_by_source"},
                          {"detail_chunks", "detail_chunks_by_task"}};
   for (const auto& index : only_pg)

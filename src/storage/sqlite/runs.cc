@@ -9,6 +9,7 @@
 #include "storage/dirs_json.h"
 #include "storage/rows.h"
 #include "storage/run_events.h"
+#include "storage/sqlite/detail_page_sql.h"
 #include "storage/sqlite/store_impl.h"
 
 namespace sms::storage::sqlite {
@@ -213,17 +214,25 @@ Result<StageOutcome> SqliteStore::StageDetails(const DetailChunk& chunk) {
       SMS_RETURN_IF_ERROR(ins.Exec());
     }
   }
-  // The chunk's rows counted into the run's totals (same transaction).
+  // The chunk's rows counted into the run's totals (same transaction),
+  // from the chunk in hand. (Counted back from file_details by seq, SQLite
+  // chose an index of (domain_id, run_id, ...) for the GROUP BY and read
+  // every row of the run staged so far: 0.1-0.6 s for the 100th chunk of
+  // 10,000.)
+  std::map<std::pair<std::string, std::string>, int64_t> counts;
+  for (const FileDetail& f : chunk.files) ++counts[{f.dir_check, f.status}];
   SMS_PREPARE_(count, c.db,
                "INSERT INTO detail_counts"
                " (domain_id, run_id, dir_check, status, n)"
-               " SELECT domain_id, run_id, dir_check, status, count(*)"
-               " FROM file_details WHERE domain_id = ? AND run_id = ?"
-               " AND seq = ? GROUP BY domain_id, run_id, dir_check, status"
+               " VALUES (?, ?, ?, ?, ?)"
                " ON CONFLICT (domain_id, run_id, dir_check, status) DO UPDATE"
                " SET n = detail_counts.n + excluded.n");
-  count.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(chunk.seq);
-  SMS_RETURN_IF_ERROR(count.Exec());
+  for (const auto& [key, n] : counts) {
+    count.Reset();
+    count.Bind(chunk.domain_id).Bind(chunk.run_id).Bind(key.first);
+    count.Bind(key.second).Bind(n);
+    SMS_RETURN_IF_ERROR(count.Exec());
+  }
   SMS_RETURN_IF_ERROR(txn.Commit());
   return StageOutcome::kStaged;
 }
@@ -233,12 +242,6 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
   Conn c(this);
   Txn txn(c.db, &write_mu_);  // the page and its total from one snapshot
   SMS_RETURN_IF_ERROR(txn.Begin(false));
-  static constexpr char kWhere[] =
-      " FROM file_details f JOIN runs r"
-      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
-      " WHERE f.domain_id = ?1 AND f.run_id = ?2"
-      " AND (?3 IS NULL OR f.dir_check = ?3)"
-      " AND (?4 IS NULL OR f.status = ?4)";
   auto bind_filter = [&](Stmt& q) {
     q.Bind(domain_id).Bind(dq.run_id);
     if (dq.dir_check)
@@ -251,31 +254,39 @@ Result<DetailPage> SqliteStore::ListDetails(const std::string& domain_id,
       q.BindNull();
   };
   DetailPage page;
+  // With both filters, the page walks the smaller of the directory's rows
+  // and the run's rows of that status (both counted below).
+  int64_t in_dir = 0;
+  int64_t with_status = 0;
   {
-    // The total from the per-(directory, status) counts kept at staging:
-    // a few rows, however large the run.
+    // The totals from the per-(directory, status) counts kept at staging:
+    // a few rows a directory, however large the run.
     SMS_PREPARE_(q, c.db,
-                 "SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
-                 " JOIN runs r"
+                 "SELECT coalesce(sum(c.n) FILTER (WHERE"
+                 "  (?3 IS NULL OR c.dir_check = ?3)"
+                 "  AND (?4 IS NULL OR c.status = ?4)), 0),"
+                 " coalesce(sum(c.n) FILTER (WHERE c.dir_check = ?3), 0),"
+                 " coalesce(sum(c.n) FILTER (WHERE c.status = ?4), 0)"
+                 " FROM detail_counts c JOIN runs r"
                  " ON r.domain_id = c.domain_id AND r.run_id = c.run_id"
-                 " WHERE c.domain_id = ?1 AND c.run_id = ?2"
-                 " AND (?3 IS NULL OR c.dir_check = ?3)"
-                 " AND (?4 IS NULL OR c.status = ?4)");
+                 " WHERE c.domain_id = ?1 AND c.run_id = ?2");
     bind_filter(q);
     SMS_ASSIGN_OR_RETURN(bool row, q.Step());
-    page.total = row ? q.Int(0) : 0;
+    if (row) {
+      page.total = q.Int(0);
+      in_dir = q.Int(1);
+      with_status = q.Int(2);
+    }
   }
-  static const std::string kSql =
-      std::string(
-          "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64,"
-          " f.status, f.reason, f.source_json, f.target_json,"
-          " coalesce((SELECT fr.started_time FROM runs fr"
-          "  WHERE fr.domain_id = f.domain_id"
-          "  AND fr.run_id = f.first_seen_run), r.started_time)") +
-      kWhere +
-      " AND (f.seq > ?5 OR (f.seq = ?5 AND f.idx > ?6))"
-      " ORDER BY f.seq, f.idx LIMIT ?7";
-  SMS_PREPARE_(q, c.db, kSql.c_str());
+  DetailPageShape shape = DetailPageShape::kAll;
+  if (dq.dir_check && dq.status)
+    shape = in_dir <= with_status ? DetailPageShape::kDirAndStatusByDir
+                                  : DetailPageShape::kDirAndStatusByStatus;
+  else if (dq.dir_check)
+    shape = DetailPageShape::kDir;
+  else if (dq.status)
+    shape = DetailPageShape::kStatus;
+  SMS_PREPARE_(q, c.db, DetailPageSql(shape));
   bind_filter(q);
   q.Bind(dq.after_seq).Bind(dq.after_idx).Bind(dq.limit);
   while (true) {
