@@ -512,21 +512,30 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   p.Add(domain_id).Add(dq.run_id).Add(dq.dir_check).Add(dq.status);
   DetailPage page;
   // The total from the per-(directory, status) counts kept at staging:
-  // a few rows, however large the run.
+  // a few rows, however large the run. Beside it, the rows of the
+  // directory and the rows of the status, each alone: with both filters
+  // the page walks the index of the smaller.
   SMS_ASSIGN_OR_RETURN(
-      Rows n, c->Exec("SELECT coalesce(sum(c.n), 0) FROM detail_counts c"
-                      " JOIN runs r"
-                      " ON r.domain_id = c.domain_id AND r.run_id = c.run_id"
-                      " WHERE c.domain_id = $1 AND c.run_id = $2"
-                      " AND ($3::text IS NULL OR c.dir_check = $3::text)"
-                      " AND ($4::text IS NULL OR c.status = $4::text)",
-                      p));
+      Rows n,
+      c->Exec("SELECT coalesce(sum(c.n) FILTER (WHERE"
+              "  ($3::text IS NULL OR c.dir_check = $3::text)"
+              "  AND ($4::text IS NULL OR c.status = $4::text)), 0),"
+              " coalesce(sum(c.n) FILTER (WHERE c.dir_check = $3::text), 0),"
+              " coalesce(sum(c.n) FILTER (WHERE c.status = $4::text), 0)"
+              " FROM detail_counts c JOIN runs r"
+              " ON r.domain_id = c.domain_id AND r.run_id = c.run_id"
+              " WHERE c.domain_id = $1 AND c.run_id = $2",
+              p));
   page.total = n.Int(0, 0);
+  const bool walk_status = n.Int(0, 2) < n.Int(0, 1);
   // The page: one statement text per filter combination (so each plan
   // uses the index for its filter), values always bound. Keyset: a row
   // comparison in the index's order, so a late page is an index range
-  // scan from the marker, like the first page.
-  static const char* const kPage[4] = {
+  // scan from the marker, like the first page. With both filters, the one
+  // whose index is not walked is compared as an expression (`|| ''`),
+  // which no index serves: left to choose, the planner took the status
+  // index of 999,700 rows to find the 50 of the last directory (446 ms).
+  static const char* const kPage[5] = {
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
       " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
@@ -561,6 +570,15 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
       " FROM file_details f JOIN runs r"
       " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
       " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
+      " AND f.status || '' = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
+      " ORDER BY f.seq, f.idx LIMIT $5",
+      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
+      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
+      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
+      " AND fr.run_id = f.first_seen_run), r.started_time)"
+      " FROM file_details f JOIN runs r"
+      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
+      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check || '' = $6"
       " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
       " ORDER BY f.seq, f.idx LIMIT $5",
   };
@@ -569,7 +587,8 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   q.Add(dq.limit);
   if (dq.dir_check) q.Add(*dq.dir_check);
   if (dq.status) q.Add(*dq.status);
-  const int variant = (dq.dir_check ? 1 : 0) + (dq.status ? 2 : 0);
+  int variant = (dq.dir_check ? 1 : 0) + (dq.status ? 2 : 0);
+  if (variant == 3 && walk_status) variant = 4;
   SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kPage[variant], q));
   for (int i = 0; i < r.size(); ++i) {
     DetailRow row;
