@@ -535,52 +535,23 @@ Result<DetailPage> PostgresStore::ListDetails(const std::string& domain_id,
   // whose index is not walked is compared as an expression (`|| ''`),
   // which no index serves: left to choose, the planner took the status
   // index of 999,700 rows to find the 50 of the last directory (446 ms).
-  static const char* const kPage[5] = {
+  static const std::string kSelect =
       "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
       " f.reason, f.source_json, f.target_json, coalesce((SELECT"
       " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
       " AND fr.run_id = f.first_seen_run), r.started_time)"
       " FROM file_details f JOIN runs r"
       " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
-      " WHERE f.domain_id = $1 AND f.run_id = $2"
+      " WHERE f.domain_id = $1 AND f.run_id = $2";
+  static const std::string kKeyset =
       " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
-      " ORDER BY f.seq, f.idx LIMIT $5",
-      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
-      " AND fr.run_id = f.first_seen_run), r.started_time)"
-      " FROM file_details f JOIN runs r"
-      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
-      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
-      " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
-      " ORDER BY f.seq, f.idx LIMIT $5",
-      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
-      " AND fr.run_id = f.first_seen_run), r.started_time)"
-      " FROM file_details f JOIN runs r"
-      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
-      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.status = $6"
-      " AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
-      " ORDER BY f.seq, f.idx LIMIT $5",
-      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
-      " AND fr.run_id = f.first_seen_run), r.started_time)"
-      " FROM file_details f JOIN runs r"
-      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
-      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check = $6"
-      " AND f.status || '' = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
-      " ORDER BY f.seq, f.idx LIMIT $5",
-      "SELECT f.seq, f.idx, f.dir_check, f.path, f.path_b64, f.status,"
-      " f.reason, f.source_json, f.target_json, coalesce((SELECT"
-      " fr.started_time FROM runs fr WHERE fr.domain_id = f.domain_id"
-      " AND fr.run_id = f.first_seen_run), r.started_time)"
-      " FROM file_details f JOIN runs r"
-      " ON r.domain_id = f.domain_id AND r.run_id = f.run_id"
-      " WHERE f.domain_id = $1 AND f.run_id = $2 AND f.dir_check || '' = $6"
-      " AND f.status = $7 AND (f.seq, f.idx) > ($3::bigint, $4::bigint)"
-      " ORDER BY f.seq, f.idx LIMIT $5",
+      " ORDER BY f.seq, f.idx LIMIT $5";
+  static const std::string kPage[5] = {
+      kSelect + kKeyset,
+      kSelect + " AND f.dir_check = $6" + kKeyset,
+      kSelect + " AND f.status = $6" + kKeyset,
+      kSelect + " AND f.dir_check = $6 AND f.status || '' = $7" + kKeyset,
+      kSelect + " AND f.dir_check || '' = $6 AND f.status = $7" + kKeyset,
   };
   Params q;
   q.Add(domain_id).Add(dq.run_id).Add(dq.after_seq).Add(dq.after_idx);
