@@ -22,9 +22,7 @@ Usage: src/server/bench_detail_pages.py BUILD_DIR [--chunks 100]
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -33,9 +31,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
-                           encode_files, stage_details)
-from harness import Client, ServerProcess  # noqa: E402
-from scratch_db import scratch_database  # noqa: E402
+                           encode_files, new_task, stage_details)
+from harness import Client  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
 
 BIG_DIRS = 29
 SMALL = "/data/small"
@@ -109,32 +107,14 @@ def main():
     ap.add_argument("--pages", type=int, default=5)
     ap.add_argument("--pg", action="store_true")
     a = ap.parse_args()
-    binary = os.path.join(a.build, "bin", "sms-server")
-    work = tempfile.mkdtemp(prefix="sms-bench-pages-")
-    try:
-        with scratch_database(binary, work, "bench-pages-password", a.pg,
-                              fsync=True) as db:
-            srv = ServerProcess(binary, ["--db", db],
-                                os.path.join(work, "log"))
-            srv.start()
-            try:
-                run_bench(srv, a)
-            finally:
-                srv.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch_server(a.build, "bench-pages", a.pg) as srv:
+        run_bench(srv, a)
 
 
 def run_bench(srv, a):
     c = Client(srv)
     token = c.login("d", "op", "bench-pages-password")
-    _, src = c.json("POST", "/v3/sources", {"name": "s", "os_type": "LINUX"},
-                    token)
-    _, task = c.json("POST", "/v3/tasks", {
-        "name": "bench", "os_type": "LINUX",
-        "source_server": {"id": src["id"]}, "target_server": {"name": "t"}},
-        token)
-    base = "/v3/tasks/%s/consistency-result" % task["id"]
+    base = new_task(c, token)
     rows = a.chunks * a.files
     bodies = [chunk_files(s, a.files, rows) for s in range(a.chunks)]
     conn = Conn(srv.url, token)

@@ -18,9 +18,7 @@ Usage: src/server/bench_details.py BUILD_DIR [--chunks 100] [--files 10000]
 """
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 
@@ -28,9 +26,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 from detail_upload import (commit_run, Conn, dir_result,  # noqa: E402
-                           encode_files, stage_details)
-from harness import Client, ServerProcess  # noqa: E402
-from scratch_db import scratch_database  # noqa: E402
+                           encode_files, new_task, stage_details)
+from harness import Client  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
 
 
 def chunk_files(seq, files, dirs, chunks, shuffled):
@@ -62,32 +60,14 @@ def main():
     ap.add_argument("--pg", action="store_true")
     ap.add_argument("--shuffled", action="store_true")
     a = ap.parse_args()
-    binary = os.path.join(a.build, "bin", "sms-server")
-    work = tempfile.mkdtemp(prefix="sms-bench-details-")
-    try:
-        with scratch_database(binary, work, "bench-details-password", a.pg,
-                              fsync=True) as db:
-            srv = ServerProcess(binary, ["--db", db],
-                                os.path.join(work, "log"))
-            srv.start()
-            try:
-                run_bench(srv, a)
-            finally:
-                srv.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch_server(a.build, "bench-details", a.pg) as srv:
+        run_bench(srv, a)
 
 
 def run_bench(srv, a):
     c = Client(srv)
     token = c.login("d", "op", "bench-details-password")
-    _, src = c.json("POST", "/v3/sources", {"name": "s", "os_type": "LINUX"},
-                    token)
-    _, task = c.json("POST", "/v3/tasks", {
-        "name": "bench", "os_type": "LINUX",
-        "source_server": {"id": src["id"]}, "target_server": {"name": "t"}},
-        token)
-    base = "/v3/tasks/%s/consistency-result" % task["id"]
+    base = new_task(c, token)
     bodies = [chunk_files(s, a.files, a.dirs, a.chunks, a.shuffled)
               for s in range(a.chunks)]
     conn = Conn(srv.url, token)

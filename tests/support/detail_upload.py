@@ -2,7 +2,7 @@
 its file details in chunks (POST .../consistency-result/details, seq 0, 1,
 ...), then its commit (POST .../consistency-result). For the scripts that
 upload many detail rows: security/changes_rss_test.py and
-src/server/bench_details.py."""
+src/server/bench_details.py, bench_detail_pages.py."""
 import http.client
 import json
 
@@ -24,6 +24,18 @@ class Conn:
         if r.status != 200:
             raise AssertionError(f"{method} {path}: {r.status} {raw[:300]}")
         return raw
+
+
+def new_task(client, token):
+    """A source and a task of it, created through the API (`client`: a
+    harness.Client): the path of the task's consistency-result."""
+    _, src = client.json("POST", "/v3/sources",
+                         {"name": "s", "os_type": "LINUX"}, token)
+    _, task = client.json("POST", "/v3/tasks", {
+        "name": "bench", "os_type": "LINUX",
+        "source_server": {"id": src["id"]}, "target_server": {"name": "t"}},
+        token)
+    return "/v3/tasks/%s/consistency-result" % task["id"]
 
 
 def encode_files(files):

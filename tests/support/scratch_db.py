@@ -1,10 +1,14 @@
 """A throw-away database for a script that runs sms-server on it: SQLite in
 a work directory, or a PostgreSQL 15 cluster of its own (pg.sh), with one
 domain "d" and its admin "op". Used by security/changes_rss_test.py and
-src/server/bench_details.py, bench_metrics.py."""
+src/server/bench_details.py, bench_detail_pages.py, bench_metrics.py."""
 import contextlib
 import os
+import shutil
 import subprocess
+import tempfile
+
+from harness import ServerProcess
 
 PG_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pg.sh")
 
@@ -43,3 +47,25 @@ def scratch_database(binary, work, password, pg=False, fsync=False):
         if pg_state:
             subprocess.run(["bash", PG_SH, "destroy", pg_state],
                            stdout=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def scratch_server(build, name, pg=False):
+    """Yields sms-server of the build directory `build` (a ServerProcess,
+    started) on a scratch_database with fsync on, as in production, in a
+    temp directory removed afterwards. Its admin "op" of domain "d" has the
+    password NAME-password."""
+    binary = os.path.join(build, "bin", "sms-server")
+    work = tempfile.mkdtemp(prefix="sms-%s-" % name)
+    try:
+        with scratch_database(binary, work, name + "-password", pg,
+                              fsync=True) as db:
+            srv = ServerProcess(binary, ["--db", db],
+                                os.path.join(work, "log"))
+            srv.start()
+            try:
+                yield srv
+            finally:
+                srv.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
