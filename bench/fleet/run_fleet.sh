@@ -127,12 +127,8 @@ SELECT round(calls::numeric / :polls, 4) || ' per poll, us per poll: execution '
 FROM pg_stat_statements
 WHERE query NOT ILIKE '%pg_stat_statements%'
 ORDER BY total_exec_time + total_plan_time DESC LIMIT 12;
-SELECT 'rows read by sequential scans (pg_stat_user_tables): ' ||
-       coalesce(string_agg(relname || ' ' || seq_tup_read || ' in ' || seq_scan ||
-                           ' scans', ', ' ORDER BY seq_tup_read DESC), 'none')
-FROM (SELECT relname, seq_tup_read, seq_scan FROM pg_stat_user_tables
-      WHERE seq_tup_read > 0 ORDER BY seq_tup_read DESC LIMIT 6) t;
 EOF
+  psql -q -X -A -t "$(cat "$PG_STATE/dsn")" -f "$REPO/tests/support/pg_seq_scans.sql"
 }
 
 ROWS=()
