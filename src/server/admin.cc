@@ -113,6 +113,16 @@ int RunAdmin(const AdminCommand& cmd, const ServerConfig& cfg) {
       auto n = auth.UnlockLogin(cmd.domain, cmd.user, cmd.address);
       if (!n) return FailWith(n.error().message);
       std::printf("cleared %lld\n", static_cast<long long>(*n));
+      // Failed logins are kept under attempted names too, so clearing an
+      // unknown user is allowed; but 0 for a typo should not look like done.
+      if (*n == 0 && !cmd.user.empty()) {
+        auto domain = (*store)->GetDomainByName(cmd.domain);
+        if (domain && !(*store)->GetUserByName(domain->id, cmd.user))
+          std::fprintf(stderr,
+                       "sms-server: note: domain %s has no user %s; nothing "
+                       "was held under that name\n",
+                       cmd.domain.c_str(), cmd.user.c_str());
+      }
       return 0;
     }
     case Kind::kMigrate:

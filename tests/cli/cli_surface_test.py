@@ -296,6 +296,23 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"sms-server {' '.join(args[:3])}: exit 2 naming the limit or the name",
               r.returncode == 2 and want in r.stderr, repr(r.stderr))
 
+# ---- sms-server admin unlock-login: a typo is not silently "done" ------------------
+with tempfile.TemporaryDirectory() as tmp:
+    srv = os.path.join(BIN, "sms-server")
+    db = f"sqlite:{tmp}/x.db"
+    run(srv, "admin", "--db", db, "create-domain", "acme")
+    r = run(srv, "admin", "--db", db, "create-user", "--domain", "acme", "--role", "admin",
+            "--name", "alice")
+    check("admin create-user: made", r.returncode == 0, r.stderr)
+    r = run(srv, "admin", "--db", db, "unlock-login", "--domain", "acme", "--user", "alcie")
+    check("admin unlock-login of an unknown user: cleared 0 and a note naming it",
+          r.returncode == 0 and r.stdout == "cleared 0\n"
+          and "domain acme has no user alcie" in r.stderr, repr((r.stdout, r.stderr)))
+    r = run(srv, "admin", "--db", db, "unlock-login", "--domain", "acme", "--user", "alice")
+    check("admin unlock-login of a known user: no note",
+          r.returncode == 0 and r.stdout == "cleared 0\n" and r.stderr == "",
+          repr((r.stdout, r.stderr)))
+
 # ---- sms-server admin --config --------------------------------------------------
 SERVER = os.path.join(BIN, "sms-server")
 with tempfile.TemporaryDirectory() as tmp:
