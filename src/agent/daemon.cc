@@ -133,6 +133,7 @@ int Daemon::Run() {
       if (stopping_) break;
       ReapFinishedCheck();
     }
+    StartQueuedCheck();
     UploadPending();
     SendStopResult();
     double delay;
@@ -172,6 +173,17 @@ void Daemon::ReapFinishedCheck() {
   upload_not_before_ = 0;  // upload the new run at once
 }
 
+void Daemon::StartQueuedCheck() {
+  if (queued_checks_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (canceller_ || stopping_) return;
+  }
+  Command next = std::move(queued_checks_.front());
+  queued_checks_.pop_front();
+  HandleCommand(next);
+}
+
 void Daemon::HandleCommand(const Command& command) {
   if (command.name == "STOP") {
     {
@@ -182,6 +194,15 @@ void Daemon::HandleCommand(const Command& command) {
         canceller_->Cancel();
       }
     }
+    // A stopped task's queued check never starts (the server moves the task
+    // on with this acknowledgement).
+    std::erase_if(queued_checks_, [&](const Command& c) {
+      const bool drop = command.task_id.empty() || c.task_id == command.task_id;
+      if (drop)
+        LogEvent("info", "STOP: dropping the queued check of task " +
+                             c.task_id + ", run " + c.run_id);
+      return drop;
+    });
     // Acknowledge at once: the cancelled run follows as a failed run.
     pending_stop_result_ = fmt::format(
         "{{\"command_name\":\"STOP\",\"result\":\"success\","
@@ -196,7 +217,15 @@ void Daemon::HandleCommand(const Command& command) {
     // The check may have ended (and its run been uploaded, so the server
     // sent the next command) since the loop last looked.
     ReapFinishedCheck();
-    if (canceller_) return;  // one check at a time; the server queues
+    if (canceller_) {
+      // One check at a time: this one starts when the running one ends.
+      LogEvent("info", "CONSISTENCY_CHECK of task " + command.task_id +
+                           ", run " + command.run_id +
+                           ": queued behind the check of task " +
+                           running_task_);
+      queued_checks_.push_back(command);
+      return;
+    }
   }
   // The paths of a re-check are fetched here, on the thread that owns the
   // server client, before the check starts.

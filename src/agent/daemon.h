@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -44,6 +45,8 @@ class Daemon final {
  private:
   core::Result<std::string> Register();
   void HandleCommand(const Command& command);
+  // Starts the oldest queued check once no check runs.
+  void StartQueuedCheck();
   // After RunCheck() ended: joins its thread and frees the agent for the
   // next check. REQUIRES: mu_ held.
   void ReapFinishedCheck();
@@ -75,6 +78,10 @@ class Daemon final {
   double upload_not_before_ = 0;  // monotonic seconds
   int upload_failures_ = 0;
   std::string pending_stop_result_;  // a STOP acknowledgement to send
+  // Checks delivered while another ran (the server hands out every queued
+  // command of the source: a check of another task may come during one),
+  // started in order. Used on Run()'s thread only.
+  std::deque<Command> queued_checks_;
 };
 
 }  // namespace sms::agent

@@ -124,7 +124,9 @@ class DaemonTest : public ::testing::Test {
 
   // Waits for the agent's source, then creates a task of it checking /data
   // against `verify_uri` and queues a check; returns the task id.
-  std::string QueueCheck(const std::string& verify_uri) {
+  std::string QueueCheck(const std::string& verify_uri,
+                         const std::string& name = "nightly",
+                         const std::string& io_limit = "") {
     std::string source_id;
     EXPECT_TRUE(WaitFor([&] {
       auto page = store_->ListSources(domain_id_, {});
@@ -133,15 +135,17 @@ class DaemonTest : public ::testing::Test {
       return true;
     }));
     server::CreateTaskRequest r;
-    r.name = "nightly";
+    r.name = name;
     r.os_type = "LINUX";
     r.source_id = source_id;
     r.target_name = "copy";
     r.target_verify_uri = verify_uri;
     auto t = tasks_->CreateTask(Operator(), r);
     EXPECT_TRUE(t.has_value());
-    EXPECT_TRUE(tasks_->SetConfiguration(Operator(), t->id,
-                                         {{"CONSISTENCY_DIR", "/data"}}));
+    std::vector<storage::ConfigEntry> settings = {{"CONSISTENCY_DIR", "/data"}};
+    if (!io_limit.empty())
+      settings.emplace_back("CONSISTENCY_IO_LIMIT", io_limit);
+    EXPECT_TRUE(tasks_->SetConfiguration(Operator(), t->id, settings));
     EXPECT_TRUE(tasks_->RunAction(Operator(), t->id, {"consistency_check"}));
     return t->id;
   }
@@ -219,6 +223,49 @@ TEST_F(DaemonTest, ACheckThatCannotRunIsUploadedAsFailed) {
   auto task = store_->GetTask(domain_id_, task_id);
   ASSERT_TRUE(task.has_value());
   EXPECT_EQ(task->state, TaskState::kReady);
+}
+
+// The server hands out every queued command of the source, so a check of
+// another task can arrive while one runs. Before, the agent dropped it (and
+// the first check's report then finished the second's command): the second
+// task stayed RUNNING for good.
+TEST_F(DaemonTest, ACheckDeliveredWhileAnotherRunsRunsAfterIt) {
+  // 3 MB read at 1 MB/s: the first check runs for seconds.
+  for (const std::string side : {"src", "dst"})
+    WriteFile(dir_.Join(side + "/data/big.bin"), std::string(3 << 20, 'x'));
+  StartDaemon();
+  const std::string first =
+      QueueCheck("file://" + dir_.Join("dst"), "first", "1");
+  ASSERT_TRUE(WaitFor([&] {
+    auto c = store_->LatestTaskCommand(domain_id_, first);
+    return c && c->state == storage::CommandState::kDelivered;
+  }));
+  const std::string second = QueueCheck("file://" + dir_.Join("dst"), "second");
+  std::vector<std::string> run_ids;
+  for (const std::string& task_id : {first, second}) {
+    std::optional<storage::Task> task;
+    ASSERT_TRUE(WaitFor([&] {
+      task = *store_->GetTask(domain_id_, task_id);
+      return task->state != TaskState::kRunning;
+    })) << "task "
+        << task_id << " still RUNNING after a minute";
+    EXPECT_EQ(task->state, TaskState::kReady);
+    auto run = WaitForRun(task_id);
+    ASSERT_TRUE(run.has_value());
+    EXPECT_EQ(run->check_result, "success");
+    EXPECT_EQ(run->dirs[0].num_different_files, 1);
+    EXPECT_EQ(task->current_run_id, run->run_id);
+    // Each command is finished by its own run.
+    auto command = store_->LatestTaskCommand(domain_id_, task_id);
+    ASSERT_TRUE(command.has_value());
+    EXPECT_EQ(command->state, storage::CommandState::kDone);
+    EXPECT_EQ(command->run_id, run->run_id);
+    run_ids.push_back(run->run_id);
+  }
+  // The first check's report did not finish the second's command.
+  auto second_command = store_->LatestTaskCommand(domain_id_, second);
+  EXPECT_EQ(second_command->result_detail.find(run_ids[0]), std::string::npos)
+      << second_command->result_detail;
 }
 
 TEST_F(DaemonTest, RefusedCredentialsStopTheAgentWithAnError) {

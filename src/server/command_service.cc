@@ -19,6 +19,15 @@ ApiStatus IgnoreLostRace(core::Status s) {
   return {};
 }
 
+// The run a check's report names (`result_detail.run_id`), or "".
+std::string ReportedRunId(const std::string& result_detail) {
+  auto detail = ParseJsonObject(result_detail);
+  if (!detail) return "";
+  const json::value* run_id = detail->if_contains("run_id");
+  if (run_id == nullptr || !run_id->is_string()) return "";
+  return std::string(run_id->get_string());
+}
+
 }  // namespace
 
 CommandService::CommandService(storage::Store& store, core::Clock& clock,
@@ -74,11 +83,9 @@ bool CommandService::FinishedByItsUpload(const Identity& who,
                                          const std::string& source_id,
                                          const CommandResultRequest& req) {
   if (req.name != CommandName::kConsistencyCheck) return false;
-  auto detail = ParseJsonObject(req.result_detail);
-  if (!detail) return false;
-  const json::value* run_id = detail->if_contains("run_id");
-  if (run_id == nullptr || !run_id->is_string()) return false;
-  auto run = store_.GetRun(who.domain_id, std::string(run_id->get_string()));
+  const std::string run_id = ReportedRunId(req.result_detail);
+  if (run_id.empty()) return false;
+  auto run = store_.GetRun(who.domain_id, run_id);
   if (!run) return false;
   auto task = store_.GetTask(who.domain_id, run->task_id);
   return task && task->source_id == source_id;
@@ -89,7 +96,17 @@ ApiStatus CommandService::CommandResult(const Identity& who,
                                         const CommandResultRequest& req) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kAgentLoop));
   SMS_RETURN_IF_ERROR(CheckOwnSource(who, source_id));
-  auto cmd = store_.LatestDeliveredCommand(who.domain_id, source_id, req.name);
+  // A check's report names its run: a second check of the source may have
+  // been delivered since (the agent queues it), and must not be finished by
+  // the first one's report. A report without a run id (an older agent, a
+  // STOP) is the latest delivered command of its name.
+  const std::string run_id = req.name == CommandName::kConsistencyCheck
+                                 ? ReportedRunId(req.result_detail)
+                                 : std::string();
+  auto cmd =
+      run_id.empty()
+          ? store_.LatestDeliveredCommand(who.domain_id, source_id, req.name)
+          : store_.DeliveredCommandOfRun(who.domain_id, source_id, run_id);
   if (!cmd) {
     if (cmd.error().code == core::ErrorCode::kNotFound &&
         FinishedByItsUpload(who, source_id, req))

@@ -382,6 +382,11 @@ class CachingStoreImpl final : public CachingStore {
                                          CommandName name) override {
     return Inner()->LatestDeliveredCommand(domain_id, source_id, name);
   }
+  Result<Command> DeliveredCommandOfRun(const std::string& domain_id,
+                                        const std::string& source_id,
+                                        const std::string& run_id) override {
+    return Inner()->DeliveredCommandOfRun(domain_id, source_id, run_id);
+  }
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override {
     return Clear(kTaskRecords, &Store::CancelPendingCommand, domain_id,

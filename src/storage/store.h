@@ -610,6 +610,13 @@ class Store {
   [[nodiscard]] virtual Result<Command> LatestDeliveredCommand(
       const std::string& domain_id, const std::string& source_id,
       CommandName name) = 0;
+  // The delivered command of the source that carries this run id, or
+  // NotFound (never delivered, already finished, or another source's): an
+  // agent's report of a check names its run, and a second check of the
+  // source may have been delivered since.
+  [[nodiscard]] virtual Result<Command> DeliveredCommandOfRun(
+      const std::string& domain_id, const std::string& source_id,
+      const std::string& run_id) = 0;
   // Cancels the command only while it is still pending (not yet polled by
   // the agent); kFailedPrecondition otherwise.
   [[nodiscard]] virtual Status CancelPendingCommand(

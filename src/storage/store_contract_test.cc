@@ -508,6 +508,14 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
       queued->id);
   EXPECT_THAT(store_->LatestDeliveredCommand("d1", "s1", CommandName::kStop),
               HasCode(ErrorCode::kNotFound));
+  // By its run: only this source's, this tenant's, and while delivered.
+  EXPECT_EQ(store_->DeliveredCommandOfRun("d1", "s1", "r1")->id, queued->id);
+  EXPECT_THAT(store_->DeliveredCommandOfRun("d1", "s1", "r2"),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->DeliveredCommandOfRun("d1", "s2", "r1"),
+              HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->DeliveredCommandOfRun("d2", "s1", "r1"),
+              HasCode(ErrorCode::kNotFound));
   EXPECT_EQ(
       store_->LatestDeliveredCommand("d2", "s1", CommandName::kConsistencyCheck)
           .error()
@@ -522,6 +530,8 @@ TEST_P(StoreContractTest, CommandLoopMovesTaskState) {
   ASSERT_TRUE(store_->FinishCommand("d1", latest->id, CommandState::kDone,
                                     "success", "{}", 9));
   EXPECT_EQ(store_->LatestTaskCommand("d1", "t1")->result, "success");
+  EXPECT_THAT(store_->DeliveredCommandOfRun("d1", "s1", "r1"),
+              HasCode(ErrorCode::kNotFound));
   EXPECT_EQ(
       store_->FinishCommand("d2", latest->id, CommandState::kDone, "", "", 9)
           .error()

@@ -109,6 +109,22 @@ Result<Command> PostgresStore::LatestDeliveredCommand(
   return rows::ReadCommand(r.At(0));
 }
 
+Result<Command> PostgresStore::DeliveredCommandOfRun(
+    const std::string& domain_id, const std::string& source_id,
+    const std::string& run_id) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(run_id).Add(source_id);
+  static const std::string kSql =
+      rows::Sql({"SELECT ", rows::kCommandColumns,
+                 " FROM commands WHERE domain_id = $1"
+                 " AND run_id = $2 AND source_id = $3"
+                 " AND state = 'delivered' ORDER BY id DESC LIMIT 1"});
+  SMS_ASSIGN_OR_RETURN(Rows r, c->Exec(kSql, p));
+  if (r.empty()) return Fail(core::NotFound("no delivered command of the run"));
+  return rows::ReadCommand(r.At(0));
+}
+
 Status PostgresStore::CancelPendingCommand(const std::string& domain_id,
                                            int64_t command_id, int64_t now) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());

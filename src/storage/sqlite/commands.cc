@@ -114,6 +114,21 @@ Result<Command> SqliteStore::LatestDeliveredCommand(
   return rows::ReadCommand(q);
 }
 
+Result<Command> SqliteStore::DeliveredCommandOfRun(const std::string& domain_id,
+                                                   const std::string& source_id,
+                                                   const std::string& run_id) {
+  Conn c(this);
+  std::string sql = std::string("SELECT ") + rows::kCommandColumns +
+                    " FROM commands WHERE domain_id = ? AND run_id = ?"
+                    " AND source_id = ? AND state = 'delivered'"
+                    " ORDER BY id DESC LIMIT 1";
+  SMS_PREPARE_(q, c.db, sql.c_str());
+  q.Bind(domain_id).Bind(run_id).Bind(source_id);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Fail(core::NotFound("no delivered command of the run"));
+  return rows::ReadCommand(q);
+}
+
 // The single-statement writes below take write_mu_ too: outside it they
 // met this process's other writers as SQLITE_BUSY, and waited in the busy
 // handler's 250 us sleeps instead of on the mutex.

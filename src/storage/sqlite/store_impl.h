@@ -141,6 +141,9 @@ class SqliteStore final : public Store {
   Result<Command> LatestDeliveredCommand(const std::string& domain_id,
                                          const std::string& source_id,
                                          CommandName name) override;
+  Result<Command> DeliveredCommandOfRun(const std::string& domain_id,
+                                        const std::string& source_id,
+                                        const std::string& run_id) override;
   Status CancelPendingCommand(const std::string& domain_id, int64_t command_id,
                               int64_t now) override;
   Status FinishCommand(const std::string& domain_id, int64_t command_id,
