@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   bytes, issueCount, runTotals, runVerdict, mode, duration, num, scopeLabel, span,
+  pathSegments, hasHiddenChars, shellBytes, copyablePath, exportFileName, dateTime, dateTimeMs,
 } from '../js/format.js';
 
 const dir = (over) => ({
@@ -66,4 +67,44 @@ test('the age of a difference is given in its largest unit', () => {
   assert.equal(span(t, t + 47 * 3600_000), '1 d');
   assert.equal(span(t + 5, t), '0 s', 'never negative');
   assert.equal(span(0, t), '–');
+});
+
+test('a name shows each character that does not show as an escape, and nothing else changes', () => {
+  assert.deepEqual(pathSegments('plain name.txt'), [{ text: 'plain name.txt' }]);
+  assert.deepEqual(pathSegments(''), [{ text: '' }]);
+  assert.deepEqual(pathSegments('a\nb\tc'), [
+    { text: 'a' }, { hidden: '\\n', code: 'U+000A' }, { text: 'b' }, { hidden: '\\t', code: 'U+0009' }, { text: 'c' }]);
+  assert.deepEqual(pathSegments('x\u202Egnp.exe'), [
+    { text: 'x' }, { hidden: '\\u202E', code: 'U+202E' }, { text: 'gnp.exe' }]);
+  assert.deepEqual(pathSegments('\u0000\u007f\u0085\u200b\u2066\ufeff').map((s) => s.code),
+    ['U+0000', 'U+007F', 'U+0085', 'U+200B', 'U+2066', 'U+FEFF']);
+  // what shows as itself stays: markup, spaces, CJK, emoji (with its joiner)
+  for (const name of ['<b>x</b>', ' two  spaces ', '文件.txt', '👩\u200d💻.txt', 'bad-\\xFF']) {
+    assert.deepEqual(pathSegments(name), [{ text: name }]);
+    assert.equal(hasHiddenChars(name), false);
+  }
+  assert.equal(hasHiddenChars('a\rb'), true);
+});
+
+test('copy gives the exact path, or a name that is not UTF-8 as its bytes in a bash $\'...\' word', () => {
+  assert.equal(copyablePath({ dir_check: '/srv/data', path: 'a b/c.txt' }), '/srv/data/a b/c.txt');
+  assert.equal(copyablePath({ dir_check: '/', path: 'etc/x' }), '/etc/x');
+  assert.equal(copyablePath({ dir_check: '/h', path: 'bad-\\xFF', path_b64: Buffer.from([0x62, 0xff, 0x27, 0x5c, 0x0a]).toString('base64') }),
+    "$'/h/b\\xff\\'\\\\\\x0a'");
+  assert.equal(shellBytes([...Buffer.from('é', 'utf8')]), "$'\\xc3\\xa9'");
+});
+
+test('an export is named by what it holds and when, in safe characters', () => {
+  const now = new Date(2026, 11, 3, 18, 51, 7);
+  assert.equal(exportFileName(['web-01 /srv'], { ext: 'csv', now }), 'consistency-web-01-srv-2026-12-03-1851.csv');
+  assert.equal(exportFileName(['<b>x</b> & "y"/..'], { ext: 'json', now }), 'consistency-b-x-b-y-2026-12-03-1851.json');
+  assert.equal(exportFileName(['a', 'b', 'c'], { ext: 'xlsx', allRuns: true, now }), 'consistency-3-tasks-all-runs-2026-12-03-1851.xlsx');
+  assert.equal(exportFileName(['文件'], { ext: 'csv', now }), 'consistency-task-2026-12-03-1851.csv');
+  assert.ok(exportFileName(['x'.repeat(300)], { ext: 'csv', now }).length < 100);
+});
+
+test('milliseconds show when asked, after the same seconds', () => {
+  const t = new Date(2026, 10, 30, 8, 0, 5, 7).getTime();
+  assert.equal(dateTimeMs(t), `${dateTime(t)}.007`);
+  assert.equal(dateTimeMs(0), '–');
 });

@@ -3,8 +3,8 @@
 import { h, field, replace } from '../dom.js';
 import { api } from '../api.js';
 import {
-  num, bytes, dateTime, duration, mode, shortHash, issueCount, runTotals, runVerdict, scopeLabel,
-  ISSUE_KEYS, STATUS_LABEL,
+  num, bytes, dateTime, dateTimeMs, duration, mode, shortHash, issueCount, runTotals, runVerdict,
+  scopeLabel, ISSUE_KEYS, STATUS_LABEL,
 } from '../format.js';
 import {
   pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader,
@@ -34,13 +34,17 @@ function mtimeMs(v) {
 function sideCell(side, other) {
   if (!side) return h('td', { class: 'side muted' }, 'absent');
   const diff = (k) => (other && other[k] !== undefined && other[k] !== side[k] ? 'diff' : '');
+  // Two mtimes that differ by less than a second would read the same: then
+  // both show their milliseconds.
+  const sub = diff('mtime') && dateTime(mtimeMs(side.mtime)) === dateTime(mtimeMs(other.mtime));
+  const when = sub ? dateTimeMs(mtimeMs(side.mtime)) : dateTime(mtimeMs(side.mtime));
   const size = side.type && side.type !== 'file'
     ? h('span', { class: diff('type') }, side.type)
     : h('span', { class: diff('size'), title: side.size !== undefined ? `${num(side.size)} bytes` : undefined }, bytes(side.size));
   return h('td', { class: 'side' },
     h('div', { class: 'side-meta' },
       size,
-      h('span', { class: `nowrap ${diff('mtime')}` }, dateTime(mtimeMs(side.mtime))),
+      h('span', { class: `nowrap ${diff('mtime')}` }, when),
       side.mode !== undefined ? h('span', { class: `mono ${diff('mode')}` }, mode(side.mode)) : null),
     side.hash ? h('div', { class: `mono digest ${diff('hash')}`, title: side.hash }, shortHash(side.hash)) : null);
 }
@@ -79,9 +83,10 @@ function detailsView(taskId, run, state, onState) {
     const files = page.files || [];
     const pager = paging.pager(page, files.length);
     if (files.length === 0) {
-      results.replaceChildren(emptyState(run.check_result === 'success' && issueCount(runTotals(run)) === 0
-        ? 'Every file matched: nothing to list.'
-        : 'No file details for this selection (the agent may not have uploaded details for this run).'));
+      let why = 'No file details for this selection (the agent may not have uploaded details for this run).';
+      if (run.check_result === 'failed') why = 'The run failed: it listed no file.';
+      else if (issueCount(runTotals(run)) === 0) why = 'Every file matched: nothing to list.';
+      results.replaceChildren(emptyState(why));
       return;
     }
     const showDir = !state.dir && dirs.length > 1;
@@ -183,8 +188,11 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('td', { class: 'num' }, num(d.num_total_files)),
       ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))))));
 
-  const stat = (label, value, cls = '') => h('div', { class: `stat ${cls}` },
+  // A failed run's counters are partial (often none): no green "0".
+  const failed = run.check_result === 'failed';
+  const stat = (label, value, cls = '') => h('div', { class: `stat ${failed ? '' : cls}` },
     h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label));
+  const recheck = run.scope === 'inconsistent';
 
   replace(main, 
     pageHeader(`Run of ${dateTime(run.finished_time)}`, {
@@ -198,9 +206,14 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('div', {}, h('dt', {}, 'Scope'), h('dd', { id: 'run-scope' }, scopeLabel(run))),
       baseRunFact(taskId, run, results.result_list || []),
       h('div', {}, h('dt', {}, 'Run id'), h('dd', { class: 'mono small' }, run.run_id))),
-    run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
+    failed ? h('div', { class: 'alert alert-error', role: 'alert', id: 'run-failed' },
+      h('strong', {}, 'This run failed'), run.error_msg ? `: ${run.error_msg}` : '.',
+      h('div', { class: 'small' }, dirsSorted.length
+        ? 'Its counters cover only what it checked before it stopped: they are no verdict.'
+        : 'It stopped before it checked any directory: it says nothing about the copy.'))
+      : run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
     h('div', { class: 'stats stats-wide' },
-      stat('Files on source', num(t.num_total_files)),
+      stat(recheck ? 'Files checked again' : 'Files on source', num(t.num_total_files)),
       stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
       stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
       stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
@@ -212,7 +225,10 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       stat('Bytes read', bytes(t.num_bytes_read)),
       stat('Target files from its cache', num(t.num_target_cached_files)),
       stat('Target bytes read', bytes(t.num_target_bytes_read))),
-    panel(`Directories (${dirsSorted.length})`, h('div', {}, segmentLegend(), dirTable), { id: 'directories' }),
+    panel(`Directories (${dirsSorted.length})`, dirsSorted.length
+      ? h('div', {}, segmentLegend(), dirTable)
+      : emptyState(failed ? 'The run failed before it checked any directory.' : 'This run checked no directory.'),
+    { id: 'directories' }),
     panel('Files not equal', detailsView(taskId, run, state, setState), { id: 'details' }));
   if (query.dir || query.status) focusDetails();
   else main.querySelector('h1').focus();

@@ -110,19 +110,24 @@ function summaryCard(run, task) {
     return emptyState(task.state === 'RUNNING' ? 'The first check is queued or running.' : 'This task has not been verified yet.');
   }
   const t = runTotals(run);
-  const stat = (label, value, cls = '') => h('div', { class: `stat ${cls}` },
+  // A failed run's counters are partial (often none): no green "0".
+  const failed = run.check_result === 'failed';
+  const stat = (label, value, cls = '') => h('div', { class: `stat ${failed ? '' : cls}` },
     h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label));
   return h('div', {},
     h('div', { class: 'summary-line' },
       verdictBadge(runVerdict(run)),
       h('span', {}, `Finished ${dateTime(run.finished_time)} (${ago(run.finished_time)})`),
       h('a', { href: `#/tasks/${task.id}/runs/${run.run_id}`, class: 'btn btn-small' }, 'Open run')),
-    run.error_msg ? h('div', { class: 'alert alert-error' }, run.error_msg) : null,
+    run.error_msg ? h('div', { class: 'alert alert-error' },
+      failed ? h('strong', {}, 'The run failed: ') : null, run.error_msg) : null,
     h('div', { class: 'stats' },
-      stat('Files on source', num(t.num_total_files)),
+      stat(run.scope === 'inconsistent' ? 'Files checked again' : 'Files on source', num(t.num_total_files)),
       stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
       stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
       stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
+      stat('Changed during check', num(t.num_changed_files), t.num_changed_files ? 'warn' : 'good'),
+      stat('Errors', num(t.num_error_files), t.num_error_files ? 'bad' : 'good'),
       stat('Corrupt', num(t.num_corrupt_files), t.num_corrupt_files ? 'bad' : 'good'),
       stat('Bytes verified', bytes(t.num_bytes_verified)),
       stat('Files from the hash cache', num(t.num_cached_files)),
