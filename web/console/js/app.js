@@ -115,7 +115,12 @@ async function route() {
     if (!ctx.alive()) return;
     if (err && (err.code === 'SMS.9001' || err.code === 'SMS.9002')) return;
     clear(main);
-    main.append(errorBox(err), h('p', {}, h('a', { href: '#/tasks' }, '‹ Back to the tasks')));
+    main.append(errorBox(err), h('p', { class: 'actions' },
+      h('button', { type: 'button', class: 'btn', id: 'page-retry', onclick: () => route() }, 'Try again'),
+      h('a', { href: '#/tasks' }, '‹ Back to the tasks')));
+    document.title = 'Error · SMS Consistency';
+    const retry = document.getElementById('page-retry');
+    if (retry) retry.focus();
     // An API refusal is shown above; anything else is a bug in the page.
     if (!(err instanceof ApiError)) console.error('console: page failed', err);
   }
@@ -131,6 +136,13 @@ document.getElementById('sign-out').addEventListener('click', async () => {
 setUnauthenticatedHandler(() => {
   signInNotice = 'Your session has ended. Please sign in again.';
   go('/signin', { next: location.hash.startsWith('#/signin') ? '' : location.hash });
+});
+
+// The skip link moves the focus to the page; as a plain "#main" link it
+// would change the route (the hash) to a page that does not exist.
+document.querySelector('.skip-link').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
 });
 
 window.addEventListener('hashchange', route);

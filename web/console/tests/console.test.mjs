@@ -98,7 +98,7 @@ test('the tasks table pages, shows the latest run and filters', async () => {
 
   await page.getByLabel('Source').selectOption({ label: 'db-01' });
   await page.waitForFunction(() => location.hash.includes('source='));
-  await page.locator('#tasks-table tbody tr', { hasText: 'db-01 /var/lib/postgresql' }).getByText('Failed').waitFor();
+  await page.locator('#tasks-table tbody tr', { hasText: 'db-01 /var/lib/postgresql' }).getByText('Failed', { exact: true }).waitFor();
   assert.equal(await page.locator('#tasks-table tbody tr', { hasText: 'web-01' }).count(), 0);
   await page.getByRole('button', { name: 'Clear', exact: true }).click();
   await page.getByText(`1–20 of ${facts.taskCount} tasks`).waitFor();
