@@ -48,6 +48,11 @@ before(async () => {
     started_time: now - 2 * HOUR, finished_time: now - 2 * HOUR + 3000, mode: 'hash',
     consistency_result: [dir('/data', 945, 10, 0, 0, { num_changed_files: 1, num_error_files: 3 })],
   });
+  ids.dirs = await task('state dirs');
+  runs.dirs = await uploadRun(agent, ids.dirs, {
+    check_result: 'success', started_time: now - HOUR, finished_time: now - HOUR + 2000, mode: 'hash',
+    consistency_result: [dir('/a', 10, 5), dir('/b', 1000, 1, 1), dir('/c', 50, 0, 9)],
+  });
   ids.doomed = await task('state deleted');
   b = await openBrowser();
   page = b.page;
@@ -93,6 +98,31 @@ test('a re-check counts the files it checked again, and the task shows changed a
   await page.goto(`${BASE}/console/#/tasks/${ids.recheck}/runs/${runs.recheck}`);
   await page.locator('#dirs-table').waitFor();
   assert.equal(await stat('.stats-wide', 'Files checked again').textContent(), '945');
+});
+
+test('a run\'s directories: worst first, and each column header sorts, keyboard included', async () => {
+  await page.goto(`${BASE}/console/#/tasks/${ids.dirs}/runs/${runs.dirs}`);
+  await page.locator('#dirs-table').waitFor();
+  const order = () => page.locator('#dirs-table tbody th').allTextContents();
+  const sortOf = (label) => page.locator('#dirs-table thead th', { has: page.getByRole('button', { name: `${label}: sort by it` }) })
+    .getAttribute('aria-sort');
+  assert.deepEqual(await order(), ['/c', '/a', '/b']);
+  assert.equal(await sortOf('Files not equal'), 'descending');
+  assert.deepEqual(await page.locator('#dirs-table tbody tr').first().locator('td.num').allTextContents(),
+    ['50', '0', '9', '0', '0', '0', '0', '0']);
+  await page.getByRole('button', { name: 'Files: sort by it' }).click();
+  assert.deepEqual(await order(), ['/b', '/c', '/a']);
+  assert.equal(await sortOf('Files'), 'descending');
+  assert.equal(await sortOf('Files not equal'), null);
+  await page.keyboard.press('Enter'); // the focus stays on the header just used
+  assert.deepEqual(await order(), ['/a', '/c', '/b']);
+  assert.equal(await sortOf('Files'), 'ascending');
+  await page.getByRole('button', { name: 'Directory: sort by it' }).click();
+  assert.deepEqual(await order(), ['/a', '/b', '/c']);
+  await page.getByRole('button', { name: 'Different: sort by it' }).click();
+  assert.deepEqual(await order(), ['/a', '/b', '/c']);
+  await page.getByRole('button', { name: 'Missing on target: sort by it' }).click();
+  assert.deepEqual(await order(), ['/c', '/b', '/a']);
 });
 
 test('the task list says why a task cannot cut over, in words', async () => {

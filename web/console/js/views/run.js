@@ -173,20 +173,57 @@ export async function renderRun(main, ctx, taskId, runId, query) {
     }, num(v)));
   };
 
-  const dirTable = h('div', { class: 'table-wrap' }, h('table', { class: 'table table-dirs', id: 'dirs-table' },
-    h('caption', { class: 'sr-only' }, 'Directories of this run, most files not equal first'),
-    h('thead', {}, h('tr', {},
-      h('th', { scope: 'col' }, 'Directory'),
-      h('th', { scope: 'col', class: 'barcol' }, 'Not equal'),
-      h('th', { scope: 'col', class: 'num' }, 'Files'),
-      ISSUE_KEYS.map(([, status, label]) => h('th', { scope: 'col', class: 'num', title: label }, SHORT[status])))),
-    h('tbody', {}, dirsSorted.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
+  // The directories, worst first; a column's header sorts by it (again:
+  // the other way), as aria-sort says.
+  const columns = [
+    ['dir_check', 'Directory', 'Directory', (d) => d.dir_check],
+    ['issues', 'Not equal', 'Files not equal', issueCount],
+    ['num_total_files', 'Files', 'Files', (d) => d.num_total_files || 0],
+    ...ISSUE_KEYS.map(([key, status, label]) => [key, SHORT[status], label, (d) => d[key] || 0]),
+  ];
+  let sortBy = 'issues';
+  let descending = true;
+  const tbody = h('tbody', {});
+  const headRow = h('tr', {});
+  const drawDirs = () => {
+    const [, , , value] = columns.find((c) => c[0] === sortBy);
+    const rows = [...dirsSorted].sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      const c = typeof x === 'string' ? x.localeCompare(y) : x - y;
+      return (descending ? -c : c) || a.dir_check.localeCompare(b.dir_check);
+    });
+    tbody.replaceChildren(...rows.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
       h('th', { scope: 'row', class: 'mono' }, h('a', {
         href: `#/tasks/${taskId}/runs/${runId}?${new URLSearchParams({ dir: d.dir_check })}`, onclick: focusDetails,
       }, d.dir_check)),
       h('td', { class: 'barcol' }, h('div', { class: 'barcell' }, dirBar(d, max), h('span', { class: 'barnum' }, num(issueCount(d))))),
       h('td', { class: 'num' }, num(d.num_total_files)),
-      ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))))));
+      ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))));
+    headRow.replaceChildren(...columns.map(([key, short, label]) => {
+      const sorted = key === sortBy;
+      const cls = key === 'dir_check' ? '' : key === 'issues' ? 'barcol' : 'num';
+      return h('th', {
+        scope: 'col', class: cls, title: label,
+        'aria-sort': sorted ? (descending ? 'descending' : 'ascending') : undefined,
+      }, h('button', {
+        type: 'button', class: 'sort', dataset: { sort: key },
+        'aria-label': `${label}: sort by it`,
+        onclick: () => {
+          descending = key === sortBy ? !descending : key !== 'dir_check';
+          sortBy = key;
+          drawDirs();
+          const again = headRow.querySelector(`button[data-sort="${key}"]`);
+          if (again) again.focus();
+        },
+      }, short, sorted ? h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, descending ? ' ▼' : ' ▲') : null));
+    }));
+  };
+  drawDirs();
+  const dirTable = h('div', { class: 'table-wrap' }, h('table', { class: 'table table-dirs', id: 'dirs-table' },
+    h('caption', { class: 'sr-only' }, 'Directories of this run, most files not equal first; a column header sorts by it'),
+    h('thead', {}, headRow),
+    tbody));
 
   // A failed run's counters are partial (often none): no green "0".
   const failed = run.check_result === 'failed';
