@@ -218,10 +218,21 @@ test('when the server does not answer, the page says so and "Try again" recovers
   assert.deepEqual(scriptProblems(), [], 'a network failure is no script error');
 });
 
+test('the task page opens what changed since the previous run in one click', async () => {
+  await page.goto(`${BASE}/console/#/tasks/${ids.recheck}`);
+  await page.locator('#latest-changes').click();
+  await page.getByRole('heading', { name: 'Differences the re-check resolved', level: 1 }).waitFor();
+  assert.match(page.url(), new RegExp(`#/tasks/${ids.recheck}/runs/${runs.recheck}/changes$`));
+  await page.goto(`${BASE}/console/#/tasks/${ids.failed}`);
+  await page.locator('#latest-run').getByText('The run failed:').waitFor();
+  assert.equal(await page.locator('#latest-changes').count(), 0, 'a failed run has no changes');
+});
+
 test('a deleted task: the API\'s 404 in words, with a way back', async () => {
   await op.call('DELETE', `/v3/tasks/${ids.doomed}`);
   await page.goto(`${BASE}/console/#/tasks/${ids.doomed}`);
   await page.locator('main [role=alert]').getByText('The task does not exist.').waitFor();
+  assert.equal(await page.locator('#page-retry').count(), 0, 'trying again would find nothing either');
   await page.getByRole('link', { name: '‹ Back to the tasks' }).click();
   await page.locator('#tasks-table').waitFor();
 });
@@ -235,6 +246,21 @@ test('a session that ended on the server sends to sign-in, and back to the page 
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'state recheck', level: 1 }).waitFor();
+});
+
+test('an agent\'s user is told the console is not for its role, and nothing fails', async () => {
+  await b.signOut();
+  await page.getByLabel('Domain').fill(DOMAIN);
+  await page.getByLabel('User name').fill('agent-web');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#no-console-role').waitFor();
+  assert.match(await page.locator('#no-console-role').textContent(), /agent-web has the role agent, which is for sms-agent/);
+  await page.goto(`${BASE}/console/#/sources`);
+  await page.locator('#no-console-role').waitFor();
+  assert.equal(await page.locator('main [role=alert]').count(), 0, 'no refusal from the API: nothing was asked');
+  await b.signOut();
+  await b.signIn('olivia');
 });
 
 test('a narrow window: the top bar wraps, nothing runs off the page, sign-out is reachable', async () => {

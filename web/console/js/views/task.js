@@ -118,7 +118,11 @@ function summaryCard(run, task) {
     h('div', { class: 'summary-line' },
       verdictBadge(runVerdict(run)),
       h('span', {}, `Finished ${dateTime(run.finished_time)} (${ago(run.finished_time)})`),
-      h('a', { href: `#/tasks/${task.id}/runs/${run.run_id}`, class: 'btn btn-small' }, 'Open run')),
+      h('a', { href: `#/tasks/${task.id}/runs/${run.run_id}`, class: 'btn btn-small' }, 'Open run'),
+      // What changed since the run before: one click from the task.
+      run.check_result === 'success' ? h('a', {
+        href: `#/tasks/${task.id}/runs/${run.run_id}/changes`, class: 'btn btn-small', id: 'latest-changes',
+      }, run.scope === 'inconsistent' ? 'Resolved differences' : 'Changes since previous run') : null),
     run.error_msg ? h('div', { class: 'alert alert-error' },
       failed ? h('strong', {}, 'The run failed: ') : null, run.error_msg) : null,
     h('div', { class: 'stats' },
