@@ -197,11 +197,22 @@ export function copyablePath(f) {
 
 // The name of an exported file: what, how much and when, in characters
 // every file system takes ("consistency-web-01-srv-2026-12-03-1851.csv").
-export function exportFileName(taskNames, { allRuns = false, ext, now = new Date() }) {
-  const safe = (s) => String(s).normalize('NFKD').replace(/[^A-Za-z0-9._-]+/g, '-')
-    .replace(/-+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 60);
-  const what = taskNames.length === 1 ? (safe(taskNames[0]) || 'task') : `${taskNames.length}-tasks`;
+const safeName = (s) => String(s).normalize('NFKD').replace(/[^A-Za-z0-9._-]+/g, '-')
+  .replace(/-+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 60);
+
+function fileStamp(now) {
   const p = (n) => String(n).padStart(2, '0');
-  const stamp = `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}`;
-  return `consistency-${what}${allRuns ? '-all-runs' : ''}-${stamp}.${ext}`;
+  return `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}`;
+}
+
+export function exportFileName(taskNames, { allRuns = false, ext, now = new Date() }) {
+  const what = taskNames.length === 1 ? (safeName(taskNames[0]) || 'task') : `${taskNames.length}-tasks`;
+  return `consistency-${what}${allRuns ? '-all-runs' : ''}-${fileStamp(now)}.${ext}`;
+}
+
+// The name of a run's file list: "consistency-files-web-01-srv-srv-data-different-2026-12-03-1851.csv"
+// (the task, then the directory and status chosen, if any).
+export function filesExportName(taskName, { dir = '', status = '', ext, now = new Date() }) {
+  const parts = [safeName(taskName) || 'task', safeName(dir), safeName(status)].filter(Boolean);
+  return `consistency-files-${parts.join('-')}-${fileStamp(now)}.${ext}`;
 }

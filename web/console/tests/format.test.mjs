@@ -108,3 +108,33 @@ test('milliseconds show when asked, after the same seconds', () => {
   assert.equal(dateTimeMs(t), `${dateTime(t)}.007`);
   assert.equal(dateTimeMs(0), '–');
 });
+
+test('a file list CSV quotes what needs it and neutralises formulas as the server\'s export does', async () => {
+  const { csvField, fileRow, filesCsv } = await import('../js/file_export.js');
+  const { filesExportName } = await import('../js/format.js');
+  assert.equal(csvField('plain/path.txt'), 'plain/path.txt');
+  assert.equal(csvField('=1+1'), "'=1+1");
+  assert.equal(csvField('+x'), "'+x");
+  assert.equal(csvField('-x'), "'-x");
+  assert.equal(csvField('@x'), "'@x");
+  assert.equal(csvField('\tx'), "'\tx");
+  assert.equal(csvField('a,b'), '"a,b"');
+  assert.equal(csvField('say "hi"'), '"say ""hi"""');
+  assert.equal(csvField('two\nlines'), '"two\nlines"');
+  assert.equal(csvField(' spaced '), '" spaced "');
+  assert.equal(csvField(undefined), '');
+  assert.equal(csvField(0), '0');
+  const row = fileRow({
+    dir_check: '/d', path: 'p', status: 'target_miss', first_seen_time: Date.UTC(2026, 0, 2),
+    source: { type: 'file', size: 5, mtime: Date.UTC(2026, 0, 1), mode: 0o100755, hash: 'h' },
+  });
+  assert.deepEqual(row, ['/d', 'p', '', 'target_miss', '', '2026-01-02T00:00:00.000Z',
+    'file', 5, '2026-01-01T00:00:00.000Z', '0755', 'h', '', '', '', '', '']);
+  const csv = filesCsv([]);
+  assert.ok(csv.startsWith('\uFEFFdir_check,path,path_b64,status'));
+  assert.ok(csv.endsWith('\r\n'));
+  const now = new Date(2026, 11, 3, 18, 51);
+  assert.equal(filesExportName('web-01 /srv', { dir: '/srv/data', status: 'different', ext: 'csv', now }),
+    'consistency-files-web-01-srv-srv-data-different-2026-12-03-1851.csv');
+  assert.equal(filesExportName('x', { ext: 'json', now }), 'consistency-files-x-2026-12-03-1851.json');
+});

@@ -4,10 +4,13 @@ import { h, field, replace } from '../dom.js';
 import { api } from '../api.js';
 import {
   num, bytes, dateTime, dateTimeMs, duration, mode, shortHash, issueCount, runTotals, runVerdict,
-  scopeLabel, ISSUE_KEYS, STATUS_LABEL,
+  scopeLabel, filesExportName, ISSUE_KEYS, STATUS_LABEL,
 } from '../format.js';
 import {
-  pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader,
+  collectFiles, filesCsv, filesJson, FILES_PAGE,
+} from '../file_export.js';
+import {
+  pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader, toast,
 } from '../ui.js';
 import { dirBar, segmentLegend } from '../charts.js';
 
@@ -49,7 +52,82 @@ function sideCell(side, other) {
     side.hash ? h('div', { class: `mono digest ${diff('hash')}`, title: side.hash }, shortHash(side.hash)) : null);
 }
 
-function detailsView(taskId, run, state, onState) {
+function download(text, type, name) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// "Download these files": every file of the list as chosen (directory,
+// status), read page by page (views: file_export.js), as CSV or JSON.
+function filesExport(taskId, taskName, run, state) {
+  const format = h('select', { name: 'files-format', id: 'files-format' },
+    h('option', { value: 'csv' }, 'CSV'), h('option', { value: 'json' }, 'JSON'));
+  const button = h('button', { type: 'button', class: 'btn', id: 'files-export' }, 'Download these files');
+  const progress = h('span', { class: 'muted small', id: 'files-export-status', 'aria-live': 'polite' });
+  const message = h('div', { id: 'files-export-message' });
+  let running = false;
+  let cancel = false;
+  const done = () => {
+    running = false;
+    button.textContent = 'Download these files';
+  };
+  button.addEventListener('click', async () => {
+    if (running) {
+      cancel = true;
+      return;
+    }
+    running = true;
+    cancel = false;
+    button.textContent = 'Cancel download';
+    message.replaceChildren();
+    progress.textContent = 'Reading files…';
+    let result;
+    try {
+      result = await collectFiles((marker) => api.details(taskId, {
+        run_id: run.run_id, dir_check: state.dir, status: state.status, limit: FILES_PAGE, marker,
+      }), {
+        onProgress: (read, count) => { progress.textContent = `Reading files: ${num(read)} of ${num(count)}…`; },
+        cancelled: () => cancel,
+      });
+    } catch (err) {
+      done();
+      progress.textContent = '';
+      message.replaceChildren(h('div', { class: 'alert alert-error', role: 'alert' },
+        h('strong', {}, err.read ? `Download stopped after ${num(err.read)} files: ` : 'Cannot download: '),
+        err.message, err.code ? ` (${err.code})` : '', err.read ? ' Nothing was saved.' : ''));
+      return;
+    }
+    done();
+    if (!result) {
+      progress.textContent = 'Download cancelled: nothing was saved.';
+      return;
+    }
+    const ext = format.value;
+    const name = filesExportName(taskName, { dir: state.dir, status: state.status, ext });
+    if (ext === 'json') {
+      download(filesJson({
+        task_id: taskId, run_id: run.run_id, dir_check: state.dir || null, status: state.status || null,
+      }, result.files), 'application/json', name);
+    } else {
+      download(filesCsv(result.files), 'text/csv;charset=utf-8', name);
+    }
+    progress.textContent = `${num(result.files.length)} files saved as ${name}.`;
+    toast(`Saved ${name}.`, 'ok');
+    if (result.files.length !== result.count) {
+      message.replaceChildren(h('div', { class: 'alert alert-error', role: 'alert' },
+        `The server counted ${num(result.count)} files but listed ${num(result.files.length)}: `
+        + 'the run\'s details changed while they were read (retention?). Download again to be sure.'));
+    }
+  });
+  return h('div', { class: 'export-bar', role: 'group', 'aria-label': 'Download the files listed' },
+    field('File format', format), button, progress, message);
+}
+
+function detailsView(taskId, taskName, run, state, onState) {
   const dirs = (run.consistency_result || []).map((d) => d.dir_check);
   const dirSel = h('select', { name: 'dir_check', id: 'details-dir' },
     h('option', { value: '' }, 'All directories'),
@@ -112,6 +190,7 @@ function detailsView(taskId, run, state, onState) {
   return h('div', {},
     h('form', { class: 'filters', 'aria-label': 'Filter files', onsubmit: (e) => e.preventDefault() },
       field('Directory', dirSel), field('Status', statusSel), field('Page size', sizeSel)),
+    run.check_result === 'success' ? filesExport(taskId, taskName, run, state) : null,
     results);
 }
 
@@ -266,7 +345,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       ? h('div', {}, segmentLegend(), dirTable)
       : emptyState(failed ? 'The run failed before it checked any directory.' : 'This run checked no directory.'),
     { id: 'directories' }),
-    panel('Files not equal', detailsView(taskId, run, state, setState), { id: 'details' }));
+    panel('Files not equal', detailsView(taskId, task.name, run, state, setState), { id: 'details' }));
   if (query.dir || query.status) focusDetails();
   else main.querySelector('h1').focus();
 }
