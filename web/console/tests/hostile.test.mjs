@@ -15,6 +15,7 @@ let b;
 let page;
 let task;
 let run;
+let dirsRun;
 
 const TASK_NAME = '<img src=x onerror="window.__pwned=1"> & <b>bold</b>';
 const LONG = `${Array.from({ length: 14 }, (_, i) => `${String(i).padStart(2, '0')}${'d'.repeat(198)}`).join('/')}/leaf.txt`;
@@ -59,6 +60,10 @@ before(async () => {
     check_result: 'success', started_time: now - 60000, finished_time: now, mode: 'hash',
     consistency_result: [dir('/h', 8, 7, 1)],
   }, files);
+  dirsRun = await uploadRun(agent, task, {
+    check_result: 'success', started_time: now - 30000, finished_time: now - 20000, mode: 'hash',
+    consistency_result: [dir('/h', 8), dir('/srv/\u202Etxt.exe', 3, 1)],
+  });
   b = await openBrowser();
   page = b.page;
   await b.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
@@ -143,6 +148,14 @@ test('two mtimes a millisecond apart show their milliseconds', async () => {
   assert.match(await cells.nth(1).textContent(), /:05\.121/);
   // equal mtimes keep the plain form
   assert.doesNotMatch(await row('two').locator('td.side').first().textContent(), /\.\d{3}/);
+});
+
+test('a directory name with a direction override shows it as an escape', async () => {
+  await page.goto(`${BASE}/console/#/tasks/${task}/runs/${dirsRun}`);
+  await page.locator('#dirs-table').waitFor();
+  const th = page.locator('#dirs-table tbody th').first();
+  assert.equal(await th.textContent(), '/srv/\\u202Etxt.exe');
+  assert.equal(await th.locator('.hidden-char').textContent(), '\\u202E');
 });
 
 test('no page logged an error', () => {

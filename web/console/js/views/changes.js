@@ -12,7 +12,7 @@ import {
   num, dateTime, span, scopeLabel, runVerdict, CHANGE_LABEL, STATUS_LABEL,
 } from '../format.js';
 import {
-  pageHeader, panel, loading, emptyState, errorBox, verdictBadge, markerPaging, pathHeader,
+  pageHeader, panel, loading, emptyState, errorBox, verdictBadge, markerPaging, pathHeader, visibleName,
 } from '../ui.js';
 
 // The counters of GET .../changes `directories`, as the run page names them.
@@ -47,7 +47,7 @@ function dirsTable(dirs) {
       h('th', { scope: 'col' }, 'Directory'),
       COUNTERS.map(([, label]) => h('th', { scope: 'col', class: 'num' }, label)))),
     h('tbody', {}, dirs.map((d) => h('tr', {},
-      h('th', { scope: 'row', class: 'mono' }, d.dir_check,
+      h('th', { scope: 'row', class: 'mono' }, visibleName(d.dir_check),
         !d.in_from ? h('span', { class: 'tag', title: 'The older run did not check this directory.' }, 'not in older run') : null,
         !d.in_to ? h('span', { class: 'tag', title: 'The newer run did not check this directory.' }, 'not in newer run') : null),
       COUNTERS.map(([key]) => delta(d[key], key)))))));

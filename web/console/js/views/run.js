@@ -11,6 +11,7 @@ import {
 } from '../file_export.js';
 import {
   pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader, toast,
+  visibleName,
 } from '../ui.js';
 import { dirBar, segmentLegend } from '../charts.js';
 
@@ -275,7 +276,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
     tbody.replaceChildren(...rows.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
       h('th', { scope: 'row', class: 'mono' }, h('a', {
         href: `#/tasks/${taskId}/runs/${runId}?${new URLSearchParams({ dir: d.dir_check })}`, onclick: focusDetails,
-      }, d.dir_check)),
+      }, visibleName(d.dir_check))),
       h('td', { class: 'barcol' }, h('div', { class: 'barcell' }, dirBar(d, max), h('span', { class: 'barnum' }, num(issueCount(d))))),
       h('td', { class: 'num' }, num(d.num_total_files)),
       ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))));
