@@ -125,6 +125,16 @@ test('a run\'s directories: worst first, and each column header sorts, keyboard 
   assert.deepEqual(await order(), ['/c', '/b', '/a']);
 });
 
+test('the task list counts the other differences too, and marks a re-check', async () => {
+  await page.goto(`${BASE}/console/#/tasks?name=${encodeURIComponent('state recheck')}`);
+  const row = page.locator('#tasks-table tbody tr', { hasText: 'state recheck' });
+  await row.waitFor();
+  // files checked again, different, missing, extra, other (1 changed + 3 errors)
+  assert.equal((await row.locator('td.num').allTextContents()).join('|'), '945|10|0|0|4');
+  assert.match(await row.locator('td.num').last().getAttribute('title'), /Changed during check: 1\nErrors: 3/);
+  assert.equal(await row.locator('td.latest .tag').textContent(), 're-check');
+});
+
 test('the task list says why a task cannot cut over, in words', async () => {
   await page.goto(`${BASE}/console/#/tasks?name=${encodeURIComponent('state failed')}`);
   const cell = page.locator('#tasks-table tbody tr', { hasText: 'state failed' }).locator('td.readiness');
@@ -235,6 +245,25 @@ test('a deleted task: the API\'s 404 in words, with a way back', async () => {
   assert.equal(await page.locator('#page-retry').count(), 0, 'trying again would find nothing either');
   await page.getByRole('link', { name: '‹ Back to the tasks' }).click();
   await page.locator('#tasks-table').waitFor();
+});
+
+test('a task deleted while its page watches a check: the page says so and stops asking', async () => {
+  const id = (await op.call('POST', '/v3/tasks', {
+    name: 'state watched', type: 'MIGRATE_FILE', os_type: 'LINUX', source_server: { id: source },
+    target_server: { name: 'w', ip: '10.1.0.62', verify_uri: 'ssh://verify@w:22/' },
+  })).body.id;
+  await op.call('POST', `/v3/tasks/${id}/configuration-setting`, {
+    configurations: [{ config_key: 'CONSISTENCY_DIR', config_value: '/data' }],
+  });
+  await op.call('POST', `/v3/tasks/${id}/action`, { operation: 'consistency_check' });
+  await page.goto(`${BASE}/console/#/tasks/${id}`);
+  await page.locator('.facts').getByText('Running').waitFor();
+  await op.call('DELETE', `/v3/tasks/${id}`);
+  await page.locator('#task-gone').waitFor({ timeout: 15000 });
+  let asked = 0;
+  page.on('request', (r) => { if (r.url().includes(id)) asked += 1; });
+  await page.waitForTimeout(6000);
+  assert.equal(asked, 0, 'no more polling');
 });
 
 test('a session that ended on the server sends to sign-in, and back to the page after it', async () => {

@@ -258,8 +258,16 @@ export async function renderTask(main, ctx, taskId) {
           reload();
           return;
         }
-      } catch {
-        // keep watching; a real failure shows at the next user action
+      } catch (err) {
+        // Deleted while open: say so, and stop asking.
+        if (err && err.status === 404) {
+          if (current()) {
+            main.prepend(h('div', { class: 'alert alert-error', role: 'alert', id: 'task-gone' },
+              'This task no longer exists: it was deleted while this page was open.'));
+          }
+          return;
+        }
+        // else keep watching; a real failure shows at the next user action
       }
       setTimeout(watch, WATCH_MS);
     };

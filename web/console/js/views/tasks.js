@@ -3,7 +3,7 @@
 import { h, field } from '../dom.js';
 import { api } from '../api.js';
 import {
-  num, dateTime, ago, runTotals, runVerdict, exportFileName,
+  num, dateTime, ago, runTotals, runVerdict, exportFileName, ISSUE_KEYS,
 } from '../format.js';
 import { readinessBadge } from './task.js';
 import {
@@ -55,20 +55,35 @@ function latestCell(task, run) {
   const verdict = task.state === 'RUNNING' || task.state === 'ABORTING' ? 'running' : runVerdict(run);
   return h('td', { class: 'latest' },
     verdictBadge(verdict),
-    run ? h('span', { class: 'when', title: dateTime(run.finished_time) }, ago(run.finished_time)) : null);
+    run ? h('span', { class: 'when', title: dateTime(run.finished_time) }, ago(run.finished_time)) : null,
+    run && run.scope === 'inconsistent' ? h('span', {
+      class: 'tag', title: 'A re-check of the inconsistent files: its counters cover the files it checked again',
+    }, 're-check') : null);
 }
+
+// The latest run's counters: files, different, missing, extra, and the other
+// ones that make a run not consistent (changed, errors, metadata, corrupt)
+// added up, each named on hover.
+const OTHER_KEYS = ISSUE_KEYS.filter(([key]) => !['num_different_files', 'num_target_miss_files',
+  'num_target_more_files'].includes(key));
 
 function counterCells(run) {
   if (!run || !(run.consistency_result || []).length) {
-    return [0, 1, 2, 3].map(() => h('td', { class: 'num muted' }, '–'));
+    return [0, 1, 2, 3, 4].map(() => h('td', { class: 'num muted' }, '–'));
   }
   const t = runTotals(run);
-  const cell = (n, cls) => h('td', { class: `num ${n > 0 ? cls : ''}` }, num(n));
+  const cell = (n, cls, title) => h('td', { class: `num ${n > 0 ? cls : ''}`, title }, num(n));
+  const other = OTHER_KEYS.reduce((sum, [key]) => sum + t[key], 0);
+  const recheck = run.scope === 'inconsistent';
   return [
-    h('td', { class: 'num' }, num(t.num_total_files)),
+    h('td', {
+      class: 'num',
+      title: recheck ? 'A re-check of the inconsistent files: the files it checked again' : undefined,
+    }, num(t.num_total_files)),
     cell(t.num_different_files, 'bad'),
     cell(t.num_target_miss_files, 'bad'),
     cell(t.num_target_more_files, 'warn'),
+    cell(other, 'bad', OTHER_KEYS.map(([key, , label]) => `${label}: ${num(t[key])}`).join('\n')),
   ];
 }
 
@@ -233,7 +248,8 @@ export async function renderTasks(main, ctx, query) {
       h('th', { scope: 'col', class: 'num' }, 'Files'),
       h('th', { scope: 'col', class: 'num' }, 'Different'),
       h('th', { scope: 'col', class: 'num' }, 'Missing'),
-      h('th', { scope: 'col', class: 'num' }, 'Extra'))),
+      h('th', { scope: 'col', class: 'num' }, 'Extra'),
+      h('th', { scope: 'col', class: 'num', title: 'Changed during check, errors, metadata differs, corrupt' }, 'Other'))),
     h('tbody', {}, rows));
 
   body.append(panel(`Tasks (${num(page.count)})`,
