@@ -158,6 +158,19 @@ test('a directory name with a direction override shows it as an escape', async (
   assert.equal(await th.locator('.hidden-char').textContent(), '\\u202E');
 });
 
+test('copy works where the Clipboard API does not (plain http to another host)', async () => {
+  // As over http://10.x: not a secure context, so no navigator.clipboard
+  // writes; the page falls back to the copy command.
+  await page.addInitScript(() => Object.defineProperty(window, 'isSecureContext', { get: () => false }));
+  await page.goto(`${BASE}/console/#/tasks/${task}/runs/${run}`);
+  await page.reload();
+  await page.locator('#files-table').waitFor();
+  await page.evaluate(() => navigator.clipboard.writeText('before'));
+  await row('gnp.exe').getByRole('button', { name: 'Copy the full path' }).click();
+  await page.getByText('Path copied.').waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), '/h/rtl-\u202Egnp.exe');
+});
+
 test('no page logged an error', () => {
   assert.deepEqual(b.problems, []);
 });
