@@ -277,6 +277,16 @@ test('a session that ended on the server sends to sign-in, and back to the page 
   await page.getByRole('heading', { name: 'state recheck', level: 1 }).waitFor();
 });
 
+test('a selection for export does not outlive the session', async () => {
+  await page.goto(`${BASE}/console/#/tasks?name=${encodeURIComponent('state recheck')}`);
+  await page.getByLabel('Select state recheck').check();
+  await page.getByText('1 task selected').waitFor();
+  await b.signOut();
+  await b.signIn('victor');
+  await page.getByText('0 tasks selected').waitFor();
+  assert.ok(await page.locator('#export-button').isDisabled());
+});
+
 test('an agent\'s user is told the console is not for its role, and nothing fails', async () => {
   await b.signOut();
   await page.getByLabel('Domain').fill(DOMAIN);

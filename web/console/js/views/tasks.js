@@ -1,7 +1,7 @@
 // Tasks: filters (state, name, source), paging, the latest run of each task
 // at a glance, and export of the selected tasks.
 import { h, field } from '../dom.js';
-import { api } from '../api.js';
+import { api, session } from '../api.js';
 import {
   num, dateTime, ago, runTotals, runVerdict, exportFileName, ISSUE_KEYS,
 } from '../format.js';
@@ -15,6 +15,7 @@ const PAGE_SIZE = 20;
 // POST /v3/tasks/consistency-results/export takes 1..200 task_info items.
 export const EXPORT_MAX_TASKS = 200;
 const selected = new Map(); // task id -> name, kept across pages
+let selectedBy = ''; // the session (token) the selection belongs to
 
 const EXPORT_FORMATS = [
   ['csv', 'CSV', 'text/csv', 'csv'],
@@ -88,6 +89,14 @@ function counterCells(run) {
 }
 
 export async function renderTasks(main, ctx, query) {
+  // A selection is the session's: signing out (or in as someone else)
+  // starts from none.
+  const s = session();
+  const token = s ? s.token : '';
+  if (token !== selectedBy) {
+    selected.clear();
+    selectedBy = token;
+  }
   const offset = Math.max(0, parseInt(query.offset || '0', 10) || 0);
   const filters = {
     state: query.state || '', name: query.name || '', source: query.source || '', sort: query.sort || '',
