@@ -216,3 +216,23 @@ export function filesExportName(taskName, { dir = '', status = '', ext, now = ne
   const parts = [safeName(taskName) || 'task', safeName(dir), safeName(status)].filter(Boolean);
   return `consistency-files-${parts.join('-')}-${fileStamp(now)}.${ext}`;
 }
+
+// What changed since the previous comparable run, from the runs' counters
+// (newest first, as GET .../consistency-result lists them): the previous
+// successful full check of the same directories, as the changes page
+// compares by default. -> {from, changes: [[key, label, before, now]]} for
+// the counters of difference that moved; null when `latest` is no
+// successful full check or none came before it.
+export function sinceLastRun(runs) {
+  const latest = runs[0];
+  const full = (r) => r && r.check_result === 'success' && r.scope !== 'inconsistent';
+  if (!full(latest)) return null;
+  const dirsOf = (r) => (r.consistency_result || []).map((d) => d.dir_check).sort().join('\n');
+  const from = runs.slice(1).find((r) => full(r) && dirsOf(r) === dirsOf(latest));
+  if (!from) return null;
+  const a = runTotals(from);
+  const b = runTotals(latest);
+  const changes = ISSUE_KEYS.filter(([key]) => a[key] !== b[key])
+    .map(([key, , label]) => [key, label, a[key], b[key]]);
+  return { from, changes };
+}

@@ -138,3 +138,26 @@ test('a file list CSV quotes what needs it and neutralises formulas as the serve
     'consistency-files-web-01-srv-srv-data-different-2026-12-03-1851.csv');
   assert.equal(filesExportName('x', { ext: 'json', now }), 'consistency-files-x-2026-12-03-1851.json');
 });
+
+test('what changed since the previous full check of the same directories, from the counters', async () => {
+  const { sinceLastRun } = await import('../js/format.js');
+  const run = (id, over, extra = {}) => ({
+    run_id: id, check_result: 'success', consistency_result: [dir({ dir_check: '/a', ...over })], ...extra,
+  });
+  const runs = [
+    run('r4', { num_different_files: 54, num_target_miss_files: 45 }),
+    run('r3', { num_different_files: 1 }, { scope: 'inconsistent' }), // a re-check: skipped
+    { run_id: 'r2', check_result: 'failed', consistency_result: [] }, // failed: skipped
+    { run_id: 'rx', check_result: 'success', consistency_result: [dir({ dir_check: '/other' })] }, // other dirs
+    run('r1', { num_different_files: 60, num_target_miss_files: 30 }),
+  ];
+  const since = sinceLastRun(runs);
+  assert.equal(since.from.run_id, 'r1');
+  assert.deepEqual(since.changes, [
+    ['num_different_files', 'Different', 60, 54],
+    ['num_target_miss_files', 'Missing on target', 30, 45]]);
+  assert.deepEqual(sinceLastRun([run('a', {}), run('b', {})]).changes, []);
+  assert.equal(sinceLastRun([run('only', {})]), null);
+  assert.equal(sinceLastRun([runs[1], runs[4]]), null, 'a re-check is compared on its own page');
+  assert.equal(sinceLastRun([]), null);
+});

@@ -53,6 +53,15 @@ before(async () => {
     check_result: 'success', started_time: now - HOUR, finished_time: now - HOUR + 2000, mode: 'hash',
     consistency_result: [dir('/a', 10, 5), dir('/b', 1000, 1, 1), dir('/c', 50, 0, 9)],
   });
+  ids.since = await task('state since');
+  await uploadRun(agent, ids.since, {
+    check_result: 'success', started_time: now - 5 * HOUR, finished_time: now - 5 * HOUR + 1000, mode: 'hash',
+    consistency_result: [dir('/x', 500, 60, 30)],
+  });
+  await uploadRun(agent, ids.since, {
+    check_result: 'success', started_time: now - HOUR, finished_time: now - HOUR + 1000, mode: 'hash',
+    consistency_result: [dir('/x', 500, 54, 45)],
+  });
   ids.doomed = await task('state deleted');
   b = await openBrowser();
   page = b.page;
@@ -236,6 +245,19 @@ test('the task page opens what changed since the previous run in one click', asy
   await page.goto(`${BASE}/console/#/tasks/${ids.failed}`);
   await page.locator('#latest-run').getByText('The run failed:').waitFor();
   assert.equal(await page.locator('#latest-changes').count(), 0, 'a failed run has no changes');
+});
+
+test('the task page says what moved since the previous full check', async () => {
+  await page.goto(`${BASE}/console/#/tasks/${ids.since}`);
+  const since = page.locator('#since-last-run');
+  await since.waitFor();
+  assert.deepEqual(await since.locator('li').allTextContents(),
+    ['Different: 60 → 54 (−6)', 'Missing on target: 30 → 45 (+15)']);
+  assert.match(await since.textContent(), /^Since the previous full check \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\):/);
+  // a re-check and a failed run have none (their own pages compare them)
+  await page.goto(`${BASE}/console/#/tasks/${ids.recheck}`);
+  await page.locator('#latest-run').waitFor();
+  assert.equal(await page.locator('#since-last-run').count(), 0);
 });
 
 test('a deleted task: the API\'s 404 in words, with a way back', async () => {

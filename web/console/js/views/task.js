@@ -3,7 +3,7 @@
 import { h, field, replace } from '../dom.js';
 import { api, canWrite, session } from '../api.js';
 import {
-  num, dateTime, ago, duration, runTotals, runVerdict, bytes, scopeLabel,
+  num, dateTime, ago, duration, runTotals, runVerdict, bytes, scopeLabel, sinceLastRun,
 } from '../format.js';
 import {
   pageHeader, panel, verdictBadge, stateBadge, loading, emptyState, toast, errorBox,
@@ -105,7 +105,25 @@ function configForm(task, config, writable, onSaved) {
   return form;
 }
 
-function summaryCard(run, task) {
+// "Since the previous full check (date): Different 60,000 → 54,000 (−6,000), ..."
+function sinceLine(runs, taskId) {
+  const since = sinceLastRun(runs);
+  if (!since) return null;
+  const when = h('a', { href: `#/tasks/${taskId}/runs/${since.from.run_id}` }, dateTime(since.from.finished_time));
+  if (!since.changes.length) {
+    return h('p', { class: 'since small', id: 'since-last-run' },
+      'Since the previous full check (', when, '): no counter of difference moved.');
+  }
+  return h('div', { class: 'since small', id: 'since-last-run' },
+    'Since the previous full check (', when, '):',
+    h('ul', {}, since.changes.map(([, label, before, now]) => {
+      const d = now - before;
+      return h('li', {}, `${label}: ${num(before)} → ${num(now)} `,
+        h('span', { class: `delta ${d < 0 ? 'good' : 'bad'}` }, `(${d > 0 ? '+' : '−'}${num(Math.abs(d))})`));
+    })));
+}
+
+function summaryCard(run, task, runs = []) {
   if (!run) {
     return emptyState(task.state === 'RUNNING' ? 'The first check is queued or running.' : 'This task has not been verified yet.');
   }
@@ -125,6 +143,7 @@ function summaryCard(run, task) {
       }, run.scope === 'inconsistent' ? 'Resolved differences' : 'Changes since previous run') : null),
     run.error_msg ? h('div', { class: 'alert alert-error' },
       failed ? h('strong', {}, 'The run failed: ') : null, run.error_msg) : null,
+    sinceLine(runs, task.id),
     h('div', { class: 'stats' },
       stat(run.scope === 'inconsistent' ? 'Files checked again' : 'Files on source', num(t.num_total_files)),
       stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
@@ -234,7 +253,7 @@ export async function renderTask(main, ctx, taskId) {
           num(task.skipped_check_count || 0)))),
     panel('Cut-over readiness', readinessPanel(task.cutover_readiness), { id: 'cutover' }),
     h('div', { class: 'grid-2' },
-      panel('Latest run', summaryCard(runs[0], task), { id: 'latest-run' }),
+      panel('Latest run', summaryCard(runs[0], task, runs), { id: 'latest-run' }),
       panel('Configuration', configForm(task, config, writable, reload), { id: 'configuration' })),
     panel(`Runs over time (${runs.length})`,
       runs.length
