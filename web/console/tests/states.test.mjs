@@ -107,6 +107,10 @@ test('a re-check counts the files it checked again, and the task shows changed a
   await page.goto(`${BASE}/console/#/tasks/${ids.recheck}/runs/${runs.recheck}`);
   await page.locator('#dirs-table').waitFor();
   assert.equal(await stat('.stats-wide', 'Files checked again').textContent(), '945');
+  // its comparison says its Files is no count of the source
+  await page.goto(`${BASE}/console/#/tasks/${ids.recheck}/runs/${runs.recheck}/changes`);
+  await page.locator('#changes-recheck-note').waitFor();
+  assert.match(await page.locator('#changes-dirs tbody tr').first().locator('td').first().textContent(), /^945 −119,055$/);
 });
 
 test('a run\'s directories: worst first, and each column header sorts, keyboard included', async () => {

@@ -190,7 +190,11 @@ export async function renderChanges(main, ctx, taskId, runId, query) {
     fromRun && fromRun.scope === 'inconsistent' ? h('span', { class: 'tag' }, 're-check') : null);
     if (!shownDirs) {
       shownDirs = true;
-      dirsBox.replaceChildren(dirsTable(page.directories || []));
+      dirsBox.replaceChildren(dirsTable(page.directories || []),
+        // A re-check counts only what it checked again.
+        recheck ? h('p', { class: 'muted small', id: 'changes-recheck-note' },
+          'A re-check counts only the files it checked again: its Files, and a directory\'s change '
+          + 'in it, say how many it re-checked, not how many the source holds.') : null);
     }
   };
 
