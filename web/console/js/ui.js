@@ -152,7 +152,9 @@ function copyPathButton(f) {
     type: 'button', class: 'copy-path', title: f.path_b64
       ? 'Copy the full path, its exact bytes as a bash $\'…\' word'
       : 'Copy the full path',
-    'aria-label': 'Copy the full path',
+    // Each row's button says whose path it copies (a list of 500 "Copy"
+    // buttons is no help to a screen reader).
+    'aria-label': `Copy the full path of ${f.path.length > 80 ? `${f.path.slice(0, 79)}…` : f.path}`,
     dataset: { copy: value },
     onclick: async () => {
       if (await copyText(value)) toast('Path copied.', 'ok');

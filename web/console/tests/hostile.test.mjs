@@ -142,6 +142,13 @@ test('copy puts the exact full path on the clipboard; bytes as a bash $\'...\' w
   await page.waitForFunction(async () => (await navigator.clipboard.readText()) === '/h/ two  spaces ');
 });
 
+test('each copy button names the file it copies', async () => {
+  assert.equal(await row('two').locator('button.copy-path').getAttribute('aria-label'), 'Copy the full path of  two  spaces ');
+  const long = await row('leaf.txt').locator('button.copy-path').getAttribute('aria-label');
+  assert.equal(long.length, 'Copy the full path of '.length + 80);
+  assert.ok(long.endsWith('…'));
+});
+
 test('two mtimes a millisecond apart show their milliseconds', async () => {
   const cells = row('mtime.txt').locator('td.side');
   assert.match(await cells.nth(0).textContent(), /08:00:05\.120|:05\.120/);
