@@ -12,6 +12,21 @@ export class ApiError extends Error {
   }
 }
 
+// The server did not answer at all (stopped, unreachable, connection
+// reset): an ApiError with status 0, so the pages show it as they show a
+// refusal, with what to do.
+export const NETWORK_ERROR = 'NETWORK';
+
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new ApiError(0, NETWORK_ERROR,
+      `The server does not answer (${err && err.message ? err.message : 'network error'}): `
+      + 'check that sms-server is running and this machine reaches it, then try again.');
+  }
+}
+
 let onUnauthenticated = () => {};
 
 // Called when the server no longer accepts our token (SMS.9001/9002).
@@ -73,7 +88,7 @@ export async function request(method, path, { query, body, accept, raw } = {}) {
       .join('&');
     if (qs) url += `?${qs}`;
   }
-  const resp = await fetch(url, {
+  const resp = await send(url, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -81,7 +96,11 @@ export async function request(method, path, { query, body, accept, raw } = {}) {
   });
   if (!resp.ok) {
     const err = await errorFrom(resp);
-    if (s && (err.code === 'SMS.9001' || err.code === 'SMS.9002')) {
+    // Only the first refusal of a session ends it: a page asks several
+    // things at once, and the others must not send to sign-in again (that
+    // lost the page to return to, and the notice why).
+    if (s && session() && session().token === s.token
+      && (err.code === 'SMS.9001' || err.code === 'SMS.9002')) {
       clearSession();
       onUnauthenticated(err);
     }
@@ -99,7 +118,7 @@ function clearSession() {
 }
 
 export async function signIn(domain, user, password) {
-  const resp = await fetch(`${base()}/v3/auth/tokens`, {
+  const resp = await send(`${base()}/v3/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
     body: JSON.stringify({

@@ -15,6 +15,8 @@ import { renderSources } from './views/sources.js';
 import { renderSettings, canReadSettings } from './views/settings.js';
 
 const main = document.getElementById('main');
+// The roles that read tasks (API.md §2); an agent's user reads none.
+const CONSOLE_ROLES = ['admin', 'operator', 'viewer'];
 let renderSeq = 0;
 let signInNotice = '';
 
@@ -92,6 +94,13 @@ async function route() {
       ctx.notice = signInNotice;
       signInNotice = '';
       await renderSignIn(main, ctx, query);
+    } else if (!CONSOLE_ROLES.includes(s.role)) {
+      // The agent role is sms-agent's: it reads no task.
+      main.append(h('div', { class: 'panel', id: 'no-console-role' },
+        h('h1', { tabindex: '-1' }, 'This user cannot use the console'),
+        h('p', {}, `${s.user} has the role ${s.role || '(none)'}, which is for sms-agent: it registers a `
+          + 'source and uploads its runs, and reads no task.'),
+        h('p', {}, 'Sign out and sign in as a user with the admin, operator or viewer role.')));
     } else if (section === 'sources') {
       await renderSources(main, ctx, query);
     } else if (section === 'settings' && parts.length === 1) {
@@ -115,7 +124,16 @@ async function route() {
     if (!ctx.alive()) return;
     if (err && (err.code === 'SMS.9001' || err.code === 'SMS.9002')) return;
     clear(main);
-    main.append(errorBox(err), h('p', {}, h('a', { href: '#/tasks' }, '‹ Back to the tasks')));
+    // Trying again helps when the server did not answer or failed, not
+    // when it refused or found nothing.
+    const retryable = !(err instanceof ApiError) || err.status === 0 || err.status === 429
+      || err.status >= 500;
+    main.append(errorBox(err), h('p', { class: 'actions' },
+      retryable ? h('button', { type: 'button', class: 'btn', id: 'page-retry', onclick: () => route() }, 'Try again') : null,
+      h('a', { href: '#/tasks' }, '‹ Back to the tasks')));
+    document.title = 'Error · SMS Consistency';
+    const retry = document.getElementById('page-retry');
+    if (retry) retry.focus();
     // An API refusal is shown above; anything else is a bug in the page.
     if (!(err instanceof ApiError)) console.error('console: page failed', err);
   }
@@ -131,6 +149,13 @@ document.getElementById('sign-out').addEventListener('click', async () => {
 setUnauthenticatedHandler(() => {
   signInNotice = 'Your session has ended. Please sign in again.';
   go('/signin', { next: location.hash.startsWith('#/signin') ? '' : location.hash });
+});
+
+// The skip link moves the focus to the page; as a plain "#main" link it
+// would change the route (the hash) to a page that does not exist.
+document.querySelector('.skip-link').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
 });
 
 window.addEventListener('hashchange', route);

@@ -136,3 +136,103 @@ export const CHANGE_LABEL = {
   resolved: 'Resolved',
   persisting: 'Persisting',
 };
+
+// Epoch milliseconds -> "2026-11-29 10:31:05.123": for two times that differ
+// by less than the second dateTime() shows.
+export function dateTimeMs(ms) {
+  if (!ms) return '–';
+  return `${dateTime(ms)}.${String(new Date(ms).getMilliseconds()).padStart(3, '0')}`;
+}
+
+// Characters a file name may hold that would not show as themselves: C0 and
+// C1 controls, DEL, and the invisible or direction-changing ones (a
+// right-to-left override makes "x\u202Egnp.exe" read "xexe.png").
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+const HIDDEN_G = new RegExp(HIDDEN.source, 'gu');
+const SHORT_ESCAPE = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+
+// A name split for display: [{text}, {hidden: '\\n', code: 'U+000A'}, ...],
+// each hidden character as an escape, so what is shown is what is there.
+export function pathSegments(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(HIDDEN_G)) {
+    if (m.index > last) out.push({ text: text.slice(last, m.index) });
+    const cp = m[0].codePointAt(0);
+    const hex = cp.toString(16).toUpperCase().padStart(4, '0');
+    out.push({ hidden: SHORT_ESCAPE[m[0]] || `\\u${hex}`, code: `U+${hex}` });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length || out.length === 0) out.push({ text: text.slice(last) });
+  return out;
+}
+
+export function hasHiddenChars(text) {
+  return HIDDEN.test(String(text));
+}
+
+// The bytes of a name as a bash $'...' word: what to paste into a shell for
+// a name that is not valid UTF-8 (the clipboard holds text, not bytes).
+export function shellBytes(bytes) {
+  let s = "$'";
+  for (const b of bytes) {
+    if (b === 0x27 || b === 0x5c) s += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b < 0x7f) s += String.fromCharCode(b);
+    else s += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `${s}'`;
+}
+
+// What "copy path" puts on the clipboard for a FileDiff: dir_check/path as
+// it is, or for a name that is not valid UTF-8 (path_b64) its exact bytes as
+// a bash $'...' word.
+export function copyablePath(f) {
+  const dir = String(f.dir_check || '').replace(/\/?$/, '/');
+  if (!f.path_b64) return `${dir}${f.path}`;
+  const raw = atob(f.path_b64);
+  const bytes = [...new TextEncoder().encode(dir)];
+  for (let i = 0; i < raw.length; i += 1) bytes.push(raw.charCodeAt(i));
+  return shellBytes(bytes);
+}
+
+// The name of an exported file: what, how much and when, in characters
+// every file system takes ("consistency-web-01-srv-2026-12-03-1851.csv").
+const safeName = (s) => String(s).normalize('NFKD').replace(/[^A-Za-z0-9._-]+/g, '-')
+  .replace(/-+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 60);
+
+function fileStamp(now) {
+  const p = (n) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}`;
+}
+
+export function exportFileName(taskNames, { allRuns = false, ext, now = new Date() }) {
+  const what = taskNames.length === 1 ? (safeName(taskNames[0]) || 'task') : `${taskNames.length}-tasks`;
+  return `consistency-${what}${allRuns ? '-all-runs' : ''}-${fileStamp(now)}.${ext}`;
+}
+
+// The name of a run's file list: "consistency-files-web-01-srv-srv-data-different-2026-12-03-1851.csv"
+// (the task, then the directory and status chosen, if any).
+export function filesExportName(taskName, { dir = '', status = '', ext, now = new Date() }) {
+  const parts = [safeName(taskName) || 'task', safeName(dir), safeName(status)].filter(Boolean);
+  return `consistency-files-${parts.join('-')}-${fileStamp(now)}.${ext}`;
+}
+
+// What changed since the previous comparable run, from the runs' counters
+// (newest first, as GET .../consistency-result lists them): the previous
+// successful full check of the same directories, as the changes page
+// compares by default. -> {from, changes: [[key, label, before, now]]} for
+// the counters of difference that moved; null when `latest` is no
+// successful full check or none came before it.
+export function sinceLastRun(runs) {
+  const latest = runs[0];
+  const full = (r) => r && r.check_result === 'success' && r.scope !== 'inconsistent';
+  if (!full(latest)) return null;
+  const dirsOf = (r) => (r.consistency_result || []).map((d) => d.dir_check).sort().join('\n');
+  const from = runs.slice(1).find((r) => full(r) && dirsOf(r) === dirsOf(latest));
+  if (!from) return null;
+  const a = runTotals(from);
+  const b = runTotals(latest);
+  const changes = ISSUE_KEYS.filter(([key]) => a[key] !== b[key])
+    .map(([key, , label]) => [key, label, a[key], b[key]]);
+  return { from, changes };
+}

@@ -1,6 +1,8 @@
 // Shared pieces of the pages: badges, page headers, pagers, messages.
 import { h, clear } from './dom.js';
-import { VERDICT_LABEL } from './format.js';
+import {
+  VERDICT_LABEL, pathSegments, hasHiddenChars, copyablePath,
+} from './format.js';
 
 export function verdictBadge(verdict) {
   return h('span', { class: `badge badge-${verdict}` }, VERDICT_LABEL[verdict] || verdict);
@@ -111,13 +113,69 @@ export function markerPaging({ id, label, limit, range }, show) {
   return { start: () => go(0), pager };
 }
 
+// A name as text, each hidden character (control, invisible, bidi override)
+// shown as an escape in its own mark, never as markup.
+export function visibleName(text) {
+  return pathSegments(text).map((seg) => (seg.hidden
+    ? h('span', { class: 'hidden-char', title: `${seg.code}: a character that does not show` }, seg.hidden)
+    : seg.text));
+}
+
+// Puts `text` on the clipboard: the Clipboard API where the page may use it
+// (https, or loopback), else a selected text area and the copy command.
+export async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // fall through to the copy command
+    }
+  }
+  const area = h('textarea', { class: 'sr-only', readonly: true, 'aria-hidden': 'true' });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+function copyPathButton(f) {
+  const value = copyablePath(f);
+  return h('button', {
+    type: 'button', class: 'copy-path', title: f.path_b64
+      ? 'Copy the full path, its exact bytes as a bash $\'…\' word'
+      : 'Copy the full path',
+    // Each row's button says whose path it copies (a list of 500 "Copy"
+    // buttons is no help to a screen reader).
+    'aria-label': `Copy the full path of ${f.path.length > 80 ? `${f.path.slice(0, 79)}…` : f.path}`,
+    dataset: { copy: value },
+    onclick: async () => {
+      if (await copyText(value)) toast('Path copied.', 'ok');
+      else toast('The browser refused the clipboard: select the path and copy it by hand.', 'error');
+    },
+  });
+}
+
 // A file's path as its row's header: its directory first when the list spans
-// several, and a tag when the name is not valid UTF-8.
+// several, and a tag when the name is not valid UTF-8 or holds characters
+// that do not show (each shown as an escape). Spaces are kept as they are;
+// a button copies the full path.
 export function pathHeader(f, showDir) {
   return h('th', { scope: 'row', class: 'path' },
-    showDir ? h('span', { class: 'muted' }, f.dir_check.replace(/\/?$/, '/')) : null,
-    f.path,
+    copyPathButton(f),
+    showDir ? h('span', { class: 'muted' }, visibleName(f.dir_check.replace(/\/?$/, '/'))) : null,
+    visibleName(f.path),
     f.path_b64 ? h('span', {
       class: 'tag', title: 'This name is not valid UTF-8: each invalid byte is shown as \\xHH.',
-    }, 'bytes') : null);
+    }, 'bytes') : null,
+    hasHiddenChars(f.path) ? h('span', {
+      class: 'tag', title: 'This name holds characters that do not show (controls, invisible or direction marks): each is shown as an escape.',
+    }, 'hidden characters') : null);
 }

@@ -89,7 +89,7 @@ test('the tasks table pages, shows the latest run and filters', async () => {
   await page.getByText(`1–20 of ${facts.taskCount} tasks`).waitFor();
   const row = page.locator('#tasks-table tbody tr', { hasText: 'web-01 /srv' });
   await assert.doesNotReject(row.getByText('Differences').waitFor());
-  assert.equal((await row.locator('td.num').allTextContents()).join('|'), '54,461|132|12|3');
+  assert.equal((await row.locator('td.num').allTextContents()).join('|'), '54,461|132|12|3|0');
   await shot('02-tasks');
   await page.getByRole('button', { name: 'Next ›' }).click();
   await page.getByText(`21–${facts.taskCount} of ${facts.taskCount} tasks`).waitFor();
@@ -98,7 +98,7 @@ test('the tasks table pages, shows the latest run and filters', async () => {
 
   await page.getByLabel('Source').selectOption({ label: 'db-01' });
   await page.waitForFunction(() => location.hash.includes('source='));
-  await page.locator('#tasks-table tbody tr', { hasText: 'db-01 /var/lib/postgresql' }).getByText('Failed').waitFor();
+  await page.locator('#tasks-table tbody tr', { hasText: 'db-01 /var/lib/postgresql' }).getByText('Failed', { exact: true }).waitFor();
   assert.equal(await page.locator('#tasks-table tbody tr', { hasText: 'web-01' }).count(), 0);
   await page.getByRole('button', { name: 'Clear', exact: true }).click();
   await page.getByText(`1–20 of ${facts.taskCount} tasks`).waitFor();

@@ -42,7 +42,7 @@ export class Client {
 
 const HOUR = 3600 * 1000;
 
-function dir(dirCheck, total, different = 0, miss = 0, more = 0, extra = {}) {
+export function dir(dirCheck, total, different = 0, miss = 0, more = 0, extra = {}) {
   return {
     dir_check: dirCheck,
     num_total_files: total,
@@ -74,7 +74,7 @@ function fileDiff(dirCheck, path, status, i, now) {
   return f;
 }
 
-async function uploadRun(agent, taskId, run, files = []) {
+export async function uploadRun(agent, taskId, run, files = []) {
   const runId = randomUUID();
   for (let seq = 0; seq * 10000 < files.length; seq += 1) {
     await agent.call('POST', `/v3/tasks/${taskId}/consistency-result/details`,

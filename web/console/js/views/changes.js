@@ -12,7 +12,7 @@ import {
   num, dateTime, span, scopeLabel, runVerdict, CHANGE_LABEL, STATUS_LABEL,
 } from '../format.js';
 import {
-  pageHeader, panel, loading, emptyState, errorBox, verdictBadge, markerPaging, pathHeader,
+  pageHeader, panel, loading, emptyState, errorBox, verdictBadge, markerPaging, pathHeader, visibleName,
 } from '../ui.js';
 
 // The counters of GET .../changes `directories`, as the run page names them.
@@ -47,7 +47,7 @@ function dirsTable(dirs) {
       h('th', { scope: 'col' }, 'Directory'),
       COUNTERS.map(([, label]) => h('th', { scope: 'col', class: 'num' }, label)))),
     h('tbody', {}, dirs.map((d) => h('tr', {},
-      h('th', { scope: 'row', class: 'mono' }, d.dir_check,
+      h('th', { scope: 'row', class: 'mono' }, visibleName(d.dir_check),
         !d.in_from ? h('span', { class: 'tag', title: 'The older run did not check this directory.' }, 'not in older run') : null,
         !d.in_to ? h('span', { class: 'tag', title: 'The newer run did not check this directory.' }, 'not in newer run') : null),
       COUNTERS.map(([key]) => delta(d[key], key)))))));
@@ -190,7 +190,11 @@ export async function renderChanges(main, ctx, taskId, runId, query) {
     fromRun && fromRun.scope === 'inconsistent' ? h('span', { class: 'tag' }, 're-check') : null);
     if (!shownDirs) {
       shownDirs = true;
-      dirsBox.replaceChildren(dirsTable(page.directories || []));
+      dirsBox.replaceChildren(dirsTable(page.directories || []),
+        // A re-check counts only what it checked again.
+        recheck ? h('p', { class: 'muted small', id: 'changes-recheck-note' },
+          'A re-check counts only the files it checked again: its Files, and a directory\'s change '
+          + 'in it, say how many it re-checked, not how many the source holds.') : null);
     }
   };
 

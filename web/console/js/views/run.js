@@ -3,11 +3,15 @@
 import { h, field, replace } from '../dom.js';
 import { api } from '../api.js';
 import {
-  num, bytes, dateTime, duration, mode, shortHash, issueCount, runTotals, runVerdict, scopeLabel,
-  ISSUE_KEYS, STATUS_LABEL,
+  num, bytes, dateTime, dateTimeMs, duration, mode, shortHash, issueCount, runTotals, runVerdict,
+  scopeLabel, filesExportName, ISSUE_KEYS, STATUS_LABEL,
 } from '../format.js';
 import {
-  pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader,
+  collectFiles, filesCsv, filesJson, FILES_PAGE,
+} from '../file_export.js';
+import {
+  pageHeader, panel, verdictBadge, loading, emptyState, errorBox, markerPaging, pathHeader, toast,
+  visibleName,
 } from '../ui.js';
 import { dirBar, segmentLegend } from '../charts.js';
 
@@ -34,18 +38,97 @@ function mtimeMs(v) {
 function sideCell(side, other) {
   if (!side) return h('td', { class: 'side muted' }, 'absent');
   const diff = (k) => (other && other[k] !== undefined && other[k] !== side[k] ? 'diff' : '');
+  // Two mtimes that differ by less than a second would read the same: then
+  // both show their milliseconds.
+  const sub = diff('mtime') && dateTime(mtimeMs(side.mtime)) === dateTime(mtimeMs(other.mtime));
+  const when = sub ? dateTimeMs(mtimeMs(side.mtime)) : dateTime(mtimeMs(side.mtime));
   const size = side.type && side.type !== 'file'
     ? h('span', { class: diff('type') }, side.type)
     : h('span', { class: diff('size'), title: side.size !== undefined ? `${num(side.size)} bytes` : undefined }, bytes(side.size));
   return h('td', { class: 'side' },
     h('div', { class: 'side-meta' },
       size,
-      h('span', { class: `nowrap ${diff('mtime')}` }, dateTime(mtimeMs(side.mtime))),
+      h('span', { class: `nowrap ${diff('mtime')}` }, when),
       side.mode !== undefined ? h('span', { class: `mono ${diff('mode')}` }, mode(side.mode)) : null),
     side.hash ? h('div', { class: `mono digest ${diff('hash')}`, title: side.hash }, shortHash(side.hash)) : null);
 }
 
-function detailsView(taskId, run, state, onState) {
+function download(text, type, name) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// "Download these files": every file of the list as chosen (directory,
+// status), read page by page (views: file_export.js), as CSV or JSON.
+function filesExport(taskId, taskName, run, state) {
+  const format = h('select', { name: 'files-format', id: 'files-format' },
+    h('option', { value: 'csv' }, 'CSV'), h('option', { value: 'json' }, 'JSON'));
+  const button = h('button', { type: 'button', class: 'btn', id: 'files-export' }, 'Download these files');
+  const progress = h('span', { class: 'muted small', id: 'files-export-status', 'aria-live': 'polite' });
+  const message = h('div', { id: 'files-export-message' });
+  let running = false;
+  let cancel = false;
+  const done = () => {
+    running = false;
+    button.textContent = 'Download these files';
+  };
+  button.addEventListener('click', async () => {
+    if (running) {
+      cancel = true;
+      return;
+    }
+    running = true;
+    cancel = false;
+    button.textContent = 'Cancel download';
+    message.replaceChildren();
+    progress.textContent = 'Reading files…';
+    let result;
+    try {
+      result = await collectFiles((marker) => api.details(taskId, {
+        run_id: run.run_id, dir_check: state.dir, status: state.status, limit: FILES_PAGE, marker,
+      }), {
+        onProgress: (read, count) => { progress.textContent = `Reading files: ${num(read)} of ${num(count)}…`; },
+        cancelled: () => cancel,
+      });
+    } catch (err) {
+      done();
+      progress.textContent = '';
+      message.replaceChildren(h('div', { class: 'alert alert-error', role: 'alert' },
+        h('strong', {}, err.read ? `Download stopped after ${num(err.read)} files: ` : 'Cannot download: '),
+        err.message, err.code ? ` (${err.code})` : '', err.read ? ' Nothing was saved.' : ''));
+      return;
+    }
+    done();
+    if (!result) {
+      progress.textContent = 'Download cancelled: nothing was saved.';
+      return;
+    }
+    const ext = format.value;
+    const name = filesExportName(taskName, { dir: state.dir, status: state.status, ext });
+    if (ext === 'json') {
+      download(filesJson({
+        task_id: taskId, run_id: run.run_id, dir_check: state.dir || null, status: state.status || null,
+      }, result.files), 'application/json', name);
+    } else {
+      download(filesCsv(result.files), 'text/csv;charset=utf-8', name);
+    }
+    progress.textContent = `${num(result.files.length)} files saved as ${name}.`;
+    toast(`Saved ${name}.`, 'ok');
+    if (result.files.length !== result.count) {
+      message.replaceChildren(h('div', { class: 'alert alert-error', role: 'alert' },
+        `The server counted ${num(result.count)} files but listed ${num(result.files.length)}: `
+        + 'the run\'s details changed while they were read (retention?). Download again to be sure.'));
+    }
+  });
+  return h('div', { class: 'export-bar', role: 'group', 'aria-label': 'Download the files listed' },
+    field('File format', format), button, progress, message);
+}
+
+function detailsView(taskId, taskName, run, state, onState) {
   const dirs = (run.consistency_result || []).map((d) => d.dir_check);
   const dirSel = h('select', { name: 'dir_check', id: 'details-dir' },
     h('option', { value: '' }, 'All directories'),
@@ -79,9 +162,10 @@ function detailsView(taskId, run, state, onState) {
     const files = page.files || [];
     const pager = paging.pager(page, files.length);
     if (files.length === 0) {
-      results.replaceChildren(emptyState(run.check_result === 'success' && issueCount(runTotals(run)) === 0
-        ? 'Every file matched: nothing to list.'
-        : 'No file details for this selection (the agent may not have uploaded details for this run).'));
+      let why = 'No file details for this selection (the agent may not have uploaded details for this run).';
+      if (run.check_result === 'failed') why = 'The run failed: it listed no file.';
+      else if (issueCount(runTotals(run)) === 0) why = 'Every file matched: nothing to list.';
+      results.replaceChildren(emptyState(why));
       return;
     }
     const showDir = !state.dir && dirs.length > 1;
@@ -107,6 +191,7 @@ function detailsView(taskId, run, state, onState) {
   return h('div', {},
     h('form', { class: 'filters', 'aria-label': 'Filter files', onsubmit: (e) => e.preventDefault() },
       field('Directory', dirSel), field('Status', statusSel), field('Page size', sizeSel)),
+    run.check_result === 'success' ? filesExport(taskId, taskName, run, state) : null,
     results);
 }
 
@@ -168,23 +253,63 @@ export async function renderRun(main, ctx, taskId, runId, query) {
     }, num(v)));
   };
 
-  const dirTable = h('div', { class: 'table-wrap' }, h('table', { class: 'table table-dirs', id: 'dirs-table' },
-    h('caption', { class: 'sr-only' }, 'Directories of this run, most files not equal first'),
-    h('thead', {}, h('tr', {},
-      h('th', { scope: 'col' }, 'Directory'),
-      h('th', { scope: 'col', class: 'barcol' }, 'Not equal'),
-      h('th', { scope: 'col', class: 'num' }, 'Files'),
-      ISSUE_KEYS.map(([, status, label]) => h('th', { scope: 'col', class: 'num', title: label }, SHORT[status])))),
-    h('tbody', {}, dirsSorted.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
+  // The directories, worst first; a column's header sorts by it (again:
+  // the other way), as aria-sort says.
+  const columns = [
+    ['dir_check', 'Directory', 'Directory', (d) => d.dir_check],
+    ['issues', 'Not equal', 'Files not equal', issueCount],
+    ['num_total_files', 'Files', 'Files', (d) => d.num_total_files || 0],
+    ...ISSUE_KEYS.map(([key, status, label]) => [key, SHORT[status], label, (d) => d[key] || 0]),
+  ];
+  let sortBy = 'issues';
+  let descending = true;
+  const tbody = h('tbody', {});
+  const headRow = h('tr', {});
+  const drawDirs = () => {
+    const [, , , value] = columns.find((c) => c[0] === sortBy);
+    const rows = [...dirsSorted].sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      const c = typeof x === 'string' ? x.localeCompare(y) : x - y;
+      return (descending ? -c : c) || a.dir_check.localeCompare(b.dir_check);
+    });
+    tbody.replaceChildren(...rows.map((d) => h('tr', { class: d.dir_check === state.dir ? 'current' : '' },
       h('th', { scope: 'row', class: 'mono' }, h('a', {
         href: `#/tasks/${taskId}/runs/${runId}?${new URLSearchParams({ dir: d.dir_check })}`, onclick: focusDetails,
-      }, d.dir_check)),
+      }, visibleName(d.dir_check))),
       h('td', { class: 'barcol' }, h('div', { class: 'barcell' }, dirBar(d, max), h('span', { class: 'barnum' }, num(issueCount(d))))),
       h('td', { class: 'num' }, num(d.num_total_files)),
-      ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))))));
+      ISSUE_KEYS.map(([key, status]) => counterCell(d, key, status)))));
+    headRow.replaceChildren(...columns.map(([key, short, label]) => {
+      const sorted = key === sortBy;
+      const cls = key === 'dir_check' ? '' : key === 'issues' ? 'barcol' : 'num';
+      return h('th', {
+        scope: 'col', class: cls, title: label,
+        'aria-sort': sorted ? (descending ? 'descending' : 'ascending') : undefined,
+      }, h('button', {
+        type: 'button', class: 'sort', dataset: { sort: key },
+        'aria-label': `${label}: sort by it`,
+        onclick: () => {
+          descending = key === sortBy ? !descending : key !== 'dir_check';
+          sortBy = key;
+          drawDirs();
+          const again = headRow.querySelector(`button[data-sort="${key}"]`);
+          if (again) again.focus();
+        },
+      }, short, sorted ? h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, descending ? ' ▼' : ' ▲') : null));
+    }));
+  };
+  drawDirs();
+  const dirTable = h('div', { class: 'table-wrap' }, h('table', { class: 'table table-dirs', id: 'dirs-table' },
+    h('caption', { class: 'sr-only' }, 'Directories of this run, most files not equal first; a column header sorts by it'),
+    h('thead', {}, headRow),
+    tbody));
 
-  const stat = (label, value, cls = '') => h('div', { class: `stat ${cls}` },
+  // A failed run's counters are partial (often none): no green "0".
+  const failed = run.check_result === 'failed';
+  const stat = (label, value, cls = '') => h('div', { class: `stat ${failed ? '' : cls}` },
     h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label));
+  const recheck = run.scope === 'inconsistent';
 
   replace(main, 
     pageHeader(`Run of ${dateTime(run.finished_time)}`, {
@@ -198,9 +323,14 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('div', {}, h('dt', {}, 'Scope'), h('dd', { id: 'run-scope' }, scopeLabel(run))),
       baseRunFact(taskId, run, results.result_list || []),
       h('div', {}, h('dt', {}, 'Run id'), h('dd', { class: 'mono small' }, run.run_id))),
-    run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
+    failed ? h('div', { class: 'alert alert-error', role: 'alert', id: 'run-failed' },
+      h('strong', {}, 'This run failed'), run.error_msg ? `: ${run.error_msg}` : '.',
+      h('div', { class: 'small' }, dirsSorted.length
+        ? 'Its counters cover only what it checked before it stopped: they are no verdict.'
+        : 'It stopped before it checked any directory: it says nothing about the copy.'))
+      : run.error_msg ? h('div', { class: 'alert alert-error', role: 'alert' }, run.error_msg) : null,
     h('div', { class: 'stats stats-wide' },
-      stat('Files on source', num(t.num_total_files)),
+      stat(recheck ? 'Files checked again' : 'Files on source', num(t.num_total_files)),
       stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
       stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
       stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
@@ -212,8 +342,11 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       stat('Bytes read', bytes(t.num_bytes_read)),
       stat('Target files from its cache', num(t.num_target_cached_files)),
       stat('Target bytes read', bytes(t.num_target_bytes_read))),
-    panel(`Directories (${dirsSorted.length})`, h('div', {}, segmentLegend(), dirTable), { id: 'directories' }),
-    panel('Files not equal', detailsView(taskId, run, state, setState), { id: 'details' }));
+    panel(`Directories (${dirsSorted.length})`, dirsSorted.length
+      ? h('div', {}, segmentLegend(), dirTable)
+      : emptyState(failed ? 'The run failed before it checked any directory.' : 'This run checked no directory.'),
+    { id: 'directories' }),
+    panel('Files not equal', detailsView(taskId, task.name, run, state, setState), { id: 'details' }));
   if (query.dir || query.status) focusDetails();
   else main.querySelector('h1').focus();
 }

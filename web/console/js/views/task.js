@@ -3,7 +3,7 @@
 import { h, field, replace } from '../dom.js';
 import { api, canWrite, session } from '../api.js';
 import {
-  num, dateTime, ago, duration, runTotals, runVerdict, bytes, scopeLabel,
+  num, dateTime, ago, duration, runTotals, runVerdict, bytes, scopeLabel, sinceLastRun,
 } from '../format.js';
 import {
   pageHeader, panel, verdictBadge, stateBadge, loading, emptyState, toast, errorBox,
@@ -105,24 +105,52 @@ function configForm(task, config, writable, onSaved) {
   return form;
 }
 
-function summaryCard(run, task) {
+// "Since the previous full check (date): Different 60,000 → 54,000 (−6,000), ..."
+function sinceLine(runs, taskId) {
+  const since = sinceLastRun(runs);
+  if (!since) return null;
+  const when = h('a', { href: `#/tasks/${taskId}/runs/${since.from.run_id}` }, dateTime(since.from.finished_time));
+  if (!since.changes.length) {
+    return h('p', { class: 'since small', id: 'since-last-run' },
+      'Since the previous full check (', when, '): no counter of difference moved.');
+  }
+  return h('div', { class: 'since small', id: 'since-last-run' },
+    'Since the previous full check (', when, '):',
+    h('ul', {}, since.changes.map(([, label, before, now]) => {
+      const d = now - before;
+      return h('li', {}, `${label}: ${num(before)} → ${num(now)} `,
+        h('span', { class: `delta ${d < 0 ? 'good' : 'bad'}` }, `(${d > 0 ? '+' : '−'}${num(Math.abs(d))})`));
+    })));
+}
+
+function summaryCard(run, task, runs = []) {
   if (!run) {
     return emptyState(task.state === 'RUNNING' ? 'The first check is queued or running.' : 'This task has not been verified yet.');
   }
   const t = runTotals(run);
-  const stat = (label, value, cls = '') => h('div', { class: `stat ${cls}` },
+  // A failed run's counters are partial (often none): no green "0".
+  const failed = run.check_result === 'failed';
+  const stat = (label, value, cls = '') => h('div', { class: `stat ${failed ? '' : cls}` },
     h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label));
   return h('div', {},
     h('div', { class: 'summary-line' },
       verdictBadge(runVerdict(run)),
       h('span', {}, `Finished ${dateTime(run.finished_time)} (${ago(run.finished_time)})`),
-      h('a', { href: `#/tasks/${task.id}/runs/${run.run_id}`, class: 'btn btn-small' }, 'Open run')),
-    run.error_msg ? h('div', { class: 'alert alert-error' }, run.error_msg) : null,
+      h('a', { href: `#/tasks/${task.id}/runs/${run.run_id}`, class: 'btn btn-small' }, 'Open run'),
+      // What changed since the run before: one click from the task.
+      run.check_result === 'success' ? h('a', {
+        href: `#/tasks/${task.id}/runs/${run.run_id}/changes`, class: 'btn btn-small', id: 'latest-changes',
+      }, run.scope === 'inconsistent' ? 'Resolved differences' : 'Changes since previous run') : null),
+    run.error_msg ? h('div', { class: 'alert alert-error' },
+      failed ? h('strong', {}, 'The run failed: ') : null, run.error_msg) : null,
+    sinceLine(runs, task.id),
     h('div', { class: 'stats' },
-      stat('Files on source', num(t.num_total_files)),
+      stat(run.scope === 'inconsistent' ? 'Files checked again' : 'Files on source', num(t.num_total_files)),
       stat('Different', num(t.num_different_files), t.num_different_files ? 'bad' : 'good'),
       stat('Missing on target', num(t.num_target_miss_files), t.num_target_miss_files ? 'bad' : 'good'),
       stat('Extra on target', num(t.num_target_more_files), t.num_target_more_files ? 'warn' : 'good'),
+      stat('Changed during check', num(t.num_changed_files), t.num_changed_files ? 'warn' : 'good'),
+      stat('Errors', num(t.num_error_files), t.num_error_files ? 'bad' : 'good'),
       stat('Corrupt', num(t.num_corrupt_files), t.num_corrupt_files ? 'bad' : 'good'),
       stat('Bytes verified', bytes(t.num_bytes_verified)),
       stat('Files from the hash cache', num(t.num_cached_files)),
@@ -225,7 +253,7 @@ export async function renderTask(main, ctx, taskId) {
           num(task.skipped_check_count || 0)))),
     panel('Cut-over readiness', readinessPanel(task.cutover_readiness), { id: 'cutover' }),
     h('div', { class: 'grid-2' },
-      panel('Latest run', summaryCard(runs[0], task), { id: 'latest-run' }),
+      panel('Latest run', summaryCard(runs[0], task, runs), { id: 'latest-run' }),
       panel('Configuration', configForm(task, config, writable, reload), { id: 'configuration' })),
     panel(`Runs over time (${runs.length})`,
       runs.length
@@ -249,8 +277,16 @@ export async function renderTask(main, ctx, taskId) {
           reload();
           return;
         }
-      } catch {
-        // keep watching; a real failure shows at the next user action
+      } catch (err) {
+        // Deleted while open: say so, and stop asking.
+        if (err && err.status === 404) {
+          if (current()) {
+            main.prepend(h('div', { class: 'alert alert-error', role: 'alert', id: 'task-gone' },
+              'This task no longer exists: it was deleted while this page was open.'));
+          }
+          return;
+        }
+        // else keep watching; a real failure shows at the next user action
       }
       setTimeout(watch, WATCH_MS);
     };
