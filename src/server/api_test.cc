@@ -324,6 +324,44 @@ TEST_F(ApiTest, ResultListIsNewestFirstAndLimited) {
             "SMS.1002");
 }
 
+// ?run_id= reads one run however old (the newest 100 are all a list gives):
+// the console opens an old run by it.
+TEST_F(ApiTest, ResultListOfOneRunByItsId) {
+  auto [source_id, task_id] = MakeTask();
+  const std::string oldest = NewUuid();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        Call("POST", "/v3/tasks/" + task_id + "/consistency-result",
+             UploadBody(i == 0 ? oldest : NewUuid(), 10 + i), "acme/agent")
+            .status,
+        200);
+  }
+  const std::string path = "/v3/tasks/" + task_id + "/consistency-result";
+  Reply get =
+      Call("GET", path + "?limit=1&run_id=" + oldest, "", "acme/viewer");
+  ASSERT_EQ(get.status, 200) << get.raw;
+  EXPECT_EQ(get.body.at("task_id").as_string(), task_id);
+  const auto& list = get.body.at("result_list").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("run_id").as_string(), oldest);
+  EXPECT_EQ(
+      list[0].at("consistency_result").as_array()[0].at("num_total_files"), 10);
+  // Not a UUID: 400 naming run_id; no such run, or another task's: 404.
+  Reply bad = Call("GET", path + "?run_id=nope", "", "acme/viewer");
+  EXPECT_EQ(bad.Code(), "SMS.1002");
+  EXPECT_NE(bad.raw.find("run_id"), std::string::npos) << bad.raw;
+  EXPECT_EQ(
+      Call("GET", path + "?run_id=" + NewUuid(), "", "acme/viewer").status,
+      404);
+  auto [other_source, other_task] = MakeTask();
+  EXPECT_EQ(
+      Call("GET",
+           "/v3/tasks/" + other_task + "/consistency-result?run_id=" + oldest,
+           "", "acme/viewer")
+          .status,
+      404);
+}
+
 TEST_F(ApiTest, UploadIsIdempotentByRunIdAndConflictsOnNewContent) {
   auto [source_id, task_id] = MakeTask();
   std::string run_id = NewUuid();

@@ -71,6 +71,18 @@ ApiResult<std::vector<storage::Run>> ResultService::Get(
   return runs;
 }
 
+ApiResult<storage::Run> ResultService::GetOne(const Identity& who,
+                                              const std::string& task_id,
+                                              const std::string& run_id) {
+  SMS_RETURN_IF_ERROR(Require(who, Action::kResultRead));
+  SMS_RETURN_IF_ERROR(tasks_.LoadTask(who, task_id));
+  SMS_ASSIGN_OR_RETURN(
+      storage::Run run,
+      FromStore(store_.GetRun(who.domain_id, run_id), kRunNotFound));
+  if (run.task_id != task_id) return ApiFail(ApiCode::kNotFound, kRunNotFound);
+  return run;
+}
+
 ApiResult<StagedDetails> ResultService::UploadDetails(
     const Identity& who, const std::string& task_id,
     storage::DetailChunk chunk) {

@@ -41,6 +41,11 @@ class ResultService final {
   // first (404 for an unknown task, an empty list for an unchecked one).
   [[nodiscard]] ApiResult<std::vector<storage::Run>> Get(
       const Identity& who, const std::string& task_id, int limit);
+  // GET .../consistency-result?run_id=: that run of the task, however old
+  // (404 when the task has no such run).
+  [[nodiscard]] ApiResult<storage::Run> GetOne(const Identity& who,
+                                               const std::string& task_id,
+                                               const std::string& run_id);
   // POST /v3/tasks/{id}/consistency-result/details: stages one chunk
   // (`chunk`'s run_id, seq, files and content_hash; the rest is filled in).
   // 409 for the same seq with other content, or once the run is committed.

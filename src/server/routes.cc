@@ -236,10 +236,16 @@ std::vector<Api::Route> Api::MakeRoutes() {
        .read_only = true,
        .action = Action::kResultRead,
        .handler = [&results](Context& c) -> ApiResult<Reply> {
-         SMS_ASSIGN_OR_RETURN(int limit, DecodeResultListQuery(c.query));
+         SMS_ASSIGN_OR_RETURN(ResultListQuery q,
+                              DecodeResultListQuery(c.query));
          const std::string& task_id = c.params["task_id"];
+         if (q.run_id) {
+           SMS_ASSIGN_OR_RETURN(storage::Run run,
+                                results.GetOne(*c.who, task_id, *q.run_id));
+           return JsonReply(EncodeRunList(task_id, {run}));
+         }
          SMS_ASSIGN_OR_RETURN(std::vector<storage::Run> runs,
-                              results.Get(*c.who, task_id, limit));
+                              results.Get(*c.who, task_id, q.limit));
          return JsonReply(EncodeRunList(task_id, runs));
        }},
       {.method = "POST",

@@ -310,9 +310,15 @@ ApiResult<ResultUpload> DecodeResultUpload(const json::object& body) {
   return u;
 }
 
-ApiResult<int> DecodeResultListQuery(const QueryParams& q) {
+ApiResult<ResultListQuery> DecodeResultListQuery(const QueryParams& q) {
   SMS_ASSIGN_OR_RETURN(int64_t limit, QueryInt(q, "limit", 100, 1, 100));
-  return static_cast<int>(limit);
+  ResultListQuery out{.limit = static_cast<int>(limit)};
+  if (auto it = q.find("run_id"); it != q.end()) {
+    if (!IsUuid(it->second))
+      return Malformed("run_id", "expected a lower-case UUID");
+    out.run_id = it->second;
+  }
+  return out;
 }
 
 json::value EncodeRun(const storage::Run& run) {

@@ -39,8 +39,14 @@ struct ResultUpload {
 [[nodiscard]] ApiResult<ResultUpload> DecodeResultUpload(
     const json::object& body);
 
-// GET .../consistency-result?limit=N (1..100, default 100).
-[[nodiscard]] ApiResult<int> DecodeResultListQuery(const QueryParams& q);
+// GET .../consistency-result?limit=N (1..100, default 100) or ?run_id=UUID
+// (that run alone, however old).
+struct ResultListQuery {
+  int limit = 100;
+  std::optional<std::string> run_id;  // a lower-case UUID
+};
+[[nodiscard]] ApiResult<ResultListQuery> DecodeResultListQuery(
+    const QueryParams& q);
 // One run of result_list.
 json::value EncodeRun(const storage::Run& run);
 // -> {"task_id", "result_list"}

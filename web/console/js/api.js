@@ -175,6 +175,9 @@ export const api = {
   listSources: (query) => request('GET', '/v3/sources', { query }),
   results: (taskId, limit) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result`, { query: { limit } }),
+  // One run however old (the list holds the newest 100): result_list of one.
+  result: (taskId, runId) => request('GET',
+    `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result`, { query: { run_id: runId } }),
   details: (taskId, query) => request('GET',
     `/v3/tasks/${encodeURIComponent(taskId)}/consistency-result/details`, { query }),
   // What changed between two runs (issue 13.2): query from, to, change,
@@ -205,3 +208,12 @@ export const api = {
       raw: true,
     }),
 };
+
+// The task's newest 100 runs (newest first), with `runId` put last when it is
+// older than those (fetched alone: the API's 404 when the task has no such
+// run).
+export async function runsWith(taskId, runId) {
+  const runs = (await api.results(taskId, 100)).result_list || [];
+  if (runs.some((r) => r.run_id === runId)) return runs;
+  return runs.concat((await api.result(taskId, runId)).result_list || []);
+}

@@ -63,6 +63,15 @@ before(async () => {
     consistency_result: [dir('/x', 500, 54, 45)],
   });
   ids.doomed = await task('state deleted');
+  // 101 runs: the oldest is past the newest 100 a result list holds.
+  ids.old = await task('state old runs');
+  for (let i = 0; i < 101; i += 1) {
+    const id = await uploadRun(agent, ids.old, {
+      check_result: 'success', started_time: now - (200 - i) * HOUR, finished_time: now - (200 - i) * HOUR + 1000,
+      mode: 'hash', consistency_result: [dir('/old', 700 + i, i === 0 ? 7 : 0)],
+    });
+    if (i === 0) runs.oldest = id;
+  }
   b = await openBrowser();
   page = b.page;
   await b.signIn('olivia');
@@ -354,6 +363,18 @@ test('the keyboard reaches the content first: the skip link moves the focus to t
   // the page stays (the link is no route)
   assert.match(page.url(), /#\/sources$/);
   assert.equal(await page.locator('#sources-table').count(), 1);
+});
+
+test('a run older than the newest 100 opens, and so does its comparison; an unknown run is said so', async () => {
+  await page.goto(`${BASE}/console/#/tasks/${ids.old}/runs/${runs.oldest}`);
+  await page.locator('#dirs-table').waitFor();
+  assert.deepEqual((await page.locator('#dirs-table tbody tr').first().locator('td.num').allTextContents()).slice(0, 2),
+    ['700', '7']);
+  await page.goto(`${BASE}/console/#/tasks/${ids.old}/runs/${runs.oldest}/changes`);
+  await page.locator('#changes-results').waitFor();
+  await page.goto(`${BASE}/console/#/tasks/${ids.old}/runs/00000000-0000-4000-8000-000000000000`);
+  await page.getByText('The run does not exist.').waitFor();
+  assert.equal(await page.locator('#page-retry').count(), 0);
 });
 
 test('no page threw or logged a script error', () => {

@@ -7,7 +7,7 @@
 // differences" (compared with the run it re-checked). Paged by marker, like
 // the run's file details.
 import { h, field, replace } from '../dom.js';
-import { api } from '../api.js';
+import { api, runsWith } from '../api.js';
 import {
   num, dateTime, span, scopeLabel, runVerdict, CHANGE_LABEL, STATUS_LABEL,
 } from '../format.js';
@@ -147,11 +147,9 @@ function filesView(taskId, runId, state, dirs, { onState, onPage, onError, fromS
 // #/tasks/TASK/runs/RUN/changes?from=RUN&change=&dir=&limit=
 export async function renderChanges(main, ctx, taskId, runId, query) {
   main.append(loading('Loading runs'));
-  const [task, results] = await Promise.all([api.showTask(taskId), api.results(taskId, 100)]);
+  const [task, runs] = await Promise.all([api.showTask(taskId), runsWith(taskId, runId)]);
   if (!ctx.alive()) return;
-  const runs = results.result_list || [];
   const run = runs.find((r) => r.run_id === runId);
-  if (!run) throw new Error('This run does not exist (it may be older than the 100 newest runs).');
   const recheck = run.scope === 'inconsistent';
 
   const state = {

@@ -1,7 +1,7 @@
 // One run: per-directory counters as a chart (worst first), and a drill-down
 // that pages through the files that are not equal (marker paging).
 import { h, field, replace } from '../dom.js';
-import { api } from '../api.js';
+import { api, runsWith } from '../api.js';
 import {
   num, bytes, dateTime, dateTimeMs, duration, mode, shortHash, issueCount, runTotals, runVerdict,
   scopeLabel, filesExportName, ISSUE_KEYS, STATUS_LABEL,
@@ -221,10 +221,9 @@ function baseRunFact(taskId, run, runs) {
 
 export async function renderRun(main, ctx, taskId, runId, query) {
   main.append(loading('Loading run'));
-  const [task, results] = await Promise.all([api.showTask(taskId), api.results(taskId, 100)]);
+  const [task, runs] = await Promise.all([api.showTask(taskId), runsWith(taskId, runId)]);
   if (!ctx.alive()) return;
-  const run = (results.result_list || []).find((r) => r.run_id === runId);
-  if (!run) throw new Error('This run does not exist (it may be older than the 100 newest runs).');
+  const run = runs.find((r) => r.run_id === runId);
 
   const state = {
     dir: query.dir || '', status: query.status || '', limit: Number(query.limit) || 50,
@@ -321,7 +320,7 @@ export async function renderRun(main, ctx, taskId, runId, query) {
       h('div', {}, h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_time, run.finished_time))),
       h('div', {}, h('dt', {}, 'Mode'), h('dd', {}, [run.mode, run.hash_algorithm].filter(Boolean).join(' · ') || '–')),
       h('div', {}, h('dt', {}, 'Scope'), h('dd', { id: 'run-scope' }, scopeLabel(run))),
-      baseRunFact(taskId, run, results.result_list || []),
+      baseRunFact(taskId, run, runs),
       h('div', {}, h('dt', {}, 'Run id'), h('dd', { class: 'mono small' }, run.run_id))),
     failed ? h('div', { class: 'alert alert-error', role: 'alert', id: 'run-failed' },
       h('strong', {}, 'This run failed'), run.error_msg ? `: ${run.error_msg}` : '.',
