@@ -910,6 +910,72 @@ TEST_F(PostgresStoreTest,
   for (auto& l : listener) l.reset();  // before their caches
 }
 
+// Two replicas hold task t1's source (every upload's ownership check): a
+// run committed through either (its verdict written: 'tasks' heard by
+// both) keeps it held; the task deleted through A is refused at once on
+// both (B's commit and staging lock the task's row and do not find it) and
+// B forgets the source once max_lag has passed ('task_sources', 0022).
+TEST_F(PostgresStoreTest, ATaskSourceIsHeldThroughRunsAndItsDeletionSeen) {
+  constexpr int64_t kMaxLagMs = 500;
+  std::unique_ptr<CachingStore> replica[2];
+  std::unique_ptr<ChangeListener> listener[2];
+  for (int i = 0; i < 2; ++i)
+    ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
+  CachingStore& a = *replica[0];
+  CachingStore& b = *replica[1];
+  Seed(a);
+  SeedSource(a);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (auto& r : replica) {
+    while (r->Stats().task_sources.hits == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      auto source = r->GetTaskSource("d1", "t1");
+      ASSERT_TRUE(source) << source.error().ToString();
+      ASSERT_EQ(*source, "s1");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(r->Stats().task_sources.hits, 0u);
+  }
+  auto run = [](const std::string& id) {
+    storage::Run r;
+    r.run_id = id;
+    r.domain_id = "d1";
+    r.task_id = "t1";
+    r.finished_time = 1;
+    r.check_result = "success";
+    r.content_hash = "c-" + id;
+    r.dirs.push_back({"/a", 1, 0, 0, 0, 0, 0, 0, 1});
+    return r;
+  };
+  ASSERT_TRUE(a.CommitRun(run("r1")));
+  ASSERT_TRUE(b.CommitRun(run("r2")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  for (auto& r : replica) {
+    const uint64_t misses = r->Stats().task_sources.misses;
+    ASSERT_EQ(*r->GetTaskSource("d1", "t1"), "s1");
+    EXPECT_EQ(r->Stats().task_sources.misses, misses) << "read again";
+  }
+
+  auto not_found = [](const auto& r) {
+    return !r && r.error().code == ErrorCode::kNotFound;
+  };
+  ASSERT_TRUE(a.DeleteTask("d1", "t1"));
+  EXPECT_TRUE(not_found(a.GetTaskSource("d1", "t1")));
+  EXPECT_TRUE(not_found(b.CommitRun(run("r3"))));
+  DetailChunk chunk{.run_id = "r4",
+                    .domain_id = "d1",
+                    .task_id = "t1",
+                    .seq = 0,
+                    .content_hash = "x",
+                    .created_at = 1,
+                    .files = {}};
+  EXPECT_TRUE(not_found(b.StageDetails(chunk)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  EXPECT_TRUE(not_found(b.GetTaskSource("d1", "t1")));
+  for (auto& l : listener) l.reset();  // before their caches
+}
+
 // A run with many differing files: staged in chunks of 10,000, committed,
 // paged with a keyset marker; a late page costs about what the first does.
 // Two replicas commit the same run id for two tasks at once, each among
