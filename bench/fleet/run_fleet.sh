@@ -213,6 +213,28 @@ for setup in "${SETUPS[@]}"; do
       done
       row "2 replicas, PostgreSQL" "$OUT/pg2.json" "$CONNS"
       [[ "${SMS_FLEET_PG_STATEMENTS:-0}" == 1 ]] && pg_statements "$OUT/pg2.json" >"$OUT/pg2.statements"
+      # Each replica's read cache over the whole run, set-up included: what
+      # the agents' polls and uploads read from memory, and why the others
+      # went to the database (writes heard, listener lost, fence older than
+      # max_lag). After the statement report: /metrics reads the sources
+      # and tasks tables whole.
+      for rp in "replica1 $P1" "replica2 $P2"; do
+        read -r rname rport <<<"$rp"
+        curl -s "http://127.0.0.1:$rport/metrics" | python3 -c '
+import re, sys
+name = sys.argv[1]
+m = {}
+for line in sys.stdin:
+    k = re.match(r"sms_read_cache_requests_total\{table=\"(\w+)\",result=\"(\w+)\"\} (\d+)", line)
+    if k: m[(k.group(1), k.group(2))] = int(k.group(3))
+    for c in ("changes_heard", "listener_losses", "lagging_reads"):
+        if line.startswith("sms_read_cache_%s_total " % c): m[c] = int(line.split()[1])
+tables = ", ".join("%s %d hits / %d misses" % (t, m.get((t, "hit"), 0), m.get((t, "miss"), 0))
+                   for t in ("source_owners", "idle_sources", "task_sources", "identity"))
+print("%s read cache: %s; writes heard %d, listener losses %d, lagging reads %d"
+      % (name, tables, m.get("changes_heard", 0), m.get("listener_losses", 0), m.get("lagging_reads", 0)))
+' "$rname" >>"$OUT/pg2.cache" || true
+      done
       kill "$S1" "$S2" 2>/dev/null || true
       ;;
     *) echo "unknown setup $setup (sqlite | pg2)" >&2; exit 2 ;;
@@ -253,6 +275,7 @@ print(goal_line(f'{"met" if ok else "NOT met"} ({r["polls_per_s"]:.0f} of '
                 f'exactly once: {"yes" if exact else "no"})', r))
 EOF
 done
+[[ -s "$OUT/pg2.cache" ]] && cat "$OUT/pg2.cache"
 if [[ -s "$OUT/pg2.statements" ]]; then
   echo "PostgreSQL statements over the pg2 run (pg_stat_statements):"
   cat "$OUT/pg2.statements"

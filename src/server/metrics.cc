@@ -245,7 +245,8 @@ std::string Metrics::Render(int64_t runs_committed, const DatabaseGauges& db) {
     out +=
         "# HELP sms_read_cache_requests_total Reads of tokens, tasks and run "
         "lists, agents' polls for a command (idle_sources), sources' owners "
-        "(source_owners, the agent loop's check), and credentials, users "
+        "(source_owners, the agent loop's check), tasks' sources "
+        "(task_sources, the uploads' check), and credentials, users "
         "and domains (identity, PostgreSQL replicas only), answered "
         "from the server's read cache (hit) or the database (miss).\n"
         "# TYPE sms_read_cache_requests_total counter\n";
@@ -253,7 +254,8 @@ std::string Metrics::Render(int64_t runs_committed, const DatabaseGauges& db) {
          {std::pair{"tokens", c.tokens}, std::pair{"tasks", c.tasks},
           std::pair{"runs", c.runs}, std::pair{"idle_sources", c.idle_sources},
           std::pair{"identity", c.identity},
-          std::pair{"source_owners", c.sources}}) {
+          std::pair{"source_owners", c.sources},
+          std::pair{"task_sources", c.task_sources}}) {
       std::snprintf(buf, sizeof(buf),
                     "sms_read_cache_requests_total{table=\"%s\",result=\"hit\"}"
                     " %llu\n"

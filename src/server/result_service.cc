@@ -20,9 +20,8 @@ ApiResult<UploadOutcome> ResultService::Upload(const Identity& who,
                                                const std::string& task_id,
                                                const ResultUpload& upload) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kResultUpload));
-  SMS_ASSIGN_OR_RETURN(storage::Task task, tasks_.LoadTask(who, task_id));
   SMS_RETURN_IF_ERROR(
-      tasks_.CheckAgentOwnsTask(who, task, Action::kResultUpload));
+      tasks_.CheckTaskAccess(who, task_id, Action::kResultUpload));
 
   const int64_t now = clock_.NowEpochMillis();
   const int64_t finished = upload.finished_time.value_or(now);
@@ -90,9 +89,8 @@ ApiResult<StagedDetails> ResultService::UploadDetails(
   chunk.domain_id = who.domain_id;
   chunk.task_id = task_id;
   chunk.created_at = clock_.NowEpochMillis();
-  SMS_ASSIGN_OR_RETURN(storage::Task task, tasks_.LoadTask(who, task_id));
   SMS_RETURN_IF_ERROR(
-      tasks_.CheckAgentOwnsTask(who, task, Action::kResultUpload));
+      tasks_.CheckTaskAccess(who, task_id, Action::kResultUpload));
   auto staged = store_.StageDetails(chunk);
   if (!staged) {
     if (staged.error().code == core::ErrorCode::kAlreadyExists)
@@ -116,9 +114,8 @@ ApiResult<DetailListing> ResultService::ListDetails(const Identity& who,
                                                     const std::string& task_id,
                                                     const DetailListQuery& q) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kDetailsRead));
-  SMS_ASSIGN_OR_RETURN(storage::Task task, tasks_.LoadTask(who, task_id));
   SMS_RETURN_IF_ERROR(
-      tasks_.CheckAgentOwnsTask(who, task, Action::kDetailsRead));
+      tasks_.CheckTaskAccess(who, task_id, Action::kDetailsRead));
   storage::DetailQuery dq{.dir_check = q.dir_check,
                           .status = q.status,
                           // One more tells whether a next page exists.

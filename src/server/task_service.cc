@@ -38,13 +38,16 @@ ApiResult<storage::Task> TaskService::LoadTask(const Identity& who,
   return FromStore(store_.GetTask(who.domain_id, id), kTaskNotFound);
 }
 
-ApiStatus TaskService::CheckAgentOwnsTask(const Identity& who,
-                                          const storage::Task& task,
-                                          Action action) {
+ApiStatus TaskService::CheckTaskAccess(const Identity& who,
+                                       const std::string& task_id,
+                                       Action action) {
+  SMS_ASSIGN_OR_RETURN(
+      std::string source_id,
+      FromStore(store_.GetTaskSource(who.domain_id, task_id), kTaskNotFound));
   if (who.role != Role::kAgent) return {};
   // The owner alone, held by the read cache like the poll's check
   // (CommandService::CheckOwnSource), not the whole source row.
-  auto owner = store_.GetSourceOwner(who.domain_id, task.source_id);
+  auto owner = store_.GetSourceOwner(who.domain_id, source_id);
   if (!owner && owner.error().code != core::ErrorCode::kNotFound)
     return StoreFail(owner.error(), kSourceNotFound);
   if (!owner || *owner != who.user_id) {

@@ -70,11 +70,13 @@ class TaskService final {
   // Loads a task of the caller's domain (404 SMS.2252 otherwise).
   [[nodiscard]] ApiResult<storage::Task> LoadTask(const Identity& who,
                                                   const std::string& id);
-  // For an agent identity: the task's source must be the agent's own
-  // (403 SMS.9004 naming `action` otherwise). Other roles pass.
-  [[nodiscard]] ApiStatus CheckAgentOwnsTask(const Identity& who,
-                                             const storage::Task& task,
-                                             Action action);
+  // The task must be of the caller's domain (404 SMS.2252 otherwise) and,
+  // for an agent identity, its source the agent's own (403 SMS.9004 naming
+  // `action` otherwise). Reads the task's source alone (held by the read
+  // cache through the writes of the task's state), not the task.
+  [[nodiscard]] ApiStatus CheckTaskAccess(const Identity& who,
+                                          const std::string& task_id,
+                                          Action action);
 
  private:
   ApiResult<ActionOutcome> QueueCheck(const Identity& who,

@@ -17,12 +17,13 @@ namespace {
 // The groups of tables that are cleared together, each with its own
 // generation count (CachingStoreImpl::ClearLocked).
 enum Group : unsigned {
-  kTokenGroup = 0,     // tokens (with their user and domain)
-  kTaskGroup = 1,      // tasks and run lists
-  kIdentityGroup = 2,  // credentials, users and domains
-  kSourceGroup = 3,    // sources' owners
-  kIdleGroup = 4,      // idle sources (a cached negative: no command)
-  kGroups = 5,
+  kTokenGroup = 0,       // tokens (with their user and domain)
+  kTaskGroup = 1,        // tasks and run lists
+  kIdentityGroup = 2,    // credentials, users and domains
+  kSourceGroup = 3,      // sources' owners
+  kIdleGroup = 4,        // idle sources (a cached negative: no command)
+  kTaskSourceGroup = 5,  // tasks' sources (what a task keeps from creation)
+  kGroups = 6,
 };
 
 // The read scope this thread is in, for the store that began it.
@@ -72,6 +73,7 @@ class CachingStoreImpl final : public CachingStore {
         domains_(kIdentityGroup, limits.domains),
         source_owners_(kSourceGroup, limits.sources),
         idle_(kIdleGroup, limits.idle_sources),
+        task_sources_(kTaskSourceGroup, limits.task_sources),
         clock_(shared == nullptr          ? nullptr
                : shared->clock != nullptr ? shared->clock
                                           : &core::SystemClock()),
@@ -88,6 +90,7 @@ class CachingStoreImpl final : public CachingStore {
     CacheStats s{tokens_.stats.Read(), tasks_.stats.Read(), runs_.stats.Read(),
                  idle_.stats.Read()};
     s.sources = source_owners_.stats.Read();
+    s.task_sources = task_sources_.stats.Read();
     for (const CacheStats::Table t :
          {credentials_.stats.Read(), users_.stats.Read(),
           domains_.stats.Read()}) {
@@ -128,6 +131,9 @@ class CachingStoreImpl final : public CachingStore {
     // new owner (not its heartbeat: migrations/postgres/0018), the held
     // owners only; any other write (tokens, users, domains, or a table not
     // known here), every held record but the idle sources.
+    // A task's deletion, or a new id, tenant or source by hand (not the
+    // writes of its state: migrations/postgres/0022), the held tasks'
+    // sources only ("tasks" comes with it for the deletion).
     // A new command names its source ("commands DOMAIN SOURCE", 0018):
     // only that one is forgotten.
     if (auto source = CommandSource(table))
@@ -140,6 +146,8 @@ class CachingStoreImpl final : public CachingStore {
       ClearLocked(kIdentity);
     else if (table == "sources")
       ClearLocked(kSources);
+    else if (table == "task_sources")
+      ClearLocked(kTaskSources);
     else
       ClearLocked(kEverything);
   }
@@ -283,13 +291,22 @@ class CachingStoreImpl final : public CachingStore {
     return Read(tasks_, Key(domain_id, id),
                 [&] { return Inner()->GetTask(domain_id, id); });
   }
+  // Held in a group of its own: the writes of a task's state (a run's
+  // commit writes its verdict, several a second under uploads) cannot
+  // change its source and leave it held; only the task's deletion does.
+  Result<std::string> GetTaskSource(const std::string& domain_id,
+                                    const std::string& id) override {
+    return Read(task_sources_, Key(domain_id, id),
+                [&] { return Inner()->GetTaskSource(domain_id, id); });
+  }
   Result<Page<Task>> ListTasks(const std::string& domain_id,
                                const TaskFilter& f) override {
     return Inner()->ListTasks(domain_id, f);
   }
   Status DeleteTask(const std::string& domain_id,
                     const std::string& id) override {
-    return Clear(kTaskRecords, &Store::DeleteTask, domain_id, id);
+    return Clear(kTaskRecords | kTaskSources, &Store::DeleteTask, domain_id,
+                 id);
   }
   Status UpdateTaskState(const std::string& domain_id, const std::string& id,
                          TaskState expected_state, TaskState new_state,
@@ -675,11 +692,12 @@ class CachingStoreImpl final : public CachingStore {
   static constexpr unsigned kIdentity = 1u << kIdentityGroup;
   static constexpr unsigned kSources = 1u << kSourceGroup;
   static constexpr unsigned kIdle = 1u << kIdleGroup;
+  static constexpr unsigned kTaskSources = 1u << kTaskSourceGroup;
   // Every held record: what a token's revocation, or a report of a table
   // not known here, clears. Idle sources stay: only a command (or the
   // listener) makes them stale.
   static constexpr unsigned kEverything =
-      kTokens | kTaskRecords | kIdentity | kSources;
+      kTokens | kTaskRecords | kIdentity | kSources | kTaskSources;
   // And the idle sources: the listener's start, loss, or a report without
   // a table.
   static constexpr unsigned kAll = kEverything | kIdle;
@@ -707,6 +725,7 @@ class CachingStoreImpl final : public CachingStore {
     }
     if (groups & kSources) ClearTable(source_owners_);
     if (groups & kIdle) ClearTable(idle_);
+    if (groups & kTaskSources) ClearTable(task_sources_);
   }
   template <typename V>
   static void ClearTable(Table<V>& table) {
@@ -730,6 +749,9 @@ class CachingStoreImpl final : public CachingStore {
   // Idle sources (the value is unused): only a command (or the listener's
   // start or loss) makes them stale.
   Table<bool> idle_;
+  // Each task's source id: only the task's deletion (or the listener's
+  // start or loss, or an unknown table) makes it stale.
+  Table<std::string> task_sources_;
   // A shared cache's listener state (clock_ null: a local cache).
   core::Clock* const clock_;
   const core::Clock::Duration max_lag_;

@@ -3,7 +3,8 @@
 //
 // Held: ResolveToken (every authenticated request), GetTask and ListRuns
 // (GET /v3/tasks/{id}/consistency-result), GetSourceOwner (the agent loop's
-// ownership check on every poll; "sources' owners", below), and in a shared
+// ownership check on every poll; "sources' owners", below), GetTaskSource
+// (the uploads' ownership check; "tasks' sources", below), and in a shared
 // cache only
 // GetCredential, GetUser and GetDomain (every AK/SK-signed request reads
 // all three), for found records only: a miss or an error is never cached.
@@ -38,6 +39,16 @@
 // for last_seen_at), and a local cache's database has no other writer of
 // sources (`sms-server admin` writes domains, users and credentials).
 //
+// Tasks' sources: held per (domain, task), in a group of their own that
+// the writes of a task's state (a run's commit writes its verdict, several
+// a second under uploads; commands, schedules, settings) do not clear: no
+// write of the service changes a task's source. The task's deletion
+// through this store forgets it; a shared cache forgets every task's
+// source on ChangedTable("task_sources") (a task's deletion, or a new id,
+// tenant or source by hand: migrations/postgres/0022). A deleted task
+// whose source is still held is refused anyway by the writes that follow
+// the check (CommitRun and StageDetails lock the task's row).
+//
 // Freshness: a write through this store that can change a held record
 // clears what it can change after it returns (a write is acknowledged to its
 // client after that, so a client always reads its own writes): a write to a
@@ -48,18 +59,19 @@
 // revocation clears everything. The listener's reports follow the same
 // split by the table they name (tasks, runs: tasks and run lists, a
 // run's directories being in its row since migration 0019; credentials:
-// credentials, users and domains; sources: sources' owners; commands: idle
-// sources; tokens, users, domains or an unknown table: every held record but
-// the idle sources). Writes that cannot change one are let through without
-// clearing it: new domains, users, credentials and tokens (there is no cached
-// miss for them), sources and their heartbeat, staged details (invisible until
-// CommitRun), and a command poll that delivered nothing. A read that missed
-// fills the cache only if no write clearing its table happened since before its
-// snapshot was taken (a generation count per group of tables cleared together
+// credentials, users and domains; sources: sources' owners; task_sources:
+// tasks' sources; commands: idle sources; tokens, users, domains or an
+// unknown table: every held record but the idle sources). Writes that cannot
+// change one are let through without clearing it: new domains, users,
+// credentials and tokens (there is no cached miss for them), sources and their
+// heartbeat, staged details (invisible until CommitRun), and a command poll
+// that delivered nothing. A read that missed fills the cache only if no write
+// clearing its table happened since before its snapshot was taken (a generation
+// count per group of tables cleared together
 // -- tokens; tasks and run lists; credentials, users and domains; sources'
-// owners; idle sources -- read before the inner store's read, or at
-// BeginReadScope for a whole scope), so an old snapshot never outlives the
-// write that superseded it, and a run's commit does not stop a credential's
+// owners; idle sources; tasks' sources -- read before the inner store's read,
+// or at BeginReadScope for a whole scope), so an old snapshot never outlives
+// the write that superseded it, and a run's commit does not stop a credential's
 // fill.
 //
 // Two kinds (both made here):
@@ -112,6 +124,8 @@ struct CacheLimits {
   size_t domains = 10000;
   // Sources' owners (GetSourceOwner): one per agent of the fleet.
   size_t sources = 100000;
+  // Tasks' sources (GetTaskSource): one per task uploaded to.
+  size_t task_sources = 100000;
 };
 
 // What the cache answered since it was made, per table (for /metrics).
@@ -126,6 +140,7 @@ struct CacheStats {
   Table idle_sources;  // NextCommand answered "none" from memory
   Table identity;      // GetCredential, GetUser and GetDomain together
   Table sources;       // GetSourceOwner (the agent loop's owner check)
+  Table task_sources;  // GetTaskSource (the uploads' owner check)
   // A shared cache's listener reports (CacheFeed): writes heard (each
   // empties the cache), connections lost, and reads that skipped the cache
   // because the last fence was older than max_lag.

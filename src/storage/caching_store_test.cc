@@ -96,6 +96,19 @@ class CachingStoreTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  // Gives task t1 another source behind the cache's back, by hand (no
+  // Store write does).
+  void SetTaskSourceBehind(const std::string& source) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "UPDATE tasks SET source_id = '" + source + "' WHERE id = 't1'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+
   sms::testing::TempDir dir_;
   std::string path_;         // the database file
   Store* behind_ = nullptr;  // the inner store, owned by cache_
@@ -271,6 +284,38 @@ TEST_F(CachingStoreTest, ASourceOwnerIsHeldThroughHeartbeatsAndRuns) {
   // What clears everything clears the owners too.
   ASSERT_TRUE(cache_->RevokeToken("th", 10));
   EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-2");
+}
+
+// Every upload reads its task's source (the agent's ownership check):
+// held through the writes of the task's state (a run's commit, a command,
+// a state change, a schedule, settings), which clear the held task; its
+// deletion through the cache forgets it at once.
+TEST_F(CachingStoreTest, ATaskSourceIsHeldThroughTheWritesOfItsState) {
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s1");
+  SetTaskSourceBehind("s9");
+  ASSERT_TRUE(cache_->CommitRun(MakeRun("r1")));
+  ASSERT_TRUE(cache_->EnqueueCommand(Check("r2"), TaskState::kReady,
+                                     TaskState::kRunning));
+  ASSERT_TRUE(cache_->UpdateTaskState("d1", "t1", TaskState::kRunning,
+                                      TaskState::kReady, "", 8));
+  ASSERT_TRUE(cache_->PutTaskConfigs("d1", "t1", {{"k", "v"}}));
+  ASSERT_TRUE(cache_->SetNextCheck("d1", "t1", 1000));
+  ASSERT_TRUE(cache_->RefreshReadiness("d1", "t1"));
+  EXPECT_EQ(cache_->GetTask("d1", "t1")->source_id, "s9");  // read again
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s1");      // held
+  EXPECT_EQ(cache_->Stats().task_sources.misses, 1u);
+  EXPECT_EQ(cache_->Stats().task_sources.hits, 1u);
+  EXPECT_EQ(cache_->GetTaskSource("d1", "nope").error().code,
+            core::ErrorCode::kNotFound);  // a miss: never held
+  // What clears everything clears the tasks' sources too.
+  ASSERT_TRUE(cache_->RevokeToken("th", 10));
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s9");
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s9");  // held again
+  ASSERT_TRUE(cache_->DeleteTask("d1", "t1"));
+  EXPECT_EQ(cache_->GetTaskSource("d1", "t1").error().code,
+            core::ErrorCode::kNotFound);
+  ASSERT_TRUE(cache_->CreateTask(MakeTask("t1")));
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s1");
 }
 
 TEST_F(CachingStoreTest, CountsHitsAndMisses) {
@@ -541,6 +586,38 @@ TEST_F(SharedCachingStoreTest, OnlyAReportedSourceWriteForgetsOwners) {
   EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-2");  // held
   cache_->Lost();
   EXPECT_EQ(*cache_->GetSourceOwner("d1", "s1"), "agent-3");
+}
+
+// A replica forgets the held tasks' sources when a task's deletion or new
+// source is reported (migrations/postgres/0022), and only then: the
+// writes of tasks' states ("tasks", "runs": every batch of uploads) keep
+// them.
+TEST_F(SharedCachingStoreTest, OnlyAReportedTaskSourceWriteForgetsThem) {
+  cache_->Listening();
+  cache_->Heard(clock_.Now());
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s1");
+  SetTaskSourceBehind("s9");
+  for (const char* table : {"runs", "tasks", "commands", "commands d1 s1",
+                            "credentials", "sources"}) {
+    cache_->ChangedTable(table);
+    EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s1") << table;  // held
+  }
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  const CacheStats before = cache_->Stats();
+  cache_->ChangedTable("task_sources");
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s9");
+  ASSERT_TRUE(cache_->ResolveToken("th"));
+  const CacheStats after = cache_->Stats();
+  EXPECT_EQ(after.task_sources.misses, before.task_sources.misses + 1);
+  EXPECT_EQ(after.tokens.hits, before.tokens.hits + 1);  // held
+  // A table not known here, and the listener's loss, forget them too.
+  SetTaskSourceBehind("s8");
+  cache_->ChangedTable("anything else");
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s8");
+  SetTaskSourceBehind("s7");
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s8");  // held
+  cache_->Lost();
+  EXPECT_EQ(*cache_->GetTaskSource("d1", "t1"), "s7");
 }
 
 TEST_F(SharedCachingStoreTest, OnlyAReportedCommandForgetsIdleSources) {

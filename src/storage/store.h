@@ -540,6 +540,13 @@ class Store {
   [[nodiscard]] virtual Status CreateTask(const Task& t) = 0;
   [[nodiscard]] virtual Result<Task> GetTask(const std::string& domain_id,
                                              const std::string& id) = 0;
+  // The id of the task's source (Task::source_id), kNotFound when there is
+  // no such task: the ownership check of an agent's uploads. No write of
+  // the service changes a task's source, so a read cache holds it through
+  // the writes that move the task's state (caching_store.h), which GetTask's
+  // record follows (every committed run writes its verdict).
+  [[nodiscard]] virtual Result<std::string> GetTaskSource(
+      const std::string& domain_id, const std::string& id) = 0;
   [[nodiscard]] virtual Result<Page<Task>> ListTasks(
       const std::string& domain_id, const TaskFilter& f) = 0;
   // Deletes the task with its configuration, commands, runs and details.

@@ -392,6 +392,22 @@ TEST_P(StoreContractTest, ASourceOwnerIsWhoRegisteredIt) {
               HasCode(ErrorCode::kNotFound));
 }
 
+// The uploads' ownership check (held by CachingStore): the source the
+// task was created with, kept through the writes of its state, unknown in
+// another tenant, for an unknown id and once the task is deleted.
+TEST_P(StoreContractTest, ATaskSourceIsTheOneItWasCreatedWith) {
+  EXPECT_EQ(*store_->GetTaskSource("d1", "t1"), "s1");
+  ASSERT_THAT(store_->UpdateTaskState("d1", "t1", TaskState::kReady,
+                                      TaskState::kRunning, "r1", 5),
+              IsOk());
+  EXPECT_EQ(*store_->GetTaskSource("d1", "t1"), "s1");
+  EXPECT_THAT(store_->GetTaskSource("d2", "t1"), HasCode(ErrorCode::kNotFound));
+  EXPECT_THAT(store_->GetTaskSource("d1", "t-other"),
+              HasCode(ErrorCode::kNotFound));
+  ASSERT_THAT(store_->DeleteTask("d1", "t1"), IsOk());
+  EXPECT_THAT(store_->GetTaskSource("d1", "t1"), HasCode(ErrorCode::kNotFound));
+}
+
 TEST_P(StoreContractTest, UpsertSourceKeepsIdForSameAgent) {
   Source s = MakeSource("d1", "s9");
   s.name = "web";

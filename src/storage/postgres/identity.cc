@@ -211,8 +211,11 @@ Result<std::vector<bool>> PostgresStore::RememberSignatures(
 
 Result<int64_t> PostgresStore::PurgeSignatures(int64_t now, int limit) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  // By key: planned from statistics older than the newest keys (between
+  // two of autovacuum's ANALYZEs), the DELETE hash-joined the expired keys
+  // to the whole table (1,000,000 keys: ~160 ms instead of ~7 ms).
   Txn txn(*c);
-  SMS_RETURN_IF_ERROR(txn.BeginUnsynced());
+  SMS_RETURN_IF_ERROR(txn.BeginUnsyncedByKey());
   Params p;
   p.Add(now).Add(static_cast<int64_t>(limit));
   SMS_ASSIGN_OR_RETURN(Rows gone,

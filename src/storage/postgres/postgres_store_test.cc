@@ -910,6 +910,72 @@ TEST_F(PostgresStoreTest,
   for (auto& l : listener) l.reset();  // before their caches
 }
 
+// Two replicas hold task t1's source (every upload's ownership check): a
+// run committed through either (its verdict written: 'tasks' heard by
+// both) keeps it held; the task deleted through A is refused at once on
+// both (B's commit and staging lock the task's row and do not find it) and
+// B forgets the source once max_lag has passed ('task_sources', 0022).
+TEST_F(PostgresStoreTest, ATaskSourceIsHeldThroughRunsAndItsDeletionSeen) {
+  constexpr int64_t kMaxLagMs = 500;
+  std::unique_ptr<CachingStore> replica[2];
+  std::unique_ptr<ChangeListener> listener[2];
+  for (int i = 0; i < 2; ++i)
+    ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
+  CachingStore& a = *replica[0];
+  CachingStore& b = *replica[1];
+  Seed(a);
+  SeedSource(a);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (auto& r : replica) {
+    while (r->Stats().task_sources.hits == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      auto source = r->GetTaskSource("d1", "t1");
+      ASSERT_TRUE(source) << source.error().ToString();
+      ASSERT_EQ(*source, "s1");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(r->Stats().task_sources.hits, 0u);
+  }
+  auto run = [](const std::string& id) {
+    storage::Run r;
+    r.run_id = id;
+    r.domain_id = "d1";
+    r.task_id = "t1";
+    r.finished_time = 1;
+    r.check_result = "success";
+    r.content_hash = "c-" + id;
+    r.dirs.push_back({"/a", 1, 0, 0, 0, 0, 0, 0, 1});
+    return r;
+  };
+  ASSERT_TRUE(a.CommitRun(run("r1")));
+  ASSERT_TRUE(b.CommitRun(run("r2")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  for (auto& r : replica) {
+    const uint64_t misses = r->Stats().task_sources.misses;
+    ASSERT_EQ(*r->GetTaskSource("d1", "t1"), "s1");
+    EXPECT_EQ(r->Stats().task_sources.misses, misses) << "read again";
+  }
+
+  auto not_found = [](const auto& r) {
+    return !r && r.error().code == ErrorCode::kNotFound;
+  };
+  ASSERT_TRUE(a.DeleteTask("d1", "t1"));
+  EXPECT_TRUE(not_found(a.GetTaskSource("d1", "t1")));
+  EXPECT_TRUE(not_found(b.CommitRun(run("r3"))));
+  DetailChunk chunk{.run_id = "r4",
+                    .domain_id = "d1",
+                    .task_id = "t1",
+                    .seq = 0,
+                    .content_hash = "x",
+                    .created_at = 1,
+                    .files = {}};
+  EXPECT_TRUE(not_found(b.StageDetails(chunk)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMaxLagMs + 1));
+  EXPECT_TRUE(not_found(b.GetTaskSource("d1", "t1")));
+  for (auto& l : listener) l.reset();  // before their caches
+}
+
 // A run with many differing files: staged in chunks of 10,000, committed,
 // paged with a keyset marker; a late page costs about what the first does.
 // Two replicas commit the same run id for two tasks at once, each among
@@ -1042,6 +1108,98 @@ TEST_F(PostgresStoreTest, ABatchLooksRunsUpByKeyWhateverSizeItsPlanSaw) {
   ASSERT_EQ(ins_after, kRows + 6);
   EXPECT_LT(seq_after - seq_before, kRows)
       << "a statement of the batch read `runs` whole";
+}
+
+// The heartbeat flush joins a batch of beats (tens to thousands) to the
+// sources: each source is looked up by key (Txn::BeginUnsyncedByKey), not
+// the table read whole and hashed, which the planner prefers from a few
+// dozen beats on once it knows the table's size.
+TEST_F(PostgresStoreTest, AHeartbeatFlushLooksSourcesUpByKey) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Seed(*store);
+  constexpr int kSources = 5000, kBeats = 200;
+  const std::string in_schema = "SET search_path = " + options_.schema + "; ";
+  Psql(dsn_, in_schema +
+                 "INSERT INTO sources (id, domain_id, owner_user_id, name,"
+                 " hostname, ip, os_type, os_version, agent_version,"
+                 " created_at, last_seen_at) SELECT 's' || g, 'd1', 'u1',"
+                 " 'n' || g, 'h', '', 'LINUX', '', '', 1, 1"
+                 " FROM generate_series(1, " +
+                 std::to_string(kSources) + ") g; ANALYZE sources");
+  const std::string stats =
+      "SELECT seq_tup_read || ' ' || n_tup_upd FROM pg_stat_user_tables"
+      " WHERE schemaname = '" +
+      options_.schema + "' AND relname = 'sources'";
+  auto read_stats = [&] {
+    int64_t seq = 0, upd = 0;
+    std::istringstream(Psql(dsn_, stats)) >> seq >> upd;
+    return std::pair(seq, upd);
+  };
+  const auto [seq_before, upd_before] = read_stats();
+  std::vector<Heartbeat> beats;
+  for (int i = 1; i <= kBeats; ++i)
+    beats.push_back({"d1", "s" + std::to_string(i * 7 % kSources + 1), 9000});
+  ASSERT_TRUE(store->RecordHeartbeats(beats));
+  store.reset();  // its connections exit and report what they read
+  auto after = read_stats();
+  for (int i = 0; i < 100 && after.second < upd_before + kBeats; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = read_stats();
+  }
+  ASSERT_EQ(after.second, upd_before + kBeats);
+  EXPECT_EQ(Psql(dsn_, in_schema + "SELECT count(*) FROM sources WHERE"
+                                   " last_seen_at = 9000"),
+            std::to_string(kBeats));
+  EXPECT_LT(after.first - seq_before, kSources)
+      << "the flush read `sources` whole";
+}
+
+// The purge of used signatures (once a second per replica) deletes the
+// expired keys by key, also when the table's statistics are older than its
+// newest keys (autovacuum analyzes every 10 % of change): planned from
+// them, the DELETE read the whole table to hash-join a few expired keys
+// (1,000,000 keys: 159-174 ms instead of 7 ms).
+TEST_F(PostgresStoreTest, APurgeOfSignaturesLooksThemUpByKey) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  constexpr int kKeys = 20000;
+  const std::string in_schema = "SET search_path = " + options_.schema + "; ";
+  Psql(dsn_, in_schema +
+                 "INSERT INTO used_signatures SELECT 'k' || g, 1000000 + g"
+                 " FROM generate_series(1, " +
+                 std::to_string(kKeys) +
+                 ") g; ANALYZE used_signatures;"
+                 " INSERT INTO used_signatures SELECT 'n' || g, 2000000 + g"
+                 " FROM generate_series(1, 2000) g;"
+                 " DELETE FROM used_signatures WHERE expires_at <= 1001800");
+  const std::string stats =
+      "SELECT seq_tup_read || ' ' || n_tup_del FROM pg_stat_user_tables"
+      " WHERE schemaname = '" +
+      options_.schema + "' AND relname = 'used_signatures'";
+  auto read_stats = [&] {
+    int64_t seq = 0, del = 0;
+    std::istringstream(Psql(dsn_, stats)) >> seq >> del;
+    return std::pair(seq, del);
+  };
+  auto before = read_stats();
+  for (int i = 0; i < 100 && before.second < 1800; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    before = read_stats();
+  }
+  ASSERT_EQ(before.second, 1800);
+  auto purged = store->PurgeSignatures(1002000, 10000);
+  ASSERT_TRUE(purged) << purged.error().ToString();
+  EXPECT_EQ(*purged, 200);
+  store.reset();  // its connections exit and report what they read
+  auto after = read_stats();
+  for (int i = 0; i < 100 && after.second < before.second + 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = read_stats();
+  }
+  ASSERT_EQ(after.second, before.second + 200);
+  EXPECT_LT(after.first - before.first, kKeys)
+      << "the purge read `used_signatures` whole";
 }
 
 TEST_F(PostgresStoreTest, LargeRunPagesByKeyset) {

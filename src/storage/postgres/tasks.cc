@@ -98,6 +98,19 @@ Result<Task> PostgresStore::GetTask(const std::string& domain_id,
   return GetTaskOn(*c, domain_id, id, /*lock=*/false);
 }
 
+Result<std::string> PostgresStore::GetTaskSource(const std::string& domain_id,
+                                                 const std::string& id) {
+  SMS_ASSIGN_OR_RETURN(Lease c, Acquire());
+  Params p;
+  p.Add(domain_id).Add(id);
+  SMS_ASSIGN_OR_RETURN(
+      Rows r,
+      c->Exec("SELECT source_id FROM tasks WHERE domain_id = $1 AND id = $2",
+              p));
+  if (r.empty()) return Fail(core::NotFound("task not found"));
+  return r.Text(0, 0);
+}
+
 Result<Page<Task>> PostgresStore::ListTasks(const std::string& domain_id,
                                             const TaskFilter& f) {
   SMS_ASSIGN_OR_RETURN(Lease c, Acquire());

@@ -102,6 +102,8 @@ class SqliteStore final : public Store {
   Status CreateTask(const Task& t) override;
   Result<Task> GetTask(const std::string& domain_id,
                        const std::string& id) override;
+  Result<std::string> GetTaskSource(const std::string& domain_id,
+                                    const std::string& id) override;
   Result<Page<Task>> ListTasks(const std::string& domain_id,
                                const TaskFilter& f) override;
   Status DeleteTask(const std::string& domain_id,

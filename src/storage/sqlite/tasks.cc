@@ -113,6 +113,17 @@ Result<Task> SqliteStore::GetTask(const std::string& domain_id,
   return GetTaskOn(c.db, domain_id, id);
 }
 
+Result<std::string> SqliteStore::GetTaskSource(const std::string& domain_id,
+                                               const std::string& id) {
+  Conn c(this);
+  SMS_PREPARE_(q, c.db,
+               "SELECT source_id FROM tasks WHERE domain_id = ? AND id = ?");
+  q.Bind(domain_id).Bind(id);
+  SMS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Fail(core::NotFound("task not found"));
+  return q.Text(0);
+}
+
 Result<Page<Task>> SqliteStore::ListTasks(const std::string& domain_id,
                                           const TaskFilter& f) {
   Conn c(this);
