@@ -773,6 +773,8 @@ void Scanner::WalkSection(const std::string& dir_check) {
     // A directory: open it here, describe it, and descend into it.
     auto fd = fs_.OpenDirAt(dir_fd, de.name.c_str());
     if (!fd) {
+      // Its metadata still describe it in the report (never zeros).
+      if (auto st = fs_.StatAt(dir_fd, de.name.c_str())) Fill(e, *st);
       SetError(e, "", fd.error());
       Emit(std::move(item), {});
       continue;
@@ -780,6 +782,20 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Handle child(&fs_, *fd);
     auto st = fs_.Stat(child.get());
     if (st) Fill(e, *st);
+    // A mount point (another device than its parent's) of a kernel pseudo
+    // file system is compared as a directory but not entered: its files
+    // are views of the running kernel, not data, and some block a read
+    // forever (/proc/kmsg). Costs one fstatfs a mount point.
+    if (st && st->dev != f.dev) {
+      if (const FsTraits traits = fs_.Traits(child.get());
+          !traits.pseudo.empty()) {
+        Warn("not entering " + DirPath(root_path, e.path + "/") + ": a " +
+             std::string(traits.pseudo) +
+             " file system is mounted there (kernel pseudo files, not data)");
+        Emit(std::move(item), {});
+        continue;
+      }
+    }
     const size_t parent_len = prefix.size();
     prefix = e.path;
     prefix += '/';
