@@ -16,8 +16,13 @@ void AppendSide(std::string& out, const char* key, const Entry& e) {
   if (e.type != FileType::kDirectory) {
     out += fmt::format(",\"size\":{}", e.size);
   }
-  out += fmt::format(",\"mtime\":{},\"mode\":{},\"uid\":{},\"gid\":{}",
-                     e.mtime_ns / 1000000, e.mode, e.uid, e.gid);
+  // "mtime" in milliseconds (API.md), rounded down before 1970 too; and
+  // "mtime_ns", exact, for a difference below a millisecond.
+  int64_t mtime_ms = e.mtime_ns / 1000000;
+  if (e.mtime_ns % 1000000 < 0) --mtime_ms;
+  out += fmt::format(
+      ",\"mtime\":{},\"mtime_ns\":{},\"mode\":{},\"uid\":{},\"gid\":{}",
+      mtime_ms, e.mtime_ns, e.mode, e.uid, e.gid);
   if (!e.digest.empty()) {
     out += ",\"hash\":\"";
     out += e.digest.Hex();
