@@ -179,8 +179,14 @@ std::string RunReportText(const RunReport& r) {
       r.mode == CompareMode::kQuick ? "size + mtime"
                                     : HashAlgorithmName(r.hash),
       mib, secs, secs > 0 ? mib / secs : 0.0);
+  size_t unverified = 0;
+  for (const auto& d : r.dirs) unverified += d.error.empty() ? 0 : 1;
   if (!r.completed) {
     out += fmt::format("FAILED: {}\n", r.error_msg);
+  } else if (unverified > 0) {
+    // Exit status 2: no verdict on those directories, not a difference.
+    out += fmt::format("NOT VERIFIED: {} of {} directories could not be read\n",
+                       unverified, r.dirs.size());
   } else {
     out += r.consistent() ? "CONSISTENT\n" : "DIFFERENCES FOUND\n";
   }

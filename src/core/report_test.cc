@@ -44,5 +44,21 @@ TEST(FileDiffJsonTest, MtimesBeforeTheEpochRoundDown) {
   EXPECT_THAT(json, HasSubstr(R"("mtime":-1,"mtime_ns":-1,)"));
 }
 
+// A directory that could not be read at all is no verdict: the summary
+// must not say DIFFERENCES FOUND (verify exits 2 for it, not 1).
+TEST(RunReportTextTest, ADirectoryThatCouldNotBeReadIsNotADifference) {
+  RunReport r;
+  r.completed = true;
+  r.dirs.resize(2);
+  r.dirs[0].dir_check = "/etc";
+  r.dirs[0].error = "source: /srv/etc: Permission denied";
+  r.dirs[1].dir_check = "/var";
+  const std::string text = RunReportText(r);
+  EXPECT_THAT(text, HasSubstr("could not be verified: source: /srv/etc"));
+  EXPECT_THAT(text,
+              HasSubstr("NOT VERIFIED: 1 of 2 directories could not be read"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("DIFFERENCES FOUND")));
+}
+
 }  // namespace
 }  // namespace sms::core
