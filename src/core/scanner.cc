@@ -818,6 +818,8 @@ void Scanner::WalkSection(const std::string& dir_check) {
 void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
                          const std::vector<std::string>& paths) {
   Handle root(&fs_, root_fd);
+  const auto root_st = fs_.Stat(root.get());
+  std::set<std::string> warned_mounts;
   // The directory holding the previous path, reused while paths share it.
   std::shared_ptr<DirRef> parent;
   std::string parent_path;
@@ -859,6 +861,7 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
         }
       }
       int at = root.get();
+      uint64_t dev = root_st ? root_st->dev : 0;
       size_t begin = 0;
       while (begin < dir.size()) {
         size_t end = dir.find('/', begin);
@@ -877,6 +880,24 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
         }
         current = Handle(&fs_, *fd);
         at = current.get();
+        // Under a kernel pseudo file system (a list written by hand naming
+        // proc/kmsg): not checked, as the walk never enters one. One fstat
+        // a component, and an fstatfs where the device changes.
+        if (auto st = fs_.Stat(at); st && st->dev != dev) {
+          dev = st->dev;
+          if (const FsTraits traits = fs_.Traits(at); !traits.pseudo.empty()) {
+            const std::string mount = DirPath(JoinRoot(root_, "/" + dir_rel),
+                                              dir.substr(0, end) + "/");
+            if (warned_mounts.insert(mount).second) {
+              Warn("not checking the listed paths under " + mount + ": a " +
+                   std::string(traits.pseudo) +
+                   " file system is mounted there (kernel pseudo files, not "
+                   "data)");
+            }
+            parent_absent = true;
+            break;
+          }
+        }
         begin = end + 1;
       }
       if (!parent_absent && parent_error.empty()) {

@@ -1207,5 +1207,27 @@ TEST(ScannerTest, ListedPathsOutsideTheRootAreNotRead) {
   EXPECT_THAT(Paths(entries), ElementsAre("b"));
 }
 
+// A list written by hand may name files of a kernel pseudo file system
+// (proc/kmsg, which blocks a read forever): they are not checked, as the
+// walk never enters one, and a warning says why.
+TEST(ScannerTest, ListedPathsUnderAPseudoFileSystemAreNotRead) {
+  TempDir t;
+  WriteFile(t.Join("proc/kmsg"), "");
+  WriteFile(t.Join("proc/sys/x"), "");
+  WriteFile(t.Join("data/f"), "1");
+  testing::FaultyFileSystem fs;
+  fs.MountAt("proc", 0x9FA0);
+  ScanOptions o;
+  o.only_paths =
+      std::make_shared<std::map<std::string, std::vector<std::string>>>(
+          std::map<std::string, std::vector<std::string>>{
+              {"/", {"data/f", "proc", "proc/kmsg", "proc/sys/x"}}});
+  o.threads = 2;
+  Scanned out = ScanAll(fs, SystemClock(), t.path(), {"/"}, o);
+  EXPECT_THAT(Paths(out.entries), ElementsAre("data/f", "proc"));
+  ASSERT_EQ(out.warnings.size(), 1u);  // once a mount point
+  EXPECT_THAT(out.warnings[0], HasSubstr(t.Join("proc") + ": a proc file"));
+}
+
 }  // namespace
 }  // namespace sms::core

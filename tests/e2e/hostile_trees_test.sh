@@ -147,6 +147,12 @@ if mount -t tmpfs -o size=1m tmpfs "$M/a/data" 2>/dev/null; then
       grep -q "not entering $M/a/proc: a proc file system" "$TMP/mounts.err" &&
       pass "mounts: tmpfs walked, proc not entered ($(head -1 "$TMP/mounts.err"))" ||
       fail "mounts: $(cat "$TMP/mounts.list" "$TMP/mounts.err" | head -5)"
+    # A list written by hand naming /proc/kmsg: not read either.
+    printf 'proc/kmsg\ndata/f\n' > "$TMP/mounts.paths"
+    run mounts_listed 0 --only-paths "$TMP/mounts.paths" --list "$TMP/mounts_listed.list" \
+      "$M/a" "$M/b" && grep -q "not checking the listed paths under $M/a/proc" \
+      "$TMP/mounts_listed.err" && pass "mounts_listed: proc/kmsg not read" ||
+      fail "mounts_listed: $(cat "$TMP/mounts_listed.list" "$TMP/mounts_listed.err" | head -5)"
   else
     echo "SKIP mounts: cannot mount proc here"
   fi
