@@ -11,6 +11,7 @@
 #include <span>
 #include <utility>
 
+#include "core/inode_cache.h"
 #include "core/path_order.h"
 
 namespace sms::core {
@@ -117,64 +118,6 @@ std::shared_ptr<Scanner::DirRef> Scanner::NewDirRef(Handle handle, uint64_t dev,
   ref->traits = traits;
   return ref;
 }
-
-// Digests of inodes with several links, so each is read once.
-class InodeCache {
- public:
-  bool Lookup(const StatInfo& st, Digest& out, int64_t& hashed_at_ns) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find({st.dev, st.ino});
-    if (it == map_.end()) return false;
-    const Value& v = it->second;
-    if (v.size != st.size || v.mtime_ns != st.mtime_ns ||
-        v.ctime_ns != st.ctime_ns) {
-      return false;
-    }
-    out = v.digest;
-    hashed_at_ns = v.hashed_at_ns;
-    return true;
-  }
-  void Insert(const StatInfo& st, const Digest& digest, int64_t hashed_at_ns) {
-    std::lock_guard<std::mutex> lock(mu_);
-    map_[{st.dev, st.ino}] = {st.size, st.mtime_ns, st.ctime_ns, digest,
-                              hashed_at_ns};
-  }
-  // The first read of a listed inode (any link count: the listing does not
-  // say): false when it was digested already or another reader holds the
-  // claim, so two links read by two workers at once are read once. A claim
-  // is released (Release) once its digest is inserted or its read gave up;
-  // a reader that was refused waits (WaitUnclaimed) before its Lookup.
-  bool Claim(uint64_t dev, uint64_t ino) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (map_.count({dev, ino}) > 0) return false;
-    return claimed_.insert({dev, ino}).second;
-  }
-  void Release(std::span<const std::pair<uint64_t, uint64_t>> keys) {
-    if (keys.empty()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& k : keys) claimed_.erase(k);
-    }
-    released_.notify_all();
-  }
-  void WaitUnclaimed(uint64_t dev, uint64_t ino) {
-    std::unique_lock<std::mutex> lock(mu_);
-    released_.wait(lock, [&] { return claimed_.count({dev, ino}) == 0; });
-  }
-
- private:
-  struct Value {
-    uint64_t size;
-    int64_t mtime_ns;
-    int64_t ctime_ns;
-    Digest digest;
-    int64_t hashed_at_ns;
-  };
-  std::mutex mu_;
-  std::condition_variable released_;
-  std::map<std::pair<uint64_t, uint64_t>, Value> map_;
-  std::set<std::pair<uint64_t, uint64_t>> claimed_;  // being read now
-};
 
 // Per-worker reading state: one buffer and one hasher, reused for every file,
 // and the slots of a group of small files read together (HashGroup).
