@@ -869,6 +869,13 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
     progress_.entries.fetch_add(1, std::memory_order_relaxed);
     Fill(e, *st);
     if (e.type == FileType::kDirectory) {
+      // Listed as an error before ("! dir/"): an lstat alone would call it
+      // a directory on both sides, and the re-check consistent.
+      if (auto fd = fs_.OpenDirAt(dir_fd, name.c_str()); fd) {
+        fs_.Close(*fd);
+      } else {
+        SetError(e, "", fd.error());
+      }
       Emit(std::move(item), {});
       continue;
     }

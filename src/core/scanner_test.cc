@@ -1229,5 +1229,27 @@ TEST(ScannerTest, ListedPathsUnderAPseudoFileSystemAreNotRead) {
   EXPECT_THAT(out.warnings[0], HasSubstr(t.Join("proc") + ": a proc file"));
 }
 
+// A re-check of "! locked/" (a directory that could not be opened) must
+// try to open it again: an lstat alone found a directory on both sides,
+// and the re-check said CONSISTENT while it was still unreadable.
+TEST(ScannerTest, AListedDirectoryThatCannotBeOpenedIsStillAnError) {
+  TempDir t;
+  WriteFile(t.Join("locked/inside"), "1");
+  WriteFile(t.Join("open/inside"), "2");
+  testing::FaultyFileSystem fs;
+  fs.FailOpen("locked", EACCES);
+  ScanOptions o;
+  o.only_paths =
+      std::make_shared<std::map<std::string, std::vector<std::string>>>(
+          std::map<std::string, std::vector<std::string>>{
+              {"/", {"locked", "open"}}});
+  auto entries = Scan(fs, t.path(), {"/"}, o);
+  ASSERT_THAT(Paths(entries), ElementsAre("locked", "open"));
+  EXPECT_EQ(Find(entries, "locked").state, EntryState::kError);
+  EXPECT_THAT(Find(entries, "locked").error, HasSubstr("Permission denied"));
+  EXPECT_EQ(Find(entries, "locked").type, FileType::kDirectory);
+  EXPECT_EQ(Find(entries, "open").state, EntryState::kOk);
+}
+
 }  // namespace
 }  // namespace sms::core

@@ -126,6 +126,12 @@ if [[ $rc == 1 ]]; then
   listed perms perms
   grep -q '^= ok/f$' "$TMP/perms.list" && pass "perms: the readable file is equal" ||
     fail "perms: ok/f is not listed equal"
+  # The re-check of that list names the same errors, the directories too (an lstat alone
+  # found them directories on both sides, and the re-check said nothing of them).
+  timeout "$TMO" setpriv --reuid=65534 --regid=65534 --clear-groups "$TMP/agent-copy" verify \
+    --no-progress --only-paths "$TMP/perms.list" --list - "$TMP/perms/a" "$TMP/perms/b" \
+    > "$TMP/perms_recheck.list" 2> "$TMP/perms_recheck.err"
+  same_list perms perms_recheck
 else
   fail "perms: exit code $rc as nobody, expected 1"; head -5 "$TMP/perms.err"
 fi
