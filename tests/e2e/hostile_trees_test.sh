@@ -80,6 +80,8 @@ same_list() {
 run local 1 --list "$TMP/local.list" "$S" "$D" && listed local names
 run local_meta 1 --metadata --list "$TMP/local_meta.list" "$S" "$D" &&
   listed local_meta names-metadata
+run local_quick 1 --mode quick --list "$TMP/local_quick.list" "$S" "$D" &&
+  listed local_quick names-quick
 
 # Round trips: what --list wrote (text with its escapes, jsonl with path_b64) checks again
 # exactly the paths it named.
