@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The hostile tree pairs of tests/e2e/hostile_trees_test.sh: what engineers who migrate real
-servers meet, each with the verdict a careful human expects (the test holds the expected lists).
+servers meet, each with the verdict a careful human expects (EXPECTED below holds the lists).
 
 usage: hostile_trees.py names|perms ROOT SIDE     SIDE: a (source) or b (target)
        hostile_trees.py expect names|names-metadata|names-quick|perms   the expected text list, '=' lines
