@@ -142,6 +142,14 @@ core::Result<std::vector<std::string>> ReadPathList(const std::string& file,
     const std::string where = file + ":" + std::to_string(number) + ": ";
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
+    // The header --list-format csv writes: read as plain paths, its lines
+    // name nothing, and the re-check would say CONSISTENT.
+    if (number == 1 && line.starts_with("dir_check,path,status,")) {
+      return core::Fail(core::InvalidArgument(
+          where +
+          "a CSV list cannot be re-checked (its paths are not exact bytes); "
+          "write the list with --list-format text or jsonl"));
+    }
     if (line[0] == '{') {
       json::error_code ec;
       json::value v = json::parse(line, ec);

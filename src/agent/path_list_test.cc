@@ -107,6 +107,24 @@ TEST(PathListTest, BadLinesNameTheFileAndLine) {
   EXPECT_FALSE(ReadPathList(t.Join("missing"), other));
 }
 
+// The CSV list (--list-format csv) read as plain paths named nothing that
+// exists: the re-check said CONSISTENT. Its paths are not exact bytes (a
+// name that is not UTF-8 is escaped like a name holding a backslash), so it
+// is refused, naming the formats that work.
+TEST(PathListTest, ACsvListIsRefusedNotReadAsPlainPaths) {
+  TempDir t;
+  WriteFile(t.Join("list.csv"),
+            "dir_check,path,status,reason,source_type,source_size,source_hash,"
+            "target_type,target_size,target_hash\n"
+            "/,etc/passwd,different,content,file,10,ab,file,10,cd\n");
+  PathSetBuilder builder({"/"});
+  auto read = ReadPathList(t.Join("list.csv"), builder);
+  ASSERT_FALSE(read);
+  EXPECT_THAT(read.error().message, HasSubstr("list.csv:1: "));
+  EXPECT_THAT(read.error().message, HasSubstr("CSV"));
+  EXPECT_THAT(read.error().message, HasSubstr("--list-format text or jsonl"));
+}
+
 TEST(PathListTest, TheWireFormRoundTrips) {
   PathSets sets = {{"/", {"a", "a/b\nc", "z"}}, {"/empty", {}}};
   auto decoded = DecodePathSets(EncodePathSets(sets));

@@ -102,7 +102,25 @@ void RunWriter::OnVerdict(const std::string& dir_check, std::string_view path,
                           const core::Entry* target) {
   if (verdict.status == core::VerdictStatus::kSame) return;
   if (chunk_files_ > 0) chunk_ += ',';
-  chunk_ += core::FileDiffJson(dir_check, path, verdict, source, target);
+  if (verdict.reason == core::Reason::kText &&
+      verdict.detail.size() > kMaxReasonBytes - 3) {
+    // As the JSON will hold it (bytes that are not UTF-8 as \xHH), cut on a
+    // character boundary.
+    std::string reason = core::EscapeInvalidUtf8(verdict.detail);
+    if (reason.size() > kMaxReasonBytes) {
+      size_t cut = kMaxReasonBytes - 3;
+      while (cut > 0 &&
+             (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80)
+        --cut;
+      reason.resize(cut);
+      reason += "...";
+    }
+    chunk_ += core::FileDiffJson(
+        dir_check, path, {verdict.status, verdict.reason, std::move(reason)},
+        source, target);
+  } else {
+    chunk_ += core::FileDiffJson(dir_check, path, verdict, source, target);
+  }
   ++chunk_files_;
   if (chunk_files_ >= kChunkFiles || chunk_.size() >= kChunkBytes) {
     auto flushed = FlushChunk();

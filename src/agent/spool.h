@@ -35,6 +35,9 @@ class RunWriter final : public core::VerdictSink {
   // server takes at most 10,000 files and 16 MiB per request).
   static constexpr size_t kChunkFiles = 10000;
   static constexpr size_t kChunkBytes = 8 << 20;
+  // The longest FileDiff reason the server takes (its details upload is
+  // refused past it): a longer one is cut, ending "...".
+  static constexpr size_t kMaxReasonBytes = 256;
 
   RunWriter(std::string dir, std::string run_id);
   void OnVerdict(const std::string& dir_check, std::string_view path,

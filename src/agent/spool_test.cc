@@ -44,6 +44,39 @@ TEST(SpoolTest, AFinishedRunIsReadyWithItsChunks) {
   EXPECT_TRUE(spool.ReadyRuns().empty());
 }
 
+// The server takes a reason of at most 256 bytes (its details upload is
+// refused whole past it, and retried forever). An error naming a long
+// path ("source: cannot read directory <4,000 bytes>") is cut, on a
+// character boundary, with "..." saying so.
+TEST(SpoolTest, ALongReasonIsCutToWhatTheServerTakes) {
+  testing::TempDir t;
+  Spool spool(t.Join("spool"));
+  ASSERT_TRUE(spool.Init());
+  auto writer = spool.Begin("run-1", "task-1");
+  ASSERT_TRUE(writer);
+  const core::Entry e = FileEntry("a");
+  std::string detail = "source: cannot read directory ";
+  for (int i = 0; i < 400; ++i) detail += "\xc3\xa9";  // é, 2 bytes each
+  const core::Verdict error{core::VerdictStatus::kError, core::Reason::kText,
+                            detail};
+  (*writer)->OnVerdict("/", "a", error, &e, nullptr);
+  ASSERT_TRUE((*writer)->Finish("{}", "{}"));
+  auto chunk = ReadWholeFile(spool.RunDir("run-1") + "/details-000000.json");
+  ASSERT_TRUE(chunk);
+  const std::string key = "\"reason\":\"";
+  const size_t begin = chunk->find(key);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = chunk->find('"', begin + key.size());
+  const std::string reason =
+      chunk->substr(begin + key.size(), end - begin - key.size());
+  EXPECT_LE(reason.size(), RunWriter::kMaxReasonBytes);
+  EXPECT_GT(reason.size(), RunWriter::kMaxReasonBytes - 5);
+  EXPECT_EQ(reason.rfind("source: cannot read directory \xc3\xa9", 0), 0u);
+  EXPECT_EQ(reason.substr(reason.size() - 3), "...");
+  // Whole characters only: the byte before "..." ends an é.
+  EXPECT_EQ(static_cast<unsigned char>(reason[reason.size() - 4]), 0xa9);
+}
+
 TEST(SpoolTest, AnInterruptedRunBecomesAFailedRunWithoutDetails) {
   testing::TempDir t;
   Spool spool(t.Join("spool"));

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/entry.h"
@@ -52,7 +53,14 @@ struct FsTraits {
   // exFAT: 2 s); 0 when unknown.
   int64_t granularity_ns = 0;
   uint64_t magic = 0;  // statfs f_type, for messages
+  // A kernel pseudo file system (proc, sysfs, cgroup, debugfs ...): its
+  // "files" are views of the running kernel, not data, and some block when
+  // read (/proc/kmsg). Named ("proc") when so, else empty.
+  std::string_view pseudo;
 };
+
+// What the statfs(2) magic number `magic` says of a file system.
+FsTraits TraitsOfMagic(uint64_t magic);
 
 struct DirEntryName {
   std::string name;

@@ -120,6 +120,11 @@ Result<DirResult> Marcher::MarchSection(const std::string& dir_check) {
              {VerdictStatus::kError, Reason::kText,
               "target: cannot read directory " + target_hole},
              a, nullptr);
+      } else if (a->state == EntryState::kError) {
+        // Vanished or unreadable: in doubt, never "missing on the target".
+        Emit(r, a->path,
+             {VerdictStatus::kError, Reason::kText, "source: " + a->error}, a,
+             nullptr);
       } else {
         Emit(r, a->path, {VerdictStatus::kTargetMiss, Reason::kNone, {}}, a,
              nullptr);
@@ -131,6 +136,10 @@ Result<DirResult> Marcher::MarchSection(const std::string& dir_check) {
         Emit(r, b->path,
              {VerdictStatus::kError, Reason::kText,
               "source: cannot read directory " + source_hole},
+             nullptr, b);
+      } else if (b->state == EntryState::kError) {
+        Emit(r, b->path,
+             {VerdictStatus::kError, Reason::kText, "target: " + b->error},
              nullptr, b);
       } else {
         Emit(r, b->path, {VerdictStatus::kTargetMore, Reason::kNone, {}},

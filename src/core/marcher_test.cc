@@ -132,6 +132,27 @@ TEST(MarcherTest, ChangedAndErrorAreNeverDifferences) {
   EXPECT_FALSE(r.consistent());
 }
 
+// An entry one side could not read (it vanished after the listing, or
+// cannot be opened) is an error even where the other side has nothing: a
+// file deleted from the source while the check ran is not "missing on the
+// target", and an unreadable one is in doubt until it can be read.
+TEST(MarcherTest, AnErrorOnOneSideOnlyIsAnErrorNotMissingOrExtra) {
+  auto run = March({WithState(File("gone", "x"), EntryState::kError,
+                              "open: No such file or directory"),
+                    File("z", "")},
+                   {WithState(File("locked", "x"), EntryState::kError,
+                              "open: Permission denied"),
+                    File("z", "")});
+  EXPECT_THAT(run.lines,
+              ElementsAre("! gone (source: open: No such file or directory)",
+                          "! locked (target: open: Permission denied)", "= z"));
+  const DirResult& r = run.results[0];
+  EXPECT_EQ(r.errors, 2u);
+  EXPECT_EQ(r.target_miss, 0u);
+  EXPECT_EQ(r.target_more, 0u);
+  EXPECT_EQ(r.total, 2u);  // the source's files: gone and z
+}
+
 TEST(MarcherTest, UnreadableDirectoryTurnsTheOtherSidesEntriesIntoErrors) {
   auto run = March({WithState(Dir("locked"), EntryState::kError,
                               "opendir: Permission denied"),

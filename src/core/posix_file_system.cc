@@ -72,13 +72,69 @@ constexpr bool kRingOpensAndCloses = false;
 constexpr bool kRingOpensAndCloses = true;
 #endif
 
+}  // namespace
+
 // File systems whose inode numbers are not stable, or whose timestamps come
-// from another host's clock (statfs(2) magic numbers), and those with
-// 2-second timestamps.
+// from another host's clock (statfs(2) magic numbers), those with 2-second
+// timestamps, and the kernel's pseudo file systems.
 FsTraits TraitsOfMagic(uint64_t magic) {
   FsTraits t;
   t.magic = magic;
   switch (magic) {
+    case 0x9FA0:  // proc
+      t.pseudo = "proc";
+      break;
+    case 0x62656572:  // sysfs
+      t.pseudo = "sysfs";
+      break;
+    case 0x1CD1:  // devpts
+      t.pseudo = "devpts";
+      break;
+    case 0x27E0EB:  // cgroup
+      t.pseudo = "cgroup";
+      break;
+    case 0x63677270:  // cgroup2
+      t.pseudo = "cgroup2";
+      break;
+    case 0x64626720:  // debugfs
+      t.pseudo = "debugfs";
+      break;
+    case 0x74726163:  // tracefs
+      t.pseudo = "tracefs";
+      break;
+    case 0x73636673:  // securityfs
+      t.pseudo = "securityfs";
+      break;
+    case 0x6165676C:  // pstore
+      t.pseudo = "pstore";
+      break;
+    case 0xCAFE4A11:  // bpf
+      t.pseudo = "bpf";
+      break;
+    case 0x62656570:  // configfs
+      t.pseudo = "configfs";
+      break;
+    case 0x65735543:  // fusectl
+      t.pseudo = "fusectl";
+      break;
+    case 0x19800202:  // mqueue
+      t.pseudo = "mqueue";
+      break;
+    case 0xDE5E81E4:  // efivarfs
+      t.pseudo = "efivarfs";
+      break;
+    case 0x42494E4D:  // binfmt_misc
+      t.pseudo = "binfmt_misc";
+      break;
+    case 0xF97CFF8C:  // selinuxfs
+      t.pseudo = "selinuxfs";
+      break;
+    case 0x6E736673:  // nsfs
+      t.pseudo = "nsfs";
+      break;
+    case 0x67596969:  // rpc_pipefs
+      t.pseudo = "rpc_pipefs";
+      break;
     case 0x65735546:  // FUSE (sshfs, ntfs-3g, virtiofs, rclone mount ...)
     case 0x6969:      // NFS
     case 0xFF534D42:  // CIFS
@@ -106,6 +162,8 @@ FsTraits TraitsOfMagic(uint64_t magic) {
   }
   return t;
 }
+
+namespace {
 
 // One io_uring per thread, made on first use (core/io_ring.h). Batches of
 // small-file operations go through it with one io_uring_enter(2) for the

@@ -144,6 +144,21 @@ std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> FakeProbe(
   return {p, [](io_uring_probe* q) { free(q); }};
 }
 
+// The kernel's pseudo file systems are named; data file systems are not.
+TEST(FsTraitsTest, PseudoFileSystemsAreKnownByTheirMagic) {
+  EXPECT_EQ(TraitsOfMagic(0x9FA0).pseudo, "proc");
+  EXPECT_EQ(TraitsOfMagic(0x62656572).pseudo, "sysfs");
+  EXPECT_EQ(TraitsOfMagic(0x63677270).pseudo, "cgroup2");
+  EXPECT_TRUE(TraitsOfMagic(0xEF53).pseudo.empty());      // ext4
+  EXPECT_TRUE(TraitsOfMagic(0x01021994).pseudo.empty());  // tmpfs
+  EXPECT_TRUE(TraitsOfMagic(0x6969).pseudo.empty());      // NFS
+  // The real /proc, where there is one.
+  const int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) GTEST_SKIP() << "no /proc here";
+  EXPECT_EQ(PosixFileSystem().Traits(fd).pseudo, "proc");
+  close(fd);
+}
+
 TEST(RingProbeTest, TheRingNeedsOpenReadAndClose) {
   EXPECT_FALSE(RingSupportsOurOps(nullptr)) << "5.1-5.5: no probe at all";
   EXPECT_FALSE(RingSupportsOurOps(

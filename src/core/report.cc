@@ -16,8 +16,13 @@ void AppendSide(std::string& out, const char* key, const Entry& e) {
   if (e.type != FileType::kDirectory) {
     out += fmt::format(",\"size\":{}", e.size);
   }
-  out += fmt::format(",\"mtime\":{},\"mode\":{},\"uid\":{},\"gid\":{}",
-                     e.mtime_ns / 1000000, e.mode, e.uid, e.gid);
+  // "mtime" in milliseconds (API.md), rounded down before 1970 too; and
+  // "mtime_ns", exact, for a difference below a millisecond.
+  int64_t mtime_ms = e.mtime_ns / 1000000;
+  if (e.mtime_ns % 1000000 < 0) --mtime_ms;
+  out += fmt::format(
+      ",\"mtime\":{},\"mtime_ns\":{},\"mode\":{},\"uid\":{},\"gid\":{}",
+      mtime_ms, e.mtime_ns, e.mode, e.uid, e.gid);
   if (!e.digest.empty()) {
     out += ",\"hash\":\"";
     out += e.digest.Hex();
@@ -174,8 +179,14 @@ std::string RunReportText(const RunReport& r) {
       r.mode == CompareMode::kQuick ? "size + mtime"
                                     : HashAlgorithmName(r.hash),
       mib, secs, secs > 0 ? mib / secs : 0.0);
+  size_t unverified = 0;
+  for (const auto& d : r.dirs) unverified += d.error.empty() ? 0 : 1;
   if (!r.completed) {
     out += fmt::format("FAILED: {}\n", r.error_msg);
+  } else if (unverified > 0) {
+    // Exit status 2: no verdict on those directories, not a difference.
+    out += fmt::format("NOT VERIFIED: {} of {} directories could not be read\n",
+                       unverified, r.dirs.size());
   } else {
     out += r.consistent() ? "CONSISTENT\n" : "DIFFERENCES FOUND\n";
   }

@@ -11,6 +11,7 @@
 #include <span>
 #include <utility>
 
+#include "core/inode_cache.h"
 #include "core/path_order.h"
 
 namespace sms::core {
@@ -117,64 +118,6 @@ std::shared_ptr<Scanner::DirRef> Scanner::NewDirRef(Handle handle, uint64_t dev,
   ref->traits = traits;
   return ref;
 }
-
-// Digests of inodes with several links, so each is read once.
-class InodeCache {
- public:
-  bool Lookup(const StatInfo& st, Digest& out, int64_t& hashed_at_ns) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find({st.dev, st.ino});
-    if (it == map_.end()) return false;
-    const Value& v = it->second;
-    if (v.size != st.size || v.mtime_ns != st.mtime_ns ||
-        v.ctime_ns != st.ctime_ns) {
-      return false;
-    }
-    out = v.digest;
-    hashed_at_ns = v.hashed_at_ns;
-    return true;
-  }
-  void Insert(const StatInfo& st, const Digest& digest, int64_t hashed_at_ns) {
-    std::lock_guard<std::mutex> lock(mu_);
-    map_[{st.dev, st.ino}] = {st.size, st.mtime_ns, st.ctime_ns, digest,
-                              hashed_at_ns};
-  }
-  // The first read of a listed inode (any link count: the listing does not
-  // say): false when it was digested already or another reader holds the
-  // claim, so two links read by two workers at once are read once. A claim
-  // is released (Release) once its digest is inserted or its read gave up;
-  // a reader that was refused waits (WaitUnclaimed) before its Lookup.
-  bool Claim(uint64_t dev, uint64_t ino) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (map_.count({dev, ino}) > 0) return false;
-    return claimed_.insert({dev, ino}).second;
-  }
-  void Release(std::span<const std::pair<uint64_t, uint64_t>> keys) {
-    if (keys.empty()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& k : keys) claimed_.erase(k);
-    }
-    released_.notify_all();
-  }
-  void WaitUnclaimed(uint64_t dev, uint64_t ino) {
-    std::unique_lock<std::mutex> lock(mu_);
-    released_.wait(lock, [&] { return claimed_.count({dev, ino}) == 0; });
-  }
-
- private:
-  struct Value {
-    uint64_t size;
-    int64_t mtime_ns;
-    int64_t ctime_ns;
-    Digest digest;
-    int64_t hashed_at_ns;
-  };
-  std::mutex mu_;
-  std::condition_variable released_;
-  std::map<std::pair<uint64_t, uint64_t>, Value> map_;
-  std::set<std::pair<uint64_t, uint64_t>> claimed_;  // being read now
-};
 
 // Per-worker reading state: one buffer and one hasher, reused for every file,
 // and the slots of a group of small files read together (HashGroup).
@@ -773,6 +716,8 @@ void Scanner::WalkSection(const std::string& dir_check) {
     // A directory: open it here, describe it, and descend into it.
     auto fd = fs_.OpenDirAt(dir_fd, de.name.c_str());
     if (!fd) {
+      // Its metadata still describe it in the report (never zeros).
+      if (auto st = fs_.StatAt(dir_fd, de.name.c_str())) Fill(e, *st);
       SetError(e, "", fd.error());
       Emit(std::move(item), {});
       continue;
@@ -780,6 +725,20 @@ void Scanner::WalkSection(const std::string& dir_check) {
     Handle child(&fs_, *fd);
     auto st = fs_.Stat(child.get());
     if (st) Fill(e, *st);
+    // A mount point (another device than its parent's) of a kernel pseudo
+    // file system is compared as a directory but not entered: its files
+    // are views of the running kernel, not data, and some block a read
+    // forever (/proc/kmsg). Costs one fstatfs a mount point.
+    if (st && st->dev != f.dev) {
+      if (const FsTraits traits = fs_.Traits(child.get());
+          !traits.pseudo.empty()) {
+        Warn("not entering " + DirPath(root_path, e.path + "/") + ": a " +
+             std::string(traits.pseudo) +
+             " file system is mounted there (kernel pseudo files, not data)");
+        Emit(std::move(item), {});
+        continue;
+      }
+    }
     const size_t parent_len = prefix.size();
     prefix = e.path;
     prefix += '/';
@@ -802,6 +761,8 @@ void Scanner::WalkSection(const std::string& dir_check) {
 void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
                          const std::vector<std::string>& paths) {
   Handle root(&fs_, root_fd);
+  const auto root_st = fs_.Stat(root.get());
+  std::set<std::string> warned_mounts;
   // The directory holding the previous path, reused while paths share it.
   std::shared_ptr<DirRef> parent;
   std::string parent_path;
@@ -843,6 +804,7 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
         }
       }
       int at = root.get();
+      uint64_t dev = root_st ? root_st->dev : 0;
       size_t begin = 0;
       while (begin < dir.size()) {
         size_t end = dir.find('/', begin);
@@ -861,6 +823,24 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
         }
         current = Handle(&fs_, *fd);
         at = current.get();
+        // Under a kernel pseudo file system (a list written by hand naming
+        // proc/kmsg): not checked, as the walk never enters one. One fstat
+        // a component, and an fstatfs where the device changes.
+        if (auto st = fs_.Stat(at); st && st->dev != dev) {
+          dev = st->dev;
+          if (const FsTraits traits = fs_.Traits(at); !traits.pseudo.empty()) {
+            const std::string mount = DirPath(JoinRoot(root_, "/" + dir_rel),
+                                              dir.substr(0, end) + "/");
+            if (warned_mounts.insert(mount).second) {
+              Warn("not checking the listed paths under " + mount + ": a " +
+                   std::string(traits.pseudo) +
+                   " file system is mounted there (kernel pseudo files, not "
+                   "data)");
+            }
+            parent_absent = true;
+            break;
+          }
+        }
         begin = end + 1;
       }
       if (!parent_absent && parent_error.empty()) {
@@ -889,6 +869,13 @@ void Scanner::WalkListed(int root_fd, const std::string& dir_rel,
     progress_.entries.fetch_add(1, std::memory_order_relaxed);
     Fill(e, *st);
     if (e.type == FileType::kDirectory) {
+      // Listed as an error before ("! dir/"): an lstat alone would call it
+      // a directory on both sides, and the re-check consistent.
+      if (auto fd = fs_.OpenDirAt(dir_fd, name.c_str()); fd) {
+        fs_.Close(*fd);
+      } else {
+        SetError(e, "", fd.error());
+      }
       Emit(std::move(item), {});
       continue;
     }

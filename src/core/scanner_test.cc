@@ -467,6 +467,96 @@ TEST_P(ScannerFaultTest, AFileReplacedBeforeItIsOpenedIsWhatIsThereNow) {
   EXPECT_EQ(Find(entries, "z").state, EntryState::kOk);
 }
 
+// Truncated, or replaced by a rename over it, while it is read: never a
+// false digest. A large file changed while it is read is `changed` (the
+// group's first read finds it fresh and hands it to Hash(), whose read, of
+// the second opening, the change hits); a file changed between two
+// openings is read again and described as it is now.
+TEST_P(ScannerFaultTest, AFileTruncatedWhileReadIsChanged) {
+  TempDir t;
+  WriteFile(t.Join("big"), std::string(3 << 20, 'b'));
+  WriteFile(t.Join("small"), std::string(1000, 's'));
+  fs_.AfterFirstRead(
+      "big", [&] { ASSERT_EQ(truncate(t.Join("big").c_str(), 10), 0); }, 2);
+  fs_.AfterFirstRead(
+      "small", [&] { ASSERT_EQ(truncate(t.Join("small").c_str(), 0), 0); });
+  auto entries = Scan(fs_, t.path());
+  const Entry& big = Find(entries, "big");
+  EXPECT_EQ(big.state, EntryState::kChanged);
+  EXPECT_TRUE(big.digest.empty());
+  const Entry& small = Find(entries, "small");
+  EXPECT_EQ(small.state, EntryState::kOk) << small.error;
+  EXPECT_EQ(small.size, 0u);
+  EXPECT_FALSE(small.digest.empty());
+}
+
+TEST_P(ScannerFaultTest, AFileReplacedWhileReadIsChanged) {
+  TempDir t;
+  WriteFile(t.Join("big"), std::string(3 << 20, 'b'));
+  WriteFile(t.Join("small"), std::string(1000, 's'));
+  auto replace = [&](const std::string& name) {
+    WriteFile(t.Join(name + ".new"), "replacement");
+    ASSERT_EQ(rename(t.Join(name + ".new").c_str(), t.Join(name).c_str()), 0);
+  };
+  // The old inode, still open, keeps its bytes and size: only its ctime
+  // (the kernel stamps an unlink) tells that it left the tree.
+  fs_.AfterFirstRead(
+      "big", [&] { replace("big"); }, 2);
+  fs_.AfterFirstRead("small", [&] { replace("small"); });
+  auto entries = Scan(fs_, t.path());
+  const Entry& big = Find(entries, "big");
+  EXPECT_EQ(big.state, EntryState::kChanged);
+  EXPECT_TRUE(big.digest.empty());
+  const Entry& small = Find(entries, "small");
+  EXPECT_EQ(small.state, EntryState::kOk) << small.error;
+  EXPECT_EQ(small.size, std::string("replacement").size());
+}
+
+// A directory that cannot be opened still says what it is: its mode,
+// owner and mtime come from an lstat, never zeros a reader would take for
+// the directory's own.
+TEST_P(ScannerFaultTest, ADirectoryThatCannotBeOpenedKeepsItsMetadata) {
+  TempDir t;
+  WriteFile(t.Join("locked/inside"), "1");
+  WriteFile(t.Join("z"), "read");
+  ASSERT_EQ(chmod(t.Join("locked").c_str(), 0751), 0);
+  fs_.FailOpen("locked", EACCES);
+  auto entries = Scan(fs_, t.path());
+  const Entry& locked = Find(entries, "locked");
+  EXPECT_EQ(locked.state, EntryState::kError);
+  EXPECT_EQ(locked.type, FileType::kDirectory);
+  EXPECT_EQ(locked.mode, 0751u);
+  struct stat st;
+  ASSERT_EQ(lstat(t.Join("locked").c_str(), &st), 0);
+  EXPECT_EQ(locked.mtime_ns,
+            st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
+  EXPECT_EQ(locked.uid, st.st_uid);
+}
+
+// A kernel pseudo file system mounted in the tree (proc, sysfs ...) is a
+// directory that is compared but never entered: its files are views of the
+// running kernel, and /proc/kmsg blocks a read forever. Other mounts (a
+// tmpfs, a data disk) are walked like any directory, as rsync and find do
+// by default.
+TEST_P(ScannerFaultTest, APseudoFileSystemMountedInTheTreeIsNotEntered) {
+  TempDir t;
+  WriteFile(t.Join("proc/kmsg"), "");
+  WriteFile(t.Join("proc/1/status"), "Name: init");
+  WriteFile(t.Join("data/tmp/file"), "kept");
+  WriteFile(t.Join("z"), "z");
+  fs_.MountAt("proc", 0x9FA0);     // PROC_SUPER_MAGIC
+  fs_.MountAt("tmp", 0x01021994);  // TMPFS_MAGIC
+  Scanned out = ScanAll(fs_, SystemClock(), t.path());
+  EXPECT_THAT(Paths(out.entries),
+              ElementsAre("data", "data/tmp", "data/tmp/file", "proc", "z"));
+  const Entry& proc = Find(out.entries, "proc");
+  EXPECT_EQ(proc.type, FileType::kDirectory);
+  EXPECT_EQ(proc.state, EntryState::kOk) << proc.error;
+  ASSERT_EQ(out.warnings.size(), 1u);
+  EXPECT_THAT(out.warnings[0], HasSubstr("proc"));
+  EXPECT_THAT(out.warnings[0], HasSubstr(t.Join("proc")));
+}
+
 INSTANTIATE_TEST_SUITE_P(PlainAndRing, ScannerFaultTest, ::testing::Bool(),
                          [](const auto& info) {
                            return std::string(info.param ? "io_uring"
@@ -1115,6 +1205,50 @@ TEST(ScannerTest, ListedPathsOutsideTheRootAreNotRead) {
                 "b"}}});
   auto entries = Scan(PosixFileSystem(), outer.Join("root"), {"/"}, o);
   EXPECT_THAT(Paths(entries), ElementsAre("b"));
+}
+
+// A list written by hand may name files of a kernel pseudo file system
+// (proc/kmsg, which blocks a read forever): they are not checked, as the
+// walk never enters one, and a warning says why.
+TEST(ScannerTest, ListedPathsUnderAPseudoFileSystemAreNotRead) {
+  TempDir t;
+  WriteFile(t.Join("proc/kmsg"), "");
+  WriteFile(t.Join("proc/sys/x"), "");
+  WriteFile(t.Join("data/f"), "1");
+  testing::FaultyFileSystem fs;
+  fs.MountAt("proc", 0x9FA0);
+  ScanOptions o;
+  o.only_paths =
+      std::make_shared<std::map<std::string, std::vector<std::string>>>(
+          std::map<std::string, std::vector<std::string>>{
+              {"/", {"data/f", "proc", "proc/kmsg", "proc/sys/x"}}});
+  o.threads = 2;
+  Scanned out = ScanAll(fs, SystemClock(), t.path(), {"/"}, o);
+  EXPECT_THAT(Paths(out.entries), ElementsAre("data/f", "proc"));
+  ASSERT_EQ(out.warnings.size(), 1u);  // once a mount point
+  EXPECT_THAT(out.warnings[0], HasSubstr(t.Join("proc") + ": a proc file"));
+}
+
+// A re-check of "! locked/" (a directory that could not be opened) must
+// try to open it again: an lstat alone found a directory on both sides,
+// and the re-check said CONSISTENT while it was still unreadable.
+TEST(ScannerTest, AListedDirectoryThatCannotBeOpenedIsStillAnError) {
+  TempDir t;
+  WriteFile(t.Join("locked/inside"), "1");
+  WriteFile(t.Join("open/inside"), "2");
+  testing::FaultyFileSystem fs;
+  fs.FailOpen("locked", EACCES);
+  ScanOptions o;
+  o.only_paths =
+      std::make_shared<std::map<std::string, std::vector<std::string>>>(
+          std::map<std::string, std::vector<std::string>>{
+              {"/", {"locked", "open"}}});
+  auto entries = Scan(fs, t.path(), {"/"}, o);
+  ASSERT_THAT(Paths(entries), ElementsAre("locked", "open"));
+  EXPECT_EQ(Find(entries, "locked").state, EntryState::kError);
+  EXPECT_THAT(Find(entries, "locked").error, HasSubstr("Permission denied"));
+  EXPECT_EQ(Find(entries, "locked").type, FileType::kDirectory);
+  EXPECT_EQ(Find(entries, "open").state, EntryState::kOk);
 }
 
 }  // namespace

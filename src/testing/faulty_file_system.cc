@@ -14,7 +14,12 @@ core::Result<int> FaultyFileSystem::OpenDirAt(int dir, const char* name) {
   if (auto it = fail_open_.find(name); it != fail_open_.end()) {
     return Fail(core::ErrnoError("opendir", it->second));
   }
-  return real_.OpenDirAt(dir, name);
+  auto fd = real_.OpenDirAt(dir, name);
+  if (auto it = mounts_.find(name); fd && it != mounts_.end()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mounted_handles_[*fd] = it->second;
+  }
+  return fd;
 }
 
 core::Result<size_t> FaultyFileSystem::ListSome(
@@ -71,6 +76,12 @@ core::Result<core::StatInfo> FaultyFileSystem::StatAt(int dir,
 }
 
 core::FsTraits FaultyFileSystem::Traits(int dir) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = mounted_handles_.find(dir); it != mounted_handles_.end()) {
+      return core::TraitsOfMagic(it->second);
+    }
+  }
   core::FsTraits t = real_.Traits(dir);
   if (unstable_) t.stable_inodes = false;
   return t;
@@ -106,6 +117,12 @@ void FaultyFileSystem::Opened(const char* name, int fd) {
   if (corrupt_.count(name) > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     corrupting_.insert(fd);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = after_read_.find(name);
+      it != after_read_.end() && --it->second.first == 0) {
+    reading_[fd] = std::move(it->second.second);
+    after_read_.erase(it);
   }
 }
 
@@ -144,6 +161,10 @@ core::Result<core::StatInfo> FaultyFileSystem::Stat(int handle) {
   handle_stats_.fetch_add(1);
   auto st = real_.Stat(handle);
   if (!st) return st;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mounted_handles_.count(handle) > 0) st->dev = kMountedDev;
+  }
   return Adjust(*st);
 }
 
@@ -163,8 +184,13 @@ void FaultyFileSystem::ReadMany(std::span<core::ReadRequest> requests) {
 void FaultyFileSystem::AfterRead(int handle, void* buffer,
                                  const core::Result<size_t>& n) {
   std::string path;
+  std::function<void()> action;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = reading_.find(handle); it != reading_.end()) {
+      action = std::move(it->second);
+      reading_.erase(it);
+    }
     if (n && *n > 0 && corrupting_.erase(handle) > 0) {
       auto* bytes = static_cast<unsigned char*>(buffer);
       bytes[0] = static_cast<unsigned char>(~bytes[0]);
@@ -179,6 +205,7 @@ void FaultyFileSystem::AfterRead(int handle, void* buffer,
     // Append without changing what was already read: a live log file.
     RunShell("printf 'more data' >> '" + path + "'");
   }
+  if (action) action();
 }
 
 void FaultyFileSystem::AdviseSequential(int handle) {
@@ -189,6 +216,8 @@ void FaultyFileSystem::Forget(int handle) {
   std::lock_guard<std::mutex> lock(mu_);
   growing_.erase(handle);
   corrupting_.erase(handle);
+  mounted_handles_.erase(handle);
+  reading_.erase(handle);
 }
 
 void FaultyFileSystem::Close(int handle) {

@@ -33,6 +33,13 @@ class FaultyFileSystem final : public core::FileSystem {
   void GrowWhileRead(const std::string& name, const std::string& path) {
     grow_[name] = path;
   }
+  // Right after the first read of the `nth_open`th opening of file `name`,
+  // `action` runs (it truncates the file, or renames another over it, as
+  // another process might while it is read). Once.
+  void AfterFirstRead(const std::string& name, std::function<void()> action,
+                      int nth_open = 1) {
+    after_read_[name] = {nth_open, std::move(action)};
+  }
   // Right before file `name` is first opened, `action` runs (it removes the
   // file, or puts a FIFO or a symlink in its place, as another process
   // might between the listing and the open). Once.
@@ -49,6 +56,13 @@ class FaultyFileSystem final : public core::FileSystem {
   // Traits() says inodes are not stable, and every stat reports another
   // inode number.
   void UnstableInodes() { unstable_ = true; }
+  // A directory named `name` is the mount point of a file system whose
+  // statfs magic is `magic` (0x9FA0: proc): an fstat of it reports another
+  // device (kMountedDev) and Traits() that file system's.
+  void MountAt(const std::string& name, uint64_t magic) {
+    mounts_[name] = magic;
+  }
+  static constexpr uint64_t kMountedDev = 0x5eed;
   // Creating a temp file fails with `err` (a spill directory that is not
   // writable or does not exist).
   void FailTempFiles(int err) { fail_temp_create_ = err; }
@@ -107,6 +121,9 @@ class FaultyFileSystem final : public core::FileSystem {
   bool unstable_ = false;
   bool ring_ = false;
   std::map<std::string, std::function<void()>> on_open_;  // Guarded by mu_.
+  // name -> (the opening still to come it fires on, action); Guarded by mu_.
+  std::map<std::string, std::pair<int, std::function<void()>>> after_read_;
+  std::map<int, std::function<void()>> reading_;  // handle -> action; mu_
   int fail_temp_create_ = 0;
   int fail_temp_write_ = 0;
   int fail_temp_read_ = 0;
@@ -116,8 +133,10 @@ class FaultyFileSystem final : public core::FileSystem {
   std::atomic<uint64_t> stats_{0};
   std::atomic<uint64_t> handle_stats_{0};
   std::mutex mu_;
-  std::map<int, std::string> growing_;  // handle -> path; Guarded by mu_.
-  std::set<int> corrupting_;            // handles; Guarded by mu_.
+  std::map<int, std::string> growing_;       // handle -> path; Guarded by mu_.
+  std::set<int> corrupting_;                 // handles; Guarded by mu_.
+  std::map<std::string, uint64_t> mounts_;   // name -> statfs magic
+  std::map<int, uint64_t> mounted_handles_;  // handle -> magic; mu_
 };
 
 }  // namespace sms::testing
