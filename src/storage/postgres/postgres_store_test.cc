@@ -165,6 +165,21 @@ class PostgresStoreTest : public ::testing::Test {
                             {.fence_interval_ms = 50});
   }
 
+  // Reads through `replica` (`read` checks each answer) until the cache
+  // group `hits` counts a hit: its listener listens and keeps up. 60 s at
+  // most.
+  template <typename Hits, typename Read>
+  static void ReadUntilHeld(CachingStore& replica, Hits hits, Read read) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (hits(replica.Stats()) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      read(replica);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(hits(replica.Stats()), 0u);
+  }
+
   // Registers source s1 of d1, owned by agent user u1; returns it.
   static Source SeedSource(Store& s) {
     Source src;
@@ -851,16 +866,13 @@ TEST_F(PostgresStoreTest, ARevokedKeyIsRefusedOnEveryReplicaWithinMaxLag) {
   ASSERT_TRUE(a.CreateUser({"u1", "d1", "agent", "agent", "x", 1}));
   ASSERT_TRUE(a.CreateCredential({"AK1", "d1", "u1", "SK1", 1, {}}));
   // B holds the key (a hit), once its listener listens and keeps up.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (b.Stats().identity.hits == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    auto c = b.GetCredential("AK1");
-    ASSERT_TRUE(c) << c.error().ToString();
-    ASSERT_FALSE(c->revoked_at);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GT(b.Stats().identity.hits, 0u);
+  ASSERT_NO_FATAL_FAILURE(ReadUntilHeld(
+      b, [](const auto& st) { return st.identity.hits; },
+      [](CachingStore& r) {
+        auto c = r.GetCredential("AK1");
+        ASSERT_TRUE(c) << c.error().ToString();
+        ASSERT_FALSE(c->revoked_at);
+      }));
   ASSERT_TRUE(a.GetCredential("AK1"));
 
   ASSERT_TRUE(a.RevokeCredential("AK1", 5));
@@ -885,17 +897,14 @@ TEST_F(PostgresStoreTest,
     ASSERT_NO_FATAL_FAILURE(StartReplica(kMaxLagMs, &replica[i], &listener[i]));
   Seed(*replica[0]);
   SeedSource(*replica[0]);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (auto& r : replica) {
-    while (r->Stats().sources.hits == 0 &&
-           std::chrono::steady_clock::now() < deadline) {
-      auto owner = r->GetSourceOwner("d1", "s1");
-      ASSERT_TRUE(owner) << owner.error().ToString();
-      ASSERT_EQ(*owner, "u1");
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_GT(r->Stats().sources.hits, 0u);
+    ASSERT_NO_FATAL_FAILURE(ReadUntilHeld(
+        *r, [](const auto& st) { return st.sources.hits; },
+        [](CachingStore& c) {
+          auto owner = c.GetSourceOwner("d1", "s1");
+          ASSERT_TRUE(owner) << owner.error().ToString();
+          ASSERT_EQ(*owner, "u1");
+        }));
   }
   ASSERT_TRUE(replica[0]->RecordHeartbeats({{"d1", "s1", 9000}}));
   ASSERT_TRUE(replica[1]->RecordHeartbeats({{"d1", "s1", 9500}}));
@@ -925,17 +934,14 @@ TEST_F(PostgresStoreTest, ATaskSourceIsHeldThroughRunsAndItsDeletionSeen) {
   CachingStore& b = *replica[1];
   Seed(a);
   SeedSource(a);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (auto& r : replica) {
-    while (r->Stats().task_sources.hits == 0 &&
-           std::chrono::steady_clock::now() < deadline) {
-      auto source = r->GetTaskSource("d1", "t1");
-      ASSERT_TRUE(source) << source.error().ToString();
-      ASSERT_EQ(*source, "s1");
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_GT(r->Stats().task_sources.hits, 0u);
+    ASSERT_NO_FATAL_FAILURE(ReadUntilHeld(
+        *r, [](const auto& st) { return st.task_sources.hits; },
+        [](CachingStore& c) {
+          auto source = c.GetTaskSource("d1", "t1");
+          ASSERT_TRUE(source) << source.error().ToString();
+          ASSERT_EQ(*source, "s1");
+        }));
   }
   auto run = [](const std::string& id) {
     storage::Run r;
