@@ -49,6 +49,9 @@ std::string Env(const char* name) {
 }
 
 // A fresh schema per test, dropped at the end.
+// Runs `sql` on a connection of its own (as psql would); below.
+std::string Psql(const std::string& dsn, const std::string& sql);
+
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -178,6 +181,33 @@ class PostgresStoreTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ASSERT_GT(hits(replica.Stats()), 0u);
+  }
+
+  // `table`'s seq_tup_read and `counter` (n_tup_ins, n_tup_upd, n_tup_del)
+  // from pg_stat_user_tables.
+  std::pair<int64_t, int64_t> TableStats(const std::string& table,
+                                         const std::string& counter) {
+    int64_t seq = 0, n = 0;
+    std::istringstream(Psql(dsn_, "SELECT seq_tup_read || ' ' || " + counter +
+                                      " FROM pg_stat_user_tables"
+                                      " WHERE schemaname = '" +
+                                      options_.schema + "' AND relname = '" +
+                                      table + "'")) >>
+        seq >> n;
+    return {seq, n};
+  }
+  // The same once `counter` has reached `at_least`: a backend reports its
+  // counters when idle (at most once a second) and when it exits. 10 s at
+  // most.
+  std::pair<int64_t, int64_t> TableStatsOnce(const std::string& table,
+                                             const std::string& counter,
+                                             int64_t at_least) {
+    auto stats = TableStats(table, counter);
+    for (int i = 0; i < 100 && stats.second < at_least; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      stats = TableStats(table, counter);
+    }
+    return stats;
   }
 
   // Registers source s1 of d1, owned by agent user u1; returns it.
@@ -1089,28 +1119,14 @@ TEST_F(PostgresStoreTest, ABatchLooksRunsUpByKeyWhateverSizeItsPlanSaw) {
                  " SELECT 'bulk' || g, 'd1', 't1', 0, 1, 'success', '', '',"
                  " '', 'h' || g, 1 FROM generate_series(1, " +
                  std::to_string(kRows) + ") g");
-  // A backend reports its counters when idle (at most once a second) and
-  // when it exits.
-  const std::string stats =
-      "SELECT seq_tup_read || ' ' || n_tup_ins FROM pg_stat_user_tables"
-      " WHERE schemaname = '" +
-      options_.schema + "' AND relname = 'runs'";
-  auto read_stats = [&] {
-    int64_t seq = 0, ins = 0;
-    std::istringstream(Psql(dsn_, stats)) >> seq >> ins;
-    return std::pair(seq, ins);
-  };
-  auto wait_for_inserts = [&](int64_t n) {
-    for (int i = 0; i < 100 && read_stats().second < n; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    return read_stats();
-  };
-  const auto [seq_before, ins_before] = wait_for_inserts(kRows);
+  const auto [seq_before, ins_before] =
+      TableStatsOnce("runs", "n_tup_ins", kRows);
   ASSERT_GE(ins_before, kRows);
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(store->CommitRun(run("later" + std::to_string(i))));
   store.reset();  // its connection exits and reports what it read
-  const auto [seq_after, ins_after] = wait_for_inserts(kRows + 6);
+  const auto [seq_after, ins_after] =
+      TableStatsOnce("runs", "n_tup_ins", kRows + 6);
   ASSERT_EQ(ins_after, kRows + 6);
   EXPECT_LT(seq_after - seq_before, kRows)
       << "a statement of the batch read `runs` whole";
@@ -1133,26 +1149,14 @@ TEST_F(PostgresStoreTest, AHeartbeatFlushLooksSourcesUpByKey) {
                  " 'n' || g, 'h', '', 'LINUX', '', '', 1, 1"
                  " FROM generate_series(1, " +
                  std::to_string(kSources) + ") g; ANALYZE sources");
-  const std::string stats =
-      "SELECT seq_tup_read || ' ' || n_tup_upd FROM pg_stat_user_tables"
-      " WHERE schemaname = '" +
-      options_.schema + "' AND relname = 'sources'";
-  auto read_stats = [&] {
-    int64_t seq = 0, upd = 0;
-    std::istringstream(Psql(dsn_, stats)) >> seq >> upd;
-    return std::pair(seq, upd);
-  };
-  const auto [seq_before, upd_before] = read_stats();
+  const auto [seq_before, upd_before] = TableStats("sources", "n_tup_upd");
   std::vector<Heartbeat> beats;
   for (int i = 1; i <= kBeats; ++i)
     beats.push_back({"d1", "s" + std::to_string(i * 7 % kSources + 1), 9000});
   ASSERT_TRUE(store->RecordHeartbeats(beats));
   store.reset();  // its connections exit and report what they read
-  auto after = read_stats();
-  for (int i = 0; i < 100 && after.second < upd_before + kBeats; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    after = read_stats();
-  }
+  const auto after =
+      TableStatsOnce("sources", "n_tup_upd", upd_before + kBeats);
   ASSERT_EQ(after.second, upd_before + kBeats);
   EXPECT_EQ(Psql(dsn_, in_schema + "SELECT count(*) FROM sources WHERE"
                                    " last_seen_at = 9000"),
@@ -1179,30 +1183,14 @@ TEST_F(PostgresStoreTest, APurgeOfSignaturesLooksThemUpByKey) {
                  " INSERT INTO used_signatures SELECT 'n' || g, 2000000 + g"
                  " FROM generate_series(1, 2000) g;"
                  " DELETE FROM used_signatures WHERE expires_at <= 1001800");
-  const std::string stats =
-      "SELECT seq_tup_read || ' ' || n_tup_del FROM pg_stat_user_tables"
-      " WHERE schemaname = '" +
-      options_.schema + "' AND relname = 'used_signatures'";
-  auto read_stats = [&] {
-    int64_t seq = 0, del = 0;
-    std::istringstream(Psql(dsn_, stats)) >> seq >> del;
-    return std::pair(seq, del);
-  };
-  auto before = read_stats();
-  for (int i = 0; i < 100 && before.second < 1800; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    before = read_stats();
-  }
+  const auto before = TableStatsOnce("used_signatures", "n_tup_del", 1800);
   ASSERT_EQ(before.second, 1800);
   auto purged = store->PurgeSignatures(1002000, 10000);
   ASSERT_TRUE(purged) << purged.error().ToString();
   EXPECT_EQ(*purged, 200);
   store.reset();  // its connections exit and report what they read
-  auto after = read_stats();
-  for (int i = 0; i < 100 && after.second < before.second + 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    after = read_stats();
-  }
+  const auto after =
+      TableStatsOnce("used_signatures", "n_tup_del", before.second + 200);
   ASSERT_EQ(after.second, before.second + 200);
   EXPECT_LT(after.first - before.first, kKeys)
       << "the purge read `used_signatures` whole";
