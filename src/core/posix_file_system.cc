@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <utility>
 
 #include "core/file_system.h"
 #include "core/io_ring.h"
@@ -74,67 +76,41 @@ constexpr bool kRingOpensAndCloses = true;
 
 }  // namespace
 
+// The kernel's pseudo file systems, by statfs(2) magic number.
+constexpr std::pair<uint64_t, std::string_view> kPseudoFileSystems[] = {
+    {0x9FA0, "proc"},
+    {0x62656572, "sysfs"},
+    {0x1CD1, "devpts"},
+    {0x27E0EB, "cgroup"},
+    {0x63677270, "cgroup2"},
+    {0x64626720, "debugfs"},
+    {0x74726163, "tracefs"},
+    {0x73636673, "securityfs"},
+    {0x6165676C, "pstore"},
+    {0xCAFE4A11, "bpf"},
+    {0x62656570, "configfs"},
+    {0x65735543, "fusectl"},
+    {0x19800202, "mqueue"},
+    {0xDE5E81E4, "efivarfs"},
+    {0x42494E4D, "binfmt_misc"},
+    {0xF97CFF8C, "selinuxfs"},
+    {0x6E736673, "nsfs"},
+    {0x67596969, "rpc_pipefs"},
+};
+
 // File systems whose inode numbers are not stable, or whose timestamps come
 // from another host's clock (statfs(2) magic numbers), those with 2-second
 // timestamps, and the kernel's pseudo file systems.
 FsTraits TraitsOfMagic(uint64_t magic) {
   FsTraits t;
   t.magic = magic;
+  for (const auto& [m, name] : kPseudoFileSystems) {
+    if (m == magic) {
+      t.pseudo = name;
+      return t;
+    }
+  }
   switch (magic) {
-    case 0x9FA0:  // proc
-      t.pseudo = "proc";
-      break;
-    case 0x62656572:  // sysfs
-      t.pseudo = "sysfs";
-      break;
-    case 0x1CD1:  // devpts
-      t.pseudo = "devpts";
-      break;
-    case 0x27E0EB:  // cgroup
-      t.pseudo = "cgroup";
-      break;
-    case 0x63677270:  // cgroup2
-      t.pseudo = "cgroup2";
-      break;
-    case 0x64626720:  // debugfs
-      t.pseudo = "debugfs";
-      break;
-    case 0x74726163:  // tracefs
-      t.pseudo = "tracefs";
-      break;
-    case 0x73636673:  // securityfs
-      t.pseudo = "securityfs";
-      break;
-    case 0x6165676C:  // pstore
-      t.pseudo = "pstore";
-      break;
-    case 0xCAFE4A11:  // bpf
-      t.pseudo = "bpf";
-      break;
-    case 0x62656570:  // configfs
-      t.pseudo = "configfs";
-      break;
-    case 0x65735543:  // fusectl
-      t.pseudo = "fusectl";
-      break;
-    case 0x19800202:  // mqueue
-      t.pseudo = "mqueue";
-      break;
-    case 0xDE5E81E4:  // efivarfs
-      t.pseudo = "efivarfs";
-      break;
-    case 0x42494E4D:  // binfmt_misc
-      t.pseudo = "binfmt_misc";
-      break;
-    case 0xF97CFF8C:  // selinuxfs
-      t.pseudo = "selinuxfs";
-      break;
-    case 0x6E736673:  // nsfs
-      t.pseudo = "nsfs";
-      break;
-    case 0x67596969:  // rpc_pipefs
-      t.pseudo = "rpc_pipefs";
-      break;
     case 0x65735546:  // FUSE (sshfs, ntfs-3g, virtiofs, rclone mount ...)
     case 0x6969:      // NFS
     case 0xFF534D42:  // CIFS
