@@ -34,6 +34,19 @@ std::string ChunkName(size_t seq) {
   return fmt::format("details-{:06}.json", seq);
 }
 
+// `detail` as the JSON will hold it (bytes that are not UTF-8 as \xHH), cut
+// on a character boundary to what the server takes, "..." saying so.
+std::string CutReason(const std::string& detail) {
+  std::string reason = core::EscapeInvalidUtf8(detail);
+  if (reason.size() <= RunWriter::kMaxReasonBytes) return reason;
+  size_t cut = RunWriter::kMaxReasonBytes - 3;
+  while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80)
+    --cut;
+  reason.resize(cut);
+  reason += "...";
+  return reason;
+}
+
 }  // namespace
 
 std::string CheckCommandResultJson(const std::string& task_id,
@@ -104,20 +117,10 @@ void RunWriter::OnVerdict(const std::string& dir_check, std::string_view path,
   if (chunk_files_ > 0) chunk_ += ',';
   if (verdict.reason == core::Reason::kText &&
       verdict.detail.size() > kMaxReasonBytes - 3) {
-    // As the JSON will hold it (bytes that are not UTF-8 as \xHH), cut on a
-    // character boundary.
-    std::string reason = core::EscapeInvalidUtf8(verdict.detail);
-    if (reason.size() > kMaxReasonBytes) {
-      size_t cut = kMaxReasonBytes - 3;
-      while (cut > 0 &&
-             (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80)
-        --cut;
-      reason.resize(cut);
-      reason += "...";
-    }
     chunk_ += core::FileDiffJson(
-        dir_check, path, {verdict.status, verdict.reason, std::move(reason)},
-        source, target);
+        dir_check, path,
+        {verdict.status, verdict.reason, CutReason(verdict.detail)}, source,
+        target);
   } else {
     chunk_ += core::FileDiffJson(dir_check, path, verdict, source, target);
   }
