@@ -74,12 +74,14 @@ ApiResult<storage::Run> ResultService::GetOne(const Identity& who,
                                               const std::string& task_id,
                                               const std::string& run_id) {
   SMS_RETURN_IF_ERROR(Require(who, Action::kResultRead));
+  auto run = store_.GetRun(who.domain_id, run_id);
+  if (run && run->task_id == task_id) return std::move(*run);
+  if (!run && run.error().code != core::ErrorCode::kNotFound)
+    return StoreFail(run.error(), kRunNotFound);
+  // Runs go with their task: only a miss reads the task, to tell an unknown
+  // task (404 naming the task) from a run it does not have (as Get does).
   SMS_RETURN_IF_ERROR(tasks_.LoadTask(who, task_id));
-  SMS_ASSIGN_OR_RETURN(
-      storage::Run run,
-      FromStore(store_.GetRun(who.domain_id, run_id), kRunNotFound));
-  if (run.task_id != task_id) return ApiFail(ApiCode::kNotFound, kRunNotFound);
-  return run;
+  return ApiFail(ApiCode::kNotFound, kRunNotFound);
 }
 
 ApiResult<StagedDetails> ResultService::UploadDetails(
