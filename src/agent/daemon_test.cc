@@ -268,6 +268,37 @@ TEST_F(DaemonTest, ACheckDeliveredWhileAnotherRunsRunsAfterIt) {
       << second_command->result_detail;
 }
 
+// A STOP of a task whose check waits in the agent's queue drops it: the
+// task ends ABORT with no run, and the running check is not disturbed.
+TEST_F(DaemonTest, AStopDropsAQueuedCheck) {
+  for (const std::string side : {"src", "dst"})
+    WriteFile(dir_.Join(side + "/data/big.bin"), std::string(3 << 20, 'x'));
+  StartDaemon();
+  const std::string first =
+      QueueCheck("file://" + dir_.Join("dst"), "first", "1");
+  auto delivered = [&](const std::string& task_id) {
+    return WaitFor([&] {
+      auto c = store_->LatestTaskCommand(domain_id_, task_id);
+      return c && c->state == storage::CommandState::kDelivered;
+    });
+  };
+  ASSERT_TRUE(delivered(first));
+  const std::string second = QueueCheck("file://" + dir_.Join("dst"), "second");
+  ASSERT_TRUE(delivered(second));
+  ASSERT_TRUE(tasks_->RunAction(Operator(), second, {"stop"}));
+  ASSERT_TRUE(WaitFor([&] {
+    return store_->GetTask(domain_id_, second)->state == TaskState::kAbort;
+  })) << "the STOP was not acknowledged";
+  auto run = WaitForRun(first);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->check_result, "success");
+  EXPECT_EQ(store_->GetTask(domain_id_, first)->state, TaskState::kReady);
+  // Past the first check's end, the dropped one never ran.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(store_->ListRuns(domain_id_, second, 1)->empty());
+  EXPECT_EQ(store_->GetTask(domain_id_, second)->state, TaskState::kAbort);
+}
+
 TEST_F(DaemonTest, RefusedCredentialsStopTheAgentWithAnError) {
   config_.sk = "not-the-secret-key-at-all";
   StartDaemon();
